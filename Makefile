@@ -1,0 +1,106 @@
+# souk - one non-recursive Makefile (STYLE.md §2.19).
+#   make            build every binary into build/bin/
+#   make run        set up everything, start the stack, print the URLs
+#   make stop       stop what `make run` started
+#   make test       set up, then run every test
+#   make check      the same tests on an ASan+UBSan build
+#   make bench      benchmarks (not tests), figures into docs/benchmarks.md
+#   make fmt | lint | clean
+
+BUILD    ?= build
+CC       ?= cc
+PKGS     := libuv jansson libmariadb libjwt libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wno-format-nonliteral -Werror
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -I. -Ilib $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(SAN)
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIBSOUK  := $(BUILD)/libsouk.a
+
+MONO_SRC := $(wildcard monolith/*.c)
+MONO_OBJ := $(MONO_SRC:%.c=$(BUILD)/obj/%.o)
+CTL_SRC  := $(wildcard tools/soukctl/*.c)
+CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
+
+# C unit tests: every t/NN_*.c is one TAP program in $(BUILD)/t/.
+UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c)
+UNIT_BIN := $(foreach f,$(UNIT_SRC),$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(f)))))
+
+BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl $(BUILD)/bin/souk-testd
+
+.PHONY: all run stop test check bench fmt lint clean units
+all: $(BINS) $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBSOUK): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bin/soukctl: $(CTL_OBJ) $(LIBSOUK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bin/souk-testd: $(BUILD)/obj/lib/t/testd.o $(LIBSOUK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# lib/t/10_arena.c -> build/t/lib_10_arena
+define unit_rule
+$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ))) $(LIBSOUK)
+	@mkdir -p $(BUILD)/t
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -I$(patsubst %/t/,%,$(dir $(1))) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach f,$(UNIT_SRC),$(eval $(call unit_rule,$(f))))
+
+units: $(UNIT_BIN)
+
+run: 
+	@scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/run-local.sh
+
+stop:
+	@scripts/stop-local.sh
+
+test:
+	@scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/run.sh
+
+check:
+	@scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		SOUK_BUILD=build-asan BUILD=build-asan tests/run.sh
+
+bench:
+	@scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+FMT_SRC = $(shell git ls-files '*.c' '*.h')
+fmt:
+	clang-format -i $(FMT_SRC)
+
+lint:
+	@scripts/lint.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench/monolith.sh - the baseline the microservices must beat (issue: the
+# legacy shop). Seeds a MariaDB under var/bench at benchmark scale once
+# (BENCH_PRODUCTS, BENCH_USERS, BENCH_ORDERS; default 100 k / 20 k / 1 M),
+# starts the monolith, and measures with wrk: product detail, product list
+# with an attribute filter, search, my orders, the sales report.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+. bench/lib.sh
+BUILD=${BUILD:-build}
+export SOUK_VAR_DIR=${BENCH_VAR:-$ROOT/var/bench}
+export SOUK_MARIADB_PORT=${BENCH_MARIADB_PORT:-53316}
+PRODUCTS=${BENCH_PRODUCTS:-100000}
+USERS=${BENCH_USERS:-20000}
+ORDERS=${BENCH_ORDERS:-1000000}
+BENCH_OUT=${BENCH_OUT:-$SOUK_VAR_DIR/monolith.results}
+mkdir -p "$SOUK_VAR_DIR"
+: >"$BENCH_OUT"
+
+scripts/start-local.sh mariadb
+export SOUK_MARIADB_ADMIN_DSN=mysql://souk_admin:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/mysql
+export SOUK_MONOLITH_DB=mysql://souk_monolith:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/souk_monolith
+"$BUILD/bin/soukctl" db create monolith
+"$BUILD/bin/soukctl" schema up monolith
+"$BUILD/bin/soukctl" seed --if-empty --products "$PRODUCTS" --users "$USERS" --orders "$ORDERS"
+
+port=$(free_port)
+SOUK_LISTEN=127.0.0.1:$port SOUK_LOG_LEVEL=warn SOUK_JWT_SECRET=bench-secret \
+	"$BUILD/bin/souk-monolith" 2>"$SOUK_VAR_DIR/monolith.log" &
+mono=$!
+trap 'kill $mono 2>/dev/null; wait $mono 2>/dev/null; scripts/stop-local.sh >/dev/null' EXIT
+base=http://127.0.0.1:$port
+for _ in $(seq 1 100); do curl -fs "$base/ready" >/dev/null && break; sleep 0.1; done
+
+login() {
+	curl -fsS "$base/api/v1/accounts/login" -H 'Content-Type: application/json' \
+		-d "{\"email\":\"$1\",\"password\":\"souk-demo\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/'
+}
+customer=$(login demo@souk.test)
+admin=$(login admin@souk.test)
+
+wrk_median product_detail "$base" "/api/v1/products/{id}" "$PRODUCTS"
+wrk_median product_list_filter "$base" "/api/v1/products?category=shirts&colour=blue&limit=20"
+wrk_median search_like "$base" "/api/v1/search?q=wireless&limit=20"
+wrk_median my_orders "$base" "/api/v1/orders?limit=20" 1 "$customer"
+BENCH_CONNS=4 wrk_median sales_report "$base" "/api/v1/reports/sales?from=2000-01-01&to=2100-01-01" 1 "$admin"
+cat "$BENCH_OUT"

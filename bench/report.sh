@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/report.sh - write docs/benchmarks.md from the results of the last
+# `make bench` (var/bench/*.results: "name rps p50_ms p99_ms errors").
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+res=var/bench/monolith.results
+out=docs/benchmarks.md
+mkdir -p docs
+
+table() {
+	echo "| scenario | req/s (median) | p50 ms | p99 ms | errors |"
+	echo "|---|---:|---:|---:|---:|"
+	awk '{ printf "| %s | %.0f | %.2f | %.2f | %s |\n", $1, $2, $3, $4, $5 }' "$1"
+}
+
+{
+	cat <<EOT
+# Benchmarks
+
+Produced by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%d), $(nproc) cores,
+$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME").
+Each figure is the median of ${BENCH_RUNS:-3} wrk runs of ${BENCH_DURATION:-10s}
+(\`wrk -t${BENCH_THREADS:-2} -c${BENCH_CONNS:-32}\`, the sales report with -c4), client and
+server on the same 2-core machine, so absolute numbers are modest and noisy:
+compare ratios measured in the same run.
+
+## Baseline: the legacy monolith (MariaDB, EAV, LIKE, joins, GROUP BY)
+
+Data: \`soukctl seed --products ${BENCH_PRODUCTS:-100000} --users ${BENCH_USERS:-20000} --orders ${BENCH_ORDERS:-1000000}\`
+(deterministic, seed 42). Command: \`bench/monolith.sh\` (part of \`make bench\`).
+
+EOT
+	table "$res"
+	cat <<'EOT'
+
+Scenarios:
+- product_detail: `GET /api/v1/products/{id}` over every id: products ⋈ categories ⋈ inventory
+  ⋈ review aggregate ⋈ one row per EAV attribute.
+- product_list_filter: `GET /api/v1/products?category=shirts&colour=blue` — a join per attribute
+  filter plus `COUNT(*)` over the same joins.
+- search_like: `GET /api/v1/search?q=wireless` — `LIKE '%wireless%'` over name and description
+  (full scan).
+- my_orders: `GET /api/v1/orders` for the demo customer — orders ⋈ order_items ⋈ products ⋈ payments.
+- sales_report: `GET /api/v1/reports/sales` over all time — `GROUP BY` month over every order line.
+
+These are the numbers the microservices must beat (catalog ≥ 5× on product detail, search ≥ 10×
+with p99 < 20 ms, history and reporting against my_orders and sales_report).
+EOT
+} >"$out"
+echo "wrote $out"

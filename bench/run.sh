@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, then docs/benchmarks.md is regenerated from
+# the results. Benchmarks are measurements, never tests: nothing here fails
+# on a slow number.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+mkdir -p var/bench
+export BENCH_OUT=$ROOT/var/bench/monolith.results
+bench/monolith.sh
+bench/report.sh

@@ -1,0 +1,53 @@
+/*
+ * auth.h - identity per DESIGN.md §6: JWT HS256 tokens with claims sub (user
+ * id as a string), role ("customer" | "admin"), iat, exp and iss = "souk";
+ * Argon2id password hashes (libsodium). Every process verifies tokens itself
+ * through this module.
+ */
+#ifndef SOUK_AUTH_H
+#define SOUK_AUTH_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct arena;
+
+enum auth_role { AUTH_NONE = 0, AUTH_CUSTOMER, AUTH_ADMIN };
+
+struct auth_claims {
+    int64_t        user_id; /* sub, parsed; > 0 */
+    enum auth_role role;
+    int64_t        iat, exp;
+};
+
+#define AUTH_HASH_MAX 128 /* >= crypto_pwhash_STRBYTES */
+
+/* Must be called once before threads start (sodium_init). ERR_INTERNAL on failure. */
+MUST_CHECK int auth_init(void);
+
+/* Sign a token for user_id with role, valid for ttl seconds from now; the
+ * token string is allocated in a. ERR_INTERNAL if signing fails. */
+MUST_CHECK int auth_token_issue(const char *secret, int64_t user_id, enum auth_role role,
+                                int64_t now, int64_t ttl, struct arena *a, char **token);
+
+/* Verify token (signature with HS256 only, iss, exp, iat, sub, role) at time
+ * now. ERR_UNAUTHORIZED with a short reason in detail for any defect: wrong
+ * secret, alg other than HS256 (including "none"), expired, malformed. */
+MUST_CHECK int auth_token_verify(const char *secret, const char *token, int64_t now,
+                                 struct auth_claims *out, char *detail, size_t detail_len);
+
+/* "customer" / "admin" and back (AUTH_NONE for anything else). */
+const char    *auth_role_name(enum auth_role r);
+enum auth_role auth_role_parse(const char *z);
+
+/* Argon2id hash of password into out (NUL-terminated, encoded with its
+ * parameters). opslimit/memlimit 0 mean the defaults (t=2, m=19 MiB).
+ * ERR_INTERNAL on failure (out of memory). */
+MUST_CHECK int auth_password_hash(const char *password, uint64_t opslimit, uint64_t memlimit,
+                                  char out[AUTH_HASH_MAX]);
+/* ERR_OK when password matches hash, ERR_LOGIN_FAILED otherwise. Constant time
+ * with respect to the password. */
+MUST_CHECK int auth_password_verify(const char *hash, const char *password);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * log.h - structured JSON-lines logging to stderr, one object per line:
+ * {"ts":"2026-11-25T16:37:45.123Z","level":"info","svc":"monolith","msg":"..."}
+ * Request-flavoured lines (rlog_* in req.h) add request_id, method and path.
+ * Thread-safe: each line is written with one write(2).
+ */
+#ifndef SOUK_LOG_H
+#define SOUK_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
+
+/* Set the service name and minimum level ("debug", "info", "warn", "error", "off");
+ * an unknown level means info. */
+void log_open(const char *svc, const char *level);
+/* 1 when lines of level l are written. */
+int log_enabled(enum log_level l);
+
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The general form: extra is NULL or pre-rendered JSON members without braces
+ * (e.g. "\"request_id\":\"abc\",\"status\":200"), appended to the object. */
+void log_write(enum log_level l, const char *extra, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * server.h - the HTTP/1.1 server every souk process runs: libuv loops (one per
+ * core, SO_REUSEPORT listeners) parse with http-parser and hand complete
+ * requests to a worker pool, whose threads may block on a database through
+ * per-worker state. Routing, auth per route, limits, problem+json rendering,
+ * access logs, /health, /ready, /metrics and SIGTERM drain live here so
+ * handlers only "parse or bail, act, reply".
+ */
+#ifndef SOUK_SERVER_H
+#define SOUK_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct req;
+
+typedef int handler_fn(struct req *r);
+
+enum route_flag {
+    ROUTE_USER     = 1 << 0, /* a valid bearer token is required (else 401) */
+    ROUTE_ADMIN    = 1 << 1, /* a valid token with role admin (401 / 403) */
+    ROUTE_AUTH_OPT = 1 << 2, /* a token is read when present; a bad one is 401 */
+};
+
+struct route {
+    const char *method;   /* "GET", "POST", ...; NULL ends the table */
+    const char *path;     /* template: "/api/v1/products/{id}/reviews" */
+    handler_fn *fn;
+    unsigned    flags;    /* enum route_flag */
+    size_t      max_body; /* 0 = LIMIT_BODY_DEFAULT */
+};
+
+/* A readiness check run on a worker for GET /ready: ERR_OK when the
+ * dependency answers. */
+struct server_check {
+    const char *name; /* NULL ends the table */
+    handler_fn *fn;
+};
+
+struct server_spec {
+    const char                *name;    /* service name for logs and metrics */
+    const char                *listen;  /* "127.0.0.1:7000" */
+    const struct route        *routes;
+    const struct server_check *checks;  /* may be NULL */
+    const char                *jwt_secret;
+    int                        loops;   /* I/O threads; 0 = number of cores */
+    int                        workers; /* handler threads; 0 = 4 per core */
+    /* Per-worker state (e.g. a database connection opened lazily); the
+     * handler sees it as r->worker. Both may be NULL. */
+    void *(*worker_init)(int index, void *arg);
+    void (*worker_fini)(void *state);
+    void *worker_arg;
+    /* 0 = the defaults of limits.h (tests shorten them). */
+    int64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms, drain_timeout_ms;
+};
+
+/* Listen, serve until SIGTERM/SIGINT, drain in-flight requests, return.
+ * ERR_OK after a clean drain; ERR_UNAVAILABLE if the address cannot be bound. */
+MUST_CHECK int server_run(const struct server_spec *spec);
+
+/* Match method+path against routes (used by the server and unit tests).
+ * Returns ERR_OK and the route, ERR_NOT_FOUND, or ERR_METHOD with allow
+ * (a buffer of allow_len bytes) filled as "GET, POST". Up to max_params
+ * "{name}" segments are captured as (name, value) views into path. */
+struct route_param {
+    const char *name;
+    size_t      name_len;
+    const char *value;
+    size_t      value_len;
+};
+MUST_CHECK int server_route_match(const struct route *routes, const char *method,
+                                  const char *path, size_t path_len,
+                                  const struct route **out, struct route_param *params,
+                                  int max_params, int *nparams, char *allow, size_t allow_len);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * str.c - views and number parsing without atoi/strtol's silent failures.
+ */
+#include <string.h>
+
+#include "str.h"
+
+struct str
+str_from(const char *z)
+{
+    struct str s = {z ? z : "", z ? strlen(z) : 0};
+
+    return s;
+}
+
+int
+str_eq(struct str s, const char *z)
+{
+    size_t n = strlen(z);
+
+    return s.len == n && memcmp(s.p, z, n) == 0;
+}
+
+static int
+lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+int
+str_eqi(struct str s, const char *z)
+{
+    size_t i, n = strlen(z);
+
+    if (s.len != n)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (lower((unsigned char)s.p[i]) != lower((unsigned char)z[i]))
+            return 0;
+    return 1;
+}
+
+int
+str_has_prefix(struct str s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return s.len >= n && memcmp(s.p, prefix, n) == 0;
+}
+
+int
+str_to_i64(struct str s, int64_t min, int64_t max, int64_t *out)
+{
+    size_t   i = 0;
+    int      neg = 0;
+    uint64_t v = 0, limit;
+
+    if (s.len == 0 || s.len > 20)
+        return ERR_INVALID;
+    if (s.p[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (s.len == 1)
+            return ERR_INVALID;
+    }
+    limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < s.len; i++) {
+        unsigned d = (unsigned char)s.p[i] - '0';
+
+        if (d > 9)
+            return ERR_INVALID;
+        if (v > (limit - d) / 10)
+            return ERR_INVALID;
+        v = v * 10 + d;
+    }
+    {
+        int64_t x = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+
+        if (x < min || x > max)
+            return ERR_INVALID;
+        *out = x;
+    }
+    return ERR_OK;
+}
+
+int
+str_z_to_i64(const char *z, int64_t min, int64_t max, int64_t *out)
+{
+    if (z == NULL)
+        return ERR_INVALID;
+    return str_to_i64(str_from(z), min, max, out);
+}

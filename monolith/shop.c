@@ -1,0 +1,173 @@
+/*
+ * shop.c - the shop's pure logic: the simulated payment provider and its
+ * deterministic test cards, input checks and money arithmetic. No I/O here,
+ * so monolith/t/10_shop.c can test it table-driven.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "monolith.h"
+
+/* The simulated provider's test cards (the same numbers the payments service
+ * will use): each always gives the same answer, so tests are deterministic.
+ * Any other card with a valid Luhn checksum is approved. */
+static const struct {
+    const char         *number;
+    enum payment_result result;
+} test_cards[] = {
+    {"4242424242424242", PAYMENT_APPROVED},
+    {"4000000000000002", PAYMENT_DECLINED},
+    {"4000000000000119", PAYMENT_TRANSIENT},
+};
+
+int
+shop_card_valid(const char *card_number)
+{
+    size_t i, n = strlen(card_number);
+    int    sum = 0, dbl = 0;
+
+    if (n < 12 || n > 19)
+        return 0;
+    for (i = n; i-- > 0;) {
+        int d = card_number[i] - '0';
+
+        if (d < 0 || d > 9)
+            return 0;
+        if (dbl) {
+            d *= 2;
+            if (d > 9)
+                d -= 9;
+        }
+        sum += d;
+        dbl = !dbl;
+    }
+    return sum % 10 == 0;
+}
+
+enum payment_result
+shop_payment_charge(const char *card_number, int64_t amount_minor, char ref[33])
+{
+    unsigned char raw[8];
+    size_t        i;
+
+    if (!shop_card_valid(card_number) || amount_minor < 0)
+        return PAYMENT_INVALID;
+    for (i = 0; i < sizeof(test_cards) / sizeof(test_cards[0]); i++)
+        if (strcmp(card_number, test_cards[i].number) == 0 &&
+            test_cards[i].result != PAYMENT_APPROVED)
+            return test_cards[i].result;
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(ref, "sim_", 4);
+    sodium_bin2hex(ref + 4, 33 - 4, raw, sizeof(raw));
+    return PAYMENT_APPROVED;
+}
+
+/* Attribute names become SQL parameters, never identifiers, but a strict
+ * alphabet also keeps query strings like "page" or "sort" unambiguous. */
+int
+shop_attr_name_valid(const char *name)
+{
+    size_t i, n = strlen(name);
+
+    if (n == 0 || n > 64)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return name[0] >= 'a' && name[0] <= 'z';
+}
+
+static const struct {
+    const char       *name;
+    enum product_sort sort;
+} sorts[] = {
+    {"relevance", SORT_RELEVANCE}, {"newest", SORT_NEWEST},         {"price_asc", SORT_PRICE_ASC},
+    {"price_desc", SORT_PRICE_DESC}, {"name", SORT_NAME},
+};
+
+int
+shop_sort_parse(const char *z, enum product_sort *out)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++) {
+        if (strcmp(z, sorts[i].name) == 0) {
+            *out = sorts[i].sort;
+            return ERR_OK;
+        }
+    }
+    return ERR_INVALID;
+}
+
+static int
+digits(const char *z, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (z[i] < '0' || z[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* YYYY-MM-DD with a plausible month and day (MariaDB rejects the rest). */
+int
+shop_date_valid(const char *z)
+{
+    int m, d;
+
+    if (strlen(z) != 10 || z[4] != '-' || z[7] != '-' || !digits(z, 4) || !digits(z + 5, 2) ||
+        !digits(z + 8, 2))
+        return 0;
+    m = (z[5] - '0') * 10 + (z[6] - '0');
+    d = (z[8] - '0') * 10 + (z[9] - '0');
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31 && z[0] != '0';
+}
+
+/* YYYY-MM */
+int
+shop_month_valid(const char *z)
+{
+    int m;
+
+    if (strlen(z) != 7 || z[4] != '-' || !digits(z, 4) || !digits(z + 5, 2))
+        return 0;
+    m = (z[5] - '0') * 10 + (z[6] - '0');
+    return m >= 1 && m <= 12 && z[0] != '0';
+}
+
+void
+shop_line_total(const struct line *l, struct money *out)
+{
+    out->minor = l->unit.minor * l->quantity;
+    memcpy(out->currency, l->unit.currency, sizeof(out->currency));
+}
+
+void
+shop_cart_total(const struct line *lines, size_t n, struct money *out, int64_t *items)
+{
+    size_t i;
+
+    out->minor = 0;
+    memcpy(out->currency, "EUR", 4);
+    *items = 0;
+    for (i = 0; i < n; i++) {
+        out->minor += lines[i].unit.minor * lines[i].quantity;
+        *items += lines[i].quantity;
+        memcpy(out->currency, lines[i].unit.currency, sizeof(out->currency));
+    }
+}
+
+/* What the client asked for, so a reused Idempotency-Key with a different
+ * request is told apart from a retry. */
+void
+shop_request_hash(const char *card_number, char out[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(h, (const unsigned char *)card_number, strlen(card_number));
+    sodium_bin2hex(out, 65, h, sizeof(h));
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian packages souk builds, tests and runs against (DESIGN.md §8).
+# Idempotent and silent when everything is already installed.
+set -euo pipefail
+
+PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev libpq-dev
+libmariadb-dev libhiredis-dev librabbitmq-dev libjwt-dev libsodium-dev postgresql
+postgresql-contrib mariadb-server mariadb-client redis-server rabbitmq-server wrk nginx-light
+clang clang-format curl perl libclang-rt-14-dev"
+
+# One dpkg-query for all; unknown packages are simply absent from its output, and
+# removed-but-configured ones show a status other than "installed".
+# shellcheck disable=SC2086
+have=" $(dpkg-query -W -f='${Package}=${db:Status-Status} ' $PACKAGES 2>/dev/null || true)"
+missing=()
+for p in $PACKAGES; do
+	case "$have" in *" $p=installed "*) ;; *) missing+=("$p") ;; esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bootstrap: missing packages; install them with:" >&2
+	echo "  sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+# Installing a server package must not start a system-wide instance: start-local.sh runs
+# project-local ones. policy-rc.d exit 101 is Debian's "don't start services" switch; add one
+# only for this install if the image has none.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

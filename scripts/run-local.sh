@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make run`: start the four servers, create and migrate the monolith's
+# database, load demo data once, start every souk process, print how to use
+# it, then follow the logs until Ctrl-C (which stops everything).
+# SOUK_DETACH=1 returns right after start-up instead (stop with `make stop`).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+VAR=${SOUK_VAR_DIR:-$ROOT/var}
+mkdir -p "$VAR/run" "$VAR/log"
+VAR=$(cd "$VAR" && pwd)
+export SOUK_VAR_DIR=$VAR
+
+MARIADB_PORT=${SOUK_MARIADB_PORT:-53306}
+MONOLITH_LISTEN=${SOUK_MONOLITH_LISTEN:-127.0.0.1:7000}
+export SOUK_MONOLITH_DB=${SOUK_MONOLITH_DB:-mysql://souk_monolith:souk-dev@127.0.0.1:$MARIADB_PORT/souk_monolith}
+export SOUK_MARIADB_ADMIN_DSN=${SOUK_MARIADB_ADMIN_DSN:-mysql://souk_admin:${SOUK_MARIADB_ADMIN_PASSWORD:-souk-dev}@127.0.0.1:$MARIADB_PORT/mysql}
+export SOUK_JWT_SECRET=${SOUK_JWT_SECRET:-souk-dev-secret-change-me}
+
+scripts/start-local.sh
+
+"$BUILD/bin/soukctl" db create monolith
+"$BUILD/bin/soukctl" schema up monolith
+"$BUILD/bin/soukctl" seed --if-empty
+
+# start_app NAME LISTEN [ENV=VALUE ...]: one souk process, pid under var/run.
+start_app() {
+	local name=$1 listen=$2 pidf="$VAR/run/app-$1.pid" pid
+	shift 2
+	pid=$(cat "$pidf" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		echo "$name already running (pid $pid) on $listen"
+		return
+	fi
+	env "$@" SOUK_LISTEN="$listen" "$BUILD/bin/souk-$name" >>"$VAR/log/$name.log" 2>&1 &
+	echo $! >"$pidf"
+	for _ in $(seq 1 100); do
+		if curl -fsS "http://$listen/ready" >/dev/null 2>&1; then
+			echo "$name ready on http://$listen"
+			return
+		fi
+		kill -0 "$(cat "$pidf")" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "run-local: $name did not become ready; last log lines:" >&2
+	tail -n 20 "$VAR/log/$name.log" >&2
+	exit 1
+}
+
+start_app monolith "$MONOLITH_LISTEN"
+
+cat <<EOT
+
+souk is up.
+  monolith (legacy v1 API)  http://$MONOLITH_LISTEN/api/v1/products
+  health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics
+  MariaDB                   127.0.0.1:$MARIADB_PORT  (souk_monolith / souk-dev)
+  PostgreSQL / Redis / RabbitMQ  127.0.0.1:${SOUK_PG_PORT:-55432} / ${SOUK_REDIS_PORT:-56379} / ${SOUK_RABBIT_PORT:-55672}
+
+Demo logins (password "souk-demo"):
+  customer  demo@souk.test
+  admin     admin@souk.test
+
+Try:
+  curl -s 'http://$MONOLITH_LISTEN/api/v1/products?category=laptops&ram_gb=16&limit=3'
+  TOKEN=\$(curl -s http://$MONOLITH_LISTEN/api/v1/accounts/login -H 'Content-Type: application/json' \\
+      -d '{"email":"demo@souk.test","password":"souk-demo"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
+  curl -s http://$MONOLITH_LISTEN/api/v1/orders -H "Authorization: Bearer \$TOKEN"
+
+Logs: $VAR/log/   Stop: Ctrl-C here, or \`make stop\` from another shell.
+EOT
+
+if [ "${SOUK_DETACH:-0}" = 1 ]; then
+	exit 0
+fi
+trap 'echo; echo "stopping..."; scripts/stop-local.sh; exit 0' INT TERM
+tail -n 0 -F "$VAR"/log/monolith.log &
+wait $!

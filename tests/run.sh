@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `make test` driver: one set of servers for the whole run, then the C unit tests, then the
+# Perl integration tests. Usage: tests/run.sh [DIR|FILE.t ...]   (default: monolith/t tests)
+# SOUK_BUILD (or BUILD) names the build dir, e.g. build-asan for `make check`.
+# shellcheck disable=SC2317 # cleanup is called from a trap
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export SOUK_BUILD=${SOUK_BUILD:-${BUILD:-build}}
+
+VAR=$(mktemp -d "${TMPDIR:-/tmp}/souk-test.XXXXXX")
+chmod 755 "$VAR" # postgres runs as its own user and must reach its data dir inside
+infra=
+cleanup() {
+	# Let a start still under way finish, so nothing it launches outlives the stop.
+	[ -z "$infra" ] || wait "$infra" 2>/dev/null || true
+	SOUK_VAR_DIR=$VAR scripts/stop-local.sh >/dev/null || true
+	rm -rf "$VAR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# Six distinct free ports: all sockets are held open until every port is chosen.
+read -r P_MARIADB P_PG P_REDIS P_RABBIT P_DIST P_EPMD < <(perl -MIO::Socket::INET -e '
+	my @s = map { IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
+		Listen => 1) or die "free port: $!" } 1 .. 6;
+	print join(" ", map { $_->sockport } @s), "\n";')
+
+# Servers boot (RabbitMQ ~10-17 s) while the unit tests run; they need no servers.
+SOUK_VAR_DIR=$VAR SOUK_REDIS_PERSIST=0 SOUK_MARIADB_PORT=$P_MARIADB SOUK_PG_PORT=$P_PG \
+	SOUK_REDIS_PORT=$P_REDIS SOUK_RABBIT_PORT=$P_RABBIT SOUK_RABBIT_DIST_PORT=$P_DIST \
+	SOUK_RABBIT_EPMD_PORT=$P_EPMD scripts/start-local.sh </dev/null >"$VAR/start.out" 2>&1 &
+infra=$!
+
+unit_failed=()
+for t in "$SOUK_BUILD"/t/*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	echo "# $t"
+	# A unit binary fails if it exits non-zero, prints any "not ok", or hangs.
+	if ! out=$(timeout "${SOUK_UNIT_TIMEOUT:-120}" "$t" </dev/null 2>&1); then
+		unit_failed+=("$t")
+	elif grep -q '^not ok' <<<"$out"; then
+		unit_failed+=("$t")
+	fi
+	printf '%s\n' "$out"
+done
+
+if ! wait "$infra"; then
+	cat "$VAR/start.out" >&2
+	echo "tests/run.sh: could not start the test servers" >&2
+	exit 1
+fi
+cat "$VAR/start.out"
+
+export SOUK_TEST_VAR_DIR=$VAR SOUK_TEST_MARIADB_PORT=$P_MARIADB SOUK_TEST_PG_PORT=$P_PG \
+	SOUK_TEST_REDIS_PORT=$P_REDIS SOUK_TEST_RABBIT_PORT=$P_RABBIT
+
+[ $# -gt 0 ] || set -- monolith/t tests
+targets=()
+for p in "$@"; do [ -e "$p" ] && targets+=("$p"); done
+rc=0
+if [ ${#targets[@]} -gt 0 ] && [ -n "$(find "${targets[@]}" -name '*.t' -print -quit)" ]; then
+	prove -j2 --timer -r -I tests/lib "${targets[@]}" </dev/null || rc=$?
+else
+	echo "# no integration tests (*.t) under: $*"
+fi
+
+if [ ${#unit_failed[@]} -gt 0 ]; then
+	echo "unit tests failed: ${unit_failed[*]}" >&2
+	[ $rc -ne 0 ] || rc=1
+fi
+exit $rc

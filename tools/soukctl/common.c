@@ -1,0 +1,212 @@
+/*
+ * common.c - what soukctl's subcommands share: the SOUK_* configuration
+ * table, the table of managed databases (targets), file reading, checksums
+ * and small command-line helpers.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "soukctl.h"
+#include "str.h"
+
+static const struct cfg_var ctl_vars[] = {
+    CFG_STR_ROW("SOUK_MONOLITH_DB", struct ctl_config, monolith_db,
+                "mysql://souk_monolith:souk-dev@127.0.0.1:53306/souk_monolith",
+                "the monolith's MariaDB database"),
+    CFG_STR_ROW("SOUK_MARIADB_ADMIN_DSN", struct ctl_config, admin_dsn,
+                "mysql://souk_admin:souk-dev@127.0.0.1:53306/mysql",
+                "MariaDB account that may create databases and users (db create)"),
+    CFG_STR_ROW("SOUK_MIGRATIONS_DIR", struct ctl_config, migrations_dir, "",
+                "migrations directory (default: <repo>/<target>/migrations)"),
+    CFG_STR_ROW("SOUK_LOG_LEVEL", struct ctl_config, log_level, "warn",
+                "debug, info, warn or error (JSON lines on stderr)"),
+    {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
+};
+
+static const struct ctl_target ctl_targets[] = {
+    {"monolith", offsetof(struct ctl_config, monolith_db), "monolith/migrations"},
+    {NULL, 0, NULL},
+};
+
+void
+common_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("soukctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static const char *
+env_get(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* The binary lives in <root>/<build>/bin/, so the root is two levels up. */
+static const char *
+guess_root(const char *argv0)
+{
+    static char path[PATH_MAX];
+    ssize_t     n;
+    char       *slash;
+    int         i;
+
+    n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0) {
+        if (realpath(argv0, path) == NULL)
+            return ".";
+        n = (ssize_t)strlen(path);
+    }
+    path[n] = '\0';
+    for (i = 0; i < 3; i++) {
+        slash = strrchr(path, '/');
+        if (slash == NULL)
+            return ".";
+        *slash = '\0';
+    }
+    return path[0] ? path : "/";
+}
+
+int
+common_config(struct ctl *ctl, const char *argv0)
+{
+    struct buf errors;
+    int        rc;
+
+    memset(ctl, 0, sizeof(*ctl));
+    buf_init(&errors, 65536);
+    rc = cfg_parse(ctl_vars, &ctl->cfg, env_get, NULL, &errors);
+    if (rc)
+        fprintf(stderr, "soukctl: bad configuration:\n%s", buf_data(&errors));
+    buf_free(&errors);
+    ctl->root = guess_root(argv0);
+    return rc;
+}
+
+void
+common_config_help(void)
+{
+    const struct cfg_var *v;
+
+    puts("environment:");
+    for (v = ctl_vars; v->env != NULL; v++)
+        printf("  %-24s %s\n  %-24s (default \"%s\")\n", v->env, v->help, "", v->def);
+}
+
+const struct ctl_target *
+common_target(const char *name)
+{
+    const struct ctl_target *t;
+
+    for (t = ctl_targets; name != NULL && t->name != NULL; t++)
+        if (strcmp(t->name, name) == 0)
+            return t;
+    common_fail("unknown target \"%s\"; known targets:", name ? name : "");
+    for (t = ctl_targets; t->name != NULL; t++)
+        fprintf(stderr, "  %s\n", t->name);
+    return NULL;
+}
+
+const char *
+common_target_dsn(const struct ctl *ctl, const struct ctl_target *t)
+{
+    return *(const char *const *)((const char *)&ctl->cfg + t->dsn_offset);
+}
+
+const char *
+common_migrations_dir(const struct ctl *ctl, const struct ctl_target *t, const char *flag,
+                      struct arena *a)
+{
+    if (flag != NULL && flag[0] != '\0')
+        return flag;
+    if (ctl->cfg.migrations_dir[0] != '\0')
+        return ctl->cfg.migrations_dir;
+    return arena_printf(a, "%s/%s", ctl->root, t->migrations);
+}
+
+int
+common_read_file(const char *path, struct arena *a, char **out, size_t *len)
+{
+    FILE  *f = NULL;
+    char  *p;
+    long   n;
+    int    rc = ERR_INTERNAL;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        common_fail("cannot open %s: %s", path, strerror(errno));
+        return errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL;
+    }
+    n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        common_fail("cannot size %s: %s", path, strerror(errno));
+        goto done;
+    }
+    p = arena_alloc(a, (size_t)n + 1);
+    if (n > 0 && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        common_fail("cannot read %s: %s", path, strerror(errno));
+        goto done;
+    }
+    *out = p;
+    *len = (size_t)n;
+    rc = ERR_OK;
+done:
+    fclose(f);
+    return rc;
+}
+
+void
+common_sha256_hex(const void *p, size_t n, char hex[65])
+{
+    unsigned char sum[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(sum, p, n);
+    sodium_bin2hex(hex, 65, sum, sizeof(sum));
+}
+
+double
+common_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+common_int_opt(const char *opt, const char *value, int64_t min, int64_t max, int64_t *out)
+{
+    int rc;
+
+    rc = str_z_to_i64(value, min, max, out);
+    if (rc)
+        common_fail("--%s must be an integer between %lld and %lld, got \"%s\"", opt,
+                    (long long)min, (long long)max, value ? value : "");
+    return rc;
+}
+
+int
+common_wants_help(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}

@@ -1,0 +1,118 @@
+/*
+ * db.c - `soukctl db create TARGET`: with the admin account, create the
+ * target's database and its user (from the target's dsn), allowed on that
+ * database only. Idempotent: re-running resets the password to the dsn's.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "soukctl.h"
+
+static const char db_usage[] =
+    "usage: soukctl db create TARGET\n"
+    "\n"
+    "Creates TARGET's database (utf8mb4) and its user at 127.0.0.1 and localhost,\n"
+    "with the name and password from TARGET's dsn (SOUK_MONOLITH_DB for monolith)\n"
+    "and ALL privileges on that database only. Connects as SOUK_MARIADB_ADMIN_DSN.\n"
+    "Safe to repeat.\n";
+
+/* Hosts the user may connect from: the dsn's usual spellings of this machine. */
+static const char *const db_hosts[] = {"127.0.0.1", "localhost", NULL};
+
+/* Identifiers cannot be '?' parameters, so they are checked to be plain
+ * words before they reach SQL text. */
+static int
+plain_ident(const char *z, size_t max)
+{
+    size_t n = strlen(z);
+
+    if (n == 0 || n > max)
+        return 0;
+    return strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+/* The statements for one host; pw is an already quoted literal. */
+static int
+create_user(struct mdb *admin, struct arena *a, const struct mdb_dsn *d, const char *host,
+            const char *pw)
+{
+    const char *sql;
+    int         rc;
+
+    sql = arena_printf(a,
+                       "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY %s;"
+                       "ALTER USER '%s'@'%s' IDENTIFIED BY %s;"
+                       "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%s'",
+                       d->user, host, pw, d->user, host, pw, d->name, d->user, host);
+    rc = mdb_exec_multi(admin, sql);
+    if (rc)
+        common_fail("cannot create user %s@%s (see the log line above)", d->user, host);
+    return rc;
+}
+
+static int
+db_create(struct ctl *ctl, const struct ctl_target *t)
+{
+    struct arena  *a = arena_create();
+    struct mdb    *admin = NULL;
+    struct mdb_dsn d;
+    char          *pw;
+    size_t         i;
+    int            rc;
+
+    rc = mdb_dsn_parse(common_target_dsn(ctl, t), a, &d);
+    if (rc || !plain_ident(d.name, 64) || !plain_ident(d.user, 80)) {
+        common_fail("%s dsn must be mysql://user:pass@host:port/db with a plain user and "
+                    "database name",
+                    t->name);
+        rc = ERR_INVALID;
+        goto done;
+    }
+    admin = mdb_new(ctl->cfg.admin_dsn);
+    if (admin == NULL) {
+        common_fail("SOUK_MARIADB_ADMIN_DSN is not a mysql:// dsn");
+        rc = ERR_INVALID;
+        goto done;
+    }
+    rc = mdb_quote(admin, a, d.pass, &pw);
+    if (rc) {
+        common_fail("cannot connect as the admin (SOUK_MARIADB_ADMIN_DSN); is MariaDB running?");
+        goto done;
+    }
+    rc = mdb_exec_multi(admin, arena_printf(a,
+                                            "CREATE DATABASE IF NOT EXISTS `%s` "
+                                            "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+                                            d.name));
+    if (rc) {
+        common_fail("cannot create database %s (see the log line above)", d.name);
+        goto done;
+    }
+    for (i = 0; db_hosts[i] != NULL && rc == ERR_OK; i++)
+        rc = create_user(admin, a, &d, db_hosts[i], pw);
+    if (rc)
+        goto done;
+    printf("database %s ready for user %s (127.0.0.1, localhost)\n", d.name, d.user);
+done:
+    mdb_free(admin);
+    arena_destroy(a);
+    return rc ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+}
+
+int
+db_main(struct ctl *ctl, int argc, char **argv)
+{
+    const struct ctl_target *t;
+
+    if (common_wants_help(argc, argv)) {
+        fputs(db_usage, stdout);
+        return CTL_EXIT_OK;
+    }
+    if (argc != 3 || strcmp(argv[1], "create") != 0) {
+        fputs(db_usage, stderr);
+        return CTL_EXIT_USAGE;
+    }
+    t = common_target(argv[2]);
+    if (t == NULL)
+        return CTL_EXIT_USAGE;
+    return db_create(ctl, t);
+}
