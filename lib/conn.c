@@ -1,36 +1,21 @@
 /*
- * conn.c - one HTTP/1.1 connection on a loop thread: read, parse (through
- * http_parse.h), enforce the size limits and timeouts of limits.h, queue
- * parsed requests, and write their answers strictly in request order. The
- * loop never blocks: handlers run in the pool and come back via conn_done.
+ * conn.c - one HTTP/1.1 connection on a loop thread: read, feed the parser
+ * (conn_parse.c turns its events into requests), keep the timeouts of
+ * bounds.h, queue parsed requests (pipelining), and write their answers
+ * strictly in request order. The loop never blocks: handlers run in the
+ * pool and come back through conn_done.
  */
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "arena.h"
 #include "conn.h"
 #include "http_parse.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "router.h"
 
-#define CONN_LINGER_MS   2000 /* after an error answer: drop what the client still sends */
-#define SCRATCH_MAX      (LIMIT_REQUEST_LINE + LIMIT_HEADER_BYTES + 4 * LIMIT_HEADER_COUNT)
-#define REQUEST_ID_MAX   128
-
-/* What the timer of a connection is measuring. */
-enum phase {
-    PH_IDLE,   /* no request started: idle keep-alive (header timeout before the first) */
-    PH_HEAD,   /* first byte seen, headers incomplete: header timeout */
-    PH_BODY,   /* headers done, body incomplete: body timeout */
-    PH_BUSY,   /* between requests while answers are pending: no timer */
-    PH_LINGER, /* final answer sent after an error: wait for the client's FIN */
-};
-
-struct hdr_span {
-    size_t name_off, name_len, val_off, val_len;
-};
+#define CONN_LINGER_MS 2000 /* after an error answer: drop what the client still sends */
 
 struct conn {
     uv_tcp_t       tcp;
@@ -39,17 +24,10 @@ struct conn {
     struct loop   *loop;
     struct server *srv;
     struct conn   *prev, *next; /* loop->conns */
-    struct hp     *hp;
-    enum phase     phase;
-    int            served;  /* requests parsed so far */
-    int            handles; /* uv handles not yet closed */
-    /* the request being parsed: target, then header names and values */
-    struct buf        scratch;
-    size_t            url_len, hdr_bytes;
-    int               nhdr, in_value;
-    struct hdr_span   hdr[LIMIT_HEADER_COUNT];
-    uint64_t          t_begin;
-    struct req_state *cur; /* from end of headers to end of message */
+    struct conn_parse ps;
+    enum conn_phase   phase;
+    int               served;  /* requests parsed so far */
+    int               handles; /* uv handles not yet closed */
     /* parsed requests, answered in this order */
     struct req_state *fifo, *fifo_tail;
     int               nfifo, inpool, nwriting;
@@ -65,7 +43,6 @@ struct conn {
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void conn_close(struct conn *c);
 static void conn_flush(struct conn *c);
-static int  conn_fail(struct conn *c, int err, const char *detail);
 
 static void
 fifo_push(struct conn *c, struct req_state *st)
@@ -103,9 +80,9 @@ on_timer(uv_timer_t *t)
     struct conn *c = t->data;
 
     /* A slow client gets 408 (best effort), then the connection closes. */
-    if (c->phase == PH_HEAD)
+    if (c->phase == CONN_HEAD)
         (void)conn_fail(c, ERR_REQ_TIMEOUT, "request headers not received in time");
-    else if (c->phase == PH_BODY)
+    else if (c->phase == CONN_BODY)
         (void)conn_fail(c, ERR_REQ_TIMEOUT, "request body not received in time");
     else
         conn_close(c);
@@ -113,8 +90,8 @@ on_timer(uv_timer_t *t)
 
 /* Enter phase ph; the timer restarts only on a change, so trickling bytes
  * never extend a deadline (slowloris). */
-static void
-conn_phase(struct conn *c, enum phase ph)
+void
+conn_phase(struct conn *c, enum conn_phase ph)
 {
     int64_t ms;
 
@@ -122,16 +99,16 @@ conn_phase(struct conn *c, enum phase ph)
         return;
     c->phase = ph;
     switch (ph) {
-    case PH_IDLE:
+    case CONN_IDLE:
         ms = c->served > 0 ? c->srv->idle_ms : c->srv->header_ms;
         break;
-    case PH_HEAD:
+    case CONN_HEAD:
         ms = c->srv->header_ms;
         break;
-    case PH_BODY:
+    case CONN_BODY:
         ms = c->srv->body_ms;
         break;
-    case PH_LINGER:
+    case CONN_LINGER:
         ms = CONN_LINGER_MS;
         break;
     default:
@@ -173,17 +150,73 @@ read_stop(struct conn *c)
     c->reading = 0;
 }
 
+/* ---- requests ---------------------------------------------------------------- */
+
+/* Refuse the request being read with err; the connection closes after the
+ * answer. Returns -1 so parser callbacks can return it. */
+int
+conn_fail(struct conn *c, int err, const char *detail)
+{
+    struct req_state *st = conn_parse_take(&c->ps);
+
+    st->early_err = err;
+    st->early_detail = detail;
+    st->keep_alive = 0;
+    c->no_more = 1;
+    c->linger = 1;
+    read_stop(c);
+    fifo_push(c, st);
+    conn_phase(c, CONN_BUSY);
+    (void)server_dispatch(st); /* answered inline */
+    return -1;
+}
+
+int
+conn_request(struct conn *c, struct req_state *st)
+{
+    c->served++;
+    fifo_push(c, st);
+    if (!st->keep_alive) {
+        c->no_more = 1;
+        hp_pause(c->ps.hp);
+    } else if (c->nfifo >= LIMIT_PIPELINE_DEPTH) {
+        c->paused = 1; /* stop reading until answers are written */
+        hp_pause(c->ps.hp);
+    }
+    conn_phase(c, CONN_BUSY);
+    if (server_dispatch(st))
+        c->inpool++;
+    return c->closing ? -1 : 0;
+}
+
+int
+conn_continue(struct conn *c)
+{
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t          b = uv_buf_init((char *)line, sizeof(line) - 1);
+
+    /* An earlier answer must go first; the client then sends the body after
+     * its own short wait. */
+    if (c->fifo != NULL || c->nwriting > 0)
+        return 0;
+    if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) != (int)b.len) {
+        conn_close(c); /* a partial interim line would corrupt the stream */
+        return -1;
+    }
+    return 0;
+}
+
 static void
 feed(struct conn *c, const char *p, size_t n)
 {
     size_t         used;
-    enum hp_status hs = hp_feed(c->hp, p, n, &used);
+    enum hp_status hs = hp_feed(c->ps.hp, p, n, &used);
     char          *rest;
 
     if (c->closing || hs == HP_OK || hs == HP_ABORTED)
         return;
     if (hs == HP_ERROR) {
-        (void)conn_fail(c, ERR_INVALID, hp_error(c->hp));
+        (void)conn_fail(c, ERR_INVALID, hp_error(c->ps.hp));
         return;
     }
     read_stop(c);
@@ -210,7 +243,7 @@ conn_resume(struct conn *c)
     if (!c->paused || c->no_more || c->closing || c->nfifo >= LIMIT_PIPELINE_DEPTH)
         return;
     c->paused = 0;
-    hp_resume(c->hp);
+    hp_resume(c->ps.hp);
     c->pending = NULL;
     c->pending_len = 0;
     if (p != NULL) {
@@ -227,10 +260,7 @@ on_eof(struct conn *c)
     c->eof = 1;
     c->no_more = 1;
     read_stop(c);
-    if (c->cur != NULL) {
-        arena_destroy(c->cur->req.arena); /* a request cut short is never answered */
-        c->cur = NULL;
-    }
+    conn_parse_drop(&c->ps); /* a request cut short is never answered */
     /* A half-closed client may still read the answers it is owed. */
     if (c->fifo == NULL && c->nwriting == 0)
         conn_close(c);
@@ -244,13 +274,13 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (nread == 0)
         return;
     if (nread < 0) {
-        if (nread == UV_EOF && c->phase != PH_LINGER)
+        if (nread == UV_EOF && c->phase != CONN_LINGER)
             on_eof(c);
         else
             conn_close(c);
         return;
     }
-    if (c->phase == PH_LINGER || c->no_more)
+    if (c->phase == CONN_LINGER || c->no_more)
         return; /* dropped */
     feed(c, b->base, (size_t)nread);
 }
@@ -271,8 +301,7 @@ maybe_free(struct conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     l->nconns--;
-    hp_free(c->hp);
-    buf_free(&c->scratch);
+    conn_parse_free(&c->ps);
     free(c);
     server_conn_gone(l);
 }
@@ -295,10 +324,7 @@ conn_close(struct conn *c)
         return;
     c->closing = 1;
     read_stop(c);
-    if (c->cur != NULL) {
-        arena_destroy(c->cur->req.arena);
-        c->cur = NULL;
-    }
+    conn_parse_drop(&c->ps);
     /* Answers still in the pool stay queued until they come back. */
     for (st = c->fifo; st != NULL; st = next) {
         next = st->next;
@@ -337,7 +363,7 @@ conn_finish(struct conn *c)
         conn_close(c);
         return;
     }
-    conn_phase(c, PH_LINGER);
+    conn_phase(c, CONN_LINGER);
     read_start(c);
 }
 
@@ -346,14 +372,14 @@ conn_finish(struct conn *c)
 static void
 conn_settle(struct conn *c)
 {
-    if (c->closing || c->close_after || c->fifo != NULL || c->cur != NULL)
+    if (c->closing || c->close_after || c->fifo != NULL || c->ps.cur != NULL)
         return;
     if (c->nwriting == 0 && (c->eof || atomic_load(&c->srv->draining))) {
         conn_close(c);
         return;
     }
-    if (c->phase == PH_BUSY)
-        conn_phase(c, PH_IDLE);
+    if (c->phase == CONN_BUSY)
+        conn_phase(c, CONN_IDLE);
 }
 
 static void
@@ -420,7 +446,7 @@ conn_flush(struct conn *c)
         /* Close after the last parsed request once the client half-closed or
          * the server is draining; never drop a request already parsed. */
         close = !st->keep_alive ||
-                (c->fifo == NULL && c->cur == NULL && c->pending == NULL &&
+                (c->fifo == NULL && c->ps.cur == NULL && c->pending == NULL &&
                  (c->eof || atomic_load(&c->srv->draining)));
         if (close) {
             c->no_more = 1;
@@ -463,9 +489,8 @@ conn_accept(struct loop *l)
     }
     c->loop = l;
     c->srv = l->srv;
-    c->phase = PH_BUSY; /* so that PH_IDLE below arms the timer */
-    c->hp = hp_new(&events, c);
-    buf_init(&c->scratch, SCRATCH_MAX);
+    c->phase = CONN_BUSY; /* so that CONN_IDLE below arms the timer */
+    conn_parse_init(&c->ps, c, l);
     uv_tcp_init(&l->uv, &c->tcp);
     uv_timer_init(&l->uv, &c->timer);
     c->tcp.data = c;
@@ -482,14 +507,14 @@ conn_accept(struct loop *l)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    conn_phase(c, PH_IDLE);
+    conn_phase(c, CONN_IDLE);
     read_start(c);
 }
 
 void
 conn_drain(struct conn *c)
 {
-    if (!c->closing && c->phase == PH_IDLE && c->nwriting == 0)
+    if (!c->closing && c->phase == CONN_IDLE && c->nwriting == 0)
         conn_close(c);
 }
 

@@ -16,7 +16,7 @@
 #include <uv.h>
 
 #include "buf.h"
-#include "limits.h"
+#include "bounds.h"
 #include "pool.h"
 #include "req.h"
 #include "server.h"
@@ -68,11 +68,13 @@ struct server {
     struct route_stat        *stats;
     struct pool              *pool;
     _Atomic int               draining;
+    int                       cores;
     int                       nloops;
     struct loop             **loops;
     struct sockaddr_storage   addr;
     socklen_t                 addrlen;
     uv_loop_t                 control; /* main thread: signals and the drain timer */
+    int                       control_ready;
     uv_signal_t               sigterm, sigint;
     uv_timer_t                drain_timer;
     uv_async_t                exited;

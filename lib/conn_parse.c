@@ -1,6 +1,6 @@
 /*
  * conn_parse.c - parser events to request state: collect the target and the
- * header lines of one request under the limits of limits.h, copy them into
+ * header lines of one request under the limits of bounds.h, copy them into
  * a new request arena at end of headers, route it, and collect the body.
  * Transport, ordering and timers are conn.c's; this file only reads bytes.
  */

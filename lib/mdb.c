@@ -27,9 +27,9 @@
 
 /* Explicit rather than inherited from the server's configuration: MariaDB
  * 10.11's defaults plus STRICT_ALL_TABLES, UTC for DATETIME arithmetic. */
-#define MDB_INIT_SQL                                                                   \
-    "SET autocommit = 1, time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,"      \
-    "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,"               \
+#define MDB_INIT_SQL                                                                               \
+    "SET autocommit = 1, time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,"                   \
+    "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,"                            \
     "NO_ENGINE_SUBSTITUTION'"
 
 struct mdb_stmt {
@@ -41,7 +41,7 @@ struct mdb_stmt {
 };
 
 struct mdb {
-    struct arena    *a;    /* the parsed dsn */
+    struct arena    *a; /* the parsed dsn */
     struct mdb_dsn   dsn;
     MYSQL           *conn; /* NULL while disconnected */
     int              in_tx;
@@ -197,7 +197,8 @@ mdb_fail(struct mdb *db, const char *what, const char *sql, unsigned code, const
         if (mdb_errmap[i].code == code)
             m = &mdb_errmap[i];
     (m ? m->log : log_error)("mariadb %s failed: %s (%u)%s%.*s%s", what, msg, code,
-            sql ? " while running \"" : "", MDB_LOG_SQL, sql ? sql : "", sql ? "\"" : "");
+                             sql ? " while running \"" : "", MDB_LOG_SQL, sql ? sql : "",
+                             sql ? "\"" : "");
     if (m != NULL && m->lost) {
         db->lost = 1;
         mdb_disconnect(db);
@@ -239,12 +240,13 @@ mdb_connect(struct mdb *db)
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_INIT_COMMAND, MDB_INIT_SQL);
     /* Multi statements only ever reach mysql_real_query from mdb_exec_multi,
-     * whose SQL is a file or a constant; values always go through '?'. */
+     * whose SQL is a file or a constant; values always go through '?'. No
+     * CLIENT_FOUND_ROWS: "affected" counts rows changed, not rows matched. */
     if (mysql_real_connect(m, db->dsn.host, db->dsn.user, db->dsn.pass,
                            db->dsn.name[0] ? db->dsn.name : NULL, db->dsn.port, NULL,
                            CLIENT_MULTI_STATEMENTS) == NULL) {
-        log_error("mariadb connect to %s:%u as %s failed: %s (%u)", db->dsn.host,
-                db->dsn.port, db->dsn.user, mysql_error(m), mysql_errno(m));
+        log_error("mariadb connect to %s:%u as %s failed: %s (%u)", db->dsn.host, db->dsn.port,
+                  db->dsn.user, mysql_error(m), mysql_errno(m));
         mysql_close(m);
         return ERR_UNAVAILABLE;
     }
@@ -339,7 +341,7 @@ stmt_run(struct mdb *db, struct mdb_call *c, MYSQL_STMT **out)
         return rc;
     if (mysql_stmt_param_count(st) != c->nargs) {
         log_error("mariadb statement takes %lu parameters, got %zu: %.*s",
-                mysql_stmt_param_count(st), c->nargs, MDB_LOG_SQL, c->sql);
+                  mysql_stmt_param_count(st), c->nargs, MDB_LOG_SQL, c->sql);
         return ERR_INTERNAL;
     }
     if (c->nargs > 0) {

@@ -27,10 +27,10 @@ struct mdb_arg {
     size_t            len;
 };
 
-#define MDB_I64(x)    ((struct mdb_arg){MDB_ARG_I64, (x), NULL, 0})
-#define MDB_STR(z)    mdb_arg_str(z)
+#define MDB_I64(x)     ((struct mdb_arg){MDB_ARG_I64, (x), NULL, 0})
+#define MDB_STR(z)     mdb_arg_str(z)
 #define MDB_STRN(p, n) ((struct mdb_arg){MDB_ARG_STR, 0, (p), (n)})
-#define MDB_NULL      ((struct mdb_arg){MDB_ARG_NULL, 0, NULL, 0})
+#define MDB_NULL       ((struct mdb_arg){MDB_ARG_NULL, 0, NULL, 0})
 
 /* A string parameter; NULL binds SQL NULL. */
 static inline struct mdb_arg
@@ -48,9 +48,9 @@ mdb_arg_str(const char *z)
 
 struct mdb_rows {
     size_t        nrows, ncols;
-    const char  **cols;  /* column names */
-    const char ***v;     /* v[row][col]; NULL for SQL NULL */
-    size_t      **len;   /* len[row][col] */
+    const char  **cols; /* column names */
+    const char ***v;    /* v[row][col]; NULL for SQL NULL */
+    size_t      **len;  /* len[row][col] */
 };
 
 /* A handle for dsn "mysql://user:pass@host:port/db". Does not connect: the
@@ -87,11 +87,9 @@ MUST_CHECK int mdb_ping(struct mdb *db);
  * parent row, or a delete of a referenced one), and ERR_UNAVAILABLE when the
  * connection is lost inside a transaction (roll back and start over). */
 
-/* Process-wide setup of the client library; call once from main() before
- * any thread starts (mysql_library_init is not thread-safe). ERR_INTERNAL on
- * failure. mdb_global_end releases it at exit (keeps leak checkers quiet). */
-MUST_CHECK int mdb_global_init(void);
-void           mdb_global_end(void);
+/* mysql_library_end, the pair of mdb_global_init: call at exit, after every
+ * struct mdb is freed (keeps leak checkers quiet). */
+void mdb_global_end(void);
 
 /* The parts of a dsn, for tools that create databases and users. */
 struct mdb_dsn {

@@ -114,3 +114,15 @@ mdb_dsn_parse(const char *dsn, struct arena *a, struct mdb_dsn *out)
         return rc;
     return out->user[0] ? ERR_OK : ERR_INVALID;
 }
+
+int
+mdb_new_check(const char *dsn)
+{
+    struct arena  *a = arena_create();
+    struct mdb_dsn d;
+    int            rc;
+
+    rc = mdb_dsn_parse(dsn, a, &d);
+    arena_destroy(a);
+    return rc;
+}

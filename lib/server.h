@@ -52,7 +52,7 @@ struct server_spec {
     void *(*worker_init)(int index, void *arg);
     void (*worker_fini)(void *state);
     void *worker_arg;
-    /* 0 = the defaults of limits.h (tests shorten them). */
+    /* 0 = the defaults of bounds.h (tests shorten them). */
     int64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms, drain_timeout_ms;
 };
 

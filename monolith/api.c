@@ -3,7 +3,7 @@
  * addresses, users, products, carts and orders, plus paging. This file and
  * api_*.c are the only places of the monolith that touch JSON.
  */
-#include "limits.h"
+#include "bounds.h"
 #include "monolith.h"
 
 json_t *

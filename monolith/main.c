@@ -89,7 +89,8 @@ worker_fini(void *state)
 int
 main(int argc, char **argv)
 {
-    int rc;
+    struct mdb *db;
+    int         rc;
 
     cfg_load(monolith_vars, &monolith, argc, argv,
              "souk-monolith: the legacy shop, the v1 API over one MariaDB schema.");
@@ -98,10 +99,12 @@ main(int argc, char **argv)
         log_error("cannot initialise libsodium or the MariaDB client library");
         return 1;
     }
-    if (mdb_new_check(monolith.db) != ERR_OK) {
+    db = mdb_new(monolith.db); /* parses the DSN, does not connect */
+    if (db == NULL) {
         log_error("SOUK_MONOLITH_DB is not a valid mysql:// DSN");
         return 2;
     }
+    mdb_free(db);
 
     log_info("monolith up: listen=%s", monolith.listen);
     rc = server_run(&(struct server_spec){

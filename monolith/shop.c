@@ -113,7 +113,7 @@ digits(const char *z, size_t n)
     return 1;
 }
 
-/* YYYY-MM-DD with a plausible month and day (MariaDB rejects the rest). */
+/* YYYY-MM-DD naming a real calendar day. */
 int
 shop_date_valid(const char *z)
 {
@@ -122,9 +122,16 @@ shop_date_valid(const char *z)
     if (strlen(z) != 10 || z[4] != '-' || z[7] != '-' || !digits(z, 4) || !digits(z + 5, 2) ||
         !digits(z + 8, 2))
         return 0;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int              y;
+
+    y = (z[0] - '0') * 1000 + (z[1] - '0') * 100 + (z[2] - '0') * 10 + (z[3] - '0');
     m = (z[5] - '0') * 10 + (z[6] - '0');
     d = (z[8] - '0') * 10 + (z[9] - '0');
-    return m >= 1 && m <= 12 && d >= 1 && d <= 31 && z[0] != '0';
+    if (y < 1000 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+        return 0;
+    /* MariaDB rejects 29 February outside leap years rather than rolling over. */
+    return !(m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)));
 }
 
 /* YYYY-MM */

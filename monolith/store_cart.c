@@ -20,9 +20,13 @@ static const char SQL_CART_ENSURE[] =
     " ON DUPLICATE KEY UPDATE updated_at = CURRENT_TIMESTAMP(3)";
 /* Locking the cart row serialises concurrent edits of one cart. */
 static const char SQL_CART_LOCK[] = "SELECT id FROM carts WHERE user_id = ? FOR UPDATE";
+/* A locking read on purpose: the transaction's snapshot was taken by the
+ * product check before the cart lock was granted, so a plain SELECT here would
+ * miss a concurrent add that committed meanwhile (a lost update). */
 static const char SQL_CART_STATE[] =
     "SELECT COUNT(*), COALESCE(SUM(product_id = ? ), 0),"
-    " COALESCE(MAX(IF(product_id = ?, quantity, 0)), 0) FROM cart_items WHERE cart_id = ?";
+    " COALESCE(MAX(IF(product_id = ?, quantity, 0)), 0) FROM cart_items WHERE cart_id = ?"
+    " FOR UPDATE";
 static const char SQL_ITEM_UPSERT[] =
     "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (?, ?, ?)"
     " ON DUPLICATE KEY UPDATE quantity = VALUES(quantity)";

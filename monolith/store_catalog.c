@@ -168,29 +168,40 @@ list_where(struct req *r, const struct product_query *q, struct buf *sql, struct
     }
 }
 
+/* A SQL text builder freed with the request. buf_defer keeps the address of
+ * the struct buf, so the struct must live in the arena, not on the stack. */
+static struct buf *
+sql_buf(struct req *r, size_t max)
+{
+    struct buf *b = arena_new(r->arena, struct buf);
+
+    buf_init(b, max);
+    buf_defer(b, r->arena);
+    return b;
+}
+
 /* Attributes of the listed products, one query for the whole page. */
 static int
 attrs_fill(struct req *r, struct product *items, size_t n)
 {
     struct mdb_rows *rs;
     struct mdb_arg  *args;
-    struct buf       sql;
+    struct buf      *sql;
     size_t           i, j;
     int              rc;
 
     if (n == 0)
         return ERR_OK;
     args = arena_array(r->arena, struct mdb_arg, n);
-    buf_init(&sql, 16384);
-    buf_defer(&sql, r->arena);
-    buf_puts(&sql, "SELECT product_id, name, value FROM product_attributes WHERE product_id IN (");
+    sql = sql_buf(r, 16384);
+    buf_puts(sql, "SELECT product_id, name, value FROM product_attributes WHERE product_id IN (");
     for (i = 0; i < n; i++) {
-        buf_puts(&sql, i ? ", ?" : "?");
+        buf_puts(sql, i ? ", ?" : "?");
         args[i] = MDB_I64(items[i].id);
         items[i].attrs = arena_array(r->arena, struct attr, MAX_ATTRS);
     }
-    buf_puts(&sql, ") ORDER BY product_id, name");
-    rc = mdb_query(DB(r), r->arena, buf_data(&sql), args, n, &rs);
+    buf_puts(sql, ") ORDER BY product_id, name");
+    rc = mdb_query(DB(r), r->arena, buf_data(sql), args, n, &rs);
     if (rc)
         return rc;
     for (i = 0; i < rs->nrows; i++) {
@@ -213,34 +224,32 @@ store_products(struct req *r, const struct product_query *q, struct product_page
 {
     struct mdb_arg   args[MAX_ARGS + 3];
     struct mdb_rows *rs;
-    struct buf       where, sql;
+    struct buf      *where, *sql;
     size_t           n = 0, i, nw;
     int              rc;
 
-    buf_init(&where, 8192);
-    buf_defer(&where, r->arena);
-    buf_init(&sql, 8192);
-    buf_defer(&sql, r->arena);
-    list_where(r, q, &where, args, &n);
-    buf_printf(&sql, "SELECT COUNT(*)%s", buf_data(&where));
-    rc = mdb_query(DB(r), r->arena, buf_data(&sql), args, n, &rs);
+    where = sql_buf(r, 8192);
+    sql = sql_buf(r, 8192);
+    list_where(r, q, where, args, &n);
+    buf_printf(sql, "SELECT COUNT(*)%s", buf_data(where));
+    rc = mdb_query(DB(r), r->arena, buf_data(sql), args, n, &rs);
     if (rc)
         return rc;
     out->total = mdb_i64(rs, 0, 0);
 
     nw = n;
-    buf_reset(&sql);
-    buf_printf(&sql, "SELECT " LIST_COLS "%s ORDER BY ", buf_data(&where));
+    buf_reset(sql);
+    buf_printf(sql, "SELECT " LIST_COLS "%s ORDER BY ", buf_data(where));
     if (q->q && q->sort == SORT_RELEVANCE) {
-        buf_puts(&sql, "(p.name LIKE ?) DESC, ");
+        buf_puts(sql, "(p.name LIKE ?) DESC, ");
         args[nw++] = args[n - 2];
     }
-    buf_printf(&sql, "%s LIMIT ? OFFSET ?", sort_sql[q->sort]);
+    buf_printf(sql, "%s LIMIT ? OFFSET ?", sort_sql[q->sort]);
     args[nw++] = MDB_I64(q->limit);
     args[nw++] = MDB_I64((q->page - 1) * q->limit);
-    if (buf_error(&sql) || buf_error(&where))
+    if (buf_error(sql) || buf_error(where))
         return ERR_INTERNAL;
-    rc = mdb_query(DB(r), r->arena, buf_data(&sql), args, nw, &rs);
+    rc = mdb_query(DB(r), r->arena, buf_data(sql), args, nw, &rs);
     if (rc)
         return rc;
     out->n = rs->nrows;

@@ -60,12 +60,14 @@ static const char SQL_ORDER_PAGE[] =
     " JOIN orders o ON o.id = pg.id LEFT JOIN order_items oi ON oi.order_id = o.id"
     " LEFT JOIN products p ON p.id = oi.product_id LEFT JOIN payments pay ON pay.order_id = o.id"
     " ORDER BY o.created_at DESC, o.id DESC, oi.product_id";
+/* The last day counts up to its last millisecond (created_at is DATETIME(3));
+ * not "< DATE_ADD(to, INTERVAL 1 DAY)", which is NULL for 9999-12-31. */
 static const char SQL_SALES[] =
     "SELECT DATE_FORMAT(o.created_at, '%Y-%m') AS m, COUNT(DISTINCT o.id), SUM(oi.quantity),"
     " SUM(oi.quantity * oi.unit_price_minor)"
     " FROM orders o JOIN order_items oi ON oi.order_id = o.id"
     " WHERE o.status = 'CONFIRMED' AND o.created_at >= ?"
-    "   AND o.created_at < DATE_ADD(?, INTERVAL 1 DAY)"
+    "   AND o.created_at <= CONCAT(?, ' 23:59:59.999')"
     " GROUP BY m ORDER BY m";
 
 /* Group the joined rows (ordered by order) into orders. */

@@ -4,7 +4,6 @@
  * and small command-line helpers.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +56,12 @@ env_get(const char *name, void *ctx)
     return getenv(name);
 }
 
-/* The binary lives in <root>/<build>/bin/, so the root is two levels up. */
+/* The binary lives in <root>/<build>/bin/, so the root is two levels up.
+ * (<limits.h> is shadowed by lib/limits.h under -Ilib, hence no PATH_MAX.) */
 static const char *
 guess_root(const char *argv0)
 {
-    static char path[PATH_MAX];
+    static char path[4096];
     ssize_t     n;
     char       *slash;
     int         i;
@@ -99,13 +99,13 @@ common_config(struct ctl *ctl, const char *argv0)
 }
 
 void
-common_config_help(void)
+common_config_help(FILE *f)
 {
     const struct cfg_var *v;
 
-    puts("environment:");
+    fputs("environment:\n", f);
     for (v = ctl_vars; v->env != NULL; v++)
-        printf("  %-24s %s\n  %-24s (default \"%s\")\n", v->env, v->help, "", v->def);
+        fprintf(f, "  %-24s %s\n  %-24s (default \"%s\")\n", v->env, v->help, "", v->def);
 }
 
 const struct ctl_target *
@@ -142,10 +142,10 @@ common_migrations_dir(const struct ctl *ctl, const struct ctl_target *t, const c
 int
 common_read_file(const char *path, struct arena *a, char **out, size_t *len)
 {
-    FILE  *f = NULL;
-    char  *p;
-    long   n;
-    int    rc = ERR_INTERNAL;
+    FILE *f = NULL;
+    char *p;
+    long  n;
+    int   rc = ERR_INTERNAL;
 
     f = fopen(path, "rb");
     if (f == NULL) {

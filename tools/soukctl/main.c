@@ -31,7 +31,7 @@ usage(FILE *f)
     for (c = ctl_cmds; c->name != NULL; c++)
         fprintf(f, "  %-8s %s\n", c->name, c->help);
     fputc('\n', f);
-    common_config_help();
+    common_config_help(f);
 }
 
 int

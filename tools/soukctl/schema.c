@@ -130,8 +130,8 @@ check_numbers(const struct plan *pl, const char *dir)
 
     for (i = 1; i < pl->n; i++) {
         if (strncmp(pl->m[i - 1].version, pl->m[i].version, 4) == 0) {
-            common_fail("%s and %s in %s share a number", pl->m[i - 1].version,
-                        pl->m[i].version, dir);
+            common_fail("%s and %s in %s share a number", pl->m[i - 1].version, pl->m[i].version,
+                        dir);
             return ERR_CONFLICT;
         }
     }

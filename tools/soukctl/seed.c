@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "soukctl.h"
+#include "str.h"
 
 #define SEED_DAY 86400
 
@@ -25,8 +26,9 @@ static const char seed_usage[] =
     "demo@souk.test, customerN@souk.test; password \"souk-demo\"), addresses, reviews,\n"
     "orders over the 24 months before --now with lines and payments, and carts.\n"
     "\n"
-    "  --scale N     multiplies the defaults: 2000 products, 500 users, 5000 orders,\n"
-    "                3000 reviews, 10 carts per unit (default 1)\n"
+    "  --scale N     multiplies the defaults: 2000 products, 500 users and 5000 orders\n"
+    "                per unit (default 1); reviews default to 1.5 per product, carts to\n"
+    "                one per 50 users\n"
     "  --products N, --users N, --orders N, --reviews N, --carts N\n"
     "                exact counts, overriding --scale (e.g. --scale 50 --orders 1000000)\n"
     "  --seed S      PRNG seed (default 42); same seed and counts, same data\n"
@@ -60,8 +62,10 @@ static const struct seed_num {
 
 /* Tables the seed writes, children first (the order --reset deletes in). */
 static const char *const seed_tables[] = {
-    "cart_items", "carts", "reviews", "payments", "order_items", "orders", "inventory",
-    "product_attributes", "products", "categories", "addresses", "users", NULL,
+    "cart_items",  "carts",      "reviews",   "payments",
+    "order_items", "orders",     "inventory", "product_attributes",
+    "products",    "categories", "addresses", "users",
+    NULL,
 };
 
 static const struct seed_phase {
@@ -114,8 +118,8 @@ seed_progress(struct seed *s, const char *what, int64_t done, int64_t total, int
     if (!force && t - s->last_progress < 0.5)
         return;
     s->last_progress = t;
-    fprintf(stderr, "seed: %-18s %9lld/%-9lld (%.1f s)\n", what, (long long)done,
-            (long long)total, t - s->t0);
+    fprintf(stderr, "seed: %-18s %9lld/%-9lld (%.1f s)\n", what, (long long)done, (long long)total,
+            t - s->t0);
 }
 
 /* --now YYYY-MM-DD (or today), as midnight UTC. */
@@ -168,8 +172,8 @@ parse_opts(int argc, char **argv, struct seed_opts *o)
     for (c = getopt_long(argc, argv, "h", opts, &idx); c != -1;
          c = getopt_long(argc, argv, "h", opts, &idx)) {
         if (c == 'n') {
-            rc = common_int_opt(seed_nums[idx].name, optarg, seed_nums[idx].min,
-                                seed_nums[idx].max, (int64_t *)((char *)o + seed_nums[idx].off));
+            rc = common_int_opt(seed_nums[idx].name, optarg, seed_nums[idx].min, seed_nums[idx].max,
+                                (int64_t *)((char *)o + seed_nums[idx].off));
             if (rc)
                 return rc;
         } else if (c == 't') {
@@ -197,22 +201,24 @@ given_or(int64_t v, int64_t scale, int64_t per_unit)
 static int
 plan(const struct seed_opts *o, struct seed *s)
 {
-    int64_t    scale = o->scale > 0 ? o->scale : 1;
     static const uint64_t strides[] = {7919, 104729, 1299709};
-    size_t     i;
+    int64_t               scale = o->scale > 0 ? o->scale : 1, cap;
+    size_t                i;
 
     s->products = given_or(o->products, scale, 2000);
     s->users = given_or(o->users, scale, 500);
     s->orders = given_or(o->orders, scale, 5000);
-    s->reviews = given_or(o->reviews, scale, 3000);
-    s->carts = given_or(o->carts, scale, 10);
+    cap = s->products * (s->users - 1) / 2; /* distinct (user, product) pairs, half used */
+    s->reviews =
+        o->reviews >= 0 ? o->reviews : (s->products * 3 / 2 < cap ? s->products * 3 / 2 : cap);
+    s->carts = o->carts >= 0 ? o->carts : (s->users + 49) / 50;
     s->seed = o->seed >= 0 ? (uint64_t)o->seed : 42;
     s->batch = o->batch > 0 ? (size_t)o->batch : 1000;
     if (s->products == 0 && (s->orders > 0 || s->reviews > 0 || s->carts > 0)) {
         common_fail("orders, reviews and carts need products (--products 0 asks for none)");
         return ERR_INVALID;
     }
-    if (s->reviews > s->products * (s->users - 1) / 2 || s->carts > s->users - 1) {
+    if (s->reviews > cap || s->carts > s->users - 1) {
         common_fail("too many reviews or carts for %lld users and %lld products "
                     "(reviews <= users*products/2, carts < users)",
                     (long long)s->users, (long long)s->products);
@@ -232,11 +238,14 @@ has_products(struct seed *s, struct arena *a)
     int              rc;
 
     rc = mdb_query(s->db, a, "SELECT EXISTS (SELECT 1 FROM products)", NULL, 0, &rs);
-    if (rc) {
+    if (rc == ERR_UNAVAILABLE)
+        common_fail("cannot connect to the monolith database (SOUK_MONOLITH_DB); is MariaDB "
+                    "running? (see the log line above)");
+    else if (rc)
         common_fail("cannot read the monolith's products table; has `soukctl schema up "
                     "monolith` run? (see the log line above)");
+    if (rc)
         return -1;
-    }
     return mdb_i64(rs, 0, 0) != 0;
 }
 
@@ -295,6 +304,7 @@ seed_run(struct ctl *ctl, const struct seed_opts *o)
     if (rc)
         goto done;
     s.t0 = common_now();
+    s.last_progress = s.t0;
     s.db = mdb_new(ctl->cfg.monolith_db);
     if (s.db == NULL) {
         common_fail("SOUK_MONOLITH_DB is not a mysql:// dsn");
@@ -345,7 +355,7 @@ seed_main(struct ctl *ctl, int argc, char **argv)
         return CTL_EXIT_OK;
     }
     if (rc) {
-        fputs(seed_usage, stderr);
+        fputs("soukctl: see `soukctl seed --help`\n", stderr);
         return CTL_EXIT_USAGE;
     }
     return seed_run(ctl, &o);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "arena.h"
 #include "err.h"
@@ -47,7 +48,7 @@ int seed_main(struct ctl *ctl, int argc, char **argv);
 
 /* common.c */
 MUST_CHECK int common_config(struct ctl *ctl, const char *argv0);
-void           common_config_help(void);
+void           common_config_help(FILE *f);
 /* The target called name, or NULL (after printing the known ones). */
 const struct ctl_target *common_target(const char *name);
 const char              *common_target_dsn(const struct ctl *ctl, const struct ctl_target *t);
@@ -124,15 +125,15 @@ const char *rng_pick(struct rng *r, const char *const *list);
 struct seed {
     struct mdb *db;
     uint64_t    seed;
-    int64_t     now;      /* anchor (unix seconds): all times lie before it */
+    int64_t     now; /* anchor (unix seconds): all times lie before it */
     int64_t     products, users, orders, reviews, carts;
-    size_t      batch;    /* rows per INSERT */
-    int64_t    *price;    /* price[product id] in minor units, for order lines */
-    uint64_t    stride;   /* popularity rank -> product id permutation */
+    size_t      batch;  /* rows per INSERT */
+    int64_t    *price;  /* price[product id] in minor units, for order lines */
+    uint64_t    stride; /* popularity rank -> product id permutation */
     char        password_hash[128];
     double      t0;
     double      last_progress;
-    uint64_t    rows;     /* loaded so far, all tables */
+    uint64_t    rows; /* loaded so far, all tables */
     size_t      uncommitted;
 };
 
@@ -140,16 +141,15 @@ struct seed {
 struct batch {
     struct seed    *s;
     const char     *table;
-    const char     *head;  /* "INSERT INTO t (a, b) VALUES " */
+    const char     *head; /* "INSERT INTO t (a, b) VALUES " */
     size_t          ncols, nrows;
-    struct mdb_arg *args;  /* s->batch rows of ncols */
-    struct arena   *a;     /* string copies of the buffered rows */
-    char           *full;  /* SQL for a full batch, built once */
+    struct mdb_arg *args; /* s->batch rows of ncols */
+    struct arena   *a;    /* string copies of the buffered rows */
+    char           *full; /* SQL for a full batch, built once */
     uint64_t        total;
 };
 
-void           batch_open(struct batch *b, struct seed *s, const char *table, const char *head,
-                          size_t ncols);
+void batch_open(struct batch *b, struct seed *s, const char *table, const char *head, size_t ncols);
 /* Buffer one row (strings are copied); sends a statement when full. */
 MUST_CHECK int batch_row(struct batch *b, const struct mdb_arg *row);
 /* Send what is buffered. */
@@ -168,7 +168,9 @@ MUST_CHECK int reviews_load(struct seed *s);
 MUST_CHECK int carts_load(struct seed *s);
 
 /* Shared lookups between phases. */
-int64_t catalog_popular(struct seed *s, struct rng *r);   /* a product id, skewed to bestsellers */
+int64_t catalog_popular(struct seed *s, struct rng *r); /* a product id, skewed to bestsellers */
+/* n distinct popular product ids into ids (fewer when the catalogue is smaller). */
+size_t  catalog_pick(struct seed *s, struct rng *r, int64_t *ids, size_t n);
 int64_t people_created(const struct seed *s, int64_t user_id);
 int     people_has_address(const struct seed *s, int64_t user_id);
 /* The user's address (same every call): line1, line2, city, postal code, country. */

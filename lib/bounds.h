@@ -1,10 +1,10 @@
 /*
- * limits.h - every size and time bound at the edge, named together.
+ * bounds.h - every size and time bound at the edge, named together.
  * Exceeding a size gives ERR_TOO_LARGE / ERR_HEADERS_TOO_LARGE / ERR_URI_TOO_LONG;
  * the timeouts cut slow clients off (slowloris).
  */
-#ifndef SOUK_LIMITS_H
-#define SOUK_LIMITS_H
+#ifndef SOUK_BOUNDS_H
+#define SOUK_BOUNDS_H
 
 #define LIMIT_REQUEST_LINE      8192        /* method + target + version → 414 */
 #define LIMIT_HEADER_BYTES      16384       /* all header lines together → 431 */

@@ -1,0 +1,627 @@
+/*
+ * req.c - the handler-facing API of req.h, and the one place answers are
+ * rendered: problem+json for every failure (from the ERR_MAP table), the
+ * status line and headers, and the access line. Handlers only record a
+ * failure with req_fail; req_finish turns it into the answer.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "arena.h"
+#include "conn.h"
+#include "bounds.h"
+#include "log.h"
+#include "router.h"
+#include "str.h"
+
+#define HEAD_MAX       65536 /* status line and headers of one answer */
+#define CTX_MAX        32768 /* request_id, method and path members of a log line */
+#define JSON_ERROR_MAX 100   /* jansson's message, cut to keep details short */
+
+/* ---- text helpers ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+    size_t   len, i;
+    uint32_t c;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] < 0xc2 || p[0] > 0xf4)
+        return 0;
+    len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+    if (len > n)
+        return 0;
+    c = p[0] & (0x7f >> len);
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+        (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* z as a JSON string; request bytes (a decoded path) may be any bytes, so
+ * invalid UTF-8 becomes U+FFFD and the document stays valid. */
+static void
+put_text(struct buf *b, const char *z)
+{
+    const unsigned char *p = (const unsigned char *)z;
+    size_t               n = strlen(z), i = 0, len;
+    struct buf           clean;
+
+    for (i = 0; i < n; i += len) {
+        len = utf8_len(p + i, n - i);
+        if (len == 0)
+            break;
+    }
+    if (i >= n) {
+        buf_json_str(b, z, n);
+        return;
+    }
+    buf_init(&clean, 3 * n + 1);
+    for (i = 0; i < n; i += len) {
+        len = utf8_len(p + i, n - i);
+        if (len > 0) {
+            buf_append(&clean, p + i, len);
+        } else {
+            buf_puts(&clean, "\xef\xbf\xbd");
+            len = 1;
+        }
+    }
+    buf_json_str(b, buf_data(&clean), buf_len(&clean));
+    buf_free(&clean);
+}
+
+/* ---- inputs --------------------------------------------------------------------- */
+
+const char *
+req_param(struct req *r, const char *name)
+{
+    struct req_state *st = r->st;
+    size_t            n = strlen(name), len;
+    char             *out;
+    int               i;
+
+    for (i = 0; i < st->nparams; i++) {
+        if (st->params[i].name_len != n || memcmp(st->params[i].name, name, n) != 0)
+            continue;
+        out = arena_alloc(r->arena, st->params[i].value_len + 1);
+        /* The router already refused bad escapes in the path. */
+        if (router_decode(st->params[i].value, st->params[i].value_len, ROUTER_STRICT, out,
+                          &len) != ERR_OK)
+            return NULL;
+        return out;
+    }
+    return NULL;
+}
+
+int
+req_param_id(struct req *r, const char *name, const char *what, int64_t *out)
+{
+    const char *v = req_param(r, name);
+
+    if (str_z_to_i64(v, 1, INT64_MAX, out) != ERR_OK)
+        return req_fail(r, ERR_NOT_FOUND, "%s not found", what);
+    return ERR_OK;
+}
+
+static char *
+form_decode(struct arena *a, const char *p, size_t n)
+{
+    char  *out = arena_alloc(a, n + 1);
+    size_t len;
+
+    if (router_decode(p, n, ROUTER_FORM, out, &len) != ERR_OK)
+        return arena_strndup(a, p, n); /* FORM mode keeps bad escapes: unreachable */
+    return out;
+}
+
+/* application/x-www-form-urlencoded, parsed on first use. */
+static void
+query_parse(struct req *r)
+{
+    struct req_state *st = r->st;
+    const char       *p = st->raw_query, *end = p + st->raw_query_len, *amp, *eq;
+    struct req_kv    *kv;
+    size_t            n = 1, i;
+
+    st->query_done = 1;
+    for (i = 0; i < st->raw_query_len; i++)
+        n += p[i] == '&';
+    kv = arena_array(r->arena, struct req_kv, n);
+    for (n = 0; p < end; p = amp + 1) {
+        amp = memchr(p, '&', (size_t)(end - p));
+        if (amp == NULL)
+            amp = end;
+        if (amp == p)
+            continue;
+        eq = memchr(p, '=', (size_t)(amp - p));
+        kv[n].name = form_decode(r->arena, p, (size_t)((eq != NULL ? eq : amp) - p));
+        kv[n].value = eq != NULL ? form_decode(r->arena, eq + 1, (size_t)(amp - eq - 1)) : "";
+        n++;
+    }
+    st->query = kv;
+    st->nquery = n;
+}
+
+const char *
+req_query(struct req *r, const char *name)
+{
+    size_t i;
+
+    if (!r->st->query_done)
+        query_parse(r);
+    for (i = 0; i < r->st->nquery; i++)
+        if (strcmp(r->st->query[i].name, name) == 0)
+            return r->st->query[i].value;
+    return NULL;
+}
+
+size_t
+req_query_all(struct req *r, const struct req_kv **out)
+{
+    if (!r->st->query_done)
+        query_parse(r);
+    *out = r->st->query;
+    return r->st->nquery;
+}
+
+int
+req_query_i64(struct req *r, const char *name, int64_t def, int64_t min, int64_t max,
+              int64_t *out)
+{
+    const char *v = req_query(r, name);
+
+    if (v == NULL) {
+        *out = def;
+        return ERR_OK;
+    }
+    if (str_z_to_i64(v, min, max, out) != ERR_OK)
+        return req_fail(r, ERR_INVALID, "%s must be an integer between %lld and %lld", name,
+                        (long long)min, (long long)max);
+    return ERR_OK;
+}
+
+const char *
+req_header(struct req *r, const char *name)
+{
+    int i;
+
+    for (i = 0; i < r->st->nhdrs; i++)
+        if (strcasecmp(r->st->hdrs[i].name, name) == 0)
+            return r->st->hdrs[i].value;
+    return NULL;
+}
+
+void
+req_body(struct req *r, const char **p, size_t *len)
+{
+    *p = buf_data(&r->st->body);
+    *len = buf_len(&r->st->body);
+}
+
+static const char *
+skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* application/json, optionally with charset=utf-8 (quoted or not). */
+static int
+media_is_json(const char *ct)
+{
+    const char *p = skip_ws(ct);
+    int         quoted;
+
+    if (strncasecmp(p, "application/json", 16) != 0)
+        return 0;
+    p = skip_ws(p + 16);
+    if (*p == '\0')
+        return 1;
+    if (*p != ';')
+        return 0;
+    p = skip_ws(p + 1);
+    if (strncasecmp(p, "charset=", 8) != 0)
+        return 0;
+    p += 8;
+    quoted = *p == '"';
+    p += quoted;
+    if (strncasecmp(p, "utf-8", 5) != 0)
+        return 0;
+    p += 5;
+    if (quoted && *p++ != '"')
+        return 0;
+    return *skip_ws(p) == '\0';
+}
+
+static void
+decref(void *p)
+{
+    json_decref(p);
+}
+
+int
+req_json(struct req *r, json_t **out)
+{
+    const char  *ct = req_header(r, "Content-Type"), *p;
+    char         text[JSON_ERROR_MAX + 1];
+    size_t       n, i;
+    json_error_t e;
+    json_t      *j;
+
+    *out = NULL;
+    if (ct == NULL || !media_is_json(ct))
+        return req_fail(r, ERR_MEDIA_TYPE, "content-type must be application/json");
+    req_body(r, &p, &n);
+    if (n == 0)
+        return req_fail(r, ERR_BAD_JSON, "empty body");
+    j = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+    if (j == NULL) {
+        for (i = 0; e.text[i] != '\0' && i < JSON_ERROR_MAX; i++)
+            text[i] = (char)(e.text[i] >= 'A' && e.text[i] <= 'Z' ? e.text[i] + 32 : e.text[i]);
+        text[i] = '\0';
+        return req_fail(r, ERR_BAD_JSON, "invalid json at line %d column %d: %s", e.line,
+                        e.column, text);
+    }
+    arena_defer(r->arena, decref, j);
+    if (!json_is_object(j))
+        return req_fail(r, ERR_INVALID, "body must be a json object");
+    *out = j;
+    return ERR_OK;
+}
+
+int
+req_decode(struct req *r, json_t *obj, const struct decode_field *fields, void *out,
+           uint32_t *present)
+{
+    char detail[256];
+    int  rc;
+
+    detail[0] = '\0';
+    rc = decode_object(obj, fields, out, present, r->arena, detail, sizeof(detail));
+    if (rc)
+        return req_fail(r, ERR_INVALID, "%s", detail[0] ? detail : "invalid body");
+    return ERR_OK;
+}
+
+/* ---- answers -------------------------------------------------------------------- */
+
+int
+req_fail(struct req *r, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    r->st->detail = arena_vprintf(r->arena, fmt, ap);
+    va_end(ap);
+    r->st->err = err;
+    return err;
+}
+
+int
+req_reply_bytes(struct req *r, int status, const char *content_type, const char *p, size_t n)
+{
+    struct req_state *st = r->st;
+
+    if (n > LIMIT_RESPONSE_BYTES)
+        return req_fail(r, ERR_INTERNAL, "reply of %zu bytes exceeds the limit", n);
+    st->replied = 1;
+    st->status = status;
+    st->ctype = content_type != NULL ? arena_strdup(r->arena, content_type) : NULL;
+    st->out = p;
+    st->out_len = n;
+    return ERR_OK;
+}
+
+int
+req_reply(struct req *r, int status, json_t *body)
+{
+    char *s;
+
+    if (body == NULL)
+        return req_reply_bytes(r, status, NULL, NULL, 0);
+    s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (s == NULL)
+        return req_fail(r, ERR_INTERNAL, "cannot serialise the reply");
+    arena_defer(r->arena, free, s);
+    return req_reply_bytes(r, status, "application/json", s, strlen(s));
+}
+
+/* A copy with CR and LF replaced, so no value can split the header block. */
+static char *
+header_text(struct arena *a, const char *z)
+{
+    char *s = arena_strdup(a, z), *p;
+
+    for (p = s; *p != '\0'; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    return s;
+}
+
+void
+req_set_header(struct req *r, const char *name, const char *value)
+{
+    struct req_state *st = r->st;
+    struct resp_hdr  *h = arena_new(r->arena, struct resp_hdr);
+
+    h->name = header_text(r->arena, name);
+    h->value = header_text(r->arena, value);
+    if (st->out_tail != NULL)
+        st->out_tail->next = h;
+    else
+        st->out_hdrs = h;
+    st->out_tail = h;
+}
+
+static const struct resp_hdr *
+out_header(const struct req_state *st, const char *name)
+{
+    const struct resp_hdr *h;
+
+    for (h = st->out_hdrs; h != NULL; h = h->next)
+        if (strcasecmp(h->name, name) == 0)
+            return h;
+    return NULL;
+}
+
+/* The problem+json body of failure rc (RFC 9457), keys in a fixed order. */
+static void
+problem(struct req *r, int rc)
+{
+    struct req_state *st = r->st;
+    struct buf       *b = arena_new(r->arena, struct buf);
+    const char       *detail = st->err == rc ? st->detail : NULL;
+    int               status = err_status(rc);
+    char             *title;
+
+    if (status >= 500) {
+        /* The full story goes to the log; a 500 never shows it to the client. */
+        rlog_error(r, "%s: %s", err_name(rc), detail != NULL ? detail : "(no detail)");
+        if (status == 500)
+            detail = "internal error";
+    }
+    if (detail == NULL) {
+        title = arena_strdup(r->arena, err_title(rc));
+        for (detail = title; *title != '\0'; title++)
+            *title = (char)(*title >= 'A' && *title <= 'Z' ? *title + 32 : *title);
+    }
+    buf_init(b, LIMIT_RESPONSE_BYTES);
+    buf_defer(b, r->arena);
+    buf_printf(b, "{\"type\":\"%s%s\",\"title\":", ERR_TYPE_BASE, err_type(rc));
+    put_text(b, err_title(rc));
+    buf_printf(b, ",\"status\":%d,\"detail\":", status);
+    put_text(b, detail);
+    if (r->path[0] != '\0') {
+        buf_puts(b, ",\"instance\":");
+        put_text(b, r->path);
+    }
+    buf_puts(b, ",\"request_id\":");
+    put_text(b, r->request_id);
+    buf_putc(b, '}');
+    (void)req_reply_bytes(r, status, "application/problem+json", buf_data(b), buf_len(b));
+}
+
+void
+req_finish(struct req *r, int rc)
+{
+    struct req_state *st = r->st;
+
+    if (rc == ERR_OK && !st->replied) {
+        rc = req_fail(r, ERR_INTERNAL, "handler returned without a reply");
+    } else if (rc != ERR_OK && st->replied) {
+        rlog_warn(r, "handler replied, then returned %s: the reply stands", err_name(rc));
+        rc = ERR_OK;
+    }
+    if (rc != ERR_OK)
+        problem(r, rc);
+    if (st->status == 401 && out_header(st, "WWW-Authenticate") == NULL)
+        req_set_header(r, "WWW-Authenticate", "Bearer realm=\"souk\"");
+    if (st->status < 200 || st->status == 204 || st->status == 304) {
+        st->ctype = NULL; /* these statuses never carry a body */
+        st->out_len = 0;
+    }
+}
+
+/* ---- the status line and headers -------------------------------------------- */
+
+static const struct {
+    int         status;
+    const char *reason;
+} reasons[] = {
+    {100, "Continue"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {402, "Payment Required"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {428, "Precondition Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
+static const char *
+reason(int status)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    return "Unknown";
+}
+
+/* The Date header value, formatted once per second per thread. */
+static const char *
+http_date(void)
+{
+    static _Thread_local char   text[40];
+    static _Thread_local time_t when;
+    time_t                      now = time(NULL);
+    struct tm                   tm;
+
+    if (now != when || text[0] == '\0') {
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        when = now;
+    }
+    return text;
+}
+
+static void
+put_head(struct buf *b, const struct req_state *st, int close, int extra)
+{
+    const struct resp_hdr *h;
+
+    buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st->status, reason(st->status),
+               http_date());
+    if (st->status >= 200 && st->status != 204 && st->status != 304) {
+        if (st->ctype != NULL)
+            buf_printf(b, "Content-Type: %s\r\n", st->ctype);
+        buf_printf(b, "Content-Length: %zu\r\n", st->out_len);
+    }
+    buf_printf(b, "X-Request-Id: %s\r\n", st->req.request_id);
+    for (h = st->out_hdrs; extra && h != NULL; h = h->next)
+        buf_printf(b, "%s: %s\r\n", h->name, h->value);
+    if (close)
+        buf_puts(b, "Connection: close\r\n");
+    else if (st->http10)
+        buf_puts(b, "Connection: keep-alive\r\n");
+    buf_puts(b, "\r\n");
+}
+
+void
+req_render_head(struct req *r, int close)
+{
+    struct req_state *st = r->st;
+
+    buf_init(&st->head, HEAD_MAX);
+    buf_defer(&st->head, r->arena);
+    put_head(&st->head, st, close, 1);
+    if (buf_error(&st->head)) {
+        rlog_error(r, "response headers exceed %d bytes: sent without the extra ones", HEAD_MAX);
+        buf_reset(&st->head);
+        put_head(&st->head, st, close, 0);
+    }
+}
+
+/* ---- logs -------------------------------------------------------------------------- */
+
+/* "request_id":..,"method":..,"path":.. members for log_write. */
+static void
+put_ctx(struct buf *b, struct req *r)
+{
+    buf_puts(b, "\"request_id\":");
+    put_text(b, r->request_id);
+    buf_puts(b, ",\"method\":");
+    put_text(b, r->method);
+    buf_puts(b, ",\"path\":");
+    put_text(b, r->path);
+}
+
+static void
+rlog(struct req *r, enum log_level l, const char *fmt, va_list ap)
+{
+    struct buf b;
+
+    if (!log_enabled(l))
+        return;
+    buf_init(&b, CTX_MAX);
+    put_ctx(&b, r);
+    log_write(l, buf_error(&b) ? NULL : buf_data(&b), fmt, ap);
+    buf_free(&b);
+}
+
+void
+rlog_info(struct req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rlog(r, LOG_INFO, fmt, ap);
+    va_end(ap);
+}
+
+void
+rlog_warn(struct req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rlog(r, LOG_WARN, fmt, ap);
+    va_end(ap);
+}
+
+void
+rlog_error(struct req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rlog(r, LOG_ERROR, fmt, ap);
+    va_end(ap);
+}
+
+static void
+log_with(enum log_level l, const char *extra, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_write(l, extra, fmt, ap);
+    va_end(ap);
+}
+
+void
+req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us)
+{
+    struct buf b;
+
+    if (!log_enabled(LOG_INFO))
+        return;
+    buf_init(&b, CTX_MAX);
+    put_ctx(&b, r);
+    buf_puts(&b, ",\"route\":");
+    put_text(&b, route);
+    buf_printf(&b, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%llu.%03llu", r->st->status,
+               bytes, (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+    log_with(LOG_INFO, buf_error(&b) ? NULL : buf_data(&b), "access");
+    buf_free(&b);
+}

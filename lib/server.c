@@ -1,0 +1,605 @@
+/*
+ * server.c - server_run: the listening sockets (one SO_REUSEPORT socket per
+ * loop, made by hand because libuv 1.44 has no UV_TCP_REUSEPORT), one libuv
+ * loop per thread, the worker pool that runs auth and handlers, and the
+ * SIGTERM drain. Connections are conn.c's; answers are rendered by req.c.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "auth.h"
+#include "builtin.h"
+#include "conn.h"
+#include "bounds.h"
+#include "log.h"
+#include "metrics.h"
+
+#define LISTEN_BACKLOG 1024
+
+/* ---- requests ------------------------------------------------------------------ */
+
+void
+server_prepare(struct req_state *st)
+{
+    struct server      *srv = st->srv;
+    struct req         *r = &st->req;
+    const struct route *table = builtin_routes, *rt;
+    int                 rc, base = 0;
+
+    rc = server_route_match(table, r->method, st->raw_path, st->raw_path_len, &rt, st->params,
+                            REQ_MAX_PARAMS, &st->nparams, st->allow, sizeof(st->allow));
+    if (rc == ERR_NOT_FOUND && srv->spec->routes != NULL) {
+        table = srv->spec->routes;
+        base = BUILTIN_ROUTES;
+        rc = server_route_match(table, r->method, st->raw_path, st->raw_path_len, &rt,
+                                st->params, REQ_MAX_PARAMS, &st->nparams, st->allow,
+                                sizeof(st->allow));
+    }
+    st->route_rc = rc;
+    if (rc != ERR_OK)
+        return;
+    r->route = rt;
+    st->stat = base + (int)(rt - table);
+    if (rt->max_body > 0)
+        st->max_body = rt->max_body;
+}
+
+/* Bearer token per route flags; claims go to r->user. */
+static int
+authenticate(struct req *r)
+{
+    unsigned    flags = r->route->flags;
+    const char *h, *token;
+    char        why[128];
+    int         rc;
+
+    if (!(flags & (ROUTE_USER | ROUTE_ADMIN | ROUTE_AUTH_OPT)))
+        return ERR_OK;
+    h = req_header(r, "Authorization");
+    if (h == NULL) {
+        if (!(flags & (ROUTE_USER | ROUTE_ADMIN)))
+            return ERR_OK;
+        return req_fail(r, ERR_UNAUTHORIZED, "missing bearer token");
+    }
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return req_fail(r, ERR_UNAUTHORIZED, "authorization must be a bearer token");
+    for (token = h + 7; *token == ' '; token++)
+        ;
+    why[0] = '\0';
+    rc = auth_token_verify(r->st->srv->spec->jwt_secret ? r->st->srv->spec->jwt_secret : "",
+                           token, (int64_t)time(NULL), &r->user, why, sizeof(why));
+    if (rc) {
+        r->user.role = AUTH_NONE;
+        return req_fail(r, rc, "%s", why[0] ? why : "invalid token"); /* 401, or 500 if unset */
+    }
+    if ((flags & ROUTE_ADMIN) && r->user.role != AUTH_ADMIN)
+        return req_fail(r, ERR_FORBIDDEN, "admin role required");
+    return ERR_OK;
+}
+
+static int
+route_error(struct req_state *st)
+{
+    struct req *r = &st->req;
+
+    switch (st->route_rc) {
+    case ERR_METHOD:
+        req_set_header(r, "Allow", st->allow);
+        return req_fail(r, ERR_METHOD, "method %s is not allowed here", r->method);
+    case ERR_NOT_FOUND:
+        return req_fail(r, ERR_NOT_FOUND, "no such resource");
+    default:
+        return req_fail(r, ERR_INVALID, "invalid percent-encoding in path");
+    }
+}
+
+/* Run the request to a settled answer: refusal, routing error, or handler. */
+static void
+answer(struct req_state *st)
+{
+    struct req *r = &st->req;
+    int         rc;
+
+    if (st->early_err)
+        rc = req_fail(r, st->early_err, "%s", st->early_detail);
+    else if (st->route_rc != ERR_OK)
+        rc = route_error(st);
+    else {
+        rc = authenticate(r);
+        if (rc == ERR_OK)
+            rc = r->route->fn(r);
+    }
+    req_finish(r, rc);
+}
+
+/* Hand a finished request back to its loop. The send happens under the lock
+ * the loop takes before it closes wake, so it never hits a closed handle. */
+static void
+loop_push_done(struct loop *l, struct req_state *st)
+{
+    pthread_mutex_lock(&l->lock);
+    st->job.next = l->done;
+    l->done = &st->job;
+    uv_async_send(&l->wake);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void
+work(struct pool_job *job, void *state, int cancelled)
+{
+    struct req_state *st = (struct req_state *)((char *)job - offsetof(struct req_state, job));
+    struct req       *r = &st->req;
+
+    r->worker = state;
+    if (cancelled)
+        req_finish(r, req_fail(r, ERR_UNAVAILABLE, "server is shutting down"));
+    else
+        answer(st);
+    loop_push_done(st->loop, st);
+}
+
+int
+server_dispatch(struct req_state *st)
+{
+    metrics_add(&builtin_in_flight, 1);
+    if (st->early_err || st->route_rc != ERR_OK || builtin_inline(st->req.route)) {
+        answer(st);
+        conn_done(st, 0);
+        return 0;
+    }
+    st->queued = 1;
+    pool_push(st->srv->pool, &st->job);
+    return 1;
+}
+
+void
+server_account(struct req_state *st, size_t bytes)
+{
+    struct route_stat *rs = &st->srv->stats[st->stat];
+    uint64_t           us = (uv_hrtime() - st->t_start) / 1000;
+
+    if (st->status >= 100 && st->status < 100 + ROUTE_STATUS_N)
+        atomic_fetch_add_explicit(&rs->by_status[st->status - 100], 1, memory_order_relaxed);
+    metrics_observe(rs->latency, us);
+    metrics_add(&builtin_in_flight, -1);
+    req_log_access(&st->req, rs->label, bytes, us);
+}
+
+/* ---- loops ------------------------------------------------------------------------ */
+
+static void
+loop_check_exit(struct loop *l)
+{
+    if (!l->drained || l->nconns > 0 || l->exiting)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->exiting = 1;
+    pthread_mutex_unlock(&l->lock);
+    uv_close((uv_handle_t *)&l->wake, NULL);
+}
+
+void
+server_conn_gone(struct loop *l)
+{
+    loop_check_exit(l);
+}
+
+static void
+on_connection(uv_stream_t *s, int status)
+{
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(s->data);
+}
+
+static void
+on_wake(uv_async_t *a)
+{
+    struct loop     *l = a->data;
+    struct pool_job *job, *next, *list = NULL;
+    struct conn     *c, *cn;
+    int              cmd = atomic_exchange(&l->cmd, 0);
+
+    if ((cmd & LOOP_DRAIN) && !l->drained) {
+        l->drained = 1;
+        if (l->listening)
+            uv_close((uv_handle_t *)&l->listener, NULL);
+        l->listening = 0;
+        for (c = l->conns; c != NULL; c = cn) {
+            cn = conn_next(c); /* closes are deferred, so c stays valid */
+            conn_drain(c);
+        }
+    }
+    if (cmd & LOOP_FORCE)
+        for (c = l->conns; c != NULL; c = cn) {
+            cn = conn_next(c);
+            conn_kill(c);
+        }
+    pthread_mutex_lock(&l->lock);
+    job = l->done;
+    l->done = NULL;
+    pthread_mutex_unlock(&l->lock);
+    for (; job != NULL; job = next) { /* newest first: reverse */
+        next = job->next;
+        job->next = list;
+        list = job;
+    }
+    for (job = list; job != NULL; job = next) {
+        next = job->next;
+        conn_done((struct req_state *)((char *)job - offsetof(struct req_state, job)), 1);
+    }
+    loop_check_exit(l);
+}
+
+static void
+loop_command(struct loop *l, int cmd)
+{
+    pthread_mutex_lock(&l->lock);
+    if (!l->exiting) {
+        atomic_fetch_or(&l->cmd, cmd);
+        uv_async_send(&l->wake);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void
+loop_main(void *arg)
+{
+    struct loop   *l = arg;
+    struct server *srv = l->srv;
+
+    uv_run(&l->uv, UV_RUN_DEFAULT);
+    pthread_mutex_lock(&srv->exited_lock);
+    srv->nexited++;
+    uv_async_send(&srv->exited);
+    pthread_mutex_unlock(&srv->exited_lock);
+}
+
+static int
+loop_new(struct server *srv, int index, int fd, struct loop **out)
+{
+    struct loop *l = calloc(1, sizeof(*l));
+    int          rc;
+
+    *out = l;
+    if (l == NULL) {
+        close(fd);
+        return ERR_INTERNAL;
+    }
+    l->srv = srv;
+    l->index = index;
+    l->listener_fd = fd;
+    pthread_mutex_init(&l->lock, NULL);
+    uv_loop_init(&l->uv);
+    uv_async_init(&l->uv, &l->wake, on_wake);
+    l->wake.data = l;
+    uv_tcp_init(&l->uv, &l->listener);
+    l->listener.data = l;
+    l->listening = 1;
+    rc = uv_tcp_open(&l->listener, fd);
+    if (rc != 0)
+        close(fd); /* not the handle's yet */
+    else
+        rc = uv_listen((uv_stream_t *)&l->listener, LISTEN_BACKLOG, on_connection);
+    if (rc != 0) {
+        log_error("cannot listen on %s: %s", srv->spec->listen, uv_strerror(rc));
+        return ERR_UNAVAILABLE;
+    }
+    return ERR_OK;
+}
+
+/* Close whatever a loop still holds (only when it never ran or has exited). */
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void
+loop_free(struct loop *l)
+{
+    if (l == NULL)
+        return;
+    uv_walk(&l->uv, close_walk, NULL);
+    uv_run(&l->uv, UV_RUN_DEFAULT);
+    if (uv_loop_close(&l->uv) != 0)
+        log_error("loop %d closed with open handles", l->index);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+/* ---- listening sockets --------------------------------------------------------- */
+
+static int
+parse_listen(struct server *srv)
+{
+    const char     *listen = srv->spec->listen, *colon;
+    char            host[256];
+    size_t          n;
+    struct addrinfo hints, *res = NULL;
+    int             rc;
+
+    colon = listen != NULL ? strrchr(listen, ':') : NULL;
+    if (colon == NULL)
+        return ERR_INVALID;
+    n = (size_t)(colon - listen);
+    if (n >= sizeof(host))
+        return ERR_INVALID;
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, &res);
+    if (rc != 0 || res == NULL)
+        return ERR_INVALID;
+    memcpy(&srv->addr, res->ai_addr, res->ai_addrlen);
+    srv->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return ERR_OK;
+}
+
+/* One listening socket; reuseport joins the loops' group. -1 with errno set. */
+static int
+socket_listen(struct server *srv, int reuseport)
+{
+    int one = 1, fd, saved;
+
+    fd = socket(srv->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        bind(fd, (struct sockaddr *)&srv->addr, srv->addrlen) != 0 ||
+        listen(fd, LISTEN_BACKLOG) != 0) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    /* Port 0: every later socket of the group binds the port the first got. */
+    if (getsockname(fd, (struct sockaddr *)&srv->addr, &srv->addrlen) != 0)
+        log_warn("getsockname: %s", strerror(errno));
+    return fd;
+}
+
+/* fds[0..nloops-1]. A probe bound without SO_REUSEPORT first, so a port some
+ * other process holds (even with SO_REUSEPORT) is an error, not a share. */
+static int
+listeners_open(struct server *srv, int *fds)
+{
+    int probe, i;
+
+    probe = socket_listen(srv, 0);
+    if (probe >= 0)
+        close(probe);
+    for (i = 0; probe >= 0 && i < srv->nloops; i++) {
+        fds[i] = socket_listen(srv, 1);
+        if (fds[i] < 0)
+            break;
+    }
+    if (probe >= 0 && i == srv->nloops)
+        return ERR_OK;
+    log_error("cannot listen on %s: %s", srv->spec->listen, strerror(errno));
+    while (probe >= 0 && i-- > 0)
+        close(fds[i]);
+    return ERR_UNAVAILABLE;
+}
+
+/* ---- main thread: signals and drain ------------------------------------------- */
+
+static void
+on_drain_timeout(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    int            i;
+
+    log_warn("drain timeout after %lld ms: closing every connection",
+             (long long)srv->drain_ms);
+    pool_cancel(srv->pool);
+    for (i = 0; i < srv->nloops; i++)
+        loop_command(srv->loops[i], LOOP_FORCE);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    struct server *srv = h->data;
+    int            i;
+
+    if (atomic_exchange(&srv->draining, 1)) {
+        on_drain_timeout(&srv->drain_timer); /* a second signal: stop waiting */
+        return;
+    }
+    log_info("signal %d: draining (up to %lld ms)", signum, (long long)srv->drain_ms);
+    for (i = 0; i < srv->nloops; i++)
+        loop_command(srv->loops[i], LOOP_DRAIN);
+    uv_timer_start(&srv->drain_timer, on_drain_timeout, (uint64_t)srv->drain_ms, 0);
+}
+
+static void
+on_exited(uv_async_t *a)
+{
+    struct server *srv = a->data;
+    int            n;
+
+    pthread_mutex_lock(&srv->exited_lock);
+    n = srv->nexited;
+    pthread_mutex_unlock(&srv->exited_lock);
+    if (n < srv->nloops)
+        return;
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->drain_timer, NULL);
+    uv_close((uv_handle_t *)&srv->exited, NULL);
+}
+
+static int
+control_init(struct server *srv)
+{
+    uv_loop_init(&srv->control);
+    srv->control_ready = 1;
+    uv_signal_init(&srv->control, &srv->sigterm);
+    uv_signal_init(&srv->control, &srv->sigint);
+    uv_timer_init(&srv->control, &srv->drain_timer);
+    uv_async_init(&srv->control, &srv->exited, on_exited);
+    srv->sigterm.data = srv->sigint.data = srv->drain_timer.data = srv->exited.data = srv;
+    pthread_mutex_init(&srv->exited_lock, NULL);
+    if (uv_signal_start(&srv->sigterm, on_signal, SIGTERM) != 0 ||
+        uv_signal_start(&srv->sigint, on_signal, SIGINT) != 0)
+        return ERR_INTERNAL;
+    return ERR_OK;
+}
+
+/* ---- server_run ------------------------------------------------------------------ */
+
+static int64_t
+or_default(int64_t v, int64_t def)
+{
+    return v > 0 ? v : def;
+}
+
+static int
+server_init(struct server *srv, const struct server_spec *spec)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    srv->cores = cores > 0 ? (int)cores : 1;
+    srv->spec = spec;
+    srv->builtins = builtin_routes;
+    srv->header_ms = or_default(spec->header_timeout_ms, LIMIT_HEADER_TIMEOUT_MS);
+    srv->body_ms = or_default(spec->body_timeout_ms, LIMIT_BODY_TIMEOUT_MS);
+    srv->idle_ms = or_default(spec->idle_timeout_ms, LIMIT_IDLE_TIMEOUT_MS);
+    srv->drain_ms = or_default(spec->drain_timeout_ms, LIMIT_DRAIN_TIMEOUT_MS);
+    srv->nloops = spec->loops > 0 ? spec->loops : srv->cores;
+    while (spec->routes != NULL && spec->routes[srv->nspec].method != NULL)
+        srv->nspec++;
+    if (parse_listen(srv) != ERR_OK) {
+        log_error("invalid listen address \"%s\": want host:port",
+                  spec->listen ? spec->listen : "");
+        return ERR_UNAVAILABLE;
+    }
+    if (auth_init() != ERR_OK)
+        return ERR_INTERNAL;
+    return builtin_stats_init(srv);
+}
+
+static int
+loops_start(struct server *srv, int *fds)
+{
+    int i, rc;
+
+    for (i = 0; i < srv->nloops; i++) {
+        rc = loop_new(srv, i, fds[i], &srv->loops[i]);
+        if (rc) {
+            while (++i < srv->nloops)
+                close(fds[i]);
+            return rc;
+        }
+    }
+    for (i = 0; i < srv->nloops; i++) {
+        if (uv_thread_create(&srv->loops[i]->thread, loop_main, srv->loops[i]) != 0) {
+            log_error("cannot start loop thread %d", i);
+            return ERR_INTERNAL;
+        }
+        srv->loops[i]->started = 1;
+    }
+    return ERR_OK;
+}
+
+/* Serve until the drain is over, or stop the loops that did start. */
+static void
+loops_run(struct server *srv, int ok)
+{
+    int i;
+
+    if (ok)
+        uv_run(&srv->control, UV_RUN_DEFAULT);
+    for (i = 0; !ok && i < srv->nloops; i++)
+        if (srv->loops[i] != NULL && srv->loops[i]->started)
+            loop_command(srv->loops[i], LOOP_DRAIN);
+    for (i = 0; i < srv->nloops; i++)
+        if (srv->loops[i] != NULL && srv->loops[i]->started)
+            uv_thread_join(&srv->loops[i]->thread);
+}
+
+static void
+server_free(struct server *srv)
+{
+    int i;
+
+    pool_stop(srv->pool);
+    for (i = 0; srv->loops != NULL && i < srv->nloops; i++)
+        loop_free(srv->loops[i]);
+    if (srv->control_ready) {
+        uv_walk(&srv->control, close_walk, NULL);
+        uv_run(&srv->control, UV_RUN_DEFAULT);
+        uv_loop_close(&srv->control);
+        pthread_mutex_destroy(&srv->exited_lock);
+    }
+    builtin_stats_free(srv);
+    free(srv->loops);
+}
+
+int
+server_run(const struct server_spec *spec)
+{
+    struct server srv;
+    int          *fds = NULL;
+    int           i, rc, workers;
+
+    memset(&srv, 0, sizeof(srv));
+    signal(SIGPIPE, SIG_IGN); /* a peer that went away is an EPIPE, not a death */
+    rc = server_init(&srv, spec);
+    if (rc)
+        goto done;
+    fds = calloc((size_t)srv.nloops, sizeof(*fds));
+    srv.loops = calloc((size_t)srv.nloops, sizeof(*srv.loops));
+    if (fds == NULL || srv.loops == NULL) {
+        rc = ERR_INTERNAL;
+        goto done;
+    }
+    rc = listeners_open(&srv, fds);
+    if (rc)
+        goto done;
+    workers = spec->workers > 0 ? spec->workers : 4 * srv.cores;
+    rc = control_init(&srv);
+    if (rc == ERR_OK)
+        rc = pool_start(&srv.pool, workers, work, spec->worker_init, spec->worker_fini,
+                        spec->worker_arg);
+    if (rc) {
+        for (i = 0; i < srv.nloops; i++)
+            close(fds[i]);
+        goto done;
+    }
+    rc = loops_start(&srv, fds);
+    if (rc == ERR_OK)
+        log_info("%s listening on %s: %d loops, %d workers", spec->name ? spec->name : "souk",
+                 spec->listen, srv.nloops, workers);
+    loops_run(&srv, rc == ERR_OK);
+    if (rc == ERR_OK)
+        log_info("drained; stopping");
+done:
+    server_free(&srv);
+    free(fds);
+    return rc;
+}
