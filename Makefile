@@ -62,7 +62,7 @@ $(BUILD)/bin/souk-testd: $(BUILD)/obj/lib/t/testd.o $(LIBSOUK)
 define unit_rule
 $(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ))) $(LIBSOUK)
 	@mkdir -p $(BUILD)/t
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -I$(patsubst %/t/,%,$(dir $(1))) -o $$@ $$^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -I$(patsubst %/t/,%,$(dir $(1))) -o $$@ $$(filter-out %.h,$$^) $(PKG_LIBS)
 endef
 $(foreach f,$(UNIT_SRC),$(eval $(call unit_rule,$(f))))
 

@@ -7,6 +7,7 @@
 #ifndef SOUK_AUTH_H
 #define SOUK_AUTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"

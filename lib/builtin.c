@@ -67,21 +67,21 @@ ready_get(struct req *r)
 {
     const struct server_check *ck = r->st->srv->spec->checks;
     json_t                    *checks = json_object();
-    struct buf                 failing;
+    struct buf                *failing = arena_new(r->arena, struct buf);
     int                        rc;
 
     arena_defer(r->arena, decref, checks);
-    buf_init(&failing, 4096);
-    buf_defer(&failing, r->arena);
+    buf_init(failing, 4096);
+    buf_defer(failing, r->arena); /* the buf itself must outlive this frame */
     for (; ck != NULL && ck->name != NULL; ck++) {
         rc = ck->fn(r);
         forget_answer(r);
         json_object_set_new(checks, ck->name, json_string(rc == ERR_OK ? "ok" : "failing"));
         if (rc != ERR_OK)
-            buf_printf(&failing, "%s%s", buf_len(&failing) ? ", " : "", ck->name);
+            buf_printf(failing, "%s%s", buf_len(failing) ? ", " : "", ck->name);
     }
-    if (buf_len(&failing) > 0)
-        return req_fail(r, ERR_UNAVAILABLE, "failing checks: %s", buf_data(&failing));
+    if (buf_len(failing) > 0)
+        return req_fail(r, ERR_UNAVAILABLE, "failing checks: %s", buf_data(failing));
     return req_reply(r, 200, json_pack("{s:s, s:O}", "status", "ready", "checks", checks));
 }
 

@@ -13,17 +13,18 @@
 #include "http_parse.h"
 #include "bounds.h"
 #include "log.h"
+#include "resp.h"
 #include "router.h"
 
 #define CONN_LINGER_MS 2000 /* after an error answer: drop what the client still sends */
 
 struct conn {
-    uv_tcp_t       tcp;
-    uv_timer_t     timer;
-    uv_shutdown_t  shutdown;
-    struct loop   *loop;
-    struct server *srv;
-    struct conn   *prev, *next; /* loop->conns */
+    uv_tcp_t          tcp;
+    uv_timer_t        timer;
+    uv_shutdown_t     shutdown;
+    struct loop      *loop;
+    struct server    *srv;
+    struct conn      *prev, *next; /* loop->conns */
     struct conn_parse ps;
     enum conn_phase   phase;
     int               served;  /* requests parsed so far */
@@ -167,7 +168,7 @@ conn_fail(struct conn *c, int err, const char *detail)
     read_stop(c);
     fifo_push(c, st);
     conn_phase(c, CONN_BUSY);
-    (void)server_dispatch(st); /* answered inline */
+    (void)dispatch_request(st); /* answered inline */
     return -1;
 }
 
@@ -179,12 +180,12 @@ conn_request(struct conn *c, struct req_state *st)
     if (!st->keep_alive) {
         c->no_more = 1;
         hp_pause(c->ps.hp);
-    } else if (c->nfifo >= LIMIT_PIPELINE_DEPTH) {
+    } else if (c->nfifo + c->nwriting >= LIMIT_PIPELINE_DEPTH) {
         c->paused = 1; /* stop reading until answers are written */
         hp_pause(c->ps.hp);
     }
     conn_phase(c, CONN_BUSY);
-    if (server_dispatch(st))
+    if (dispatch_request(st))
         c->inpool++;
     return c->closing ? -1 : 0;
 }
@@ -240,7 +241,7 @@ conn_resume(struct conn *c)
     char  *p = c->pending;
     size_t n = c->pending_len;
 
-    if (!c->paused || c->no_more || c->closing || c->nfifo >= LIMIT_PIPELINE_DEPTH)
+    if (!c->paused || c->no_more || c->closing || c->nfifo + c->nwriting >= LIMIT_PIPELINE_DEPTH)
         return;
     c->paused = 0;
     hp_resume(c->ps.hp);
@@ -368,13 +369,14 @@ conn_finish(struct conn *c)
 }
 
 /* Nothing parsed is waiting: close if the client or the server is done,
- * else wait for the next request under the idle timeout. */
+ * else wait under the idle timeout, which also bounds how long a client may
+ * take to read what is being written. */
 static void
 conn_settle(struct conn *c)
 {
-    if (c->closing || c->close_after || c->fifo != NULL || c->ps.cur != NULL)
+    if (c->closing || c->fifo != NULL || c->ps.cur != NULL)
         return;
-    if (c->nwriting == 0 && (c->eof || atomic_load(&c->srv->draining))) {
+    if (!c->close_after && c->nwriting == 0 && (c->eof || atomic_load(&c->srv->draining))) {
         conn_close(c);
         return;
     }
@@ -414,11 +416,11 @@ conn_write(struct conn *c, struct req_state *st, int close)
     unsigned    n = 1;
     uv_write_t *w;
 
-    req_render_head(&st->req, close);
+    resp_render_head(&st->req, close);
     b[0] = uv_buf_init((char *)buf_data(&st->head), (unsigned)buf_len(&st->head));
     if (!st->is_head && st->out_len > 0)
         b[n++] = uv_buf_init((char *)st->out, (unsigned)st->out_len);
-    server_account(st, b[0].len + (n > 1 ? b[1].len : 0));
+    dispatch_account(st, b[0].len + (n > 1 ? b[1].len : 0));
     w = arena_new(st->req.arena, uv_write_t);
     w->data = st;
     if (uv_write(w, (uv_stream_t *)&c->tcp, b, n, on_write) != 0) {
@@ -445,9 +447,8 @@ conn_flush(struct conn *c)
         c->nfifo--;
         /* Close after the last parsed request once the client half-closed or
          * the server is draining; never drop a request already parsed. */
-        close = !st->keep_alive ||
-                (c->fifo == NULL && c->ps.cur == NULL && c->pending == NULL &&
-                 (c->eof || atomic_load(&c->srv->draining)));
+        close = !st->keep_alive || (c->fifo == NULL && c->ps.cur == NULL && c->pending == NULL &&
+                                    (c->eof || atomic_load(&c->srv->draining)));
         if (close) {
             c->no_more = 1;
             c->close_after = 1;

@@ -1,9 +1,9 @@
 /*
- * conn.h - the server's private half, shared by server.c, conn.c,
- * conn_parse.c and req.c: the process-wide server and per-thread loop
- * (server.c), one accepted connection (conn.c: transport, timers, answer
- * order; conn_parse.c: bytes to request state), and the request state behind
- * struct req (answered through req.c). Handlers never include this.
+ * conn.h - the server's private half, shared by its files: the process-wide
+ * server and per-thread loop (server.c), one accepted connection (conn.c:
+ * transport, timers, answer order; conn_parse.c: bytes to request state),
+ * and the request state behind struct req (routed and run by dispatch.c,
+ * answered through req.c). Handlers never include this.
  */
 #ifndef SOUK_CONN_H
 #define SOUK_CONN_H
@@ -31,7 +31,7 @@ struct metric;
 
 /* Per-route metrics: counters by status are a plain array, rendered when non-zero. */
 struct route_stat {
-    char            *label; /* "GET /api/v1/products/{id}" */
+    char            *label;  /* "GET /api/v1/products/{id}" */
     char            *labels; /* route="GET /api/v1/products/{id}" (escaped) */
     _Atomic uint64_t by_status[ROUTE_STATUS_N];
     struct metric   *latency;
@@ -44,15 +44,14 @@ struct loop {
     int              index;
     uv_loop_t        uv;
     uv_tcp_t         listener;
-    int              listener_fd;
     int              listening;
-    uv_async_t       wake;     /* completions from workers and commands from main */
-    pthread_mutex_t  lock;     /* guards done and the uv_async_send on wake */
-    struct pool_job *done;     /* finished requests, newest first */
-    _Atomic int      cmd;      /* enum loop_cmd bits */
-    int              drained;  /* LOOP_DRAIN handled */
-    int              exiting;  /* wake is closed; uv_run will return */
-    struct conn     *conns;    /* every open connection of this loop */
+    uv_async_t       wake;    /* completions from workers and commands from main */
+    pthread_mutex_t  lock;    /* guards done and the uv_async_send on wake */
+    struct pool_job *done;    /* finished requests, newest first */
+    _Atomic int      cmd;     /* enum loop_cmd bits */
+    int              drained; /* LOOP_DRAIN handled */
+    int              exiting; /* wake is closed; uv_run will return */
+    struct conn     *conns;   /* every open connection of this loop */
     int              nconns;
     uv_thread_t      thread;
     int              started;
@@ -62,9 +61,8 @@ struct loop {
 struct server {
     const struct server_spec *spec;
     int64_t                   header_ms, body_ms, idle_ms, drain_ms;
-    const struct route       *builtins;
-    int                       nspec;    /* rows in spec->routes */
-    int                       nstats;   /* builtins + spec routes + 1 for unmatched */
+    int                       nspec;  /* rows in spec->routes */
+    int                       nstats; /* builtins + spec routes + 1 for unmatched */
     struct route_stat        *stats;
     struct pool              *pool;
     _Atomic int               draining;
@@ -110,9 +108,9 @@ struct req_state {
     int                nparams;
     int                route_rc; /* server_route_match's answer */
     char               allow[80];
-    int                stat;     /* index into srv->stats */
-    int                is_head, http10, keep_alive, queued;
-    uint64_t           t_start;  /* ns, first byte */
+    int                stat; /* index into srv->stats */
+    int                is_head, http10, keep_alive;
+    uint64_t           t_start;   /* ns, first byte */
     int                early_err; /* refused before dispatch (limits, timeouts, syntax) */
     const char        *early_detail;
     /* query string, parsed on first use */
@@ -185,12 +183,18 @@ void conn_kill(struct conn *c);
 /* conn.c: the next connection in its loop's list. */
 struct conn *conn_next(const struct conn *c);
 
-/* server.c: route st (sets route, params, stat, max_body, route_rc). */
-void server_prepare(struct req_state *st);
-/* server.c: answer st inline or queue it to the pool; 1 when queued. */
-int server_dispatch(struct req_state *st);
-/* server.c: count the answer in metrics and write the access line. */
-void server_account(struct req_state *st, size_t bytes);
+/* dispatch.c: route st (sets route, params, stat, max_body, route_rc). */
+void dispatch_route(struct req_state *st);
+/* dispatch.c: answer st inline or queue it to the pool; 1 when queued. */
+int dispatch_request(struct req_state *st);
+/* dispatch.c: the pool's job function: auth, handler, req_finish, then
+ * back to the loop through server_complete. */
+void dispatch_work(struct pool_job *job, void *state, int cancelled);
+/* dispatch.c: count a written answer in the metrics and the access log. */
+void dispatch_account(struct req_state *st, size_t bytes);
+
+/* server.c: hand a finished request back to its loop (any thread). */
+void server_complete(struct loop *l, struct req_state *st);
 /* server.c: a connection of l was freed. */
 void server_conn_gone(struct loop *l);
 

@@ -118,7 +118,7 @@ target_split(struct req_state *st, const char *t, size_t n)
         return;
     }
     st->req.path = path;
-    server_prepare(st);
+    dispatch_route(st);
 }
 
 static int

@@ -61,8 +61,8 @@ worker_main(void *arg)
 }
 
 int
-pool_start(struct pool **out, int n, pool_fn *fn, void *(*init)(int, void *),
-           void (*fini)(void *), void *arg)
+pool_start(struct pool **out, int n, pool_fn *fn, void *(*init)(int, void *), void (*fini)(void *),
+           void *arg)
 {
     struct pool *p;
     int          i, rc = ERR_OK;

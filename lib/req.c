@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "arena.h"
 #include "conn.h"
@@ -18,7 +17,6 @@
 #include "router.h"
 #include "str.h"
 
-#define HEAD_MAX       65536 /* status line and headers of one answer */
 #define CTX_MAX        32768 /* request_id, method and path members of a log line */
 #define JSON_ERROR_MAX 100   /* jansson's message, cut to keep details short */
 
@@ -97,8 +95,8 @@ req_param(struct req *r, const char *name)
             continue;
         out = arena_alloc(r->arena, st->params[i].value_len + 1);
         /* The router already refused bad escapes in the path. */
-        if (router_decode(st->params[i].value, st->params[i].value_len, ROUTER_STRICT, out,
-                          &len) != ERR_OK)
+        if (router_decode(st->params[i].value, st->params[i].value_len, ROUTER_STRICT, out, &len) !=
+            ERR_OK)
             return NULL;
         return out;
     }
@@ -177,8 +175,7 @@ req_query_all(struct req *r, const struct req_kv **out)
 }
 
 int
-req_query_i64(struct req *r, const char *name, int64_t def, int64_t min, int64_t max,
-              int64_t *out)
+req_query_i64(struct req *r, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out)
 {
     const char *v = req_query(r, name);
 
@@ -272,8 +269,8 @@ req_json(struct req *r, json_t **out)
         for (i = 0; e.text[i] != '\0' && i < JSON_ERROR_MAX; i++)
             text[i] = (char)(e.text[i] >= 'A' && e.text[i] <= 'Z' ? e.text[i] + 32 : e.text[i]);
         text[i] = '\0';
-        return req_fail(r, ERR_BAD_JSON, "invalid json at line %d column %d: %s", e.line,
-                        e.column, text);
+        return req_fail(r, ERR_BAD_JSON, "invalid json at line %d column %d: %s", e.line, e.column,
+                        text);
     }
     arena_defer(r->arena, decref, j);
     if (!json_is_object(j))
@@ -436,112 +433,6 @@ req_finish(struct req *r, int rc)
     }
 }
 
-/* ---- the status line and headers -------------------------------------------- */
-
-static const struct {
-    int         status;
-    const char *reason;
-} reasons[] = {
-    {100, "Continue"},
-    {200, "OK"},
-    {201, "Created"},
-    {202, "Accepted"},
-    {204, "No Content"},
-    {301, "Moved Permanently"},
-    {302, "Found"},
-    {303, "See Other"},
-    {304, "Not Modified"},
-    {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {402, "Payment Required"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {408, "Request Timeout"},
-    {409, "Conflict"},
-    {410, "Gone"},
-    {412, "Precondition Failed"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {415, "Unsupported Media Type"},
-    {422, "Unprocessable Content"},
-    {428, "Precondition Required"},
-    {429, "Too Many Requests"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {502, "Bad Gateway"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
-};
-
-static const char *
-reason(int status)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (reasons[i].status == status)
-            return reasons[i].reason;
-    return "Unknown";
-}
-
-/* The Date header value, formatted once per second per thread. */
-static const char *
-http_date(void)
-{
-    static _Thread_local char   text[40];
-    static _Thread_local time_t when;
-    time_t                      now = time(NULL);
-    struct tm                   tm;
-
-    if (now != when || text[0] == '\0') {
-        gmtime_r(&now, &tm);
-        strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        when = now;
-    }
-    return text;
-}
-
-static void
-put_head(struct buf *b, const struct req_state *st, int close, int extra)
-{
-    const struct resp_hdr *h;
-
-    buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st->status, reason(st->status),
-               http_date());
-    if (st->status >= 200 && st->status != 204 && st->status != 304) {
-        if (st->ctype != NULL)
-            buf_printf(b, "Content-Type: %s\r\n", st->ctype);
-        buf_printf(b, "Content-Length: %zu\r\n", st->out_len);
-    }
-    buf_printf(b, "X-Request-Id: %s\r\n", st->req.request_id);
-    for (h = st->out_hdrs; extra && h != NULL; h = h->next)
-        buf_printf(b, "%s: %s\r\n", h->name, h->value);
-    if (close)
-        buf_puts(b, "Connection: close\r\n");
-    else if (st->http10)
-        buf_puts(b, "Connection: keep-alive\r\n");
-    buf_puts(b, "\r\n");
-}
-
-void
-req_render_head(struct req *r, int close)
-{
-    struct req_state *st = r->st;
-
-    buf_init(&st->head, HEAD_MAX);
-    buf_defer(&st->head, r->arena);
-    put_head(&st->head, st, close, 1);
-    if (buf_error(&st->head)) {
-        rlog_error(r, "response headers exceed %d bytes: sent without the extra ones", HEAD_MAX);
-        buf_reset(&st->head);
-        put_head(&st->head, st, close, 0);
-    }
-}
-
 /* ---- logs -------------------------------------------------------------------------- */
 
 /* "request_id":..,"method":..,"path":.. members for log_write. */
@@ -620,8 +511,8 @@ req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us)
     put_ctx(&b, r);
     buf_puts(&b, ",\"route\":");
     put_text(&b, route);
-    buf_printf(&b, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%llu.%03llu", r->st->status,
-               bytes, (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+    buf_printf(&b, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%llu.%03llu", r->st->status, bytes,
+               (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
     log_with(LOG_INFO, buf_error(&b) ? NULL : buf_data(&b), "access");
     buf_free(&b);
 }

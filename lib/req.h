@@ -82,13 +82,10 @@ void rlog_info(struct req *r, const char *fmt, ...) __attribute__((format(printf
 void rlog_warn(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rlog_error(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Server side: called by server.c and conn.c only, never by handlers. */
+/* Server side: called by the server (dispatch.c, conn.c) only, never by handlers. */
 /* Settle the answer after the handler returned rc: a failure, or ERR_OK
  * without a reply (a programmer error, logged), becomes problem+json. */
 void req_finish(struct req *r, int rc);
-/* Render the status line and headers of the settled answer
- * ("Connection: close" when close) into the request's private state. */
-void req_render_head(struct req *r, int close);
 /* Write the one access line of the request: route label, bytes sent, and
  * duration in microseconds. */
 void req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us);

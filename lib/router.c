@@ -185,6 +185,8 @@ server_route_match(const struct route *routes, const char *method, const char *p
         if (strcmp(rt->method, method) == 0) {
             *out = rt;
             *nparams = n;
+            if (allow_len > 0)
+                allow[0] = '\0';
             return ERR_OK;
         }
         if (is_head && head_via_get == NULL && strcmp(rt->method, "GET") == 0) {

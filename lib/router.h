@@ -10,8 +10,8 @@
 #include "err.h"
 
 enum router_decode {
-    ROUTER_STRICT = 0,          /* path: a bad escape or %00 is ERR_INVALID */
-    ROUTER_FORM = 1 << 0,       /* query: '+' is a space; a bad escape or %00 is kept as text */
+    ROUTER_STRICT = 0,    /* path: a bad escape or %00 is ERR_INVALID */
+    ROUTER_FORM = 1 << 0, /* query: '+' is a space; a bad escape or %00 is kept as text */
 };
 
 /* Decode n bytes at p into out (room for n + 1 bytes; NUL-terminated);

@@ -1,131 +1,33 @@
 /*
  * server.c - server_run: the listening sockets (one SO_REUSEPORT socket per
  * loop, made by hand because libuv 1.44 has no UV_TCP_REUSEPORT), one libuv
- * loop per thread, the worker pool that runs auth and handlers, and the
- * SIGTERM drain. Connections are conn.c's; answers are rendered by req.c.
+ * loop per thread, the worker pool, and the SIGTERM drain. Connections are
+ * conn.c's, the request path (routing, auth, handler) dispatch.c's, and
+ * answers are rendered by req.c.
  */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "auth.h"
 #include "builtin.h"
 #include "conn.h"
 #include "bounds.h"
 #include "log.h"
-#include "metrics.h"
 
 #define LISTEN_BACKLOG 1024
 
-/* ---- requests ------------------------------------------------------------------ */
-
-void
-server_prepare(struct req_state *st)
-{
-    struct server      *srv = st->srv;
-    struct req         *r = &st->req;
-    const struct route *table = builtin_routes, *rt;
-    int                 rc, base = 0;
-
-    rc = server_route_match(table, r->method, st->raw_path, st->raw_path_len, &rt, st->params,
-                            REQ_MAX_PARAMS, &st->nparams, st->allow, sizeof(st->allow));
-    if (rc == ERR_NOT_FOUND && srv->spec->routes != NULL) {
-        table = srv->spec->routes;
-        base = BUILTIN_ROUTES;
-        rc = server_route_match(table, r->method, st->raw_path, st->raw_path_len, &rt,
-                                st->params, REQ_MAX_PARAMS, &st->nparams, st->allow,
-                                sizeof(st->allow));
-    }
-    st->route_rc = rc;
-    if (rc != ERR_OK)
-        return;
-    r->route = rt;
-    st->stat = base + (int)(rt - table);
-    if (rt->max_body > 0)
-        st->max_body = rt->max_body;
-}
-
-/* Bearer token per route flags; claims go to r->user. */
-static int
-authenticate(struct req *r)
-{
-    unsigned    flags = r->route->flags;
-    const char *h, *token;
-    char        why[128];
-    int         rc;
-
-    if (!(flags & (ROUTE_USER | ROUTE_ADMIN | ROUTE_AUTH_OPT)))
-        return ERR_OK;
-    h = req_header(r, "Authorization");
-    if (h == NULL) {
-        if (!(flags & (ROUTE_USER | ROUTE_ADMIN)))
-            return ERR_OK;
-        return req_fail(r, ERR_UNAUTHORIZED, "missing bearer token");
-    }
-    if (strncasecmp(h, "Bearer ", 7) != 0)
-        return req_fail(r, ERR_UNAUTHORIZED, "authorization must be a bearer token");
-    for (token = h + 7; *token == ' '; token++)
-        ;
-    why[0] = '\0';
-    rc = auth_token_verify(r->st->srv->spec->jwt_secret ? r->st->srv->spec->jwt_secret : "",
-                           token, (int64_t)time(NULL), &r->user, why, sizeof(why));
-    if (rc) {
-        r->user.role = AUTH_NONE;
-        return req_fail(r, rc, "%s", why[0] ? why : "invalid token"); /* 401, or 500 if unset */
-    }
-    if ((flags & ROUTE_ADMIN) && r->user.role != AUTH_ADMIN)
-        return req_fail(r, ERR_FORBIDDEN, "admin role required");
-    return ERR_OK;
-}
-
-static int
-route_error(struct req_state *st)
-{
-    struct req *r = &st->req;
-
-    switch (st->route_rc) {
-    case ERR_METHOD:
-        req_set_header(r, "Allow", st->allow);
-        return req_fail(r, ERR_METHOD, "method %s is not allowed here", r->method);
-    case ERR_NOT_FOUND:
-        return req_fail(r, ERR_NOT_FOUND, "no such resource");
-    default:
-        return req_fail(r, ERR_INVALID, "invalid percent-encoding in path");
-    }
-}
-
-/* Run the request to a settled answer: refusal, routing error, or handler. */
-static void
-answer(struct req_state *st)
-{
-    struct req *r = &st->req;
-    int         rc;
-
-    if (st->early_err)
-        rc = req_fail(r, st->early_err, "%s", st->early_detail);
-    else if (st->route_rc != ERR_OK)
-        rc = route_error(st);
-    else {
-        rc = authenticate(r);
-        if (rc == ERR_OK)
-            rc = r->route->fn(r);
-    }
-    req_finish(r, rc);
-}
+/* ---- loops ------------------------------------------------------------------------ */
 
 /* Hand a finished request back to its loop. The send happens under the lock
  * the loop takes before it closes wake, so it never hits a closed handle. */
-static void
-loop_push_done(struct loop *l, struct req_state *st)
+void
+server_complete(struct loop *l, struct req_state *st)
 {
     pthread_mutex_lock(&l->lock);
     st->job.next = l->done;
@@ -133,49 +35,6 @@ loop_push_done(struct loop *l, struct req_state *st)
     uv_async_send(&l->wake);
     pthread_mutex_unlock(&l->lock);
 }
-
-static void
-work(struct pool_job *job, void *state, int cancelled)
-{
-    struct req_state *st = (struct req_state *)((char *)job - offsetof(struct req_state, job));
-    struct req       *r = &st->req;
-
-    r->worker = state;
-    if (cancelled)
-        req_finish(r, req_fail(r, ERR_UNAVAILABLE, "server is shutting down"));
-    else
-        answer(st);
-    loop_push_done(st->loop, st);
-}
-
-int
-server_dispatch(struct req_state *st)
-{
-    metrics_add(&builtin_in_flight, 1);
-    if (st->early_err || st->route_rc != ERR_OK || builtin_inline(st->req.route)) {
-        answer(st);
-        conn_done(st, 0);
-        return 0;
-    }
-    st->queued = 1;
-    pool_push(st->srv->pool, &st->job);
-    return 1;
-}
-
-void
-server_account(struct req_state *st, size_t bytes)
-{
-    struct route_stat *rs = &st->srv->stats[st->stat];
-    uint64_t           us = (uv_hrtime() - st->t_start) / 1000;
-
-    if (st->status >= 100 && st->status < 100 + ROUTE_STATUS_N)
-        atomic_fetch_add_explicit(&rs->by_status[st->status - 100], 1, memory_order_relaxed);
-    metrics_observe(rs->latency, us);
-    metrics_add(&builtin_in_flight, -1);
-    req_log_access(&st->req, rs->label, bytes, us);
-}
-
-/* ---- loops ------------------------------------------------------------------------ */
 
 static void
 loop_check_exit(struct loop *l)
@@ -222,11 +81,12 @@ on_wake(uv_async_t *a)
             conn_drain(c);
         }
     }
-    if (cmd & LOOP_FORCE)
+    if (cmd & LOOP_FORCE) {
         for (c = l->conns; c != NULL; c = cn) {
             cn = conn_next(c);
             conn_kill(c);
         }
+    }
     pthread_mutex_lock(&l->lock);
     job = l->done;
     l->done = NULL;
@@ -280,7 +140,6 @@ loop_new(struct server *srv, int index, int fd, struct loop **out)
     }
     l->srv = srv;
     l->index = index;
-    l->listener_fd = fd;
     pthread_mutex_init(&l->lock, NULL);
     uv_loop_init(&l->uv);
     uv_async_init(&l->uv, &l->wake, on_wake);
@@ -413,8 +272,7 @@ on_drain_timeout(uv_timer_t *t)
     struct server *srv = t->data;
     int            i;
 
-    log_warn("drain timeout after %lld ms: closing every connection",
-             (long long)srv->drain_ms);
+    log_warn("drain timeout after %lld ms: closing every connection", (long long)srv->drain_ms);
     pool_cancel(srv->pool);
     for (i = 0; i < srv->nloops; i++)
         loop_command(srv->loops[i], LOOP_FORCE);
@@ -485,7 +343,6 @@ server_init(struct server *srv, const struct server_spec *spec)
 
     srv->cores = cores > 0 ? (int)cores : 1;
     srv->spec = spec;
-    srv->builtins = builtin_routes;
     srv->header_ms = or_default(spec->header_timeout_ms, LIMIT_HEADER_TIMEOUT_MS);
     srv->body_ms = or_default(spec->body_timeout_ms, LIMIT_BODY_TIMEOUT_MS);
     srv->idle_ms = or_default(spec->idle_timeout_ms, LIMIT_IDLE_TIMEOUT_MS);
@@ -584,7 +441,7 @@ server_run(const struct server_spec *spec)
     workers = spec->workers > 0 ? spec->workers : 4 * srv.cores;
     rc = control_init(&srv);
     if (rc == ERR_OK)
-        rc = pool_start(&srv.pool, workers, work, spec->worker_init, spec->worker_fini,
+        rc = pool_start(&srv.pool, workers, dispatch_work, spec->worker_init, spec->worker_fini,
                         spec->worker_arg);
     if (rc) {
         for (i = 0; i < srv.nloops; i++)

@@ -61,9 +61,13 @@ struct server_spec {
 MUST_CHECK int server_run(const struct server_spec *spec);
 
 /* Match method+path against routes (used by the server and unit tests).
- * Returns ERR_OK and the route, ERR_NOT_FOUND, or ERR_METHOD with allow
- * (a buffer of allow_len bytes) filled as "GET, POST". Up to max_params
- * "{name}" segments are captured as (name, value) views into path. */
+ * path is the raw target path without the query; each segment is compared
+ * percent-decoded, so a literal never matches across an encoded '/'.
+ * Returns ERR_OK and the route, ERR_NOT_FOUND, ERR_INVALID for a bad escape
+ * or %00 in path, or ERR_METHOD with allow (a buffer of allow_len bytes)
+ * filled as "GET, HEAD, POST" (HEAD is listed with GET, which serves it).
+ * Up to max_params "{name}" segments are captured as (name, value) views
+ * into path, still percent-encoded (req_param decodes). */
 struct route_param {
     const char *name;
     size_t      name_len;

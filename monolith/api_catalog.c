@@ -153,6 +153,8 @@ search_products(struct req *r)
         return req_fail(r, ERR_INVALID, "q is required");
     if (strlen(text) > 200)
         return req_fail(r, ERR_INVALID, "q must be at most 200 bytes");
+    if (!shop_utf8_valid(text))
+        return req_fail(r, ERR_INVALID, "q must be utf-8 text");
     rc = query_decode(r, &q, SORT_RELEVANCE);
     if (rc)
         return rc;

@@ -129,6 +129,7 @@ enum payment_result shop_payment_charge(const char *card_number, int64_t amount_
                                         char ref[33]);
 int  shop_card_valid(const char *card_number);
 int  shop_attr_name_valid(const char *name);
+int  shop_utf8_valid(const char *z);
 int  shop_sort_parse(const char *z, enum product_sort *out);
 int  shop_month_valid(const char *z);
 int  shop_date_valid(const char *z);

@@ -37,7 +37,7 @@ sub conn {
 sub bye {
     my ($s) = @_;
     delete $LEFT{$s};
-    bye($s);
+    close $s;
 }
 
 sub put {

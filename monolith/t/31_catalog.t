@@ -78,7 +78,11 @@ is_deeply($res->{json}, $lap, 'get: the created product');
 
 # --- list -------------------------------------------------------------------
 sub skus { [map { $_->{sku} } @{$_[0]{json}{items} || []}] }
-sub list { $t->api(GET => "/api/v1/products$_[0]") }
+# list('?a=b c'): values are percent-encoded here (HTTP::Tiny refuses raw spaces and quotes).
+sub list {
+    (my $q = $_[0]) =~ s{([^A-Za-z0-9_.~\-?&=%])}{sprintf('%%%02X', ord $1)}ge;
+    return $t->api(GET => "/api/v1/products$q");
+}
 
 $res = list('');
 is($res->{status}, 200, 'list: 200');

@@ -137,7 +137,8 @@ is($t->sql1('SELECT COUNT(*) FROM products'), 6, 'search: products intact');
 for my $c (['', 'missing q'], ['q=', 'empty q'], ['q=%20%09', 'blank q'],
     ['q=' . ('a' x 201), 'q over 200 bytes'], ['q=a&limit=500', 'limit 500'],
     ['q=a&sort=best', 'unknown sort'], ['q=a&min_price=x', 'min_price not a number'],
-    ['q=a&Bad=1', 'bad parameter name']) {
+    ['q=a&Bad=1', 'bad parameter name'], ['q=%E9t%E9', 'q that is not UTF-8'],
+    ['q=%C0%AF', 'an overlong UTF-8 sequence']) {
     is_problem(search($c->[0]), 400, 'invalid-request', "search: $c->[1] is 400");
 }
 

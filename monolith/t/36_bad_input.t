@@ -104,11 +104,15 @@ for my $r (@id_routes) {
     my ($m, $fmt, $tok, $body) = @$r;
     for my $id ('987654321', 'abc', '0', '-1', '+1', '01x', '1.5', '1e2', '0x1F', '%201',
         '9223372036854775808', '99999999999999999999999', '%27%20OR%201%3D1%20--',
-        '1%20OR%201%3D1', '1;DROP%20TABLE%20products', '%00', '%E2%82%AC') {
+        '1%20OR%201%3D1', '1;DROP%20TABLE%20products', '%E2%82%AC') {
         my $path = sprintf($fmt, $id);
         is_problem($t->api($m => $path, (defined $tok ? (token => $tok) : ()),
             (defined $body ? (json => $body) : ())), 404, 'not-found', "$m $path is 404");
     }
+    # A NUL byte is refused while the path is decoded, before routing.
+    my $path = sprintf($fmt, '%00');
+    is_problem($t->api($m => $path, (defined $tok ? (token => $tok) : ()),
+        (defined $body ? (json => $body) : ())), 400, 'invalid-request', "$m $path is 400");
 }
 is_deeply($snap->(), $before, 'still no table changed');
 
