@@ -28,12 +28,15 @@ MONO_SRC := $(wildcard monolith/*.c)
 MONO_OBJ := $(MONO_SRC:%.c=$(BUILD)/obj/%.o)
 CTL_SRC  := $(wildcard tools/soukctl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
+GW_SRC   := $(wildcard gateway/*.c)
+GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/obj/%.o)
 
 # C unit tests: every t/NN_*.c is one TAP program in $(BUILD)/t/.
-UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c)
+UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c gateway/t/[0-9]*.c)
 UNIT_BIN := $(foreach f,$(UNIT_SRC),$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(f)))))
 
-BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl $(BUILD)/bin/souk-testd
+BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl $(BUILD)/bin/souk-testd \
+            $(if $(GW_SRC),$(BUILD)/bin/souk-gateway)
 
 .PHONY: all run stop test check bench fmt lint clean units
 all: $(BINS) $(UNIT_BIN)
@@ -54,13 +57,17 @@ $(BUILD)/bin/soukctl: $(CTL_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/bin/souk-gateway: $(GW_OBJ) $(LIBSOUK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/bin/souk-testd: $(BUILD)/obj/lib/t/testd.o $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # lib/t/10_arena.c -> build/t/lib_10_arena
 define unit_rule
-$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ))) $(LIBSOUK)
+$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ)) $(if $(findstring gateway/,$(1)),$(GW_OBJ))) $(LIBSOUK)
 	@mkdir -p $(BUILD)/t
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -I$(patsubst %/t/,%,$(dir $(1))) -o $$@ $$(filter-out %.h,$$^) $(PKG_LIBS)
 endef

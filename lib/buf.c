@@ -2,6 +2,7 @@
  * buf.c - see buf.h. Growth doubles; the limit is enforced before any
  * allocation so a hostile length never reaches malloc.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,20 +123,56 @@ buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when the
+ * bytes are not one (overlongs, surrogates and > U+10FFFF are invalid). */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+    size_t   len, i;
+    uint32_t c;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] < 0xc2 || p[0] > 0xf4)
+        return 0;
+    len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+    if (len > n)
+        return 0;
+    c = p[0] & (0x7f >> len);
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+        (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* Client bytes (paths, headers) reach logs and problem bodies through here,
+ * so invalid UTF-8 becomes U+FFFD and the document always stays valid JSON. */
 void
 buf_json_str(struct buf *b, const char *z, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t            i;
+    static const char    hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)z;
+    size_t               i, len;
 
     buf_putc(b, '"');
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)z[i];
+    for (i = 0; i < n; i += len) {
+        unsigned char c = p[i];
 
-        if (c == '"' || c == '\\') {
+        len = utf8_len(p + i, n - i);
+        if (len == 0) {
+            buf_puts(b, "\ufffd");
+            len = 1;
+        } else if (len > 1) {
+            buf_append(b, p + i, len);
+        } else if (c == '"' || c == '\\') {
             buf_putc(b, '\\');
             buf_putc(b, (char)c);
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c == 0x7f) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
             buf_append(b, esc, sizeof(esc));

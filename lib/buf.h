@@ -36,7 +36,8 @@ void buf_puts(struct buf *b, const char *z);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
-/* Append z as a JSON string literal with quotes and escapes. */
+/* Append n bytes at z as a JSON string literal with quotes and escapes;
+ * invalid UTF-8 becomes U+FFFD, so the result is always valid JSON. */
 void buf_json_str(struct buf *b, const char *z, size_t n);
 
 /* ERR_OK, or ERR_TOO_LARGE once any append overflowed max. */

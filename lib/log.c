@@ -51,62 +51,6 @@ log_enabled(enum log_level l)
            (int)l >= atomic_load_explicit(&min_level, memory_order_relaxed);
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when the
- * bytes are not one (overlongs, surrogates and > U+10FFFF are invalid). */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-    size_t   len, i;
-    uint32_t c;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] < 0xc2 || p[0] > 0xf4)
-        return 0;
-    len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
-    c = p[0] & (0x7f >> len);
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-        (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-/* Append msg as a JSON string, replacing invalid UTF-8 with U+FFFD. */
-static void
-put_json_utf8(struct buf *b, const char *msg, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)msg;
-    size_t               i = 0, start = 0, len;
-    struct buf           clean;
-
-    buf_init(&clean, n * 3 + 1);
-    while (i < n) {
-        len = utf8_seq(p + i, n - i);
-        if (len > 0) {
-            i += len;
-            continue;
-        }
-        buf_append(&clean, p + start, i - start);
-        buf_puts(&clean, "\xef\xbf\xbd");
-        i++;
-        start = i;
-    }
-    if (start == 0) {
-        buf_json_str(b, msg, n);
-    } else {
-        buf_append(&clean, p + start, n - start);
-        buf_json_str(b, buf_data(&clean), buf_len(&clean));
-    }
-    buf_free(&clean);
-}
-
 static void
 put_timestamp(struct buf *b)
 {
@@ -147,7 +91,7 @@ build_line(struct buf *b, enum log_level l, const char *extra, const char *msg, 
     buf_puts(b, "\",\"svc\":");
     buf_json_str(b, svc_name, strlen(svc_name));
     buf_puts(b, ",\"msg\":");
-    put_json_utf8(b, msg, n);
+    buf_json_str(b, msg, n);
     if (extra != NULL && extra[0] != '\0') {
         buf_putc(b, ',');
         buf_puts(b, extra);

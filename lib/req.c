@@ -22,62 +22,12 @@
 
 /* ---- text helpers ------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-    size_t   len, i;
-    uint32_t c;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] < 0xc2 || p[0] > 0xf4)
-        return 0;
-    len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
-    if (len > n)
-        return 0;
-    c = p[0] & (0x7f >> len);
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-        (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-/* z as a JSON string; request bytes (a decoded path) may be any bytes, so
- * invalid UTF-8 becomes U+FFFD and the document stays valid. */
+/* z as a JSON string; request bytes (a decoded path) may be any bytes, and
+ * buf_json_str keeps the document valid. */
 static void
 put_text(struct buf *b, const char *z)
 {
-    const unsigned char *p = (const unsigned char *)z;
-    size_t               n = strlen(z), i = 0, len;
-    struct buf           clean;
-
-    for (i = 0; i < n; i += len) {
-        len = utf8_len(p + i, n - i);
-        if (len == 0)
-            break;
-    }
-    if (i >= n) {
-        buf_json_str(b, z, n);
-        return;
-    }
-    buf_init(&clean, 3 * n + 1);
-    for (i = 0; i < n; i += len) {
-        len = utf8_len(p + i, n - i);
-        if (len > 0) {
-            buf_append(&clean, p + i, len);
-        } else {
-            buf_puts(&clean, "\xef\xbf\xbd");
-            len = 1;
-        }
-    }
-    buf_json_str(b, buf_data(&clean), buf_len(&clean));
-    buf_free(&clean);
+    buf_json_str(b, z, strlen(z));
 }
 
 /* ---- inputs --------------------------------------------------------------------- */

@@ -82,8 +82,7 @@ lines(const struct line *l, size_t n)
         json_array_append_new(a, json_pack("{s:I,s:s,s:I,s:o,s:o}", "product_id",
                                            (json_int_t)l[i].product_id, "name", l[i].name,
                                            "quantity", (json_int_t)l[i].quantity, "unit_price",
-                                           api_money(&l[i].unit), "line_total",
-                                           api_money(&total)));
+                                           api_money(&l[i].unit), "line_total", api_money(&total)));
     }
     return a;
 }

@@ -88,8 +88,8 @@ account_register(struct req *r)
     return req_reply(r, 201, api_user(u));
 }
 
-static char            dummy_hash[AUTH_HASH_MAX];
-static pthread_once_t  dummy_once = PTHREAD_ONCE_INIT;
+static char           dummy_hash[AUTH_HASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
 static void
 dummy_init(void)

@@ -59,17 +59,17 @@ category_list(struct req *r)
         return rc;
     items = json_array();
     for (i = 0; i < n; i++)
-        json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)c[i].id,
-                                               "slug", c[i].slug, "name", c[i].name, "parent_id",
-                                               c[i].parent_id ? json_integer(c[i].parent_id)
-                                                              : json_null()));
+        json_array_append_new(
+            items, json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)c[i].id, "slug", c[i].slug,
+                             "name", c[i].name, "parent_id",
+                             c[i].parent_id ? json_integer(c[i].parent_id) : json_null()));
     return req_reply(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* Query parameters the list understands; every other name is an attribute
  * filter (colour=blue, ram_gb=16), which is how the legacy shop grew. */
-static const char *const list_params[] = {"page", "limit", "category", "min_price",
-                                          "max_price", "sort", "q", NULL};
+static const char *const list_params[] = {"page",      "limit", "category", "min_price",
+                                          "max_price", "sort",  "q",        NULL};
 
 static int
 is_list_param(const char *name)
@@ -258,8 +258,7 @@ product_write(struct req *r, struct product *p, int create)
 
     rc = store_category_get(r, p->category.id, &p->category);
     if (rc == ERR_NOT_FOUND)
-        return req_fail(r, ERR_INVALID, "category %lld does not exist",
-                        (long long)p->category.id);
+        return req_fail(r, ERR_INVALID, "category %lld does not exist", (long long)p->category.id);
     if (rc)
         return rc;
     rc = store_product_put(r, p, create);
@@ -324,7 +323,7 @@ product_stock_put(struct req *r)
         return req_fail(r, rc, "product not found");
     if (rc)
         return rc;
-    return req_reply(r, 200,
-                     json_pack("{s:I,s:I}", "product_id", (json_int_t)id, "stock",
-                               (json_int_t)in.stock));
+    return req_reply(
+        r, 200,
+        json_pack("{s:I,s:I}", "product_id", (json_int_t)id, "stock", (json_int_t)in.stock));
 }

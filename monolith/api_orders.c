@@ -51,9 +51,11 @@ cart_outcome(struct req *r, int rc)
 {
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "product not found");
+    if (rc == ERR_UNAUTHORIZED)
+        return req_fail(r, ERR_NOT_FOUND, "account not found");
     if (rc == ERR_CONFLICT)
-        return req_fail(r, rc, "a cart line holds at most %d and a cart at most %d lines",
-                        MAX_QTY, MAX_CART_LINES);
+        return req_fail(r, rc, "a cart line holds at most %d and a cart at most %d lines", MAX_QTY,
+                        MAX_CART_LINES);
     if (rc)
         return rc;
     return reply_cart(r, 200);
@@ -152,6 +154,8 @@ checkout_fail(struct req *r, int rc)
 
     if (rc == ERR_PAYMENT_UNAVAILABLE)
         req_set_header(r, "Retry-After", "1");
+    if (rc == ERR_UNAUTHORIZED)
+        return req_fail(r, ERR_NOT_FOUND, "account not found");
     for (i = 0; i < sizeof(checkout_problems) / sizeof(checkout_problems[0]); i++)
         if (checkout_problems[i].rc == rc)
             return req_fail(r, rc, "%s", checkout_problems[i].detail);
@@ -205,9 +209,9 @@ order_list(struct req *r)
     items = json_array();
     for (i = 0; i < n; i++)
         json_array_append_new(items, api_order(&o[i]));
-    return req_reply(r, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", items, "page",
-                                       (json_int_t)page, "limit", (json_int_t)limit, "total",
-                                       (json_int_t)total));
+    return req_reply(r, 200,
+                     json_pack("{s:o,s:I,s:I,s:I}", "items", items, "page", (json_int_t)page,
+                               "limit", (json_int_t)limit, "total", (json_int_t)total));
 }
 
 /* Another customer's order is "not found", never "forbidden": an id must
@@ -257,11 +261,10 @@ report_sales(struct req *r)
         return rc;
     months = json_array();
     for (i = 0; i < n; i++)
-        json_array_append_new(months,
-                              json_pack("{s:s,s:I,s:I,s:{s:I,s:s}}", "month", m[i].month,
-                                        "orders", (json_int_t)m[i].orders, "items",
-                                        (json_int_t)m[i].items, "revenue", "amount",
-                                        (json_int_t)m[i].revenue_minor, "currency", "EUR"));
+        json_array_append_new(months, json_pack("{s:s,s:I,s:I,s:{s:I,s:s}}", "month", m[i].month,
+                                                "orders", (json_int_t)m[i].orders, "items",
+                                                (json_int_t)m[i].items, "revenue", "amount",
+                                                (json_int_t)m[i].revenue_minor, "currency", "EUR"));
     return req_reply(r, 200, json_pack("{s:s,s:s,s:o}", "from", from, "to", to, "months", months));
 }
 

@@ -76,6 +76,8 @@ review_create(struct req *r)
         return req_fail(r, ERR_ALREADY_REVIEWED, "you have already reviewed this product");
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "product not found");
+    if (rc == ERR_UNAUTHORIZED)
+        return req_fail(r, ERR_NOT_FOUND, "account not found");
     if (rc)
         return rc;
     return req_reply(r, 201, review_encode(rv));

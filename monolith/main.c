@@ -35,7 +35,7 @@ static const struct cfg_var monolith_vars[] = {
 };
 #undef CFG
 
-#define BODY_SMALL 16384 /* accounts, cart, orders: a few fields */
+#define BODY_SMALL   16384 /* accounts, cart, orders: a few fields */
 #define BODY_PRODUCT (256 * 1024)
 
 static const struct route monolith_routes[] = {

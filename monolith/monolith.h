@@ -15,9 +15,9 @@
 
 struct monolith_config {
     const char *listen;
-    const char *db;          /* mysql://user:pass@host:port/db */
+    const char *db; /* mysql://user:pass@host:port/db */
     const char *jwt_secret;
-    int64_t     jwt_ttl;     /* seconds */
+    int64_t     jwt_ttl; /* seconds */
     int64_t     workers;
     int64_t     loops;
     int64_t     argon2_ops;
@@ -28,9 +28,9 @@ struct monolith_config {
 
 extern struct monolith_config monolith; /* read-only after main() */
 
-#define MAX_ATTRS        64  /* attributes per product */
-#define MAX_ATTR_FILTERS 8   /* attribute filters per list query */
-#define MAX_QTY          99  /* per cart line */
+#define MAX_ATTRS        64 /* attributes per product */
+#define MAX_ATTR_FILTERS 8  /* attribute filters per list query */
+#define MAX_QTY          99 /* per cart line */
 #define MAX_CART_LINES   100
 
 struct money {
@@ -72,8 +72,8 @@ struct product {
 enum product_sort { SORT_RELEVANCE, SORT_NEWEST, SORT_PRICE_ASC, SORT_PRICE_DESC, SORT_NAME };
 
 struct product_query {
-    const char       *category; /* slug or NULL */
-    const char       *q;        /* search text or NULL */
+    const char       *category;             /* slug or NULL */
+    const char       *q;                    /* search text or NULL */
     int64_t           min_price, max_price; /* -1 = unbounded */
     enum product_sort sort;
     struct attr       filters[MAX_ATTR_FILTERS];
@@ -127,15 +127,19 @@ struct sales_month {
 enum payment_result { PAYMENT_APPROVED, PAYMENT_DECLINED, PAYMENT_TRANSIENT, PAYMENT_INVALID };
 enum payment_result shop_payment_charge(const char *card_number, int64_t amount_minor,
                                         char ref[33]);
-int  shop_card_valid(const char *card_number);
-int  shop_attr_name_valid(const char *name);
-int  shop_utf8_valid(const char *z);
-int  shop_sort_parse(const char *z, enum product_sort *out);
-int  shop_month_valid(const char *z);
-int  shop_date_valid(const char *z);
-void shop_line_total(const struct line *l, struct money *out);
+int                 shop_card_valid(const char *card_number);
+int                 shop_attr_name_valid(const char *name);
+int                 shop_utf8_valid(const char *z);
+int                 shop_sort_parse(const char *z, enum product_sort *out);
+int                 shop_month_valid(const char *z);
+int                 shop_date_valid(const char *z);
+void                shop_line_total(const struct line *l, struct money *out);
 void shop_cart_total(const struct line *lines, size_t n, struct money *out, int64_t *items);
 void shop_request_hash(const char *card_number, char out[65]);
+
+/* store_*.c return ERR_* codes. A write keyed by the caller's user id returns
+ * ERR_UNAUTHORIZED when that id names no account (a valid token for a user
+ * that is gone); handlers answer it as 404 "account not found". */
 
 /* store_accounts.c */
 MUST_CHECK int store_user_create(struct req *r, const char *email, const char *hash,
@@ -154,11 +158,12 @@ MUST_CHECK int store_products(struct req *r, const struct product_query *q,
 MUST_CHECK int store_product_get(struct req *r, int64_t id, struct product **out);
 MUST_CHECK int store_product_put(struct req *r, struct product *p, int create);
 MUST_CHECK int store_stock_set(struct req *r, int64_t product_id, int64_t stock);
+/* ERR_OK when product id exists, ERR_NOT_FOUND when not. */
+MUST_CHECK int store_product_exists(struct req *r, int64_t id);
 
 /* store_reviews.c */
 MUST_CHECK int store_reviews(struct req *r, int64_t product_id, int64_t page, int64_t limit,
-                             struct review **out, size_t *n, int64_t *total,
-                             int64_t *rating_x100);
+                             struct review **out, size_t *n, int64_t *total, int64_t *rating_x100);
 MUST_CHECK int store_review_create(struct req *r, struct review *rv);
 
 /* store_orders.c */
@@ -179,8 +184,7 @@ json_t *api_money(const struct money *m);
 json_t *api_address(const struct address *a);
 json_t *api_user(const struct user *u);
 json_t *api_product(const struct product *p, int full);
-json_t *api_product_page(struct req *r, const struct product_page *pg, int64_t page,
-                         int64_t limit);
+json_t *api_product_page(struct req *r, const struct product_page *pg, int64_t page, int64_t limit);
 json_t *api_order(const struct order *o);
 json_t *api_cart(const struct cart *c);
 MUST_CHECK int api_page(struct req *r, int64_t *page, int64_t *limit);

@@ -125,7 +125,7 @@ static const struct {
     const char       *name;
     enum product_sort sort;
 } sorts[] = {
-    {"relevance", SORT_RELEVANCE}, {"newest", SORT_NEWEST},         {"price_asc", SORT_PRICE_ASC},
+    {"relevance", SORT_RELEVANCE},   {"newest", SORT_NEWEST}, {"price_asc", SORT_PRICE_ASC},
     {"price_desc", SORT_PRICE_DESC}, {"name", SORT_NAME},
 };
 

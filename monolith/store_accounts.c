@@ -4,19 +4,19 @@
 #include "mdb.h"
 #include "monolith.h"
 
-#define DB(r) ((struct mdb *)(r)->worker)
+#define DB(r)   ((struct mdb *)(r)->worker)
 #define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 
 static const char SQL_USER_INSERT[] =
     "INSERT INTO users (email, password_hash, name, role) VALUES (?, ?, ?, 'customer')";
-static const char SQL_USER_BY_ID[] =
-    "SELECT u.id, u.email, u.name, u.role, " TS("u.created_at") ", u.password_hash,"
-    " a.line1, a.line2, a.city, a.postal_code, a.country"
-    " FROM users u LEFT JOIN addresses a ON a.user_id = u.id WHERE u.id = ?";
-static const char SQL_USER_BY_EMAIL[] =
-    "SELECT u.id, u.email, u.name, u.role, " TS("u.created_at") ", u.password_hash,"
-    " a.line1, a.line2, a.city, a.postal_code, a.country"
-    " FROM users u LEFT JOIN addresses a ON a.user_id = u.id WHERE u.email = ?";
+static const char SQL_USER_BY_ID[] = "SELECT u.id, u.email, u.name, u.role, " TS(
+    "u.created_at") ", u.password_hash,"
+                    " a.line1, a.line2, a.city, a.postal_code, a.country"
+                    " FROM users u LEFT JOIN addresses a ON a.user_id = u.id WHERE u.id = ?";
+static const char SQL_USER_BY_EMAIL[] = "SELECT u.id, u.email, u.name, u.role, " TS(
+    "u.created_at") ", u.password_hash,"
+                    " a.line1, a.line2, a.city, a.postal_code, a.country"
+                    " FROM users u LEFT JOIN addresses a ON a.user_id = u.id WHERE u.email = ?";
 static const char SQL_ADDRESS_PUT[] =
     "INSERT INTO addresses (user_id, line1, line2, city, postal_code, country)"
     " VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE line1 = VALUES(line1),"
@@ -45,8 +45,7 @@ user_map(struct req *r, const struct mdb_rows *rs, struct user *u, const char **
 }
 
 static int
-user_query(struct req *r, const char *sql, struct mdb_arg arg, struct user **out,
-           const char **hash)
+user_query(struct req *r, const char *sql, struct mdb_arg arg, struct user **out, const char **hash)
 {
     struct mdb_rows *rs;
     int              rc;
@@ -90,7 +89,7 @@ store_user_get(struct req *r, int64_t id, struct user **out)
 int
 store_address_put(struct req *r, int64_t user_id, const struct address *a)
 {
-    struct mdb_arg args[] = {MDB_I64(user_id),  MDB_STR(a->line1),       MDB_STR(a->line2),
+    struct mdb_arg args[] = {MDB_I64(user_id), MDB_STR(a->line1),       MDB_STR(a->line2),
                              MDB_STR(a->city), MDB_STR(a->postal_code), MDB_STR(a->country)};
 
     return mdb_exec(DB(r), SQL_ADDRESS_PUT, args, 6, NULL, NULL);

@@ -14,10 +14,8 @@ static const char SQL_CART_LINES[] =
     " FROM carts c JOIN cart_items ci ON ci.cart_id = c.id"
     " JOIN products p ON p.id = ci.product_id"
     " WHERE c.user_id = ? ORDER BY ci.added_at, ci.product_id";
-static const char SQL_PRODUCT_EXISTS[] = "SELECT id FROM products WHERE id = ?";
-static const char SQL_CART_ENSURE[] =
-    "INSERT INTO carts (user_id) VALUES (?)"
-    " ON DUPLICATE KEY UPDATE updated_at = CURRENT_TIMESTAMP(3)";
+static const char SQL_CART_ENSURE[] = "INSERT INTO carts (user_id) VALUES (?)"
+                                      " ON DUPLICATE KEY UPDATE updated_at = CURRENT_TIMESTAMP(3)";
 /* Locking the cart row serialises concurrent edits of one cart. */
 static const char SQL_CART_LOCK[] = "SELECT id FROM carts WHERE user_id = ? FOR UPDATE";
 /* A locking read on purpose: the transaction's snapshot was taken by the
@@ -67,12 +65,12 @@ cart_edit(struct req *r, int64_t user_id, int64_t product_id, int64_t qty, int r
     int64_t          cart_id, lines, present, have;
     int              rc;
 
-    rc = mdb_query(DB(r), r->arena, SQL_PRODUCT_EXISTS, &pid, 1, &rs);
+    rc = store_product_exists(r, product_id);
     if (rc)
         return rc;
-    if (rs->nrows == 0)
-        return ERR_NOT_FOUND;
     rc = mdb_exec(DB(r), SQL_CART_ENSURE, &uid, 1, NULL, NULL);
+    if (rc == ERR_CONFLICT)
+        return ERR_UNAUTHORIZED; /* carts_user: the token's account does not exist */
     if (rc)
         return rc;
     rc = mdb_query(DB(r), r->arena, SQL_CART_LOCK, &uid, 1, &rs);

@@ -10,8 +10,8 @@
 #include "mdb.h"
 #include "monolith.h"
 
-#define DB(r)   ((struct mdb *)(r)->worker)
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
+#define DB(r)    ((struct mdb *)(r)->worker)
+#define TS(col)  "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define MAX_ARGS (8 + 2 * MAX_ATTR_FILTERS)
 
 static const char SQL_CATEGORIES[] =
@@ -20,15 +20,17 @@ static const char SQL_CATEGORY[] =
     "SELECT id, slug, name, COALESCE(parent_id, 0) FROM categories WHERE id = ?";
 static const char SQL_PRODUCT[] =
     "SELECT p.id, p.sku, p.name, p.brand, p.price_minor, p.currency, c.id, c.slug, c.name,"
-    " p.description, " TS("p.created_at") ", " TS("p.updated_at") ", COALESCE(i.stock, 0),"
-    " COALESCE(rs.n, 0), COALESCE(rs.avg_x100, 0), a.name, a.value"
-    " FROM products p JOIN categories c ON c.id = p.category_id"
-    " LEFT JOIN inventory i ON i.product_id = p.id"
-    " LEFT JOIN (SELECT product_id, COUNT(*) AS n, ROUND(AVG(rating) * 100) AS avg_x100"
-    "            FROM reviews WHERE product_id = ? GROUP BY product_id) rs"
-    "   ON rs.product_id = p.id"
-    " LEFT JOIN product_attributes a ON a.product_id = p.id"
-    " WHERE p.id = ? ORDER BY a.name";
+    " p.description, " TS("p.created_at") ", " TS(
+        "p.updated_at") ", COALESCE(i.stock, 0),"
+                        " COALESCE(rs.n, 0), COALESCE(rs.avg_x100, 0), a.name, a.value"
+                        " FROM products p JOIN categories c ON c.id = p.category_id"
+                        " LEFT JOIN inventory i ON i.product_id = p.id"
+                        " LEFT JOIN (SELECT product_id, COUNT(*) AS n, ROUND(AVG(rating) * 100) AS "
+                        "avg_x100"
+                        "            FROM reviews WHERE product_id = ? GROUP BY product_id) rs"
+                        "   ON rs.product_id = p.id"
+                        " LEFT JOIN product_attributes a ON a.product_id = p.id"
+                        " WHERE p.id = ? ORDER BY a.name";
 static const char SQL_PRODUCT_LOCK[] = "SELECT id FROM products WHERE id = ? FOR UPDATE";
 static const char SQL_PRODUCT_INSERT[] =
     "INSERT INTO products (sku, name, description, category_id, brand, price_minor, currency)"
@@ -40,14 +42,12 @@ static const char SQL_STOCK_INIT[] = "INSERT INTO inventory (product_id, stock) 
 static const char SQL_ATTRS_DELETE[] = "DELETE FROM product_attributes WHERE product_id = ?";
 static const char SQL_ATTR_INSERT[] =
     "INSERT INTO product_attributes (product_id, name, value) VALUES (?, ?, ?)";
-static const char SQL_STOCK_SET[] =
-    "INSERT INTO inventory (product_id, stock) VALUES (?, ?)"
-    " ON DUPLICATE KEY UPDATE stock = VALUES(stock)";
+static const char SQL_STOCK_SET[] = "INSERT INTO inventory (product_id, stock) VALUES (?, ?)"
+                                    " ON DUPLICATE KEY UPDATE stock = VALUES(stock)";
 static const char SQL_PRODUCT_EXISTS[] = "SELECT id FROM products WHERE id = ?";
 
 /* The list's columns, shared by the listing and the product page. */
-#define LIST_COLS                                                                                \
-    "p.id, p.sku, p.name, p.brand, p.price_minor, p.currency, c.id, c.slug, c.name"
+#define LIST_COLS "p.id, p.sku, p.name, p.brand, p.price_minor, p.currency, c.id, c.slug, c.name"
 
 static const char *const sort_sql[] = {
     [SORT_RELEVANCE] = "p.id",
@@ -140,14 +140,17 @@ list_where(struct req *r, const struct product_query *q, struct buf *sql, struct
 
     buf_puts(sql, " FROM products p JOIN categories c ON c.id = p.category_id");
     for (i = 0; i < q->nfilters; i++) {
-        buf_printf(sql, " JOIN product_attributes f%zu ON f%zu.product_id = p.id"
-                        " AND f%zu.name = ? AND f%zu.value = ?", i, i, i, i);
+        buf_printf(sql,
+                   " JOIN product_attributes f%zu ON f%zu.product_id = p.id"
+                   " AND f%zu.name = ? AND f%zu.value = ?",
+                   i, i, i, i);
         args[(*n)++] = MDB_STR(q->filters[i].name);
         args[(*n)++] = MDB_STR(q->filters[i].value);
     }
     buf_puts(sql, " WHERE 1 = 1");
     if (q->category) {
-        buf_puts(sql, " AND (c.slug = ? OR c.parent_id = (SELECT id FROM categories WHERE slug = ?))");
+        buf_puts(sql,
+                 " AND (c.slug = ? OR c.parent_id = (SELECT id FROM categories WHERE slug = ?))");
         args[(*n)++] = MDB_STR(q->category);
         args[(*n)++] = MDB_STR(q->category);
     }
@@ -296,15 +299,19 @@ store_product_get(struct req *r, int64_t id, struct product **out)
 static int
 product_rows(struct req *r, struct product *p, int create)
 {
-    struct mdb_arg args[] = {MDB_STR(p->sku),       MDB_STR(p->name),
-                             MDB_STR(p->description), MDB_I64(p->category.id),
-                             MDB_STR(p->brand),     MDB_I64(p->price.minor),
-                             MDB_STR(p->price.currency), MDB_I64(p->id)};
-    struct mdb_arg id = MDB_I64(p->id);
+    struct mdb_arg   args[] = {MDB_STR(p->sku),
+                               MDB_STR(p->name),
+                               MDB_STR(p->description),
+                               MDB_I64(p->category.id),
+                               MDB_STR(p->brand),
+                               MDB_I64(p->price.minor),
+                               MDB_STR(p->price.currency),
+                               MDB_I64(p->id)};
+    struct mdb_arg   id = MDB_I64(p->id);
     struct mdb_rows *rs;
-    uint64_t       new_id;
-    size_t         i;
-    int            rc;
+    uint64_t         new_id;
+    size_t           i;
+    int              rc;
 
     if (create) {
         rc = mdb_exec(DB(r), SQL_PRODUCT_INSERT, args, 7, NULL, &new_id);
@@ -350,16 +357,26 @@ done:
 }
 
 int
-store_stock_set(struct req *r, int64_t product_id, int64_t stock)
+store_product_exists(struct req *r, int64_t id)
 {
-    struct mdb_arg   args[] = {MDB_I64(product_id), MDB_I64(stock)};
+    struct mdb_arg   arg = MDB_I64(id);
     struct mdb_rows *rs;
     int              rc;
 
-    rc = mdb_query(DB(r), r->arena, SQL_PRODUCT_EXISTS, args, 1, &rs);
+    rc = mdb_query(DB(r), r->arena, SQL_PRODUCT_EXISTS, &arg, 1, &rs);
     if (rc)
         return rc;
-    if (rs->nrows == 0)
-        return ERR_NOT_FOUND;
+    return rs->nrows ? ERR_OK : ERR_NOT_FOUND;
+}
+
+int
+store_stock_set(struct req *r, int64_t product_id, int64_t stock)
+{
+    struct mdb_arg args[] = {MDB_I64(product_id), MDB_I64(stock)};
+    int            rc;
+
+    rc = store_product_exists(r, product_id);
+    if (rc)
+        return rc;
     return mdb_exec(DB(r), SQL_STOCK_SET, args, 2, NULL, NULL);
 }

@@ -9,8 +9,8 @@
 #include "mdb.h"
 #include "monolith.h"
 
-#define DB(r)   ((struct mdb *)(r)->worker)
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
+#define DB(r)             ((struct mdb *)(r)->worker)
+#define TS(col)           "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define CHECKOUT_ATTEMPTS 4 /* deadlock retries */
 
 static const char SQL_IDEM_FIND[] =
@@ -27,8 +27,7 @@ static const char SQL_ADDRESS[] =
     "SELECT line1, line2, city, postal_code, country FROM addresses WHERE user_id = ?";
 /* Stock rows are locked in product-id order so concurrent checkouts of
  * overlapping carts cannot deadlock on each other. */
-static const char SQL_STOCK_LOCK[] =
-    "SELECT stock FROM inventory WHERE product_id = ? FOR UPDATE";
+static const char SQL_STOCK_LOCK[] = "SELECT stock FROM inventory WHERE product_id = ? FOR UPDATE";
 static const char SQL_STOCK_TAKE[] =
     "UPDATE inventory SET stock = stock - ? WHERE product_id = ? AND stock >= ?";
 static const char SQL_ITEM_INSERT[] =
@@ -44,18 +43,21 @@ static const char SQL_CART_CLEAR[] = "DELETE FROM cart_items WHERE cart_id = ?";
 
 /* One row per order line, joined with products and payments: the legacy
  * "my orders" query that the history read model replaces. */
-#define ORDER_SELECT                                                                              \
-    "SELECT o.id, o.user_id, o.status, o.total_minor, o.currency, " TS("o.created_at") ","       \
-    " o.ship_line1, o.ship_line2, o.ship_city, o.ship_postal_code, o.ship_country,"              \
-    " pay.status, pay.card_last4, oi.product_id, p.name, oi.quantity, oi.unit_price_minor,"      \
-    " oi.currency"
-static const char SQL_ORDER_ONE[] =
-    ORDER_SELECT " FROM orders o LEFT JOIN order_items oi ON oi.order_id = o.id"
+#define ORDER_SELECT                                                                               \
+    "SELECT o.id, o.user_id, o.status, o.total_minor, o.currency, " TS(                            \
+        "o.created_at") ","                                                                        \
+                        " o.ship_line1, o.ship_line2, o.ship_city, o.ship_postal_code, "           \
+                        "o.ship_country,"                                                          \
+                        " pay.status, pay.card_last4, oi.product_id, p.name, oi.quantity, "        \
+                        "oi.unit_price_minor,"                                                     \
+                        " oi.currency"
+static const char SQL_ORDER_ONE[] = ORDER_SELECT
+    " FROM orders o LEFT JOIN order_items oi ON oi.order_id = o.id"
     " LEFT JOIN products p ON p.id = oi.product_id LEFT JOIN payments pay ON pay.order_id = o.id"
     " WHERE o.id = ? ORDER BY oi.product_id";
 static const char SQL_ORDER_COUNT[] = "SELECT COUNT(*) FROM orders WHERE user_id = ?";
-static const char SQL_ORDER_PAGE[] =
-    ORDER_SELECT " FROM (SELECT id FROM orders WHERE user_id = ?"
+static const char SQL_ORDER_PAGE[] = ORDER_SELECT
+    " FROM (SELECT id FROM orders WHERE user_id = ?"
     "       ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?) pg"
     " JOIN orders o ON o.id = pg.id LEFT JOIN order_items oi ON oi.order_id = o.id"
     " LEFT JOIN products p ON p.id = oi.product_id LEFT JOIN payments pay ON pay.order_id = o.id"
@@ -254,9 +256,8 @@ fulfil(struct req *r, int64_t order_id, const struct cart *cart, int64_t cart_id
 
     for (i = 0; i < cart->n; i++) {
         const struct line *l = &cart->lines[i];
-        struct mdb_arg     args[] = {MDB_I64(order_id), MDB_I64(l->product_id),
-                                     MDB_I64(l->quantity), MDB_I64(l->unit.minor),
-                                     MDB_STR(l->unit.currency)};
+        struct mdb_arg args[] = {MDB_I64(order_id), MDB_I64(l->product_id), MDB_I64(l->quantity),
+                                 MDB_I64(l->unit.minor), MDB_STR(l->unit.currency)};
 
         rc = mdb_exec(DB(r), SQL_ITEM_INSERT, args, 5, NULL, NULL);
         if (rc)
@@ -276,10 +277,9 @@ fulfil(struct req *r, int64_t order_id, const struct cart *cart, int64_t cart_id
     {
         struct mdb_arg pay[] = {MDB_I64(order_id), MDB_I64(total.minor), MDB_STR(total.currency),
                                 MDB_STR(ref), MDB_STR(card + strlen(card) - 4)};
-        struct mdb_arg conf[] = {MDB_I64(total.minor), MDB_STR(total.currency),
-                                 MDB_STR(a->line1),    MDB_STR(a->line2),
-                                 MDB_STR(a->city),     MDB_STR(a->postal_code),
-                                 MDB_STR(a->country),  MDB_I64(order_id)};
+        struct mdb_arg conf[] = {
+            MDB_I64(total.minor), MDB_STR(total.currency), MDB_STR(a->line1),   MDB_STR(a->line2),
+            MDB_STR(a->city),     MDB_STR(a->postal_code), MDB_STR(a->country), MDB_I64(order_id)};
         struct mdb_arg cid = MDB_I64(cart_id);
 
         rc = mdb_exec(DB(r), SQL_PAYMENT_INSERT, pay, 5, NULL, NULL);
@@ -303,6 +303,8 @@ checkout_tx(struct req *r, int64_t user_id, const struct checkout *c, int64_t *o
     int            rc;
 
     rc = mdb_exec(DB(r), SQL_ORDER_CLAIM, claim, 3, NULL, &id);
+    if (rc == ERR_CONFLICT)
+        return ERR_UNAUTHORIZED; /* orders_user: the token's account does not exist */
     if (rc)
         return rc; /* ERR_DUPLICATE: a concurrent request with this key won */
     *order_id = (int64_t)id;
@@ -352,8 +354,7 @@ store_checkout(struct req *r, int64_t user_id, struct checkout *c, struct order 
 }
 
 int
-store_sales(struct req *r, const char *from, const char *to, struct sales_month **out,
-            size_t *n)
+store_sales(struct req *r, const char *from, const char *to, struct sales_month **out, size_t *n)
 {
     struct mdb_arg   args[] = {MDB_STR(from), MDB_STR(to)};
     struct mdb_rows *rs;

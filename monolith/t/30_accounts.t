@@ -216,6 +216,28 @@ is_problem($t->api(PUT => '/api/v1/accounts/me/address', json => $addr), 401, 'u
 is_problem($t->api(PUT => '/api/v1/accounts/me/address', token => $t->mint(sub => '999999999'),
     json => $addr), 404, 'not-found', 'address: a token for a missing user is 404');
 
+# A correctly signed token whose account does not exist (deleted, or issued elsewhere):
+# writes keyed by it are 404 "account not found", never a 409 or a 500.
+{
+    my $ghost = $t->mint(sub => '999999999');
+    my $cat = $t->category('ghost', 'Ghost');
+    $t->sql("INSERT INTO products (sku, name, description, category_id, price_minor)"
+        . " VALUES ('GHOST-1', 'Ghost item', '', $cat, 100)");
+    my $gp = $t->sql1("SELECT id FROM products WHERE sku = 'GHOST-1'");
+    $t->sql("INSERT INTO inventory (product_id, stock) VALUES ($gp, 5)");
+    for my $c (['POST', '/api/v1/cart/items', {product_id => 0 + $gp, quantity => 1}],
+        ['POST', '/api/v1/orders', {card_number => '4242424242424242'}],
+        ['POST', "/api/v1/products/$gp/reviews", {rating => 5, body => 'boo'}]) {
+        my $r = $t->api($c->[0] => $c->[1], token => $ghost, json => $c->[2]);
+        is_problem($r, 404, 'not-found', "ghost account: $c->[0] $c->[1] is 404");
+        is($r->{json}{detail}, 'account not found', "ghost account: ... account not found");
+    }
+    is($t->api(GET => '/api/v1/cart', token => $ghost)->{status}, 200,
+        'ghost account: reading the (empty) cart is fine');
+    is_deeply($t->api(GET => '/api/v1/orders', token => $ghost)->{json}{items}, [],
+        'ghost account: no orders');
+}
+
 # --- roles ------------------------------------------------------------------
 for my $route (['POST', '/api/v1/products', {}], ['PUT', '/api/v1/products/1', {}],
     ['PUT', '/api/v1/products/1/stock', {stock => 1}],

@@ -1,0 +1,169 @@
+/*
+ * gateway.h - souk-gateway's structs and cross-file prototypes.
+ *
+ * Data plane (main.c, proxy.c, upstream.c): libuv loops that parse client
+ * requests, pick a route and an upstream, and stream bytes both ways without
+ * ever blocking a loop. Control plane (routes.c, admin.c): the route table
+ * as immutable, reference-counted data swapped by one pointer. Policies
+ * plugged in by route fields: auth.c, ratelimit.c, breaker.c, canary.c,
+ * shadow.c; gwevents.c keeps the event log shown by GET /events.
+ *
+ * Runtime state that must survive a route-table swap (breakers, canary
+ * windows, shadow counters and samples, rate-limit buckets) is keyed by route
+ * or upstream NAME and owned by its module, never by the table.
+ */
+#ifndef SOUK_GATEWAY_H
+#define SOUK_GATEWAY_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct gateway_config {
+    const char *listen;       /* SOUK_GATEWAY_LISTEN 127.0.0.1:8080 */
+    const char *admin_listen; /* SOUK_GATEWAY_ADMIN_LISTEN 127.0.0.1:8081 */
+    const char *admin_token;  /* SOUK_GATEWAY_ADMIN_TOKEN */
+    const char *routes_path;  /* SOUK_GATEWAY_ROUTES var/gateway/routes.json */
+    const char *jwt_secret;   /* SOUK_JWT_SECRET */
+    const char *log_level;
+    int         access_log;   /* SOUK_GATEWAY_ACCESS_LOG 1 */
+    int64_t     loops;
+    int64_t     header_timeout_ms, idle_timeout_ms, body_timeout_ms;
+    int64_t     max_conns;
+};
+
+extern struct gateway_config gateway; /* read-only after main() */
+
+/* ------------------------------------------------------------------ routes.c */
+
+enum gw_mode { GW_MODE_LEGACY, GW_MODE_SHADOW, GW_MODE_CANARY, GW_MODE_NEW };
+enum gw_auth { GW_AUTH_PUBLIC, GW_AUTH_USER, GW_AUTH_ADMIN };
+enum gw_balance { GW_BALANCE_ROUND_ROBIN, GW_BALANCE_LEAST_CONN };
+
+#define GW_METHOD_BIT(m) (1u << (m)) /* m: index in routes_method_names */
+#define GW_MAX_SERVERS   16
+#define GW_MAX_IGNORE    32
+
+struct gw_pool_def {
+    char           *name;                     /* "monolith" */
+    char           *servers[GW_MAX_SERVERS];  /* "127.0.0.1:7000" */
+    int             nservers;
+    enum gw_balance balance;
+    char           *health_path;              /* NULL = no active checks */
+    int64_t         health_interval_ms;
+    int             max_idle;                 /* keep-alive connections kept per server */
+};
+
+struct gw_route {
+    char        *name;       /* unique, "products" */
+    unsigned     methods;    /* GW_METHOD_BIT set; 0 = every method */
+    char        *path;       /* "/api/v1/products" prefix, or a template with {x} */
+    size_t       path_len;
+    int          is_template;
+    int          legacy;     /* index into table->pools, -1 = none */
+    int          new_pool;   /* index into table->pools, -1 = none */
+    enum gw_mode mode;
+    int          canary_percent;        /* 0..100 */
+    enum gw_auth auth;
+    size_t       max_body;              /* bytes; 0 = unlimited streaming */
+    int64_t      connect_timeout_ms, timeout_ms;
+    int          retries;               /* extra attempts, idempotent requests only */
+    int          fallback;              /* mode new: idempotent failures retried on legacy */
+    double       rl_ip_rate, rl_user_rate; /* tokens per second; 0 = off */
+    int          rl_ip_burst, rl_user_burst;
+    /* shadow */
+    unsigned     shadow_methods;        /* default GET|HEAD */
+    size_t       shadow_max_body;
+    int          shadow_max_inflight;
+    char        *shadow_ignore[GW_MAX_IGNORE]; /* JSON pointers, "/items/0/created_at" */
+    int          nshadow_ignore;
+    char        *shadow_headers[8];     /* response headers compared, lower-case */
+    int          nshadow_headers;
+    /* canary auto-rollback */
+    double       rollback_error_rate;   /* 0 = never */
+    int64_t      rollback_window_ms;
+    int          rollback_min_requests;
+};
+
+struct gw_table {
+    _Atomic int          refs;
+    uint64_t             version;  /* increases on every swap */
+    struct gw_route     *routes;   /* sorted most specific first */
+    int                  nroutes;
+    struct gw_pool_def  *pools;
+    int                  npools;
+    json_t              *doc;      /* the canonical JSON this table was built from */
+};
+
+extern const char *const routes_method_names[]; /* "GET", "HEAD", ...; NULL-terminated */
+
+/* Build a table from a JSON document. Every problem is appended to errors as
+ * one line ("routes[2].mode: must be legacy, shadow, canary or new");
+ * ERR_INVALID if there is any. The table has one reference. */
+MUST_CHECK int routes_parse(const char *json, size_t len, struct gw_table **out,
+                            struct buf *errors);
+/* The most specific route for method+path (path without query), or NULL. */
+const struct gw_route *routes_match(const struct gw_table *t, const char *method,
+                                    const char *path, size_t path_len);
+/* The current table with a reference taken; release with routes_unref. */
+struct gw_table *routes_acquire(void);
+void             routes_unref(struct gw_table *t);
+/* Install t (takes over the caller's reference) and persist it to path
+ * (write to a temp file, fsync, rename). The previous table is released when
+ * its last in-flight request finishes. */
+MUST_CHECK int routes_install(struct gw_table *t, const char *path);
+/* Read path and install it; on any error the current table stays. */
+MUST_CHECK int routes_load_file(const char *path, struct buf *errors);
+/* A JSON summary of what installing t would change against the current table. */
+json_t *routes_diff(const struct gw_table *cur, const struct gw_table *next);
+
+/* ------------------------------------------------------------ breaker.c */
+
+enum gw_breaker_state { GW_BREAKER_CLOSED, GW_BREAKER_OPEN, GW_BREAKER_HALF_OPEN };
+
+/* One breaker per upstream server address; thread-safe. */
+int  breaker_allow(const char *server, uint64_t now_ms);  /* 1 = send, 0 = fail fast */
+void breaker_record(const char *server, int ok, uint64_t now_ms);
+enum gw_breaker_state breaker_state(const char *server);
+json_t *breaker_json(const char *server);
+
+/* ------------------------------------------------------------ ratelimit.c */
+
+/* Take one token from the bucket (route, key); 1 = allowed, 0 = limited with
+ * *retry_after_s set. Thread-safe; idle buckets are evicted. */
+int ratelimit_take(const char *route, const char *key, double rate, int burst, uint64_t now_ms,
+                   int *retry_after_s);
+
+/* ------------------------------------------------------------ canary.c */
+
+/* Deterministic sticky choice: 1 = send to new. key is the user id, or the
+ * canary cookie of an anonymous client. */
+int canary_pick(const char *key, int percent);
+/* Record an answer from the new pool of route; returns 1 when the error rate
+ * over the window crossed the route's threshold (the caller rolls back). */
+int canary_record(const struct gw_route *r, int failed, uint64_t now_ms);
+
+/* ------------------------------------------------------------ shadow.c */
+
+/* Compare a legacy and a shadow answer as normalised JSON (key order
+ * ignored, ignore pointers removed), plus status and selected headers.
+ * Records the outcome (and a sample on mismatch) under the route's name. */
+void shadow_compare(const struct gw_route *r, int legacy_status, const char *legacy_body,
+                    size_t legacy_len, int new_status, const char *new_body, size_t new_len,
+                    const char *request_line);
+void    shadow_drop(const char *route); /* a mirror not sent (bounds) */
+json_t *shadow_json(void);              /* GET /shadow */
+/* 1 when a and b are equal after normalisation (pure; unit-tested). */
+int shadow_equal(json_t *a, json_t *b, char *const *ignore, int nignore, char *where,
+                 size_t where_len);
+
+/* ------------------------------------------------------------ gwevents.c */
+
+void    gwevents_add(const char *type, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+json_t *gwevents_json(void); /* GET /events: newest first, bounded ring */
+
+#endif
