@@ -21,7 +21,7 @@ table() {
 Produced by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%d), $(nproc) cores,
 $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME").
 Each figure is the median of ${BENCH_RUNS:-3} wrk runs of ${BENCH_DURATION:-10s}
-(\`wrk -t${BENCH_THREADS:-2} -c${BENCH_CONNS:-32}\`, the sales report with -c4), client and
+(\`wrk -t${BENCH_THREADS:-2} -c${BENCH_CONNS:-32}\` after an uncounted 3 s warm-up; search with -c4 and the sales report with -t1 -c2 over 20 s, both with long timeouts), client and
 server on the same 2-core machine, so absolute numbers are modest and noisy:
 compare ratios measured in the same run.
 

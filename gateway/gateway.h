@@ -121,6 +121,86 @@ MUST_CHECK int routes_load_file(const char *path, struct buf *errors);
 /* A JSON summary of what installing t would change against the current table. */
 json_t *routes_diff(const struct gw_table *cur, const struct gw_table *next);
 
+/* Added by routes.c / routes_live.c (declarations only; see README.routes.md). */
+/* routes_parse for an already-parsed document (takes its own reference). */
+MUST_CHECK int routes_build(json_t *doc, struct gw_table **out, struct buf *errors);
+/* Read and parse path without installing. ERR_NOT_FOUND when it does not
+ * exist, ERR_INTERNAL when it cannot be read, ERR_INVALID with errors. */
+MUST_CHECK int routes_read_file(const char *path, struct gw_table **out, struct buf *errors);
+/* The document of t (a deep copy; the caller owns it): GET /routes. */
+json_t *routes_to_json(const struct gw_table *t);
+/* A new table from cur's document with route name's mode set (and its
+ * canary_percent when percent >= 0). ERR_NOT_FOUND for an unknown name,
+ * ERR_INVALID with errors if the result does not validate (canary needs new). */
+MUST_CHECK int routes_with_mode(const struct gw_table *cur, const char *name, const char *mode,
+                                int percent, struct gw_table **out, struct buf *errors);
+/* routes_with_mode on the current table, then install and persist to path
+ * (NULL: no file), atomically with respect to other installs; logs a
+ * "route_patch" event. PATCH /routes/{name} and canary rollback use it.
+ * Blocks on fsync: call it off the event loops. */
+MUST_CHECK int routes_set_mode(const char *name, const char *mode, int percent, const char *path,
+                               struct buf *errors);
+/* GW_METHOD_BIT of method, or 0 for a method not in routes_method_names. */
+unsigned routes_method_bit(const char *method);
+/* "legacy", "shadow", "canary" or "new". */
+const char *routes_mode_name(enum gw_mode m);
+/* Release the current table (exit path, so ASan sees no leak). */
+void routes_shutdown(void);
+
+/* ------------------------------------------------------------ jcheck.c */
+
+/* Strict, table-driven checking of a JSON object into a C struct, reporting
+ * every problem as one line "path: problem" (routes.c's document). */
+#define JCHECK_PATH_LEN 256 /* routes[12].rate_limit.user.burst */
+
+struct arena;
+
+struct jcheck {
+    struct buf   *errors; /* problems, one per line; may be NULL */
+    int           nerr;
+    struct arena *a;      /* F_STR copies */
+    void         *ctx;    /* for F_FN checkers */
+};
+
+enum jcheck_type {
+    JCHECK_INT,  /* JSON integer in [min, max] -> int */
+    JCHECK_I64,  /* -> int64_t */
+    JCHECK_SIZE, /* -> size_t */
+    JCHECK_NUM,  /* JSON number in [min, max] -> double */
+    JCHECK_BOOL, /* -> int */
+    JCHECK_ENUM, /* a string in aux's NULL-terminated names -> its index, as int */
+    JCHECK_STR,  /* a string that problem accepts -> arena copy (char *) */
+    JCHECK_STRS, /* array of at most max such strings -> char *[] at off, int count at cnt */
+    JCHECK_OBJ,  /* an object checked against aux's sub-table, into the same base */
+    JCHECK_FN,   /* fn checks and stores it */
+};
+
+typedef const char *jcheck_problem_fn(const char *z); /* NULL when z is acceptable */
+typedef void jcheck_fn(struct jcheck *c, json_t *v, const char *path, void *dst);
+
+struct jcheck_field {
+    const char        *name; /* NULL ends a table */
+    enum jcheck_type   type;
+    size_t             off, cnt; /* offsets in base */
+    double             min, max;
+    const void        *aux;
+    jcheck_problem_fn *problem;
+    jcheck_fn         *fn;
+    int                required;
+};
+
+/* Record one problem at path. */
+void jcheck_bad(struct jcheck *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* parent.key into out (JCHECK_PATH_LEN bytes), a long key cut at a UTF-8 boundary. */
+void jcheck_path(char *out, const char *parent, const char *key);
+/* Index of z in NULL-terminated names, or -1. */
+int jcheck_enum_index(const char *const *names, const char *z);
+/* Check obj against fields into base: unknown members, wrong types, ranges,
+ * missing required members are each one problem. */
+void jcheck_object(struct jcheck *c, json_t *obj, const char *path,
+                   const struct jcheck_field *fields, void *base);
+
 /* ------------------------------------------------------------ breaker.c */
 
 enum gw_breaker_state { GW_BREAKER_CLOSED, GW_BREAKER_OPEN, GW_BREAKER_HALF_OPEN };
@@ -165,5 +245,7 @@ int shadow_equal(json_t *a, json_t *b, char *const *ignore, int nignore, char *w
 
 void    gwevents_add(const char *type, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *gwevents_json(void); /* GET /events: newest first, bounded ring */
+/* Added by gwevents.c: forget every event (tests). */
+void gwevents_reset(void);
 
 #endif

@@ -61,8 +61,10 @@ on_head(http_parser *parser)
 {
     struct hp     *p = hp_of(parser);
     struct hp_head h;
+    int            rc;
 
-    h.method = http_method_str((enum http_method)parser->method);
+    h.method =
+        parser->type == HTTP_REQUEST ? http_method_str((enum http_method)parser->method) : "";
     h.http_minor = parser->http_minor;
     /* An upgrade (or CONNECT) is not served: answer it as a plain request
      * and close, so the bytes after it are never read as HTTP. */
@@ -74,7 +76,11 @@ on_head(http_parser *parser)
         snprintf(p->error, sizeof(p->error), "unsupported http version");
         return -1;
     }
-    return p->ev->head(p->ctx, &h) ? -1 : 0;
+    rc = p->ev->head(p->ctx, &h);
+    /* http-parser's own "skip the body" answer; a request always has one. */
+    if (rc == 1 && parser->type == HTTP_RESPONSE)
+        return 1;
+    return rc ? -1 : 0;
 }
 
 static int
@@ -93,8 +99,8 @@ on_done(http_parser *parser)
     return p->ev->done(p->ctx) ? -1 : 0;
 }
 
-struct hp *
-hp_new(const struct hp_events *ev, void *ctx)
+static struct hp *
+parser_new(const struct hp_events *ev, void *ctx, enum http_parser_type type)
 {
     struct hp *p = calloc(1, sizeof(*p));
 
@@ -102,7 +108,7 @@ hp_new(const struct hp_events *ev, void *ctx)
         fputs("souk: out of memory\n", stderr);
         abort();
     }
-    http_parser_init(&p->parser, HTTP_REQUEST);
+    http_parser_init(&p->parser, type);
     http_parser_settings_init(&p->settings);
     p->settings.on_message_begin = on_begin;
     p->settings.on_url = on_url;
@@ -114,6 +120,18 @@ hp_new(const struct hp_events *ev, void *ctx)
     p->ev = ev;
     p->ctx = ctx;
     return p;
+}
+
+struct hp *
+hp_new(const struct hp_events *ev, void *ctx)
+{
+    return parser_new(ev, ctx, HTTP_REQUEST);
+}
+
+struct hp *
+hp_new_response(const struct hp_events *ev, void *ctx)
+{
+    return parser_new(ev, ctx, HTTP_RESPONSE);
 }
 
 void
@@ -175,4 +193,24 @@ const char *
 hp_error(const struct hp *p)
 {
     return p->error[0] != '\0' ? p->error : "malformed request";
+}
+
+int
+hp_status_code(const struct hp *p)
+{
+    return (int)p->parser.status_code;
+}
+
+enum hp_status
+hp_finish(struct hp *p)
+{
+    enum http_errno e;
+
+    /* A zero-length execute is http-parser's end-of-stream signal. */
+    (void)http_parser_execute(&p->parser, &p->settings, NULL, 0);
+    e = HTTP_PARSER_ERRNO(&p->parser);
+    if (e == HPE_OK || e == HPE_PAUSED)
+        return HP_OK;
+    set_error(p, e);
+    return HP_ERROR;
 }

@@ -23,7 +23,10 @@ struct hp_head {
 };
 
 /* Callbacks return 0 to go on, -1 to abort parsing (hp_feed returns HP_ABORTED).
- * Data callbacks may be called several times for one item (split reads). */
+ * Data callbacks may be called several times for one item (split reads).
+ * For a response parser (hp_new_response), url is never called and head may
+ * return 1: the response has no body whatever its headers say (it answers
+ * a HEAD request). */
 struct hp_events {
     int (*begin)(void *ctx); /* first byte of a request */
     int (*url)(void *ctx, const char *p, size_t n);
@@ -44,6 +47,10 @@ enum hp_status {
 /* A parser for a stream of requests; free with hp_free. Never NULL (aborts on OOM). */
 struct hp *hp_new(const struct hp_events *ev, void *ctx);
 void       hp_free(struct hp *p);
+/* A parser for a stream of responses (a proxy's upstream side), same events
+ * and rules; hp_head.method is "" and keep_alive means the server keeps the
+ * connection open. Never NULL. */
+struct hp *hp_new_response(const struct hp_events *ev, void *ctx);
 
 /* Parse n > 0 bytes; *used gets how many were consumed. */
 enum hp_status hp_feed(struct hp *p, const char *data, size_t n, size_t *used);
@@ -54,5 +61,11 @@ void hp_resume(struct hp *p);
 const char *hp_method(const struct hp *p);
 /* A short lower-case description of the last HP_ERROR. */
 const char *hp_error(const struct hp *p);
+/* Status code of the response being parsed (valid from the head event on). */
+int hp_status_code(const struct hp *p);
+/* The peer closed the stream: a response delimited by the close completes
+ * (the done event runs). HP_OK at a message boundary or after that done
+ * event; HP_ERROR when a message was cut short. */
+enum hp_status hp_finish(struct hp *p);
 
 #endif

@@ -1,0 +1,424 @@
+/*
+ * gw.h - the data plane's private half, shared by main.c, loop.c, client.c,
+ * http1.c, sink.c, proxy.c, respond.c, upstream.c, mirror.c, auth.c,
+ * admin.c, stats.c and health.c. The control plane (routes, breaker, rate
+ * limits, canary, shadow, events) is reached only through gateway.h.
+ *
+ * Threads: one libuv loop per core serves the public listener (SO_REUSEPORT
+ * sockets); the main thread's control loop serves the admin listener, the
+ * signals, the health checks and the canary rollbacks. A client connection,
+ * its exchange and the upstream connections it uses all live on one loop,
+ * so nothing here is locked; process-wide state is atomics or is reached
+ * through a per-loop cache rebuilt once per route-table version.
+ */
+#ifndef SOUK_GW_H
+#define SOUK_GW_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "bounds.h"
+#include "buf.h"
+#include "gateway.h"
+#include "http_parse.h"
+#include "metrics.h"
+#include "str.h"
+
+#define GW_READ_BUF        65536 /* one read buffer per loop, shared by its connections */
+#define GW_SINK_IOV        64    /* views gathered before a flush */
+#define GW_RESP_HEADERS    128   /* header lines of one upstream response */
+#define GW_RESP_HEAD_BYTES 65536 /* status line and headers of one upstream response */
+#define GW_ADMIN_BODY_MAX  (1 << 20)
+#define GW_UP_IDLE_MS      30000 /* a pooled upstream connection is closed after this */
+#define GW_LINGER_MS       2000  /* after an error answer: drop what the client still sends */
+#define GW_DRAIN_MS        10000 /* SIGTERM: in-flight requests get this long */
+#define GW_ID_MAX          128   /* X-Request-Id honoured up to this length */
+
+struct client;
+struct exch;
+struct uconn;
+struct mirror;
+
+/* ------------------------------------------------------------------ http1.c */
+
+/* Syntax the parser library is lenient about, checked on the raw bytes of a
+ * request head before the parser sees them (RFC 9112 §2-5). */
+struct lint {
+    int    state;
+    size_t line_bytes, header_bytes;
+    int    lines;
+};
+
+/* The framing of a chunked body on the raw bytes (RFC 9112 §7.1), so that a
+ * size line, an extension or a missing CRLF the parser would let through is
+ * refused, and so the end of the message is known before the parser runs. */
+struct chunkv {
+    int      state;
+    uint64_t left; /* data bytes left in the current chunk */
+    int      digits;
+    size_t   line, trailer;
+};
+
+struct hspan {
+    uint32_t name_off, name_len, val_off, val_len;
+};
+
+/* A head as the parser delivers it: the target (requests) and the header
+ * lines, copied back to back into text; spans index into it. */
+struct hhead {
+    struct buf   text;
+    size_t       url_len;
+    struct hspan f[GW_RESP_HEADERS];
+    int          n, max, in_value, overflow;
+};
+
+/* What the request head says about framing and the headers the proxy reads. */
+struct reqinfo {
+    int      chunked, has_length;
+    uint64_t length;
+    int      host, authorization, cookie, request_id, traceparent, xff, via; /* index or -1 */
+    int      expect_continue, conn_close;
+    struct str conn_tokens[8]; /* names listed in Connection (hop-by-hop) */
+    int        nconn_tokens;
+};
+
+void   lint_reset(struct lint *l);
+/* Scan head bytes; returns how many of p belong to the head (all of them
+ * until it ends). *done when the head ended; *err/*why on a violation
+ * (ERR_INVALID, ERR_URI_TOO_LONG or ERR_HEADERS_TOO_LARGE). */
+size_t lint_scan(struct lint *l, const char *p, size_t n, int *done, int *err, const char **why);
+void   chunkv_reset(struct chunkv *v);
+/* Scan chunked body bytes; returns how many belong to this message, *done
+ * when it ended, *why on a framing error. */
+size_t chunkv_scan(struct chunkv *v, const char *p, size_t n, int *done, const char **why);
+
+void       hhead_init(struct hhead *h, int max_fields, size_t max_bytes);
+void       hhead_reset(struct hhead *h);
+void       hhead_free(struct hhead *h);
+int        hhead_url(struct hhead *h, const char *p, size_t n);
+int        hhead_field(struct hhead *h, const char *p, size_t n);
+int        hhead_value(struct hhead *h, const char *p, size_t n);
+struct str hhead_name(const struct hhead *h, int i);
+struct str hhead_val(const struct hhead *h, int i);
+struct str hhead_target(const struct hhead *h);
+int        hhead_find(const struct hhead *h, const char *name);
+/* Check what the parser accepted but a proxy must not (duplicate or
+ * conflicting framing, Host rules, target form); fills ri. NULL or why. */
+const char *headers_check_request(const struct hhead *h, const struct hp_head *hp,
+                                struct reqinfo *ri);
+/* 1 when header i is hop-by-hop (RFC 9110 §7.6.1), given the Connection
+ * tokens of the same message. */
+int         headers_hop_by_hop(struct str name, const struct str *tokens, int ntokens);
+/* Collect the names listed in the Connection headers of h. */
+int         headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close);
+const char *headers_reason(int status);
+struct str  headers_trim(struct str s);
+
+/* ------------------------------------------------------------------ sink.c */
+
+typedef void sink_fn(void *ctx, int status);
+
+/* Writes to one stream without copying in the common case: views gathered
+ * with sink_add are offered to uv_try_write at sink_flush; only what the
+ * kernel does not take is copied and queued. Views must stay valid until
+ * the next sink_flush only. */
+struct sink {
+    uv_stream_t *stream;
+    uv_buf_t     iov[GW_SINK_IOV];
+    char         frame[GW_SINK_IOV][20]; /* chunk-size lines */
+    int          niov, nframe;
+    size_t       batch;  /* bytes gathered */
+    size_t       queued; /* bytes in uv_write requests not yet done */
+    sink_fn     *drained; /* queued fell to zero, or a write failed (status < 0) */
+    void        *ctx;
+    int          failed;
+};
+
+void sink_init(struct sink *s, uv_stream_t *stream, sink_fn *drained, void *ctx);
+void sink_add(struct sink *s, const void *p, size_t n);
+/* n body bytes as one chunk of a chunked body (n > 0). */
+void sink_chunk(struct sink *s, const void *p, size_t n);
+/* Write what was gathered; -1 when the stream failed. */
+int  sink_flush(struct sink *s);
+static inline int
+sink_busy(const struct sink *s)
+{
+    return s->queued > 0;
+}
+
+/* ------------------------------------------------------------------ stats.c */
+
+/* Counters of one route (by name) or one upstream server (by address);
+ * process lifetime, so they survive route-table swaps. */
+struct gw_stat {
+    struct gw_stat  *next;
+    char            *name;
+    char            *labels; /* route="x" or upstream="127.0.0.1:7000" */
+    int              is_route;
+    _Atomic uint64_t by_class[6]; /* [1] = 1xx ... [5] = 5xx, [0] = no answer */
+    struct metric   *latency;
+    _Atomic uint64_t canary_new, canary_legacy, rate_limited, shadow_drops, retries, fallbacks;
+    _Atomic uint64_t connect_errors, timeouts;
+    _Atomic int      shadow_inflight;
+};
+
+struct gw_stat *stats_route(const char *name);
+struct gw_stat *stats_upstream(const char *address);
+void            stats_count(struct gw_stat *s, int status, uint64_t us);
+void            stats_render(struct buf *b);
+void            stats_free_all(void);
+
+/* ------------------------------------------------------------------ upstream.c */
+
+/* One upstream server, process-wide, by address. */
+struct gw_server {
+    struct gw_server       *next;
+    char                   *name; /* "127.0.0.1:7000" */
+    struct sockaddr_storage addr;
+    socklen_t               addrlen;
+    int                     resolved;
+    _Atomic int             healthy; /* active checks; 1 until one fails */
+    _Atomic int             active;  /* requests in flight, every loop */
+    _Atomic int             idle;    /* pooled connections, every loop */
+    struct gw_stat         *st;
+};
+
+/* One server as seen by one loop: its pooled keep-alive connections. */
+struct userver {
+    struct userver   *next;
+    struct gw_server *g;
+    struct uconn     *idle; /* most recently used first */
+    int               nidle, max_idle;
+};
+
+/* What an upstream connection reports to its owner (an exchange or a mirror). */
+struct uconn_ops {
+    void (*connected)(void *owner);
+    /* The connection failed before the response was complete: err is
+     * ERR_UPSTREAM or ERR_TIMEOUT; got_head says if a response head came. */
+    void (*failed)(void *owner, int err, int got_head);
+    /* Response head parsed (u->rh); return 1 when it has no body (HEAD),
+     * 0 to go on, -1 to stop (the owner gave the connection up). */
+    int (*head)(void *owner, int status, const struct hp_head *h);
+    void (*body)(void *owner, const char *p, size_t n);
+    void (*done)(void *owner);
+    /* After each read was parsed: flush what was gathered. */
+    void (*read_end)(void *owner);
+    /* The request sink drained. */
+    void (*drained)(void *owner);
+};
+
+struct uconn {
+    uv_tcp_t                tcp;
+    uv_timer_t              timer;
+    uv_connect_t            creq;
+    struct gw_loop         *loop;
+    struct userver         *us;
+    struct uconn           *next; /* the idle list */
+    struct hp              *hp;
+    struct hhead            rh; /* the response head being parsed */
+    struct sink             out;
+    const struct uconn_ops *ops;
+    void                   *owner;
+    int64_t                 timeout_ms;
+    int                     handles, served;
+    unsigned connected : 1, closing : 1, pooled : 1, keep : 1, got_head : 1, resp_done : 1,
+        paused : 1, timing : 1;
+};
+
+struct gw_server *upstream_server(const char *name);
+void              upstream_servers_sync(const struct gw_table *t);
+void              upstream_servers_free(void);
+/* The loop's view of a server. */
+struct userver *upstream_userver(struct gw_loop *l, struct gw_server *g);
+/* A pooled connection for owner, or a new one being connected (ERR_UPSTREAM
+ * when the socket cannot even be started). *reused says which. */
+MUST_CHECK int upstream_get(struct gw_loop *l, struct userver *us, const struct uconn_ops *ops,
+                            void *owner, int64_t connect_ms, struct uconn **out, int *reused);
+/* Arm the response timeout (inactivity, reset by every read). */
+void upstream_expect(struct uconn *u, int64_t timeout_ms);
+/* The owner is done: pool the connection if it can carry another request. */
+void upstream_release(struct uconn *u);
+void upstream_close(struct uconn *u);
+void upstream_pause(struct uconn *u);
+void upstream_resume(struct uconn *u);
+void upstream_close_idle(struct gw_loop *l);
+
+/* ------------------------------------------------------------------ loop.c */
+
+enum gw_kind { GW_DATA, GW_ADMIN };
+enum gw_cmd { GW_CMD_DRAIN = 1 << 0, GW_CMD_FORCE = 1 << 1 };
+
+/* Per loop, per table version: the table's pools and routes resolved. */
+struct lcache {
+    uint64_t         version;
+    int              npools, nroutes;
+    struct userver **srv; /* [pool * GW_MAX_SERVERS + i] */
+    unsigned        *rr;  /* round-robin position per pool */
+    struct gw_stat **rstat;
+};
+
+struct gw_loop {
+    int             index; /* -1: the control loop */
+    enum gw_kind    kind;
+    uv_loop_t       uv;
+    uv_tcp_t        listener;
+    int             listening;
+    uv_async_t      wake;
+    _Atomic int     cmd;
+    pthread_mutex_t lock; /* guards exiting against uv_async_send */
+    int             exiting, draining;
+    struct client  *clients;
+    int             nclients, nuconns, nmirrors;
+    struct userver *servers;
+    struct lcache   cache;
+    uv_thread_t     thread;
+    int             started;
+    char            rbuf[GW_READ_BUF];
+};
+
+/* Parse host:port into addr. ERR_INVALID. */
+MUST_CHECK int loop_addr(const char *hostport, int passive, struct sockaddr_storage *addr,
+                         socklen_t *len);
+/* A listening socket; SO_REUSEPORT when reuseport. -1 and errno. */
+int             loop_socket(const struct sockaddr_storage *addr, socklen_t len, int reuseport);
+MUST_CHECK int  loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd);
+MUST_CHECK int  loop_start(struct gw_loop *l);
+void            loop_command(struct gw_loop *l, int cmd);
+void            loop_check_exit(struct gw_loop *l);
+void            loop_free(struct gw_loop *l);
+/* The loop's cache for t (rebuilt when the version changed). */
+struct lcache  *loop_cache(struct gw_loop *l, const struct gw_table *t);
+void            loop_drain(struct gw_loop *l);
+uint64_t        loop_now(struct gw_loop *l);
+
+/* ------------------------------------------------------------------ client.c */
+
+enum cphase {
+    CP_IDLE,    /* between requests */
+    CP_HEAD,    /* reading a request head */
+    CP_CONNECT, /* head done, waiting for an upstream */
+    CP_BODY,    /* streaming the request body */
+    CP_WAIT,    /* request read, answer under way */
+    CP_LINGER,  /* final answer sent after an error */
+};
+
+struct client {
+    uv_tcp_t        tcp;
+    uv_timer_t      timer;
+    uv_shutdown_t   shutdown;
+    struct gw_loop *loop;
+    struct client  *prev, *next;
+    struct hp      *hp;
+    struct lint     lint;
+    struct chunkv   chv;
+    struct hhead    head;
+    struct reqinfo  ri;
+    struct hp_head  hph;
+    struct sink     out;
+    struct buf      uhead; /* the request head for the upstream */
+    struct buf      ohead; /* the answer head for the client */
+    struct buf      abody; /* admin request bodies */
+    struct arena   *a;     /* the exchange's arena, reset after each */
+    struct exch    *x;
+    enum cphase     phase;
+    uint64_t        left;  /* Content-Length bytes still to read */
+    uint64_t        t_begin;
+    char           *pending; /* read but not parsed yet */
+    size_t          pending_len;
+    char            ip[48];
+    int             handles, served;
+    unsigned reading : 1, closing : 1, close_after : 1, eof : 1, answered : 1, admin_ok : 1,
+        stalled : 1;
+};
+
+void client_accept(struct gw_loop *l, uv_stream_t *server);
+/* Answer with a local response (a problem, /metrics, an admin reply); the
+ * bytes are written or copied before it returns. */
+void client_answer(struct client *c, int status, const char *ctype, const char *body, size_t n,
+                   const char *extra_headers);
+/* Answer err as problem+json (the one place problems are rendered). */
+void client_problem(struct client *c, int err, const char *detail);
+/* The exchange is over (its answer fully handed to the sink). */
+void client_exchange_end(struct client *c);
+/* The upstream side is ready for the body: parse what was held back. */
+void client_stream(struct client *c);
+void client_pause(struct client *c);
+void client_resume(struct client *c);
+void client_close(struct client *c);
+void client_drain(struct client *c);
+const char *client_request_id(struct client *c);
+
+/* ------------------------------------------------------------------ proxy.c */
+
+/* Request head parsed and checked on a data listener: route, edge policy,
+ * pick an upstream. Returns the phase the client enters. */
+enum cphase proxy_begin(struct client *c);
+int         proxy_body(struct exch *x, const char *p, size_t n);
+void        proxy_request_done(struct exch *x);
+void        proxy_flush(struct exch *x);
+void        proxy_client_drained(struct exch *x);
+/* The client went away or timed out. */
+void        proxy_abort(struct exch *x);
+int         proxy_answered(const struct exch *x);
+
+/* respond.c: the uconn callbacks of an exchange. */
+extern const struct uconn_ops proxy_uconn_ops;
+/* proxy.c, for respond.c */
+void proxy_attempt_failed(struct exch *x, int err);
+void proxy_finish(struct exch *x);
+
+/* ------------------------------------------------------------------ auth.c */
+
+/* Edge authentication of the request in c: *user filled for a valid token.
+ * ERR_UNAUTHORIZED / ERR_FORBIDDEN with *why per the route's policy. */
+MUST_CHECK int gwauth_check(struct client *c, enum gw_auth policy, struct auth_claims *user,
+                            const char **why);
+/* 1 when the admin bearer token is present and right (constant time). */
+int gwauth_admin(struct client *c);
+/* The canary key: the user id, else the souk_canary cookie; *fresh when a
+ * new cookie value was made (the answer must set it). */
+const char *gwauth_canary_key(struct client *c, struct arena *a, const struct auth_claims *user,
+                              int *fresh);
+
+/* ------------------------------------------------------------------ ids.c */
+
+/* The request id: the client's when valid, else a new one (in a). */
+const char *ids_request_id(struct client *c, struct arena *a);
+/* traceparent for the upstream: continue a valid one with a new span, else
+ * start a trace. trace_id gets the 32 hex digits. */
+const char *ids_traceparent(struct client *c, struct arena *a, char trace_id[33]);
+
+/* ------------------------------------------------------------------ mirror.c */
+
+/* Start a shadow copy of x's request to the route's new pool; NULL when the
+ * bounds say no (counted as a drop). */
+struct mirror *mirror_start(struct exch *x);
+/* The legacy answer is complete: status and the copy of its body (taken). */
+void           mirror_legacy_done(struct mirror *m, int status, struct buf *body, int ok);
+
+/* ------------------------------------------------------------------ admin.c */
+
+/* The admin listener: head parsed (auth, route) / whole body read. */
+void admin_begin(struct client *c);
+void admin_run(struct client *c);
+/* Queue a canary rollback of route for the control loop (any thread). */
+void admin_rollback_request(const char *route);
+MUST_CHECK int admin_init(uv_loop_t *control);
+void admin_free(void);
+
+/* ------------------------------------------------------------------ health.c */
+
+void health_start(uv_loop_t *control);
+void health_sync(void);
+void health_stop(void);
+
+/* The gateway's own endpoints on the data listener (/health /ready /metrics):
+ * 1 when the request was one and is answered. */
+int  local_endpoint(struct client *c);
+void metrics_text(struct buf *b);
+
+#endif

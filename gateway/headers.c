@@ -1,0 +1,330 @@
+/*
+ * headers.c - a message head as collected from the parser (target and
+ * header lines in one buffer), the checks a proxy adds to the parser's for
+ * a request (duplicate or conflicting framing, Host, target form), the
+ * hop-by-hop headers, and the reason phrases. Pure functions.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "gw.h"
+
+
+
+void
+hhead_init(struct hhead *h, int max_fields, size_t max_bytes)
+{
+    memset(h, 0, sizeof(*h));
+    h->max = max_fields < GW_RESP_HEADERS ? max_fields : GW_RESP_HEADERS;
+    buf_init(&h->text, max_bytes);
+}
+
+void
+hhead_reset(struct hhead *h)
+{
+    buf_reset(&h->text);
+    h->url_len = 0;
+    h->n = 0;
+    h->in_value = 0;
+    h->overflow = 0;
+}
+
+void
+hhead_free(struct hhead *h)
+{
+    buf_free(&h->text);
+}
+
+int
+hhead_url(struct hhead *h, const char *p, size_t n)
+{
+    buf_append(&h->text, p, n);
+    h->url_len += n;
+    return buf_error(&h->text) ? -1 : 0;
+}
+
+int
+hhead_field(struct hhead *h, const char *p, size_t n)
+{
+    struct hspan *sp;
+
+    if (h->n == 0 || h->in_value) {
+        if (h->n == h->max) {
+            h->overflow = 1;
+            return -1;
+        }
+        sp = &h->f[h->n++];
+        memset(sp, 0, sizeof(*sp));
+        sp->name_off = (uint32_t)buf_len(&h->text);
+        h->in_value = 0;
+    }
+    buf_append(&h->text, p, n);
+    h->f[h->n - 1].name_len += (uint32_t)n;
+    return buf_error(&h->text) ? -1 : 0;
+}
+
+int
+hhead_value(struct hhead *h, const char *p, size_t n)
+{
+    struct hspan *sp = &h->f[h->n - 1];
+
+    if (!h->in_value) {
+        h->in_value = 1;
+        sp->val_off = (uint32_t)buf_len(&h->text);
+    }
+    buf_append(&h->text, p, n);
+    sp->val_len += (uint32_t)n;
+    return buf_error(&h->text) ? -1 : 0;
+}
+
+struct str
+hhead_name(const struct hhead *h, int i)
+{
+    return (struct str){buf_data(&h->text) + h->f[i].name_off, h->f[i].name_len};
+}
+
+struct str
+hhead_val(const struct hhead *h, int i)
+{
+    return (struct str){buf_data(&h->text) + h->f[i].val_off, h->f[i].val_len};
+}
+
+struct str
+hhead_target(const struct hhead *h)
+{
+    return (struct str){buf_data(&h->text), h->url_len};
+}
+
+int
+hhead_find(const struct hhead *h, const char *name)
+{
+    int i;
+
+    for (i = 0; i < h->n; i++)
+        if (str_eqi(hhead_name(h, i), name))
+            return i;
+    return -1;
+}
+
+struct str
+headers_trim(struct str s)
+{
+    while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+/* ---- request rules ------------------------------------------------------------ */
+
+static const char *const hop_names[] = {
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+    "upgrade",    NULL,
+};
+
+int
+headers_hop_by_hop(struct str name, const struct str *tokens, int ntokens)
+{
+    int i;
+
+    for (i = 0; hop_names[i] != NULL; i++)
+        if (str_eqi(name, hop_names[i]))
+            return 1;
+    for (i = 0; i < ntokens; i++)
+        if (tokens[i].len == name.len && strncasecmp(tokens[i].p, name.p, name.len) == 0 &&
+            !str_eqi(name, "host"))
+            return 1;
+    return 0;
+}
+
+int
+headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close)
+{
+    struct str v, tok;
+    const char *comma;
+    int         i, n = 0;
+
+    *close = 0;
+    for (i = 0; i < h->n; i++) {
+        if (!str_eqi(hhead_name(h, i), "connection"))
+            continue;
+        for (v = hhead_val(h, i); v.len > 0; v.len -= (size_t)(comma - v.p) + 1, v.p = comma + 1) {
+            comma = memchr(v.p, ',', v.len);
+            if (comma == NULL)
+                comma = v.p + v.len;
+            tok = headers_trim((struct str){v.p, (size_t)(comma - v.p)});
+            if (str_eqi(tok, "close"))
+                *close = 1;
+            else if (tok.len > 0 && n < max && !str_eqi(tok, "keep-alive"))
+                out[n++] = tok;
+            if (comma == v.p + v.len)
+                break;
+        }
+    }
+    return n;
+}
+
+/* Host is a uri-host with an optional port: no spaces, paths or userinfo. */
+static int
+host_ok(struct str v)
+{
+    size_t i;
+
+    for (i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+
+        if (ch <= ' ' || ch >= 0x7f || strchr("/?#@\\\"<>{}|^`", ch) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+static const char *
+target_problem(struct str t, const char *method)
+{
+    if (t.len == 0)
+        return "empty request target";
+    if (memchr(t.p, '#', t.len) != NULL)
+        return "fragment in request target";
+    if (t.p[0] == '/')
+        return NULL;
+    if (t.len == 1 && t.p[0] == '*' && strcmp(method, "OPTIONS") == 0)
+        return NULL;
+    if (strcmp(method, "CONNECT") == 0)
+        return "connect is not supported";
+    if (memmem(t.p, t.len, "://", 3) != NULL)
+        return "absolute-form request target is not accepted";
+    return "invalid request target";
+}
+
+/* One header line's part in the checks; NULL or why the request is refused. */
+static const char *
+check_line(struct reqinfo *ri, struct str name, struct str v, int i, int *ncl, int *nte, int *nhost)
+{
+    int64_t len;
+
+    if (str_eqi(name, "content-length")) {
+        if (++*ncl > 1)
+            return "duplicate content-length";
+        if (str_to_i64(v, 0, INT64_MAX, &len) != ERR_OK || v.p[0] == '-')
+            return "invalid content-length";
+        ri->has_length = 1;
+        ri->length = (uint64_t)len;
+    } else if (str_eqi(name, "transfer-encoding")) {
+        if (++*nte > 1)
+            return "duplicate transfer-encoding";
+        if (!str_eqi(v, "chunked"))
+            return "transfer-encoding other than chunked";
+        ri->chunked = 1;
+    } else if (str_eqi(name, "host")) {
+        if (++*nhost > 1)
+            return "duplicate host header";
+        if (!host_ok(v))
+            return "invalid host header";
+        ri->host = i;
+    } else if (str_eqi(name, "authorization")) {
+        if (ri->authorization >= 0)
+            return "duplicate authorization header";
+        ri->authorization = i;
+    } else if (str_eqi(name, "expect")) {
+        ri->expect_continue = str_eqi(v, "100-continue");
+    } else if (str_eqi(name, "cookie") && ri->cookie < 0) {
+        ri->cookie = i;
+    } else if (str_eqi(name, "x-request-id") && ri->request_id < 0) {
+        ri->request_id = i;
+    } else if (str_eqi(name, "traceparent")) {
+        ri->traceparent = ri->traceparent < 0 ? i : -2; /* two: start a new trace */
+    }
+    return NULL;
+}
+
+const char *
+headers_check_request(const struct hhead *h, const struct hp_head *hp, struct reqinfo *ri)
+{
+    const char *why;
+    int         i, ncl = 0, nte = 0, nhost = 0;
+
+    memset(ri, 0, sizeof(*ri));
+    ri->host = ri->authorization = ri->cookie = ri->request_id = ri->traceparent = -1;
+    why = target_problem(hhead_target(h), hp->method);
+    for (i = 0; why == NULL && i < h->n; i++)
+        why = check_line(ri, hhead_name(h, i), headers_trim(hhead_val(h, i)), i, &ncl, &nte,
+                         &nhost);
+    if (why != NULL)
+        return why;
+    if (ncl > 0 && nte > 0)
+        return "content-length with transfer-encoding";
+    if (nte > 0 && hp->http_minor == 0)
+        return "transfer-encoding in an http/1.0 request";
+    if (nhost == 0 && hp->http_minor > 0)
+        return "missing host header";
+    /* Our reading of the framing must be the parser's, byte for byte. */
+    if (ri->chunked != (hp->chunked != 0) || ri->has_length != (hp->has_length != 0) ||
+        (ri->has_length && ri->length != hp->content_length))
+        return "ambiguous message framing";
+    ri->nconn_tokens = headers_conn_tokens(h, ri->conn_tokens, 8, &ri->conn_close);
+    return NULL;
+}
+
+static const struct {
+    int         status;
+    const char *reason;
+} reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
+    {204, "No Content"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {402, "Payment Required"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
+    {422, "Unprocessable Content"},
+    {425, "Too Early"},
+    {426, "Upgrade Required"},
+    {428, "Precondition Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
+const char *
+headers_reason(int status)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    return "Unknown";
+}

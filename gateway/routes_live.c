@@ -1,0 +1,496 @@
+/*
+ * routes_live.c - the route table at work: per-request matching (no locks,
+ * no allocation), the current table and its atomic swap, persistence to the
+ * routes file, reload, diff and PATCH. In-flight requests keep the table
+ * they acquired; a replaced table is freed by its last routes_unref.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway.h"
+#include "log.h"
+
+#define FILE_MAX (16 << 20) /* a routes file larger than this is a mistake */
+
+/* swap_lock covers reading `current` together with taking a reference, so a
+ * concurrent swap cannot free the table in between; it is held for a few
+ * instructions. install_lock serialises writers (persist + swap, or
+ * read-modify-write for PATCH) without making readers wait for fsync. */
+static pthread_mutex_t  swap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t  install_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gw_table *current;
+
+/* ------------------------------------------------------------ matching */
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The next request byte, percent-decoded. An escaped '/' comes back as 256 so
+ * that it never equals a literal '/' or ends a segment: lib/router.c treats
+ * "a%2Fb" as one segment and the upstream must see the path as we did. */
+static int
+next_byte(const char **pp, const char *end)
+{
+    const char *p = *pp;
+    int         hi, lo;
+
+    if (*p == '%' && end - p >= 3) {
+        hi = hexval((unsigned char)p[1]);
+        lo = hexval((unsigned char)p[2]);
+        if (hi >= 0 && lo >= 0) {
+            *pp = p + 3;
+            return hi * 16 + lo == '/' ? 256 : hi * 16 + lo;
+        }
+    }
+    *pp = p + 1;
+    return (unsigned char)*p;
+}
+
+/* "/a/b" matches "/a/b" and "/a/b/..." but not "/a/bc". */
+static int
+prefix_match(const struct gw_route *r, const char *p, const char *end)
+{
+    const char *lit = r->path, *lit_end = r->path + r->path_len;
+
+    while (lit < lit_end) {
+        if (p == end || next_byte(&p, end) != (unsigned char)*lit)
+            return 0;
+        lit++;
+    }
+    return p == end || *p == '/' || lit_end[-1] == '/';
+}
+
+/* Segment by segment; "{x}" takes exactly one non-empty segment. */
+static int
+template_match(const char *t, const char *p, const char *end)
+{
+    const char *seg;
+
+    while (*t == '/') {
+        if (p == end || *p != '/')
+            return 0;
+        t++;
+        p++;
+        if (*t == '{') {
+            seg = p;
+            while (p < end && *p != '/')
+                p++;
+            if (p == seg)
+                return 0;
+            t = strchr(t, '}') + 1;
+            continue;
+        }
+        while (*t != '\0' && *t != '/') {
+            if (p == end || *p == '/' || next_byte(&p, end) != (unsigned char)*t)
+                return 0;
+            t++;
+        }
+    }
+    return p == end;
+}
+
+const struct gw_route *
+routes_match(const struct gw_table *t, const char *method, const char *path, size_t path_len)
+{
+    const struct gw_route *r;
+    unsigned               bit = routes_method_bit(method);
+    int                    i;
+
+    for (i = 0; i < t->nroutes; i++) {
+        r = &t->routes[i];
+        if (r->methods != 0 && (r->methods & bit) == 0)
+            continue;
+        if (r->is_template ? template_match(r->path, path, path + path_len)
+                           : prefix_match(r, path, path + path_len))
+            return r;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ the current table */
+
+struct gw_table *
+routes_acquire(void)
+{
+    struct gw_table *t;
+
+    pthread_mutex_lock(&swap_lock);
+    t = current;
+    if (t != NULL)
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&swap_lock);
+    return t;
+}
+
+/* mkdir -p for the directory part of path. */
+static int
+make_parent_dirs(const char *path)
+{
+    char  dir[4096];
+    char *p;
+    int   n = snprintf(dir, sizeof(dir), "%s", path);
+
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return ERR_INVALID;
+    for (p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return ERR_INTERNAL;
+        *p = '/';
+    }
+    return ERR_OK;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+    ssize_t w;
+
+    while (n > 0) {
+        w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return ERR_INTERNAL;
+        p += w;
+        n -= (size_t)w;
+    }
+    return ERR_OK;
+}
+
+/* fsync the directory so the rename itself survives a crash. */
+static void
+sync_parent_dir(const char *path)
+{
+    char        dir[4096];
+    const char *slash = strrchr(path, '/');
+    int         fd;
+
+    snprintf(dir, sizeof(dir), "%.*s", slash != NULL ? (int)(slash - path) : 1,
+             slash != NULL ? path : ".");
+    fd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* Write doc to path atomically: a reader (or a crash) sees the old file or the
+ * new one, never half of one. */
+static int
+persist(const json_t *doc, const char *path)
+{
+    char *text = NULL, tmp[4096];
+    int   fd = -1, rc;
+
+    rc = make_parent_dirs(path);
+    if (rc)
+        goto done;
+    rc = ERR_INTERNAL;
+    text = json_dumps(doc, JSON_INDENT(2));
+    if (text == NULL || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        goto done;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto done;
+    rc = write_all(fd, text, strlen(text));
+    if (!rc)
+        rc = write_all(fd, "\n", 1);
+    if (!rc && fsync(fd) != 0)
+        rc = ERR_INTERNAL;
+    if (close(fd) != 0 && !rc)
+        rc = ERR_INTERNAL;
+    fd = -1;
+    if (!rc && rename(tmp, path) != 0)
+        rc = ERR_INTERNAL;
+    if (rc)
+        (void)unlink(tmp);
+    else
+        sync_parent_dir(path);
+done:
+    if (rc)
+        log_error("cannot persist routes to %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
+
+/* Caller holds install_lock. Consumes the reference on t in every case. */
+static int
+install_locked(struct gw_table *t, const char *path, const char *event, const char *what)
+{
+    struct gw_table *old;
+    int              rc = path != NULL ? persist(t->doc, path) : ERR_OK;
+
+    if (rc) {
+        routes_unref(t);
+        return rc;
+    }
+    pthread_mutex_lock(&swap_lock);
+    old = current;
+    t->version = (old != NULL ? old->version : 0) + 1;
+    current = t;
+    pthread_mutex_unlock(&swap_lock);
+    gwevents_add(event, "routes version %llu installed: %s (%d routes, %d upstreams)",
+                 (unsigned long long)t->version, what, t->nroutes, t->npools);
+    routes_unref(old);
+    return ERR_OK;
+}
+
+int
+routes_install(struct gw_table *t, const char *path)
+{
+    int rc;
+
+    pthread_mutex_lock(&install_lock);
+    rc = install_locked(t, path, "reload", path != NULL ? path : "not persisted");
+    pthread_mutex_unlock(&install_lock);
+    return rc;
+}
+
+void
+routes_shutdown(void)
+{
+    struct gw_table *old;
+
+    pthread_mutex_lock(&swap_lock);
+    old = current;
+    current = NULL;
+    pthread_mutex_unlock(&swap_lock);
+    routes_unref(old);
+}
+
+int
+routes_read_file(const char *path, struct gw_table **out, struct buf *errors)
+{
+    struct buf text;
+    char       chunk[65536];
+    ssize_t    n = 1;
+    int        fd, rc;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        buf_printf(errors, "%s: %s\n", path, strerror(errno));
+        return errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL;
+    }
+    buf_init(&text, FILE_MAX);
+    while (n > 0) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            n = 1;
+        else if (n > 0)
+            buf_append(&text, chunk, (size_t)n);
+    }
+    close(fd);
+    rc = n < 0 ? ERR_INTERNAL : buf_error(&text);
+    if (rc)
+        buf_printf(errors, "%s: %s\n", path, n < 0 ? "read error" : "larger than 16 MiB");
+    else
+        rc = routes_parse(buf_data(&text), buf_len(&text), out, errors);
+    buf_free(&text);
+    return rc;
+}
+
+int
+routes_load_file(const char *path, struct buf *errors)
+{
+    struct gw_table *t;
+    int              rc;
+
+    rc = routes_read_file(path, &t, errors);
+    if (rc) {
+        log_error("routes not loaded from %s, the current table stays", path);
+        return rc;
+    }
+    pthread_mutex_lock(&install_lock);
+    /* Not persisted: rewriting the operator's own file would reformat it. */
+    rc = install_locked(t, NULL, "reload", path);
+    pthread_mutex_unlock(&install_lock);
+    return rc;
+}
+
+/* ------------------------------------------------------------ admin operations */
+
+json_t *
+routes_to_json(const struct gw_table *t)
+{
+    return json_deep_copy(t->doc);
+}
+
+/* The member of doc's "routes" array named name, or NULL. */
+static json_t *
+doc_route(json_t *doc, const char *name)
+{
+    json_t *r;
+    size_t  i;
+
+    json_array_foreach(json_object_get(doc, "routes"), i, r)
+    {
+        if (json_is_string(json_object_get(r, "name")) &&
+            strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+int
+routes_with_mode(const struct gw_table *cur, const char *name, const char *mode, int percent,
+                 struct gw_table **out, struct buf *errors)
+{
+    json_t *doc = json_deep_copy(cur->doc), *r;
+    int     rc;
+
+    *out = NULL;
+    r = doc_route(doc, name);
+    if (r == NULL) {
+        buf_printf(errors, "%s: no such route\n", name);
+        json_decref(doc);
+        return ERR_NOT_FOUND;
+    }
+    /* mode NULL keeps the mode (a percent-only change). */
+    if (mode != NULL && json_object_set_new(r, "mode", json_string(mode)) != 0) {
+        buf_printf(errors, "%s.mode: must be legacy, shadow, canary or new\n", name);
+        json_decref(doc);
+        return ERR_INVALID;
+    }
+    if (percent >= 0)
+        json_object_set_new(r, "canary_percent", json_integer(percent));
+    rc = routes_build(doc, out, errors);
+    json_decref(doc);
+    return rc;
+}
+
+static const struct gw_route *
+find_route(const struct gw_table *t, const char *name)
+{
+    int i;
+
+    for (i = 0; i < t->nroutes; i++)
+        if (strcmp(t->routes[i].name, name) == 0)
+            return &t->routes[i];
+    return NULL;
+}
+
+int
+routes_set_mode(const char *name, const char *mode, int percent, const char *path,
+                struct buf *errors)
+{
+    struct gw_table       *cur, *next = NULL;
+    const struct gw_route *r;
+    char                   what[160];
+    int                    rc;
+
+    pthread_mutex_lock(&install_lock);
+    cur = routes_acquire();
+    rc = cur != NULL ? routes_with_mode(cur, name, mode, percent, &next, errors) : ERR_UNAVAILABLE;
+    routes_unref(cur);
+    if (!rc) {
+        r = find_route(next, name);
+        snprintf(what, sizeof(what), "route %s mode %s canary_percent %d", name,
+                 routes_mode_name(r->mode), r->canary_percent);
+        rc = install_locked(next, path, "route_patch", what);
+    }
+    pthread_mutex_unlock(&install_lock);
+    return rc;
+}
+
+/* [old, new] for one member; a missing side is null. */
+static json_t *
+pair(json_t *a, json_t *b)
+{
+    return json_pack("[OO]", a != NULL ? a : json_null(), b != NULL ? b : json_null());
+}
+
+/* {"member": [old, new], ...} for the members of a and b that differ. */
+static json_t *
+changed_fields(json_t *a, json_t *b)
+{
+    json_t     *out = json_object(), *v;
+    const char *key;
+
+    json_object_foreach(a, key, v)
+    {
+        if (!json_equal(v, json_object_get(b, key)))
+            json_object_set_new(out, key, pair(v, json_object_get(b, key)));
+    }
+    json_object_foreach(b, key, v)
+    {
+        if (json_object_get(a, key) == NULL)
+            json_object_set_new(out, key, pair(NULL, v));
+    }
+    return out;
+}
+
+/* Routes are matched by name, so a renamed route is one removed and one added. */
+static void
+diff_routes(json_t *from, json_t *to, json_t *out)
+{
+    json_t     *r, *old;
+    size_t      i;
+    const char *name;
+
+    json_array_foreach(json_object_get(to, "routes"), i, r)
+    {
+        name = json_string_value(json_object_get(r, "name"));
+        old = from != NULL ? doc_route(from, name) : NULL;
+        if (old == NULL)
+            json_array_append_new(json_object_get(out, "added"), json_string(name));
+        else if (!json_equal(old, r))
+            json_array_append_new(
+                json_object_get(out, "changed"),
+                json_pack("{s:s, s:o}", "name", name, "fields", changed_fields(old, r)));
+    }
+    json_array_foreach(from != NULL ? json_object_get(from, "routes") : NULL, i, r)
+    {
+        name = json_string_value(json_object_get(r, "name"));
+        if (doc_route(to, name) == NULL)
+            json_array_append_new(json_object_get(out, "removed"), json_string(name));
+    }
+}
+
+static void
+diff_upstreams(json_t *from, json_t *to, json_t *out)
+{
+    json_t     *a = json_object_get(from, "upstreams"), *b = json_object_get(to, "upstreams"), *v;
+    const char *key;
+
+    json_object_foreach(b, key, v)
+    {
+        if (json_object_get(a, key) == NULL)
+            json_array_append_new(json_object_get(out, "added"), json_string(key));
+        else if (!json_equal(json_object_get(a, key), v))
+            json_array_append_new(json_object_get(out, "changed"), json_string(key));
+    }
+    json_object_foreach(a, key, v)
+    {
+        if (json_object_get(b, key) == NULL)
+            json_array_append_new(json_object_get(out, "removed"), json_string(key));
+    }
+}
+
+json_t *
+routes_diff(const struct gw_table *cur, const struct gw_table *next)
+{
+    json_t *out = json_pack("{s:[], s:[], s:[], s:{s:[], s:[], s:[]}}", "added", "removed",
+                            "changed", "upstreams", "added", "removed", "changed");
+
+    diff_routes(cur != NULL ? cur->doc : NULL, next->doc, out);
+    diff_upstreams(cur != NULL ? cur->doc : NULL, next->doc, json_object_get(out, "upstreams"));
+    return out;
+}
