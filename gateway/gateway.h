@@ -194,6 +194,8 @@ void jcheck_bad(struct jcheck *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* parent.key into out (JCHECK_PATH_LEN bytes), a long key cut at a UTF-8 boundary. */
 void jcheck_path(char *out, const char *parent, const char *key);
+/* parent[i] into out (JCHECK_PATH_LEN bytes). */
+void jcheck_index(char *out, const char *parent, size_t i);
 /* Index of z in NULL-terminated names, or -1. */
 int jcheck_enum_index(const char *const *names, const char *z);
 /* Check obj against fields into base: unknown members, wrong types, ranges,
@@ -210,6 +212,8 @@ int  breaker_allow(const char *server, uint64_t now_ms);  /* 1 = send, 0 = fail 
 void breaker_record(const char *server, int ok, uint64_t now_ms);
 enum gw_breaker_state breaker_state(const char *server);
 json_t *breaker_json(const char *server);
+/* Added by breaker.c: every breaker back to closed with no history (tests). */
+void breaker_reset(void);
 
 /* ------------------------------------------------------------ ratelimit.c */
 
@@ -217,6 +221,9 @@ json_t *breaker_json(const char *server);
  * *retry_after_s set. Thread-safe; idle buckets are evicted. */
 int ratelimit_take(const char *route, const char *key, double rate, int burst, uint64_t now_ms,
                    int *retry_after_s);
+/* Added by ratelimit.c: buckets held now (tests, metrics); forget them all. */
+size_t ratelimit_size(void);
+void   ratelimit_reset(void);
 
 /* ------------------------------------------------------------ canary.c */
 
@@ -226,6 +233,8 @@ int canary_pick(const char *key, int percent);
 /* Record an answer from the new pool of route; returns 1 when the error rate
  * over the window crossed the route's threshold (the caller rolls back). */
 int canary_record(const struct gw_route *r, int failed, uint64_t now_ms);
+/* Added by canary.c: forget every window (tests). */
+void canary_reset(void);
 
 /* ------------------------------------------------------------ shadow.c */
 

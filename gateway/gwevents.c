@@ -37,7 +37,7 @@ now_rfc3339(char *out, size_t n)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
+    snprintf(out, n, "%s.%03dZ", s, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 /* Cut z at n - 1 bytes without splitting a UTF-8 sequence. */

@@ -42,6 +42,13 @@ jcheck_path(char *out, const char *parent, const char *key)
     snprintf(out, JCHECK_PATH_LEN, "%s%s%.*s", parent, parent[0] != '\0' ? "." : "", (int)n, key);
 }
 
+void
+jcheck_index(char *out, const char *parent, size_t i)
+{
+    if (snprintf(out, JCHECK_PATH_LEN, "%s[%zu]", parent, i) >= JCHECK_PATH_LEN)
+        memcpy(out + JCHECK_PATH_LEN - 4, "...", 4); /* still says where, roughly */
+}
+
 int
 jcheck_enum_index(const char *const *names, const char *z)
 {
@@ -128,7 +135,7 @@ check_strings(struct jcheck *c, const struct jcheck_field *f, json_t *v, const c
     *n = 0;
     json_array_foreach(v, i, s)
     {
-        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        jcheck_index(sub, path, i);
         dst[*n] = NULL;
         check_string(c, f, s, sub, &dst[*n]);
         *n += dst[*n] != NULL;

@@ -170,11 +170,11 @@ methods_fn(struct jcheck *c, json_t *v, const char *path, void *dst)
     }
     json_array_foreach(v, i, m)
     {
-        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        jcheck_index(sub, path, i);
         k = jcheck_enum_index(routes_method_names, json_string_value(m));
         if (k < 0)
-            jcheck_bad(
-                c, sub, "must be GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE or CONNECT");
+            jcheck_bad(c, sub,
+                       "must be GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE or CONNECT");
         else if (*out & GW_METHOD_BIT(k))
             jcheck_bad(c, sub, "duplicate method");
         else
@@ -194,8 +194,8 @@ pool_fn(struct jcheck *c, json_t *v, const char *path, void *dst)
         if (strcmp(t->pools[i].name, json_string_value(v)) == 0)
             *out = i;
     if (*out < 0)
-        jcheck_bad(
-            c, path, json_is_string(v) ? "unknown upstream" : "must be the name of an upstream");
+        jcheck_bad(c, path,
+                   json_is_string(v) ? "unknown upstream" : "must be the name of an upstream");
 }
 
 /* ------------------------------------------------------------ the tables */
@@ -279,12 +279,11 @@ static const struct jcheck_field route_fields[] = {
     SUB("rollback", rollback_fields),
     END};
 
-/* Defaults for members left out; -1 marks "absent" where a rule needs to know. */
+/* Defaults for members left out; -1 is "no upstream". */
 static const struct gw_route route_defaults = {
     .legacy = -1,
     .new_pool = -1,
     .mode = GW_MODE_LEGACY,
-    .canary_percent = -1,
     .auth = GW_AUTH_PUBLIC,
     .max_body = 1 << 20,
     .connect_timeout_ms = 1000,
@@ -342,7 +341,7 @@ build_pools(struct jcheck *c, json_t *ups)
 
 /* Rules that involve more than one member of a route. */
 static void
-route_rules(struct jcheck *c, struct gw_route *r, const char *path)
+route_rules(struct jcheck *c, struct gw_route *r, json_t *v, const char *path)
 {
     char sub[JCHECK_PATH_LEN];
 
@@ -355,10 +354,8 @@ route_rules(struct jcheck *c, struct gw_route *r, const char *path)
     if (r->mode != GW_MODE_LEGACY && r->new_pool == -1)
         jcheck_bad(c, sub, "required when mode is %s", mode_names[r->mode]);
     jcheck_path(sub, path, "canary_percent");
-    if (r->mode == GW_MODE_CANARY && r->canary_percent < 0)
+    if (r->mode == GW_MODE_CANARY && json_object_get(v, "canary_percent") == NULL)
         jcheck_bad(c, sub, "required when mode is canary");
-    if (r->canary_percent < 0)
-        r->canary_percent = 0;
     if (r->path != NULL) {
         r->path_len = strlen(r->path);
         r->is_template = strchr(r->path, '{') != NULL;
@@ -420,7 +417,7 @@ build_routes(struct jcheck *c, json_t *arr)
         snprintf(path, sizeof(path), "routes[%zu]", i);
         jcheck_object(c, v, path, route_fields, r);
         if (json_is_object(v))
-            route_rules(c, r, path);
+            route_rules(c, r, v, path);
     }
     cross_rules(c);
 }

@@ -25,10 +25,13 @@ scripts/start-local.sh
 "$BUILD/bin/soukctl" schema up monolith
 "$BUILD/bin/soukctl" seed --if-empty
 
+APP_LOGS=()
+
 # start_app NAME LISTEN [ENV=VALUE ...]: one souk process, pid under var/run.
 start_app() {
 	local name=$1 listen=$2 pidf="$VAR/run/app-$1.pid" pid
 	shift 2
+	APP_LOGS+=("$VAR/log/$name.log")
 	pid=$(cat "$pidf" 2>/dev/null || true)
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		echo "$name already running (pid $pid) on $listen"
@@ -75,6 +78,15 @@ EOT
 if [ "${SOUK_DETACH:-0}" = 1 ]; then
 	exit 0
 fi
-trap 'echo; echo "stopping..."; scripts/stop-local.sh; exit 0' INT TERM
-tail -n 0 -F "$VAR"/log/monolith.log &
-wait $!
+stop() {
+	trap - INT TERM HUP
+	echo
+	echo "stopping..."
+	scripts/stop-local.sh
+	exit 0
+}
+trap stop INT TERM HUP
+# In the foreground, so Ctrl-C reaches it (a background job of a script
+# ignores SIGINT); bash runs the trap when it exits.
+tail -n 0 -F "${APP_LOGS[@]}" || true
+stop

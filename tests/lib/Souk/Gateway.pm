@@ -171,6 +171,36 @@ sub restart {
     return $s;
 }
 
+# shadow_stats($route): that route's entry of GET /shadow, with the counters found under
+# whatever names as matches / mismatches / drops (undef if absent), and the raw entry.
+sub shadow_stats {
+    my ($s, $name) = @_;
+    my $r = $s->admin(GET => '/shadow');
+    my $j = $r->{json};
+    my $e;
+    if (ref $j eq 'HASH') {
+        my $routes = $j->{routes} // $j;
+        $e = ref $routes eq 'HASH' ? $routes->{$name}
+            : ref $routes eq 'ARRAY' ? (grep { ref eq 'HASH' && ($_->{name} // $_->{route} // '') eq $name } @$routes)[0]
+            : undef;
+    } elsif (ref $j eq 'ARRAY') {
+        ($e) = grep { ref eq 'HASH' && ($_->{name} // $_->{route} // '') eq $name } @$j;
+    }
+    $e //= (deep_find($j, sub { ref $_[0] eq 'HASH' && ($_[0]{name} // $_[0]{route} // '') eq $name }))[0];
+    my $pick = sub {
+        my ($re) = @_;
+        return undef unless ref $e eq 'HASH';
+        for my $k (sort keys %$e) { return $e->{$k} if $k =~ $re && !ref $e->{$k} }
+        for my $sub (grep { ref eq 'HASH' } values %$e) {    # {"counts": {...}}
+            for my $k (sort keys %$sub) { return $sub->{$k} if $k =~ $re && !ref $sub->{$k} }
+        }
+        return undef;
+    };
+    return {entry => $e, raw => $r->{body}, status => $r->{status},
+        matches => $pick->(qr/^match(?:es|ed)?$/i), mismatches => $pick->(qr/^mismatch(?:es|ed)?$/i),
+        drops => $pick->(qr/^drop(?:s|ped)?$/i)};
+}
+
 # access_log: the JSON lines of stderr that look like access events.
 sub log_lines {
     my $s = shift;

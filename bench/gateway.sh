@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# bench/gateway.sh - souk-gateway against Debian's nginx as an equivalent keep-alive reverse
+# proxy (issue: souk-gateway), in the same run, in front of the SAME upstream: a third
+# nginx serving a ~200-byte static JSON. wrk (bench/lib.sh wrk_median, bench/report.lua)
+# measures the upstream directly, then nginx, then the gateway, BENCH_RUNS times each.
+#
+#   bench/gateway.sh            run; write var/bench/gateway.results and gateway.md
+#   bench/gateway.sh report     print the markdown section from the last results
+#
+# Results ("name rps p50_ms p99_ms errors", medians) plus one line
+# "rss_kb souk_gateway=N nginx_proxy=N" (peak RSS sampled during the proxies' runs; nginx
+# counts master + workers). Knobs: BENCH_RUNS (3), BENCH_DURATION (10s), BENCH_CONNS (64),
+# BENCH_THREADS (2), BENCH_LOOPS (2: SOUK_LOOPS = nginx worker_processes),
+# BENCH_UPSTREAM_WORKERS (1), BENCH_ACCESS_LOG (off | on, for both proxies), BUILD (build).
+# Everything it starts is stopped on exit; it needs only Debian's nginx, wrk, curl, perl.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+: "${BENCH_CONNS:=64}"
+. bench/lib.sh
+BUILD=${BUILD:-build}
+NGINX=${NGINX:-/usr/sbin/nginx}
+LOOPS=${BENCH_LOOPS:-2}
+UP_WORKERS=${BENCH_UPSTREAM_WORKERS:-1}
+ACCESS_LOG=${BENCH_ACCESS_LOG:-off}
+BENCH_VAR=${BENCH_VAR:-$ROOT/var/bench}
+DIR=$BENCH_VAR/gateway
+BENCH_OUT=${BENCH_OUT:-$BENCH_VAR/gateway.results}
+MD=${BENCH_MD:-$BENCH_VAR/gateway.md}
+
+# ---- the markdown section ---------------------------------------------------------------
+
+report() {
+	local res=${1:-$BENCH_OUT}
+	[ -s "$res" ] || { echo "bench/gateway.sh: no results in $res (run it first)" >&2; return 1; }
+	awk -v runs="${BENCH_RUNS}" -v dur="${BENCH_DURATION}" -v conns="${BENCH_CONNS}" \
+		-v threads="${BENCH_THREADS}" -v loops="$LOOPS" -v upw="$UP_WORKERS" -v alog="$ACCESS_LOG" \
+		-v nginxv="$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')" '
+		$1 == "rss_kb" { for (i = 2; i <= NF; i++) { split($i, kv, "="); rss[kv[1]] = kv[2] } next }
+		NF >= 5 { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; err[$1] = $5; order[++n] = $1 }
+		function label(k) {
+			return k == "direct" ? "upstream directly (no proxy)" : k == "nginx_proxy" ? "nginx " nginxv " reverse proxy" : k == "souk_gateway" ? "souk-gateway" : k
+		}
+		END {
+			print "## Gateway: souk-gateway against nginx as a reverse proxy"
+			print ""
+			printf "Same upstream for both (Debian nginx %s, %d worker, serving a %s static JSON with keep-alive),\n", nginxv, upw, "~200-byte"
+			printf "same wrk settings in the same run: `wrk -t%s -c%s -d%s`, median of %s runs; both proxies with\n", threads, conns, dur, runs
+			printf "%s workers (`SOUK_LOOPS=%s`, nginx `worker_processes %s`), HTTP/1.1 keep-alive pools of 64 to the\n", loops, loops, loops
+			printf "upstream, access logs %s for both, and the same per-request headers added (X-Forwarded-For/-Proto, Via,\n", alog
+			print "X-Request-Id). Client, proxies and upstream share the machine, so compare ratios from one run."
+			print "Command: `bench/gateway.sh` (part of `make bench`)."
+			print ""
+			print "| target | req/s (median) | p50 ms | p99 ms | errors |"
+			print "|---|---:|---:|---:|---:|"
+			for (i = 1; i <= n; i++) { k = order[i]; printf "| %s | %.0f | %.2f | %.2f | %s |\n", label(k), rps[k], p50[k], p99[k], err[k] }
+			print ""
+			g = "souk_gateway"; x = "nginx_proxy"; d = "direct"
+			if ((g in rps) && (x in rps) && rps[x] > 0) {
+				ratio = rps[g] / rps[x]
+				printf "- Throughput ratio souk-gateway / nginx: **%.2f×** (target ≥ 1.2×: %s).\n", ratio, ratio >= 1.2 ? "met" : "not met"
+				printf "- p99: souk-gateway %.2f ms, nginx %.2f ms (target: no worse than nginx: %s).\n", p99[g], p99[x], p99[g] <= p99[x] ? "met" : "not met"
+			}
+			if ((d in rps) && (g in rps)) {
+				printf "- Added latency against the upstream directly: souk-gateway p50 +%.2f ms, p99 +%.2f ms", p50[g] - p50[d], p99[g] - p99[d]
+				if (x in rps) printf "; nginx p50 +%.2f ms, p99 +%.2f ms", p50[x] - p50[d], p99[x] - p99[d]
+				print "."
+			}
+			if ("souk_gateway" in rss) {
+				printf "- Peak RSS under this load: souk-gateway %.1f MiB", rss["souk_gateway"] / 1024
+				if ("nginx_proxy" in rss) printf "; nginx %.1f MiB (master + workers)", rss["nginx_proxy"] / 1024
+				print "."
+			}
+		}' "$res"
+}
+
+if [ "${1:-}" = report ]; then
+	report "${2:-}"
+	exit
+fi
+
+# ---- setup -------------------------------------------------------------------------------
+
+for bin in "$NGINX" wrk curl perl; do
+	command -v "$bin" >/dev/null || { echo "bench/gateway.sh: $bin is missing" >&2; exit 1; }
+done
+GW=$BUILD/bin/souk-gateway
+[ -x "$GW" ] || { echo "bench/gateway.sh: $GW is missing (make all)" >&2; exit 1; }
+case $ACCESS_LOG in on | off) ;; *) echo "BENCH_ACCESS_LOG must be on or off" >&2; exit 1 ;; esac
+
+mkdir -p "$DIR/www" "$DIR/tmp"
+: >"$BENCH_OUT"
+# ~200 bytes, like a small product read
+printf '%s' '{"id":4711,"sku":"SOUK-4711","name":"Linen shirt, blue","price":{"amount":3990,"currency":"EUR"},"stock":17,"rating":4.4,"reviews":12,"category":"shirts","updated_at":"2025-11-25T10:00:00Z","tags":["linen"]}' \
+	>"$DIR/www/bench.json"
+
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# Four distinct free ports, all held until every one is chosen.
+read -r P_UP P_NGINX P_GW P_ADMIN < <(perl -MIO::Socket::INET -e '
+	my @s = map { IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
+		Listen => 1) or die "free port: $!" } 1 .. 4;
+	print join(" ", map { $_->sockport } @s), "\n";')
+
+# Root runs nginx workers as "nobody" unless told; keep them able to read var/.
+user_line=
+[ "$(id -u)" != 0 ] || user_line="user root;"
+render() { # template out key=value...
+	local tpl=$1 out=$2 kv
+	shift 2
+	local sedargs=(-e "s|@USER@|$user_line|" -e "s|@DIR@|$DIR|g")
+	for kv in "$@"; do sedargs+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+	sed "${sedargs[@]}" "$tpl" >"$out"
+	! grep -v '^#' "$out" | grep -n '@[A-Z_]*@' || { echo "bench/gateway.sh: unfilled placeholder in $out" >&2; exit 1; }
+}
+render bench/nginx-upstream.conf "$DIR/upstream.conf" PORT="$P_UP" WORKERS="$UP_WORKERS"
+if [ "$ACCESS_LOG" = on ]; then alog="$DIR/proxy.access.log"; else alog=off; fi
+render bench/nginx-proxy.conf "$DIR/proxy.conf" PORT="$P_NGINX" WORKERS="$LOOPS" \
+	UPSTREAM_PORT="$P_UP" ACCESS_LOG="$alog"
+cat >"$DIR/routes.json" <<EOF
+{
+  "version": 1,
+  "upstreams": {
+    "upstream": {"servers": ["127.0.0.1:$P_UP"], "balance": "round_robin", "max_idle": 64}
+  },
+  "routes": [
+    {"name": "bench", "path": "/", "legacy": "upstream", "mode": "legacy", "auth": "public"}
+  ]
+}
+EOF
+
+wait_ready() { # name url pid
+	local i
+	for i in $(seq 1 100); do
+		curl -fsS -o /dev/null "$2" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "bench/gateway.sh: $1 did not come up ($2); its log:" >&2
+	cat "$DIR/$1.log" "$DIR/$1.error.log" 2>/dev/null | tail -20 >&2
+	exit 1
+}
+
+"$NGINX" -p "$DIR" -e "$DIR/upstream.error.log" -c "$DIR/upstream.conf" >"$DIR/upstream.log" 2>&1 &
+pids+=($!)
+wait_ready upstream "http://127.0.0.1:$P_UP/bench.json" "${pids[-1]}"
+"$NGINX" -p "$DIR" -e "$DIR/proxy.error.log" -c "$DIR/proxy.conf" >"$DIR/proxy.log" 2>&1 &
+pids+=($!)
+nginx_pid=${pids[-1]}
+wait_ready proxy "http://127.0.0.1:$P_NGINX/bench.json" "$nginx_pid"
+if [ "$ACCESS_LOG" = on ]; then gw_alog=1; else gw_alog=0; fi
+SOUK_GATEWAY_LISTEN=127.0.0.1:$P_GW SOUK_GATEWAY_ADMIN_LISTEN=127.0.0.1:$P_ADMIN \
+	SOUK_GATEWAY_ADMIN_TOKEN=bench-admin SOUK_GATEWAY_ROUTES=$DIR/routes.json \
+	SOUK_JWT_SECRET=bench-secret SOUK_LOOPS=$LOOPS SOUK_GATEWAY_ACCESS_LOG=$gw_alog \
+	SOUK_LOG_LEVEL=warn "$GW" 2>"$DIR/gateway.log" &
+pids+=($!)
+gw_pid=${pids[-1]}
+wait_ready gateway "http://127.0.0.1:$P_GW/bench.json" "$gw_pid"
+
+# All three must serve the same bytes, or the comparison means nothing.
+want=$(cat "$DIR/www/bench.json")
+for u in "$P_UP" "$P_NGINX" "$P_GW"; do
+	got=$(curl -fsS "http://127.0.0.1:$u/bench.json")
+	[ "$got" = "$want" ] || { echo "bench/gateway.sh: port $u answered '$got'" >&2; exit 1; }
+done
+
+# Peak RSS (KiB) of a process and its children while $1 runs the rest of the arguments.
+peak_rss() {
+	local pid=$1 out=$2
+	shift 2
+	(
+		peak=0
+		while :; do
+			kb=$(ps -o rss= -p "$pid" --ppid "$pid" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+			[ "$kb" -le "$peak" ] || peak=$kb
+			echo "$peak" >"$out"
+			sleep 0.5
+		done
+	) &
+	local sampler=$!
+	"$@"
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+}
+
+# A short warm-up of each (pools filled, caches hot), not recorded.
+for u in "$P_UP" "$P_NGINX" "$P_GW"; do
+	wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d2s "http://127.0.0.1:$u/bench.json" >/dev/null
+done
+
+BENCH_PATH=/bench.json
+wrk_median direct "http://127.0.0.1:$P_UP" "$BENCH_PATH"
+peak_rss "$nginx_pid" "$DIR/nginx.rss" wrk_median nginx_proxy "http://127.0.0.1:$P_NGINX" "$BENCH_PATH"
+peak_rss "$gw_pid" "$DIR/gateway.rss" wrk_median souk_gateway "http://127.0.0.1:$P_GW" "$BENCH_PATH"
+echo "rss_kb souk_gateway=$(cat "$DIR/gateway.rss") nginx_proxy=$(cat "$DIR/nginx.rss")" >>"$BENCH_OUT"
+
+kill -0 "$gw_pid" 2>/dev/null || { echo "bench/gateway.sh: souk-gateway died during the run" >&2; exit 1; }
+cat "$BENCH_OUT"
+report >"$MD"
+echo "wrote $BENCH_OUT and $MD"

@@ -1,0 +1,202 @@
+/*
+ * answer.c - answers the gateway makes itself: the one place problem+json
+ * bodies are rendered (same shape as lib/req.c: type, title, status,
+ * detail, instance, request_id, from the ERR_MAP table), local replies
+ * (admin API, /health, /ready, /metrics) and their heads. Proxied answers
+ * are respond.c's.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "gw.h"
+#include "log.h"
+
+#define DISCARD_MAX   65536   /* a refused request's body is read (not closed) up to this */
+#define METRICS_MAX   (8 << 20)
+#define PROBLEM_MAX   (LIMIT_REQUEST_LINE + 4096)
+
+/* The Date header value, formatted once per second per thread. */
+const char *
+answer_date(void)
+{
+    static _Thread_local char   text[40];
+    static _Thread_local time_t when;
+    time_t                      now = time(NULL);
+    struct tm                   tm;
+
+    if (now != when || text[0] == '\0') {
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        when = now;
+    }
+    return text;
+}
+
+/* 1 when the request's body is still unread and too big (or unbounded) to
+ * read and drop: the connection must close after the answer. */
+static int
+body_unread(const struct client *c)
+{
+    if (c->req_done || !(c->ri.chunked || c->left > 0))
+        return 0;
+    return c->ri.chunked || c->left > DISCARD_MAX || c->x != NULL;
+}
+
+void
+client_answer(struct client *c, int status, const char *ctype, const char *body, size_t n,
+              const char *extra)
+{
+    struct buf *h = &c->ohead;
+    int         close;
+
+    /* Before the end of a head the stream is lost: nothing more is read. */
+    close = c->close_after || c->loop->draining || c->eof || !c->head_done ||
+            !c->hph.keep_alive || body_unread(c);
+    buf_reset(h);
+    buf_printf(h, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, headers_reason(status), answer_date());
+    if (ctype != NULL)
+        buf_printf(h, "Content-Type: %s\r\n", ctype);
+    buf_printf(h, "Content-Length: %zu\r\n", n);
+    if (c->rid != NULL)
+        buf_printf(h, "X-Request-Id: %s\r\n", c->rid);
+    if (extra != NULL)
+        buf_puts(h, extra);
+    if (close)
+        buf_puts(h, "Connection: close\r\n");
+    else if (c->hph.http_minor == 0)
+        buf_puts(h, "Connection: keep-alive\r\n");
+    buf_puts(h, "\r\n");
+    sink_add(&c->out, buf_data(h), buf_len(h));
+    if (!c->head_done || strcmp(c->hph.method, "HEAD") != 0)
+        sink_add(&c->out, body, n);
+    c->bytes += buf_len(h) + n;
+    c->status = status;
+    c->answered = 1;
+    if (close)
+        c->close_after = 1;
+    if (sink_flush(&c->out) != 0)
+        client_close(c);
+}
+
+/* The request path (target without query) for "instance", as a JSON string. */
+static void
+put_instance(struct buf *b, const struct client *c)
+{
+    struct str t = hhead_target(&c->head);
+    size_t     n = strcspn(t.p, "?");
+
+    if (!c->head_done || t.len == 0 || t.p[0] != '/')
+        return;
+    buf_puts(b, ",\"instance\":");
+    buf_json_str(b, t.p, n < t.len ? n : t.len);
+}
+
+void
+client_problem(struct client *c, int err, const char *detail)
+{
+    struct buf b;
+    char       extra[160];
+    int        status = err_status(err);
+
+    buf_init(&b, PROBLEM_MAX);
+    buf_printf(&b, "{\"type\":\"%s%s\",\"title\":", ERR_TYPE_BASE, err_type(err));
+    buf_json_str(&b, err_title(err), strlen(err_title(err)));
+    buf_printf(&b, ",\"status\":%d,\"detail\":", status);
+    buf_json_str(&b, detail, strlen(detail));
+    put_instance(&b, c);
+    if (c->rid != NULL) {
+        buf_puts(&b, ",\"request_id\":");
+        buf_json_str(&b, c->rid, strlen(c->rid));
+    }
+    buf_putc(&b, '}');
+    extra[0] = '\0';
+    if (err == ERR_UNAUTHORIZED)
+        snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"souk\"\r\n");
+    else if (err == ERR_TOO_MANY)
+        snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
+                 c->retry_after > 0 ? c->retry_after : 1);
+    if (status >= 500)
+        log_warn("%s: %s (request_id %s)", err_name(err), detail, c->rid ? c->rid : "-");
+    client_answer(c, status, "application/problem+json", buf_data(&b), buf_len(&b), extra);
+    buf_free(&b);
+}
+
+/* A protocol error: answer, then close (the stream can no longer be trusted). */
+int
+client_fail(struct client *c, int err, const char *why)
+{
+    if (c->closing)
+        return -1;
+    c->close_after = 1;
+    if (c->rid == NULL)
+        c->rid = ids_request_id(c, c->a);
+    client_problem(c, err, why);
+    if (!c->closing)
+        client_exchange_end(c);
+    return -1;
+}
+
+void
+client_set_ip(struct client *c, const struct sockaddr_storage *ss)
+{
+    const void *a = ss->ss_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+    if (inet_ntop(ss->ss_family, a, c->ip, sizeof(c->ip)) == NULL)
+        c->ip[0] = '\0';
+}
+
+int
+client_loopback(const struct sockaddr_storage *ss)
+{
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    const uint8_t             *b = s6->sin6_addr.s6_addr;
+    static const uint8_t       v4map[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family != AF_INET6)
+        return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+        return 1;
+    return memcmp(b, v4map, 12) == 0 && b[12] == 127;
+}
+
+/* GET /health, /ready and /metrics are the gateway's own, on both listeners. */
+int
+local_endpoint(struct client *c)
+{
+    static const char ok[] = "{\"status\":\"ok\"}", ready[] = "{\"status\":\"ready\"}";
+    struct str        t = hhead_target(&c->head);
+    size_t            n = strcspn(t.p, "?");
+    struct gw_table  *tab;
+    struct buf        b;
+
+    n = n < t.len ? n : t.len;
+    if (strcmp(c->hph.method, "GET") != 0 && strcmp(c->hph.method, "HEAD") != 0)
+        return 0;
+    c->route_name = "gateway";
+    if (n == 7 && memcmp(t.p, "/health", 7) == 0) {
+        client_answer(c, 200, "application/json", ok, sizeof(ok) - 1, NULL);
+    } else if (n == 6 && memcmp(t.p, "/ready", 6) == 0) {
+        tab = routes_acquire();
+        if (tab != NULL)
+            client_answer(c, 200, "application/json", ready, sizeof(ready) - 1, NULL);
+        else
+            client_problem(c, ERR_UNAVAILABLE, "no route table");
+        routes_unref(tab);
+    } else if (n == 8 && memcmp(t.p, "/metrics", 8) == 0) {
+        buf_init(&b, METRICS_MAX);
+        metrics_text(&b);
+        client_answer(c, 200, "text/plain; version=0.0.4", buf_data(&b), buf_len(&b), NULL);
+        buf_free(&b);
+    } else {
+        c->route_name = NULL;
+        return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,584 @@
+/*
+ * client.c - one client connection on a loop: read, check the raw head
+ * (http1.c) and feed the parser exactly one message at a time, hold bytes
+ * that arrive while no message is being read, keep the header, body and
+ * idle timeouts, and end each exchange in order (one request at a time, so
+ * pipelined requests are answered in order). What a request means is
+ * proxy.c's (data listener) or admin.c's (admin listener); answers made
+ * here are rendered by answer.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "gw.h"
+#include "log.h"
+
+#define SCRATCH_MAX (LIMIT_REQUEST_LINE + LIMIT_HEADER_BYTES + 4 * LIMIT_HEADER_COUNT)
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+static void process(struct client *c, const char *p, size_t n);
+
+/* ---- reading and timers ------------------------------------------------------- */
+
+static void
+on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    struct client *c = h->data;
+
+    (void)hint;
+    b->base = c->loop->rbuf;
+    b->len = sizeof(c->loop->rbuf);
+}
+
+static void
+read_start(struct client *c)
+{
+    if (c->reading || c->closing || c->eof)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        client_close(c);
+        return;
+    }
+    c->reading = 1;
+}
+
+static void
+read_stop(struct client *c)
+{
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
+void
+client_pause(struct client *c)
+{
+    c->stalled = 1;
+    read_stop(c);
+}
+
+void
+client_resume(struct client *c)
+{
+    c->stalled = 0;
+    if (c->pending == NULL && c->phase != CP_CONNECT && c->phase != CP_WAIT)
+        read_start(c);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+    struct client *c = t->data;
+
+    switch (c->phase) {
+    case CP_HEAD:
+        client_fail(c, ERR_REQ_TIMEOUT, "request headers not received in time");
+        break;
+    case CP_BODY:
+        if (c->x != NULL)
+            proxy_abort(c->x, ERR_REQ_TIMEOUT, "request body not received in time");
+        else
+            client_fail(c, ERR_REQ_TIMEOUT, "request body not received in time");
+        break;
+    default:
+        client_close(c); /* idle, lingering, or not reading what we write */
+        break;
+    }
+}
+
+/* The timer of the phase: a deadline for the head (trickled bytes never
+ * extend it), inactivity for the body, the idle timeout between requests
+ * and while the client does not read what is written to it. */
+static void
+timer_for(struct client *c)
+{
+    int64_t ms;
+
+    switch (c->phase) {
+    case CP_IDLE:
+        ms = c->served > 0 ? gateway.idle_timeout_ms : gateway.header_timeout_ms;
+        break;
+    case CP_HEAD:
+        ms = gateway.header_timeout_ms;
+        break;
+    case CP_BODY:
+        ms = gateway.body_timeout_ms;
+        break;
+    case CP_LINGER:
+        ms = GW_LINGER_MS;
+        break;
+    default:
+        if (!sink_busy(&c->out)) {
+            uv_timer_stop(&c->timer);
+            return;
+        }
+        ms = gateway.idle_timeout_ms;
+        break;
+    }
+    uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+}
+
+void
+client_phase(struct client *c, enum cphase ph)
+{
+    if (c->phase == ph || c->closing)
+        return;
+    c->phase = ph;
+    timer_for(c);
+}
+
+/* Bytes that arrived while no message is being read: kept (and reading
+ * stopped) until the current exchange ends. */
+static void
+hold(struct client *c, const char *p, size_t n)
+{
+    char *q;
+
+    read_stop(c);
+    if (n == 0)
+        return;
+    q = malloc(c->pending_len + n);
+    if (q == NULL) {
+        client_close(c);
+        return;
+    }
+    if (c->pending_len > 0)
+        memcpy(q, c->pending, c->pending_len);
+    memcpy(q + c->pending_len, p, n);
+    free(c->pending);
+    c->pending = q;
+    c->pending_len += n;
+}
+
+/* Parse what was held back, then read again. */
+static void
+unhold(struct client *c)
+{
+    char  *p = c->pending;
+    size_t n = c->pending_len;
+
+    c->pending = NULL;
+    c->pending_len = 0;
+    if (p != NULL) {
+        process(c, p, n);
+        free(p);
+    }
+    if (!c->closing && c->pending == NULL && !c->stalled && c->phase != CP_WAIT &&
+        c->phase != CP_CONNECT && !c->close_after)
+        read_start(c);
+}
+
+/* ---- one message at a time ---------------------------------------------------- */
+
+static void
+begin_request(struct client *c)
+{
+    lint_reset(&c->lint);
+    chunkv_reset(&c->chv);
+    hhead_reset(&c->head);
+    hp_resume(c->hp); /* paused at the end of the previous message */
+    memset(&c->ri, 0, sizeof(c->ri));
+    c->ri.host = c->ri.authorization = c->ri.cookie = c->ri.request_id = c->ri.traceparent = -1;
+    c->t_begin = uv_hrtime();
+    c->answered = 0;
+    c->req_done = 0;
+    c->head_done = 0;
+    c->status = 0;
+    c->bytes = 0;
+    c->retry_after = 0;
+    c->rstat = NULL;
+    c->route_name = c->mode_name = c->upstream_name = NULL;
+    client_phase(c, CP_HEAD);
+}
+
+/* Head bytes: lint them, then let the parser see exactly them. */
+static ssize_t
+head_bytes(struct client *c, const char *p, size_t n)
+{
+    size_t         k, used;
+    int            done, err;
+    const char    *why;
+    enum hp_status hs;
+
+    k = lint_scan(&c->lint, p, n, &done, &err, &why);
+    if (why != NULL) {
+        client_fail(c, err, why);
+        return -1;
+    }
+    hs = hp_feed(c->hp, p, k, &used);
+    if (hs == HP_ERROR) {
+        client_fail(c, ERR_INVALID, hp_error(c->hp));
+        return -1;
+    }
+    if (hs == HP_ABORTED || c->closing)
+        return -1;
+    if (done && c->phase == CP_HEAD) {
+        client_fail(c, ERR_INVALID, "malformed request head"); /* the parser disagrees */
+        return -1;
+    }
+    return (ssize_t)k;
+}
+
+/* Body bytes of this message only: its end is known before the parser runs. */
+static ssize_t
+body_bytes(struct client *c, const char *p, size_t n)
+{
+    size_t         m, used;
+    int            done;
+    const char    *why = NULL;
+    enum hp_status hs;
+
+    if (c->ri.chunked) {
+        m = chunkv_scan(&c->chv, p, n, &done, &why);
+    } else {
+        m = n < c->left ? n : (size_t)c->left;
+        c->left -= m;
+        done = c->left == 0;
+    }
+    hs = m > 0 ? hp_feed(c->hp, p, m, &used) : HP_OK;
+    if (why == NULL && hs == HP_ERROR)
+        why = hp_error(c->hp);
+    if (why == NULL && hs == HP_OK && done && !c->req_done)
+        why = "malformed chunked body"; /* the parser disagrees about the end */
+    if (why != NULL || c->closing || hs == HP_ABORTED) {
+        if (why != NULL && c->x != NULL)
+            proxy_abort(c->x, ERR_INVALID, why);
+        else if (why != NULL)
+            client_fail(c, ERR_INVALID, why);
+        return -1;
+    }
+    if (c->x != NULL)
+        proxy_flush(c->x);
+    if (c->phase == CP_BODY)
+        timer_for(c); /* inactivity: restarted by every read */
+    return (ssize_t)m;
+}
+
+static void
+process(struct client *c, const char *p, size_t n)
+{
+    ssize_t used;
+
+    while (n > 0 && !c->closing) {
+        if (c->phase == CP_IDLE && c->close_after)
+            return; /* draining: no new request on this connection */
+        if (c->phase == CP_IDLE)
+            begin_request(c);
+        if (c->phase == CP_HEAD) {
+            used = head_bytes(c, p, n);
+        } else if (c->phase == CP_BODY) {
+            used = body_bytes(c, p, n);
+        } else if (c->phase == CP_LINGER || c->close_after) {
+            return; /* dropped: the connection ends after the answer */
+        } else {
+            hold(c, p, n);
+            return;
+        }
+        if (used < 0)
+            return;
+        p += used;
+        n -= (size_t)used;
+    }
+}
+
+static void
+on_eof(struct client *c)
+{
+    c->eof = 1;
+    read_stop(c);
+    /* A client that half-closes after a complete request still gets its
+     * answer; one that stops mid-request does not. */
+    if (c->req_done || c->answered || c->phase == CP_IDLE) {
+        if (c->phase == CP_IDLE && !sink_busy(&c->out))
+            client_close(c);
+        else if (c->phase == CP_IDLE)
+            c->close_after = 1;
+        return;
+    }
+    if (c->x != NULL)
+        proxy_abort(c->x, 0, NULL);
+    client_close(c);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct client *c = s->data;
+
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (nread == UV_EOF && c->phase != CP_LINGER) {
+            on_eof(c);
+        } else {
+            if (c->x != NULL)
+                proxy_abort(c->x, 0, NULL);
+            client_close(c);
+        }
+        return;
+    }
+    process(c, b->base, (size_t)nread);
+}
+
+/* ---- parser events ---------------------------------------------------------------- */
+
+static int
+ev_begin(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static int
+ev_url(void *ctx, const char *p, size_t n)
+{
+    return hhead_url(&((struct client *)ctx)->head, p, n);
+}
+
+static int
+ev_field(void *ctx, const char *p, size_t n)
+{
+    struct client *c = ctx;
+
+    /* After the head these are trailer lines: checked by chunkv, dropped. */
+    return c->phase == CP_HEAD ? hhead_field(&c->head, p, n) : 0;
+}
+
+static int
+ev_value(void *ctx, const char *p, size_t n)
+{
+    struct client *c = ctx;
+
+    return c->phase == CP_HEAD ? hhead_value(&c->head, p, n) : 0;
+}
+
+static int
+ev_head(void *ctx, const struct hp_head *h)
+{
+    struct client *c = ctx;
+    const char    *why;
+
+    c->hph = *h;
+    c->head_done = 1;
+    why = headers_check_request(&c->head, h, &c->ri);
+    if (why != NULL)
+        return client_fail(c, ERR_INVALID, why);
+    c->left = c->ri.has_length ? c->ri.length : 0;
+    c->rid = ids_request_id(c, c->a);
+    if (c->loop->kind == GW_ADMIN)
+        client_phase(c, admin_begin(c));
+    else if (!local_endpoint(c))
+        client_phase(c, proxy_begin(c));
+    /* Refused with a body that will not be read: the connection ends. */
+    if (c->answered && c->close_after && (c->ri.chunked || c->left > 0))
+        client_exchange_end(c);
+    return c->closing ? -1 : 0;
+}
+
+static int
+ev_body(void *ctx, const char *p, size_t n)
+{
+    struct client *c = ctx;
+
+    if (c->x != NULL)
+        return proxy_body(c->x, p, n);
+    if (c->answered)
+        return 0; /* refused already: the body is only read to keep the connection */
+    return admin_body(c, p, n);
+}
+
+static int
+ev_done(void *ctx)
+{
+    struct client *c = ctx;
+
+    hp_pause(c->hp); /* one message at a time: the next waits for this answer */
+    c->req_done = 1;
+    if (c->x != NULL) {
+        proxy_request_done(c->x);
+    } else if (c->answered) {
+        client_exchange_end(c);
+    } else {
+        client_phase(c, CP_WAIT);
+        admin_run(c);
+    }
+    return 0;
+}
+
+static const struct hp_events request_events = {
+    ev_begin, ev_url, ev_field, ev_value, ev_head, ev_body, ev_done,
+};
+
+/* ---- the end of an exchange and of the connection ------------------------------- */
+
+static void
+on_close(uv_handle_t *h)
+{
+    struct client  *c = h->data;
+    struct gw_loop *l = c->loop;
+
+    if (--c->handles > 0)
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        l->clients = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    l->nclients--;
+    hp_free(c->hp);
+    hhead_free(&c->head);
+    buf_free(&c->uhead);
+    buf_free(&c->ohead);
+    buf_free(&c->abody);
+    arena_destroy(c->a);
+    free(c->pending);
+    free(c);
+    loop_check_exit(l);
+}
+
+void
+client_close(struct client *c)
+{
+    if (c->closing)
+        return;
+    if (c->x != NULL)
+        proxy_abort(c->x, 0, NULL);
+    c->closing = 1;
+    read_stop(c);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct client *c = req->data;
+
+    if (status < 0)
+        client_close(c);
+}
+
+/* The last answer is out. After an error the client may still be sending:
+ * send FIN and drop its bytes for a while, so closing with unread data
+ * does not reset the connection before the client read the answer. */
+static void
+finish(struct client *c)
+{
+    if (c->closing)
+        return;
+    if (c->eof || c->req_done) {
+        client_close(c);
+        return;
+    }
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        client_close(c);
+        return;
+    }
+    client_phase(c, CP_LINGER);
+    read_start(c);
+}
+
+static void
+on_drained(void *ctx, int status)
+{
+    struct client *c = ctx;
+
+    if (c->closing)
+        return;
+    if (status < 0) {
+        client_close(c);
+        return;
+    }
+    if (c->x != NULL) {
+        proxy_client_drained(c->x);
+    } else if (c->close_after) {
+        finish(c);
+    } else if (c->phase == CP_IDLE || c->phase == CP_WAIT) {
+        timer_for(c);
+    }
+}
+
+void
+client_exchange_end(struct client *c)
+{
+    stats_access(c);
+    c->x = NULL;
+    c->served++;
+    arena_reset(c->a);
+    c->rid = NULL;
+    if (c->close_after || c->closing) {
+        if (!sink_busy(&c->out))
+            finish(c);
+        return;
+    }
+    if (c->eof && c->pending == NULL) {
+        if (!sink_busy(&c->out))
+            client_close(c);
+        else
+            c->close_after = 1;
+        return;
+    }
+    client_phase(c, CP_IDLE);
+    unhold(c);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+void
+client_accept(struct gw_loop *l, uv_stream_t *server)
+{
+    struct client          *c = calloc(1, sizeof(*c));
+    struct sockaddr_storage ss;
+    int                     len = sizeof(ss);
+
+    if (c == NULL) {
+        log_error("out of memory accepting a connection");
+        return;
+    }
+    c->loop = l;
+    c->phase = CP_WAIT; /* so that CP_IDLE below arms the timer */
+    c->hp = hp_new(&request_events, c);
+    c->a = arena_create();
+    hhead_init(&c->head, LIMIT_HEADER_COUNT, SCRATCH_MAX);
+    buf_init(&c->uhead, SCRATCH_MAX + 4096);
+    buf_init(&c->ohead, GW_RESP_HEAD_BYTES + 4096);
+    buf_init(&c->abody, GW_ADMIN_BODY_MAX);
+    uv_tcp_init(&l->uv, &c->tcp);
+    uv_timer_init(&l->uv, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles = 2;
+    sink_init(&c->out, (uv_stream_t *)&c->tcp, on_drained, c);
+    c->next = l->clients;
+    if (l->clients != NULL)
+        l->clients->prev = c;
+    l->clients = c;
+    l->nclients++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || l->draining) {
+        client_close(c);
+        return;
+    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        client_set_ip(c, &ss);
+    if (l->kind == GW_ADMIN && !client_loopback(&ss)) {
+        client_close(c); /* the admin API answers the machine itself only */
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    client_phase(c, CP_IDLE);
+    read_start(c);
+}
+
+void
+client_drain(struct client *c)
+{
+    if (c->closing)
+        return;
+    if (c->phase == CP_IDLE && c->pending == NULL && !sink_busy(&c->out))
+        client_close(c);
+    else
+        c->close_after = 1; /* after the answer under way (with Connection: close) */
+}

@@ -1,0 +1,273 @@
+/*
+ * loop.c - the gateway's event loops: one thread and one SO_REUSEPORT
+ * listening socket per loop (made by hand: libuv 1.44 has no
+ * UV_TCP_REUSEPORT), commands from the main thread (drain, force), and the
+ * per-loop cache that resolves a route table's pools and routes to this
+ * loop's upstream state once per table version instead of per request.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "log.h"
+
+#define LISTEN_BACKLOG 1024
+
+struct gateway_config gateway; /* here, not in main.c: unit tests link without main.o */
+
+int
+loop_addr(const char *hostport, int passive, struct sockaddr_storage *addr, socklen_t *len)
+{
+    const char     *colon = hostport != NULL ? strrchr(hostport, ':') : NULL;
+    char            host[256];
+    size_t          n;
+    struct addrinfo hints, *res = NULL;
+
+    if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
+        return ERR_INVALID;
+    n = (size_t)(colon - hostport);
+    memcpy(host, hostport, n);
+    host[n] = '\0';
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    if (getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, &res) != 0 || res == NULL)
+        return ERR_INVALID;
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return ERR_OK;
+}
+
+int
+loop_socket(const struct sockaddr_storage *addr, socklen_t len, int reuseport)
+{
+    int one = 1, fd, saved;
+
+    fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static void
+on_connection(uv_stream_t *s, int status)
+{
+    struct gw_loop *l = s->data;
+
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    client_accept(l, s);
+}
+
+uint64_t
+loop_now(struct gw_loop *l)
+{
+    return uv_now(&l->uv);
+}
+
+void
+loop_drain(struct gw_loop *l)
+{
+    struct client *c, *next;
+
+    if (l->draining)
+        return;
+    l->draining = 1;
+    if (l->listening)
+        uv_close((uv_handle_t *)&l->listener, NULL);
+    l->listening = 0;
+    for (c = l->clients; c != NULL; c = next) {
+        next = c->next; /* closes are deferred: c stays valid */
+        client_drain(c);
+    }
+    upstream_close_idle(l);
+    loop_check_exit(l);
+}
+
+static void
+loop_force(struct gw_loop *l)
+{
+    struct client *c, *next;
+
+    for (c = l->clients; c != NULL; c = next) {
+        next = c->next;
+        client_close(c);
+    }
+}
+
+/* Every connection of a draining loop is gone: let uv_run return. */
+void
+loop_check_exit(struct gw_loop *l)
+{
+    if (!l->draining || l->exiting || l->nclients > 0 || l->nuconns > 0 || l->nmirrors > 0)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->exiting = 1;
+    pthread_mutex_unlock(&l->lock);
+    if (l->index >= 0)
+        uv_close((uv_handle_t *)&l->wake, NULL);
+}
+
+static void
+on_wake(uv_async_t *a)
+{
+    struct gw_loop *l = a->data;
+    int             cmd = atomic_exchange(&l->cmd, 0);
+
+    if (cmd & GW_CMD_DRAIN)
+        loop_drain(l);
+    if (cmd & GW_CMD_FORCE)
+        loop_force(l);
+    loop_check_exit(l);
+}
+
+void
+loop_command(struct gw_loop *l, int cmd)
+{
+    pthread_mutex_lock(&l->lock);
+    if (!l->exiting) {
+        atomic_fetch_or(&l->cmd, cmd);
+        uv_async_send(&l->wake);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+int
+loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd)
+{
+    int rc;
+
+    l->index = index;
+    l->kind = kind;
+    pthread_mutex_init(&l->lock, NULL);
+    uv_loop_init(&l->uv);
+    uv_async_init(&l->uv, &l->wake, on_wake);
+    l->wake.data = l;
+    uv_tcp_init(&l->uv, &l->listener);
+    l->listener.data = l;
+    l->listening = 1;
+    rc = uv_tcp_open(&l->listener, fd);
+    if (rc != 0)
+        close(fd); /* not the handle's yet */
+    else
+        rc = uv_listen((uv_stream_t *)&l->listener, LISTEN_BACKLOG, on_connection);
+    if (rc != 0) {
+        log_error("cannot listen: %s", uv_strerror(rc));
+        return ERR_UNAVAILABLE;
+    }
+    return ERR_OK;
+}
+
+static void
+loop_main(void *arg)
+{
+    struct gw_loop *l = arg;
+
+    uv_run(&l->uv, UV_RUN_DEFAULT);
+}
+
+int
+loop_start(struct gw_loop *l)
+{
+    if (uv_thread_create(&l->thread, loop_main, l) != 0) {
+        log_error("cannot start loop thread %d", l->index);
+        return ERR_INTERNAL;
+    }
+    l->started = 1;
+    return ERR_OK;
+}
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void
+cache_clear(struct lcache *k)
+{
+    free(k->srv);
+    free(k->rr);
+    free(k->rstat);
+    memset(k, 0, sizeof(*k));
+}
+
+/* After the thread is joined (or never ran): close what is left, free. */
+void
+loop_free(struct gw_loop *l)
+{
+    struct userver *us, *next;
+
+    if (l == NULL)
+        return;
+    uv_walk(&l->uv, close_walk, NULL);
+    uv_run(&l->uv, UV_RUN_DEFAULT);
+    if (uv_loop_close(&l->uv) != 0)
+        log_error("loop %d closed with open handles", l->index);
+    for (us = l->servers; us != NULL; us = next) {
+        next = us->next;
+        free(us);
+    }
+    cache_clear(&l->cache);
+    pthread_mutex_destroy(&l->lock);
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n > 0 ? n : 1, size);
+
+    if (p == NULL) {
+        log_error("out of memory");
+        abort();
+    }
+    return p;
+}
+
+struct lcache *
+loop_cache(struct gw_loop *l, const struct gw_table *t)
+{
+    struct lcache *k = &l->cache;
+    int            p, i;
+
+    if (k->srv != NULL && k->version == t->version)
+        return k;
+    cache_clear(k);
+    k->version = t->version;
+    k->npools = t->npools;
+    k->nroutes = t->nroutes;
+    k->srv = xcalloc((size_t)t->npools * GW_MAX_SERVERS, sizeof(*k->srv));
+    k->rr = xcalloc((size_t)t->npools, sizeof(*k->rr));
+    k->rstat = xcalloc((size_t)t->nroutes, sizeof(*k->rstat));
+    for (p = 0; p < t->npools; p++) {
+        for (i = 0; i < t->pools[p].nservers; i++) {
+            k->srv[p * GW_MAX_SERVERS + i] =
+                upstream_userver(l, upstream_server(t->pools[p].servers[i]));
+            k->srv[p * GW_MAX_SERVERS + i]->max_idle = t->pools[p].max_idle;
+        }
+    }
+    for (i = 0; i < t->nroutes; i++)
+        k->rstat[i] = stats_route(t->routes[i].name);
+    return k;
+}
