@@ -11,7 +11,7 @@ mkdir -p docs
 table() {
 	echo "| scenario | req/s (median) | p50 ms | p99 ms | errors |"
 	echo "|---|---:|---:|---:|---:|"
-	awk '{ printf "| %s | %.0f | %.2f | %.2f | %s |\n", $1, $2, $3, $4, $5 }' "$1"
+	awk '{ printf("| %s | " ($2 < 10 ? "%.1f" : "%.0f") " | %.2f | %.2f | %s |\n", $1, $2, $3, $4, $5) }' "$1"
 }
 
 {

@@ -23,8 +23,8 @@ void arena_reset(struct arena *a);
 
 /* n zeroed bytes aligned for any type, valid until reset/destroy. */
 void *arena_alloc(struct arena *a, size_t n);
-#define arena_new(a, type)        ((type *)arena_alloc((a), sizeof(type)))
-#define arena_array(a, type, n)   ((type *)arena_alloc((a), sizeof(type) * (n)))
+#define arena_new(a, type)      ((type *)arena_alloc((a), sizeof(type)))
+#define arena_array(a, type, n) ((type *)arena_alloc((a), sizeof(type) * (n)))
 
 /* NUL-terminated copies in a. */
 char *arena_strndup(struct arena *a, const char *p, size_t n);

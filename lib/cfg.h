@@ -16,20 +16,26 @@ struct buf;
 enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
 
 struct cfg_var {
-    const char   *env;    /* "SOUK_MONOLITH_DB"; NULL ends the table */
+    const char   *env; /* "SOUK_MONOLITH_DB"; NULL ends the table */
     enum cfg_type type;
-    size_t        offset; /* of a const char * / int64_t / int field in the config struct */
-    const char   *def;    /* default as text, parsed like the environment value */
+    size_t        offset;   /* of a const char * / int64_t / int field in the config struct */
+    const char   *def;      /* default as text, parsed like the environment value */
     int64_t       min, max; /* CFG_INT range */
     const char   *help;
 };
 
-#define CFG_STR_ROW(env, st, field, def, help) \
-    {env, CFG_STR, offsetof(st, field), def, 0, 0, help}
-#define CFG_INT_ROW(env, st, field, def, min, max, help) \
-    {env, CFG_INT, offsetof(st, field), def, min, max, help}
-#define CFG_BOOL_ROW(env, st, field, def, help) \
-    {env, CFG_BOOL, offsetof(st, field), def, 0, 0, help}
+#define CFG_STR_ROW(env, st, field, def, help)                                                     \
+    {                                                                                              \
+        env, CFG_STR, offsetof(st, field), def, 0, 0, help                                         \
+    }
+#define CFG_INT_ROW(env, st, field, def, min, max, help)                                           \
+    {                                                                                              \
+        env, CFG_INT, offsetof(st, field), def, min, max, help                                     \
+    }
+#define CFG_BOOL_ROW(env, st, field, def, help)                                                    \
+    {                                                                                              \
+        env, CFG_BOOL, offsetof(st, field), def, 0, 0, help                                        \
+    }
 
 typedef const char *cfg_get_fn(const char *name, void *ctx);
 
@@ -42,7 +48,6 @@ MUST_CHECK int cfg_parse(const struct cfg_var *vars, void *out, cfg_get_fn *get,
 /* cfg_parse from the environment. With --help (or -h) in argv print usage and
  * the table and exit 0; on errors print them all and exit 2. prog_help is a
  * one-paragraph description printed first. */
-void cfg_load(const struct cfg_var *vars, void *out, int argc, char **argv,
-              const char *prog_help);
+void cfg_load(const struct cfg_var *vars, void *out, int argc, char **argv, const char *prog_help);
 
 #endif

@@ -9,6 +9,7 @@
 
 #define MUST_CHECK __attribute__((warn_unused_result))
 
+/* clang-format off */
 #define ERR_MAP(X)                                                                         \
     X(OK,                 0,   "ok",                    "OK")                              \
     X(INVALID,            400, "invalid-request",       "Invalid request")                 \
@@ -45,6 +46,8 @@
     X(PAYMENT_UNAVAILABLE, 503, "payment-unavailable",  "Payment provider unavailable")    \
     /* reviews */                                                                          \
     X(ALREADY_REVIEWED,   409, "already-reviewed",      "Already reviewed")
+
+/* clang-format on */
 
 enum err {
 #define X(name, status, type, title) ERR_##name,

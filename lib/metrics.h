@@ -16,7 +16,7 @@ enum metric_kind { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 #define METRICS_BUCKETS 12 /* latency buckets, seconds: see metrics.c */
 
 struct metric {
-    const char      *name;   /* souk_http_requests_total */
+    const char      *name; /* souk_http_requests_total */
     const char      *help;
     enum metric_kind kind;
     const char      *labels; /* NULL or rendered labels: route="/x",status="200" */
@@ -24,7 +24,7 @@ struct metric {
     _Atomic uint64_t buckets[METRICS_BUCKETS + 1]; /* histogram; last = +Inf */
     _Atomic uint64_t count;
     _Atomic uint64_t sum_us;
-    struct metric   *next;   /* registry chain, owned by metrics.c */
+    struct metric   *next; /* registry chain, owned by metrics.c */
 };
 
 /* Add m to the registry (idempotent). Not thread-safe with render: register

@@ -27,7 +27,7 @@ struct req {
     struct auth_claims  user;       /* role AUTH_NONE when anonymous */
     void               *worker;     /* the running worker's state (server_spec.worker_init) */
     const struct route *route;
-    struct req_state   *st;         /* private */
+    struct req_state   *st; /* private */
 };
 
 struct req_kv {
@@ -47,8 +47,8 @@ const char *req_query(struct req *r, const char *name);
 size_t req_query_all(struct req *r, const struct req_kv **out);
 /* Query parameter as an integer in [min, max], def when absent;
  * ERR_INVALID "name must be an integer between min and max" otherwise. */
-MUST_CHECK int req_query_i64(struct req *r, const char *name, int64_t def, int64_t min,
-                             int64_t max, int64_t *out);
+MUST_CHECK int req_query_i64(struct req *r, const char *name, int64_t def, int64_t min, int64_t max,
+                             int64_t *out);
 
 /* Request header (case-insensitive name); NULL if absent. */
 const char *req_header(struct req *r, const char *name);
@@ -61,8 +61,8 @@ void req_body(struct req *r, const char **p, size_t *len);
  * (ERR_INVALID). The object is released with the arena. */
 MUST_CHECK int req_json(struct req *r, json_t **out);
 /* decode_object on obj; a failure becomes req_fail(ERR_INVALID, detail). */
-MUST_CHECK int req_decode(struct req *r, json_t *obj, const struct decode_field *fields,
-                          void *out, uint32_t *present);
+MUST_CHECK int req_decode(struct req *r, json_t *obj, const struct decode_field *fields, void *out,
+                          uint32_t *present);
 
 /* Record a failure with a short lower-case detail and return err, so a
  * handler writes `return req_fail(r, ERR_INVALID, "...")`. */
@@ -72,8 +72,7 @@ int req_fail(struct req *r, int err, const char *fmt, ...) __attribute__((format
  * body (NULL = no body). Returns ERR_OK. */
 int req_reply(struct req *r, int status, json_t *body);
 /* Reply with bytes that live at least as long as the arena. */
-int req_reply_bytes(struct req *r, int status, const char *content_type, const char *p,
-                    size_t n);
+int req_reply_bytes(struct req *r, int status, const char *content_type, const char *p, size_t n);
 /* Add a response header (copied into the arena). */
 void req_set_header(struct req *r, const char *name, const char *value);
 

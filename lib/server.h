@@ -19,14 +19,14 @@ struct req;
 typedef int handler_fn(struct req *r);
 
 enum route_flag {
-    ROUTE_USER     = 1 << 0, /* a valid bearer token is required (else 401) */
-    ROUTE_ADMIN    = 1 << 1, /* a valid token with role admin (401 / 403) */
+    ROUTE_USER = 1 << 0,     /* a valid bearer token is required (else 401) */
+    ROUTE_ADMIN = 1 << 1,    /* a valid token with role admin (401 / 403) */
     ROUTE_AUTH_OPT = 1 << 2, /* a token is read when present; a bad one is 401 */
 };
 
 struct route {
-    const char *method;   /* "GET", "POST", ...; NULL ends the table */
-    const char *path;     /* template: "/api/v1/products/{id}/reviews" */
+    const char *method; /* "GET", "POST", ...; NULL ends the table */
+    const char *path;   /* template: "/api/v1/products/{id}/reviews" */
     handler_fn *fn;
     unsigned    flags;    /* enum route_flag */
     size_t      max_body; /* 0 = LIMIT_BODY_DEFAULT */
@@ -40,10 +40,10 @@ struct server_check {
 };
 
 struct server_spec {
-    const char                *name;    /* service name for logs and metrics */
-    const char                *listen;  /* "127.0.0.1:7000" */
+    const char                *name;   /* service name for logs and metrics */
+    const char                *listen; /* "127.0.0.1:7000" */
     const struct route        *routes;
-    const struct server_check *checks;  /* may be NULL */
+    const struct server_check *checks; /* may be NULL */
     const char                *jwt_secret;
     int                        loops;   /* I/O threads; 0 = number of cores */
     int                        workers; /* handler threads; 0 = 4 per core */
@@ -74,9 +74,9 @@ struct route_param {
     const char *value;
     size_t      value_len;
 };
-MUST_CHECK int server_route_match(const struct route *routes, const char *method,
-                                  const char *path, size_t path_len,
-                                  const struct route **out, struct route_param *params,
-                                  int max_params, int *nparams, char *allow, size_t allow_len);
+MUST_CHECK int server_route_match(const struct route *routes, const char *method, const char *path,
+                                  size_t path_len, const struct route **out,
+                                  struct route_param *params, int max_params, int *nparams,
+                                  char *allow, size_t allow_len);
 
 #endif
