@@ -303,3 +303,29 @@ auth_password_verify(const char *hash, const char *password)
         return ERR_LOGIN_FAILED;
     return ERR_OK;
 }
+
+void
+auth_hmac_hex(const char *key, const void *msg, size_t n, char out[65])
+{
+    unsigned char                   mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
+    crypto_auth_hmacsha256_update(&st, msg, n);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2hex(out, 65, mac, sizeof(mac));
+}
+
+int
+auth_secret_check(const char *secret, const char *listen)
+{
+    static const char *const loopback[] = {"127.", "localhost:", "[::1]:"};
+    size_t                   i;
+
+    for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+        if (strncmp(listen, loopback[i], strlen(loopback[i])) == 0)
+            return ERR_OK;
+    if (strcmp(secret, AUTH_DEV_SECRET) == 0 || strlen(secret) < 32)
+        return ERR_INVALID;
+    return ERR_OK;
+}

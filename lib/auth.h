@@ -24,6 +24,15 @@ struct auth_claims {
 
 #define AUTH_HASH_MAX 128 /* >= crypto_pwhash_STRBYTES */
 
+/* The local-development default of SOUK_JWT_SECRET, shared by every process. */
+#define AUTH_DEV_SECRET "souk-dev-secret-change-me"
+
+/* ERR_OK when secret may sign tokens for a server listening on listen
+ * ("host:port"): on loopback anything goes (local development); elsewhere the
+ * dev default and secrets under 32 bytes are refused (ERR_INVALID), because
+ * whoever knows the secret can mint admin tokens. */
+MUST_CHECK int auth_secret_check(const char *secret, const char *listen);
+
 /* Must be called once before threads start (sodium_init). ERR_INTERNAL on failure. */
 MUST_CHECK int auth_init(void);
 
@@ -47,6 +56,11 @@ enum auth_role auth_role_parse(const char *z);
  * ERR_INTERNAL on failure (out of memory). */
 MUST_CHECK int auth_password_hash(const char *password, uint64_t opslimit, uint64_t memlimit,
                                   char out[AUTH_HASH_MAX]);
+/* HMAC-SHA256 of n bytes at msg under key, as 64 lower-case hex digits and a
+ * NUL in out. For fingerprints of secrets (a card number behind an
+ * idempotency key) that must not be reversible by whoever reads the database. */
+void auth_hmac_hex(const char *key, const void *msg, size_t n, char out[65]);
+
 /* ERR_OK when password matches hash, ERR_LOGIN_FAILED otherwise. Constant time
  * with respect to the password. */
 MUST_CHECK int auth_password_verify(const char *hash, const char *password);

@@ -18,7 +18,10 @@
 #include "mdb.h"
 #include "str.h"
 
-#define MDB_STMT_CAP        256 /* cached statements per connection; the oldest is closed */
+/* Cached statements per connection; the least recently used is closed. Kept
+ * small because the monolith's dynamic list queries have many shapes and
+ * MariaDB caps prepared statements server-wide (max_prepared_stmt_count). */
+#define MDB_STMT_CAP        64
 #define MDB_BUCKETS         512 /* power of two, twice the cap */
 #define MDB_CONNECT_TIMEOUT 3   /* seconds */
 #define MDB_IO_TIMEOUT      30  /* seconds, read and write */
@@ -28,7 +31,8 @@
 /* Explicit rather than inherited from the server's configuration: MariaDB
  * 10.11's defaults plus STRICT_ALL_TABLES, UTC for DATETIME arithmetic. */
 #define MDB_INIT_SQL                                                                               \
-    "SET autocommit = 1, time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,"                   \
+    "SET autocommit = 1, time_zone = '+00:00', innodb_lock_wait_timeout = 10,"                   \
+    " sql_mode = 'STRICT_TRANS_TABLES,"                                                            \
     "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,"                            \
     "NO_ENGINE_SUBSTITUTION'"
 
@@ -78,6 +82,7 @@ static const struct mdb_errmap {
     {ER_DUP_ENTRY_WITH_KEY_NAME, ERR_DUPLICATE, 0, log_info},
     {ER_LOCK_DEADLOCK, ERR_BUSY, 0, log_warn},
     {ER_LOCK_WAIT_TIMEOUT, ERR_BUSY, 0, log_warn},
+    {1461 /* ER_MAX_PREPARED_STMT_COUNT_REACHED */, ERR_BUSY, 0, log_warn},
     {ER_CONSTRAINT_FAILED, ERR_CONFLICT, 0, log_warn},
     {ER_NO_REFERENCED_ROW_2, ERR_CONFLICT, 0, log_warn},
     {ER_ROW_IS_REFERENCED_2, ERR_CONFLICT, 0, log_warn},
@@ -196,6 +201,10 @@ mdb_fail(struct mdb *db, const char *what, const char *sql, unsigned code, const
     for (i = 0; i < sizeof(mdb_errmap) / sizeof(mdb_errmap[0]); i++)
         if (mdb_errmap[i].code == code)
             m = &mdb_errmap[i];
+    /* The server quotes the duplicate value (an email, an idempotency key):
+     * personal data stays out of the logs. */
+    if (m != NULL && m->err == ERR_DUPLICATE)
+        msg = "duplicate key (value withheld)";
     (m ? m->log : log_error)("mariadb %s failed: %s (%u)%s%.*s%s", what, msg, code,
                              sql ? " while running \"" : "", MDB_LOG_SQL, sql ? sql : "",
                              sql ? "\"" : "");

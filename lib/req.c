@@ -279,7 +279,8 @@ req_reply(struct req *r, int status, json_t *body)
 
     if (body == NULL)
         return req_reply_bytes(r, status, NULL, NULL, 0);
-    s = json_dumps(body, JSON_COMPACT);
+    /* Two decimals of an average rating print as 4.33, not 4.3300000000000001. */
+    s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(body);
     if (s == NULL)
         return req_fail(r, ERR_INTERNAL, "cannot serialise the reply");

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "auth.h"
 #include "cfg.h"
 #include "log.h"
 #include "mdb.h"
@@ -16,7 +17,7 @@ static const struct cfg_var monolith_vars[] = {
     CFG_STR_ROW("SOUK_MONOLITH_DB", CFG, db,
                 "mysql://souk_monolith:souk-dev@127.0.0.1:53306/souk_monolith",
                 "MariaDB DSN of the shop schema"),
-    CFG_STR_ROW("SOUK_JWT_SECRET", CFG, jwt_secret, "souk-dev-secret-change-me",
+    CFG_STR_ROW("SOUK_JWT_SECRET", CFG, jwt_secret, AUTH_DEV_SECRET,
                 "HS256 secret shared with users and the gateway"),
     CFG_INT_ROW("SOUK_JWT_TTL", CFG, jwt_ttl, "3600", 60, 86400 * 30, "token lifetime, seconds"),
     CFG_INT_ROW("SOUK_WORKERS", CFG, workers, "0", 0, 256, "handler threads (0 = 4 per core)"),
@@ -106,6 +107,11 @@ main(int argc, char **argv)
     }
     mdb_free(db);
 
+    if (auth_secret_check(monolith.jwt_secret, monolith.listen) != ERR_OK) {
+        log_error("SOUK_JWT_SECRET must be set to 32 or more random bytes when listening "
+                  "beyond loopback (the dev default lets anyone mint admin tokens)");
+        return 2;
+    }
     log_info("monolith up: listen=%s", monolith.listen);
     rc = server_run(&(struct server_spec){
         .name = "monolith",

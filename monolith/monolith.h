@@ -135,7 +135,7 @@ int                 shop_month_valid(const char *z);
 int                 shop_date_valid(const char *z);
 void                shop_line_total(const struct line *l, struct money *out);
 void shop_cart_total(const struct line *lines, size_t n, struct money *out, int64_t *items);
-void shop_request_hash(const char *card_number, char out[65]);
+void shop_request_hash(const char *key, int64_t user_id, const char *card_number, char out[65]);
 
 /* store_*.c return ERR_* codes. A write keyed by the caller's user id returns
  * ERR_UNAUTHORIZED when that id names no account (a valid token for a user

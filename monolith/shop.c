@@ -4,8 +4,10 @@
  * so monolith/t/10_shop.c can test it table-driven.
  */
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "monolith.h"
 
 /* The simulated provider's test cards (the same numbers the payments service
@@ -210,12 +212,17 @@ shop_cart_total(const struct line *lines, size_t n, struct money *out, int64_t *
 }
 
 /* What the client asked for, so a reused Idempotency-Key with a different
- * request is told apart from a retry. */
+ * request is told apart from a retry. Keyed (HMAC) and bound to the user:
+ * a plain hash of a card number is reversible by brute force from its last
+ * four digits and issuer prefix. */
 void
-shop_request_hash(const char *card_number, char out[65])
+shop_request_hash(const char *key, int64_t user_id, const char *card_number, char out[65])
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
+    char msg[64];
+    int  n;
 
-    crypto_hash_sha256(h, (const unsigned char *)card_number, strlen(card_number));
-    sodium_bin2hex(out, 65, h, sizeof(h));
+    n = snprintf(msg, sizeof(msg), "checkout:%lld:%s", (long long)user_id, card_number);
+    if (n < 0 || (size_t)n >= sizeof(msg))
+        n = 0; /* card numbers are at most 19 digits; never reached */
+    auth_hmac_hex(key, msg, (size_t)n, out);
 }

@@ -297,5 +297,22 @@ main(void)
     test_roles();
     test_passwords();
     arena_destroy(a);
+    {
+        static const struct {
+            const char *secret, *listen;
+            int         rc;
+        } cases[] = {
+            {AUTH_DEV_SECRET, "127.0.0.1:7000", ERR_OK},
+            {"short", "localhost:7000", ERR_OK},
+            {AUTH_DEV_SECRET, "0.0.0.0:7000", ERR_INVALID},
+            {"short", "10.0.0.5:7000", ERR_INVALID},
+            {"0123456789abcdef0123456789abcdef", "0.0.0.0:7000", ERR_OK},
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+            T_EQ_INT(auth_secret_check(cases[i].secret, cases[i].listen), cases[i].rc,
+                     "secret check %zu (%s)", i, cases[i].listen);
+    }
     return T_DONE();
 }

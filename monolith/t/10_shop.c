@@ -117,11 +117,23 @@ main(void)
     shop_cart_total(lines, 0, &total, &items);
     T_EQ_INT(total.minor, 0, "empty cart totals zero");
 
-    shop_request_hash("4242424242424242", h1);
-    shop_request_hash("4242424242424242", h2);
-    shop_request_hash("5555555555554444", h3);
+    shop_request_hash("k1", 7, "4242424242424242", h1);
+    shop_request_hash("k1", 7, "4242424242424242", h2);
+    shop_request_hash("k1", 7, "5555555555554444", h3);
     T_EQ_STR(h1, h2, "request hash is stable");
     T_OK(strcmp(h1, h3) != 0, "different cards hash differently");
     T_EQ_INT(strlen(h1), 64, "hash is 64 hex digits");
+    shop_request_hash("k2", 7, "4242424242424242", h3);
+    T_OK(strcmp(h1, h3) != 0, "the hash depends on the server key");
+    shop_request_hash("k1", 8, "4242424242424242", h3);
+    T_OK(strcmp(h1, h3) != 0, "the hash depends on the user");
+    {
+        unsigned char plain[crypto_hash_sha256_BYTES];
+        char          hex[65];
+
+        crypto_hash_sha256(plain, (const unsigned char *)"4242424242424242", 16);
+        sodium_bin2hex(hex, sizeof(hex), plain, sizeof(plain));
+        T_OK(strcmp(h1, hex) != 0, "the hash is not a plain sha-256 of the card");
+    }
     return T_DONE();
 }

@@ -216,6 +216,21 @@ for my $k ('x' x 129, "a b", "caf\xc3\xa9", "a\x7fb") {
 is_problem(checkout($u, $OK, 'Idempotency-Key' => 'x' x 128), 409, 'cart-empty',
     'idempotent: a 128-character key is accepted');
 
+# Keys are compared byte for byte: a key differing only in case is a new purchase.
+$t->stock($admin, $b->{id}, 10);
+$t->cart_add($u, $b->{id}, 1);
+my $ckey = "Case-$$";
+$res = checkout($u, $OK, 'Idempotency-Key' => $ckey);
+is($res->{status}, 201, 'idempotent: first purchase with a mixed-case key');
+$t->cart_add($u, $b->{id}, 1);
+my $res2 = checkout($u, $OK, 'Idempotency-Key' => lc $ckey);
+is($res2->{status}, 201, 'idempotent: the lower-cased key is another purchase');
+isnt($res2->{json}{id}, $res->{json}{id}, 'idempotent: ... with its own order');
+like($t->sql1("SELECT request_hash FROM orders WHERE id = $res->{json}{id}"), qr/^[0-9a-f]{64}$/,
+    'idempotent: a request fingerprint is stored');
+isnt($t->sql1("SELECT request_hash FROM orders WHERE id = $res->{json}{id}"),
+    $t->sql1("SELECT SHA2('$OK', 256)"), 'idempotent: ... and it is not a plain hash of the card');
+
 # --- idempotency: concurrent ------------------------------------------------------
 $t->cart_add($u, $b->{id}, 1);
 my $ck = "conc-$$";

@@ -37,13 +37,23 @@ create_user(struct mdb *admin, struct arena *a, const struct mdb_dsn *d, const c
             const char *pw)
 {
     const char *sql;
+    char       *grant_db = arena_alloc(a, 2 * strlen(d->name) + 1), *p = grant_db;
+    size_t      i;
     int         rc;
 
+    /* In GRANT ... ON `db`.*, _ and % are wildcards: souk_monolith would also
+     * grant soukXmonolith. Escape them so the role gets exactly its database. */
+    for (i = 0; d->name[i]; i++) {
+        if (d->name[i] == '_' || d->name[i] == '%')
+            *p++ = '\\';
+        *p++ = d->name[i];
+    }
+    *p = '\0';
     sql = arena_printf(a,
                        "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY %s;"
                        "ALTER USER '%s'@'%s' IDENTIFIED BY %s;"
                        "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%s'",
-                       d->user, host, pw, d->user, host, pw, d->name, d->user, host);
+                       d->user, host, pw, d->user, host, pw, grant_db, d->user, host);
     rc = mdb_exec_multi(admin, sql);
     if (rc)
         common_fail("cannot create user %s@%s (see the log line above)", d->user, host);
