@@ -2,7 +2,7 @@
 # bench/gateway.sh - souk-gateway against Debian's nginx as an equivalent keep-alive reverse
 # proxy (issue: souk-gateway), in the same run, in front of the SAME upstream: a third
 # nginx serving a ~200-byte static JSON. wrk (bench/lib.sh wrk_median, bench/report.lua)
-# measures the upstream directly, then nginx, then the gateway, BENCH_RUNS times each.
+# measures the upstream directly, nginx and the gateway in BENCH_RUNS interleaved rounds.
 #
 #   bench/gateway.sh            run; write var/bench/gateway.results and gateway.md
 #   bench/gateway.sh report     print the markdown section from the last results
@@ -196,11 +196,33 @@ for u in "$P_UP" "$P_NGINX" "$P_GW"; do
 	wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d2s "http://127.0.0.1:$u/bench.json" >/dev/null
 done
 
+# Interleaved rounds (the order rotates), so drift on this shared machine hits every
+# target alike; each round is one wrk_median run, medians are taken over the rounds.
 BENCH_PATH=/bench.json
-wrk_median direct "http://127.0.0.1:$P_UP" "$BENCH_PATH"
-peak_rss "$nginx_pid" "$DIR/nginx.rss" wrk_median nginx_proxy "http://127.0.0.1:$P_NGINX" "$BENCH_PATH"
-peak_rss "$gw_pid" "$DIR/gateway.rss" wrk_median souk_gateway "http://127.0.0.1:$P_GW" "$BENCH_PATH"
-echo "rss_kb souk_gateway=$(cat "$DIR/gateway.rss") nginx_proxy=$(cat "$DIR/nginx.rss")" >>"$BENCH_OUT"
+names=(direct nginx_proxy souk_gateway)
+ports=("$P_UP" "$P_NGINX" "$P_GW")
+rss_pids=("" "$nginx_pid" "$gw_pid")
+for n in "${names[@]}"; do : >"$DIR/rounds.$n"; echo 0 >"$DIR/rss.$n"; done
+for r in $(seq 1 "$BENCH_RUNS"); do
+	for k in 0 1 2; do
+		i=$(((k + r - 1) % 3))
+		n=${names[$i]}
+		if [ -n "${rss_pids[$i]}" ]; then
+			BENCH_RUNS=1 BENCH_OUT=$DIR/rounds.$n peak_rss "${rss_pids[$i]}" "$DIR/rss.$n.now" \
+				wrk_median "$n" "http://127.0.0.1:${ports[$i]}" "$BENCH_PATH"
+			sort -n "$DIR/rss.$n" "$DIR/rss.$n.now" | tail -1 >"$DIR/rss.$n.max"
+			mv "$DIR/rss.$n.max" "$DIR/rss.$n"
+		else
+			BENCH_RUNS=1 BENCH_OUT=$DIR/rounds.$n wrk_median "$n" "http://127.0.0.1:${ports[$i]}" "$BENCH_PATH"
+		fi
+	done
+done
+for n in "${names[@]}"; do
+	printf '%s %s %s %s %s\n' "$n" "$(awk '{ print $2 }' "$DIR/rounds.$n" | median)" \
+		"$(awk '{ print $3 }' "$DIR/rounds.$n" | median)" "$(awk '{ print $4 }' "$DIR/rounds.$n" | median)" \
+		"$(awk '{ s += $5 } END { print s + 0 }' "$DIR/rounds.$n")" >>"$BENCH_OUT"
+done
+echo "rss_kb souk_gateway=$(cat "$DIR/rss.souk_gateway") nginx_proxy=$(cat "$DIR/rss.nginx_proxy")" >>"$BENCH_OUT"
 
 kill -0 "$gw_pid" 2>/dev/null || { echo "bench/gateway.sh: souk-gateway died during the run" >&2; exit 1; }
 cat "$BENCH_OUT"

@@ -14,9 +14,9 @@
 #include "gw.h"
 #include "log.h"
 
-#define DISCARD_MAX   65536   /* a refused request's body is read (not closed) up to this */
-#define METRICS_MAX   (8 << 20)
-#define PROBLEM_MAX   (LIMIT_REQUEST_LINE + 4096)
+#define DISCARD_MAX 65536 /* a refused request's body is read (not closed) up to this */
+#define METRICS_MAX (8 << 20)
+#define PROBLEM_MAX (LIMIT_REQUEST_LINE + 4096)
 
 /* The Date header value, formatted once per second per thread. */
 const char *
@@ -45,6 +45,12 @@ body_unread(const struct client *c)
     return c->ri.chunked || c->left > DISCARD_MAX || c->x != NULL;
 }
 
+enum cphase
+client_answered_phase(struct client *c)
+{
+    return !c->close_after && (c->ri.chunked || c->left > 0) ? CP_BODY : CP_WAIT;
+}
+
 void
 client_answer(struct client *c, int status, const char *ctype, const char *body, size_t n,
               const char *extra)
@@ -53,8 +59,8 @@ client_answer(struct client *c, int status, const char *ctype, const char *body,
     int         close;
 
     /* Before the end of a head the stream is lost: nothing more is read. */
-    close = c->close_after || c->loop->draining || c->eof || !c->head_done ||
-            !c->hph.keep_alive || body_unread(c);
+    close = c->close_after || c->loop->draining || c->eof || !c->head_done || !c->hph.keep_alive ||
+            body_unread(c);
     buf_reset(h);
     buf_printf(h, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, headers_reason(status), answer_date());
     if (ctype != NULL)
@@ -97,6 +103,12 @@ put_instance(struct buf *b, const struct client *c)
 void
 client_problem(struct client *c, int err, const char *detail)
 {
+    client_problem_ext(c, err, detail, NULL);
+}
+
+void
+client_problem_ext(struct client *c, int err, const char *detail, const char *members)
+{
     struct buf b;
     char       extra[160];
     int        status = err_status(err);
@@ -110,6 +122,10 @@ client_problem(struct client *c, int err, const char *detail)
     if (c->rid != NULL) {
         buf_puts(&b, ",\"request_id\":");
         buf_json_str(&b, c->rid, strlen(c->rid));
+    }
+    if (members != NULL) {
+        buf_putc(&b, ',');
+        buf_puts(&b, members);
     }
     buf_putc(&b, '}');
     extra[0] = '\0';

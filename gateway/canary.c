@@ -36,13 +36,18 @@ static struct window  *windows; /* one per route name; routes are few */
 int
 canary_pick(const char *key, int percent)
 {
-    uint64_t h;
+    unsigned char out[crypto_shorthash_BYTES];
+    uint64_t      h = 0;
+    int           i;
 
     if (percent <= 0 || key == NULL || key[0] == '\0')
         return 0;
     if (percent >= 100)
         return 1;
-    crypto_shorthash((unsigned char *)&h, (const unsigned char *)key, strlen(key), pick_key);
+    crypto_shorthash(out, (const unsigned char *)key, strlen(key), pick_key);
+    /* Little-endian on every host, so every gateway puts a user on the same side. */
+    for (i = crypto_shorthash_BYTES - 1; i >= 0; i--)
+        h = h << 8 | out[i];
     return h % 100 < (uint64_t)percent;
 }
 

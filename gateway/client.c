@@ -151,22 +151,35 @@ hold(struct client *c, const char *p, size_t n)
     c->pending_len += n;
 }
 
-/* Parse what was held back, then read again. */
+/* Parse what was held back, then read again. A loop, not recursion: an
+ * exchange that ends while its bytes are parsed leaves the rest to it. */
 static void
 unhold(struct client *c)
 {
-    char  *p = c->pending;
-    size_t n = c->pending_len;
+    char  *p;
+    size_t n;
 
-    c->pending = NULL;
-    c->pending_len = 0;
-    if (p != NULL) {
+    if (c->in_process)
+        return;
+    while (c->pending != NULL && !c->closing &&
+           (c->phase == CP_IDLE || c->phase == CP_HEAD || c->phase == CP_BODY)) {
+        p = c->pending;
+        n = c->pending_len;
+        c->pending = NULL;
+        c->pending_len = 0;
         process(c, p, n);
         free(p);
     }
     if (!c->closing && c->pending == NULL && !c->stalled && c->phase != CP_WAIT &&
         c->phase != CP_CONNECT && !c->close_after)
         read_start(c);
+}
+
+void
+client_stream(struct client *c, enum cphase ph)
+{
+    client_phase(c, ph);
+    unhold(c);
 }
 
 /* ---- one message at a time ---------------------------------------------------- */
@@ -248,8 +261,6 @@ body_bytes(struct client *c, const char *p, size_t n)
             client_fail(c, ERR_INVALID, why);
         return -1;
     }
-    if (c->x != NULL)
-        proxy_flush(c->x);
     if (c->phase == CP_BODY)
         timer_for(c); /* inactivity: restarted by every read */
     return (ssize_t)m;
@@ -260,9 +271,10 @@ process(struct client *c, const char *p, size_t n)
 {
     ssize_t used;
 
+    c->in_process = 1;
     while (n > 0 && !c->closing) {
         if (c->phase == CP_IDLE && c->close_after)
-            return; /* draining: no new request on this connection */
+            break; /* draining: no new request on this connection */
         if (c->phase == CP_IDLE)
             begin_request(c);
         if (c->phase == CP_HEAD) {
@@ -270,16 +282,20 @@ process(struct client *c, const char *p, size_t n)
         } else if (c->phase == CP_BODY) {
             used = body_bytes(c, p, n);
         } else if (c->phase == CP_LINGER || c->close_after) {
-            return; /* dropped: the connection ends after the answer */
+            break; /* dropped: the connection ends after the answer */
         } else {
             hold(c, p, n);
-            return;
+            break;
         }
         if (used < 0)
-            return;
+            break;
         p += used;
         n -= (size_t)used;
     }
+    c->in_process = 0;
+    /* Head and body bytes of one read leave in one write. */
+    if (c->x != NULL && !c->closing)
+        proxy_flush(c->x);
 }
 
 static void
@@ -320,95 +336,6 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     process(c, b->base, (size_t)nread);
 }
-
-/* ---- parser events ---------------------------------------------------------------- */
-
-static int
-ev_begin(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
-static int
-ev_url(void *ctx, const char *p, size_t n)
-{
-    return hhead_url(&((struct client *)ctx)->head, p, n);
-}
-
-static int
-ev_field(void *ctx, const char *p, size_t n)
-{
-    struct client *c = ctx;
-
-    /* After the head these are trailer lines: checked by chunkv, dropped. */
-    return c->phase == CP_HEAD ? hhead_field(&c->head, p, n) : 0;
-}
-
-static int
-ev_value(void *ctx, const char *p, size_t n)
-{
-    struct client *c = ctx;
-
-    return c->phase == CP_HEAD ? hhead_value(&c->head, p, n) : 0;
-}
-
-static int
-ev_head(void *ctx, const struct hp_head *h)
-{
-    struct client *c = ctx;
-    const char    *why;
-
-    c->hph = *h;
-    c->head_done = 1;
-    why = headers_check_request(&c->head, h, &c->ri);
-    if (why != NULL)
-        return client_fail(c, ERR_INVALID, why);
-    c->left = c->ri.has_length ? c->ri.length : 0;
-    c->rid = ids_request_id(c, c->a);
-    if (c->loop->kind == GW_ADMIN)
-        client_phase(c, admin_begin(c));
-    else if (!local_endpoint(c))
-        client_phase(c, proxy_begin(c));
-    /* Refused with a body that will not be read: the connection ends. */
-    if (c->answered && c->close_after && (c->ri.chunked || c->left > 0))
-        client_exchange_end(c);
-    return c->closing ? -1 : 0;
-}
-
-static int
-ev_body(void *ctx, const char *p, size_t n)
-{
-    struct client *c = ctx;
-
-    if (c->x != NULL)
-        return proxy_body(c->x, p, n);
-    if (c->answered)
-        return 0; /* refused already: the body is only read to keep the connection */
-    return admin_body(c, p, n);
-}
-
-static int
-ev_done(void *ctx)
-{
-    struct client *c = ctx;
-
-    hp_pause(c->hp); /* one message at a time: the next waits for this answer */
-    c->req_done = 1;
-    if (c->x != NULL) {
-        proxy_request_done(c->x);
-    } else if (c->answered) {
-        client_exchange_end(c);
-    } else {
-        client_phase(c, CP_WAIT);
-        admin_run(c);
-    }
-    return 0;
-}
-
-static const struct hp_events request_events = {
-    ev_begin, ev_url, ev_field, ev_value, ev_head, ev_body, ev_done,
-};
 
 /* ---- the end of an exchange and of the connection ------------------------------- */
 
@@ -540,7 +467,7 @@ client_accept(struct gw_loop *l, uv_stream_t *server)
     }
     c->loop = l;
     c->phase = CP_WAIT; /* so that CP_IDLE below arms the timer */
-    c->hp = hp_new(&request_events, c);
+    c->hp = hp_new(&client_request_events, c);
     c->a = arena_create();
     hhead_init(&c->head, LIMIT_HEADER_COUNT, SCRATCH_MAX);
     buf_init(&c->uhead, SCRATCH_MAX + 4096);
@@ -557,7 +484,10 @@ client_accept(struct gw_loop *l, uv_stream_t *server)
         l->clients->prev = c;
     l->clients = c;
     l->nclients++;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || l->draining) {
+    /* Over the limit the connection is accepted and closed at once, so
+     * the backlog does not fill with clients that would time out anyway. */
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || l->draining ||
+        (l->max_clients > 0 && l->nclients > l->max_clients)) {
         client_close(c);
         return;
     }

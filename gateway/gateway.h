@@ -146,6 +146,10 @@ unsigned routes_method_bit(const char *method);
 const char *routes_mode_name(enum gw_mode m);
 /* Release the current table (exit path, so ASan sees no leak). */
 void routes_shutdown(void);
+/* The current table's version, read without a lock (0 before the first
+ * install): a loop may keep one acquired table and re-acquire only when this
+ * changes, instead of taking the acquire mutex per request. */
+uint64_t routes_version(void);
 
 /* ------------------------------------------------------------ jcheck.c */
 
@@ -158,8 +162,8 @@ struct arena;
 struct jcheck {
     struct buf   *errors; /* problems, one per line; may be NULL */
     int           nerr;
-    struct arena *a;      /* F_STR copies */
-    void         *ctx;    /* for F_FN checkers */
+    struct arena *a;   /* JCHECK_STR copies */
+    void         *ctx; /* for JCHECK_FN checkers */
 };
 
 enum jcheck_type {
@@ -176,7 +180,7 @@ enum jcheck_type {
 };
 
 typedef const char *jcheck_problem_fn(const char *z); /* NULL when z is acceptable */
-typedef void jcheck_fn(struct jcheck *c, json_t *v, const char *path, void *dst);
+typedef void        jcheck_fn(struct jcheck *c, json_t *v, const char *path, void *dst);
 
 struct jcheck_field {
     const char        *name; /* NULL ends a table */
@@ -249,6 +253,22 @@ json_t *shadow_json(void);              /* GET /shadow */
 /* 1 when a and b are equal after normalisation (pure; unit-tested). */
 int shadow_equal(json_t *a, json_t *b, char *const *ignore, int nignore, char *where,
                  size_t where_len);
+/* Added by shadow.c. One side of a comparison; headers (NULL: not compared)
+ * holds the values of the route's shadow_headers[i], NULL where absent. */
+struct shadow_answer {
+    int                status;
+    const char        *body;
+    size_t             len;
+    const char *const *headers;
+};
+/* shadow_compare with the selected headers compared too (after status). A
+ * mismatch sample's "where" is a JSON pointer into the body, or "status",
+ * "header <name>", or "body" (non-JSON bytes differ). Parses both bodies:
+ * for large ones, call it off the event loop. */
+void shadow_compare_answers(const struct gw_route *r, const struct shadow_answer *legacy,
+                            const struct shadow_answer *shadow, const char *request_line);
+/* Zero every route's counters and drop the samples (tests). */
+void shadow_reset(void);
 
 /* ------------------------------------------------------------ gwevents.c */
 

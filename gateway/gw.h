@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "bounds.h"
 #include "buf.h"
 #include "gateway.h"
@@ -37,12 +38,21 @@
 #define GW_DRAIN_MS        10000 /* SIGTERM: in-flight requests get this long */
 #define GW_ID_MAX          128   /* X-Request-Id honoured up to this length */
 
+/* What a breaker counts against a server besides transport failures: "the
+ * server could not answer" (Envoy's gateway failures), not an application's
+ * 500, which the canary error rate judges instead. */
+static inline int
+gw_gateway_failure(int status)
+{
+    return status == 502 || status == 503 || status == 504;
+}
+
 struct client;
 struct exch;
 struct uconn;
 struct mirror;
 
-/* ------------------------------------------------------------------ http1.c */
+/* ------------------------------------------------------------------ http1.c, headers.c */
 
 /* Syntax the parser library is lenient about, checked on the raw bytes of a
  * request head before the parser sees them (RFC 9112 §2-5). */
@@ -50,6 +60,9 @@ struct lint {
     int    state;
     size_t line_bytes, header_bytes;
     int    lines;
+    int    spaces;      /* in the request line */
+    size_t since_space; /* bytes since the last space */
+    char   version[8];  /* the first bytes after the second space */
 };
 
 /* The framing of a chunked body on the raw bytes (RFC 9112 §7.1), so that a
@@ -77,17 +90,17 @@ struct hhead {
 
 /* What the request head says about framing and the headers the proxy reads. */
 struct reqinfo {
-    int      chunked, has_length;
-    uint64_t length;
-    int      host, authorization, cookie, request_id, traceparent, xff, via; /* index or -1 */
-    int      expect_continue, conn_close;
+    int        chunked, has_length;
+    uint64_t   length;
+    int        host, authorization, cookie, request_id, traceparent, xff, via; /* index or -1 */
+    int        expect_continue, conn_close;
     struct str conn_tokens[8]; /* names listed in Connection (hop-by-hop) */
     int        nconn_tokens;
 };
 
-void   lint_reset(struct lint *l);
+void lint_reset(struct lint *l);
 /* Scan head bytes; returns how many of p belong to the head (all of them
- * until it ends). *done when the head ended; *err/*why on a violation
+ * until it ends). *done when the head ended; *err and *why on a violation
  * (ERR_INVALID, ERR_URI_TOO_LONG or ERR_HEADERS_TOO_LARGE). */
 size_t lint_scan(struct lint *l, const char *p, size_t n, int *done, int *err, const char **why);
 void   chunkv_reset(struct chunkv *v);
@@ -108,10 +121,10 @@ int        hhead_find(const struct hhead *h, const char *name);
 /* Check what the parser accepted but a proxy must not (duplicate or
  * conflicting framing, Host rules, target form); fills ri. NULL or why. */
 const char *headers_check_request(const struct hhead *h, const struct hp_head *hp,
-                                struct reqinfo *ri);
+                                  struct reqinfo *ri);
 /* 1 when header i is hop-by-hop (RFC 9110 §7.6.1), given the Connection
  * tokens of the same message. */
-int         headers_hop_by_hop(struct str name, const struct str *tokens, int ntokens);
+int headers_hop_by_hop(struct str name, const struct str *tokens, int ntokens);
 /* Collect the names listed in the Connection headers of h. */
 int         headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close);
 const char *headers_reason(int status);
@@ -130,8 +143,8 @@ struct sink {
     uv_buf_t     iov[GW_SINK_IOV];
     char         frame[GW_SINK_IOV][20]; /* chunk-size lines */
     int          niov, nframe;
-    size_t       batch;  /* bytes gathered */
-    size_t       queued; /* bytes in uv_write requests not yet done */
+    size_t       batch;   /* bytes gathered */
+    size_t       queued;  /* bytes in uv_write requests not yet done */
     sink_fn     *drained; /* queued fell to zero, or a write failed (status < 0) */
     void        *ctx;
     int          failed;
@@ -142,7 +155,7 @@ void sink_add(struct sink *s, const void *p, size_t n);
 /* n body bytes as one chunk of a chunked body (n > 0). */
 void sink_chunk(struct sink *s, const void *p, size_t n);
 /* Write what was gathered; -1 when the stream failed. */
-int  sink_flush(struct sink *s);
+int sink_flush(struct sink *s);
 static inline int
 sink_busy(const struct sink *s)
 {
@@ -232,6 +245,10 @@ struct uconn {
 struct gw_server *upstream_server(const char *name);
 void              upstream_servers_sync(const struct gw_table *t);
 void              upstream_servers_free(void);
+/* /metrics gauges of every server. */
+void upstream_render(struct buf *b);
+/* Call fn for every registered server (under the registry lock). */
+void upstream_each(void (*fn)(struct gw_server *g, void *arg), void *arg);
 /* The loop's view of a server. */
 struct userver *upstream_userver(struct gw_loop *l, struct gw_server *g);
 /* A pooled connection for owner, or a new one being connected (ERR_UPSTREAM
@@ -262,38 +279,44 @@ struct lcache {
 };
 
 struct gw_loop {
-    int             index; /* -1: the control loop */
-    enum gw_kind    kind;
-    uv_loop_t       uv;
-    uv_tcp_t        listener;
-    int             listening;
-    uv_async_t      wake;
-    _Atomic int     cmd;
-    pthread_mutex_t lock; /* guards exiting against uv_async_send */
-    int             exiting, draining;
-    struct client  *clients;
-    int             nclients, nuconns, nmirrors;
-    struct userver *servers;
-    struct lcache   cache;
-    uv_thread_t     thread;
-    int             started;
-    char            rbuf[GW_READ_BUF];
+    int              index; /* -1: the control loop */
+    enum gw_kind     kind;
+    uv_loop_t        uv;
+    uv_tcp_t         listener;
+    int              listening;
+    uv_async_t       wake;
+    _Atomic int      cmd;
+    pthread_mutex_t  lock; /* guards exiting against uv_async_send */
+    int              exiting, draining;
+    struct client   *clients;
+    int              nclients, nuconns, nmirrors;
+    struct userver  *servers;
+    struct lcache    cache;
+    struct gw_table *table; /* loop_table's current one, one reference */
+    uv_thread_t      thread;
+    int              started, max_clients;
+    void (*on_exit)(struct gw_loop *l);     /* the control loop: nothing left open */
+    void (*thread_done)(struct gw_loop *l); /* a data loop's thread ends */
+    char rbuf[GW_READ_BUF];
 };
 
 /* Parse host:port into addr. ERR_INVALID. */
 MUST_CHECK int loop_addr(const char *hostport, int passive, struct sockaddr_storage *addr,
                          socklen_t *len);
 /* A listening socket; SO_REUSEPORT when reuseport. -1 and errno. */
-int             loop_socket(const struct sockaddr_storage *addr, socklen_t len, int reuseport);
-MUST_CHECK int  loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd);
-MUST_CHECK int  loop_start(struct gw_loop *l);
-void            loop_command(struct gw_loop *l, int cmd);
-void            loop_check_exit(struct gw_loop *l);
-void            loop_free(struct gw_loop *l);
+int            loop_socket(const struct sockaddr_storage *addr, socklen_t len, int reuseport);
+MUST_CHECK int loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd);
+MUST_CHECK int loop_start(struct gw_loop *l);
+void           loop_command(struct gw_loop *l, int cmd);
+void           loop_check_exit(struct gw_loop *l);
+void           loop_free(struct gw_loop *l);
+/* The current route table, one reference for the caller (no lock). */
+struct gw_table *loop_table(struct gw_loop *l);
 /* The loop's cache for t (rebuilt when the version changed). */
-struct lcache  *loop_cache(struct gw_loop *l, const struct gw_table *t);
-void            loop_drain(struct gw_loop *l);
-uint64_t        loop_now(struct gw_loop *l);
+struct lcache *loop_cache(struct gw_loop *l, const struct gw_table *t);
+void           loop_drain(struct gw_loop *l);
+void           loop_force(struct gw_loop *l);
+uint64_t       loop_now(struct gw_loop *l);
 
 /* ------------------------------------------------------------------ client.c */
 
@@ -323,53 +346,110 @@ struct client {
     struct buf      ohead; /* the answer head for the client */
     struct buf      abody; /* admin request bodies */
     struct arena   *a;     /* the exchange's arena, reset after each */
-    struct exch    *x;
+    struct exch    *x;     /* the exchange with an upstream, if any */
     enum cphase     phase;
-    uint64_t        left;  /* Content-Length bytes still to read */
+    uint64_t        left; /* Content-Length bytes still to read */
     uint64_t        t_begin;
     char           *pending; /* read but not parsed yet */
     size_t          pending_len;
     char            ip[48];
     int             handles, served;
-    unsigned reading : 1, closing : 1, close_after : 1, eof : 1, answered : 1, admin_ok : 1,
-        stalled : 1;
+    /* the exchange, for the access log and the metrics */
+    const char     *rid;
+    const char     *route_name, *mode_name, *upstream_name;
+    struct gw_stat *rstat;
+    const void     *aroute; /* admin.c: the admin resource asked for */
+    const char     *aarg;
+    int             status, retry_after;
+    uint64_t        bytes;
+    unsigned        reading : 1, closing : 1, close_after : 1, eof : 1, answered : 1, stalled : 1,
+        req_done : 1, head_done : 1, in_process : 1;
 };
 
 void client_accept(struct gw_loop *l, uv_stream_t *server);
-/* Answer with a local response (a problem, /metrics, an admin reply); the
- * bytes are written or copied before it returns. */
-void client_answer(struct client *c, int status, const char *ctype, const char *body, size_t n,
-                   const char *extra_headers);
-/* Answer err as problem+json (the one place problems are rendered). */
-void client_problem(struct client *c, int err, const char *detail);
-/* The exchange is over (its answer fully handed to the sink). */
+/* request.c: the parser events of a client connection (ctx: the client). */
+extern const struct hp_events client_request_events;
+void client_phase(struct client *c, enum cphase ph);
+/* The exchange is over: its answer is fully handed to the sink. */
 void client_exchange_end(struct client *c);
-/* The upstream side is ready for the body: parse what was held back. */
-void client_stream(struct client *c);
+/* The upstream is ready for the body: parse what was held back. */
+void client_stream(struct client *c, enum cphase ph);
 void client_pause(struct client *c);
 void client_resume(struct client *c);
 void client_close(struct client *c);
 void client_drain(struct client *c);
-const char *client_request_id(struct client *c);
+
+/* answer.c: a local answer (a problem, /metrics, an admin reply); the bytes
+ * are written or copied before it returns. extra: header lines with CRLF. */
+void client_answer(struct client *c, int status, const char *ctype, const char *body, size_t n,
+                   const char *extra);
+/* answer.c: err as problem+json (the one place problems are rendered). */
+void client_problem(struct client *c, int err, const char *detail);
+/* The same with extra members (rendered JSON, e.g. "errors":[...]) or NULL. */
+void client_problem_ext(struct client *c, int err, const char *detail, const char *members);
+/* answer.c: the phase after answering from the head: read (and drop) a
+ * small body to keep the connection, or wait for the close. */
+enum cphase client_answered_phase(struct client *c);
+/* answer.c: a protocol error: answer err, end the exchange, close. -1. */
+int         client_fail(struct client *c, int err, const char *why);
+void        client_set_ip(struct client *c, const struct sockaddr_storage *ss);
+int         client_loopback(const struct sockaddr_storage *ss);
+const char *answer_date(void);
+/* answer.c: GET /health, /ready, /metrics: 1 when answered. */
+int local_endpoint(struct client *c);
 
 /* ------------------------------------------------------------------ proxy.c */
+
+/* One request forwarded upstream: its route, edge decisions and attempts.
+ * Lives in the client's arena; the table reference is dropped with it. */
+struct exch {
+    struct client         *c;
+    struct gw_loop        *loop;
+    struct gw_table       *t;
+    const struct gw_route *route;
+    struct userver        *srv[2][GW_MAX_SERVERS]; /* [0] legacy pool, [1] new pool */
+    int                    nsrv[2];
+    unsigned               start[2]; /* round-robin position taken at the start */
+    int                    side;     /* pool of the current attempt: 0 legacy, 1 new */
+    int                    cur;      /* server of the current attempt */
+    unsigned               tried;    /* servers of this side tried */
+    int                    retries_left;
+    struct uconn          *u;
+    struct userver        *us;
+    struct auth_claims     user;
+    const char            *traceparent;
+    char                   trace_id[33];
+    const char            *set_cookie;
+    struct mirror         *mirror;
+    struct buf            *copy; /* the legacy body, for the mirror */
+    uint64_t               body_seen, t_attempt;
+    int                    status;
+    unsigned replayable : 1, idempotent : 1, has_body : 1, head_sent : 1, resp_started : 1,
+        resp_done : 1, chunk_out : 1, no_body : 1, finished : 1, canary : 1;
+};
 
 /* Request head parsed and checked on a data listener: route, edge policy,
  * pick an upstream. Returns the phase the client enters. */
 enum cphase proxy_begin(struct client *c);
 int         proxy_body(struct exch *x, const char *p, size_t n);
 void        proxy_request_done(struct exch *x);
-void        proxy_flush(struct exch *x);
-void        proxy_client_drained(struct exch *x);
-/* The client went away or timed out. */
-void        proxy_abort(struct exch *x);
-int         proxy_answered(const struct exch *x);
+/* Write what the client's bytes gathered for the upstream. */
+void proxy_flush(struct exch *x);
+void proxy_client_drained(struct exch *x);
+/* The client failed (err 0: went away; else answer err if still possible). */
+void proxy_abort(struct exch *x, int err, const char *why);
 
 /* respond.c: the uconn callbacks of an exchange. */
 extern const struct uconn_ops proxy_uconn_ops;
 /* proxy.c, for respond.c */
 void proxy_attempt_failed(struct exch *x, int err);
-void proxy_finish(struct exch *x);
+/* A 5xx from new in mode new with fallback: retried on legacy (1), or not. */
+int  proxy_fallback(struct exch *x);
+void proxy_maybe_finish(struct exch *x);
+/* forward.c: the request head for the upstream into c->uhead; the answer
+ * head for the client into c->ohead. */
+void forward_request(struct exch *x);
+void forward_response(struct exch *x, int status, const struct hp_head *h, int close);
 
 /* ------------------------------------------------------------------ auth.c */
 
@@ -391,34 +471,47 @@ const char *ids_request_id(struct client *c, struct arena *a);
 /* traceparent for the upstream: continue a valid one with a new span, else
  * start a trace. trace_id gets the 32 hex digits. */
 const char *ids_traceparent(struct client *c, struct arena *a, char trace_id[33]);
+/* n random lower-case hex digits, NUL-terminated, in a. */
+char *ids_random(struct arena *a, size_t n);
 
 /* ------------------------------------------------------------------ mirror.c */
 
 /* Start a shadow copy of x's request to the route's new pool; NULL when the
  * bounds say no (counted as a drop). */
 struct mirror *mirror_start(struct exch *x);
-/* The legacy answer is complete: status and the copy of its body (taken). */
-void           mirror_legacy_done(struct mirror *m, int status, struct buf *body, int ok);
+/* Where the legacy body is copied (bounded by the route's shadow max_body). */
+struct buf *mirror_body_buf(struct mirror *m);
+/* The legacy response head (for the compared headers). */
+void mirror_legacy_head(struct mirror *m, const struct hhead *h);
+/* The legacy answer is complete (ok) or will never be: the mirror compares
+ * once both sides are in. */
+void mirror_legacy_done(struct mirror *m, int status, struct buf *body, int ok);
 
 /* ------------------------------------------------------------------ admin.c */
 
-/* The admin listener: head parsed (auth, route) / whole body read. */
-void admin_begin(struct client *c);
-void admin_run(struct client *c);
+/* The admin listener: head parsed (auth, route; returns the phase), a body
+ * piece (buffered up to GW_ADMIN_BODY_MAX), the whole request read. */
+enum cphase admin_begin(struct client *c);
+int         admin_body(struct client *c, const char *p, size_t n);
+void        admin_run(struct client *c);
 /* Queue a canary rollback of route for the control loop (any thread). */
-void admin_rollback_request(const char *route);
+void           admin_rollback_request(const char *route);
 MUST_CHECK int admin_init(uv_loop_t *control);
-void admin_free(void);
+void           admin_free(void);
 
 /* ------------------------------------------------------------------ health.c */
 
+/* Probe every server of a pool with a health path, from the control loop. */
 void health_start(uv_loop_t *control);
+/* The table changed: probe its servers. */
 void health_sync(void);
 void health_stop(void);
+/* 1 when no probe holds a handle any more. */
+int health_idle(void);
 
-/* The gateway's own endpoints on the data listener (/health /ready /metrics):
- * 1 when the request was one and is answered. */
-int  local_endpoint(struct client *c);
+/* stats.c: the whole /metrics text; the access line and counters of the
+ * exchange that just ended on c. */
 void metrics_text(struct buf *b);
+void stats_access(struct client *c);
 
 #endif

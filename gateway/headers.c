@@ -9,8 +9,6 @@
 
 #include "gw.h"
 
-
-
 void
 hhead_init(struct hhead *h, int max_fields, size_t max_bytes)
 {
@@ -121,8 +119,8 @@ headers_trim(struct str s)
 /* ---- request rules ------------------------------------------------------------ */
 
 static const char *const hop_names[] = {
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-    "upgrade",    NULL,
+    "connection", "keep-alive",        "proxy-connection", "te",
+    "trailer",    "transfer-encoding", "upgrade",          NULL,
 };
 
 int
@@ -143,7 +141,7 @@ headers_hop_by_hop(struct str name, const struct str *tokens, int ntokens)
 int
 headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close)
 {
-    struct str v, tok;
+    struct str  v, tok;
     const char *comma;
     int         i, n = 0;
 
@@ -251,8 +249,8 @@ headers_check_request(const struct hhead *h, const struct hp_head *hp, struct re
     ri->host = ri->authorization = ri->cookie = ri->request_id = ri->traceparent = -1;
     why = target_problem(hhead_target(h), hp->method);
     for (i = 0; why == NULL && i < h->n; i++)
-        why = check_line(ri, hhead_name(h, i), headers_trim(hhead_val(h, i)), i, &ncl, &nte,
-                         &nhost);
+        why =
+            check_line(ri, hhead_name(h, i), headers_trim(hhead_val(h, i)), i, &ncl, &nte, &nhost);
     if (why != NULL)
         return why;
     if (ncl > 0 && nte > 0)

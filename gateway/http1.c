@@ -14,15 +14,15 @@
 /* tchar (RFC 9110 §5.6.2): the bytes a header name or a token may hold. */
 static const unsigned char tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
-    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
-    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
-    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,  ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1,
+    ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,  ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
 
 /* A field value may hold HTAB, SP, VCHAR and obs-text, nothing else. */
@@ -52,6 +52,42 @@ lint_reset(struct lint *l)
     memset(l, 0, sizeof(*l));
 }
 
+/* method SP request-target SP HTTP-version (RFC 9112 §3): exactly two
+ * single spaces, a token method, and a version of HTTP/1.0 or HTTP/1.1 (the
+ * parser takes "GET  /x", "HTTP/1.2" and HTTP/0.9's "GET /x"). */
+static const char *
+request_line_byte(struct lint *l, unsigned char ch)
+{
+    if (ch == ' ') {
+        if (l->spaces == 2 || l->since_space == 0)
+            return "invalid request line";
+        l->spaces++;
+        l->since_space = 0;
+        return NULL;
+    }
+    if (ch < 0x21)
+        return "control character in request line";
+    if (ch >= 0x7f)
+        return "non-ascii byte in request line";
+    if (l->spaces == 0 && !tchar[ch])
+        return "invalid method";
+    if (l->spaces == 2 && l->since_space < sizeof(l->version))
+        l->version[l->since_space] = (char)ch;
+    l->since_space++;
+    return NULL;
+}
+
+static const char *
+request_line_end(struct lint *l)
+{
+    if (l->spaces != 2 || l->since_space == 0)
+        return "invalid request line";
+    if (l->since_space != 8 ||
+        (memcmp(l->version, "HTTP/1.1", 8) != 0 && memcmp(l->version, "HTTP/1.0", 8) != 0))
+        return "unsupported http version";
+    return NULL;
+}
+
 /* One byte; returns NULL or why it is refused (err says which status). */
 static const char *
 lint_byte(struct lint *l, unsigned char ch, int *err, int *done)
@@ -60,10 +96,12 @@ lint_byte(struct lint *l, unsigned char ch, int *err, int *done)
         return "nul byte in request head";
     switch (l->state) {
     case L_START:
-        if (ch == '\r')
+        if (ch == '\r') {
             l->state = L_START_LF;
-        else if (ch != '\n')
+        } else if (ch != '\n') {
             l->state = L_REQ;
+            return request_line_byte(l, ch);
+        }
         break;
     case L_START_LF:
     case L_REQ_LF:
@@ -80,15 +118,11 @@ lint_byte(struct lint *l, unsigned char ch, int *err, int *done)
             *err = ERR_URI_TOO_LONG;
             return "request line is too long";
         }
-        if (ch == '\r')
-            l->state = L_REQ_LF;
-        else if (ch == '\n')
-            l->state = L_LINE;
-        else if (ch < 0x21 && ch != ' ')
-            return "control character in request line";
-        else if (ch >= 0x7f)
-            return "non-ascii byte in request line";
-        break;
+        if (ch == '\r' || ch == '\n') {
+            l->state = ch == '\r' ? L_REQ_LF : L_LINE;
+            return request_line_end(l);
+        }
+        return request_line_byte(l, ch);
     case L_LINE:
         if (ch == '\r') {
             l->state = L_END_LF;

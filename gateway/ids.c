@@ -139,3 +139,12 @@ ids_traceparent(struct client *c, struct arena *a, char trace_id[33])
     trace_id[32] = '\0';
     return tp;
 }
+
+char *
+ids_random(struct arena *a, size_t n)
+{
+    char *s = arena_alloc(a, n + 1);
+
+    hex_random(s, n);
+    return s;
+}

@@ -103,7 +103,7 @@ loop_drain(struct gw_loop *l)
     loop_check_exit(l);
 }
 
-static void
+void
 loop_force(struct gw_loop *l)
 {
     struct client *c, *next;
@@ -123,7 +123,9 @@ loop_check_exit(struct gw_loop *l)
     pthread_mutex_lock(&l->lock);
     l->exiting = 1;
     pthread_mutex_unlock(&l->lock);
-    if (l->index >= 0)
+    if (l->on_exit != NULL)
+        l->on_exit(l);
+    else
         uv_close((uv_handle_t *)&l->wake, NULL);
 }
 
@@ -183,6 +185,8 @@ loop_main(void *arg)
     struct gw_loop *l = arg;
 
     uv_run(&l->uv, UV_RUN_DEFAULT);
+    if (l->thread_done != NULL)
+        l->thread_done(l);
 }
 
 int
@@ -230,6 +234,8 @@ loop_free(struct gw_loop *l)
         free(us);
     }
     cache_clear(&l->cache);
+    routes_unref(l->table);
+    l->table = NULL;
     pthread_mutex_destroy(&l->lock);
 }
 
@@ -243,6 +249,23 @@ xcalloc(size_t n, size_t size)
         abort();
     }
     return p;
+}
+
+/* The current table with a reference for the caller. The loop keeps one
+ * acquired and re-acquires only when the version moved, so the request path
+ * takes no lock (routes_acquire's mutex) and no second reference count. */
+struct gw_table *
+loop_table(struct gw_loop *l)
+{
+    uint64_t v = routes_version();
+
+    if (l->table == NULL || l->table->version != v) {
+        routes_unref(l->table);
+        l->table = routes_acquire();
+    }
+    if (l->table != NULL)
+        atomic_fetch_add_explicit(&l->table->refs, 1, memory_order_relaxed);
+    return l->table;
 }
 
 struct lcache *

@@ -43,27 +43,36 @@ name_problem(const char *z)
     return NULL;
 }
 
+/* 1 when the n bytes at p are all in set. */
+static int
+all_in(const char *p, size_t n, const char *set)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (p[i] == '\0' || strchr(set, p[i]) == NULL)
+            return 0;
+    return 1;
+}
+
 /* host:port or [v6]:port, port 1..65535. */
 static const char *
 hostport_problem(const char *z)
 {
-    static const char *const msg = "must be \"host:port\" with a port between 1 and 65535";
-    const char              *colon = strrchr(z, ':');
-    size_t                   hlen;
-    int64_t                  port;
+    const char *colon = strrchr(z, ':');
+    int64_t     port;
+    int         ok;
 
-    if (colon == NULL || colon[1] == '-' || str_z_to_i64(colon + 1, 1, 65535, &port) != ERR_OK)
-        return msg;
-    if (z[0] == '[') {
-        hlen = colon > z + 1 && colon[-1] == ']' ? (size_t)(colon - z - 2) : 0;
-        return hlen > 0 && strspn(z + 1, "0123456789abcdefABCDEF:.") == hlen ? NULL : msg;
-    }
-    hlen = (size_t)(colon - z);
-    return hlen > 0 && hlen <= 253 &&
-                   strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
-                       hlen
-               ? NULL
-               : msg;
+    ok = colon != NULL && colon > z && colon[1] != '-' &&
+         str_z_to_i64(colon + 1, 1, 65535, &port) == ERR_OK;
+    if (ok && z[0] == '[')
+        ok = colon - z > 2 && colon[-1] == ']' &&
+             all_in(z + 1, (size_t)(colon - z - 2), "0123456789abcdefABCDEF:.");
+    else if (ok)
+        ok = colon - z <= 253 &&
+             all_in(z, (size_t)(colon - z),
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+    return ok ? NULL : "must be \"host:port\" with a port between 1 and 65535";
 }
 
 static int
@@ -215,6 +224,8 @@ pool_fn(struct jcheck *c, json_t *v, const char *path, void *dst)
 #define END                  {.name = NULL}
 /* clang-format on */
 
+/* The top level has no C struct: version is checked here, upstreams and
+ * routes are built by routes_build in that order (routes refer to upstreams). */
 struct doc {
     int unused;
 };

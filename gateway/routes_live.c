@@ -25,6 +25,7 @@
 static pthread_mutex_t  swap_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t  install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_table *current;
+static _Atomic uint64_t live_version; /* current->version, readable without a lock */
 
 /* ------------------------------------------------------------ matching */
 
@@ -132,6 +133,12 @@ routes_acquire(void)
         atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&swap_lock);
     return t;
+}
+
+uint64_t
+routes_version(void)
+{
+    return atomic_load(&live_version);
 }
 
 /* mkdir -p for the directory part of path. */
@@ -245,6 +252,7 @@ install_locked(struct gw_table *t, const char *path, const char *event, const ch
     old = current;
     t->version = (old != NULL ? old->version : 0) + 1;
     current = t;
+    atomic_store(&live_version, t->version);
     pthread_mutex_unlock(&swap_lock);
     gwevents_add(event, "routes version %llu installed: %s (%d routes, %d upstreams)",
                  (unsigned long long)t->version, what, t->nroutes, t->npools);
@@ -271,6 +279,7 @@ routes_shutdown(void)
     pthread_mutex_lock(&swap_lock);
     old = current;
     current = NULL;
+    atomic_store(&live_version, 0);
     pthread_mutex_unlock(&swap_lock);
     routes_unref(old);
 }

@@ -68,6 +68,34 @@ upstream_servers_free(void)
     servers = NULL;
 }
 
+/* Gauges of every server: health, breaker, requests in flight, idle pool. */
+void
+upstream_render(struct buf *b)
+{
+    static const char *const names[] = {
+        "souk_gateway_upstream_healthy", "souk_gateway_upstream_breaker_state",
+        "souk_gateway_upstream_in_flight", "souk_gateway_upstream_idle_connections"};
+    static const char *const help[] = {
+        "1 when active health checks pass.", "0 closed, 1 open, 2 half-open.",
+        "Requests in flight, every loop.", "Pooled keep-alive connections, every loop."};
+    struct gw_server *g;
+    long long         v;
+    int               k;
+
+    pthread_mutex_lock(&servers_lock);
+    for (k = 0; k < 4; k++) {
+        buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", names[k], help[k], names[k]);
+        for (g = servers; g != NULL; g = g->next) {
+            v = k == 0   ? atomic_load(&g->healthy)
+                : k == 1 ? (long long)breaker_state(g->name)
+                : k == 2 ? atomic_load(&g->active)
+                         : atomic_load(&g->idle);
+            buf_printf(b, "%s{%s} %lld\n", names[k], g->st->labels, v);
+        }
+    }
+    pthread_mutex_unlock(&servers_lock);
+}
+
 struct userver *
 upstream_userver(struct gw_loop *l, struct gw_server *g)
 {
@@ -414,8 +442,7 @@ upstream_get(struct gw_loop *l, struct userver *us, const struct uconn_ops *ops,
         return ERR_UPSTREAM;
     u = uconn_new(l, us);
     attach(u, ops, owner);
-    if (uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&us->g->addr, on_connect) !=
-        0) {
+    if (uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&us->g->addr, on_connect) != 0) {
         upstream_close(u);
         return ERR_UPSTREAM;
     }

@@ -223,6 +223,49 @@ test_errors(void)
     buf_free(&errors);
 }
 
+static void
+test_servers(void)
+{
+    static const struct {
+        const char *server;
+        int         ok;
+    } rows[] = {
+        {"127.0.0.1:7000", 1},
+        {"catalog.internal:80", 1},
+        {"[::1]:8080", 1},
+        {"localhost:65535", 1},
+        {"localhost", 0},
+        {":80", 0},
+        {"h:", 0},
+        {"h:0", 0},
+        {"h:65536", 0},
+        {"h:-1", 0},
+        {"h:+1", 0},
+        {"[]:80", 0},
+        {"[::1]80", 0},
+        {"h h:80", 0},
+        {"h/x:80", 0},
+    };
+    struct gw_table *t;
+    struct buf       errors;
+    char             doc[512];
+    size_t           i;
+    int              rc;
+
+    buf_init(&errors, 1 << 12);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        buf_reset(&errors);
+        snprintf(doc, sizeof(doc),
+                 "{'version':1,'upstreams':{'m':{'servers':['%s']}},"
+                 "'routes':[{'name':'r','path':'/','legacy':'m'}]}",
+                 rows[i].server);
+        rc = parse(doc, &t, &errors);
+        T_EQ_INT(rc, rows[i].ok ? ERR_OK : ERR_INVALID, "server \"%s\"", rows[i].server);
+        routes_unref(t);
+    }
+    buf_free(&errors);
+}
+
 static const char *const spec_doc =
     "{'version': 1, 'upstreams': {'m': {'servers': ['127.0.0.1:1']}}, 'routes': ["
     " {'name': 'root', 'path': '/', 'legacy': 'm'},"
@@ -328,7 +371,7 @@ dump(json_t *j)
 }
 
 static void
-test_patch_and_diff(void)
+test_patch(void)
 {
     static const struct {
         const char *name, *mode;
@@ -347,7 +390,6 @@ test_patch_and_diff(void)
     };
     struct gw_table *t, *next;
     struct buf       errors;
-    char            *s;
     size_t           i;
     int              rc;
 
@@ -371,7 +413,23 @@ test_patch_and_diff(void)
         routes_unref(next);
     }
     T_EQ_STR(routes_mode_name(named(t, "products")->mode), "legacy", "the source table is intact");
+    routes_unref(t);
+    buf_free(&errors);
+}
 
+static void
+test_diff(void)
+{
+    struct gw_table *t, *next;
+    struct buf       errors;
+    char            *s;
+    int              rc;
+
+    buf_init(&errors, 1 << 16);
+    rc = parse(patch_doc, &t, &errors);
+    T_EQ_INT(rc, ERR_OK, "diff fixture parses");
+    if (rc)
+        return;
     rc = routes_with_mode(t, "products", "canary", 10, &next, &errors);
     T_EQ_INT(rc, ERR_OK, "canary 10 for the diff");
     s = dump(routes_diff(t, next));
@@ -444,6 +502,7 @@ test_install(void)
     T_OK(cur == t, "acquire returns the installed table");
     v0 = cur->version;
     T_EQ_INT(v0, 1, "first install is version 1");
+    T_EQ_INT(routes_version(), v0, "routes_version without a lock");
     rc = routes_read_file(path, &reread, &errors);
     T_EQ_INT(rc, ERR_OK, "the persisted file reads back");
     T_OK(rc == ERR_OK && json_equal(reread->doc, cur->doc), "persisted document is identical");
@@ -454,6 +513,7 @@ test_install(void)
     T_EQ_INT(rc, ERR_OK, "routes_set_mode");
     t = routes_acquire();
     T_EQ_INT(t->version, v0 + 1, "set_mode bumps the version");
+    T_EQ_INT(routes_version(), v0 + 1, "routes_version follows");
     T_OK(named(t, "products")->mode == GW_MODE_CANARY && named(t, "products")->canary_percent == 25,
          "set_mode is live");
     T_EQ_INT(named(cur, "products")->mode, GW_MODE_LEGACY, "the old table is unchanged");
@@ -559,11 +619,13 @@ main(void)
 {
     test_default_file();
     test_errors();
+    test_servers();
     test_specificity();
-    test_patch_and_diff();
+    test_patch();
+    test_diff();
     test_install();
     test_swap_race();
     routes_shutdown();
-    T_OK(routes_acquire() == NULL, "routes_shutdown released the table");
+    T_OK(routes_acquire() == NULL && routes_version() == 0, "routes_shutdown released the table");
     return T_DONE();
 }

@@ -25,7 +25,7 @@ use Souk::Gateway;
 my $up = Souk::FakeUpstream->start(name => 'up', reply => {echo => 1});
 my $desync = Souk::FakeUpstream->start(name => 'desync', reply => {json => {clean => 1}});
 my %TIMEOUTS = map { ($_ => 1000) } qw(SOUK_HTTP_HEADER_TIMEOUT_MS SOUK_HTTP_BODY_TIMEOUT_MS
-    SOUK_GATEWAY_HEADER_TIMEOUT_MS SOUK_GATEWAY_BODY_TIMEOUT_MS);
+    SOUK_GATEWAY_HEADER_TIMEOUT_MS SOUK_GATEWAY_BODY_TIMEOUT_MS), SOUK_GATEWAY_IDLE_TIMEOUT_MS => 1500;
 my $gw = Souk::Gateway->start(env => \%TIMEOUTS, routes => table(
     upstreams => {up => pool($up), desync => pool($desync)},
     routes => [
@@ -215,7 +215,7 @@ for my $v (@reject) {
     my ($name, $bytes, $want) = @$v;
     $want //= [400];
     my $mark = $up->mark;
-    my ($res, $closed) = raw_req($port, $bytes, timeout => 3);
+    my ($res, $closed) = raw_req($port, $bytes, timeout => 2);
     settle();
     my $st = $res->[0] ? $res->[0]{status} : 'no response';
     ok((grep { $st eq $_ } @$want), "$name: " . join('/', @$want)) or diag("got $st");
@@ -252,7 +252,7 @@ for my $v (@consistent) {
             or diag("status $st; forwarded: " . JSON::PP->new->ascii->canonical->encode(
                 [map { {target => $_->{target}, body => $_->{body}} } @got]) . (@bad ? '; the strict parser refused it' : ''));
     }
-    unlike($up->bytes(since => $mark), qr/smuggled/i, "$name: nothing smuggled");
+    is_deeply([grep { $_->{target} =~ /smuggled/i } @got], [], "$name: no smuggled request reached the upstream");
 }
 
 # A valid chunked request followed by another: both forwarded, boundaries kept.

@@ -192,7 +192,7 @@ my (%side, $new);
 # ---- canary: anonymous clients stick by cookie --------------------------------------------------
 
 {
-    my ($n, $on_new, $no_cookie, $flips) = (200, 0, 0, 0);
+    my ($n, $on_new, $no_cookie, $flips) = (400, 0, 0, 0);
     for my $i (1 .. $n) {
         my $r = get("/c/anon/x?i=$i");
         my $sc = $r->{headers}{'set-cookie'};

@@ -88,7 +88,7 @@ my %bad = (
     is_deeply([map { $_->[1] } grep { lc $_->[0] eq 'x-user-id' } @{$got ? $got->{hlist} : []}], ['42'],
         'exactly one X-User-Id, from the token');
     is($got && $got->{headers}{'x-user-role'}, 'customer', 'X-User-Role from the token');
-    ok($got && !grep { /^x-user-(?!id$|role$)/ } keys %{$got->{headers}}, 'no other X-User-* header');
+    ok($got && !(grep { /^x-user-(?!id$|role$)/ } keys %{$got->{headers}}), 'no other X-User-* header');
     is($got && $got->{headers}{authorization}, "Bearer $good",
         'Authorization is passed on (every service verifies the token itself)');
 

@@ -257,5 +257,34 @@ sub write_file {
     ok($tot{A} > 0 && $tot{B} > 0, "both tables served traffic (A $tot{A}, B $tot{B})");
 }
 
+# The same with wrk: 32 keep-alive connections, as fast as the fake upstreams allow.
+SKIP: {
+    my ($wrk) = grep { -x } map {"$_/wrk"} split /:/, $ENV{PATH} // '';
+    skip 'wrk is not installed (the forked Perl clients above covered hot reload)', 4 unless $wrk;
+    my $lua = Souk::Test::repo_root() . '/bench/report.lua';
+    my $out = File::Temp->new;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $out->filename;
+        open STDERR, '>&', \*STDOUT;
+        $ENV{BENCH_PATH} = '/wrk';
+        exec $wrk, '-t2', '-c32', '-d5s', '--timeout', '5s', '-s', $lua, $gw->url or POSIX::_exit(127);
+    }
+    my ($ok, $i) = (0, 0);
+    my $t0 = time;
+    sleep 0.3;
+    while ($i < 20 && time - $t0 < 4.5) {    # all inside wrk's 5 s
+        $ok++ if $gw->put_routes(tbl(++$i % 2 ? 'b' : 'a'))->{status} == 200;
+        sleep 0.15;
+    }
+    waitpid $pid, 0;
+    my $text = slurp($out->filename) // '';
+    my ($n, $errors, $non2xx) = $text =~ /RESULT .*errors=(\d+) non2xx=(\d+) requests=(\d+)/ ? ($3, $1, $2) : (0, -1, -1);
+    is_deeply([$i, $ok], [20, 20], 'wrk: 20 PUTs under load, all succeeded');
+    is($errors, 0, 'wrk: no socket errors or timeouts') or diag($text);
+    is($non2xx, 0, 'wrk: no non-2xx answers') or diag($text);
+    ok($n >= 1000, "wrk: $n requests in 5 s");
+}
+
 ok($gw->alive, 'the gateway is still running');
 done_testing;
