@@ -15,6 +15,9 @@ export SOUK_VAR_DIR=$VAR
 
 MARIADB_PORT=${SOUK_MARIADB_PORT:-53306}
 MONOLITH_LISTEN=${SOUK_MONOLITH_LISTEN:-127.0.0.1:7000}
+GATEWAY_LISTEN=${SOUK_GATEWAY_LISTEN:-127.0.0.1:8080}
+GATEWAY_ADMIN_LISTEN=${SOUK_GATEWAY_ADMIN_LISTEN:-127.0.0.1:8081}
+export SOUK_GATEWAY_ADMIN_TOKEN=${SOUK_GATEWAY_ADMIN_TOKEN:-souk-admin-dev}
 export SOUK_MONOLITH_DB=${SOUK_MONOLITH_DB:-mysql://souk_monolith:souk-dev@127.0.0.1:$MARIADB_PORT/souk_monolith}
 export SOUK_MARIADB_ADMIN_DSN=${SOUK_MARIADB_ADMIN_DSN:-mysql://souk_admin:${SOUK_MARIADB_ADMIN_PASSWORD:-souk-dev}@127.0.0.1:$MARIADB_PORT/mysql}
 export SOUK_JWT_SECRET=${SOUK_JWT_SECRET:-souk-dev-secret-change-me}
@@ -27,7 +30,8 @@ scripts/start-local.sh
 
 APP_LOGS=()
 
-# start_app NAME LISTEN [ENV=VALUE ...]: one souk process, pid under var/run.
+# start_app NAME LISTEN [ENV=VALUE ...]: one souk process, pid under var/run;
+# LISTEN is where /ready answers (SOUK_LISTEN unless ENV names another).
 start_app() {
 	local name=$1 listen=$2 pidf="$VAR/run/app-$1.pid" pid
 	shift 2
@@ -37,7 +41,7 @@ start_app() {
 		echo "$name already running (pid $pid) on $listen"
 		return
 	fi
-	env "$@" SOUK_LISTEN="$listen" "$BUILD/bin/souk-$name" >>"$VAR/log/$name.log" 2>&1 &
+	env SOUK_LISTEN="$listen" "$@" "$BUILD/bin/souk-$name" >>"$VAR/log/$name.log" 2>&1 &
 	echo $! >"$pidf"
 	for _ in $(seq 1 100); do
 		if curl -fsS "http://$listen/ready" >/dev/null 2>&1; then
@@ -54,9 +58,20 @@ start_app() {
 
 start_app monolith "$MONOLITH_LISTEN"
 
+# The gateway's table starts as the default one (every route legacy, to the
+# monolith) and is kept in var/: admin changes persist across restarts.
+mkdir -p "$VAR/gateway"
+if [ ! -f "$VAR/gateway/routes.json" ]; then
+	sed "s/127.0.0.1:7000/$MONOLITH_LISTEN/" gateway/routes.default.json >"$VAR/gateway/routes.json"
+fi
+start_app gateway "$GATEWAY_LISTEN" SOUK_GATEWAY_LISTEN="$GATEWAY_LISTEN" \
+	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json"
+
 cat <<EOT
 
 souk is up.
+  storefront API (gateway)  http://$GATEWAY_LISTEN/api/v1/products
+  gateway admin API         http://$GATEWAY_ADMIN_LISTEN/routes  (Bearer \$SOUK_GATEWAY_ADMIN_TOKEN = $SOUK_GATEWAY_ADMIN_TOKEN)
   monolith (legacy v1 API)  http://$MONOLITH_LISTEN/api/v1/products
   health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics
   MariaDB                   127.0.0.1:$MARIADB_PORT  (souk_monolith / souk-dev)
@@ -67,10 +82,11 @@ Demo logins (password "souk-demo"):
   admin     admin@souk.test
 
 Try:
-  curl -s 'http://$MONOLITH_LISTEN/api/v1/products?category=laptops&ram_gb=16&limit=3'
-  TOKEN=\$(curl -s http://$MONOLITH_LISTEN/api/v1/accounts/login -H 'Content-Type: application/json' \\
+  curl -s 'http://$GATEWAY_LISTEN/api/v1/products?category=laptops&ram_gb=16&limit=3'
+  TOKEN=\$(curl -s http://$GATEWAY_LISTEN/api/v1/accounts/login -H 'Content-Type: application/json' \\
       -d '{"email":"demo@souk.test","password":"souk-demo"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
-  curl -s http://$MONOLITH_LISTEN/api/v1/orders -H "Authorization: Bearer \$TOKEN"
+  curl -s http://$GATEWAY_LISTEN/api/v1/orders -H "Authorization: Bearer \$TOKEN"
+  curl -s http://$GATEWAY_ADMIN_LISTEN/routes -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN"
 
 Logs: $VAR/log/   Stop: Ctrl-C here, or \`make stop\` from another shell.
 EOT
