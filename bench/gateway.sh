@@ -7,11 +7,13 @@
 #   bench/gateway.sh            run; write var/bench/gateway.results and gateway.md
 #   bench/gateway.sh report     print the markdown section from the last results
 #
-# Results ("name rps p50_ms p99_ms errors", medians) plus one line
+# Results ("name rps p50_ms p99_ms errors", medians) plus a line
 # "rss_kb souk_gateway=N nginx_proxy=N" (peak RSS sampled during the proxies' runs; nginx
-# counts master + workers). Knobs: BENCH_RUNS (3), BENCH_DURATION (10s), BENCH_CONNS (64),
+# counts master + workers) and "loadavg START END" (1-minute load average before anything
+# started and after the last wrk run; the markdown warns when the machine was already busy). Knobs: BENCH_RUNS (3), BENCH_DURATION (10s), BENCH_CONNS (64),
 # BENCH_THREADS (2), BENCH_LOOPS (2: SOUK_LOOPS = nginx worker_processes),
-# BENCH_UPSTREAM_WORKERS (1), BENCH_ACCESS_LOG (off | on, for both proxies), BUILD (build).
+# BENCH_UPSTREAM_WORKERS (1), BENCH_ACCESS_LOG (off | on, for both proxies; BENCH_KEEP_LOGS=1
+# keeps the logs afterwards), BENCH_VAR (var/bench), BUILD (build).
 # Everything it starts is stopped on exit; it needs only Debian's nginx, wrk, curl, perl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +39,7 @@ report() {
 		-v threads="${BENCH_THREADS}" -v loops="$LOOPS" -v upw="$UP_WORKERS" -v alog="$ACCESS_LOG" \
 		-v nginxv="$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')" '
 		$1 == "rss_kb" { for (i = 2; i <= NF; i++) { split($i, kv, "="); rss[kv[1]] = kv[2] } next }
+		$1 == "loadavg" { load_start = $2; load_end = $3; next }
 		NF >= 5 { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; err[$1] = $5; order[++n] = $1 }
 		function label(k) {
 			return k == "direct" ? "upstream directly (no proxy)" : k == "nginx_proxy" ? "nginx " nginxv " reverse proxy" : k == "souk_gateway" ? "souk-gateway" : k
@@ -66,6 +69,8 @@ report() {
 				if (x in rps) printf "; nginx p50 +%.2f ms, p99 +%.2f ms", p50[x] - p50[d], p99[x] - p99[d]
 				print "."
 			}
+			if (load_start != "" && load_start > 0.5)
+				printf "- **Caution:** the machine was already busy when the benchmark started (1-minute load average %s). Rerun on a quiet machine before quoting these numbers.\n", load_start
 			if ("souk_gateway" in rss) {
 				printf "- Peak RSS under this load: souk-gateway %.1f MiB", rss["souk_gateway"] / 1024
 				if ("nginx_proxy" in rss) printf "; nginx %.1f MiB (master + workers)", rss["nginx_proxy"] / 1024
@@ -88,7 +93,9 @@ GW=$BUILD/bin/souk-gateway
 [ -x "$GW" ] || { echo "bench/gateway.sh: $GW is missing (make all)" >&2; exit 1; }
 case $ACCESS_LOG in on | off) ;; *) echo "BENCH_ACCESS_LOG must be on or off" >&2; exit 1 ;; esac
 
+load_start=$(cut -d' ' -f1 /proc/loadavg) # before anything of ours runs
 mkdir -p "$DIR/www" "$DIR/tmp"
+rm -f "$DIR"/*.log # logs of the last run (the access logs grow by ~100 MB per run)
 : >"$BENCH_OUT"
 # ~200 bytes, like a small product read
 printf '%s' '{"id":4711,"sku":"SOUK-4711","name":"Linen shirt, blue","price":{"amount":3990,"currency":"EUR"},"stock":17,"rating":4.4,"reviews":12,"category":"shirts","updated_at":"2025-11-25T10:00:00Z","tags":["linen"]}' \
@@ -156,11 +163,12 @@ wait_ready upstream "http://127.0.0.1:$P_UP/bench.json" "${pids[-1]}"
 pids+=($!)
 nginx_pid=${pids[-1]}
 wait_ready proxy "http://127.0.0.1:$P_NGINX/bench.json" "$nginx_pid"
-if [ "$ACCESS_LOG" = on ]; then gw_alog=1; else gw_alog=0; fi
+# The gateway's access lines are info-level JSON on stderr: with logs on, let them through.
+if [ "$ACCESS_LOG" = on ]; then gw_alog=1 gw_level=info; else gw_alog=0 gw_level=warn; fi
 SOUK_GATEWAY_LISTEN=127.0.0.1:$P_GW SOUK_GATEWAY_ADMIN_LISTEN=127.0.0.1:$P_ADMIN \
 	SOUK_GATEWAY_ADMIN_TOKEN=bench-admin SOUK_GATEWAY_ROUTES=$DIR/routes.json \
 	SOUK_JWT_SECRET=bench-secret SOUK_LOOPS=$LOOPS SOUK_GATEWAY_ACCESS_LOG=$gw_alog \
-	SOUK_LOG_LEVEL=warn "$GW" 2>"$DIR/gateway.log" &
+	SOUK_LOG_LEVEL=$gw_level "$GW" 2>"$DIR/gateway.log" &
 pids+=($!)
 gw_pid=${pids[-1]}
 wait_ready gateway "http://127.0.0.1:$P_GW/bench.json" "$gw_pid"
@@ -223,8 +231,11 @@ for n in "${names[@]}"; do
 		"$(awk '{ s += $5 } END { print s + 0 }' "$DIR/rounds.$n")" >>"$BENCH_OUT"
 done
 echo "rss_kb souk_gateway=$(cat "$DIR/rss.souk_gateway") nginx_proxy=$(cat "$DIR/rss.nginx_proxy")" >>"$BENCH_OUT"
+echo "loadavg $load_start $(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_OUT"
 
 kill -0 "$gw_pid" 2>/dev/null || { echo "bench/gateway.sh: souk-gateway died during the run" >&2; exit 1; }
 cat "$BENCH_OUT"
 report >"$MD"
+# The access logs of a run with BENCH_ACCESS_LOG=on are hundreds of MB; keep them on request.
+[ "$ACCESS_LOG" = off ] || [ -n "${BENCH_KEEP_LOGS:-}" ] || rm -f "$DIR/proxy.access.log" "$DIR/gateway.log"
 echo "wrote $BENCH_OUT and $MD"

@@ -47,5 +47,9 @@ Scenarios:
 These are the numbers the microservices must beat (catalog ≥ 5× on product detail, search ≥ 10×
 with p99 < 20 ms, history and reporting against my_orders and sales_report).
 EOT
+	if [ -f var/bench/gateway.md ]; then
+		echo
+		cat var/bench/gateway.md
+	fi
 } >"$out"
 echo "wrote $out"

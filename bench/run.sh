@@ -6,6 +6,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 mkdir -p var/bench
-export BENCH_OUT=$ROOT/var/bench/monolith.results
-bench/monolith.sh
+BENCH_OUT=$ROOT/var/bench/monolith.results bench/monolith.sh
+BENCH_OUT=$ROOT/var/bench/gateway.results bench/gateway.sh
 bench/report.sh

@@ -87,6 +87,25 @@ client_answer(struct client *c, int status, const char *ctype, const char *body,
         client_close(c);
 }
 
+/* An upstream failing under load would otherwise log a line per request:
+ * one line per second per loop, with the number of the others. */
+static void
+log_problem(int err, const char *detail, const char *rid)
+{
+    static _Thread_local uint64_t           second;
+    static _Thread_local unsigned long long more;
+    uint64_t                                now = uv_hrtime() / 1000000000u;
+
+    if (now == second) {
+        more++;
+        return;
+    }
+    log_warn("%s: %s (request_id %s; %llu more in the second before)", err_name(err), detail,
+             rid != NULL ? rid : "-", more);
+    second = now;
+    more = 0;
+}
+
 /* The request path (target without query) for "instance", as a JSON string. */
 static void
 put_instance(struct buf *b, const struct client *c)
@@ -135,7 +154,7 @@ client_problem_ext(struct client *c, int err, const char *detail, const char *me
         snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
                  c->retry_after > 0 ? c->retry_after : 1);
     if (status >= 500)
-        log_warn("%s: %s (request_id %s)", err_name(err), detail, c->rid ? c->rid : "-");
+        log_problem(err, detail, c->rid);
     client_answer(c, status, "application/problem+json", buf_data(&b), buf_len(&b), extra);
     buf_free(&b);
 }

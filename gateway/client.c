@@ -66,11 +66,11 @@ client_resume(struct client *c)
         read_start(c);
 }
 
-static void
-on_timer(uv_timer_t *t)
+/* The deadline passed (loop_sweep found it). */
+void
+client_timeout(struct client *c)
 {
-    struct client *c = t->data;
-
+    c->deadline = 0;
     switch (c->phase) {
     case CP_HEAD:
         client_fail(c, ERR_REQ_TIMEOUT, "request headers not received in time");
@@ -87,9 +87,11 @@ on_timer(uv_timer_t *t)
     }
 }
 
-/* The timer of the phase: a deadline for the head (trickled bytes never
+/* The deadline of the phase: fixed for the head (trickled bytes never
  * extend it), inactivity for the body, the idle timeout between requests
- * and while the client does not read what is written to it. */
+ * and while the client does not read what is written to it. A deadline is
+ * a number the loop's sweep compares, not a timer: no heap operation on the
+ * request path. */
 static void
 timer_for(struct client *c)
 {
@@ -110,13 +112,13 @@ timer_for(struct client *c)
         break;
     default:
         if (!sink_busy(&c->out)) {
-            uv_timer_stop(&c->timer);
+            c->deadline = 0;
             return;
         }
         ms = gateway.idle_timeout_ms;
         break;
     }
-    uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+    c->deadline = loop_now(c->loop) + (uint64_t)ms;
 }
 
 void
@@ -373,8 +375,8 @@ client_close(struct client *c)
     if (c->x != NULL)
         proxy_abort(c->x, 0, NULL);
     c->closing = 1;
+    c->deadline = 0;
     read_stop(c);
-    uv_close((uv_handle_t *)&c->timer, on_close);
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -433,6 +435,7 @@ client_exchange_end(struct client *c)
 {
     stats_access(c);
     c->x = NULL;
+    c->stalled = 0; /* a stall waited on the exchange's upstream, gone now */
     c->served++;
     arena_reset(c->a);
     c->rid = NULL;
@@ -474,10 +477,8 @@ client_accept(struct gw_loop *l, uv_stream_t *server)
     buf_init(&c->ohead, GW_RESP_HEAD_BYTES + 4096);
     buf_init(&c->abody, GW_ADMIN_BODY_MAX);
     uv_tcp_init(&l->uv, &c->tcp);
-    uv_timer_init(&l->uv, &c->timer);
     c->tcp.data = c;
-    c->timer.data = c;
-    c->handles = 2;
+    c->handles = 1;
     sink_init(&c->out, (uv_stream_t *)&c->tcp, on_drained, c);
     c->next = l->clients;
     if (l->clients != NULL)

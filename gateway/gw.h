@@ -37,6 +37,7 @@
 #define GW_LINGER_MS       2000  /* after an error answer: drop what the client still sends */
 #define GW_DRAIN_MS        10000 /* SIGTERM: in-flight requests get this long */
 #define GW_ID_MAX          128   /* X-Request-Id honoured up to this length */
+#define GW_SWEEP_MS        50    /* timeouts fire up to this late */
 
 /* What a breaker counts against a server besides transport failures: "the
  * server could not answer" (Envoy's gateway failures), not an application's
@@ -75,8 +76,32 @@ struct chunkv {
     size_t   line, trailer;
 };
 
+/* The header names the gateway acts on, recognised once per line. */
+enum hname {
+    H_OTHER,
+    H_CONTENT_LENGTH,
+    H_TRANSFER_ENCODING, /* hop-by-hop too */
+    H_HOST,
+    H_AUTHORIZATION,
+    H_EXPECT,
+    H_COOKIE,
+    H_X_REQUEST_ID,
+    H_TRACEPARENT,
+    H_X_FORWARDED_FOR,
+    H_X_FORWARDED_PROTO,
+    H_VIA,
+    H_X_USER, /* any X-User-* */
+    H_CONNECTION,
+    H_KEEP_ALIVE, /* this one and the rest are hop-by-hop */
+    H_PROXY_CONNECTION,
+    H_TE,
+    H_TRAILER,
+    H_UPGRADE,
+};
+
 struct hspan {
     uint32_t name_off, name_len, val_off, val_len;
+    int      id; /* enum hname, set by hhead_classify */
 };
 
 /* A head as the parser delivers it: the target (requests) and the header
@@ -118,13 +143,15 @@ struct str hhead_name(const struct hhead *h, int i);
 struct str hhead_val(const struct hhead *h, int i);
 struct str hhead_target(const struct hhead *h);
 int        hhead_find(const struct hhead *h, const char *name);
+/* Set every line's enum hname. */
+void       hhead_classify(struct hhead *h);
+enum hname headers_name(struct str name);
 /* Check what the parser accepted but a proxy must not (duplicate or
  * conflicting framing, Host rules, target form); fills ri. NULL or why. */
-const char *headers_check_request(const struct hhead *h, const struct hp_head *hp,
-                                  struct reqinfo *ri);
-/* 1 when header i is hop-by-hop (RFC 9110 §7.6.1), given the Connection
- * tokens of the same message. */
-int headers_hop_by_hop(struct str name, const struct str *tokens, int ntokens);
+const char *headers_check_request(struct hhead *h, const struct hp_head *hp, struct reqinfo *ri);
+/* 1 when line i of h is hop-by-hop (RFC 9110 §7.6.1), given the
+ * Connection tokens of the same message. */
+int headers_hop_by_hop(const struct hhead *h, int i, const struct str *tokens, int ntokens);
 /* Collect the names listed in the Connection headers of h. */
 int         headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close);
 const char *headers_reason(int status);
@@ -226,11 +253,12 @@ struct uconn_ops {
 
 struct uconn {
     uv_tcp_t                tcp;
-    uv_timer_t              timer;
     uv_connect_t            creq;
     struct gw_loop         *loop;
     struct userver         *us;
-    struct uconn           *next; /* the idle list */
+    struct uconn           *next;          /* the idle list */
+    struct uconn           *lprev, *lnext; /* every connection of the loop */
+    uint64_t                deadline;      /* loop ms; 0 = none (loop_sweep) */
     struct hp              *hp;
     struct hhead            rh; /* the response head being parsed */
     struct sink             out;
@@ -247,8 +275,6 @@ void              upstream_servers_sync(const struct gw_table *t);
 void              upstream_servers_free(void);
 /* /metrics gauges of every server. */
 void upstream_render(struct buf *b);
-/* Call fn for every registered server (under the registry lock). */
-void upstream_each(void (*fn)(struct gw_server *g, void *arg), void *arg);
 /* The loop's view of a server. */
 struct userver *upstream_userver(struct gw_loop *l, struct gw_server *g);
 /* A pooled connection for owner, or a new one being connected (ERR_UPSTREAM
@@ -263,6 +289,11 @@ void upstream_close(struct uconn *u);
 void upstream_pause(struct uconn *u);
 void upstream_resume(struct uconn *u);
 void upstream_close_idle(struct gw_loop *l);
+/* The drain timed out: close every connection, telling their owners. */
+void upstream_abort_all(struct gw_loop *l);
+/* Its deadline passed: connect or response timeout (the owner hears
+ * ERR_TIMEOUT), or an idle pooled connection is closed. */
+void upstream_timeout(struct uconn *u);
 
 /* ------------------------------------------------------------------ loop.c */
 
@@ -288,7 +319,9 @@ struct gw_loop {
     _Atomic int      cmd;
     pthread_mutex_t  lock; /* guards exiting against uv_async_send */
     int              exiting, draining;
+    uv_timer_t       sweep; /* every GW_SWEEP_MS: deadlines of clients and uconns */
     struct client   *clients;
+    struct uconn    *uconns;
     int              nclients, nuconns, nmirrors;
     struct userver  *servers;
     struct lcache    cache;
@@ -331,8 +364,8 @@ enum cphase {
 
 struct client {
     uv_tcp_t        tcp;
-    uv_timer_t      timer;
     uv_shutdown_t   shutdown;
+    uint64_t        deadline; /* loop ms; 0 = none (loop_sweep) */
     struct gw_loop *loop;
     struct client  *prev, *next;
     struct hp      *hp;
@@ -369,7 +402,7 @@ struct client {
 void client_accept(struct gw_loop *l, uv_stream_t *server);
 /* request.c: the parser events of a client connection (ctx: the client). */
 extern const struct hp_events client_request_events;
-void client_phase(struct client *c, enum cphase ph);
+void                          client_phase(struct client *c, enum cphase ph);
 /* The exchange is over: its answer is fully handed to the sink. */
 void client_exchange_end(struct client *c);
 /* The upstream is ready for the body: parse what was held back. */
@@ -378,6 +411,8 @@ void client_pause(struct client *c);
 void client_resume(struct client *c);
 void client_close(struct client *c);
 void client_drain(struct client *c);
+/* Its deadline passed: 408 for a slow head or body, else close. */
+void client_timeout(struct client *c);
 
 /* answer.c: a local answer (a problem, /metrics, an admin reply); the bytes
  * are written or copied before it returns. extra: header lines with CRLF. */
@@ -444,7 +479,7 @@ extern const struct uconn_ops proxy_uconn_ops;
 /* proxy.c, for respond.c */
 void proxy_attempt_failed(struct exch *x, int err);
 /* A 5xx from new in mode new with fallback: retried on legacy (1), or not. */
-int  proxy_fallback(struct exch *x);
+int  proxy_fallback(struct exch *x, int status);
 void proxy_maybe_finish(struct exch *x);
 /* forward.c: the request head for the upstream into c->uhead; the answer
  * head for the client into c->ohead. */

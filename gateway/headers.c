@@ -116,24 +116,75 @@ headers_trim(struct str s)
     return s;
 }
 
-/* ---- request rules ------------------------------------------------------------ */
+/* ---- names ---------------------------------------------------------------------- */
 
-static const char *const hop_names[] = {
-    "connection", "keep-alive",        "proxy-connection", "te",
-    "trailer",    "transfer-encoding", "upgrade",          NULL,
+static const struct {
+    const char *name;
+    size_t      len;
+    enum hname  id;
+} known[] = {
+#define K(z, id)                                                                                   \
+    {                                                                                              \
+        z, sizeof(z) - 1, id                                                                       \
+    }
+    K("te", H_TE),
+    K("via", H_VIA),
+    K("host", H_HOST),
+    K("cookie", H_COOKIE),
+    K("expect", H_EXPECT),
+    K("trailer", H_TRAILER),
+    K("upgrade", H_UPGRADE),
+    K("keep-alive", H_KEEP_ALIVE),
+    K("connection", H_CONNECTION),
+    K("traceparent", H_TRACEPARENT),
+    K("x-request-id", H_X_REQUEST_ID),
+    K("authorization", H_AUTHORIZATION),
+    K("content-length", H_CONTENT_LENGTH),
+    K("x-forwarded-for", H_X_FORWARDED_FOR),
+    K("proxy-connection", H_PROXY_CONNECTION),
+    K("transfer-encoding", H_TRANSFER_ENCODING),
+    K("x-forwarded-proto", H_X_FORWARDED_PROTO),
+#undef K
 };
 
-int
-headers_hop_by_hop(struct str name, const struct str *tokens, int ntokens)
+/* Lengths are compared first: most names are rejected without a byte read. */
+enum hname
+headers_name(struct str name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (known[i].len == name.len && strncasecmp(known[i].name, name.p, name.len) == 0)
+            return known[i].id;
+    if (name.len > 7 && strncasecmp(name.p, "x-user-", 7) == 0)
+        return H_X_USER;
+    return H_OTHER;
+}
+
+void
+hhead_classify(struct hhead *h)
 {
     int i;
 
-    for (i = 0; hop_names[i] != NULL; i++)
-        if (str_eqi(name, hop_names[i]))
-            return 1;
-    for (i = 0; i < ntokens; i++)
-        if (tokens[i].len == name.len && strncasecmp(tokens[i].p, name.p, name.len) == 0 &&
-            !str_eqi(name, "host"))
+    for (i = 0; i < h->n; i++)
+        h->f[i].id = headers_name(hhead_name(h, i));
+}
+
+/* ---- request rules ------------------------------------------------------------ */
+
+int
+headers_hop_by_hop(const struct hhead *h, int i, const struct str *tokens, int ntokens)
+{
+    struct str name;
+    int        k;
+
+    if (h->f[i].id >= H_CONNECTION || h->f[i].id == H_TRANSFER_ENCODING)
+        return 1; /* framing is restated by the gateway */
+    if (ntokens == 0 || h->f[i].id == H_HOST)
+        return 0; /* "Connection: host" must not take Host away */
+    name = hhead_name(h, i);
+    for (k = 0; k < ntokens; k++)
+        if (tokens[k].len == name.len && strncasecmp(tokens[k].p, name.p, name.len) == 0)
             return 1;
     return 0;
 }
@@ -147,7 +198,7 @@ headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close)
 
     *close = 0;
     for (i = 0; i < h->n; i++) {
-        if (!str_eqi(hhead_name(h, i), "connection"))
+        if (h->f[i].id != H_CONNECTION)
             continue;
         for (v = hhead_val(h, i); v.len > 0; v.len -= (size_t)(comma - v.p) + 1, v.p = comma + 1) {
             comma = memchr(v.p, ',', v.len);
@@ -200,57 +251,65 @@ target_problem(struct str t, const char *method)
 
 /* One header line's part in the checks; NULL or why the request is refused. */
 static const char *
-check_line(struct reqinfo *ri, struct str name, struct str v, int i, int *ncl, int *nte, int *nhost)
+check_line(struct reqinfo *ri, int id, struct str v, int i, int *ncl, int *nte, int *nhost)
 {
     int64_t len;
 
-    if (str_eqi(name, "content-length")) {
+    switch (id) {
+    case H_CONTENT_LENGTH:
         if (++*ncl > 1)
             return "duplicate content-length";
         if (str_to_i64(v, 0, INT64_MAX, &len) != ERR_OK || v.p[0] == '-')
             return "invalid content-length";
         ri->has_length = 1;
         ri->length = (uint64_t)len;
-    } else if (str_eqi(name, "transfer-encoding")) {
+        return NULL;
+    case H_TRANSFER_ENCODING:
         if (++*nte > 1)
             return "duplicate transfer-encoding";
         if (!str_eqi(v, "chunked"))
             return "transfer-encoding other than chunked";
         ri->chunked = 1;
-    } else if (str_eqi(name, "host")) {
+        return NULL;
+    case H_HOST:
         if (++*nhost > 1)
             return "duplicate host header";
-        if (!host_ok(v))
-            return "invalid host header";
         ri->host = i;
-    } else if (str_eqi(name, "authorization")) {
+        return host_ok(v) ? NULL : "invalid host header";
+    case H_AUTHORIZATION:
         if (ri->authorization >= 0)
             return "duplicate authorization header";
         ri->authorization = i;
-    } else if (str_eqi(name, "expect")) {
+        return NULL;
+    case H_EXPECT:
         ri->expect_continue = str_eqi(v, "100-continue");
-    } else if (str_eqi(name, "cookie") && ri->cookie < 0) {
-        ri->cookie = i;
-    } else if (str_eqi(name, "x-request-id") && ri->request_id < 0) {
-        ri->request_id = i;
-    } else if (str_eqi(name, "traceparent")) {
+        return NULL;
+    case H_COOKIE:
+        ri->cookie = ri->cookie < 0 ? i : ri->cookie;
+        return NULL;
+    case H_X_REQUEST_ID:
+        ri->request_id = ri->request_id < 0 ? i : ri->request_id;
+        return NULL;
+    case H_TRACEPARENT:
         ri->traceparent = ri->traceparent < 0 ? i : -2; /* two: start a new trace */
+        return NULL;
+    default:
+        return NULL;
     }
-    return NULL;
 }
 
 const char *
-headers_check_request(const struct hhead *h, const struct hp_head *hp, struct reqinfo *ri)
+headers_check_request(struct hhead *h, const struct hp_head *hp, struct reqinfo *ri)
 {
     const char *why;
     int         i, ncl = 0, nte = 0, nhost = 0;
 
     memset(ri, 0, sizeof(*ri));
+    hhead_classify(h);
     ri->host = ri->authorization = ri->cookie = ri->request_id = ri->traceparent = -1;
     why = target_problem(hhead_target(h), hp->method);
     for (i = 0; why == NULL && i < h->n; i++)
-        why =
-            check_line(ri, hhead_name(h, i), headers_trim(hhead_val(h, i)), i, &ncl, &nte, &nhost);
+        why = check_line(ri, h->f[i].id, headers_trim(hhead_val(h, i)), i, &ncl, &nte, &nhost);
     if (why != NULL)
         return why;
     if (ncl > 0 && nte > 0)

@@ -88,6 +88,47 @@ request_line_end(struct lint *l)
     return NULL;
 }
 
+/* A byte of the header lines (RFC 9112 §5): a token name, the colon right
+ * after it, a value of visible bytes and whitespace; no folding. */
+static const char *
+lint_header_byte(struct lint *l, unsigned char ch, int *err, int *done)
+{
+    switch (l->state) {
+    case L_LINE:
+        if (ch == '\r') {
+            l->state = L_END_LF;
+        } else if (ch == '\n') {
+            *done = 1;
+        } else if (ch == ' ' || ch == '\t') {
+            return "obsolete line folding in request head";
+        } else if (!tchar[ch]) {
+            return "invalid character in header name";
+        } else if (++l->lines > LIMIT_HEADER_COUNT) {
+            *err = ERR_HEADERS_TOO_LARGE;
+            return "too many request header fields";
+        } else {
+            l->state = L_NAME;
+        }
+        return NULL;
+    case L_NAME:
+        if (ch == ':')
+            l->state = L_VALUE;
+        else if (ch == ' ' || ch == '\t')
+            return "whitespace before colon in header field";
+        else if (!tchar[ch])
+            return "invalid character in header name";
+        return NULL;
+    default: /* L_VALUE */
+        if (ch == '\r')
+            l->state = L_VALUE_LF;
+        else if (ch == '\n')
+            l->state = L_LINE;
+        else if (!value_byte(ch))
+            return "control character in header value";
+        return NULL;
+    }
+}
+
 /* One byte; returns NULL or why it is refused (err says which status). */
 static const char *
 lint_byte(struct lint *l, unsigned char ch, int *err, int *done)
@@ -123,38 +164,8 @@ lint_byte(struct lint *l, unsigned char ch, int *err, int *done)
             return request_line_end(l);
         }
         return request_line_byte(l, ch);
-    case L_LINE:
-        if (ch == '\r') {
-            l->state = L_END_LF;
-        } else if (ch == '\n') {
-            *done = 1;
-        } else if (ch == ' ' || ch == '\t') {
-            return "obsolete line folding in request head";
-        } else if (!tchar[ch]) {
-            return "invalid character in header name";
-        } else if (++l->lines > LIMIT_HEADER_COUNT) {
-            *err = ERR_HEADERS_TOO_LARGE;
-            return "too many request header fields";
-        } else {
-            l->state = L_NAME;
-        }
-        break;
-    case L_NAME:
-        if (ch == ':')
-            l->state = L_VALUE;
-        else if (ch == ' ' || ch == '\t')
-            return "whitespace before colon in header field";
-        else if (!tchar[ch])
-            return "invalid character in header name";
-        break;
-    default: /* L_VALUE */
-        if (ch == '\r')
-            l->state = L_VALUE_LF;
-        else if (ch == '\n')
-            l->state = L_LINE;
-        else if (!value_byte(ch))
-            return "control character in header value";
-        break;
+    default:
+        return lint_header_byte(l, ch, err, done);
     }
     return NULL;
 }
@@ -266,6 +277,24 @@ chunk_size_byte(struct chunkv *v, unsigned char ch)
     return NULL;
 }
 
+/* A quoted-string extension value, backslash escapes included. */
+static const char *
+chunk_quoted_byte(struct chunkv *v, unsigned char ch)
+{
+    if (v->state == C_EXT_QP) {
+        if (!value_byte(ch))
+            return "invalid chunk extension";
+        v->state = C_EXT_QS;
+    } else if (ch == '"') {
+        v->state = C_EXT_END;
+    } else if (ch == '\\') {
+        v->state = C_EXT_QP;
+    } else if (!value_byte(ch)) {
+        return "invalid chunk extension";
+    }
+    return NULL;
+}
+
 static const char *
 chunk_ext_byte(struct chunkv *v, unsigned char ch)
 {
@@ -316,19 +345,8 @@ chunk_ext_byte(struct chunkv *v, unsigned char ch)
         else
             return "invalid chunk extension";
         return NULL;
-    case C_EXT_QS:
-        if (ch == '"')
-            v->state = C_EXT_END;
-        else if (ch == '\\')
-            v->state = C_EXT_QP;
-        else if (!value_byte(ch))
-            return "invalid chunk extension";
-        return NULL;
-    default: /* C_EXT_QP */
-        if (!value_byte(ch))
-            return "invalid chunk extension";
-        v->state = C_EXT_QS;
-        return NULL;
+    default:
+        return chunk_quoted_byte(v, ch);
     }
 }
 

@@ -112,6 +112,7 @@ loop_force(struct gw_loop *l)
         next = c->next;
         client_close(c);
     }
+    upstream_abort_all(l); /* what is left belongs to shadow mirrors */
 }
 
 /* Every connection of a draining loop is gone: let uv_run return. */
@@ -123,10 +124,34 @@ loop_check_exit(struct gw_loop *l)
     pthread_mutex_lock(&l->lock);
     l->exiting = 1;
     pthread_mutex_unlock(&l->lock);
+    uv_close((uv_handle_t *)&l->sweep, NULL);
     if (l->on_exit != NULL)
         l->on_exit(l);
     else
         uv_close((uv_handle_t *)&l->wake, NULL);
+}
+
+/* Deadlines instead of a libuv timer per connection: setting one is a store,
+ * and this walk costs O(connections) ten to twenty times a second. Timeouts
+ * fire up to GW_SWEEP_MS late. */
+static void
+on_sweep(uv_timer_t *t)
+{
+    struct gw_loop *l = t->data;
+    struct client  *c, *cn;
+    struct uconn   *u, *un;
+    uint64_t        now = uv_now(&l->uv);
+
+    for (c = l->clients; c != NULL; c = cn) {
+        cn = c->next; /* closes are deferred: c stays valid */
+        if (c->deadline != 0 && c->deadline <= now)
+            client_timeout(c);
+    }
+    for (u = l->uconns; u != NULL; u = un) {
+        un = u->lnext;
+        if (u->deadline != 0 && u->deadline <= now)
+            upstream_timeout(u);
+    }
 }
 
 static void
@@ -164,6 +189,9 @@ loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd)
     uv_loop_init(&l->uv);
     uv_async_init(&l->uv, &l->wake, on_wake);
     l->wake.data = l;
+    uv_timer_init(&l->uv, &l->sweep);
+    l->sweep.data = l;
+    uv_timer_start(&l->sweep, on_sweep, GW_SWEEP_MS, GW_SWEEP_MS);
     uv_tcp_init(&l->uv, &l->listener);
     l->listener.data = l;
     l->listening = 1;

@@ -68,29 +68,28 @@ upstream_servers_free(void)
     servers = NULL;
 }
 
-/* Gauges of every server: health, breaker, requests in flight, idle pool. */
+/* Gauges of every server: health, requests in flight, idle pool (the
+ * breaker's state is breaker.c's own souk_gateway_breaker_state). */
 void
 upstream_render(struct buf *b)
 {
-    static const char *const names[] = {
-        "souk_gateway_upstream_healthy", "souk_gateway_upstream_breaker_state",
-        "souk_gateway_upstream_in_flight", "souk_gateway_upstream_idle_connections"};
-    static const char *const help[] = {
-        "1 when active health checks pass.", "0 closed, 1 open, 2 half-open.",
-        "Requests in flight, every loop.", "Pooled keep-alive connections, every loop."};
-    struct gw_server *g;
-    long long         v;
-    int               k;
+    static const char *const names[] = {"souk_gateway_upstream_healthy",
+                                        "souk_gateway_upstream_in_flight",
+                                        "souk_gateway_upstream_idle_connections"};
+    static const char *const help[] = {"1 when active health checks pass.",
+                                       "Requests in flight, every loop.",
+                                       "Pooled keep-alive connections, every loop."};
+    struct gw_server        *g;
+    int                      k, v;
 
     pthread_mutex_lock(&servers_lock);
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < 3; k++) {
         buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", names[k], help[k], names[k]);
         for (g = servers; g != NULL; g = g->next) {
             v = k == 0   ? atomic_load(&g->healthy)
-                : k == 1 ? (long long)breaker_state(g->name)
-                : k == 2 ? atomic_load(&g->active)
+                : k == 1 ? atomic_load(&g->active)
                          : atomic_load(&g->idle);
-            buf_printf(b, "%s{%s} %lld\n", names[k], g->st->labels, v);
+            buf_printf(b, "%s{%s} %d\n", names[k], g->st->labels, v);
         }
     }
     pthread_mutex_unlock(&servers_lock);
@@ -130,6 +129,12 @@ on_close(uv_handle_t *h)
         return;
     hp_free(u->hp);
     hhead_free(&u->rh);
+    if (u->lprev != NULL)
+        u->lprev->lnext = u->lnext;
+    else
+        l->uconns = u->lnext;
+    if (u->lnext != NULL)
+        u->lnext->lprev = u->lprev;
     free(u);
     l->nuconns--;
     loop_check_exit(l);
@@ -166,10 +171,10 @@ upstream_close(struct uconn *u)
     if (u->closing)
         return;
     u->closing = 1;
+    u->deadline = 0;
     if (u->pooled)
         idle_remove(u);
     detach(u);
-    uv_close((uv_handle_t *)&u->timer, on_close);
     uv_close((uv_handle_t *)&u->tcp, on_close);
 }
 
@@ -188,11 +193,11 @@ fail(struct uconn *u, int err)
         ops->failed(owner, err, got_head);
 }
 
-static void
-on_timer(uv_timer_t *t)
+/* The deadline passed (loop_sweep found it): connect, response or idle. */
+void
+upstream_timeout(struct uconn *u)
 {
-    struct uconn *u = t->data;
-
+    u->deadline = 0;
     if (u->pooled)
         upstream_close(u); /* idle too long: the server may drop it any time now */
     else
@@ -326,7 +331,7 @@ feed(struct uconn *u, const char *p, size_t n)
         return;
     }
     if (u->timing)
-        uv_timer_again(&u->timer);
+        u->deadline = loop_now(u->loop) + (uint64_t)u->timeout_ms; /* inactivity */
     hs = hp_feed(u->hp, p, n, &used);
     if (u->closing)
         return; /* the owner gave the connection up from a callback */
@@ -376,7 +381,7 @@ on_connect(uv_connect_t *req, int status)
         return;
     }
     u->connected = 1;
-    uv_timer_stop(&u->timer);
+    u->deadline = 0;
     uv_tcp_nodelay(&u->tcp, 1);
     if (uv_read_start((uv_stream_t *)&u->tcp, on_alloc, on_read) != 0) {
         fail(u, ERR_UPSTREAM);
@@ -397,11 +402,13 @@ uconn_new(struct gw_loop *l, struct userver *us)
     u->loop = l;
     u->us = us;
     uv_tcp_init(&l->uv, &u->tcp);
-    uv_timer_init(&l->uv, &u->timer);
     u->tcp.data = u;
-    u->timer.data = u;
     u->creq.data = u;
-    u->handles = 2;
+    u->handles = 1;
+    u->lnext = l->uconns;
+    if (l->uconns != NULL)
+        l->uconns->lprev = u;
+    l->uconns = u;
     u->hp = hp_new_response(&resp_events, u);
     hhead_init(&u->rh, GW_RESP_HEADERS, GW_RESP_HEAD_BYTES);
     sink_init(&u->out, (uv_stream_t *)&u->tcp, on_drained, u);
@@ -430,7 +437,7 @@ upstream_get(struct gw_loop *l, struct userver *us, const struct uconn_ops *ops,
     *reused = u != NULL;
     if (u != NULL) {
         idle_remove(u);
-        uv_timer_stop(&u->timer);
+        u->deadline = 0;
         hhead_reset(&u->rh);
         hp_resume(u->hp);
         attach(u, ops, owner);
@@ -446,7 +453,7 @@ upstream_get(struct gw_loop *l, struct userver *us, const struct uconn_ops *ops,
         upstream_close(u);
         return ERR_UPSTREAM;
     }
-    uv_timer_start(&u->timer, on_timer, (uint64_t)connect_ms, 0);
+    u->deadline = loop_now(l) + (uint64_t)connect_ms;
     *out = u;
     return ERR_OK;
 }
@@ -455,7 +462,8 @@ void
 upstream_expect(struct uconn *u, int64_t timeout_ms)
 {
     u->timing = 1;
-    uv_timer_start(&u->timer, on_timer, (uint64_t)timeout_ms, (uint64_t)timeout_ms);
+    u->timeout_ms = timeout_ms;
+    u->deadline = loop_now(u->loop) + (uint64_t)timeout_ms;
 }
 
 void
@@ -465,7 +473,7 @@ upstream_release(struct uconn *u)
 
     detach(u);
     u->timing = 0;
-    uv_timer_stop(&u->timer);
+    u->deadline = 0;
     if (u->closing)
         return;
     if (!u->keep || !u->resp_done || !u->connected || sink_busy(&u->out) || u->out.failed ||
@@ -479,7 +487,7 @@ upstream_release(struct uconn *u)
     us->idle = u;
     us->nidle++;
     atomic_fetch_add_explicit(&us->g->idle, 1, memory_order_relaxed);
-    uv_timer_start(&u->timer, on_timer, GW_UP_IDLE_MS, 0);
+    u->deadline = loop_now(u->loop) + GW_UP_IDLE_MS;
 }
 
 void
@@ -497,6 +505,23 @@ upstream_resume(struct uconn *u)
     if (u->paused && !u->closing) {
         u->paused = 0;
         if (uv_read_start((uv_stream_t *)&u->tcp, on_alloc, on_read) != 0)
+            upstream_close(u);
+    }
+}
+
+/* The drain timed out: every connection goes, owners told (mirrors). */
+void
+upstream_abort_all(struct gw_loop *l)
+{
+    struct uconn *u, *next;
+
+    for (u = l->uconns; u != NULL; u = next) {
+        next = u->lnext; /* closes are deferred: u stays valid */
+        if (u->closing)
+            continue;
+        if (u->owner != NULL)
+            fail(u, ERR_UNAVAILABLE);
+        else
             upstream_close(u);
     }
 }

@@ -57,7 +57,7 @@ cat "$VAR/start.out"
 export SOUK_TEST_VAR_DIR=$VAR SOUK_TEST_MARIADB_PORT=$P_MARIADB SOUK_TEST_PG_PORT=$P_PG \
 	SOUK_TEST_REDIS_PORT=$P_REDIS SOUK_TEST_RABBIT_PORT=$P_RABBIT
 
-[ $# -gt 0 ] || set -- lib/t monolith/t tests
+[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t tests
 targets=()
 for p in "$@"; do [ -e "$p" ] && targets+=("$p"); done
 rc=0

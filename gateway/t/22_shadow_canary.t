@@ -22,6 +22,7 @@ sub fake { Souk::FakeUpstream->start(name => $_[0], reply => {json => {side => $
 my ($L, $N) = (fake('legacy'), fake('new'));
 my ($CL, $CN) = (fake('c-legacy'), fake('c-new'));
 my ($RL, $RN) = (fake('rb-legacy'), fake('rb-new'));
+my ($FL, $FN) = (fake('fb-legacy'), fake('fb-new'));
 
 my $LEGACY_EQ = '{ "id": 1, "name": "a", "price": 10 }';    # not canonical on purpose
 $L->set(paths => {
@@ -43,6 +44,8 @@ $N->set(paths => {
     '/sh/write' => {status => 201, json => {ok => 1}},
 });
 $RN->set(reply => {status => 500, json => {error => 'broken'}});
+$FN->set(paths => {'/fb/ok' => {json => {side => 'fb-new'}}, '/fb/500' => {status => 500, json => {error => 'new'}},
+    '/fb/close' => {action => 'close'}, '/nofb/500' => {status => 500, json => {error => 'new'}}});
 
 sub shadow_route {
     my ($name, $path, %o) = @_;
@@ -53,7 +56,8 @@ sub shadow_route {
 
 my $gw = Souk::Gateway->start(routes => table(
     upstreams => {legacy => pool($L), new => pool($N), 'c-legacy' => pool($CL), 'c-new' => pool($CN),
-        'rb-legacy' => pool($RL), 'rb-new' => pool($RN)},
+        'rb-legacy' => pool($RL), 'rb-new' => pool($RN), 'fb-legacy' => pool($FL), 'fb-new' => pool($FN),
+        'fb-dead' => pool('127.0.0.1:' . free_port())},
     routes => [
         shadow_route('sh_eq', '/sh/eq'),
         shadow_route('sh_diff', '/sh/diff'),
@@ -68,6 +72,11 @@ my $gw = Souk::Gateway->start(routes => table(
         route(name => 'c_rb', path => '/c/rb', legacy => 'rb-legacy', new => 'rb-new',
             mode => 'canary', canary_percent => 50, auth => 'user',
             rollback => {error_rate => 0.05, window_ms => 30000, min_requests => 20}),
+        route(name => 'fb', path => '/fb', legacy => 'fb-legacy', new => 'fb-new', mode => 'new',
+            fallback => JSON_TRUE),
+        route(name => 'fb_dead', path => '/fbdead', legacy => 'fb-legacy', new => 'fb-dead', mode => 'new',
+            fallback => JSON_TRUE),
+        route(name => 'nofb', path => '/nofb', legacy => 'fb-legacy', new => 'fb-new', mode => 'new'),
     ]));
 my $url = $gw->url;
 
@@ -238,6 +247,27 @@ my (%side, $new);
         6000 .. 6039;
     is_deeply(\@st, [(200) x 40], 'after the rollback every request is answered by legacy');
     is($RN->count, $seen, 'and the new pool gets nothing');
+}
+
+# ---- mode new, with and without fallback to legacy --------------------------------------------
+
+{
+    is(get('/fb/ok')->{headers}{'x-fake'}, 'fb-new', 'mode new: reads go to new');
+    is(http(POST => "$url/fb/ok", {json => {}})->{headers}{'x-fake'}, 'fb-new', 'mode new: writes go to new');
+    my ($lm, $nm) = ($FL->mark, $FN->mark);
+    my $r = get('/fb/500');
+    is_deeply([$r->{status}, $r->{headers}{'x-fake'}], [200, 'fb-legacy'], 'fallback: a GET failing with 5xx on new is answered by legacy');
+    is($FN->count(since => $nm, path => '/fb/500'), 1, '...after new was tried once');
+    $r = get('/fb/close');
+    is_deeply([$r->{status}, $r->{headers}{'x-fake'}], [200, 'fb-legacy'], 'fallback: a connection failure on new too');
+    $r = get('/fbdead/x');
+    is_deeply([$r->{status}, $r->{headers}{'x-fake'}], [200, 'fb-legacy'], 'fallback: new refusing connections too');
+    $lm = $FL->mark;
+    $r = http(POST => "$url/fb/500", {json => {x => 1}});
+    is($r->{status}, 500, 'fallback: a failed POST is not replayed on legacy');
+    is($FL->count(since => $lm, method => 'POST'), 0, '...legacy never saw it');
+    $r = get('/nofb/500');
+    is($r->{status}, 500, 'without fallback: the new answer stands');
 }
 
 ok($gw->alive, 'the gateway is still running');

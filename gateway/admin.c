@@ -1,0 +1,478 @@
+/*
+ * admin.c - the admin API on its own listener (loopback only, bearer token
+ * compared in constant time), served by the main thread's control loop so
+ * that validating, diffing and persisting a table (fsync) never stalls a
+ * data loop: GET/PUT /routes, PATCH /routes/{name}, POST /routes/dry-run,
+ * GET /shadow, /upstreams, /events, /health, /metrics. Also the canary
+ * rollbacks that data loops ask for.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "gw.h"
+#include "log.h"
+
+#define ERRORS_MAX 65536
+#define ROLLBACK_Q 64
+#define DETAIL_MAX 4096
+
+typedef void admin_fn(struct client *c, const char *arg);
+
+struct admin_route {
+    const char *method, *path;
+    int         prefix; /* path is a prefix; the rest is arg */
+    int         open;   /* no token needed (liveness probes, scrapers) */
+    admin_fn   *fn;
+};
+
+static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, shadow_get, upstreams_get,
+    events_get, health_get, metrics_get;
+
+static const struct admin_route admin_routes[] = {
+    {"GET", "/routes", 0, 0, routes_get},
+    {"PUT", "/routes", 0, 0, routes_put},
+    {"POST", "/routes/dry-run", 0, 0, routes_dry_run},
+    {"PATCH", "/routes/", 1, 0, routes_patch},
+    {"GET", "/shadow", 0, 0, shadow_get},
+    {"GET", "/upstreams", 0, 0, upstreams_get},
+    {"GET", "/events", 0, 0, events_get},
+    {"GET", "/health", 0, 1, health_get},
+    {"GET", "/metrics", 0, 1, metrics_get},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+static uv_async_t      rollback_async;
+static pthread_mutex_t rollback_lock = PTHREAD_MUTEX_INITIALIZER;
+static char           *rollback_q[ROLLBACK_Q];
+static int             rollback_n, rollback_ready;
+
+/* ---- answers ------------------------------------------------------------------------ */
+
+/* Reply with j (reference taken) as compact JSON. */
+static void
+reply_json(struct client *c, int status, json_t *j, const char *extra)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    if (s == NULL) {
+        client_problem(c, ERR_INTERNAL, "cannot render the answer");
+        return;
+    }
+    client_answer(c, status, "application/json", s, strlen(s), extra);
+    free(s);
+}
+
+/* 400 listing every reason: in detail ("; "-joined) and as "errors". */
+static void
+reply_invalid(struct client *c, const struct buf *errors)
+{
+    struct buf  detail, list;
+    const char *p = buf_data(errors), *nl;
+    size_t      n;
+
+    buf_init(&detail, DETAIL_MAX);
+    buf_init(&list, ERRORS_MAX);
+    buf_puts(&list, "\"errors\":[");
+    for (; *p != '\0'; p = nl + (*nl == '\n')) {
+        nl = strchrnul(p, '\n');
+        n = (size_t)(nl - p);
+        if (n == 0)
+            continue;
+        buf_printf(&detail, "%s%.*s", buf_len(&detail) > 0 ? "; " : "", (int)n, p);
+        if (buf_len(&list) > 10)
+            buf_putc(&list, ',');
+        buf_json_str(&list, p, n);
+    }
+    buf_putc(&list, ']');
+    client_problem_ext(c, ERR_INVALID, buf_len(&detail) > 0 ? buf_data(&detail) : "invalid table",
+                       buf_error(&list) ? NULL : buf_data(&list));
+    buf_free(&detail);
+    buf_free(&list);
+}
+
+/* The request body as a JSON document, or answered (NULL). */
+static json_t *
+body_json(struct client *c)
+{
+    json_error_t e;
+    json_t      *j;
+
+    j = json_loadb(buf_data(&c->abody), buf_len(&c->abody), JSON_REJECT_DUPLICATES, &e);
+    if (j == NULL) {
+        char detail[256];
+
+        snprintf(detail, sizeof(detail), "invalid json at line %d column %d: %s", e.line, e.column,
+                 e.text);
+        client_problem(c, ERR_BAD_JSON, detail);
+    }
+    return j;
+}
+
+/* ---- /routes -------------------------------------------------------------------------- */
+
+static void
+routes_get(struct client *c, const char *arg)
+{
+    struct gw_table *t = routes_acquire();
+    char             extra[64];
+
+    (void)arg;
+    if (t == NULL) {
+        client_problem(c, ERR_UNAVAILABLE, "no route table");
+        return;
+    }
+    snprintf(extra, sizeof(extra), "X-Routes-Version: %llu\r\n", (unsigned long long)t->version);
+    reply_json(c, 200, routes_to_json(t), extra);
+    routes_unref(t);
+}
+
+/* A new table from the body, or answered (NULL). */
+static struct gw_table *
+body_table(struct client *c)
+{
+    struct gw_table *t = NULL;
+    struct buf       errors;
+    json_t          *doc = body_json(c);
+
+    if (doc == NULL)
+        return NULL;
+    buf_init(&errors, ERRORS_MAX);
+    if (routes_build(doc, &t, &errors) != ERR_OK)
+        reply_invalid(c, &errors);
+    json_decref(doc);
+    buf_free(&errors);
+    return t;
+}
+
+static void
+routes_put(struct client *c, const char *arg)
+{
+    struct gw_table *next = body_table(c), *cur;
+    json_t          *diff;
+    uint64_t         version;
+
+    (void)arg;
+    if (next == NULL)
+        return;
+    upstream_servers_sync(next); /* resolve names here, not on a data loop */
+    cur = routes_acquire();
+    diff = routes_diff(cur, next);
+    routes_unref(cur);
+    if (routes_install(next, gateway.routes_path) != ERR_OK) {
+        json_decref(diff);
+        client_problem(c, ERR_INTERNAL, "cannot persist the routes file");
+        return;
+    }
+    health_sync();
+    version = routes_version();
+    reply_json(c, 200, json_pack("{s:I, s:o}", "version", (json_int_t)version, "diff", diff), NULL);
+}
+
+static void
+routes_dry_run(struct client *c, const char *arg)
+{
+    struct gw_table *next = body_table(c), *cur;
+    json_t          *diff;
+
+    (void)arg;
+    if (next == NULL)
+        return;
+    cur = routes_acquire();
+    diff = routes_diff(cur, next);
+    routes_unref(cur);
+    routes_unref(next);
+    reply_json(c, 200, json_pack("{s:b, s:o}", "valid", 1, "diff", diff), NULL);
+}
+
+/* PATCH /routes/{name} {"mode": "canary", "canary_percent": 10}: the mode only. */
+static void
+routes_patch(struct client *c, const char *name)
+{
+    json_t     *j = body_json(c), *mode, *pct;
+    json_int_t  percent = -1;
+    struct buf  errors;
+    int         rc;
+    const char *key;
+    json_t     *v;
+
+    if (j == NULL)
+        return;
+    mode = json_object_get(j, "mode");
+    pct = json_object_get(j, "canary_percent");
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "mode") != 0 && strcmp(key, "canary_percent") != 0) {
+            json_decref(j);
+            client_problem(c, ERR_INVALID, "only mode and canary_percent may be patched");
+            return;
+        }
+    }
+    if (!json_is_string(mode) || (pct != NULL && !json_is_integer(pct))) {
+        json_decref(j);
+        client_problem(c, ERR_INVALID, "mode must be a string, canary_percent an integer");
+        return;
+    }
+    if (pct != NULL)
+        percent = json_integer_value(pct) < 0 ? 101 : json_integer_value(pct);
+    buf_init(&errors, ERRORS_MAX);
+    rc = routes_set_mode(name, json_string_value(mode), (int)(percent > 1000 ? 1000 : percent),
+                         gateway.routes_path, &errors);
+    if (rc == ERR_NOT_FOUND)
+        client_problem(c, ERR_NOT_FOUND, "no such route");
+    else if (rc == ERR_INVALID)
+        reply_invalid(c, &errors);
+    else if (rc)
+        client_problem(c, ERR_INTERNAL, "cannot install the route change");
+    else
+        reply_json(c, 200,
+                   json_pack("{s:I, s:s, s:O}", "version", (json_int_t)routes_version(), "route",
+                             name, "mode", mode),
+                   NULL);
+    json_decref(j);
+    buf_free(&errors);
+}
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+static void
+shadow_get(struct client *c, const char *arg)
+{
+    (void)arg;
+    reply_json(c, 200, shadow_json(), NULL);
+}
+
+static void
+events_get(struct client *c, const char *arg)
+{
+    (void)arg;
+    reply_json(c, 200, gwevents_json(), NULL);
+}
+
+static json_t *
+server_json(const char *name)
+{
+    struct gw_server *g = upstream_server(name);
+
+    return json_pack("{s:s, s:b, s:o, s:i, s:i}", "address", name, "healthy",
+                     atomic_load(&g->healthy), "breaker", breaker_json(name), "in_flight",
+                     atomic_load(&g->active), "idle", atomic_load(&g->idle));
+}
+
+/* Every pool of the current table with its servers' health, breaker and load. */
+static void
+upstreams_get(struct client *c, const char *arg)
+{
+    static const char *const balance[] = {"round_robin", "least_conn"};
+    struct gw_table         *t = routes_acquire();
+    json_t                  *pools = json_array(), *servers;
+    int                      p, i;
+
+    (void)arg;
+    for (p = 0; t != NULL && p < t->npools; p++) {
+        servers = json_array();
+        for (i = 0; i < t->pools[p].nservers; i++)
+            json_array_append_new(servers, server_json(t->pools[p].servers[i]));
+        json_array_append_new(pools,
+                              json_pack("{s:s, s:s, s:s?, s:o}", "name", t->pools[p].name,
+                                        "balance", balance[t->pools[p].balance], "health_path",
+                                        t->pools[p].health_path, "servers", servers));
+    }
+    routes_unref(t);
+    reply_json(c, 200, json_pack("{s:o}", "pools", pools), NULL);
+}
+
+static void
+health_get(struct client *c, const char *arg)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+
+    (void)arg;
+    client_answer(c, 200, "application/json", ok, sizeof(ok) - 1, NULL);
+}
+
+static void
+metrics_get(struct client *c, const char *arg)
+{
+    struct buf b;
+
+    (void)arg;
+    buf_init(&b, 8 << 20);
+    metrics_text(&b);
+    client_answer(c, 200, "text/plain; version=0.0.4", buf_data(&b), buf_len(&b), NULL);
+    buf_free(&b);
+}
+
+/* ---- the request path --------------------------------------------------------------------- */
+
+static const struct admin_route *
+admin_find(struct client *c, const char **arg, int *path_known)
+{
+    const struct admin_route *r;
+    struct str                t = hhead_target(&c->head);
+    size_t                    n = strcspn(t.p, "?"), len;
+
+    n = n < t.len ? n : t.len;
+    *path_known = 0;
+    for (r = admin_routes; r->method != NULL; r++) {
+        len = strlen(r->path);
+        if (r->prefix ? (n <= len || memcmp(t.p, r->path, len) != 0 ||
+                         memchr(t.p + len, '/', n - len) != NULL)
+                      : (n != len || memcmp(t.p, r->path, len) != 0))
+            continue;
+        *path_known = 1;
+        if (strcmp(r->method, c->hph.method) != 0)
+            continue;
+        *arg = r->prefix ? arena_strndup(c->a, t.p + len, n - len) : NULL;
+        return r;
+    }
+    return NULL;
+}
+
+enum cphase
+admin_begin(struct client *c)
+{
+    const struct admin_route *r;
+    const char               *arg = NULL;
+    int                       known;
+
+    buf_reset(&c->abody);
+    c->route_name = "admin";
+    r = admin_find(c, &arg, &known);
+    if (r == NULL || !r->open) {
+        /* The token first: without it, nothing about the API is told. */
+        if (!gwauth_admin(c)) {
+            client_problem(c, ERR_UNAUTHORIZED, "admin bearer token required");
+            return client_answered_phase(c);
+        }
+    }
+    if (r == NULL) {
+        client_problem(c, known ? ERR_METHOD : ERR_NOT_FOUND,
+                       known ? "method not allowed here" : "no such admin resource");
+        return client_answered_phase(c);
+    }
+    if (c->ri.has_length && c->ri.length > GW_ADMIN_BODY_MAX) {
+        client_problem(c, ERR_TOO_LARGE, "request body is too large");
+        return client_answered_phase(c);
+    }
+    c->aroute = r;
+    c->aarg = arg;
+    if (c->ri.expect_continue && (c->ri.chunked || c->left > 0) && c->hph.http_minor > 0) {
+        sink_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25); /* curl waits a second */
+        (void)sink_flush(&c->out);                              /* a failure shows at the answer */
+    }
+    return c->ri.chunked || c->left > 0 ? CP_BODY : CP_WAIT;
+}
+
+int
+admin_body(struct client *c, const char *p, size_t n)
+{
+    buf_append(&c->abody, p, n);
+    if (buf_error(&c->abody))
+        return client_fail(c, ERR_TOO_LARGE, "request body is too large");
+    return 0;
+}
+
+void
+admin_run(struct client *c)
+{
+    const struct admin_route *r = c->aroute;
+
+    c->aroute = NULL;
+    r->fn(c, c->aarg);
+    buf_reset(&c->abody);
+    client_exchange_end(c);
+}
+
+/* ---- canary rollback ------------------------------------------------------------------------ */
+
+void
+admin_rollback_request(const char *route)
+{
+    char *name = strdup(route);
+
+    pthread_mutex_lock(&rollback_lock);
+    if (name != NULL && rollback_ready && rollback_n < ROLLBACK_Q) {
+        rollback_q[rollback_n++] = name;
+        name = NULL;
+        uv_async_send(&rollback_async);
+    }
+    pthread_mutex_unlock(&rollback_lock);
+    free(name); /* queue full or shutting down: the next failing answer asks again */
+}
+
+/* A route still in canary goes back to legacy; a repeat request is a no-op. */
+static void
+rollback(const char *name)
+{
+    struct gw_table       *t = routes_acquire();
+    const struct gw_route *r = NULL;
+    struct buf             errors;
+    int                    i, rc;
+
+    for (i = 0; t != NULL && i < t->nroutes; i++)
+        if (strcmp(t->routes[i].name, name) == 0)
+            r = &t->routes[i];
+    if (r == NULL || r->mode != GW_MODE_CANARY) {
+        routes_unref(t);
+        return;
+    }
+    routes_unref(t);
+    buf_init(&errors, ERRORS_MAX);
+    rc = routes_set_mode(name, "legacy", -1, gateway.routes_path, &errors);
+    if (rc) {
+        log_error("canary rollback of route %s failed: %s", name, buf_data(&errors));
+        gwevents_add("rollback_failed", "route %s: canary rollback failed", name);
+    } else {
+        log_warn("route %s: canary error rate over its threshold, rolled back to legacy", name);
+        gwevents_add("rollback",
+                     "route %s: canary error rate over the threshold; mode canary -> "
+                     "legacy",
+                     name);
+    }
+    buf_free(&errors);
+}
+
+static void
+on_rollback(uv_async_t *a)
+{
+    char *q[ROLLBACK_Q];
+    int   n, i;
+
+    (void)a;
+    pthread_mutex_lock(&rollback_lock);
+    n = rollback_n;
+    memcpy(q, rollback_q, sizeof(q[0]) * (size_t)n);
+    rollback_n = 0;
+    pthread_mutex_unlock(&rollback_lock);
+    for (i = 0; i < n; i++) {
+        rollback(q[i]);
+        free(q[i]);
+    }
+}
+
+int
+admin_init(uv_loop_t *control)
+{
+    if (uv_async_init(control, &rollback_async, on_rollback) != 0)
+        return ERR_INTERNAL;
+    pthread_mutex_lock(&rollback_lock);
+    rollback_ready = 1;
+    pthread_mutex_unlock(&rollback_lock);
+    return ERR_OK;
+}
+
+/* Before the control loop closes its handles: no more sends. */
+void
+admin_free(void)
+{
+    int i;
+
+    pthread_mutex_lock(&rollback_lock);
+    rollback_ready = 0;
+    for (i = 0; i < rollback_n; i++)
+        free(rollback_q[i]);
+    rollback_n = 0;
+    pthread_mutex_unlock(&rollback_lock);
+}

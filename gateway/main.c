@@ -1,0 +1,429 @@
+/*
+ * main.c - souk-gateway: configuration, the route table at start (installed
+ * from the repository's default when the file is missing), one SO_REUSEPORT
+ * listener and loop thread per core, and the main thread's control loop:
+ * admin API, signals (SIGHUP reloads the routes file, SIGTERM drains),
+ * health checks and canary rollbacks.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cfg.h"
+#include "gw.h"
+#include "log.h"
+
+#define ERRORS_MAX 65536
+
+struct main_config {
+    struct gateway_config g;
+    const char           *default_routes;
+    int64_t               drain_ms;
+};
+
+#define CFG struct main_config
+static const struct cfg_var gateway_vars[] = {
+    CFG_STR_ROW("SOUK_GATEWAY_LISTEN", CFG, g.listen, "127.0.0.1:8080",
+                "public listener (SOUK_LISTEN when unset)"),
+    CFG_STR_ROW("SOUK_GATEWAY_ADMIN_LISTEN", CFG, g.admin_listen, "127.0.0.1:8081",
+                "admin API listener, loopback only"),
+    CFG_STR_ROW("SOUK_GATEWAY_ADMIN_TOKEN", CFG, g.admin_token, "souk-admin-dev",
+                "bearer token of the admin API"),
+    CFG_STR_ROW("SOUK_GATEWAY_ROUTES", CFG, g.routes_path, "var/gateway/routes.json",
+                "route table file (created from the default when missing)"),
+    CFG_STR_ROW("SOUK_GATEWAY_DEFAULT_ROUTES", CFG, default_routes, "",
+                "default table (empty: ../../gateway/routes.default.json from the binary)"),
+    CFG_STR_ROW("SOUK_JWT_SECRET", CFG, g.jwt_secret, "souk-dev-secret-change-me",
+                "HS256 secret shared with the monolith and users"),
+    CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, g.log_level, "info", "debug | info | warn | error"),
+    CFG_BOOL_ROW("SOUK_GATEWAY_ACCESS_LOG", CFG, g.access_log, "1", "one JSON line per request"),
+    CFG_INT_ROW("SOUK_LOOPS", CFG, g.loops, "0", 0, 256, "event loops (0 = one per core)"),
+    CFG_INT_ROW("SOUK_GATEWAY_HEADER_TIMEOUT_MS", CFG, g.header_timeout_ms, "10000", 50, 600000,
+                "first byte to end of headers (then 408)"),
+    CFG_INT_ROW("SOUK_GATEWAY_BODY_TIMEOUT_MS", CFG, g.body_timeout_ms, "30000", 50, 600000,
+                "silence allowed inside a request body"),
+    CFG_INT_ROW("SOUK_GATEWAY_IDLE_TIMEOUT_MS", CFG, g.idle_timeout_ms, "60000", 50, 3600000,
+                "keep-alive between requests, and a stalled reader"),
+    CFG_INT_ROW("SOUK_GATEWAY_MAX_CONNS", CFG, g.max_conns, "20000", 1, 10000000,
+                "client connections per process"),
+    CFG_INT_ROW("SOUK_GATEWAY_DRAIN_TIMEOUT_MS", CFG, drain_ms, "10000", 50, 600000,
+                "SIGTERM: in-flight requests get this long"),
+    {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
+};
+#undef CFG
+
+static const char gateway_help[] =
+    "souk-gateway: the strangler-fig API gateway. Routes each request by a live\n"
+    "route table to the monolith or a new service (legacy, shadow, canary, new),\n"
+    "with edge auth, rate limits, retries, circuit breakers and an admin API.\n"
+    "SIGHUP reloads the routes file; SIGTERM drains and exits.\n"
+    "The SOUK_HTTP_*_TIMEOUT_MS names of the services are read when the\n"
+    "SOUK_GATEWAY_* ones are unset.";
+
+/* The control loop and what hangs off it. */
+static struct main_config cfg;
+static struct gw_loop     control;
+static struct gw_loop    *loops;
+static int                nloops;
+static uv_signal_t        sig_term, sig_int, sig_hup;
+static uv_timer_t         drain_timer, drain_poll;
+static uv_async_t         exited;
+static _Atomic int        nexited;
+static int                draining, stopping;
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_write(LOG_ERROR, NULL, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+/* The services' names for the same settings, when ours are unset. */
+static void
+env_aliases(void)
+{
+    static const char *const alias[][2] = {
+        {"SOUK_GATEWAY_LISTEN", "SOUK_LISTEN"},
+        {"SOUK_GATEWAY_HEADER_TIMEOUT_MS", "SOUK_HTTP_HEADER_TIMEOUT_MS"},
+        {"SOUK_GATEWAY_BODY_TIMEOUT_MS", "SOUK_HTTP_BODY_TIMEOUT_MS"},
+        {"SOUK_GATEWAY_IDLE_TIMEOUT_MS", "SOUK_HTTP_IDLE_TIMEOUT_MS"},
+        {"SOUK_GATEWAY_DRAIN_TIMEOUT_MS", "SOUK_HTTP_DRAIN_TIMEOUT_MS"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+        if (getenv(alias[i][0]) == NULL && getenv(alias[i][1]) != NULL)
+            setenv(alias[i][0], getenv(alias[i][1]), 0);
+}
+
+/* mkdir -p of path's directory. */
+static int
+make_dirs(const char *path)
+{
+    char  dir[PATH_MAX];
+    char *p;
+
+    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+        return -1;
+    for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int
+copy_file(const char *from, const char *to)
+{
+    char   chunk[65536];
+    FILE  *in = fopen(from, "rb"), *out = NULL;
+    size_t n;
+    int    rc = -1;
+
+    if (in == NULL || make_dirs(to) != 0)
+        goto done;
+    out = fopen(to, "wbx"); /* never over a file that appeared meanwhile */
+    if (out == NULL)
+        goto done;
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), in);
+        if (n == 0)
+            break;
+        if (fwrite(chunk, 1, n, out) != n)
+            goto done;
+    }
+    rc = ferror(in) ? -1 : 0;
+done:
+    if (in != NULL)
+        fclose(in);
+    if (out != NULL && fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* A missing routes file starts as the repository's default table. */
+static void
+routes_file_ensure(void)
+{
+    char        exe[PATH_MAX], def[PATH_MAX + 64];
+    const char *from = cfg.default_routes;
+    ssize_t     n;
+
+    if (access(gateway.routes_path, F_OK) == 0)
+        return;
+    if (from[0] == '\0') {
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n < 0)
+            die("cannot find the binary's path for the default routes: %s", strerror(errno));
+        exe[n] = '\0';
+        snprintf(def, sizeof(def), "%s/../../gateway/routes.default.json", dirname(exe));
+        from = def;
+    }
+    if (copy_file(from, gateway.routes_path) != 0 && access(gateway.routes_path, F_OK) != 0)
+        die("cannot install the default routes %s as %s: %s", from, gateway.routes_path,
+            strerror(errno));
+    log_info("installed the default routes %s as %s", from, gateway.routes_path);
+}
+
+static void
+routes_start(void)
+{
+    struct buf       errors;
+    struct gw_table *t;
+
+    routes_file_ensure();
+    buf_init(&errors, ERRORS_MAX);
+    if (routes_load_file(gateway.routes_path, &errors) != ERR_OK)
+        die("invalid routes file %s:\n%s", gateway.routes_path, buf_data(&errors));
+    buf_free(&errors);
+    t = routes_acquire();
+    upstream_servers_sync(t);
+    routes_unref(t);
+}
+
+/* ---- signals and the drain ---------------------------------------------------------- */
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Every loop is done and the control loop holds nothing but its own
+ * handles: close them so uv_run returns. */
+static void
+maybe_stop(struct gw_loop *l)
+{
+    (void)l;
+    if (!draining || stopping || atomic_load(&nexited) < nloops || control.nclients > 0 ||
+        control.nuconns > 0 || !health_idle())
+        return;
+    stopping = 1;
+    admin_free();
+    uv_walk(&control.uv, close_walk, NULL);
+}
+
+static void
+on_exited(uv_async_t *a)
+{
+    maybe_stop(a->data);
+}
+
+/* A data loop's thread ends (any thread). */
+static void
+loop_exited(struct gw_loop *l)
+{
+    (void)l;
+    atomic_fetch_add(&nexited, 1);
+    uv_async_send(&exited);
+}
+
+static void
+on_drain_timeout(uv_timer_t *t)
+{
+    int i;
+
+    (void)t;
+    log_warn("drain timeout after %lld ms: closing every connection", (long long)cfg.drain_ms);
+    for (i = 0; i < nloops; i++)
+        loop_command(&loops[i], GW_CMD_FORCE);
+    loop_force(&control); /* the admin clients go too */
+}
+
+static void
+on_drain_poll(uv_timer_t *t)
+{
+    maybe_stop(t->data);
+}
+
+static void
+reload(void)
+{
+    struct buf       errors;
+    struct gw_table *t;
+
+    buf_init(&errors, ERRORS_MAX);
+    if (routes_load_file(gateway.routes_path, &errors) != ERR_OK) {
+        log_error("SIGHUP: routes file %s not loaded: %s", gateway.routes_path, buf_data(&errors));
+        gwevents_add("reload_failed", "SIGHUP: %s is invalid, the current table stays: %.512s",
+                     gateway.routes_path, buf_data(&errors));
+    } else {
+        t = routes_acquire();
+        upstream_servers_sync(t);
+        routes_unref(t);
+        health_sync();
+        log_info("SIGHUP: routes reloaded from %s (version %llu)", gateway.routes_path,
+                 (unsigned long long)routes_version());
+    }
+    buf_free(&errors);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    int i;
+
+    (void)h;
+    if (signum == SIGHUP) {
+        reload();
+        return;
+    }
+    if (draining) {
+        on_drain_timeout(&drain_timer); /* a second signal: stop waiting */
+        return;
+    }
+    draining = 1;
+    log_info("signal %d: draining (up to %lld ms)", signum, (long long)cfg.drain_ms);
+    for (i = 0; i < nloops; i++)
+        loop_command(&loops[i], GW_CMD_DRAIN);
+    health_stop();
+    loop_drain(&control);
+    uv_timer_start(&drain_timer, on_drain_timeout, (uint64_t)cfg.drain_ms, 0);
+    uv_timer_start(&drain_poll, on_drain_poll, 20, 20); /* health probes end on their own */
+    maybe_stop(&control);
+}
+
+/* ---- startup ------------------------------------------------------------------------------- */
+
+/* fds[0..n-1]: one SO_REUSEPORT socket per loop. A probe bound without
+ * SO_REUSEPORT comes first, so a port another process holds is an error. */
+static void
+data_sockets(int *fds, int n)
+{
+    struct sockaddr_storage addr;
+    socklen_t               len;
+    int                     probe, i;
+
+    if (loop_addr(gateway.listen, 1, &addr, &len) != ERR_OK)
+        die("SOUK_GATEWAY_LISTEN: invalid address \"%s\" (want host:port)", gateway.listen);
+    probe = loop_socket(&addr, len, 0);
+    if (probe < 0)
+        die("cannot listen on %s: %s", gateway.listen, strerror(errno));
+    close(probe);
+    for (i = 0; i < n; i++) {
+        fds[i] = loop_socket(&addr, len, 1);
+        if (fds[i] < 0)
+            die("cannot listen on %s: %s", gateway.listen, strerror(errno));
+    }
+}
+
+static int
+admin_socket(void)
+{
+    struct sockaddr_storage addr;
+    socklen_t               len;
+    int                     fd;
+
+    if (loop_addr(gateway.admin_listen, 1, &addr, &len) != ERR_OK)
+        die("SOUK_GATEWAY_ADMIN_LISTEN: invalid address \"%s\"", gateway.admin_listen);
+    if (!client_loopback(&addr))
+        die("SOUK_GATEWAY_ADMIN_LISTEN: %s is not a loopback address", gateway.admin_listen);
+    fd = loop_socket(&addr, len, 0);
+    if (fd < 0)
+        die("cannot listen on %s: %s", gateway.admin_listen, strerror(errno));
+    return fd;
+}
+
+static void
+control_start(int admin_fd)
+{
+    if (loop_init(&control, -1, GW_ADMIN, admin_fd) != ERR_OK || admin_init(&control.uv) != ERR_OK)
+        die("cannot start the control loop");
+    control.on_exit = maybe_stop;
+    uv_signal_init(&control.uv, &sig_term);
+    uv_signal_init(&control.uv, &sig_int);
+    uv_signal_init(&control.uv, &sig_hup);
+    uv_timer_init(&control.uv, &drain_timer);
+    uv_timer_init(&control.uv, &drain_poll);
+    drain_poll.data = &control;
+    uv_async_init(&control.uv, &exited, on_exited);
+    exited.data = &control;
+    if (uv_signal_start(&sig_term, on_signal, SIGTERM) != 0 ||
+        uv_signal_start(&sig_int, on_signal, SIGINT) != 0 ||
+        uv_signal_start(&sig_hup, on_signal, SIGHUP) != 0)
+        die("cannot install signal handlers");
+    health_start(&control.uv);
+}
+
+static void
+loops_start(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int *fds, i;
+
+    nloops = gateway.loops > 0 ? (int)gateway.loops : cores > 0 ? (int)cores : 1;
+    loops = calloc((size_t)nloops, sizeof(*loops));
+    fds = calloc((size_t)nloops, sizeof(*fds));
+    if (loops == NULL || fds == NULL)
+        die("out of memory");
+    data_sockets(fds, nloops);
+    for (i = 0; i < nloops; i++) {
+        if (loop_init(&loops[i], i, GW_DATA, fds[i]) != ERR_OK)
+            die("cannot start loop %d", i);
+        loops[i].thread_done = loop_exited;
+        loops[i].max_clients = (int)(gateway.max_conns / nloops) + 1;
+    }
+    free(fds);
+    for (i = 0; i < nloops; i++)
+        if (loop_start(&loops[i]) != ERR_OK)
+            die("cannot start loop thread %d", i);
+}
+
+/* The debug-friendly exit: everything freed, so ASan and valgrind stay quiet. */
+static void
+shutdown_all(void)
+{
+    int i;
+
+    for (i = 0; i < nloops; i++) {
+        if (loops[i].started)
+            uv_thread_join(&loops[i].thread);
+        loop_free(&loops[i]);
+    }
+    loop_free(&control);
+    free(loops);
+    routes_shutdown();
+    breaker_reset();
+    ratelimit_reset();
+    canary_reset();
+    shadow_reset();
+    gwevents_reset();
+    upstream_servers_free();
+    stats_free_all();
+}
+
+int
+main(int argc, char **argv)
+{
+    env_aliases();
+    cfg_load(gateway_vars, &cfg, argc, argv, gateway_help);
+    gateway = cfg.g;
+    log_open("gateway", gateway.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    if (auth_init() != ERR_OK)
+        die("cannot initialise libsodium");
+    routes_start();
+    control_start(admin_socket());
+    loops_start();
+    log_info("gateway up: listen=%s admin=%s loops=%d routes=%s version=%llu", gateway.listen,
+             gateway.admin_listen, nloops, gateway.routes_path,
+             (unsigned long long)routes_version());
+    uv_run(&control.uv, UV_RUN_DEFAULT);
+    shutdown_all();
+    log_info("gateway stopped");
+    return 0;
+}

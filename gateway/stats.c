@@ -1,0 +1,322 @@
+/*
+ * stats.c - the gateway's metrics and access log. Counters live per route
+ * name and per upstream address for the process's lifetime, so a route
+ * table swap keeps them; loops reach them through their table cache, and
+ * updates are relaxed atomics (no lock on the request path). /metrics adds
+ * the breaker and health state, and shadow.c's counts from shadow_json().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "log.h"
+
+#define LOG_EXTRA_MAX 12288
+#define SHADOW_KEYS   16
+
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gw_stat *stats_head;
+static const char     *class_names[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+static char *
+xstrdup(const char *z)
+{
+    char *s = strdup(z);
+
+    if (s == NULL) {
+        log_error("out of memory");
+        abort();
+    }
+    return s;
+}
+
+static struct gw_stat *
+stat_get(const char *name, int is_route)
+{
+    struct gw_stat *s;
+    struct buf      b;
+    size_t          n;
+
+    pthread_mutex_lock(&stats_lock);
+    for (s = stats_head; s != NULL; s = s->next)
+        if (s->is_route == is_route && strcmp(s->name, name) == 0)
+            break;
+    if (s == NULL) {
+        s = calloc(1, sizeof(*s));
+        if (s == NULL) {
+            log_error("out of memory");
+            abort();
+        }
+        s->name = xstrdup(name);
+        s->is_route = is_route;
+        buf_init(&b, 1024);
+        buf_puts(&b, is_route ? "route=" : "upstream=");
+        buf_json_str(&b, name, strlen(name)); /* names are plain: JSON quoting is label quoting */
+        s->labels = buf_take(&b, &n);
+        s->latency = metrics_labeled(
+            is_route ? "souk_gateway_request_duration_seconds"
+                     : "souk_gateway_upstream_duration_seconds",
+            is_route ? "Request duration at the gateway, first byte to answer, by route."
+                     : "Upstream attempt duration, by server.",
+            METRIC_HISTOGRAM, s->labels);
+        s->next = stats_head;
+        stats_head = s;
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return s;
+}
+
+struct gw_stat *
+stats_route(const char *name)
+{
+    return stat_get(name, 1);
+}
+
+struct gw_stat *
+stats_upstream(const char *address)
+{
+    return stat_get(address, 0);
+}
+
+void
+stats_count(struct gw_stat *s, int status, uint64_t us)
+{
+    int k = status >= 100 && status < 600 ? status / 100 : 0;
+
+    atomic_fetch_add_explicit(&s->by_class[k], 1, memory_order_relaxed);
+    metrics_observe(s->latency, us);
+}
+
+static void
+log_access(const char *extra, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_write(LOG_INFO, extra, fmt, ap);
+    va_end(ap);
+}
+
+static void
+put_member(struct buf *b, const char *key, const char *z, size_t n)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (z == NULL)
+        buf_puts(b, "null");
+    else
+        buf_json_str(b, z, n);
+}
+
+void
+stats_access(struct client *c)
+{
+    static struct gw_stat *unmatched;
+    struct str             t = hhead_target(&c->head);
+    uint64_t               us = (uv_hrtime() - c->t_begin) / 1000;
+    size_t                 n = strcspn(t.p, "?");
+    struct buf             b;
+
+    if (c->rstat == NULL && unmatched == NULL)
+        unmatched = stats_route("-"); /* idempotent: a race registers it once */
+    stats_count(c->rstat != NULL ? c->rstat : unmatched, c->status, us);
+    if (!gateway.access_log || !log_enabled(LOG_INFO))
+        return;
+    buf_init(&b, LOG_EXTRA_MAX);
+    buf_puts(&b, "\"request_id\":");
+    buf_json_str(&b, c->rid != NULL ? c->rid : "", c->rid != NULL ? strlen(c->rid) : 0);
+    put_member(&b, "method", c->head_done ? c->hph.method : NULL,
+               c->head_done ? strlen(c->hph.method) : 0);
+    put_member(&b, "path", c->head_done ? t.p : NULL, n < t.len ? n : t.len);
+    put_member(&b, "route", c->route_name, c->route_name ? strlen(c->route_name) : 0);
+    put_member(&b, "mode", c->mode_name, c->mode_name ? strlen(c->mode_name) : 0);
+    put_member(&b, "upstream", c->upstream_name, c->upstream_name ? strlen(c->upstream_name) : 0);
+    buf_printf(&b, ",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%llu.%03llu", c->status,
+               (unsigned long long)c->bytes, (unsigned long long)(us / 1000),
+               (unsigned long long)(us % 1000));
+    put_member(&b, "client", c->ip, strlen(c->ip));
+    log_access(buf_error(&b) ? NULL : buf_data(&b), "access");
+    buf_free(&b);
+}
+
+/* ---- /metrics -------------------------------------------------------------------- */
+
+static void
+family(struct buf *b, const char *name, const char *type, const char *help)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+render_classes(struct buf *b, int routes)
+{
+    const char *name =
+        routes ? "souk_gateway_requests_total" : "souk_gateway_upstream_requests_total";
+    struct gw_stat *s;
+    uint64_t        v;
+    int             k;
+
+    family(b, name, "counter",
+           routes ? "Requests answered, by route and status class (none: no answer)."
+                  : "Upstream attempts, by server and status class (none: failed).");
+    for (s = stats_head; s != NULL; s = s->next) {
+        for (k = 0; s->is_route == routes && k < 6; k++) {
+            v = atomic_load_explicit(&s->by_class[k], memory_order_relaxed);
+            if (v > 0)
+                buf_printf(b, "%s{%s,class=\"%s\"} %llu\n", name, s->labels, class_names[k],
+                           (unsigned long long)v);
+        }
+    }
+}
+
+/* One counter or gauge per route (or server), read by offset in gw_stat. */
+static void
+render_field(struct buf *b, const char *name, const char *help, int routes, size_t off,
+             const char *extra)
+{
+    struct gw_stat *s;
+
+    if (help != NULL)
+        family(b, name, "counter", help);
+    for (s = stats_head; s != NULL; s = s->next)
+        if (s->is_route == routes)
+            buf_printf(b, "%s{%s%s} %llu\n", name, s->labels, extra != NULL ? extra : "",
+                       (unsigned long long)atomic_load_explicit(
+                           (_Atomic uint64_t *)((char *)s + off), memory_order_relaxed));
+}
+
+static void
+render_routes(struct buf *b)
+{
+    render_classes(b, 1);
+    family(b, "souk_gateway_canary_total", "counter", "Canary decisions, by route and pool.");
+    render_field(b, "souk_gateway_canary_total", NULL, 1, offsetof(struct gw_stat, canary_new),
+                 ",pool=\"new\"");
+    render_field(b, "souk_gateway_canary_total", NULL, 1, offsetof(struct gw_stat, canary_legacy),
+                 ",pool=\"legacy\"");
+    render_field(b, "souk_gateway_rate_limited_total", "Requests refused by a rate limit.", 1,
+                 offsetof(struct gw_stat, rate_limited), NULL);
+    render_field(b, "souk_gateway_retries_total", "Attempts retried on another server.", 1,
+                 offsetof(struct gw_stat, retries), NULL);
+    render_field(b, "souk_gateway_fallbacks_total", "Requests that fell back to legacy.", 1,
+                 offsetof(struct gw_stat, fallbacks), NULL);
+    render_field(b, "souk_gateway_shadow_dropped_total",
+                 "Shadow copies not sent or not compared (bounds, errors).", 1,
+                 offsetof(struct gw_stat, shadow_drops), NULL);
+}
+
+/* shadow.c's per-route counts, whatever members they have: every integer
+ * member m of a route's object becomes souk_gateway_shadow_<m>{route}. The
+ * document is an object keyed by route, or has one under "routes", or is an
+ * array of objects naming their route. */
+static json_t *
+shadow_routes(json_t *doc)
+{
+    json_t *r = json_object_get(doc, "routes");
+
+    return r != NULL ? r : doc;
+}
+
+static const char *
+entry_route(const char *key, json_t *v)
+{
+    json_t *n = json_object_get(v, "route");
+
+    if (!json_is_string(n))
+        n = json_object_get(v, "name");
+    return json_is_string(n) ? json_string_value(n) : key;
+}
+
+static void
+render_shadow_key(struct buf *b, json_t *routes, const char *member)
+{
+    const char *key, *route;
+    json_t     *v, *m;
+    size_t      i;
+
+    buf_printf(b, "# TYPE souk_gateway_shadow_%s counter\n", member);
+    json_object_foreach(routes, key, v)
+    {
+        m = json_object_get(v, member);
+        route = entry_route(key, v);
+        if (json_is_integer(m) && route != NULL) {
+            buf_printf(b, "souk_gateway_shadow_%s{route=", member);
+            buf_json_str(b, route, strlen(route));
+            buf_printf(b, "} %lld\n", (long long)json_integer_value(m));
+        }
+    }
+    json_array_foreach(routes, i, v)
+    {
+        m = json_object_get(v, member);
+        route = entry_route(NULL, v);
+        if (json_is_integer(m) && route != NULL) {
+            buf_printf(b, "souk_gateway_shadow_%s{route=", member);
+            buf_json_str(b, route, strlen(route));
+            buf_printf(b, "} %lld\n", (long long)json_integer_value(m));
+        }
+    }
+}
+
+static void
+collect_keys(json_t *v, const char **keys, int *n)
+{
+    const char *k;
+    json_t     *m;
+    int         i;
+
+    json_object_foreach(v, k, m)
+    {
+        if (!json_is_integer(m) || strspn(k, "abcdefghijklmnopqrstuvwxyz_") != strlen(k))
+            continue;
+        for (i = 0; i < *n && strcmp(keys[i], k) != 0; i++)
+            ;
+        if (i == *n && *n < SHADOW_KEYS)
+            keys[(*n)++] = k;
+    }
+}
+
+static void
+render_shadow(struct buf *b)
+{
+    json_t     *doc = shadow_json(), *routes, *v;
+    const char *keys[SHADOW_KEYS], *k;
+    size_t      i;
+    int         n = 0, j;
+
+    routes = shadow_routes(doc);
+    json_object_foreach(routes, k, v) collect_keys(v, keys, &n);
+    json_array_foreach(routes, i, v) collect_keys(v, keys, &n);
+    for (j = 0; j < n; j++)
+        render_shadow_key(b, routes, keys[j]);
+    json_decref(doc);
+}
+
+void
+metrics_text(struct buf *b)
+{
+    metrics_render(b);
+    pthread_mutex_lock(&stats_lock);
+    render_routes(b);
+    render_classes(b, 0);
+    render_field(b, "souk_gateway_upstream_connect_errors_total", "Failed connects, by server.", 0,
+                 offsetof(struct gw_stat, connect_errors), NULL);
+    render_field(b, "souk_gateway_upstream_timeouts_total", "Timeouts, by server.", 0,
+                 offsetof(struct gw_stat, timeouts), NULL);
+    pthread_mutex_unlock(&stats_lock);
+    upstream_render(b);
+    render_shadow(b);
+}
+
+void
+stats_free_all(void)
+{
+    struct gw_stat *s, *next;
+
+    for (s = stats_head; s != NULL; s = next) {
+        next = s->next;
+        free(s->name);
+        free(s->labels);
+        free(s);
+    }
+    stats_head = NULL;
+}
