@@ -1,7 +1,7 @@
 /*
- * gw.h - the data plane's private half, shared by main.c, loop.c, client.c,
- * http1.c, sink.c, proxy.c, respond.c, upstream.c, mirror.c, auth.c,
- * admin.c, stats.c and health.c. The control plane (routes, breaker, rate
+ * gw.h - the data plane's private half (main, loop, client, request, answer,
+ * http1, headers, sink, proxy, respond, forward, upstream, mirror, auth,
+ * ids, admin, stats, health). The control plane (routes, breaker, rate
  * limits, canary, shadow, events) is reached only through gateway.h.
  *
  * Threads: one libuv loop per core serves the public listener (SO_REUSEPORT
@@ -200,7 +200,7 @@ struct gw_stat {
     int              is_route;
     _Atomic uint64_t by_class[6]; /* [1] = 1xx ... [5] = 5xx, [0] = no answer */
     struct metric   *latency;
-    _Atomic uint64_t canary_new, canary_legacy, rate_limited, shadow_drops, retries, fallbacks;
+    _Atomic uint64_t canary_new, canary_legacy, rate_limited, retries, fallbacks;
     _Atomic uint64_t connect_errors, timeouts;
     _Atomic int      shadow_inflight;
 };
@@ -514,6 +514,9 @@ char *ids_random(struct arena *a, size_t n);
 /* Start a shadow copy of x's request to the route's new pool; NULL when the
  * bounds say no (counted as a drop). */
 struct mirror *mirror_start(struct exch *x);
+/* A piece of the client's request body / all of it is in. */
+void mirror_request_body(struct mirror *m, const char *p, size_t n);
+void mirror_request_done(struct mirror *m);
 /* Where the legacy body is copied (bounded by the route's shadow max_body). */
 struct buf *mirror_body_buf(struct mirror *m);
 /* The legacy response head (for the compared headers). */

@@ -178,6 +178,19 @@ routes_file_ensure(void)
 }
 
 static void
+print_lines(const char *lines)
+{
+    size_t n;
+
+    while (*lines != '\0') {
+        n = strcspn(lines, "\n");
+        if (n > 0)
+            fprintf(stderr, "  %.*s\n", (int)n, lines);
+        lines += n + (lines[n] == '\n');
+    }
+}
+
+static void
 routes_start(void)
 {
     struct buf       errors;
@@ -185,8 +198,12 @@ routes_start(void)
 
     routes_file_ensure();
     buf_init(&errors, ERRORS_MAX);
-    if (routes_load_file(gateway.routes_path, &errors) != ERR_OK)
-        die("invalid routes file %s:\n%s", gateway.routes_path, buf_data(&errors));
+    if (routes_load_file(gateway.routes_path, &errors) != ERR_OK) {
+        /* Plain text, one reason a line: a human at a terminal reads this. */
+        fprintf(stderr, "souk-gateway: invalid routes file %s:\n", gateway.routes_path);
+        print_lines(buf_data(&errors));
+        exit(2);
+    }
     buf_free(&errors);
     t = routes_acquire();
     upstream_servers_sync(t);

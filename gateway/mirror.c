@@ -36,7 +36,9 @@ struct mirror {
     char                  *head;
     size_t                 head_len;
     char                  *request_line;
-    int                    is_head;
+    int                    is_head, chunked;
+    int                    connected, body_pending; /* the request body is still being read */
+    struct buf             req_body;
     struct answer          legacy, shadow;
     uv_work_t              work;
 };
@@ -47,6 +49,7 @@ mirror_free(struct mirror *m)
     struct gw_loop *l = m->loop;
 
     atomic_fetch_sub_explicit(&m->rs->shadow_inflight, 1, memory_order_relaxed);
+    buf_free(&m->req_body);
     buf_free(&m->legacy.body);
     buf_free(&m->shadow.body);
     routes_unref(m->t);
@@ -83,7 +86,6 @@ static void
 drop(struct mirror *m)
 {
     shadow_drop(m->route->name);
-    atomic_fetch_add_explicit(&m->rs->shadow_drops, 1, memory_order_relaxed);
 }
 
 /* Both sides are in (or one never will be): compare, then go. JSON work on
@@ -127,12 +129,21 @@ pick_headers(struct mirror *m, const struct hhead *h, char **out)
 
 /* ---- the new pool's answer ------------------------------------------------------------ */
 
+/* The copy goes once it is connected and the client's body is all in. */
 static void
 send_head(struct mirror *m)
 {
     struct uconn *u = m->u;
 
+    if (u == NULL || !m->connected || m->body_pending)
+        return;
     sink_add(&u->out, m->head, m->head_len);
+    if (m->chunked && buf_len(&m->req_body) > 0)
+        sink_chunk(&u->out, buf_data(&m->req_body), buf_len(&m->req_body));
+    else
+        sink_add(&u->out, buf_data(&m->req_body), buf_len(&m->req_body));
+    if (m->chunked)
+        sink_add(&u->out, "0\r\n\r\n", 5);
     if (sink_flush(&u->out) == 0) {
         upstream_expect(u, m->route->timeout_ms);
         return;
@@ -146,7 +157,22 @@ send_head(struct mirror *m)
 static void
 on_connected(void *owner)
 {
-    send_head(owner);
+    struct mirror *m = owner;
+
+    m->connected = 1;
+    send_head(m);
+}
+
+/* The shadow side ends before its request was sent (bounds, client gone). */
+static void
+shadow_abort(struct mirror *m)
+{
+    struct uconn *u = m->u;
+
+    m->u = NULL;
+    if (u != NULL)
+        upstream_close(u);
+    m->shadow.state = SIDE_FAILED;
 }
 
 static void
@@ -231,7 +257,28 @@ mirror_legacy_done(struct mirror *m, int status, struct buf *body, int ok)
     (void)body; /* it is m->legacy.body */
     m->legacy.state = ok ? SIDE_DONE : SIDE_FAILED;
     m->legacy.status = status;
+    if (m->body_pending && m->shadow.state == SIDE_PENDING)
+        shadow_abort(m); /* its request would never be complete */
     settle(m);
+}
+
+void
+mirror_request_body(struct mirror *m, const char *p, size_t n)
+{
+    buf_append(&m->req_body, p, n);
+}
+
+/* The client's body is all in: send the copy, unless it outgrew the bound. */
+void
+mirror_request_done(struct mirror *m)
+{
+    m->body_pending = 0;
+    if (buf_error(&m->req_body)) {
+        shadow_abort(m);
+        settle(m);
+        return;
+    }
+    send_head(m);
 }
 
 /* The request head as sent to legacy, marked as shadow traffic. */
@@ -278,7 +325,6 @@ mirror_start(struct exch *x)
         if (us != NULL)
             atomic_fetch_sub_explicit(&rs->shadow_inflight, 1, memory_order_relaxed);
         shadow_drop(r->name);
-        atomic_fetch_add_explicit(&rs->shadow_drops, 1, memory_order_relaxed);
         return NULL;
     }
     a = arena_create();
@@ -291,6 +337,9 @@ mirror_start(struct exch *x)
     m->rs = rs;
     m->us = us;
     m->is_head = strcmp(x->c->hph.method, "HEAD") == 0;
+    m->chunked = x->c->ri.chunked;
+    m->body_pending = x->has_body && !x->c->req_done;
+    buf_init(&m->req_body, r->shadow_max_body);
     buf_init(&m->legacy.body, r->shadow_max_body);
     buf_init(&m->shadow.body, r->shadow_max_body);
     copy_head(m, x->c);
@@ -302,7 +351,7 @@ mirror_start(struct exch *x)
         mirror_free(m);
         return NULL;
     }
-    if (reused)
-        send_head(m);
+    m->connected = reused;
+    send_head(m);
     return m;
 }

@@ -368,8 +368,9 @@ proxy_begin(struct client *c)
         return client_answered_phase(c);
     }
     c->x = x;
-    if (r->mode == GW_MODE_SHADOW && (r->shadow_methods & method_bit(c->hph.method)) &&
-        !x->has_body)
+    /* Which methods are mirrored is the route's call (GET and HEAD unless
+     * it lists more): a copied write would run twice. */
+    if (r->mode == GW_MODE_SHADOW && (r->shadow_methods & method_bit(c->hph.method)))
         x->mirror = mirror_start(x);
     if (c->ri.expect_continue && x->has_body && c->hph.http_minor > 0) {
         sink_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
@@ -390,6 +391,8 @@ proxy_body(struct exch *x, const char *p, size_t n)
         proxy_abort(x, ERR_TOO_LARGE, "request body is too large");
         return -1;
     }
+    if (x->mirror != NULL)
+        mirror_request_body(x->mirror, p, n);
     if (x->u == NULL)
         return 0; /* the answer came already: the rest is dropped */
     if (c->ri.chunked)
@@ -402,6 +405,8 @@ proxy_body(struct exch *x, const char *p, size_t n)
 void
 proxy_request_done(struct exch *x)
 {
+    if (x->mirror != NULL && x->has_body)
+        mirror_request_done(x->mirror);
     if (x->u != NULL && x->head_sent) {
         if (x->c->ri.chunked)
             sink_add(&x->u->out, "0\r\n\r\n", 5);

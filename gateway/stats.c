@@ -3,7 +3,7 @@
  * name and per upstream address for the process's lifetime, so a route
  * table swap keeps them; loops reach them through their table cache, and
  * updates are relaxed atomics (no lock on the request path). /metrics adds
- * the breaker and health state, and shadow.c's counts from shadow_json().
+ * the servers' health and load; breaker.c and shadow.c register their own.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,6 @@
 #include "log.h"
 
 #define LOG_EXTRA_MAX 12288
-#define SHADOW_KEYS   16
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_stat *stats_head;
@@ -200,95 +199,6 @@ render_routes(struct buf *b)
                  offsetof(struct gw_stat, retries), NULL);
     render_field(b, "souk_gateway_fallbacks_total", "Requests that fell back to legacy.", 1,
                  offsetof(struct gw_stat, fallbacks), NULL);
-    render_field(b, "souk_gateway_shadow_dropped_total",
-                 "Shadow copies not sent or not compared (bounds, errors).", 1,
-                 offsetof(struct gw_stat, shadow_drops), NULL);
-}
-
-/* shadow.c's per-route counts, whatever members they have: every integer
- * member m of a route's object becomes souk_gateway_shadow_<m>{route}. The
- * document is an object keyed by route, or has one under "routes", or is an
- * array of objects naming their route. */
-static json_t *
-shadow_routes(json_t *doc)
-{
-    json_t *r = json_object_get(doc, "routes");
-
-    return r != NULL ? r : doc;
-}
-
-static const char *
-entry_route(const char *key, json_t *v)
-{
-    json_t *n = json_object_get(v, "route");
-
-    if (!json_is_string(n))
-        n = json_object_get(v, "name");
-    return json_is_string(n) ? json_string_value(n) : key;
-}
-
-static void
-render_shadow_key(struct buf *b, json_t *routes, const char *member)
-{
-    const char *key, *route;
-    json_t     *v, *m;
-    size_t      i;
-
-    buf_printf(b, "# TYPE souk_gateway_shadow_%s counter\n", member);
-    json_object_foreach(routes, key, v)
-    {
-        m = json_object_get(v, member);
-        route = entry_route(key, v);
-        if (json_is_integer(m) && route != NULL) {
-            buf_printf(b, "souk_gateway_shadow_%s{route=", member);
-            buf_json_str(b, route, strlen(route));
-            buf_printf(b, "} %lld\n", (long long)json_integer_value(m));
-        }
-    }
-    json_array_foreach(routes, i, v)
-    {
-        m = json_object_get(v, member);
-        route = entry_route(NULL, v);
-        if (json_is_integer(m) && route != NULL) {
-            buf_printf(b, "souk_gateway_shadow_%s{route=", member);
-            buf_json_str(b, route, strlen(route));
-            buf_printf(b, "} %lld\n", (long long)json_integer_value(m));
-        }
-    }
-}
-
-static void
-collect_keys(json_t *v, const char **keys, int *n)
-{
-    const char *k;
-    json_t     *m;
-    int         i;
-
-    json_object_foreach(v, k, m)
-    {
-        if (!json_is_integer(m) || strspn(k, "abcdefghijklmnopqrstuvwxyz_") != strlen(k))
-            continue;
-        for (i = 0; i < *n && strcmp(keys[i], k) != 0; i++)
-            ;
-        if (i == *n && *n < SHADOW_KEYS)
-            keys[(*n)++] = k;
-    }
-}
-
-static void
-render_shadow(struct buf *b)
-{
-    json_t     *doc = shadow_json(), *routes, *v;
-    const char *keys[SHADOW_KEYS], *k;
-    size_t      i;
-    int         n = 0, j;
-
-    routes = shadow_routes(doc);
-    json_object_foreach(routes, k, v) collect_keys(v, keys, &n);
-    json_array_foreach(routes, i, v) collect_keys(v, keys, &n);
-    for (j = 0; j < n; j++)
-        render_shadow_key(b, routes, keys[j]);
-    json_decref(doc);
 }
 
 void
@@ -303,8 +213,7 @@ metrics_text(struct buf *b)
     render_field(b, "souk_gateway_upstream_timeouts_total", "Timeouts, by server.", 0,
                  offsetof(struct gw_stat, timeouts), NULL);
     pthread_mutex_unlock(&stats_lock);
-    upstream_render(b);
-    render_shadow(b);
+    upstream_render(b); /* shadow.c and breaker.c register their own series */
 }
 
 void
