@@ -8,32 +8,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <time.h>
 
 #include "arena.h"
 #include "gw.h"
 #include "log.h"
+#include "resp.h"
 
 #define DISCARD_MAX 65536 /* a refused request's body is read (not closed) up to this */
 #define METRICS_MAX (8 << 20)
 #define PROBLEM_MAX (LIMIT_REQUEST_LINE + 4096)
-
-/* The Date header value, formatted once per second per thread. */
-const char *
-answer_date(void)
-{
-    static _Thread_local char   text[40];
-    static _Thread_local time_t when;
-    time_t                      now = time(NULL);
-    struct tm                   tm;
-
-    if (now != when || text[0] == '\0') {
-        gmtime_r(&now, &tm);
-        strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        when = now;
-    }
-    return text;
-}
 
 /* 1 when the request's body is still unread and too big (or unbounded) to
  * read and drop: the connection must close after the answer. */
@@ -62,7 +45,7 @@ client_answer(struct client *c, int status, const char *ctype, const char *body,
     close = c->close_after || c->loop->draining || c->eof || !c->head_done || !c->hph.keep_alive ||
             body_unread(c);
     buf_reset(h);
-    buf_printf(h, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, headers_reason(status), answer_date());
+    buf_printf(h, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, resp_reason(status), resp_date());
     if (ctype != NULL)
         buf_printf(h, "Content-Type: %s\r\n", ctype);
     buf_printf(h, "Content-Length: %zu\r\n", n);

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "gw.h"
+#include "resp.h"
 
 #define VIA_TOKEN "1.1 souk-gateway"
 
@@ -142,7 +143,7 @@ forward_response(struct exch *x, int status, const struct hp_head *h, int close)
     PUT(b, "HTTP/1.1 ");
     put_u64(b, (uint64_t)status);
     PUT(b, " ");
-    put_z(b, headers_reason(status));
+    put_z(b, resp_reason(status));
     PUT(b, "\r\n");
     for (i = 0; i < rh->n; i++) {
         /* Length and request id are restated below; the rest passes. */

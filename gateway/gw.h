@@ -154,7 +154,6 @@ const char *headers_check_request(struct hhead *h, const struct hp_head *hp, str
 int headers_hop_by_hop(const struct hhead *h, int i, const struct str *tokens, int ntokens);
 /* Collect the names listed in the Connection headers of h. */
 int         headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close);
-const char *headers_reason(int status);
 struct str  headers_trim(struct str s);
 
 /* ------------------------------------------------------------------ sink.c */
@@ -333,11 +332,6 @@ struct gw_loop {
     char rbuf[GW_READ_BUF];
 };
 
-/* Parse host:port into addr. ERR_INVALID. */
-MUST_CHECK int loop_addr(const char *hostport, int passive, struct sockaddr_storage *addr,
-                         socklen_t *len);
-/* A listening socket; SO_REUSEPORT when reuseport. -1 and errno. */
-int            loop_socket(const struct sockaddr_storage *addr, socklen_t len, int reuseport);
 MUST_CHECK int loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd);
 MUST_CHECK int loop_start(struct gw_loop *l);
 void           loop_command(struct gw_loop *l, int cmd);
@@ -429,7 +423,6 @@ enum cphase client_answered_phase(struct client *c);
 int         client_fail(struct client *c, int err, const char *why);
 void        client_set_ip(struct client *c, const struct sockaddr_storage *ss);
 int         client_loopback(const struct sockaddr_storage *ss);
-const char *answer_date(void);
 /* answer.c: GET /health, /ready, /metrics: 1 when answered. */
 int local_endpoint(struct client *c);
 

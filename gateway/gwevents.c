@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "gateway.h"
 #include "log.h"
@@ -25,20 +24,6 @@ struct gw_event {
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_event ring[GWEVENTS_MAX];
 static uint64_t        nadded; /* ring[(nadded - 1) % GWEVENTS_MAX] is the newest */
-
-/* RFC 3339 UTC with milliseconds: 2026-01-31T12:00:00.123Z */
-static void
-now_rfc3339(char *out, size_t n)
-{
-    struct timespec ts;
-    struct tm       tm;
-    char            s[24];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03dZ", s, (int)(ts.tv_nsec / 1000000) % 1000);
-}
 
 /* Cut z at n - 1 bytes without splitting a UTF-8 sequence. */
 static void
@@ -60,7 +45,7 @@ gwevents_add(const char *type, const char *fmt, ...)
     struct gw_event e;
     va_list         ap;
 
-    now_rfc3339(e.at, sizeof(e.at));
+    log_timestamp(e.at);
     snprintf(e.type, sizeof(e.type), "%s", type);
     va_start(ap, fmt);
     vsnprintf(e.detail, sizeof(e.detail), fmt, ap);

@@ -1,70 +1,19 @@
 /*
  * loop.c - the gateway's event loops: one thread and one SO_REUSEPORT
- * listening socket per loop (made by hand: libuv 1.44 has no
+ * listening socket per loop (made by lib/net.c: libuv 1.44 has no
  * UV_TCP_REUSEPORT), commands from the main thread (drain, force), and the
  * per-loop cache that resolves a route table's pools and routes to this
  * loop's upstream state once per table version instead of per request.
  */
-#include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gw.h"
 #include "log.h"
-
-#define LISTEN_BACKLOG 1024
+#include "net.h"
 
 struct gateway_config gateway; /* here, not in main.c: unit tests link without main.o */
-
-int
-loop_addr(const char *hostport, int passive, struct sockaddr_storage *addr, socklen_t *len)
-{
-    const char     *colon = hostport != NULL ? strrchr(hostport, ':') : NULL;
-    char            host[256];
-    size_t          n;
-    struct addrinfo hints, *res = NULL;
-
-    if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
-        return ERR_INVALID;
-    n = (size_t)(colon - hostport);
-    memcpy(host, hostport, n);
-    host[n] = '\0';
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        memmove(host, host + 1, n - 2);
-        host[n - 2] = '\0';
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    if (getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, &res) != 0 || res == NULL)
-        return ERR_INVALID;
-    memcpy(addr, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return ERR_OK;
-}
-
-int
-loop_socket(const struct sockaddr_storage *addr, socklen_t len, int reuseport)
-{
-    int one = 1, fd, saved;
-
-    fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-        bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
-        saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
-}
 
 static void
 on_connection(uv_stream_t *s, int status)
@@ -199,7 +148,7 @@ loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd)
     if (rc != 0)
         close(fd); /* not the handle's yet */
     else
-        rc = uv_listen((uv_stream_t *)&l->listener, LISTEN_BACKLOG, on_connection);
+        rc = uv_listen((uv_stream_t *)&l->listener, NET_LISTEN_BACKLOG, on_connection);
     if (rc != 0) {
         log_error("cannot listen: %s", uv_strerror(rc));
         return ERR_UNAVAILABLE;
@@ -229,14 +178,6 @@ loop_start(struct gw_loop *l)
 }
 
 static void
-close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-static void
 cache_clear(struct lcache *k)
 {
     free(k->srv);
@@ -253,8 +194,7 @@ loop_free(struct gw_loop *l)
 
     if (l == NULL)
         return;
-    uv_walk(&l->uv, close_walk, NULL);
-    uv_run(&l->uv, UV_RUN_DEFAULT);
+    net_uv_close_all(&l->uv);
     if (uv_loop_close(&l->uv) != 0)
         log_error("loop %d closed with open handles", l->index);
     for (us = l->servers; us != NULL; us = next) {

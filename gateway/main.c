@@ -19,6 +19,7 @@
 #include "cfg.h"
 #include "gw.h"
 #include "log.h"
+#include "net.h"
 
 #define ERRORS_MAX 65536
 
@@ -212,14 +213,6 @@ routes_start(void)
 
 /* ---- signals and the drain ---------------------------------------------------------- */
 
-static void
-close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
 /* Every loop is done and the control loop holds nothing but its own
  * handles: close them so uv_run returns. */
 static void
@@ -231,7 +224,7 @@ maybe_stop(struct gw_loop *l)
         return;
     stopping = 1;
     admin_free();
-    uv_walk(&control.uv, close_walk, NULL);
+    net_uv_close_handles(&control.uv); /* still running: uv_run returns once they close */
 }
 
 static void
@@ -323,17 +316,17 @@ data_sockets(int *fds, int n)
 {
     struct sockaddr_storage addr;
     socklen_t               len;
-    int                     probe, i;
+    int                     probe, i, rc;
 
-    if (loop_addr(gateway.listen, 1, &addr, &len) != ERR_OK)
+    if (net_parse_hostport(gateway.listen, 1, &addr, &len) != ERR_OK)
         die("SOUK_GATEWAY_LISTEN: invalid address \"%s\" (want host:port)", gateway.listen);
-    probe = loop_socket(&addr, len, 0);
-    if (probe < 0)
+    rc = net_listen_fd(&addr, len, 0, &probe);
+    if (rc)
         die("cannot listen on %s: %s", gateway.listen, strerror(errno));
     close(probe);
     for (i = 0; i < n; i++) {
-        fds[i] = loop_socket(&addr, len, 1);
-        if (fds[i] < 0)
+        rc = net_listen_fd(&addr, len, 1, &fds[i]);
+        if (rc)
             die("cannot listen on %s: %s", gateway.listen, strerror(errno));
     }
 }
@@ -343,14 +336,14 @@ admin_socket(void)
 {
     struct sockaddr_storage addr;
     socklen_t               len;
-    int                     fd;
+    int                     fd, rc;
 
-    if (loop_addr(gateway.admin_listen, 1, &addr, &len) != ERR_OK)
+    if (net_parse_hostport(gateway.admin_listen, 1, &addr, &len) != ERR_OK)
         die("SOUK_GATEWAY_ADMIN_LISTEN: invalid address \"%s\"", gateway.admin_listen);
     if (!client_loopback(&addr))
         die("SOUK_GATEWAY_ADMIN_LISTEN: %s is not a loopback address", gateway.admin_listen);
-    fd = loop_socket(&addr, len, 0);
-    if (fd < 0)
+    rc = net_listen_fd(&addr, len, 0, &fd);
+    if (rc)
         die("cannot listen on %s: %s", gateway.admin_listen, strerror(errno));
     return fd;
 }

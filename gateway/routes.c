@@ -343,6 +343,8 @@ build_pools(struct jcheck *c, json_t *ups)
         if (json_is_object(v) && json_is_array(json_object_get(v, "servers")) &&
             json_array_size(json_object_get(v, "servers")) == 0)
             jcheck_bad(c, sub, "must not be empty");
+        else if (json_is_object(v) && json_object_get(v, "servers") == NULL)
+            jcheck_bad(c, sub, "required"); /* README.routes.md: 1 to 16 */
         for (i = 0; i < p->nservers; i++)
             for (j = 0; j < i; j++)
                 if (strcmp(p->servers[i], p->servers[j]) == 0)

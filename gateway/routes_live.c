@@ -15,6 +15,7 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "str.h"
 
 #define FILE_MAX (16 << 20) /* a routes file larger than this is a mistake */
 
@@ -29,15 +30,6 @@ static _Atomic uint64_t live_version; /* current->version, readable without a lo
 
 /* ------------------------------------------------------------ matching */
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The next request byte, percent-decoded. An escaped '/' comes back as 256 so
  * that it never equals a literal '/' or ends a segment: lib/router.c treats
  * "a%2Fb" as one segment and the upstream must see the path as we did. */
@@ -45,15 +37,11 @@ static int
 next_byte(const char **pp, const char *end)
 {
     const char *p = *pp;
-    int         hi, lo;
+    int         c = str_pct_byte(p, end);
 
-    if (*p == '%' && end - p >= 3) {
-        hi = hexval((unsigned char)p[1]);
-        lo = hexval((unsigned char)p[2]);
-        if (hi >= 0 && lo >= 0) {
-            *pp = p + 3;
-            return hi * 16 + lo == '/' ? 256 : hi * 16 + lo;
-        }
+    if (c >= 0) {
+        *pp = p + 3;
+        return c == '/' ? 256 : c;
     }
     *pp = p + 1;
     return (unsigned char)*p;

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gateway.h"
+#include "log.h"
 #include "metrics.h"
 
 #define SHADOW_SAMPLES  20
@@ -428,19 +428,6 @@ shadow_drop(const char *route)
     record(route, OUT_DROPPED, NULL);
 }
 
-static void
-now_rfc3339(char *out, size_t n)
-{
-    struct timespec ts;
-    struct tm       tm;
-    char            s[24];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03dZ", s, (int)(ts.tv_nsec / 1000000) % 1000);
-}
-
 static struct sample *
 sample_new(const struct shadow_answer *legacy, const struct shadow_answer *shadow,
            const char *request_line, const char *where)
@@ -450,7 +437,7 @@ sample_new(const struct shadow_answer *legacy, const struct shadow_answer *shado
 
     if (x == NULL)
         abort();
-    now_rfc3339(x->at, sizeof(x->at));
+    log_timestamp(x->at);
     request_line = request_line != NULL ? request_line : "";
     x->request_line = clean_copy(request_line, strlen(request_line), SAMPLE_LINE_MAX, &cut);
     snprintf(x->where, sizeof(x->where), "%s", where);

@@ -10,6 +10,7 @@
 
 #include "gw.h"
 #include "log.h"
+#include "net.h"
 
 static pthread_mutex_t   servers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_server *servers;
@@ -33,7 +34,7 @@ upstream_server(const char *name)
             log_error("out of memory registering upstream %s", name);
             abort();
         }
-        g->resolved = loop_addr(name, 0, &g->addr, &g->addrlen) == ERR_OK;
+        g->resolved = net_parse_hostport(name, 0, &g->addr, &g->addrlen) == ERR_OK;
         if (!g->resolved)
             log_error("upstream %s: cannot resolve the address", name);
         atomic_init(&g->healthy, 1);

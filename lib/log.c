@@ -51,17 +51,26 @@ log_enabled(enum log_level l)
            (int)l >= atomic_load_explicit(&min_level, memory_order_relaxed);
 }
 
-static void
-put_timestamp(struct buf *b)
+void
+log_timestamp(char out[32])
 {
     struct timespec ts;
     struct tm       tm;
-    char            s[32];
+    char            s[24];
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-    buf_printf(b, "{\"ts\":\"%s.%03ldZ\"", s, ts.tv_nsec / 1000000);
+    snprintf(out, 32, "%s.%03dZ", s, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+static void
+put_timestamp(struct buf *b)
+{
+    char ts[32];
+
+    log_timestamp(ts);
+    buf_printf(b, "{\"ts\":\"%s\"", ts);
 }
 
 static void

@@ -26,4 +26,8 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (e.g. "\"request_id\":\"abc\",\"status\":200"), appended to the object. */
 void log_write(enum log_level l, const char *extra, const char *fmt, va_list ap);
 
+/* The time now as RFC 3339 UTC with milliseconds ("2026-01-31T12:00:00.123Z",
+ * 24 characters and a NUL), the form every log line's "ts" uses. */
+void log_timestamp(char out[32]);
+
 #endif

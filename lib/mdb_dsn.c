@@ -7,40 +7,21 @@
 
 #include "arena.h"
 #include "mdb.h"
+#include "router.h"
 #include "str.h"
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode p[0..n) into a; ERR_INVALID for a bad escape or a NUL byte. */
+/* Percent-decode p[0..n) into a; ERR_INVALID for a bad escape or a NUL byte
+ * (router_decode's strict mode: the same rule as a request path). */
 static int
 pct_decode(struct arena *a, const char *p, size_t n, const char **out)
 {
     char  *s = arena_alloc(a, n + 1);
-    size_t i, j = 0;
-    int    hi, lo;
+    size_t len;
+    int    rc;
 
-    for (i = 0; i < n; i++) {
-        if (p[i] != '%') {
-            s[j++] = p[i];
-            continue;
-        }
-        if (i + 2 >= n)
-            return ERR_INVALID;
-        hi = hexval((unsigned char)p[i + 1]);
-        lo = hexval((unsigned char)p[i + 2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-            return ERR_INVALID;
-        s[j++] = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    s[j] = '\0';
+    rc = router_decode(p, n, ROUTER_STRICT, s, &len);
+    if (rc)
+        return rc;
     *out = s;
     return ERR_OK;
 }

@@ -16,10 +16,14 @@ static const struct {
     const char *reason;
 } reasons[] = {
     {100, "Continue"},
+    {101, "Switching Protocols"},
     {200, "OK"},
     {201, "Created"},
     {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
     {204, "No Content"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
     {301, "Moved Permanently"},
     {302, "Found"},
     {303, "See Other"},
@@ -32,14 +36,20 @@ static const struct {
     {403, "Forbidden"},
     {404, "Not Found"},
     {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
     {408, "Request Timeout"},
     {409, "Conflict"},
     {410, "Gone"},
+    {411, "Length Required"},
     {412, "Precondition Failed"},
     {413, "Content Too Large"},
     {414, "URI Too Long"},
     {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
     {422, "Unprocessable Content"},
+    {425, "Too Early"},
+    {426, "Upgrade Required"},
     {428, "Precondition Required"},
     {429, "Too Many Requests"},
     {431, "Request Header Fields Too Large"},
@@ -50,8 +60,8 @@ static const struct {
     {504, "Gateway Timeout"},
 };
 
-static const char *
-reason(int status)
+const char *
+resp_reason(int status)
 {
     size_t i;
 
@@ -61,9 +71,9 @@ reason(int status)
     return "Unknown";
 }
 
-/* The Date header value, formatted once per second per thread. */
-static const char *
-http_date(void)
+/* Cached per thread for a second: no lock, and no strftime per answer. */
+const char *
+resp_date(void)
 {
     static _Thread_local char   text[40];
     static _Thread_local time_t when;
@@ -83,7 +93,7 @@ put_head(struct buf *b, const struct req_state *st, int close, int extra)
 {
     const struct resp_hdr *h;
 
-    buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st->status, reason(st->status), http_date());
+    buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st->status, resp_reason(st->status), resp_date());
     if (st->status >= 200 && st->status != 204 && st->status != 304) {
         if (st->ctype != NULL)
             buf_printf(b, "Content-Type: %s\r\n", st->ctype);

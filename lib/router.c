@@ -8,33 +8,7 @@
 
 #include "router.h"
 #include "server.h"
-
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The byte "%XX" at p encodes, or -1 when p..end is not a valid escape. */
-static int
-escape_at(const char *p, const char *end)
-{
-    int hi, lo;
-
-    if (end - p < 3)
-        return -1;
-    hi = hexval((unsigned char)p[1]);
-    lo = hexval((unsigned char)p[2]);
-    if (hi < 0 || lo < 0)
-        return -1;
-    return hi * 16 + lo;
-}
+#include "str.h"
 
 int
 router_decode(const char *p, size_t n, unsigned mode, char *out, size_t *out_len)
@@ -45,7 +19,7 @@ router_decode(const char *p, size_t n, unsigned mode, char *out, size_t *out_len
 
     while (p < end) {
         if (*p == '%') {
-            c = escape_at(p, end);
+            c = str_pct_byte(p, end);
             if (c <= 0) { /* invalid, or %00: a NUL never reaches a C string */
                 if (!(mode & ROUTER_FORM))
                     return ERR_INVALID;
@@ -77,7 +51,7 @@ segment_eq(const char *s, const char *e, const char *lit, const char *lit_end)
             return 0;
         c = (unsigned char)*s;
         if (c == '%') {
-            c = escape_at(s, e);
+            c = str_pct_byte(s, e);
             s += 3;
         } else {
             s++;
@@ -159,7 +133,7 @@ path_valid(const char *path, size_t path_len)
     const char *p = path, *end = path + path_len;
 
     for (; p < end; p++)
-        if (*p == '%' && escape_at(p, end) <= 0)
+        if (*p == '%' && str_pct_byte(p, end) <= 0)
             return 0;
     return 1;
 }

@@ -1,6 +1,6 @@
 /*
  * router.h - percent-decoding shared by the router (server_route_match, in
- * router.c) and req.c's query and path-parameter accessors.
+ * router.c), req.c's query and path-parameter accessors, and mdb_dsn.c.
  */
 #ifndef SOUK_ROUTER_H
 #define SOUK_ROUTER_H

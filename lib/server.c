@@ -6,7 +6,6 @@
  * answers are rendered by req.c.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +18,7 @@
 #include "conn.h"
 #include "bounds.h"
 #include "log.h"
-
-#define LISTEN_BACKLOG 1024
+#include "net.h"
 
 /* ---- loops ------------------------------------------------------------------------ */
 
@@ -151,7 +149,7 @@ loop_new(struct server *srv, int index, int fd, struct loop **out)
     if (rc != 0)
         close(fd); /* not the handle's yet */
     else
-        rc = uv_listen((uv_stream_t *)&l->listener, LISTEN_BACKLOG, on_connection);
+        rc = uv_listen((uv_stream_t *)&l->listener, NET_LISTEN_BACKLOG, on_connection);
     if (rc != 0) {
         log_error("cannot listen on %s: %s", srv->spec->listen, uv_strerror(rc));
         return ERR_UNAVAILABLE;
@@ -159,22 +157,12 @@ loop_new(struct server *srv, int index, int fd, struct loop **out)
     return ERR_OK;
 }
 
-/* Close whatever a loop still holds (only when it never ran or has exited). */
-static void
-close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
 static void
 loop_free(struct loop *l)
 {
     if (l == NULL)
         return;
-    uv_walk(&l->uv, close_walk, NULL);
-    uv_run(&l->uv, UV_RUN_DEFAULT);
+    net_uv_close_all(&l->uv); /* it never ran or has exited */
     if (uv_loop_close(&l->uv) != 0)
         log_error("loop %d closed with open handles", l->index);
     pthread_mutex_destroy(&l->lock);
@@ -183,58 +171,15 @@ loop_free(struct loop *l)
 
 /* ---- listening sockets --------------------------------------------------------- */
 
-static int
-parse_listen(struct server *srv)
-{
-    const char     *listen = srv->spec->listen, *colon;
-    char            host[256];
-    size_t          n;
-    struct addrinfo hints, *res = NULL;
-    int             rc;
-
-    colon = listen != NULL ? strrchr(listen, ':') : NULL;
-    if (colon == NULL)
-        return ERR_INVALID;
-    n = (size_t)(colon - listen);
-    if (n >= sizeof(host))
-        return ERR_INVALID;
-    memcpy(host, listen, n);
-    host[n] = '\0';
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        memmove(host, host + 1, n - 2);
-        host[n - 2] = '\0';
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    rc = getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, &res);
-    if (rc != 0 || res == NULL)
-        return ERR_INVALID;
-    memcpy(&srv->addr, res->ai_addr, res->ai_addrlen);
-    srv->addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
-    return ERR_OK;
-}
-
 /* One listening socket; reuseport joins the loops' group. -1 with errno set. */
 static int
 socket_listen(struct server *srv, int reuseport)
 {
-    int one = 1, fd, saved;
+    int fd, rc;
 
-    fd = socket(srv->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    rc = net_listen_fd(&srv->addr, srv->addrlen, reuseport, &fd);
+    if (rc)
         return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-        bind(fd, (struct sockaddr *)&srv->addr, srv->addrlen) != 0 ||
-        listen(fd, LISTEN_BACKLOG) != 0) {
-        saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
     /* Port 0: every later socket of the group binds the port the first got. */
     if (getsockname(fd, (struct sockaddr *)&srv->addr, &srv->addrlen) != 0)
         log_warn("getsockname: %s", strerror(errno));
@@ -350,7 +295,7 @@ server_init(struct server *srv, const struct server_spec *spec)
     srv->nloops = spec->loops > 0 ? spec->loops : srv->cores;
     while (spec->routes != NULL && spec->routes[srv->nspec].method != NULL)
         srv->nspec++;
-    if (parse_listen(srv) != ERR_OK) {
+    if (net_parse_hostport(spec->listen, 1, &srv->addr, &srv->addrlen) != ERR_OK) {
         log_error("invalid listen address \"%s\": want host:port",
                   spec->listen ? spec->listen : "");
         return ERR_UNAVAILABLE;
@@ -408,8 +353,7 @@ server_free(struct server *srv)
     for (i = 0; srv->loops != NULL && i < srv->nloops; i++)
         loop_free(srv->loops[i]);
     if (srv->control_ready) {
-        uv_walk(&srv->control, close_walk, NULL);
-        uv_run(&srv->control, UV_RUN_DEFAULT);
+        net_uv_close_all(&srv->control);
         uv_loop_close(&srv->control);
         pthread_mutex_destroy(&srv->exited_lock);
     }

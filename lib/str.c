@@ -90,3 +90,26 @@ str_z_to_i64(const char *z, int64_t min, int64_t max, int64_t *out)
         return ERR_INVALID;
     return str_to_i64(str_from(z), min, max, out);
 }
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20; /* either case */
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int
+str_pct_byte(const char *p, const char *end)
+{
+    int hi, lo;
+
+    if (end - p < 3 || *p != '%')
+        return -1;
+    hi = hexval((unsigned char)p[1]);
+    lo = hexval((unsigned char)p[2]);
+    if (hi < 0 || lo < 0)
+        return -1;
+    return hi * 16 + lo;
+}

@@ -32,4 +32,9 @@ MUST_CHECK int str_to_i64(struct str s, int64_t min, int64_t max, int64_t *out);
 /* Same for a NUL-terminated string (NULL is ERR_INVALID). */
 MUST_CHECK int str_z_to_i64(const char *z, int64_t min, int64_t max, int64_t *out);
 
+/* The byte (0..255) the escape "%XX" at p encodes, either hex case, or -1
+ * when p..end does not start with one. What a bad escape or %00 means is the
+ * caller's rule (router_decode in router.h decodes whole strings). */
+int str_pct_byte(const char *p, const char *end);
+
 #endif
