@@ -5,6 +5,7 @@
 #   make test       set up, then run every test
 #   make check      the same tests on an ASan+UBSan build
 #   make bench      benchmarks (not tests), figures into docs/benchmarks.md
+#   make fuzz       libFuzzer targets, FUZZ_TIME=60 s each (fuzz/README.md)
 #   make fmt | lint | clean
 
 BUILD    ?= build
@@ -38,7 +39,7 @@ UNIT_BIN := $(foreach f,$(UNIT_SRC),$(BUILD)/t/$(subst /,_,$(basename $(subst /t
 BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl $(BUILD)/bin/souk-testd \
             $(if $(GW_SRC),$(BUILD)/bin/souk-gateway)
 
-.PHONY: all run stop test check bench fmt lint clean units
+.PHONY: all run stop test check bench fmt lint clean units fuzz fuzz-build
 all: $(BINS) $(UNIT_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -108,6 +109,47 @@ lint:
 	@scripts/lint.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (fuzz/README.md) ------------------------------------------------------------------
+# The same sources again, built by clang with libFuzzer's coverage and ASan+UBSan into
+# $(FUZZ_BUILD)/ (objects, libsouk.a, libgw.a, and libfuzz.a of the harnesses' helpers in
+# fuzz/*/*.c; one binary per fuzz/*.c in bin/). Each target links only the archive members it
+# needs. gateway/t/30_fuzz.t builds and runs them briefly.
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) $(FUZZ_SAN) \
+               -fsanitize=fuzzer-no-link -I. -Ilib -Igateway $(PKG_CFLAGS) -MMD -MP
+FUZZ_BINS   := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/bin/%,$(wildcard fuzz/*.c))
+FUZZ_LIBOBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_GWOBJ  := $(filter-out %/main.o,$(GW_SRC:%.c=$(FUZZ_BUILD)/obj/%.o))
+FUZZ_HLPOBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(wildcard fuzz/*/*.c))
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz:
+	@scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_TIME)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libsouk.a: $(FUZZ_LIBOBJ)
+$(FUZZ_BUILD)/libgw.a: $(FUZZ_GWOBJ)
+$(FUZZ_BUILD)/libfuzz.a: $(FUZZ_HLPOBJ)
+$(FUZZ_BUILD)/libsouk.a $(FUZZ_BUILD)/libgw.a $(FUZZ_BUILD)/libfuzz.a:
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BINS): $(FUZZ_BUILD)/bin/%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_BUILD)/libfuzz.a \
+               $(FUZZ_BUILD)/libgw.a $(FUZZ_BUILD)/libsouk.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
