@@ -222,16 +222,21 @@ head_bytes(struct client *c, const char *p, size_t n)
         return -1;
     }
     hs = hp_feed(c->hp, p, k, &used);
-    if (hs == HP_ERROR) {
-        client_fail(c, ERR_INVALID, hp_error(c->hp));
+    why = hs == HP_ERROR ? hp_error(c->hp) : NULL;
+    if (why == NULL && hs != HP_ABORTED && !c->closing && done && c->phase == CP_HEAD)
+        why = "malformed request head"; /* the parser disagrees */
+    if (why != NULL) {
+        /* The parser may refuse a message after its head callback has
+         * already started an exchange: end that exchange, never leave it
+         * to meet the upstream's answer on a failed client. */
+        if (c->x != NULL)
+            proxy_abort(c->x, ERR_INVALID, why);
+        else
+            client_fail(c, ERR_INVALID, why);
         return -1;
     }
     if (hs == HP_ABORTED || c->closing)
         return -1;
-    if (done && c->phase == CP_HEAD) {
-        client_fail(c, ERR_INVALID, "malformed request head"); /* the parser disagrees */
-        return -1;
-    }
     return (ssize_t)k;
 }
 

@@ -30,7 +30,7 @@ struct gateway_config {
     const char *routes_path;  /* SOUK_GATEWAY_ROUTES var/gateway/routes.json */
     const char *jwt_secret;   /* SOUK_JWT_SECRET */
     const char *log_level;
-    int         access_log;   /* SOUK_GATEWAY_ACCESS_LOG 1 */
+    int         access_log; /* SOUK_GATEWAY_ACCESS_LOG 1 */
     int64_t     loops;
     int64_t     header_timeout_ms, idle_timeout_ms, body_timeout_ms;
     int64_t     max_conns;
@@ -49,54 +49,54 @@ enum gw_balance { GW_BALANCE_ROUND_ROBIN, GW_BALANCE_LEAST_CONN };
 #define GW_MAX_IGNORE    32
 
 struct gw_pool_def {
-    char           *name;                     /* "monolith" */
-    char           *servers[GW_MAX_SERVERS];  /* "127.0.0.1:7000" */
+    char           *name;                    /* "monolith" */
+    char           *servers[GW_MAX_SERVERS]; /* "127.0.0.1:7000" */
     int             nservers;
     enum gw_balance balance;
-    char           *health_path;              /* NULL = no active checks */
+    char           *health_path; /* NULL = no active checks */
     int64_t         health_interval_ms;
-    int             max_idle;                 /* keep-alive connections kept per server */
+    int             max_idle; /* keep-alive connections kept per server */
 };
 
 struct gw_route {
-    char        *name;       /* unique, "products" */
-    unsigned     methods;    /* GW_METHOD_BIT set; 0 = every method */
-    char        *path;       /* "/api/v1/products" prefix, or a template with {x} */
+    char        *name;    /* unique, "products" */
+    unsigned     methods; /* GW_METHOD_BIT set; 0 = every method */
+    char        *path;    /* "/api/v1/products" prefix, or a template with {x} */
     size_t       path_len;
     int          is_template;
-    int          legacy;     /* index into table->pools, -1 = none */
-    int          new_pool;   /* index into table->pools, -1 = none */
+    int          legacy;   /* index into table->pools, -1 = none */
+    int          new_pool; /* index into table->pools, -1 = none */
     enum gw_mode mode;
-    int          canary_percent;        /* 0..100 */
+    int          canary_percent; /* 0..100 */
     enum gw_auth auth;
-    size_t       max_body;              /* bytes; 0 = unlimited streaming */
+    size_t       max_body; /* bytes; 0 = unlimited streaming */
     int64_t      connect_timeout_ms, timeout_ms;
-    int          retries;               /* extra attempts, idempotent requests only */
-    int          fallback;              /* mode new: idempotent failures retried on legacy */
+    int          retries;                  /* extra attempts, idempotent requests only */
+    int          fallback;                 /* mode new: idempotent failures retried on legacy */
     double       rl_ip_rate, rl_user_rate; /* tokens per second; 0 = off */
     int          rl_ip_burst, rl_user_burst;
     /* shadow */
-    unsigned     shadow_methods;        /* default GET|HEAD */
-    size_t       shadow_max_body;
-    int          shadow_max_inflight;
-    char        *shadow_ignore[GW_MAX_IGNORE]; /* JSON pointers, "/items/0/created_at" */
-    int          nshadow_ignore;
-    char        *shadow_headers[8];     /* response headers compared, lower-case */
-    int          nshadow_headers;
+    unsigned shadow_methods; /* default GET|HEAD */
+    size_t   shadow_max_body;
+    int      shadow_max_inflight;
+    char    *shadow_ignore[GW_MAX_IGNORE]; /* JSON pointers, "/items/0/created_at" */
+    int      nshadow_ignore;
+    char    *shadow_headers[8]; /* response headers compared, lower-case */
+    int      nshadow_headers;
     /* canary auto-rollback */
-    double       rollback_error_rate;   /* 0 = never */
-    int64_t      rollback_window_ms;
-    int          rollback_min_requests;
+    double  rollback_error_rate; /* 0 = never */
+    int64_t rollback_window_ms;
+    int     rollback_min_requests;
 };
 
 struct gw_table {
-    _Atomic int          refs;
-    uint64_t             version;  /* increases on every swap */
-    struct gw_route     *routes;   /* sorted most specific first */
-    int                  nroutes;
-    struct gw_pool_def  *pools;
-    int                  npools;
-    json_t              *doc;      /* the canonical JSON this table was built from */
+    _Atomic int         refs;
+    uint64_t            version; /* increases on every swap */
+    struct gw_route    *routes;  /* sorted most specific first */
+    int                 nroutes;
+    struct gw_pool_def *pools;
+    int                 npools;
+    json_t             *doc; /* the canonical JSON this table was built from */
 };
 
 extern const char *const routes_method_names[]; /* "GET", "HEAD", ...; NULL-terminated */
@@ -107,8 +107,8 @@ extern const char *const routes_method_names[]; /* "GET", "HEAD", ...; NULL-term
 MUST_CHECK int routes_parse(const char *json, size_t len, struct gw_table **out,
                             struct buf *errors);
 /* The most specific route for method+path (path without query), or NULL. */
-const struct gw_route *routes_match(const struct gw_table *t, const char *method,
-                                    const char *path, size_t path_len);
+const struct gw_route *routes_match(const struct gw_table *t, const char *method, const char *path,
+                                    size_t path_len);
 /* The current table with a reference taken; release with routes_unref. */
 struct gw_table *routes_acquire(void);
 void             routes_unref(struct gw_table *t);
@@ -212,10 +212,10 @@ void jcheck_object(struct jcheck *c, json_t *obj, const char *path,
 enum gw_breaker_state { GW_BREAKER_CLOSED, GW_BREAKER_OPEN, GW_BREAKER_HALF_OPEN };
 
 /* One breaker per upstream server address; thread-safe. */
-int  breaker_allow(const char *server, uint64_t now_ms);  /* 1 = send, 0 = fail fast */
+int  breaker_allow(const char *server, uint64_t now_ms); /* 1 = send, 0 = fail fast */
 void breaker_record(const char *server, int ok, uint64_t now_ms);
 enum gw_breaker_state breaker_state(const char *server);
-json_t *breaker_json(const char *server);
+json_t               *breaker_json(const char *server);
 /* Added by breaker.c: every breaker back to closed with no history (tests). */
 void breaker_reset(void);
 
@@ -245,9 +245,9 @@ void canary_reset(void);
 /* Compare a legacy and a shadow answer as normalised JSON (key order
  * ignored, ignore pointers removed), plus status and selected headers.
  * Records the outcome (and a sample on mismatch) under the route's name. */
-void shadow_compare(const struct gw_route *r, int legacy_status, const char *legacy_body,
-                    size_t legacy_len, int new_status, const char *new_body, size_t new_len,
-                    const char *request_line);
+void    shadow_compare(const struct gw_route *r, int legacy_status, const char *legacy_body,
+                       size_t legacy_len, int new_status, const char *new_body, size_t new_len,
+                       const char *request_line);
 void    shadow_drop(const char *route); /* a mirror not sent (bounds) */
 json_t *shadow_json(void);              /* GET /shadow */
 /* 1 when a and b are equal after normalisation (pure; unit-tested). */

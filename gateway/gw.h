@@ -153,8 +153,8 @@ const char *headers_check_request(struct hhead *h, const struct hp_head *hp, str
  * Connection tokens of the same message. */
 int headers_hop_by_hop(const struct hhead *h, int i, const struct str *tokens, int ntokens);
 /* Collect the names listed in the Connection headers of h. */
-int         headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close);
-struct str  headers_trim(struct str s);
+int        headers_conn_tokens(const struct hhead *h, struct str *out, int max, int *close);
+struct str headers_trim(struct str s);
 
 /* ------------------------------------------------------------------ sink.c */
 
@@ -420,9 +420,9 @@ void client_problem_ext(struct client *c, int err, const char *detail, const cha
  * small body to keep the connection, or wait for the close. */
 enum cphase client_answered_phase(struct client *c);
 /* answer.c: a protocol error: answer err, end the exchange, close. -1. */
-int         client_fail(struct client *c, int err, const char *why);
-void        client_set_ip(struct client *c, const struct sockaddr_storage *ss);
-int         client_loopback(const struct sockaddr_storage *ss);
+int  client_fail(struct client *c, int err, const char *why);
+void client_set_ip(struct client *c, const struct sockaddr_storage *ss);
+int  client_loopback(const struct sockaddr_storage *ss);
 /* answer.c: GET /health, /ready, /metrics: 1 when answered. */
 int local_endpoint(struct client *c);
 

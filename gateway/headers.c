@@ -298,6 +298,24 @@ check_line(struct reqinfo *ri, int id, struct str v, int i, int *ncl, int *nte, 
     }
 }
 
+/* http-parser 2.9 treats a field whose name merely starts with
+ * "Transfer-Encoding" (or "Content-Length") as that header, so
+ * "Transfer-Encodingx: 1" would be read as framing by the parser and as an
+ * ordinary field by everyone else: refuse such names outright. */
+static const char *
+framing_lookalike(struct str name)
+{
+    static const char *const framing[] = {"transfer-encoding", "content-length"};
+    size_t                   i, n;
+
+    for (i = 0; i < sizeof(framing) / sizeof(framing[0]); i++) {
+        n = strlen(framing[i]);
+        if (name.len > n && strncasecmp(name.p, framing[i], n) == 0)
+            return "header name mimics a framing header";
+    }
+    return NULL;
+}
+
 const char *
 headers_check_request(struct hhead *h, const struct hp_head *hp, struct reqinfo *ri)
 {
@@ -308,6 +326,8 @@ headers_check_request(struct hhead *h, const struct hp_head *hp, struct reqinfo 
     hhead_classify(h);
     ri->host = ri->authorization = ri->cookie = ri->request_id = ri->traceparent = -1;
     why = target_problem(hhead_target(h), hp->method);
+    for (i = 0; why == NULL && i < h->n; i++)
+        why = framing_lookalike(hhead_name(h, i));
     for (i = 0; why == NULL && i < h->n; i++)
         why = check_line(ri, h->f[i].id, headers_trim(hhead_val(h, i)), i, &ncl, &nte, &nhost);
     if (why != NULL)

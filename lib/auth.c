@@ -307,7 +307,7 @@ auth_password_verify(const char *hash, const char *password)
 void
 auth_hmac_hex(const char *key, const void *msg, size_t n, char out[65])
 {
-    unsigned char                   mac[crypto_auth_hmacsha256_BYTES];
+    unsigned char                mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
 
     crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));

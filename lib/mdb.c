@@ -31,7 +31,7 @@
 /* Explicit rather than inherited from the server's configuration: MariaDB
  * 10.11's defaults plus STRICT_ALL_TABLES, UTC for DATETIME arithmetic. */
 #define MDB_INIT_SQL                                                                               \
-    "SET autocommit = 1, time_zone = '+00:00', innodb_lock_wait_timeout = 10,"                   \
+    "SET autocommit = 1, time_zone = '+00:00', innodb_lock_wait_timeout = 10,"                     \
     " sql_mode = 'STRICT_TRANS_TABLES,"                                                            \
     "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,"                            \
     "NO_ENGINE_SUBSTITUTION'"

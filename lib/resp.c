@@ -93,7 +93,8 @@ put_head(struct buf *b, const struct req_state *st, int close, int extra)
 {
     const struct resp_hdr *h;
 
-    buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st->status, resp_reason(st->status), resp_date());
+    buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st->status, resp_reason(st->status),
+               resp_date());
     if (st->status >= 200 && st->status != 204 && st->status != 304) {
         if (st->ctype != NULL)
             buf_printf(b, "Content-Type: %s\r\n", st->ctype);

@@ -86,7 +86,7 @@ ev_value(void *ctx, const char *p, size_t n)
  * -DFUZZ_TOLERATE_F1=0 to have the fuzzer report it.
  */
 #ifndef FUZZ_TOLERATE_F1
-#define FUZZ_TOLERATE_F1 1
+#define FUZZ_TOLERATE_F1 0
 #endif
 
 static int
