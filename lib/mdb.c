@@ -16,55 +16,8 @@
 #include "arena.h"
 #include "log.h"
 #include "mdb.h"
+#include "mdb_int.h"
 #include "str.h"
-
-/* Cached statements per connection; the least recently used is closed. Kept
- * small because the monolith's dynamic list queries have many shapes and
- * MariaDB caps prepared statements server-wide (max_prepared_stmt_count). */
-#define MDB_STMT_CAP        64
-#define MDB_BUCKETS         512 /* power of two, twice the cap */
-#define MDB_CONNECT_TIMEOUT 3   /* seconds */
-#define MDB_IO_TIMEOUT      30  /* seconds, read and write */
-#define MDB_CELL_MIN        64  /* result buffer floor: numbers and dates as text */
-#define MDB_LOG_SQL         160 /* characters of SQL quoted in a log line */
-
-/* Explicit rather than inherited from the server's configuration: MariaDB
- * 10.11's defaults plus STRICT_ALL_TABLES, UTC for DATETIME arithmetic. */
-#define MDB_INIT_SQL                                                                               \
-    "SET autocommit = 1, time_zone = '+00:00', innodb_lock_wait_timeout = 10,"                     \
-    " sql_mode = 'STRICT_TRANS_TABLES,"                                                            \
-    "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,"                            \
-    "NO_ENGINE_SUBSTITUTION'"
-
-struct mdb_stmt {
-    char            *sql;
-    uint64_t         hash;
-    MYSQL_STMT      *st;
-    uint64_t         used; /* db->tick when last run: the smallest is evicted */
-    struct mdb_stmt *next; /* bucket chain */
-};
-
-struct mdb {
-    struct arena    *a; /* the parsed dsn */
-    struct mdb_dsn   dsn;
-    MYSQL           *conn; /* NULL while disconnected */
-    int              in_tx;
-    int              lost; /* the last error dropped the connection */
-    size_t           nstmts;
-    uint64_t         tick;
-    struct mdb_stmt *buckets[MDB_BUCKETS];
-};
-
-/* One call through mdb_run: the inputs of every operation and their outputs. */
-struct mdb_call {
-    const char           *sql;
-    const struct mdb_arg *args;
-    size_t                nargs;
-    struct arena         *a;
-    struct mdb_rows     **rows;
-    uint64_t             *affected, *insert_id;
-    int                   partial; /* some statements of a batch already ran: no retry */
-};
 
 typedef int mdb_op_fn(struct mdb *db, struct mdb_call *c);
 
@@ -93,8 +46,8 @@ static const struct mdb_errmap {
     {ER_SERVER_SHUTDOWN, ERR_UNAVAILABLE, 1, log_warn},
 };
 
-static void *
-xcalloc(size_t n, size_t size)
+void *
+mdb_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
 
@@ -108,7 +61,7 @@ xcalloc(size_t n, size_t size)
 struct mdb *
 mdb_new(const char *dsn)
 {
-    struct mdb *db = xcalloc(1, sizeof(*db));
+    struct mdb *db = mdb_xcalloc(1, sizeof(*db));
     int         rc;
 
     db->a = arena_create();
@@ -121,50 +74,6 @@ mdb_new(const char *dsn)
     return db;
 }
 
-/* ------------------------------------------------------- statement cache */
-
-static uint64_t
-fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static void
-stmt_drop(struct mdb *db, struct mdb_stmt *s)
-{
-    struct mdb_stmt **pp = &db->buckets[s->hash & (MDB_BUCKETS - 1)];
-
-    while (*pp != s)
-        pp = &(*pp)->next;
-    *pp = s->next;
-    mysql_stmt_close(s->st);
-    free(s->sql);
-    free(s);
-    db->nstmts--;
-}
-
-/* A linear scan, but only when the cache is full, which a service with a
- * fixed statement table never reaches. */
-static void
-stmt_evict(struct mdb *db)
-{
-    struct mdb_stmt *s, *old = NULL;
-    size_t           i;
-
-    for (i = 0; i < MDB_BUCKETS; i++)
-        for (s = db->buckets[i]; s != NULL; s = s->next)
-            if (old == NULL || s->used < old->used)
-                old = s;
-    if (old != NULL)
-        stmt_drop(db, old);
-}
-
-/* Close the connection first: Connector/C then only frees the statements
- * instead of sending COM_STMT_CLOSE down a socket that may be dead. */
 static void
 mdb_disconnect(struct mdb *db)
 {
@@ -175,7 +84,7 @@ mdb_disconnect(struct mdb *db)
     db->conn = NULL;
     for (i = 0; i < MDB_BUCKETS; i++)
         while (db->buckets[i] != NULL)
-            stmt_drop(db, db->buckets[i]);
+            mdb_stmt_drop(db, db->buckets[i]);
 }
 
 void
@@ -215,14 +124,14 @@ mdb_fail(struct mdb *db, const char *what, const char *sql, unsigned code, const
     return m ? m->err : ERR_INTERNAL;
 }
 
-static int
-conn_fail(struct mdb *db, const char *what, const char *sql)
+int
+mdb_conn_fail(struct mdb *db, const char *what, const char *sql)
 {
     return mdb_fail(db, what, sql, mysql_errno(db->conn), mysql_error(db->conn));
 }
 
-static int
-stmt_fail(struct mdb *db, MYSQL_STMT *st, const char *what, const char *sql)
+int
+mdb_stmt_fail(struct mdb *db, MYSQL_STMT *st, const char *what, const char *sql)
 {
     return mdb_fail(db, what, sql, mysql_stmt_errno(st), mysql_stmt_error(st));
 }
@@ -293,197 +202,6 @@ mdb_run(struct mdb *db, mdb_op_fn *op, struct mdb_call *c)
     return rc;
 }
 
-/* ------------------------------------------------- prepare, bind, fetch */
-
-static int
-stmt_get(struct mdb *db, const char *sql, MYSQL_STMT **out)
-{
-    uint64_t         h = fnv1a(sql);
-    struct mdb_stmt *s;
-    MYSQL_STMT      *st;
-    my_bool          on = 1;
-
-    for (s = db->buckets[h & (MDB_BUCKETS - 1)]; s != NULL; s = s->next) {
-        if (s->hash == h && strcmp(s->sql, sql) == 0) {
-            s->used = ++db->tick;
-            *out = s->st;
-            return ERR_OK;
-        }
-    }
-    st = mysql_stmt_init(db->conn);
-    if (st == NULL)
-        return conn_fail(db, "statement init", sql);
-    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
-        int rc = stmt_fail(db, st, "prepare", sql);
-
-        mysql_stmt_close(st);
-        return rc;
-    }
-    mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
-    if (db->nstmts == MDB_STMT_CAP)
-        stmt_evict(db);
-    s = xcalloc(1, sizeof(*s));
-    s->sql = strdup(sql);
-    if (s->sql == NULL)
-        abort();
-    s->hash = h;
-    s->st = st;
-    s->used = ++db->tick;
-    s->next = db->buckets[h & (MDB_BUCKETS - 1)];
-    db->buckets[h & (MDB_BUCKETS - 1)] = s;
-    db->nstmts++;
-    *out = st;
-    return ERR_OK;
-}
-
-/* Prepare (or find) c->sql, bind c->args and execute it. */
-static int
-stmt_run(struct mdb *db, struct mdb_call *c, MYSQL_STMT **out)
-{
-    MYSQL_BIND *b = NULL;
-    MYSQL_STMT *st = NULL;
-    size_t      i;
-    int         rc;
-
-    rc = stmt_get(db, c->sql, &st);
-    if (rc)
-        return rc;
-    if (mysql_stmt_param_count(st) != c->nargs) {
-        log_error("mariadb statement takes %lu parameters, got %zu: %.*s",
-                  mysql_stmt_param_count(st), c->nargs, MDB_LOG_SQL, c->sql);
-        return ERR_INTERNAL;
-    }
-    if (c->nargs > 0) {
-        b = xcalloc(c->nargs, sizeof(*b));
-        for (i = 0; i < c->nargs; i++) {
-            const struct mdb_arg *arg = &c->args[i];
-
-            /* Connector/C only reads input buffers, so the casts are safe. */
-            b[i].buffer_type = MYSQL_TYPE_NULL;
-            if (arg->type == MDB_ARG_I64) {
-                b[i].buffer_type = MYSQL_TYPE_LONGLONG;
-                b[i].buffer = (void *)&arg->i;
-            } else if (arg->type == MDB_ARG_STR) {
-                b[i].buffer_type = MYSQL_TYPE_STRING;
-                b[i].buffer = (void *)arg->s;
-                b[i].buffer_length = arg->len;
-                b[i].length = &b[i].buffer_length;
-            }
-        }
-        if (mysql_stmt_bind_param(st, b) != 0) {
-            rc = stmt_fail(db, st, "bind", c->sql);
-            goto done;
-        }
-    }
-    if (mysql_stmt_execute(st) != 0) {
-        rc = stmt_fail(db, st, "execute", c->sql);
-        goto done;
-    }
-    *out = st;
-done:
-    free(b);
-    return rc;
-}
-
-/* Copy one fetched row into the arena; a cell longer than its buffer is
- * fetched again at its real size. */
-static int
-copy_row(struct mdb *db, MYSQL_STMT *st, MYSQL_BIND *b, struct mdb_rows *rs, size_t row,
-         struct arena *a)
-{
-    MYSQL_BIND    big;
-    unsigned long n;
-    size_t        j;
-
-    rs->v[row] = arena_array(a, const char *, rs->ncols);
-    rs->len[row] = arena_array(a, size_t, rs->ncols);
-    for (j = 0; j < rs->ncols; j++) {
-        if (*b[j].is_null)
-            continue;
-        n = *b[j].length;
-        rs->len[row][j] = n;
-        if (n < b[j].buffer_length) {
-            rs->v[row][j] = arena_strndup(a, b[j].buffer, n);
-            continue;
-        }
-        memset(&big, 0, sizeof(big));
-        big.buffer_type = MYSQL_TYPE_STRING;
-        big.buffer = arena_alloc(a, n + 1);
-        big.buffer_length = n + 1;
-        big.length = &n;
-        if (mysql_stmt_fetch_column(st, &big, (unsigned)j, 0) != 0)
-            return stmt_fail(db, st, "fetch column", NULL);
-        rs->v[row][j] = big.buffer;
-    }
-    return ERR_OK;
-}
-
-/* Bind every column as text, sized from max_length (or MDB_CELL_MIN). */
-static MYSQL_BIND *
-bind_text(MYSQL_RES *meta, size_t ncols, struct arena *a)
-{
-    MYSQL_FIELD *f = mysql_fetch_fields(meta);
-    MYSQL_BIND  *b = arena_array(a, MYSQL_BIND, ncols);
-    size_t       j, n;
-
-    for (j = 0; j < ncols; j++) {
-        n = f[j].max_length + 1 > MDB_CELL_MIN ? f[j].max_length + 1 : MDB_CELL_MIN;
-        b[j].buffer_type = MYSQL_TYPE_STRING;
-        b[j].buffer = arena_alloc(a, n);
-        b[j].buffer_length = n;
-        b[j].length = arena_new(a, unsigned long);
-        b[j].is_null = arena_new(a, my_bool);
-        b[j].error = arena_new(a, my_bool);
-    }
-    return b;
-}
-
-static int
-fetch_rows(struct mdb *db, MYSQL_STMT *st, struct mdb_call *c, struct mdb_rows *rs)
-{
-    MYSQL_RES   *meta;
-    MYSQL_FIELD *f;
-    MYSQL_BIND  *b;
-    size_t       i;
-    int          rc = ERR_OK, r;
-
-    meta = mysql_stmt_result_metadata(st);
-    if (meta == NULL)
-        return mysql_stmt_errno(st) ? stmt_fail(db, st, "metadata", c->sql) : ERR_OK;
-    if (mysql_stmt_store_result(st) != 0) {
-        rc = stmt_fail(db, st, "store result", c->sql);
-        goto done;
-    }
-    rs->ncols = mysql_num_fields(meta);
-    f = mysql_fetch_fields(meta);
-    rs->cols = arena_array(c->a, const char *, rs->ncols);
-    for (i = 0; i < rs->ncols; i++)
-        rs->cols[i] = arena_strdup(c->a, f[i].name);
-    rs->nrows = (size_t)mysql_stmt_num_rows(st);
-    rs->v = arena_array(c->a, const char **, rs->nrows);
-    rs->len = arena_array(c->a, size_t *, rs->nrows);
-    b = bind_text(meta, rs->ncols, c->a);
-    if (mysql_stmt_bind_result(st, b) != 0) {
-        rc = stmt_fail(db, st, "bind result", c->sql);
-        goto done;
-    }
-    for (i = 0; i < rs->nrows; i++) {
-        r = mysql_stmt_fetch(st);
-        if (r != 0 && r != MYSQL_DATA_TRUNCATED) {
-            rc = r == MYSQL_NO_DATA ? ERR_INTERNAL : stmt_fail(db, st, "fetch", c->sql);
-            goto done;
-        }
-        rc = copy_row(db, st, b, rs, i, c->a);
-        if (rc)
-            goto done;
-    }
-done:
-    if (db->conn != NULL)
-        mysql_stmt_free_result(st);
-    mysql_free_result(meta);
-    return rc;
-}
-
 /* ------------------------------------------------------------ operations */
 
 static int
@@ -493,10 +211,10 @@ op_query(struct mdb *db, struct mdb_call *c)
     MYSQL_STMT      *st = NULL;
     int              rc;
 
-    rc = stmt_run(db, c, &st);
+    rc = mdb_stmt_run(db, c, &st);
     if (rc)
         return rc;
-    rc = fetch_rows(db, st, c, rs);
+    rc = mdb_fetch_rows(db, st, c, rs);
     if (rc)
         return rc;
     *c->rows = rs;
@@ -509,7 +227,7 @@ op_exec(struct mdb *db, struct mdb_call *c)
     MYSQL_STMT *st = NULL;
     int         rc;
 
-    rc = stmt_run(db, c, &st);
+    rc = mdb_stmt_run(db, c, &st);
     if (rc)
         return rc;
     if (c->affected != NULL)
@@ -532,13 +250,13 @@ op_multi(struct mdb *db, struct mdb_call *c)
     int        more, k = 1;
 
     if (mysql_real_query(db->conn, c->sql, strlen(c->sql)) != 0)
-        return conn_fail(db, "statement 1 of a batch", NULL);
+        return mdb_conn_fail(db, "statement 1 of a batch", NULL);
     for (;;) {
         res = mysql_store_result(db->conn);
         if (res != NULL)
             mysql_free_result(res);
         else if (mysql_field_count(db->conn) != 0)
-            return conn_fail(db, "store result", NULL);
+            return mdb_conn_fail(db, "store result", NULL);
         c->partial = 1;
         more = mysql_next_result(db->conn);
         if (more < 0)
@@ -546,7 +264,7 @@ op_multi(struct mdb *db, struct mdb_call *c)
         k++;
         if (more > 0) {
             snprintf(what, sizeof(what), "statement %d of a batch", k);
-            return conn_fail(db, what, NULL);
+            return mdb_conn_fail(db, what, NULL);
         }
     }
 }
@@ -556,7 +274,7 @@ op_begin(struct mdb *db, struct mdb_call *c)
 {
     (void)c;
     if (mysql_real_query(db->conn, "START TRANSACTION", 17) != 0)
-        return conn_fail(db, "begin", NULL);
+        return mdb_conn_fail(db, "begin", NULL);
     db->in_tx = 1;
     return ERR_OK;
 }
@@ -565,7 +283,7 @@ static int
 op_ping(struct mdb *db, struct mdb_call *c)
 {
     (void)c;
-    return mysql_ping(db->conn) != 0 ? conn_fail(db, "ping", NULL) : ERR_OK;
+    return mysql_ping(db->conn) != 0 ? mdb_conn_fail(db, "ping", NULL) : ERR_OK;
 }
 
 int
@@ -647,7 +365,7 @@ mdb_commit(struct mdb *db)
     if (db->conn == NULL)
         return ERR_UNAVAILABLE; /* lost earlier; the server rolled back */
     if (mysql_commit(db->conn) != 0)
-        return conn_fail(db, "commit", NULL);
+        return mdb_conn_fail(db, "commit", NULL);
     return ERR_OK;
 }
 
@@ -656,7 +374,7 @@ void
 mdb_rollback(struct mdb *db)
 {
     if (db->in_tx && db->conn != NULL && mysql_rollback(db->conn) != 0) {
-        (void)conn_fail(db, "rollback", NULL);
+        (void)mdb_conn_fail(db, "rollback", NULL);
         mdb_disconnect(db);
     }
     db->in_tx = 0;
