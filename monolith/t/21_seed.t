@@ -11,24 +11,8 @@ use Test::More;
 use Souk::Test;
 
 my $ROOT = repo_root();
-my $CTL = ($ENV{SOUK_BUILD} && $ENV{SOUK_BUILD} =~ m{^/} ? $ENV{SOUK_BUILD} : "$ROOT/" . ($ENV{SOUK_BUILD} || 'build'))
-    . '/bin/soukctl';
 
-# ctl(\%env, @args): run soukctl; (exit code, stdout, stderr).
-sub ctl {
-    my ($env, @args) = @_;
-    my ($o, $e) = (File::Temp->new, File::Temp->new);
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        @ENV{keys %$env} = values %$env;
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', $o->filename;
-        open STDERR, '>', $e->filename;
-        exec $CTL, @args or POSIX::_exit(127);
-    }
-    waitpid $pid, 0;
-    return ($? >> 8, map { local (@ARGV, $/) = ($_->filename); scalar(<>) // '' } $o, $e);
-}
+sub ctl { soukctl(@_) }
 
 sub sql1 { my ($db, $q) = @_; return mariadb_sql($db->{db}, $q)->[0][0] }
 

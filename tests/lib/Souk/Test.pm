@@ -26,7 +26,7 @@ use Test2::API ();    # ships with Test::More; for the done_testing hook
 use Time::HiRes ();
 
 our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql spawn_service http raw_http
-    is_problem repo_root);
+    is_problem repo_root soukctl);
 
 my $ROOT = Cwd::abs_path(File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..', '..'));
 sub repo_root { $ROOT }
@@ -109,6 +109,13 @@ sub _run {
     waitpid $pid, 0;
     my $rc = $?;
     return ($rc, _slurp($o->filename), _slurp($e->filename));
+}
+
+# soukctl(\%env, @args): run the built soukctl; (exit code, stdout, stderr).
+sub soukctl {
+    my ($env, @args) = @_;
+    my ($rc, $out, $err) = _run([_bin('soukctl'), @args], $env);
+    return ($rc >> 8, $out, $err);
 }
 
 sub _slurp {
