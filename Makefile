@@ -10,7 +10,7 @@
 
 BUILD    ?= build
 CC       ?= cc
-PKGS     := libuv jansson libmariadb libjwt libsodium
+PKGS     := libuv jansson libmariadb libjwt libsodium libpq hiredis librabbitmq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 
@@ -31,13 +31,19 @@ CTL_SRC  := $(wildcard tools/soukctl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 GW_SRC   := $(wildcard gateway/*.c)
 GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/obj/%.o)
+# Every directory under services/ is one program, build/bin/souk-<name>.
+SVCS     := $(notdir $(wildcard services/*))
+svc_obj   = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c))
 
 # C unit tests: every t/NN_*.c is one TAP program in $(BUILD)/t/.
-UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c gateway/t/[0-9]*.c)
+UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c gateway/t/[0-9]*.c services/*/t/[0-9]*.c)
 UNIT_BIN := $(foreach f,$(UNIT_SRC),$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(f)))))
 
-BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl $(BUILD)/bin/souk-testd \
-            $(if $(GW_SRC),$(BUILD)/bin/souk-gateway)
+# Test programs that lib/t/*.t drive: lib/t/dbkv_probe.c -> build/bin/souk-dbkv-probe.
+LIBT_PROGS := testd dbkv_probe mqprobe
+BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl \
+            $(foreach p,$(LIBT_PROGS),$(BUILD)/bin/souk-$(subst _,-,$(p))) \
+            $(if $(GW_SRC),$(BUILD)/bin/souk-gateway) $(SVCS:%=$(BUILD)/bin/souk-%)
 
 .PHONY: all run stop test check bench fmt lint clean units fuzz fuzz-build
 all: $(BINS) $(UNIT_BIN)
@@ -62,13 +68,23 @@ $(BUILD)/bin/souk-gateway: $(GW_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/bin/souk-testd: $(BUILD)/obj/lib/t/testd.o $(LIBSOUK)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+define svc_rule
+$(BUILD)/bin/souk-$(1): $(call svc_obj,$(1)) $(LIBSOUK)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+endef
+$(foreach s,$(SVCS),$(eval $(call svc_rule,$(s))))
+
+define libt_rule
+$(BUILD)/bin/souk-$(subst _,-,$(1)): $(BUILD)/obj/lib/t/$(1).o $(LIBSOUK)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+endef
+$(foreach p,$(LIBT_PROGS),$(eval $(call libt_rule,$(p))))
 
 # lib/t/10_arena.c -> build/t/lib_10_arena
 define unit_rule
-$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ)) $(if $(findstring gateway/,$(1)),$(GW_OBJ))) $(LIBSOUK)
+$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ)) $(if $(findstring gateway/,$(1)),$(GW_OBJ)) $(if $(findstring services/,$(1)),$(call svc_obj,$(word 2,$(subst /, ,$(1)))))) $(LIBSOUK)
 	@mkdir -p $(BUILD)/t
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -I$(patsubst %/t/,%,$(dir $(1))) -o $$@ $$(filter-out %.h,$$^) $(PKG_LIBS)
 endef

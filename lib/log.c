@@ -44,6 +44,12 @@ log_open(const char *svc, const char *level)
         log_warn("unknown log level \"%s\", using info", level);
 }
 
+const char *
+log_svc(void)
+{
+    return svc_name;
+}
+
 int
 log_enabled(enum log_level l)
 {

@@ -14,6 +14,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 /* Set the service name and minimum level ("debug", "info", "warn", "error", "off");
  * an unknown level means info. */
 void log_open(const char *svc, const char *level);
+/* The service name given to log_open ("souk" before it), e.g. for
+ * PostgreSQL's application_name. */
+const char *log_svc(void);
 /* 1 when lines of level l are written. */
 int log_enabled(enum log_level l);
 

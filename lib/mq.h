@@ -1,0 +1,112 @@
+/*
+ * mq.h - the event backbone (rabbitmq-c 0.11 and the service's own
+ * PostgreSQL database): the transactional outbox and its relay, and
+ * consumers with an inbox, delayed retries and a dead-letter queue.
+ *
+ * Publishing: a handler never talks to the broker. mq_outbox_put writes the
+ * event into the service's outbox table inside the handler's transaction;
+ * the relay thread publishes rows in commit order with publisher confirms to
+ * the topic exchange souk.events and marks them sent.
+ *
+ * Consuming: each service has one durable quorum queue (named after the
+ * service) bound by its consumers' routing keys. A consumer thread gives each
+ * message an arena and a transaction, records the event id in the inbox (a
+ * duplicate is acked and skipped), runs the handler, commits, then acks. A
+ * failing handler is retried after a delay (queue <svc>.retry), up to
+ * max_attempts, then parked in <svc>.dlq for `soukctl dlq`.
+ *
+ * Tables (created by each service's migrations, see contracts/events.md):
+ *   outbox (seq bigserial, id uuid, type text, aggregate_id bigint,
+ *           envelope text, created_at timestamptz, sent_at timestamptz)
+ *   inbox  (event_id uuid primary key, type text, processed_at timestamptz)
+ */
+#ifndef SOUK_MQ_H
+#define SOUK_MQ_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "event.h"
+
+struct arena;
+struct db;
+struct mq;
+
+#define MQ_EXCHANGE "souk.events"
+
+/* One message being handled: everything lives in arena, and db is inside the
+ * transaction that also holds the inbox row. */
+struct mq_msg {
+    struct arena       *arena;
+    struct db          *db;
+    const struct event *ev;
+    int                 attempt; /* 1 on first delivery */
+    void               *ctx;     /* mq_spec.ctx */
+    const char         *error;   /* a failing handler may say why (kept with a dead letter) */
+};
+
+/* ERR_OK commits; any other code rolls back and schedules a retry (the
+ * handler logs why). */
+typedef int mq_handler_fn(struct mq_msg *m);
+
+struct mq_consumer {
+    enum event_type type;
+    mq_handler_fn  *fn; /* NULL ends the table */
+};
+
+struct mq_spec {
+    const char               *service;   /* queue name and log tag: "search" */
+    const char               *amqp_url;  /* amqp://user:pass@host:port/vhost */
+    const char               *db_url;    /* the service's database (outbox, inbox) */
+    int                       publishes; /* 1: run the outbox relay */
+    const struct mq_consumer *consumers; /* NULL: consume nothing */
+    void                     *ctx;       /* passed to handlers */
+    int                       max_attempts;     /* 0 = 5 */
+    int                       retry_delay_ms;   /* 0 = 1000; doubles per attempt */
+    int64_t                   outbox_retention_s; /* sent rows kept this long; 0 = 7 days */
+    int                       relay_paused;     /* tests: commit without publishing */
+};
+
+/* Start the relay and consumer threads (each with its own database and
+ * broker connections). A broker or database that is down is not an error:
+ * the threads retry with backoff and mq_ready reports it. ERR_INVALID for a
+ * malformed amqp_url; ERR_INTERNAL if a thread cannot start. */
+MUST_CHECK int mq_start(struct mq **out, const struct mq_spec *spec);
+/* Stop after the message in hand is settled; free everything. NULL is a no-op. */
+void mq_stop(struct mq *mq);
+/* ERR_OK when every thread is connected (the relay to broker and database,
+ * the consumer subscribed); ERR_UNAVAILABLE otherwise. For GET /ready. */
+MUST_CHECK int mq_ready(struct mq *mq);
+
+/* Insert payload (an object; borrowed) as an event of type about
+ * aggregate_id into the outbox, inside the transaction open on db. The relay
+ * is woken when that transaction commits (NOTIFY). trace_id may be NULL.
+ * Returns what db_exec_sql returns. */
+MUST_CHECK int mq_outbox_put(struct db *db, struct arena *a, enum event_type type,
+                             int64_t aggregate_id, const char *trace_id, json_t *payload);
+
+/* ERR_OK when url is a well-formed amqp:// URL. */
+MUST_CHECK int mq_url_check(const char *url);
+
+/* ---- dead letters (soukctl dlq) ---- */
+
+struct mq_dead {
+    const char *event_id, *type, *error, *died_at;
+    int         attempts;
+    const char *body; /* the envelope as published */
+    size_t      len;
+};
+
+/* Every message parked in service's DLQ, oldest first, in a (the queue is
+ * left as it was). ERR_UNAVAILABLE when the broker cannot be reached. */
+MUST_CHECK int mq_dlq_list(const char *amqp_url, const char *service, struct arena *a,
+                           struct mq_dead **out, size_t *n);
+/* Send the parked message with event_id (NULL: all of them) back to the
+ * service's queue with a fresh attempt count, or drop it (drop = 1). *n is
+ * how many were moved; ERR_NOT_FOUND when event_id is not parked. */
+MUST_CHECK int mq_dlq_settle(const char *amqp_url, const char *service, const char *event_id,
+                             int drop, size_t *n);
+
+#endif

@@ -1,0 +1,295 @@
+/*
+ * mq_consume.c - a service's consumer thread: one message at a time
+ * (prefetch 1) from the service's quorum queue. Each message gets an arena
+ * and a transaction holding its inbox row; the ack goes out only after the
+ * commit, so a crash at any point means a redelivery that the inbox turns
+ * into a no-op. A failing handler is re-published to <svc>.retry with a
+ * growing delay, and after max_attempts parked in <svc>.dlq, in both cases
+ * confirmed by the broker before the original is acked: nothing is lost.
+ * A database that is down is nobody's message's fault, so it does not count
+ * as an attempt: the message waits in hand until the database is back.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+#include "db.h"
+#include "log.h"
+#include "mq_int.h"
+
+#define CONSUME_POLL_MS 250
+#define MAX_KEYS        64
+
+enum outcome { DONE, RETRY, PARK, LEAVE };
+
+static const char inbox_sql[] =
+    "INSERT INTO inbox (event_id, type) VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING";
+
+static int
+subscribe(struct mq *mq, struct mq_conn *mc)
+{
+    const char *keys[MAX_KEYS];
+    size_t      n = 0;
+    int         rc;
+
+    for (; n < MAX_KEYS && mq->spec.consumers[n].fn != NULL; n++)
+        keys[n] = event_key(mq->spec.consumers[n].type);
+    rc = mq_conn_open(mc, mq->spec.amqp_url);
+    if (rc)
+        return rc;
+    rc = mq_conn_declare_service(mc, mq->queue, keys, n);
+    if (rc)
+        return rc;
+    amqp_basic_qos(mc->c, MQ_CHANNEL, 0, 1, 0);
+    rc = mq_reply_ok(amqp_get_rpc_reply(mc->c), "basic.qos");
+    if (rc)
+        return rc;
+    amqp_basic_consume(mc->c, MQ_CHANNEL, amqp_cstring_bytes(mq->queue), amqp_empty_bytes, 0, 0,
+                       0, amqp_empty_table);
+    return mq_reply_ok(amqp_get_rpc_reply(mc->c), "basic.consume");
+}
+
+static mq_handler_fn *
+handler_for(const struct mq *mq, enum event_type t)
+{
+    const struct mq_consumer *c;
+
+    for (c = mq->spec.consumers; c->fn != NULL; c++)
+        if (c->type == t)
+            return c->fn;
+    return NULL;
+}
+
+/* Inbox row, handler, commit: one transaction. *dup is 1 when the inbox
+ * already had the event (nothing else ran). */
+static int
+apply(struct mq *mq, struct db *db, struct mq_msg *m, mq_handler_fn *fn, int *dup)
+{
+    int rc;
+
+    *dup = 0;
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    rc = db_exec_sql(db, m->arena, inbox_sql, 2,
+                     (const char *const[]){m->ev->id, event_key(m->ev->type)}, NULL);
+    if (rc)
+        goto done;
+    if (db_affected(db) == 0) {
+        *dup = 1;
+        goto done; /* rolled back below: nothing to keep */
+    }
+    m->ctx = mq->spec.ctx;
+    rc = fn(m);
+    if (rc)
+        goto done;
+    rc = db_commit(db);
+    return rc;
+done:
+    db_rollback(db);
+    return rc;
+}
+
+/* Decide what becomes of one delivery. *why explains a failure. */
+static enum outcome
+process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env,
+        struct arena *a, int attempt, const char **why)
+{
+    const amqp_message_t *msg = &env->message;
+    struct event          ev;
+    struct mq_msg         m = {.arena = a, .db = db, .ev = &ev, .attempt = attempt};
+    mq_handler_fn        *fn;
+    char                  reason[160];
+    int                   rc, dup, backoff = 100;
+
+    if (event_decode(msg->body.bytes, msg->body.len, a, &ev, reason, sizeof(reason))) {
+        *why = arena_printf(a, "undecodable envelope: %s", reason);
+        return PARK; /* no retry can fix the bytes */
+    }
+    fn = handler_for(mq, ev.type);
+    if (fn == NULL) {
+        log_warn("consumer: no handler for %s (event %s); acked", event_key(ev.type), ev.id);
+        return DONE;
+    }
+    for (;;) {
+        m.error = NULL;
+        rc = apply(mq, db, &m, fn, &dup);
+        if (rc != ERR_UNAVAILABLE)
+            break;
+        atomic_store(&mq->consumer_ok, 0);
+        if (atomic_load(&mq->stop))
+            return LEAVE; /* unacked: the broker hands it to the next consumer */
+        mq_sleep(mq, backoff);
+        backoff = backoff * 2 > MQ_BACKOFF_MAX ? MQ_BACKOFF_MAX : backoff * 2;
+        if (mq_conn_pump(mc))
+            return LEAVE;
+    }
+    atomic_store(&mq->consumer_ok, 1);
+    if (rc == ERR_OK) {
+        metrics_add(dup ? &mq_duplicates : &mq_consumed, 1);
+        return DONE;
+    }
+    *why = m.error != NULL ? m.error : arena_printf(a, "handler failed: %s", err_name(rc));
+    log_warn("consumer: %s %s attempt %d failed: %s", event_key(ev.type), ev.id, attempt, *why);
+    return attempt >= mq->spec.max_attempts ? PARK : RETRY;
+}
+
+/* Re-publish the message to <svc>.retry (after a delay) or <svc>.dlq, and
+ * wait for the broker's confirm; the caller acks the original only then. */
+static int
+forward(struct mq *mq, struct mq_conn *mc, const amqp_envelope_t *env, struct arena *a,
+        enum outcome o, int attempt, const char *why)
+{
+    const amqp_basic_properties_t *pr = &env->message.properties;
+    amqp_table_entry_t             h[3];
+    amqp_table_t                   headers = {0, h};
+    char                           died[32];
+    int64_t                        delay = mq->spec.retry_delay_ms;
+    struct mq_pub                  p = {.exchange = "", .headers = &headers};
+    int                            i;
+
+    for (i = 1; i < attempt && delay < 3600000; i++)
+        delay *= 2;
+    h[headers.num_entries].key = amqp_cstring_bytes(MQ_H_ATTEMPT);
+    h[headers.num_entries].value.kind = AMQP_FIELD_KIND_I32;
+    h[headers.num_entries++].value.value.i32 = attempt;
+    h[headers.num_entries].key = amqp_cstring_bytes(MQ_H_ERROR);
+    h[headers.num_entries].value.kind = AMQP_FIELD_KIND_UTF8;
+    h[headers.num_entries++].value.value.bytes = amqp_cstring_bytes(why);
+    p.message_id = pr->_flags & AMQP_BASIC_MESSAGE_ID_FLAG
+                       ? arena_strndup(a, pr->message_id.bytes, pr->message_id.len)
+                       : "";
+    p.type = pr->_flags & AMQP_BASIC_TYPE_FLAG ? arena_strndup(a, pr->type.bytes, pr->type.len)
+                                               : "";
+    p.body = env->message.body.bytes;
+    p.len = env->message.body.len;
+    if (o == RETRY) {
+        p.routing_key = mq->retry;
+        p.expiration_ms = arena_printf(a, "%lld", (long long)delay);
+    } else {
+        log_timestamp(died);
+        h[headers.num_entries].key = amqp_cstring_bytes(MQ_H_DIED_AT);
+        h[headers.num_entries].value.kind = AMQP_FIELD_KIND_UTF8;
+        h[headers.num_entries++].value.value.bytes = amqp_cstring_bytes(died);
+        p.routing_key = mq->dlq;
+    }
+    return mq_conn_publish(mc, &p, 1);
+}
+
+/* Handle one delivery and settle it with the broker. Non-zero means the
+ * connection is no longer usable (the message will be redelivered). */
+static int
+handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env)
+{
+    struct arena *a = arena_create();
+    const char   *why = "";
+    int           attempt, rc = ERR_OK;
+    enum outcome  o;
+
+    attempt = 1 + (int)mq_header_int(&env->message.properties.headers, MQ_H_ATTEMPT, 0);
+    if (!(env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG))
+        attempt = 1;
+    o = process(mq, db, mc, env, a, attempt, &why);
+    if (o == LEAVE) {
+        rc = ERR_UNAVAILABLE;
+        goto done;
+    }
+    if (o != DONE) {
+        rc = forward(mq, mc, env, a, o, attempt, why);
+        if (rc)
+            goto done;
+        metrics_add(o == RETRY ? &mq_retried : &mq_dead_lettered, 1);
+        if (o == PARK)
+            log_error("consumer: parked a message in %s after %d attempt(s): %s", mq->dlq,
+                      attempt, why);
+    }
+    if (amqp_basic_ack(mc->c, MQ_CHANNEL, env->delivery_tag, 0) != AMQP_STATUS_OK)
+        rc = ERR_UNAVAILABLE;
+done:
+    arena_destroy(a);
+    return rc;
+}
+
+/* A frame other than a delivery arrived (consume_message said so): read it;
+ * a close of the channel or connection means reconnecting. */
+static int
+other_frame(struct mq_conn *mc)
+{
+    struct timeval tv = {0, 0};
+    amqp_frame_t   f;
+
+    if (amqp_simple_wait_frame_noblock(mc->c, &f, &tv) != AMQP_STATUS_OK)
+        return ERR_UNAVAILABLE;
+    if (f.frame_type == AMQP_FRAME_METHOD &&
+        (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+         f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
+        log_warn("consumer: the broker closed the %s",
+                 f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
+        return ERR_UNAVAILABLE;
+    }
+    return ERR_OK;
+}
+
+/* Wait for one delivery and handle it. */
+static int
+consume_one(struct mq *mq, struct db *db, struct mq_conn *mc)
+{
+    struct timeval   tv = {0, CONSUME_POLL_MS * 1000};
+    amqp_envelope_t  env;
+    amqp_rpc_reply_t res;
+    int              rc;
+
+    amqp_maybe_release_buffers(mc->c);
+    res = amqp_consume_message(mc->c, &env, &tv, 0);
+    if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        res.library_error == AMQP_STATUS_TIMEOUT)
+        return ERR_OK;
+    if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        res.library_error == AMQP_STATUS_UNEXPECTED_STATE)
+        return other_frame(mc);
+    if (res.reply_type != AMQP_RESPONSE_NORMAL)
+        return mq_reply_ok(res, "consume");
+    rc = handle(mq, db, mc, &env);
+    amqp_destroy_envelope(&env);
+    return rc;
+}
+
+void *
+mq_consume_main(void *arg)
+{
+    struct mq     *mq = arg;
+    struct db     *db = db_new(mq->spec.db_url, NULL);
+    struct mq_conn mc = {0};
+    int            backoff = 100, rc, down = 0;
+
+    while (db != NULL && !atomic_load(&mq->stop)) {
+        if (mc.c == NULL) {
+            rc = db_ping(db);
+            if (rc == ERR_OK)
+                rc = subscribe(mq, &mc);
+            if (rc) {
+                mq_conn_close(&mc);
+                atomic_store(&mq->consumer_ok, 0);
+                if (!down)
+                    log_warn("consumer %s: %s; retrying with backoff", mq->queue, err_name(rc));
+                down = 1;
+                mq_sleep(mq, backoff);
+                backoff = backoff * 2 > MQ_BACKOFF_MAX ? MQ_BACKOFF_MAX : backoff * 2;
+                continue;
+            }
+            if (down)
+                log_info("consumer %s: subscribed again", mq->queue);
+            down = 0;
+            backoff = 100;
+            atomic_store(&mq->consumer_ok, 1);
+        }
+        rc = consume_one(mq, db, &mc);
+        if (rc) {
+            mq_conn_close(&mc);
+            atomic_store(&mq->consumer_ok, 0);
+        }
+    }
+    mq_conn_close(&mc);
+    db_free(db);
+    return NULL;
+}

@@ -1,0 +1,84 @@
+/*
+ * mq_int.h - private to mq*.c: the broker connection helper every mq thread
+ * uses (one connection, one channel in confirm mode), the topology, and the
+ * process state behind struct mq. Nothing outside lib/mq*.c includes this or
+ * rabbitmq-c.
+ */
+#ifndef SOUK_MQ_INT_H
+#define SOUK_MQ_INT_H
+
+#include <amqp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "metrics.h"
+#include "mq.h"
+
+#define MQ_CHANNEL      1
+#define MQ_UNROUTED     "souk.unrouted" /* alternate exchange and its queue */
+#define MQ_RPC_TIMEOUT  5000            /* ms: any broker round trip */
+#define MQ_HEARTBEAT    30              /* s */
+#define MQ_BACKOFF_MAX  5000            /* ms between reconnect attempts */
+#define MQ_H_ATTEMPT    "x-souk-attempt"
+#define MQ_H_ERROR      "x-souk-error"
+#define MQ_H_DIED_AT    "x-souk-died-at"
+#define MQ_QUEUE_NAME   200 /* bytes for "<service>.retry" and friends */
+
+/* One broker connection with channel MQ_CHANNEL open in confirm mode. */
+struct mq_conn {
+    amqp_connection_state_t c; /* NULL when closed */
+    uint64_t                next_tag; /* delivery tag of the next publish */
+    uint64_t                acked;    /* every tag up to this one is confirmed */
+};
+
+/* Open a connection to url and declare the shared topology (the topic
+ * exchange souk.events with its alternate exchange souk.unrouted and that
+ * queue). ERR_UNAVAILABLE (logged once per outage by the caller's backoff). */
+MUST_CHECK int mq_conn_open(struct mq_conn *mc, const char *url);
+void           mq_conn_close(struct mq_conn *mc);
+/* Declare service's queues: <svc> (quorum) bound to keys, <svc>.retry
+ * (dead-letters back to <svc>), <svc>.dlq. nkeys may be 0. */
+MUST_CHECK int mq_conn_declare_service(struct mq_conn *mc, const char *service,
+                                       const char *const *keys, size_t nkeys);
+/* Publish body and wait for the broker's confirm. exchange "" is the default
+ * exchange (routing key = queue name). headers may be NULL. ERR_UNAVAILABLE
+ * on a lost connection or a nack (the caller reconnects and retries). */
+struct mq_pub {
+    const char        *exchange, *routing_key, *message_id, *type;
+    const char        *expiration_ms; /* NULL: none */
+    const amqp_table_t *headers;
+    const void        *body;
+    size_t             len;
+};
+MUST_CHECK int mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait);
+/* Wait until every publish so far is confirmed (after wait = 0 publishes). */
+MUST_CHECK int mq_conn_confirm_all(struct mq_conn *mc);
+/* Let rabbitmq-c answer heartbeats while a thread is otherwise idle. */
+MUST_CHECK int mq_conn_pump(struct mq_conn *mc);
+/* ERR_OK when reply is normal, else logs what and returns ERR_UNAVAILABLE. */
+MUST_CHECK int mq_reply_ok(amqp_rpc_reply_t reply, const char *what);
+
+/* An integer / string header of a message; def when absent. */
+int64_t     mq_header_int(const amqp_table_t *h, const char *key, int64_t def);
+const char *mq_header_str(const amqp_table_t *h, const char *key, struct arena *a);
+
+struct mq {
+    struct mq_spec  spec; /* strings owned (strdup) */
+    pthread_t       relay, consumer;
+    int             has_relay, has_consumer;
+    _Atomic int     stop;
+    _Atomic int     relay_ok, consumer_ok;
+    char            queue[MQ_QUEUE_NAME], retry[MQ_QUEUE_NAME], dlq[MQ_QUEUE_NAME];
+};
+
+/* Thread bodies (mq_relay.c, mq_consume.c). */
+void *mq_relay_main(void *arg);
+void *mq_consume_main(void *arg);
+/* Sleep up to ms, waking early when stop is set. */
+void mq_sleep(struct mq *mq, int ms);
+
+/* The process-wide backbone metrics (mq.c). */
+extern struct metric mq_published, mq_backlog, mq_oldest_age, mq_consumed, mq_duplicates,
+    mq_retried, mq_dead_lettered, mq_publish_failures;
+
+#endif

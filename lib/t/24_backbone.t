@@ -1,0 +1,173 @@
+# The event backbone (lib/mq*.c) end to end with souk-mqprobe, a real PostgreSQL and a real
+# RabbitMQ: no event lost while the broker is down, none applied twice, poison events parked in
+# the DLQ after their retries and replayed by soukctl, and an event committed by a process that
+# was killed -9 before publishing still published after the restart.
+# This file stops and starts its broker, so it runs its own (not the run's shared one).
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes ();
+use lib 'tests/lib';
+
+BEGIN { delete $ENV{SOUK_TEST_RABBIT_PORT} }    # a private broker: we take it down below
+use Souk::Test;
+
+infra('postgres', 'rabbitmq');
+my $db = sprintf('t_backbone_%d', $$);
+pg_sql(undef, "CREATE DATABASE $db");
+pg_sql($db, <<'SQL');
+CREATE TABLE outbox (
+  seq          bigserial PRIMARY KEY,
+  id           uuid NOT NULL UNIQUE,
+  type         text NOT NULL,
+  aggregate_id bigint NOT NULL,
+  envelope     text NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  sent_at      timestamptz
+);
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+CREATE TABLE inbox (
+  event_id     uuid PRIMARY KEY,
+  type         text NOT NULL,
+  processed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE emitted (n bigint NOT NULL);
+CREATE TABLE effects (event_id uuid NOT NULL, n bigint NOT NULL);  -- no unique key on purpose
+CREATE TABLE poison (n bigint PRIMARY KEY);
+SQL
+my $dsn = pg_admin_dsn($db);
+my $amqp = rabbit_vhost();
+my %env = (SOUK_PROBE_DB => $dsn, SOUK_AMQP_URL => $amqp, SOUK_MQ_MAX_ATTEMPTS => 3,
+    SOUK_MQ_RETRY_DELAY_MS => 100);
+
+sub wait_until {
+    my ($what, $cond, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout // 60);
+    while (Time::HiRes::time() < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        Time::HiRes::sleep(0.1);
+    }
+    diag("timed out waiting for $what");
+    return 0;
+}
+
+sub effects { http(GET => $_[0]->url . '/effects')->{json} }
+
+sub metric {
+    my ($svc, $name) = @_;
+    my $text = http(GET => $svc->url . '/metrics')->{body} // '';
+    return $text =~ /^\Q$name\E (\d+)/m ? $1 : -1;
+}
+
+sub emit {
+    my ($svc, %body) = @_;
+    my $r = http(POST => $svc->url . '/emit', {json => \%body});
+    is($r->{status}, 201, "emit $body{n} from " . ($body{start} // 0)) or diag($r->{body});
+}
+
+sub dlq { soukctl({SOUK_AMQP_URL => $amqp}, 'dlq', @_) }
+
+my $p = spawn_service('mqprobe', %env);
+
+# -- the happy path
+emit($p, n => 10, start => 0);
+ok(wait_until('10 effects', sub { effects($p)->{rows} == 10 }), 'ten events consumed');
+
+# -- broker down while 1000 events are committed
+my ($rc, $out, $err) = rabbitmqctl('-q', 'stop_app');
+is($rc, 0, 'broker stopped') or diag($err);
+emit($p, n => 1000, start => 1000);
+is(pg_sql($db, 'SELECT count(*) FROM emitted')->[0][0], 1010, 'every write committed while the broker is down');
+ok(wait_until('backlog gauge', sub { metric($p, 'souk_outbox_backlog') == 1000 }, 10),
+    '/metrics shows the 1000-row outbox backlog');
+ok(wait_until('not ready', sub { http(GET => $p->url . '/ready')->{status} == 503 }, 15),
+    '/ready is 503 while the broker is down');
+($rc, $out, $err) = rabbitmqctl('-q', 'start_app');
+is($rc, 0, 'broker started again') or diag($err);
+ok(wait_until('1010 effects', sub { effects($p)->{rows} >= 1010 }, 90), 'the backlog drains');
+Time::HiRes::sleep(0.5);
+is_deeply(effects($p), {rows => 1010, events => 1010, numbers => 1010},
+    'exactly 1010 effects: none lost, none applied twice');
+is(pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0], 0, 'outbox all sent');
+is(metric($p, 'souk_outbox_backlog'), 0, 'backlog gauge back to 0')
+    or wait_until('gauge', sub { metric($p, 'souk_outbox_backlog') == 0 }, 3);
+my @order = map { $_->[0] } @{pg_sql($db,
+    "SELECT aggregate_id FROM outbox ORDER BY seq")};
+is_deeply(\@order, [sort { $a <=> $b } @order], 'outbox seq follows commit order');
+
+# -- the same event delivered twice: one effect
+my $dups = metric($p, 'souk_events_duplicates_total');
+pg_sql($db, 'UPDATE outbox SET sent_at = NULL WHERE aggregate_id BETWEEN 1000 AND 1004');
+ok(wait_until('duplicates', sub { metric($p, 'souk_events_duplicates_total') >= $dups + 5 }, 30),
+    'five re-published events are recognised as duplicates');
+is(effects($p)->{rows}, 1010, 'and change nothing');
+
+# -- a transient failure: retried after a delay, applied once
+emit($p, n => 1, start => 6000, fail_attempts => 1);
+ok(wait_until('retried event', sub { effects($p)->{rows} == 1011 }, 30),
+    'an event that fails once is applied on its second attempt');
+cmp_ok(metric($p, 'souk_events_retried_total'), '>=', 1, 'and counted as retried');
+
+# -- a poison event: parked after 3 attempts, replayed once the cause is fixed
+pg_sql($db, 'INSERT INTO poison VALUES (5000)');
+emit($p, n => 1, start => 5000);
+ok(wait_until('dead letter', sub { metric($p, 'souk_events_dead_lettered_total') == 1 }, 30),
+    'the poison event is dead-lettered');
+($rc, $out, $err) = dlq('list', 'probe');
+is($rc, 0, 'soukctl dlq list') or diag($err);
+my @dead = map { [split /\t/] } grep {length} split /\n/, $out;
+is(scalar @dead, 1, 'one dead letter listed');
+my ($id, $type, $attempts, $died, $why) = @{$dead[0] || []};
+like($id // '', qr/^[0-9a-f-]{36}$/, 'with its event id');
+is($type, 'product.updated', 'its type');
+is($attempts, 3, 'after max_attempts attempts');
+like($why // '', qr/number 5000 is poisoned/, 'and the handler\'s reason');
+is(effects($p)->{rows}, 1011, 'no effect from the poison event');
+($rc, $out) = dlq('show', 'probe', $id);
+like($out, qr/"aggregate_id":5000/, 'dlq show prints the envelope');
+($rc, $out, $err) = dlq('replay', 'probe', 'not-a-uuid');
+is($rc, 2, 'replay of a malformed id is a usage error');
+($rc, $out, $err) = dlq('replay', 'probe', '00000000-0000-4000-8000-000000000000');
+is($rc, 1, 'replay of an unknown id fails');
+like($err, qr/no dead letter/, 'and says so');
+is(scalar(@{[grep {length} split /\n/, (dlq('list', 'probe'))[1]]}), 1, 'listing left the DLQ as it was');
+pg_sql($db, 'DELETE FROM poison');
+($rc, $out, $err) = dlq('replay', 'probe', $id);
+is($rc, 0, 'replay after the fix') or diag($err);
+like($out, qr/replayed 1 message/, 'replays one message');
+ok(wait_until('replayed effect', sub { effects($p)->{rows} == 1012 }, 30), 'the replayed event is applied');
+Time::HiRes::sleep(0.3);
+is(effects($p)->{numbers}, 1012, 'once');
+is((dlq('list', 'probe'))[1], '', 'the DLQ is empty');
+
+# -- drop; and an envelope that cannot be decoded goes to the DLQ without retries
+pg_sql($db, 'INSERT INTO poison VALUES (7000)');
+emit($p, n => 1, start => 7000);
+pg_sql($db, q[INSERT INTO outbox (id, type, aggregate_id, envelope)
+    VALUES ('11111111-1111-4111-8111-111111111111', 'product.updated', 1, '{"not":"an envelope"')]);
+ok(wait_until('two dead letters', sub { metric($p, 'souk_events_dead_lettered_total') == 3 }, 30),
+    'poison and undecodable envelopes parked');
+($rc, $out) = dlq('list', 'probe');
+like($out, qr/11111111-1111-4111-8111-111111111111\tproduct\.updated\t1\t[^\t]+\tundecodable envelope/,
+    'the undecodable one after a single attempt');
+($rc, $out) = dlq('drop', 'probe', '--all');
+like($out, qr/dropped 2 message/, 'dlq drop --all');
+is((dlq('list', 'probe'))[1], '', 'the DLQ is empty again');
+
+# -- kill -9 between commit and publish
+$p->stop;
+my $paused = spawn_service('mqprobe', %env, SOUK_OUTBOX_PAUSED => 1, SOUK_PROBE_CONSUME => 0);
+emit($paused, n => 20, start => 8000);
+is(pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0], 20,
+    '20 events committed, none published');
+kill 'KILL', $paused->pid;
+waitpid $paused->pid, 0;
+$paused->{done} = 1;    # killed on purpose: not a shutdown to check
+$p = spawn_service('mqprobe', %env);
+ok(wait_until('after restart', sub { effects($p)->{rows} == 1032 }, 30),
+    'after the restart every committed event is published and applied');
+Time::HiRes::sleep(0.3);
+is(effects($p)->{numbers}, 1032, 'each once');
+
+done_testing;

@@ -1,0 +1,218 @@
+/*
+ * mqprobe.c - souk-mqprobe: a tiny publisher + consumer over lib/mq.c for
+ * lib/t/24_backbone.t. It emits numbered events through the outbox (one
+ * transaction each, like a service's write) and consumes them into an
+ * effects table that has no unique key, so an event applied twice shows up
+ * as two rows. Not a product; the SQL lives here because there is no
+ * service around it. Tables: see lib/t/24_backbone.t.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "arena.h"
+#include "auth.h"
+#include "cfg.h"
+#include "db.h"
+#include "log.h"
+#include "mq.h"
+#include "req.h"
+#include "server.h"
+
+struct probe_config {
+    const char *listen, *db, *amqp, *service, *log_level;
+    int64_t     paused, consume, max_attempts, retry_delay_ms;
+};
+
+#define CFG struct probe_config
+static const struct cfg_var probe_vars[] = {
+    CFG_STR_ROW("SOUK_LISTEN", CFG, listen, "127.0.0.1:7998", "address to listen on"),
+    CFG_STR_ROW("SOUK_PROBE_DB", CFG, db, "postgresql://souk_admin:souk-dev@127.0.0.1:55432/probe",
+                "PostgreSQL database with outbox, inbox, effects and poison"),
+    CFG_STR_ROW("SOUK_AMQP_URL", CFG, amqp, "amqp://souk:souk-dev@127.0.0.1:55672/%2f", "broker"),
+    CFG_STR_ROW("SOUK_PROBE_SERVICE", CFG, service, "probe", "queue name"),
+    CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, log_level, "info", "debug | info | warn | error"),
+    CFG_BOOL_ROW("SOUK_OUTBOX_PAUSED", CFG, paused, "0", "commit without publishing"),
+    CFG_BOOL_ROW("SOUK_PROBE_CONSUME", CFG, consume, "1", "run the consumer"),
+    CFG_INT_ROW("SOUK_MQ_MAX_ATTEMPTS", CFG, max_attempts, "3", 1, 100, "attempts before the DLQ"),
+    CFG_INT_ROW("SOUK_MQ_RETRY_DELAY_MS", CFG, retry_delay_ms, "100", 1, 600000,
+                "first retry delay"),
+    {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
+};
+#undef CFG
+
+static struct probe_config probe;
+static struct mq          *probe_mq;
+
+struct emit_input {
+    int64_t n, start, fail_attempts;
+};
+
+static const struct decode_field emit_fields[] = {
+    {"n", DECODE_I64, offsetof(struct emit_input, n), 1, 1, 100000, 0},
+    {"start", DECODE_I64, offsetof(struct emit_input, start), 0, 0, INT64_MAX / 2, 0},
+    {"fail_attempts", DECODE_I64, offsetof(struct emit_input, fail_attempts), 0, 0, 100, 0},
+    {NULL, DECODE_STR, 0, 0, 0, 0, 0},
+};
+
+/* POST /emit {"n", "start", "fail_attempts"}: n events, one transaction each. */
+static int
+emit(struct req *r)
+{
+    struct emit_input in = {0};
+    struct db        *db = r->worker;
+    json_t           *body;
+    int64_t           i;
+    int               rc;
+
+    rc = req_json(r, &body);
+    if (rc)
+        return rc;
+    rc = req_decode(r, body, emit_fields, &in, NULL);
+    if (rc)
+        return rc;
+    for (i = in.start; i < in.start + in.n; i++) {
+        json_t *p = json_pack("{s:I,s:I}", "n", (json_int_t)i, "fail_attempts",
+                              (json_int_t)in.fail_attempts);
+
+        rc = db_begin(db);
+        if (rc == ERR_OK)
+            rc = db_exec_sql(db, r->arena, "INSERT INTO emitted (n) VALUES ($1::bigint)", 1,
+                             (const char *const[]){db_i64_text(r->arena, i)}, NULL);
+        if (rc == ERR_OK)
+            rc = mq_outbox_put(db, r->arena, EVENT_PRODUCT_UPDATED, i, r->request_id, p);
+        json_decref(p);
+        if (rc == ERR_OK)
+            rc = db_commit(db);
+        if (rc) {
+            db_rollback(db);
+            return rc;
+        }
+    }
+    return req_reply(r, 201, json_pack("{s:I}", "emitted", (json_int_t)in.n));
+}
+
+/* The consumer: fail while asked to, or while the number is poisoned. */
+static int
+on_event(struct mq_msg *m)
+{
+    struct db_rows *rs;
+    json_int_t      n = 0, fail = 0;
+    int             rc;
+
+    if (json_unpack(m->ev->payload, "{s:I,s:I}", "n", &n, "fail_attempts", &fail) != 0) {
+        m->error = "payload is not a probe payload";
+        return ERR_INVALID;
+    }
+    if (fail >= m->attempt) {
+        m->error = arena_printf(m->arena, "asked to fail until attempt %lld", (long long)fail);
+        return ERR_CONFLICT;
+    }
+    rc = db_exec_sql(m->db, m->arena, "SELECT 1 FROM poison WHERE n = $1::bigint", 1,
+                     (const char *const[]){db_i64_text(m->arena, n)}, &rs);
+    if (rc)
+        return rc;
+    if (rs->nrows > 0) {
+        m->error = arena_printf(m->arena, "number %lld is poisoned", (long long)n);
+        return ERR_CONFLICT;
+    }
+    return db_exec_sql(m->db, m->arena, "INSERT INTO effects (event_id, n) VALUES ($1, $2)", 2,
+                       (const char *const[]){m->ev->id, db_i64_text(m->arena, n)}, NULL);
+}
+
+static const struct mq_consumer probe_consumers[] = {
+    {EVENT_PRODUCT_UPDATED, on_event},
+    {EVENT__COUNT, NULL},
+};
+
+/* GET /effects: rows, distinct events, distinct numbers. */
+static int
+effects(struct req *r)
+{
+    struct db_rows *rs;
+    int             rc;
+
+    rc = db_exec_sql(r->worker, r->arena,
+                     "SELECT count(*), count(DISTINCT event_id), count(DISTINCT n) FROM effects",
+                     0, NULL, &rs);
+    if (rc)
+        return rc;
+    return req_reply(r, 200,
+                     json_pack("{s:I,s:I,s:I}", "rows", (json_int_t)db_i64(rs, 0, 0), "events",
+                               (json_int_t)db_i64(rs, 0, 1), "numbers",
+                               (json_int_t)db_i64(rs, 0, 2)));
+}
+
+static int
+ready_db(struct req *r)
+{
+    return db_ping(r->worker);
+}
+
+static int
+ready_mq(struct req *r)
+{
+    (void)r;
+    return mq_ready(probe_mq);
+}
+
+static const struct route probe_routes[] = {
+    {"POST", "/emit", emit, 0, 0},
+    {"GET", "/effects", effects, 0, 0},
+    {NULL, NULL, NULL, 0, 0},
+};
+
+static const struct server_check probe_checks[] = {
+    {"postgres", ready_db},
+    {"rabbitmq", ready_mq},
+    {NULL, NULL},
+};
+
+static void *
+worker_init(int index, void *arg)
+{
+    (void)index;
+    (void)arg;
+    return db_new(probe.db, NULL);
+}
+
+static void
+worker_fini(void *state)
+{
+    db_free(state);
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc;
+
+    cfg_load(probe_vars, &probe, argc, argv, "souk-mqprobe: exercises lib/mq for the tests.");
+    log_open("mqprobe", probe.log_level);
+    rc = mq_start(&probe_mq, &(struct mq_spec){
+                                 .service = probe.service,
+                                 .amqp_url = probe.amqp,
+                                 .db_url = probe.db,
+                                 .publishes = 1,
+                                 .consumers = probe.consume ? probe_consumers : NULL,
+                                 .max_attempts = (int)probe.max_attempts,
+                                 .retry_delay_ms = (int)probe.retry_delay_ms,
+                                 .relay_paused = (int)probe.paused,
+                             });
+    if (rc) {
+        log_error("cannot start the backbone: %s", err_name(rc));
+        return 2;
+    }
+    rc = server_run(&(struct server_spec){
+        .name = "mqprobe",
+        .listen = probe.listen,
+        .routes = probe_routes,
+        .checks = probe_checks,
+        .jwt_secret = AUTH_DEV_SECRET,
+        .loops = 1,
+        .workers = 2,
+        .worker_init = worker_init,
+        .worker_fini = worker_fini,
+    });
+    mq_stop(probe_mq);
+    return rc == ERR_OK ? 0 : 1;
+}
