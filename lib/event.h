@@ -21,7 +21,10 @@ struct arena;
     X(PRODUCT_CREATED,       "product.created",       1)    \
     X(PRODUCT_UPDATED,       "product.updated",       1)    \
     X(PRODUCT_PRICE_CHANGED, "product.price_changed", 1)    \
-    X(PRODUCT_DELETED,       "product.deleted",       1)
+    X(PRODUCT_DELETED,       "product.deleted",       1)    \
+    X(USER_REGISTERED,       "user.registered",       1)    \
+    X(USER_ADDRESS_CHANGED,  "user.address_changed",  1)    \
+    X(REVIEW_CREATED,        "review.created",        1)
 /* clang-format on */
 
 enum event_type {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: start the four servers, create and migrate the monolith's
-# database, load demo data once, start every souk process, print how to use
-# it, then follow the logs until Ctrl-C (which stops everything).
+# database and load demo data once, create and migrate the services'
+# databases and backfill them from the monolith once, start every souk
+# process, print how to use it, then follow the logs until Ctrl-C (which
+# stops everything).
 # SOUK_DETACH=1 returns right after start-up instead (stop with `make stop`).
 set -euo pipefail
 
@@ -14,19 +16,42 @@ VAR=$(cd "$VAR" && pwd)
 export SOUK_VAR_DIR=$VAR
 
 MARIADB_PORT=${SOUK_MARIADB_PORT:-53306}
+PG_PORT=${SOUK_PG_PORT:-55432}
+REDIS_PORT=${SOUK_REDIS_PORT:-56379}
+RABBIT_PORT=${SOUK_RABBIT_PORT:-55672}
 MONOLITH_LISTEN=${SOUK_MONOLITH_LISTEN:-127.0.0.1:7000}
+CATALOG_LISTEN=${SOUK_CATALOG_LISTEN:-127.0.0.1:7102}
+SEARCH_LISTEN=${SOUK_SEARCH_LISTEN:-127.0.0.1:7103}
 GATEWAY_LISTEN=${SOUK_GATEWAY_LISTEN:-127.0.0.1:8080}
 GATEWAY_ADMIN_LISTEN=${SOUK_GATEWAY_ADMIN_LISTEN:-127.0.0.1:8081}
 export SOUK_GATEWAY_ADMIN_TOKEN=${SOUK_GATEWAY_ADMIN_TOKEN:-souk-admin-dev}
 export SOUK_MONOLITH_DB=${SOUK_MONOLITH_DB:-mysql://souk_monolith:souk-dev@127.0.0.1:$MARIADB_PORT/souk_monolith}
 export SOUK_MARIADB_ADMIN_DSN=${SOUK_MARIADB_ADMIN_DSN:-mysql://souk_admin:${SOUK_MARIADB_ADMIN_PASSWORD:-souk-dev}@127.0.0.1:$MARIADB_PORT/mysql}
+export SOUK_PG_ADMIN_DSN=${SOUK_PG_ADMIN_DSN:-postgresql://souk_admin:${SOUK_PG_ADMIN_PASSWORD:-souk-dev}@127.0.0.1:$PG_PORT/postgres}
+export SOUK_CATALOG_DB=${SOUK_CATALOG_DB:-postgresql://catalog:souk-dev@127.0.0.1:$PG_PORT/catalog}
+export SOUK_SEARCH_DB=${SOUK_SEARCH_DB:-postgresql://search:souk-dev@127.0.0.1:$PG_PORT/search}
+export SOUK_REDIS_URL=${SOUK_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
+export SOUK_AMQP_URL=${SOUK_AMQP_URL:-amqp://souk:${SOUK_RABBIT_PASSWORD:-souk-dev}@127.0.0.1:$RABBIT_PORT/%2f}
 export SOUK_JWT_SECRET=${SOUK_JWT_SECRET:-souk-dev-secret-change-me}
+CTL=$BUILD/bin/soukctl
 
 scripts/start-local.sh
 
-"$BUILD/bin/soukctl" db create monolith
-"$BUILD/bin/soukctl" schema up monolith
-"$BUILD/bin/soukctl" seed --if-empty
+"$CTL" db create monolith
+"$CTL" schema up monolith
+"$CTL" seed --if-empty
+
+# Each service gets its own database and role; catalog is filled from the
+# monolith once (later starts find it non-empty and skip), and search is
+# rebuilt from catalog right after.
+for svc in catalog search; do
+	"$CTL" db create "$svc"
+	"$CTL" schema up "$svc"
+done
+"$CTL" backfill catalog --if-empty | tee "$VAR/log/backfill.out"
+if grep -q '^backfilled' "$VAR/log/backfill.out" && "$CTL" search --help >/dev/null 2>&1; then
+	"$CTL" search rebuild
+fi
 
 APP_LOGS=()
 
@@ -57,12 +82,20 @@ start_app() {
 }
 
 start_app monolith "$MONOLITH_LISTEN"
+for svc in catalog:"$CATALOG_LISTEN" search:"$SEARCH_LISTEN"; do
+	if [ -x "$BUILD/bin/souk-${svc%%:*}" ]; then
+		start_app "${svc%%:*}" "${svc#*:}"
+	else
+		echo "run-local: $BUILD/bin/souk-${svc%%:*} is not built; skipping it" >&2
+	fi
+done
 
 # The gateway's table starts as the default one (every route legacy, to the
 # monolith) and is kept in var/: admin changes persist across restarts.
 mkdir -p "$VAR/gateway"
 if [ ! -f "$VAR/gateway/routes.json" ]; then
-	sed "s/127.0.0.1:7000/$MONOLITH_LISTEN/" gateway/routes.default.json >"$VAR/gateway/routes.json"
+	sed -e "s/127.0.0.1:7000/$MONOLITH_LISTEN/" -e "s/127.0.0.1:7102/$CATALOG_LISTEN/" \
+		-e "s/127.0.0.1:7103/$SEARCH_LISTEN/" gateway/routes.default.json >"$VAR/gateway/routes.json"
 fi
 start_app gateway "$GATEWAY_LISTEN" SOUK_GATEWAY_LISTEN="$GATEWAY_LISTEN" \
 	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json"
@@ -73,9 +106,12 @@ souk is up.
   storefront API (gateway)  http://$GATEWAY_LISTEN/api/v1/products
   gateway admin API         http://$GATEWAY_ADMIN_LISTEN/routes  (Bearer \$SOUK_GATEWAY_ADMIN_TOKEN = $SOUK_GATEWAY_ADMIN_TOKEN)
   monolith (legacy v1 API)  http://$MONOLITH_LISTEN/api/v1/products
-  health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics
+  catalog service           http://$CATALOG_LISTEN/api/v1/products
+  search service            http://$SEARCH_LISTEN/api/v1/search?q=wireless
+  health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics  (same on every process)
   MariaDB                   127.0.0.1:$MARIADB_PORT  (souk_monolith / souk-dev)
-  PostgreSQL / Redis / RabbitMQ  127.0.0.1:${SOUK_PG_PORT:-55432} / ${SOUK_REDIS_PORT:-56379} / ${SOUK_RABBIT_PORT:-55672}
+  PostgreSQL                127.0.0.1:$PG_PORT  (catalog / souk-dev, search / souk-dev; admin souk_admin)
+  Redis / RabbitMQ          127.0.0.1:$REDIS_PORT / $RABBIT_PORT  (RabbitMQ user souk / souk-dev)
 
 Demo logins (password "souk-demo"):
   customer  demo@souk.test
@@ -87,6 +123,8 @@ Try:
       -d '{"email":"demo@souk.test","password":"souk-demo"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
   curl -s http://$GATEWAY_LISTEN/api/v1/orders -H "Authorization: Bearer \$TOKEN"
   curl -s http://$GATEWAY_ADMIN_LISTEN/routes -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN"
+  curl -s -X PATCH http://$GATEWAY_ADMIN_LISTEN/routes/products -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN" \\
+      -H 'Content-Type: application/json' -d '{"mode":"shadow"}'   # compare catalog with the monolith
 
 Logs: $VAR/log/   Stop: Ctrl-C here, or \`make stop\` from another shell.
 EOT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test` driver: one set of servers for the whole run, then the C unit tests, then the
-# Perl integration tests. Usage: tests/run.sh [DIR|FILE.t ...]   (default: monolith/t tests)
+# Perl integration tests. Usage: tests/run.sh [DIR|FILE.t ...]   (default: lib/t monolith/t gateway/t services tests)
 # SOUK_BUILD (or BUILD) names the build dir, e.g. build-asan for `make check`.
 # shellcheck disable=SC2317 # cleanup is called from a trap
 set -euo pipefail
@@ -57,7 +57,7 @@ cat "$VAR/start.out"
 export SOUK_TEST_VAR_DIR=$VAR SOUK_TEST_MARIADB_PORT=$P_MARIADB SOUK_TEST_PG_PORT=$P_PG \
 	SOUK_TEST_REDIS_PORT=$P_REDIS SOUK_TEST_RABBIT_PORT=$P_RABBIT
 
-[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t tests
+[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t services tests
 targets=()
 for p in "$@"; do [ -e "$p" ] && targets+=("$p"); done
 rc=0

@@ -38,18 +38,22 @@ parse(const char *doc, struct gw_table **t, struct buf *errors)
 static void
 test_default_file(void)
 {
+    /* Every route starts legacy; products, categories and search already
+     * name the service that will take them over (new == NULL: none). */
     static const struct {
-        const char *method, *path, *route;
+        const char *method, *path, *route, *new;
     } cases[] = {
-        {"GET", "/api/v1/products", "products"},
-        {"GET", "/api/v1/products/5", "products"},
-        {"GET", "/api/v1/products/5/reviews", "reviews"},
-        {"POST", "/api/v1/products/5/reviews", "reviews"},
-        {"GET", "/api/v1/productsx", "catch_all"},
-        {"POST", "/api/v1/accounts/login", "accounts"},
-        {"DELETE", "/api/v1/cart/items/3", "cart"},
-        {"GET", "/api/v1/reports/sales", "reports"},
-        {"GET", "/health", "catch_all"},
+        {"GET", "/api/v1/products", "products", "catalog"},
+        {"GET", "/api/v1/products/5", "products", "catalog"},
+        {"GET", "/api/v1/products/5/reviews", "reviews", NULL},
+        {"POST", "/api/v1/products/5/reviews", "reviews", NULL},
+        {"GET", "/api/v1/productsx", "catch_all", NULL},
+        {"GET", "/api/v1/categories", "categories", "catalog"},
+        {"GET", "/api/v1/search", "search", "search"},
+        {"POST", "/api/v1/accounts/login", "accounts", NULL},
+        {"DELETE", "/api/v1/cart/items/3", "cart", NULL},
+        {"GET", "/api/v1/reports/sales", "reports", NULL},
+        {"GET", "/health", "catch_all", NULL},
     };
     struct gw_table       *t;
     const struct gw_route *r;
@@ -64,14 +68,19 @@ test_default_file(void)
     if (rc)
         return;
     T_EQ_INT(t->nroutes, 9, "default: 9 routes");
-    T_EQ_INT(t->npools, 1, "default: one upstream");
-    T_EQ_STR(t->pools[0].health_path, "/health", "default: monolith health path");
+    T_EQ_INT(t->npools, 3, "default: monolith, catalog and search upstreams");
+    for (i = 0; i < (size_t)t->npools; i++)
+        T_EQ_STR(t->pools[i].health_path, "/health", "default: %s health path", t->pools[i].name);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         r = routes_match(t, cases[i].method, cases[i].path, strlen(cases[i].path));
         T_EQ_STR(r != NULL ? r->name : NULL, cases[i].route, "default: %s %s", cases[i].method,
                  cases[i].path);
-        T_OK(r != NULL && r->mode == GW_MODE_LEGACY && r->new_pool == -1,
-             "default: %s is legacy-only", cases[i].path);
+        if (r == NULL)
+            continue;
+        T_OK(r->mode == GW_MODE_LEGACY && strcmp(t->pools[r->legacy].name, "monolith") == 0,
+             "default: %s is legacy, to the monolith", cases[i].path);
+        T_EQ_STR(r->new_pool >= 0 ? t->pools[r->new_pool].name : NULL, cases[i].new,
+                 "default: %s new upstream", cases[i].path);
     }
     routes_unref(t);
     T_EQ_INT(routes_read_file("gateway/t/no-such-file.json", &t, &errors), ERR_NOT_FOUND,

@@ -22,19 +22,45 @@ static const struct cfg_var ctl_vars[] = {
     CFG_STR_ROW("SOUK_MONOLITH_DB", struct ctl_config, monolith_db,
                 "mysql://souk_monolith:souk-dev@127.0.0.1:53306/souk_monolith",
                 "the monolith's MariaDB database"),
+    CFG_STR_ROW("SOUK_CATALOG_DB", struct ctl_config, catalog_db,
+                "postgresql://catalog:souk-dev@127.0.0.1:55432/catalog",
+                "the catalog service's PostgreSQL database"),
+    CFG_STR_ROW("SOUK_SEARCH_DB", struct ctl_config, search_db,
+                "postgresql://search:souk-dev@127.0.0.1:55432/search",
+                "the search service's PostgreSQL database"),
+    CFG_STR_ROW("SOUK_USERS_DB", struct ctl_config, users_db,
+                "postgresql://users:souk-dev@127.0.0.1:55432/users",
+                "the users service's PostgreSQL database"),
+    CFG_STR_ROW("SOUK_REVIEWS_DB", struct ctl_config, reviews_db,
+                "postgresql://reviews:souk-dev@127.0.0.1:55432/reviews",
+                "the reviews service's PostgreSQL database"),
     CFG_STR_ROW("SOUK_MARIADB_ADMIN_DSN", struct ctl_config, admin_dsn,
                 "mysql://souk_admin:souk-dev@127.0.0.1:53306/mysql",
                 "MariaDB account that may create databases and users (db create)"),
+    CFG_STR_ROW("SOUK_PG_ADMIN_DSN", struct ctl_config, pg_admin_dsn,
+                "postgresql://souk_admin:souk-dev@127.0.0.1:55432/postgres",
+                "PostgreSQL superuser that may create databases and roles (db create)"),
+    CFG_STR_ROW("SOUK_AMQP_URL", struct ctl_config, amqp_url,
+                "amqp://souk:souk-dev@127.0.0.1:55672/%2f", "RabbitMQ (dlq)"),
     CFG_STR_ROW("SOUK_MIGRATIONS_DIR", struct ctl_config, migrations_dir, "",
-                "migrations directory (default: <repo>/<target>/migrations)"),
+                "migrations directory (default: the target's, under <repo>)"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", struct ctl_config, log_level, "warn",
                 "debug, info, warn or error (JSON lines on stderr)"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
 };
 
 static const struct ctl_target ctl_targets[] = {
-    {"monolith", offsetof(struct ctl_config, monolith_db), "monolith/migrations"},
-    {NULL, 0, NULL},
+    {"monolith", CTL_MARIADB, "SOUK_MONOLITH_DB", offsetof(struct ctl_config, monolith_db),
+     "monolith/migrations"},
+    {"catalog", CTL_POSTGRES, "SOUK_CATALOG_DB", offsetof(struct ctl_config, catalog_db),
+     "services/catalog/migrations"},
+    {"search", CTL_POSTGRES, "SOUK_SEARCH_DB", offsetof(struct ctl_config, search_db),
+     "services/search/migrations"},
+    {"users", CTL_POSTGRES, "SOUK_USERS_DB", offsetof(struct ctl_config, users_db),
+     "services/users/migrations"},
+    {"reviews", CTL_POSTGRES, "SOUK_REVIEWS_DB", offsetof(struct ctl_config, reviews_db),
+     "services/reviews/migrations"},
+    {NULL, CTL_MARIADB, NULL, 0, NULL},
 };
 
 void
@@ -126,6 +152,56 @@ const char *
 common_target_dsn(const struct ctl *ctl, const struct ctl_target *t)
 {
     return *(const char *const *)((const char *)&ctl->cfg + t->dsn_offset);
+}
+
+void
+common_targets_help(FILE *f)
+{
+    const struct ctl_target *t;
+
+    fputs("targets:\n", f);
+    for (t = ctl_targets; t->name != NULL; t++)
+        fprintf(f, "  %-9s %-10s %-17s %s\n", t->name,
+                t->kind == CTL_MARIADB ? "MariaDB" : "PostgreSQL", t->env, t->migrations);
+}
+
+int
+common_dsn_parse(enum ctl_kind kind, const char *dsn, struct arena *a, struct mdb_dsn *out)
+{
+    const char *rest, *host;
+    int         rc;
+
+    if (kind == CTL_MARIADB)
+        return mdb_dsn_parse(dsn, a, out);
+    /* The PostgreSQL URL has the MariaDB one's grammar: parse it as one and
+     * fix the default port, which mdb_dsn_parse takes as 3306. */
+    if (dsn != NULL && strncmp(dsn, "postgresql://", 13) == 0)
+        rest = dsn + 13;
+    else if (dsn != NULL && strncmp(dsn, "postgres://", 11) == 0)
+        rest = dsn + 11;
+    else
+        return ERR_INVALID;
+    rc = mdb_dsn_parse(arena_printf(a, "mysql://%s", rest), a, out);
+    if (rc)
+        return rc;
+    host = rest + strcspn(rest, "/");
+    while (host > rest && host[-1] != '@')
+        host--;
+    if (host[0] == '[')
+        host = strchr(host, ']');
+    if (strcspn(host, ":/") == strcspn(host, "/"))
+        out->port = 5432;
+    return ERR_OK;
+}
+
+int
+common_plain_ident(const char *z, size_t max)
+{
+    size_t n = strlen(z);
+
+    if (n == 0 || n > max)
+        return 0;
+    return strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
 }
 
 const char *

@@ -2,6 +2,7 @@
  * db.c - `soukctl db create TARGET`: with the admin account, create the
  * target's database and its user (from the target's dsn), allowed on that
  * database only. Idempotent: re-running resets the password to the dsn's.
+ * This file does MariaDB targets; db_pg.c does PostgreSQL ones.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,25 +12,19 @@
 static const char db_usage[] =
     "usage: soukctl db create TARGET\n"
     "\n"
-    "Creates TARGET's database (utf8mb4) and its user at 127.0.0.1 and localhost,\n"
-    "with the name and password from TARGET's dsn (SOUK_MONOLITH_DB for monolith)\n"
-    "and ALL privileges on that database only. Connects as SOUK_MARIADB_ADMIN_DSN.\n"
-    "Safe to repeat.\n";
+    "Creates TARGET's database and its user, with the names and password from\n"
+    "TARGET's dsn (its variable is listed below). Safe to repeat: a repeat resets\n"
+    "the password to the dsn's.\n"
+    "\n"
+    "MariaDB (as SOUK_MARIADB_ADMIN_DSN): a utf8mb4 database and the user at\n"
+    "127.0.0.1 and localhost with ALL privileges on that database only.\n"
+    "PostgreSQL (as SOUK_PG_ADMIN_DSN): a login role and a UTF8 database it owns;\n"
+    "no other role may connect (REVOKE ALL ON DATABASE ... FROM PUBLIC) or create\n"
+    "in its public schema.\n"
+    "\n";
 
 /* Hosts the user may connect from: the dsn's usual spellings of this machine. */
 static const char *const db_hosts[] = {"127.0.0.1", "localhost", NULL};
-
-/* Identifiers cannot be '?' parameters, so they are checked to be plain
- * words before they reach SQL text. */
-static int
-plain_ident(const char *z, size_t max)
-{
-    size_t n = strlen(z);
-
-    if (n == 0 || n > max)
-        return 0;
-    return strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-}
 
 /* The statements for one host; pw is an already quoted literal. */
 static int
@@ -71,7 +66,7 @@ db_create(struct ctl *ctl, const struct ctl_target *t)
     int            rc;
 
     rc = mdb_dsn_parse(common_target_dsn(ctl, t), a, &d);
-    if (rc || !plain_ident(d.name, 64) || !plain_ident(d.user, 80)) {
+    if (rc || !common_plain_ident(d.name, 64) || !common_plain_ident(d.user, 80)) {
         common_fail("%s dsn must be mysql://user:pass@host:port/db with a plain user and "
                     "database name",
                     t->name);
@@ -115,14 +110,16 @@ db_main(struct ctl *ctl, int argc, char **argv)
 
     if (common_wants_help(argc, argv)) {
         fputs(db_usage, stdout);
+        common_targets_help(stdout);
         return CTL_EXIT_OK;
     }
     if (argc != 3 || strcmp(argv[1], "create") != 0) {
         fputs(db_usage, stderr);
+        common_targets_help(stderr);
         return CTL_EXIT_USAGE;
     }
     t = common_target(argv[2]);
     if (t == NULL)
         return CTL_EXIT_USAGE;
-    return db_create(ctl, t);
+    return t->kind == CTL_POSTGRES ? db_create_pg(ctl, t) : db_create(ctl, t);
 }

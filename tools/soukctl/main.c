@@ -17,6 +17,9 @@ static const struct ctl_cmd {
     {"db", db_main, "create a target's database and user (db create monolith)"},
     {"schema", schema_main, "apply or show migrations (schema up|status monolith)"},
     {"seed", seed_main, "load deterministic demo data into the monolith"},
+    {"backfill", backfill_main, "copy the monolith's products into catalog (backfill catalog)"},
+    {"dlq", dlq_main, "inspect, replay or drop a service's dead letters (dlq list search)"},
+    {"search", search_main, "rebuild the search index from the catalog (search rebuild)"},
     {NULL, NULL, NULL},
 };
 

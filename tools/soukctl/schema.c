@@ -13,8 +13,6 @@
 
 #include "soukctl.h"
 
-#define SCHEMA_LOCK_WAIT 60 /* seconds to wait for another soukctl on the same database */
-
 static const char schema_usage[] =
     "usage: soukctl schema up TARGET [--dir DIR]\n"
     "       soukctl schema status TARGET [--dir DIR]\n"
@@ -25,15 +23,12 @@ static const char schema_usage[] =
     "status  list every migration as applied or pending\n"
     "\n"
     "Both refuse (exit 1) when an applied file has changed, is missing, or a new file\n"
-    "sorts before one already applied. DIR defaults to SOUK_MIGRATIONS_DIR, else\n"
-    "<repo>/TARGET/migrations next to the binary. The database is SOUK_MONOLITH_DB.\n";
-
-static const char schema_table_sql[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version    VARCHAR(255) NOT NULL PRIMARY KEY,"
-    " checksum   CHAR(64)     NOT NULL,"
-    " applied_at DATETIME(3)  NOT NULL"
-    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+    "sorts before one already applied. DIR defaults to SOUK_MIGRATIONS_DIR, else the\n"
+    "target's directory (below) in the repository the binary was built from. The\n"
+    "database is the one in the target's variable. On PostgreSQL each file and its\n"
+    "record commit in one transaction; on MariaDB DDL commits implicitly, so a file\n"
+    "that fails half-way leaves its earlier statements applied.\n"
+    "\n";
 
 /* One migration: a file, a schema_migrations row, or both. */
 struct migration {
@@ -149,29 +144,23 @@ find(struct plan *pl, const char *version)
     return NULL;
 }
 
-/* Merge schema_migrations into the plan and count what forbids going on. */
-static int
-read_applied(struct mdb *db, struct arena *a, struct plan *pl, const char *dir)
+/* Merge the schema_migrations rows into the plan and count what forbids going on. */
+static void
+merge_applied(struct plan *pl, const struct schema_row *rows, size_t nrows, const char *dir)
 {
-    struct mdb_rows  *rs;
     struct migration *m;
     const char       *last = "";
     size_t            i;
-    int               rc;
 
-    rc = mdb_query(db, a, "SELECT version, checksum, applied_at FROM schema_migrations", NULL, 0,
-                   &rs);
-    if (rc)
-        return rc;
-    for (i = 0; i < rs->nrows; i++) {
-        m = find(pl, mdb_get(rs, i, 0));
+    for (i = 0; i < nrows; i++) {
+        m = find(pl, rows[i].version);
         if (m == NULL) {
-            common_fail("%s was applied but is missing from %s", mdb_get(rs, i, 0), dir);
+            common_fail("%s was applied but is missing from %s", rows[i].version, dir);
             pl->problems++;
             continue;
         }
-        m->applied_sum = mdb_get(rs, i, 1);
-        m->applied_at = mdb_get(rs, i, 2);
+        m->applied_sum = rows[i].checksum;
+        m->applied_at = rows[i].applied_at;
         if (strcmp(m->sum, m->applied_sum) != 0) {
             common_fail("%s/%s changed after it was applied (checksum %.12s…, applied %.12s…); "
                         "never edit an applied migration, add a new file",
@@ -188,52 +177,27 @@ read_applied(struct mdb *db, struct arena *a, struct plan *pl, const char *dir)
             pl->problems++;
         }
     }
-    return ERR_OK;
-}
-
-/* MariaDB commits DDL implicitly, so a file cannot be applied and recorded
- * atomically: the row is written right after the file succeeds. A file that
- * fails half-way leaves its earlier statements applied and no row; fix the
- * database by hand (or recreate it) before running again. */
-static int
-apply(struct mdb *db, struct migration *m, const char *dir)
-{
-    double t = common_now();
-    int    rc = ERR_OK;
-
-    if (!blank_sql(m->sql))
-        rc = mdb_exec_multi(db, m->sql);
-    if (rc) {
-        common_fail("%s/%s failed (see the log line above); statements before the failing one "
-                    "may have been applied (MariaDB DDL is not transactional)",
-                    dir, m->version);
-        return rc;
-    }
-    rc = mdb_exec(db,
-                  "INSERT INTO schema_migrations (version, checksum, applied_at) "
-                  "VALUES (?, ?, NOW(3))",
-                  (struct mdb_arg[]){MDB_STR(m->version), MDB_STR(m->sum)}, 2, NULL, NULL);
-    if (rc) {
-        common_fail("%s was applied but could not be recorded in schema_migrations", m->version);
-        return rc;
-    }
-    printf("applied %s (%.0f ms)\n", m->version, (common_now() - t) * 1000);
-    fflush(stdout);
-    return ERR_OK;
 }
 
 static int
-run_up(struct mdb *db, struct plan *pl, const char *dir)
+run_up(const struct schema_driver *drv, void *conn, struct arena *a, struct plan *pl,
+       const char *dir)
 {
-    size_t i, n = 0;
-    int    rc;
+    struct migration *m;
+    double            t;
+    size_t            i, n = 0;
+    int               rc;
 
     for (i = 0; i < pl->n; i++) {
-        if (pl->m[i].applied_sum != NULL)
+        m = &pl->m[i];
+        if (m->applied_sum != NULL)
             continue;
-        rc = apply(db, &pl->m[i], dir);
+        t = common_now();
+        rc = drv->apply(conn, a, dir, m->version, blank_sql(m->sql) ? NULL : m->sql, m->sum);
         if (rc)
             return rc;
+        printf("applied %s (%.0f ms)\n", m->version, (common_now() - t) * 1000);
+        fflush(stdout);
         n++;
     }
     if (n == 0)
@@ -255,55 +219,33 @@ print_status(const struct plan *pl)
     }
 }
 
-/* Another soukctl on the same database waits here; the lock dies with the connection. */
-static int
-lock(struct mdb *db, struct arena *a, const char *dbname)
-{
-    struct mdb_rows *rs;
-    int              rc;
-
-    rc = mdb_query(db, a, "SELECT GET_LOCK(?, ?)",
-                   (struct mdb_arg[]){MDB_STR(arena_printf(a, "soukctl.schema.%.40s", dbname)),
-                                      MDB_I64(SCHEMA_LOCK_WAIT)},
-                   2, &rs);
-    if (rc == ERR_OK && mdb_i64(rs, 0, 0) != 1) {
-        common_fail("another soukctl holds the schema lock on %s", dbname);
-        rc = ERR_BUSY;
-    }
-    return rc;
-}
+/* The driver for each kind of target. */
+static const struct schema_driver *const schema_drivers[] = {
+    [CTL_MARIADB] = &schema_mdb,
+    [CTL_POSTGRES] = &schema_pg,
+};
 
 static int
 schema_run(struct ctl *ctl, const struct ctl_target *t, const char *dir, int up)
 {
-    struct arena  *a = arena_create();
-    struct mdb    *db = NULL;
-    struct mdb_dsn d;
-    struct plan    pl = {0};
-    int            rc;
+    const struct schema_driver *drv = schema_drivers[t->kind];
+    struct schema_row          *rows;
+    struct arena               *a = arena_create();
+    struct plan                 pl = {0};
+    void                       *conn = NULL;
+    size_t                      nrows;
+    int                         rc;
 
     rc = read_dir(dir, a, &pl);
     if (rc == ERR_OK)
         rc = check_numbers(&pl, dir);
+    if (rc == ERR_OK)
+        rc = drv->open(ctl, t, a, &conn);
+    if (rc == ERR_OK)
+        rc = drv->applied(conn, a, &rows, &nrows);
     if (rc)
         goto done;
-    db = mdb_new(common_target_dsn(ctl, t));
-    rc = db == NULL ? ERR_INVALID : mdb_dsn_parse(common_target_dsn(ctl, t), a, &d);
-    if (rc) {
-        common_fail("the %s dsn is not mysql://user:pass@host:port/db", t->name);
-        goto done;
-    }
-    rc = lock(db, a, d.name);
-    if (rc == ERR_OK)
-        rc = mdb_exec_multi(db, schema_table_sql);
-    if (rc == ERR_OK)
-        rc = read_applied(db, a, &pl, dir);
-    if (rc) {
-        if (rc != ERR_BUSY)
-            common_fail("cannot reach the %s database %s on %s:%u as %s (see the log line above)",
-                        t->name, d.name, d.host, d.port, d.user);
-        goto done;
-    }
+    merge_applied(&pl, rows, nrows, dir);
     if (!up)
         print_status(&pl);
     if (pl.problems) {
@@ -313,9 +255,10 @@ schema_run(struct ctl *ctl, const struct ctl_target *t, const char *dir, int up)
         goto done;
     }
     if (up)
-        rc = run_up(db, &pl, dir);
+        rc = run_up(drv, conn, a, &pl, dir);
 done:
-    mdb_free(db);
+    if (conn != NULL)
+        drv->close(conn);
     arena_destroy(a);
     return rc ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 }
@@ -338,16 +281,19 @@ schema_main(struct ctl *ctl, int argc, char **argv)
          c = getopt_long(argc, argv, "d:h", opts, NULL)) {
         if (c == 'h') {
             fputs(schema_usage, stdout);
+            common_targets_help(stdout);
             return CTL_EXIT_OK;
         }
         if (c != 'd') {
             fputs(schema_usage, stderr);
+            common_targets_help(stderr);
             return CTL_EXIT_USAGE;
         }
         dir = optarg;
     }
     if (argc - optind != 2 || (strcmp(argv[optind], "up") && strcmp(argv[optind], "status"))) {
         fputs(schema_usage, stderr);
+        common_targets_help(stderr);
         return CTL_EXIT_USAGE;
     }
     t = common_target(argv[optind + 1]);

@@ -21,17 +21,28 @@
 /* Effective configuration, read once from SOUK_* variables (common.c table). */
 struct ctl_config {
     const char *monolith_db;    /* SOUK_MONOLITH_DB */
+    const char *catalog_db;     /* SOUK_CATALOG_DB */
+    const char *search_db;      /* SOUK_SEARCH_DB */
+    const char *users_db;       /* SOUK_USERS_DB */
+    const char *reviews_db;     /* SOUK_REVIEWS_DB */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
+    const char *pg_admin_dsn;   /* SOUK_PG_ADMIN_DSN */
     const char *migrations_dir; /* SOUK_MIGRATIONS_DIR; "" = found from the binary */
+    const char *amqp_url;       /* SOUK_AMQP_URL */
     const char *log_level;      /* SOUK_LOG_LEVEL */
 };
+
+/* Which server a target lives on: it picks the driver for db and schema. */
+enum ctl_kind { CTL_MARIADB, CTL_POSTGRES };
 
 /* A database soukctl manages: which variable holds its dsn and where its
  * migrations live, relative to the repository root. */
 struct ctl_target {
-    const char *name;       /* "monolith" */
-    size_t      dsn_offset; /* of a const char * in struct ctl_config */
-    const char *migrations; /* "monolith/migrations" */
+    const char   *name; /* "monolith" */
+    enum ctl_kind kind;
+    const char   *env;        /* "SOUK_MONOLITH_DB", for messages */
+    size_t        dsn_offset; /* of a const char * in struct ctl_config */
+    const char   *migrations; /* "monolith/migrations" */
 };
 
 struct ctl {
@@ -45,6 +56,12 @@ typedef int ctl_cmd_fn(struct ctl *ctl, int argc, char **argv);
 int db_main(struct ctl *ctl, int argc, char **argv);
 int schema_main(struct ctl *ctl, int argc, char **argv);
 int seed_main(struct ctl *ctl, int argc, char **argv);
+int dlq_main(struct ctl *ctl, int argc, char **argv);
+int search_main(struct ctl *ctl, int argc, char **argv);
+int backfill_main(struct ctl *ctl, int argc, char **argv);
+
+/* db_pg.c: `db create` for a PostgreSQL target (db.c dispatches by kind). */
+int db_create_pg(struct ctl *ctl, const struct ctl_target *t);
 
 /* common.c */
 MUST_CHECK int common_config(struct ctl *ctl, const char *argv0);
@@ -52,6 +69,15 @@ void           common_config_help(FILE *f);
 /* The target called name, or NULL (after printing the known ones). */
 const struct ctl_target *common_target(const char *name);
 const char              *common_target_dsn(const struct ctl *ctl, const struct ctl_target *t);
+/* One line per target (name, server, variable, migrations) for --help texts. */
+void common_targets_help(FILE *f);
+/* The parts of a target's dsn: mysql://... for MariaDB, postgresql:// (or
+ * postgres://) for PostgreSQL, same URL grammar. ERR_INVALID when malformed. */
+MUST_CHECK int common_dsn_parse(enum ctl_kind kind, const char *dsn, struct arena *a,
+                                struct mdb_dsn *out);
+/* 1 when z is a plain identifier ([A-Za-z0-9_], 1..max bytes): what may be
+ * pasted into SQL text where a parameter cannot go. */
+int common_plain_ident(const char *z, size_t max);
 /* The migrations directory: flag, else SOUK_MIGRATIONS_DIR, else next to the binary. */
 const char *common_migrations_dir(const struct ctl *ctl, const struct ctl_target *t,
                                   const char *flag, struct arena *a);
@@ -68,6 +94,30 @@ MUST_CHECK int common_int_opt(const char *opt, const char *value, int64_t min, i
                               int64_t *out);
 /* 1 when argv holds -h or --help. */
 int common_wants_help(int argc, char **argv);
+
+/* -------------------------------------------------------------- schema */
+
+/* A schema_migrations row, in an arena. */
+struct schema_row {
+    const char *version, *checksum, *applied_at;
+};
+
+/* What `schema` needs from one kind of server (schema_mdb.c, schema_pg.c).
+ * The plan (files, checksums, the refusal rules) lives in schema.c and is
+ * the same for every kind; each call prints its own failure message. */
+struct schema_driver {
+    /* Connect to t's database, take its schema lock (another soukctl on the
+     * same database: wait, then ERR_BUSY) and create schema_migrations. */
+    int (*open)(const struct ctl *ctl, const struct ctl_target *t, struct arena *a, void **conn);
+    /* Every schema_migrations row. */
+    int (*applied)(void *conn, struct arena *a, struct schema_row **rows, size_t *n);
+    /* Run sql (NULL: the file is blank) and record version and checksum. */
+    int (*apply)(void *conn, struct arena *a, const char *dir, const char *version, const char *sql,
+                 const char *sum);
+    void (*close)(void *conn);
+};
+
+extern const struct schema_driver schema_mdb, schema_pg;
 
 /* ------------------------------------------------------------- seeding */
 

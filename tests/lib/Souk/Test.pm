@@ -4,7 +4,7 @@ package Souk::Test;
 #   use Test::More;
 #   use lib 'tests/lib';
 #   use Souk::Test;
-#   my $db  = mariadb_fresh('orders');
+#   my $db  = mariadb_fresh('orders');      # or pg_fresh('catalog'), redis_start(), rabbit_vhost()
 #   my $svc = spawn_service('monolith', SOUK_MONOLITH_DB => $db->{dsn});
 #   is(http(GET => $svc->url . '/health')->{status}, 200, 'health');
 #   undef $svc;    # SIGTERM now and check the exit status as a test
@@ -25,8 +25,8 @@ use Test::More ();
 use Test2::API ();    # ships with Test::More; for the done_testing hook
 use Time::HiRes ();
 
-our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql spawn_service http raw_http
-    is_problem repo_root soukctl);
+our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql pg_fresh pg_sql pg_admin_dsn
+    redis_start rabbit_vhost rabbitmqctl spawn_service http raw_http is_problem repo_root soukctl);
 
 my $ROOT = Cwd::abs_path(File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..', '..'));
 sub repo_root { $ROOT }
@@ -166,6 +166,116 @@ sub mariadb_fresh {
     return {db => $db, user => $user, password => $pw, port => $port, dsn => $dsn};
 }
 
+# --- PostgreSQL -------------------------------------------------------------
+
+my $PSQL = -x '/usr/lib/postgresql/15/bin/psql' ? '/usr/lib/postgresql/15/bin/psql' : 'psql';
+my $PG_ADMIN_PW = $ENV{SOUK_PG_ADMIN_PASSWORD} // 'souk-dev';
+
+# pg_admin_dsn($db): the superuser souk_admin on database $db (default postgres), as soukctl
+# wants it in SOUK_PG_ADMIN_DSN.
+sub pg_admin_dsn {
+    my ($db) = @_;
+    my $port = infra('postgres')->{pg_port};
+    return "postgresql://souk_admin:$PG_ADMIN_PW\@127.0.0.1:$port/" . ($db // 'postgres');
+}
+
+# pg_sql($db, $sql, $user, $password): run SQL (several statements allowed) with psql, as
+# souk_admin unless $user is given; rows of every statement that returns rows, as arrayrefs.
+# Unaligned output: a value holding a tab or a newline comes back split. SQL NULL is undef.
+# Dies with psql's message (e.g. "permission denied for database ...") on any error.
+sub pg_sql {
+    my ($db, $sql, $user, $pw) = @_;
+    my $port = infra('postgres')->{pg_port};
+    my $f = File::Temp->new(SUFFIX => '.sql');
+    print $f $sql;
+    close $f;
+    my $null = "\x01NULL\x01";
+    my ($rc, $out, $err) = _run(
+        [$PSQL, '-X', '-q', '-A', '-t', '-F', "\t", '-P', "null=$null", '-v', 'ON_ERROR_STOP=1',
+            '-h', '127.0.0.1', '-p', $port, '-U', $user // 'souk_admin', '-d', $db // 'postgres',
+            '-f', $f->filename],
+        {PGPASSWORD => defined $user ? $pw // '' : $PG_ADMIN_PW, PGCONNECT_TIMEOUT => 10,
+            PGAPPNAME => 'souk-test'});
+    die "pg_sql: $err" if $rc;
+    return [map { [map { $_ eq $null ? undef : $_ } split /\t/, $_, -1] } split /\n/, $out];
+}
+
+# pg_fresh($svc): a new database and login role for service $svc ('catalog', 'search'),
+# unique per call, made by `soukctl db create $svc` and migrated by `soukctl schema up $svc`
+# (so both are tested on every run). SOUK_TEST_NO_SCHEMA=1 skips the migrations (and, without
+# a built soukctl, creates the database with psql instead).
+sub pg_fresh {
+    my ($svc) = @_;
+    die "pg_fresh: want a service name\n" unless defined $svc && $svc =~ /^[a-z][a-z0-9_]*$/;
+    my $port = infra('postgres')->{pg_port};
+    my $db = sprintf('t_%s_%d_%d', substr($svc, 0, 40), $$, ++$FRESH);    # names: 63 chars max
+    my ($user, $pw) = ($db, 'souk-test');
+    my $dsn = "postgresql://$user:$pw\@127.0.0.1:$port/$db";
+    my %env = ('SOUK_' . uc($svc) . '_DB' => $dsn, SOUK_PG_ADMIN_DSN => pg_admin_dsn());
+    my $ctl = _bin('soukctl');
+    if (-x $ctl) {
+        my ($rc, $out, $err) = _run([$ctl, 'db', 'create', $svc], \%env);
+        die "pg_fresh: soukctl db create $svc failed ($rc):\n$out$err" if $rc;
+    } elsif ($ENV{SOUK_TEST_NO_SCHEMA}) {
+        pg_sql(undef, "CREATE ROLE $user LOGIN PASSWORD '$pw'");
+        pg_sql(undef, "CREATE DATABASE $db OWNER $user");
+        pg_sql(undef, "REVOKE ALL ON DATABASE $db FROM PUBLIC");
+    } else {
+        die "pg_fresh: $ctl is missing (build first, or set SOUK_TEST_NO_SCHEMA=1)\n";
+    }
+    unless ($ENV{SOUK_TEST_NO_SCHEMA}) {
+        my ($rc, $out, $err) = _run([$ctl, 'schema', 'up', $svc], \%env);
+        die "pg_fresh: soukctl schema up $svc failed ($rc):\n$out$err" if $rc;
+    }
+    return {db => $db, user => $user, password => $pw, port => $port, dsn => $dsn};
+}
+
+# --- Redis ------------------------------------------------------------------
+
+my %REDIS;    # weak refs to private redis-servers, stopped at END
+
+# redis_start(): a private redis-server on a free port for this test file (no persistence),
+# stopped at END. Returns a Souk::Test::Redis: {port, url => "redis://127.0.0.1:N/0", pid};
+# ->stop and ->start take it down and bring it back on the same port ("Redis down" tests).
+sub redis_start {
+    my $port = free_port();
+    my $r = bless {port => $port, url => "redis://127.0.0.1:$port/0", owner => $$,
+        dir => File::Temp::tempdir('souk-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1)},
+        'Souk::Test::Redis';
+    $REDIS{Scalar::Util::refaddr($r)} = $r;
+    Scalar::Util::weaken($REDIS{Scalar::Util::refaddr($r)});
+    $r->start;
+    return $r;
+}
+
+# --- RabbitMQ ---------------------------------------------------------------
+
+# rabbitmqctl(@args): run $var_dir/bin/rabbitmqctl (written by start-local.sh) against the
+# run's broker; (exit code, stdout, stderr). E.g. rabbitmqctl(qw(-q list_queues -p), $vhost).
+sub rabbitmqctl {
+    my $var = infra('rabbitmq')->{var_dir} // die "rabbitmqctl: no var dir for the broker\n";
+    my ($rc, $out, $err) = _run(["$var/bin/rabbitmqctl", @_]);
+    return ($rc >> 8, $out, $err);
+}
+
+# rabbit_vhost(): a fresh vhost on the run's broker with all permissions for user souk;
+# returns its URL amqp://souk:PASSWORD@127.0.0.1:PORT/VHOST (the vhost percent-encoded).
+# The vhost is left for the broker to forget (each run's broker is thrown away).
+my $VHOSTS = 0;
+sub rabbit_vhost {
+    my $port = infra('rabbitmq')->{rabbit_port};
+    (my $file = (File::Spec->splitpath($0))[2]) =~ s/\.t$//;
+    $file =~ s/[^A-Za-z0-9_]+/_/g;
+    my $vhost = sprintf('t_%s_%d_%d', substr($file, 0, 60), $$, ++$VHOSTS);
+    for my $cmd (['add_vhost', $vhost], ['set_permissions', '-p', $vhost, 'souk', '.*', '.*', '.*']) {
+        my ($rc, $out, $err) = rabbitmqctl('-q', @$cmd);
+        die "rabbit_vhost: rabbitmqctl @$cmd failed ($rc):\n$out$err" if $rc;
+    }
+    my $pw = $ENV{SOUK_RABBIT_PASSWORD} // 'souk-dev';
+    my $enc = sub { $_[0] =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ger };
+    return sprintf('amqp://souk:%s@127.0.0.1:%d/%s', $enc->($pw), $port, $enc->($vhost));
+}
+
 # --- services ---------------------------------------------------------------
 
 my %LIVE;    # weak refs to running services, stopped at END before the servers
@@ -298,6 +408,7 @@ END {
     {
         local $?;    # the test's exit status; only a bad service exit may raise it
         $_->stop for grep {defined} values %LIVE;
+        $_->stop for grep {defined} values %REDIS;
         if ($OWN_VAR && $OWN_PID == $$) {
             my ($rc, $out, $err) = _run(["$ROOT/scripts/stop-local.sh"], {SOUK_VAR_DIR => $OWN_VAR});
             print STDERR "stop-local.sh: $out$err" if $rc;
@@ -350,6 +461,69 @@ sub stop {
         $Souk::Test::LATE_FAILURE = 1;
     }
     return !$why;
+}
+
+sub DESTROY { local ($@, $!, $?); $_[0]->stop }
+
+package Souk::Test::Redis;
+
+sub port { $_[0]{port} }
+sub pid  { $_[0]{pid} }
+sub url  { $_[0]{url} }
+
+# start: run redis-server in the foreground of a child and wait until it answers PING.
+# Does nothing when it is running already.
+sub start {
+    my $r = shift;
+    return $r if $r->{pid};
+    my $log = "$r->{dir}/redis.log";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log;
+        open STDERR, '>&', \*STDOUT;
+        chdir $r->{dir};
+        exec 'redis-server', '--port', $r->{port}, '--bind', '127.0.0.1', '--save', '',
+            '--appendonly', 'no', '--daemonize', 'no', '--dir', $r->{dir}
+            or POSIX::_exit(127);
+    }
+    $r->{pid} = $pid;
+    my $deadline = Time::HiRes::time() + 10;
+    while (Time::HiRes::time() < $deadline) {
+        return $r if $r->ping;
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            delete $r->{pid};
+            die "redis_start: redis-server exited ($?):\n" . Souk::Test::_slurp($log);
+        }
+        Time::HiRes::sleep(0.05);
+    }
+    $r->stop;
+    die "redis_start: redis-server not answering on port $r->{port}:\n" . Souk::Test::_slurp($log);
+}
+
+# ping: true when the server answers +PONG.
+sub ping {
+    my $r = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$r->{port}", Proto => 'tcp',
+        Timeout => 1) or return 0;
+    syswrite $s, "PING\r\n";
+    my $got = '';
+    IO::Select->new($s)->can_read(1) and sysread $s, $got, 64;
+    return $got =~ /^\+PONG/;
+}
+
+# stop: SIGTERM and wait (SIGKILL after 10 s); the port is free again afterwards.
+sub stop {
+    my $r = shift;
+    my $pid = delete $r->{pid} or return $r;
+    return $r if $r->{owner} != $$;
+    kill 'TERM', $pid;
+    my $deadline = Time::HiRes::time() + 10;
+    while (waitpid($pid, POSIX::WNOHANG()) != $pid) {
+        if (Time::HiRes::time() > $deadline) { kill 'KILL', $pid; waitpid $pid, 0; last }
+        Time::HiRes::sleep(0.02);
+    }
+    return $r;
 }
 
 sub DESTROY { local ($@, $!, $?); $_[0]->stop }

@@ -1,0 +1,230 @@
+/*
+ * search_rebuild.c - `soukctl search rebuild`: build the search projection
+ * afresh from the catalog's database and swap it in while search keeps
+ * serving. The transform and the swap are SQL functions of the search
+ * migration (search_rebuild_begin/load/finish/swap); this file moves rows
+ * from one database to the other in batches and reports progress.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db.h"
+#include "str.h"
+#include "soukctl.h"
+
+static const char rebuild_usage[] =
+    "usage: soukctl search rebuild [--batch N]\n"
+    "\n"
+    "Reads every product of the catalog (SOUK_CATALOG_DB, live and deleted) in\n"
+    "batches of N (default 500), projects them into a new index in SOUK_SEARCH_DB\n"
+    "(documents_new, lexicon_new), builds its indexes, then swaps it in within\n"
+    "one transaction: the live tables are locked for a moment, events the\n"
+    "search consumer applied meanwhile are merged when newer, the old tables are\n"
+    "dropped and the new ones renamed. Search answers throughout. Progress goes\n"
+    "to stderr. Only one rebuild runs at a time.\n";
+
+#define REBUILD_LOCK "hashtext('soukctl.search.rebuild')"
+#define BATCH_BYTES  (256 << 20) /* documents are at most 256 KiB each */
+
+/* The catalog's table (services/catalog/migrations): a tombstone keeps its
+ * row with deleted_at set and the deleting version. */
+static const char src_count_sql[] = "SELECT count(*) FROM products";
+static const char src_batch_sql[] =
+    "SELECT id, version, deleted_at IS NOT NULL, doc::text FROM products"
+    " WHERE id > $1::bigint ORDER BY id LIMIT $2::integer";
+
+static const char dst_lock_sql[] = "SELECT pg_try_advisory_lock(" REBUILD_LOCK ")";
+static const char dst_begin_sql[] = "SELECT search_rebuild_begin()";
+static const char dst_load_sql[] = "SELECT search_rebuild_load($1::jsonb)";
+static const char dst_finish_sql[] = "SELECT search_rebuild_finish()";
+static const char dst_swap_sql[] = "SELECT search_rebuild_swap($1::bigint)";
+
+struct rebuild {
+    struct db *src, *dst;
+    int64_t    batch, total, done, last_id;
+    double     t0, last_progress;
+};
+
+static void
+progress(struct rebuild *rb, const char *what, int force)
+{
+    double now = common_now();
+
+    if (!force && now - rb->last_progress < 0.5)
+        return;
+    rb->last_progress = now;
+    fprintf(stderr, "search rebuild: %s %lld/%lld products (%.1f s)\n", what,
+            (long long)rb->done, (long long)rb->total, now - rb->t0);
+}
+
+/* One batch as the JSON array search_rebuild_load takes; doc is the
+ * catalog's jsonb text, already valid JSON. */
+static void
+batch_json(const struct db_rows *rs, struct buf *b)
+{
+    size_t i;
+
+    buf_putc(b, '[');
+    for (i = 0; i < rs->nrows; i++) {
+        buf_printf(b, "%s{\"id\":%s,\"version\":%s,\"deleted\":%s,\"doc\":", i ? "," : "",
+                   db_get(rs, i, 0), db_get(rs, i, 1),
+                   strcmp(db_get(rs, i, 2), "t") == 0 ? "true" : "false");
+        buf_append(b, db_get(rs, i, 3), db_len(rs, i, 3));
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+}
+
+/* Copy one batch; *n is how many products it held (0 at the end). */
+static int
+copy_batch(struct rebuild *rb, struct arena *a, size_t *n)
+{
+    const char     *params[2] = {db_i64_text(a, rb->last_id), db_i64_text(a, rb->batch)};
+    const char     *load[1];
+    struct db_rows *rs;
+    struct buf      b;
+    int             rc;
+
+    rc = db_exec_sql(rb->src, a, src_batch_sql, 2, params, &rs);
+    if (rc) {
+        common_fail("cannot read the catalog's products (SOUK_CATALOG_DB)");
+        return rc;
+    }
+    *n = rs->nrows;
+    if (rs->nrows == 0)
+        return ERR_OK;
+    buf_init(&b, BATCH_BYTES);
+    buf_defer(&b, a);
+    batch_json(rs, &b);
+    rc = buf_error(&b);
+    if (rc) {
+        common_fail("a batch exceeds %d MiB; use a smaller --batch", BATCH_BYTES >> 20);
+        return rc;
+    }
+    load[0] = buf_data(&b);
+    rc = db_exec_sql(rb->dst, a, dst_load_sql, 1, load, NULL);
+    if (rc) {
+        common_fail("cannot load products after id %lld into documents_new",
+                    (long long)rb->last_id);
+        return rc;
+    }
+    rb->last_id = db_i64(rs, rs->nrows - 1, 0);
+    rb->done += (int64_t)rs->nrows;
+    return ERR_OK;
+}
+
+/* Single values from one statement on db (NULL params). */
+static int
+scalar(struct db *db, struct arena *a, const char *sql, int nparams, const char *const *params,
+       const char **out)
+{
+    struct db_rows *rs;
+    int             rc;
+
+    rc = db_exec_sql(db, a, sql, nparams, params, &rs);
+    if (rc)
+        return rc;
+    *out = rs->nrows == 1 && db_get(rs, 0, 0) ? db_get(rs, 0, 0) : "";
+    return ERR_OK;
+}
+
+static int
+prepare(struct rebuild *rb, struct arena *a, const char **mark)
+{
+    const char *v;
+    int         rc;
+
+    rc = scalar(rb->dst, a, dst_lock_sql, 0, NULL, &v);
+    if (rc) {
+        common_fail("cannot reach the search database (SOUK_SEARCH_DB)");
+        return rc;
+    }
+    if (strcmp(v, "t") != 0) {
+        common_fail("another search rebuild is running on this database");
+        return ERR_BUSY;
+    }
+    rc = scalar(rb->src, a, src_count_sql, 0, NULL, &v);
+    if (rc) {
+        common_fail("cannot read the catalog's products (SOUK_CATALOG_DB)");
+        return rc;
+    }
+    rc = str_z_to_i64(v, 0, INT64_MAX, &rb->total);
+    if (rc)
+        return rc;
+    rc = scalar(rb->dst, a, dst_begin_sql, 0, NULL, mark);
+    if (rc)
+        common_fail("cannot create documents_new (is the search schema up to date?)");
+    return rc;
+}
+
+static int
+rebuild(struct ctl *ctl, int64_t batch)
+{
+    struct rebuild rb = {.batch = batch, .t0 = common_now()};
+    struct arena  *a = arena_create(), *ba = arena_create();
+    const char    *mark, *merged;
+    size_t         n = 1;
+    int            rc;
+
+    rb.src = db_new(ctl->cfg.catalog_db, NULL);
+    rb.dst = db_new(ctl->cfg.search_db, NULL);
+    rc = prepare(&rb, a, &mark);
+    while (rc == ERR_OK && n > 0) {
+        arena_reset(ba);
+        rc = copy_batch(&rb, ba, &n);
+        if (n > 0)
+            progress(&rb, "loaded", 0);
+    }
+    if (rc)
+        goto done;
+    progress(&rb, "loaded", 1);
+    rc = db_exec_sql(rb.dst, a, dst_finish_sql, 0, NULL, NULL);
+    if (rc) {
+        common_fail("cannot index documents_new");
+        goto done;
+    }
+    fprintf(stderr, "search rebuild: indexed (%.1f s)\n", common_now() - rb.t0);
+    rc = scalar(rb.dst, a, dst_swap_sql, 1, (const char *[]){mark}, &merged);
+    if (rc) {
+        common_fail("cannot swap the new index in; the live one is unchanged");
+        goto done;
+    }
+    printf("rebuilt %lld products, merged %s applied meanwhile (%.1f s)\n", (long long)rb.done,
+           merged, common_now() - rb.t0);
+done:
+    db_free(rb.src);
+    db_free(rb.dst); /* closing the session releases the advisory lock */
+    arena_destroy(ba);
+    arena_destroy(a);
+    return rc ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+}
+
+int
+search_main(struct ctl *ctl, int argc, char **argv)
+{
+    int64_t batch = 500;
+    int     i, rc;
+
+    if (common_wants_help(argc, argv)) {
+        fputs(rebuild_usage, stdout);
+        return CTL_EXIT_OK;
+    }
+    if (argc < 2 || strcmp(argv[1], "rebuild") != 0) {
+        fputs(rebuild_usage, stderr);
+        return CTL_EXIT_USAGE;
+    }
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+            rc = common_int_opt("--batch", argv[++i], 1, 10000, &batch);
+            if (rc)
+                return CTL_EXIT_USAGE;
+        } else {
+            common_fail("unknown option \"%s\"", argv[i]);
+            fputs(rebuild_usage, stderr);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    return rebuild(ctl, batch);
+}
