@@ -153,12 +153,18 @@ render_histogram(struct buf *b, struct metric *m)
 static void
 render_series(struct buf *b, struct metric *m)
 {
+    int64_t v;
+
     if (m->kind == METRIC_HISTOGRAM) {
         render_histogram(b, m);
         return;
     }
     put_series(b, m, "", NULL);
-    buf_printf(b, " %lld\n", (long long)atomic_load_explicit(&m->value, memory_order_relaxed));
+    v = atomic_load_explicit(&m->value, memory_order_relaxed);
+    if (m->kind == METRIC_GAUGE && m->scale > 1)
+        buf_printf(b, " %.6f\n", (double)v / (double)m->scale);
+    else
+        buf_printf(b, " %lld\n", (long long)v);
 }
 
 /* 1 when m is the first registered metric with its name. */

@@ -24,7 +24,8 @@ struct metric {
     _Atomic uint64_t buckets[METRICS_BUCKETS + 1]; /* histogram; last = +Inf */
     _Atomic uint64_t count;
     _Atomic uint64_t sum_us;
-    struct metric   *next; /* registry chain, owned by metrics.c */
+    int64_t          scale; /* gauge: rendered as value / scale when > 1 (ratios) */
+    struct metric   *next;  /* registry chain, owned by metrics.c */
 };
 
 /* Add m to the registry (idempotent). Not thread-safe with render: register

@@ -66,7 +66,7 @@ static int
 publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, size_t *n)
 {
     struct db_rows *rs;
-    struct buf      seqs;
+    struct buf     *seqs = arena_new(a, struct buf); /* buf_defer keeps its address */
     size_t          i;
     int             rc;
 
@@ -79,9 +79,9 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
         if (rc)
             return rc;
     }
-    buf_init(&seqs, (size_t)RELAY_BATCH * 24);
-    buf_defer(&seqs, a);
-    buf_putc(&seqs, '{');
+    buf_init(seqs, (size_t)RELAY_BATCH * 24);
+    buf_defer(seqs, a);
+    buf_putc(seqs, '{');
     for (i = 0; i < rs->nrows; i++) {
         struct mq_pub p = {.exchange = MQ_EXCHANGE,
                            .routing_key = db_get(rs, i, 2),
@@ -93,16 +93,16 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
         rc = mq_conn_publish(mc, &p, 0);
         if (rc)
             goto done;
-        buf_printf(&seqs, "%s%s", i ? "," : "", db_get(rs, i, 0));
+        buf_printf(seqs, "%s%s", i ? "," : "", db_get(rs, i, 0));
     }
-    buf_append(&seqs, "}", 2); /* with the NUL: the text array literal is a C string */
+    buf_append(seqs, "}", 2); /* with the NUL: the text array literal is a C string */
     rc = mq_conn_confirm_all(mc);
     if (rc)
         goto done;
-    rc = buf_error(&seqs);
+    rc = buf_error(seqs);
     if (rc)
         goto done;
-    rc = db_exec_sql(db, a, mark_sql, 1, (const char *const[]){buf_data(&seqs)}, NULL);
+    rc = db_exec_sql(db, a, mark_sql, 1, (const char *const[]){buf_data(seqs)}, NULL);
     if (rc == ERR_OK) {
         *n = rs->nrows;
         metrics_add(&mq_published, (int64_t)rs->nrows);

@@ -1,0 +1,420 @@
+/*
+ * api.c - the v1 API, shaped exactly like the monolith's (api_catalog.c,
+ * api.c there): categories, the product list with attribute filters, the
+ * product page (through the cache), and the admin writes. The v1
+ * representation is rendered here from the stored document; v2 is api_v2.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+
+#define DETAIL_MAX 256
+
+static void
+json_release(void *p)
+{
+    json_decref(p);
+}
+
+int
+api_dump(struct req *r, json_t *body, char **out, size_t *len)
+{
+    /* The flags of req_reply, so cached bytes equal what it would send. */
+    *out = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(body);
+    if (*out == NULL)
+        return req_fail(r, ERR_INTERNAL, "cannot serialise the reply");
+    arena_defer(r->arena, free, *out);
+    *len = strlen(*out);
+    return ERR_OK;
+}
+
+static int
+reply_json(struct req *r, int status, const char *p, size_t n)
+{
+    return req_reply_bytes(r, status, "application/json", p, n);
+}
+
+/* ---- the v1 representation ------------------------------------------------------ */
+
+static const char *
+text_of(json_t *o, const char *key)
+{
+    const char *z = json_string_value(json_object_get(o, key));
+
+    return z != NULL ? z : "";
+}
+
+static json_int_t
+int_of(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+static int
+attr_sort(const void *a, const void *b)
+{
+    return catalog_attr_cmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* v1 shows every attribute as text, ordered by name like the monolith's
+ * ORDER BY over its EAV rows (the document keeps their JSON types). */
+static json_t *
+attrs_v1(struct req *r, json_t *attrs)
+{
+    size_t       n = json_object_size(attrs), i = 0;
+    const char **keys = arena_array(r->arena, const char *, n + 1);
+    json_t      *out = json_object(), *v;
+    const char  *k;
+
+    json_object_foreach(attrs, k, v)
+    {
+        keys[i++] = k;
+    }
+    qsort(keys, n, sizeof(*keys), attr_sort);
+    for (i = 0; i < n; i++) {
+        v = json_object_get(attrs, keys[i]);
+        if (json_is_string(v))
+            json_object_set(out, keys[i], v);
+        else if (json_is_integer(v))
+            json_object_set_new(out, keys[i],
+                                json_sprintf("%lld", (long long)json_integer_value(v)));
+        else if (json_is_boolean(v))
+            json_object_set_new(out, keys[i], json_string(json_is_true(v) ? "true" : "false"));
+        else if (json_is_number(v))
+            json_object_set_new(out, keys[i], json_sprintf("%.17g", json_number_value(v)));
+    }
+    return out;
+}
+
+/* stock and rating are replicas kept in the document; absent means none yet. */
+static void
+page_members(json_t *o, json_t *doc)
+{
+    json_t *rating = json_object_get(doc, "rating");
+
+    json_object_set_new(o, "description", json_string(text_of(doc, "description")));
+    json_object_set_new(o, "stock", json_integer(int_of(doc, "stock")));
+    json_object_set_new(o, "rating",
+                        json_pack("{s:f,s:I}", "average",
+                                  json_number_value(json_object_get(rating, "average")), "count",
+                                  int_of(rating, "count")));
+    json_object_set_new(o, "created_at", json_string(text_of(doc, "created_at")));
+    json_object_set_new(o, "updated_at", json_string(text_of(doc, "updated_at")));
+}
+
+int
+api_v1_product(struct req *r, const struct product_row *row, int full, json_t **out)
+{
+    json_error_t jerr;
+    json_t      *doc, *cat, *price, *o;
+
+    doc = json_loadb(row->doc, row->len, 0, &jerr);
+    if (doc == NULL) {
+        rlog_error(r, "product %lld: stored document does not parse: %s", (long long)row->id,
+                   jerr.text);
+        return ERR_INTERNAL;
+    }
+    arena_defer(r->arena, json_release, doc);
+    cat = json_object_get(doc, "category");
+    price = json_object_get(doc, "price");
+    o = json_pack("{s:I,s:s,s:s,s:s,s:{s:I,s:s,s:s},s:{s:I,s:s},s:o}", "id", (json_int_t)row->id,
+                  "sku", text_of(doc, "sku"), "name", text_of(doc, "name"), "brand",
+                  text_of(doc, "brand"), "category", "id", int_of(cat, "id"), "slug",
+                  text_of(cat, "slug"), "name", text_of(cat, "name"), "price", "amount",
+                  int_of(price, "amount"), "currency", text_of(price, "currency"), "attributes",
+                  attrs_v1(r, json_object_get(doc, "attributes")));
+    if (o == NULL)
+        return ERR_INTERNAL;
+    if (full)
+        page_members(o, doc);
+    *out = o;
+    return ERR_OK;
+}
+
+/* The full v1 reply bytes of row (what the cache holds). */
+static int
+product_bytes(struct req *r, const struct product_row *row, char **p, size_t *n)
+{
+    json_t *o;
+    int     rc;
+
+    rc = api_v1_product(r, row, 1, &o);
+    if (rc)
+        return rc;
+    return api_dump(r, o, p, n);
+}
+
+/* ---- categories ------------------------------------------------------------------ */
+
+/* The v1 category list as reply bytes, and the version that names it. */
+int
+api_categories_bytes(struct req *r, char **p, size_t *n, int64_t *version)
+{
+    struct category *c;
+    size_t           count, i;
+    json_t          *items;
+    int              rc;
+
+    rc = store_categories(r, &c, &count, version);
+    if (rc)
+        return rc;
+    items = json_array();
+    for (i = 0; i < count; i++)
+        json_array_append_new(
+            items, json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)c[i].id, "slug", c[i].slug,
+                             "name", c[i].name, "parent_id",
+                             c[i].parent_id ? json_integer(c[i].parent_id) : json_null()));
+    return api_dump(r, json_pack("{s:o}", "items", items), p, n);
+}
+
+int
+category_list(struct req *r)
+{
+    struct cache_hit hit;
+    char            *p;
+    size_t           n;
+    int64_t          version;
+    int              rc;
+
+    cache_categories_get(r, &hit);
+    if (hit.found && !hit.tombstone)
+        return reply_json(r, 200, hit.body, hit.len);
+    rc = api_categories_bytes(r, &p, &n, &version);
+    if (rc)
+        return rc;
+    cache_categories_put(r, version, p, n, 0);
+    return reply_json(r, 200, p, n);
+}
+
+/* ---- products: reads ------------------------------------------------------------- */
+
+int
+product_list(struct req *r)
+{
+    const struct req_kv *kv;
+    struct product_query q;
+    struct filter_sql    f;
+    struct product_page  pg;
+    char                 detail[DETAIL_MAX];
+    json_t              *items, *o;
+    size_t               i, n;
+    int                  rc;
+
+    n = req_query_all(r, &kv);
+    rc = query_parse(kv, n, 0, r->arena, &q, detail, sizeof(detail));
+    if (rc)
+        return req_fail(r, rc, "%s", detail);
+    query_filter_sql(&q, r->arena, &f);
+    rc = store_products(r, &q, &f, &pg);
+    if (rc)
+        return rc;
+    items = json_array();
+    arena_defer(r->arena, json_release, items);
+    for (i = 0; i < pg.n; i++) {
+        rc = api_v1_product(r, &pg.items[i], 0, &o);
+        if (rc)
+            return rc;
+        json_array_append_new(items, o);
+    }
+    return req_reply(r, 200,
+                     json_pack("{s:O,s:I,s:I,s:I}", "items", items, "page", (json_int_t)q.page,
+                               "limit", (json_int_t)q.limit, "total", (json_int_t)pg.total));
+}
+
+int
+product_get(struct req *r)
+{
+    struct cache_hit   hit;
+    struct product_row row;
+    int64_t            id;
+    char              *p;
+    size_t             n;
+    int                rc;
+
+    rc = req_param_id(r, "id", "product", &id);
+    if (rc)
+        return rc;
+    cache_product_get(r, id, &hit);
+    if (hit.found && hit.tombstone)
+        return req_fail(r, ERR_NOT_FOUND, "product not found");
+    if (hit.found)
+        return reply_json(r, 200, hit.body, hit.len);
+    rc = store_product_get(r, id, &row);
+    if (rc == ERR_NOT_FOUND)
+        return req_fail(r, rc, "product not found");
+    if (rc)
+        return rc;
+    if (row.deleted) {
+        cache_product_put(r, id, row.version, NULL, 0, 0);
+        return req_fail(r, ERR_NOT_FOUND, "product not found");
+    }
+    rc = product_bytes(r, &row, &p, &n);
+    if (rc)
+        return rc;
+    cache_product_put(r, id, row.version, p, n, 0);
+    return reply_json(r, 200, p, n);
+}
+
+/* ---- products: admin writes ------------------------------------------------------ */
+
+/* The members an admin writes, as JSON text for the store to merge. */
+static int
+doc_part(struct req *r, const struct product_in *in, const struct category *c, char **out)
+{
+    json_t *o;
+    size_t  n;
+
+    o = json_pack("{s:s,s:s,s:s,s:s,s:{s:I,s:s,s:s},s:{s:I,s:s}}", "sku", in->sku, "name", in->name,
+                  "description", in->description, "brand", in->brand, "category", "id",
+                  (json_int_t)c->id, "slug", c->slug, "name", c->name, "price", "amount",
+                  (json_int_t)in->price.minor, "currency", in->price.currency);
+    if (o == NULL)
+        return req_fail(r, ERR_INTERNAL, "cannot build the document");
+    json_object_set_new(o, "images", in->images ? json_incref(in->images) : json_array());
+    json_object_set_new(o, "attributes",
+                        in->attributes ? json_incref(in->attributes) : json_object());
+    return api_dump(r, o, out, &n);
+}
+
+static int
+product_input(struct req *r, struct product_in *in, char **part)
+{
+    struct category cat;
+    char            detail[DETAIL_MAX];
+    json_t         *body;
+    int             rc;
+
+    rc = req_json(r, &body);
+    if (rc)
+        return rc;
+    rc = catalog_product_check(body, r->arena, in, detail, sizeof(detail));
+    if (rc)
+        return req_fail(r, rc, "%s", detail);
+    /* The category first, so an unknown one is 400 even for an unknown
+     * product (the monolith's order). */
+    rc = store_category_get(r, in->category_id, &cat);
+    if (rc == ERR_NOT_FOUND)
+        return req_fail(r, ERR_INVALID, "category %lld does not exist", (long long)in->category_id);
+    if (rc)
+        return rc;
+    return doc_part(r, in, &cat, part);
+}
+
+/* After the commit: write the new state through to the cache and reply it. */
+static int
+written(struct req *r, int status, const struct product_row *row)
+{
+    char  *p;
+    size_t n;
+    int    rc;
+
+    rc = product_bytes(r, row, &p, &n);
+    if (rc)
+        return rc;
+    cache_product_put(r, row->id, row->version, p, n, 1);
+    return reply_json(r, status, p, n);
+}
+
+static int
+write_failed(struct req *r, int rc, const struct product_in *in)
+{
+    if (rc == ERR_DUPLICATE)
+        return req_fail(r, rc, "a product with sku \"%.64s\" exists", in->sku);
+    if (rc == ERR_NOT_FOUND)
+        return req_fail(r, rc, "product not found");
+    return rc;
+}
+
+int
+product_create(struct req *r)
+{
+    struct product_in  in;
+    struct product_row row;
+    char              *part;
+    int                rc;
+
+    rc = product_input(r, &in, &part);
+    if (rc)
+        return rc;
+    rc = store_product_create(r, part, &row);
+    if (rc)
+        return write_failed(r, rc, &in);
+    return written(r, 201, &row);
+}
+
+int
+product_update(struct req *r)
+{
+    struct product_in  in;
+    struct product_row row;
+    int64_t            id;
+    char              *part;
+    int                rc;
+
+    rc = req_param_id(r, "id", "product", &id);
+    if (rc)
+        return rc;
+    rc = product_input(r, &in, &part);
+    if (rc)
+        return rc;
+    rc = store_product_update(r, id, part, &in.price, 0, &row);
+    if (rc)
+        return write_failed(r, rc, &in);
+    return written(r, 200, &row);
+}
+
+/* PUT /api/v1/products/{id}/price: product.price_changed only. */
+int
+product_price_put(struct req *r)
+{
+    struct product_in  in = {.sku = ""};
+    struct product_row row;
+    char               detail[DETAIL_MAX];
+    json_t            *body;
+    int64_t            id;
+    char              *part;
+    size_t             n;
+    int                rc;
+
+    rc = req_param_id(r, "id", "product", &id);
+    if (rc)
+        return rc;
+    rc = req_json(r, &body);
+    if (rc)
+        return rc;
+    rc = catalog_price_check(body, r->arena, &in.price, detail, sizeof(detail));
+    if (rc)
+        return req_fail(r, rc, "%s", detail);
+    rc = api_dump(r,
+                  json_pack("{s:{s:I,s:s}}", "price", "amount", (json_int_t)in.price.minor,
+                            "currency", in.price.currency),
+                  &part, &n);
+    if (rc)
+        return rc;
+    rc = store_product_update(r, id, part, &in.price, 1, &row);
+    if (rc)
+        return write_failed(r, rc, &in);
+    return written(r, 200, &row);
+}
+
+int
+product_delete(struct req *r)
+{
+    int64_t id, version;
+    int     rc;
+
+    rc = req_param_id(r, "id", "product", &id);
+    if (rc)
+        return rc;
+    rc = store_product_delete(r, id, &version);
+    if (rc == ERR_NOT_FOUND)
+        return req_fail(r, rc, "product not found");
+    if (rc)
+        return rc;
+    /* A tombstone, not a DEL: a reader that read the live row before the
+     * delete committed cannot put it back. */
+    cache_product_put(r, id, version, NULL, 0, 1);
+    return req_reply(r, 204, NULL);
+}

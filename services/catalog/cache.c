@@ -1,0 +1,192 @@
+/*
+ * cache.c - cache-aside in Redis for the product page and the category list.
+ * A value is the serialized reply with the version it shows, so a hit is
+ * returned as it is (no JSON work on the hit path). Every write goes through
+ * one Lua script that stores a value only when the cached one is older: a
+ * reader that read before a write committed cannot overwrite what the writer
+ * stored after it (write-through, or a tombstone for a delete). Redis being
+ * down costs a fall-through to PostgreSQL, never an error.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "kv.h"
+#include "log.h"
+#include "metrics.h"
+#include "str.h"
+
+#define CACHE_BACKOFF_MS 1000 /* after a failure, a worker leaves Redis alone this long */
+#define VERSION_MAX      24   /* "<int64>:" */
+#define RATIO_SCALE      1000000
+
+/* KEYS[1] key, ARGV[1] version, ARGV[2] "<version>:<bytes>", ARGV[3] ttl. */
+static const char set_if_newer[] = "local cur = redis.call('GET', KEYS[1])\n"
+                                   "if cur then\n"
+                                   "  local v = tonumber(string.match(cur, '^(%d+):'))\n"
+                                   "  if v and v >= tonumber(ARGV[1]) then return 0 end\n"
+                                   "end\n"
+                                   "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
+                                   "return 1\n";
+
+/* clang-format off */
+static struct metric hits = {.name = "souk_catalog_cache_hits_total",
+    .help = "Reads answered from Redis.", .kind = METRIC_COUNTER};
+static struct metric misses = {.name = "souk_catalog_cache_misses_total",
+    .help = "Reads that found no entry and went to PostgreSQL.", .kind = METRIC_COUNTER};
+static struct metric errors = {.name = "souk_catalog_cache_errors_total",
+    .help = "Cache reads and writes that failed or were skipped (Redis down); reads fell through.",
+    .kind = METRIC_COUNTER};
+static struct metric refused = {.name = "souk_catalog_cache_stale_writes_refused_total",
+    .help = "Cache writes refused because Redis held a newer version.", .kind = METRIC_COUNTER};
+static struct metric ratio = {.name = "souk_catalog_cache_hit_ratio",
+    .help = "hits / (hits + misses) since start.", .kind = METRIC_GAUGE, .scale = RATIO_SCALE};
+/* clang-format on */
+
+void
+cache_init(void)
+{
+    metrics_register(&hits);
+    metrics_register(&misses);
+    metrics_register(&errors);
+    metrics_register(&refused);
+    metrics_register(&ratio);
+}
+
+static void
+count(struct metric *m)
+{
+    int64_t h, n;
+
+    metrics_add(m, 1);
+    h = atomic_load_explicit(&hits.value, memory_order_relaxed);
+    n = h + atomic_load_explicit(&misses.value, memory_order_relaxed);
+    if (n > 0)
+        metrics_set(&ratio, (int64_t)((double)h / (double)n * RATIO_SCALE));
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when this worker may talk to Redis: a failure makes it skip Redis for a
+ * moment, so a hung Redis costs one timeout per worker per second, not one
+ * per request. */
+static int
+usable(struct req *r)
+{
+    if (WORKER(r)->kv == NULL)
+        return 0;
+    return now_ms() >= WORKER(r)->kv_retry_ms;
+}
+
+static void
+failed(struct req *r)
+{
+    WORKER(r)->kv_retry_ms = now_ms() + CACHE_BACKOFF_MS;
+    count(&errors);
+}
+
+static void
+get(struct req *r, const char *key, struct cache_hit *out)
+{
+    const char *val, *colon;
+    size_t      len;
+    int         rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!usable(r)) {
+        count(&errors);
+        return;
+    }
+    rc = kv_get(WORKER(r)->kv, r->arena, key, &val, &len);
+    if (rc) {
+        failed(r);
+        return;
+    }
+    colon = val != NULL ? memchr(val, ':', len < VERSION_MAX ? len : VERSION_MAX) : NULL;
+    if (colon == NULL ||
+        str_to_i64((struct str){val, (size_t)(colon - val)}, 0, INT64_MAX, &out->version)) {
+        if (val != NULL)
+            rlog_warn(r, "cache entry %s is malformed; reading the database", key);
+        count(&misses);
+        return;
+    }
+    out->found = 1;
+    out->body = colon + 1;
+    out->len = len - (size_t)(colon + 1 - val);
+    out->tombstone = out->len == 0;
+    count(&hits);
+}
+
+static void
+put(struct req *r, const char *key, int64_t version, const char *body, size_t len, int writer)
+{
+    char             vtext[VERSION_MAX], ttl[VERSION_MAX];
+    char            *value;
+    size_t           vlen;
+    struct kv_reply *rep;
+    int              rc;
+
+    if (!usable(r)) {
+        rc = ERR_UNAVAILABLE;
+        count(&errors);
+        goto done;
+    }
+    vlen = (size_t)snprintf(vtext, sizeof(vtext), "%lld", (long long)version);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)catalog.cache_ttl);
+    value = arena_alloc(r->arena, vlen + 1 + len + 1);
+    memcpy(value, vtext, vlen);
+    value[vlen] = ':';
+    if (len > 0)
+        memcpy(value + vlen + 1, body, len);
+    rc = kv_cmd(WORKER(r)->kv, r->arena, 7,
+                (const char *const[]){"EVAL", set_if_newer, "1", key, vtext, value, ttl},
+                (const size_t[]){4, sizeof(set_if_newer) - 1, 1, strlen(key), vlen, vlen + 1 + len,
+                                 strlen(ttl)},
+                &rep);
+    if (rc) {
+        failed(r);
+        goto done;
+    }
+    if (rep->type == KV_INT && rep->i == 0)
+        metrics_add(&refused, 1);
+done:
+    /* A reader's failed fill only costs the next reader a miss; a writer's
+     * leaves whatever Redis held, which its TTL bounds. */
+    if (rc && writer)
+        rlog_warn(r, "cache entry %s may be stale for up to %llds: redis write failed", key,
+                  (long long)catalog.cache_ttl);
+}
+
+void
+cache_product_get(struct req *r, int64_t id, struct cache_hit *out)
+{
+    get(r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id), out);
+}
+
+void
+cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,
+                  int writer)
+{
+    put(r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id), version, body,
+        body != NULL ? len : 0, writer);
+}
+
+void
+cache_categories_get(struct req *r, struct cache_hit *out)
+{
+    get(r, CACHE_KEY_CATEGORIES, out);
+}
+
+void
+cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer)
+{
+    put(r, CACHE_KEY_CATEGORIES, version, body, len, writer);
+}

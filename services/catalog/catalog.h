@@ -1,0 +1,248 @@
+/*
+ * catalog.h - the catalog service's structs and cross-file prototypes.
+ * api.c / api_v2.c decode and encode JSON, catalog.c is pure logic (document
+ * validation, query parsing), store.c holds every SQL statement, cache.c the
+ * Redis cache-aside, events.c the events written to the outbox.
+ */
+#ifndef SOUK_CATALOG_H
+#define SOUK_CATALOG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "db.h"
+#include "err.h"
+#include "event.h"
+#include "req.h"
+
+struct db;
+struct kv;
+struct mq;
+
+struct catalog_config {
+    const char *listen;
+    const char *db;        /* postgresql://user:pass@host:port/catalog */
+    const char *redis_url; /* redis://host:port/db */
+    const char *amqp_url;
+    const char *jwt_secret;
+    const char *log_level;
+    int64_t     cache_ttl;        /* seconds a cached read lives */
+    int64_t     cache_timeout_ms; /* bound on every Redis call */
+    int64_t     workers, loops;
+    int         outbox_paused; /* tests: commit events without publishing */
+    int64_t     header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+};
+
+extern struct catalog_config catalog; /* read-only after main() */
+extern struct mq            *catalog_mq;
+
+/* What every handler thread owns (server_spec.worker_init): r->worker. */
+struct catalog_worker {
+    struct db *db;
+    struct kv *kv;
+    int64_t    kv_retry_ms; /* monotonic ms before which Redis is not tried again */
+};
+
+#define WORKER(r) ((struct catalog_worker *)(r)->worker)
+
+/* Redis keys (cache.c). A value is "<version>:<v1 reply bytes>"; a deleted
+ * product's is "<version>:" (a tombstone). */
+#define CACHE_KEY_PRODUCT    "catalog:v1:product:%lld"
+#define CACHE_KEY_CATEGORIES "catalog:v1:categories"
+
+#define MAX_PRICE         1000000000000LL /* 10^10 in major units, as the monolith */
+#define MAX_ATTRS         64              /* attributes per product */
+#define MAX_ATTR_VALUE    255             /* bytes of a string attribute or filter value */
+#define MAX_IMAGES        20
+#define MAX_IMAGE_URL     2048
+#define MAX_V1_FILTERS    8  /* attribute filters of GET /api/v1/products */
+#define MAX_V2_FILTERS    16 /* attr.* filters of GET /api/v2/products */
+#define MAX_BULK_IDS      100
+#define MAX_SLUG          100
+#define MAX_CATEGORY_NAME 200
+
+struct money {
+    int64_t minor;
+    char    currency[4];
+};
+
+struct category {
+    int64_t     id, parent_id; /* parent_id 0 = top level */
+    const char *slug, *name;
+};
+
+/* A product as stored: the document stays JSON text from PostgreSQL. */
+struct product_row {
+    int64_t     id, version;
+    const char *doc; /* NUL-terminated JSON object */
+    size_t      len;
+    int         deleted; /* a tombstone: the row keeps the id and the deleting version */
+};
+
+/* The validated body of POST/PUT /api/v1/products. The json_t members are
+ * borrowed from the request body (they live as long as the arena). */
+struct product_in {
+    const char  *sku, *name, *description, *brand;
+    int64_t      category_id;
+    json_t      *price_obj, *attributes, *images;
+    struct money price;
+};
+
+enum product_sort { SORT_RELEVANCE, SORT_NEWEST, SORT_PRICE_ASC, SORT_PRICE_DESC, SORT_NAME };
+
+enum filter_op { FILTER_EQ, FILTER_GT, FILTER_GTE, FILTER_LT, FILTER_LTE };
+
+struct attr_filter {
+    const char    *name;  /* [a-z][a-z0-9_]{0,63} */
+    const char    *value; /* FILTER_EQ: the text asked for */
+    enum filter_op op;
+    int64_t        n; /* ranges: the bound */
+};
+
+/* Top-level members of a v2 document, in the order they are rendered. */
+/* clang-format off */
+#define DOC_FIELDS(X)                                                                              \
+    X(ID, "id") X(SKU, "sku") X(NAME, "name") X(DESCRIPTION, "description") X(BRAND, "brand")      \
+    X(CATEGORY, "category") X(PRICE, "price") X(IMAGES, "images") X(ATTRIBUTES, "attributes")      \
+    X(STOCK, "stock") X(RATING, "rating") X(CREATED_AT, "created_at")                              \
+    X(UPDATED_AT, "updated_at") X(VERSION, "version")
+/* clang-format on */
+
+enum doc_field {
+#define X(name, key) DOC_##name,
+    DOC_FIELDS(X)
+#undef X
+        DOC__COUNT
+};
+
+extern const char *const catalog_doc_fields[DOC__COUNT];
+
+/* A list query of GET /api/v1/products or /api/v2/products. */
+struct product_query {
+    const char        *category;             /* slug or NULL */
+    int64_t            min_price, max_price; /* -1 = unbounded */
+    enum product_sort  sort;
+    int64_t            page, limit;
+    struct attr_filter filters[MAX_V2_FILTERS];
+    size_t             nfilters;
+    int                empty;  /* contradictory filters: nothing can match */
+    uint32_t           fields; /* v2: bit per enum doc_field; 0 = every member */
+    int64_t            ids[MAX_BULK_IDS];
+    size_t             nids; /* v2: a bulk read when > 0 */
+};
+
+/* The SQL parameters a query's attribute filters become (NULL = none). */
+struct filter_sql {
+    const char *contains; /* jsonb for doc @> (the GIN index) */
+    const char *path;     /* jsonpath for jsonb_path_exists */
+    const char *vars;     /* its variables, a JSON object */
+};
+
+struct product_page {
+    struct product_row *items;
+    size_t              n;
+    int64_t             total;
+};
+
+/* ---- catalog.c: pure logic (no I/O) ---- */
+int catalog_attr_name_valid(const char *name);
+int catalog_utf8_valid(const char *z);
+int catalog_slug_valid(const char *z);
+int catalog_image_url_valid(const char *z);
+/* Order attribute names as the monolith's MariaDB collation does (case
+ * folded to upper, so '_' sorts after letters). */
+int            catalog_attr_cmp(const char *a, const char *b);
+MUST_CHECK int catalog_sort_parse(const char *z, enum product_sort *out);
+/* Check {"amount","currency"}: an integer in [0, MAX_PRICE] and EUR (the
+ * shop's only currency). ERR_INVALID with a short detail. */
+MUST_CHECK int catalog_price_check(json_t *obj, struct arena *a, struct money *out, char *detail,
+                                   size_t detail_len);
+/* Check a POST/PUT /api/v1/products body: the monolith's fields and limits
+ * plus "images". ERR_INVALID with a short detail. */
+MUST_CHECK int catalog_product_check(json_t *body, struct arena *a, struct product_in *out,
+                                     char *detail, size_t detail_len);
+/* ---- query.c: list queries (pure logic) ---- */
+/* Parse the query parameters of the v1 (v2 = 0) or v2 product list; names
+ * cut out of "attr.NAME.op" are copied into a. ERR_INVALID with a short
+ * detail. */
+MUST_CHECK int query_parse(const struct req_kv *kv, size_t n, int v2, struct arena *a,
+                           struct product_query *q, char *detail, size_t detail_len);
+/* The attribute filters of q as SQL parameters, in a. */
+void query_filter_sql(const struct product_query *q, struct arena *a, struct filter_sql *out);
+
+/* ---- store.c: the only SQL ---- */
+extern const struct db_stmt catalog_sql[]; /* prepared on every connection */
+MUST_CHECK int              store_ping(struct req *r);
+/* Every category by id; *version is their count (categories are never
+ * deleted, so it grows with every insert and versions the cached list). */
+MUST_CHECK int store_categories(struct req *r, struct category **out, size_t *n, int64_t *version);
+MUST_CHECK int store_category_get(struct req *r, int64_t id, struct category *out);
+/* ERR_DUPLICATE (slug taken), ERR_CONFLICT (no such parent). Sets c->id. */
+MUST_CHECK int store_category_create(struct req *r, struct category *c);
+/* The row of id, tombstone or not; ERR_NOT_FOUND when it never existed. */
+MUST_CHECK int store_product_get(struct req *r, int64_t id, struct product_row *out);
+/* Insert a product from its editable members (JSON text) and write
+ * product.created, in one transaction. ERR_DUPLICATE: the sku is taken. */
+MUST_CHECK int store_product_create(struct req *r, const char *part, struct product_row *out);
+/* Merge part into product id (version + 1) and write product.updated (and
+ * product.price_changed when new_price differs), or only product.price_changed
+ * when price_only. ERR_NOT_FOUND, ERR_DUPLICATE. */
+MUST_CHECK int store_product_update(struct req *r, int64_t id, const char *part,
+                                    const struct money *new_price, int price_only,
+                                    struct product_row *out);
+/* Soft delete (a tombstone, version + 1) and product.deleted. */
+MUST_CHECK int store_product_delete(struct req *r, int64_t id, int64_t *version);
+MUST_CHECK int store_products(struct req *r, const struct product_query *q,
+                              const struct filter_sql *f, struct product_page *out);
+/* Live products among ids (any order). */
+MUST_CHECK int store_products_by_ids(struct req *r, const int64_t *ids, size_t n,
+                                     struct product_page *out);
+
+/* ---- events.c: what the catalog publishes (through the outbox) ---- */
+/* product.created / product.updated / product.price_changed (old_price for
+ * the last one) about row, with the transaction open on db. */
+MUST_CHECK int events_product(struct req *r, struct db *db, enum event_type type,
+                              const struct product_row *row, const struct money *old_price);
+MUST_CHECK int events_product_deleted(struct req *r, struct db *db, int64_t id, int64_t version);
+
+/* ---- cache.c: Redis cache-aside of serialized replies ---- */
+struct cache_hit {
+    int         found;     /* 0: a miss (or Redis unreachable) */
+    int         tombstone; /* found: the product was deleted */
+    int64_t     version;
+    const char *body; /* found && !tombstone */
+    size_t      len;
+};
+void cache_init(void); /* registers the metrics; before server_run */
+void cache_product_get(struct req *r, int64_t id, struct cache_hit *out);
+/* Store body as version of product id unless the cache holds a newer one;
+ * body NULL stores a tombstone. Failures are logged and counted only. */
+void cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,
+                       int writer);
+void cache_categories_get(struct req *r, struct cache_hit *out);
+void cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer);
+
+/* ---- api.c / api_v2.c: handlers and representations ---- */
+/* The v1 representation (full: the product page) of a stored document. */
+MUST_CHECK int api_v1_product(struct req *r, const struct product_row *row, int full, json_t **out);
+/* A new object: the document's members in their canonical order (those in
+ * fields, every one when fields is 0), then "version" unless version < 0. */
+json_t *api_doc(json_t *doc, int64_t version, uint32_t fields);
+/* Serialize like req_reply does (steals body), into the arena. */
+MUST_CHECK int api_dump(struct req *r, json_t *body, char **out, size_t *len);
+/* The v1 category list as reply bytes and the version that names it. */
+MUST_CHECK int api_categories_bytes(struct req *r, char **p, size_t *n, int64_t *version);
+
+int category_list(struct req *r);
+int category_create(struct req *r);
+int product_list(struct req *r);
+int product_get(struct req *r);
+int product_create(struct req *r);
+int product_update(struct req *r);
+int product_price_put(struct req *r);
+int product_delete(struct req *r);
+int product_list_v2(struct req *r);
+
+#endif

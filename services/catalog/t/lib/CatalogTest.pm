@@ -1,0 +1,199 @@
+package CatalogTest;
+# Shared helpers for the catalog's black-box tests: a fresh database, Redis and vhost, one
+# souk-catalog, HS256 tokens minted with the test secret, a 5xx tally, the top-level member
+# order of a JSON text, and a tiny Redis client (RESP over a socket). Core Perl modules only.
+use strict;
+use warnings;
+use B ();
+use Digest::SHA ();
+use Exporter 'import';
+use IO::Socket::INET ();
+use JSON::PP ();
+use MIME::Base64 ();
+use Test::More ();
+use Souk::Test;
+
+our @EXPORT_OK = qw(mint key_order shape redis_cmd);
+our $SECRET = 'catalog-test-secret-0123456789abcdef';
+my $JSON = JSON::PP->new->utf8->canonical;
+
+# start(%env): {db, redis, amqp, svc, url, admin, customer} with the outbox relay paused, so
+# every event stays in the outbox table for the test to read.
+sub start {
+    my ($class, %env) = @_;
+    my $db = pg_fresh('catalog');
+    my $redis = redis_start();
+    my $amqp = rabbit_vhost();
+    my $svc = spawn_service('catalog', SOUK_CATALOG_DB => $db->{dsn},
+        SOUK_REDIS_URL => $redis->{url}, SOUK_AMQP_URL => $amqp, SOUK_JWT_SECRET => $SECRET,
+        SOUK_OUTBOX_PAUSED => 1, %env);
+    return bless {db => $db, redis => $redis, amqp => $amqp, svc => $svc, url => $svc->url,
+        admin => mint(role => 'admin', sub => '1'), customer => mint(sub => '2'), bad => []},
+        $class;
+}
+
+# api($method, $path, token => ..., json => ..., body => ..., headers => {...}): http(); any
+# 5xx is remembered for finish().
+sub api {
+    my ($t, $method, $path, %o) = @_;
+    my %h = %{$o{headers} || {}};
+    $h{Authorization} = "Bearer $o{token}" if defined $o{token};
+    my $res = http($method, $t->{url} . $path, {headers => \%h,
+        (exists $o{json} ? (json => $o{json}) : ()),
+        (defined $o{body} ? (body => $o{body}) : ())});
+    push @{$t->{bad}}, "$method $path -> $res->{status}: " . ($res->{body} // '')
+        if $res->{status} >= 500;
+    return $res;
+}
+
+sub admin_api { my ($t, $m, $p, %o) = @_; $t->api($m, $p, token => $t->{admin}, %o) }
+
+# sql($text): rows of the catalog database, as souk_admin.
+sub sql { pg_sql($_[0]{db}{db}, $_[1]) }
+
+# category($slug, $name, $parent_id): POST /api/v2/categories; the new id.
+sub category {
+    my ($t, $slug, $name, $parent) = @_;
+    my $res = $t->admin_api(POST => '/api/v2/categories',
+        json => {slug => $slug, name => $name, (defined $parent ? (parent_id => $parent) : ())});
+    die "category $slug: $res->{status} $res->{body}\n" unless $res->{status} == 201;
+    return $res->{json}{id};
+}
+
+# metric($name): the value of an unlabelled series on /metrics (undef when absent).
+sub metric {
+    my ($t, $name) = @_;
+    my $body = http(GET => "$t->{url}/metrics")->{body} // '';
+    return $body =~ /^\Q$name\E (\S+)$/m ? $1 + 0 : undef;
+}
+
+# finish($expected): no 5xx was seen, and the service logged no error but lines matching
+# $expected (and /ready refusals while the relay was still connecting at start).
+sub finish {
+    my ($t, $expected) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::is_deeply($t->{bad}, [], 'no 5xx responses')
+        or Test::More::diag(join "\n", @{$t->{bad}});
+    my @err = grep { /"level":"error"/ && !/"path":"\/ready"/ && !($expected && /$expected/) }
+        split /\n/, $t->{svc}->stderr_text;
+    Test::More::is_deeply(\@err, [], 'no error lines in the log');
+}
+
+# mint(%claims): an HS256 token (sub, role, iat, exp, iss) signed with $SECRET.
+sub mint {
+    my (%c) = @_;
+    my $now = time;
+    my %claims = (sub => '1', role => 'customer', iat => $now, exp => $now + 3600, iss => 'souk',
+        %c);
+    my $si = b64url($JSON->encode({alg => 'HS256', typ => 'JWT'})) . '.'
+        . b64url($JSON->encode(\%claims));
+    return "$si." . b64url(Digest::SHA::hmac_sha256($si, $SECRET));
+}
+
+sub b64url {
+    my $s = MIME::Base64::encode_base64($_[0], '');
+    $s =~ tr{+/}{-_};
+    $s =~ s/=+$//;
+    return $s;
+}
+
+# key_order($json_text): the member names of every object in the text, in the order they
+# appear, by path (".:id,sku,...;.category:id,slug,name;.items[]:..."), to compare the
+# shapes of two answers whose values differ. Items of an array share one path.
+sub key_order {
+    my ($text) = @_;
+    my ($pos, %keys) = (0);
+    my $ws = sub { $pos++ while $pos < length($text) && substr($text, $pos, 1) =~ /\s/ };
+    my $string = sub {
+        my $j = $pos + 1;
+        $j += substr($text, $j, 1) eq '\\' ? 2 : 1 while substr($text, $j, 1) ne '"';
+        my $s = substr($text, $pos + 1, $j - $pos - 1);
+        $pos = $j + 1;
+        return $s;
+    };
+    my $value;
+    $value = sub {
+        my ($path) = @_;
+        $ws->();
+        my $c = substr($text, $pos, 1);
+        if ($c eq '{' || $c eq '[') {
+            $pos++;
+            my $at = $path eq '' ? '.' : $path;
+            $keys{$at} //= [] if $c eq '{';
+            $ws->();
+            if (substr($text, $pos, 1) eq ($c eq '{' ? '}' : ']')) { $pos++; return }
+            while (1) {
+                my $sub = "$path\[]";
+                if ($c eq '{') {
+                    $ws->();
+                    my $k = $string->();
+                    $ws->();
+                    $pos++;    # ':'
+                    push @{$keys{$at}}, $k unless grep { $_ eq $k } @{$keys{$at}};
+                    $sub = "$path.$k";
+                }
+                $value->($sub);
+                $ws->();
+                last if substr($text, $pos++, 1) ne ',';
+            }
+        } elsif ($c eq '"') {
+            $string->();
+        } else {
+            $pos++ while $pos < length($text) && substr($text, $pos, 1) !~ /[,\]\}\s]/;
+        }
+    };
+    $value->('');
+    undef $value;    # the closure refers to itself
+    return join ';', map { "$_:" . join(',', @{$keys{$_}}) } sort keys %keys;
+}
+
+# shape($data): $data (decoded JSON) with every scalar replaced by its JSON type
+# (string, number, boolean, null), so two answers compare by structure and types.
+sub shape {
+    my ($d) = @_;
+    return {map { ($_ => shape($d->{$_})) } keys %$d} if ref $d eq 'HASH';
+    return [map { shape($_) } @$d] if ref $d eq 'ARRAY';
+    return 'null' unless defined $d;
+    return 'boolean' if JSON::PP::is_bool($d);
+    my $f = B::svref_2object(\$d)->FLAGS;
+    return ($f & (B::SVp_IOK() | B::SVp_NOK())) && !($f & B::SVp_POK()) ? 'number' : 'string';
+}
+
+# redis_cmd($port, @args): one command over RESP; the reply (arrays as arrayrefs, errors
+# as {error => text}).
+sub redis_cmd {
+    my ($port, @args) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Proto => 'tcp', Timeout => 5)
+        or die "redis_cmd: connect $port: $!";
+    binmode $s;
+    my $req = '*' . scalar(@args) . "\r\n";
+    for (@args) {
+        my $a = "$_";
+        utf8::encode($a) if utf8::is_utf8($a);
+        $req .= '$' . length($a) . "\r\n$a\r\n";
+    }
+    print $s $req;
+    my $r = _reply($s);
+    close $s;
+    return $r;
+}
+
+sub _reply {
+    my ($s) = @_;
+    my $line = <$s> // die "redis_cmd: connection closed\n";
+    $line =~ s/\r\n\z//;
+    my $type = substr($line, 0, 1, '');
+    return $line if $type eq '+';
+    return {error => $line} if $type eq '-';
+    return 0 + $line if $type eq ':';
+    if ($type eq '$') {
+        return undef if $line < 0;
+        my $buf = '';
+        read($s, $buf, $line + 2, length $buf) while length($buf) < $line + 2;
+        return substr($buf, 0, $line);
+    }
+    return [map { _reply($s) } 1 .. $line] if $type eq '*';
+    die "redis_cmd: unexpected reply '$type$line'\n";
+}
+
+1;
