@@ -410,7 +410,7 @@ mq_start(struct mq **out, const struct mq_spec *spec)
     struct mq *mq;
 
     *out = NULL;
-    if (mq_url_check(spec->amqp_url) || spec->service == NULL ||
+    if (mq_url_check(spec->cfg.amqp_url) || spec->service == NULL ||
         strlen(spec->service) > MQ_QUEUE_NAME - 8)
         return ERR_INVALID;
     mq = calloc(1, sizeof(*mq));
@@ -418,12 +418,12 @@ mq_start(struct mq **out, const struct mq_spec *spec)
         return ERR_INTERNAL;
     mq->spec = *spec;
     mq->spec.service = strdup(spec->service);
-    mq->spec.amqp_url = strdup(spec->amqp_url);
+    mq->spec.cfg.amqp_url = strdup(spec->cfg.amqp_url);
     mq->spec.db_url = strdup(spec->db_url);
-    if (mq->spec.max_attempts <= 0)
-        mq->spec.max_attempts = 5;
-    if (mq->spec.retry_delay_ms <= 0)
-        mq->spec.retry_delay_ms = 1000;
+    if (mq->spec.cfg.max_attempts <= 0)
+        mq->spec.cfg.max_attempts = 5;
+    if (mq->spec.cfg.retry_delay_ms <= 0)
+        mq->spec.cfg.retry_delay_ms = 1000;
     if (mq->spec.outbox_retention_s <= 0)
         mq->spec.outbox_retention_s = 7 * 86400;
     snprintf(mq->queue, sizeof(mq->queue), "%s", spec->service);
@@ -455,7 +455,7 @@ mq_stop(struct mq *mq)
     if (mq->has_consumer)
         pthread_join(mq->consumer, NULL);
     free((char *)mq->spec.service);
-    free((char *)mq->spec.amqp_url);
+    free((char *)mq->spec.cfg.amqp_url);
     free((char *)mq->spec.db_url);
     free(mq);
 }

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cfg.h"
 #include "err.h"
 #include "event.h"
 
@@ -56,17 +57,33 @@ struct mq_consumer {
     mq_handler_fn  *fn; /* NULL ends the table */
 };
 
+/* The backbone's settings, the same four variables in every service: embed a
+ * struct mq_config in the service's config struct and put MQ_CFG_ROWS in its
+ * cfg table, and pass it as mq_spec.cfg. */
+struct mq_config {
+    const char *amqp_url;
+    int         outbox_paused; /* CFG_BOOL */
+    int64_t     max_attempts, retry_delay_ms;
+};
+
+#define MQ_CFG_ROWS(st, f)                                                                         \
+    CFG_STR_ROW("SOUK_AMQP_URL", st, f.amqp_url, "amqp://souk:souk-dev@127.0.0.1:55672/%2f",       \
+                "RabbitMQ, the event backbone"),                                                   \
+        CFG_BOOL_ROW("SOUK_OUTBOX_PAUSED", st, f.outbox_paused, "0",                               \
+                     "tests: commit events without publishing them"),                              \
+        CFG_INT_ROW("SOUK_MQ_MAX_ATTEMPTS", st, f.max_attempts, "5", 1, 100,                       \
+                    "handler attempts before an event is dead-lettered"),                          \
+        CFG_INT_ROW("SOUK_MQ_RETRY_DELAY_MS", st, f.retry_delay_ms, "1000", 1, 3600000,            \
+                    "first retry delay, doubled per attempt")
+
 struct mq_spec {
     const char               *service;   /* queue name and log tag: "search" */
-    const char               *amqp_url;  /* amqp://user:pass@host:port/vhost */
     const char               *db_url;    /* the service's database (outbox, inbox) */
     int                       publishes; /* 1: run the outbox relay */
     const struct mq_consumer *consumers; /* NULL: consume nothing */
     void                     *ctx;       /* passed to handlers */
-    int                       max_attempts;     /* 0 = 5 */
-    int                       retry_delay_ms;   /* 0 = 1000; doubles per attempt */
+    struct mq_config          cfg;       /* broker URL, paused relay, attempts, retry delay */
     int64_t                   outbox_retention_s; /* sent rows kept this long; 0 = 7 days */
-    int                       relay_paused;     /* tests: commit without publishing */
 };
 
 /* Start the relay and consumer threads (each with its own database and
@@ -81,9 +98,9 @@ void mq_stop(struct mq *mq);
 MUST_CHECK int mq_ready(struct mq *mq);
 
 /* Insert payload (an object; borrowed) as an event of type about
- * aggregate_id into the outbox, inside the transaction open on db. The relay
- * is woken when that transaction commits (NOTIFY). trace_id may be NULL.
- * Returns what db_exec_sql returns. */
+ * aggregate_id into the outbox, inside the transaction open on db; the relay
+ * (polling every 50 ms) publishes it once that transaction has committed.
+ * trace_id may be NULL. Returns what db_exec_sql returns. */
 MUST_CHECK int mq_outbox_put(struct db *db, struct arena *a, enum event_type type,
                              int64_t aggregate_id, const char *trace_id, json_t *payload);
 

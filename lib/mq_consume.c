@@ -34,7 +34,7 @@ subscribe(struct mq *mq, struct mq_conn *mc)
 
     for (; n < MAX_KEYS && mq->spec.consumers[n].fn != NULL; n++)
         keys[n] = event_key(mq->spec.consumers[n].type);
-    rc = mq_conn_open(mc, mq->spec.amqp_url);
+    rc = mq_conn_open(mc, mq->spec.cfg.amqp_url);
     if (rc)
         return rc;
     rc = mq_conn_declare_service(mc, mq->queue, keys, n);
@@ -131,7 +131,7 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
     }
     *why = m.error != NULL ? m.error : arena_printf(a, "handler failed: %s", err_name(rc));
     log_warn("consumer: %s %s attempt %d failed: %s", event_key(ev.type), ev.id, attempt, *why);
-    return attempt >= mq->spec.max_attempts ? PARK : RETRY;
+    return attempt >= mq->spec.cfg.max_attempts ? PARK : RETRY;
 }
 
 /* Re-publish the message to <svc>.retry (after a delay) or <svc>.dlq, and
@@ -144,7 +144,7 @@ forward(struct mq *mq, struct mq_conn *mc, const amqp_envelope_t *env, struct ar
     amqp_table_entry_t             h[3];
     amqp_table_t                   headers = {0, h};
     char                           died[32];
-    int64_t                        delay = mq->spec.retry_delay_ms;
+    int64_t                        delay = mq->spec.cfg.retry_delay_ms;
     struct mq_pub                  p = {.exchange = "", .headers = &headers};
     int                            i;
 

@@ -75,7 +75,7 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
     if (rc || rs->nrows == 0)
         return rc;
     if (mc->c == NULL) {
-        rc = mq_conn_open(mc, mq->spec.amqp_url);
+        rc = mq_conn_open(mc, mq->spec.cfg.amqp_url);
         if (rc)
             return rc;
     }
@@ -159,7 +159,7 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
         return rc;
     refresh_stats(mq, db, a, st);
     if (mc->c == NULL) {
-        rc = mq_conn_open(mc, mq->spec.amqp_url);
+        rc = mq_conn_open(mc, mq->spec.cfg.amqp_url);
         if (rc)
             return rc;
     } else {
@@ -170,7 +170,7 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
         }
     }
     atomic_store(&mq->relay_ok, 1);
-    if (!leader || mq->spec.relay_paused)
+    if (!leader || mq->spec.cfg.outbox_paused)
         return ERR_OK;
     rc = publish_batch(mq, db, mc, a, &n);
     st->busy = n == RELAY_BATCH;

@@ -40,18 +40,6 @@ my $amqp = rabbit_vhost();
 my %env = (SOUK_PROBE_DB => $dsn, SOUK_AMQP_URL => $amqp, SOUK_MQ_MAX_ATTEMPTS => 3,
     SOUK_MQ_RETRY_DELAY_MS => 100);
 
-sub wait_until {
-    my ($what, $cond, $timeout) = @_;
-    my $deadline = Time::HiRes::time() + ($timeout // 60);
-    while (Time::HiRes::time() < $deadline) {
-        my $v = $cond->();
-        return $v if $v;
-        Time::HiRes::sleep(0.1);
-    }
-    diag("timed out waiting for $what");
-    return 0;
-}
-
 sub effects { http(GET => $_[0]->url . '/effects')->{json} }
 
 sub metric {

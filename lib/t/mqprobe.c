@@ -19,8 +19,9 @@
 #include "server.h"
 
 struct probe_config {
-    const char *listen, *db, *amqp, *service, *log_level;
-    int64_t     paused, consume, max_attempts, retry_delay_ms;
+    const char      *listen, *db, *service, *log_level;
+    struct mq_config mq;
+    int              consume;
 };
 
 #define CFG struct probe_config
@@ -28,14 +29,10 @@ static const struct cfg_var probe_vars[] = {
     CFG_STR_ROW("SOUK_LISTEN", CFG, listen, "127.0.0.1:7998", "address to listen on"),
     CFG_STR_ROW("SOUK_PROBE_DB", CFG, db, "postgresql://souk_admin:souk-dev@127.0.0.1:55432/probe",
                 "PostgreSQL database with outbox, inbox, effects and poison"),
-    CFG_STR_ROW("SOUK_AMQP_URL", CFG, amqp, "amqp://souk:souk-dev@127.0.0.1:55672/%2f", "broker"),
+    MQ_CFG_ROWS(CFG, mq),
     CFG_STR_ROW("SOUK_PROBE_SERVICE", CFG, service, "probe", "queue name"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, log_level, "info", "debug | info | warn | error"),
-    CFG_BOOL_ROW("SOUK_OUTBOX_PAUSED", CFG, paused, "0", "commit without publishing"),
     CFG_BOOL_ROW("SOUK_PROBE_CONSUME", CFG, consume, "1", "run the consumer"),
-    CFG_INT_ROW("SOUK_MQ_MAX_ATTEMPTS", CFG, max_attempts, "3", 1, 100, "attempts before the DLQ"),
-    CFG_INT_ROW("SOUK_MQ_RETRY_DELAY_MS", CFG, retry_delay_ms, "100", 1, 600000,
-                "first retry delay"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
 };
 #undef CFG
@@ -132,8 +129,8 @@ effects(struct req *r)
     int             rc;
 
     rc = db_exec_sql(r->worker, r->arena,
-                     "SELECT count(*), count(DISTINCT event_id), count(DISTINCT n) FROM effects",
-                     0, NULL, &rs);
+                     "SELECT count(*), count(DISTINCT event_id), count(DISTINCT n) FROM effects", 0,
+                     NULL, &rs);
     if (rc)
         return rc;
     return req_reply(r, 200,
@@ -190,13 +187,10 @@ main(int argc, char **argv)
     log_open("mqprobe", probe.log_level);
     rc = mq_start(&probe_mq, &(struct mq_spec){
                                  .service = probe.service,
-                                 .amqp_url = probe.amqp,
                                  .db_url = probe.db,
                                  .publishes = 1,
                                  .consumers = probe.consume ? probe_consumers : NULL,
-                                 .max_attempts = (int)probe.max_attempts,
-                                 .retry_delay_ms = (int)probe.retry_delay_ms,
-                                 .relay_paused = (int)probe.paused,
+                                 .cfg = probe.mq,
                              });
     if (rc) {
         log_error("cannot start the backbone: %s", err_name(rc));

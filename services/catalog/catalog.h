@@ -15,6 +15,7 @@
 #include "db.h"
 #include "err.h"
 #include "event.h"
+#include "mq.h"
 #include "req.h"
 
 struct db;
@@ -22,17 +23,16 @@ struct kv;
 struct mq;
 
 struct catalog_config {
-    const char *listen;
-    const char *db;        /* postgresql://user:pass@host:port/catalog */
-    const char *redis_url; /* redis://host:port/db */
-    const char *amqp_url;
-    const char *jwt_secret;
-    const char *log_level;
-    int64_t     cache_ttl;        /* seconds a cached read lives */
-    int64_t     cache_timeout_ms; /* bound on every Redis call */
-    int64_t     workers, loops;
-    int         outbox_paused; /* tests: commit events without publishing */
-    int64_t     header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    const char      *listen;
+    const char      *db;        /* postgresql://user:pass@host:port/catalog */
+    const char      *redis_url; /* redis://host:port/db */
+    struct mq_config mq;        /* SOUK_AMQP_URL, SOUK_OUTBOX_PAUSED, SOUK_MQ_* */
+    const char      *jwt_secret;
+    const char      *log_level;
+    int64_t          cache_ttl;        /* seconds a cached read lives */
+    int64_t          cache_timeout_ms; /* bound on every Redis call */
+    int64_t          workers, loops;
+    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
 };
 
 extern struct catalog_config catalog; /* read-only after main() */

@@ -21,16 +21,13 @@ static const struct cfg_var catalog_vars[] = {
                 "PostgreSQL database of the catalog (products, categories, outbox)"),
     CFG_STR_ROW("SOUK_REDIS_URL", CFG, redis_url, "redis://127.0.0.1:56379/0",
                 "Redis for the read cache"),
-    CFG_STR_ROW("SOUK_AMQP_URL", CFG, amqp_url, "amqp://souk:souk-dev@127.0.0.1:55672/%2f",
-                "RabbitMQ the outbox relay publishes to"),
+    MQ_CFG_ROWS(CFG, mq),
     CFG_STR_ROW("SOUK_JWT_SECRET", CFG, jwt_secret, AUTH_DEV_SECRET,
                 "HS256 secret shared with users, the monolith and the gateway"),
     CFG_INT_ROW("SOUK_CATALOG_CACHE_TTL", CFG, cache_ttl, "300", 1, 86400,
                 "seconds a cached product or category list lives"),
     CFG_INT_ROW("SOUK_CATALOG_CACHE_TIMEOUT_MS", CFG, cache_timeout_ms, "250", 10, 10000,
                 "bound on every Redis call, ms"),
-    CFG_BOOL_ROW("SOUK_OUTBOX_PAUSED", CFG, outbox_paused, "0",
-                 "tests only: commit events to the outbox without publishing them"),
     CFG_INT_ROW("SOUK_WORKERS", CFG, workers, "0", 0, 256, "handler threads (0 = 4 per core)"),
     CFG_INT_ROW("SOUK_LOOPS", CFG, loops, "0", 0, 64, "I/O loops (0 = one per core)"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, log_level, "info", "debug | info | warn | error"),
@@ -133,7 +130,8 @@ config_check(void)
 int
 main(int argc, char **argv)
 {
-    int rc;
+    struct mq_spec spec = {0};
+    int            rc;
 
     cfg_load(catalog_vars, &catalog, argc, argv,
              "souk-catalog: products as JSONB documents and categories in PostgreSQL, a Redis "
@@ -147,13 +145,11 @@ main(int argc, char **argv)
         return 1;
     }
     cache_init();
-    rc = mq_start(&catalog_mq, &(struct mq_spec){
-                                   .service = "catalog",
-                                   .amqp_url = catalog.amqp_url,
-                                   .db_url = catalog.db,
-                                   .publishes = 1,
-                                   .relay_paused = catalog.outbox_paused,
-                               });
+    spec.service = "catalog";
+    spec.db_url = catalog.db;
+    spec.publishes = 1;
+    spec.cfg = catalog.mq;
+    rc = mq_start(&catalog_mq, &spec);
     if (rc) {
         log_error("cannot start the outbox relay (is SOUK_AMQP_URL an amqp:// URL?)");
         return rc == ERR_INVALID ? 2 : 1;

@@ -16,12 +16,9 @@ static const struct cfg_var reviews_vars[] = {
     CFG_STR_ROW("SOUK_LISTEN", CFG, listen, "127.0.0.1:7104", "address to listen on"),
     CFG_STR_ROW("SOUK_REVIEWS_DB", CFG, db, "postgresql://reviews:souk-dev@127.0.0.1:55432/reviews",
                 "PostgreSQL database of reviews (reviews, ratings, replicas, outbox, inbox)"),
-    CFG_STR_ROW("SOUK_AMQP_URL", CFG, amqp_url, "amqp://souk:souk-dev@127.0.0.1:55672/%2f",
-                "RabbitMQ: product and user events in, review.created out"),
+    MQ_CFG_ROWS(CFG, mq),
     CFG_STR_ROW("SOUK_JWT_SECRET", CFG, jwt_secret, AUTH_DEV_SECRET,
                 "HS256 secret shared with users, the monolith and the gateway"),
-    CFG_BOOL_ROW("SOUK_OUTBOX_PAUSED", CFG, outbox_paused, "0",
-                 "tests only: commit events to the outbox without publishing them"),
     CFG_INT_ROW("SOUK_WORKERS", CFG, workers, "0", 0, 256, "handler threads (0 = 4 per core)"),
     CFG_INT_ROW("SOUK_LOOPS", CFG, loops, "0", 0, 64, "I/O loops (0 = one per core)"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, log_level, "info", "debug | info | warn | error"),
@@ -73,11 +70,10 @@ backbone_start(void)
 {
     return mq_start(&reviews_mq, &(struct mq_spec){
                                      .service = "reviews",
-                                     .amqp_url = reviews_cfg.amqp_url,
                                      .db_url = reviews_cfg.db,
                                      .publishes = 1,
                                      .consumers = reviews_consumers,
-                                     .relay_paused = reviews_cfg.outbox_paused,
+                                     .cfg = reviews_cfg.mq,
                                  });
 }
 

@@ -18,14 +18,13 @@
 #include "req.h"
 
 struct reviews_config {
-    const char *listen;
-    const char *db;       /* postgresql://reviews:...@host:port/reviews */
-    const char *amqp_url; /* amqp://user:pass@host:port/vhost */
-    const char *jwt_secret;
-    const char *log_level;
-    int64_t     workers, loops;
-    int         outbox_paused; /* tests: commit review.created without publishing */
-    int64_t     header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    const char      *listen;
+    const char      *db; /* postgresql://reviews:...@host:port/reviews */
+    struct mq_config mq; /* SOUK_AMQP_URL, SOUK_OUTBOX_PAUSED, SOUK_MQ_* */
+    const char      *jwt_secret;
+    const char      *log_level;
+    int64_t          workers, loops;
+    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
 };
 
 extern struct reviews_config reviews_cfg; /* read-only after main() */

@@ -13,6 +13,8 @@ use strict;
 use warnings;
 use Exporter 'import';
 use Cwd ();
+use Digest::SHA ();
+use MIME::Base64 ();
 use File::Spec ();
 use File::Temp ();
 use HTTP::Tiny ();
@@ -26,7 +28,8 @@ use Test2::API ();    # ships with Test::More; for the done_testing hook
 use Time::HiRes ();
 
 our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql pg_fresh pg_sql pg_admin_dsn
-    redis_start rabbit_vhost rabbitmqctl spawn_service http raw_http is_problem repo_root soukctl);
+    redis_start rabbit_vhost rabbitmqctl spawn_service http raw_http is_problem repo_root soukctl
+    jwt_mint wait_until);
 
 my $ROOT = Cwd::abs_path(File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..', '..'));
 sub repo_root { $ROOT }
@@ -329,6 +332,48 @@ sub spawn_service {
         }
         Time::HiRes::sleep(0.05);
     }
+}
+
+# --- tokens -----------------------------------------------------------------
+
+# The secret every souk process uses when SOUK_JWT_SECRET is unset (lib/auth.h AUTH_DEV_SECRET).
+our $DEV_SECRET = 'souk-dev-secret-change-me';
+
+# jwt_mint(%claims): an HS256 token like the ones souk issues (sub, role, iat, exp, iss), with
+# overrides; a claim set to undef is left out. Options: secret => (default the dev secret),
+# header => {...} (default alg HS256), sig => 'literal signature'.
+sub jwt_mint {
+    my (%c) = @_;
+    my $secret = exists $c{secret} ? delete $c{secret} : $DEV_SECRET;
+    my $head = delete $c{header} // {alg => 'HS256', typ => 'JWT'};
+    my $sig = delete $c{sig};
+    my $now = time;
+    my %claims = (sub => '1', role => 'customer', iat => $now, exp => $now + 3600,
+        iss => 'souk', %c);
+    delete $claims{$_} for grep { !defined $claims{$_} } keys %claims;
+    my $si = _b64url($JSON->encode($head)) . '.' . _b64url($JSON->encode(\%claims));
+    return "$si." . ($sig // _b64url(Digest::SHA::hmac_sha256($si, $secret)));
+}
+
+sub _b64url {
+    my $s = MIME::Base64::encode_base64($_[0], '');
+    $s =~ tr{+/}{-_};
+    $s =~ s/=+$//;
+    return $s;
+}
+
+# wait_until($what, sub { ... }, $timeout_s): poll the sub every 0.1 s until it returns true
+# (that value is returned) or $timeout_s (default 30) pass (a diagnostic, then 0).
+sub wait_until {
+    my ($what, $cond, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout // 30);
+    while (Time::HiRes::time() < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        Time::HiRes::sleep(0.1);
+    }
+    Test::More::diag("timed out after " . ($timeout // 30) . " s waiting for $what");
+    return 0;
 }
 
 # --- HTTP -------------------------------------------------------------------
