@@ -22,6 +22,9 @@ static const struct {
     {EVENT_PRODUCT_UPDATED, "product.updated", 1},
     {EVENT_PRODUCT_PRICE_CHANGED, "product.price_changed", 1},
     {EVENT_PRODUCT_DELETED, "product.deleted", 1},
+    {EVENT_USER_REGISTERED, "user.registered", 1},
+    {EVENT_USER_ADDRESS_CHANGED, "user.address_changed", 1},
+    {EVENT_REVIEW_CREATED, "review.created", 1},
 };
 
 #define ID  "\"id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\""

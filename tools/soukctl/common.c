@@ -34,6 +34,9 @@ static const struct cfg_var ctl_vars[] = {
     CFG_STR_ROW("SOUK_REVIEWS_DB", struct ctl_config, reviews_db,
                 "postgresql://reviews:souk-dev@127.0.0.1:55432/reviews",
                 "the reviews service's PostgreSQL database"),
+    CFG_STR_ROW("SOUK_CART_DB", struct ctl_config, cart_db,
+                "postgresql://cart:souk-dev@127.0.0.1:55432/cart",
+                "the cart service's PostgreSQL database (its inbox)"),
     CFG_STR_ROW("SOUK_MARIADB_ADMIN_DSN", struct ctl_config, admin_dsn,
                 "mysql://souk_admin:souk-dev@127.0.0.1:53306/mysql",
                 "MariaDB account that may create databases and users (db create)"),
@@ -60,6 +63,8 @@ static const struct ctl_target ctl_targets[] = {
      "services/users/migrations"},
     {"reviews", CTL_POSTGRES, "SOUK_REVIEWS_DB", offsetof(struct ctl_config, reviews_db),
      "services/reviews/migrations"},
+    {"cart", CTL_POSTGRES, "SOUK_CART_DB", offsetof(struct ctl_config, cart_db),
+     "services/cart/migrations"},
     {NULL, CTL_MARIADB, NULL, 0, NULL},
 };
 

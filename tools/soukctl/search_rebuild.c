@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "db.h"
@@ -15,7 +16,7 @@
 #include "soukctl.h"
 
 static const char rebuild_usage[] =
-    "usage: soukctl search rebuild [--batch N]\n"
+    "usage: soukctl search rebuild [--batch N] [--pause-ms MS]\n"
     "\n"
     "Reads every product of the catalog (SOUK_CATALOG_DB, live and deleted) in\n"
     "batches of N (default 500), projects them into a new index in SOUK_SEARCH_DB\n"
@@ -23,7 +24,8 @@ static const char rebuild_usage[] =
     "one transaction: the live tables are locked for a moment, events the\n"
     "search consumer applied meanwhile are merged when newer, the old tables are\n"
     "dropped and the new ones renamed. Search answers throughout. Progress goes\n"
-    "to stderr. Only one rebuild runs at a time.\n";
+    "to stderr. Only one rebuild runs at a time. --pause-ms sleeps between\n"
+    "batches to spare a busy catalog database (default 0).\n";
 
 #define REBUILD_LOCK "hashtext('soukctl.search.rebuild')"
 #define BATCH_BYTES  (256 << 20) /* documents are at most 256 KiB each */
@@ -43,7 +45,7 @@ static const char dst_swap_sql[] = "SELECT search_rebuild_swap($1::bigint)";
 
 struct rebuild {
     struct db *src, *dst;
-    int64_t    batch, total, done, last_id;
+    int64_t    batch, pause_ms, total, done, last_id;
     double     t0, last_progress;
 };
 
@@ -55,8 +57,8 @@ progress(struct rebuild *rb, const char *what, int force)
     if (!force && now - rb->last_progress < 0.5)
         return;
     rb->last_progress = now;
-    fprintf(stderr, "search rebuild: %s %lld/%lld products (%.1f s)\n", what,
-            (long long)rb->done, (long long)rb->total, now - rb->t0);
+    fprintf(stderr, "search rebuild: %s %lld/%lld products (%.1f s)\n", what, (long long)rb->done,
+            (long long)rb->total, now - rb->t0);
 }
 
 /* One batch as the JSON array search_rebuild_load takes; doc is the
@@ -160,9 +162,9 @@ prepare(struct rebuild *rb, struct arena *a, const char **mark)
 }
 
 static int
-rebuild(struct ctl *ctl, int64_t batch)
+rebuild(struct ctl *ctl, int64_t batch, int64_t pause_ms)
 {
-    struct rebuild rb = {.batch = batch, .t0 = common_now()};
+    struct rebuild rb = {.batch = batch, .pause_ms = pause_ms, .t0 = common_now()};
     struct arena  *a = arena_create(), *ba = arena_create();
     const char    *mark, *merged;
     size_t         n = 1;
@@ -176,6 +178,8 @@ rebuild(struct ctl *ctl, int64_t batch)
         rc = copy_batch(&rb, ba, &n);
         if (n > 0)
             progress(&rb, "loaded", 0);
+        if (n > 0 && rb.pause_ms > 0)
+            nanosleep(&(struct timespec){rb.pause_ms / 1000, (rb.pause_ms % 1000) * 1000000}, NULL);
     }
     if (rc)
         goto done;
@@ -204,7 +208,7 @@ done:
 int
 search_main(struct ctl *ctl, int argc, char **argv)
 {
-    int64_t batch = 500;
+    int64_t batch = 500, pause_ms = 0;
     int     i, rc;
 
     if (common_wants_help(argc, argv)) {
@@ -220,11 +224,15 @@ search_main(struct ctl *ctl, int argc, char **argv)
             rc = common_int_opt("--batch", argv[++i], 1, 10000, &batch);
             if (rc)
                 return CTL_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--pause-ms") == 0 && i + 1 < argc) {
+            rc = common_int_opt("--pause-ms", argv[++i], 0, 60000, &pause_ms);
+            if (rc)
+                return CTL_EXIT_USAGE;
         } else {
             common_fail("unknown option \"%s\"", argv[i]);
             fputs(rebuild_usage, stderr);
             return CTL_EXIT_USAGE;
         }
     }
-    return rebuild(ctl, batch);
+    return rebuild(ctl, batch, pause_ms);
 }

@@ -25,6 +25,7 @@ struct ctl_config {
     const char *search_db;      /* SOUK_SEARCH_DB */
     const char *users_db;       /* SOUK_USERS_DB */
     const char *reviews_db;     /* SOUK_REVIEWS_DB */
+    const char *cart_db;        /* SOUK_CART_DB */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
     const char *pg_admin_dsn;   /* SOUK_PG_ADMIN_DSN */
     const char *migrations_dir; /* SOUK_MIGRATIONS_DIR; "" = found from the binary */

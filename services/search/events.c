@@ -1,0 +1,100 @@
+/*
+ * events.c - the catalog's product events, the only input of the search
+ * projection. Every product event is a full snapshot with a version, and
+ * search_apply keeps a row only when the version is newer, so duplicates and
+ * reordering are harmless. Search publishes nothing.
+ */
+#include <stdlib.h>
+
+#include "log.h"
+#include "search.h"
+
+static int on_product_upsert(struct mq_msg *m);
+static int on_product_deleted(struct mq_msg *m);
+
+const struct mq_consumer search_consumers[] = {
+    {EVENT_PRODUCT_CREATED, on_product_upsert},
+    {EVENT_PRODUCT_UPDATED, on_product_upsert},
+    {EVENT_PRODUCT_PRICE_CHANGED, on_product_upsert},
+    {EVENT_PRODUCT_DELETED, on_product_deleted},
+    {EVENT__COUNT, NULL},
+};
+
+/* A malformed payload is logged and fails; mq retries it and then parks it
+ * in the dead-letter queue, where an operator can look at it. */
+static int
+bad(const struct mq_msg *m, const char *why)
+{
+    log_error("search: %s %s: %s", event_key(m->ev->type), m->ev->id, why);
+    return ERR_INVALID;
+}
+
+static int
+version_get(const struct mq_msg *m, int64_t *version)
+{
+    json_t *v = json_object_get(m->ev->payload, "version");
+
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return bad(m, "payload.version must be a positive integer");
+    *version = json_integer_value(v);
+    return ERR_OK;
+}
+
+static void
+text_release(void *p)
+{
+    free(p);
+}
+
+/* product.created, product.updated, product.price_changed:
+ * {"version": N, "product": DOC}. */
+static int
+on_product_upsert(struct mq_msg *m)
+{
+    json_t *doc = json_object_get(m->ev->payload, "product");
+    json_t *id = json_object_get(doc, "id");
+    int64_t version;
+    char   *text;
+    int     rc, applied;
+
+    rc = version_get(m, &version);
+    if (rc)
+        return rc;
+    if (!json_is_object(doc) || !json_is_integer(id) || json_integer_value(id) < 1)
+        return bad(m, "payload.product must be a document with a positive id");
+    if (json_integer_value(id) != m->ev->aggregate_id)
+        return bad(m, "payload.product.id differs from aggregate_id");
+    text = json_dumps(doc, JSON_COMPACT);
+    if (text == NULL)
+        return bad(m, "payload.product cannot be serialised");
+    arena_defer(m->arena, text_release, text);
+    rc = store_apply(m->db, m->arena, m->ev->aggregate_id, version, text, &applied);
+    if (rc)
+        return rc;
+    log_debug("search: %s product %lld v%lld %s", event_key(m->ev->type),
+              (long long)m->ev->aggregate_id, (long long)version, applied ? "applied" : "stale");
+    return ERR_OK;
+}
+
+/* product.deleted: {"version": N, "product_id": ID}; leaves a tombstone
+ * with the version, so an older update arriving late changes nothing. */
+static int
+on_product_deleted(struct mq_msg *m)
+{
+    json_t *id = json_object_get(m->ev->payload, "product_id");
+    int64_t version;
+    int     rc, applied;
+
+    rc = version_get(m, &version);
+    if (rc)
+        return rc;
+    if (!json_is_integer(id) || json_integer_value(id) != m->ev->aggregate_id ||
+        m->ev->aggregate_id < 1)
+        return bad(m, "payload.product_id must equal aggregate_id");
+    rc = store_apply(m->db, m->arena, m->ev->aggregate_id, version, NULL, &applied);
+    if (rc)
+        return rc;
+    log_debug("search: product.deleted %lld v%lld %s", (long long)m->ev->aggregate_id,
+              (long long)version, applied ? "applied" : "stale");
+    return ERR_OK;
+}
