@@ -337,8 +337,13 @@ problem(struct req *r, int rc)
     char             *title;
 
     if (status >= 500) {
-        /* The full story goes to the log; a 500 never shows it to the client. */
-        rlog_error(r, "%s: %s", err_name(rc), detail != NULL ? detail : "(no detail)");
+        /* The full story goes to the log; a 500 never shows it to the client.
+         * A 503 is a dependency that is down (already logged where it was
+         * noticed, and a /ready probe during start-up): a warning. */
+        if (status == 500)
+            rlog_error(r, "%s: %s", err_name(rc), detail != NULL ? detail : "(no detail)");
+        else
+            rlog_warn(r, "%s: %s", err_name(rc), detail != NULL ? detail : "(no detail)");
         if (status == 500)
             detail = "internal error";
     }

@@ -67,6 +67,17 @@ else
 	echo "# no integration tests (*.t) under: $*"
 fi
 
+# The contract suite ran above against the monolith; the same files once more against the
+# services behind the gateway (tests/contract/README.md).
+contract=()
+if [ ${#targets[@]} -gt 0 ]; then
+	mapfile -t contract < <(find "${targets[@]}" -path '*tests/contract/[0-9]*.t' | sort -u)
+fi
+if [ ${#contract[@]} -gt 0 ]; then
+	echo "# contract suite against the services (SOUK_CONTRACT_MODE=services)"
+	SOUK_CONTRACT_MODE=services prove -j2 --timer -I tests/lib "${contract[@]}" </dev/null || rc=$?
+fi
+
 if [ ${#unit_failed[@]} -gt 0 ]; then
 	echo "unit tests failed: ${unit_failed[*]}" >&2
 	[ $rc -ne 0 ] || rc=1

@@ -68,6 +68,14 @@ my %bad = (
     is_problem(get('/admin/x', $bad{'alg none'}), 401, 'unauthorized', 'auth admin: alg none is 401');
     is_problem(get('/admin/x', bearer($good)), 403, 'forbidden', 'auth admin: a customer is 403');
     is($up->count(since => $mark), 0, 'no rejected request reached the upstream');
+
+    # A public route serves anonymous callers: a bad token there is no identity, not a 401.
+    for my $what ('an expired token', 'a forged signature', 'alg none') {
+        $mark = $up->mark;
+        is(get('/pub/x', $bad{$what})->{status}, 200, "auth public: $what passes as anonymous");
+        my ($got) = $up->requests(since => $mark);
+        ok($got && !(grep { /^x-user-/ } keys %{$got->{headers}}), "auth public: $what forwards no identity");
+    }
 }
 
 # ---- identity headers ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ use JSON::PP ();
 use POSIX ();
 use Souk::Test;
 use Souk::Shop;
-use CatalogTest qw(mint key_order shape);
+use CatalogTest qw(mint);
 
 my $c = CatalogTest->start;
 my $m = Souk::Shop->start('catalog_v1');    # the legacy answers to compare with
@@ -94,7 +94,7 @@ my $lap = $c->api(GET => "/api/v1/products/$id{'LAP-1'}");
 my $mlap = $m->api(GET => "/api/v1/products/$id{'LAP-1'}");
 is($lap->{status}, 200, 'get: 200 without a token');
 is(key_order($lap->{body}), key_order($mlap->{body}), 'get: members in the monolith\'s order');
-is_deeply(shape($lap->{json}), shape($mlap->{json}), 'get: the monolith\'s JSON types');
+is_deeply(json_shape($lap->{json}), json_shape($mlap->{json}), 'get: the monolith\'s JSON types');
 is(untimed($lap->{body}), untimed($mlap->{body}), 'get: the monolith\'s bytes');
 is_deeply($lap->{json}{attributes}, {colour => 'silver', ram_gb => '16', rama => 'x',
     touch => 'false'}, 'get: v1 attributes are text');

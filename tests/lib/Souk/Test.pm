@@ -12,6 +12,7 @@ package Souk::Test;
 use strict;
 use warnings;
 use Exporter 'import';
+use B ();
 use Cwd ();
 use Digest::SHA ();
 use MIME::Base64 ();
@@ -29,7 +30,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql pg_fresh pg_sql pg_admin_dsn
     redis_start rabbit_vhost rabbitmqctl spawn_service http raw_http is_problem repo_root soukctl
-    jwt_mint wait_until);
+    jwt_mint wait_until key_order json_shape);
 
 my $ROOT = Cwd::abs_path(File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..', '..'));
 sub repo_root { $ROOT }
@@ -445,6 +446,68 @@ sub is_problem {
     my $ok = Test::More::ok(!@bad, $name // "problem $status $slug");
     Test::More::diag(join("\n", @bad) . "\nbody: " . ($res->{body} // '')) unless $ok;
     return $ok;
+}
+
+# key_order($json_text): the member names of every object in the text, in the order they
+# appear, by path (".:id,sku,...;.category:id,slug,name;.items[]:..."), to compare the
+# shapes of two answers whose values differ. Items of an array share one path.
+sub key_order {
+    my ($text) = @_;
+    my ($pos, %keys) = (0);
+    my $ws = sub { $pos++ while $pos < length($text) && substr($text, $pos, 1) =~ /\s/ };
+    my $string = sub {
+        my $j = $pos + 1;
+        $j += substr($text, $j, 1) eq '\\' ? 2 : 1 while substr($text, $j, 1) ne '"';
+        my $s = substr($text, $pos + 1, $j - $pos - 1);
+        $pos = $j + 1;
+        return $s;
+    };
+    my $value;
+    $value = sub {
+        my ($path) = @_;
+        $ws->();
+        my $c = substr($text, $pos, 1);
+        if ($c eq '{' || $c eq '[') {
+            $pos++;
+            my $at = $path eq '' ? '.' : $path;
+            $keys{$at} //= [] if $c eq '{';
+            $ws->();
+            if (substr($text, $pos, 1) eq ($c eq '{' ? '}' : ']')) { $pos++; return }
+            while (1) {
+                my $sub = "$path\[]";
+                if ($c eq '{') {
+                    $ws->();
+                    my $k = $string->();
+                    $ws->();
+                    $pos++;    # ':'
+                    push @{$keys{$at}}, $k unless grep { $_ eq $k } @{$keys{$at}};
+                    $sub = "$path.$k";
+                }
+                $value->($sub);
+                $ws->();
+                last if substr($text, $pos++, 1) ne ',';
+            }
+        } elsif ($c eq '"') {
+            $string->();
+        } else {
+            $pos++ while $pos < length($text) && substr($text, $pos, 1) !~ /[,\]\}\s]/;
+        }
+    };
+    $value->('');
+    undef $value;    # the closure refers to itself
+    return join ';', map { "$_:" . join(',', @{$keys{$_}}) } sort keys %keys;
+}
+
+# json_shape($data): $data (decoded JSON) with every scalar replaced by its JSON type
+# (string, number, boolean, null), so two answers compare by structure and types.
+sub json_shape {
+    my ($d) = @_;
+    return {map { ($_ => json_shape($d->{$_})) } keys %$d} if ref $d eq 'HASH';
+    return [map { json_shape($_) } @$d] if ref $d eq 'ARRAY';
+    return 'null' unless defined $d;
+    return 'boolean' if JSON::PP::is_bool($d);
+    my $f = B::svref_2object(\$d)->FLAGS;
+    return ($f & (B::SVp_IOK() | B::SVp_NOK())) && !($f & B::SVp_POK()) ? 'number' : 'string';
 }
 
 our $LATE_FAILURE;    # a service exited badly after the plan was complete

@@ -1,10 +1,9 @@
 package CatalogTest;
 # Shared helpers for the catalog's black-box tests: a fresh database, Redis and vhost, one
-# souk-catalog, HS256 tokens minted with the test secret, a 5xx tally, the top-level member
-# order of a JSON text, and a tiny Redis client (RESP over a socket). Core Perl modules only.
+# souk-catalog, HS256 tokens minted with the test secret, a 5xx tally and a tiny Redis client
+# (RESP over a socket); key_order and json_shape are in Souk::Test. Core Perl modules only.
 use strict;
 use warnings;
-use B ();
 use Digest::SHA ();
 use Exporter 'import';
 use IO::Socket::INET ();
@@ -13,7 +12,7 @@ use MIME::Base64 ();
 use Test::More ();
 use Souk::Test;
 
-our @EXPORT_OK = qw(mint key_order shape redis_cmd);
+our @EXPORT_OK = qw(mint redis_cmd);
 our $SECRET = 'catalog-test-secret-0123456789abcdef';
 my $JSON = JSON::PP->new->utf8->canonical;
 
@@ -95,68 +94,6 @@ sub b64url {
     $s =~ tr{+/}{-_};
     $s =~ s/=+$//;
     return $s;
-}
-
-# key_order($json_text): the member names of every object in the text, in the order they
-# appear, by path (".:id,sku,...;.category:id,slug,name;.items[]:..."), to compare the
-# shapes of two answers whose values differ. Items of an array share one path.
-sub key_order {
-    my ($text) = @_;
-    my ($pos, %keys) = (0);
-    my $ws = sub { $pos++ while $pos < length($text) && substr($text, $pos, 1) =~ /\s/ };
-    my $string = sub {
-        my $j = $pos + 1;
-        $j += substr($text, $j, 1) eq '\\' ? 2 : 1 while substr($text, $j, 1) ne '"';
-        my $s = substr($text, $pos + 1, $j - $pos - 1);
-        $pos = $j + 1;
-        return $s;
-    };
-    my $value;
-    $value = sub {
-        my ($path) = @_;
-        $ws->();
-        my $c = substr($text, $pos, 1);
-        if ($c eq '{' || $c eq '[') {
-            $pos++;
-            my $at = $path eq '' ? '.' : $path;
-            $keys{$at} //= [] if $c eq '{';
-            $ws->();
-            if (substr($text, $pos, 1) eq ($c eq '{' ? '}' : ']')) { $pos++; return }
-            while (1) {
-                my $sub = "$path\[]";
-                if ($c eq '{') {
-                    $ws->();
-                    my $k = $string->();
-                    $ws->();
-                    $pos++;    # ':'
-                    push @{$keys{$at}}, $k unless grep { $_ eq $k } @{$keys{$at}};
-                    $sub = "$path.$k";
-                }
-                $value->($sub);
-                $ws->();
-                last if substr($text, $pos++, 1) ne ',';
-            }
-        } elsif ($c eq '"') {
-            $string->();
-        } else {
-            $pos++ while $pos < length($text) && substr($text, $pos, 1) !~ /[,\]\}\s]/;
-        }
-    };
-    $value->('');
-    undef $value;    # the closure refers to itself
-    return join ';', map { "$_:" . join(',', @{$keys{$_}}) } sort keys %keys;
-}
-
-# shape($data): $data (decoded JSON) with every scalar replaced by its JSON type
-# (string, number, boolean, null), so two answers compare by structure and types.
-sub shape {
-    my ($d) = @_;
-    return {map { ($_ => shape($d->{$_})) } keys %$d} if ref $d eq 'HASH';
-    return [map { shape($_) } @$d] if ref $d eq 'ARRAY';
-    return 'null' unless defined $d;
-    return 'boolean' if JSON::PP::is_bool($d);
-    my $f = B::svref_2object(\$d)->FLAGS;
-    return ($f & (B::SVp_IOK() | B::SVp_NOK())) && !($f & B::SVp_POK()) ? 'number' : 'string';
 }
 
 # redis_cmd($port, @args): one command over RESP; the reply (arrays as arrayrefs, errors

@@ -1,0 +1,417 @@
+package Souk::Contract;
+# The v1 contract suite's target and fixtures (tests/contract/README.md). One test file runs
+# unchanged against whatever contract_target() gives it:
+#
+#   SOUK_TEST_TARGET=http://127.0.0.1:8080   a stack someone runs already (`make run`), used as is
+#   SOUK_CONTRACT_MODE=monolith (default)    a fresh MariaDB schema and one souk-monolith
+#   SOUK_CONTRACT_MODE=services              fresh PostgreSQL databases, Redis and a vhost,
+#                                            souk-users, -catalog, -search, -reviews, -cart and
+#                                            souk-gateway in front with those routes in mode new
+#
+#   my $t = contract_target();
+#   my $u = $t->user;                                  # registered and logged in through v1
+#   my $c = $t->categories;                            # {parent, child, other}
+#   my $p = $t->product(category_id => $c->{child}{id});
+#   $t->settle;                                        # search and replicas have caught up
+#   my $res = $t->api(GET => "/api/v1/products/$p->{id}");
+#   $t->finish;                                        # "no 5xx" as a test
+#
+# Fixtures go through each target's own API (v1 where v1 can write, the catalog's v2 for
+# categories, SQL only where the monolith has no write at all). Waiting for eventually
+# consistent projections lives here, never in the assertions. Core Perl modules only.
+use strict;
+use warnings;
+use Exporter 'import';
+use Test::More ();
+use Time::HiRes ();
+use Souk::Test;
+use Souk::Gateway ();
+
+our @EXPORT = qw(contract_target conforms answers in_order %SPEC %ORDER);
+
+my $SECRET = 'contract-test-secret-0123456789abcdef';
+my $SEQ = 0;
+
+# Which services serve which v1 routes behind the gateway, in spawn order: the consumers
+# search and reviews before the producers catalog and users (queues bound before anything is
+# published), cart after the catalog it asks for price snapshots. Fixtures come later still.
+my @SERVICES = qw(search reviews catalog users cart);
+my %ROUTES = (
+    users   => [[accounts => '/api/v1/accounts']],
+    catalog => [[products => '/api/v1/products'], [categories => '/api/v1/categories']],
+    search  => [[search => '/api/v1/search']],
+    reviews => [[reviews => '/api/v1/products/{id}/reviews']],
+    cart    => [[cart => '/api/v1/cart', 'user']],
+);
+
+# contract_target(): the target of this test file, started if need be (stopped at exit).
+sub contract_target {
+    my $t = bless {bad => [], products => [], tag => _tag()}, __PACKAGE__;
+    if (my $url = $ENV{SOUK_TEST_TARGET}) {
+        $url =~ s{/+$}{};
+        @$t{qw(mode kind url)} = ('external', $ENV{SOUK_CONTRACT_MODE} // 'monolith', $url);
+        $t->{secret} = $ENV{SOUK_JWT_SECRET} // $Souk::Test::DEV_SECRET;
+    } else {
+        my $mode = $ENV{SOUK_CONTRACT_MODE} // 'monolith';
+        @$t{qw(mode kind secret)} = ($mode, $mode, $SECRET);
+        $mode eq 'monolith' ? $t->_start_monolith
+            : $mode eq 'services' ? $t->_start_services
+            : die "SOUK_CONTRACT_MODE: want monolith or services, got '$mode'\n";
+    }
+    $t->{admin_token} = jwt_mint(sub => '1', role => 'admin', secret => $t->{secret});
+    Test::More::note("contract target: $t->{mode} ($t->{kind}) at $t->{url}");
+    return $t;
+}
+
+# A word no seeded data holds: letters and digits only, so both searches see one word.
+sub _tag { sprintf('ct%x%04x', $$, int(rand(0xffff))) }
+
+sub _start_monolith {
+    my ($t) = @_;
+    $t->{db} = mariadb_fresh('contract');
+    $t->{svc}{monolith} = spawn_service('monolith', SOUK_MONOLITH_DB => $t->{db}{dsn},
+        SOUK_JWT_SECRET => $SECRET, SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192);
+    $t->{url} = $t->{svc}{monolith}->url;
+}
+
+sub _start_services {
+    my ($t) = @_;
+    my $amqp = rabbit_vhost();
+    my $redis = $t->{redis} = redis_start();
+    my %db = map { ($_ => pg_fresh($_)) } @SERVICES;
+    $t->{pg} = \%db;
+    my %common = (SOUK_AMQP_URL => $amqp, SOUK_JWT_SECRET => $SECRET);
+    my %env = (
+        search  => sub { (SOUK_SEARCH_DB => $db{search}{dsn}) },
+        reviews => sub { (SOUK_REVIEWS_DB => $db{reviews}{dsn}) },
+        catalog => sub { (SOUK_CATALOG_DB => $db{catalog}{dsn}, SOUK_REDIS_URL => $redis->url) },
+        users   => sub { (SOUK_USERS_DB => $db{users}{dsn}, SOUK_ARGON2_OPS => 1,
+            SOUK_ARGON2_MEM_KIB => 8192) },
+        cart => sub { (SOUK_CART_DB => $db{cart}{dsn}, SOUK_REDIS_URL => $redis->url,
+            SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
+    );
+    for my $name (@SERVICES) {
+        $t->{svc}{$name} = spawn_service($name, %common, $env{$name}->());
+    }
+    my (%up, @routes);
+    for my $name (@SERVICES) {
+        $up{$name} = Souk::Gateway::pool("127.0.0.1:" . $t->{svc}{$name}->port);
+        push @routes, map {
+            Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $name, mode => 'new',
+                auth => $_->[2] // 'public', timeout_ms => 10000)
+        } @{$ROUTES{$name}};
+    }
+    $t->{gateway} = Souk::Gateway->start(env => {SOUK_JWT_SECRET => $SECRET},
+        routes => Souk::Gateway::table(upstreams => \%up, routes => \@routes));
+    $t->{url} = $t->{gateway}->url;
+}
+
+sub url  { $_[0]{url} }
+sub kind { $_[0]{kind} }
+sub tag  { $_[0]{tag} }
+sub admin_token { $_[0]{admin_token} }
+
+# differs($side, $why): $why when the target has that side, else undef; for `local $TODO`
+# around an assertion it does not meet yet (each one listed in the README). $side is
+# 'services' (the services answer) or 'gateway' (the gateway is in front: every target but a
+# bare monolith; an external target is taken to be a gateway).
+sub differs {
+    my ($t, $side, $why) = @_;
+    my $has = $side eq 'services' ? $t->{kind} eq 'services' : $t->{mode} ne 'monolith';
+    return $has ? $why : undef;
+}
+
+# api($method, $path, token => ..., json => ..., body => ..., headers => {...}): http()
+# against the target; every 5xx is remembered for finish().
+sub api {
+    my ($t, $method, $path, %o) = @_;
+    my %h = %{$o{headers} || {}};
+    $h{Authorization} = "Bearer $o{token}" if defined $o{token};
+    my $res = http($method, $t->{url} . $path, {headers => \%h,
+        (exists $o{json} ? (json => $o{json}) : ()),
+        (defined $o{body} ? (body => $o{body}) : ())});
+    push @{$t->{bad}}, "$method $path -> $res->{status}: " . ($res->{body} // '')
+        if $res->{status} >= 500;
+    return $res;
+}
+
+sub admin_api { my ($t, $m, $p, %o) = @_; $t->api($m, $p, token => $t->{admin_token}, %o) }
+
+# token(%claims): a token the target accepts (its secret), for forged-identity tests.
+sub token { my ($t, %c) = @_; jwt_mint(secret => $t->{secret}, %c) }
+
+# --- users --------------------------------------------------------------------
+
+sub email { sprintf('%s.%d@contract.test', $_[0]{tag}, ++$SEQ) }
+
+# user(%o): registered and logged in through v1: {id, email, password, name, token, user}.
+# reviewer => 1 also waits until the reviews side knows the name (services: its replica).
+sub user {
+    my ($t, %o) = @_;
+    my $u = {email => $o{email} // $t->email, password => $o{password} // 'correct horse battery',
+        name => $o{name} // "Contract User $SEQ"};
+    my $res = $t->api(POST => '/api/v1/accounts/register',
+        json => {email => $u->{email}, password => $u->{password}, name => $u->{name}});
+    die "register $u->{email}: $res->{status} $res->{body}\n" unless $res->{status} == 201;
+    $u->{id} = $res->{json}{id};
+    $res = $t->api(POST => '/api/v1/accounts/login',
+        json => {email => $u->{email}, password => $u->{password}});
+    die "login $u->{email}: $res->{status} $res->{body}\n" unless $res->{status} == 200;
+    @$u{qw(token user)} = @{$res->{json}}{qw(token user)};
+    $t->_wait_reviewer($u) if $o{reviewer};
+    return $u;
+}
+
+sub _wait_reviewer {
+    my ($t, $u) = @_;
+    return unless $t->{kind} eq 'services';
+    return Time::HiRes::sleep(1) if $t->{mode} eq 'external';    # no way to ask: a grace period
+    wait_until("user $u->{id} in the reviews replica", sub {
+        @{pg_sql($t->{pg}{reviews}{db}, "SELECT 1 FROM users_replica WHERE id = $u->{id}")};
+    }, 20) or die "user $u->{id} never reached the reviews replica\n";
+}
+
+# --- catalog ------------------------------------------------------------------
+
+# categories(): {parent, child, other}, each {id, slug, name}: child's parent is parent,
+# other is unrelated. Made once per target (external targets: picked from what exists).
+sub categories {
+    my ($t) = @_;
+    return $t->{categories} //= $t->_pick_categories if $t->{mode} eq 'external';
+    return $t->{categories} //= do {
+        my $parent = $t->_category('parent', 'Contract Parent');
+        {parent => $parent, child => $t->_category('child', 'Contract Child', $parent),
+            other => $t->_category('other', 'Contract Other')};
+    };
+}
+
+sub _category {
+    my ($t, $key, $name, $parent) = @_;
+    my $slug = "$t->{tag}-$key";
+    my $id;
+    if ($t->{mode} eq 'monolith') {    # the monolith has no category write
+        my $p = $parent ? $parent->{id} : 'NULL';
+        mariadb_sql($t->{db}{db}, "INSERT INTO categories (slug, name, parent_id) VALUES ('$slug', '$name', $p)");
+        $id = 0 + mariadb_sql($t->{db}{db}, "SELECT id FROM categories WHERE slug = '$slug'")->[0][0];
+    } else {
+        my $res = http(POST => $t->{svc}{catalog}->url . '/api/v2/categories',
+            {headers => {Authorization => "Bearer $t->{admin_token}"},
+             json => {slug => $slug, name => $name, ($parent ? (parent_id => $parent->{id}) : ())}});
+        die "category $slug: $res->{status} $res->{body}\n" unless $res->{status} == 201;
+        $id = $res->{json}{id};
+    }
+    return {id => $id, slug => $slug, name => $name};
+}
+
+sub _pick_categories {
+    my ($t) = @_;
+    my $all = $t->api(GET => '/api/v1/categories')->{json}{items} // [];
+    my ($child) = grep { defined $_->{parent_id} } @$all;
+    die "external target: no category with a parent to use\n" unless $child;
+    my ($parent) = grep { $_->{id} == $child->{parent_id} } @$all;
+    my ($other) = grep { !defined $_->{parent_id} && $_->{id} != $parent->{id} } @$all;
+    die "external target: want two top-level categories\n" unless $other;
+    my $pick = sub { +{map { ($_ => $_[0]{$_}) } qw(id slug name)} };
+    return {parent => $pick->($parent), child => $pick->($child), other => $pick->($other)};
+}
+
+# product(%fields): POST /api/v1/products as admin, defaults for what is not given. Every
+# fixture's description holds the tag (the search for it finds them all) and its attributes
+# suite=<tag> (the list filtered on it shows only this file's products, seeded data or not).
+sub product {
+    my ($t, %f) = @_;
+    $SEQ++;
+    my %body = (sku => "$t->{tag}-$SEQ", name => "Contract Product $SEQ", brand => 'Acme',
+        category_id => $t->categories->{other}{id}, price => {amount => 1000, currency => 'EUR'},
+        %f);
+    $body{description} = join ' ', grep {length} $body{description} // '', $t->{tag};
+    $body{attributes} = {%{$body{attributes} || {}}, suite => $t->{tag}};
+    my $res = $t->admin_api(POST => '/api/v1/products', json => \%body);
+    die "product: $res->{status} $res->{body}\n" unless $res->{status} == 201;
+    push @{$t->{products}}, $res->{json}{id};
+    return $res->{json};
+}
+
+# update_product($id, \%body, carts => [$user, ...]): PUT /api/v1/products/{id} as admin; the
+# answer. On the services side the carts named learn the new price and name from events, so
+# this waits until each of them shows them.
+sub update_product {
+    my ($t, $id, $body, %o) = @_;
+    my $res = $t->admin_api(PUT => "/api/v1/products/$id", json => $body);
+    die "update $id: $res->{status} $res->{body}\n" unless $res->{status} == 200;
+    return $res->{json} unless $t->{kind} eq 'services';
+    for my $u (@{$o{carts} || []}) {
+        wait_until("the cart of user $u->{id} shows product $id as updated", sub {
+            my $c = $t->api(GET => '/api/v1/cart', token => $u->{token})->{json} // {};
+            my ($l) = grep { $_->{product_id} == $id } @{$c->{items} || []};
+            !$l || $l->{unit_price}{amount} == $body->{price}{amount} && $l->{name} eq $body->{name};
+        }, 20) or die "the cart never saw the update of product $id\n";
+    }
+    return $res->{json};
+}
+
+# settle(): every product made so far is found by search (for its tag) and known to reviews.
+# Immediate on the monolith; the services get there through events.
+sub settle {
+    my ($t) = @_;
+    return unless $t->{kind} eq 'services';
+    my %want = map { ($_ => 1) } @{$t->{products}};
+    my $n = keys %want;
+    wait_until("search has the $n fixtures", sub {
+        my %got;
+        for (my $page = 1; ; $page++) {
+            my $j = $t->api(GET => "/api/v1/search?q=$t->{tag}&limit=100&page=$page")->{json};
+            return 0 unless ref $j eq 'HASH';
+            $got{$_->{id}} = 1 for @{$j->{items}};
+            last if $page * 100 >= $j->{total};
+        }
+        !grep { !$got{$_} } keys %want;
+    }, 30) or die "search never caught up\n";
+    for my $id (keys %want) {
+        next if $t->{reviewable}{$id};
+        wait_until("reviews knows product $id",
+            sub { $t->api(GET => "/api/v1/products/$id/reviews")->{status} == 200 }, 20)
+            or die "product $id never reached the reviews replica\n";
+        $t->{reviewable}{$id} = 1;
+    }
+}
+
+# finish(): a test that no answer was a 5xx.
+sub finish {
+    my ($t) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::is_deeply($t->{bad}, [], 'no 5xx answers') or Test::More::diag(join "\n", @{$t->{bad}});
+}
+
+# --- shapes -------------------------------------------------------------------
+
+# The v1 representations (contracts/api-v1.yaml, monolith/api*.c): members and JSON types,
+# and the order of the members where a path of key_order() names them.
+my $MONEY = {amount => 'int', currency => 'str'};
+my $CATEGORY_REF = {id => 'int', slug => 'str', name => 'str'};
+my $ADDRESS = {line1 => 'str', line2 => 'str', city => 'str', postal_code => 'str', country => 'str'};
+my $SUMMARY = {id => 'int', sku => 'str', name => 'str', brand => 'str', category => $CATEGORY_REF,
+    price => $MONEY, attributes => {'*' => 'str'}};
+# souk-cart adds "price_changed" and "unavailable" (true) to a line when they apply (additive
+# v1 members, services/cart/README.md); the monolith never sends them.
+my $LINE = {product_id => 'int', name => 'str', quantity => 'int', unit_price => $MONEY,
+    line_total => $MONEY, 'price_changed?' => 'bool', 'unavailable?' => 'bool'};
+our %SPEC = (
+    user => {id => 'int', email => 'str', name => 'str', role => 'str', created_at => 'ts',
+        shipping_address => 'null'},
+    address => $ADDRESS,
+    login => {token => 'str', token_type => 'str', expires_in => 'int', user => 'user'},
+    categories => {items => [{%$CATEGORY_REF, parent_id => 'int|null'}]},
+    product => {%$SUMMARY, description => 'str', stock => 'int',
+        rating => {average => 'num', count => 'int'}, created_at => 'ts', updated_at => 'ts'},
+    product_page => {items => [$SUMMARY], page => 'int', limit => 'int', total => 'int'},
+    search_page => {items => [$SUMMARY], page => 'int', limit => 'int', total => 'int',
+        query => 'str'},
+    review => {id => 'int', product_id => 'int', user_id => 'int', author => 'str', rating => 'int',
+        title => 'str', body => 'str', created_at => 'ts'},
+    cart => {items => [$LINE], total => $MONEY, item_count => 'int'},
+    problem => {type => 'str', title => 'str', status => 'int', detail => 'str', instance => 'str',
+        request_id => 'str'},
+);
+$SPEC{user_with_address} = {%{$SPEC{user}}, shipping_address => $ADDRESS};
+$SPEC{login}{user} = $SPEC{user};
+$SPEC{review_page} = {items => [$SPEC{review}], page => 'int', limit => 'int', total => 'int',
+    average_rating => 'num', count => 'int'};
+
+my $SUMMARY_ORDER = 'id,sku,name,brand,category,price,attributes';
+our %ORDER = (
+    problem => {'.' => 'type,title,status,detail,instance,request_id'},
+    user => {'.' => 'id,email,name,role,created_at,shipping_address'},
+    address => {'.' => 'line1,line2,city,postal_code,country'},
+    login => {'.' => 'token,token_type,expires_in,user',
+        '.user' => 'id,email,name,role,created_at,shipping_address'},
+    categories => {'.' => 'items', '.items[]' => 'id,slug,name,parent_id'},
+    product => {'.' => "$SUMMARY_ORDER,description,stock,rating,created_at,updated_at",
+        '.category' => 'id,slug,name', '.price' => 'amount,currency', '.rating' => 'average,count'},
+    product_page => {'.' => 'items,page,limit,total', '.items[]' => $SUMMARY_ORDER,
+        '.items[].category' => 'id,slug,name', '.items[].price' => 'amount,currency'},
+    review => {'.' => 'id,product_id,user_id,author,rating,title,body,created_at'},
+    review_page => {'.' => 'items,page,limit,total,average_rating,count',
+        '.items[]' => 'id,product_id,user_id,author,rating,title,body,created_at'},
+    cart => {'.' => 'items,total,item_count', '.total' => 'amount,currency',
+        '.items[]' => 'product_id,name,quantity,unit_price,line_total',
+        '.items[].unit_price' => 'amount,currency', '.items[].line_total' => 'amount,currency'},
+);
+$ORDER{search_page} = {%{$ORDER{product_page}}, '.' => 'items,page,limit,total,query'};
+
+# answers($res, $status, $spec, $name): one test that $res (from api()) has that status, a
+# Content-Type of application/json and a body conforming to $spec (a %SPEC name or a spec).
+sub answers {
+    my ($res, $status, $spec, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @bad;
+    push @bad, "status is $res->{status}, want $status" if $res->{status} != $status;
+    push @bad, "content-type is '" . ($res->{headers}{'content-type'} // '') . "'"
+        unless ($res->{headers}{'content-type'} // '') =~ m{^application/json\s*(?:;|$)}i;
+    if (!defined $res->{json}) {
+        push @bad, 'body is not JSON';
+    } elsif (defined $spec) {
+        push @bad, conforms($res->{json}, ref $spec ? $spec : $SPEC{$spec} // die "no spec $spec\n");
+    }
+    my $ok = Test::More::ok(!@bad, $name);
+    Test::More::diag(join("\n", @bad) . "\nbody: " . ($res->{body} // '')) unless $ok;
+    return $ok;
+}
+
+# in_order($res, $order, $name): one test that the members at each path of $order (a %ORDER
+# name or {path => 'a,b,c'}) come in that order in the body's text (other members ignored).
+sub in_order {
+    my ($res, $order, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    $order = $ORDER{$order} // die "no order $order\n" unless ref $order;
+    my %got = map { split /:/, $_, 2 } split /;/, key_order($res->{body} // '');
+    my %want = %$order;
+    # only the order of the members named: which members there are is conforms()' business
+    my %seen = map {
+        my %named = map { ($_ => 1) } split /,/, $want{$_};
+        ($_ => join ',', grep { $named{$_} } split /,/, $got{$_});
+    } grep { exists $got{$_} } keys %want;
+    # an empty list has no item paths: compare only the paths the answer has
+    %want = map { ($_ => $want{$_}) } grep { exists $got{$_} || !/\[\]/ } keys %want;
+    return Test::More::is_deeply(\%seen, \%want, $name);
+}
+
+# conforms($data, $spec): the ways decoded JSON misses a spec (empty when it conforms).
+# A spec is 'int', 'num', 'str', 'ts' (RFC 3339 UTC, seconds, Z), 'bool', 'null', 'A|B',
+# [SPEC] (an array of SPEC items), {name => SPEC, ...} (exactly these members; a name ending
+# in '?' is an additive member that may be absent) or {'*' => SPEC} (any members, each SPEC).
+my $TS = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+sub conforms {
+    my ($d, $spec, $path) = @_;
+    $path //= '';
+    my $at = $path eq '' ? '.' : $path;
+    if (ref $spec eq 'HASH') {
+        return ("$at: not an object") unless ref $d eq 'HASH';
+        if (my $each = $spec->{'*'}) {
+            return map { conforms($d->{$_}, $each, "$path.$_") } sort keys %$d;
+        }
+        my %want = map { (s/\?$//r => $spec->{$_}) } keys %$spec;
+        my @bad = map {"$at: unexpected member \"$_\""} grep { !exists $want{$_} } sort keys %$d;
+        push @bad, map {"$at: missing member \"$_\""}
+            grep { !/\?$/ && !exists $d->{$_} } sort keys %$spec;
+        push @bad, map { conforms($d->{$_}, $want{$_}, "$path.$_") }
+            grep { exists $d->{$_} } sort keys %want;
+        return @bad;
+    }
+    if (ref $spec eq 'ARRAY') {
+        return ("$at: not an array") unless ref $d eq 'ARRAY';
+        return map { conforms($d->[$_], $spec->[0], "$path\[$_]") } 0 .. $#$d;
+    }
+    my $type = json_shape($d);
+    for my $s (split /\|/, $spec) {
+        return () if $s eq 'null' && $type eq 'null'
+            || $s eq 'bool' && $type eq 'boolean'
+            || $s eq 'str' && $type eq 'string'
+            || $s eq 'ts' && $type eq 'string' && $d =~ $TS
+            || $s eq 'num' && $type eq 'number'
+            || $s eq 'int' && $type eq 'number' && $d =~ /^-?\d+$/;
+    }
+    return ("$at: " . (ref $d ? lc(ref $d) : $type eq 'null' ? 'null' : "$type '$d'") . ", want $spec");
+}
+
+1;
