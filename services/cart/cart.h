@@ -1,0 +1,182 @@
+/*
+ * cart.h - the cart service's structs and cross-file prototypes.
+ * api.c decodes and encodes JSON, cart.c is pure logic (quantities, caps,
+ * merging, TTLs, key and line formats), store.c holds every Redis command,
+ * catalog.c takes price snapshots from the catalog over HTTP, events.c
+ * flags lines from product events.
+ */
+#ifndef SOUK_CART_H
+#define SOUK_CART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "err.h"
+#include "mq.h"
+#include "req.h"
+
+struct httpc;
+struct kv;
+
+struct cart_ttls {
+    int64_t user_s, anon_s; /* seconds */
+};
+
+struct cart_config {
+    const char      *listen;
+    const char      *redis_url;   /* redis://host:port/db: the carts */
+    const char      *catalog_url; /* http://host:port of souk-catalog: price snapshots */
+    const char      *db;          /* postgresql://...: the inbox of consumed events only */
+    struct mq_config mq;          /* SOUK_AMQP_URL, SOUK_MQ_* */
+    const char      *jwt_secret;
+    const char      *log_level;
+    struct cart_ttls ttl; /* sliding TTLs of a user's / an anonymous cart */
+    int64_t          catalog_timeout_ms, price_cache_ms;
+    int              cookie_secure; /* add "Secure" to the cart cookie (behind TLS) */
+    int64_t          workers, loops;
+    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+};
+
+extern struct cart_config cart_cfg; /* read-only after main() */
+extern struct mq         *cart_mq;  /* the consumer, for /ready */
+
+/* Per worker thread (server_spec.worker_init): r->worker. */
+struct cart_worker {
+    struct kv    *kv;
+    struct httpc *hc;
+};
+
+/* The monolith's limits (monolith/monolith.h). */
+#define MAX_QTY        99 /* per cart line */
+#define MAX_CART_LINES 100
+
+#define CART_PRICE_MAX 1000000000000LL /* minor units, the catalog's own bound */
+#define CART_NAME_MAX  200             /* bytes, the catalog's own bound */
+
+/* Key formats: a hash per cart (field = product id, value = an encoded line)
+ * and a set per product of the cart keys holding it (for product events). */
+#define CART_KEY_USER    "souk:cart:u:" /* + user id (the verified token's sub) */
+#define CART_KEY_ANON    "souk:cart:a:" /* + the cookie's 32 hex digits */
+#define CART_KEY_PRODUCT "souk:cart:p:" /* + product id */
+#define CART_KEY_MAX     64
+#define CART_ANON_ID_LEN 32 /* 128 random bits in lower-case hex */
+#define CART_COOKIE      "souk_cart"
+
+struct money {
+    int64_t minor;
+    char    currency[4];
+};
+
+enum cart_kind { CART_NONE, CART_USER, CART_ANON };
+
+/* Which cart a request works on and how long it lives. */
+struct cart_ref {
+    enum cart_kind kind;
+    char           key[CART_KEY_MAX];
+    int64_t        ttl_s;       /* the cart's sliding TTL */
+    int64_t        index_ttl_s; /* the product sets': outlives every cart */
+};
+
+struct cart_line {
+    int64_t      product_id, quantity;
+    int64_t      seq;         /* order of addition */
+    int64_t      version;     /* catalog version of unit and name; 0 = a snapshot */
+    struct money unit;        /* the price today, as far as events told */
+    struct money added;       /* the price when the line was added */
+    int          unavailable; /* the product was deleted */
+    const char  *name;
+};
+
+/* Lines in the order they were added. */
+struct cart {
+    struct cart_line *lines;
+    size_t            n;
+};
+
+/* The catalog's answer for one product. */
+struct product_snap {
+    int64_t      id;
+    struct money price;
+    const char  *name;
+};
+
+/* A product event, reduced to what a cart line shows. */
+struct product_event {
+    int64_t      id, version;
+    int          deleted;
+    struct money price; /* when !deleted */
+    const char  *name;  /* when !deleted */
+};
+
+/* cart.c: pure logic */
+void cart_ref_user(struct cart_ref *ref, int64_t user_id, const struct cart_ttls *t);
+/* ERR_INVALID unless id is CART_ANON_ID_LEN lower-case hex digits. */
+MUST_CHECK int cart_ref_anon(struct cart_ref *ref, const char *id, const struct cart_ttls *t);
+/* The souk_cart value of a Cookie header when it is a well-formed id (copied
+ * into out): 1; 0 when absent or malformed (a forged value is ignored). */
+int  cart_cookie_find(const char *header, char out[CART_ANON_ID_LEN + 1]);
+void cart_index_key(int64_t product_id, char out[CART_KEY_MAX]);
+/* A line as the text kept in Redis, in a; and back (ERR_INVALID for junk). */
+char          *cart_line_encode(const struct cart_line *l, struct arena *a, size_t *len);
+MUST_CHECK int cart_line_decode(const char *p, size_t n, int64_t product_id, struct arena *a,
+                                struct cart_line *out);
+const struct cart_line *cart_find(const struct cart *c, int64_t product_id);
+void                    cart_sort(struct cart *c);
+/* The line after adding qty of p: ERR_CONFLICT past MAX_QTY or MAX_CART_LINES. */
+MUST_CHECK int cart_add(const struct cart *c, const struct product_snap *p, int64_t qty,
+                        struct cart_line *out);
+/* The line with its quantity set: ERR_NOT_FOUND when not in the cart. */
+MUST_CHECK int cart_set(const struct cart *c, int64_t product_id, int64_t qty,
+                        struct cart_line *out);
+/* The lines of user to write so that anon is merged into it: quantities
+ * added and capped at MAX_QTY, new lines appended in anon's order while the
+ * cart has room (the rest is dropped). out holds anon->n lines; returns how
+ * many were filled. */
+size_t cart_merge(const struct cart *user, const struct cart *anon, struct cart_line *out);
+/* The line after ev: 1 and *out when ev is newer than what the line shows. */
+int  cart_line_apply(const struct cart_line *l, const struct product_event *ev,
+                     struct cart_line *out);
+int  cart_line_price_changed(const struct cart_line *l);
+void cart_line_total(const struct cart_line *l, struct money *out);
+/* Sum of the line totals ("EUR" when empty, as the monolith) and of the quantities. */
+void cart_total(const struct cart *c, struct money *out, int64_t *items);
+int  cart_currency_valid(const char *z);
+
+/* store.c: every Redis command. ERR_UNAVAILABLE when Redis is down, ERR_BUSY
+ * when concurrent writers kept winning. Reads and writes extend the TTL. */
+MUST_CHECK int store_cart_get(struct kv *kv, struct arena *a, const struct cart_ref *ref,
+                              struct cart *out);
+MUST_CHECK int store_cart_add(struct kv *kv, struct arena *a, const struct cart_ref *ref,
+                              const struct product_snap *p, int64_t qty, struct cart *out);
+MUST_CHECK int store_cart_set(struct kv *kv, struct arena *a, const struct cart_ref *ref,
+                              int64_t product_id, int64_t qty, struct cart *out);
+MUST_CHECK int store_cart_remove(struct kv *kv, struct arena *a, const struct cart_ref *ref,
+                                 int64_t product_id, struct cart *out);
+/* Merge anon into user and delete anon, in one transaction: a retry finds
+ * anon gone and adds nothing. *lines is how many lines changed. */
+MUST_CHECK int store_cart_merge(struct kv *kv, struct arena *a, const struct cart_ref *anon,
+                                const struct cart_ref *user, size_t *lines);
+/* Apply ev to every cart holding its product; *carts is how many changed. */
+MUST_CHECK int store_product_event(struct kv *kv, struct arena *a, const struct product_event *ev,
+                                   size_t *carts);
+
+/* catalog.c: price snapshots */
+/* The product's name and price from the catalog (or the per-process cache).
+ * ERR_NOT_FOUND (unknown or deleted product), ERR_UNAVAILABLE (the catalog
+ * is down, slow or answered nonsense; logged). */
+MUST_CHECK int catalog_product(struct req *r, int64_t id, struct product_snap *out);
+void           catalog_cache_evict(int64_t id);
+
+/* events.c */
+extern const struct mq_consumer cart_consumers[];
+
+/* api.c: handlers */
+int cart_get(struct req *r);
+int cart_item_add(struct req *r);
+int cart_item_put(struct req *r);
+int cart_item_delete(struct req *r);
+int ready_redis(struct req *r);
+int ready_mq(struct req *r);
+
+#endif
