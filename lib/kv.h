@@ -22,7 +22,7 @@ struct kv_reply {
     enum kv_type      type;
     const char       *str; /* KV_STR, KV_STATUS */
     size_t            len;
-    int64_t           i; /* KV_INT */
+    int64_t           i;    /* KV_INT */
     struct kv_reply **elem; /* KV_ARRAY */
     size_t            n;
 };

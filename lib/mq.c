@@ -40,10 +40,9 @@ struct metric mq_dead_lettered = {.name = "souk_events_dead_lettered_total",
  * never become visible below one already published. The lock is held only
  * from the insert to the commit of a short write transaction. */
 #define OUTBOX_LOCK "7599321707"
-static const char outbox_put_sql[] =
-    "WITH l AS (SELECT pg_advisory_xact_lock(" OUTBOX_LOCK ")) "
-    "INSERT INTO outbox (id, type, aggregate_id, envelope) "
-    "SELECT $1::uuid, $2, $3::bigint, $4 FROM l";
+static const char outbox_put_sql[] = "WITH l AS (SELECT pg_advisory_xact_lock(" OUTBOX_LOCK ")) "
+                                     "INSERT INTO outbox (id, type, aggregate_id, envelope) "
+                                     "SELECT $1::uuid, $2, $3::bigint, $4 FROM l";
 
 int
 mq_reply_ok(amqp_rpc_reply_t reply, const char *what)
@@ -171,8 +170,8 @@ login(struct mq_conn *mc, const struct amqp_connection_info *ci)
         return ERR_UNAVAILABLE;
     }
     (void)amqp_set_rpc_timeout(mc->c, &rpc);
-    if (mq_reply_ok(amqp_login(mc->c, ci->vhost, 0, 131072, MQ_HEARTBEAT,
-                               AMQP_SASL_METHOD_PLAIN, ci->user, ci->password),
+    if (mq_reply_ok(amqp_login(mc->c, ci->vhost, 0, 131072, MQ_HEARTBEAT, AMQP_SASL_METHOD_PLAIN,
+                               ci->user, ci->password),
                     "login"))
         return ERR_UNAVAILABLE;
     amqp_channel_open(mc->c, MQ_CHANNEL);
@@ -387,10 +386,9 @@ mq_outbox_put(struct db *db, struct arena *a, enum event_type type, int64_t aggr
     rc = event_encode(&e, a, &text, &len);
     if (rc)
         return rc;
-    return db_exec_sql(db, a, outbox_put_sql, 4,
-                       (const char *const[]){e.id, event_key(type),
-                                             db_i64_text(a, aggregate_id), text},
-                       NULL);
+    return db_exec_sql(
+        db, a, outbox_put_sql, 4,
+        (const char *const[]){e.id, event_key(type), db_i64_text(a, aggregate_id), text}, NULL);
 }
 
 static void

@@ -11,7 +11,8 @@
  * Consuming: each service has one durable quorum queue (named after the
  * service) bound by its consumers' routing keys. A consumer thread gives each
  * message an arena and a transaction, records the event id in the inbox (a
- * duplicate is acked and skipped), runs the handler, commits, then acks. A
+ * duplicate is acked and skipped), runs the handler, commits, runs the
+ * handler's after_commit hook if it set one (struct mq_msg), then acks. A
  * failing handler is retried after a delay (queue <svc>.retry), up to
  * max_attempts, then parked in <svc>.dlq for `soukctl dlq`.
  *
@@ -38,7 +39,17 @@ struct mq;
 #define MQ_EXCHANGE "souk.events"
 
 /* One message being handled: everything lives in arena, and db is inside the
- * transaction that also holds the inbox row. */
+ * transaction that also holds the inbox row.
+ *
+ * after_commit: a handler may set it to run something once its transaction
+ * has committed (before the ack), e.g. writing the new state through to a
+ * cache that must not show it before the database does. It is called with
+ * after_commit_arg only after a successful commit, never for a rollback, a
+ * failed commit or a duplicate, and at most once per attempt (mq clears it
+ * before each attempt). The arena is still alive; m->db is outside any
+ * transaction then. It cannot fail the message: the effect is committed.
+ * A crash between the commit and the hook skips it (the redelivery is a
+ * duplicate), so use it for what a TTL or the next write repairs. */
 struct mq_msg {
     struct arena       *arena;
     struct db          *db;
@@ -46,6 +57,8 @@ struct mq_msg {
     int                 attempt; /* 1 on first delivery */
     void               *ctx;     /* mq_spec.ctx */
     const char         *error;   /* a failing handler may say why (kept with a dead letter) */
+    void (*after_commit)(struct mq_msg *m, void *arg);
+    void *after_commit_arg;
 };
 
 /* ERR_OK commits; any other code rolls back and schedules a retry (the

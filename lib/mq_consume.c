@@ -44,8 +44,8 @@ subscribe(struct mq *mq, struct mq_conn *mc)
     rc = mq_reply_ok(amqp_get_rpc_reply(mc->c), "basic.qos");
     if (rc)
         return rc;
-    amqp_basic_consume(mc->c, MQ_CHANNEL, amqp_cstring_bytes(mq->queue), amqp_empty_bytes, 0, 0,
-                       0, amqp_empty_table);
+    amqp_basic_consume(mc->c, MQ_CHANNEL, amqp_cstring_bytes(mq->queue), amqp_empty_bytes, 0, 0, 0,
+                       amqp_empty_table);
     return mq_reply_ok(amqp_get_rpc_reply(mc->c), "basic.consume");
 }
 
@@ -84,6 +84,8 @@ apply(struct mq *mq, struct db *db, struct mq_msg *m, mq_handler_fn *fn, int *du
     if (rc)
         goto done;
     rc = db_commit(db);
+    if (rc == ERR_OK && m->after_commit != NULL)
+        m->after_commit(m, m->after_commit_arg);
     return rc;
 done:
     db_rollback(db);
@@ -113,6 +115,8 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
     }
     for (;;) {
         m.error = NULL;
+        m.after_commit = NULL;
+        m.after_commit_arg = NULL;
         rc = apply(mq, db, &m, fn, &dup);
         if (rc != ERR_UNAVAILABLE)
             break;
@@ -159,8 +163,8 @@ forward(struct mq *mq, struct mq_conn *mc, const amqp_envelope_t *env, struct ar
     p.message_id = pr->_flags & AMQP_BASIC_MESSAGE_ID_FLAG
                        ? arena_strndup(a, pr->message_id.bytes, pr->message_id.len)
                        : "";
-    p.type = pr->_flags & AMQP_BASIC_TYPE_FLAG ? arena_strndup(a, pr->type.bytes, pr->type.len)
-                                               : "";
+    p.type =
+        pr->_flags & AMQP_BASIC_TYPE_FLAG ? arena_strndup(a, pr->type.bytes, pr->type.len) : "";
     p.body = env->message.body.bytes;
     p.len = env->message.body.len;
     if (o == RETRY) {
@@ -200,8 +204,8 @@ handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *
             goto done;
         metrics_add(o == RETRY ? &mq_retried : &mq_dead_lettered, 1);
         if (o == PARK)
-            log_error("consumer: parked a message in %s after %d attempt(s): %s", mq->dlq,
-                      attempt, why);
+            log_error("consumer: parked a message in %s after %d attempt(s): %s", mq->dlq, attempt,
+                      why);
     }
     if (amqp_basic_ack(mc->c, MQ_CHANNEL, env->delivery_tag, 0) != AMQP_STATUS_OK)
         rc = ERR_UNAVAILABLE;

@@ -65,8 +65,8 @@ to_dead(const amqp_message_t *msg, struct arena *a, struct mq_dead *d)
     d->event_id = pr->_flags & AMQP_BASIC_MESSAGE_ID_FLAG
                       ? arena_strndup(a, pr->message_id.bytes, pr->message_id.len)
                       : "";
-    d->type = pr->_flags & AMQP_BASIC_TYPE_FLAG ? arena_strndup(a, pr->type.bytes, pr->type.len)
-                                                : "";
+    d->type =
+        pr->_flags & AMQP_BASIC_TYPE_FLAG ? arena_strndup(a, pr->type.bytes, pr->type.len) : "";
     d->error = mq_header_str(h, MQ_H_ERROR, a);
     d->died_at = mq_header_str(h, MQ_H_DIED_AT, a);
     d->attempts = (int)mq_header_int(h, MQ_H_ATTEMPT, 0);
@@ -126,8 +126,7 @@ replay(struct dlq_walk *w, const amqp_message_t *msg, const struct mq_dead *d)
 }
 
 int
-mq_dlq_settle(const char *amqp_url, const char *service, const char *event_id, int drop,
-              size_t *n)
+mq_dlq_settle(const char *amqp_url, const char *service, const char *event_id, int drop, size_t *n)
 {
     struct arena   *a = arena_create();
     struct dlq_walk w = {0};

@@ -14,19 +14,19 @@
 #include "metrics.h"
 #include "mq.h"
 
-#define MQ_CHANNEL      1
-#define MQ_UNROUTED     "souk.unrouted" /* alternate exchange and its queue */
-#define MQ_RPC_TIMEOUT  5000            /* ms: any broker round trip */
-#define MQ_HEARTBEAT    30              /* s */
-#define MQ_BACKOFF_MAX  5000            /* ms between reconnect attempts */
-#define MQ_H_ATTEMPT    "x-souk-attempt"
-#define MQ_H_ERROR      "x-souk-error"
-#define MQ_H_DIED_AT    "x-souk-died-at"
-#define MQ_QUEUE_NAME   200 /* bytes for "<service>.retry" and friends */
+#define MQ_CHANNEL     1
+#define MQ_UNROUTED    "souk.unrouted" /* alternate exchange and its queue */
+#define MQ_RPC_TIMEOUT 5000            /* ms: any broker round trip */
+#define MQ_HEARTBEAT   30              /* s */
+#define MQ_BACKOFF_MAX 5000            /* ms between reconnect attempts */
+#define MQ_H_ATTEMPT   "x-souk-attempt"
+#define MQ_H_ERROR     "x-souk-error"
+#define MQ_H_DIED_AT   "x-souk-died-at"
+#define MQ_QUEUE_NAME  200 /* bytes for "<service>.retry" and friends */
 
 /* One broker connection with channel MQ_CHANNEL open in confirm mode. */
 struct mq_conn {
-    amqp_connection_state_t c; /* NULL when closed */
+    amqp_connection_state_t c;        /* NULL when closed */
     uint64_t                next_tag; /* delivery tag of the next publish */
     uint64_t                acked;    /* every tag up to this one is confirmed */
 };
@@ -44,11 +44,11 @@ MUST_CHECK int mq_conn_declare_service(struct mq_conn *mc, const char *service,
  * exchange (routing key = queue name). headers may be NULL. ERR_UNAVAILABLE
  * on a lost connection or a nack (the caller reconnects and retries). */
 struct mq_pub {
-    const char        *exchange, *routing_key, *message_id, *type;
-    const char        *expiration_ms; /* NULL: none */
+    const char         *exchange, *routing_key, *message_id, *type;
+    const char         *expiration_ms; /* NULL: none */
     const amqp_table_t *headers;
-    const void        *body;
-    size_t             len;
+    const void         *body;
+    size_t              len;
 };
 MUST_CHECK int mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait);
 /* Wait until every publish so far is confirmed (after wait = 0 publishes). */
@@ -63,12 +63,12 @@ int64_t     mq_header_int(const amqp_table_t *h, const char *key, int64_t def);
 const char *mq_header_str(const amqp_table_t *h, const char *key, struct arena *a);
 
 struct mq {
-    struct mq_spec  spec; /* strings owned (strdup) */
-    pthread_t       relay, consumer;
-    int             has_relay, has_consumer;
-    _Atomic int     stop;
-    _Atomic int     relay_ok, consumer_ok;
-    char            queue[MQ_QUEUE_NAME], retry[MQ_QUEUE_NAME], dlq[MQ_QUEUE_NAME];
+    struct mq_spec spec; /* strings owned (strdup) */
+    pthread_t      relay, consumer;
+    int            has_relay, has_consumer;
+    _Atomic int    stop;
+    _Atomic int    relay_ok, consumer_ok;
+    char           queue[MQ_QUEUE_NAME], retry[MQ_QUEUE_NAME], dlq[MQ_QUEUE_NAME];
 };
 
 /* Thread bodies (mq_relay.c, mq_consume.c). */

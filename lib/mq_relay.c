@@ -17,9 +17,9 @@
 #include "mq_int.h"
 
 #define RELAY_BATCH   200
-#define RELAY_IDLE_MS 50    /* poll interval when the outbox is empty */
-#define STATS_EVERY   1.0   /* s between backlog gauge refreshes */
-#define PRUNE_EVERY   60.0  /* s between deletes of old sent rows */
+#define RELAY_IDLE_MS 50   /* poll interval when the outbox is empty */
+#define STATS_EVERY   1.0  /* s between backlog gauge refreshes */
+#define PRUNE_EVERY   60.0 /* s between deletes of old sent rows */
 
 /* Only one relay per database publishes (several replicas of a service may
  * run): the holder of this session advisory lock. The EXISTS test keeps the

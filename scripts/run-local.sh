@@ -20,8 +20,11 @@ PG_PORT=${SOUK_PG_PORT:-55432}
 REDIS_PORT=${SOUK_REDIS_PORT:-56379}
 RABBIT_PORT=${SOUK_RABBIT_PORT:-55672}
 MONOLITH_LISTEN=${SOUK_MONOLITH_LISTEN:-127.0.0.1:7000}
+USERS_LISTEN=${SOUK_USERS_LISTEN:-127.0.0.1:7101}
 CATALOG_LISTEN=${SOUK_CATALOG_LISTEN:-127.0.0.1:7102}
 SEARCH_LISTEN=${SOUK_SEARCH_LISTEN:-127.0.0.1:7103}
+REVIEWS_LISTEN=${SOUK_REVIEWS_LISTEN:-127.0.0.1:7104}
+CART_LISTEN=${SOUK_CART_LISTEN:-127.0.0.1:7105}
 GATEWAY_LISTEN=${SOUK_GATEWAY_LISTEN:-127.0.0.1:8080}
 GATEWAY_ADMIN_LISTEN=${SOUK_GATEWAY_ADMIN_LISTEN:-127.0.0.1:8081}
 export SOUK_GATEWAY_ADMIN_TOKEN=${SOUK_GATEWAY_ADMIN_TOKEN:-souk-admin-dev}
@@ -30,9 +33,14 @@ export SOUK_MARIADB_ADMIN_DSN=${SOUK_MARIADB_ADMIN_DSN:-mysql://souk_admin:${SOU
 export SOUK_PG_ADMIN_DSN=${SOUK_PG_ADMIN_DSN:-postgresql://souk_admin:${SOUK_PG_ADMIN_PASSWORD:-souk-dev}@127.0.0.1:$PG_PORT/postgres}
 export SOUK_CATALOG_DB=${SOUK_CATALOG_DB:-postgresql://catalog:souk-dev@127.0.0.1:$PG_PORT/catalog}
 export SOUK_SEARCH_DB=${SOUK_SEARCH_DB:-postgresql://search:souk-dev@127.0.0.1:$PG_PORT/search}
+export SOUK_USERS_DB=${SOUK_USERS_DB:-postgresql://users:souk-dev@127.0.0.1:$PG_PORT/users}
+export SOUK_REVIEWS_DB=${SOUK_REVIEWS_DB:-postgresql://reviews:souk-dev@127.0.0.1:$PG_PORT/reviews}
+export SOUK_CART_DB=${SOUK_CART_DB:-postgresql://cart:souk-dev@127.0.0.1:$PG_PORT/cart}
 export SOUK_REDIS_URL=${SOUK_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 export SOUK_AMQP_URL=${SOUK_AMQP_URL:-amqp://souk:${SOUK_RABBIT_PASSWORD:-souk-dev}@127.0.0.1:$RABBIT_PORT/%2f}
 export SOUK_JWT_SECRET=${SOUK_JWT_SECRET:-souk-dev-secret-change-me}
+# Where the cart takes its price snapshots.
+export SOUK_CATALOG_URL=${SOUK_CATALOG_URL:-http://$CATALOG_LISTEN}
 CTL=$BUILD/bin/soukctl
 
 scripts/start-local.sh
@@ -41,10 +49,15 @@ scripts/start-local.sh
 "$CTL" schema up monolith
 "$CTL" seed --if-empty
 
-# Each service gets its own database and role; catalog is filled from the
-# monolith once (later starts find it non-empty and skip), and search is
-# rebuilt from catalog right after.
-for svc in catalog search; do
+# Each service gets its own database and role (one whose migrations are not
+# in this tree yet is skipped); catalog, users and reviews are filled from the
+# monolith once (later starts find them non-empty and skip), and search is
+# rebuilt from catalog right after catalog's first fill.
+for svc in catalog search users reviews cart; do
+	if [ ! -d "services/$svc/migrations" ]; then
+		echo "run-local: services/$svc/migrations does not exist; no $svc database" >&2
+		continue
+	fi
 	"$CTL" db create "$svc"
 	"$CTL" schema up "$svc"
 done
@@ -52,6 +65,8 @@ done
 if grep -q '^backfilled' "$VAR/log/backfill.out" && "$CTL" search --help >/dev/null 2>&1; then
 	"$CTL" search rebuild
 fi
+"$CTL" backfill users --if-empty
+"$CTL" backfill reviews --if-empty
 
 APP_LOGS=()
 
@@ -82,7 +97,8 @@ start_app() {
 }
 
 start_app monolith "$MONOLITH_LISTEN"
-for svc in catalog:"$CATALOG_LISTEN" search:"$SEARCH_LISTEN"; do
+for svc in users:"$USERS_LISTEN" catalog:"$CATALOG_LISTEN" search:"$SEARCH_LISTEN" \
+	reviews:"$REVIEWS_LISTEN" cart:"$CART_LISTEN"; do
 	if [ -x "$BUILD/bin/souk-${svc%%:*}" ]; then
 		start_app "${svc%%:*}" "${svc#*:}"
 	else
@@ -91,11 +107,15 @@ for svc in catalog:"$CATALOG_LISTEN" search:"$SEARCH_LISTEN"; do
 done
 
 # The gateway's table starts as the default one (every route legacy, to the
-# monolith) and is kept in var/: admin changes persist across restarts.
+# monolith) and is kept in var/: admin changes persist across restarts. One
+# address per line, so `t` ends the line after its substitution and a new
+# address is never rewritten again by a later expression.
 mkdir -p "$VAR/gateway"
 if [ ! -f "$VAR/gateway/routes.json" ]; then
-	sed -e "s/127.0.0.1:7000/$MONOLITH_LISTEN/" -e "s/127.0.0.1:7102/$CATALOG_LISTEN/" \
-		-e "s/127.0.0.1:7103/$SEARCH_LISTEN/" gateway/routes.default.json >"$VAR/gateway/routes.json"
+	sed -e "s/\"127.0.0.1:7000\"/\"$MONOLITH_LISTEN\"/;t" -e "s/\"127.0.0.1:7101\"/\"$USERS_LISTEN\"/;t" \
+		-e "s/\"127.0.0.1:7102\"/\"$CATALOG_LISTEN\"/;t" -e "s/\"127.0.0.1:7103\"/\"$SEARCH_LISTEN\"/;t" \
+		-e "s/\"127.0.0.1:7104\"/\"$REVIEWS_LISTEN\"/;t" -e "s/\"127.0.0.1:7105\"/\"$CART_LISTEN\"/" \
+		gateway/routes.default.json >"$VAR/gateway/routes.json"
 fi
 start_app gateway "$GATEWAY_LISTEN" SOUK_GATEWAY_LISTEN="$GATEWAY_LISTEN" \
 	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json"
@@ -106,11 +126,15 @@ souk is up.
   storefront API (gateway)  http://$GATEWAY_LISTEN/api/v1/products
   gateway admin API         http://$GATEWAY_ADMIN_LISTEN/routes  (Bearer \$SOUK_GATEWAY_ADMIN_TOKEN = $SOUK_GATEWAY_ADMIN_TOKEN)
   monolith (legacy v1 API)  http://$MONOLITH_LISTEN/api/v1/products
+  users service             http://$USERS_LISTEN/api/v1/accounts/login
   catalog service           http://$CATALOG_LISTEN/api/v1/products
   search service            http://$SEARCH_LISTEN/api/v1/search?q=wireless
+  reviews service           http://$REVIEWS_LISTEN/api/v1/products/1/reviews
+  cart service              http://$CART_LISTEN/api/v1/cart
   health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics  (same on every process)
   MariaDB                   127.0.0.1:$MARIADB_PORT  (souk_monolith / souk-dev)
-  PostgreSQL                127.0.0.1:$PG_PORT  (catalog / souk-dev, search / souk-dev; admin souk_admin)
+  PostgreSQL                127.0.0.1:$PG_PORT  (users, catalog, search, reviews, cart: role = database,
+                            password souk-dev; admin souk_admin)
   Redis / RabbitMQ          127.0.0.1:$REDIS_PORT / $RABBIT_PORT  (RabbitMQ user souk / souk-dev)
 
 Demo logins (password "souk-demo"):
@@ -125,6 +149,9 @@ Try:
   curl -s http://$GATEWAY_ADMIN_LISTEN/routes -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN"
   curl -s -X PATCH http://$GATEWAY_ADMIN_LISTEN/routes/products -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN" \\
       -H 'Content-Type: application/json' -d '{"mode":"shadow"}'   # compare catalog with the monolith
+  curl -s -X PATCH http://$GATEWAY_ADMIN_LISTEN/routes/reviews -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN" \\
+      -H 'Content-Type: application/json' -d '{"mode":"new"}'      # reviews served by souk-reviews
+  (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart)
 
 Logs: $VAR/log/   Stop: Ctrl-C here, or \`make stop\` from another shell.
 EOT

@@ -38,20 +38,21 @@ parse(const char *doc, struct gw_table **t, struct buf *errors)
 static void
 test_default_file(void)
 {
-    /* Every route starts legacy; products, categories and search already
-     * name the service that will take them over (new == NULL: none). */
+    /* Every route starts legacy; those with a service already name it as
+     * the one that will take them over (new == NULL: none yet). */
     static const struct {
         const char *method, *path, *route, *new;
     } cases[] = {
         {"GET", "/api/v1/products", "products", "catalog"},
         {"GET", "/api/v1/products/5", "products", "catalog"},
-        {"GET", "/api/v1/products/5/reviews", "reviews", NULL},
-        {"POST", "/api/v1/products/5/reviews", "reviews", NULL},
+        {"GET", "/api/v1/products/5/reviews", "reviews", "reviews"},
+        {"POST", "/api/v1/products/5/reviews", "reviews", "reviews"},
         {"GET", "/api/v1/productsx", "catch_all", NULL},
         {"GET", "/api/v1/categories", "categories", "catalog"},
         {"GET", "/api/v1/search", "search", "search"},
-        {"POST", "/api/v1/accounts/login", "accounts", NULL},
-        {"DELETE", "/api/v1/cart/items/3", "cart", NULL},
+        {"POST", "/api/v1/accounts/login", "accounts", "users"},
+        {"DELETE", "/api/v1/cart/items/3", "cart", "cart"},
+        {"GET", "/api/v1/orders", "orders", NULL},
         {"GET", "/api/v1/reports/sales", "reports", NULL},
         {"GET", "/health", "catch_all", NULL},
     };
@@ -68,7 +69,7 @@ test_default_file(void)
     if (rc)
         return;
     T_EQ_INT(t->nroutes, 9, "default: 9 routes");
-    T_EQ_INT(t->npools, 3, "default: monolith, catalog and search upstreams");
+    T_EQ_INT(t->npools, 6, "default: monolith, catalog, search, users, reviews and cart upstreams");
     for (i = 0; i < (size_t)t->npools; i++)
         T_EQ_STR(t->pools[i].health_path, "/health", "default: %s health path", t->pools[i].name);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

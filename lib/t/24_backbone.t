@@ -41,6 +41,7 @@ my %env = (SOUK_PROBE_DB => $dsn, SOUK_AMQP_URL => $amqp, SOUK_MQ_MAX_ATTEMPTS =
     SOUK_MQ_RETRY_DELAY_MS => 100);
 
 sub effects { http(GET => $_[0]->url . '/effects')->{json} }
+sub hooks { http(GET => $_[0]->url . '/hooks')->{json} }
 
 sub metric {
     my ($svc, $name) = @_;
@@ -61,6 +62,9 @@ my $p = spawn_service('mqprobe', %env);
 # -- the happy path
 emit($p, n => 10, start => 0);
 ok(wait_until('10 effects', sub { effects($p)->{rows} == 10 }), 'ten events consumed');
+ok(wait_until('10 hooks', sub { hooks($p)->{after_commit} == 10 }, 5),
+    'after_commit: the hook ran once per applied event');
+is(hooks($p)->{outside_tx}, 10, 'after_commit: each time after the commit (no transaction open)');
 
 # -- broker down while 1000 events are committed
 my ($rc, $out, $err) = rabbitmqctl('-q', 'stop_app');
@@ -90,12 +94,18 @@ pg_sql($db, 'UPDATE outbox SET sent_at = NULL WHERE aggregate_id BETWEEN 1000 AN
 ok(wait_until('duplicates', sub { metric($p, 'souk_events_duplicates_total') >= $dups + 5 }, 30),
     'five re-published events are recognised as duplicates');
 is(effects($p)->{rows}, 1010, 'and change nothing');
+is_deeply(hooks($p), {after_commit => 1010, outside_tx => 1010},
+    'after_commit: once per applied event, none for the duplicates');
 
 # -- a transient failure: retried after a delay, applied once
 emit($p, n => 1, start => 6000, fail_attempts => 1);
 ok(wait_until('retried event', sub { effects($p)->{rows} == 1011 }, 30),
     'an event that fails once is applied on its second attempt');
 cmp_ok(metric($p, 'souk_events_retried_total'), '>=', 1, 'and counted as retried');
+ok(wait_until('1011 hooks', sub { hooks($p)->{after_commit} == 1011 }, 5),
+    'after_commit: run for the good attempt');
+Time::HiRes::sleep(0.2);
+is(hooks($p)->{after_commit}, 1011, 'after_commit: not for the failed one');
 
 # -- a poison event: parked after 3 attempts, replayed once the cause is fixed
 pg_sql($db, 'INSERT INTO poison VALUES (5000)');
@@ -112,6 +122,7 @@ is($type, 'product.updated', 'its type');
 is($attempts, 3, 'after max_attempts attempts');
 like($why // '', qr/number 5000 is poisoned/, 'and the handler\'s reason');
 is(effects($p)->{rows}, 1011, 'no effect from the poison event');
+is(hooks($p)->{after_commit}, 1011, 'after_commit: never run for a rolled-back attempt');
 ($rc, $out) = dlq('show', 'probe', $id);
 like($out, qr/"aggregate_id":5000/, 'dlq show prints the envelope');
 ($rc, $out, $err) = dlq('replay', 'probe', 'not-a-uuid');

@@ -6,6 +6,7 @@
  * as two rows. Not a product; the SQL lives here because there is no
  * service around it. Tables: see lib/t/24_backbone.t.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -88,7 +89,26 @@ emit(struct req *r)
     return req_reply(r, 201, json_pack("{s:I}", "emitted", (json_int_t)in.n));
 }
 
-/* The consumer: fail while asked to, or while the number is poisoned. */
+/* after_commit calls: all, and those that found no transaction with writes
+ * open on the consumer's connection (i.e. after the commit). */
+static atomic_llong hooks_run, hooks_outside_tx;
+
+static void
+after_commit(struct mq_msg *m, void *arg)
+{
+    struct db_rows *rs;
+    int             rc;
+
+    atomic_fetch_add(&hooks_run, 1);
+    if (arg != m->ev)
+        return;
+    rc = db_exec_sql(m->db, m->arena, "SELECT txid_current_if_assigned() IS NULL", 0, NULL, &rs);
+    if (rc == ERR_OK && rs->nrows == 1 && db_get(rs, 0, 0)[0] == 't')
+        atomic_fetch_add(&hooks_outside_tx, 1);
+}
+
+/* The consumer: fail while asked to, or while the number is poisoned. The
+ * after-commit hook is set first, so failed attempts show it is not run. */
 static int
 on_event(struct mq_msg *m)
 {
@@ -96,6 +116,8 @@ on_event(struct mq_msg *m)
     json_int_t      n = 0, fail = 0;
     int             rc;
 
+    m->after_commit = after_commit;
+    m->after_commit_arg = (void *)m->ev;
     if (json_unpack(m->ev->payload, "{s:I,s:I}", "n", &n, "fail_attempts", &fail) != 0) {
         m->error = "payload is not a probe payload";
         return ERR_INVALID;
@@ -139,6 +161,15 @@ effects(struct req *r)
                                (json_int_t)db_i64(rs, 0, 2)));
 }
 
+/* GET /hooks: after-commit hooks run, and how many of them after the commit. */
+static int
+hooks(struct req *r)
+{
+    return req_reply(r, 200,
+                     json_pack("{s:I,s:I}", "after_commit", (json_int_t)atomic_load(&hooks_run),
+                               "outside_tx", (json_int_t)atomic_load(&hooks_outside_tx)));
+}
+
 static int
 ready_db(struct req *r)
 {
@@ -155,6 +186,7 @@ ready_mq(struct req *r)
 static const struct route probe_routes[] = {
     {"POST", "/emit", emit, 0, 0},
     {"GET", "/effects", effects, 0, 0},
+    {"GET", "/hooks", hooks, 0, 0},
     {NULL, NULL, NULL, 0, 0},
 };
 

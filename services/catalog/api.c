@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "log.h"
 
 #define DETAIL_MAX 256
 
@@ -17,16 +18,28 @@ json_release(void *p)
     json_decref(p);
 }
 
+/* Serialize with the flags of req_reply, so cached bytes equal what it
+ * would send (steals body). */
+static int
+dump(struct arena *a, json_t *body, char **out, size_t *len)
+{
+    *out = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(body);
+    if (*out == NULL)
+        return ERR_INTERNAL;
+    arena_defer(a, free, *out);
+    *len = strlen(*out);
+    return ERR_OK;
+}
+
 int
 api_dump(struct req *r, json_t *body, char **out, size_t *len)
 {
-    /* The flags of req_reply, so cached bytes equal what it would send. */
-    *out = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    json_decref(body);
-    if (*out == NULL)
-        return req_fail(r, ERR_INTERNAL, "cannot serialise the reply");
-    arena_defer(r->arena, free, *out);
-    *len = strlen(*out);
+    int rc;
+
+    rc = dump(r->arena, body, out, len);
+    if (rc)
+        return req_fail(r, rc, "cannot serialise the reply");
     return ERR_OK;
 }
 
@@ -61,10 +74,10 @@ attr_sort(const void *a, const void *b)
 /* v1 shows every attribute as text, ordered by name like the monolith's
  * ORDER BY over its EAV rows (the document keeps their JSON types). */
 static json_t *
-attrs_v1(struct req *r, json_t *attrs)
+attrs_v1(struct arena *a, json_t *attrs)
 {
     size_t       n = json_object_size(attrs), i = 0;
-    const char **keys = arena_array(r->arena, const char *, n + 1);
+    const char **keys = arena_array(a, const char *, n + 1);
     json_t      *out = json_object(), *v;
     const char  *k;
 
@@ -104,19 +117,20 @@ page_members(json_t *o, json_t *doc)
     json_object_set_new(o, "updated_at", json_string(text_of(doc, "updated_at")));
 }
 
-int
-api_v1_product(struct req *r, const struct product_row *row, int full, json_t **out)
+/* The v1 representation in a (outside a request too: the consumer). */
+static int
+v1_product(struct arena *a, const struct product_row *row, int full, json_t **out)
 {
     json_error_t jerr;
     json_t      *doc, *cat, *price, *o;
 
     doc = json_loadb(row->doc, row->len, 0, &jerr);
     if (doc == NULL) {
-        rlog_error(r, "product %lld: stored document does not parse: %s", (long long)row->id,
-                   jerr.text);
+        log_error("product %lld: stored document does not parse: %s", (long long)row->id,
+                  jerr.text);
         return ERR_INTERNAL;
     }
-    arena_defer(r->arena, json_release, doc);
+    arena_defer(a, json_release, doc);
     cat = json_object_get(doc, "category");
     price = json_object_get(doc, "price");
     o = json_pack("{s:I,s:s,s:s,s:s,s:{s:I,s:s,s:s},s:{s:I,s:s},s:o}", "id", (json_int_t)row->id,
@@ -124,7 +138,7 @@ api_v1_product(struct req *r, const struct product_row *row, int full, json_t **
                   text_of(doc, "brand"), "category", "id", int_of(cat, "id"), "slug",
                   text_of(cat, "slug"), "name", text_of(cat, "name"), "price", "amount",
                   int_of(price, "amount"), "currency", text_of(price, "currency"), "attributes",
-                  attrs_v1(r, json_object_get(doc, "attributes")));
+                  attrs_v1(a, json_object_get(doc, "attributes")));
     if (o == NULL)
         return ERR_INTERNAL;
     if (full)
@@ -133,17 +147,32 @@ api_v1_product(struct req *r, const struct product_row *row, int full, json_t **
     return ERR_OK;
 }
 
-/* The full v1 reply bytes of row (what the cache holds). */
-static int
-product_bytes(struct req *r, const struct product_row *row, char **p, size_t *n)
+int
+api_v1_product(struct req *r, const struct product_row *row, int full, json_t **out)
+{
+    return v1_product(r->arena, row, full, out);
+}
+
+int
+api_v1_page_bytes(struct arena *a, const struct product_row *row, char **p, size_t *n)
 {
     json_t *o;
     int     rc;
 
-    rc = api_v1_product(r, row, 1, &o);
+    rc = v1_product(a, row, 1, &o);
     if (rc)
         return rc;
-    return api_dump(r, o, p, n);
+    rc = dump(a, o, p, n);
+    if (rc)
+        log_error("product %lld: cannot serialise the product page", (long long)row->id);
+    return rc;
+}
+
+/* The full v1 reply bytes of row (what the cache holds). */
+static int
+product_bytes(struct req *r, const struct product_row *row, char **p, size_t *n)
+{
+    return api_v1_page_bytes(r->arena, row, p, n);
 }
 
 /* ---- categories ------------------------------------------------------------------ */

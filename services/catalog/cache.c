@@ -4,8 +4,9 @@
  * returned as it is (no JSON work on the hit path). Every write goes through
  * one Lua script that stores a value only when the cached one is older: a
  * reader that read before a write committed cannot overwrite what the writer
- * stored after it (write-through, or a tombstone for a delete). Redis being
- * down costs a fall-through to PostgreSQL, never an error.
+ * stored after it (write-through, or a tombstone for a delete; the
+ * review.created consumer writes through the same way, on its own handle).
+ * Redis being down costs a fall-through to PostgreSQL, never an error.
  */
 #include <stdio.h>
 #include <string.h>
@@ -75,39 +76,40 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* 1 when this worker may talk to Redis: a failure makes it skip Redis for a
- * moment, so a hung Redis costs one timeout per worker per second, not one
+/* 1 when this thread may talk to Redis: a failure makes it skip Redis for a
+ * moment, so a hung Redis costs one timeout per thread per second, not one
  * per request. */
 static int
-usable(struct req *r)
+usable(const struct cache_conn *c)
 {
-    if (WORKER(r)->kv == NULL)
+    if (c->kv == NULL)
         return 0;
-    return now_ms() >= WORKER(r)->kv_retry_ms;
+    return now_ms() >= c->retry_ms;
 }
 
 static void
-failed(struct req *r)
+failed(struct cache_conn *c)
 {
-    WORKER(r)->kv_retry_ms = now_ms() + CACHE_BACKOFF_MS;
+    c->retry_ms = now_ms() + CACHE_BACKOFF_MS;
     count(&errors);
 }
 
 static void
 get(struct req *r, const char *key, struct cache_hit *out)
 {
-    const char *val, *colon;
-    size_t      len;
-    int         rc;
+    struct cache_conn *c = &WORKER(r)->cache;
+    const char        *val, *colon;
+    size_t             len;
+    int                rc;
 
     memset(out, 0, sizeof(*out));
-    if (!usable(r)) {
+    if (!usable(c)) {
         count(&errors);
         return;
     }
-    rc = kv_get(WORKER(r)->kv, r->arena, key, &val, &len);
+    rc = kv_get(c->kv, r->arena, key, &val, &len);
     if (rc) {
-        failed(r);
+        failed(c);
         return;
     }
     colon = val != NULL ? memchr(val, ':', len < VERSION_MAX ? len : VERSION_MAX) : NULL;
@@ -125,8 +127,11 @@ get(struct req *r, const char *key, struct cache_hit *out)
     count(&hits);
 }
 
+/* Store through c, with a; r (NULL outside a request) only adds context to
+ * the log line. */
 static void
-put(struct req *r, const char *key, int64_t version, const char *body, size_t len, int writer)
+put(struct cache_conn *c, struct arena *a, struct req *r, const char *key, int64_t version,
+    const char *body, size_t len, int writer)
 {
     char             vtext[VERSION_MAX], ttl[VERSION_MAX];
     char            *value;
@@ -134,25 +139,25 @@ put(struct req *r, const char *key, int64_t version, const char *body, size_t le
     struct kv_reply *rep;
     int              rc;
 
-    if (!usable(r)) {
+    if (!usable(c)) {
         rc = ERR_UNAVAILABLE;
         count(&errors);
         goto done;
     }
     vlen = (size_t)snprintf(vtext, sizeof(vtext), "%lld", (long long)version);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)catalog.cache_ttl);
-    value = arena_alloc(r->arena, vlen + 1 + len + 1);
+    value = arena_alloc(a, vlen + 1 + len + 1);
     memcpy(value, vtext, vlen);
     value[vlen] = ':';
     if (len > 0)
         memcpy(value + vlen + 1, body, len);
-    rc = kv_cmd(WORKER(r)->kv, r->arena, 7,
+    rc = kv_cmd(c->kv, a, 7,
                 (const char *const[]){"EVAL", set_if_newer, "1", key, vtext, value, ttl},
                 (const size_t[]){4, sizeof(set_if_newer) - 1, 1, strlen(key), vlen, vlen + 1 + len,
                                  strlen(ttl)},
                 &rep);
     if (rc) {
-        failed(r);
+        failed(c);
         goto done;
     }
     if (rep->type == KV_INT && rep->i == 0)
@@ -160,9 +165,12 @@ put(struct req *r, const char *key, int64_t version, const char *body, size_t le
 done:
     /* A reader's failed fill only costs the next reader a miss; a writer's
      * leaves whatever Redis held, which its TTL bounds. */
-    if (rc && writer)
+    if (rc && writer && r != NULL)
         rlog_warn(r, "cache entry %s may be stale for up to %llds: redis write failed", key,
                   (long long)catalog.cache_ttl);
+    else if (rc && writer)
+        log_warn("cache entry %s may be stale for up to %llds: redis write failed", key,
+                 (long long)catalog.cache_ttl);
 }
 
 void
@@ -175,8 +183,16 @@ void
 cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,
                   int writer)
 {
-    put(r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id), version, body,
-        body != NULL ? len : 0, writer);
+    put(&WORKER(r)->cache, r->arena, r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id),
+        version, body, body != NULL ? len : 0, writer);
+}
+
+void
+cache_product_write(struct cache_conn *c, struct arena *a, int64_t id, int64_t version,
+                    const char *body, size_t len)
+{
+    put(c, a, NULL, arena_printf(a, CACHE_KEY_PRODUCT, (long long)id), version, body,
+        body != NULL ? len : 0, 1);
 }
 
 void
@@ -188,5 +204,5 @@ cache_categories_get(struct req *r, struct cache_hit *out)
 void
 cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer)
 {
-    put(r, CACHE_KEY_CATEGORIES, version, body, len, writer);
+    put(&WORKER(r)->cache, r->arena, r, CACHE_KEY_CATEGORIES, version, body, len, writer);
 }

@@ -2,7 +2,8 @@
  * catalog.h - the catalog service's structs and cross-file prototypes.
  * api.c / api_v2.c decode and encode JSON, catalog.c is pure logic (document
  * validation, query parsing), store.c holds every SQL statement, cache.c the
- * Redis cache-aside, events.c the events written to the outbox.
+ * Redis cache-aside, events.c the events written to the outbox and the
+ * review.created consumer.
  */
 #ifndef SOUK_CATALOG_H
 #define SOUK_CATALOG_H
@@ -38,11 +39,17 @@ struct catalog_config {
 extern struct catalog_config catalog; /* read-only after main() */
 extern struct mq            *catalog_mq;
 
+/* A Redis handle and its back-off, owned by one thread: each handler
+ * thread's, and the consumer thread's (mq_spec.ctx). */
+struct cache_conn {
+    struct kv *kv;
+    int64_t    retry_ms; /* monotonic ms before which Redis is not tried again */
+};
+
 /* What every handler thread owns (server_spec.worker_init): r->worker. */
 struct catalog_worker {
-    struct db *db;
-    struct kv *kv;
-    int64_t    kv_retry_ms; /* monotonic ms before which Redis is not tried again */
+    struct db        *db;
+    struct cache_conn cache;
 };
 
 #define WORKER(r) ((struct catalog_worker *)(r)->worker)
@@ -78,7 +85,8 @@ struct product_row {
     int64_t     id, version;
     const char *doc; /* NUL-terminated JSON object */
     size_t      len;
-    int         deleted; /* a tombstone: the row keeps the id and the deleting version */
+    int         deleted;       /* a tombstone: the row keeps the id and the deleting version */
+    const char *category_path; /* writes: the category's slugs, root first, a JSON array */
 };
 
 /* The validated body of POST/PUT /api/v1/products. The json_t members are
@@ -199,12 +207,25 @@ MUST_CHECK int store_products(struct req *r, const struct product_query *q,
 /* Live products among ids (any order). */
 MUST_CHECK int store_products_by_ids(struct req *r, const int64_t *ids, size_t n,
                                      struct product_page *out);
+/* Add one rating (1..5) to live product id inside the consumer's transaction
+ * on db (version + 1, the document's rating from the exact count and sum).
+ * *found is 0 when the product is deleted or unknown (nothing changed). */
+MUST_CHECK int store_rating_add(struct db *db, struct arena *a, int64_t id, int64_t rating,
+                                struct product_row *out, int *found);
 
-/* ---- events.c: what the catalog publishes (through the outbox) ---- */
+/* ---- events.c: what the catalog publishes (through the outbox) and consumes ---- */
 /* product.created / product.updated / product.price_changed (old_price for
- * the last one) about row, with the transaction open on db. */
+ * the last one) about row, with the transaction open on db; "category_path"
+ * when row has one. events_product_put is the same outside a request
+ * (trace_id may be NULL or ""). */
 MUST_CHECK int events_product(struct req *r, struct db *db, enum event_type type,
                               const struct product_row *row, const struct money *old_price);
+MUST_CHECK int events_product_put(struct db *db, struct arena *a, const char *trace_id,
+                                  enum event_type type, const struct product_row *row,
+                                  const struct money *old_price);
+/* review.created → the rating replica; mq_spec.ctx is the consumer thread's
+ * struct cache_conn. */
+extern const struct mq_consumer catalog_consumers[];
 MUST_CHECK int events_product_deleted(struct req *r, struct db *db, int64_t id, int64_t version);
 
 /* ---- cache.c: Redis cache-aside of serialized replies ---- */
@@ -221,12 +242,19 @@ void cache_product_get(struct req *r, int64_t id, struct cache_hit *out);
  * body NULL stores a tombstone. Failures are logged and counted only. */
 void cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,
                        int writer);
+/* The same for a writer outside a request (the consumer, after its commit). */
+void cache_product_write(struct cache_conn *c, struct arena *a, int64_t id, int64_t version,
+                         const char *body, size_t len);
 void cache_categories_get(struct req *r, struct cache_hit *out);
 void cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer);
 
 /* ---- api.c / api_v2.c: handlers and representations ---- */
 /* The v1 representation (full: the product page) of a stored document. */
 MUST_CHECK int api_v1_product(struct req *r, const struct product_row *row, int full, json_t **out);
+/* The product page's reply bytes (what the cache holds), in a. ERR_INTERNAL
+ * (logged) when the document cannot be rendered. */
+MUST_CHECK int api_v1_page_bytes(struct arena *a, const struct product_row *row, char **p,
+                                 size_t *n);
 /* A new object: the document's members in their canonical order (those in
  * fields, every one when fields is 0), then "version" unless version < 0. */
 json_t *api_doc(json_t *doc, int64_t version, uint32_t fields);

@@ -1,7 +1,8 @@
 /*
  * main.c - souk-catalog: configuration, the route table and wiring.
  * Handlers are in api.c and api_v2.c, SQL in store.c, the cache in cache.c,
- * the events it publishes in events.c (relayed by lib/mq.c).
+ * the events it publishes and consumes in events.c (lib/mq.c relays and
+ * delivers them).
  */
 #include <stdlib.h>
 
@@ -80,6 +81,9 @@ static const struct server_check catalog_checks[] = {
 struct catalog_config catalog;
 struct mq            *catalog_mq;
 
+/* The consumer thread's own Redis handle, for its write-through. */
+static struct cache_conn consumer_cache;
+
 /* Each worker owns one PostgreSQL and one Redis connection, opened on first
  * use, so a dependency that is down at boot only shows in /ready. */
 static void *
@@ -91,9 +95,9 @@ worker_init(int index, void *arg)
     (void)arg;
     if (w != NULL) {
         w->db = db_new(catalog.db, catalog_sql);
-        w->kv = kv_new(catalog.redis_url, (int)catalog.cache_timeout_ms);
+        w->cache.kv = kv_new(catalog.redis_url, (int)catalog.cache_timeout_ms);
     }
-    if (w == NULL || w->db == NULL || w->kv == NULL) {
+    if (w == NULL || w->db == NULL || w->cache.kv == NULL) {
         log_error("out of memory while starting a worker");
         abort();
     }
@@ -108,7 +112,7 @@ worker_fini(void *state)
     if (w == NULL)
         return;
     db_free(w->db);
-    kv_free(w->kv);
+    kv_free(w->cache.kv);
     free(w);
 }
 
@@ -135,8 +139,8 @@ main(int argc, char **argv)
 
     cfg_load(catalog_vars, &catalog, argc, argv,
              "souk-catalog: products as JSONB documents and categories in PostgreSQL, a Redis "
-             "read cache, product events through a transactional outbox; the v1 catalog API "
-             "and v2 attribute queries.");
+             "read cache, product events through a transactional outbox, the rating replica "
+             "from review events; the v1 catalog API and v2 attribute queries.");
     log_open("catalog", catalog.log_level);
     if (config_check())
         return 2;
@@ -145,13 +149,21 @@ main(int argc, char **argv)
         return 1;
     }
     cache_init();
+    consumer_cache.kv = kv_new(catalog.redis_url, (int)catalog.cache_timeout_ms);
+    if (consumer_cache.kv == NULL) {
+        log_error("out of memory while starting the consumer");
+        return 1;
+    }
     spec.service = "catalog";
     spec.db_url = catalog.db;
     spec.publishes = 1;
+    spec.consumers = catalog_consumers;
+    spec.ctx = &consumer_cache;
     spec.cfg = catalog.mq;
     rc = mq_start(&catalog_mq, &spec);
     if (rc) {
         log_error("cannot start the outbox relay (is SOUK_AMQP_URL an amqp:// URL?)");
+        kv_free(consumer_cache.kv);
         return rc == ERR_INVALID ? 2 : 1;
     }
     log_info("catalog up: listen=%s cache_ttl=%llds", catalog.listen, (long long)catalog.cache_ttl);
@@ -170,6 +182,7 @@ main(int argc, char **argv)
         .idle_timeout_ms = catalog.idle_timeout_ms,
     });
     mq_stop(catalog_mq);
+    kv_free(consumer_cache.kv);
     log_info("catalog down");
     return rc == ERR_OK ? 0 : 1;
 }

@@ -3,6 +3,8 @@
  * connection) and the row mapping. Documents travel as JSON text both ways;
  * PostgreSQL adds the members it owns (id, timestamps, the stock and rating
  * replicas) and the version. Each write and its outbox rows commit together.
+ * Writes also return the category path their events carry (category_path(),
+ * migration 0002).
  */
 #include <string.h>
 
@@ -18,6 +20,9 @@
 /* The expressions the migration indexes; a query must spell them alike. */
 #define X_CATEGORY "(p.doc->'category'->>'id')::bigint"
 #define X_PRICE    "(p.doc->'price'->>'amount')::bigint"
+
+/* What every write returns: the row and the path of its category. */
+#define WRITTEN "id, version, doc::text, category_path((doc->'category'->>'id')::bigint)::text"
 
 /* $1 category slug (with its direct children), $2/$3 price bounds,
  * $4 containment document, $5/$6 jsonpath and its variables; NULL = no
@@ -49,12 +54,12 @@
         " SELECT n.id, 1, jsonb_build_object('id', n.id) || $1::jsonb"                             \
         "  || jsonb_build_object('stock', 0, 'rating', jsonb_build_object('average', 0, 'count', 0)," \
         "     'created_at', n.ts, 'updated_at', n.ts), now() FROM n"                               \
-        " RETURNING id, version, doc::text")                                                       \
+        " RETURNING " WRITTEN)                                                                     \
     X(PRODUCT_LOCK, 1, "SELECT (doc->'price'->>'amount')::bigint, doc->'price'->>'currency'"       \
                        " FROM products WHERE id = $1 AND deleted_at IS NULL FOR UPDATE")           \
     X(PRODUCT_UPDATE, 2, "UPDATE products SET version = version + 1, updated_at = now(),"          \
                          " doc = doc || $2::jsonb || jsonb_build_object('updated_at', " NOW_TEXT ")" \
-                         " WHERE id = $1 RETURNING id, version, doc::text")                        \
+                         " WHERE id = $1 RETURNING " WRITTEN)                                      \
     X(PRODUCT_DELETE, 1, "UPDATE products SET version = version + 1, deleted_at = now(),"          \
                          " updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING version") \
     X(PRODUCT_IDS, 1, "SELECT id, version, doc::text FROM products"                                \
@@ -79,6 +84,17 @@ const struct db_stmt catalog_sql[] = {
 #undef X
         {NULL, 0, NULL},
 };
+
+/* The consumer (review.created) runs on mq's connection, which has no
+ * statement table. One more rating is a document write like any other: the
+ * version moves on, and the document's rating is derived from the exact
+ * count and sum (rating_doc(), migration 0002). The document's updated_at
+ * stays, as the monolith's, whose rating is computed when read. */
+static const char rating_add_sql[] =
+    "UPDATE products SET version = version + 1, updated_at = now(),"
+    " rating_count = rating_count + 1, rating_sum = rating_sum + $2::bigint,"
+    " doc = jsonb_set(doc, '{rating}', rating_doc(rating_count + 1, rating_sum + $2::bigint))"
+    " WHERE id = $1::bigint AND deleted_at IS NULL RETURNING " WRITTEN;
 
 /* v1 sorts the way the monolith does, ties by id. */
 static const int sort_stmt[] = {
@@ -158,11 +174,19 @@ store_category_create(struct req *r, struct category *c)
 static void
 row_map(const struct db_rows *rs, size_t i, struct product_row *p)
 {
+    memset(p, 0, sizeof(*p));
     p->id = db_i64(rs, i, 0);
     p->version = db_i64(rs, i, 1);
     p->doc = db_get(rs, i, 2);
     p->len = db_len(rs, i, 2);
-    p->deleted = rs->ncols > 3 && strcmp(db_get(rs, i, 3), "t") == 0;
+}
+
+/* A row returned by a write (WRITTEN): with its category path. */
+static void
+written_map(const struct db_rows *rs, struct product_row *p)
+{
+    row_map(rs, 0, p);
+    p->category_path = db_get(rs, 0, 3);
 }
 
 int
@@ -178,6 +202,7 @@ store_product_get(struct req *r, int64_t id, struct product_row *out)
     if (rs->nrows == 0)
         return ERR_NOT_FOUND;
     row_map(rs, 0, out);
+    out->deleted = strcmp(db_get(rs, 0, 3), "t") == 0;
     return ERR_OK;
 }
 
@@ -194,7 +219,7 @@ store_product_create(struct req *r, const char *part, struct product_row *out)
     rc = db_exec(db, r->arena, SQL_PRODUCT_INSERT, (const char *const[]){part}, &rs);
     if (rc)
         goto done;
-    row_map(rs, 0, out);
+    written_map(rs, out);
     rc = events_product(r, db, EVENT_PRODUCT_CREATED, out, NULL);
     if (rc)
         goto done;
@@ -251,7 +276,7 @@ store_product_update(struct req *r, int64_t id, const char *part, const struct m
     rc = db_exec(db, r->arena, SQL_PRODUCT_UPDATE, (const char *const[]){idt, part}, &rs);
     if (rc)
         goto done;
-    row_map(rs, 0, out);
+    written_map(rs, out);
     rc = update_events(r, db, out, &old, new_price, price_only);
     if (rc)
         goto done;
@@ -356,4 +381,21 @@ store_products_by_ids(struct req *r, const int64_t *ids, size_t n, struct produc
         return rc;
     out->total = (int64_t)rs->nrows;
     return page_map(r, rs, out);
+}
+
+int
+store_rating_add(struct db *db, struct arena *a, int64_t id, int64_t rating,
+                 struct product_row *out, int *found)
+{
+    struct db_rows *rs;
+    int             rc;
+
+    rc = db_exec_sql(db, a, rating_add_sql, 2,
+                     (const char *const[]){db_i64_text(a, id), db_i64_text(a, rating)}, &rs);
+    if (rc)
+        return rc;
+    *found = rs->nrows == 1;
+    if (*found)
+        written_map(rs, out);
+    return ERR_OK;
 }

@@ -149,9 +149,10 @@ MUST_CHECK int store_suggest(struct req *r, const char *tsquery, const char *pre
                              struct search_suggestion **out, size_t *n);
 /* Apply one product event inside the consumer's transaction (db is mq's
  * connection, so the statement is not from search_stmts). doc NULL for a
- * delete. *applied is 0 when the stored version was already as new. */
+ * delete; path the event's category_path (a JSON array) or NULL. *applied
+ * is 0 when the stored version was already as new. */
 MUST_CHECK int store_apply(struct db *db, struct arena *a, int64_t id, int64_t version,
-                           const char *doc, int *applied);
+                           const char *doc, const char *path, int *applied);
 MUST_CHECK int store_ping(struct req *r);
 
 /* events.c */

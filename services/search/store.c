@@ -42,7 +42,7 @@ const struct db_stmt search_stmts[] = {
 
 /* The consumer runs on mq's connection, which has no statement table. */
 static const char apply_sql[] =
-    "SELECT search_apply($1::bigint, $2::bigint, $3::jsonb, $4::boolean)";
+    "SELECT search_apply($1::bigint, $2::bigint, $3::jsonb, $4::boolean, $5::jsonb)";
 
 static const char *
 opt_i64(struct arena *a, int64_t v)
@@ -193,14 +193,14 @@ store_suggest(struct req *r, const char *tsquery, const char *prefix, int64_t li
 
 int
 store_apply(struct db *db, struct arena *a, int64_t id, int64_t version, const char *doc,
-            int *applied)
+            const char *path, int *applied)
 {
     const char     *params[] = {db_i64_text(a, id), db_i64_text(a, version), doc,
-                            doc == NULL ? "true" : "false"};
+                            doc == NULL ? "true" : "false", path};
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_sql(db, a, apply_sql, 4, params, &rs);
+    rc = db_exec_sql(db, a, apply_sql, 5, params, &rs);
     if (rc)
         return rc;
     *applied = rs->nrows == 1 && db_get(rs, 0, 0) != NULL && strcmp(db_get(rs, 0, 0), "t") == 0;

@@ -1,83 +1,46 @@
 /*
- * backfill.c - `soukctl backfill catalog`: the bulk copy of the migration
- * playbook (DESIGN.md §5). Reads the monolith's categories and products
- * (rows, EAV attributes, stock, review aggregate) from one consistent
- * snapshot and writes them into catalog's database as JSONB documents with
- * the same ids, version 1, in batches. Writes no outbox rows: search is
- * rebuilt from catalog afterwards (`soukctl search rebuild`).
+ * backfill.c - `soukctl backfill catalog|users|reviews`: one copy loop for
+ * every target (backfill.h). Everything is read from one snapshot of the
+ * monolith, each table in keyset pages of --batch rows, each page one
+ * statement on the target's database; then the target's finishing
+ * statement (sequences past the largest ids, aggregates). Writes no outbox
+ * rows: a backfill is not news to other services.
  */
+#include <assert.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "soukctl.h"
+#include "backfill.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill catalog [--batch N] [--if-empty]\n"
+    "usage: soukctl backfill catalog|users|reviews [--batch N] [--if-empty]\n"
     "\n"
-    "Copies the monolith's categories and products (SOUK_MONOLITH_DB) into the\n"
-    "catalog service's database (SOUK_CATALOG_DB): each product becomes one JSONB\n"
-    "document (EAV attributes folded in, stock, rating) with the monolith's id and\n"
-    "version 1. Everything is read from one snapshot. Safe to repeat: a product\n"
-    "the catalog has changed since (version > 1) is left alone. Then sets the\n"
-    "catalog's id sequences past the largest id. Writes no events; rebuild search\n"
-    "afterwards.\n"
+    "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
+    "the monolith's ids, all read from one snapshot, then moves the service's id\n"
+    "sequences past the largest id. Writes no events. Safe to repeat: rows the\n"
+    "service already has are not duplicated (and not overwritten, except catalog\n"
+    "products still at version 1).\n"
     "\n"
-    "  --batch N     products per statement (default 1000)\n"
-    "  --if-empty    do nothing when the catalog already has products\n";
+    "  catalog   categories and products as JSONB documents (EAV attributes, stock,\n"
+    "            rating) at version 1 (SOUK_CATALOG_DB); rebuild search afterwards\n"
+    "  users     accounts with their Argon2id hashes, roles and addresses\n"
+    "            (SOUK_USERS_DB)\n"
+    "  reviews   reviews as documents, the per-product ratings (count, sum), and the\n"
+    "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
+    "\n"
+    "  --batch N     rows per statement (default 1000)\n"
+    "  --if-empty    do nothing when the service already has data\n";
 
-/* Monolith side: keyset pages in id order; attributes and ratings for the
- * page's id range, in the same order, merged by walking both. Times are
- * rendered as the monolith's API does (store_catalog.c TS). */
-static const char SQL_COUNT[] = "SELECT COUNT(*) FROM products";
-static const char SQL_CATEGORIES[] =
-    "SELECT id, slug, name, COALESCE(parent_id, 0) FROM categories ORDER BY id";
-static const char SQL_PRODUCTS[] =
-    "SELECT p.id, p.sku, p.name, p.description, p.brand, p.price_minor, p.currency,"
-    " c.id, c.slug, c.name,"
-    " DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%sZ'),"
-    " DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%sZ'), COALESCE(i.stock, 0)"
-    " FROM products p JOIN categories c ON c.id = p.category_id"
-    " LEFT JOIN inventory i ON i.product_id = p.id"
-    " WHERE p.id > ? ORDER BY p.id LIMIT ?";
-static const char SQL_ATTRS[] = "SELECT product_id, name, value FROM product_attributes"
-                                " WHERE product_id BETWEEN ? AND ? ORDER BY product_id";
-/* The monolith's own aggregate (store_catalog.c SQL_PRODUCT), so averages agree. */
-static const char SQL_RATINGS[] =
-    "SELECT product_id, COUNT(*), ROUND(AVG(rating) * 100) FROM reviews"
-    " WHERE product_id BETWEEN ? AND ? GROUP BY product_id ORDER BY product_id";
-
-/* Catalog side: one statement per batch, the batch being one JSON array. */
-static const char PG_NONEMPTY[] = "SELECT EXISTS (SELECT 1 FROM products)";
-static const char PG_CATEGORIES_PUT[] =
-    "INSERT INTO categories (id, slug, name, parent_id)"
-    " SELECT c.id, c.slug, c.name, NULLIF(c.parent_id, 0)"
-    " FROM jsonb_to_recordset($1::jsonb) AS c(id bigint, slug text, name text, parent_id bigint)"
-    " ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name,"
-    " parent_id = EXCLUDED.parent_id";
-static const char PG_PRODUCTS_PUT[] =
-    "INSERT INTO products AS p (id, version, doc)"
-    " SELECT (d->>'id')::bigint, 1, d FROM jsonb_array_elements($1::jsonb) AS d"
-    " ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now() WHERE p.version = 1";
-/* Past the largest id, so the catalog's next insert does not collide. */
-static const char PG_SEQUENCES[] =
-    "SELECT setval(pg_get_serial_sequence(t, 'id'), m, true)"
-    " FROM (VALUES ('products', (SELECT max(id) FROM products)),"
-    "              ('categories', (SELECT max(id) FROM categories))) AS s(t, m)"
-    " WHERE m IS NOT NULL AND pg_get_serial_sequence(t, 'id') IS NOT NULL";
+static const struct backfill_target *const backfill_targets[] = {
+    &backfill_catalog,
+    &backfill_users,
+    &backfill_reviews,
+    NULL,
+};
 
 #define BACKFILL_JSON (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
-
-struct backfill {
-    struct mdb *mono;
-    struct db  *cat;
-    int64_t     batch;
-    int64_t     total, done, categories;
-    double      t0, last_progress;
-};
 
 static void
 progress(struct backfill *b, int force)
@@ -87,212 +50,170 @@ progress(struct backfill *b, int force)
     if (!force && t - b->last_progress < 0.5)
         return;
     b->last_progress = t;
-    fprintf(stderr, "backfill: %-18s %9lld/%-9lld (%.1f s)\n", "products", (long long)b->done,
-            (long long)b->total, t - b->t0);
+    fprintf(stderr, "backfill: %-18s %9lld/%-9lld (%.1f s)\n", b->t->tables[b->table].what,
+            (long long)b->done[b->table], (long long)b->total, t - b->t0);
 }
 
-/* json as text in a (the encoder's buffer dies with a). */
-static const char *
-dump(json_t *j, struct arena *a)
+int
+backfill_write(struct backfill *b, struct arena *a, const char *sql, json_t *rows)
 {
-    char *s = json_dumps(j, BACKFILL_JSON);
+    char *text = json_dumps(rows, BACKFILL_JSON);
 
-    json_decref(j);
-    if (s == NULL)
-        return NULL;
-    arena_defer(a, free, s);
-    return s;
-}
-
-static int
-categories_copy(struct backfill *b, struct arena *a)
-{
-    struct mdb_rows *rs;
-    json_t          *all = json_array();
-    const char      *text;
-    size_t           i;
-    int              rc;
-
-    rc = mdb_query(b->mono, a, SQL_CATEGORIES, NULL, 0, &rs);
-    if (rc) {
-        json_decref(all);
-        return rc;
-    }
-    for (i = 0; i < rs->nrows; i++)
-        json_array_append_new(all,
-                              json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)mdb_i64(rs, i, 0),
-                                        "slug", mdb_get(rs, i, 1), "name", mdb_get(rs, i, 2),
-                                        "parent_id", (json_int_t)mdb_i64(rs, i, 3)));
-    text = dump(all, a);
+    json_decref(rows);
     if (text == NULL)
         return ERR_INTERNAL;
-    rc = db_exec_sql(b->cat, a, PG_CATEGORIES_PUT, 1, (const char *const[]){text}, NULL);
-    if (rc == ERR_OK)
-        b->categories = (int64_t)rs->nrows;
-    return rc;
+    arena_defer(a, free, text);
+    return db_exec_sql(b->dst, a, sql, 1, (const char *const[]){text}, NULL);
 }
 
-/* The catalog document of row i of SQL_PRODUCTS (attributes and rating are
- * filled in afterwards). Members in the order of the brief's DOC. */
+/* Row i of rs as an array of strings; NULL (and a message) when a value is
+ * not UTF-8 (jansson refuses it). */
 static json_t *
-product_doc(const struct mdb_rows *rs, size_t i)
+row_array(const struct backfill_table *t, const struct mdb_rows *rs, size_t i)
 {
-    return json_pack(
-        "{s:I,s:s,s:s,s:s,s:s,s:{s:I,s:s,s:s},s:{s:I,s:s},s:[],s:{},s:I,"
-        "s:{s:f,s:I},s:s,s:s}",
-        "id", (json_int_t)mdb_i64(rs, i, 0), "sku", mdb_get(rs, i, 1), "name", mdb_get(rs, i, 2),
-        "description", mdb_get(rs, i, 3), "brand", mdb_get(rs, i, 4), "category", "id",
-        (json_int_t)mdb_i64(rs, i, 7), "slug", mdb_get(rs, i, 8), "name", mdb_get(rs, i, 9),
-        "price", "amount", (json_int_t)mdb_i64(rs, i, 5), "currency", mdb_get(rs, i, 6), "images",
-        "attributes", "stock", (json_int_t)mdb_i64(rs, i, 12), "rating", "average", 0.0, "count",
-        (json_int_t)0, "created_at", mdb_get(rs, i, 10), "updated_at", mdb_get(rs, i, 11));
+    json_t     *row = json_array();
+    const char *v;
+    size_t      c;
+    int         bad = 0;
+
+    for (c = 0; c < rs->ncols && !bad; c++) {
+        v = mdb_get(rs, i, c);
+        bad = json_array_append_new(row, v != NULL ? json_string(v) : json_null()) != 0;
+    }
+    if (!bad)
+        return row;
+    common_fail("%s %s: column %s is not UTF-8", t->what, mdb_get(rs, i, 0), rs->cols[c - 1]);
+    json_decref(row);
+    return NULL;
 }
 
-/* The index in ids[0..n) (ascending) of id, walking forward from *at. */
-static int
-seek(const int64_t *ids, size_t n, size_t *at, int64_t id)
+int
+backfill_rows_page(struct backfill *b, const struct backfill_table *t, struct arena *a,
+                   int64_t *after, size_t *n)
 {
-    while (*at < n && ids[*at] < id)
-        (*at)++;
-    return *at < n && ids[*at] == id;
-}
-
-/* Attributes stay strings: the monolith stores every value as text and its
- * v1 API returns them as JSON strings (monolith/api.c api_product), so the
- * documents render the same v1 shape. */
-static void
-attrs_merge(json_t **docs, const int64_t *ids, size_t n, const struct mdb_rows *rs)
-{
-    size_t i, at = 0;
-
-    for (i = 0; i < rs->nrows; i++)
-        if (seek(ids, n, &at, mdb_i64(rs, i, 0)))
-            json_object_set_new(json_object_get(docs[at], "attributes"), mdb_get(rs, i, 1),
-                                json_string(mdb_get(rs, i, 2)));
-}
-
-/* The monolith renders average as x100 / 100.0 (monolith/api.c rating). */
-static void
-ratings_merge(json_t **docs, const int64_t *ids, size_t n, const struct mdb_rows *rs)
-{
-    size_t i, at = 0;
-
-    for (i = 0; i < rs->nrows; i++)
-        if (seek(ids, n, &at, mdb_i64(rs, i, 0)))
-            json_object_set_new(docs[at], "rating",
-                                json_pack("{s:f,s:I}", "average", (double)mdb_i64(rs, i, 2) / 100.0,
-                                          "count", (json_int_t)mdb_i64(rs, i, 1)));
-}
-
-/* One page after id *after; *n = 0 at the end. */
-static int
-products_batch(struct backfill *b, struct arena *a, int64_t *after, size_t *n)
-{
-    struct mdb_rows *rs, *attrs, *ratings;
-    struct mdb_arg   range[2];
-    json_t          *all, **docs;
-    int64_t         *ids;
-    const char      *text;
+    int64_t          limit = t->whole ? INT64_MAX : b->batch;
+    struct mdb_rows *rs;
+    json_t          *all, *row;
     size_t           i;
     int              rc;
 
     *n = 0;
-    rc = mdb_query(b->mono, a, SQL_PRODUCTS, (struct mdb_arg[]){MDB_I64(*after), MDB_I64(b->batch)},
-                   2, &rs);
+    rc = mdb_query(b->mono, a, t->read_sql, (struct mdb_arg[]){MDB_I64(*after), MDB_I64(limit)}, 2,
+                   &rs);
     if (rc || rs->nrows == 0)
         return rc;
-    ids = arena_array(a, int64_t, rs->nrows);
-    for (i = 0; i < rs->nrows; i++)
-        ids[i] = mdb_i64(rs, i, 0);
-    range[0] = MDB_I64(ids[0]);
-    range[1] = MDB_I64(ids[rs->nrows - 1]);
-    rc = mdb_query(b->mono, a, SQL_ATTRS, range, 2, &attrs);
-    if (rc == ERR_OK)
-        rc = mdb_query(b->mono, a, SQL_RATINGS, range, 2, &ratings);
-    if (rc)
-        return rc;
     all = json_array();
-    docs = arena_array(a, json_t *, rs->nrows);
     for (i = 0; i < rs->nrows; i++) {
-        docs[i] = product_doc(rs, i);
-        if (docs[i] == NULL) {
-            common_fail("product %lld cannot be a document (text that is not UTF-8?)",
-                        (long long)ids[i]);
+        row = row_array(t, rs, i);
+        if (row == NULL) {
             json_decref(all);
             return ERR_INVALID;
         }
-        json_array_append_new(all, docs[i]); /* all keeps docs[i] alive */
+        json_array_append_new(all, row);
     }
-    attrs_merge(docs, ids, rs->nrows, attrs);
-    ratings_merge(docs, ids, rs->nrows, ratings);
-    text = dump(all, a);
-    if (text == NULL)
-        return ERR_INTERNAL;
-    rc = db_exec_sql(b->cat, a, PG_PRODUCTS_PUT, 1, (const char *const[]){text}, NULL);
+    rc = backfill_write(b, a, t->write_sql, all);
     if (rc)
         return rc;
-    *after = ids[rs->nrows - 1];
+    *after = mdb_i64(rs, rs->nrows - 1, 0);
     *n = rs->nrows;
     return ERR_OK;
 }
 
-/* 1 (and a message) when --if-empty finds products in the catalog. */
+/* Table k of the target, page after page. */
 static int
-catalog_has_products(struct backfill *b, struct arena *a, int *yes)
+table_copy(struct backfill *b, size_t k, struct arena *a)
+{
+    const struct backfill_table *t = &b->t->tables[k];
+    backfill_page_fn            *page = t->page != NULL ? t->page : backfill_rows_page;
+    struct mdb_rows             *rs;
+    int64_t                      after = 0;
+    size_t                       n = 1;
+    int                          rc;
+
+    assert(k < BACKFILL_MAX_TABLES);
+    b->table = k;
+    rc = mdb_query(b->mono, a, t->count_sql, NULL, 0, &rs);
+    if (rc)
+        return rc;
+    b->total = mdb_i64(rs, 0, 0);
+    while (rc == ERR_OK && n > 0) {
+        arena_reset(a);
+        rc = page(b, t, a, &after, &n);
+        b->done[k] += (int64_t)n;
+        progress(b, n == 0);
+    }
+    return rc;
+}
+
+static int
+backfill_copy(struct backfill *b, struct arena *a)
+{
+    size_t k;
+    int    rc = ERR_OK;
+
+    for (k = 0; rc == ERR_OK && b->t->tables[k].what != NULL; k++)
+        rc = table_copy(b, k, a);
+    if (rc == ERR_OK)
+        rc = db_exec_sql(b->dst, a, b->t->finish_sql, 0, NULL, NULL);
+    return rc;
+}
+
+/* *yes = 1 when --if-empty finds the target filled. */
+static int
+target_filled(struct backfill *b, struct arena *a, int *yes)
 {
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_sql(b->cat, a, PG_NONEMPTY, 0, NULL, &rs);
+    rc = db_exec_sql(b->dst, a, b->t->nonempty_sql, 0, NULL, &rs);
     if (rc)
         return rc;
     *yes = strcmp(db_get(rs, 0, 0), "t") == 0;
     return ERR_OK;
 }
 
-static int
-backfill_copy(struct backfill *b, struct arena *a)
+/* "backfilled 150 products, 14 categories in 0.1 s" */
+static void
+summary(const struct backfill *b)
 {
-    struct mdb_rows *rs;
-    int64_t          after = 0;
-    size_t           n = 1;
-    int              rc;
+    size_t k;
 
-    rc = mdb_query(b->mono, a, SQL_COUNT, NULL, 0, &rs);
-    if (rc == ERR_OK)
-        b->total = mdb_i64(rs, 0, 0);
-    if (rc == ERR_OK)
-        rc = categories_copy(b, a);
-    while (rc == ERR_OK && n > 0) {
-        arena_reset(a);
-        rc = products_batch(b, a, &after, &n);
-        b->done += (int64_t)n;
-        progress(b, n == 0);
-    }
-    if (rc == ERR_OK)
-        rc = db_exec_sql(b->cat, a, PG_SEQUENCES, 0, NULL, NULL);
-    return rc;
+    fputs("backfilled", stdout);
+    for (k = 0; b->t->tables[k].what != NULL; k++)
+        printf("%s %lld %s", k ? "," : "", (long long)b->done[k], b->t->tables[k].what);
+    printf(" in %.1f s\n", common_now() - b->t0);
 }
 
 static int
-backfill_run(struct ctl *ctl, int64_t batch, int if_empty)
+backfill_open(struct ctl *ctl, struct backfill *b)
 {
-    struct backfill b = {0};
+    const struct ctl_target *target = common_target(b->t->name);
+
+    b->mono = mdb_new(ctl->cfg.monolith_db);
+    b->dst = target != NULL ? db_new(common_target_dsn(ctl, target), NULL) : NULL;
+    if (b->mono == NULL || b->dst == NULL) {
+        common_fail("SOUK_MONOLITH_DB or %s is not a valid dsn",
+                    target != NULL ? target->env : b->t->name);
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+static int
+backfill_run(struct ctl *ctl, const struct backfill_target *t, int64_t batch, int if_empty)
+{
+    struct backfill b = {.t = t, .batch = batch};
     struct arena   *a = arena_create();
     int             rc, full = 0;
 
-    b.batch = batch;
     b.t0 = b.last_progress = common_now();
-    b.mono = mdb_new(ctl->cfg.monolith_db);
-    b.cat = db_new(ctl->cfg.catalog_db, NULL);
-    if (b.mono == NULL || b.cat == NULL) {
-        common_fail("SOUK_MONOLITH_DB or SOUK_CATALOG_DB is not a valid dsn");
-        rc = ERR_INVALID;
+    rc = backfill_open(ctl, &b);
+    if (rc)
         goto done;
-    }
-    rc = if_empty ? catalog_has_products(&b, a, &full) : ERR_OK;
+    if (if_empty)
+        rc = target_filled(&b, a, &full);
     if (rc == ERR_OK && full) {
-        puts("catalog already has products; nothing to do");
+        printf("%s already has %s; nothing to do\n", t->name, t->nonempty_what);
         goto done;
     }
     /* One snapshot of the monolith for every read (InnoDB repeatable read). */
@@ -302,18 +223,30 @@ backfill_run(struct ctl *ctl, int64_t batch, int if_empty)
         rc = backfill_copy(&b, a);
     mdb_rollback(b.mono);
     if (rc) {
-        common_fail("backfill failed after %lld of %lld products (see the log line above); it is "
+        common_fail("backfill %s failed after %lld of %lld %s (see the log line above); it is "
                     "safe to run again",
-                    (long long)b.done, (long long)b.total);
+                    t->name, (long long)b.done[b.table], (long long)b.total,
+                    t->tables[b.table].what);
         goto done;
     }
-    printf("backfilled %lld products, %lld categories in %.1f s\n", (long long)b.done,
-           (long long)b.categories, common_now() - b.t0);
+    summary(&b);
 done:
-    db_free(b.cat);
+    db_free(b.dst);
     mdb_free(b.mono);
     arena_destroy(a);
     return rc ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+}
+
+/* The target called name, or NULL. */
+static const struct backfill_target *
+target_find(const char *name)
+{
+    size_t i;
+
+    for (i = 0; backfill_targets[i] != NULL; i++)
+        if (strcmp(backfill_targets[i]->name, name) == 0)
+            return backfill_targets[i];
+    return NULL;
 }
 
 int
@@ -325,8 +258,9 @@ backfill_main(struct ctl *ctl, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int64_t batch = 1000;
-    int     c, if_empty = 0;
+    const struct backfill_target *t;
+    int64_t                       batch = 1000;
+    int                           c, if_empty = 0;
 
     optind = 1;
     for (c = getopt_long(argc, argv, "h", opts, NULL); c != -1;
@@ -342,9 +276,10 @@ backfill_main(struct ctl *ctl, int argc, char **argv)
             return CTL_EXIT_USAGE;
         }
     }
-    if (argc - optind != 1 || strcmp(argv[optind], "catalog") != 0) {
+    t = argc - optind == 1 ? target_find(argv[optind]) : NULL;
+    if (t == NULL) {
         fputs(backfill_usage, stderr);
         return CTL_EXIT_USAGE;
     }
-    return backfill_run(ctl, batch, if_empty);
+    return backfill_run(ctl, t, batch, if_empty);
 }

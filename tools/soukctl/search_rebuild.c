@@ -18,24 +18,34 @@
 static const char rebuild_usage[] =
     "usage: soukctl search rebuild [--batch N] [--pause-ms MS]\n"
     "\n"
-    "Reads every product of the catalog (SOUK_CATALOG_DB, live and deleted) in\n"
-    "batches of N (default 500), projects them into a new index in SOUK_SEARCH_DB\n"
-    "(documents_new, lexicon_new), builds its indexes, then swaps it in within\n"
-    "one transaction: the live tables are locked for a moment, events the\n"
-    "search consumer applied meanwhile are merged when newer, the old tables are\n"
-    "dropped and the new ones renamed. Search answers throughout. Progress goes\n"
-    "to stderr. Only one rebuild runs at a time. --pause-ms sleeps between\n"
-    "batches to spare a busy catalog database (default 0).\n";
+    "Reads every product of the catalog (SOUK_CATALOG_DB, live and deleted, with\n"
+    "its category path) in batches of N (default 500), projects them into a new\n"
+    "index in SOUK_SEARCH_DB (documents_new, lexicon_new), builds its indexes,\n"
+    "then swaps it in within one transaction: the live tables are locked for a\n"
+    "moment, events the search consumer applied meanwhile are merged when newer,\n"
+    "the old tables are dropped and the new ones renamed. Search answers\n"
+    "throughout. Progress goes to stderr. Only one rebuild runs at a time.\n"
+    "--pause-ms sleeps between batches to spare a busy catalog database\n"
+    "(default 0).\n";
 
 #define REBUILD_LOCK "hashtext('soukctl.search.rebuild')"
 #define BATCH_BYTES  (256 << 20) /* documents are at most 256 KiB each */
 
-/* The catalog's table (services/catalog/migrations): a tombstone keeps its
- * row with deleted_at set and the deleting version. */
+/* The catalog's tables (services/catalog/migrations): a tombstone keeps its
+ * row with deleted_at set and the deleting version. The category path is
+ * what the catalog's events carry: the slugs from the top-level category
+ * down to the product's, root first, walked up categories.parent_id. */
 static const char src_count_sql[] = "SELECT count(*) FROM products";
 static const char src_batch_sql[] =
-    "SELECT id, version, deleted_at IS NOT NULL, doc::text FROM products"
-    " WHERE id > $1::bigint ORDER BY id LIMIT $2::integer";
+    "SELECT p.id, p.version, p.deleted_at IS NOT NULL, p.doc::text,"
+    " (WITH RECURSIVE up (parent_id, slug, depth) AS ("
+    "    SELECT c.parent_id, c.slug, 0 FROM categories c"
+    "     WHERE c.id = (p.doc->'category'->>'id')::bigint"
+    "    UNION ALL"
+    "    SELECT c.parent_id, c.slug, up.depth + 1 FROM categories c"
+    "      JOIN up ON c.id = up.parent_id WHERE up.depth < 64)"
+    "  SELECT coalesce(jsonb_agg(up.slug ORDER BY up.depth DESC), '[]'::jsonb) FROM up)::text"
+    " FROM products p WHERE p.id > $1::bigint ORDER BY p.id LIMIT $2::integer";
 
 static const char dst_lock_sql[] = "SELECT pg_try_advisory_lock(" REBUILD_LOCK ")";
 static const char dst_begin_sql[] = "SELECT search_rebuild_begin()";
@@ -61,8 +71,8 @@ progress(struct rebuild *rb, const char *what, int force)
             (long long)rb->total, now - rb->t0);
 }
 
-/* One batch as the JSON array search_rebuild_load takes; doc is the
- * catalog's jsonb text, already valid JSON. */
+/* One batch as the JSON array search_rebuild_load takes; doc and the
+ * category path are the catalog's jsonb text, already valid JSON. */
 static void
 batch_json(const struct db_rows *rs, struct buf *b)
 {
@@ -74,6 +84,8 @@ batch_json(const struct db_rows *rs, struct buf *b)
                    db_get(rs, i, 0), db_get(rs, i, 1),
                    strcmp(db_get(rs, i, 2), "t") == 0 ? "true" : "false");
         buf_append(b, db_get(rs, i, 3), db_len(rs, i, 3));
+        buf_puts(b, ",\"category_path\":");
+        buf_append(b, db_get(rs, i, 4), db_len(rs, i, 4));
         buf_putc(b, '}');
     }
     buf_putc(b, ']');

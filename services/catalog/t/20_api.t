@@ -353,6 +353,13 @@ is_deeply([@$doc{qw(id sku stock)}], [$lid, 'LAP-1', 0], 'events: id, sku, stock
 is_deeply($doc->{attributes}, {colour => 'silver', ram_gb => 16, rama => 'x',
     touch => JSON::PP::false}, 'events: attributes keep their JSON types');
 is_deeply($doc->{rating}, {average => 0, count => 0}, 'events: no rating yet');
+is_deeply([map { $_->{env}{payload}{category_path} } @lap], [([qw(electronics laptops)]) x 4],
+    'events: the category path, root first, on every product event');
+my @books = grep { $_->{env}{payload}{product}{category}{slug} eq 'books' } grep {
+    $_->{type} eq 'product.created' } @ev;
+ok(@books && !grep({ $JSON->encode($_->{env}{payload}{category_path}) ne '["books"]' } @books),
+    'events: a top-level category\'s path is itself');
+ok(!exists $doc->{category_path}, 'events: the document itself is unchanged (v1 shape)');
 is_deeply([sort keys %{$lap[0]{env}}], [sort qw(id type version occurred_at aggregate_id trace_id
     payload)], 'events: the envelope');
 is($lap[0]{env}{type}, 'product.created', 'events: envelope type');

@@ -21,7 +21,7 @@ my $madmin = $m->admin;
 # --- the same shop on both sides ----------------------------------------------------------
 my %cat;
 for ([electronics => 'Electronics'], [laptops => 'Laptops', 'electronics'], [bags => 'Bags'],
-    [furniture => 'Furniture']) {
+    [furniture => 'Furniture'], [minis => 'Minis', 'laptops']) {
     my ($slug, $name, $parent) = @$_;
     $cat{$slug} = $t->category($slug, $name, defined $parent ? $cat{$parent} : undef);
     is($m->category($slug, $name, $parent), $cat{$slug}, "category $slug: same id on both sides");
@@ -43,6 +43,10 @@ my @spec = (
     [chair => {name => 'Office Chair', brand => 'Sitwell', category_id => $cat{furniture},
         description => 'Comfortable for long days.', price => {amount => 19900, currency => 'EUR'},
         attributes => {colour => 'black', material => 'mesh'}}],
+    # two levels below electronics: the category filter reaches one level of children
+    [mini => {name => 'Quasar Pocket PC', brand => 'Quasar', category_id => $cat{minis},
+        description => 'Small and quick.', price => {amount => 39900, currency => 'EUR'},
+        attributes => {colour => 'white'}}],
 );
 my (%p, %body);
 for (@spec) {
@@ -55,7 +59,8 @@ for (@spec) {
 }
 $t->wait_for('/api/v1/search?q=laptop', sub { $_[0]{total} == 4 },
     'the catalog\'s product.created events reach search');
-$t->wait_for('/api/v1/search?q=chair', sub { $_[0]{total} == 1 }, 'all five are searchable');
+$t->wait_for('/api/v1/search?q=chair', sub { $_[0]{total} == 1 }, 'chair is searchable');
+$t->wait_for('/api/v1/search?q=quasar', sub { $_[0]{total} == 1 }, 'all six are searchable');
 
 sub ids { [map { $_->{id} } @{$_[0]{items}}] }
 sub v2 { $t->get("/api/v2/search?$_[0]")->{json} }
@@ -64,12 +69,22 @@ sub v2 { $t->get("/api/v2/search?$_[0]")->{json} }
 for my $q ('q=zenbook', 'q=chair', 'q=laptop&sort=price_asc', 'q=laptop&sort=price_desc&limit=2',
     'q=laptop&colour=black&sort=price_asc', 'q=laptop&category=bags&sort=price_asc',
     'q=laptop&min_price=5000&max_price=130000&sort=price_asc', 'q=laptop&sort=name',
-    'q=nothing-like-this') {
+    'q=nothing-like-this', 'q=laptop&category=electronics&sort=price_asc', 'q=quasar&category=laptops',
+    'q=quasar&category=minis', 'q=quasar&category=electronics', 'q=quasar&category=bags') {
     my $s = $t->get("/api/v1/search?$q");
     my $l = $m->api(GET => "/api/v1/search?$q");
     is($s->{status}, 200, "v1 $q: 200");
     is($s->{body}, $l->{body}, "v1 $q: byte for byte the monolith's answer");
 }
+
+# The category tree, as the monolith: a category and its direct children.
+sub v1_total { $t->get("/api/v1/search?$_[0]")->{json}{total} }
+is(v1_total('q=laptop&category=electronics'), 2, 'category: a parent finds its children\'s products');
+is(v1_total('q=quasar&category=laptops'), 1, 'category: laptops finds its child minis\' products');
+is(v1_total('q=quasar&category=minis'), 1, 'category: and minis its own');
+is(v1_total('q=quasar&category=electronics'), 0, 'category: a grandparent does not (one level)');
+is_deeply($t->sql("SELECT array_to_string(category_path, '/') FROM documents WHERE id = $p{mini}{id}"),
+    [['electronics/laptops/minis']], 'category: the projection keeps the whole path, root first');
 
 # --- relevance, typo correction, suggest --------------------------------------------------
 my $r = v2('q=laptop');
@@ -130,6 +145,8 @@ is(v2('q=laptop&brand=Osprey')->{facets}{brand}[0]{count}, 2, 'facets: over the 
 # --- filters, sorts, pages ----------------------------------------------------------------
 is_deeply([sort @{ids(v2('q=laptop&category=laptops'))}], [sort map { $p{$_}{id} } qw(zen gamer)],
     'filter: category');
+is_deeply(ids(v2('q=quasar&category=laptops')), [$p{mini}{id}], 'filter: category with its children');
+is(v2('q=quasar&category=electronics')->{total}, 0, 'filter: not its grandchildren');
 is(v2('q=laptop&brand=Osprey')->{total}, 2, 'filter: brand');
 is(v2('q=laptop&brand=osprey')->{total}, 0, 'filter: brand is exact');
 is_deeply(ids(v2('q=laptop&min_price=5000&max_price=129900&sort=price_asc')),
@@ -180,6 +197,13 @@ is(v2('q=ultrabook')->{total}, 1, 'and the newer document stays');
 
 my ($lex) = @{$t->sql("SELECT count(*) FROM lexicon WHERE word IN ('chair', 'office', 'sitwell')")};
 is($lex->[0], 0, 'lexicon: words of a deleted product leave it');
+
+# The category filter's expression is the one the GIN index holds.
+my $plan = join "\n", map { $_->[0] // '' } @{$t->sql(join ' ',
+    'SET enable_seqscan = off;',
+    "EXPLAIN SELECT id FROM documents d WHERE search_category_keys(d.category_path) @> ARRAY['laptops'];")};
+like($plan, qr/Bitmap Index Scan on documents_category/, 'category: the filter uses its index')
+    or diag $plan;
 
 # --- bad input: 4xx problem+json, never 5xx -----------------------------------------------
 for my $x (['/api/v1/search', 'no q'], ['/api/v1/search?q=', 'empty q'],

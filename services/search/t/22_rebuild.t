@@ -150,5 +150,25 @@ for my $q (@queries) {
 }
 is($t->get('/api/v1/search?q=renamed')->{json}{total}, 1, 'and still up to date');
 
+# --- the category tree: the rebuild computes the path the catalog's events carry ----------
+my $sub = $t->category('gear-bags', 'Gear bags', $cat);
+my $leaf = $t->category('gear-bags-small', 'Small gear bags', $sub);
+my $bag = $t->product(name => 'Pocket Pouch', category_id => $leaf);
+$t->wait_for('/api/v1/search?q=pouch', sub { $_[0]{total} == 1 }, 'a product two levels down');
+my $path = sub {
+    $t->sql("SELECT array_to_string(category_path, '/') FROM documents WHERE id = $bag->{id}")->[0][0];
+};
+is($path->(), 'gear/gear-bags/gear-bags-small', 'its event carried the whole path');
+$t->sql("UPDATE documents SET category_path = NULL WHERE id = $bag->{id}");    # forget it
+($rc, $out, $err) = soukctl(\%env, qw(search rebuild));
+is($rc, 0, 'a rebuild with a category tree') or diag("$out$err");
+is($path->(), 'gear/gear-bags/gear-bags-small', 'the rebuild computes the same path from the catalog');
+sub pouches { $t->get("/api/v1/search?q=pouch&category=$_[0]")->{json}{total} }
+is(pouches('gear-bags-small'), 1, 'category: its own');
+is(pouches('gear-bags'), 1, 'category: its parent\'s');
+is(pouches('gear'), 0, 'category: not its grandparent\'s (one level, as the monolith)');
+is($t->get('/api/v1/search?q=model&category=gear')->{json}{total},
+    $t->get('/api/v1/search?q=model')->{json}{total}, 'category: the others still in gear');
+
 $t->finish;
 done_testing;

@@ -34,7 +34,8 @@ my $SEQ = 0;
 
 # Which services serve which v1 routes behind the gateway, in spawn order: the consumers
 # search and reviews before the producers catalog and users (queues bound before anything is
-# published), cart after the catalog it asks for price snapshots. Fixtures come later still.
+# published; catalog's own queue, for reviews' review.created, is bound before it is ready),
+# cart after the catalog it asks for price snapshots. Fixtures come later still.
 my @SERVICES = qw(search reviews catalog users cart);
 my %ROUTES = (
     users   => [[accounts => '/api/v1/accounts']],
@@ -250,8 +251,9 @@ sub update_product {
     return $res->{json};
 }
 
-# settle(): every product made so far is found by search (for its tag) and known to reviews.
-# Immediate on the monolith; the services get there through events.
+# settle(): every product made so far is found by search (for its tag) and known to reviews,
+# and the catalog's rating of each shows every review written so far (the catalog keeps it
+# from review.created). Immediate on the monolith; the services get there through events.
 sub settle {
     my ($t) = @_;
     return unless $t->{kind} eq 'services';
@@ -273,6 +275,14 @@ sub settle {
             sub { $t->api(GET => "/api/v1/products/$id/reviews")->{status} == 200 }, 20)
             or die "product $id never reached the reviews replica\n";
         $t->{reviewable}{$id} = 1;
+    }
+    for my $id (keys %want) {
+        wait_until("the catalog's rating of product $id counts its reviews", sub {
+            my $r = $t->api(GET => "/api/v1/products/$id/reviews?limit=1")->{json};
+            my $p = $t->api(GET => "/api/v1/products/$id")->{json};
+            ref $r eq 'HASH' && ref $p eq 'HASH' && defined $r->{count}
+                && ($p->{rating}{count} // -1) == $r->{count};
+        }, 20) or die "the catalog's rating of product $id never caught up\n";
     }
 }
 
