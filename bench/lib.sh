@@ -1,10 +1,11 @@
 # bench/lib.sh - helpers shared by the benchmark scripts (sourced, not run).
 # wrk_median NAME URL_BASE PATH [MAX_ID] [TOKEN]: run wrk BENCH_RUNS times
-# and append "NAME rps p50 p99 errors" (medians) to $BENCH_OUT.
+# and append "NAME rps p50 p99 errors" (medians) to $BENCH_OUT. PATH may hold
+# {id} and {q} (bench/report.lua; {q} takes the lines of the file BENCH_QUERIES).
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_DURATION=${BENCH_DURATION:-10s}
 BENCH_CONNS=${BENCH_CONNS:-32}
-BENCH_THREADS=${BENCH_THREADS:-2}
+export BENCH_THREADS=${BENCH_THREADS:-2} # bench/report.lua spreads its ids over the threads
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-10s}
 BENCH_WARMUP=${BENCH_WARMUP:-3s}
 
@@ -13,10 +14,12 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 wrk_median() {
 	local name=$1 base=$2 path=$3 max_id=${4:-1} token=${5:-} i out
 	local rps=() p50=() p99=() err=0
-	# one uncounted run first: caches and buffer pools warm up, connections open
-	BENCH_PATH=$path BENCH_MAX_ID=$max_id BENCH_TOKEN=$token wrk -t"$BENCH_THREADS" \
-		-c"$BENCH_CONNS" -d"$BENCH_WARMUP" --timeout "$BENCH_TIMEOUT" \
-		-s "$(dirname "${BASH_SOURCE[0]}")/report.lua" "$base" >/dev/null
+	# one uncounted run first (BENCH_WARMUP=0: none): caches and buffer pools warm up,
+	# connections open
+	[ "$BENCH_WARMUP" = 0 ] ||
+		BENCH_PATH=$path BENCH_MAX_ID=$max_id BENCH_TOKEN=$token \
+			wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d"$BENCH_WARMUP" --timeout "$BENCH_TIMEOUT" \
+			-s "$(dirname "${BASH_SOURCE[0]}")/report.lua" "$base" >/dev/null
 	for i in $(seq 1 "$BENCH_RUNS"); do
 		out=$(BENCH_PATH=$path BENCH_MAX_ID=$max_id BENCH_TOKEN=$token \
 			wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d"$BENCH_DURATION" --timeout "$BENCH_TIMEOUT" \
@@ -32,7 +35,85 @@ wrk_median() {
 	echo "bench: $name rps=$(printf '%s\n' "${rps[@]}" | median) (runs: ${rps[*]})" >&2
 }
 
+# wrk_rounds PATH MAX_ID NAME=URL_BASE...: the same scenario against several targets in
+# BENCH_RUNS interleaved rounds of one wrk run each (the order rotates every round, so
+# drift on a shared machine hits every target alike; one warm-up each in the first
+# round); appends one line of medians over the rounds per target to $BENCH_OUT, and
+# "rounds NAME rps..." (each round's req/s, for ratios of runs made side by side).
+wrk_rounds() {
+	local path=$1 max_id=$2 dir r k i n warm
+	shift 2
+	local targets=("$@")
+	dir=$(mktemp -d)
+	for r in $(seq 1 "$BENCH_RUNS"); do
+		warm=0
+		[ "$r" != 1 ] || warm=$BENCH_WARMUP
+		for k in "${!targets[@]}"; do
+			i=$(((k + r - 1) % ${#targets[@]}))
+			n=${targets[$i]%%=*}
+			BENCH_RUNS=1 BENCH_OUT=$dir/$n BENCH_WARMUP=$warm \
+				wrk_median "$n" "${targets[$i]#*=}" "$path" "$max_id"
+		done
+	done
+	for k in "${targets[@]}"; do
+		n=${k%%=*}
+		printf '%s %s %s %s %s\n' "$n" "$(awk '{ print $2 }' "$dir/$n" | median)" \
+			"$(awk '{ print $3 }' "$dir/$n" | median)" "$(awk '{ print $4 }' "$dir/$n" | median)" \
+			"$(awk '{ s += $5 } END { print s + 0 }' "$dir/$n")" >>"$BENCH_OUT"
+		echo "rounds $n $(awk '{ printf "%s ", $2 }' "$dir/$n")" >>"$BENCH_OUT"
+	done
+	rm -rf "$dir"
+}
+
 free_port() {
 	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr => "127.0.0.1",
 		LocalPort => 0, Listen => 1)->sockport, "\n"'
+}
+
+# ---- shared by monolith.sh and services.sh ----------------------------------------------
+# The caller sets BUILD and exports SOUK_VAR_DIR (the bench data dir, var/bench).
+
+# monolith_db: the bench MariaDB (port BENCH_MARIADB_PORT, 53316) with the monolith's
+# schema, seeded at benchmark scale (BENCH_PRODUCTS, BENCH_USERS, BENCH_ORDERS; default
+# 100 k / 20 k / 1 M, deterministic) the first time only: later calls reuse the seed.
+# Exports SOUK_MARIADB_PORT and SOUK_MONOLITH_DB.
+monolith_db() {
+	export SOUK_MARIADB_PORT=${BENCH_MARIADB_PORT:-53316}
+	scripts/start-local.sh mariadb
+	export SOUK_MARIADB_ADMIN_DSN=mysql://souk_admin:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/mysql
+	export SOUK_MONOLITH_DB=mysql://souk_monolith:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/souk_monolith
+	"$BUILD/bin/soukctl" db create monolith
+	"$BUILD/bin/soukctl" schema up monolith
+	"$BUILD/bin/soukctl" seed --if-empty --products "${BENCH_PRODUCTS:-100000}" \
+		--users "${BENCH_USERS:-20000}" --orders "${BENCH_ORDERS:-1000000}"
+}
+
+# bench_start NAME BIN [VAR=value ...]: start BIN on a free port with the bench settings
+# (log level warn, one JWT secret) and the given environment, its stderr in
+# $SOUK_VAR_DIR/NAME.log; wait until /ready answers. Sets BENCH_URL; the pid joins
+# BENCH_PIDS, which bench_stop ends.
+BENCH_PIDS=()
+bench_start() {
+	local name=$1 bin=$2 port i
+	shift 2
+	port=$(free_port)
+	env SOUK_LISTEN="127.0.0.1:$port" SOUK_LOG_LEVEL=warn SOUK_JWT_SECRET=bench-secret "$@" \
+		"$bin" 2>"$SOUK_VAR_DIR/$name.log" &
+	BENCH_PIDS+=($!)
+	BENCH_URL=http://127.0.0.1:$port
+	for i in $(seq 1 150); do
+		curl -fs -o /dev/null "$BENCH_URL/ready" && return 0
+		kill -0 "${BENCH_PIDS[-1]}" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "bench: $name did not become ready on $BENCH_URL; the end of its log:" >&2
+	tail -20 "$SOUK_VAR_DIR/$name.log" >&2
+	return 1
+}
+
+bench_stop() {
+	local p
+	for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${BENCH_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	BENCH_PIDS=()
 }

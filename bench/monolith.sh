@@ -10,28 +10,15 @@ cd "$ROOT"
 . bench/lib.sh
 BUILD=${BUILD:-build}
 export SOUK_VAR_DIR=${BENCH_VAR:-$ROOT/var/bench}
-export SOUK_MARIADB_PORT=${BENCH_MARIADB_PORT:-53316}
 PRODUCTS=${BENCH_PRODUCTS:-100000}
-USERS=${BENCH_USERS:-20000}
-ORDERS=${BENCH_ORDERS:-1000000}
 BENCH_OUT=${BENCH_OUT:-$SOUK_VAR_DIR/monolith.results}
 mkdir -p "$SOUK_VAR_DIR"
 : >"$BENCH_OUT"
 
-scripts/start-local.sh mariadb
-export SOUK_MARIADB_ADMIN_DSN=mysql://souk_admin:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/mysql
-export SOUK_MONOLITH_DB=mysql://souk_monolith:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/souk_monolith
-"$BUILD/bin/soukctl" db create monolith
-"$BUILD/bin/soukctl" schema up monolith
-"$BUILD/bin/soukctl" seed --if-empty --products "$PRODUCTS" --users "$USERS" --orders "$ORDERS"
-
-port=$(free_port)
-SOUK_LISTEN=127.0.0.1:$port SOUK_LOG_LEVEL=warn SOUK_JWT_SECRET=bench-secret \
-	"$BUILD/bin/souk-monolith" 2>"$SOUK_VAR_DIR/monolith.log" &
-mono=$!
-trap 'kill $mono 2>/dev/null; wait $mono 2>/dev/null; scripts/stop-local.sh >/dev/null' EXIT
-base=http://127.0.0.1:$port
-for _ in $(seq 1 100); do curl -fs "$base/ready" >/dev/null && break; sleep 0.1; done
+trap 'bench_stop; scripts/stop-local.sh >/dev/null' EXIT
+monolith_db
+bench_start monolith "$BUILD/bin/souk-monolith"
+base=$BENCH_URL
 
 login() {
 	curl -fsS "$base/api/v1/accounts/login" -H 'Content-Type: application/json' \

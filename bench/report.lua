@@ -1,20 +1,46 @@
--- report.lua - shared by every wrk scenario: optional random ids in the
--- path ({id} replaced by 1..BENCH_MAX_ID), an optional bearer token, and one
--- machine-readable RESULT line at the end.
+-- report.lua - shared by every wrk scenario: optional ids in the path ({id}
+-- replaced by 1..BENCH_MAX_ID), optional queries ({q} replaced by the lines of
+-- the file BENCH_QUERIES in turn, URL-encoded; text after a tab is ignored), an
+-- optional bearer token, and one machine-readable RESULT line at the end.
 local path = os.getenv("BENCH_PATH") or "/health"
 local max_id = tonumber(os.getenv("BENCH_MAX_ID") or "1")
+local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local token = os.getenv("BENCH_TOKEN")
 local headers = {}
 if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
 
+local queries = {}
+local qfile = os.getenv("BENCH_QUERIES")
+if qfile and qfile ~= "" then
+	for line in io.lines(qfile) do
+		local q = string.match(line, "^([^\t]*)")
+		if q ~= "" and string.sub(q, 1, 1) ~= "#" then
+			queries[#queries + 1] = string.gsub(q, "[^%w%-%.~]", function(c)
+				return string.format("%%%02X", string.byte(c))
+			end)
+		end
+	end
+end
+
+-- Each thread numbers its requests tid, tid + nthreads, ...: together the
+-- threads walk one sequence instead of each repeating the same one.
+local threads = 0
+setup = function(thread)
+	thread:set("tid", threads)
+	threads = threads + 1
+end
+
 local counter = 0
 request = function()
+	local g = counter * nthreads + (tid or 0)
 	counter = counter + 1
 	local p = path
 	if string.find(p, "{id}", 1, true) then
 		-- a fixed-stride walk is reproducible and touches the whole id range
-		local id = ((counter * 7919) % max_id) + 1
-		p = string.gsub(p, "{id}", tostring(id))
+		p = string.gsub(p, "{id}", tostring(((g + 1) * 7919 % max_id) + 1))
+	end
+	if #queries > 0 and string.find(p, "{q}", 1, true) then
+		p = string.gsub(p, "{q}", (string.gsub(queries[(g % #queries) + 1], "%%", "%%%%")))
 	end
 	return wrk.format("GET", p, headers)
 end

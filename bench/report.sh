@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/report.sh - write docs/benchmarks.md from the results of the last
-# `make bench` (var/bench/*.results: "name rps p50_ms p99_ms errors").
+# `make bench` (var/bench/*.results: "name rps p50_ms p99_ms errors"), with the
+# sections bench/services.sh and bench/gateway.sh wrote (var/bench/*.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -31,7 +32,7 @@ Data: \`soukctl seed --products ${BENCH_PRODUCTS:-100000} --users ${BENCH_USERS:
 (deterministic, seed 42). Command: \`bench/monolith.sh\` (part of \`make bench\`).
 
 EOT
-	table "$res"
+	if [ -s "$res" ]; then table "$res"; else echo "(no results yet: run \`BENCH_ONLY=monolith bench/run.sh\`)"; fi
 	cat <<'EOT'
 
 Scenarios:
@@ -47,6 +48,10 @@ Scenarios:
 These are the numbers the microservices must beat (catalog ≥ 5× on product detail, search ≥ 10×
 with p99 < 20 ms, history and reporting against my_orders and sales_report).
 EOT
+	if [ -f var/bench/services.md ]; then
+		echo
+		cat var/bench/services.md
+	fi
 	if [ -f var/bench/gateway.md ]; then
 		echo
 		cat var/bench/gateway.md
