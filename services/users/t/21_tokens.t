@@ -142,4 +142,23 @@ $u->finish;
 $m->finish;
 undef $u;
 undef $m;
+# --- a monolith token on cart ----------------------------------------------------
+# souk-cart has no accounts of its own: the verified token's sub is the cart's owner, so a
+# token the monolith issued opens that user's cart, and a forged one does not.
+{
+    my $redis = redis_start();
+    my $cart = spawn_service('cart', SOUK_CART_DB => pg_fresh('cart')->{dsn},
+        SOUK_REDIS_URL => $redis->url, SOUK_AMQP_URL => rabbit_vhost(),
+        SOUK_JWT_SECRET => $Souk::Shop::SECRET, SOUK_CATALOG_URL => 'http://127.0.0.1:9');
+    my $get = sub {
+        http(GET => $cart->url . '/api/v1/cart', {headers => {Authorization => "Bearer $_[0]"}});
+    };
+    my $r = $get->($ma->{token});
+    is($r->{status}, 200, 'cart: a monolith-issued token opens the cart');
+    is_deeply($r->{json}{items}, [], 'cart: ... the user\'s (empty) cart');
+    is_problem($get->(Souk::Shop->mint(sub => $ma->{id}, secret => 'not-the-shared-secret')),
+        401, 'unauthorized', 'cart: a token signed with another secret is 401');
+    $cart->stop;
+}
+
 done_testing;
