@@ -349,6 +349,17 @@ db_exec(struct db *db, struct arena *a, int id, const char *const *params, struc
 }
 
 int
+db_exec_row(struct db *db, struct arena *a, int id, const char *const *params, struct db_rows **out)
+{
+    int rc;
+
+    rc = db_exec(db, a, id, params, out);
+    if (rc)
+        return rc;
+    return (*out)->nrows == 0 ? ERR_NOT_FOUND : ERR_OK;
+}
+
+int
 db_exec_sql(struct db *db, struct arena *a, const char *sql, int nparams, const char *const *params,
             struct db_rows **out)
 {

@@ -25,6 +25,14 @@ struct db_stmt {
     const char *sql; /* "$1"-style parameters */
 };
 
+/* A service writes its statements once, as an X-macro list of
+ * X(NAME, nparams, sql), and expands it twice:
+ *   enum { USERS_SQL(DB_STMT_ENUM) };                   SQL_NAME: the id for db_exec
+ *   const struct db_stmt users_stmts[] = {USERS_SQL(DB_STMT_ROW){NULL, 0, NULL}};
+ */
+#define DB_STMT_ENUM(name, n, sql) SQL_##name,
+#define DB_STMT_ROW(name, n, sql)  {#name, n, sql},
+
 /* Rows of one result, owned by the arena passed to the call. */
 struct db_rows {
     size_t nrows, ncols;
@@ -44,6 +52,10 @@ void       db_free(struct db *db);
  * otherwise *out is allocated in a and the PGresult is released with a. */
 MUST_CHECK int db_exec(struct db *db, struct arena *a, int id, const char *const *params,
                        struct db_rows **out);
+/* db_exec for a statement that answers one row (a read by key, an UPDATE
+ * ... RETURNING): ERR_NOT_FOUND when it returned none. */
+MUST_CHECK int db_exec_row(struct db *db, struct arena *a, int id, const char *const *params,
+                           struct db_rows **out);
 /* The same for SQL text that is not in the table (migrations, tools, lib's
  * own outbox/inbox statements). sql may hold several statements when
  * nparams is 0. */

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "log.h"
 #include "mq_int.h"
+#include "req.h"
 
 /* clang-format off */
 struct metric mq_published = {.name = "souk_events_published_total",
@@ -389,6 +390,22 @@ mq_outbox_put(struct db *db, struct arena *a, enum event_type type, int64_t aggr
     return db_exec_sql(
         db, a, outbox_put_sql, 4,
         (const char *const[]){e.id, event_key(type), db_i64_text(a, aggregate_id), text}, NULL);
+}
+
+static void
+json_release(void *p)
+{
+    json_decref(p);
+}
+
+int
+mq_outbox_req(struct db *db, struct req *r, enum event_type type, int64_t aggregate_id,
+              json_t *payload)
+{
+    if (payload == NULL)
+        return ERR_INTERNAL;
+    arena_defer(r->arena, json_release, payload);
+    return mq_outbox_put(db, r->arena, type, aggregate_id, req_trace_id(r), payload);
 }
 
 static void

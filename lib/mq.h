@@ -35,6 +35,7 @@
 struct arena;
 struct db;
 struct mq;
+struct req;
 
 #define MQ_EXCHANGE "souk.events"
 
@@ -116,6 +117,20 @@ MUST_CHECK int mq_ready(struct mq *mq);
  * trace_id may be NULL. Returns what db_exec_sql returns. */
 MUST_CHECK int mq_outbox_put(struct db *db, struct arena *a, enum event_type type,
                              int64_t aggregate_id, const char *trace_id, json_t *payload);
+
+/* mq_outbox_put for a handler's write: the trace id is req_trace_id(r), the
+ * arena r's, and payload a new reference that r's arena releases, so a
+ * json_pack result can be passed as it is (NULL gives ERR_INTERNAL). */
+MUST_CHECK int mq_outbox_req(struct db *db, struct req *r, enum event_type type,
+                             int64_t aggregate_id, json_t *payload);
+
+/* A handler's answer to a malformed payload: logs "<svc>: <type> <id>: why",
+ * keeps why as the reason a dead letter carries (m->error) and returns
+ * ERR_INVALID, so mq retries the message and then parks it. */
+MUST_CHECK int mq_msg_bad(struct mq_msg *m, const char *why);
+/* Member name of obj as an integer >= 1 in *out; else mq_msg_bad with
+ * "payload.<name> must be a positive integer". */
+MUST_CHECK int mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out);
 
 /* ERR_OK when url is a well-formed amqp:// URL. */
 MUST_CHECK int mq_url_check(const char *url);

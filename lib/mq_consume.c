@@ -258,6 +258,25 @@ consume_one(struct mq *mq, struct db *db, struct mq_conn *mc)
     return rc;
 }
 
+int
+mq_msg_bad(struct mq_msg *m, const char *why)
+{
+    log_error("%s: %s %s: %s", log_svc(), event_key(m->ev->type), m->ev->id, why);
+    m->error = why;
+    return ERR_INVALID;
+}
+
+int
+mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
+{
+    json_t *v = json_object_get(obj, name);
+
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return mq_msg_bad(m, arena_printf(m->arena, "payload.%s must be a positive integer", name));
+    *out = json_integer_value(v);
+    return ERR_OK;
+}
+
 void *
 mq_consume_main(void *arg)
 {

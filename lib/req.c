@@ -150,6 +150,20 @@ req_header(struct req *r, const char *name)
     return NULL;
 }
 
+const char *
+req_trace_id(struct req *r)
+{
+    const char *tp = req_header(r, "traceparent");
+    size_t      i;
+
+    if (tp == NULL || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-')
+        return r->request_id;
+    for (i = 3; i < 35; i++)
+        if (!((tp[i] >= '0' && tp[i] <= '9') || (tp[i] >= 'a' && tp[i] <= 'f')))
+            return r->request_id;
+    return arena_strndup(r->arena, tp + 3, 32);
+}
+
 void
 req_body(struct req *r, const char **p, size_t *len)
 {

@@ -52,6 +52,10 @@ MUST_CHECK int req_query_i64(struct req *r, const char *name, int64_t def, int64
 
 /* Request header (case-insensitive name); NULL if absent. */
 const char *req_header(struct req *r, const char *name);
+/* What an event caused by r carries as trace_id: the trace id of a W3C
+ * traceparent ("00-<32 hex>-<16 hex>-<2 hex>") when r has a well-formed one,
+ * else r's request id, so the event leads back to the request. */
+const char *req_trace_id(struct req *r);
 /* The raw body (may be empty). */
 void req_body(struct req *r, const char **p, size_t *len);
 

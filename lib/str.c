@@ -113,3 +113,44 @@ str_pct_byte(const char *p, const char *end)
         return -1;
     return hi * 16 + lo;
 }
+
+/* Lead byte -> continuation bytes and the range of the first one (the
+ * others are 0x80..0xbf): that rules out overlongs, surrogates and code
+ * points past U+10FFFF. */
+int
+str_utf8_valid(const char *z)
+{
+    const unsigned char *p = (const unsigned char *)z;
+    unsigned             lo, hi;
+    int                  n, i;
+
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        lo = 0x80;
+        hi = 0xbf;
+        if (*p >= 0xc2 && *p <= 0xdf)
+            n = 1;
+        else if (*p >= 0xe0 && *p <= 0xef) {
+            n = 2;
+            if (*p == 0xe0)
+                lo = 0xa0; /* overlong */
+            if (*p == 0xed)
+                hi = 0x9f; /* surrogates */
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            n = 3;
+            if (*p == 0xf0)
+                lo = 0x90; /* overlong */
+            if (*p == 0xf4)
+                hi = 0x8f; /* past U+10FFFF */
+        } else
+            return 0;
+        for (i = 1; i <= n; i++, lo = 0x80, hi = 0xbf)
+            if (p[i] < lo || p[i] > hi)
+                return 0;
+        p += n + 1;
+    }
+    return 1;
+}

@@ -37,4 +37,10 @@ MUST_CHECK int str_z_to_i64(const char *z, int64_t min, int64_t max, int64_t *ou
  * caller's rule (router_decode in router.h decodes whole strings). */
 int str_pct_byte(const char *p, const char *end);
 
+/* 1 when NUL-terminated z is well-formed UTF-8 (RFC 3629: no overlongs,
+ * surrogates or code points past U+10FFFF), the only text PostgreSQL,
+ * utf8mb4 columns and JSON take: input must pass it before it is echoed or
+ * stored. */
+int str_utf8_valid(const char *z);
+
 #endif

@@ -130,7 +130,7 @@ account_login(struct req *r)
     rc = auth_password_verify(hash, in.password);
     if (rc)
         return req_fail(r, ERR_LOGIN_FAILED, "invalid email or password");
-    rc = auth_token_issue(monolith.jwt_secret, u->id, auth_role_parse(u->role), time(NULL),
+    rc = auth_token_issue(monolith.svc.jwt_secret, u->id, auth_role_parse(u->role), time(NULL),
                           monolith.jwt_ttl, r->arena, &token);
     if (rc)
         return req_fail(r, rc, "cannot issue token");

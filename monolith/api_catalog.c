@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "monolith.h"
+#include "str.h"
 
 #define MAX_PRICE 1000000000000LL /* 10^10 in major units: far beyond any product */
 
@@ -153,7 +154,7 @@ search_products(struct req *r)
         return req_fail(r, ERR_INVALID, "q is required");
     if (strlen(text) > 200)
         return req_fail(r, ERR_INVALID, "q must be at most 200 bytes");
-    if (!shop_utf8_valid(text))
+    if (!str_utf8_valid(text))
         return req_fail(r, ERR_INVALID, "q must be utf-8 text");
     rc = query_decode(r, &q, SORT_RELEVANCE);
     if (rc)

@@ -181,7 +181,7 @@ order_create(struct req *r)
         return rc;
     if (!shop_card_valid(c.card_number))
         return req_fail(r, ERR_INVALID, "\"card_number\" is not a valid card number");
-    shop_request_hash(monolith.jwt_secret, r->user.user_id, c.card_number, c.request_hash);
+    shop_request_hash(monolith.svc.jwt_secret, r->user.user_id, c.card_number, c.request_hash);
     rc = store_checkout(r, r->user.user_id, &c, &o, &replayed);
     if (rc)
         return checkout_fail(r, rc);

@@ -13,25 +13,14 @@
 
 #define CFG struct monolith_config
 static const struct cfg_var monolith_vars[] = {
-    CFG_STR_ROW("SOUK_LISTEN", CFG, listen, "127.0.0.1:7000", "address to listen on"),
-    CFG_STR_ROW("SOUK_MONOLITH_DB", CFG, db,
+    SERVICE_CFG_ROWS(CFG, svc, "127.0.0.1:7000"),
+    CFG_STR_ROW("SOUK_MONOLITH_DB", CFG, svc.db,
                 "mysql://souk_monolith:souk-dev@127.0.0.1:53306/souk_monolith",
                 "MariaDB DSN of the shop schema"),
-    CFG_STR_ROW("SOUK_JWT_SECRET", CFG, jwt_secret, AUTH_DEV_SECRET,
-                "HS256 secret shared with users and the gateway"),
     CFG_INT_ROW("SOUK_JWT_TTL", CFG, jwt_ttl, "3600", 60, 86400 * 30, "token lifetime, seconds"),
-    CFG_INT_ROW("SOUK_WORKERS", CFG, workers, "0", 0, 256, "handler threads (0 = 4 per core)"),
-    CFG_INT_ROW("SOUK_LOOPS", CFG, loops, "0", 0, 64, "I/O loops (0 = one per core)"),
     CFG_INT_ROW("SOUK_ARGON2_OPS", CFG, argon2_ops, "2", 1, 10, "Argon2id time cost"),
     CFG_INT_ROW("SOUK_ARGON2_MEM_KIB", CFG, argon2_mem_kib, "19456", 8, 1048576,
                 "Argon2id memory cost, KiB"),
-    CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, log_level, "info", "debug | info | warn | error"),
-    CFG_INT_ROW("SOUK_HTTP_HEADER_TIMEOUT_MS", CFG, header_timeout_ms, "10000", 100, 600000,
-                "time allowed to send request headers"),
-    CFG_INT_ROW("SOUK_HTTP_BODY_TIMEOUT_MS", CFG, body_timeout_ms, "30000", 100, 600000,
-                "time allowed to send a request body"),
-    CFG_INT_ROW("SOUK_HTTP_IDLE_TIMEOUT_MS", CFG, idle_timeout_ms, "60000", 100, 3600000,
-                "keep-alive idle time before closing"),
     {NULL},
 };
 #undef CFG
@@ -78,7 +67,7 @@ worker_init(int index, void *arg)
 {
     (void)index;
     (void)arg;
-    return mdb_new(monolith.db);
+    return mdb_new(monolith.svc.db);
 }
 
 static void
@@ -90,43 +79,35 @@ worker_fini(void *state)
 int
 main(int argc, char **argv)
 {
+    struct server_spec spec = {
+        .name = "monolith",
+        .routes = monolith_routes,
+        .checks = monolith_checks,
+        .worker_init = worker_init,
+        .worker_fini = worker_fini,
+    };
     struct mdb *db;
     int         rc;
 
     cfg_load(monolith_vars, &monolith, argc, argv,
              "souk-monolith: the legacy shop, the v1 API over one MariaDB schema.");
-    log_open("monolith", monolith.log_level);
+    log_open("monolith", monolith.svc.log_level);
     if (auth_init() != ERR_OK || mdb_global_init() != ERR_OK) {
         log_error("cannot initialise libsodium or the MariaDB client library");
         return 1;
     }
-    db = mdb_new(monolith.db); /* parses the DSN, does not connect */
+    db = mdb_new(monolith.svc.db); /* parses the DSN, does not connect */
     if (db == NULL) {
         log_error("SOUK_MONOLITH_DB is not a valid mysql:// DSN");
         return 2;
     }
     mdb_free(db);
 
-    if (auth_secret_check(monolith.jwt_secret, monolith.listen) != ERR_OK) {
-        log_error("SOUK_JWT_SECRET must be set to 32 or more random bytes when listening "
-                  "beyond loopback (the dev default lets anyone mint admin tokens)");
+    if (service_secret_check(&monolith.svc) != ERR_OK)
         return 2;
-    }
-    log_info("monolith up: listen=%s", monolith.listen);
-    rc = server_run(&(struct server_spec){
-        .name = "monolith",
-        .listen = monolith.listen,
-        .routes = monolith_routes,
-        .checks = monolith_checks,
-        .jwt_secret = monolith.jwt_secret,
-        .loops = (int)monolith.loops,
-        .workers = (int)monolith.workers,
-        .worker_init = worker_init,
-        .worker_fini = worker_fini,
-        .header_timeout_ms = monolith.header_timeout_ms,
-        .body_timeout_ms = monolith.body_timeout_ms,
-        .idle_timeout_ms = monolith.idle_timeout_ms,
-    });
+    log_info("monolith up: listen=%s", monolith.svc.listen);
+    service_server_spec(&monolith.svc, &spec);
+    rc = server_run(&spec);
     log_info("monolith down");
     return rc == ERR_OK ? 0 : 1;
 }

@@ -12,18 +12,13 @@
 #include "arena.h"
 #include "err.h"
 #include "req.h"
+#include "service.h"
 
 struct monolith_config {
-    const char *listen;
-    const char *db; /* mysql://user:pass@host:port/db */
-    const char *jwt_secret;
-    int64_t     jwt_ttl; /* seconds */
-    int64_t     workers;
-    int64_t     loops;
-    int64_t     argon2_ops;
-    int64_t     argon2_mem_kib;
-    const char *log_level;
-    int64_t     header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    struct service_config svc;     /* SOUK_LISTEN, ...; svc.db: mysql://user:pass@host:port/db */
+    int64_t               jwt_ttl; /* seconds */
+    int64_t               argon2_ops;
+    int64_t               argon2_mem_kib;
 };
 
 extern struct monolith_config monolith; /* read-only after main() */
@@ -129,7 +124,6 @@ enum payment_result shop_payment_charge(const char *card_number, int64_t amount_
                                         char ref[33]);
 int                 shop_card_valid(const char *card_number);
 int                 shop_attr_name_valid(const char *name);
-int                 shop_utf8_valid(const char *z);
 int                 shop_sort_parse(const char *z, enum product_sort *out);
 int                 shop_month_valid(const char *z);
 int                 shop_date_valid(const char *z);

@@ -82,47 +82,6 @@ shop_attr_name_valid(const char *name)
     return name[0] >= 'a' && name[0] <= 'z';
 }
 
-/* Well-formed UTF-8 (RFC 3629: no overlongs, surrogates or code points past
- * U+10FFFF). Query strings are percent-decoded bytes; text that is echoed
- * into JSON or compared with utf8mb4 columns must pass this first. */
-int
-shop_utf8_valid(const char *z)
-{
-    const unsigned char *p = (const unsigned char *)z;
-    unsigned             lo, hi;
-    int                  n, i;
-
-    while (*p) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        lo = 0x80;
-        hi = 0xbf;
-        if (*p >= 0xc2 && *p <= 0xdf)
-            n = 1;
-        else if (*p >= 0xe0 && *p <= 0xef) {
-            n = 2;
-            if (*p == 0xe0)
-                lo = 0xa0; /* overlong */
-            if (*p == 0xed)
-                hi = 0x9f; /* surrogates */
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            n = 3;
-            if (*p == 0xf0)
-                lo = 0x90; /* overlong */
-            if (*p == 0xf4)
-                hi = 0x8f; /* past U+10FFFF */
-        } else
-            return 0;
-        for (i = 1; i <= n; i++, lo = 0x80, hi = 0xbf)
-            if (p[i] < lo || p[i] > hi)
-                return 0;
-        p += n + 1;
-    }
-    return 1;
-}
-
 static const struct {
     const char       *name;
     enum product_sort sort;

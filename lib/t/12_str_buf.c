@@ -1,6 +1,7 @@
 /*
- * 12_str_buf.c - number parsing at the edge (str_to_i64) and the bounded
- * buffer: limits, the sticky error, printf and JSON string escaping.
+ * 12_str_buf.c - number parsing at the edge (str_to_i64), UTF-8 checks and
+ * the bounded buffer: limits, the sticky error, printf and JSON string
+ * escaping.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,6 +62,36 @@ test_str_to_i64(void)
     T_EQ_INT(str_z_to_i64(NULL, 0, 10, &v), ERR_INVALID, "NULL is invalid");
     T_EQ_INT(str_to_i64((struct str){"123", 2}, 0, 999, &v), ERR_OK, "a view parses its length");
     T_EQ_INT(v, 12, "only the view's bytes count");
+}
+
+static const struct {
+    const char *z;
+    int         valid;
+} utf8_cases[] = {
+    {"", 1},
+    {"plain ascii", 1},
+    {"caf\xc3\xa9", 1},
+    {"\xe2\x82\xac", 1},
+    {"\xf0\x9f\x98\x80", 1},
+    {"\xf4\x8f\xbf\xbf", 1}, /* U+10FFFF */
+    {"\xe9t\xe9", 0},
+    {"\xc3", 0},
+    {"\xe2\x82", 0},         /* truncated */
+    {"\xc0\xaf", 0},         /* overlong '/' */
+    {"\xe0\x80\xaf", 0},     /* overlong */
+    {"\xed\xa0\x80", 0},     /* a surrogate */
+    {"\xf4\x90\x80\x80", 0}, /* past U+10FFFF */
+    {"\xff", 0},
+    {"\x80", 0},
+};
+
+static void
+test_utf8(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++)
+        T_EQ_INT(str_utf8_valid(utf8_cases[i].z), utf8_cases[i].valid, "utf-8 case %zu", i);
 }
 
 static void
@@ -150,6 +181,7 @@ main(void)
 {
     test_str_to_i64();
     test_str_views();
+    test_utf8();
     test_buf_limits();
     test_buf_json();
     return T_DONE();

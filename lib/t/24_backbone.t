@@ -43,11 +43,7 @@ my %env = (SOUK_PROBE_DB => $dsn, SOUK_AMQP_URL => $amqp, SOUK_MQ_MAX_ATTEMPTS =
 sub effects { http(GET => $_[0]->url . '/effects')->{json} }
 sub hooks { http(GET => $_[0]->url . '/hooks')->{json} }
 
-sub metric {
-    my ($svc, $name) = @_;
-    my $text = http(GET => $svc->url . '/metrics')->{body} // '';
-    return $text =~ /^\Q$name\E (\d+)/m ? $1 : -1;
-}
+sub metric { metric_value(@_) // -1 }
 
 sub emit {
     my ($svc, %body) = @_;

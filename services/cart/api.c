@@ -11,7 +11,7 @@
 #include "cart.h"
 #include "kv.h"
 
-#define W(r) ((struct cart_worker *)(r)->worker)
+#define W(r) ((struct cart_worker *)service_ext(r))
 
 struct cart_config cart_cfg; /* filled by main() before the server starts */
 
@@ -281,11 +281,4 @@ int
 ready_redis(struct req *r)
 {
     return kv_ping(W(r)->kv);
-}
-
-int
-ready_mq(struct req *r)
-{
-    (void)r;
-    return mq_ready(cart_mq);
 }

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "mq.h"
 #include "req.h"
+#include "service.h"
 
 struct httpc;
 struct kv;
@@ -24,24 +25,18 @@ struct cart_ttls {
 };
 
 struct cart_config {
-    const char      *listen;
-    const char      *redis_url;   /* redis://host:port/db: the carts */
-    const char      *catalog_url; /* http://host:port of souk-catalog: price snapshots */
-    const char      *db;          /* postgresql://...: the inbox of consumed events only */
-    struct mq_config mq;          /* SOUK_AMQP_URL, SOUK_MQ_* */
-    const char      *jwt_secret;
-    const char      *log_level;
-    struct cart_ttls ttl; /* sliding TTLs of a user's / an anonymous cart */
-    int64_t          catalog_timeout_ms, price_cache_ms;
-    int              cookie_secure; /* add "Secure" to the cart cookie (behind TLS) */
-    int64_t          workers, loops;
-    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    struct service_config svc; /* SOUK_LISTEN, SOUK_CART_DB (the inbox only), SOUK_AMQP_URL, ... */
+    const char           *redis_url;   /* redis://host:port/db: the carts */
+    const char           *catalog_url; /* http://host:port of souk-catalog: price snapshots */
+    struct cart_ttls      ttl;         /* sliding TTLs of a user's / an anonymous cart */
+    int64_t               catalog_timeout_ms, price_cache_ms;
+    int                   cookie_secure; /* add "Secure" to the cart cookie (behind TLS) */
 };
 
 extern struct cart_config cart_cfg; /* read-only after main() */
-extern struct mq         *cart_mq;  /* the consumer, for /ready */
 
-/* Per worker thread (server_spec.worker_init): r->worker. */
+/* What every handler thread (service_ext) and the consumer thread
+ * (mq_msg.ctx) own. */
 struct cart_worker {
     struct kv    *kv;
     struct httpc *hc;
@@ -177,6 +172,5 @@ int cart_item_add(struct req *r);
 int cart_item_put(struct req *r);
 int cart_item_delete(struct req *r);
 int ready_redis(struct req *r);
-int ready_mq(struct req *r);
 
 #endif

@@ -124,7 +124,7 @@ snap_decode(struct req *r, const struct httpc_resp *res, int64_t id, struct prod
 int
 catalog_product(struct req *r, int64_t id, struct product_snap *out)
 {
-    struct cart_worker *w = r->worker;
+    struct cart_worker *w = service_ext(r);
     struct httpc_resp  *res;
     const char         *base = cart_cfg.catalog_url;
     size_t              n = strlen(base);

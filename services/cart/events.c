@@ -17,8 +17,6 @@
 #include "kv.h"
 #include "log.h"
 
-struct mq *cart_mq; /* started by main(), read by /ready */
-
 static int on_product_doc(struct mq_msg *m);
 static int on_product_deleted(struct mq_msg *m);
 
@@ -29,27 +27,6 @@ const struct mq_consumer cart_consumers[] = {
     {EVENT__COUNT, NULL},
 };
 
-/* A malformed payload fails: mq retries it, then parks it in the dead-letter
- * queue with this reason. */
-static int
-bad(struct mq_msg *m, const char *why)
-{
-    log_error("cart: %s %s: %s", event_key(m->ev->type), m->ev->id, why);
-    m->error = why;
-    return ERR_INVALID;
-}
-
-static int
-positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
-{
-    json_t *v = json_object_get(obj, name);
-
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return bad(m, arena_printf(m->arena, "payload.%s must be a positive integer", name));
-    *out = json_integer_value(v);
-    return ERR_OK;
-}
-
 static int
 apply(struct mq_msg *m, const struct product_event *ev)
 {
@@ -57,7 +34,7 @@ apply(struct mq_msg *m, const struct product_event *ev)
     int    rc;
 
     catalog_cache_evict(ev->id);
-    rc = store_product_event(m->ctx, m->arena, ev, &carts);
+    rc = store_product_event(((struct cart_worker *)m->ctx)->kv, m->arena, ev, &carts);
     if (rc) {
         m->error = arena_printf(m->arena, "redis: %s", err_name(rc));
         return rc;
@@ -76,28 +53,28 @@ on_product_doc(struct mq_msg *m)
     json_t              *price, *name, *cur;
     int                  rc;
 
-    rc = positive(m, m->ev->payload, "version", &ev.version);
+    rc = mq_msg_positive(m, m->ev->payload, "version", &ev.version);
     if (rc)
         return rc;
     if (!json_is_object(doc))
-        return bad(m, "payload.product must be an object");
-    rc = positive(m, doc, "id", &ev.id);
+        return mq_msg_bad(m, "payload.product must be an object");
+    rc = mq_msg_positive(m, doc, "id", &ev.id);
     if (rc)
         return rc;
     if (ev.id != m->ev->aggregate_id)
-        return bad(m, "payload.product.id differs from aggregate_id");
+        return mq_msg_bad(m, "payload.product.id differs from aggregate_id");
     name = json_object_get(doc, "name");
     price = json_object_get(doc, "price");
     cur = json_object_get(price, "currency");
     if (!json_is_string(name) || json_string_length(name) > CART_NAME_MAX ||
         strlen(json_string_value(name)) != json_string_length(name))
-        return bad(m, "payload.product.name must be a string of at most 200 bytes");
+        return mq_msg_bad(m, "payload.product.name must be a string of at most 200 bytes");
     if (!json_is_integer(json_object_get(price, "amount")) || !json_is_string(cur) ||
         !cart_currency_valid(json_string_value(cur)))
-        return bad(m, "payload.product.price must be {\"amount\", \"currency\"}");
+        return mq_msg_bad(m, "payload.product.price must be {\"amount\", \"currency\"}");
     ev.price.minor = json_integer_value(json_object_get(price, "amount"));
     if (ev.price.minor < 0 || ev.price.minor > CART_PRICE_MAX)
-        return bad(m, "payload.product.price.amount is out of range");
+        return mq_msg_bad(m, "payload.product.price.amount is out of range");
     memcpy(ev.price.currency, json_string_value(cur), 4);
     ev.name = json_string_value(name);
     return apply(m, &ev);
@@ -110,14 +87,14 @@ on_product_deleted(struct mq_msg *m)
     struct product_event ev = {0};
     int                  rc;
 
-    rc = positive(m, m->ev->payload, "version", &ev.version);
+    rc = mq_msg_positive(m, m->ev->payload, "version", &ev.version);
     if (rc)
         return rc;
-    rc = positive(m, m->ev->payload, "product_id", &ev.id);
+    rc = mq_msg_positive(m, m->ev->payload, "product_id", &ev.id);
     if (rc)
         return rc;
     if (ev.id != m->ev->aggregate_id)
-        return bad(m, "payload.product_id differs from aggregate_id");
+        return mq_msg_bad(m, "payload.product_id differs from aggregate_id");
     ev.deleted = 1;
     return apply(m, &ev);
 }

@@ -9,6 +9,7 @@
  * Redis being down costs a fall-through to PostgreSQL, never an error.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,14 +46,46 @@ static struct metric ratio = {.name = "souk_catalog_cache_hit_ratio",
     .help = "hits / (hits + misses) since start.", .kind = METRIC_GAUGE, .scale = RATIO_SCALE};
 /* clang-format on */
 
-void
-cache_init(void)
+int
+cache_setup(void)
 {
+    if (kv_url_check(catalog.redis_url) != ERR_OK) {
+        log_error("SOUK_REDIS_URL is not redis://host:port[/db]");
+        return ERR_INVALID;
+    }
     metrics_register(&hits);
     metrics_register(&misses);
     metrics_register(&errors);
     metrics_register(&refused);
     metrics_register(&ratio);
+    return ERR_OK;
+}
+
+/* Every handler thread and the consumer thread (its write-through) own a
+ * Redis handle, opened on first use. */
+void *
+cache_conn_new(void)
+{
+    struct cache_conn *c = calloc(1, sizeof(*c));
+
+    if (c != NULL)
+        c->kv = kv_new(catalog.redis_url, (int)catalog.cache_timeout_ms);
+    if (c != NULL && c->kv == NULL) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+void
+cache_conn_free(void *state)
+{
+    struct cache_conn *c = state;
+
+    if (c == NULL)
+        return;
+    kv_free(c->kv);
+    free(c);
 }
 
 static void
@@ -97,7 +130,7 @@ failed(struct cache_conn *c)
 static void
 get(struct req *r, const char *key, struct cache_hit *out)
 {
-    struct cache_conn *c = &WORKER(r)->cache;
+    struct cache_conn *c = service_ext(r);
     const char        *val, *colon;
     size_t             len;
     int                rc;
@@ -183,7 +216,7 @@ void
 cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,
                   int writer)
 {
-    put(&WORKER(r)->cache, r->arena, r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id),
+    put(service_ext(r), r->arena, r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id),
         version, body, body != NULL ? len : 0, writer);
 }
 
@@ -204,5 +237,5 @@ cache_categories_get(struct req *r, struct cache_hit *out)
 void
 cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer)
 {
-    put(&WORKER(r)->cache, r->arena, r, CACHE_KEY_CATEGORIES, version, body, len, writer);
+    put(service_ext(r), r->arena, r, CACHE_KEY_CATEGORIES, version, body, len, writer);
 }

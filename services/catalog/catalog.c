@@ -38,43 +38,6 @@ catalog_attr_name_valid(const char *name)
     return name[0] >= 'a' && name[0] <= 'z';
 }
 
-/* Well-formed UTF-8 (RFC 3629): query text goes to PostgreSQL, which
- * refuses anything else, and into JSON. */
-int
-catalog_utf8_valid(const char *z)
-{
-    const unsigned char *p = (const unsigned char *)z;
-    unsigned             lo, hi;
-    int                  n, i;
-
-    while (*p) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        lo = 0x80;
-        hi = 0xbf;
-        if (*p >= 0xc2 && *p <= 0xdf) {
-            n = 1;
-        } else if (*p >= 0xe0 && *p <= 0xef) {
-            n = 2;
-            lo = *p == 0xe0 ? 0xa0 : lo; /* overlong */
-            hi = *p == 0xed ? 0x9f : hi; /* surrogates */
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            n = 3;
-            lo = *p == 0xf0 ? 0x90 : lo; /* overlong */
-            hi = *p == 0xf4 ? 0x8f : hi; /* past U+10FFFF */
-        } else {
-            return 0;
-        }
-        for (i = 1; i <= n; i++, lo = 0x80, hi = 0xbf)
-            if (p[i] < lo || p[i] > hi)
-                return 0;
-        p += n + 1;
-    }
-    return 1;
-}
-
 /* [a-z0-9][a-z0-9-]{0,99}: slugs appear in URLs as they are. */
 int
 catalog_slug_valid(const char *z)
@@ -186,11 +149,8 @@ static const struct decode_field price_fields[] = {
     {NULL},
 };
 
-static int fail(char *detail, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *detail, size_t len, const char *fmt, ...)
+int
+catalog_fail(char *detail, size_t len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -211,20 +171,21 @@ attrs_check(json_t *obj, char *detail, size_t len)
     if (obj == NULL)
         return ERR_OK;
     if (json_object_size(obj) > MAX_ATTRS)
-        return fail(detail, len, "at most %d attributes", MAX_ATTRS);
+        return catalog_fail(detail, len, "at most %d attributes", MAX_ATTRS);
     json_object_foreach(obj, k, v)
     {
         if (!catalog_attr_name_valid(k))
-            return fail(detail, len, "attribute names must match [a-z][a-z0-9_]{0,63}");
+            return catalog_fail(detail, len, "attribute names must match [a-z][a-z0-9_]{0,63}");
         if (json_is_string(v) && json_string_length(v) <= MAX_ATTR_VALUE &&
             strlen(json_string_value(v)) == json_string_length(v))
             continue;
         if (json_is_integer(v) || json_is_boolean(v))
             continue;
-        return fail(detail, len,
-                    "attribute \"%.64s\" must be a string of at most 255 bytes, an integer or a "
-                    "boolean",
-                    k);
+        return catalog_fail(
+            detail, len,
+            "attribute \"%.64s\" must be a string of at most 255 bytes, an integer or a "
+            "boolean",
+            k);
     }
     return ERR_OK;
 }
@@ -238,13 +199,13 @@ images_check(json_t *arr, char *detail, size_t len)
     if (arr == NULL)
         return ERR_OK;
     if (json_array_size(arr) > MAX_IMAGES)
-        return fail(detail, len, "at most %d images", MAX_IMAGES);
+        return catalog_fail(detail, len, "at most %d images", MAX_IMAGES);
     json_array_foreach(arr, i, v)
     {
         if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
             !catalog_image_url_valid(json_string_value(v)))
-            return fail(detail, len, "images[%zu] must be an https url of at most %d bytes", i,
-                        MAX_IMAGE_URL);
+            return catalog_fail(detail, len, "images[%zu] must be an https url of at most %d bytes",
+                                i, MAX_IMAGE_URL);
     }
     return ERR_OK;
 }
@@ -260,7 +221,7 @@ catalog_price_check(json_t *obj, struct arena *a, struct money *out, char *detai
     if (rc)
         return rc;
     if (strcmp(price.currency, "EUR") != 0)
-        return fail(detail, detail_len, "the shop sells in EUR only");
+        return catalog_fail(detail, detail_len, "the shop sells in EUR only");
     out->minor = price.amount;
     memcpy(out->currency, "EUR", 4);
     return ERR_OK;

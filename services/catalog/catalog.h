@@ -18,41 +18,27 @@
 #include "event.h"
 #include "mq.h"
 #include "req.h"
+#include "service.h"
 
 struct db;
 struct kv;
 struct mq;
 
 struct catalog_config {
-    const char      *listen;
-    const char      *db;        /* postgresql://user:pass@host:port/catalog */
-    const char      *redis_url; /* redis://host:port/db */
-    struct mq_config mq;        /* SOUK_AMQP_URL, SOUK_OUTBOX_PAUSED, SOUK_MQ_* */
-    const char      *jwt_secret;
-    const char      *log_level;
-    int64_t          cache_ttl;        /* seconds a cached read lives */
-    int64_t          cache_timeout_ms; /* bound on every Redis call */
-    int64_t          workers, loops;
-    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    struct service_config svc;              /* SOUK_LISTEN, SOUK_CATALOG_DB, SOUK_AMQP_URL, ... */
+    const char           *redis_url;        /* redis://host:port/db */
+    int64_t               cache_ttl;        /* seconds a cached read lives */
+    int64_t               cache_timeout_ms; /* bound on every Redis call */
 };
 
 extern struct catalog_config catalog; /* read-only after main() */
-extern struct mq            *catalog_mq;
 
 /* A Redis handle and its back-off, owned by one thread: each handler
- * thread's, and the consumer thread's (mq_spec.ctx). */
+ * thread's (service_ext) and the consumer thread's (mq_msg.ctx). */
 struct cache_conn {
     struct kv *kv;
     int64_t    retry_ms; /* monotonic ms before which Redis is not tried again */
 };
-
-/* What every handler thread owns (server_spec.worker_init): r->worker. */
-struct catalog_worker {
-    struct db        *db;
-    struct cache_conn cache;
-};
-
-#define WORKER(r) ((struct catalog_worker *)(r)->worker)
 
 /* Redis keys (cache.c). A value is "<version>:<v1 reply bytes>"; a deleted
  * product's is "<version>:" (a tombstone). */
@@ -155,8 +141,11 @@ struct product_page {
 };
 
 /* ---- catalog.c: pure logic (no I/O) ---- */
+/* Write a detail into detail (len bytes) and return ERR_INVALID: the checks'
+ * way to fail (catalog.c, query.c). */
+int catalog_fail(char *detail, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int catalog_attr_name_valid(const char *name);
-int catalog_utf8_valid(const char *z);
 int catalog_slug_valid(const char *z);
 int catalog_image_url_valid(const char *z);
 /* Order attribute names as the monolith's MariaDB collation does (case
@@ -182,7 +171,6 @@ void query_filter_sql(const struct product_query *q, struct arena *a, struct fil
 
 /* ---- store.c: the only SQL ---- */
 extern const struct db_stmt catalog_sql[]; /* prepared on every connection */
-MUST_CHECK int              store_ping(struct req *r);
 /* Every category by id; *version is their count (categories are never
  * deleted, so it grows with every insert and versions the cached list). */
 MUST_CHECK int store_categories(struct req *r, struct category **out, size_t *n, int64_t *version);
@@ -236,8 +224,13 @@ struct cache_hit {
     const char *body; /* found && !tombstone */
     size_t      len;
 };
-void cache_init(void); /* registers the metrics; before server_run */
-void cache_product_get(struct req *r, int64_t id, struct cache_hit *out);
+/* service_spec.setup: checks SOUK_REDIS_URL (ERR_INVALID, logged) and
+ * registers the cache's metrics. */
+MUST_CHECK int cache_setup(void);
+/* service_spec.thread_new / thread_free: a thread's struct cache_conn. */
+void *cache_conn_new(void);
+void  cache_conn_free(void *state);
+void  cache_product_get(struct req *r, int64_t id, struct cache_hit *out);
 /* Store body as version of product id unless the cache holds a newer one;
  * body NULL stores a tombstone. Failures are logged and counted only. */
 void cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,

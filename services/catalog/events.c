@@ -7,8 +7,6 @@
  * review.created keeps the rating replica: a document write like any other
  * (version + 1, product.updated), in the consumer's inbox transaction.
  */
-#include <string.h>
-
 #include "catalog.h"
 #include "db.h"
 #include "log.h"
@@ -20,23 +18,6 @@ const struct mq_consumer catalog_consumers[] = {
     {EVENT_REVIEW_CREATED, on_review_created},
     {EVENT__COUNT, NULL},
 };
-
-/* The trace id of W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" when the
- * caller sent one, else the request id, so an event can be followed back to
- * the request that caused it. */
-static const char *
-trace_id(struct req *r)
-{
-    const char *tp = req_header(r, "traceparent");
-    size_t      i;
-
-    if (tp == NULL || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-')
-        return r->request_id;
-    for (i = 3; i < 35; i++)
-        if (!((tp[i] >= '0' && tp[i] <= '9') || (tp[i] >= 'a' && tp[i] <= 'f')))
-            return r->request_id;
-    return arena_strndup(r->arena, tp + 3, 32);
-}
 
 static void
 json_release(void *p)
@@ -83,19 +64,15 @@ int
 events_product(struct req *r, struct db *db, enum event_type type, const struct product_row *row,
                const struct money *old_price)
 {
-    return events_product_put(db, r->arena, trace_id(r), type, row, old_price);
+    return events_product_put(db, r->arena, req_trace_id(r), type, row, old_price);
 }
 
 int
 events_product_deleted(struct req *r, struct db *db, int64_t id, int64_t version)
 {
-    json_t *payload;
-
-    payload = json_pack("{s:I,s:I}", "version", (json_int_t)version, "product_id", (json_int_t)id);
-    if (payload == NULL)
-        return ERR_INTERNAL;
-    arena_defer(r->arena, json_release, payload);
-    return mq_outbox_put(db, r->arena, EVENT_PRODUCT_DELETED, id, trace_id(r), payload);
+    return mq_outbox_req(
+        db, r, EVENT_PRODUCT_DELETED, id,
+        json_pack("{s:I,s:I}", "version", (json_int_t)version, "product_id", (json_int_t)id));
 }
 
 /* ---- review.created: the rating replica ----------------------------------------- */
@@ -133,9 +110,7 @@ on_review_created(struct mq_msg *m)
     if (json_unpack(m->ev->payload, "{s:I,s:I}", "product_id", &product_id, "rating", &rating) !=
             0 ||
         product_id < 1 || rating < 1 || rating > 5) {
-        m->error = "payload needs an integer product_id >= 1 and rating 1..5";
-        log_error("catalog: review.created %s: %s", m->ev->id, m->error);
-        return ERR_INVALID;
+        return mq_msg_bad(m, "payload needs an integer product_id >= 1 and rating 1..5");
     }
     rc = store_rating_add(m->db, m->arena, product_id, rating, &row, &found);
     if (rc)

@@ -5,7 +5,6 @@
  * document for the GIN index and a jsonpath whose values are variables.
  * Pure logic, tested by t/10_catalog.c.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,20 +14,6 @@
 #include "str.h"
 
 #define FILTER_SQL_MAX 65536 /* MAX_V2_FILTERS values, escaped, fit many times over */
-
-static int fail(char *detail, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *detail, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(detail, len, fmt, ap);
-    va_end(ap);
-    return ERR_INVALID;
-}
 
 /* ---- list queries ---------------------------------------------------------------- */
 
@@ -77,8 +62,8 @@ q_i64(const struct req_kv *kv, size_t n, const char *name, int64_t def, int64_t 
     if (v == NULL)
         return ERR_OK;
     if (str_z_to_i64(v, min, max, out) != ERR_OK)
-        return fail(detail, len, "%s must be an integer between %lld and %lld", name,
-                    (long long)min, (long long)max);
+        return catalog_fail(detail, len, "%s must be an integer between %lld and %lld", name,
+                            (long long)min, (long long)max);
     return ERR_OK;
 }
 
@@ -101,10 +86,10 @@ common_parse(const struct req_kv *kv, size_t n, struct product_query *q, char *d
     q->category = first(kv, n, "category");
     s = first(kv, n, "sort");
     if (s != NULL && catalog_sort_parse(s, &q->sort))
-        return fail(detail, len,
-                    "sort must be one of relevance, newest, price_asc, price_desc, name");
-    if (q->category != NULL && !catalog_utf8_valid(q->category))
-        return fail(detail, len, "category must be utf-8 text");
+        return catalog_fail(detail, len,
+                            "sort must be one of relevance, newest, price_asc, price_desc, name");
+    if (q->category != NULL && !str_utf8_valid(q->category))
+        return catalog_fail(detail, len, "category must be utf-8 text");
     return ERR_OK;
 }
 
@@ -135,9 +120,9 @@ static int
 value_check(const char *value, char *detail, size_t len)
 {
     if (strlen(value) > MAX_ATTR_VALUE)
-        return fail(detail, len, "attribute values are at most %d bytes", MAX_ATTR_VALUE);
-    if (!catalog_utf8_valid(value))
-        return fail(detail, len, "attribute values must be utf-8 text");
+        return catalog_fail(detail, len, "attribute values are at most %d bytes", MAX_ATTR_VALUE);
+    if (!str_utf8_valid(value))
+        return catalog_fail(detail, len, "attribute values must be utf-8 text");
     return ERR_OK;
 }
 
@@ -151,9 +136,9 @@ v1_filters(const struct req_kv *kv, size_t n, struct product_query *q, char *det
         if (in_list(v1_params, kv[i].name))
             continue;
         if (!catalog_attr_name_valid(kv[i].name))
-            return fail(detail, len, "unknown query parameter \"%.64s\"", kv[i].name);
+            return catalog_fail(detail, len, "unknown query parameter \"%.64s\"", kv[i].name);
         if (seen++ == MAX_V1_FILTERS)
-            return fail(detail, len, "at most %d attribute filters", MAX_V1_FILTERS);
+            return catalog_fail(detail, len, "at most %d attribute filters", MAX_V1_FILTERS);
         rc = value_check(kv[i].value, detail, len);
         if (rc)
             return rc;
@@ -174,7 +159,7 @@ v2_filter(const struct req_kv *kv, struct product_query *q, struct arena *a, cha
 
     attr = arena_strndup(a, name, dot != NULL ? (size_t)(dot - name) : strlen(name));
     if (!catalog_attr_name_valid(attr))
-        return fail(detail, len, "unknown query parameter \"%.64s\"", kv->name);
+        return catalog_fail(detail, len, "unknown query parameter \"%.64s\"", kv->name);
     if (dot == NULL) {
         if (value_check(kv->value, detail, len))
             return ERR_INVALID;
@@ -185,11 +170,11 @@ v2_filter(const struct req_kv *kv, struct product_query *q, struct arena *a, cha
         if (strcmp(dot + 1, range_ops[i].name) != 0)
             continue;
         if (str_z_to_i64(kv->value, INT64_MIN, INT64_MAX, &bound) != ERR_OK)
-            return fail(detail, len, "%.80s must be an integer", kv->name);
+            return catalog_fail(detail, len, "%.80s must be an integer", kv->name);
         filter_add(q, attr, kv->value, range_ops[i].op, bound);
         return ERR_OK;
     }
-    return fail(detail, len, "unknown query parameter \"%.64s\"", kv->name);
+    return catalog_fail(detail, len, "unknown query parameter \"%.64s\"", kv->name);
 }
 
 /* "a,b,c" split on commas: each part to fn; an empty part is an error. */
@@ -251,18 +236,19 @@ v2_lists(const struct req_kv *kv, size_t n, struct product_query *q, struct aren
     size_t      i;
 
     if (fields != NULL && split_list(fields, a, field_add, q) != ERR_OK)
-        return fail(detail, len,
-                    "fields must be a comma-separated list of: id, sku, name, "
-                    "description, brand, category, price, images, attributes, "
-                    "stock, rating, created_at, updated_at, version");
+        return catalog_fail(detail, len,
+                            "fields must be a comma-separated list of: id, sku, name, "
+                            "description, brand, category, price, images, attributes, "
+                            "stock, rating, created_at, updated_at, version");
     if (ids == NULL)
         return ERR_OK;
     if (split_list(ids, a, id_add, q) != ERR_OK)
-        return fail(detail, len, "ids must be a comma-separated list of at most %d product ids",
-                    MAX_BULK_IDS);
+        return catalog_fail(detail, len,
+                            "ids must be a comma-separated list of at most %d product ids",
+                            MAX_BULK_IDS);
     for (i = 0; i < n; i++)
         if (strcmp(kv[i].name, "ids") != 0 && strcmp(kv[i].name, "fields") != 0)
-            return fail(detail, len, "ids cannot be combined with \"%.64s\"", kv[i].name);
+            return catalog_fail(detail, len, "ids cannot be combined with \"%.64s\"", kv[i].name);
     return ERR_OK;
 }
 
@@ -277,9 +263,9 @@ v2_parse(const struct req_kv *kv, size_t n, struct product_query *q, struct aren
         if (in_list(v2_params, kv[i].name))
             continue;
         if (strncmp(kv[i].name, "attr.", 5) != 0)
-            return fail(detail, len, "unknown query parameter \"%.64s\"", kv[i].name);
+            return catalog_fail(detail, len, "unknown query parameter \"%.64s\"", kv[i].name);
         if (seen++ == MAX_V2_FILTERS)
-            return fail(detail, len, "at most %d attribute filters", MAX_V2_FILTERS);
+            return catalog_fail(detail, len, "at most %d attribute filters", MAX_V2_FILTERS);
         rc = v2_filter(&kv[i], q, a, detail, len);
         if (rc)
             return rc;

@@ -12,8 +12,6 @@
 #include "catalog.h"
 #include "db.h"
 
-#define DB(r) (WORKER(r)->db)
-
 /* Times in documents are RFC 3339 UTC with second precision, as v1 shows them. */
 #define NOW_TEXT "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -72,18 +70,9 @@
     X(LIST_NAME, 8, LIST("upper(p.doc->>'name') COLLATE \"C\", p.id"))
 /* clang-format on */
 
-enum {
-#define X(name, n, sql) SQL_##name,
-    CATALOG_SQL(X)
-#undef X
-};
+enum { CATALOG_SQL(DB_STMT_ENUM) };
 
-const struct db_stmt catalog_sql[] = {
-#define X(name, n, sql) {#name, n, sql},
-    CATALOG_SQL(X)
-#undef X
-        {NULL, 0, NULL},
-};
+const struct db_stmt catalog_sql[] = {CATALOG_SQL(DB_STMT_ROW){NULL, 0, NULL}};
 
 /* The consumer (review.created) runs on mq's connection, which has no
  * statement table. One more rating is a document write like any other: the
@@ -103,12 +92,6 @@ static const int sort_stmt[] = {
     [SORT_NAME] = SQL_LIST_NAME,
 };
 
-int
-store_ping(struct req *r)
-{
-    return db_ping(DB(r));
-}
-
 /* ---- categories ------------------------------------------------------------------ */
 
 static void
@@ -127,7 +110,7 @@ store_categories(struct req *r, struct category **out, size_t *n, int64_t *versi
     size_t          i;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_CATEGORY_LIST, NULL, &rs);
+    rc = db_exec(service_db(r), r->arena, SQL_CATEGORY_LIST, NULL, &rs);
     if (rc)
         return rc;
     *out = arena_array(r->arena, struct category, rs->nrows + 1);
@@ -144,12 +127,10 @@ store_category_get(struct req *r, int64_t id, struct category *out)
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_CATEGORY_GET,
-                 (const char *const[]){db_i64_text(r->arena, id)}, &rs);
+    rc = db_exec_row(service_db(r), r->arena, SQL_CATEGORY_GET,
+                     (const char *const[]){db_i64_text(r->arena, id)}, &rs);
     if (rc)
         return rc;
-    if (rs->nrows == 0)
-        return ERR_NOT_FOUND;
     category_map(rs, 0, out);
     return ERR_OK;
 }
@@ -161,7 +142,7 @@ store_category_create(struct req *r, struct category *c)
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_CATEGORY_INSERT,
+    rc = db_exec(service_db(r), r->arena, SQL_CATEGORY_INSERT,
                  (const char *const[]){parent, c->slug, c->name}, &rs);
     if (rc)
         return rc;
@@ -195,12 +176,10 @@ store_product_get(struct req *r, int64_t id, struct product_row *out)
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_PRODUCT_GET, (const char *const[]){db_i64_text(r->arena, id)},
-                 &rs);
+    rc = db_exec_row(service_db(r), r->arena, SQL_PRODUCT_GET,
+                     (const char *const[]){db_i64_text(r->arena, id)}, &rs);
     if (rc)
         return rc;
-    if (rs->nrows == 0)
-        return ERR_NOT_FOUND;
     row_map(rs, 0, out);
     out->deleted = strcmp(db_get(rs, 0, 3), "t") == 0;
     return ERR_OK;
@@ -209,7 +188,7 @@ store_product_get(struct req *r, int64_t id, struct product_row *out)
 int
 store_product_create(struct req *r, const char *part, struct product_row *out)
 {
-    struct db      *db = DB(r);
+    struct db      *db = service_db(r);
     struct db_rows *rs;
     int             rc;
 
@@ -253,7 +232,7 @@ int
 store_product_update(struct req *r, int64_t id, const char *part, const struct money *new_price,
                      int price_only, struct product_row *out)
 {
-    struct db      *db = DB(r);
+    struct db      *db = service_db(r);
     const char     *idt = db_i64_text(r->arena, id), *cur;
     struct money    old = {0};
     struct db_rows *rs;
@@ -262,13 +241,9 @@ store_product_update(struct req *r, int64_t id, const char *part, const struct m
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec(db, r->arena, SQL_PRODUCT_LOCK, (const char *const[]){idt}, &rs);
+    rc = db_exec_row(db, r->arena, SQL_PRODUCT_LOCK, (const char *const[]){idt}, &rs);
     if (rc)
         goto done;
-    if (rs->nrows == 0) {
-        rc = ERR_NOT_FOUND;
-        goto done;
-    }
     old.minor = db_i64(rs, 0, 0);
     cur = db_get(rs, 0, 1);
     if (cur != NULL && strlen(cur) == 3)
@@ -290,21 +265,17 @@ done:
 int
 store_product_delete(struct req *r, int64_t id, int64_t *version)
 {
-    struct db      *db = DB(r);
+    struct db      *db = service_db(r);
     struct db_rows *rs;
     int             rc;
 
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec(db, r->arena, SQL_PRODUCT_DELETE, (const char *const[]){db_i64_text(r->arena, id)},
-                 &rs);
+    rc = db_exec_row(db, r->arena, SQL_PRODUCT_DELETE,
+                     (const char *const[]){db_i64_text(r->arena, id)}, &rs);
     if (rc)
         goto done;
-    if (rs->nrows == 0) {
-        rc = ERR_NOT_FOUND;
-        goto done;
-    }
     *version = db_i64(rs, 0, 0);
     rc = events_product_deleted(r, db, id, *version);
     if (rc)
@@ -348,13 +319,13 @@ store_products(struct req *r, const struct product_query *q, const struct filter
     params[5] = f->vars;
     params[6] = db_i64_text(a, q->limit);
     params[7] = db_i64_text(a, (q->page - 1) * q->limit);
-    rc = db_exec(DB(r), a, SQL_PRODUCT_COUNT, params, &rs);
+    rc = db_exec(service_db(r), a, SQL_PRODUCT_COUNT, params, &rs);
     if (rc)
         return rc;
     out->total = db_i64(rs, 0, 0);
     if (out->total <= (q->page - 1) * q->limit)
         return ERR_OK; /* past the end: no second round trip */
-    rc = db_exec(DB(r), a, sort_stmt[q->sort], params, &rs);
+    rc = db_exec(service_db(r), a, sort_stmt[q->sort], params, &rs);
     if (rc)
         return rc;
     return page_map(r, rs, out);
@@ -376,7 +347,7 @@ store_products_by_ids(struct req *r, const int64_t *ids, size_t n, struct produc
     buf_putc(b, '}');
     if (buf_error(b))
         return ERR_INTERNAL;
-    rc = db_exec(DB(r), r->arena, SQL_PRODUCT_IDS, (const char *const[]){buf_data(b)}, &rs);
+    rc = db_exec(service_db(r), r->arena, SQL_PRODUCT_IDS, (const char *const[]){buf_data(b)}, &rs);
     if (rc)
         return rc;
     out->total = (int64_t)rs->nrows;

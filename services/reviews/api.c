@@ -97,16 +97,3 @@ review_create(struct req *r)
         return rc;
     return req_reply(r, 201, review_encode(rv));
 }
-
-int
-ready_db(struct req *r)
-{
-    return store_ping(r);
-}
-
-int
-ready_mq(struct req *r)
-{
-    (void)r;
-    return mq_ready(reviews_mq);
-}

@@ -16,19 +16,13 @@
 #include "err.h"
 #include "mq.h"
 #include "req.h"
+#include "service.h"
 
 struct reviews_config {
-    const char      *listen;
-    const char      *db; /* postgresql://reviews:...@host:port/reviews */
-    struct mq_config mq; /* SOUK_AMQP_URL, SOUK_OUTBOX_PAUSED, SOUK_MQ_* */
-    const char      *jwt_secret;
-    const char      *log_level;
-    int64_t          workers, loops;
-    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    struct service_config svc; /* SOUK_LISTEN, SOUK_REVIEWS_DB, SOUK_AMQP_URL, ... */
 };
 
 extern struct reviews_config reviews_cfg; /* read-only after main() */
-extern struct mq            *reviews_mq;  /* relay and consumer, for /ready */
 
 /* The monolith's rules (monolith/api_reviews.c), byte lengths. */
 #define REVIEW_RATING_MIN 1
@@ -81,7 +75,6 @@ MUST_CHECK int store_reviews(struct req *r, int64_t product_id, int64_t page, in
  * id, author and created_at. ERR_NOT_FOUND (unknown or deleted product),
  * ERR_DUPLICATE (the user already reviewed it). */
 MUST_CHECK int store_review_create(struct req *r, struct review *rv);
-MUST_CHECK int store_ping(struct req *r);
 /* Replica writes, inside the consumer's transaction on mq's connection (so
  * they run SQL text, not reviews_stmts). *applied is 0 when the replica
  * already held this version or a newer one. */
@@ -97,7 +90,5 @@ MUST_CHECK int events_review_created(struct req *r, struct db *db, const struct 
 /* api.c: handlers */
 int review_list(struct req *r);
 int review_create(struct req *r);
-int ready_db(struct req *r);
-int ready_mq(struct req *r);
 
 #endif

@@ -9,8 +9,6 @@
 
 #include "reviews.h"
 
-#define DB(r) ((struct db *)(r)->worker)
-
 /* Seconds, UTC, as the monolith's DATE_FORMAT(..., '%Y-%m-%dT%H:%i:%sZ'). */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -43,18 +41,9 @@
       " ON CONFLICT (product_id) DO UPDATE SET count = a.count + 1, sum = a.sum + EXCLUDED.sum")
 /* clang-format on */
 
-enum reviews_stmt {
-#define X(name, n, sql) SQL_##name,
-    REVIEWS_SQL(X)
-#undef X
-};
+enum reviews_stmt { REVIEWS_SQL(DB_STMT_ENUM) };
 
-const struct db_stmt reviews_stmts[] = {
-#define X(name, n, sql) {#name, n, sql},
-    REVIEWS_SQL(X)
-#undef X
-        {NULL, 0, NULL},
-};
+const struct db_stmt reviews_stmts[] = {REVIEWS_SQL(DB_STMT_ROW){NULL, 0, NULL}};
 
 /* The consumer runs on mq's connection, which has no statement table. A
  * product row is written only when the event's version is newer; a delete
@@ -95,7 +84,7 @@ store_reviews(struct req *r, int64_t product_id, int64_t page, int64_t limit,
     size_t          i;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_PAGE, params, &rs);
+    rc = db_exec(service_db(r), r->arena, SQL_PAGE, params, &rs);
     if (rc)
         return rc;
     if (rs->nrows == 0 || strcmp(db_get(rs, 0, 0), "t") == 0)
@@ -119,12 +108,10 @@ review_insert(struct req *r, struct review *rv)
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(DB(r), a, SQL_PRODUCT_LOCK, (const char *const[]){product}, &rs);
+    rc = db_exec_row(service_db(r), a, SQL_PRODUCT_LOCK, (const char *const[]){product}, &rs);
     if (rc)
         return rc;
-    if (rs->nrows == 0)
-        return ERR_NOT_FOUND;
-    rc = db_exec(DB(r), a, SQL_REVIEW_INSERT,
+    rc = db_exec(service_db(r), a, SQL_REVIEW_INSERT,
                  (const char *const[]){product, db_i64_text(a, rv->user_id),
                                        db_i64_text(a, rv->rating), rv->title, rv->body},
                  &rs);
@@ -135,14 +122,14 @@ review_insert(struct req *r, struct review *rv)
     rv->id = db_i64(rs, 0, 0);
     rv->created_at = db_get(rs, 0, 1);
     rv->author = db_get(rs, 0, 2);
-    return db_exec(DB(r), a, SQL_RATING_ADD,
+    return db_exec(service_db(r), a, SQL_RATING_ADD,
                    (const char *const[]){product, db_i64_text(a, rv->rating)}, NULL);
 }
 
 int
 store_review_create(struct req *r, struct review *rv)
 {
-    struct db *db = DB(r);
+    struct db *db = service_db(r);
     int        rc;
 
     rc = db_begin(db);
@@ -159,12 +146,6 @@ done:
     if (rc)
         db_rollback(db);
     return rc;
-}
-
-int
-store_ping(struct req *r)
-{
-    return db_ping(DB(r));
 }
 
 int

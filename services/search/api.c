@@ -9,6 +9,7 @@
 #include "bounds.h"
 #include "log.h"
 #include "search.h"
+#include "str.h"
 
 /* v1: the monolith's list parameters; every other name is an attribute filter. */
 static const char *const v1_params[] = {"page",      "limit", "category", "min_price",
@@ -59,7 +60,7 @@ text_decode(struct req *r, const char **text)
         return req_fail(r, ERR_INVALID, "q must be at most %d bytes", SEARCH_Q_MAX);
     n = req_query_all(r, &kv);
     for (i = 0; i < n; i++) {
-        if (!search_utf8_valid(kv[i].value) || !search_utf8_valid(kv[i].name))
+        if (!str_utf8_valid(kv[i].value) || !str_utf8_valid(kv[i].name))
             return req_fail(r, ERR_INVALID, "%s must be utf-8 text",
                             strcmp(kv[i].name, "q") == 0 ? "q" : "query parameters");
     }
@@ -242,6 +243,26 @@ facets_encode(const struct search_result *res)
                      price_facets(res), "attributes", attr_facets(res));
 }
 
+/* What v1 and v2 share: q (*text) and the other parameters (v1's or v2's
+ * into *q), its words, and the first search. */
+static int
+search_run(struct req *r, int v2, const char **text, struct search_query *q, struct search_words *w,
+           struct search_result *res)
+{
+    int rc;
+
+    rc = text_decode(r, text);
+    if (rc)
+        return rc;
+    rc = v2 ? v2_decode(r, q) : v1_decode(r, q);
+    if (rc)
+        return rc;
+    if (search_words_parse(*text, r->arena, w))
+        return req_fail(r, ERR_INVALID, "q has more than %d words", SEARCH_MAX_WORDS);
+    q->tsquery = search_tsquery(r->arena, w, 0);
+    return store_search(r, q, res);
+}
+
 /* GET /api/v1/search: the monolith's search, answered from the projection. */
 int
 search_v1(struct req *r)
@@ -252,16 +273,7 @@ search_v1(struct req *r)
     const char          *text;
     int                  rc;
 
-    rc = text_decode(r, &text);
-    if (rc)
-        return rc;
-    rc = v1_decode(r, &q);
-    if (rc)
-        return rc;
-    if (search_words_parse(text, r->arena, &w))
-        return req_fail(r, ERR_INVALID, "q has more than %d words", SEARCH_MAX_WORDS);
-    q.tsquery = search_tsquery(r->arena, &w, 0);
-    rc = store_search(r, &q, &res);
+    rc = search_run(r, 0, &text, &q, &w, &res);
     if (rc)
         return rc;
     return req_reply(r, 200, page_encode(r, &q, &res, text));
@@ -309,16 +321,7 @@ search_v2(struct req *r)
     json_t              *o;
     int                  rc;
 
-    rc = text_decode(r, &text);
-    if (rc)
-        return rc;
-    rc = v2_decode(r, &q);
-    if (rc)
-        return rc;
-    if (search_words_parse(text, r->arena, &w))
-        return req_fail(r, ERR_INVALID, "q has more than %d words", SEARCH_MAX_WORDS);
-    q.tsquery = search_tsquery(r->arena, &w, 0);
-    rc = store_search(r, &q, &res);
+    rc = search_run(r, 1, &text, &q, &w, &res);
     if (rc)
         return rc;
     if (res.total == 0 && w.n > 0) {

@@ -21,26 +21,6 @@ const struct mq_consumer search_consumers[] = {
     {EVENT__COUNT, NULL},
 };
 
-/* A malformed payload is logged and fails; mq retries it and then parks it
- * in the dead-letter queue, where an operator can look at it. */
-static int
-bad(const struct mq_msg *m, const char *why)
-{
-    log_error("search: %s %s: %s", event_key(m->ev->type), m->ev->id, why);
-    return ERR_INVALID;
-}
-
-static int
-version_get(const struct mq_msg *m, int64_t *version)
-{
-    json_t *v = json_object_get(m->ev->payload, "version");
-
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return bad(m, "payload.version must be a positive integer");
-    *version = json_integer_value(v);
-    return ERR_OK;
-}
-
 static void
 text_release(void *p)
 {
@@ -51,7 +31,7 @@ text_release(void *p)
  * text; NULL when the event has none (search falls back to the product's
  * own slug). */
 static int
-path_get(const struct mq_msg *m, char **out)
+path_get(struct mq_msg *m, char **out)
 {
     json_t *path = json_object_get(m->ev->payload, "category_path");
     size_t  i;
@@ -61,15 +41,15 @@ path_get(const struct mq_msg *m, char **out)
     if (path == NULL || json_is_null(path))
         return ERR_OK;
     if (!json_is_array(path))
-        return bad(m, "payload.category_path must be an array of slugs");
+        return mq_msg_bad(m, "payload.category_path must be an array of slugs");
     json_array_foreach(path, i, v)
     {
         if (!json_is_string(v))
-            return bad(m, "payload.category_path must be an array of slugs");
+            return mq_msg_bad(m, "payload.category_path must be an array of slugs");
     }
     *out = json_dumps(path, JSON_COMPACT);
     if (*out == NULL)
-        return bad(m, "payload.category_path cannot be serialised");
+        return mq_msg_bad(m, "payload.category_path cannot be serialised");
     arena_defer(m->arena, text_release, *out);
     return ERR_OK;
 }
@@ -85,19 +65,19 @@ on_product_upsert(struct mq_msg *m)
     char   *text, *path;
     int     rc, applied;
 
-    rc = version_get(m, &version);
+    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
     if (rc)
         return rc;
     if (!json_is_object(doc) || !json_is_integer(id) || json_integer_value(id) < 1)
-        return bad(m, "payload.product must be a document with a positive id");
+        return mq_msg_bad(m, "payload.product must be a document with a positive id");
     if (json_integer_value(id) != m->ev->aggregate_id)
-        return bad(m, "payload.product.id differs from aggregate_id");
+        return mq_msg_bad(m, "payload.product.id differs from aggregate_id");
     rc = path_get(m, &path);
     if (rc)
         return rc;
     text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL)
-        return bad(m, "payload.product cannot be serialised");
+        return mq_msg_bad(m, "payload.product cannot be serialised");
     arena_defer(m->arena, text_release, text);
     rc = store_apply(m->db, m->arena, m->ev->aggregate_id, version, text, path, &applied);
     if (rc)
@@ -116,12 +96,12 @@ on_product_deleted(struct mq_msg *m)
     int64_t version;
     int     rc, applied;
 
-    rc = version_get(m, &version);
+    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
     if (rc)
         return rc;
     if (!json_is_integer(id) || json_integer_value(id) != m->ev->aggregate_id ||
         m->ev->aggregate_id < 1)
-        return bad(m, "payload.product_id must equal aggregate_id");
+        return mq_msg_bad(m, "payload.product_id must equal aggregate_id");
     rc = store_apply(m->db, m->arena, m->ev->aggregate_id, version, NULL, NULL, &applied);
     if (rc)
         return rc;

@@ -63,8 +63,9 @@ search_words_parse(const char *q, struct arena *a, struct search_words *out)
     return ERR_OK;
 }
 
-const char *
-search_tsquery(struct arena *a, const struct search_words *w, int prefix_last)
+/* The words of w joined by sep, then end after the last one (if any). */
+static const char *
+join(struct arena *a, const struct search_words *w, const char *sep, const char *end)
 {
     struct buf b;
     char      *out;
@@ -73,32 +74,26 @@ search_tsquery(struct arena *a, const struct search_words *w, int prefix_last)
     buf_init(&b, 4096);
     for (i = 0; i < w->n; i++) {
         if (i)
-            buf_puts(&b, " & ");
+            buf_puts(&b, sep);
         buf_puts(&b, w->w[i].text);
     }
-    if (prefix_last && w->n)
-        buf_puts(&b, ":*");
+    if (w->n)
+        buf_puts(&b, end);
     out = arena_strdup(a, buf_data(&b));
     buf_free(&b);
     return out;
 }
 
 const char *
+search_tsquery(struct arena *a, const struct search_words *w, int prefix_last)
+{
+    return join(a, w, " & ", prefix_last ? ":*" : "");
+}
+
+const char *
 search_words_join(struct arena *a, const struct search_words *w)
 {
-    struct buf b;
-    char      *out;
-    size_t     i;
-
-    buf_init(&b, 4096);
-    for (i = 0; i < w->n; i++) {
-        if (i)
-            buf_putc(&b, ' ');
-        buf_puts(&b, w->w[i].text);
-    }
-    out = arena_strdup(a, buf_data(&b));
-    buf_free(&b);
-    return out;
+    return join(a, w, " ", "");
 }
 
 int
@@ -299,44 +294,6 @@ search_attr_name_valid(const char *name)
 
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
             return 0;
-    }
-    return 1;
-}
-
-/* Well-formed UTF-8 (RFC 3629: no overlongs, surrogates or code points past
- * U+10FFFF): PostgreSQL refuses anything else, and that must be a 400. */
-int
-search_utf8_valid(const char *z)
-{
-    const unsigned char *p = (const unsigned char *)z;
-    unsigned             lo, hi;
-    int                  n, i;
-
-    while (*p) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        lo = 0x80;
-        hi = 0xbf;
-        if (*p >= 0xc2 && *p <= 0xdf) {
-            n = 1;
-        } else if (*p >= 0xe0 && *p <= 0xef) {
-            n = 2;
-            lo = *p == 0xe0 ? 0xa0 : 0x80; /* overlong */
-            hi = *p == 0xed ? 0x9f : 0xbf; /* surrogates */
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            n = 3;
-            lo = *p == 0xf0 ? 0x90 : 0x80; /* overlong */
-            hi = *p == 0xf4 ? 0x8f : 0xbf; /* past U+10FFFF */
-        } else {
-            return 0;
-        }
-        for (i = 1; i <= n; i++) {
-            if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
-                return 0;
-        }
-        p += n + 1;
     }
     return 1;
 }

@@ -15,15 +15,10 @@
 #include "err.h"
 #include "mq.h"
 #include "req.h"
+#include "service.h"
 
 struct search_config {
-    const char      *listen;
-    const char      *db; /* postgresql://search:...@host:port/search */
-    struct mq_config mq; /* SOUK_AMQP_URL, SOUK_OUTBOX_PAUSED, SOUK_MQ_* */
-    const char      *jwt_secret;
-    const char      *log_level;
-    int64_t          workers, loops;
-    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    struct service_config svc; /* SOUK_LISTEN, SOUK_SEARCH_DB, SOUK_AMQP_URL, ... */
 };
 
 extern struct search_config search_cfg; /* read-only after main() */
@@ -139,7 +134,6 @@ const char *search_corrected_text(struct arena *a, const char *q, const struct s
 /* A PostgreSQL text[] literal of items (quoted and escaped). */
 const char *search_pg_array(struct arena *a, const char *const *items, size_t n);
 int         search_attr_name_valid(const char *name);
-int         search_utf8_valid(const char *z);
 
 /* store.c: every SQL statement */
 extern const struct db_stmt search_stmts[];
@@ -153,7 +147,6 @@ MUST_CHECK int store_suggest(struct req *r, const char *tsquery, const char *pre
  * is 0 when the stored version was already as new. */
 MUST_CHECK int store_apply(struct db *db, struct arena *a, int64_t id, int64_t version,
                            const char *doc, const char *path, int *applied);
-MUST_CHECK int store_ping(struct req *r);
 
 /* events.c */
 extern const struct mq_consumer search_consumers[];

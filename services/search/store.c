@@ -9,8 +9,6 @@
 
 #include "search.h"
 
-#define DB(r) ((struct db *)(r)->worker)
-
 /* clang-format off */
 #define SEARCH_SQL(X)                                                                              \
     X(RUN, 12,                                                                                     \
@@ -27,18 +25,9 @@
       " ORDER BY starts_with(lower(c.name), $2) DESC, length(c.name), c.id LIMIT $3::integer")
 /* clang-format on */
 
-enum search_stmt {
-#define X(name, n, sql) SQL_##name,
-    SEARCH_SQL(X)
-#undef X
-};
+enum search_stmt { SEARCH_SQL(DB_STMT_ENUM) };
 
-const struct db_stmt search_stmts[] = {
-#define X(name, n, sql) {#name, n, sql},
-    SEARCH_SQL(X)
-#undef X
-        {NULL, 0, NULL},
-};
+const struct db_stmt search_stmts[] = {SEARCH_SQL(DB_STMT_ROW){NULL, 0, NULL}};
 
 /* The consumer runs on mq's connection, which has no statement table. */
 static const char apply_sql[] =
@@ -124,7 +113,7 @@ store_search(struct req *r, const struct search_query *q, struct search_result *
     params[9] = db_i64_text(r->arena, (q->page - 1) * q->limit);
     params[10] = q->facets ? db_i64_text(r->arena, SEARCH_FACET_TOP) : "0";
     params[11] = search_price_bounds(r->arena);
-    rc = db_exec(DB(r), r->arena, SQL_RUN, params, &rs);
+    rc = db_exec(service_db(r), r->arena, SQL_RUN, params, &rs);
     if (rc)
         return rc;
     result_map(r->arena, rs, out);
@@ -149,7 +138,7 @@ store_correct(struct req *r, const struct search_words *w, struct search_fix *ou
         out[i].word = w->w[i].text;
     }
     params[0] = search_pg_array(r->arena, words, w->n);
-    rc = db_exec(DB(r), r->arena, SQL_CORRECT, params, &rs);
+    rc = db_exec(service_db(r), r->arena, SQL_CORRECT, params, &rs);
     if (rc)
         return rc;
     for (i = 0; i < rs->nrows; i++) {
@@ -179,7 +168,7 @@ store_suggest(struct req *r, const char *tsquery, const char *prefix, int64_t li
     size_t          i;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_SUGGEST, params, &rs);
+    rc = db_exec(service_db(r), r->arena, SQL_SUGGEST, params, &rs);
     if (rc)
         return rc;
     *out = arena_array(r->arena, struct search_suggestion, rs->nrows + 1);
@@ -205,10 +194,4 @@ store_apply(struct db *db, struct arena *a, int64_t id, int64_t version, const c
         return rc;
     *applied = rs->nrows == 1 && db_get(rs, 0, 0) != NULL && strcmp(db_get(rs, 0, 0), "t") == 0;
     return ERR_OK;
-}
-
-int
-store_ping(struct req *r)
-{
-    return db_ping(DB(r));
 }

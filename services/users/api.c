@@ -226,7 +226,7 @@ account_login(struct req *r)
     rc = store_throttle_reset(r, at.account);
     if (rc)
         rlog_warn(r, "resetting the login throttle failed: %s", err_name(rc));
-    rc = auth_token_issue(users_cfg.jwt_secret, u->id, auth_role_parse(u->role), time(NULL),
+    rc = auth_token_issue(users_cfg.svc.jwt_secret, u->id, auth_role_parse(u->role), time(NULL),
                           users_cfg.jwt_ttl, r->arena, &token);
     if (rc)
         return req_fail(r, rc, "cannot issue token");
@@ -274,17 +274,4 @@ account_address_put(struct req *r)
     if (rc)
         return rc;
     return req_reply(r, 200, api_address(&a));
-}
-
-int
-ready_db(struct req *r)
-{
-    return store_ping(r);
-}
-
-int
-ready_mq(struct req *r)
-{
-    (void)r;
-    return mq_ready(users_mq);
 }

@@ -8,8 +8,6 @@
 
 #include "users.h"
 
-#define DB(r) ((struct db *)(r)->worker)
-
 /* clang-format off */
 /* Times as the monolith renders them: RFC 3339 UTC, whole seconds. */
 #define TS(col)   "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -53,18 +51,9 @@
       " WHERE window_start < now() - $1::bigint * interval '1 millisecond'")
 /* clang-format on */
 
-enum users_stmt {
-#define X(name, n, sql) SQL_##name,
-    USERS_SQL(X)
-#undef X
-};
+enum users_stmt { USERS_SQL(DB_STMT_ENUM) };
 
-const struct db_stmt users_stmts[] = {
-#define X(name, n, sql) {#name, n, sql},
-    USERS_SQL(X)
-#undef X
-        {NULL, 0, NULL},
-};
+const struct db_stmt users_stmts[] = {USERS_SQL(DB_STMT_ROW){NULL, 0, NULL}};
 
 /* Every this many recorded failures (per process) expired rows are swept. */
 #define SWEEP_EVERY 256
@@ -98,11 +87,9 @@ user_query(struct req *r, int stmt, const char *arg, struct user **out, const ch
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, stmt, (const char *const[]){arg}, &rs);
+    rc = db_exec_row(service_db(r), r->arena, stmt, (const char *const[]){arg}, &rs);
     if (rc)
         return rc;
-    if (rs->nrows == 0)
-        return ERR_NOT_FOUND;
     *out = arena_new(r->arena, struct user);
     user_map(r->arena, rs, *out, hash);
     return ERR_OK;
@@ -112,7 +99,7 @@ int
 store_user_create(struct req *r, const char *email, const char *hash, const char *name,
                   struct user **out)
 {
-    struct db      *db = DB(r);
+    struct db      *db = service_db(r);
     struct db_rows *rs;
     struct user    *u;
     int             rc;
@@ -157,23 +144,19 @@ store_user_get(struct req *r, int64_t id, struct user **out)
 int
 store_address_put(struct req *r, int64_t user_id, const struct address *a)
 {
-    struct db      *db = DB(r);
+    struct db      *db = service_db(r);
     struct db_rows *rs;
     int             rc;
 
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec(db, r->arena, SQL_ADDRESS_PUT,
-                 (const char *const[]){db_i64_text(r->arena, user_id), a->line1, a->line2, a->city,
-                                       a->postal_code, a->country},
-                 &rs);
+    rc = db_exec_row(db, r->arena, SQL_ADDRESS_PUT,
+                     (const char *const[]){db_i64_text(r->arena, user_id), a->line1, a->line2,
+                                           a->city, a->postal_code, a->country},
+                     &rs);
     if (rc)
         goto done;
-    if (rs->nrows == 0) {
-        rc = ERR_NOT_FOUND;
-        goto done;
-    }
     rc = events_address_changed(r, db, user_id, a, db_i64(rs, 0, 0));
     if (rc)
         goto done;
@@ -191,7 +174,8 @@ store_throttle_get(struct req *r, const char *account, const char *ip, struct th
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_THROTTLE_GET, (const char *const[]){account, ip}, &rs);
+    rc =
+        db_exec(service_db(r), r->arena, SQL_THROTTLE_GET, (const char *const[]){account, ip}, &rs);
     if (rc)
         return rc;
     if (rs->nrows != 1)
@@ -210,14 +194,15 @@ store_throttle_fail(struct req *r, const char *account, const char *ip, int64_t 
     const char *w = db_i64_text(r->arena, window_ms);
     int         rc;
 
-    rc = db_exec(DB(r), r->arena, SQL_THROTTLE_FAIL, (const char *const[]){account, ip, w}, NULL);
+    rc = db_exec(service_db(r), r->arena, SQL_THROTTLE_FAIL, (const char *const[]){account, ip, w},
+                 NULL);
     if (rc)
         return rc;
     /* Rows of ended windows are harmless (the next failure restarts them) but
      * would pile up, one per email or address ever tried; a sweep now and
      * then keeps the table small without a timer. */
     if (atomic_fetch_add(&fails_recorded, 1) % SWEEP_EVERY == SWEEP_EVERY - 1) {
-        rc = db_exec(DB(r), r->arena, SQL_THROTTLE_SWEEP, (const char *const[]){w}, NULL);
+        rc = db_exec(service_db(r), r->arena, SQL_THROTTLE_SWEEP, (const char *const[]){w}, NULL);
         if (rc)
             rlog_warn(r, "sweeping ended login-throttle windows failed: %s", err_name(rc));
     }
@@ -227,11 +212,6 @@ store_throttle_fail(struct req *r, const char *account, const char *ip, int64_t 
 int
 store_throttle_reset(struct req *r, const char *account)
 {
-    return db_exec(DB(r), r->arena, SQL_THROTTLE_RESET, (const char *const[]){account}, NULL);
-}
-
-int
-store_ping(struct req *r)
-{
-    return db_ping(DB(r));
+    return db_exec(service_db(r), r->arena, SQL_THROTTLE_RESET, (const char *const[]){account},
+                   NULL);
 }

@@ -18,26 +18,20 @@
 #include "mq.h"
 #include "event.h"
 #include "req.h"
+#include "service.h"
 
 struct mq;
 
 struct users_config {
-    const char      *listen;
-    const char      *db; /* postgresql://users:...@host:port/users */
-    struct mq_config mq; /* SOUK_AMQP_URL, SOUK_OUTBOX_PAUSED, SOUK_MQ_* */
-    const char      *jwt_secret;
-    const char      *log_level;
-    int64_t          jwt_ttl; /* seconds */
-    int64_t          argon2_ops, argon2_mem_kib;
-    int64_t          login_max_failures;    /* per account within the window */
-    int64_t          login_ip_max_failures; /* per client address within the window */
-    int64_t          login_window_s;
-    int64_t          workers, loops;
-    int64_t          header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    struct service_config svc;     /* SOUK_LISTEN, SOUK_USERS_DB, SOUK_AMQP_URL, ... */
+    int64_t               jwt_ttl; /* seconds */
+    int64_t               argon2_ops, argon2_mem_kib;
+    int64_t               login_max_failures;    /* per account within the window */
+    int64_t               login_ip_max_failures; /* per client address within the window */
+    int64_t               login_window_s;
 };
 
 extern struct users_config users_cfg; /* read-only after main() */
-extern struct mq          *users_mq;  /* the outbox relay, for /ready */
 
 #define USERS_EMAIL_MAX 254      /* bytes, as the monolith's column */
 #define USERS_IP_MAX    45       /* bytes of an IPv6 literal in text form */
@@ -108,7 +102,6 @@ MUST_CHECK int store_throttle_fail(struct req *r, const char *account, const cha
                                    int64_t window_ms);
 /* Forget the account's failures (a successful login). */
 MUST_CHECK int store_throttle_reset(struct req *r, const char *account);
-MUST_CHECK int store_ping(struct req *r);
 
 /* events.c: payloads into the outbox, inside the caller's transaction. */
 MUST_CHECK int events_user_registered(struct req *r, struct db *db, const struct user *u);
@@ -122,7 +115,5 @@ int     account_register(struct req *r);
 int     account_login(struct req *r);
 int     account_me(struct req *r);
 int     account_address_put(struct req *r);
-int     ready_db(struct req *r);
-int     ready_mq(struct req *r);
 
 #endif

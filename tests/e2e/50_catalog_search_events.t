@@ -34,11 +34,7 @@ sub admin {
 
 sub indexed { pg_sql($sdb->{db}, 'SELECT count(*) FROM documents WHERE NOT deleted')->[0][0] }
 
-sub metric {
-    my ($svc, $name) = @_;
-    my $text = http(GET => $svc->url . '/metrics')->{body} // '';
-    return $text =~ /^\Q$name\E (\d+)/m ? $1 : -1;
-}
+sub metric { metric_value(@_) // -1 }
 
 sub product {
     my ($n, %o) = @_;

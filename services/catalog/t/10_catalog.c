@@ -9,7 +9,6 @@
 #include "t.h"
 
 struct catalog_config catalog; /* main.c is not linked into unit tests */
-struct mq            *catalog_mq;
 
 static const struct {
     const char *name;

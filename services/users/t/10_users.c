@@ -7,7 +7,6 @@
 #include "users.h"
 
 struct users_config users_cfg; /* main.c is not linked into unit tests */
-struct mq          *users_mq;
 
 static const struct {
     const char *in, *out; /* out NULL: refused */

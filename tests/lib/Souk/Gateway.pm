@@ -16,13 +16,11 @@ package Souk::Gateway;
 use strict;
 use warnings;
 use Exporter 'import';
-use Digest::SHA qw(hmac_sha256);
 use File::Temp ();
 use HTTP::Tiny ();
 use IO::Select ();
 use IO::Socket::INET ();
 use JSON::PP ();
-use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use Scalar::Util ();
 use Test::More ();
@@ -230,21 +228,13 @@ sub route {
 # ---- JWT ---------------------------------------------------------------------------------
 
 # jwt(\%claims, secret => , header => {...}, sig => 'literal')
-sub jwt {
-    my ($claims, %o) = @_;
-    my $head = encode_base64url($JSON->encode($o{header} // {alg => 'HS256', typ => 'JWT'}));
-    my $body = encode_base64url($JSON->encode($claims));
-    my $sig = exists $o{sig} ? $o{sig}
-        : encode_base64url(hmac_sha256("$head.$body", $o{secret} // $JWT_SECRET));
-    return "$head.$body.$sig";
-}
+sub jwt { my ($claims, %o) = @_; Souk::Test::jwt_sign($claims, secret => $JWT_SECRET, %o) }
 
 # token($sub, $role, %claims_override): a valid token for the test gateway.
 sub token {
     my ($sub, $role, %c) = @_;
-    my $now = time;
-    return jwt({sub => "$sub", role => $role // 'customer', iat => $now - 5, exp => $now + 3600,
-        iss => 'souk', %c});
+    return Souk::Test::jwt_mint(sub => "$sub", role => $role // 'customer', iat => time - 5,
+        secret => $JWT_SECRET, %c);
 }
 
 # ---- raw HTTP ----------------------------------------------------------------------------

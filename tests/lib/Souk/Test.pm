@@ -30,7 +30,8 @@ use Time::HiRes ();
 
 our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql pg_fresh pg_sql pg_admin_dsn
     redis_start rabbit_vhost rabbitmqctl spawn_service http raw_http is_problem repo_root soukctl
-    jwt_mint wait_until key_order json_shape);
+    jwt_mint jwt_sign b64url b64url_decode wait_until key_order json_shape fresh_service
+    api_request metric_value no_failures);
 
 my $ROOT = Cwd::abs_path(File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..', '..'));
 sub repo_root { $ROOT }
@@ -335,32 +336,97 @@ sub spawn_service {
     }
 }
 
+# fresh_service($name, %env): souk-$name on a database of its own (pg_fresh($name), given as
+# SOUK_<NAME>_DB) and, unless %env has SOUK_AMQP_URL, a vhost of its own. The service guard
+# also holds {db} (pg_fresh's answer) and {amqp}.
+sub fresh_service {
+    my ($name, %env) = @_;
+    my $db = pg_fresh($name);
+    my $amqp = $env{SOUK_AMQP_URL} //= rabbit_vhost();
+    my $s = spawn_service($name, 'SOUK_' . uc($name) . '_DB' => $db->{dsn}, %env);
+    @$s{qw(db amqp)} = ($db, $amqp);
+    return $s;
+}
+
+# api_request($base, \@bad, $method, $path, token => ..., cookie => ..., json => ...,
+# body => ..., headers => {...}, allow_5xx => 1): http() against $base with a bearer token
+# and a cookie; a 5xx answer (unless allowed) is remembered in @bad for no_failures().
+sub api_request {
+    my ($base, $bad, $method, $path, %o) = @_;
+    my %h = %{$o{headers} || {}};
+    $h{Authorization} = "Bearer $o{token}" if defined $o{token};
+    $h{Cookie} = $o{cookie} if defined $o{cookie};
+    my $res = http($method, $base . $path, {headers => \%h,
+        (exists $o{json} ? (json => $o{json}) : ()),
+        (defined $o{body} ? (body => $o{body}) : ())});
+    push @$bad, "$method $path -> $res->{status}: " . ($res->{body} // '')
+        if $res->{status} >= 500 && !$o{allow_5xx};
+    return $res;
+}
+
+# metric_value($svc_or_url, $series): the value of a series on GET /metrics (undef if absent).
+sub metric_value {
+    my ($svc, $series) = @_;
+    my $text = http(GET => (ref $svc ? $svc->url : $svc) . '/metrics')->{body} // '';
+    return $text =~ /^\Q$series\E (\S+)$/m ? $1 + 0 : undef;
+}
+
+# no_failures(\@bad, \@services, %o): two tests: no 5xx was remembered in @bad, and no
+# service logged an error line, except lines matching $o{expected} and refusals of GET /ready
+# (a backbone still connecting when spawn_service polls it) unless $o{ready} is true.
+# $o{name} prefixes the test names.
+sub no_failures {
+    my ($bad, $svcs, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $p = defined $o{name} ? "$o{name}: " : '';
+    Test::More::is_deeply($bad, [], "${p}no 5xx responses") or Test::More::diag(join "\n", @$bad);
+    my @err = grep {
+        /"level":"error"/ && ($o{ready} || !/"path":"\/ready"/)
+            && !($o{expected} && /$o{expected}/)
+    } map { split /\n/, $_->stderr_text } @$svcs;
+    Test::More::is(scalar @err, 0, "${p}no error lines in the log")
+        or Test::More::diag(join "\n", @err[0 .. ($#err > 20 ? 20 : $#err)]);
+}
+
 # --- tokens -----------------------------------------------------------------
 
 # The secret every souk process uses when SOUK_JWT_SECRET is unset (lib/auth.h AUTH_DEV_SECRET).
 our $DEV_SECRET = 'souk-dev-secret-change-me';
 
 # jwt_mint(%claims): an HS256 token like the ones souk issues (sub, role, iat, exp, iss), with
-# overrides; a claim set to undef is left out. Options: secret => (default the dev secret),
-# header => {...} (default alg HS256), sig => 'literal signature'.
+# overrides; a claim set to undef is left out. Options as jwt_sign's: secret, header, sig.
 sub jwt_mint {
     my (%c) = @_;
-    my $secret = exists $c{secret} ? delete $c{secret} : $DEV_SECRET;
-    my $head = delete $c{header} // {alg => 'HS256', typ => 'JWT'};
-    my $sig = delete $c{sig};
+    my %o = map { exists $c{$_} ? ($_ => delete $c{$_}) : () } qw(secret header sig);
     my $now = time;
     my %claims = (sub => '1', role => 'customer', iat => $now, exp => $now + 3600,
         iss => 'souk', %c);
     delete $claims{$_} for grep { !defined $claims{$_} } keys %claims;
-    my $si = _b64url($JSON->encode($head)) . '.' . _b64url($JSON->encode(\%claims));
-    return "$si." . ($sig // _b64url(Digest::SHA::hmac_sha256($si, $secret)));
+    return jwt_sign(\%claims, %o);
 }
 
-sub _b64url {
+# jwt_sign(\%claims, secret => (default the dev secret), header => {...} (default alg HS256),
+# sig => 'literal signature'): exactly these claims as a token (forged ones included).
+sub jwt_sign {
+    my ($claims, %o) = @_;
+    my $secret = exists $o{secret} ? $o{secret} : $DEV_SECRET;
+    my $si = b64url($JSON->encode($o{header} // {alg => 'HS256', typ => 'JWT'})) . '.'
+        . b64url($JSON->encode($claims));
+    return "$si." . ($o{sig} // b64url(Digest::SHA::hmac_sha256($si, $secret)));
+}
+
+# base64url without padding (RFC 7515), both ways.
+sub b64url {
     my $s = MIME::Base64::encode_base64($_[0], '');
     $s =~ tr{+/}{-_};
     $s =~ s/=+$//;
     return $s;
+}
+
+sub b64url_decode {
+    my $s = $_[0] =~ tr{-_}{+/}r;
+    $s .= '=' x ((4 - length($s) % 4) % 4);
+    return MIME::Base64::decode_base64($s);
 }
 
 # wait_until($what, sub { ... }, $timeout_s): poll the sub every 0.1 s until it returns true

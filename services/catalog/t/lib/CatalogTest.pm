@@ -4,46 +4,28 @@ package CatalogTest;
 # (RESP over a socket); key_order and json_shape are in Souk::Test. Core Perl modules only.
 use strict;
 use warnings;
-use Digest::SHA ();
 use Exporter 'import';
 use IO::Socket::INET ();
-use JSON::PP ();
-use MIME::Base64 ();
-use Test::More ();
 use Souk::Test;
 
 our @EXPORT_OK = qw(mint redis_cmd);
 our $SECRET = 'catalog-test-secret-0123456789abcdef';
-my $JSON = JSON::PP->new->utf8->canonical;
 
 # start(%env): {db, redis, amqp, svc, url, admin, customer} with the outbox relay paused, so
 # every event stays in the outbox table for the test to read.
 sub start {
     my ($class, %env) = @_;
-    my $db = pg_fresh('catalog');
     my $redis = redis_start();
-    my $amqp = rabbit_vhost();
-    my $svc = spawn_service('catalog', SOUK_CATALOG_DB => $db->{dsn},
-        SOUK_REDIS_URL => $redis->{url}, SOUK_AMQP_URL => $amqp, SOUK_JWT_SECRET => $SECRET,
-        SOUK_OUTBOX_PAUSED => 1, %env);
-    return bless {db => $db, redis => $redis, amqp => $amqp, svc => $svc, url => $svc->url,
-        admin => mint(role => 'admin', sub => '1'), customer => mint(sub => '2'), bad => []},
-        $class;
+    my $svc = fresh_service('catalog', SOUK_REDIS_URL => $redis->{url},
+        SOUK_JWT_SECRET => $SECRET, SOUK_OUTBOX_PAUSED => 1, %env);
+    return bless {db => $svc->{db}, redis => $redis, amqp => $svc->{amqp}, svc => $svc,
+        url => $svc->url, admin => mint(role => 'admin', sub => '1'), customer => mint(sub => '2'),
+        bad => []}, $class;
 }
 
-# api($method, $path, token => ..., json => ..., body => ..., headers => {...}): http(); any
-# 5xx is remembered for finish().
-sub api {
-    my ($t, $method, $path, %o) = @_;
-    my %h = %{$o{headers} || {}};
-    $h{Authorization} = "Bearer $o{token}" if defined $o{token};
-    my $res = http($method, $t->{url} . $path, {headers => \%h,
-        (exists $o{json} ? (json => $o{json}) : ()),
-        (defined $o{body} ? (body => $o{body}) : ())});
-    push @{$t->{bad}}, "$method $path -> $res->{status}: " . ($res->{body} // '')
-        if $res->{status} >= 500;
-    return $res;
-}
+# api($method, $path, token => ..., json => ..., body => ..., headers => {...}): api_request();
+# any 5xx is remembered for finish().
+sub api { my ($t, @a) = @_; api_request($t->{url}, $t->{bad}, @a) }
 
 sub admin_api { my ($t, $m, $p, %o) = @_; $t->api($m, $p, token => $t->{admin}, %o) }
 
@@ -60,41 +42,18 @@ sub category {
 }
 
 # metric($name): the value of an unlabelled series on /metrics (undef when absent).
-sub metric {
-    my ($t, $name) = @_;
-    my $body = http(GET => "$t->{url}/metrics")->{body} // '';
-    return $body =~ /^\Q$name\E (\S+)$/m ? $1 + 0 : undef;
-}
+sub metric { metric_value($_[0]{url}, $_[1]) }
 
 # finish($expected): no 5xx was seen, and the service logged no error but lines matching
 # $expected (and /ready refusals while the relay was still connecting at start).
 sub finish {
     my ($t, $expected) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    Test::More::is_deeply($t->{bad}, [], 'no 5xx responses')
-        or Test::More::diag(join "\n", @{$t->{bad}});
-    my @err = grep { /"level":"error"/ && !/"path":"\/ready"/ && !($expected && /$expected/) }
-        split /\n/, $t->{svc}->stderr_text;
-    Test::More::is_deeply(\@err, [], 'no error lines in the log');
+    no_failures($t->{bad}, [$t->{svc}], expected => $expected);
 }
 
 # mint(%claims): an HS256 token (sub, role, iat, exp, iss) signed with $SECRET.
-sub mint {
-    my (%c) = @_;
-    my $now = time;
-    my %claims = (sub => '1', role => 'customer', iat => $now, exp => $now + 3600, iss => 'souk',
-        %c);
-    my $si = b64url($JSON->encode({alg => 'HS256', typ => 'JWT'})) . '.'
-        . b64url($JSON->encode(\%claims));
-    return "$si." . b64url(Digest::SHA::hmac_sha256($si, $SECRET));
-}
-
-sub b64url {
-    my $s = MIME::Base64::encode_base64($_[0], '');
-    $s =~ tr{+/}{-_};
-    $s =~ s/=+$//;
-    return $s;
-}
+sub mint { jwt_mint(secret => $SECRET, @_) }
 
 # redis_cmd($port, @args): one command over RESP; the reply (arrays as arrayrefs, errors
 # as {error => text}).

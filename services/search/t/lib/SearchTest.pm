@@ -21,10 +21,8 @@ my $SEQ = 0;
 sub start {
     my ($class, %env) = @_;
     my $c = CatalogTest->start(SOUK_OUTBOX_PAUSED => 0);
-    my $db = pg_fresh('search');
-    my $svc = spawn_service('search', SOUK_SEARCH_DB => $db->{dsn}, SOUK_AMQP_URL => $c->{amqp},
-        %env);
-    return bless {c => $c, db => $db, svc => $svc, url => $svc->url, bad => []}, $class;
+    my $svc = fresh_service('search', SOUK_AMQP_URL => $c->{amqp}, %env);
+    return bless {c => $c, db => $svc->{db}, svc => $svc, url => $svc->url, bad => []}, $class;
 }
 
 sub url { $_[0]{url} }
@@ -32,13 +30,7 @@ sub svc { $_[0]{svc} }
 sub catalog { $_[0]{c} }
 
 # get($path): GET against search; any 5xx is remembered for finish().
-sub get {
-    my ($t, $path) = @_;
-    my $res = http(GET => $t->{url} . $path);
-    push @{$t->{bad}}, "GET $path -> $res->{status}: " . ($res->{body} // '')
-        if $res->{status} >= 500;
-    return $res;
-}
+sub get { api_request($_[0]{url}, $_[0]{bad}, GET => $_[1]) }
 
 # sql($text): rows of the search database, as souk_admin.
 sub sql { pg_sql($_[0]{db}{db}, $_[1]) }
@@ -101,11 +93,7 @@ sub wait_for {
 sub finish {
     my ($t) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    Test::More::is_deeply($t->{bad}, [], 'search: no 5xx responses')
-        or Test::More::diag(join "\n", @{$t->{bad}});
-    my @err = grep { /"level":"error"/ && !/"path":"\/ready"/ }
-        split /\n/, $t->{svc}->stderr_text;
-    Test::More::is_deeply(\@err, [], 'search: no error lines in the log');
+    no_failures($t->{bad}, [$t->{svc}], name => 'search');
     $t->{c}->finish;
 }
 

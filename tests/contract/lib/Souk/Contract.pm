@@ -77,22 +77,16 @@ sub _start_monolith {
 
 sub _start_services {
     my ($t) = @_;
-    my $amqp = rabbit_vhost();
     my $redis = $t->{redis} = redis_start();
-    my %db = map { ($_ => pg_fresh($_)) } @SERVICES;
-    $t->{pg} = \%db;
-    my %common = (SOUK_AMQP_URL => $amqp, SOUK_JWT_SECRET => $SECRET);
+    my %common = (SOUK_AMQP_URL => rabbit_vhost(), SOUK_JWT_SECRET => $SECRET);
     my %env = (
-        search  => sub { (SOUK_SEARCH_DB => $db{search}{dsn}) },
-        reviews => sub { (SOUK_REVIEWS_DB => $db{reviews}{dsn}) },
-        catalog => sub { (SOUK_CATALOG_DB => $db{catalog}{dsn}, SOUK_REDIS_URL => $redis->url) },
-        users   => sub { (SOUK_USERS_DB => $db{users}{dsn}, SOUK_ARGON2_OPS => 1,
-            SOUK_ARGON2_MEM_KIB => 8192) },
-        cart => sub { (SOUK_CART_DB => $db{cart}{dsn}, SOUK_REDIS_URL => $redis->url,
-            SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
+        catalog => sub { (SOUK_REDIS_URL => $redis->url) },
+        users   => sub { (SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) },
+        cart => sub { (SOUK_REDIS_URL => $redis->url, SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
     );
     for my $name (@SERVICES) {
-        $t->{svc}{$name} = spawn_service($name, %common, $env{$name}->());
+        $t->{svc}{$name} = fresh_service($name, %common, $env{$name} ? $env{$name}->() : ());
+        $t->{pg}{$name} = $t->{svc}{$name}{db};
     }
     my (%up, @routes);
     for my $name (@SERVICES) {
@@ -124,17 +118,7 @@ sub differs {
 
 # api($method, $path, token => ..., json => ..., body => ..., headers => {...}): http()
 # against the target; every 5xx is remembered for finish().
-sub api {
-    my ($t, $method, $path, %o) = @_;
-    my %h = %{$o{headers} || {}};
-    $h{Authorization} = "Bearer $o{token}" if defined $o{token};
-    my $res = http($method, $t->{url} . $path, {headers => \%h,
-        (exists $o{json} ? (json => $o{json}) : ()),
-        (defined $o{body} ? (body => $o{body}) : ())});
-    push @{$t->{bad}}, "$method $path -> $res->{status}: " . ($res->{body} // '')
-        if $res->{status} >= 500;
-    return $res;
-}
+sub api { my ($t, @a) = @_; api_request($t->{url}, $t->{bad}, @a) }
 
 sub admin_api { my ($t, $m, $p, %o) = @_; $t->api($m, $p, token => $t->{admin_token}, %o) }
 

@@ -22,20 +22,21 @@ our $SECRET = $Souk::Shop::SECRET;
 sub start {
     my ($class, $name, %env) = @_;
     infra('postgres', 'rabbitmq');
-    my $db = pg_fresh('users');
-    my $amqp = rabbit_vhost();
-    my $t = bless {db => $db, amqp => $amqp, bad => [], svcs => [], name => $name}, $class;
-    $t->{svc} = $t->replica(%env);
-    $t->{url} = $t->{svc}->url;
+    my $s = fresh_service('users', _env(), %env);
+    my $t = bless {db => $s->{db}, amqp => $s->{amqp}, bad => [], svcs => [$s], name => $name,
+        svc => $s, url => $s->url}, $class;
     return $t;
 }
+
+# Fast Argon2id and the shared test secret.
+sub _env { (SOUK_JWT_SECRET => $SECRET, SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) }
 
 # replica(%env): one more souk-users on the same database and vhost; the first is the
 # default target of api(), others are reached with api(..., svc => $s).
 sub replica {
     my ($t, %env) = @_;
     my $s = spawn_service('users', SOUK_USERS_DB => $t->{db}{dsn}, SOUK_AMQP_URL => $t->{amqp},
-        SOUK_JWT_SECRET => $SECRET, SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192, %env);
+        _env(), %env);
     push @{$t->{svcs}}, $s;
     return $s;
 }
@@ -54,15 +55,7 @@ sub vhost {
 # http() against souk-users; every 5xx is remembered and reported by finish().
 sub api {
     my ($t, $method, $path, %o) = @_;
-    my %h = %{$o{headers} || {}};
-    $h{Authorization} = "Bearer $o{token}" if defined $o{token};
-    my $url = ($o{svc} ? $o{svc}->url : $t->{url}) . $path;
-    my $res = http($method, $url, {headers => \%h,
-        (exists $o{json} ? (json => $o{json}) : ()),
-        (defined $o{body} ? (body => $o{body}) : ())});
-    push @{$t->{bad}}, "$method $path -> $res->{status}: " . ($res->{body} // '')
-        if $res->{status} >= 500;
-    return $res;
+    return api_request($o{svc} ? $o{svc}->url : $t->{url}, $t->{bad}, $method, $path, %o);
 }
 
 # sql($text): rows as arrayrefs, as the superuser on this file's database; sql1: first cell.
@@ -99,13 +92,7 @@ sub user {
 sub finish {
     my ($t) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    Test::More::is_deeply($t->{bad}, [], 'users: no 5xx responses')
-        or Test::More::diag(join "\n", @{$t->{bad}});
-    # /ready polled by spawn_service before the relay's first connect is not an error here.
-    my @err = grep { /"level":"error"/ && !/"path":"\/ready"/ }
-        map { split /\n/, $_->stderr_text } @{$t->{svcs}};
-    Test::More::is(scalar @err, 0, 'users: no error logged')
-        or Test::More::diag(join "\n", @err[0 .. ($#err > 20 ? 20 : $#err)]);
+    no_failures($t->{bad}, $t->{svcs}, name => 'users');
 }
 
 1;
