@@ -81,7 +81,8 @@ report() {
 			print ""
 			printf "Same data for all: the monolith seed above (%d products), copied by `soukctl backfill catalog`\n", products
 			print "(same ids, one JSONB document each) and indexed by `soukctl search rebuild`. souk-catalog reads"
-			print "PostgreSQL through a Redis cache-aside, souk-search answers from a PostgreSQL full-text index, the"
+			print "PostgreSQL through a Redis cache-aside, souk-search answers from a PostgreSQL full-text index (its"
+			print "narrow `matches` table, services/search/README.md; PostgreSQL with `shared_buffers` 512MB), the"
 			print "monolith from MariaDB; all run on the same 2-core machine as wrk, which is busy with other work,"
 			print "so absolute numbers are noisy: compare the ratios, each measured in one run with the same wrk"
 			printf "settings for both sides. Every figure is the median of %s interleaved rounds of %s (the order of\n", runs, dur

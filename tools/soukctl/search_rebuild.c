@@ -2,7 +2,9 @@
  * search_rebuild.c - `soukctl search rebuild`: build the search projection
  * afresh from the catalog's database and swap it in while search keeps
  * serving. The transform and the swap are SQL functions of the search
- * migration (search_rebuild_begin/load/finish/swap); this file moves rows
+ * migrations (search_rebuild_begin/load/finish/swap; finish derives the
+ * lexicon and the narrow match table from the loaded documents, swap
+ * exchanges all three tables at once); this file moves rows
  * from one database to the other in batches and reports progress.
  */
 #include <stdint.h>
@@ -20,11 +22,12 @@ static const char rebuild_usage[] =
     "\n"
     "Reads every product of the catalog (SOUK_CATALOG_DB, live and deleted, with\n"
     "its category path) in batches of N (default 500), projects them into a new\n"
-    "index in SOUK_SEARCH_DB (documents_new, lexicon_new), builds its indexes,\n"
-    "then swaps it in within one transaction: the live tables are locked for a\n"
-    "moment, events the search consumer applied meanwhile are merged when newer,\n"
-    "the old tables are dropped and the new ones renamed. Search answers\n"
-    "throughout. Progress goes to stderr. Only one rebuild runs at a time.\n"
+    "index in SOUK_SEARCH_DB (documents_new, then lexicon_new and matches_new from\n"
+    "it), builds its indexes, then swaps it in within one transaction: the live\n"
+    "tables are locked for a moment, events the search consumer applied meanwhile\n"
+    "are merged when newer, the old tables are dropped and the new ones renamed.\n"
+    "Search answers throughout. Progress goes to stderr. Only one rebuild runs at\n"
+    "a time.\n"
     "--pause-ms sleeps between batches to spare a busy catalog database\n"
     "(default 0).\n";
 

@@ -17,6 +17,12 @@ use Souk::Test;
 use SearchTest;
 
 my $t = SearchTest->start;
+# matches (migration 0003) must hold exactly the live documents, with their columns.
+my $matches_drift = 'SELECT count(*) FROM documents d FULL JOIN matches m ON m.id = d.id
+    WHERE (m.id IS NOT NULL) IS DISTINCT FROM (d.id IS NOT NULL AND NOT d.deleted)
+       OR (m.id IS NOT NULL AND (m.price_minor, m.created_at, m.brand, m.name, m.category_path,
+           m.attrs, m.tsv) IS DISTINCT FROM (d.price_minor, d.created_at, d.brand, d.name,
+           d.category_path, d.attrs, d.tsv))';
 my %env = (SOUK_CATALOG_DB => $t->catalog->{db}{dsn}, SOUK_SEARCH_DB => $t->{db}{dsn});
 
 my ($rc, $out, $err) = soukctl(\%env, qw(search rebuild --help));
@@ -127,10 +133,12 @@ is($t->get('/api/v1/search?q=model')->{json}{total}, 37, 'deleted products stay 
 my $rows = $t->sql("SELECT count(*) FILTER (WHERE deleted), count(*) FROM documents");
 is_deeply($rows, [[3, 40]], 'tombstones are rebuilt as tombstones');
 $rows = $t->sql("SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class
-    WHERE relname ~ '^(documents|lexicon)' AND relkind IN ('r', 'i')");
-is($rows->[0][0], 'documents,documents_attrs,documents_brand,documents_category,documents_name_tsv,'
-    . 'documents_pkey,documents_price,documents_seq,documents_tsv,lexicon,lexicon_pkey,lexicon_trgm',
+    WHERE relname ~ '^(documents|lexicon|matches)' AND relkind IN ('r', 'i')");
+is($rows->[0][0], 'documents,documents_name_tsv,documents_pkey,documents_seq,lexicon,lexicon_pkey,'
+    . 'lexicon_trgm,matches,matches_attrs,matches_category,matches_pkey,matches_tsv',
     'the new tables and indexes carry the old names; nothing _new is left');
+is($t->sql($matches_drift)->[0][0], 0,
+    'matches: one row per live product, the merged updates included');
 $rows = $t->sql("SELECT count(*) FROM (SELECT w, count(*) AS n FROM documents, unnest(words) w
     GROUP BY w) x FULL JOIN lexicon l ON l.word = x.w WHERE l.ndoc IS DISTINCT FROM x.n");
 is($rows->[0][0], 0, 'the lexicon counts exactly the words of the documents');
