@@ -401,6 +401,9 @@ void                          client_phase(struct client *c, enum cphase ph);
 void client_exchange_end(struct client *c);
 /* The upstream is ready for the body: parse what was held back. */
 void client_stream(struct client *c, enum cphase ph);
+/* The answer waits on the client taking what was written (or no longer):
+ * arm or clear its own deadline, the idle timeout (a stalled reader). */
+void client_write_wait(struct client *c);
 void client_pause(struct client *c);
 void client_resume(struct client *c);
 void client_close(struct client *c);
