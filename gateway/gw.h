@@ -426,7 +426,8 @@ enum cphase client_answered_phase(struct client *c);
 int  client_fail(struct client *c, int err, const char *why);
 void client_set_ip(struct client *c, const struct sockaddr_storage *ss);
 int  client_loopback(const struct sockaddr_storage *ss);
-/* answer.c: GET /health, /ready, /metrics: 1 when answered. */
+/* answer.c: GET /health and /ready on a data listener (/metrics is refused:
+ * admin listener only): 1 when answered. */
 int local_endpoint(struct client *c);
 
 /* ------------------------------------------------------------------ proxy.c */
@@ -455,8 +456,8 @@ struct exch {
     struct buf            *copy; /* the legacy body, for the mirror */
     uint64_t               body_seen, t_attempt;
     int                    status;
-    unsigned replayable : 1, idempotent : 1, has_body : 1, head_sent : 1, resp_started : 1,
-        resp_done : 1, chunk_out : 1, no_body : 1, finished : 1, canary : 1;
+    unsigned replayable : 1, has_body : 1, head_sent : 1, resp_started : 1, resp_done : 1,
+        chunk_out : 1, no_body : 1, finished : 1, canary : 1;
 };
 
 /* Request head parsed and checked on a data listener: route, edge policy,
