@@ -131,7 +131,8 @@ souk is up.
   search service            http://$SEARCH_LISTEN/api/v1/search?q=wireless
   reviews service           http://$REVIEWS_LISTEN/api/v1/products/1/reviews
   cart service              http://$CART_LISTEN/api/v1/cart
-  health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics  (same on every process)
+  health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics  (same on every process;
+                            the gateway's /metrics: http://$GATEWAY_ADMIN_LISTEN/metrics)
   MariaDB                   127.0.0.1:$MARIADB_PORT  (souk_monolith / souk-dev)
   PostgreSQL                127.0.0.1:$PG_PORT  (users, catalog, search, reviews, cart: role = database,
                             password souk-dev; admin souk_admin)
