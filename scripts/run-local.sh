@@ -152,7 +152,8 @@ Try:
       -H 'Content-Type: application/json' -d '{"mode":"shadow"}'   # compare catalog with the monolith
   curl -s -X PATCH http://$GATEWAY_ADMIN_LISTEN/routes/reviews -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN" \\
       -H 'Content-Type: application/json' -d '{"mode":"new"}'      # reviews served by souk-reviews
-  (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart)
+  (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart;
+   stock, orders, reports stay on the monolith; /api/v2/products, /categories, /search are new)
 
 Logs: $VAR/log/   Stop: Ctrl-C here, or \`make stop\` from another shell.
 EOT
