@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -506,7 +507,7 @@ test_install(void)
 {
     struct gw_table *t, *cur, *reread;
     struct buf       errors;
-    char             dir[] = "/tmp/souk-routes-XXXXXX", path[256], cmd[300];
+    char             dir[] = "/tmp/souk-routes-XXXXXX", path[256], tmp[270], cmd[300];
     uint64_t         v0;
     int              rc;
 
@@ -555,6 +556,27 @@ test_install(void)
     t = routes_acquire();
     T_EQ_INT(t->version, v0 + 2, "a failed reload keeps the current table");
     routes_unref(t);
+
+    /* A directory where the temp file goes: the write fails even for root. */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    T_EQ_INT(mkdir(tmp, 0755), 0, "an unwritable routes file");
+    rc = routes_set_mode("products", "legacy", -1, path, &errors);
+    T_OK(rc != ERR_OK, "set_mode: a failed write installs nothing");
+    t = routes_acquire();
+    T_EQ_INT(named(t, "products")->mode, GW_MODE_CANARY, "...the route keeps its mode");
+    routes_unref(t);
+    T_EQ_INT(routes_persisted(), 1, "...and memory still matches the file");
+    rc = routes_force_mode("products", "legacy", path, &errors);
+    T_EQ_INT(rc, ERR_OK, "force_mode: installed although the write failed");
+    t = routes_acquire();
+    T_EQ_INT(named(t, "products")->mode, GW_MODE_LEGACY, "...the route is legacy in memory");
+    routes_unref(t);
+    T_EQ_INT(routes_persisted(), 0, "...and the file is known to be behind");
+    T_OK(has_event("persist_failed", path), "...a persist_failed event names the file");
+    T_EQ_INT(rmdir(tmp), 0, "the routes file is writable again");
+    rc = routes_set_mode("products", "legacy", -1, path, &errors);
+    T_EQ_INT(rc, ERR_OK, "the next write succeeds");
+    T_EQ_INT(routes_persisted(), 1, "...and memory matches the file again");
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     T_EQ_INT(system(cmd), 0, "cleanup");
     buf_free(&errors);
