@@ -483,6 +483,7 @@ sub _serve {
                 }
                 next;
             }
+            next unless defined fileno $s;    # closed by a failed write just above
             my $c = $by_fd{fileno $s} or next;
             next if $c->{closed};
             my $n = sysread $s, my $buf, 262144;
