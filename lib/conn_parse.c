@@ -60,6 +60,7 @@ st_new(struct conn_parse *ps)
     struct req_state *st = arena_new(a, struct req_state);
 
     st->req.arena = a;
+    st->req.work.arena = a;
     st->req.st = st;
     st->req.method = "";
     st->req.path = "";

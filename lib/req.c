@@ -150,8 +150,8 @@ req_header(struct req *r, const char *name)
     return NULL;
 }
 
-const char *
-req_trace_id(struct req *r)
+static const char *
+trace_id(struct req *r)
 {
     const char *tp = req_header(r, "traceparent");
     size_t      i;
@@ -162,6 +162,14 @@ req_trace_id(struct req *r)
         if (!((tp[i] >= '0' && tp[i] <= '9') || (tp[i] >= 'a' && tp[i] <= 'f')))
             return r->request_id;
     return arena_strndup(r->arena, tp + 3, 32);
+}
+
+const char *
+req_trace_id(struct req *r)
+{
+    if (r->work.trace_id == NULL)
+        r->work.trace_id = trace_id(r);
+    return r->work.trace_id;
 }
 
 void
@@ -405,16 +413,24 @@ req_finish(struct req *r, int rc)
 
 /* ---- logs -------------------------------------------------------------------------- */
 
-/* "request_id":..,"method":..,"path":.. members for log_write. */
+/* "request_id":..,"trace_id":..,"method":..,"path":.. members for log_write. */
 static void
 put_ctx(struct buf *b, struct req *r)
 {
     buf_puts(b, "\"request_id\":");
     put_text(b, r->request_id);
+    buf_puts(b, ",\"trace_id\":");
+    put_text(b, req_trace_id(r));
     buf_puts(b, ",\"method\":");
     put_text(b, r->method);
     buf_puts(b, ",\"path\":");
     put_text(b, r->path);
+}
+
+void
+req_log_context(struct buf *b, void *r)
+{
+    put_ctx(b, r);
 }
 
 static void
