@@ -13,7 +13,9 @@ use Souk::Test;
 use Digest::SHA ();
 
 my $ROOT = repo_root();
-my $BASE = '71a0c28';    # the last commit whose services created outbox/inbox themselves
+# The services' 0001 files as they were at 71a0c28, the last commit whose services created
+# outbox/inbox themselves, kept as fixtures (a shallow clone has no history to read them from).
+my $OLD = "$ROOT/tests/integration/fixtures/pre-backbone";
 
 infra('postgres');
 
@@ -25,10 +27,10 @@ sub tables {
 
 sub versions { [map { $_->[0] } @{pg_sql($_[0], 'SELECT version FROM schema_migrations ORDER BY 1')}] }
 
-sub git_show {
-    my ($path) = @_;
-    my $text = qx{git -C '$ROOT' show '$BASE:$path' 2>/dev/null};
-    die "git show $BASE:$path failed: a clone with history is needed\n" if $? || !length $text;
+sub old_file {
+    my ($svc, $name) = @_;
+    my $text = do { local (@ARGV, $/) = ("$OLD/$svc/$name"); <> };
+    die "$OLD/$svc/$name: missing fixture\n" unless defined $text && length $text;
     return $text;
 }
 
@@ -52,7 +54,7 @@ for my $svc (qw(catalog search users reviews cart)) {
     for my $f (glob("$dir/*.sql")) {
         my $name = (split m{/}, $f)[-1];
         open my $fh, '>', "$old/$name" or die "$old/$name: $!";
-        print $fh $name eq $first ? git_show("services/$svc/migrations/$name")
+        print $fh $name eq $first ? old_file($svc, $name)
             : do { local (@ARGV, $/) = ($f); <> };
         close $fh;
     }
@@ -86,7 +88,7 @@ my $db = do { local $ENV{SOUK_TEST_NO_SCHEMA} = 1; pg_fresh('cart') };
 my $edited = File::Temp::tempdir(CLEANUP => 1);
 my ($first) = map { (split m{/})[-1] } glob("$ROOT/services/cart/migrations/0001_*.sql");
 open my $fh, '>', "$edited/$first" or die $!;
-print $fh git_show("services/cart/migrations/$first") . "-- one more line\n";
+print $fh old_file('cart', $first) . "-- one more line\n";
 close $fh;
 my ($rc, $out, $err) = soukctl({SOUK_CART_DB => $db->{dsn}, SOUK_MIGRATIONS_DIR => $edited,
     SOUK_BACKBONE_MIGRATIONS_DIR => File::Temp::tempdir(CLEANUP => 1)}, qw(schema up cart));
