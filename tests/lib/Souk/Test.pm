@@ -461,8 +461,27 @@ sub http {
     my $json;
     $json = eval { $JSON->decode($r->{content}) }
         if $ct =~ m{^application/(?:problem\+)?json\b}i && length($r->{content} // '');
+    _capture($method, $url, $r) if $ENV{SOUK_API_CAPTURE};
     return {status => $r->{status}, headers => $r->{headers}, body => $r->{content},
         json => $json};
+}
+
+# With SOUK_API_CAPTURE=DIR (tests/run.sh sets it), every exchange of http() is appended to
+# DIR/<pid>.jsonl for contracts/bin/validate-responses.mjs, which checks each answer against
+# the OpenAPI document of its route (contracts/README.md). One file per process: forked
+# children write their own.
+my $CAPTURE_JSON = JSON::PP->new->canonical->utf8;
+sub _capture {
+    my ($method, $url, $r) = @_;
+    return if $r->{status} == 599;    # HTTP::Tiny's own error: no answer to check
+    my $body = $r->{content} // '';
+    my %rec = (file => $0, method => $method, url => $url, status => $r->{status},
+        headers => $r->{headers});
+    if (utf8::decode(my $text = $body)) { $rec{body} = $text }
+    else { $rec{body_base64} = MIME::Base64::encode_base64($body, '') }
+    open my $fh, '>>', "$ENV{SOUK_API_CAPTURE}/$$.jsonl" or return;
+    print $fh $CAPTURE_JSON->encode(\%rec), "\n";
+    close $fh;
 }
 
 # raw_http($port, $bytes, $timeout): write bytes as they are, return everything the server
