@@ -20,12 +20,11 @@ for (let i = 0; i < args.length; i++) {
   else inputs.push(args[i]);
 }
 const paths = inputs.flatMap((p) =>
-  statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.jsonl')).map((f) => join(p, f)) : [p]);
+  statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.jsonl') && !f.endsWith('.events.jsonl')).map((f) => join(p, f)) : [p]);
 
 const apis = loadApis();
 const root = join(CONTRACTS, '..');
 let checked = 0, undescribed = 0, bad = 0;
-const ops = new Set();
 for (const p of paths) {
   for (const line of readFileSync(p, 'utf8').split('\n')) {
     if (!line) continue;
@@ -38,7 +37,6 @@ for (const p of paths) {
       continue;
     }
     checked++;
-    ops.add(`${x.method} ${new URL(x.url).pathname.split('/').slice(0, 4).join('/')}`);
     for (const msg of v) {
       bad++;
       const body = x.body ?? '';
