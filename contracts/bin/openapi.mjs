@@ -145,6 +145,7 @@ function checkUnlisted(apis, x, path, found) {
 // The violations of one exchange: [] when it agrees with its document, null when no document
 // describes its path or method.
 export function check(apis, x) {
+  if (!URL.canParse(x.url)) return [`${x.url}: not a URL`];
   const url = new URL(x.url);
   if (METHODS.indexOf(x.method.toLowerCase()) < 0) return null;
   const found = findOperation(apis, x.method, url.pathname);

@@ -44,11 +44,16 @@ for my $name (sort keys %change) {
     else { is_deeply($b, [], "compatible: $name") }
 }
 
-# validate(@envelopes): exit status and output of events.mjs validate on these events.
+# validate(@envelopes): exit status and output of events.mjs validate on these events (an
+# envelope given as [$envelope, invalid_on_purpose => 1] is a record with that mark).
 sub validate {
     my $dir = File::Temp->newdir;
     open my $fh, '>', "$dir/1.events.jsonl" or die $!;
-    print $fh $json->encode({file => 'contracts/t/x.t', envelope => ref $_ ? $json->encode($_) : $_}), "\n" for @_;
+    for (@_) {
+        my ($e, %mark) = ref $_ eq 'ARRAY' ? @$_ : ($_);
+        print $fh $json->encode({file => 'contracts/t/x.t', envelope => ref $e ? $json->encode($e) : $e,
+            ($mark{invalid_on_purpose} ? (invalid_on_purpose => JSON::PP::true) : ())}), "\n";
+    }
     close $fh;
     my $r = `node '$bin' validate --files . '$dir' 2>&1`;
     return ($? >> 8, $r);
@@ -96,5 +101,13 @@ for my $name (sort keys %bad) {
     is($rc, 1, "refused: $name") or diag($r);
     like($r, $why, '  with its reason');
 }
+
+# A test's deliberately malformed event (Souk::Test::event_invalid_on_purpose) must fail.
+my $nine = envelope('review.created', {review_id => 1, product_id => 2, user_id => 3, rating => 9,
+    created_at => '2026-12-05T06:01:26Z'});
+is((validate([$nine, invalid_on_purpose => 1]))[0], 0, 'an event invalid on purpose is no violation');
+($rc, $r) = validate([envelope('product.deleted', {version => 3, product_id => 4}), invalid_on_purpose => 1]);
+is($rc, 1, 'an event marked invalid on purpose that passes is one');
+like($r, qr/marked invalid on purpose, yet passes/, '  with its reason');
 
 done_testing;

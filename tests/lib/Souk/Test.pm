@@ -176,6 +176,10 @@ sub mariadb_fresh {
 # With SOUK_API_CAPTURE=DIR, when the file's tests are done, every event in the outbox of each
 # database pg_fresh made (the exact bytes the relay publishes) is appended to
 # DIR/<pid>.events.jsonl for contracts/bin/events.mjs, which checks it against its schema.
+# A test that writes a malformed event on purpose names its id with event_invalid_on_purpose:
+# the check then wants that event to fail its schema.
+my %INVALID_ON_PURPOSE;
+sub event_invalid_on_purpose { $INVALID_ON_PURPOSE{$_} = 1 for @_ }
 Test2::API::test2_add_callback_testing_done(sub {
     return unless $ENV{SOUK_API_CAPTURE} && @FRESH_DBS;
     my @lines;
@@ -186,7 +190,9 @@ Test2::API::test2_add_callback_testing_done(sub {
         } // [];    # a database the test dropped has nothing left to check
         for my $r (@$rows) {
             utf8::decode(my $text = $r->[0]);
-            push @lines, $CAPTURE_JSON->encode({file => $0, db => $db, envelope => $text});
+            my ($id) = $text =~ /"id":"([^"]+)"/;
+            push @lines, $CAPTURE_JSON->encode({file => $0, db => $db, envelope => $text,
+                ($id && $INVALID_ON_PURPOSE{$id} ? (invalid_on_purpose => JSON::PP::true) : ())});
         }
     }
     return unless @lines;
