@@ -36,7 +36,7 @@ put_text(struct buf *b, const char *z)
 static void
 put_uri_path(struct buf *b, const char *z)
 {
-    static const char keep[] = "-._~!$&'()*+,;=:@/";
+    static const char    keep[] = "-._~!$&'()*+,;=:@/";
     const unsigned char *p;
 
     buf_putc(b, '"');
