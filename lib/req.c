@@ -30,6 +30,26 @@ put_text(struct buf *b, const char *z)
     buf_json_str(b, z, strlen(z));
 }
 
+/* The decoded path z as a JSON string that is a URI reference (RFC 9457's
+ * instance): a byte outside RFC 3986's pchar set and '/' is percent-encoded
+ * again, '%' included. */
+static void
+put_uri_path(struct buf *b, const char *z)
+{
+    static const char    keep[] = "-._~!$&'()*+,;=:@/";
+    const unsigned char *p;
+
+    buf_putc(b, '"');
+    for (p = (const unsigned char *)z; *p != '\0'; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr(keep, *p) != NULL)
+            buf_putc(b, (char)*p);
+        else
+            buf_printf(b, "%%%02X", *p);
+    }
+    buf_putc(b, '"');
+}
+
 /* ---- inputs --------------------------------------------------------------------- */
 
 const char *
@@ -382,7 +402,7 @@ problem(struct req *r, int rc)
     put_text(b, detail);
     if (r->path[0] != '\0') {
         buf_puts(b, ",\"instance\":");
-        put_text(b, r->path);
+        put_uri_path(b, r->path);
     }
     buf_puts(b, ",\"request_id\":");
     put_text(b, r->request_id);

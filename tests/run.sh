@@ -56,8 +56,13 @@ cat "$VAR/start.out"
 
 export SOUK_TEST_VAR_DIR=$VAR SOUK_TEST_MARIADB_PORT=$P_MARIADB SOUK_TEST_PG_PORT=$P_PG \
 	SOUK_TEST_REDIS_PORT=$P_REDIS SOUK_TEST_RABBIT_PORT=$P_RABBIT
+# Every answer http() receives, and every event the test databases' outboxes hold, is captured
+# here and checked against the OpenAPI documents and the event schemas at the end
+# (contracts/README.md); set SOUK_API_CAPTURE=DIR to keep them.
+export SOUK_API_CAPTURE=${SOUK_API_CAPTURE:-$VAR/api-capture}
+mkdir -p "$SOUK_API_CAPTURE"
 
-[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t services tests
+[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t services tests contracts/t
 targets=()
 for p in "$@"; do [ -e "$p" ] && targets+=("$p"); done
 rc=0
@@ -76,6 +81,15 @@ fi
 if [ ${#contract[@]} -gt 0 ]; then
 	echo "# contract suite against the services (SOUK_CONTRACT_MODE=services)"
 	SOUK_CONTRACT_MODE=services prove -j2 --timer -I tests/lib "${contract[@]}" </dev/null || rc=$?
+fi
+
+if [ -n "$(find "$SOUK_API_CAPTURE" -name '*.jsonl' ! -name '*.events.jsonl' -print -quit)" ]; then
+	echo "# responses against the OpenAPI documents (contracts/bin/validate-responses.mjs)"
+	node contracts/bin/validate-responses.mjs "$SOUK_API_CAPTURE" || rc=$?
+fi
+if [ -n "$(find "$SOUK_API_CAPTURE" -name '*.events.jsonl' -print -quit)" ]; then
+	echo "# published events against contracts/events/ (contracts/bin/events.mjs validate)"
+	node contracts/bin/events.mjs validate "$SOUK_API_CAPTURE" || rc=$?
 fi
 
 if [ ${#unit_failed[@]} -gt 0 ]; then
