@@ -187,9 +187,11 @@ client_loopback(const struct sockaddr_storage *ss)
 int
 local_endpoint(struct client *c)
 {
-    static const char ok[] = "{\"status\":\"ok\"}", ready[] = "{\"status\":\"ready\"}",
-                      degraded[] = "{\"status\":\"degraded\",\"routes_file\":\"not written: the "
-                                   "route table in memory is newer (GET /events)\"}";
+    /* The shape every process's /ready has (contracts/api-v1.yaml Ready). */
+    static const char ok[]       = "{\"status\":\"ok\"}",
+                      ready[]    = "{\"status\":\"ready\",\"checks\":{\"routes_file\":\"ok\"}}",
+                      degraded[] = "{\"status\":\"degraded\",\"checks\":{\"routes_file\":\"not "
+                                   "written: the route table in memory is newer (GET /events)\"}}";
     struct str       t = hhead_target(&c->head);
     size_t           n = strcspn(t.p, "?");
     struct gw_table *tab;

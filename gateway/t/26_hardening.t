@@ -104,7 +104,7 @@ for my $m (qw(GET HEAD OPTIONS)) {
     my $ready = http(GET => "$url/ready");
     is($ready->{status}, 200, '/ready: still serving');
     is($ready->{json} && $ready->{json}{status}, 'degraded', '/ready: degraded') or diag($ready->{body});
-    like($ready->{json} && $ready->{json}{routes_file}, qr/not written/, '/ready: says why');
+    like($ready->{json} && $ready->{json}{checks}{routes_file}, qr/not written/, '/ready: says why');
     is(do { local (@ARGV, $/) = $file; <> }, $before, 'the file still holds the old table');
 
     rmdir "$file.tmp" or die "rmdir: $!";

@@ -500,10 +500,12 @@ sub http {
 # With SOUK_API_CAPTURE=DIR (tests/run.sh sets it), every exchange of http() is appended to
 # DIR/<pid>.jsonl for contracts/bin/validate-responses.mjs, which checks each answer against
 # the OpenAPI document of its route (contracts/README.md). One file per process: forked
-# children write their own.
+# children write their own. Answers carrying X-Fake come from a test double
+# (Souk::FakeUpstream), not from the shop, and are not captured.
 sub _capture {
     my ($method, $url, $r) = @_;
     return if $r->{status} == 599;    # HTTP::Tiny's own error: no answer to check
+    return if exists $r->{headers}{'x-fake'};    # a test double's answer, not the shop's
     my $body = $r->{content} // '';
     my %rec = (file => $0, method => $method, url => $url, status => $r->{status},
         headers => $r->{headers});
