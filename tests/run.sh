@@ -18,7 +18,10 @@ infra=
 # A sanitizer report goes to $SAN/<asan|ubsan>.<program>.<pid>, not to stderr: most processes
 # here run with their stderr unread (a server stopped at the end of a test, a child a test
 # expects to fail, a fork in a unit test), so only the files make every report count.
-# tests/lsan.supp names each leak that is accepted, and why.
+# tests/lsan.supp names each leak that is accepted, and why. UBSan is the exception: in GCC's
+# combined ASan+UBSan runtime it ignores log_path and prints to stderr, but the build has
+# -fno-sanitize-recover, so its first report ends the process with status 1, which the
+# harness checks (unit tests here, services in Souk::Test's stop, soukctl by its callers).
 SAN=
 [ "$SOUK_BUILD" != build-asan ] || : "${SOUK_SANITIZE:=1}"
 if [ "${SOUK_SANITIZE:-0}" = 1 ]; then
