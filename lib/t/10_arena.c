@@ -230,16 +230,26 @@ owned_after_reset(void)
     arena_destroy(a);
 }
 
+static const struct {
+    void (*fn)(void);
+    const char *want, *name;
+} misuses[] = {
+    {defer_stack, "on the stack", "arena_defer refuses a stack object"},
+    {defer_stack_in_thread, "on the stack", "... on a thread's own stack too"},
+    {owned_stack, "not in the arena", "arena_defer_owned refuses a stack object"},
+    {owned_static, "not in the arena", "... a static object"},
+    {owned_heap, "not in the arena", "... a heap object"},
+    {owned_other_arena, "not in the arena", "... another arena's object"},
+    {owned_after_reset, "not in the arena", "... and memory from before a reset"},
+};
+
 static void
 test_defer_refuses(void)
 {
-    T_ABORTS(defer_stack, "on the stack", "arena_defer refuses a stack object");
-    T_ABORTS(defer_stack_in_thread, "on the stack", "... on a thread's own stack too");
-    T_ABORTS(owned_stack, "not in the arena", "arena_defer_owned refuses a stack object");
-    T_ABORTS(owned_static, "not in the arena", "arena_defer_owned refuses a static object");
-    T_ABORTS(owned_heap, "not in the arena", "... and a heap object");
-    T_ABORTS(owned_other_arena, "not in the arena", "... and another arena's object");
-    T_ABORTS(owned_after_reset, "not in the arena", "... and memory from before a reset");
+    size_t i;
+
+    for (i = 0; i < sizeof(misuses) / sizeof(misuses[0]); i++)
+        T_ABORTS(misuses[i].fn, misuses[i].want, "%s", misuses[i].name);
 }
 
 int
