@@ -29,8 +29,8 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 /* Release the memory; b can be re-initialised. */
 void buf_free(struct buf *b);
-/* An empty buffer in a (struct and bytes) that refuses to grow past max
- * bytes; its bytes are freed when a is reset or destroyed. */
+/* An empty buffer that refuses to grow past max bytes, its struct in a; the
+ * bytes (malloc'd as it grows) are freed when a is reset or destroyed. */
 struct buf *buf_new(struct arena *a, size_t max);
 /* buf_init for a struct buf embedded in an object allocated from a, whose
  * bytes a frees at reset or destroy. Aborts if b is not in a's memory (a
