@@ -154,14 +154,23 @@ test_defer_accepts(void)
 }
 
 /* Misuses, each run in a child that must abort (t_aborts). */
+typedef void defer_fn(struct arena *a, arena_cleanup_fn *fn, void *p);
+
+static void
+try_defer(defer_fn *defer, void *p)
+{
+    struct arena *a = arena_create();
+
+    defer(a, record, p);
+    arena_destroy(a);
+}
+
 static void
 defer_stack(void)
 {
-    struct arena *a = arena_create();
-    char          local = 'x';
+    char local = 'x';
 
-    arena_defer(a, record, &local);
-    arena_destroy(a);
+    try_defer(arena_defer, &local);
 }
 
 static void *
@@ -184,39 +193,29 @@ defer_stack_in_thread(void)
 static void
 owned_stack(void)
 {
-    struct arena *a = arena_create();
-    char          local = 'x';
+    char local = 'x';
 
-    arena_defer_owned(a, record, &local);
-    arena_destroy(a);
+    try_defer(arena_defer_owned, &local);
 }
 
 static void
 owned_static(void)
 {
-    struct arena *a = arena_create();
-    static char   c = 'x';
+    static char c = 'x';
 
-    arena_defer_owned(a, record, &c);
-    arena_destroy(a);
+    try_defer(arena_defer_owned, &c);
 }
 
 static void
 owned_heap(void)
 {
-    struct arena *a = arena_create();
-
-    arena_defer_owned(a, free, malloc(8));
-    arena_destroy(a);
+    try_defer(arena_defer_owned, calloc(1, 8));
 }
 
 static void
 owned_other_arena(void)
 {
-    struct arena *a = arena_create(), *b = arena_create();
-
-    arena_defer_owned(a, record, arena_new(b, char));
-    arena_destroy(a);
+    try_defer(arena_defer_owned, arena_new(arena_create(), char));
 }
 
 static void
