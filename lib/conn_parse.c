@@ -72,8 +72,7 @@ st_new(struct conn_parse *ps)
     st->t_start = ps->t_begin != 0 ? ps->t_begin : uv_hrtime();
     st->stat = st->srv->nstats - 1;
     st->max_body = LIMIT_BODY_DEFAULT;
-    buf_init(&st->body, 0);
-    buf_defer(&st->body, a);
+    buf_init_in(&st->body, a, 0);
     return st;
 }
 

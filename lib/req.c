@@ -373,7 +373,7 @@ static void
 problem(struct req *r, int rc)
 {
     struct req_state *st = r->st;
-    struct buf       *b = arena_new(r->arena, struct buf);
+    struct buf       *b;
     const char       *detail = st->err == rc ? st->detail : NULL;
     int               status = err_status(rc);
     char             *title;
@@ -394,8 +394,7 @@ problem(struct req *r, int rc)
         for (detail = title; *title != '\0'; title++)
             *title = (char)(*title >= 'A' && *title <= 'Z' ? *title + 32 : *title);
     }
-    buf_init(b, LIMIT_RESPONSE_BYTES);
-    buf_defer(b, r->arena);
+    b = buf_new(r->arena, LIMIT_RESPONSE_BYTES);
     buf_printf(b, "{\"type\":\"%s%s\",\"title\":", ERR_TYPE_BASE, err_type(rc));
     put_text(b, err_title(rc));
     buf_printf(b, ",\"status\":%d,\"detail\":", status);

@@ -26,8 +26,8 @@ struct svc {
     size_t        url_len, hdr_bytes;
     int           nhdr, in_value;
     struct span   hdr[LIMIT_HEADER_COUNT];
-    struct arena *a; /* the request, from end of head to end of message */
-    struct buf    body;
+    struct arena *a;    /* the request, from end of head to end of message */
+    struct buf   *body; /* in a */
     struct msg    cur;
     int           has_length, keep_alive;
     uint64_t      length;
@@ -178,8 +178,7 @@ svc_head(void *ctx, const struct hp_head *h)
     s->has_length = h->has_length;
     s->length = h->content_length;
     s->keep_alive = h->keep_alive;
-    buf_init(&s->body, LIMIT_BODY_DEFAULT);
-    buf_defer(&s->body, s->a);
+    s->body = buf_new(s->a, LIMIT_BODY_DEFAULT);
     if (h->has_length && h->content_length > LIMIT_BODY_DEFAULT)
         return svc_fail(s); /* 413 */
     return 0;
@@ -191,9 +190,9 @@ svc_body(void *ctx, const char *p, size_t n)
     struct svc *s = ctx;
 
     FUZZ_CHECK(s->a != NULL); /* body only after the head */
-    if (buf_len(&s->body) + n > LIMIT_BODY_DEFAULT)
+    if (buf_len(s->body) + n > LIMIT_BODY_DEFAULT)
         return svc_fail(s); /* 413 */
-    buf_append(&s->body, p, n);
+    buf_append(s->body, p, n);
     s->cur.body = fnv(s->cur.body, p, n);
     s->cur.body_len += n;
     return 0;
@@ -205,7 +204,7 @@ svc_done(void *ctx)
     struct svc *s = ctx;
 
     FUZZ_CHECK(s->a != NULL);
-    FUZZ_CHECK(buf_len(&s->body) == s->cur.body_len);
+    FUZZ_CHECK(buf_len(s->body) == s->cur.body_len);
     if (s->has_length && strcmp(s->cur.method, "CONNECT") != 0)
         FUZZ_CHECK(s->cur.body_len == s->length); /* 5 */
     run_msg(s->run, &s->cur);

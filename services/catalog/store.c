@@ -335,12 +335,10 @@ int
 store_products_by_ids(struct req *r, const int64_t *ids, size_t n, struct product_page *out)
 {
     struct db_rows *rs;
-    struct buf     *b = arena_new(r->arena, struct buf);
+    struct buf     *b = buf_new(r->arena, 32 * (MAX_BULK_IDS + 1));
     size_t          i;
     int             rc;
 
-    buf_init(b, 32 * (MAX_BULK_IDS + 1));
-    buf_defer(b, r->arena);
     buf_putc(b, '{');
     for (i = 0; i < n; i++)
         buf_printf(b, "%s%lld", i ? "," : "", (long long)ids[i]);

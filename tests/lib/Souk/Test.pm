@@ -651,7 +651,11 @@ sub url  { "http://$_[0]{host}:$_[0]{port}" }
 sub stderr_text {
     my $s = shift;
     return '' unless $s->{err};
-    return Souk::Test::_slurp($s->{err}->filename);
+    # Under `make check` a sanitizer report goes to a file of its own (tests/run.sh, log_path),
+    # <log_path>.<program>.<pid>: show it with the stderr it would have gone to.
+    my @san = map { /(?:^|:)log_path=([^:]+)/ ? glob("$1.*.$s->{pid}") : () }
+        grep {defined} @ENV{qw(ASAN_OPTIONS UBSAN_OPTIONS)};
+    return join '', map { Souk::Test::_slurp($_) } $s->{err}->filename, @san;
 }
 
 # stop: SIGTERM, wait up to 10 s (then SIGKILL), and check for a clean exit: a test while the
