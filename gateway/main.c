@@ -20,6 +20,7 @@
 #include "gw.h"
 #include "log.h"
 #include "net.h"
+#include "version.h"
 
 #define ERRORS_MAX 65536
 
@@ -426,6 +427,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (auth_init() != ERR_OK)
         die("cannot initialise libsodium");
+    version_metric_register();
     routes_start();
     control_start(admin_socket());
     loops_start();

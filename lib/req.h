@@ -90,7 +90,7 @@ void rlog_error(struct req *r, const char *fmt, ...) __attribute__((format(print
  * without a reply (a programmer error, logged), becomes problem+json. */
 void req_finish(struct req *r, int rc);
 /* Write the one access line of the request: route label, bytes sent, and
- * duration in microseconds. */
+ * duration in microseconds; at debug level for a ROUTE_QUIET route. */
 void req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us);
 
 #endif

@@ -1,0 +1,178 @@
+#!/usr/bin/perl
+# logs.pl - read the local shop's logs ($SOUK_VAR_DIR/log/<process>.log, JSON lines) as a
+# person does: one line per entry, "time process level message key=value...", filtered by
+# process, level and request/trace id; -f follows them (`make logs`, and `make run`'s quiet
+# console: `logs.pl -f --new --level warn`). Core Perl only. --help for the options.
+use strict;
+use warnings;
+use Getopt::Long qw(:config bundling no_ignore_case);
+use JSON::PP ();
+use File::Basename ();
+use Time::HiRes ();
+use Cwd ();
+
+my $ROOT = File::Basename::dirname(File::Basename::dirname(Cwd::abs_path(__FILE__)));
+my $VAR = $ENV{SOUK_VAR_DIR} || "$ROOT/var";
+# The souk processes whose logs are JSON lines, and supervise (make run's supervisor), whose
+# lines are plain text and always shown: a crash report must never be filtered away.
+my @APPS = qw(monolith users catalog search reviews cart gateway);
+my %RANK = (debug => 0, info => 1, warn => 2, warning => 2, error => 3, fatal => 4);
+
+my %o = (lines => 10, level => 'debug');
+GetOptions(\%o, 'follow|f', 'lines|n=i', 'level|l=s', 'trace|t=s', 'new', 'json', 'no-access',
+    'help|h') or usage(2);
+usage(0) if $o{help};
+die "logs: unknown level '$o{level}' (debug, info, warn, error)\n"
+    unless defined $RANK{$o{level}};
+my $min = $RANK{$o{level}};
+
+sub usage {
+    print {$_[0] ? *STDERR : *STDOUT} <<"EOT";
+usage: logs.pl [-f] [-n N] [--level L] [--trace ID] [--no-access] [--new] [--json] [PROCESS...]
+  Shows the last N (10) entries of each process's log under \$SOUK_VAR_DIR/log ($VAR/log),
+  oldest first, as "time process level message key=value ...".
+  PROCESS      monolith users catalog search reviews cart gateway supervise (default: all
+               of them), or any other name with a log there (mariadb, postgres, ...)
+  -f           follow: keep printing new entries (files that appear later too); Ctrl-C stops
+  --new        with -f: only entries written from now on
+  --level L    only entries at L or above: debug (default), info, warn, error
+  --trace ID   only entries whose request_id, trace_id or event_id contains ID
+  --no-access  leave out the access lines (one per HTTP request)
+  --json       print the JSON lines as they are
+  Lines that are not JSON (a crash, a supervisor report) pass every filter but --trace.
+EOT
+    exit $_[0];
+}
+
+my @names = @ARGV ? @ARGV : (@APPS, 'supervise');
+my %file;
+for my $n (@names) {
+    die "logs: bad process name '$n'\n" unless $n =~ /^[A-Za-z0-9_.-]+$/;
+    $file{$n} = "$VAR/log/$n.log";
+}
+unless (@ARGV || grep { -e $file{$_} } @names) {
+    die "logs: no logs under $VAR/log (is the shop started? SOUK_VAR_DIR)\n" unless $o{follow};
+}
+$| = 1;
+my $JSON = JSON::PP->new->utf8(0);
+my $width = 0;
+for (@names) { $width = length if length > $width }
+
+# One log line as shown, or undef when a filter leaves it out.
+sub render {
+    my ($name, $line) = @_;
+    chomp $line;
+    return undef if $line eq '';
+    my $e = $line =~ /^\{/ ? eval { $JSON->decode($line) } : undef;
+    if (ref $e ne 'HASH') {
+        return undef if defined $o{trace};
+        return "$line\n" if $o{json};
+        # supervise.sh's lines start with a timestamp: keep the columns aligned.
+        return sprintf("%s %-*s %s\n", $1, $width, $name, $2)
+            if $line =~ /^\d{4}-\d\d-\d\dT([\d:.]+)Z? (.*)$/;
+        return sprintf("%-*s %s\n", $width, $name, $line);
+    }
+    my $lv = lc($e->{level} // 'info');
+    return undef if ($RANK{$lv} // 1) < $min;
+    return undef if $o{'no-access'} && ($e->{msg} // '') eq 'access';
+    if (defined $o{trace}) {
+        return undef unless grep { defined $e->{$_} && !ref $e->{$_} && index($e->{$_}, $o{trace}) >= 0 }
+            qw(request_id trace_id event_id);
+    }
+    return "$line\n" if $o{json};
+    my $ts = $e->{ts} // '';
+    $ts =~ s/^\d{4}-\d\d-\d\dT([\d:.]+)Z?$/$1/;
+    my @kv;
+    for my $k (sort keys %$e) {
+        next if $k =~ /^(ts|level|svc|msg)$/;
+        my $v = $e->{$k};
+        $v = ref $v ? $JSON->encode($v) : $v // 'null';
+        $v = qq("$v") if $v =~ /[\s"]/ || $v eq '';
+        push @kv, "$k=$v";
+    }
+    return join(' ', $ts, sprintf('%-*s', $width, $name), sprintf('%-5s', uc $lv),
+        $e->{msg} // '', @kv) . "\n";
+}
+
+sub show { my $t = render(@_); print $t if defined $t }
+
+# The last $n lines of a file, read from its end in blocks.
+sub last_lines {
+    my ($path, $n) = @_;
+    open my $fh, '<', $path or return ();
+    my $size = -s $fh;
+    my ($pos, $buf) = ($size, '');
+    while ($pos > 0 && ($buf =~ tr/\n//) <= $n) {
+        my $len = $pos < 65536 ? $pos : 65536;
+        $pos -= $len;
+        seek $fh, $pos, 0;
+        my $chunk;
+        read $fh, $chunk, $len;
+        $buf = $chunk . $buf;
+    }
+    my @l = split /\n/, $buf;
+    shift @l if $pos > 0;    # the first one is cut
+    return @l > $n ? @l[-$n .. -1] : @l;
+}
+
+# Not following: the last N entries that pass the filters, per process, merged by time.
+unless ($o{follow}) {
+    my @out;
+    for my $n (@names) {
+        my @l = last_lines($file{$n}, $o{lines} * (defined $o{trace} || $min > 0 ? 50 : 1));
+        push @out, map { [$n, $_] } @l;
+    }
+    # Processes merge by timestamp; a line without one (a crash message) keeps the time of
+    # the line before it, so each file's own order stays.
+    my ($i, $last, $prev) = (0, '', '');
+    my @keyed = map {
+        $last = '' if $_->[0] ne $prev;
+        $prev = $_->[0];
+        $last = $1 if $_->[1] =~ /^(?:\{"ts":")?(\d{4}-\d\d-\d\dT[\d:.]+Z?)/;
+        [$last, $i++, @$_]
+    } @out;
+    my %seen;
+    my @sel;
+    for my $k (reverse @keyed) {    # newest first per process, then cut at N
+        next if ($seen{$k->[2]} // 0) >= $o{lines};
+        my $text = render($k->[2], $k->[3]);
+        next unless defined $text;
+        $seen{$k->[2]}++;
+        push @sel, [$k->[0], $k->[1], $text];
+    }
+    print map { $_->[2] } sort { $a->[0] cmp $b->[0] || $a->[1] <=> $b->[1] } @sel;
+    exit 0;
+}
+
+# Following: poll every file; a file replaced or truncated is read again from its start.
+my %fh;
+for my $n (@names) {
+    next unless open my $fh, '<', $file{$n};
+    if ($o{new}) {
+        seek $fh, 0, 2;
+    } else {
+        show($n, $_) for last_lines($file{$n}, $o{lines});
+        seek $fh, 0, 2;
+    }
+    $fh{$n} = [$fh, (stat $fh)[1]];
+}
+$SIG{TERM} = $SIG{INT} = sub { exit 0 };
+while (1) {
+    for my $n (@names) {
+        my @st = stat $file{$n};
+        if (!$fh{$n} || (@st && $st[1] != $fh{$n}[1]) || (@st && $st[7] < tell $fh{$n}[0])) {
+            next unless @st && open my $fh, '<', $file{$n};
+            $fh{$n} = [$fh, $st[1]];
+        }
+        my $fh = $fh{$n}[0];
+        while (defined(my $line = <$fh>)) {
+            if ($line !~ /\n\z/) {    # a line still being written: read it whole next time
+                seek $fh, -length($line), 1;
+                last;
+            }
+            show($n, $line);
+        }
+        seek $fh, 0, 1;    # clear EOF
+    }
+    Time::HiRes::sleep(0.2);
+}
