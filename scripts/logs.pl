@@ -96,51 +96,45 @@ sub render {
 
 sub show { my $t = render(@_); print $t if defined $t }
 
-# The last $n lines of a file, read from its end in blocks.
-sub last_lines {
-    my ($path, $n) = @_;
-    open my $fh, '<', $path or return ();
-    my $size = -s $fh;
-    my ($pos, $buf) = ($size, '');
-    while ($pos > 0 && ($buf =~ tr/\n//) <= $n) {
+# The last $n entries of a process's log that pass the filters, oldest first, each as
+# [time key, rendered]. Read from the end in blocks, so a filter over a big file stops as soon
+# as it has found them.
+sub tail_entries {
+    my ($name, $n) = @_;
+    open my $fh, '<', $file{$name} or return ();
+    my ($pos, $rest, @got) = (-s $fh, '');
+    while ($pos > 0 && @got < $n) {
         my $len = $pos < 65536 ? $pos : 65536;
         $pos -= $len;
         seek $fh, $pos, 0;
         my $chunk;
         read $fh, $chunk, $len;
-        $buf = $chunk . $buf;
+        my @l = split /\n/, $chunk . $rest, -1;
+        $rest = $pos > 0 ? shift @l : '';    # cut by the block: completed by the next one
+        for my $line (reverse @l) {
+            my $t = render($name, $line);
+            push @got, [$line, $t] if defined $t;
+            last if @got >= $n;
+        }
     }
-    my @l = split /\n/, $buf;
-    shift @l if $pos > 0;    # the first one is cut
-    return @l > $n ? @l[-$n .. -1] : @l;
+    # A line without a timestamp (a crash message) takes the one before it, so merging
+    # processes by time keeps each file's own order.
+    my $key = '';
+    return map {
+        $key = $1 if $_->[0] =~ /^(?:\{"ts":")?(\d{4}-\d\d-\d\dT[\d:.]+Z?)/;
+        [$key, $_->[1]]
+    } reverse @got;
 }
 
-# Not following: the last N entries that pass the filters, per process, merged by time.
+# The last N entries of every process, merged by time.
+sub print_tail {
+    my ($i, @all) = (0);
+    push @all, map { [$_->[0], $i++, $_->[1]] } tail_entries($_, $o{lines}) for @names;
+    print map { $_->[2] } sort { $a->[0] cmp $b->[0] || $a->[1] <=> $b->[1] } @all;
+}
+
 unless ($o{follow}) {
-    my @out;
-    for my $n (@names) {
-        my @l = last_lines($file{$n}, $o{lines} * (defined $o{trace} || $min > 0 ? 50 : 1));
-        push @out, map { [$n, $_] } @l;
-    }
-    # Processes merge by timestamp; a line without one (a crash message) keeps the time of
-    # the line before it, so each file's own order stays.
-    my ($i, $last, $prev) = (0, '', '');
-    my @keyed = map {
-        $last = '' if $_->[0] ne $prev;
-        $prev = $_->[0];
-        $last = $1 if $_->[1] =~ /^(?:\{"ts":")?(\d{4}-\d\d-\d\dT[\d:.]+Z?)/;
-        [$last, $i++, @$_]
-    } @out;
-    my %seen;
-    my @sel;
-    for my $k (reverse @keyed) {    # newest first per process, then cut at N
-        next if ($seen{$k->[2]} // 0) >= $o{lines};
-        my $text = render($k->[2], $k->[3]);
-        next unless defined $text;
-        $seen{$k->[2]}++;
-        push @sel, [$k->[0], $k->[1], $text];
-    }
-    print map { $_->[2] } sort { $a->[0] cmp $b->[0] || $a->[1] <=> $b->[1] } @sel;
+    print_tail();
     exit 0;
 }
 
@@ -148,14 +142,10 @@ unless ($o{follow}) {
 my %fh;
 for my $n (@names) {
     next unless open my $fh, '<', $file{$n};
-    if ($o{new}) {
-        seek $fh, 0, 2;
-    } else {
-        show($n, $_) for last_lines($file{$n}, $o{lines});
-        seek $fh, 0, 2;
-    }
+    seek $fh, 0, 2;
     $fh{$n} = [$fh, (stat $fh)[1]];
 }
+print_tail() unless $o{new};    # (an entry written in between may show twice)
 $SIG{TERM} = $SIG{INT} = sub { exit 0 };
 while (1) {
     for my $n (@names) {

@@ -11,10 +11,18 @@ RUN=$VAR/run
 TIMEOUT=${SOUK_STOP_TIMEOUT:-30}
 
 # Program each pid file must name, so a stale file whose pid was reused is never signalled.
-# (super-* are supervise.sh: bash names the process after the script.)
 declare -A COMM=([mariadb]=mariadbd [postgres]=postgres [redis]=redis-server [rabbitmq]=beam.smp
 	[rabbitmq-launcher]=rabbitmq-server [epmd]=epmd)
-comm_of() { [[ $1 == super-* ]] && echo supervise.sh || echo "${COMM[$1]:-}"; }
+
+# ours NAME PID: PID runs what run/NAME.pid should name. A supervisor (super-APP) is bash
+# running supervise.sh APP, so its command line tells.
+ours() {
+	if [[ $1 == super-* ]]; then
+		tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q "supervise\.sh ${1#super-} "
+		return
+	fi
+	[ -z "${COMM[$1]:-}" ] || [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "${COMM[$1]}" ]
+}
 
 # running PID: the process exists and is not a zombie (PID 1 here may reap them late).
 running() {
@@ -29,8 +37,7 @@ running() {
 stop() {
 	local name=$1 sig=$2 f=$RUN/$1.pid pid i=0 t0=${EPOCHREALTIME/,/.}
 	pid=$(cat "$f" 2>/dev/null) || return 0
-	if [ -z "$pid" ] || ! running "$pid" ||
-		{ [ -n "$(comm_of "$name")" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$(comm_of "$name")" ]; }; then
+	if [ -z "$pid" ] || ! running "$pid" || ! ours "$name" "$pid"; then
 		rm -f "$f"
 		return 0
 	fi

@@ -68,7 +68,7 @@ while :; do
 		say "$NAME exited with $(how "$st") after ${ran} s; restarting in ${delay} s." \
 			"Last lines of $LOG:"
 	fi
-	"$ROOT/scripts/logs.pl" -n 5 "$NAME" 2>&1 | sed 's/^/    /'
+	"$ROOT/scripts/logs.pl" -n 5 --no-access "$NAME" 2>&1 | sed 's/^/    /'
 	if [ "$st" = 2 ]; then
 		rm -f "$PIDF" "$SELF"
 		exit 1
