@@ -475,9 +475,8 @@ req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us)
 {
     /* Probes come every few seconds from every checker: at info they would
      * bury the lines a person reads. */
-    enum log_level l =
-        r->route != NULL && (r->route->flags & ROUTE_QUIET) ? LOG_DEBUG : LOG_INFO;
-    struct buf b;
+    enum log_level l = r->route != NULL && (r->route->flags & ROUTE_QUIET) ? LOG_DEBUG : LOG_INFO;
+    struct buf     b;
 
     if (!log_enabled(l))
         return;

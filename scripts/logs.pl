@@ -86,7 +86,8 @@ sub render {
     for my $k (sort keys %$e) {
         next if $k =~ /^(ts|level|svc|msg)$/;
         my $v = $e->{$k};
-        $v = ref $v ? $JSON->encode($v) : $v // 'null';
+        next unless defined $v;    # e.g. the gateway's mode and upstream on its own answers
+        $v = $JSON->encode($v) if ref $v;
         $v = qq("$v") if $v =~ /[\s"]/ || $v eq '';
         push @kv, "$k=$v";
     }

@@ -4,7 +4,7 @@
 # in $VAR/run/app-NAME.pid (what soukctl status and stop-local.sh read), this script's own in
 # $VAR/run/super-NAME.pid. When CMD exits on its own, one report goes to stdout (make run sends
 # it to $VAR/log/supervise.log, which its console shows): the exit status, how long it ran,
-# the last lines of its log; then CMD is started again after a back-off that doubles from
+# the last lines of its log but access lines; then CMD is started again after a back-off that doubles from
 # SOUK_RESTART_DELAY (1 s) up to SOUK_RESTART_MAX_DELAY (30 s), and starts over after a run of
 # a minute. Exit status 2 (bad settings: service_run, cfg_load) is not retried, as systemd's
 # RestartPreventExitStatus. SIGTERM/SIGINT/SIGHUP: stop CMD with SIGTERM, wait, exit 0.
