@@ -149,32 +149,27 @@ target_parse(const char *url, struct target *t)
     return ERR_OK;
 }
 
-/* A value safe to put in a header line: 1..HTTPC_TRACE_MAX visible characters. */
+/* A value safe to put in a header line: 1..max bytes of printable ASCII, and
+ * spaces only when spaces is set. */
 static int
-header_ok(const char *z)
+value_ok(const char *z, size_t max, int spaces)
 {
     size_t i;
 
     if (z == NULL || z[0] == '\0')
         return 0;
     for (i = 0; z[i] != '\0'; i++)
-        if (i >= HTTPC_TRACE_MAX || (unsigned char)z[i] <= ' ' || (unsigned char)z[i] >= 0x7f)
+        if (i >= max || (unsigned char)z[i] < ' ' || (unsigned char)z[i] >= 0x7f ||
+            (z[i] == ' ' && !spaces))
             return 0;
     return 1;
 }
 
-/* An Authorization value: printable ASCII and spaces, at most 4 KiB. */
+/* A forwarded X-Request-Id / traceparent: 1..HTTPC_TRACE_MAX visible characters. */
 static int
-authorization_ok(const char *z)
+header_ok(const char *z)
 {
-    size_t i;
-
-    if (z == NULL || z[0] == '\0')
-        return 0;
-    for (i = 0; z[i] != '\0'; i++)
-        if (i >= 4096 || (unsigned char)z[i] < ' ' || (unsigned char)z[i] >= 0x7f)
-            return 0;
-    return 1;
+    return value_ok(z, HTTPC_TRACE_MAX, 0);
 }
 
 static char *
@@ -182,7 +177,7 @@ request_text(struct arena *a, const struct httpc_req *rq, const char *authorizat
              const struct target *t)
 {
     const char *slash = t->path_len > 0 && t->path[0] == '/' ? "" : "/";
-    int         auth = authorization_ok(authorization);
+    int         auth = value_ok(authorization, 4096, 1); /* "Bearer TOKEN" */
 
     return arena_printf(
         a,
