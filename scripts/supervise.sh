@@ -22,7 +22,7 @@ echo $$ >"$SELF"
 
 say() { echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) $*"; }
 
-stopping=0 child= nap=
+stopping=0 child='' nap=''
 stop() {
 	stopping=1
 	[ -z "$child" ] || kill -TERM "$child" 2>/dev/null

@@ -16,6 +16,7 @@ use File::Temp ();
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
+use IO::Socket::INET ();
 
 my $ROOT = repo_root();
 my $BUILD = $ENV{SOUK_BUILD} || 'build';
@@ -26,7 +27,17 @@ mkdir "$var/$_" for qw(run log gateway);
 my $mono = mariadb_fresh('console');
 my $cat_db = pg_fresh('catalog');
 my $redis = redis_start();
-my %port = map { $_ => free_port() } qw(monolith catalog gateway admin);
+my $amqp = rabbit_vhost();
+# The ports last, all held open until each is chosen, and used right away: a port picked
+# early is free for a parallel test to take meanwhile.
+my %port;
+{
+    my %s = map {
+        $_ => IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
+            // die "free port: $!"
+    } qw(monolith catalog gateway admin);
+    %port = map { $_ => $s{$_}->sockport } keys %s;
+}
 my $token = 'console-admin-token';
 my %env = (
     SOUK_VAR_DIR => $var,
@@ -109,7 +120,7 @@ END {
 
 supervise('monolith', SOUK_LISTEN => "127.0.0.1:$port{monolith}", SOUK_MONOLITH_DB => $mono->{dsn});
 supervise('catalog', SOUK_LISTEN => "127.0.0.1:$port{catalog}", SOUK_CATALOG_DB => $cat_db->{dsn},
-    SOUK_AMQP_URL => rabbit_vhost(), SOUK_REDIS_URL => $redis->{url});
+    SOUK_AMQP_URL => $amqp, SOUK_REDIS_URL => $redis->{url});
 supervise('gateway', SOUK_GATEWAY_ROUTES => "$var/gateway/routes.json");
 
 my @procs = qw(monolith catalog gateway);
