@@ -22,13 +22,15 @@ my %o = (lines => 10, level => 'debug');
 GetOptions(\%o, 'follow|f', 'lines|n=i', 'level|l=s', 'trace|t=s', 'new', 'json', 'no-access',
     'help|h') or usage(2);
 usage(0) if $o{help};
-die "logs: unknown level '$o{level}' (debug, info, warn, error)\n"
-    unless defined $RANK{$o{level}};
+fail("unknown level '$o{level}' (debug, info, warn, error)") unless defined $RANK{$o{level}};
 my $min = $RANK{$o{level}};
+
+sub fail { print STDERR "logs: $_[0]\n"; exit 2 }
 
 sub usage {
     print {$_[0] ? *STDERR : *STDOUT} <<"EOT";
 usage: logs.pl [-f] [-n N] [--level L] [--trace ID] [--no-access] [--new] [--json] [PROCESS...]
+  (also soukctl logs ..., make logs [P=..] [LEVEL=..] [TRACE=..])
   Shows the last N (10) entries of each process's log under \$SOUK_VAR_DIR/log ($VAR/log),
   oldest first, as "time process level message key=value ...".
   PROCESS      monolith users catalog search reviews cart gateway supervise (default: all
@@ -47,11 +49,12 @@ EOT
 my @names = @ARGV ? @ARGV : (@APPS, 'supervise');
 my %file;
 for my $n (@names) {
-    die "logs: bad process name '$n'\n" unless $n =~ /^[A-Za-z0-9_.-]+$/;
+    fail("bad process name '$n'") unless $n =~ /^[A-Za-z0-9_.-]+$/;
     $file{$n} = "$VAR/log/$n.log";
 }
-unless (@ARGV || grep { -e $file{$_} } @names) {
-    die "logs: no logs under $VAR/log (is the shop started? SOUK_VAR_DIR)\n" unless $o{follow};
+unless ($o{follow} || grep { -e $file{$_} } @names) {
+    print STDERR "logs: no log of @names under $VAR/log (is the shop started? SOUK_VAR_DIR)\n";
+    exit 1;
 }
 $| = 1;
 my $JSON = JSON::PP->new->utf8(0);

@@ -214,8 +214,8 @@ ok(scalar(@mono) > 0 && scalar(@gw) > 0, 'while the log files hold the access li
 
 # --- make logs: filters --------------------------------------------------------------------
 my ($rid) = map { $_->{request_id} } grep { ($_->{path} // '') eq '/console-probe-1' } @mono;
-my $t = `$ROOT/scripts/logs.pl --trace '$rid' monolith`;
-is(scalar(() = $t =~ /\n/g), 1, 'logs --trace: the one line of that request')
+my (undef, $t) = soukctl({}, 'logs', '--trace', $rid, 'monolith');
+is(scalar(() = $t =~ /\n/g), 1, 'soukctl logs --trace: the one line of that request')
     && like($t, qr/^\S+ monolith INFO  access .*path=\/console-probe-1\b/, 'formatted for a person');
 $t = `$ROOT/scripts/logs.pl -n 1000 --level warn gateway catalog`;
 unlike($t, qr/ (INFO|DEBUG) /, 'logs --level warn: nothing below warn');
