@@ -4,6 +4,8 @@
  * carries the version). Kept in its own file so that a new version rebuilds
  * only this object.
  */
+#include <pthread.h>
+
 #include "metrics.h"
 #include "version.h"
 
@@ -13,8 +15,10 @@
 
 const char souk_version[] = SOUK_VERSION;
 
-void
-version_metric_register(void)
+static pthread_once_t registered = PTHREAD_ONCE_INIT;
+
+static void
+register_once(void)
 {
     struct metric *m;
 
@@ -22,4 +26,10 @@ version_metric_register(void)
     m = metrics_labeled("souk_build_info", "The souk version this process runs.", METRIC_GAUGE,
                         "version=\"" SOUK_VERSION "\"");
     metrics_set(m, 1);
+}
+
+void
+version_metric_register(void)
+{
+    pthread_once(&registered, register_once); /* one series, however many servers run */
 }

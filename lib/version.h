@@ -8,8 +8,8 @@
 
 extern const char souk_version[];
 
-/* Register souk_build_info{version="..."} 1 with metrics.h; once per process,
- * before serving. */
+/* Register souk_build_info{version="..."} 1 with metrics.h, before serving;
+ * later calls do nothing. */
 void version_metric_register(void);
 
 #endif
