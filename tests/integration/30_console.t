@@ -115,6 +115,9 @@ END {
     if ($var && -d "$var/run") {
         system("SOUK_VAR_DIR=$var $ROOT/scripts/stop-local.sh >/dev/null 2>&1");
     }
+    # Should stop-local.sh have missed one, a supervisor left behind would restart its
+    # process forever: ours are known by pid.
+    kill 'TERM', grep { waitpid($_, POSIX::WNOHANG()) == 0 } @sups;
     kill 'TERM', $con_pid if $con_pid;
 }
 
