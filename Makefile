@@ -2,6 +2,7 @@
 #   make            build every binary into build/bin/
 #   make run        set up everything, start the stack, print the URLs
 #   make stop       stop what `make run` started
+#   make logs       follow the processes' logs [P=gateway] [LEVEL=warn] [TRACE=request-id]
 #   make test       set up, then run every test
 #   make check      the same tests on an ASan+UBSan build
 #   make bench      benchmarks (not tests), figures into docs/benchmarks.md
@@ -45,7 +46,7 @@ BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl \
             $(foreach p,$(LIBT_PROGS),$(BUILD)/bin/souk-$(subst _,-,$(p))) \
             $(if $(GW_SRC),$(BUILD)/bin/souk-gateway) $(SVCS:%=$(BUILD)/bin/souk-%)
 
-.PHONY: all run stop test check bench fmt lint clean units fuzz fuzz-build
+.PHONY: all run stop logs test check bench fmt lint clean units fuzz fuzz-build
 all: $(BINS) $(UNIT_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -92,6 +93,16 @@ $(foreach f,$(UNIT_SRC),$(eval $(call unit_rule,$(f))))
 
 units: $(UNIT_BIN)
 
+# The version compiled into lib/version.c (souk_build_info in /metrics). version.txt is
+# rewritten only when it changes, so only a new version rebuilds version.o (and relinks).
+SOUK_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+$(BUILD)/obj/lib/version.o: CFLAGS += -DSOUK_VERSION='"$(SOUK_VERSION)"'
+$(BUILD)/obj/lib/version.o: $(BUILD)/version.txt
+$(BUILD)/version.txt: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SOUK_VERSION)' | cmp -s - $@ || echo '$(SOUK_VERSION)' >$@
+FORCE:
+
 run: 
 	@scripts/bootstrap.sh
 	@$(MAKE) --no-print-directory all
@@ -99,6 +110,9 @@ run:
 
 stop:
 	@scripts/stop-local.sh
+
+logs:
+	@scripts/logs.pl --follow $(if $(LEVEL),--level $(LEVEL)) $(if $(TRACE),--trace $(TRACE)) $(P)
 
 test:
 	@scripts/bootstrap.sh

@@ -340,6 +340,7 @@ admin_begin(struct client *c)
     buf_reset(&c->abody);
     c->route_name = "admin";
     r = admin_find(c, &arg, &known);
+    c->quiet = r != NULL && r->open; /* /health and /metrics: probes and scrapers */
     if (r == NULL || !r->open) {
         /* The token first: without it, nothing about the API is told. */
         if (!gwauth_admin(c)) {

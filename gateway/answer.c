@@ -200,6 +200,7 @@ local_endpoint(struct client *c)
     if (strcmp(c->hph.method, "GET") != 0 && strcmp(c->hph.method, "HEAD") != 0)
         return 0;
     c->route_name = "gateway";
+    c->quiet = 1;
     if (n == 7 && memcmp(t.p, "/health", 7) == 0) {
         client_answer(c, 200, "application/json", ok, sizeof(ok) - 1, NULL);
     } else if (n == 6 && memcmp(t.p, "/ready", 6) == 0) {
@@ -220,6 +221,7 @@ local_endpoint(struct client *c)
         client_problem(c, ERR_NOT_FOUND, "metrics are served on the admin listener");
     } else {
         c->route_name = NULL;
+        c->quiet = 0;
         return 0;
     }
     return 1;

@@ -211,6 +211,7 @@ begin_request(struct client *c)
     c->retry_after = 0;
     c->rstat = NULL;
     c->route_name = c->mode_name = c->upstream_name = NULL;
+    c->quiet = 0;
     client_phase(c, CP_HEAD);
 }
 

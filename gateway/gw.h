@@ -390,7 +390,8 @@ struct client {
     int             status, retry_after;
     uint64_t        bytes;
     unsigned        reading : 1, closing : 1, close_after : 1, eof : 1, answered : 1, stalled : 1,
-        req_done : 1, head_done : 1, in_process : 1;
+        req_done : 1, head_done : 1, in_process : 1,
+        quiet : 1; /* a probe (/health, /ready, /metrics): access line at debug level */
 };
 
 void client_accept(struct gw_loop *l, uv_stream_t *server);

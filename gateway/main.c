@@ -20,6 +20,7 @@
 #include "gw.h"
 #include "log.h"
 #include "net.h"
+#include "version.h"
 
 #define ERRORS_MAX 65536
 
@@ -432,6 +433,7 @@ main(int argc, char **argv)
         die("SOUK_JWT_SECRET must be set to 32 or more random bytes when SOUK_GATEWAY_LISTEN "
             "(%s) is not a loopback address (the dev default lets anyone mint admin tokens)",
             gateway.listen);
+    version_metric_register();
     routes_start();
     control_start(admin_socket());
     loops_start();

@@ -88,12 +88,12 @@ stats_count(struct gw_stat *s, int status, uint64_t us)
 }
 
 static void
-log_access(const char *extra, const char *fmt, ...)
+log_access(enum log_level l, const char *extra, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    log_write(LOG_INFO, extra, fmt, ap);
+    log_write(l, extra, fmt, ap);
     va_end(ap);
 }
 
@@ -119,7 +119,8 @@ stats_access(struct client *c)
     if (c->rstat == NULL && unmatched == NULL)
         unmatched = stats_route("-"); /* idempotent: a race registers it once */
     stats_count(c->rstat != NULL ? c->rstat : unmatched, c->status, us);
-    if (!gateway.access_log || !log_enabled(LOG_INFO))
+    /* Probes come every few seconds: at info they would bury what a person reads. */
+    if (!gateway.access_log || !log_enabled(c->quiet ? LOG_DEBUG : LOG_INFO))
         return;
     buf_init(&b, LOG_EXTRA_MAX);
     buf_puts(&b, "\"request_id\":");
@@ -134,7 +135,7 @@ stats_access(struct client *c)
                (unsigned long long)c->bytes, (unsigned long long)(us / 1000),
                (unsigned long long)(us % 1000));
     put_member(&b, "client", c->ip, strlen(c->ip));
-    log_access(buf_error(&b) ? NULL : buf_data(&b), "access");
+    log_access(c->quiet ? LOG_DEBUG : LOG_INFO, buf_error(&b) ? NULL : buf_data(&b), "access");
     buf_free(&b);
 }
 

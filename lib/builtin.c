@@ -13,6 +13,7 @@
 #include "builtin.h"
 #include "conn.h"
 #include "metrics.h"
+#include "version.h"
 
 #define METRICS_TEXT_MAX (8 << 20)
 
@@ -27,9 +28,9 @@ static int ready_get(struct req *r);
 static int metrics_get(struct req *r);
 
 const struct route builtin_routes[BUILTIN_ROUTES + 1] = {
-    {"GET", "/health", health_get, 0, 0},
-    {"GET", "/ready", ready_get, 0, 0},
-    {"GET", "/metrics", metrics_get, 0, 0},
+    {"GET", "/health", health_get, ROUTE_QUIET, 0},
+    {"GET", "/ready", ready_get, ROUTE_QUIET, 0},
+    {"GET", "/metrics", metrics_get, ROUTE_QUIET, 0},
     {NULL, NULL, NULL, 0, 0},
 };
 
@@ -166,6 +167,7 @@ builtin_stats_init(struct server *srv)
     int                 i, rc = ERR_OK;
 
     metrics_register(&builtin_in_flight);
+    version_metric_register();
     srv->nstats = BUILTIN_ROUTES + srv->nspec + 1;
     srv->stats = calloc((size_t)srv->nstats, sizeof(*srv->stats));
     if (srv->stats == NULL)

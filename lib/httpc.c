@@ -149,35 +149,46 @@ target_parse(const char *url, struct target *t)
     return ERR_OK;
 }
 
-/* A value safe to put in a header line: 1..HTTPC_TRACE_MAX visible characters. */
+/* A value safe to put in a header line: 1..max bytes of printable ASCII, and
+ * spaces only when spaces is set. */
 static int
-header_ok(const char *z)
+value_ok(const char *z, size_t max, int spaces)
 {
     size_t i;
 
     if (z == NULL || z[0] == '\0')
         return 0;
     for (i = 0; z[i] != '\0'; i++)
-        if (i >= HTTPC_TRACE_MAX || (unsigned char)z[i] <= ' ' || (unsigned char)z[i] >= 0x7f)
+        if (i >= max || (unsigned char)z[i] < ' ' || (unsigned char)z[i] >= 0x7f ||
+            (z[i] == ' ' && !spaces))
             return 0;
     return 1;
 }
 
+/* A forwarded X-Request-Id / traceparent: 1..HTTPC_TRACE_MAX visible characters. */
+static int
+header_ok(const char *z)
+{
+    return value_ok(z, HTTPC_TRACE_MAX, 0);
+}
+
 static char *
-request_text(struct arena *a, const struct httpc_req *rq, const struct target *t)
+request_text(struct arena *a, const struct httpc_req *rq, const char *authorization,
+             const struct target *t)
 {
     const char *slash = t->path_len > 0 && t->path[0] == '/' ? "" : "/";
+    int         auth = value_ok(authorization, 4096, 1); /* "Bearer TOKEN" */
 
-    return arena_printf(a,
-                        "GET %s%.*s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: souk-httpc\r\n"
-                        "Accept: application/json\r\n%s%s%s%s%s%s\r\n",
-                        slash, (int)t->path_len, t->path, (int)t->host_len, t->host,
-                        header_ok(rq->request_id) ? "X-Request-Id: " : "",
-                        header_ok(rq->request_id) ? rq->request_id : "",
-                        header_ok(rq->request_id) ? "\r\n" : "",
-                        header_ok(rq->traceparent) ? "traceparent: " : "",
-                        header_ok(rq->traceparent) ? rq->traceparent : "",
-                        header_ok(rq->traceparent) ? "\r\n" : "");
+    return arena_printf(
+        a,
+        "GET %s%.*s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: souk-httpc\r\n"
+        "Accept: application/json\r\n%s%s%s%s%s%s%s%s%s\r\n",
+        slash, (int)t->path_len, t->path, (int)t->host_len, t->host,
+        header_ok(rq->request_id) ? "X-Request-Id: " : "",
+        header_ok(rq->request_id) ? rq->request_id : "", header_ok(rq->request_id) ? "\r\n" : "",
+        header_ok(rq->traceparent) ? "traceparent: " : "",
+        header_ok(rq->traceparent) ? rq->traceparent : "", header_ok(rq->traceparent) ? "\r\n" : "",
+        auth ? "Authorization: " : "", auth ? authorization : "", auth ? "\r\n" : "");
 }
 
 /* ---- connections ---------------------------------------------------------------------- */
@@ -517,8 +528,9 @@ exchange(struct httpc *c, struct arena *a, int fd, const char *req, int64_t dead
     return rc;
 }
 
-int
-httpc_request(struct httpc *c, struct arena *a, const struct httpc_req *rq, struct httpc_resp **out)
+static int
+request_with(struct httpc *c, struct arena *a, const struct httpc_req *rq,
+             const char *authorization, struct httpc_resp **out)
 {
     struct target t;
     const char   *req;
@@ -532,7 +544,7 @@ httpc_request(struct httpc *c, struct arena *a, const struct httpc_req *rq, stru
     if (target_parse(rq->url, &t) != ERR_OK)
         return fail(c, ERR_INVALID, "malformed url");
     deadline = now_ms() + rq->timeout_ms;
-    req = request_text(a, rq, &t);
+    req = request_text(a, rq, authorization, &t);
     /* A kept-alive connection the server closed meanwhile fails before
      * any byte of the answer: a GET is safe to send again, once. */
     for (attempt = 0;; attempt++) {
@@ -556,10 +568,23 @@ httpc_request(struct httpc *c, struct arena *a, const struct httpc_req *rq, stru
 }
 
 int
+httpc_request(struct httpc *c, struct arena *a, const struct httpc_req *rq, struct httpc_resp **out)
+{
+    return request_with(c, a, rq, NULL, out);
+}
+
+int
 httpc_get(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
           struct httpc_resp **out)
 {
     return httpc_request(c, a, &(struct httpc_req){url, timeout_ms, NULL, NULL}, out);
+}
+
+int
+httpc_get_auth(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
+               const char *authorization, struct httpc_resp **out)
+{
+    return request_with(c, a, &(struct httpc_req){url, timeout_ms, NULL, NULL}, authorization, out);
 }
 
 const char *

@@ -58,6 +58,10 @@ MUST_CHECK int httpc_request(struct httpc *c, struct arena *a, const struct http
 /* httpc_request without forwarded headers. */
 MUST_CHECK int httpc_get(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
                          struct httpc_resp **out);
+/* httpc_get with an Authorization header (e.g. "Bearer TOKEN" for the
+ * gateway's admin API); a value with control bytes or over 4 KiB is not sent. */
+MUST_CHECK int httpc_get_auth(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
+                              const char *authorization, struct httpc_resp **out);
 
 /* The first header called name (case-insensitive), NULL when absent. */
 const char *httpc_resp_header(const struct httpc_resp *resp, const char *name);

@@ -508,9 +508,12 @@ log_with(enum log_level l, const char *extra, const char *fmt, ...)
 void
 req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us)
 {
-    struct buf b;
+    /* Probes come every few seconds from every checker: at info they would
+     * bury the lines a person reads. */
+    enum log_level l = r->route != NULL && (r->route->flags & ROUTE_QUIET) ? LOG_DEBUG : LOG_INFO;
+    struct buf     b;
 
-    if (!log_enabled(LOG_INFO))
+    if (!log_enabled(l))
         return;
     buf_init(&b, CTX_MAX);
     put_ctx(&b, r);
@@ -518,6 +521,6 @@ req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us)
     put_text(&b, route);
     buf_printf(&b, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%llu.%03llu", r->st->status, bytes,
                (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
-    log_with(LOG_INFO, buf_error(&b) ? NULL : buf_data(&b), "access");
+    log_with(l, buf_error(&b) ? NULL : buf_data(&b), "access");
     buf_free(&b);
 }

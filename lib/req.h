@@ -99,7 +99,7 @@ void req_finish(struct req *r, int rc);
 /* The log context of r (log_context): request_id, trace_id, method, path. */
 void req_log_context(struct buf *b, void *r);
 /* Write the one access line of the request: route label, bytes sent, and
- * duration in microseconds. */
+ * duration in microseconds; at debug level for a ROUTE_QUIET route. */
 void req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us);
 
 #endif

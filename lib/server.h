@@ -22,6 +22,8 @@ enum route_flag {
     ROUTE_USER = 1 << 0,     /* a valid bearer token is required (else 401) */
     ROUTE_ADMIN = 1 << 1,    /* a valid token with role admin (401 / 403) */
     ROUTE_AUTH_OPT = 1 << 2, /* a token is read when present; a bad one is 401 */
+    ROUTE_QUIET = 1 << 3,    /* a probe (/health, /ready, /metrics): its access line is debug,
+                                not info; it still counts in /metrics */
 };
 
 struct route {

@@ -2,8 +2,11 @@
 # `make run`: start the four servers, create and migrate the monolith's
 # database and load demo data once, create and migrate the services'
 # databases and backfill them from the monolith once, start every souk
-# process, print how to use it, then follow the logs until Ctrl-C (which
-# stops everything).
+# process under scripts/supervise.sh (restarted with a back-off when it
+# dies), print how to use it, then stay as a quiet console until Ctrl-C
+# (which stops everything): only warnings, errors and the supervisor's
+# reports, each with its process's name; the full logs are in var/log
+# (`make logs`).
 # SOUK_DETACH=1 returns right after start-up instead (stop with `make stop`).
 set -euo pipefail
 
@@ -68,27 +71,29 @@ fi
 "$CTL" backfill users --if-empty
 "$CTL" backfill reviews --if-empty
 
-APP_LOGS=()
-
-# start_app NAME LISTEN [ENV=VALUE ...]: one souk process, pid under var/run;
-# LISTEN is where /ready answers (SOUK_LISTEN unless ENV names another).
+# start_app NAME LISTEN [ENV=VALUE ...]: one souk process under its supervisor
+# (pids in var/run/app-NAME.pid and super-NAME.pid, output in var/log/NAME.log,
+# the supervisor's reports in var/log/supervise.log); LISTEN is where /ready
+# answers (SOUK_LISTEN unless ENV names another). setsid: Ctrl-C on the console
+# reaches the console only, and `stop` below takes the processes down in order.
 start_app() {
-	local name=$1 listen=$2 pidf="$VAR/run/app-$1.pid" pid
+	local name=$1 listen=$2 pid sup
 	shift 2
-	APP_LOGS+=("$VAR/log/$name.log")
-	pid=$(cat "$pidf" 2>/dev/null || true)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		echo "$name already running (pid $pid) on $listen"
+	pid=$(cat "$VAR/run/app-$name.pid" 2>/dev/null || true)
+	sup=$(cat "$VAR/run/super-$name.pid" 2>/dev/null || true)
+	if { [ -n "$sup" ] && kill -0 "$sup" 2>/dev/null; } || { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }; then
+		printf '%-8s already running on http://%s (pid %s)\n' "$name" "$listen" "$pid"
 		return
 	fi
-	env SOUK_LISTEN="$listen" "$@" "$BUILD/bin/souk-$name" >>"$VAR/log/$name.log" 2>&1 &
-	echo $! >"$pidf"
+	setsid scripts/supervise.sh "$name" env SOUK_LISTEN="$listen" "$@" "$BUILD/bin/souk-$name" \
+		</dev/null >>"$VAR/log/supervise.log" 2>&1 &
+	sup=$!
 	for _ in $(seq 1 100); do
 		if curl -fsS "http://$listen/ready" >/dev/null 2>&1; then
-			echo "$name ready on http://$listen"
+			printf '%-8s ready on http://%s (pid %s)\n' "$name" "$listen" "$(cat "$VAR/run/app-$name.pid")"
 			return
 		fi
-		kill -0 "$(cat "$pidf")" 2>/dev/null || break
+		kill -0 "$sup" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "run-local: $name did not become ready; last log lines:" >&2
@@ -155,7 +160,8 @@ Try:
   (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart;
    stock, orders, reports stay on the monolith; /api/v2/products, /categories, /search are new)
 
-Logs: $VAR/log/   Stop: Ctrl-C here, or \`make stop\` from another shell.
+State: build/bin/soukctl status      Logs: make logs (or scripts/logs.pl --help; files in $VAR/log/)
+Stop:  Ctrl-C here, or \`make stop\` from another shell.
 EOT
 
 if [ "${SOUK_DETACH:-0}" = 1 ]; then
@@ -169,7 +175,9 @@ stop() {
 	exit 0
 }
 trap stop INT TERM HUP
+echo
+echo "Warnings and errors of every process follow (everything: make logs)."
 # In the foreground, so Ctrl-C reaches it (a background job of a script
 # ignores SIGINT); bash runs the trap when it exits.
-tail -n 0 -F "${APP_LOGS[@]}" || true
+scripts/logs.pl --follow --new --level warn || true
 stop

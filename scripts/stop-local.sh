@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stop what start-local.sh (and `make run`, via $VAR/run/app-*.pid) started from this data
-# dir, by pid file only. Usage: stop-local.sh [mariadb|postgres|redis|rabbitmq|APP ...]
+# Stop what start-local.sh (and `make run`, via $VAR/run/super-*.pid and app-*.pid) started
+# from this data dir, by pid file only. Usage: stop-local.sh [mariadb|postgres|redis|rabbitmq|APP ...]
 # Silent when nothing is running.
 set -euo pipefail
 
@@ -13,6 +13,16 @@ TIMEOUT=${SOUK_STOP_TIMEOUT:-30}
 # Program each pid file must name, so a stale file whose pid was reused is never signalled.
 declare -A COMM=([mariadb]=mariadbd [postgres]=postgres [redis]=redis-server [rabbitmq]=beam.smp
 	[rabbitmq-launcher]=rabbitmq-server [epmd]=epmd)
+
+# ours NAME PID: PID runs what run/NAME.pid should name. A supervisor (super-APP) is bash
+# running supervise.sh APP, so its command line tells.
+ours() {
+	if [[ $1 == super-* ]]; then
+		tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q "supervise\.sh ${1#super-} "
+		return
+	fi
+	[ -z "${COMM[$1]:-}" ] || [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "${COMM[$1]}" ]
+}
 
 # running PID: the process exists and is not a zombie (PID 1 here may reap them late).
 running() {
@@ -27,8 +37,7 @@ running() {
 stop() {
 	local name=$1 sig=$2 f=$RUN/$1.pid pid i=0 t0=${EPOCHREALTIME/,/.}
 	pid=$(cat "$f" 2>/dev/null) || return 0
-	if [ -z "$pid" ] || ! running "$pid" ||
-		{ [ -n "${COMM[$name]:-}" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "${COMM[$name]}" ]; }; then
+	if [ -z "$pid" ] || ! running "$pid" || ! ours "$name" "$pid"; then
 		rm -f "$f"
 		return 0
 	fi
@@ -63,20 +72,35 @@ stop_server() {
 
 apps=() servers=()
 if [ $# -eq 0 ]; then
-	for f in "$RUN"/app-*.pid; do [ -e "$f" ] && apps+=("$(basename "$f" .pid)"); done
+	for f in "$RUN"/app-*.pid "$RUN"/super-*.pid; do
+		[ -e "$f" ] || continue
+		f=$(basename "$f" .pid)
+		[[ " ${apps[*]} " == *" ${f#*-} "* ]] || apps+=("${f#*-}")
+	done
 	servers=(rabbitmq mariadb postgres redis)
 else
 	for n in "$@"; do
 		case $n in
 		mariadb | postgres | redis | rabbitmq) servers+=("$n") ;;
-		app-*) apps+=("$n") ;;
-		*) apps+=("app-$n") ;;
+		*) apps+=("${n#app-}") ;;
 		esac
 	done
 fi
 
-# Apps first (they hold connections to the servers), then all servers in parallel.
-for a in "${apps[@]}"; do stop "$a" TERM & done
+# Apps first (they hold connections to the servers), then all servers in parallel. An app's
+# supervisor goes first: it stops the app with SIGTERM and waits for it, and would restart an
+# app stopped behind its back; the app's own pid file is a fallback for one left alone.
+stop_app() {
+	local pid t0=${EPOCHREALTIME/,/.}
+	pid=$(cat "$RUN/app-$1.pid" 2>/dev/null || true)
+	stop "super-$1" TERM quiet
+	if [ -n "$pid" ] && [ ! -e "$RUN/app-$1.pid" ]; then
+		printf '%-8s stopped (pid %s, %s s)\n' "app-$1" "$pid" \
+			"$(awk -v a="$t0" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.1f", b - a }')"
+	fi
+	stop "app-$1" TERM
+}
+for a in "${apps[@]}"; do stop_app "$a" & done
 wait
 for s in "${servers[@]}"; do stop_server "$s" & done
 wait

@@ -21,6 +21,8 @@ static const struct ctl_cmd {
      "copy the monolith's data into a service (backfill catalog|users|reviews)"},
     {"dlq", dlq_main, "inspect, replay or drop a service's dead letters (dlq list search)"},
     {"search", search_main, "rebuild the search index from the catalog (search rebuild)"},
+    {"status", status_main, "every process of the local shop: up/down, ready, version, routes"},
+    {"logs", logs_main, "the local shop's logs, filtered (logs -f --level warn gateway)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,127 @@
+# `make run` as a new user meets it (issue 17), whole, on free ports and a private var dir:
+# scripts/run-local.sh starts its own MariaDB, PostgreSQL, Redis and RabbitMQ, loads the demo
+# data, starts the seven souk processes under their supervisors, prints the summary and then
+# stays as a quiet console. While traffic flows through the gateway the console stays silent
+# (the access lines go to the log files); a service killed with SIGKILL is reported on it and
+# comes back; `soukctl status` sees all eleven processes; Ctrl-C (SIGINT to the console's process
+# group, as a terminal sends it) stops everything.
+use strict;
+use warnings;
+use Test::More;
+use lib 'tests/lib';
+use Souk::Test;
+use File::Temp ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+
+my $ROOT = repo_root();
+my $var = File::Temp::tempdir('souk-makerun-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $var;    # the postgres user must reach its data dir inside
+
+my @names = qw(mariadb pg redis rabbit dist epmd monolith users catalog search reviews cart
+    gateway admin);
+my %port;
+{    # every port held open until all are chosen: no two alike
+    my %s = map {
+        $_ => IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
+            // die "free port: $!"
+    } @names;
+    %port = map { $_ => $s{$_}->sockport } @names;
+}
+my %env = (
+    SOUK_VAR_DIR => $var,
+    SOUK_MARIADB_PORT => $port{mariadb}, SOUK_PG_PORT => $port{pg},
+    SOUK_REDIS_PORT => $port{redis}, SOUK_RABBIT_PORT => $port{rabbit},
+    SOUK_RABBIT_DIST_PORT => $port{dist}, SOUK_RABBIT_EPMD_PORT => $port{epmd},
+    SOUK_REDIS_PERSIST => 0,
+    SOUK_GATEWAY_LISTEN => "127.0.0.1:$port{gateway}",
+    SOUK_GATEWAY_ADMIN_LISTEN => "127.0.0.1:$port{admin}",
+    (map { ('SOUK_' . uc($_) . '_LISTEN' => "127.0.0.1:$port{$_}") }
+        qw(monolith users catalog search reviews cart)),
+    SOUK_LOOPS => 1, SOUK_WORKERS => 2,
+);
+# Nothing of the harness's servers or of the caller's settings (SOUK_LOG_LEVEL=warn would
+# empty the log files); the build dir stays (`make check`).
+delete $ENV{$_} for grep { /^SOUK_/ && $_ ne 'SOUK_BUILD' } keys %ENV;
+$ENV{BUILD} = $ENV{SOUK_BUILD} if $ENV{SOUK_BUILD};
+@ENV{keys %env} = values %env;
+
+sub slurp { open my $fh, '<', $_[0] or return ''; local $/; return scalar <$fh> }
+my $console = "$var/console.out";
+my $tail = sub { my $c = slurp($console); $c =~ s/\A.*?^Warnings and errors[^\n]*\n//ms ? $c : undef };
+
+my $pid = fork // die "fork: $!";
+if (!$pid) {
+    POSIX::setsid();    # its own process group, as a terminal's foreground job
+    open STDIN, '<', '/dev/null';
+    open STDOUT, '>', $console or POSIX::_exit(127);
+    open STDERR, '>&', \*STDOUT;
+    exec "$ROOT/scripts/run-local.sh" or POSIX::_exit(127);
+}
+END {
+    local $?;
+    if ($var) {
+        kill 'INT', -$pid if $pid && kill 0, $pid;
+        system("SOUK_VAR_DIR=$var $ROOT/scripts/stop-local.sh >/dev/null 2>&1");
+    }
+}
+
+my $exit;
+my $gone = sub { return 1 if defined $exit; return 0 if waitpid($pid, POSIX::WNOHANG()) != $pid; $exit = $?; 1 };
+unless (ok(wait_until('make run to reach its console', sub { defined $tail->() || $gone->() }, 300)
+    && defined $tail->(), 'run-local.sh started everything and became the console')) {
+    diag("run-local.sh did not start:\n" . slurp($console));
+    done_testing;
+    exit 1;
+}
+my $out = slurp($console);
+like($out, qr{^$_\s+ready on http://127\.0\.0\.1:$port{$_} \(pid \d+\)$}m, "$_ started, with its pid")
+    for qw(monolith users catalog search reviews cart gateway);
+like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^Stop: /ms,
+    'the summary: URLs, demo logins, how to stop');
+
+my ($rc, $st) = soukctl({}, 'status');
+is($rc, 0, 'soukctl status: every process up and ready') or diag($st);
+is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 11, 'eleven processes up, each with a pid');
+
+# Traffic: the console stays as it was, the log files fill.
+my $before = $tail->();
+my @bad;
+my $gw = "http://127.0.0.1:$port{gateway}";
+for my $i (1 .. 30) {
+    api_request($gw, \@bad, GET => "/api/v1/products/$i");
+    api_request($gw, \@bad, GET => "/api/v1/products?limit=3&page=$i");
+    api_request($gw, \@bad, GET => "/api/v1/nothing-here-$i");
+}
+is_deeply(\@bad, [], 'no 5xx');
+sleep 1;    # the console polls every 0.2 s
+is($tail->(), $before, 'the console stays quiet while traffic flows')
+    or diag($tail->());
+is($before, '', 'and had nothing to say after start-up');
+my $gwlog = slurp("$var/log/gateway.log");
+cmp_ok(scalar(() = $gwlog =~ /"msg":"access"/g), '>=', 90, 'gateway.log holds the access lines');
+
+# A crash: reported at once, restarted.
+my ($old) = slurp("$var/run/app-users.pid") =~ /(\d+)/;
+kill 'KILL', $old;
+ok(wait_until('the report', sub { ($tail->() // '') =~ /users exited with signal 9 \(KILL\)/ }, 10),
+    'the console reports the killed users service');
+ok(wait_until('users back', sub { (soukctl({}, 'status', 'users'))[0] == 0 }, 60),
+    'it is restarted and ready again');
+my ($new) = slurp("$var/run/app-users.pid") =~ /(\d+)/;
+isnt($new, $old, "a new users process ($new)");
+unlike($tail->(), qr/"msg":"access"| access /, 'no access line on the console');
+
+# Ctrl-C.
+kill 'INT', -$pid;
+ok(wait_until('make run to stop', $gone, 120), 'Ctrl-C: make run stops');
+is($exit, 0, 'and exits 0');
+like(slurp($console), qr/^stopping\.\.\.\n.*^app-gateway\s+stopped.*^rabbitmq\s+stopped/ms,
+    'stopping every process and server');
+is_deeply([grep {/\.pid$/} map { s{.*/}{}r } glob("$var/run/*")], [], 'no pid file left');
+($rc) = soukctl({}, 'status');
+is($rc, 1, 'soukctl status: exit 1 once stopped');
+$pid = 0;
+
+done_testing;
