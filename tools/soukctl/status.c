@@ -229,7 +229,11 @@ probe_app(struct status *st, struct row *r)
         r->ready = "not ready";
         buf_printf(&r->detail, "/ready: %s", why);
     }
-    res = get(st, r->addr, "/metrics", NULL, &why);
+    /* The gateway serves its metrics on the admin listener only. */
+    res = get(st,
+              r->p->kind == PROC_GATEWAY ? env_or("SOUK_GATEWAY_ADMIN_LISTEN", "127.0.0.1:8081")
+                                         : r->addr,
+              "/metrics", NULL, &why);
     if (res == NULL || res->status != 200)
         return;
     v = metric_after(st, res->body, "souk_build_info{version=\"", "\"");
