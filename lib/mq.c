@@ -20,6 +20,8 @@
 /* clang-format off */
 struct metric mq_published = {.name = "souk_events_published_total",
     .help = "Outbox events published and confirmed by the broker.", .kind = METRIC_COUNTER};
+struct metric mq_publishes = {.name = "souk_outbox_publishes_total",
+    .help = "basic.publish calls by the relay: a row published again after a failure counts again.", .kind = METRIC_COUNTER};
 struct metric mq_publish_failures = {.name = "souk_events_publish_failures_total",
     .help = "Relay batches that failed (broker down, nack) and will be retried.", .kind = METRIC_COUNTER};
 struct metric mq_backlog = {.name = "souk_outbox_backlog",
@@ -181,8 +183,7 @@ login(struct mq_conn *mc, const struct amqp_connection_info *ci)
     amqp_confirm_select(mc->c, MQ_CHANNEL);
     if (mq_reply_ok(amqp_get_rpc_reply(mc->c), "confirm.select"))
         return ERR_UNAVAILABLE;
-    mc->next_tag = 1; /* the broker numbers a channel's publishes from 1 */
-    mc->acked = 0;
+    mq_confirm_reset(&mc->confirms); /* the broker numbers a channel's publishes from 1 */
     return ERR_OK;
 }
 
@@ -240,10 +241,68 @@ mq_conn_declare_service(struct mq_conn *mc, const char *service, const char *con
     return rc;
 }
 
+/* Publisher confirms come out of order when a batch's messages went to
+ * different queues (each quorum queue confirms when its own log commits),
+ * and one ack or nack may cover every tag up to its own (multiple), so every
+ * tag is tracked (mq_confirm.c). Anything else unexpected (a close, a
+ * timeout) fails the wait; the caller republishes what was not acked on a
+ * new channel: at-least-once, deduplicated by the consumers' inbox. */
+int
+mq_conn_confirm_all(struct mq_conn *mc)
+{
+    struct timeval tv = {MQ_RPC_TIMEOUT / 1000, 0};
+    amqp_frame_t   f;
+    int            st;
+
+    while (mq_confirm_pending(&mc->confirms) > 0) {
+        st = amqp_simple_wait_frame_noblock(mc->c, &f, &tv);
+        if (st != AMQP_STATUS_OK) {
+            log_warn("amqp: waiting for publisher confirms: %s", amqp_error_string2(st));
+            return ERR_UNAVAILABLE;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+            const amqp_basic_ack_t *m = f.payload.method.decoded;
+
+            st = mq_confirm_settle(&mc->confirms, m->delivery_tag, m->multiple, 1);
+        } else if (f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+            const amqp_basic_nack_t *m = f.payload.method.decoded;
+
+            log_warn("amqp: the broker refused a message (nack)");
+            st = mq_confirm_settle(&mc->confirms, m->delivery_tag, m->multiple, 0);
+        } else {
+            log_warn("amqp: unexpected method 0x%08x while waiting for confirms",
+                     f.payload.method.id);
+            return ERR_UNAVAILABLE;
+        }
+        if (st != ERR_OK) {
+            log_warn("amqp: a confirm for a tag never published");
+            return ERR_UNAVAILABLE;
+        }
+    }
+    return ERR_OK;
+}
+
+/* Wait for the confirm of a single publish (the only one in flight) and
+ * take it: a nack is a failure. */
+static int
+confirm_taken(struct mq_conn *mc)
+{
+    uint64_t tag;
+    int      acked, rc, all = 1;
+
+    rc = mq_conn_confirm_all(mc);
+    while (mq_confirm_take(&mc->confirms, &tag, &acked))
+        all &= acked;
+    return rc ? rc : all ? ERR_OK : ERR_UNAVAILABLE;
+}
+
 int
 mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
 {
     amqp_basic_properties_t props;
+    uint64_t                tag;
     int                     st;
 
     memset(&props, 0, sizeof(props));
@@ -261,6 +320,10 @@ mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
         props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
         props.expiration = amqp_cstring_bytes(p->expiration_ms);
     }
+    if (mq_confirm_publish(&mc->confirms, &tag) != ERR_OK) {
+        log_warn("amqp: publish %s: too many unconfirmed publishes", p->routing_key);
+        return ERR_UNAVAILABLE;
+    }
     st = amqp_basic_publish(mc->c, MQ_CHANNEL, amqp_cstring_bytes(p->exchange),
                             amqp_cstring_bytes(p->routing_key), 0, 0, &props,
                             (amqp_bytes_t){p->len, (void *)p->body});
@@ -268,46 +331,7 @@ mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
         log_warn("amqp: publish %s: %s", p->routing_key, amqp_error_string2(st));
         return ERR_UNAVAILABLE;
     }
-    mc->next_tag++;
-    return wait ? mq_conn_confirm_all(mc) : ERR_OK;
-}
-
-/* Broker acks come in order on one channel of one node, possibly several
- * at once (multiple = 1), so a running high-water mark is enough; anything
- * unexpected (a nack, a close, a timeout) fails the batch and the caller
- * republishes it on a new connection: at-least-once, deduplicated by the
- * consumers' inbox. */
-int
-mq_conn_confirm_all(struct mq_conn *mc)
-{
-    struct timeval tv = {MQ_RPC_TIMEOUT / 1000, 0};
-    amqp_frame_t   f;
-    int            st;
-
-    while (mc->acked < mc->next_tag - 1) {
-        st = amqp_simple_wait_frame_noblock(mc->c, &f, &tv);
-        if (st != AMQP_STATUS_OK) {
-            log_warn("amqp: waiting for publisher confirms: %s", amqp_error_string2(st));
-            return ERR_UNAVAILABLE;
-        }
-        if (f.frame_type != AMQP_FRAME_METHOD)
-            continue;
-        if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
-            const amqp_basic_ack_t *ack = f.payload.method.decoded;
-
-            if ((ack->multiple || ack->delivery_tag == mc->acked + 1) &&
-                ack->delivery_tag > mc->acked)
-                mc->acked = ack->delivery_tag;
-            continue;
-        }
-        if (f.payload.method.id == AMQP_BASIC_NACK_METHOD)
-            log_warn("amqp: the broker refused a message (nack)");
-        else
-            log_warn("amqp: unexpected method 0x%08x while waiting for confirms",
-                     f.payload.method.id);
-        return ERR_UNAVAILABLE;
-    }
-    return ERR_OK;
+    return wait ? confirm_taken(mc) : ERR_OK;
 }
 
 int
@@ -411,8 +435,9 @@ mq_outbox_req(struct db *db, struct req *r, enum event_type type, int64_t aggreg
 static void
 register_metrics(void)
 {
-    struct metric *all[] = {&mq_published, &mq_publish_failures, &mq_backlog, &mq_oldest_age,
-                            &mq_consumed,  &mq_duplicates,       &mq_retried, &mq_dead_lettered};
+    struct metric *all[] = {&mq_published,  &mq_publishes,  &mq_publish_failures,
+                            &mq_backlog,    &mq_oldest_age, &mq_consumed,
+                            &mq_duplicates, &mq_retried,    &mq_dead_lettered};
     size_t         i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)

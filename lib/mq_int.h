@@ -13,6 +13,7 @@
 
 #include "metrics.h"
 #include "mq.h"
+#include "mq_confirm.h"
 
 #define MQ_CHANNEL     1
 #define MQ_UNROUTED    "souk.unrouted" /* alternate exchange and its queue */
@@ -27,8 +28,7 @@
 /* One broker connection with channel MQ_CHANNEL open in confirm mode. */
 struct mq_conn {
     amqp_connection_state_t c;        /* NULL when closed */
-    uint64_t                next_tag; /* delivery tag of the next publish */
-    uint64_t                acked;    /* every tag up to this one is confirmed */
+    struct mq_confirm       confirms; /* the channel's publishes and their confirms */
 };
 
 /* Open a connection to url and declare the shared topology (the topic
@@ -40,9 +40,12 @@ void           mq_conn_close(struct mq_conn *mc);
  * (dead-letters back to <svc>), <svc>.dlq. nkeys may be 0. */
 MUST_CHECK int mq_conn_declare_service(struct mq_conn *mc, const char *service,
                                        const char *const *keys, size_t nkeys);
-/* Publish body and wait for the broker's confirm. exchange "" is the default
- * exchange (routing key = queue name). headers may be NULL. ERR_UNAVAILABLE
- * on a lost connection or a nack (the caller reconnects and retries). */
+/* Publish body; with wait, also wait for the broker's confirm and take it.
+ * exchange "" is the default exchange (routing key = queue name). headers
+ * may be NULL. ERR_UNAVAILABLE on a lost connection, a timeout or a nack
+ * (the caller reconnects and retries). Without wait, the publish gets the
+ * tag mc->confirms.next had before the call, so a batch's tags are
+ * consecutive; its confirms are awaited with mq_conn_confirm_all. */
 struct mq_pub {
     const char         *exchange, *routing_key, *message_id, *type;
     const char         *expiration_ms; /* NULL: none */
@@ -51,7 +54,9 @@ struct mq_pub {
     size_t              len;
 };
 MUST_CHECK int mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait);
-/* Wait until every publish so far is confirmed (after wait = 0 publishes). */
+/* Wait until every publish so far is settled (acked or nacked); the
+ * outcomes are then handed out in tag order by mq_confirm_take. A nack is
+ * not an error here. ERR_UNAVAILABLE on a lost connection or a timeout. */
 MUST_CHECK int mq_conn_confirm_all(struct mq_conn *mc);
 /* Let rabbitmq-c answer heartbeats while a thread is otherwise idle. */
 MUST_CHECK int mq_conn_pump(struct mq_conn *mc);
@@ -78,7 +83,7 @@ void *mq_consume_main(void *arg);
 void mq_sleep(struct mq *mq, int ms);
 
 /* The process-wide backbone metrics (mq.c). */
-extern struct metric mq_published, mq_backlog, mq_oldest_age, mq_consumed, mq_duplicates,
-    mq_retried, mq_dead_lettered, mq_publish_failures;
+extern struct metric mq_published, mq_publishes, mq_backlog, mq_oldest_age, mq_consumed,
+    mq_duplicates, mq_retried, mq_dead_lettered, mq_publish_failures;
 
 #endif

@@ -61,14 +61,56 @@ is_leader(struct db *db, struct arena *a, int *leader)
     return ERR_OK;
 }
 
-/* Publish one batch; *n is how many rows were published and marked. */
+/* Mark the rows whose publishes the broker settled: acked ones as sent;
+ * nacked ones stay unsent and go out again with the next batch. Row i of
+ * the batch had tag first + i. *n is how many rows were marked. */
+static int
+mark_confirmed(struct mq_conn *mc, struct db *db, struct arena *a, struct db_rows *rs,
+               uint64_t first, size_t published, size_t *n)
+{
+    struct buf *seqs = arena_new(a, struct buf); /* buf_defer keeps its address */
+    uint64_t    tag;
+    size_t      nacked = 0;
+    int         acked, rc;
+
+    buf_init(seqs, (size_t)RELAY_BATCH * 24);
+    buf_defer(seqs, a);
+    buf_putc(seqs, '{');
+    while (mq_confirm_take(&mc->confirms, &tag, &acked)) {
+        if (tag - first >= published)
+            continue; /* not this batch's: cannot happen, tags are consecutive */
+        if (!acked) {
+            nacked++;
+            continue;
+        }
+        buf_printf(seqs, "%s%s", *n ? "," : "", db_get(rs, (size_t)(tag - first), 0));
+        (*n)++;
+    }
+    buf_append(seqs, "}", 2); /* with the NUL: the text array literal is a C string */
+    if (nacked > 0)
+        log_warn("outbox relay: the broker refused %zu event(s); they go out again", nacked);
+    if (*n == 0)
+        return nacked ? ERR_UNAVAILABLE : ERR_OK;
+    rc = buf_error(seqs);
+    if (rc == ERR_OK)
+        rc = db_exec_sql(db, a, mark_sql, 1, (const char *const[]){buf_data(seqs)}, NULL);
+    if (rc == ERR_OK)
+        metrics_add(&mq_published, (int64_t)*n);
+    else
+        *n = 0;
+    return rc ? rc : nacked ? ERR_UNAVAILABLE : ERR_OK;
+}
+
+/* Publish one batch; *n is how many rows were confirmed and marked. Only
+ * rows the broker did not ack (a nack, a lost connection, a timeout) are
+ * published again, by a later batch. */
 static int
 publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, size_t *n)
 {
     struct db_rows *rs;
-    struct buf     *seqs = arena_new(a, struct buf); /* buf_defer keeps its address */
+    uint64_t        first;
     size_t          i;
-    int             rc;
+    int             rc, mrc;
 
     *n = 0;
     rc = db_exec_sql(db, a, batch_sql, 0, NULL, &rs);
@@ -79,10 +121,8 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
         if (rc)
             return rc;
     }
-    buf_init(seqs, (size_t)RELAY_BATCH * 24);
-    buf_defer(seqs, a);
-    buf_putc(seqs, '{');
-    for (i = 0; i < rs->nrows; i++) {
+    first = mc->confirms.next;
+    for (i = 0; rc == ERR_OK && i < rs->nrows; i++) {
         struct mq_pub p = {.exchange = MQ_EXCHANGE,
                            .routing_key = db_get(rs, i, 2),
                            .message_id = db_get(rs, i, 1),
@@ -91,28 +131,18 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
                            .len = db_len(rs, i, 3)};
 
         rc = mq_conn_publish(mc, &p, 0);
-        if (rc)
-            goto done;
-        buf_printf(seqs, "%s%s", i ? "," : "", db_get(rs, i, 0));
+        if (rc == ERR_OK)
+            metrics_add(&mq_publishes, 1);
     }
-    buf_append(seqs, "}", 2); /* with the NUL: the text array literal is a C string */
-    rc = mq_conn_confirm_all(mc);
-    if (rc)
-        goto done;
-    rc = buf_error(seqs);
-    if (rc)
-        goto done;
-    rc = db_exec_sql(db, a, mark_sql, 1, (const char *const[]){buf_data(seqs)}, NULL);
-    if (rc == ERR_OK) {
-        *n = rs->nrows;
-        metrics_add(&mq_published, (int64_t)rs->nrows);
-    }
-done:
-    if (rc && mc->c != NULL) {
+    if (rc == ERR_OK)
+        rc = mq_conn_confirm_all(mc);
+    /* What was acked before a failure stays acked: mark it either way. */
+    mrc = mark_confirmed(mc, db, a, rs, first, rc ? i - 1 : i, n);
+    if (rc && mc->c != NULL)
+        mq_conn_close(mc); /* the rest is republished on a new channel */
+    if (rc || mrc)
         metrics_add(&mq_publish_failures, 1);
-        mq_conn_close(mc); /* a half-confirmed batch is republished on a new channel */
-    }
-    return rc;
+    return rc ? rc : mrc;
 }
 
 /* The relay thread's own bookkeeping. */

@@ -166,4 +166,23 @@ ok(wait_until('after restart', sub { effects($p)->{rows} == 1032 }, 30),
 Time::HiRes::sleep(0.3);
 is(effects($p)->{numbers}, 1032, 'each once');
 
+# -- publisher confirms out of order: 1000 rows waiting, relayed in full batches that go half to
+# the probe's quorum queue and half to no queue (the souk.unrouted alternate exchange, another
+# quorum queue), so the broker confirms each batch out of order. Every row is published once.
+$p->stop;
+$paused = spawn_service('mqprobe', %env, SOUK_OUTBOX_PAUSED => 1, SOUK_PROBE_CONSUME => 0);
+emit($paused, n => 1000, start => 20000, mixed => 1);
+$paused->stop;
+is(pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0], 1000,
+    'confirms: 1000 mixed events wait in the outbox');
+$p = spawn_service('mqprobe', %env);
+ok(wait_until('mixed backlog drained', sub {
+    pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0] == 0 }, 60),
+    'confirms: the backlog drains');
+is(metric($p, 'souk_outbox_publishes_total'), 1000, 'confirms: 1000 publishes, none republished');
+is(metric($p, 'souk_events_publish_failures_total'), 0, 'confirms: no failed batch');
+ok(wait_until('mixed effects', sub { effects($p)->{rows} == 1532 }, 30),
+    'confirms: the 500 routed events are applied');
+is(metric($p, 'souk_events_duplicates_total'), 0, 'confirms: the consumer saw no copy');
+
 done_testing;

@@ -42,17 +42,21 @@ static struct probe_config probe;
 static struct mq          *probe_mq;
 
 struct emit_input {
-    int64_t n, start, fail_attempts;
+    int64_t n, start, fail_attempts, mixed;
 };
 
 static const struct decode_field emit_fields[] = {
     {"n", DECODE_I64, offsetof(struct emit_input, n), 1, 1, 100000, 0},
     {"start", DECODE_I64, offsetof(struct emit_input, start), 0, 0, INT64_MAX / 2, 0},
     {"fail_attempts", DECODE_I64, offsetof(struct emit_input, fail_attempts), 0, 0, 100, 0},
+    {"mixed", DECODE_I64, offsetof(struct emit_input, mixed), 0, 0, 1, 0},
     {NULL, DECODE_STR, 0, 0, 0, 0, 0},
 };
 
-/* POST /emit {"n", "start", "fail_attempts"}: n events, one transaction each. */
+/* POST /emit {"n", "start", "fail_attempts", "mixed"}: n events, one
+ * transaction each. mixed: odd numbers go out as product.created, which no
+ * queue is bound for (they land in souk.unrouted), so one relay batch is
+ * confirmed by two queues, out of order. */
 static int
 emit(struct req *r)
 {
@@ -77,7 +81,9 @@ emit(struct req *r)
             rc = db_exec_sql(db, r->arena, "INSERT INTO emitted (n) VALUES ($1::bigint)", 1,
                              (const char *const[]){db_i64_text(r->arena, i)}, NULL);
         if (rc == ERR_OK)
-            rc = mq_outbox_put(db, r->arena, EVENT_PRODUCT_UPDATED, i, r->request_id, p);
+            rc = mq_outbox_put(db, r->arena,
+                               in.mixed && i % 2 ? EVENT_PRODUCT_CREATED : EVENT_PRODUCT_UPDATED, i,
+                               r->request_id, p);
         json_decref(p);
         if (rc == ERR_OK)
             rc = db_commit(db);
