@@ -389,6 +389,32 @@ mq_header_str(const amqp_table_t *h, const char *key, struct arena *a)
     return arena_strndup(a, v->value.bytes.bytes, v->value.bytes.len);
 }
 
+double
+mq_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The longest a failing event can wait in <svc>.retry between its first and
+ * its last attempt (forward() in mq_consume.c doubles the delay per attempt,
+ * stopping once it passes an hour). */
+static int64_t
+retry_window_s(const struct mq_config *c)
+{
+    int64_t delay = c->retry_delay_ms, total = 0;
+    int64_t i;
+
+    for (i = 1; i < c->max_attempts; i++) {
+        total += delay;
+        if (delay < 3600000)
+            delay *= 2;
+    }
+    return total / 1000 + 1;
+}
+
 void
 mq_sleep(struct mq *mq, int ms)
 {
@@ -466,6 +492,16 @@ mq_start(struct mq **out, const struct mq_spec *spec)
         mq->spec.cfg.retry_delay_ms = 1000;
     if (mq->spec.outbox_retention_s <= 0)
         mq->spec.outbox_retention_s = 7 * 86400;
+    if (mq->spec.cfg.inbox_retain_s <= 0)
+        mq->spec.cfg.inbox_retain_s = 7 * 86400;
+    /* A copy of an applied event can arrive up to a retry window later (the
+     * first copy failed and waited in <svc>.retry): keep its inbox row at
+     * least twice that long. */
+    if (mq->spec.cfg.inbox_retain_s < 2 * retry_window_s(&mq->spec.cfg)) {
+        mq->spec.cfg.inbox_retain_s = 2 * retry_window_s(&mq->spec.cfg);
+        log_warn("mq: SOUK_MQ_INBOX_RETAIN_S raised to %lld s, twice the retry window",
+                 (long long)mq->spec.cfg.inbox_retain_s);
+    }
     snprintf(mq->queue, sizeof(mq->queue), "%s", spec->service);
     snprintf(mq->retry, sizeof(mq->retry), "%s.retry", spec->service);
     snprintf(mq->dlq, sizeof(mq->dlq), "%s.dlq", spec->service);

@@ -19,11 +19,19 @@
 
 #define CONSUME_POLL_MS 250
 #define MAX_KEYS        64
+#define PRUNE_EVERY     60.0 /* s between inbox prunes */
+#define PRUNE_BATCH     1000 /* rows per DELETE: short locks, short pauses */
+#define PRUNE_BATCHES   20   /* DELETEs per prune at most; the rest waits a minute */
+#define TEXT_(x)        #x
+#define TEXT(x)         TEXT_(x)
 
 enum outcome { DONE, RETRY, PARK, LEAVE };
 
 static const char inbox_sql[] =
     "INSERT INTO inbox (event_id, type) VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING";
+static const char prune_sql[] =
+    "DELETE FROM inbox WHERE event_id IN (SELECT event_id FROM inbox "
+    "WHERE processed_at < now() - make_interval(secs => $1) LIMIT " TEXT(PRUNE_BATCH) ")";
 
 static int
 subscribe(struct mq *mq, struct mq_conn *mc)
@@ -185,15 +193,31 @@ forward(struct mq *mq, struct mq_conn *mc, const amqp_envelope_t *env, struct ar
 static int
 handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env)
 {
-    struct arena *a = arena_create();
-    const char   *why = "";
-    int           attempt, rc = ERR_OK;
-    enum outcome  o;
+    const amqp_table_t *h = env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG
+                                ? &env->message.properties.headers
+                                : NULL;
+    struct arena       *a = arena_create();
+    const char         *why = "";
+    int                 attempt, died, rc = ERR_OK;
+    enum outcome        o;
 
-    attempt = 1 + (int)mq_header_int(&env->message.properties.headers, MQ_H_ATTEMPT, 0);
-    if (!(env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG))
-        attempt = 1;
-    o = process(mq, db, mc, env, a, attempt, &why);
+    /* Attempts so far: the failures that went through <svc>.retry, plus the
+     * deliveries of this copy that were never settled. The quorum queue
+     * counts those itself (x-delivery-count): the consumer died, or lost its
+     * connection, with the message in hand. A message that kills the process
+     * every time is thus parked like one whose handler fails every time. */
+    died = (int)mq_header_int(h, MQ_H_DELIVERIES, 0);
+    attempt = 1 + (int)mq_header_int(h, MQ_H_ATTEMPT, 0) + died;
+    if (died > 0 && attempt > mq->spec.cfg.max_attempts) {
+        attempt--; /* the attempts made; this delivery runs nothing */
+        why = arena_printf(a,
+                           "delivered %d time(s) without being settled: the consumer died "
+                           "handling it",
+                           died);
+        o = PARK;
+    } else {
+        o = process(mq, db, mc, env, a, attempt, &why);
+    }
     if (o == LEAVE) {
         rc = ERR_UNAVAILABLE;
         goto done;
@@ -258,6 +282,37 @@ consume_one(struct mq *mq, struct db *db, struct mq_conn *mc)
     return rc;
 }
 
+/* Forget inbox rows past the retention horizon, a few small batches at a
+ * time between messages, so the table stays the size of the horizon. A
+ * failure is only logged: the next prune catches up. */
+static void
+prune_inbox(struct mq *mq, struct db *db, double *last)
+{
+    struct arena *a;
+    int           i, rc = ERR_OK;
+    int64_t       gone = 0;
+
+    if (mq_now_s() - *last < PRUNE_EVERY)
+        return;
+    *last = mq_now_s();
+    a = arena_create();
+    for (i = 0; i < PRUNE_BATCHES && !atomic_load(&mq->stop); i++) {
+        rc = db_exec_sql(db, a, prune_sql, 1,
+                         (const char *const[]){db_i64_text(a, mq->spec.cfg.inbox_retain_s)}, NULL);
+        if (rc)
+            break;
+        gone += db_affected(db);
+        if (db_affected(db) < PRUNE_BATCH)
+            break;
+    }
+    arena_destroy(a);
+    if (rc)
+        log_warn("consumer %s: pruning the inbox failed (will retry)", mq->queue);
+    else if (gone > 0)
+        log_info("consumer %s: pruned %lld inbox row(s) older than %lld s", mq->queue,
+                 (long long)gone, (long long)mq->spec.cfg.inbox_retain_s);
+}
+
 int
 mq_msg_bad(struct mq_msg *m, const char *why)
 {
@@ -283,6 +338,7 @@ mq_consume_main(void *arg)
     struct mq     *mq = arg;
     struct db     *db = db_new(mq->spec.db_url, NULL);
     struct mq_conn mc = {0};
+    double         last_prune = -PRUNE_EVERY; /* the first idle moment prunes */
     int            backoff = 100, rc, down = 0;
 
     while (db != NULL && !atomic_load(&mq->stop)) {
@@ -310,7 +366,9 @@ mq_consume_main(void *arg)
         if (rc) {
             mq_conn_close(&mc);
             atomic_store(&mq->consumer_ok, 0);
+            continue;
         }
+        prune_inbox(mq, db, &last_prune);
     }
     mq_conn_close(&mc);
     db_free(db);

@@ -15,15 +15,16 @@
 #include "mq.h"
 #include "mq_confirm.h"
 
-#define MQ_CHANNEL     1
-#define MQ_UNROUTED    "souk.unrouted" /* alternate exchange and its queue */
-#define MQ_RPC_TIMEOUT 5000            /* ms: any broker round trip */
-#define MQ_HEARTBEAT   30              /* s */
-#define MQ_BACKOFF_MAX 5000            /* ms between reconnect attempts */
-#define MQ_H_ATTEMPT   "x-souk-attempt"
-#define MQ_H_ERROR     "x-souk-error"
-#define MQ_H_DIED_AT   "x-souk-died-at"
-#define MQ_QUEUE_NAME  200 /* bytes for "<service>.retry" and friends */
+#define MQ_CHANNEL      1
+#define MQ_UNROUTED     "souk.unrouted" /* alternate exchange and its queue */
+#define MQ_RPC_TIMEOUT  5000            /* ms: any broker round trip */
+#define MQ_HEARTBEAT    30              /* s */
+#define MQ_BACKOFF_MAX  5000            /* ms between reconnect attempts */
+#define MQ_H_ATTEMPT    "x-souk-attempt"
+#define MQ_H_ERROR      "x-souk-error"
+#define MQ_H_DIED_AT    "x-souk-died-at"
+#define MQ_H_DELIVERIES "x-delivery-count" /* set by quorum queues on a redelivery */
+#define MQ_QUEUE_NAME   200                /* bytes for "<service>.retry" and friends */
 
 /* One broker connection with channel MQ_CHANNEL open in confirm mode. */
 struct mq_conn {
@@ -81,6 +82,8 @@ void *mq_relay_main(void *arg);
 void *mq_consume_main(void *arg);
 /* Sleep up to ms, waking early when stop is set. */
 void mq_sleep(struct mq *mq, int ms);
+/* Seconds on the monotonic clock. */
+double mq_now_s(void);
 
 /* The process-wide backbone metrics (mq.c). */
 extern struct metric mq_published, mq_publishes, mq_backlog, mq_oldest_age, mq_consumed,

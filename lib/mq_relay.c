@@ -37,15 +37,6 @@ static const char stats_sql[] =
 static const char prune_sql[] =
     "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)";
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int
 is_leader(struct db *db, struct arena *a, int *leader)
 {
@@ -155,7 +146,7 @@ static void
 refresh_stats(struct mq *mq, struct db *db, struct arena *a, struct relay *st)
 {
     struct db_rows *rs;
-    double          t = now_s();
+    double          t = mq_now_s();
 
     if (t - st->last_stats >= STATS_EVERY) {
         st->last_stats = t;

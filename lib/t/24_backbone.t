@@ -6,6 +6,9 @@
 use strict;
 use warnings;
 use Test::More;
+use File::Spec ();
+use File::Temp ();
+use POSIX ();
 use Time::HiRes ();
 use lib 'tests/lib';
 
@@ -184,5 +187,70 @@ is(metric($p, 'souk_events_publish_failures_total'), 0, 'confirms: no failed bat
 ok(wait_until('mixed effects', sub { effects($p)->{rows} == 1532 }, 30),
     'confirms: the 500 routed events are applied');
 is(metric($p, 'souk_events_duplicates_total'), 0, 'confirms: the consumer saw no copy');
+
+# -- a poison event that kills the consumer (abort() in its handler): the quorum queue counts the
+# deliveries that were never settled (x-delivery-count); after max_attempts (3) of them the event
+# is parked in probe.dlq without running the handler again, and the events behind it flow.
+my $probe_bin = File::Spec->catfile(repo_root(), $ENV{SOUK_BUILD} || 'build', 'bin', 'souk-mqprobe');
+# run_probe(%env): souk-mqprobe in the background; (pid, stderr file).
+sub run_probe {
+    my (%set) = (%env, SOUK_LISTEN => '127.0.0.1:' . free_port(), SOUK_LOG_LEVEL => 'warn', @_);
+    my $log = File::Temp->new(TEMPLATE => 'souk-mqprobe-XXXXXX', TMPDIR => 1);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        @ENV{keys %set} = values %set;
+        open STDIN, '<', '/dev/null';
+        open STDERR, '>', $log->filename;
+        open STDOUT, '>&', \*STDERR;
+        exec $probe_bin or POSIX::_exit(127);
+    }
+    return ($pid, $log);
+}
+$p->stop;
+my $emitter = spawn_service('mqprobe', %env, SOUK_PROBE_CONSUME => 0);
+emit($emitter, n => 10, start => 30000);
+ok(wait_until('abort batch sent', sub {
+    pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0] == 0 }, 30),
+    'abort: 10 events published, the first one deadly');
+$emitter->stop;
+my ($crashes, $settled) = (0, 0);
+for my $launch (1 .. 8) {
+    my ($pid, $log) = run_probe(SOUK_PROBE_ABORT_ON => 30000, SOUK_OUTBOX_PAUSED => 1);
+    my $exited = wait_until("launch $launch exits or applies the rest", sub {
+        return 1 if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        return pg_sql($db, 'SELECT count(*) FROM effects WHERE n BETWEEN 30000 AND 30009')->[0][0] == 9;
+    }, 20);
+    if (kill 0, $pid) {    # alive: it settled
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+        is($? >> 8, 0, "abort: launch $launch settled and exits cleanly");
+        $settled = 1;
+        last;
+    }
+    $crashes++;
+    is($? & 127, POSIX::SIGABRT(), "abort: launch $launch died of the poison event") or last;
+}
+ok($settled, 'abort: the consumer settled after its crashes');
+is($crashes, 3, 'abort: it crashed max_attempts (3) times, no more');
+($rc, $out, $err) = dlq('list', 'probe');
+@dead = map { [split /\t/] } grep {length} split /\n/, $out;
+is(scalar @dead, 1, 'abort: one dead letter');
+like($dead[0][4] // '', qr/delivered 3 time\(s\) without being settled/, 'abort: the reason says why');
+is($dead[0][2], 3, 'abort: after 3 attempts');
+is_deeply(pg_sql($db, 'SELECT count(*), count(DISTINCT n), min(n), max(n) FROM effects
+    WHERE n BETWEEN 30000 AND 30009'), [[9, 9, 30001, 30009]],
+    'abort: the nine others applied exactly once, the deadly one not at all');
+($rc, $out) = dlq('drop', 'probe', '--all');
+
+# -- inbox pruning: rows past SOUK_MQ_INBOX_RETAIN_S go, recent ones stay
+pg_sql($db, q[INSERT INTO inbox (event_id, type, processed_at)
+    SELECT gen_random_uuid(), 'product.updated', now() - make_interval(days => d)
+    FROM generate_series(1, 1500) g, (VALUES (3), (1)) v(d)]);
+my $kept = pg_sql($db, q[SELECT count(*) FROM inbox WHERE processed_at > now() - interval '2 days'])->[0][0];
+$p = spawn_service('mqprobe', %env, SOUK_MQ_INBOX_RETAIN_S => 2 * 86400);
+ok(wait_until('old inbox rows pruned', sub {
+    pg_sql($db, q[SELECT count(*) FROM inbox WHERE processed_at < now() - interval '2 days'])->[0][0] == 0 }, 20),
+    'prune: the 1500 rows older than the horizon are gone (in batches of 1000)');
+is(pg_sql($db, 'SELECT count(*) FROM inbox')->[0][0], $kept, 'prune: every recent row stays');
 
 done_testing;

@@ -23,6 +23,7 @@ struct probe_config {
     const char      *listen, *db, *service, *log_level;
     struct mq_config mq;
     int              consume;
+    int64_t          abort_on;
 };
 
 #define CFG struct probe_config
@@ -34,6 +35,8 @@ static const struct cfg_var probe_vars[] = {
     CFG_STR_ROW("SOUK_PROBE_SERVICE", CFG, service, "probe", "queue name"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, log_level, "info", "debug | info | warn | error"),
     CFG_BOOL_ROW("SOUK_PROBE_CONSUME", CFG, consume, "1", "run the consumer"),
+    CFG_INT_ROW("SOUK_PROBE_ABORT_ON", CFG, abort_on, "0", 0, INT64_MAX,
+                "abort() the process when handling this number (0: never)"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
 };
 #undef CFG
@@ -128,6 +131,8 @@ on_event(struct mq_msg *m)
         m->error = "payload is not a probe payload";
         return ERR_INVALID;
     }
+    if (probe.abort_on != 0 && n == probe.abort_on)
+        abort(); /* a handler that crashes the process, inside its transaction */
     if (fail >= m->attempt) {
         m->error = arena_printf(m->arena, "asked to fail until attempt %lld", (long long)fail);
         return ERR_CONFLICT;
