@@ -100,10 +100,16 @@ mq_conn_close(struct mq_conn *mc)
 {
     if (mc->c == NULL)
         return;
-    /* A polite close when the broker still listens; a dead socket just fails. */
-    (void)amqp_connection_close(mc->c, AMQP_REPLY_SUCCESS);
+    mq_conn_unwatch(mc);
+    /* A polite close when the broker still listens; a dead socket just
+     * fails. Not after a failed publish or while blocked: the broker may not
+     * read the close, and sending it could block like the publish did. */
+    if (atomic_load(&mc->busy_ms) == 0 && !atomic_load(&mc->blocked))
+        (void)amqp_connection_close(mc->c, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(mc->c);
     mc->c = NULL;
+    atomic_store(&mc->busy_ms, 0);
+    atomic_store(&mc->blocked, 0);
 }
 
 static amqp_table_entry_t
@@ -158,8 +164,15 @@ static int
 login(struct mq_conn *mc, const struct amqp_connection_info *ci)
 {
     struct timeval rpc = {MQ_RPC_TIMEOUT / 1000, 0};
-    amqp_socket_t *s;
-    int            st;
+    /* Ask to be told about resource alarms (connection.blocked, mq_watch.c);
+     * rabbitmq-c merges this into its own capabilities. */
+    amqp_table_entry_t cap = {amqp_cstring_bytes("connection.blocked"),
+                              {.kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1}};
+    amqp_table_entry_t caps = {amqp_cstring_bytes("capabilities"),
+                               {.kind = AMQP_FIELD_KIND_TABLE, .value.table = {1, &cap}}};
+    amqp_table_t       props = {1, &caps};
+    amqp_socket_t     *s;
+    int                st;
 
     mc->c = amqp_new_connection();
     if (mc->c == NULL)
@@ -173,8 +186,8 @@ login(struct mq_conn *mc, const struct amqp_connection_info *ci)
         return ERR_UNAVAILABLE;
     }
     (void)amqp_set_rpc_timeout(mc->c, &rpc);
-    if (mq_reply_ok(amqp_login(mc->c, ci->vhost, 0, 131072, MQ_HEARTBEAT, AMQP_SASL_METHOD_PLAIN,
-                               ci->user, ci->password),
+    if (mq_reply_ok(amqp_login_with_properties(mc->c, ci->vhost, 0, 131072, MQ_HEARTBEAT, &props,
+                                               AMQP_SASL_METHOD_PLAIN, ci->user, ci->password),
                     "login"))
         return ERR_UNAVAILABLE;
     amqp_channel_open(mc->c, MQ_CHANNEL);
@@ -201,9 +214,13 @@ mq_conn_open(struct mq_conn *mc, const char *url)
         rc = ERR_INVALID;
         goto done;
     }
+    atomic_store(&mc->busy_ms, 0);
+    atomic_store(&mc->blocked, 0);
     rc = login(mc, &ci);
-    if (rc == ERR_OK)
+    if (rc == ERR_OK) {
+        mq_conn_watch(mc);
         rc = declare_topology(mc);
+    }
 done:
     if (rc)
         mq_conn_close(mc);
@@ -250,17 +267,21 @@ mq_conn_declare_service(struct mq_conn *mc, const char *service, const char *con
 int
 mq_conn_confirm_all(struct mq_conn *mc)
 {
-    struct timeval tv = {MQ_RPC_TIMEOUT / 1000, 0};
-    amqp_frame_t   f;
-    int            st;
+    amqp_frame_t f;
+    int          st;
 
     while (mq_confirm_pending(&mc->confirms) > 0) {
+        struct timeval tv = {0, 200 * 1000}; /* wake up to check the deadline and stop */
+
         st = amqp_simple_wait_frame_noblock(mc->c, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT && !mq_conn_overdue(mc))
+            continue;
         if (st != AMQP_STATUS_OK) {
-            log_warn("amqp: waiting for publisher confirms: %s", amqp_error_string2(st));
+            log_warn("amqp: waiting for publisher confirms: %s",
+                     st == AMQP_STATUS_TIMEOUT ? "gave up" : amqp_error_string2(st));
             return ERR_UNAVAILABLE;
         }
-        if (f.frame_type != AMQP_FRAME_METHOD)
+        if (f.frame_type != AMQP_FRAME_METHOD || mq_conn_notice(mc, &f))
             continue;
         if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
             const amqp_basic_ack_t *m = f.payload.method.decoded;
@@ -281,6 +302,7 @@ mq_conn_confirm_all(struct mq_conn *mc)
             return ERR_UNAVAILABLE;
         }
     }
+    atomic_store(&mc->busy_ms, 0);
     return ERR_OK;
 }
 
@@ -320,6 +342,8 @@ mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
         props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
         props.expiration = amqp_cstring_bytes(p->expiration_ms);
     }
+    if (atomic_load(&mc->busy_ms) == 0)
+        atomic_store(&mc->busy_ms, mq_now_ms()); /* the watchdog's clock starts */
     if (mq_confirm_publish(&mc->confirms, &tag) != ERR_OK) {
         log_warn("amqp: publish %s: too many unconfirmed publishes", p->routing_key);
         return ERR_UNAVAILABLE;
@@ -342,6 +366,8 @@ mq_conn_pump(struct mq_conn *mc)
     int            st;
 
     st = amqp_simple_wait_frame_noblock(mc->c, &f, &tv);
+    if (st == AMQP_STATUS_OK)
+        (void)mq_conn_notice(mc, &f);
     if (st == AMQP_STATUS_OK || st == AMQP_STATUS_TIMEOUT)
         return ERR_OK;
     log_warn("amqp: connection lost: %s", amqp_error_string2(st));
@@ -506,13 +532,18 @@ mq_start(struct mq **out, const struct mq_spec *spec)
     snprintf(mq->retry, sizeof(mq->retry), "%s.retry", spec->service);
     snprintf(mq->dlq, sizeof(mq->dlq), "%s.dlq", spec->service);
     register_metrics();
+    pthread_mutex_init(&mq->watch_lock, NULL);
+    mq->relay_conn.owner = mq->consume_conn.owner = mq;
+    mq->relay_conn.fd = mq->consume_conn.fd = -1;
+    mq->has_watchdog = pthread_create(&mq->watchdog, NULL, mq_watch_main, mq) == 0;
     mq->has_relay = spec->publishes;
     mq->has_consumer = spec->consumers != NULL && spec->consumers[0].fn != NULL;
     if (mq->has_relay && pthread_create(&mq->relay, NULL, mq_relay_main, mq) != 0)
         mq->has_relay = 0;
     if (mq->has_consumer && pthread_create(&mq->consumer, NULL, mq_consume_main, mq) != 0)
         mq->has_consumer = 0;
-    if (mq->has_relay != spec->publishes || (spec->consumers && !mq->has_consumer)) {
+    if (!mq->has_watchdog || mq->has_relay != spec->publishes ||
+        (spec->consumers && !mq->has_consumer)) {
         mq_stop(mq);
         return ERR_INTERNAL;
     }
@@ -530,6 +561,10 @@ mq_stop(struct mq *mq)
         pthread_join(mq->relay, NULL);
     if (mq->has_consumer)
         pthread_join(mq->consumer, NULL);
+    atomic_store(&mq->stopped, 1);
+    if (mq->has_watchdog)
+        pthread_join(mq->watchdog, NULL);
+    pthread_mutex_destroy(&mq->watch_lock);
     free((char *)mq->spec.service);
     free((char *)mq->spec.cfg.amqp_url);
     free((char *)mq->spec.db_url);
@@ -544,6 +579,9 @@ mq_ready(struct mq *mq)
     if (mq->has_relay && !atomic_load(&mq->relay_ok))
         return ERR_UNAVAILABLE;
     if (mq->has_consumer && !atomic_load(&mq->consumer_ok))
+        return ERR_UNAVAILABLE;
+    /* A resource alarm: events are committed but cannot be published. */
+    if (atomic_load(&mq->relay_conn.blocked) || atomic_load(&mq->consume_conn.blocked))
         return ERR_UNAVAILABLE;
     return ERR_OK;
 }

@@ -248,6 +248,8 @@ other_frame(struct mq_conn *mc)
 
     if (amqp_simple_wait_frame_noblock(mc->c, &f, &tv) != AMQP_STATUS_OK)
         return ERR_UNAVAILABLE;
+    if (mq_conn_notice(mc, &f))
+        return ERR_OK;
     if (f.frame_type == AMQP_FRAME_METHOD &&
         (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
          f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
@@ -335,19 +337,19 @@ mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
 void *
 mq_consume_main(void *arg)
 {
-    struct mq     *mq = arg;
-    struct db     *db = db_new(mq->spec.db_url, NULL);
-    struct mq_conn mc = {0};
-    double         last_prune = -PRUNE_EVERY; /* the first idle moment prunes */
-    int            backoff = 100, rc, down = 0;
+    struct mq      *mq = arg;
+    struct db      *db = db_new(mq->spec.db_url, NULL);
+    struct mq_conn *mc = &mq->consume_conn;
+    double          last_prune = -PRUNE_EVERY; /* the first idle moment prunes */
+    int             backoff = 100, rc, down = 0;
 
     while (db != NULL && !atomic_load(&mq->stop)) {
-        if (mc.c == NULL) {
+        if (mc->c == NULL) {
             rc = db_ping(db);
             if (rc == ERR_OK)
-                rc = subscribe(mq, &mc);
+                rc = subscribe(mq, mc);
             if (rc) {
-                mq_conn_close(&mc);
+                mq_conn_close(mc);
                 atomic_store(&mq->consumer_ok, 0);
                 if (!down)
                     log_warn("consumer %s: %s; retrying with backoff", mq->queue, err_name(rc));
@@ -362,15 +364,15 @@ mq_consume_main(void *arg)
             backoff = 100;
             atomic_store(&mq->consumer_ok, 1);
         }
-        rc = consume_one(mq, db, &mc);
+        rc = consume_one(mq, db, mc);
         if (rc) {
-            mq_conn_close(&mc);
+            mq_conn_close(mc);
             atomic_store(&mq->consumer_ok, 0);
             continue;
         }
         prune_inbox(mq, db, &last_prune);
     }
-    mq_conn_close(&mc);
+    mq_conn_close(mc);
     db_free(db);
     return NULL;
 }

@@ -140,6 +140,7 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
 struct relay {
     double last_stats, last_prune;
     int    busy;
+    int    failing; /* the last batch failed: not ready until one goes through */
 };
 
 static void
@@ -190,27 +191,36 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
             return rc;
         }
     }
-    atomic_store(&mq->relay_ok, 1);
-    if (!leader || mq->spec.cfg.outbox_paused)
+    /* A fresh connection is not enough after a failed batch: under a
+     * resource alarm the broker accepts connections and then stalls every
+     * publish, so only a batch that goes through makes the relay ready. */
+    if (!st->failing)
+        atomic_store(&mq->relay_ok, 1);
+    if (!leader || mq->spec.cfg.outbox_paused) {
+        atomic_store(&mq->relay_ok, 1);
         return ERR_OK;
+    }
     rc = publish_batch(mq, db, mc, a, &n);
     st->busy = n == RELAY_BATCH;
+    st->failing = rc != ERR_OK;
+    if (rc == ERR_OK)
+        atomic_store(&mq->relay_ok, 1);
     return rc;
 }
 
 void *
 mq_relay_main(void *arg)
 {
-    struct mq     *mq = arg;
-    struct db     *db = db_new(mq->spec.db_url, NULL);
-    struct mq_conn mc = {0};
-    struct relay   st = {0, 0, 0};
-    int            backoff = 100, rc, down = 0;
+    struct mq      *mq = arg;
+    struct db      *db = db_new(mq->spec.db_url, NULL);
+    struct mq_conn *mc = &mq->relay_conn;
+    struct relay    st = {0, 0, 0, 0};
+    int             backoff = 100, rc, down = 0;
 
     while (!atomic_load(&mq->stop)) {
         struct arena *a = arena_create();
 
-        rc = db == NULL ? ERR_INTERNAL : relay_step(mq, db, &mc, a, &st);
+        rc = db == NULL ? ERR_INTERNAL : relay_step(mq, db, mc, a, &st);
         arena_destroy(a);
         if (rc) {
             atomic_store(&mq->relay_ok, 0);
@@ -228,7 +238,7 @@ mq_relay_main(void *arg)
         if (!st.busy)
             mq_sleep(mq, RELAY_IDLE_MS);
     }
-    mq_conn_close(&mc);
+    mq_conn_close(mc);
     db_free(db);
     return NULL;
 }

@@ -253,4 +253,45 @@ ok(wait_until('old inbox rows pruned', sub {
     'prune: the 1500 rows older than the horizon are gone (in batches of 1000)');
 is(pg_sql($db, 'SELECT count(*) FROM inbox')->[0][0], $kept, 'prune: every recent row stays');
 
+# -- broker flow control: a memory alarm (watermark 0) makes RabbitMQ stop reading from publishing
+# connections. The relay must not hang: /ready says 503, SIGTERM exits within the drain timeout
+# (10 s), and once the alarm is over every event is applied exactly once.
+my $alarm = 0;
+END { rabbitmqctl('-q', 'set_vm_memory_high_watermark', '0.4') if $alarm }    # even if we die
+$p->stop;
+$p = spawn_service('mqprobe', %env);
+($rc, $out, $err) = rabbitmqctl('-q', 'set_vm_memory_high_watermark', '0');
+$alarm = 1;
+is($rc, 0, 'flow: memory alarm raised') or diag($err);
+emit($p, n => 40, start => 40000, pad => 500_000);    # 20 MB: more than the socket buffers hold
+ok(wait_until('not ready under the alarm', sub { http(GET => $p->url . '/ready')->{status} == 503 }, 20),
+    'flow: /ready is 503 while the broker blocks publishing');
+is(http(GET => $p->url . '/ready')->{status}, 503, 'flow: and stays 503');
+my $t0 = Time::HiRes::time();
+$p->stop;
+cmp_ok(Time::HiRes::time() - $t0, '<', 10, 'flow: SIGTERM exits within the drain timeout');
+like($p->stderr_text, qr/the broker blocks publishing/, 'flow: told by the broker (connection.blocked)');
+# The same 20 MB relayed as one batch while the alarm lasts: the publish stalls in send() before
+# any notice can be read, and the watchdog cuts it.
+$p = spawn_service('mqprobe', %env);
+ok(wait_until('stalled publish cut', sub { $p->stderr_text =~ /stalled/ }, 30),
+    'flow: a publish stalled in send() is cut');
+ok(wait_until('not ready after the cut', sub { http(GET => $p->url . '/ready')->{status} == 503 }, 10),
+    'flow: /ready is 503 after the cut');
+Time::HiRes::sleep(1);
+is(http(GET => $p->url . '/ready')->{status}, 503, 'flow: and stays 503 while publishes fail');
+$t0 = Time::HiRes::time();
+$p->stop;
+cmp_ok(Time::HiRes::time() - $t0, '<', 10, 'flow: SIGTERM exits within the drain timeout');
+($rc, $out, $err) = rabbitmqctl('-q', 'set_vm_memory_high_watermark', '0.4');
+is($rc, 0, 'flow: alarm cleared') or diag($err);
+$alarm = 0 if $rc == 0;
+$p = spawn_service('mqprobe', %env);
+ok(wait_until('flow events applied', sub {
+    pg_sql($db, 'SELECT count(*) FROM effects WHERE n BETWEEN 40000 AND 40039')->[0][0] >= 40 }, 60),
+    'flow: after the alarm every event is applied');
+Time::HiRes::sleep(0.5);
+is_deeply(pg_sql($db, 'SELECT count(*), count(DISTINCT n) FROM effects WHERE n BETWEEN 40000 AND 40039'),
+    [[40, 40]], 'flow: nothing lost, nothing applied twice');
+
 done_testing;

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "arena.h"
 #include "auth.h"
@@ -45,7 +46,7 @@ static struct probe_config probe;
 static struct mq          *probe_mq;
 
 struct emit_input {
-    int64_t n, start, fail_attempts, mixed;
+    int64_t n, start, fail_attempts, mixed, pad;
 };
 
 static const struct decode_field emit_fields[] = {
@@ -53,18 +54,21 @@ static const struct decode_field emit_fields[] = {
     {"start", DECODE_I64, offsetof(struct emit_input, start), 0, 0, INT64_MAX / 2, 0},
     {"fail_attempts", DECODE_I64, offsetof(struct emit_input, fail_attempts), 0, 0, 100, 0},
     {"mixed", DECODE_I64, offsetof(struct emit_input, mixed), 0, 0, 1, 0},
+    {"pad", DECODE_I64, offsetof(struct emit_input, pad), 0, 0, 1000000, 0},
     {NULL, DECODE_STR, 0, 0, 0, 0, 0},
 };
 
 /* POST /emit {"n", "start", "fail_attempts", "mixed"}: n events, one
  * transaction each. mixed: odd numbers go out as product.created, which no
  * queue is bound for (they land in souk.unrouted), so one relay batch is
- * confirmed by two queues, out of order. */
+ * confirmed by two queues, out of order. pad: that many bytes of padding in
+ * each payload (large messages fill socket buffers). */
 static int
 emit(struct req *r)
 {
     struct emit_input in = {0};
     struct db        *db = r->worker;
+    char             *padding;
     json_t           *body;
     int64_t           i;
     int               rc;
@@ -75,9 +79,11 @@ emit(struct req *r)
     rc = req_decode(r, body, emit_fields, &in, NULL);
     if (rc)
         return rc;
+    padding = arena_alloc(r->arena, (size_t)in.pad + 1);
+    memset(padding, 'x', (size_t)in.pad);
     for (i = in.start; i < in.start + in.n; i++) {
-        json_t *p = json_pack("{s:I,s:I}", "n", (json_int_t)i, "fail_attempts",
-                              (json_int_t)in.fail_attempts);
+        json_t *p = json_pack("{s:I,s:I,s:s%}", "n", (json_int_t)i, "fail_attempts",
+                              (json_int_t)in.fail_attempts, "pad", padding, (size_t)in.pad);
 
         rc = db_begin(db);
         if (rc == ERR_OK)
