@@ -25,10 +25,10 @@
 #define MQ_H_DIED_AT    "x-souk-died-at"
 #define MQ_H_DELIVERIES "x-delivery-count" /* set by quorum queues on a redelivery */
 #define MQ_QUEUE_NAME   200                /* bytes for "<service>.retry" and friends */
-#define MQ_PUBLISH_TIMEOUT                                                                         \
-    5000                   /* ms: a publish and its confirm, unless the broker said blocked        \
-                            */
-#define MQ_STOP_GRACE 1000 /* ms: a publish in flight may finish after mq_stop */
+/* ms: a publish and its confirm may take this long, unless the broker said
+ * connection.blocked (then: until it unblocks); after mq_stop, MQ_STOP_GRACE. */
+#define MQ_PUBLISH_TIMEOUT 10000
+#define MQ_STOP_GRACE      1000
 
 /* One broker connection with channel MQ_CHANNEL open in confirm mode. The
  * atomics are read by other threads: mq_ready and the watchdog (mq_watch.c),
