@@ -100,7 +100,7 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
 {
     struct db_rows *rs;
     uint64_t        first;
-    size_t          i;
+    size_t          i, published = 0;
     int             rc, mrc;
 
     *n = 0;
@@ -123,12 +123,13 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
 
         rc = mq_conn_publish(mc, &p, 0);
         if (rc == ERR_OK)
-            metrics_add(&mq_publishes, 1);
+            published++;
     }
+    metrics_add(&mq_publishes, (int64_t)published);
     if (rc == ERR_OK)
         rc = mq_conn_confirm_all(mc);
     /* What was acked before a failure stays acked: mark it either way. */
-    mrc = mark_confirmed(mc, db, a, rs, first, rc ? i - 1 : i, n);
+    mrc = mark_confirmed(mc, db, a, rs, first, published, n);
     if (rc && mc->c != NULL)
         mq_conn_close(mc); /* the rest is republished on a new channel */
     if (rc || mrc)
