@@ -14,8 +14,9 @@
  * duplicate is acked and skipped), runs the handler, commits, runs the
  * handler's after_commit hook if it set one (struct mq_msg), then acks. A
  * failing handler is retried after a delay (queue <svc>.retry), up to
- * max_attempts, then parked in <svc>.dlq for `soukctl dlq`. Inbox rows older
- * than inbox_retain_s are pruned by the consumer thread.
+ * max_attempts, then parked in <svc>.dlq for `soukctl dlq`; a delivery that
+ * killed the process counts as an attempt too. Inbox rows older than
+ * inbox_retain_s are pruned by the consumer thread.
  *
  * Tables (created by each service's migrations, see contracts/events.md):
  *   outbox (seq bigserial, id uuid, type text, aggregate_id bigint,

@@ -6,6 +6,9 @@
  * into a no-op. A failing handler is re-published to <svc>.retry with a
  * growing delay, and after max_attempts parked in <svc>.dlq, in both cases
  * confirmed by the broker before the original is acked: nothing is lost.
+ * A delivery the consumer never settled because it died (the quorum queue's
+ * x-delivery-count) counts as a failed attempt, so a message that crashes
+ * the process is parked too instead of crash-looping the service.
  * A database that is down is nobody's message's fault, so it does not count
  * as an attempt: the message waits in hand until the database is back.
  */
