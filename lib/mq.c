@@ -19,6 +19,8 @@
 /* clang-format off */
 struct metric mq_published = {.name = "souk_events_published_total",
     .help = "Outbox events published and confirmed by the broker.", .kind = METRIC_COUNTER};
+struct metric mq_publishes = {.name = "souk_outbox_publishes_total",
+    .help = "basic.publish calls by the relay: a row published again after a failure counts again.", .kind = METRIC_COUNTER};
 struct metric mq_publish_failures = {.name = "souk_events_publish_failures_total",
     .help = "Relay batches that failed (broker down, nack) and will be retried.", .kind = METRIC_COUNTER};
 struct metric mq_backlog = {.name = "souk_outbox_backlog",
@@ -97,10 +99,16 @@ mq_conn_close(struct mq_conn *mc)
 {
     if (mc->c == NULL)
         return;
-    /* A polite close when the broker still listens; a dead socket just fails. */
-    (void)amqp_connection_close(mc->c, AMQP_REPLY_SUCCESS);
+    mq_conn_unwatch(mc);
+    /* A polite close when the broker still listens; a dead socket just
+     * fails. Not after a failed publish or while blocked: the broker may not
+     * read the close, and sending it could block like the publish did. */
+    if (atomic_load(&mc->busy_ms) == 0 && !atomic_load(&mc->blocked))
+        (void)amqp_connection_close(mc->c, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(mc->c);
     mc->c = NULL;
+    atomic_store(&mc->busy_ms, 0);
+    atomic_store(&mc->blocked, 0);
 }
 
 static amqp_table_entry_t
@@ -155,8 +163,15 @@ static int
 login(struct mq_conn *mc, const struct amqp_connection_info *ci)
 {
     struct timeval rpc = {MQ_RPC_TIMEOUT / 1000, 0};
-    amqp_socket_t *s;
-    int            st;
+    /* Ask to be told about resource alarms (connection.blocked, mq_watch.c);
+     * rabbitmq-c merges this into its own capabilities. */
+    amqp_table_entry_t cap = {amqp_cstring_bytes("connection.blocked"),
+                              {.kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1}};
+    amqp_table_entry_t caps = {amqp_cstring_bytes("capabilities"),
+                               {.kind = AMQP_FIELD_KIND_TABLE, .value.table = {1, &cap}}};
+    amqp_table_t       props = {1, &caps};
+    amqp_socket_t     *s;
+    int                st;
 
     mc->c = amqp_new_connection();
     if (mc->c == NULL)
@@ -170,8 +185,8 @@ login(struct mq_conn *mc, const struct amqp_connection_info *ci)
         return ERR_UNAVAILABLE;
     }
     (void)amqp_set_rpc_timeout(mc->c, &rpc);
-    if (mq_reply_ok(amqp_login(mc->c, ci->vhost, 0, 131072, MQ_HEARTBEAT, AMQP_SASL_METHOD_PLAIN,
-                               ci->user, ci->password),
+    if (mq_reply_ok(amqp_login_with_properties(mc->c, ci->vhost, 0, 131072, MQ_HEARTBEAT, &props,
+                                               AMQP_SASL_METHOD_PLAIN, ci->user, ci->password),
                     "login"))
         return ERR_UNAVAILABLE;
     amqp_channel_open(mc->c, MQ_CHANNEL);
@@ -180,8 +195,7 @@ login(struct mq_conn *mc, const struct amqp_connection_info *ci)
     amqp_confirm_select(mc->c, MQ_CHANNEL);
     if (mq_reply_ok(amqp_get_rpc_reply(mc->c), "confirm.select"))
         return ERR_UNAVAILABLE;
-    mc->next_tag = 1; /* the broker numbers a channel's publishes from 1 */
-    mc->acked = 0;
+    mq_confirm_reset(&mc->confirms); /* the broker numbers a channel's publishes from 1 */
     return ERR_OK;
 }
 
@@ -199,9 +213,13 @@ mq_conn_open(struct mq_conn *mc, const char *url)
         rc = ERR_INVALID;
         goto done;
     }
+    atomic_store(&mc->busy_ms, 0);
+    atomic_store(&mc->blocked, 0);
     rc = login(mc, &ci);
-    if (rc == ERR_OK)
+    if (rc == ERR_OK) {
+        mq_conn_watch(mc);
         rc = declare_topology(mc);
+    }
 done:
     if (rc)
         mq_conn_close(mc);
@@ -239,10 +257,73 @@ mq_conn_declare_service(struct mq_conn *mc, const char *service, const char *con
     return rc;
 }
 
+/* Publisher confirms come out of order when a batch's messages went to
+ * different queues (each quorum queue confirms when its own log commits),
+ * and one ack or nack may cover every tag up to its own (multiple), so every
+ * tag is tracked (mq_confirm.c). Anything else unexpected (a close, a
+ * timeout) fails the wait; the caller republishes what was not acked on a
+ * new channel: at-least-once, deduplicated by the consumers' inbox. */
+int
+mq_conn_confirm_all(struct mq_conn *mc)
+{
+    amqp_frame_t f;
+    int          st;
+
+    while (mq_confirm_pending(&mc->confirms) > 0) {
+        struct timeval tv = {0, 200 * 1000}; /* wake up to check the deadline and stop */
+
+        st = amqp_simple_wait_frame_noblock(mc->c, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT && !mq_conn_overdue(mc))
+            continue;
+        if (st != AMQP_STATUS_OK) {
+            log_warn("amqp: waiting for publisher confirms: %s",
+                     st == AMQP_STATUS_TIMEOUT ? "gave up" : amqp_error_string2(st));
+            return ERR_UNAVAILABLE;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD || mq_conn_notice(mc, &f))
+            continue;
+        if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+            const amqp_basic_ack_t *m = f.payload.method.decoded;
+
+            st = mq_confirm_settle(&mc->confirms, m->delivery_tag, m->multiple, 1);
+        } else if (f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+            const amqp_basic_nack_t *m = f.payload.method.decoded;
+
+            log_warn("amqp: the broker refused a message (nack)");
+            st = mq_confirm_settle(&mc->confirms, m->delivery_tag, m->multiple, 0);
+        } else {
+            log_warn("amqp: unexpected method 0x%08x while waiting for confirms",
+                     f.payload.method.id);
+            return ERR_UNAVAILABLE;
+        }
+        if (st != ERR_OK) {
+            log_warn("amqp: a confirm for a tag never published");
+            return ERR_UNAVAILABLE;
+        }
+    }
+    atomic_store(&mc->busy_ms, 0);
+    return ERR_OK;
+}
+
+/* Wait for the confirm of a single publish (the only one in flight) and
+ * take it: a nack is a failure. */
+static int
+confirm_taken(struct mq_conn *mc)
+{
+    uint64_t tag;
+    int      acked, rc, all = 1;
+
+    rc = mq_conn_confirm_all(mc);
+    while (mq_confirm_take(&mc->confirms, &tag, &acked))
+        all &= acked;
+    return rc ? rc : all ? ERR_OK : ERR_UNAVAILABLE;
+}
+
 int
 mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
 {
     amqp_basic_properties_t props;
+    uint64_t                tag;
     int                     st;
 
     memset(&props, 0, sizeof(props));
@@ -260,6 +341,12 @@ mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
         props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
         props.expiration = amqp_cstring_bytes(p->expiration_ms);
     }
+    if (atomic_load(&mc->busy_ms) == 0)
+        atomic_store(&mc->busy_ms, mq_now_ms()); /* the watchdog's clock starts */
+    if (mq_confirm_publish(&mc->confirms, &tag) != ERR_OK) {
+        log_warn("amqp: publish %s: too many unconfirmed publishes", p->routing_key);
+        return ERR_UNAVAILABLE;
+    }
     st = amqp_basic_publish(mc->c, MQ_CHANNEL, amqp_cstring_bytes(p->exchange),
                             amqp_cstring_bytes(p->routing_key), 0, 0, &props,
                             (amqp_bytes_t){p->len, (void *)p->body});
@@ -267,46 +354,7 @@ mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
         log_warn("amqp: publish %s: %s", p->routing_key, amqp_error_string2(st));
         return ERR_UNAVAILABLE;
     }
-    mc->next_tag++;
-    return wait ? mq_conn_confirm_all(mc) : ERR_OK;
-}
-
-/* Broker acks come in order on one channel of one node, possibly several
- * at once (multiple = 1), so a running high-water mark is enough; anything
- * unexpected (a nack, a close, a timeout) fails the batch and the caller
- * republishes it on a new connection: at-least-once, deduplicated by the
- * consumers' inbox. */
-int
-mq_conn_confirm_all(struct mq_conn *mc)
-{
-    struct timeval tv = {MQ_RPC_TIMEOUT / 1000, 0};
-    amqp_frame_t   f;
-    int            st;
-
-    while (mc->acked < mc->next_tag - 1) {
-        st = amqp_simple_wait_frame_noblock(mc->c, &f, &tv);
-        if (st != AMQP_STATUS_OK) {
-            log_warn("amqp: waiting for publisher confirms: %s", amqp_error_string2(st));
-            return ERR_UNAVAILABLE;
-        }
-        if (f.frame_type != AMQP_FRAME_METHOD)
-            continue;
-        if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
-            const amqp_basic_ack_t *ack = f.payload.method.decoded;
-
-            if ((ack->multiple || ack->delivery_tag == mc->acked + 1) &&
-                ack->delivery_tag > mc->acked)
-                mc->acked = ack->delivery_tag;
-            continue;
-        }
-        if (f.payload.method.id == AMQP_BASIC_NACK_METHOD)
-            log_warn("amqp: the broker refused a message (nack)");
-        else
-            log_warn("amqp: unexpected method 0x%08x while waiting for confirms",
-                     f.payload.method.id);
-        return ERR_UNAVAILABLE;
-    }
-    return ERR_OK;
+    return wait ? confirm_taken(mc) : ERR_OK;
 }
 
 int
@@ -317,6 +365,8 @@ mq_conn_pump(struct mq_conn *mc)
     int            st;
 
     st = amqp_simple_wait_frame_noblock(mc->c, &f, &tv);
+    if (st == AMQP_STATUS_OK)
+        (void)mq_conn_notice(mc, &f);
     if (st == AMQP_STATUS_OK || st == AMQP_STATUS_TIMEOUT)
         return ERR_OK;
     log_warn("amqp: connection lost: %s", amqp_error_string2(st));
@@ -364,6 +414,32 @@ mq_header_str(const amqp_table_t *h, const char *key, struct arena *a)
     return arena_strndup(a, v->value.bytes.bytes, v->value.bytes.len);
 }
 
+double
+mq_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The longest a failing event can wait in <svc>.retry between its first and
+ * its last attempt (forward() in mq_consume.c doubles the delay per attempt,
+ * stopping once it passes an hour). */
+static int64_t
+retry_window_s(const struct mq_config *c)
+{
+    int64_t delay = c->retry_delay_ms, total = 0;
+    int64_t i;
+
+    for (i = 1; i < c->max_attempts; i++) {
+        total += delay;
+        if (delay < 3600000)
+            delay *= 2;
+    }
+    return total / 1000 + 1;
+}
+
 void
 mq_sleep(struct mq *mq, int ms)
 {
@@ -404,8 +480,9 @@ mq_outbox_put(struct work *w, enum event_type type, int64_t aggregate_id, json_t
 static void
 register_metrics(void)
 {
-    struct metric *all[] = {&mq_published, &mq_publish_failures, &mq_backlog, &mq_oldest_age,
-                            &mq_consumed,  &mq_duplicates,       &mq_retried, &mq_dead_lettered};
+    struct metric *all[] = {&mq_published,  &mq_publishes,  &mq_publish_failures,
+                            &mq_backlog,    &mq_oldest_age, &mq_consumed,
+                            &mq_duplicates, &mq_retried,    &mq_dead_lettered};
     size_t         i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -434,17 +511,32 @@ mq_start(struct mq **out, const struct mq_spec *spec)
         mq->spec.cfg.retry_delay_ms = 1000;
     if (mq->spec.outbox_retention_s <= 0)
         mq->spec.outbox_retention_s = 7 * 86400;
+    if (mq->spec.cfg.inbox_retain_s <= 0)
+        mq->spec.cfg.inbox_retain_s = 7 * 86400;
+    /* A copy of an applied event can arrive up to a retry window later (the
+     * first copy failed and waited in <svc>.retry): keep its inbox row at
+     * least twice that long. */
+    if (mq->spec.cfg.inbox_retain_s < 2 * retry_window_s(&mq->spec.cfg)) {
+        mq->spec.cfg.inbox_retain_s = 2 * retry_window_s(&mq->spec.cfg);
+        log_warn("mq: SOUK_MQ_INBOX_RETAIN_S raised to %lld s, twice the retry window",
+                 (long long)mq->spec.cfg.inbox_retain_s);
+    }
     snprintf(mq->queue, sizeof(mq->queue), "%s", spec->service);
     snprintf(mq->retry, sizeof(mq->retry), "%s.retry", spec->service);
     snprintf(mq->dlq, sizeof(mq->dlq), "%s.dlq", spec->service);
     register_metrics();
+    pthread_mutex_init(&mq->watch_lock, NULL);
+    mq->relay_conn.owner = mq->consume_conn.owner = mq;
+    mq->relay_conn.fd = mq->consume_conn.fd = -1;
+    mq->has_watchdog = pthread_create(&mq->watchdog, NULL, mq_watch_main, mq) == 0;
     mq->has_relay = spec->publishes;
     mq->has_consumer = spec->consumers != NULL && spec->consumers[0].fn != NULL;
     if (mq->has_relay && pthread_create(&mq->relay, NULL, mq_relay_main, mq) != 0)
         mq->has_relay = 0;
     if (mq->has_consumer && pthread_create(&mq->consumer, NULL, mq_consume_main, mq) != 0)
         mq->has_consumer = 0;
-    if (mq->has_relay != spec->publishes || (spec->consumers && !mq->has_consumer)) {
+    if (!mq->has_watchdog || mq->has_relay != spec->publishes ||
+        (spec->consumers && !mq->has_consumer)) {
         mq_stop(mq);
         return ERR_INTERNAL;
     }
@@ -462,6 +554,10 @@ mq_stop(struct mq *mq)
         pthread_join(mq->relay, NULL);
     if (mq->has_consumer)
         pthread_join(mq->consumer, NULL);
+    atomic_store(&mq->stopped, 1);
+    if (mq->has_watchdog)
+        pthread_join(mq->watchdog, NULL);
+    pthread_mutex_destroy(&mq->watch_lock);
     free((char *)mq->spec.service);
     free((char *)mq->spec.cfg.amqp_url);
     free((char *)mq->spec.db_url);
@@ -476,6 +572,9 @@ mq_ready(struct mq *mq)
     if (mq->has_relay && !atomic_load(&mq->relay_ok))
         return ERR_UNAVAILABLE;
     if (mq->has_consumer && !atomic_load(&mq->consumer_ok))
+        return ERR_UNAVAILABLE;
+    /* A resource alarm: events are committed but cannot be published. */
+    if (atomic_load(&mq->relay_conn.blocked) || atomic_load(&mq->consume_conn.blocked))
         return ERR_UNAVAILABLE;
     return ERR_OK;
 }

@@ -14,7 +14,9 @@
  * duplicate is acked and skipped), runs the handler, commits, runs the
  * handler's after_commit hook if it set one (struct mq_msg), then acks. A
  * failing handler is retried after a delay (queue <svc>.retry), up to
- * max_attempts, then parked in <svc>.dlq for `soukctl dlq`.
+ * max_attempts, then parked in <svc>.dlq for `soukctl dlq`; a delivery that
+ * killed the process counts as an attempt too. Inbox rows older than
+ * inbox_retain_s are pruned by the consumer thread.
  *
  * Tables (lib/migrations, applied by `soukctl schema up` to every service
  * database that publishes or consumes; see contracts/events.md):
@@ -80,6 +82,7 @@ struct mq_config {
     const char *amqp_url;
     int         outbox_paused; /* CFG_BOOL */
     int64_t     max_attempts, retry_delay_ms;
+    int64_t     inbox_retain_s; /* inbox rows kept this long (raised to the retry window) */
 };
 
 #define MQ_CFG_ROWS(st, f)                                                                         \
@@ -90,7 +93,9 @@ struct mq_config {
         CFG_INT_ROW("SOUK_MQ_MAX_ATTEMPTS", st, f.max_attempts, "5", 1, 100,                       \
                     "handler attempts before an event is dead-lettered"),                          \
         CFG_INT_ROW("SOUK_MQ_RETRY_DELAY_MS", st, f.retry_delay_ms, "1000", 1, 3600000,            \
-                    "first retry delay, doubled per attempt")
+                    "first retry delay, doubled per attempt"),                                     \
+        CFG_INT_ROW("SOUK_MQ_INBOX_RETAIN_S", st, f.inbox_retain_s, "604800", 3600, 315360000,     \
+                    "inbox rows (duplicate detection) kept this long")
 
 struct mq_spec {
     const char               *service;   /* queue name and log tag: "search" */

@@ -6,6 +6,9 @@
  * into a no-op. A failing handler is re-published to <svc>.retry with a
  * growing delay, and after max_attempts parked in <svc>.dlq, in both cases
  * confirmed by the broker before the original is acked: nothing is lost.
+ * A delivery the consumer never settled because it died (the quorum queue's
+ * x-delivery-count) counts as a failed attempt, so a message that crashes
+ * the process is parked too instead of crash-looping the service.
  * A database that is down is nobody's message's fault, so it does not count
  * as an attempt: the message waits in hand until the database is back.
  */
@@ -20,11 +23,19 @@
 
 #define CONSUME_POLL_MS 250
 #define MAX_KEYS        64
+#define PRUNE_EVERY     60.0 /* s between inbox prunes */
+#define PRUNE_BATCH     1000 /* rows per DELETE: short locks, short pauses */
+#define PRUNE_BATCHES   20   /* DELETEs per prune at most; the rest waits a minute */
+#define TEXT_(x)        #x
+#define TEXT(x)         TEXT_(x)
 
 enum outcome { DONE, RETRY, PARK, LEAVE };
 
 static const char inbox_sql[] =
     "INSERT INTO inbox (event_id, type) VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING";
+static const char prune_sql[] =
+    "DELETE FROM inbox WHERE event_id IN (SELECT event_id FROM inbox "
+    "WHERE processed_at < now() - make_interval(secs => $1) LIMIT " TEXT(PRUNE_BATCH) ")";
 
 static int
 subscribe(struct mq *mq, struct mq_conn *mc)
@@ -207,15 +218,31 @@ forward(struct mq *mq, struct mq_conn *mc, const amqp_envelope_t *env, struct ar
 static int
 handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env)
 {
-    struct arena *a = arena_create();
-    const char   *why = "";
-    int           attempt, rc = ERR_OK;
-    enum outcome  o;
+    const amqp_table_t *h = env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG
+                                ? &env->message.properties.headers
+                                : NULL;
+    struct arena       *a = arena_create();
+    const char         *why = "";
+    int                 attempt, died, rc = ERR_OK;
+    enum outcome        o;
 
-    attempt = 1 + (int)mq_header_int(&env->message.properties.headers, MQ_H_ATTEMPT, 0);
-    if (!(env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG))
-        attempt = 1;
-    o = process(mq, db, mc, env, a, attempt, &why);
+    /* Attempts so far: the failures that went through <svc>.retry, plus the
+     * deliveries of this copy that were never settled. The quorum queue
+     * counts those itself (x-delivery-count): the consumer died, or lost its
+     * connection, with the message in hand. A message that kills the process
+     * every time is thus parked like one whose handler fails every time. */
+    died = (int)mq_header_int(h, MQ_H_DELIVERIES, 0);
+    attempt = 1 + (int)mq_header_int(h, MQ_H_ATTEMPT, 0) + died;
+    if (died > 0 && attempt > mq->spec.cfg.max_attempts) {
+        attempt--; /* the attempts made; this delivery runs nothing */
+        why = arena_printf(a,
+                           "delivered %d time(s) without being settled: the consumer died "
+                           "handling it",
+                           died);
+        o = PARK;
+    } else {
+        o = process(mq, db, mc, env, a, attempt, &why);
+    }
     if (o == LEAVE) {
         rc = ERR_UNAVAILABLE;
         goto done;
@@ -247,6 +274,8 @@ other_frame(struct mq_conn *mc)
 
     if (amqp_simple_wait_frame_noblock(mc->c, &f, &tv) != AMQP_STATUS_OK)
         return ERR_UNAVAILABLE;
+    if (mq_conn_notice(mc, &f))
+        return ERR_OK;
     if (f.frame_type == AMQP_FRAME_METHOD &&
         (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
          f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
@@ -281,6 +310,37 @@ consume_one(struct mq *mq, struct db *db, struct mq_conn *mc)
     return rc;
 }
 
+/* Forget inbox rows past the retention horizon, a few small batches at a
+ * time between messages, so the table stays the size of the horizon. A
+ * failure is only logged: the next prune catches up. */
+static void
+prune_inbox(struct mq *mq, struct db *db, double *last)
+{
+    struct arena *a;
+    int           i, rc = ERR_OK;
+    int64_t       gone = 0;
+
+    if (mq_now_s() - *last < PRUNE_EVERY)
+        return;
+    *last = mq_now_s();
+    a = arena_create();
+    for (i = 0; i < PRUNE_BATCHES && !atomic_load(&mq->stop); i++) {
+        rc = db_exec_sql(db, a, prune_sql, 1,
+                         (const char *const[]){db_i64_text(a, mq->spec.cfg.inbox_retain_s)}, NULL);
+        if (rc)
+            break;
+        gone += db_affected(db);
+        if (db_affected(db) < PRUNE_BATCH)
+            break;
+    }
+    arena_destroy(a);
+    if (rc)
+        log_warn("consumer %s: pruning the inbox failed (will retry)", mq->queue);
+    else if (gone > 0)
+        log_info("consumer %s: pruned %lld inbox row(s) older than %lld s", mq->queue,
+                 (long long)gone, (long long)mq->spec.cfg.inbox_retain_s);
+}
+
 int
 mq_msg_bad(struct mq_msg *m, const char *why)
 {
@@ -304,18 +364,19 @@ mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
 void *
 mq_consume_main(void *arg)
 {
-    struct mq     *mq = arg;
-    struct db     *db = db_new(mq->spec.db_url, NULL);
-    struct mq_conn mc = {0};
-    int            backoff = 100, rc, down = 0;
+    struct mq      *mq = arg;
+    struct db      *db = db_new(mq->spec.db_url, NULL);
+    struct mq_conn *mc = &mq->consume_conn;
+    double          last_prune = -PRUNE_EVERY; /* the first idle moment prunes */
+    int             backoff = 100, rc, down = 0;
 
     while (db != NULL && !atomic_load(&mq->stop)) {
-        if (mc.c == NULL) {
+        if (mc->c == NULL) {
             rc = db_ping(db);
             if (rc == ERR_OK)
-                rc = subscribe(mq, &mc);
+                rc = subscribe(mq, mc);
             if (rc) {
-                mq_conn_close(&mc);
+                mq_conn_close(mc);
                 atomic_store(&mq->consumer_ok, 0);
                 if (!down)
                     log_warn("consumer %s: %s; retrying with backoff", mq->queue, err_name(rc));
@@ -330,13 +391,15 @@ mq_consume_main(void *arg)
             backoff = 100;
             atomic_store(&mq->consumer_ok, 1);
         }
-        rc = consume_one(mq, db, &mc);
+        rc = consume_one(mq, db, mc);
         if (rc) {
-            mq_conn_close(&mc);
+            mq_conn_close(mc);
             atomic_store(&mq->consumer_ok, 0);
+            continue;
         }
+        prune_inbox(mq, db, &last_prune);
     }
-    mq_conn_close(&mc);
+    mq_conn_close(mc);
     db_free(db);
     return NULL;
 }

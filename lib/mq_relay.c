@@ -37,15 +37,6 @@ static const char stats_sql[] =
 static const char prune_sql[] =
     "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)";
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int
 is_leader(struct db *db, struct arena *a, int *leader)
 {
@@ -61,14 +52,54 @@ is_leader(struct db *db, struct arena *a, int *leader)
     return ERR_OK;
 }
 
-/* Publish one batch; *n is how many rows were published and marked. */
+/* Mark the rows whose publishes the broker settled: acked ones as sent;
+ * nacked ones stay unsent and go out again with the next batch. Row i of
+ * the batch had tag first + i. *n is how many rows were marked. */
+static int
+mark_confirmed(struct mq_conn *mc, struct db *db, struct arena *a, struct db_rows *rs,
+               uint64_t first, size_t published, size_t *n)
+{
+    struct buf *seqs = buf_new(a, (size_t)RELAY_BATCH * 24);
+    uint64_t    tag;
+    size_t      nacked = 0;
+    int         acked, rc;
+
+    buf_putc(seqs, '{');
+    while (mq_confirm_take(&mc->confirms, &tag, &acked)) {
+        if (tag - first >= published)
+            continue; /* not this batch's: cannot happen, tags are consecutive */
+        if (!acked) {
+            nacked++;
+            continue;
+        }
+        buf_printf(seqs, "%s%s", *n ? "," : "", db_get(rs, (size_t)(tag - first), 0));
+        (*n)++;
+    }
+    buf_append(seqs, "}", 2); /* with the NUL: the text array literal is a C string */
+    if (nacked > 0)
+        log_warn("outbox relay: the broker refused %zu event(s); they go out again", nacked);
+    if (*n == 0)
+        return nacked ? ERR_UNAVAILABLE : ERR_OK;
+    rc = buf_error(seqs);
+    if (rc == ERR_OK)
+        rc = db_exec_sql(db, a, mark_sql, 1, (const char *const[]){buf_data(seqs)}, NULL);
+    if (rc == ERR_OK)
+        metrics_add(&mq_published, (int64_t)*n);
+    else
+        *n = 0;
+    return rc ? rc : nacked ? ERR_UNAVAILABLE : ERR_OK;
+}
+
+/* Publish one batch; *n is how many rows were confirmed and marked. Only
+ * rows the broker did not ack (a nack, a lost connection, a timeout) are
+ * published again, by a later batch. */
 static int
 publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, size_t *n)
 {
     struct db_rows *rs;
-    struct buf     *seqs;
-    size_t          i;
-    int             rc;
+    uint64_t        first;
+    size_t          i, published = 0;
+    int             rc, mrc;
 
     *n = 0;
     rc = db_exec_sql(db, a, batch_sql, 0, NULL, &rs);
@@ -79,9 +110,8 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
         if (rc)
             return rc;
     }
-    seqs = buf_new(a, (size_t)RELAY_BATCH * 24);
-    buf_putc(seqs, '{');
-    for (i = 0; i < rs->nrows; i++) {
+    first = mc->confirms.next;
+    for (i = 0; rc == ERR_OK && i < rs->nrows; i++) {
         struct mq_pub p = {.exchange = MQ_EXCHANGE,
                            .routing_key = db_get(rs, i, 2),
                            .message_id = db_get(rs, i, 1),
@@ -90,41 +120,33 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
                            .len = db_len(rs, i, 3)};
 
         rc = mq_conn_publish(mc, &p, 0);
-        if (rc)
-            goto done;
-        buf_printf(seqs, "%s%s", i ? "," : "", db_get(rs, i, 0));
+        if (rc == ERR_OK)
+            published++;
     }
-    buf_append(seqs, "}", 2); /* with the NUL: the text array literal is a C string */
-    rc = mq_conn_confirm_all(mc);
-    if (rc)
-        goto done;
-    rc = buf_error(seqs);
-    if (rc)
-        goto done;
-    rc = db_exec_sql(db, a, mark_sql, 1, (const char *const[]){buf_data(seqs)}, NULL);
-    if (rc == ERR_OK) {
-        *n = rs->nrows;
-        metrics_add(&mq_published, (int64_t)rs->nrows);
-    }
-done:
-    if (rc && mc->c != NULL) {
+    metrics_add(&mq_publishes, (int64_t)published);
+    if (rc == ERR_OK)
+        rc = mq_conn_confirm_all(mc);
+    /* What was acked before a failure stays acked: mark it either way. */
+    mrc = mark_confirmed(mc, db, a, rs, first, published, n);
+    if (rc && mc->c != NULL)
+        mq_conn_close(mc); /* the rest is republished on a new channel */
+    if (rc || mrc)
         metrics_add(&mq_publish_failures, 1);
-        mq_conn_close(mc); /* a half-confirmed batch is republished on a new channel */
-    }
-    return rc;
+    return rc ? rc : mrc;
 }
 
 /* The relay thread's own bookkeeping. */
 struct relay {
     double last_stats, last_prune;
     int    busy;
+    int    failing; /* the last batch failed: not ready until one goes through */
 };
 
 static void
 refresh_stats(struct mq *mq, struct db *db, struct arena *a, struct relay *st)
 {
     struct db_rows *rs;
-    double          t = now_s();
+    double          t = mq_now_s();
 
     if (t - st->last_stats >= STATS_EVERY) {
         st->last_stats = t;
@@ -168,27 +190,36 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
             return rc;
         }
     }
-    atomic_store(&mq->relay_ok, 1);
-    if (!leader || mq->spec.cfg.outbox_paused)
+    /* A fresh connection is not enough after a failed batch: under a
+     * resource alarm the broker accepts connections and then stalls every
+     * publish, so only a batch that goes through makes the relay ready. */
+    if (!st->failing)
+        atomic_store(&mq->relay_ok, 1);
+    if (!leader || mq->spec.cfg.outbox_paused) {
+        atomic_store(&mq->relay_ok, 1);
         return ERR_OK;
+    }
     rc = publish_batch(mq, db, mc, a, &n);
     st->busy = n == RELAY_BATCH;
+    st->failing = rc != ERR_OK;
+    if (rc == ERR_OK)
+        atomic_store(&mq->relay_ok, 1);
     return rc;
 }
 
 void *
 mq_relay_main(void *arg)
 {
-    struct mq     *mq = arg;
-    struct db     *db = db_new(mq->spec.db_url, NULL);
-    struct mq_conn mc = {0};
-    struct relay   st = {0, 0, 0};
-    int            backoff = 100, rc, down = 0;
+    struct mq      *mq = arg;
+    struct db      *db = db_new(mq->spec.db_url, NULL);
+    struct mq_conn *mc = &mq->relay_conn;
+    struct relay    st = {0, 0, 0, 0};
+    int             backoff = 100, rc, down = 0;
 
     while (!atomic_load(&mq->stop)) {
         struct arena *a = arena_create();
 
-        rc = db == NULL ? ERR_INTERNAL : relay_step(mq, db, &mc, a, &st);
+        rc = db == NULL ? ERR_INTERNAL : relay_step(mq, db, mc, a, &st);
         arena_destroy(a);
         if (rc) {
             atomic_store(&mq->relay_ok, 0);
@@ -206,7 +237,7 @@ mq_relay_main(void *arg)
         if (!st.busy)
             mq_sleep(mq, RELAY_IDLE_MS);
     }
-    mq_conn_close(&mc);
+    mq_conn_close(mc);
     db_free(db);
     return NULL;
 }

@@ -24,3 +24,5 @@ CREATE TABLE IF NOT EXISTS inbox (
   type         text NOT NULL,
   processed_at timestamptz NOT NULL DEFAULT now()
 );
+-- The consumer prunes rows past SOUK_MQ_INBOX_RETAIN_S (lib/mq_consume.c) by age.
+CREATE INDEX IF NOT EXISTS inbox_processed_at ON inbox (processed_at);

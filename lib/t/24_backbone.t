@@ -6,6 +6,7 @@
 use strict;
 use warnings;
 use Test::More;
+use POSIX ();
 use Time::HiRes ();
 use lib 'tests/lib';
 
@@ -153,5 +154,115 @@ ok(wait_until('after restart', sub { effects($p)->{rows} == 1032 }, 30),
     'after the restart every committed event is published and applied');
 Time::HiRes::sleep(0.3);
 is(effects($p)->{numbers}, 1032, 'each once');
+
+# -- publisher confirms out of order: 1000 rows waiting, relayed in full batches that go half to
+# the probe's quorum queue and half to no queue (the souk.unrouted alternate exchange, another
+# quorum queue), so the broker confirms each batch out of order. Every row is published once.
+$p->stop;
+$paused = spawn_service('mqprobe', %env, SOUK_OUTBOX_PAUSED => 1, SOUK_PROBE_CONSUME => 0);
+emit($paused, n => 1000, start => 20000, mixed => 1);
+$paused->stop;
+is(pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0], 1000,
+    'confirms: 1000 mixed events wait in the outbox');
+$p = spawn_service('mqprobe', %env);
+ok(wait_until('mixed backlog drained', sub {
+    pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0] == 0 }, 60),
+    'confirms: the backlog drains');
+is(metric($p, 'souk_outbox_publishes_total'), 1000, 'confirms: 1000 publishes, none republished');
+is(metric($p, 'souk_events_publish_failures_total'), 0, 'confirms: no failed batch');
+ok(wait_until('mixed effects', sub { effects($p)->{rows} == 1532 }, 30),
+    'confirms: the 500 routed events are applied');
+is(metric($p, 'souk_events_duplicates_total'), 0, 'confirms: the consumer saw no copy');
+
+# -- a poison event that kills the consumer (abort() in its handler): the quorum queue counts the
+# deliveries that were never settled (x-delivery-count); after max_attempts (3) of them the event
+# is parked in probe.dlq without running the handler again, and the events behind it flow.
+$p->stop;
+my $emitter = spawn_service('mqprobe', %env, SOUK_PROBE_CONSUME => 0);
+emit($emitter, n => 10, start => 30000);
+ok(wait_until('abort batch sent', sub {
+    pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0] == 0 }, 30),
+    'abort: 10 events published, the first one deadly');
+$emitter->stop;
+my ($crashes, $settled) = (0, 0);
+for my $launch (1 .. 8) {
+    my $c = launch_service('mqprobe', %env, SOUK_PROBE_ABORT_ON => 30000, SOUK_OUTBOX_PAUSED => 1);
+    my $died = wait_until("launch $launch dies or applies the rest", sub {
+        return 'died' if waitpid($c->pid, POSIX::WNOHANG()) == $c->pid;
+        return pg_sql($db, 'SELECT count(*) FROM effects WHERE n BETWEEN 30000 AND 30009')->[0][0] == 9;
+    }, 20);
+    if (($died || '') ne 'died') {    # alive: it settled (or hangs: stop says so)
+        $settled = $c->stop;
+        last;
+    }
+    $c->{done} = 1;    # reaped above
+    $crashes++;
+    is($? & 127, POSIX::SIGABRT(), "abort: launch $launch died of the poison event") or last;
+}
+ok($settled, 'abort: the consumer settled after its crashes');
+is($crashes, 3, 'abort: it crashed max_attempts (3) times, no more');
+($rc, $out, $err) = dlq('list', 'probe');
+@dead = map { [split /\t/] } grep {length} split /\n/, $out;
+is(scalar @dead, 1, 'abort: one dead letter');
+like($dead[0][4] // '', qr/delivered 3 time\(s\) without being settled/, 'abort: the reason says why');
+is($dead[0][2], 3, 'abort: after 3 attempts');
+is_deeply(pg_sql($db, 'SELECT count(*), count(DISTINCT n), min(n), max(n) FROM effects
+    WHERE n BETWEEN 30000 AND 30009'), [[9, 9, 30001, 30009]],
+    'abort: the nine others applied exactly once, the deadly one not at all');
+($rc, $out) = dlq('drop', 'probe', '--all');
+
+# -- inbox pruning: rows past SOUK_MQ_INBOX_RETAIN_S go, recent ones stay
+pg_sql($db, q[INSERT INTO inbox (event_id, type, processed_at)
+    SELECT gen_random_uuid(), 'product.updated', now() - make_interval(days => d)
+    FROM generate_series(1, 1500) g, (VALUES (3), (1)) v(d)]);
+my $kept = pg_sql($db, q[SELECT count(*) FROM inbox WHERE processed_at > now() - interval '2 days'])->[0][0];
+$p = spawn_service('mqprobe', %env, SOUK_MQ_INBOX_RETAIN_S => 2 * 86400);
+ok(wait_until('old inbox rows pruned', sub {
+    pg_sql($db, q[SELECT count(*) FROM inbox WHERE processed_at < now() - interval '2 days'])->[0][0] == 0 }, 20),
+    'prune: the 1500 rows older than the horizon are gone (in batches of 1000)');
+is(pg_sql($db, 'SELECT count(*) FROM inbox')->[0][0], $kept, 'prune: every recent row stays');
+
+# -- broker flow control: a memory alarm (watermark 0) makes RabbitMQ stop reading from publishing
+# connections. The relay must not hang: /ready says 503, SIGTERM exits within the drain timeout
+# (10 s), and once the alarm is over every event is applied exactly once.
+my $alarm = 0;
+END { rabbitmqctl('-q', 'set_vm_memory_high_watermark', '0.4') if $alarm }    # even if we die
+$p->stop;
+$p = spawn_service('mqprobe', %env);
+($rc, $out, $err) = rabbitmqctl('-q', 'set_vm_memory_high_watermark', '0');
+$alarm = 1;
+is($rc, 0, 'flow: memory alarm raised') or diag($err);
+emit($p, n => 3, start => 40000);    # small: the relay waits for confirms and reads the notice
+ok(wait_until('not ready under the alarm', sub { http(GET => $p->url . '/ready')->{status} == 503 }, 20),
+    'flow: /ready is 503 while the broker blocks publishing');
+emit($p, n => 40, start => 40003, pad => 500_000);    # 20 MB: more than the socket buffers hold
+Time::HiRes::sleep(0.5);
+is(http(GET => $p->url . '/ready')->{status}, 503, 'flow: and stays 503');
+my $t0 = Time::HiRes::time();
+$p->stop;
+cmp_ok(Time::HiRes::time() - $t0, '<', 10, 'flow: SIGTERM exits within the drain timeout');
+like($p->stderr_text, qr/the broker blocks publishing/, 'flow: told by the broker (connection.blocked)');
+# The 20 MB relayed as one batch while the alarm lasts: the publish stalls in send() before
+# any notice can be read, and the watchdog cuts it.
+$p = spawn_service('mqprobe', %env);
+ok(wait_until('stalled publish cut', sub { $p->stderr_text =~ /stalled/ }, 30),
+    'flow: a publish stalled in send() is cut');
+ok(wait_until('not ready after the cut', sub { http(GET => $p->url . '/ready')->{status} == 503 }, 10),
+    'flow: /ready is 503 after the cut');
+Time::HiRes::sleep(1);
+is(http(GET => $p->url . '/ready')->{status}, 503, 'flow: and stays 503 while publishes fail');
+$t0 = Time::HiRes::time();
+$p->stop;
+cmp_ok(Time::HiRes::time() - $t0, '<', 10, 'flow: SIGTERM exits within the drain timeout');
+($rc, $out, $err) = rabbitmqctl('-q', 'set_vm_memory_high_watermark', '0.4');
+is($rc, 0, 'flow: alarm cleared') or diag($err);
+$alarm = 0 if $rc == 0;
+$p = spawn_service('mqprobe', %env);
+ok(wait_until('flow events applied', sub {
+    pg_sql($db, 'SELECT count(*) FROM effects WHERE n BETWEEN 40000 AND 40042')->[0][0] >= 43 }, 60),
+    'flow: after the alarm every event is applied');
+Time::HiRes::sleep(0.5);
+is_deeply(pg_sql($db, 'SELECT count(*), count(DISTINCT n) FROM effects WHERE n BETWEEN 40000 AND 40042'),
+    [[43, 43]], 'flow: nothing lost, nothing applied twice');
 
 done_testing;

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "arena.h"
 #include "auth.h"
@@ -23,6 +24,7 @@ struct probe_config {
     const char      *listen, *db, *service, *log_level;
     struct mq_config mq;
     int              consume;
+    int64_t          abort_on;
 };
 
 #define CFG struct probe_config
@@ -34,6 +36,8 @@ static const struct cfg_var probe_vars[] = {
     CFG_STR_ROW("SOUK_PROBE_SERVICE", CFG, service, "probe", "queue name"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, log_level, "info", "debug | info | warn | error"),
     CFG_BOOL_ROW("SOUK_PROBE_CONSUME", CFG, consume, "1", "run the consumer"),
+    CFG_INT_ROW("SOUK_PROBE_ABORT_ON", CFG, abort_on, "0", 0, INT64_MAX,
+                "abort() the process when handling this number (0: never)"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
 };
 #undef CFG
@@ -42,22 +46,29 @@ static struct probe_config probe;
 static struct mq          *probe_mq;
 
 struct emit_input {
-    int64_t n, start, fail_attempts;
+    int64_t n, start, fail_attempts, mixed, pad;
 };
 
 static const struct decode_field emit_fields[] = {
     {"n", DECODE_I64, offsetof(struct emit_input, n), 1, 1, 100000, 0},
     {"start", DECODE_I64, offsetof(struct emit_input, start), 0, 0, INT64_MAX / 2, 0},
     {"fail_attempts", DECODE_I64, offsetof(struct emit_input, fail_attempts), 0, 0, 100, 0},
+    {"mixed", DECODE_I64, offsetof(struct emit_input, mixed), 0, 0, 1, 0},
+    {"pad", DECODE_I64, offsetof(struct emit_input, pad), 0, 0, 1000000, 0},
     {NULL, DECODE_STR, 0, 0, 0, 0, 0},
 };
 
-/* POST /emit {"n", "start", "fail_attempts"}: n events, one transaction each. */
+/* POST /emit {"n", "start", "fail_attempts", "mixed"}: n events, one
+ * transaction each. mixed: odd numbers go out as product.created, which no
+ * queue is bound for (they land in souk.unrouted), so one relay batch is
+ * confirmed by two queues, out of order. pad: that many bytes of padding in
+ * each payload (large messages fill socket buffers). */
 static int
 emit(struct req *r)
 {
     struct emit_input in = {0};
     struct db        *db = r->worker;
+    char             *padding;
     json_t           *body;
     int64_t           i;
     int               rc;
@@ -68,9 +79,11 @@ emit(struct req *r)
     rc = req_decode(r, body, emit_fields, &in, NULL);
     if (rc)
         return rc;
+    padding = arena_alloc(r->arena, (size_t)in.pad + 1);
+    memset(padding, 'x', (size_t)in.pad);
     for (i = in.start; i < in.start + in.n; i++) {
-        json_t *p = json_pack("{s:I,s:I}", "n", (json_int_t)i, "fail_attempts",
-                              (json_int_t)in.fail_attempts);
+        json_t *p = json_pack("{s:I,s:I,s:s%}", "n", (json_int_t)i, "fail_attempts",
+                              (json_int_t)in.fail_attempts, "pad", padding, (size_t)in.pad);
 
         rc = db_begin(db);
         if (rc == ERR_OK)
@@ -78,7 +91,8 @@ emit(struct req *r)
                              (const char *const[]){db_i64_text(r->arena, i)}, NULL);
         if (rc == ERR_OK)
             rc = mq_outbox_put(&(struct work){r->arena, db, r->request_id, NULL},
-                               EVENT_PRODUCT_UPDATED, i, json_incref(p));
+                               in.mixed && i % 2 ? EVENT_PRODUCT_CREATED : EVENT_PRODUCT_UPDATED, i,
+                               json_incref(p));
         json_decref(p);
         if (rc == ERR_OK)
             rc = db_commit(db);
@@ -124,6 +138,8 @@ on_event(struct mq_msg *m)
         m->error = "payload is not a probe payload";
         return ERR_INVALID;
     }
+    if (probe.abort_on != 0 && n == probe.abort_on)
+        abort(); /* a handler that crashes the process, inside its transaction */
     if (fail >= m->attempt) {
         m->error = arena_printf(m->work.arena, "asked to fail until attempt %lld", (long long)fail);
         return ERR_CONFLICT;

@@ -29,7 +29,7 @@ use Test2::API ();    # ships with Test::More; for the done_testing hook
 use Time::HiRes ();
 
 our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql pg_fresh pg_sql pg_admin_dsn
-    redis_start rabbit_vhost rabbitmqctl spawn_service http raw_http is_problem repo_root soukctl
+    redis_start rabbit_vhost rabbitmqctl spawn_service launch_service http raw_http is_problem repo_root soukctl
     jwt_mint jwt_sign b64url b64url_decode wait_until key_order json_shape fresh_service
     api_request metric_value no_failures);
 
@@ -330,6 +330,31 @@ sub spawn_service {
         return bless {name => $name, host => $host, port => $port, external => 1},
             'Souk::Test::Service';
     }
+    my $s = launch_service($name, %env);
+    my ($port, $pid) = @$s{qw(port pid)};
+    my $ua = HTTP::Tiny->new(timeout => 1, keep_alive => 0);
+    my $deadline = Time::HiRes::time() + ($ENV{SOUK_TEST_READY_TIMEOUT} || 20);
+    while (1) {
+        my $res = $ua->get("http://127.0.0.1:$port/ready");
+        return $s if $res->{status} == 200;
+        my $why = waitpid($pid, POSIX::WNOHANG()) == $pid ? "exited with status $?"
+            : Time::HiRes::time() > $deadline ? "not ready (last /ready: $res->{status})"
+            : undef;
+        if ($why) {
+            $s->{done} = 1;    # reported here; DESTROY must not add a test
+            if (kill 0, $pid) { kill 'KILL', $pid; waitpid $pid, 0 }
+            Test::More::diag("souk-$name stderr:\n" . $s->stderr_text);
+            die "spawn_service: souk-$name $why\n";
+        }
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+# launch_service($name, %env): start build/bin/souk-$name on a free port without waiting for
+# /ready (for a process that may die at once); the same guard as spawn_service. A caller that
+# reaps the process itself sets {done} on the guard.
+sub launch_service {
+    my ($name, %env) = @_;
     my $bin = _bin("souk-$name");
     die "spawn_service: $bin is missing (build first)\n" unless -x $bin;
     my $port = free_port();
@@ -348,23 +373,7 @@ sub spawn_service {
         err => $err, owner => $$}, 'Souk::Test::Service';
     $LIVE{Scalar::Util::refaddr($s)} = $s;
     Scalar::Util::weaken($LIVE{Scalar::Util::refaddr($s)});
-
-    my $ua = HTTP::Tiny->new(timeout => 1, keep_alive => 0);
-    my $deadline = Time::HiRes::time() + ($ENV{SOUK_TEST_READY_TIMEOUT} || 20);
-    while (1) {
-        my $res = $ua->get("http://127.0.0.1:$port/ready");
-        return $s if $res->{status} == 200;
-        my $why = waitpid($pid, POSIX::WNOHANG()) == $pid ? "exited with status $?"
-            : Time::HiRes::time() > $deadline ? "not ready (last /ready: $res->{status})"
-            : undef;
-        if ($why) {
-            $s->{done} = 1;    # reported here; DESTROY must not add a test
-            if (kill 0, $pid) { kill 'KILL', $pid; waitpid $pid, 0 }
-            Test::More::diag("souk-$name stderr:\n" . $s->stderr_text);
-            die "spawn_service: souk-$name $why\n";
-        }
-        Time::HiRes::sleep(0.05);
-    }
+    return $s;
 }
 
 # fresh_service($name, %env): souk-$name on a database of its own (pg_fresh($name), given as
