@@ -259,7 +259,7 @@ search_run(struct req *r, int v2, const char **text, struct search_query *q, str
         return rc;
     if (search_words_parse(*text, r->arena, w))
         return req_fail(r, ERR_INVALID, "q has more than %d words", SEARCH_MAX_WORDS);
-    q->tsquery = search_tsquery(r->arena, w, 0);
+    q->tsquery = search_tsquery(r->arena, w, SEARCH_PREFIX_MIN);
     return store_search(r, q, res);
 }
 
@@ -305,7 +305,7 @@ correct(struct req *r, const char *text, struct search_words *w, struct search_q
     for (i = 0; i < w->n; i++)
         if (repl[i])
             w->w[i].text = repl[i];
-    q->tsquery = search_tsquery(r->arena, w, 0);
+    q->tsquery = search_tsquery(r->arena, w, SEARCH_PREFIX_MIN);
     return store_search(r, q, res);
 }
 
@@ -330,6 +330,7 @@ search_v2(struct req *r)
             return rc;
     }
     o = page_encode(r, &q, &res, text);
+    json_object_set_new(o, "total_exact", json_boolean(res.total_exact));
     if (corrected != NULL)
         json_object_set_new(o, "corrected_query", json_string(corrected));
     json_object_set_new(o, "facets", facets_encode(&res));
