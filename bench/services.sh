@@ -139,8 +139,8 @@ report() {
 			}
 			if ("search_fts_load" in rps)
 				printf "- At -c%s: search p50 %.2f ms, p99 **%.2f ms** (target < 50 ms: %s), %.0f req/s.\n", conns, p50["search_fts_load"], p99["search_fts_load"], met(p99["search_fts_load"] < 50), rps["search_fts_load"]
-			if ("search_ms_per_req" in cpu)
-				printf "- CPU per search request (souk-search and its PostgreSQL, from /proc over the -c%s runs): **%.2f ms**, which does not grow with the machine\047s other load; 2 idle cores would serve about %.0f req/s.\n", conns, cpu["search_ms_per_req"], cpu["search_ms_per_req"] > 0 ? 2000 / cpu["search_ms_per_req"] : 0
+			if (cpu["search_ms_per_req"] + 0 > 0)
+				printf "- CPU per search request (souk-search and its PostgreSQL, from /proc over the -c%s runs): **%.2f ms**, which does not grow with the machine\047s other load; 2 idle cores would serve about %.0f req/s.\n", conns, cpu["search_ms_per_req"], (cpu["search_ms_per_req"] > 0 ? 2000 / cpu["search_ms_per_req"] : 0)
 			if (load_start != "" && load_start > 0.5)
 				printf "- **Caution:** the machine was already busy when this benchmark started (1-minute load average %s; %s at the end).\n", load_start, load_end
 			if (pq != "") {
@@ -295,12 +295,12 @@ cpu_ticks() {
 	done
 	echo "$t"
 }
-served() { curl -fsS "$search/metrics" | awk '$1 == "souk_http_requests_total{route=\"GET /api/v1/search\",status=\"200\"}" { print $2 }'; }
+served() { curl -fsS "$search/metrics" | awk 'index($0, "souk_http_requests_total{route=\"GET /api/v1/search\",status=\"200\"} ") == 1 { print $NF }'; }
 t0=$(cpu_ticks) n0=$(served)
 BENCH_WARMUP=0 wrk_median search_fts_load "$search" "/api/v1/search?q={q}&limit=20"
 t1=$(cpu_ticks) n1=$(served)
 echo "cpu search_ms_per_req=$(awk -v t=$((t1 - t0)) -v n=$((n1 - n0)) -v hz="$(getconf CLK_TCK)" \
-	'BEGIN { printf "%.2f", n > 0 ? 1000 * t / hz / n : 0 }')" >>"$BENCH_OUT"
+	'BEGIN { printf "%.2f", (n > 0 ? 1000 * t / hz / n : 0) }')" >>"$BENCH_OUT"
 unset BENCH_QUERIES
 
 # Each query alone on one connection: where the time of the mix goes. Median of

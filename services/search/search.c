@@ -68,13 +68,13 @@ number(const char *z)
     return 1;
 }
 
-static int
-unit(const char *z)
+int
+search_listed(const char *const *names, const char *name)
 {
     size_t i;
 
-    for (i = 0; units[i]; i++)
-        if (strcmp(z, units[i]) == 0)
+    for (i = 0; names[i]; i++)
+        if (strcmp(name, names[i]) == 0)
             return 1;
     return 0;
 }
@@ -87,7 +87,7 @@ join_units(struct arena *a, struct search_words *out)
 
     for (i = 0; i < out->n; i++, k++) {
         out->w[k] = out->w[i];
-        if (i + 1 < out->n && number(out->w[i].text) && unit(out->w[i + 1].text)) {
+        if (i + 1 < out->n && number(out->w[i].text) && search_listed(units, out->w[i + 1].text)) {
             out->w[k].text = arena_printf(a, "%s%s", out->w[i].text, out->w[i + 1].text);
             out->w[k].len = out->w[i + 1].off + out->w[i + 1].len - out->w[i].off;
             i++;

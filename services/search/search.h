@@ -138,6 +138,8 @@ size_t search_edit_distance(const char *a, const char *b);
 /* q with words[i] replaced by repl[i] where repl[i] is not NULL. */
 const char *search_corrected_text(struct arena *a, const char *q, const struct search_words *w,
                                   const char *const *repl);
+/* 1 when name is one of names (NULL-terminated), else 0. */
+int search_listed(const char *const *names, const char *name);
 /* A PostgreSQL text[] literal of items (quoted and escaped). */
 const char *search_pg_array(struct arena *a, const char *const *items, size_t n);
 int         search_attr_name_valid(const char *name);
