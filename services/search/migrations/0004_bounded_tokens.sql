@@ -7,7 +7,8 @@
 --    search.c) the query words are split the same way. Existing rows are re-projected here.
 -- 2. search_run counts matches only up to a cap and ranks a bounded window of candidates
 --    (the first matches in the table's physical order, which is category order), so the
---    first page of a broad query costs no more than the first page of a narrow one.
+--    first page of a broad query costs no more than the first page of a narrow one. It takes
+--    two more arguments; 0003's twelve-argument search_run stays for a binary of before.
 
 -- The text every tsvector is built from: '/' separates words (the default parser would
 -- keep "i7/32GB/512GB" as one path token). '.' and '-' stay: "15.6" is one number token
