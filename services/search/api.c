@@ -22,24 +22,13 @@ static const char *const suggest_params[] = {"q", "limit", NULL};
 #define V2_ATTR_PREFIX "attr."
 
 static int
-listed(const char *const *names, const char *name)
-{
-    size_t i;
-
-    for (i = 0; names[i]; i++)
-        if (strcmp(name, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static int
 only_params(struct req *r, const char *const *names)
 {
     const struct req_kv *kv;
     size_t               i, n = req_query_all(r, &kv);
 
     for (i = 0; i < n; i++)
-        if (!listed(names, kv[i].name))
+        if (!search_listed(names, kv[i].name))
             return req_fail(r, ERR_INVALID, "unknown query parameter \"%.64s\"", kv[i].name);
     return ERR_OK;
 }
@@ -122,7 +111,7 @@ v1_decode(struct req *r, struct search_query *q)
                         "sort must be one of relevance, newest, price_asc, price_desc, name");
     n = req_query_all(r, &kv);
     for (i = 0; i < n; i++) {
-        if (listed(v1_params, kv[i].name))
+        if (search_listed(v1_params, kv[i].name))
             continue;
         rc = filter_add(r, q, kv[i].name, kv[i].value);
         if (rc)
@@ -150,7 +139,7 @@ v2_decode(struct req *r, struct search_query *q)
                         "newest");
     n = req_query_all(r, &kv);
     for (i = 0; i < n; i++) {
-        if (listed(v2_params, kv[i].name))
+        if (search_listed(v2_params, kv[i].name))
             continue;
         if (strncmp(kv[i].name, V2_ATTR_PREFIX, plen) != 0)
             return req_fail(r, ERR_INVALID, "unknown query parameter \"%.64s\"", kv[i].name);
@@ -259,7 +248,7 @@ search_run(struct req *r, int v2, const char **text, struct search_query *q, str
         return rc;
     if (search_words_parse(*text, r->arena, w))
         return req_fail(r, ERR_INVALID, "q has more than %d words", SEARCH_MAX_WORDS);
-    q->tsquery = search_tsquery(r->arena, w, 0);
+    q->tsquery = search_tsquery(r->arena, w, SEARCH_PREFIX_MIN);
     return store_search(r, q, res);
 }
 
@@ -305,7 +294,7 @@ correct(struct req *r, const char *text, struct search_words *w, struct search_q
     for (i = 0; i < w->n; i++)
         if (repl[i])
             w->w[i].text = repl[i];
-    q->tsquery = search_tsquery(r->arena, w, 0);
+    q->tsquery = search_tsquery(r->arena, w, SEARCH_PREFIX_MIN);
     return store_search(r, q, res);
 }
 
@@ -330,6 +319,7 @@ search_v2(struct req *r)
             return rc;
     }
     o = page_encode(r, &q, &res, text);
+    json_object_set_new(o, "total_exact", json_boolean(res.total_exact));
     if (corrected != NULL)
         json_object_set_new(o, "corrected_query", json_string(corrected));
     json_object_set_new(o, "facets", facets_encode(&res));

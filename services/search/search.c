@@ -34,6 +34,68 @@ word_byte(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
+static int
+digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* '.' between two digits ("15.6") and '-' between two word bytes ("over-ear",
+ * "wi-fi") stay inside a word, as the indexed text's parser keeps them: one
+ * number, one hyphenated word. Neither is tsquery syntax there. */
+static int
+joiner(const char *q, size_t i)
+{
+    if (i == 0 || q[i + 1] == '\0')
+        return 0;
+    if (q[i] == '.')
+        return digit((unsigned char)q[i - 1]) && digit((unsigned char)q[i + 1]);
+    return q[i] == '-' && word_byte((unsigned char)q[i - 1]) && word_byte((unsigned char)q[i + 1]);
+}
+
+/* Units shoppers type apart from their number ("32 gb"), while names write
+ * them together ("32GB", one token in the index). */
+static const char *const units[] = {"gb", "tb", "mb", NULL};
+
+static int
+number(const char *z)
+{
+    if (!digit((unsigned char)*z))
+        return 0;
+    for (; *z; z++)
+        if (!digit((unsigned char)*z) && *z != '.')
+            return 0;
+    return 1;
+}
+
+int
+search_listed(const char *const *names, const char *name)
+{
+    size_t i;
+
+    for (i = 0; names[i]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* "32" "gb" -> "32gb": the merged word spans both in q. */
+static void
+join_units(struct arena *a, struct search_words *out)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < out->n; i++, k++) {
+        out->w[k] = out->w[i];
+        if (i + 1 < out->n && number(out->w[i].text) && search_listed(units, out->w[i + 1].text)) {
+            out->w[k].text = arena_printf(a, "%s%s", out->w[i].text, out->w[i + 1].text);
+            out->w[k].len = out->w[i + 1].off + out->w[i + 1].len - out->w[i].off;
+            i++;
+        }
+    }
+    out->n = k;
+}
+
 int
 search_words_parse(const char *q, struct arena *a, struct search_words *out)
 {
@@ -47,7 +109,7 @@ search_words_parse(const char *q, struct arena *a, struct search_words *out)
             continue;
         }
         start = i;
-        while (q[i] != '\0' && word_byte((unsigned char)q[i]))
+        while (q[i] != '\0' && (word_byte((unsigned char)q[i]) || joiner(q, i)))
             i++;
         if (out->n == SEARCH_MAX_WORDS)
             return ERR_INVALID;
@@ -60,12 +122,14 @@ search_words_parse(const char *q, struct arena *a, struct search_words *out)
         out->w[out->n].len = i - start;
         out->n++;
     }
+    join_units(a, out);
     return ERR_OK;
 }
 
-/* The words of w joined by sep, then end after the last one (if any). */
+/* The words of w joined by sep, with ":*" after the last one when it has at
+ * least prefix_min bytes (0: never). */
 static const char *
-join(struct arena *a, const struct search_words *w, const char *sep, const char *end)
+join(struct arena *a, const struct search_words *w, const char *sep, size_t prefix_min)
 {
     struct buf b;
     char      *out;
@@ -77,23 +141,23 @@ join(struct arena *a, const struct search_words *w, const char *sep, const char 
             buf_puts(&b, sep);
         buf_puts(&b, w->w[i].text);
     }
-    if (w->n)
-        buf_puts(&b, end);
+    if (w->n && prefix_min > 0 && strlen(w->w[w->n - 1].text) >= prefix_min)
+        buf_puts(&b, ":*");
     out = arena_strdup(a, buf_data(&b));
     buf_free(&b);
     return out;
 }
 
 const char *
-search_tsquery(struct arena *a, const struct search_words *w, int prefix_last)
+search_tsquery(struct arena *a, const struct search_words *w, size_t prefix_min)
 {
-    return join(a, w, " & ", prefix_last ? ":*" : "");
+    return join(a, w, " & ", prefix_min);
 }
 
 const char *
 search_words_join(struct arena *a, const struct search_words *w)
 {
-    return join(a, w, " ", "");
+    return join(a, w, " ", 0);
 }
 
 int

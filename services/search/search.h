@@ -28,6 +28,9 @@ extern struct search_config search_cfg; /* read-only after main() */
 #define SEARCH_MAX_FILTERS    8    /* attribute filters */
 #define SEARCH_VALUE_MAX      255  /* bytes of a filter value */
 #define SEARCH_FACET_TOP      1000 /* facets count the first N matches in result order */
+#define SEARCH_COUNT_CAP      1000 /* total is exact up to N, else "at least N" */
+#define SEARCH_RANK_WINDOW    1000 /* relevance ranks the first N matches (physical order) */
+#define SEARCH_PREFIX_MIN     2    /* the last word of q matches as a prefix from N bytes */
 #define SEARCH_SUGGEST_LIMIT  20   /* max ?limit= of suggest */
 #define SEARCH_MAX_PRICE      1000000000000LL
 #define SEARCH_MIN_SIMILARITY 0.2 /* trigrams, as search_correct's threshold */
@@ -77,7 +80,8 @@ struct search_item {
 };
 
 struct search_result {
-    int64_t              total;
+    int64_t              total;       /* at most SEARCH_COUNT_CAP */
+    int                  total_exact; /* 0: there are more than total */
     struct search_item  *items;
     size_t               nitems;
     struct search_facet *categories, *brands, *attrs;
@@ -105,12 +109,15 @@ struct search_suggestion {
 };
 
 /* search.c: pure logic */
-/* Split q into words (ASCII letters and digits, and any byte >= 0x80),
- * lower-cased. ERR_INVALID when q has more than SEARCH_MAX_WORDS words. */
+/* Split q into words (ASCII letters and digits, and any byte >= 0x80; '.'
+ * between digits and '-' between word bytes stay inside a word), lower-cased;
+ * a number followed by a unit ("32 gb") becomes one word ("32gb"). ERR_INVALID
+ * when q has more than SEARCH_MAX_WORDS words. */
 MUST_CHECK int search_words_parse(const char *q, struct arena *a, struct search_words *out);
-/* "w1 & w2" for to_tsquery, the last word as a prefix ("w2:*") when
- * prefix_last; "" when there are no words. Words hold no tsquery syntax. */
-const char *search_tsquery(struct arena *a, const struct search_words *w, int prefix_last);
+/* "w1 & w2" for to_tsquery, the last word as a prefix ("w2:*") when it has
+ * at least prefix_min bytes (0: never); "" when there are no words. Words hold
+ * no tsquery syntax. */
+const char *search_tsquery(struct arena *a, const struct search_words *w, size_t prefix_min);
 /* The words joined by single spaces. */
 const char *search_words_join(struct arena *a, const struct search_words *w);
 /* The sort called z; name is allowed only when with_name (v1). */
@@ -131,6 +138,8 @@ size_t search_edit_distance(const char *a, const char *b);
 /* q with words[i] replaced by repl[i] where repl[i] is not NULL. */
 const char *search_corrected_text(struct arena *a, const char *q, const struct search_words *w,
                                   const char *const *repl);
+/* 1 when name is one of names (NULL-terminated), else 0. */
+int search_listed(const char *const *names, const char *name);
 /* A PostgreSQL text[] literal of items (quoted and escaped). */
 const char *search_pg_array(struct arena *a, const char *const *items, size_t n);
 int         search_attr_name_valid(const char *name);

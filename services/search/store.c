@@ -1,8 +1,8 @@
 /*
  * store.c - every SQL statement of the search service, as one table, and the
  * row -> struct mapping. Ranking, facets and corrections are SQL functions
- * created by migrations/0001_search.sql (search_run, search_correct,
- * search_apply); this file only calls them.
+ * created by the migrations (search_run: 0004, search_correct, search_apply:
+ * 0003); this file only calls them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +11,10 @@
 
 /* clang-format off */
 #define SEARCH_SQL(X)                                                                              \
-    X(RUN, 12,                                                                                     \
+    X(RUN, 14,                                                                                     \
       "SELECT kind, id, body, value, label, n FROM search_run($1, $2, $3, $4::bigint, $5::bigint," \
-      " $6::text[], $7::text[], $8, $9::integer, $10::bigint, $11::integer, $12::bigint[])")       \
+      " $6::text[], $7::text[], $8, $9::integer, $10::bigint, $11::integer, $12::bigint[],"        \
+      " $13::integer, $14::integer)")                                                              \
     X(CORRECT, 1,                                                                                  \
       "SELECT i, matched, candidate, similarity FROM search_correct($1::text[])")                  \
     /* Type-ahead: any 1000 prefix matches (a bound: "a" matches everything), */                   \
@@ -73,7 +74,11 @@ result_map(struct arena *a, const struct db_rows *rs, struct search_result *out)
         const char *kind = db_get(rs, i, 0);
 
         if (strcmp(kind, "total") == 0) {
+            /* counted up to the cap + 1: one more than the cap says "more" */
             out->total = db_i64(rs, i, 5);
+            out->total_exact = out->total <= SEARCH_COUNT_CAP;
+            if (!out->total_exact)
+                out->total = SEARCH_COUNT_CAP;
         } else if (strcmp(kind, "item") == 0 && db_get(rs, i, 2) != NULL) {
             out->items[out->nitems].id = db_i64(rs, i, 1);
             out->items[out->nitems].summary = db_get(rs, i, 2);
@@ -92,7 +97,7 @@ result_map(struct arena *a, const struct db_rows *rs, struct search_result *out)
 int
 store_search(struct req *r, const struct search_query *q, struct search_result *out)
 {
-    const char     *names[SEARCH_MAX_FILTERS], *values[SEARCH_MAX_FILTERS], *params[12];
+    const char     *names[SEARCH_MAX_FILTERS], *values[SEARCH_MAX_FILTERS], *params[14];
     struct db_rows *rs;
     size_t          i;
     int             rc;
@@ -113,6 +118,8 @@ store_search(struct req *r, const struct search_query *q, struct search_result *
     params[9] = db_i64_text(r->arena, (q->page - 1) * q->limit);
     params[10] = q->facets ? db_i64_text(r->arena, SEARCH_FACET_TOP) : "0";
     params[11] = search_price_bounds(r->arena);
+    params[12] = db_i64_text(r->arena, SEARCH_COUNT_CAP);
+    params[13] = db_i64_text(r->arena, SEARCH_RANK_WINDOW);
     rc = db_exec(service_db(r), r->arena, SQL_RUN, params, &rs);
     if (rc)
         return rc;

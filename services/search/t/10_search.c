@@ -12,18 +12,37 @@ test_words(struct arena *a)
     static const struct {
         const char *q;
         int         rc;
-        const char *tsquery, *prefix, *joined;
+        const char *tsquery, *prefix, *joined, *search; /* search: SEARCH_PREFIX_MIN */
     } cases[] = {
-        {"laptop", ERR_OK, "laptop", "laptop:*", "laptop"},
-        {"Red  LAPTOP", ERR_OK, "red & laptop", "red & laptop:*", "red laptop"},
-        {"  wi-fi, 16GB!", ERR_OK, "wi & fi & 16gb", "wi & fi & 16gb:*", "wi fi 16gb"},
-        {"' OR 1=1 --", ERR_OK, "or & 1 & 1", "or & 1 & 1:*", "or 1 1"},
-        {"a&b|!c:*(d)<->'e'\\", ERR_OK, "a & b & c & d & e", "a & b & c & d & e:*", "a b c d e"},
+        {"laptop", ERR_OK, "laptop", "laptop:*", "laptop", "laptop:*"},
+        {"Red  LAPTOP", ERR_OK, "red & laptop", "red & laptop:*", "red laptop", "red & laptop:*"},
+        /* '-' between word bytes and '.' between digits stay inside a word */
+        {"  wi-fi, 16GB!", ERR_OK, "wi-fi & 16gb", "wi-fi & 16gb:*", "wi-fi 16gb",
+         "wi-fi & 16gb:*"},
+        {"over-ear -x y- 15.6 .5 7. v1.2", ERR_OK, "over-ear & x & y & 15.6 & 5 & 7 & v1.2",
+         "over-ear & x & y & 15.6 & 5 & 7 & v1.2:*", "over-ear x y 15.6 5 7 v1.2",
+         "over-ear & x & y & 15.6 & 5 & 7 & v1.2:*"},
+        {"a.b 1-2", ERR_OK, "a & b & 1-2", "a & b & 1-2:*", "a b 1-2", "a & b & 1-2:*"},
+        /* i7/32GB/512GB as the index splits it; a number and its unit become one word */
+        {"i7/32GB/512GB", ERR_OK, "i7 & 32gb & 512gb", "i7 & 32gb & 512gb:*", "i7 32gb 512gb",
+         "i7 & 32gb & 512gb:*"},
+        {"32 gb laptop", ERR_OK, "32gb & laptop", "32gb & laptop:*", "32gb laptop",
+         "32gb & laptop:*"},
+        {"laptop 1.5 TB", ERR_OK, "laptop & 1.5tb", "laptop & 1.5tb:*", "laptop 1.5tb",
+         "laptop & 1.5tb:*"},
+        {"gb 32 cm", ERR_OK, "gb & 32 & cm", "gb & 32 & cm:*", "gb 32 cm", "gb & 32 & cm:*"},
+        /* a one-letter last word is too broad to be a prefix in search */
+        {"chelsea bo", ERR_OK, "chelsea & bo", "chelsea & bo:*", "chelsea bo", "chelsea & bo:*"},
+        {"shirt m", ERR_OK, "shirt & m", "shirt & m:*", "shirt m", "shirt & m"},
+        {"' OR 1=1 --", ERR_OK, "or & 1 & 1", "or & 1 & 1:*", "or 1 1", "or & 1 & 1"},
+        {"a&b|!c:*(d)<->'e'\\", ERR_OK, "a & b & c & d & e", "a & b & c & d & e:*", "a b c d e",
+         "a & b & c & d & e"},
         {"caf\xc3\xa9 cr\xc3\xa8me", ERR_OK, "caf\xc3\xa9 & cr\xc3\xa8me",
-         "caf\xc3\xa9 & cr\xc3\xa8me:*", "caf\xc3\xa9 cr\xc3\xa8me"},
-        {"%%% ---", ERR_OK, "", "", ""},
-        {"a b c d e f g h i j k l m n o p", ERR_OK, NULL, NULL, NULL}, /* 16 words */
-        {"a b c d e f g h i j k l m n o p q", ERR_INVALID, NULL, NULL, NULL},
+         "caf\xc3\xa9 & cr\xc3\xa8me:*", "caf\xc3\xa9 cr\xc3\xa8me",
+         "caf\xc3\xa9 & cr\xc3\xa8me:*"},
+        {"%%% ---", ERR_OK, "", "", "", ""},
+        {"a b c d e f g h i j k l m n o p", ERR_OK, NULL, NULL, NULL, NULL}, /* 16 words */
+        {"a b c d e f g h i j k l m n o p q", ERR_INVALID, NULL, NULL, NULL, NULL},
     };
     struct search_words w;
     size_t              i;
@@ -37,6 +56,8 @@ test_words(struct arena *a)
         T_EQ_STR(search_tsquery(a, &w, 0), cases[i].tsquery, "tsquery of \"%s\"", cases[i].q);
         T_EQ_STR(search_tsquery(a, &w, 1), cases[i].prefix, "prefix tsquery of \"%s\"", cases[i].q);
         T_EQ_STR(search_words_join(a, &w), cases[i].joined, "joined words of \"%s\"", cases[i].q);
+        T_EQ_STR(search_tsquery(a, &w, SEARCH_PREFIX_MIN), cases[i].search,
+                 "search tsquery of \"%s\"", cases[i].q);
     }
 }
 
@@ -163,6 +184,7 @@ test_corrected_text(struct arena *a)
         {"Red Lapotp 16GB", {NULL, "laptop", NULL}, "Red laptop 16GB"},
         {"  bakpack,  lapotp!", {"backpack", "laptop"}, "  backpack,  laptop!"},
         {"fine words", {NULL, NULL}, "fine words"},
+        {"32 gb lapotp", {NULL, "laptop"}, "32 gb laptop"}, /* "32 gb" is one word */
     };
     struct search_words w;
     size_t              i;
