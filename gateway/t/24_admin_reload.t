@@ -257,7 +257,8 @@ sub write_file {
     ok($tot{A} > 0 && $tot{B} > 0, "both tables served traffic (A $tot{A}, B $tot{B})");
 }
 
-# The same with wrk: 32 keep-alive connections, as fast as the fake upstreams allow.
+# The same with wrk: 32 keep-alive connections, as fast as the fake upstreams allow, for 8 s:
+# room for 20 swaps even when the machine is loaded (CI runs test files two at a time).
 SKIP: {
     my ($wrk) = grep { -x } map {"$_/wrk"} split /:/, $ENV{PATH} // '';
     skip 'wrk is not installed (the forked Perl clients above covered hot reload)', 4 unless $wrk;
@@ -268,12 +269,12 @@ SKIP: {
         open STDOUT, '>', $out->filename;
         open STDERR, '>&', \*STDOUT;
         $ENV{BENCH_PATH} = '/wrk';
-        exec $wrk, '-t2', '-c32', '-d5s', '--timeout', '5s', '-s', $lua, $gw->url or POSIX::_exit(127);
+        exec $wrk, '-t2', '-c32', '-d8s', '--timeout', '5s', '-s', $lua, $gw->url or POSIX::_exit(127);
     }
     my ($ok, $i) = (0, 0);
     my $t0 = time;
     sleep 0.3;
-    while ($i < 20 && time - $t0 < 4.5) {    # all inside wrk's 5 s
+    while ($i < 20 && time - $t0 < 7.5) {    # all inside wrk's 8 s (a loaded machine is slow)
         $ok++ if $gw->put_routes(tbl(++$i % 2 ? 'b' : 'a'))->{status} == 200;
         sleep 0.15;
     }
@@ -283,7 +284,7 @@ SKIP: {
     is_deeply([$i, $ok], [20, 20], 'wrk: 20 PUTs under load, all succeeded');
     is($errors, 0, 'wrk: no socket errors or timeouts') or diag($text);
     is($non2xx, 0, 'wrk: no non-2xx answers') or diag($text);
-    ok($n >= 1000, "wrk: $n requests in 5 s");
+    ok($n >= 1000, "wrk: $n requests in 8 s");
 }
 
 ok($gw->alive, 'the gateway is still running');
