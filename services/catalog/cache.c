@@ -6,7 +6,11 @@
  * reader that read before a write committed cannot overwrite what the writer
  * stored after it (write-through, or a tombstone for a delete; the
  * review.created consumer writes through the same way, on its own handle).
- * Redis being down costs a fall-through to PostgreSQL, never an error.
+ * The catalog's own product events, consumed later and in any order, only
+ * invalidate an older entry (cache_product_invalidate): they never store a
+ * page, so a late event cannot bring back a page an eviction or a delete
+ * already took away. Redis being down costs a fall-through to PostgreSQL,
+ * never an error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +39,15 @@ static const char set_if_newer[] = "local cur = redis.call('GET', KEYS[1])\n"
                                    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
                                    "return 1\n";
 
+/* KEYS[1] key, ARGV[1] version. 1: deleted (Redis held an older version);
+ * 2: nothing to do (no entry, or one of this version or newer). */
+static const char del_if_older[] = "local cur = redis.call('GET', KEYS[1])\n"
+                                   "if not cur then return 2 end\n"
+                                   "local v = tonumber(string.match(cur, '^(%d+):'))\n"
+                                   "if v and v >= tonumber(ARGV[1]) then return 2 end\n"
+                                   "redis.call('DEL', KEYS[1])\n"
+                                   "return 1\n";
+
 /* clang-format off */
 static struct metric hits = {.name = "souk_catalog_cache_hits_total",
     .help = "Reads answered from Redis.", .kind = METRIC_COUNTER};
@@ -45,6 +58,9 @@ static struct metric errors = {.name = "souk_catalog_cache_errors_total",
     .kind = METRIC_COUNTER};
 static struct metric refused = {.name = "souk_catalog_cache_stale_writes_refused_total",
     .help = "Cache writes refused because Redis held a newer version.", .kind = METRIC_COUNTER};
+static struct metric invalidated = {.name = "souk_catalog_cache_invalidations_total",
+    .help = "Entries a product event found older than itself and deleted (a missed write-through).",
+    .kind = METRIC_COUNTER};
 static struct metric ratio = {.name = "souk_catalog_cache_hit_ratio",
     .help = "hits / (hits + misses) since start.", .kind = METRIC_GAUGE, .scale = RATIO_SCALE};
 /* clang-format on */
@@ -60,6 +76,7 @@ cache_setup(void)
     metrics_register(&misses);
     metrics_register(&errors);
     metrics_register(&refused);
+    metrics_register(&invalidated);
     metrics_register(&ratio);
     return ERR_OK;
 }
@@ -187,7 +204,7 @@ eval_put(struct cache_conn *c, struct arena *a, const char *key, const char *vte
  * the old state, so it never skips: it goes to Redis even in back-off and
  * tries once more on a fresh connection (kv re-opens after a failure, which
  * covers a dropped or killed connection); if Redis is really down, the
- * product event the write committed repairs the entry (events.c). */
+ * product event the write committed invalidates the entry (events.c). */
 static int
 put(struct work *w, const char *key, int64_t version, const char *body, size_t len, int writer)
 {
@@ -220,6 +237,37 @@ put(struct work *w, const char *key, int64_t version, const char *body, size_t l
         log_warn("cache entry %s may show an older version until its product event is applied: "
                  "redis write failed",
                  key);
+    return rc;
+}
+
+/* The product event's side: drop the entry if it shows a version older than
+ * the event's. Tried like a writer (it is the repair of a failed one). */
+int
+cache_product_invalidate(struct work *w, int64_t id, int64_t version)
+{
+    struct cache_conn *c = w->ext;
+    const char        *key = arena_printf(w->arena, CACHE_KEY_PRODUCT, (long long)id);
+    char               vtext[VERSION_MAX];
+    size_t             vlen;
+    struct kv_reply   *rep;
+    int                rc = ERR_UNAVAILABLE, tries;
+
+    if (c->kv == NULL) {
+        count(&errors);
+        return rc;
+    }
+    vlen = (size_t)snprintf(vtext, sizeof(vtext), "%lld", (long long)version);
+    for (tries = 0; rc != ERR_OK && tries < 2; tries++)
+        rc =
+            kv_cmd(c->kv, w->arena, 5, (const char *const[]){"EVAL", del_if_older, "1", key, vtext},
+                   (const size_t[]){4, sizeof(del_if_older) - 1, 1, strlen(key), vlen}, &rep);
+    if (rc == ERR_OK) {
+        c->retry_ms = 0;
+        if (rep->type == KV_INT && rep->i == 1)
+            metrics_add(&invalidated, 1);
+        return ERR_OK;
+    }
+    failed(c);
     return rc;
 }
 

@@ -236,11 +236,14 @@ void  cache_product_get(struct req *r, int64_t id, struct cache_hit *out);
  * failed Redis and is never retried. A writer (writer 1: the state it
  * committed) never skips: it tries even in back-off and once more on a
  * fresh connection, and then says so: ERR_UNAVAILABLE means the entry may
- * still show an older version (the product event repairs it, so a handler
+ * still show an older version (the product event invalidates it, so a handler
  * does not fail its request over it; the consumer retries the event). */
-int  cache_product_put(struct work *w, int64_t id, int64_t version, const char *body, size_t len,
-                       int writer);
-void cache_categories_get(struct req *r, struct cache_hit *out);
+int cache_product_put(struct work *w, int64_t id, int64_t version, const char *body, size_t len,
+                      int writer);
+/* A product event of version: delete the cached page if it shows an older
+ * version (never stores one: a late event must not bring a page back). */
+MUST_CHECK int cache_product_invalidate(struct work *w, int64_t id, int64_t version);
+void           cache_categories_get(struct req *r, struct cache_hit *out);
 void cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer);
 
 /* ---- render.c: representations of a stored product (no request, no I/O) ---- */

@@ -94,7 +94,8 @@ struct rating_written {
 /* After the commit (lib/mq.h after_commit): the product page with its new
  * rating goes to the cache, set-if-newer like every write, so the next read
  * shows it and a reader's late fill with the old version is refused. A
- * failure here is repaired by the product.updated event just written. */
+ * failure here is undone by the product.updated event just written (it
+ * invalidates the older entry). */
 static void
 rating_cached(struct mq_msg *m, void *arg)
 {
@@ -151,42 +152,31 @@ cached(struct mq_msg *m, int rc)
 {
     if (rc == ERR_OK)
         return ERR_OK;
-    m->error = "redis: the product page could not be written through";
+    m->error = "redis: an older product page could not be invalidated";
     log_warn("catalog: %s %s: %s", event_key(m->ev->type), m->ev->id, m->error);
     return ERR_UPSTREAM; /* not ERR_UNAVAILABLE: that would hold the queue for Redis */
 }
 
-/* product.created/updated/price_changed {"version", "product": DOC}: the page
- * that version shows, rendered from the snapshot as a read would render the
- * row, written set-if-newer: a no-op when the writer's write-through
- * worked, the repair when it did not. */
+/* product.created/updated/price_changed {"version", "product": DOC}: the
+ * cache's second line behind the writer's write-through. The entry goes if
+ * it shows an older version, and the next read fills it from PostgreSQL; a
+ * no-op when the write-through worked. Events come late and in any order, so
+ * this never stores a page: a late one must not bring back an older page
+ * (or a deleted product) after an eviction. */
 static int
 on_product_written(struct mq_msg *m)
 {
-    struct product_row row = {.id = m->ev->aggregate_id};
-    json_t            *doc;
-    json_int_t         version = 0;
-    char              *text, *body;
-    size_t             len;
-    int                rc;
+    json_t    *doc;
+    json_int_t version = 0;
 
     if (json_unpack(m->ev->payload, "{s:I,s:o}", "version", &version, "product", &doc) != 0 ||
-        version < 1 || !json_is_object(doc) || row.id < 1)
+        version < 1 || !json_is_object(doc) || m->ev->aggregate_id < 1)
         return mq_msg_bad(m, "payload needs an integer version >= 1 and a product object");
-    text = json_dumps(doc, JSON_COMPACT);
-    if (text == NULL)
-        return ERR_INTERNAL;
-    arena_defer(m->work.arena, free, text);
-    row.version = version;
-    row.doc = text;
-    row.len = strlen(text);
-    rc = render_v1_page(m->work.arena, &row, &body, &len);
-    if (rc)
-        return rc;
-    return cached(m, cache_product_put(&m->work, row.id, version, body, len, 1));
+    return cached(m, cache_product_invalidate(&m->work, m->ev->aggregate_id, version));
 }
 
-/* product.deleted {"version", "product_id"}: a tombstone of that version. */
+/* product.deleted {"version", "product_id"}: as above; the writer's
+ * tombstone, or the next read's, says 404. */
 static int
 on_product_deleted(struct mq_msg *m)
 {
@@ -198,5 +188,5 @@ on_product_deleted(struct mq_msg *m)
         return rc;
     if (m->ev->aggregate_id < 1)
         return mq_msg_bad(m, "aggregate_id must be a product id");
-    return cached(m, cache_product_put(&m->work, m->ev->aggregate_id, version, NULL, 0, 1));
+    return cached(m, cache_product_invalidate(&m->work, m->ev->aggregate_id, version));
 }

@@ -79,6 +79,20 @@ redis_cmd($port, 'DEL', $key);
 is_problem($c->api(GET => $url), 404, 'not-found', 'delete: 404 from PostgreSQL too');
 is(cached(), '4:', 'delete: the read put the tombstone back');
 
+# A product event that arrives late (a retry, a replayed dead letter) after the entry is gone:
+# here an older product.price_changed (version 3) once more, under a new event id. The
+# catalog's own consumer must not store its page: the product stays deleted.
+redis_cmd($port, 'DEL', $key);
+my $late = '00000000-0000-4000-8000-0000000000a1';
+$c->sql("INSERT INTO outbox (id, type, aggregate_id, envelope)
+    SELECT '$late', type, aggregate_id, replace(envelope, id::text, '$late') FROM outbox
+    WHERE type = 'product.price_changed' AND aggregate_id = $p->{id} ORDER BY seq DESC LIMIT 1");
+ok(wait_until('the late event is consumed',
+    sub { $c->sql("SELECT count(*) FROM inbox WHERE event_id = '$late'")->[0][0] }, 15),
+    'late event: catalog consumed it');
+ok(!defined cached(), 'late event: it stored no page') or diag(cached());
+is_problem($c->api(GET => $url), 404, 'not-found', 'late event: the product is still 404');
+
 # --- the category list ----------------------------------------------------------------------
 is(scalar @{$c->api(GET => '/api/v1/categories')->{json}{items}}, 1, 'categories: one');
 like(cached('catalog:v1:categories'), qr/^1:\{"items":/, 'categories: cached with version 1');
@@ -95,9 +109,9 @@ fill($k2, 99, '{"from":"the future"}');
 is($c->admin_api(PUT => "/api/v1/products/$q->{id}", json => {%body, sku => 'C-2'})->{status}, 200,
     'writer: the write succeeds');
 like(cached($k2), qr/^99:/, 'writer: its write-through does not replace a newer version');
-# > rather than + 1: the catalog's own product events (the cache's second line, relayed in
-# this file) are refused by version 99 too.
-cmp_ok($c->metric('souk_catalog_cache_stale_writes_refused_total'), '>', $refused,
+# The catalog's own product events (the cache's second line, relayed in this file) only
+# invalidate older entries, so they leave version 99 alone and count nothing here.
+is($c->metric('souk_catalog_cache_stale_writes_refused_total'), $refused + 1,
     'metrics: the refused write is counted');
 redis_cmd($port, 'DEL', $k2);
 

@@ -1,8 +1,8 @@
 # The cache after a Redis blip (issue 9, defect 4): a product write whose write-through hits a
 # dropped Redis connection, on a worker thread that may be backing off from Redis, must still
 # leave the cache fresh for every other thread; and when Redis is really down at write time
-# (and comes back holding the old page), the product event the write committed repairs the
-# entry, so no thread serves the old product until its TTL runs out.
+# (and comes back holding the old page), the product event the write committed invalidates the
+# older entry, so no thread serves the old product until its TTL runs out.
 use strict;
 use warnings;
 use FindBin;
@@ -67,7 +67,8 @@ sub names {
         json => {%body, sku => 'B-2', category_id => $cat, name => 'Written in the outage'});
     is($res->{status}, 200, 'outage: the write succeeds without Redis');
     $r->start;
-    like(redis_cmd($r->{port}, 'GET', $key) // '', qr/^[12]:/, 'outage: Redis is back');
+    # Back with version 1, unless the retried product event already took it away.
+    like(redis_cmd($r->{port}, 'GET', $key) // '', qr/^(?:1:.*)?$/s, 'outage: Redis is back');
     names($c, $p->{id}, 8);     # the threads reconnect (or back off) ...
     Time::HiRes::sleep(1.2);    # ... and read from Redis again: no fall-through hides it
     my @seen;
