@@ -33,6 +33,7 @@ enum outcome { DONE, RETRY, PARK, LEAVE };
 
 static const char inbox_sql[] =
     "INSERT INTO inbox (event_id, type) VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING";
+static const char applied_sql[] = "SELECT 1 FROM inbox WHERE event_id = $1::uuid";
 static const char prune_sql[] =
     "DELETE FROM inbox WHERE event_id IN (SELECT event_id FROM inbox "
     "WHERE processed_at < now() - make_interval(secs => $1) LIMIT " TEXT(PRUNE_BATCH) ")";
@@ -171,6 +172,41 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
     return attempt >= mq->spec.cfg.max_attempts ? PARK : RETRY;
 }
 
+/* A message past max_attempts only by deliveries nobody settled: was it
+ * applied before? The process may have died after the commit and before
+ * the ack (in an after_commit hook, say); such a copy is a duplicate to
+ * ack, not a message to park (a replay after the inbox horizon would apply
+ * it twice). DONE if the inbox has it, else PARK; a database that is down
+ * is waited for, as process() does, LEAVE on stop. */
+static enum outcome
+applied_before(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env,
+               struct arena *a)
+{
+    const amqp_basic_properties_t *pr = &env->message.properties;
+    struct db_rows                *rs;
+    const char                    *id;
+    int                            rc, backoff = 100;
+
+    if (!(pr->_flags & AMQP_BASIC_MESSAGE_ID_FLAG))
+        return PARK;
+    id = arena_strndup(a, pr->message_id.bytes, pr->message_id.len);
+    while ((rc = db_exec_sql(db, a, applied_sql, 1, (const char *const[]){id}, &rs)) ==
+           ERR_UNAVAILABLE) {
+        atomic_store(&mq->consumer_ok, 0);
+        if (atomic_load(&mq->stop) || mq_conn_pump(mc))
+            return LEAVE;
+        mq_sleep(mq, backoff);
+        backoff = backoff * 2 > MQ_BACKOFF_MAX ? MQ_BACKOFF_MAX : backoff * 2;
+    }
+    atomic_store(&mq->consumer_ok, 1);
+    if (rc == ERR_OK && rs->nrows > 0) {
+        metrics_add(&mq_duplicates, 1);
+        log_info("consumer: skipped duplicate %s (applied before a crash)", id);
+        return DONE;
+    }
+    return PARK; /* not applied, or an id that is no uuid: the handler's fault either way */
+}
+
 /* Re-publish the message to <svc>.retry (after a delay) or <svc>.dlq, and
  * wait for the broker's confirm; the caller acks the original only then. */
 static int
@@ -234,12 +270,12 @@ handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *
     died = (int)mq_header_int(h, MQ_H_DELIVERIES, 0);
     attempt = 1 + (int)mq_header_int(h, MQ_H_ATTEMPT, 0) + died;
     if (died > 0 && attempt > mq->spec.cfg.max_attempts) {
-        attempt--; /* the attempts made; this delivery runs nothing */
+        attempt--; /* the attempts made; this delivery runs no handler */
         why = arena_printf(a,
                            "delivered %d time(s) without being settled: the consumer died "
                            "handling it",
                            died);
-        o = PARK;
+        o = applied_before(mq, db, mc, env, a);
     } else {
         o = process(mq, db, mc, env, a, attempt, &why);
     }

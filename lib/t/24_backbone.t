@@ -211,6 +211,31 @@ is_deeply(pg_sql($db, 'SELECT count(*), count(DISTINCT n), min(n), max(n) FROM e
     'abort: the nine others applied exactly once, the deadly one not at all');
 ($rc, $out) = dlq('drop', 'probe', '--all');
 
+# -- a crash after the commit and before the ack (in the after-commit hook). With max_attempts 1
+# the redelivery is past the limit by that one unsettled delivery alone; the inbox shows the
+# event was applied, so it is acked as a duplicate, not parked (a dead letter replayed after the
+# inbox horizon would apply it twice).
+$emitter = spawn_service('mqprobe', %env, SOUK_PROBE_CONSUME => 0);
+emit($emitter, n => 1, start => 31000);
+ok(wait_until('after-commit event sent', sub {
+    pg_sql($db, 'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0] == 0 }, 30),
+    'after commit: the event is published');
+$emitter->stop;
+my %one = (%env, SOUK_MQ_MAX_ATTEMPTS => 1, SOUK_OUTBOX_PAUSED => 1);
+my $c = launch_service('mqprobe', %one, SOUK_PROBE_ABORT_AFTER_COMMIT_ON => 31000);
+ok(wait_until('the hook aborts', sub { waitpid($c->pid, POSIX::WNOHANG()) == $c->pid }, 20),
+    'after commit: the process died in the hook');
+$c->{done} = 1;
+is(pg_sql($db, 'SELECT count(*) FROM effects WHERE n = 31000')->[0][0], 1,
+    'after commit: the effect was committed');
+$c = spawn_service('mqprobe', %one);
+ok(wait_until('the copy is settled', sub {
+    metric($c, 'souk_events_duplicates_total') >= 1 }, 20), 'after commit: the redelivery is a duplicate');
+($rc, $out, $err) = dlq('list', 'probe');
+is(scalar(grep {length} split /\n/, $out), 0, 'after commit: nothing parked') or diag($out);
+is(pg_sql($db, 'SELECT count(*) FROM effects WHERE n = 31000')->[0][0], 1, 'after commit: applied once');
+$c->stop;
+
 # -- inbox pruning: rows past SOUK_MQ_INBOX_RETAIN_S go, recent ones stay
 pg_sql($db, q[INSERT INTO inbox (event_id, type, processed_at)
     SELECT gen_random_uuid(), 'product.updated', now() - make_interval(days => d)

@@ -24,7 +24,7 @@ struct probe_config {
     const char      *listen, *db, *service, *log_level;
     struct mq_config mq;
     int              consume;
-    int64_t          abort_on;
+    int64_t          abort_on, abort_after_commit_on;
 };
 
 #define CFG struct probe_config
@@ -38,6 +38,8 @@ static const struct cfg_var probe_vars[] = {
     CFG_BOOL_ROW("SOUK_PROBE_CONSUME", CFG, consume, "1", "run the consumer"),
     CFG_INT_ROW("SOUK_PROBE_ABORT_ON", CFG, abort_on, "0", 0, INT64_MAX,
                 "abort() the process when handling this number (0: never)"),
+    CFG_INT_ROW("SOUK_PROBE_ABORT_AFTER_COMMIT_ON", CFG, abort_after_commit_on, "0", 0, INT64_MAX,
+                "abort() in the after-commit hook of this number: applied, never acked (0: never)"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
 };
 #undef CFG
@@ -114,9 +116,14 @@ after_commit(struct mq_msg *m, void *arg)
     struct db_rows *rs;
     int             rc;
 
+    json_int_t n = 0;
+
     atomic_fetch_add(&hooks_run, 1);
     if (arg != m->ev)
         return;
+    if (probe.abort_after_commit_on != 0 && json_unpack(m->ev->payload, "{s:I}", "n", &n) == 0 &&
+        n == probe.abort_after_commit_on)
+        abort(); /* committed, not acked: the redelivery finds it in the inbox */
     rc = db_exec_sql(m->work.db, m->work.arena, "SELECT txid_current_if_assigned() IS NULL", 0,
                      NULL, &rs);
     if (rc == ERR_OK && rs->nrows == 1 && db_get(rs, 0, 0)[0] == 't')
