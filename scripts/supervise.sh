@@ -44,6 +44,8 @@ while :; do
 	t0=$SECONDS
 	"$@" </dev/null >>"$LOG" 2>&1 &
 	child=$!
+	# A TERM between the fork and the line above found no child to stop: stop it now.
+	[ "$stopping" = 0 ] || kill -TERM "$child" 2>/dev/null
 	echo "$child" >"$PIDF"
 	runs=$((runs + 1))
 	[ $runs -eq 1 ] || say "$NAME restarted (pid $child)"
@@ -75,6 +77,7 @@ while :; do
 	fi
 	sleep "$delay" &
 	nap=$!
+	[ "$stopping" = 0 ] || kill "$nap" 2>/dev/null # TERM came before nap was set
 	wait $nap || true
 	nap=
 	[ $stopping = 0 ] || { rm -f "$PIDF" "$SELF"; exit 0; }
