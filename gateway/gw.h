@@ -36,7 +36,6 @@
 #define GW_UP_IDLE_MS      30000 /* a pooled upstream connection is closed after this */
 #define GW_LINGER_MS       2000  /* after an error answer: drop what the client still sends */
 #define GW_DRAIN_MS        10000 /* SIGTERM: in-flight requests get this long */
-#define GW_ID_MAX          128   /* X-Request-Id honoured up to this length */
 #define GW_SWEEP_MS        50    /* timeouts fire up to this late */
 
 /* What a breaker counts against a server besides transport failures: "the

@@ -6,52 +6,14 @@
  */
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "arena.h"
 #include "conn.h"
 #include "http_parse.h"
 #include "router.h"
+#include "trace.h"
 
-#define SCRATCH_MAX    (LIMIT_REQUEST_LINE + LIMIT_HEADER_BYTES + 4 * LIMIT_HEADER_COUNT)
-#define REQUEST_ID_MAX 128
-
-static _Thread_local uint64_t rid_state;
-
-/* splitmix64 seeded once per thread: ids need to be unique, not secret. */
-static uint64_t
-rid_next(void)
-{
-    uint64_t z;
-
-    if (rid_state == 0) {
-        if (getrandom(&rid_state, sizeof(rid_state), 0) != (ssize_t)sizeof(rid_state))
-            rid_state = uv_hrtime() ^ (uint64_t)(uintptr_t)&z;
-        rid_state |= 1;
-    }
-    z = (rid_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* The client's X-Request-Id is kept when it is 1..128 chars of [A-Za-z0-9._-]. */
-static int
-request_id_ok(const char *z)
-{
-    size_t i;
-
-    for (i = 0; z[i] != '\0'; i++) {
-        char ch = z[i];
-
-        if (i == REQUEST_ID_MAX)
-            return 0;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return 0;
-    }
-    return i > 0;
-}
+#define SCRATCH_MAX (LIMIT_REQUEST_LINE + LIMIT_HEADER_BYTES + 4 * LIMIT_HEADER_COUNT)
 
 static struct req_state *
 st_new(struct conn_parse *ps)
@@ -63,8 +25,7 @@ st_new(struct conn_parse *ps)
     st->req.st = st;
     st->req.method = "";
     st->req.path = "";
-    st->req.request_id = arena_printf(a, "%016llx%016llx", (unsigned long long)rid_next(),
-                                      (unsigned long long)rid_next());
+    st->req.request_id = trace_request_id_new(a);
     st->conn = ps->conn;
     st->loop = ps->loop;
     st->srv = ps->loop->srv;
@@ -231,7 +192,7 @@ on_head(void *ctx, const struct hp_head *h)
     }
     st->nhdrs = ps->nhdr;
     id = req_header(&st->req, "X-Request-Id");
-    if (id != NULL && request_id_ok(id))
+    if (id != NULL && trace_request_id_ok(id, strlen(id)))
         st->req.request_id = id;
     target_split(st, arena_strndup(a, s, ps->url_len), ps->url_len);
     buf_init(&st->body, st->max_body);

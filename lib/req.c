@@ -1,6 +1,6 @@
 /*
  * req.c - the handler-facing API of req.h, and the one place answers are
- * rendered: problem+json for every failure (from the ERR_MAP table), the
+ * rendered: problem+json for every failure (problem.c, from ERR_MAP), the
  * status line and headers, and the access line. Handlers only record a
  * failure with req_fail; req_finish turns it into the answer.
  */
@@ -14,8 +14,10 @@
 #include "conn.h"
 #include "bounds.h"
 #include "log.h"
+#include "problem.h"
 #include "router.h"
 #include "str.h"
+#include "trace.h"
 
 #define CTX_MAX        32768 /* request_id, method and path members of a log line */
 #define JSON_ERROR_MAX 100   /* jansson's message, cut to keep details short */
@@ -154,14 +156,11 @@ const char *
 req_trace_id(struct req *r)
 {
     const char *tp = req_header(r, "traceparent");
-    size_t      i;
+    char        id[TRACE_ID_LEN + 1];
 
-    if (tp == NULL || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-')
+    if (tp == NULL || !trace_id(tp, strlen(tp), id))
         return r->request_id;
-    for (i = 3; i < 35; i++)
-        if (!((tp[i] >= '0' && tp[i] <= '9') || (tp[i] >= 'a' && tp[i] <= 'f')))
-            return r->request_id;
-    return arena_strndup(r->arena, tp + 3, 32);
+    return arena_strdup(r->arena, id);
 }
 
 void
@@ -368,17 +367,8 @@ problem(struct req *r, int rc)
     }
     buf_init(b, LIMIT_RESPONSE_BYTES);
     buf_defer(b, r->arena);
-    buf_printf(b, "{\"type\":\"%s%s\",\"title\":", ERR_TYPE_BASE, err_type(rc));
-    put_text(b, err_title(rc));
-    buf_printf(b, ",\"status\":%d,\"detail\":", status);
-    put_text(b, detail);
-    if (r->path[0] != '\0') {
-        buf_puts(b, ",\"instance\":");
-        put_text(b, r->path);
-    }
-    buf_puts(b, ",\"request_id\":");
-    put_text(b, r->request_id);
-    buf_putc(b, '}');
+    problem_render(b, rc, detail, r->path[0] != '\0' ? r->path : NULL, strlen(r->path),
+                   r->request_id, NULL);
     (void)req_reply_bytes(r, status, "application/problem+json", buf_data(b), buf_len(b));
 }
 

@@ -14,6 +14,7 @@
 #include "fuzz/http/model.h"
 #include "gw.h"
 #include "http_parse.h"
+#include "trace.h"
 
 struct gw {
     struct client c; /* the fields client.c keeps for one connection */
@@ -263,7 +264,7 @@ ev_head(void *ctx, const struct hp_head *h)
     c->rid = ids_request_id(c, c->a);
     g->x.traceparent = ids_traceparent(c, c->a, trace_id);
     FUZZ_CHECK(
-        strlen(c->rid) >= 1 && strlen(c->rid) <= GW_ID_MAX &&
+        strlen(c->rid) >= 1 && strlen(c->rid) <= TRACE_REQUEST_ID_MAX &&
         strspn(c->rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
             strlen(c->rid));
     FUZZ_CHECK(strlen(g->x.traceparent) == 55 && strlen(trace_id) == 32);
