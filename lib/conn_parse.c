@@ -48,7 +48,7 @@ conn_parse_take(struct conn_parse *ps)
 
 /* Split the target into path and query; absolute-form keeps only the path. */
 static void
-target_split(struct req_state *st, const char *t, size_t n)
+target_split(struct conn_parse *ps, struct req_state *st, const char *t, size_t n)
 {
     const char *end = t + n, *q, *h;
     char       *path;
@@ -79,7 +79,7 @@ target_split(struct req_state *st, const char *t, size_t n)
         return;
     }
     st->req.path = path;
-    dispatch_route(st);
+    ps->ops->route(st);
 }
 
 static int
@@ -93,7 +93,7 @@ on_begin(void *ctx)
     ps->hdr_bytes = 0;
     ps->nhdr = 0;
     ps->in_value = 0;
-    conn_phase(ps->conn, CONN_HEAD);
+    ps->ops->phase(ps, CONN_HEAD);
     return 0;
 }
 
@@ -104,7 +104,7 @@ on_url(void *ctx, const char *p, size_t n)
 
     /* Method, target and " HTTP/1.1" together form the request line. */
     if (ps->url_len + n + strlen(hp_method(ps->hp)) + 10 > LIMIT_REQUEST_LINE)
-        return conn_fail(ps->conn, ERR_URI_TOO_LONG, "request line is too long");
+        return ps->ops->fail(ps, ERR_URI_TOO_LONG, "request line is too long");
     buf_append(&ps->scratch, p, n);
     ps->url_len += n;
     return 0;
@@ -116,7 +116,7 @@ header_bytes(struct conn_parse *ps, size_t n)
 {
     ps->hdr_bytes += n;
     if (ps->hdr_bytes + 4 * (size_t)ps->nhdr > LIMIT_HEADER_BYTES)
-        return conn_fail(ps->conn, ERR_HEADERS_TOO_LARGE, "request header fields are too large");
+        return ps->ops->fail(ps, ERR_HEADERS_TOO_LARGE, "request header fields are too large");
     return 0;
 }
 
@@ -128,7 +128,7 @@ on_field(void *ctx, const char *p, size_t n)
 
     if (ps->nhdr == 0 || ps->in_value) {
         if (ps->nhdr == LIMIT_HEADER_COUNT)
-            return conn_fail(ps->conn, ERR_HEADERS_TOO_LARGE, "too many request header fields");
+            return ps->ops->fail(ps, ERR_HEADERS_TOO_LARGE, "too many request header fields");
         sp = &ps->hdr[ps->nhdr++];
         memset(sp, 0, sizeof(*sp));
         sp->name_off = buf_len(&ps->scratch);
@@ -168,7 +168,7 @@ expect_continue(struct conn_parse *ps, struct req_state *st, const struct hp_hea
         return 0;
     if (!h->chunked && h->content_length == 0)
         return 0;
-    return conn_continue(ps->conn);
+    return ps->ops->cont(ps);
 }
 
 static int
@@ -184,6 +184,7 @@ on_head(void *ctx, const struct hp_head *h)
     st->req.method = h->method;
     st->is_head = strcmp(h->method, "HEAD") == 0;
     st->http10 = h->http_minor == 0;
+    st->http_minor = h->http_minor;
     st->keep_alive = h->keep_alive;
     st->hdrs = arena_array(a, struct req_hdr, ps->nhdr > 0 ? (size_t)ps->nhdr : 1);
     for (i = 0; i < ps->nhdr; i++) {
@@ -194,11 +195,11 @@ on_head(void *ctx, const struct hp_head *h)
     id = req_header(&st->req, "X-Request-Id");
     if (id != NULL && trace_request_id_ok(id, strlen(id)))
         st->req.request_id = id;
-    target_split(st, arena_strndup(a, s, ps->url_len), ps->url_len);
+    target_split(ps, st, arena_strndup(a, s, ps->url_len), ps->url_len);
     buf_init(&st->body, st->max_body);
-    conn_phase(ps->conn, CONN_BODY);
+    ps->ops->phase(ps, CONN_BODY);
     if (h->has_length && h->content_length > st->max_body)
-        return conn_fail(ps->conn, ERR_TOO_LARGE, "request body is too large");
+        return ps->ops->fail(ps, ERR_TOO_LARGE, "request body is too large");
     return expect_continue(ps, st, h);
 }
 
@@ -210,7 +211,7 @@ on_body(void *ctx, const char *p, size_t n)
 
     /* Chunked bodies are refused as soon as they outgrow the route's limit. */
     if (buf_len(&st->body) + n > st->max_body)
-        return conn_fail(ps->conn, ERR_TOO_LARGE, "request body is too large");
+        return ps->ops->fail(ps, ERR_TOO_LARGE, "request body is too large");
     buf_append(&st->body, p, n);
     return 0;
 }
@@ -223,7 +224,7 @@ on_done(void *ctx)
 
     ps->cur = NULL;
     ps->t_begin = 0;
-    return conn_request(ps->conn, st);
+    return ps->ops->request(ps, st);
 }
 
 static const struct hp_events events = {
@@ -231,9 +232,11 @@ static const struct hp_events events = {
 };
 
 void
-conn_parse_init(struct conn_parse *ps, struct conn *c, struct loop *l)
+conn_parse_init(struct conn_parse *ps, const struct conn_parse_ops *ops, struct conn *c,
+                struct loop *l)
 {
     memset(ps, 0, sizeof(*ps));
+    ps->ops = ops;
     ps->conn = c;
     ps->loop = l;
     ps->hp = hp_new(&events, ps);
