@@ -1,8 +1,9 @@
 /*
  * gw.h - the data plane's private half (main, loop, client, request, answer,
  * http1, headers, sink, proxy, respond, forward, upstream, mirror, auth,
- * ids, admin, stats, health). The control plane (routes, breaker, rate
- * limits, canary, shadow, events) is reached only through gateway.h.
+ * ids, admin, stats, health, canary_rollback). The control plane (routes,
+ * breaker, rate limits, canary, shadow, events) is reached only through
+ * gateway.h.
  *
  * Threads: one libuv loop per core serves the public listener (SO_REUSEPORT
  * sockets); the main thread's control loop serves the admin listener, the
@@ -541,10 +542,14 @@ void mirror_legacy_done(struct mirror *m, int status, struct buf *body, int ok);
 enum cphase admin_begin(struct client *c);
 int         admin_body(struct client *c, const char *p, size_t n);
 void        admin_run(struct client *c);
+
+/* ------------------------------------------------------------------ canary_rollback.c */
+
 /* Queue a canary rollback of route for the control loop (any thread). */
-void           admin_rollback_request(const char *route);
-MUST_CHECK int admin_init(uv_loop_t *control);
-void           admin_free(void);
+void           canary_rollback_request(const char *route);
+MUST_CHECK int canary_rollback_init(uv_loop_t *control);
+/* Before the control loop closes its handles: no more sends. */
+void canary_rollback_free(void);
 
 /* ------------------------------------------------------------------ health.c */
 

@@ -222,7 +222,7 @@ maybe_stop(struct gw_loop *l)
         control.nclients > 0 || control.nuconns > 0 || !health_idle())
         return;
     stopping = 1;
-    admin_free();
+    canary_rollback_free();
     net_uv_close_handles(&control.ev.uv); /* still running: uv_run returns once they close */
 }
 
@@ -331,7 +331,7 @@ static void
 control_start(int admin_fd)
 {
     if (loop_init(&control, -1, GW_ADMIN, admin_fd) != ERR_OK ||
-        admin_init(&control.ev.uv) != ERR_OK)
+        canary_rollback_init(&control.ev.uv) != ERR_OK)
         die("cannot start the control loop");
     control.on_exit = maybe_stop;
     uv_signal_init(&control.ev.uv, &sig_hup);
