@@ -81,6 +81,11 @@ report() {
 			}
 			if (load_start != "" && load_start > 0.5)
 				printf "- **Caution:** the machine was already busy when the benchmark started (1-minute load average %s). Rerun on a quiet machine before quoting these numbers.\n", load_start
+			if ("souk_gateway" in rss) {
+				printf "- Peak RSS under this load: souk-gateway %.1f MiB", rss["souk_gateway"] / 1024
+				if ("nginx_proxy" in rss) printf "; nginx %.1f MiB (master + workers)", rss["nginx_proxy"] / 1024
+				print "."
+			}
 			if (ns > 0) {
 				print ""
 				printf "Syscalls per proxied request (`perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_*` on every\n"
@@ -105,11 +110,6 @@ report() {
 				line = "| requests counted |"
 				for (j = 1; j <= ns; j++) line = line " " sreq[sorder[j]] " |"
 				print line
-			}
-			if ("souk_gateway" in rss) {
-				printf "- Peak RSS under this load: souk-gateway %.1f MiB", rss["souk_gateway"] / 1024
-				if ("nginx_proxy" in rss) printf "; nginx %.1f MiB (master + workers)", rss["nginx_proxy"] / 1024
-				print "."
 			}
 		}' "$res"
 }
