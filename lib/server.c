@@ -1,9 +1,9 @@
 /*
  * server.c - server_run: one event loop thread and SO_REUSEPORT listener per
  * core (evloop.c, shared with the gateway), the worker pool, and what the
- * loops do on a drain or a worker's answer. Connections are
- * conn.c's, the request path (routing, auth, handler) dispatch.c's, and
- * answers are rendered by req.c.
+ * loops do on a drain or a worker's answer. Connections are conn.c's, the
+ * request path (routing, auth, handler) dispatch.c's, and answers are
+ * rendered by req.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
