@@ -67,7 +67,7 @@ test_parents(void)
         const char *tp = parents[i].tp;
 
         T_EQ_INT(trace_parent_ok(tp, strlen(tp)), parents[i].ok, "traceparent: %s", parents[i].why);
-        strcpy(id, "untouched");
+        snprintf(id, sizeof(id), "untouched");
         T_EQ_INT(trace_id(tp, strlen(tp), id), parents[i].ok, "trace_id: %s", parents[i].why);
         T_EQ_STR(id, parents[i].ok ? TID : "untouched", "trace_id value: %s", parents[i].why);
         trace_parent_next(tp, strlen(tp), out);
