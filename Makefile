@@ -114,8 +114,7 @@ check:
 	@scripts/bootstrap.sh
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		SOUK_BUILD=build-asan BUILD=build-asan tests/run.sh
+	@SOUK_SANITIZE=1 SOUK_BUILD=build-asan BUILD=build-asan tests/run.sh
 
 bench:
 	@scripts/bootstrap.sh

@@ -222,8 +222,7 @@ via_req_json(const uint8_t *data, size_t size, struct arena **a)
     st->req.request_id = "fuzz";
     st->hdrs = &ct;
     st->nhdrs = 1;
-    buf_init(&st->body, size);
-    buf_defer(&st->body, *a);
+    buf_init_in(&st->body, *a, size);
     buf_append(&st->body, data, size);
     rc = req_json(&st->req, &j);
     if (rc != ERR_OK) {

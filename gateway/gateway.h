@@ -71,8 +71,8 @@ struct gw_route {
     enum gw_auth auth;
     size_t       max_body; /* bytes; 0 = unlimited streaming */
     int64_t      connect_timeout_ms, timeout_ms;
-    int          retries;                  /* extra attempts, idempotent requests only */
-    int          fallback;                 /* mode new: idempotent failures retried on legacy */
+    int          retries;                  /* extra attempts, GET/HEAD/OPTIONS only */
+    int          fallback;                 /* mode new: failed GET/HEAD/OPTIONS go to legacy */
     double       rl_ip_rate, rl_user_rate; /* tokens per second; 0 = off */
     int          rl_ip_burst, rl_user_burst;
     /* shadow */
@@ -136,10 +136,18 @@ MUST_CHECK int routes_with_mode(const struct gw_table *cur, const char *name, co
                                 int percent, struct gw_table **out, struct buf *errors);
 /* routes_with_mode on the current table, then install and persist to path
  * (NULL: no file), atomically with respect to other installs; logs a
- * "route_patch" event. PATCH /routes/{name} and canary rollback use it.
+ * "route_patch" event; a write failure installs nothing. PATCH /routes/{name}.
  * Blocks on fsync: call it off the event loops. */
 MUST_CHECK int routes_set_mode(const char *name, const char *mode, int percent, const char *path,
                                struct buf *errors);
+/* The same for a safety action (canary rollback): installed in memory first,
+ * then persisted; a write failure does not undo it but records a
+ * "persist_failed" event and makes routes_persisted() 0 (GET /ready) until a
+ * later write, or a load of the file, succeeds. */
+MUST_CHECK int routes_force_mode(const char *name, const char *mode, const char *path,
+                                 struct buf *errors);
+/* 0 while the table in memory is newer than the routes file. */
+int routes_persisted(void);
 /* GW_METHOD_BIT of method, or 0 for a method not in routes_method_names. */
 unsigned routes_method_bit(const char *method);
 /* "legacy", "shadow", "canary" or "new". */

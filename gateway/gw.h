@@ -418,6 +418,9 @@ void                          client_phase(struct client *c, enum cphase ph);
 void client_exchange_end(struct client *c);
 /* The upstream is ready for the body: parse what was held back. */
 void client_stream(struct client *c, enum cphase ph);
+/* The answer waits on the client taking what was written (or no longer):
+ * arm or clear its own deadline, the idle timeout (a stalled reader). */
+void client_write_wait(struct client *c);
 void client_pause(struct client *c);
 void client_resume(struct client *c);
 void client_close(struct client *c);
@@ -440,7 +443,8 @@ enum cphase client_answered_phase(struct client *c);
 int  client_fail(struct client *c, int err, const char *why);
 void client_set_ip(struct client *c, const struct sockaddr_storage *ss);
 int  client_loopback(const struct sockaddr_storage *ss);
-/* answer.c: GET /health, /ready, /metrics: 1 when answered. */
+/* answer.c: GET /health and /ready on a data listener (/metrics is refused:
+ * admin listener only): 1 when answered. */
 int local_endpoint(struct client *c);
 
 /* ------------------------------------------------------------------ proxy.c */
@@ -469,8 +473,8 @@ struct exch {
     struct buf            *copy; /* the legacy body, for the mirror */
     uint64_t               body_seen, t_attempt;
     int                    status;
-    unsigned replayable : 1, idempotent : 1, has_body : 1, head_sent : 1, resp_started : 1,
-        resp_done : 1, chunk_out : 1, no_body : 1, finished : 1, canary : 1;
+    unsigned replayable : 1, has_body : 1, head_sent : 1, resp_started : 1, resp_done : 1,
+        chunk_out : 1, no_body : 1, finished : 1, canary : 1;
 };
 
 /* Request head parsed and checked on a data listener: route, edge policy,

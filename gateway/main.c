@@ -408,6 +408,12 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (auth_init() != ERR_OK)
         die("cannot initialise libsodium");
+    /* The edge trusts any token this secret signs: on a public listener the
+     * dev default would let anyone mint an admin token. */
+    if (auth_secret_check(gateway.jwt_secret, gateway.listen) != ERR_OK)
+        die("SOUK_JWT_SECRET must be set to 32 or more random bytes when SOUK_GATEWAY_LISTEN "
+            "(%s) is not a loopback address (the dev default lets anyone mint admin tokens)",
+            gateway.listen);
     routes_start();
     control_start(admin_socket());
     loops_start();

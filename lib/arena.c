@@ -3,12 +3,24 @@
  * The first block is embedded after the header and survives arena_reset so a
  * connection can reuse one arena for many requests without touching malloc.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define ARENA_BLOCK 8192
 #define ARENA_ALIGN 16
@@ -181,8 +193,45 @@ arena_printf(struct arena *a, const char *fmt, ...)
     return s;
 }
 
-void
-arena_defer(struct arena *a, arena_cleanup_fn *fn, void *p)
+/* The calling thread's stack bounds, looked up once per thread. */
+static _Thread_local uintptr_t stack_lo, stack_hi;
+
+static int
+on_stack(const void *p)
+{
+    pthread_attr_t at;
+    void          *lo;
+    size_t         n;
+
+    if (stack_hi == 0) {
+        stack_hi = 1; /* unknown: [0, 1) holds no object */
+        if (pthread_getattr_np(pthread_self(), &at) == 0) {
+            if (pthread_attr_getstack(&at, &lo, &n) == 0) {
+                stack_lo = (uintptr_t)lo;
+                stack_hi = stack_lo + n;
+            }
+            pthread_attr_destroy(&at);
+        }
+    }
+#ifdef ARENA_ASAN
+    /* With detect_stack_use_after_return, ASan moves locals to a fake stack. */
+    if (__asan_addr_is_in_fake_stack(__asan_get_current_fake_stack(), (void *)p, NULL, NULL))
+        return 1;
+#endif
+    return (uintptr_t)p >= stack_lo && (uintptr_t)p < stack_hi;
+}
+
+/* A misuse is a programmer error that would free or write through a dead
+ * pointer later, far from its cause: stop here, in every build. */
+static void
+refuse(const char *fn, const void *p, const char *why)
+{
+    fprintf(stderr, "souk: %s(%p): %s\n", fn, p, why);
+    abort();
+}
+
+static void
+push(struct arena *a, arena_cleanup_fn *fn, void *p)
 {
     struct cleanup *c = arena_new(a, struct cleanup);
 
@@ -190,6 +239,34 @@ arena_defer(struct arena *a, arena_cleanup_fn *fn, void *p)
     c->p = p;
     c->next = a->cleanups;
     a->cleanups = c;
+}
+
+void
+arena_defer(struct arena *a, arena_cleanup_fn *fn, void *p)
+{
+    if (p != NULL && on_stack(p))
+        refuse("arena_defer", p, "the object is on the stack, not owned by the arena");
+    push(a, fn, p);
+}
+
+void
+arena_defer_owned(struct arena *a, arena_cleanup_fn *fn, void *p)
+{
+    if (!arena_owns(a, p))
+        refuse("arena_defer_owned", p, "the object is not in the arena's memory");
+    push(a, fn, p);
+}
+
+int
+arena_owns(const struct arena *a, const void *p)
+{
+    const struct block *b;
+    uintptr_t           q = (uintptr_t)p;
+
+    for (b = a->head; b != NULL; b = b->next)
+        if (q >= (uintptr_t)b->data && q - (uintptr_t)b->data < b->used)
+            return 1;
+    return 0;
 }
 
 size_t

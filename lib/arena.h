@@ -32,8 +32,17 @@ char *arena_strdup(struct arena *a, const char *z);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(struct arena *a, const char *fmt, va_list ap);
 
-/* Call fn(p) when a is reset or destroyed (latest registered runs first). */
+/* Call fn(p) when a is reset or destroyed (latest registered runs first).
+ * p is NULL or a heap object a now owns (a json_t, a PGresult, malloc'd
+ * bytes): it must live until a's next reset. Aborts if p is on the calling
+ * thread's stack, which dies with its frame, before the arena runs fn. */
 void arena_defer(struct arena *a, arena_cleanup_fn *fn, void *p);
+/* arena_defer for an object inside a's own memory (a struct from arena_new
+ * that holds a resource, e.g. buf_new's struct buf). Aborts unless
+ * arena_owns(a, p): an object elsewhere may be gone when fn runs. */
+void arena_defer_owned(struct arena *a, arena_cleanup_fn *fn, void *p);
+/* Whether p points into memory a has handed out since its last reset. */
+int arena_owns(const struct arena *a, const void *p);
 
 /* Bytes handed out so far (for metrics and tests). */
 size_t arena_used(const struct arena *a);

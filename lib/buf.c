@@ -34,9 +34,19 @@ free_buf(void *p)
 }
 
 void
-buf_defer(struct buf *b, struct arena *a)
+buf_init_in(struct buf *b, struct arena *a, size_t max)
 {
-    arena_defer(a, free_buf, b);
+    buf_init(b, max);
+    arena_defer_owned(a, free_buf, b);
+}
+
+struct buf *
+buf_new(struct arena *a, size_t max)
+{
+    struct buf *b = arena_new(a, struct buf);
+
+    buf_init_in(b, a, max);
+    return b;
 }
 
 void

@@ -1,8 +1,10 @@
 /*
  * buf.h - bounded growable byte buffer with a sticky error (varnish VSB,
  * curl dynbuf). Append freely; check once with buf_error. The bytes are
- * always NUL-terminated for convenience. The buffer owns its memory: free it
- * with buf_free, or hand it to an arena with buf_defer.
+ * always NUL-terminated for convenience. The buffer owns its memory. A
+ * caller's struct buf (buf_init) is freed by the caller with buf_free; a
+ * buffer the arena frees is made in the arena (buf_new), so the struct can
+ * never die before the arena's cleanup writes to it.
  */
 #ifndef SOUK_BUF_H
 #define SOUK_BUF_H
@@ -22,12 +24,18 @@ struct buf {
     int    err; /* sticky: ERR_OK or ERR_TOO_LARGE */
 };
 
-/* An empty buffer that refuses to grow past max bytes. */
+/* An empty buffer that refuses to grow past max bytes; the caller frees it
+ * with buf_free. */
 void buf_init(struct buf *b, size_t max);
 /* Release the memory; b can be re-initialised. */
 void buf_free(struct buf *b);
-/* Free b's memory when a is reset or destroyed. */
-void buf_defer(struct buf *b, struct arena *a);
+/* An empty buffer that refuses to grow past max bytes, its struct in a; the
+ * bytes (malloc'd as it grows) are freed when a is reset or destroyed. */
+struct buf *buf_new(struct arena *a, size_t max);
+/* buf_init for a struct buf embedded in an object allocated from a, whose
+ * bytes a frees at reset or destroy. Aborts if b is not in a's memory (a
+ * stack or foreign struct would be gone when the cleanup runs). */
+void buf_init_in(struct buf *b, struct arena *a, size_t max);
 /* Drop the contents and clear the error, keeping the memory. */
 void buf_reset(struct buf *b);
 

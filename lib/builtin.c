@@ -67,12 +67,10 @@ ready_get(struct req *r)
 {
     const struct server_check *ck = r->st->srv->spec->checks;
     json_t                    *checks = json_object();
-    struct buf                *failing = arena_new(r->arena, struct buf);
+    struct buf                *failing = buf_new(r->arena, 4096);
     int                        rc;
 
     arena_defer(r->arena, decref, checks);
-    buf_init(failing, 4096);
-    buf_defer(failing, r->arena); /* the buf itself must outlive this frame */
     for (; ck != NULL && ck->name != NULL; ck++) {
         rc = ck->fn(r);
         forget_answer(r);
@@ -106,10 +104,8 @@ render_requests(struct buf *b, const struct server *srv)
 static int
 metrics_get(struct req *r)
 {
-    struct buf *b = arena_new(r->arena, struct buf);
+    struct buf *b = buf_new(r->arena, METRICS_TEXT_MAX);
 
-    buf_init(b, METRICS_TEXT_MAX);
-    buf_defer(b, r->arena);
     metrics_render(b);
     render_requests(b, r->st->srv);
     if (buf_error(b))

@@ -22,6 +22,7 @@ st_new(struct conn_parse *ps)
     struct req_state *st = arena_new(a, struct req_state);
 
     st->req.arena = a;
+    st->req.work.arena = a;
     st->req.st = st;
     st->req.method = "";
     st->req.path = "";
@@ -32,8 +33,7 @@ st_new(struct conn_parse *ps)
     st->t_start = ps->t_begin != 0 ? ps->t_begin : uv_hrtime();
     st->stat = st->srv->nstats - 1;
     st->max_body = LIMIT_BODY_DEFAULT;
-    buf_init(&st->body, 0);
-    buf_defer(&st->body, a);
+    buf_init_in(&st->body, a, 0);
     return st;
 }
 

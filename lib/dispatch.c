@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "builtin.h"
 #include "conn.h"
+#include "log.h"
 #include "metrics.h"
 
 void
@@ -115,10 +116,14 @@ dispatch_work(struct pool_job *job, void *state, int cancelled)
     struct req       *r = &st->req;
 
     r->worker = state;
+    (void)req_trace_id(r);
+    /* Whatever the handler's callees log carries the request's ids. */
+    log_context(req_log_context, r);
     if (cancelled)
         req_finish(r, req_fail(r, ERR_UNAVAILABLE, "server is shutting down"));
     else
         answer(st);
+    log_context(NULL, NULL);
     server_complete(st->loop, st);
 }
 

@@ -146,7 +146,7 @@ event_init(struct event *e, struct arena *a, enum event_type type, int64_t aggre
     e->aggregate_id = aggregate_id;
     e->trace_id = arena_strdup(a, trace_id != NULL ? trace_id : "");
     /* The envelope holds its own reference, dropped with the arena, so the
-     * caller's payload may be borrowed (mq_outbox_put) or owned. */
+     * caller may keep or drop its own (mq_outbox_put drops it with the arena). */
     e->payload = json_incref(payload);
     arena_defer(a, json_release, payload);
 }

@@ -26,6 +26,9 @@ static _Atomic int     min_level = LOG_INFO;
 static char            svc_name[LOG_SVC_MAX] = "souk"; /* set once, before threads start */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static _Thread_local void (*ctx_fn)(struct buf *b, void *arg);
+static _Thread_local void *ctx_arg;
+
 void
 log_open(const char *svc, const char *level)
 {
@@ -110,8 +113,18 @@ build_line(struct buf *b, enum log_level l, const char *extra, const char *msg, 
     if (extra != NULL && extra[0] != '\0') {
         buf_putc(b, ',');
         buf_puts(b, extra);
+    } else if (extra == NULL && ctx_fn != NULL) {
+        buf_putc(b, ',');
+        ctx_fn(b, ctx_arg);
     }
     buf_puts(b, "}\n");
+}
+
+void
+log_context(void (*fn)(struct buf *b, void *arg), void *arg)
+{
+    ctx_fn = fn;
+    ctx_arg = arg;
 }
 
 void

@@ -15,7 +15,6 @@
 #include "db.h"
 #include "log.h"
 #include "mq_int.h"
-#include "req.h"
 
 /* clang-format off */
 struct metric mq_published = {.name = "souk_events_published_total",
@@ -374,24 +373,6 @@ mq_sleep(struct mq *mq, int ms)
         nanosleep(&ts, NULL);
 }
 
-int
-mq_outbox_put(struct db *db, struct arena *a, enum event_type type, int64_t aggregate_id,
-              const char *trace_id, json_t *payload)
-{
-    struct event e;
-    char        *text;
-    size_t       len;
-    int          rc;
-
-    event_init(&e, a, type, aggregate_id, trace_id, payload);
-    rc = event_encode(&e, a, &text, &len);
-    if (rc)
-        return rc;
-    return db_exec_sql(
-        db, a, outbox_put_sql, 4,
-        (const char *const[]){e.id, event_key(type), db_i64_text(a, aggregate_id), text}, NULL);
-}
-
 static void
 json_release(void *p)
 {
@@ -399,13 +380,25 @@ json_release(void *p)
 }
 
 int
-mq_outbox_req(struct db *db, struct req *r, enum event_type type, int64_t aggregate_id,
-              json_t *payload)
+mq_outbox_put(struct work *w, enum event_type type, int64_t aggregate_id, json_t *payload)
 {
+    struct event e;
+    const char  *trace = w->trace_id != NULL && w->trace_id[0] != '\0' ? w->trace_id : NULL;
+    char        *text;
+    size_t       len;
+    int          rc;
+
     if (payload == NULL)
         return ERR_INTERNAL;
-    arena_defer(r->arena, json_release, payload);
-    return mq_outbox_put(db, r->arena, type, aggregate_id, req_trace_id(r), payload);
+    arena_defer(w->arena, json_release, payload);
+    event_init(&e, w->arena, type, aggregate_id, trace, payload);
+    rc = event_encode(&e, w->arena, &text, &len);
+    if (rc)
+        return rc;
+    return db_exec_sql(
+        w->db, w->arena, outbox_put_sql, 4,
+        (const char *const[]){e.id, event_key(type), db_i64_text(w->arena, aggregate_id), text},
+        NULL);
 }
 
 static void

@@ -16,7 +16,8 @@
  * failing handler is retried after a delay (queue <svc>.retry), up to
  * max_attempts, then parked in <svc>.dlq for `soukctl dlq`.
  *
- * Tables (created by each service's migrations, see contracts/events.md):
+ * Tables (lib/migrations, applied by `soukctl schema up` to every service
+ * database that publishes or consumes; see contracts/events.md):
  *   outbox (seq bigserial, id uuid, type text, aggregate_id bigint,
  *           envelope text, created_at timestamptz, sent_at timestamptz)
  *   inbox  (event_id uuid primary key, type text, processed_at timestamptz)
@@ -31,32 +32,33 @@
 #include "cfg.h"
 #include "err.h"
 #include "event.h"
+#include "work.h"
 
 struct arena;
 struct db;
 struct mq;
-struct req;
 
 #define MQ_EXCHANGE "souk.events"
 
-/* One message being handled: everything lives in arena, and db is inside the
- * transaction that also holds the inbox row.
+/* One message being handled: work.arena holds everything, work.db is inside
+ * the transaction that also holds the inbox row, work.trace_id is the
+ * envelope's (so events the handler writes carry it on), and work.ext is
+ * mq_spec.ctx. Handlers pass &m->work to the same store, events and cache
+ * code request handlers call (work.h).
  *
  * after_commit: a handler may set it to run something once its transaction
  * has committed (before the ack), e.g. writing the new state through to a
  * cache that must not show it before the database does. It is called with
  * after_commit_arg only after a successful commit, never for a rollback, a
  * failed commit or a duplicate, and at most once per attempt (mq clears it
- * before each attempt). The arena is still alive; m->db is outside any
+ * before each attempt). The arena is still alive; m->work.db is outside any
  * transaction then. It cannot fail the message: the effect is committed.
  * A crash between the commit and the hook skips it (the redelivery is a
  * duplicate), so use it for what a TTL or the next write repairs. */
 struct mq_msg {
-    struct arena       *arena;
-    struct db          *db;
+    struct work         work;
     const struct event *ev;
     int                 attempt; /* 1 on first delivery */
-    void               *ctx;     /* mq_spec.ctx */
     const char         *error;   /* a failing handler may say why (kept with a dead letter) */
     void (*after_commit)(struct mq_msg *m, void *arg);
     void *after_commit_arg;
@@ -111,18 +113,14 @@ void mq_stop(struct mq *mq);
  * the consumer subscribed); ERR_UNAVAILABLE otherwise. For GET /ready. */
 MUST_CHECK int mq_ready(struct mq *mq);
 
-/* Insert payload (an object; borrowed) as an event of type about
- * aggregate_id into the outbox, inside the transaction open on db; the relay
- * (polling every 50 ms) publishes it once that transaction has committed.
- * trace_id may be NULL. Returns what db_exec_sql returns. */
-MUST_CHECK int mq_outbox_put(struct db *db, struct arena *a, enum event_type type,
-                             int64_t aggregate_id, const char *trace_id, json_t *payload);
-
-/* mq_outbox_put for a handler's write: the trace id is req_trace_id(r), the
- * arena r's, and payload a new reference that r's arena releases, so a
- * json_pack result can be passed as it is (NULL gives ERR_INTERNAL). */
-MUST_CHECK int mq_outbox_req(struct db *db, struct req *r, enum event_type type,
-                             int64_t aggregate_id, json_t *payload);
+/* Insert payload (an object; the reference is stolen and w's arena releases
+ * it, so a json_pack result can be passed as it is: NULL gives ERR_INTERNAL)
+ * as an event of type about aggregate_id into the outbox, inside the
+ * transaction open on w->db, with w->trace_id as the envelope's trace_id.
+ * The relay (polling every 50 ms) publishes it once that transaction has
+ * committed. Returns what db_exec_sql returns. */
+MUST_CHECK int mq_outbox_put(struct work *w, enum event_type type, int64_t aggregate_id,
+                             json_t *payload);
 
 /* A handler's answer to a malformed payload: logs "<svc>: <type> <id>: why",
  * keeps why as the reason a dead letter carries (m->error) and returns

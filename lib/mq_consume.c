@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "db.h"
 #include "log.h"
 #include "mq_int.h"
@@ -60,6 +61,22 @@ handler_for(const struct mq *mq, enum event_type t)
     return NULL;
 }
 
+/* The log context of a message being handled (log_context): every line the
+ * consumer thread writes while handling it names the event and the trace
+ * it belongs to, so a request's trace id leads to every consumer's lines. */
+static void
+msg_log_context(struct buf *b, void *arg)
+{
+    const struct event *ev = arg;
+
+    buf_puts(b, "\"event_id\":");
+    buf_json_str(b, ev->id, strlen(ev->id));
+    buf_puts(b, ",\"event_type\":");
+    buf_json_str(b, event_key(ev->type), strlen(event_key(ev->type)));
+    buf_puts(b, ",\"trace_id\":");
+    buf_json_str(b, ev->trace_id, strlen(ev->trace_id));
+}
+
 /* Inbox row, handler, commit: one transaction. *dup is 1 when the inbox
  * already had the event (nothing else ran). */
 static int
@@ -71,7 +88,7 @@ apply(struct mq *mq, struct db *db, struct mq_msg *m, mq_handler_fn *fn, int *du
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec_sql(db, m->arena, inbox_sql, 2,
+    rc = db_exec_sql(db, m->work.arena, inbox_sql, 2,
                      (const char *const[]){m->ev->id, event_key(m->ev->type)}, NULL);
     if (rc)
         goto done;
@@ -79,7 +96,7 @@ apply(struct mq *mq, struct db *db, struct mq_msg *m, mq_handler_fn *fn, int *du
         *dup = 1;
         goto done; /* rolled back below: nothing to keep */
     }
-    m->ctx = mq->spec.ctx;
+    m->work.ext = mq->spec.ctx;
     rc = fn(m);
     if (rc)
         goto done;
@@ -99,7 +116,7 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
 {
     const amqp_message_t *msg = &env->message;
     struct event          ev;
-    struct mq_msg         m = {.arena = a, .db = db, .ev = &ev, .attempt = attempt};
+    struct mq_msg         m = {.work = {.arena = a, .db = db}, .ev = &ev, .attempt = attempt};
     mq_handler_fn        *fn;
     char                  reason[160];
     int                   rc, dup, backoff = 100;
@@ -108,6 +125,9 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
         *why = arena_printf(a, "undecodable envelope: %s", reason);
         return PARK; /* no retry can fix the bytes */
     }
+    m.work.trace_id = ev.trace_id;
+    /* A copy in the arena: handle() logs the outcome after this frame is gone. */
+    log_context(msg_log_context, memcpy(arena_new(a, struct event), &ev, sizeof(ev)));
     fn = handler_for(mq, ev.type);
     if (fn == NULL) {
         log_warn("consumer: no handler for %s (event %s); acked", event_key(ev.type), ev.id);
@@ -131,6 +151,8 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
     atomic_store(&mq->consumer_ok, 1);
     if (rc == ERR_OK) {
         metrics_add(dup ? &mq_duplicates : &mq_consumed, 1);
+        log_info("consumer: %s %s %s", dup ? "skipped duplicate" : "handled", event_key(ev.type),
+                 ev.id);
         return DONE;
     }
     *why = m.error != NULL ? m.error : arena_printf(a, "handler failed: %s", err_name(rc));
@@ -210,6 +232,7 @@ handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *
     if (amqp_basic_ack(mc->c, MQ_CHANNEL, env->delivery_tag, 0) != AMQP_STATUS_OK)
         rc = ERR_UNAVAILABLE;
 done:
+    log_context(NULL, NULL);
     arena_destroy(a);
     return rc;
 }
@@ -272,7 +295,8 @@ mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
     json_t *v = json_object_get(obj, name);
 
     if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return mq_msg_bad(m, arena_printf(m->arena, "payload.%s must be a positive integer", name));
+        return mq_msg_bad(
+            m, arena_printf(m->work.arena, "payload.%s must be a positive integer", name));
     *out = json_integer_value(v);
     return ERR_OK;
 }

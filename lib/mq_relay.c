@@ -66,7 +66,7 @@ static int
 publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, size_t *n)
 {
     struct db_rows *rs;
-    struct buf     *seqs = arena_new(a, struct buf); /* buf_defer keeps its address */
+    struct buf     *seqs;
     size_t          i;
     int             rc;
 
@@ -79,8 +79,7 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
         if (rc)
             return rc;
     }
-    buf_init(seqs, (size_t)RELAY_BATCH * 24);
-    buf_defer(seqs, a);
+    seqs = buf_new(a, (size_t)RELAY_BATCH * 24);
     buf_putc(seqs, '{');
     for (i = 0; i < rs->nrows; i++) {
         struct mq_pub p = {.exchange = MQ_EXCHANGE,

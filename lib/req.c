@@ -32,6 +32,31 @@ put_text(struct buf *b, const char *z)
     buf_json_str(b, z, strlen(z));
 }
 
+/* The decoded path z as a URI reference (RFC 9457's instance), in a: a byte
+ * outside RFC 3986's pchar set and '/' is percent-encoded again, '%'
+ * included. */
+static const char *
+uri_path(struct arena *a, const char *z)
+{
+    static const char    keep[] = "-._~!$&'()*+,;=:@/";
+    static const char    hex[] = "0123456789ABCDEF";
+    const unsigned char *p;
+    char                *out = arena_alloc(a, 3 * strlen(z) + 1), *o = out;
+
+    for (p = (const unsigned char *)z; *p != '\0'; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr(keep, *p) != NULL) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /* ---- inputs --------------------------------------------------------------------- */
 
 const char *
@@ -152,8 +177,8 @@ req_header(struct req *r, const char *name)
     return NULL;
 }
 
-const char *
-req_trace_id(struct req *r)
+static const char *
+trace_of(struct req *r)
 {
     const char *tp = req_header(r, "traceparent");
     char        id[TRACE_ID_LEN + 1];
@@ -161,6 +186,14 @@ req_trace_id(struct req *r)
     if (tp == NULL || !trace_id(tp, strlen(tp), id))
         return r->request_id;
     return arena_strdup(r->arena, id);
+}
+
+const char *
+req_trace_id(struct req *r)
+{
+    if (r->work.trace_id == NULL)
+        r->work.trace_id = trace_of(r);
+    return r->work.trace_id;
 }
 
 void
@@ -344,8 +377,8 @@ static void
 problem(struct req *r, int rc)
 {
     struct req_state *st = r->st;
-    struct buf       *b = arena_new(r->arena, struct buf);
-    const char       *detail = st->err == rc ? st->detail : NULL;
+    struct buf       *b;
+    const char       *detail = st->err == rc ? st->detail : NULL, *instance;
     int               status = err_status(rc);
     char             *title;
 
@@ -365,9 +398,9 @@ problem(struct req *r, int rc)
         for (detail = title; *title != '\0'; title++)
             *title = (char)(*title >= 'A' && *title <= 'Z' ? *title + 32 : *title);
     }
-    buf_init(b, LIMIT_RESPONSE_BYTES);
-    buf_defer(b, r->arena);
-    problem_render(b, rc, detail, r->path[0] != '\0' ? r->path : NULL, strlen(r->path),
+    b = buf_new(r->arena, LIMIT_RESPONSE_BYTES);
+    instance = r->path[0] != '\0' ? uri_path(r->arena, r->path) : NULL;
+    problem_render(b, rc, detail, instance, instance != NULL ? strlen(instance) : 0,
                    r->request_id, NULL);
     (void)req_reply_bytes(r, status, "application/problem+json", buf_data(b), buf_len(b));
 }
@@ -395,16 +428,24 @@ req_finish(struct req *r, int rc)
 
 /* ---- logs -------------------------------------------------------------------------- */
 
-/* "request_id":..,"method":..,"path":.. members for log_write. */
+/* "request_id":..,"trace_id":..,"method":..,"path":.. members for log_write. */
 static void
 put_ctx(struct buf *b, struct req *r)
 {
     buf_puts(b, "\"request_id\":");
     put_text(b, r->request_id);
+    buf_puts(b, ",\"trace_id\":");
+    put_text(b, req_trace_id(r));
     buf_puts(b, ",\"method\":");
     put_text(b, r->method);
     buf_puts(b, ",\"path\":");
     put_text(b, r->path);
+}
+
+void
+req_log_context(struct buf *b, void *r)
+{
+    put_ctx(b, r);
 }
 
 static void

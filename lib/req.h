@@ -14,8 +14,10 @@
 #include "auth.h"
 #include "decode.h"
 #include "err.h"
+#include "work.h"
 
 struct arena;
+struct buf;
 struct route;
 struct req_state; /* private to the server */
 
@@ -27,7 +29,11 @@ struct req {
     struct auth_claims  user;       /* role AUTH_NONE when anonymous */
     void               *worker;     /* the running worker's state (server_spec.worker_init) */
     const struct route *route;
-    struct req_state   *st; /* private */
+    /* The work context (work.h): arena and trace_id are set by the server
+     * before the handler runs; db and ext are the process's to fill (a
+     * service's handlers get it through service_work). */
+    struct work       work;
+    struct req_state *st; /* private */
 };
 
 struct req_kv {
@@ -52,9 +58,10 @@ MUST_CHECK int req_query_i64(struct req *r, const char *name, int64_t def, int64
 
 /* Request header (case-insensitive name); NULL if absent. */
 const char *req_header(struct req *r, const char *name);
-/* What an event caused by r carries as trace_id: the trace id of a W3C
- * traceparent when r has a valid one (trace.h, the gateway's rules too),
- * else r's request id, so the event leads back to the request. */
+/* What an event caused by r carries as trace_id, and what r's log lines show
+ * as trace_id: the trace id of a W3C traceparent when r has a valid one
+ * (trace.h, the gateway's rules too), else r's request id, so the event
+ * leads back to the request. Computed once (r->work.trace_id). */
 const char *req_trace_id(struct req *r);
 /* The raw body (may be empty). */
 void req_body(struct req *r, const char **p, size_t *len);
@@ -89,6 +96,8 @@ void rlog_error(struct req *r, const char *fmt, ...) __attribute__((format(print
 /* Settle the answer after the handler returned rc: a failure, or ERR_OK
  * without a reply (a programmer error, logged), becomes problem+json. */
 void req_finish(struct req *r, int rc);
+/* The log context of r (log_context): request_id, trace_id, method, path. */
+void req_log_context(struct buf *b, void *r);
 /* Write the one access line of the request: route label, bytes sent, and
  * duration in microseconds. */
 void req_log_access(struct req *r, const char *route, size_t bytes, uint64_t us);

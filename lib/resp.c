@@ -115,8 +115,7 @@ resp_render_head(struct req *r, int close)
 {
     struct req_state *st = r->st;
 
-    buf_init(&st->head, HEAD_MAX);
-    buf_defer(&st->head, r->arena);
+    buf_init_in(&st->head, r->arena, HEAD_MAX);
     put_head(&st->head, st, close, 1);
     if (buf_error(&st->head)) {
         rlog_error(r, "response headers exceed %d bytes: sent without the extra ones", HEAD_MAX);

@@ -66,6 +66,15 @@ service_ext(const struct req *r)
     return ((struct service_worker *)r->worker)->ext;
 }
 
+struct work *
+service_work(struct req *r)
+{
+    r->work.db = service_db(r);
+    r->work.ext = service_ext(r);
+    (void)req_trace_id(r);
+    return &r->work;
+}
+
 int
 service_ready_db(struct req *r)
 {

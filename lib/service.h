@@ -83,6 +83,10 @@ int service_run(const struct service_spec *spec);
  * spec.thread_new made for its thread (NULL without one). */
 struct db *service_db(const struct req *r);
 void      *service_ext(const struct req *r);
+/* r's work context (work.h) with the handler thread's database handle and
+ * state: what a handler passes to store, events and cache code that
+ * consumers call too. Lives as long as r. */
+struct work *service_work(struct req *r);
 
 /* /ready checks: the handler thread's database answers (with every
  * statement prepared); the backbone's threads are connected. */

@@ -171,16 +171,11 @@ list_where(struct req *r, const struct product_query *q, struct buf *sql, struct
     }
 }
 
-/* A SQL text builder freed with the request. buf_defer keeps the address of
- * the struct buf, so the struct must live in the arena, not on the stack. */
+/* A SQL text builder freed with the request. */
 static struct buf *
 sql_buf(struct req *r, size_t max)
 {
-    struct buf *b = arena_new(r->arena, struct buf);
-
-    buf_init(b, max);
-    buf_defer(b, r->arena);
-    return b;
+    return buf_new(r->arena, max);
 }
 
 /* Attributes of the listed products, one query for the whole page. */

@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev libpq-dev
 libmariadb-dev libhiredis-dev librabbitmq-dev libjwt-dev libsodium-dev postgresql
 postgresql-contrib mariadb-server mariadb-client redis-server rabbitmq-server wrk nginx-light
-clang clang-format curl perl libclang-rt-14-dev linux-perf"
+
+clang clang-format curl perl libclang-rt-14-dev nodejs prometheus linux-perf"
 
 # One dpkg-query for all; unknown packages are simply absent from its output, and
 # removed-but-configured ones show a status other than "installed".
@@ -16,7 +17,25 @@ missing=()
 for p in $PACKAGES; do
 	case "$have" in *" $p=installed "*) ;; *) missing+=("$p") ;; esac
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The contract's checkers (contracts/package.json: the OpenAPI linter, the JSON Schema
+# validator), exactly as package-lock.json pins them; again whenever the lock file changes.
+contract_tools() {
+	local dir
+	dir="$(cd "$(dirname "$0")/.." && pwd)/contracts"
+	cmp -s "$dir/package-lock.json" "$dir/node_modules/.souk-lock" && return 0
+	if ! command -v npm >/dev/null; then
+		echo "bootstrap: npm is missing (Node.js 20 with npm; Debian's nodejs ships it from 'npm')" >&2
+		exit 1
+	fi
+	echo "bootstrap: npm ci in contracts/"
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	cp "$dir/package-lock.json" "$dir/node_modules/.souk-lock"
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+	contract_tools
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bootstrap: missing packages; install them with:" >&2
@@ -35,3 +54,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+contract_tools

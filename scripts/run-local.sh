@@ -131,7 +131,8 @@ souk is up.
   search service            http://$SEARCH_LISTEN/api/v1/search?q=wireless
   reviews service           http://$REVIEWS_LISTEN/api/v1/products/1/reviews
   cart service              http://$CART_LISTEN/api/v1/cart
-  health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics  (same on every process)
+  health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics  (same on every process;
+                            the gateway's /metrics: http://$GATEWAY_ADMIN_LISTEN/metrics)
   MariaDB                   127.0.0.1:$MARIADB_PORT  (souk_monolith / souk-dev)
   PostgreSQL                127.0.0.1:$PG_PORT  (users, catalog, search, reviews, cart: role = database,
                             password souk-dev; admin souk_admin)
@@ -151,7 +152,8 @@ Try:
       -H 'Content-Type: application/json' -d '{"mode":"shadow"}'   # compare catalog with the monolith
   curl -s -X PATCH http://$GATEWAY_ADMIN_LISTEN/routes/reviews -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN" \\
       -H 'Content-Type: application/json' -d '{"mode":"new"}'      # reviews served by souk-reviews
-  (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart)
+  (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart;
+   stock, orders, reports stay on the monolith; /api/v2/products, /categories, /search are new)
 
 Logs: $VAR/log/   Stop: Ctrl-C here, or \`make stop\` from another shell.
 EOT

@@ -2,6 +2,8 @@
 # `make test` driver: one set of servers for the whole run, then the C unit tests, then the
 # Perl integration tests. Usage: tests/run.sh [DIR|FILE.t ...]   (default: lib/t monolith/t gateway/t services tests)
 # SOUK_BUILD (or BUILD) names the build dir, e.g. build-asan for `make check`.
+# SOUK_SANITIZE=1 (`make check`; the default for build-asan) sends every ASan/UBSan/LSan report
+# to a file of its own and fails the run if any was written (see the end).
 # shellcheck disable=SC2317 # cleanup is called from a trap
 set -euo pipefail
 
@@ -12,6 +14,24 @@ export SOUK_BUILD=${SOUK_BUILD:-${BUILD:-build}}
 VAR=$(mktemp -d "${TMPDIR:-/tmp}/souk-test.XXXXXX")
 chmod 755 "$VAR" # postgres runs as its own user and must reach its data dir inside
 infra=
+
+# A sanitizer report goes to $SAN/<asan|ubsan>.<program>.<pid>, not to stderr: most processes
+# here run with their stderr unread (a server stopped at the end of a test, a child a test
+# expects to fail, a fork in a unit test), so only the files make every report count.
+# tests/lsan.supp names each leak that is accepted, and why. UBSan is the exception: in GCC's
+# combined ASan+UBSan runtime it ignores log_path and prints to stderr, but the build has
+# -fno-sanitize-recover, so its first report ends the process with status 1, which the
+# harness checks (unit tests here, services in Souk::Test's stop, soukctl by its callers).
+SAN=
+[ "$SOUK_BUILD" != build-asan ] || : "${SOUK_SANITIZE:=1}"
+if [ "${SOUK_SANITIZE:-0}" = 1 ]; then
+	SAN=$VAR/sanitizer
+	mkdir -p "$SAN"
+	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_exe_name=1:log_path=$SAN/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	export UBSAN_OPTIONS="print_stacktrace=1:log_exe_name=1:log_path=$SAN/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+fi
+
 cleanup() {
 	# Let a start still under way finish, so nothing it launches outlives the stop.
 	[ -z "$infra" ] || wait "$infra" 2>/dev/null || true
@@ -56,8 +76,13 @@ cat "$VAR/start.out"
 
 export SOUK_TEST_VAR_DIR=$VAR SOUK_TEST_MARIADB_PORT=$P_MARIADB SOUK_TEST_PG_PORT=$P_PG \
 	SOUK_TEST_REDIS_PORT=$P_REDIS SOUK_TEST_RABBIT_PORT=$P_RABBIT
+# Every answer http() receives, and every event the test databases' outboxes hold, is captured
+# here and checked against the OpenAPI documents and the event schemas at the end
+# (contracts/README.md); set SOUK_API_CAPTURE=DIR to keep them.
+export SOUK_API_CAPTURE=${SOUK_API_CAPTURE:-$VAR/api-capture}
+mkdir -p "$SOUK_API_CAPTURE"
 
-[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t services tests
+[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t services tests contracts/t
 targets=()
 for p in "$@"; do [ -e "$p" ] && targets+=("$p"); done
 rc=0
@@ -76,6 +101,29 @@ fi
 if [ ${#contract[@]} -gt 0 ]; then
 	echo "# contract suite against the services (SOUK_CONTRACT_MODE=services)"
 	SOUK_CONTRACT_MODE=services prove -j2 --timer -I tests/lib "${contract[@]}" </dev/null || rc=$?
+fi
+
+if [ -n "$(find "$SOUK_API_CAPTURE" -name '*.jsonl' ! -name '*.events.jsonl' -print -quit)" ]; then
+	echo "# responses against the OpenAPI documents (contracts/bin/validate-responses.mjs)"
+	node contracts/bin/validate-responses.mjs "$SOUK_API_CAPTURE" || rc=$?
+fi
+if [ -n "$(find "$SOUK_API_CAPTURE" -name '*.events.jsonl' -print -quit)" ]; then
+	echo "# published events against contracts/events/ (contracts/bin/events.mjs validate)"
+	node contracts/bin/events.mjs validate "$SOUK_API_CAPTURE" || rc=$?
+fi
+
+# Every report fails the run, whichever process wrote it. Processes still running are stopped
+# by now (each test file stops what it started), so nothing is written after this check.
+if [ -n "$SAN" ]; then
+	mapfile -t reports < <(find "$SAN" -type f -size +0 | sort)
+	for f in "${reports[@]}"; do
+		printf '# sanitizer report %s:\n' "${f##*/}" >&2
+		cat "$f" >&2
+	done
+	if [ ${#reports[@]} -gt 0 ]; then
+		echo "sanitizer reports: ${#reports[@]} (above)" >&2
+		[ $rc -ne 0 ] || rc=1
+	fi
 fi
 
 if [ ${#unit_failed[@]} -gt 0 ]; then

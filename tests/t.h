@@ -7,10 +7,13 @@
 #ifndef SOUK_T_H
 #define SOUK_T_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int t_run, t_failed;
 
@@ -50,6 +53,49 @@ t_check(int ok, const char *file, int line, const char *fmt, ...)
             printf("#   got \"%s\" expected \"%s\"\n", t_a_ ? t_a_ : "(null)",                     \
                    t_b_ ? t_b_ : "(null)");                                                        \
     } while (0)
+
+/* 1 if fn() aborts (SIGABRT) in a child process and its stderr holds want;
+ * for checks that a programmer error stops the program. The child's stderr
+ * is captured (the first 4 KiB), so an expected abort prints nothing. */
+static inline int
+t_aborts(void (*fn)(void), const char *want)
+{
+    char    err[4096];
+    size_t  n = 0;
+    ssize_t got;
+    int     fd[2], status;
+    pid_t   pid;
+
+    fflush(stdout);
+    if (pipe(fd) != 0)
+        return 0;
+    pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 2);
+        fn();
+        _exit(0); /* fn returned: the misuse went through */
+    }
+    close(fd[1]);
+    while (pid > 0) { /* to EOF, so a long report cannot block the child */
+        got = read(fd[0], err + n, sizeof(err) - 1 - n);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+        if (n == sizeof(err) - 1)
+            n = sizeof(err) - 2; /* keep the start, overwrite one byte at the end */
+    }
+    err[n] = '\0';
+    close(fd[0]);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT || strstr(err, want) == NULL) {
+        printf("#   child status 0x%x, stderr: %s\n", status, err);
+        return 0;
+    }
+    return 1;
+}
+#define T_ABORTS(fn, want, ...) t_check(t_aborts((fn), (want)), __FILE__, __LINE__, __VA_ARGS__)
 
 /* Print the plan and the summary; the value is the exit status. */
 static inline int

@@ -15,7 +15,6 @@
 #include "resp.h"
 
 #define DISCARD_MAX 65536 /* a refused request's body is read (not closed) up to this */
-#define METRICS_MAX (8 << 20)
 #define PROBLEM_MAX (LIMIT_REQUEST_LINE + 4096)
 
 /* 1 when the request's body is still unread and too big (or unbounded) to
@@ -173,15 +172,18 @@ client_loopback(const struct sockaddr_storage *ss)
     return memcmp(b, v4map, 12) == 0 && b[12] == 127;
 }
 
-/* GET /health, /ready and /metrics are the gateway's own, on both listeners. */
+/* GET /health and /ready are the gateway's own on the data listener. */
 int
 local_endpoint(struct client *c)
 {
-    static const char ok[] = "{\"status\":\"ok\"}", ready[] = "{\"status\":\"ready\"}";
-    struct str        t = hhead_target(&c->head);
-    size_t            n = strcspn(t.p, "?");
-    struct gw_table  *tab;
-    struct buf        b;
+    /* The shape every process's /ready has (contracts/api-v1.yaml Ready). */
+    static const char ok[]       = "{\"status\":\"ok\"}",
+                      ready[]    = "{\"status\":\"ready\",\"checks\":{\"routes_file\":\"ok\"}}",
+                      degraded[] = "{\"status\":\"degraded\",\"checks\":{\"routes_file\":\"not "
+                                   "written: the route table in memory is newer (GET /events)\"}}";
+    struct str       t = hhead_target(&c->head);
+    size_t           n = strcspn(t.p, "?");
+    struct gw_table *tab;
 
     n = n < t.len ? n : t.len;
     if (strcmp(c->hph.method, "GET") != 0 && strcmp(c->hph.method, "HEAD") != 0)
@@ -190,17 +192,21 @@ local_endpoint(struct client *c)
     if (n == 7 && memcmp(t.p, "/health", 7) == 0) {
         client_answer(c, 200, "application/json", ok, sizeof(ok) - 1, NULL);
     } else if (n == 6 && memcmp(t.p, "/ready", 6) == 0) {
+        /* Still ready with an unwritten routes file: it routes right, and
+         * a restart (what a failing probe invites) would lose the table. */
         tab = routes_acquire();
-        if (tab != NULL)
-            client_answer(c, 200, "application/json", ready, sizeof(ready) - 1, NULL);
-        else
+        if (tab == NULL)
             client_problem(c, ERR_UNAVAILABLE, "no route table");
+        else if (!routes_persisted())
+            client_answer(c, 200, "application/json", degraded, sizeof(degraded) - 1, NULL);
+        else
+            client_answer(c, 200, "application/json", ready, sizeof(ready) - 1, NULL);
         routes_unref(tab);
     } else if (n == 8 && memcmp(t.p, "/metrics", 8) == 0) {
-        buf_init(&b, METRICS_MAX);
-        metrics_text(&b);
-        client_answer(c, 200, "text/plain; version=0.0.4", buf_data(&b), buf_len(&b), NULL);
-        buf_free(&b);
+        /* Route names, upstream addresses and rates (MiBs rendered on a
+         * data loop) are the admin listener's; answered here so that no
+         * upstream's own /metrics is proxied either. */
+        client_problem(c, ERR_NOT_FOUND, "metrics are served on the admin listener");
     } else {
         c->route_name = NULL;
         return 0;

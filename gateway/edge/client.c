@@ -122,6 +122,13 @@ timer_for(struct client *c)
 }
 
 void
+client_write_wait(struct client *c)
+{
+    if (c->phase == CP_WAIT && !c->closing)
+        timer_for(c);
+}
+
+void
 client_phase(struct client *c, enum cphase ph)
 {
     if (c->phase == ph || c->closing)
@@ -400,7 +407,9 @@ client_close(struct client *c)
     if (c->closing)
         return;
     if (c->x != NULL)
-        proxy_abort(c->x, 0, NULL);
+        proxy_abort(c->x, 0, NULL); /* which closes c (access-logged as 499) */
+    if (c->closing)
+        return;
     c->closing = 1;
     c->deadline = 0;
     read_stop(c);
@@ -450,6 +459,7 @@ on_drained(void *ctx, int status)
     }
     if (c->x != NULL) {
         proxy_client_drained(c->x);
+        client_write_wait(c); /* it reads again: the upstream's timeout runs instead */
     } else if (c->close_after) {
         finish(c);
     } else if (c->phase == CP_IDLE || c->phase == CP_WAIT) {

@@ -52,7 +52,7 @@ rollback(const char *name)
     }
     routes_unref(t);
     buf_init(&errors, ERRORS_MAX);
-    rc = routes_set_mode(name, "legacy", -1, gateway.routes_path, &errors);
+    rc = routes_force_mode(name, "legacy", gateway.routes_path, &errors);
     if (rc) {
         log_error("canary rollback of route %s failed: %s", name, buf_data(&errors));
         gwevents_add("rollback_failed", "route %s: canary rollback failed", name);

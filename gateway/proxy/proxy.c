@@ -22,12 +22,14 @@ table_release(void *p)
     routes_unref(p);
 }
 
-/* RFC 9110 §9.2.2; TRACE and CONNECT are never sent anyway. */
+/* What may be sent twice: safe methods only (RFC 9110 §9.2.1). PUT and
+ * DELETE are idempotent on one server, but a timed-out write may have
+ * committed, and re-sending it elsewhere (a retry, or the monolith on
+ * fallback) writes to both sides. TRACE and CONNECT are never sent. */
 static int
-idempotent(const char *m)
+safe_method(const char *m)
 {
-    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
-           strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
 }
 
 static int
@@ -315,8 +317,7 @@ exch_new(struct client *c, struct gw_table *t, const struct gw_route *r)
     x->t = t;
     x->route = r;
     x->has_body = c->ri.chunked || (c->ri.has_length && c->ri.length > 0);
-    x->idempotent = idempotent(c->hph.method);
-    x->replayable = x->idempotent && !x->has_body;
+    x->replayable = safe_method(c->hph.method) && !x->has_body;
     x->retries_left = x->replayable ? r->retries : 0;
     servers_copy(x, k, 0, r->legacy);
     servers_copy(x, k, 1, r->new_pool);

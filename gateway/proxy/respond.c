@@ -109,8 +109,10 @@ on_read_end(void *owner)
         proxy_maybe_finish(x);
         return;
     }
-    if (sink_busy(&c->out))
+    if (sink_busy(&c->out)) {
         upstream_pause(x->u); /* resumed by proxy_client_drained */
+        client_write_wait(c);
+    }
 }
 
 static void

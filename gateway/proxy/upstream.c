@@ -491,12 +491,18 @@ upstream_release(struct uconn *u)
     u->deadline = loop_now(u->loop) + GW_UP_IDLE_MS;
 }
 
+/* While paused the gateway waits on its client, not on the server: the
+ * response timeout stops, or a client that never reads would make a
+ * healthy server time out (a breaker and canary failure). The client's own
+ * timeout bounds the wait. */
 void
 upstream_pause(struct uconn *u)
 {
     if (!u->paused && !u->closing && u->connected) {
         uv_read_stop((uv_stream_t *)&u->tcp);
         u->paused = 1;
+        if (u->timing)
+            u->deadline = 0;
     }
 }
 
@@ -505,6 +511,8 @@ upstream_resume(struct uconn *u)
 {
     if (u->paused && !u->closing) {
         u->paused = 0;
+        if (u->timing)
+            u->deadline = loop_now(u->loop) + (uint64_t)u->timeout_ms;
         if (uv_read_start((uv_stream_t *)&u->tcp, on_alloc, on_read) != 0)
             upstream_close(u);
     }

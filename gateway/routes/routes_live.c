@@ -27,6 +27,7 @@ static pthread_mutex_t  swap_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t  install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_table *current;
 static _Atomic uint64_t live_version; /* current->version, readable without a lock */
+static _Atomic int      unwritten;    /* the table in memory is newer than the routes file */
 
 /* ------------------------------------------------------------ matching */
 
@@ -225,17 +226,38 @@ done:
     return rc;
 }
 
-/* Caller holds install_lock. Consumes the reference on t in every case. */
+/* Persisting after the swap: a failure leaves the new table in place and
+ * says so (event, /ready) until a later write succeeds. */
+static void
+persist_after(const struct gw_table *t, const char *path)
+{
+    if (persist(t->doc, path) == ERR_OK) {
+        atomic_store(&unwritten, 0);
+        return;
+    }
+    atomic_store(&unwritten, 1);
+    gwevents_add("persist_failed",
+                 "routes version %llu is in memory but %s could not be written: a restart "
+                 "would lose it",
+                 (unsigned long long)t->version, path);
+}
+
+/* Caller holds install_lock. Consumes the reference on t in every case.
+ * memory_first: swap, then persist (a failed write does not undo it);
+ * otherwise a failed write installs nothing. */
 static int
-install_locked(struct gw_table *t, const char *path, const char *event, const char *what)
+install_locked(struct gw_table *t, const char *path, const char *event, const char *what,
+               int memory_first)
 {
     struct gw_table *old;
-    int              rc = path != NULL ? persist(t->doc, path) : ERR_OK;
+    int              rc = path != NULL && !memory_first ? persist(t->doc, path) : ERR_OK;
 
     if (rc) {
         routes_unref(t);
         return rc;
     }
+    if (path != NULL && !memory_first)
+        atomic_store(&unwritten, 0);
     pthread_mutex_lock(&swap_lock);
     old = current;
     t->version = (old != NULL ? old->version : 0) + 1;
@@ -245,7 +267,15 @@ install_locked(struct gw_table *t, const char *path, const char *event, const ch
     gwevents_add(event, "routes version %llu installed: %s (%d routes, %d upstreams)",
                  (unsigned long long)t->version, what, t->nroutes, t->npools);
     routes_unref(old);
+    if (path != NULL && memory_first)
+        persist_after(t, path); /* t is current: only an install (we hold the lock) replaces it */
     return ERR_OK;
+}
+
+int
+routes_persisted(void)
+{
+    return !atomic_load(&unwritten);
 }
 
 int
@@ -254,7 +284,7 @@ routes_install(struct gw_table *t, const char *path)
     int rc;
 
     pthread_mutex_lock(&install_lock);
-    rc = install_locked(t, path, "reload", path != NULL ? path : "not persisted");
+    rc = install_locked(t, path, "reload", path != NULL ? path : "not persisted", 0);
     pthread_mutex_unlock(&install_lock);
     return rc;
 }
@@ -316,8 +346,11 @@ routes_load_file(const char *path, struct buf *errors)
         return rc;
     }
     pthread_mutex_lock(&install_lock);
-    /* Not persisted: rewriting the operator's own file would reformat it. */
-    rc = install_locked(t, NULL, "reload", path);
+    /* Not persisted: rewriting the operator's own file would reformat it.
+     * Memory and file now agree. */
+    rc = install_locked(t, NULL, "reload", path, 0);
+    if (rc == ERR_OK)
+        atomic_store(&unwritten, 0);
     pthread_mutex_unlock(&install_lock);
     return rc;
 }
@@ -384,9 +417,9 @@ find_route(const struct gw_table *t, const char *name)
     return NULL;
 }
 
-int
-routes_set_mode(const char *name, const char *mode, int percent, const char *path,
-                struct buf *errors)
+static int
+set_mode(const char *name, const char *mode, int percent, const char *path, struct buf *errors,
+         int memory_first)
 {
     struct gw_table       *cur, *next = NULL;
     const struct gw_route *r;
@@ -401,10 +434,23 @@ routes_set_mode(const char *name, const char *mode, int percent, const char *pat
         r = find_route(next, name);
         snprintf(what, sizeof(what), "route %s mode %s canary_percent %d", name,
                  routes_mode_name(r->mode), r->canary_percent);
-        rc = install_locked(next, path, "route_patch", what);
+        rc = install_locked(next, path, "route_patch", what, memory_first);
     }
     pthread_mutex_unlock(&install_lock);
     return rc;
+}
+
+int
+routes_set_mode(const char *name, const char *mode, int percent, const char *path,
+                struct buf *errors)
+{
+    return set_mode(name, mode, percent, path, errors, 0);
+}
+
+int
+routes_force_mode(const char *name, const char *mode, const char *path, struct buf *errors)
+{
+    return set_mode(name, mode, -1, path, errors, 1);
 }
 
 /* [old, new] for one member; a missing side is null. */

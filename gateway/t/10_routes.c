@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,23 +39,32 @@ parse(const char *doc, struct gw_table **t, struct buf *errors)
 static void
 test_default_file(void)
 {
-    /* Every route starts legacy; those with a service already name it as
-     * the one that will take them over (new == NULL: none yet). */
+    /* Every v1 route starts legacy; those with a service already name it as
+     * the one that will take them over (new == NULL: none yet). The v2 APIs
+     * have no legacy side: mode new from the start. */
     static const struct {
-        const char *method, *path, *route, *new;
+        const char  *method, *path, *route, *legacy, *new;
+        enum gw_mode mode;
     } cases[] = {
-        {"GET", "/api/v1/products", "products", "catalog"},
-        {"GET", "/api/v1/products/5", "products", "catalog"},
-        {"GET", "/api/v1/products/5/reviews", "reviews", "reviews"},
-        {"POST", "/api/v1/products/5/reviews", "reviews", "reviews"},
-        {"GET", "/api/v1/productsx", "catch_all", NULL},
-        {"GET", "/api/v1/categories", "categories", "catalog"},
-        {"GET", "/api/v1/search", "search", "search"},
-        {"POST", "/api/v1/accounts/login", "accounts", "users"},
-        {"DELETE", "/api/v1/cart/items/3", "cart", "cart"},
-        {"GET", "/api/v1/orders", "orders", NULL},
-        {"GET", "/api/v1/reports/sales", "reports", NULL},
-        {"GET", "/health", "catch_all", NULL},
+        {"GET", "/api/v1/products", "products", "monolith", "catalog", GW_MODE_LEGACY},
+        {"GET", "/api/v1/products/5", "products", "monolith", "catalog", GW_MODE_LEGACY},
+        {"PUT", "/api/v1/products/5/price", "products", "monolith", "catalog", GW_MODE_LEGACY},
+        {"PUT", "/api/v1/products/5/stock", "stock", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/api/v1/products/5/reviews", "reviews", "monolith", "reviews", GW_MODE_LEGACY},
+        {"POST", "/api/v1/products/5/reviews", "reviews", "monolith", "reviews", GW_MODE_LEGACY},
+        {"GET", "/api/v1/productsx", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/api/v1/categories", "categories", "monolith", "catalog", GW_MODE_LEGACY},
+        {"GET", "/api/v1/search", "search", "monolith", "search", GW_MODE_LEGACY},
+        {"POST", "/api/v1/accounts/login", "accounts", "monolith", "users", GW_MODE_LEGACY},
+        {"DELETE", "/api/v1/cart/items/3", "cart", "monolith", "cart", GW_MODE_LEGACY},
+        {"GET", "/api/v1/orders", "orders", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/api/v1/reports/sales", "reports", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/api/v2/products", "products_v2", NULL, "catalog", GW_MODE_NEW},
+        {"POST", "/api/v2/categories", "categories_v2", NULL, "catalog", GW_MODE_NEW},
+        {"GET", "/api/v2/search", "search_v2", NULL, "search", GW_MODE_NEW},
+        {"GET", "/api/v2/search/suggest", "search_v2", NULL, "search", GW_MODE_NEW},
+        {"GET", "/api/v2/orders", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/health", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
     };
     struct gw_table       *t;
     const struct gw_route *r;
@@ -68,7 +78,7 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 9, "default: 9 routes");
+    T_EQ_INT(t->nroutes, 13, "default: 13 routes");
     T_EQ_INT(t->npools, 6, "default: monolith, catalog, search, users, reviews and cart upstreams");
     for (i = 0; i < (size_t)t->npools; i++)
         T_EQ_STR(t->pools[i].health_path, "/health", "default: %s health path", t->pools[i].name);
@@ -78,8 +88,9 @@ test_default_file(void)
                  cases[i].path);
         if (r == NULL)
             continue;
-        T_OK(r->mode == GW_MODE_LEGACY && strcmp(t->pools[r->legacy].name, "monolith") == 0,
-             "default: %s is legacy, to the monolith", cases[i].path);
+        T_EQ_INT(r->mode, cases[i].mode, "default: %s mode", cases[i].path);
+        T_EQ_STR(r->legacy >= 0 ? t->pools[r->legacy].name : NULL, cases[i].legacy,
+                 "default: %s legacy upstream", cases[i].path);
         T_EQ_STR(r->new_pool >= 0 ? t->pools[r->new_pool].name : NULL, cases[i].new,
                  "default: %s new upstream", cases[i].path);
     }
@@ -496,7 +507,7 @@ test_install(void)
 {
     struct gw_table *t, *cur, *reread;
     struct buf       errors;
-    char             dir[] = "/tmp/souk-routes-XXXXXX", path[256], cmd[300];
+    char             dir[] = "/tmp/souk-routes-XXXXXX", path[256], tmp[270], cmd[300];
     uint64_t         v0;
     int              rc;
 
@@ -545,6 +556,27 @@ test_install(void)
     t = routes_acquire();
     T_EQ_INT(t->version, v0 + 2, "a failed reload keeps the current table");
     routes_unref(t);
+
+    /* A directory where the temp file goes: the write fails even for root. */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    T_EQ_INT(mkdir(tmp, 0755), 0, "an unwritable routes file");
+    rc = routes_set_mode("products", "legacy", -1, path, &errors);
+    T_OK(rc != ERR_OK, "set_mode: a failed write installs nothing");
+    t = routes_acquire();
+    T_EQ_INT(named(t, "products")->mode, GW_MODE_CANARY, "...the route keeps its mode");
+    routes_unref(t);
+    T_EQ_INT(routes_persisted(), 1, "...and memory still matches the file");
+    rc = routes_force_mode("products", "legacy", path, &errors);
+    T_EQ_INT(rc, ERR_OK, "force_mode: installed although the write failed");
+    t = routes_acquire();
+    T_EQ_INT(named(t, "products")->mode, GW_MODE_LEGACY, "...the route is legacy in memory");
+    routes_unref(t);
+    T_EQ_INT(routes_persisted(), 0, "...and the file is known to be behind");
+    T_OK(has_event("persist_failed", path), "...a persist_failed event names the file");
+    T_EQ_INT(rmdir(tmp), 0, "the routes file is writable again");
+    rc = routes_set_mode("products", "legacy", -1, path, &errors);
+    T_EQ_INT(rc, ERR_OK, "the next write succeeds");
+    T_EQ_INT(routes_persisted(), 1, "...and memory matches the file again");
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     T_EQ_INT(system(cmd), 0, "cleanup");
     buf_free(&errors);

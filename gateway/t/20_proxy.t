@@ -1,7 +1,7 @@
 # gateway/t/20_proxy.t - souk-gateway forwarding through fake upstreams (STYLE.md §2.15):
 # methods, bodies both ways (Content-Length and chunked, streamed), header rules, request
 # ids and traces, keep-alive on both sides, route matching, 502/504, retries only for
-# idempotent requests, the circuit breaker, round robin and active health checks.
+# GET/HEAD/OPTIONS, the circuit breaker, round robin and active health checks.
 use strict;
 use warnings;
 use FindBin;

@@ -1,10 +1,14 @@
 /*
  * 10_arena.c - the request allocator: alignment, large blocks, string
- * helpers, deferred cleanups in reverse order, and reuse after reset.
+ * helpers, deferred cleanups in reverse order, reuse after reset, and the
+ * ownership rule (a cleanup never targets a stack object or, for
+ * arena_defer_owned, an object outside the arena).
  */
+#include <pthread.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
@@ -111,6 +115,142 @@ test_reset_reuses(void)
     arena_destroy(a);
 }
 
+static void
+test_owns(void)
+{
+    struct arena *a = arena_create(), *b = arena_create();
+    char         *p = arena_alloc(a, 100), *big = arena_alloc(a, 1 << 20);
+    char         *heap = malloc(16), local = 0;
+
+    T_OK(arena_owns(a, p) && arena_owns(a, p + 99), "owns both ends of an allocation");
+    T_OK(arena_owns(a, big + (1 << 20) - 1), "owns a large block");
+    T_OK(!arena_owns(a, p + 100), "does not own the unused rest of a block");
+    T_OK(!arena_owns(b, p), "another arena does not own it");
+    T_OK(!arena_owns(a, heap) && !arena_owns(a, &local) && !arena_owns(a, NULL),
+         "heap, stack and NULL are not owned");
+    arena_reset(a);
+    T_OK(!arena_owns(a, p) && !arena_owns(a, big), "nothing is owned after reset");
+    free(heap);
+    arena_destroy(a);
+    arena_destroy(b);
+}
+
+static void
+test_defer_accepts(void)
+{
+    struct arena *a = arena_create();
+    char         *in = arena_new(a, char);
+    static char   c4 = '4';
+
+    norder = 0;
+    order[0] = '\0';
+    *in = 'a';
+    arena_defer_owned(a, record, in);
+    arena_defer(a, record, &c4);
+    arena_defer(a, free, malloc(8)); /* LSan reports it if the cleanup did not run */
+    arena_defer(a, free, NULL);
+    arena_destroy(a);
+    T_EQ_STR(order, "4a", "owned, static and heap objects get their cleanups");
+}
+
+/* Misuses, each run in a child that must abort (t_aborts). */
+typedef void defer_fn(struct arena *a, arena_cleanup_fn *fn, void *p);
+
+static void
+try_defer(defer_fn *defer, void *p)
+{
+    struct arena *a = arena_create();
+
+    defer(a, record, p);
+    arena_destroy(a);
+}
+
+static void
+defer_stack(void)
+{
+    char local = 'x';
+
+    try_defer(arena_defer, &local);
+}
+
+static void *
+defer_stack_thread(void *unused)
+{
+    (void)unused;
+    defer_stack();
+    return NULL;
+}
+
+static void
+defer_stack_in_thread(void)
+{
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, defer_stack_thread, NULL) == 0)
+        pthread_join(t, NULL);
+}
+
+static void
+owned_stack(void)
+{
+    char local = 'x';
+
+    try_defer(arena_defer_owned, &local);
+}
+
+static void
+owned_static(void)
+{
+    static char c = 'x';
+
+    try_defer(arena_defer_owned, &c);
+}
+
+static void
+owned_heap(void)
+{
+    try_defer(arena_defer_owned, calloc(1, 8));
+}
+
+static void
+owned_other_arena(void)
+{
+    try_defer(arena_defer_owned, arena_new(arena_create(), char));
+}
+
+static void
+owned_after_reset(void)
+{
+    struct arena *a = arena_create();
+    char         *p = arena_alloc(a, 8);
+
+    arena_reset(a);
+    arena_defer_owned(a, record, p);
+    arena_destroy(a);
+}
+
+static const struct {
+    void (*fn)(void);
+    const char *want, *name;
+} misuses[] = {
+    {defer_stack, "on the stack", "arena_defer refuses a stack object"},
+    {defer_stack_in_thread, "on the stack", "... on a thread's own stack too"},
+    {owned_stack, "not in the arena", "arena_defer_owned refuses a stack object"},
+    {owned_static, "not in the arena", "... a static object"},
+    {owned_heap, "not in the arena", "... a heap object"},
+    {owned_other_arena, "not in the arena", "... another arena's object"},
+    {owned_after_reset, "not in the arena", "... and memory from before a reset"},
+};
+
+static void
+test_defer_refuses(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(misuses) / sizeof(misuses[0]); i++)
+        T_ABORTS(misuses[i].fn, misuses[i].want, "%s", misuses[i].name);
+}
+
 int
 main(void)
 {
@@ -119,5 +259,8 @@ main(void)
     test_strings();
     test_defer();
     test_reset_reuses();
+    test_owns();
+    test_defer_accepts();
+    test_defer_refuses();
     return T_DONE();
 }

@@ -1,7 +1,7 @@
 /*
  * 12_str_buf.c - number parsing at the edge (str_to_i64), UTF-8 checks and
- * the bounded buffer: limits, the sticky error, printf and JSON string
- * escaping.
+ * the bounded buffer: limits, the sticky error, printf, JSON string
+ * escaping, and buffers the arena frees (which must live in the arena).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -156,12 +156,16 @@ static const struct {
     {"</script>", 9, "\"</script>\""},
 };
 
+struct holder {
+    int        n;
+    struct buf b;
+};
+
 static void
 test_buf_json(void)
 {
-    struct buf    b;
-    struct arena *a = arena_create();
-    size_t        i;
+    struct buf b;
+    size_t     i;
 
     for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
         buf_init(&b, 1024);
@@ -169,11 +173,42 @@ test_buf_json(void)
         T_EQ_STR(buf_data(&b), json_cases[i].want, "json escape case %zu", i);
         buf_free(&b);
     }
-    buf_init(&b, 1024);
-    buf_defer(&b, a);
-    buf_puts(&b, "freed by the arena");
-    arena_destroy(a); /* ASan reports a leak if buf_defer did not free */
-    T_EQ_INT(buf_len(&b), 0, "buf_defer frees with the arena");
+}
+
+static void
+test_buf_arena(void)
+{
+    struct arena  *a = arena_create();
+    struct buf    *in;
+    struct holder *h;
+
+    in = buf_new(a, 1024);
+    buf_puts(in, "freed by the arena"); /* LSan reports a leak if it is not */
+    T_OK(arena_owns(a, in), "buf_new's struct buf is arena memory");
+    h = arena_new(a, struct holder);
+    buf_init_in(&h->b, a, 8);
+    buf_puts(&h->b, "embedded"); /* freed by the arena too */
+    buf_puts(&h->b, "!");
+    T_OK(buf_len(&h->b) == 8 && buf_error(&h->b) == ERR_TOO_LARGE, "buf_init_in sets the limit");
+    arena_destroy(a);
+}
+
+/* A struct buf on the stack whose bytes the arena would free: refused. */
+static void
+init_in_stack(void)
+{
+    struct arena *a = arena_create();
+    struct buf    b;
+
+    buf_init_in(&b, a, 64);
+    buf_puts(&b, "x");
+    arena_destroy(a);
+}
+
+static void
+test_buf_ownership(void)
+{
+    T_ABORTS(init_in_stack, "not in the arena", "buf_init_in refuses a stack struct buf");
 }
 
 int
@@ -184,5 +219,7 @@ main(void)
     test_utf8();
     test_buf_limits();
     test_buf_json();
+    test_buf_arena();
+    test_buf_ownership();
     return T_DONE();
 }

@@ -357,6 +357,9 @@ sub metric {
     is($r->{json}{detail}, 'internal error', '500 detail is generic');
     unlike($r->{body}, qr/db\.c|secret|simulated/, 'no internals in the body');
     is($r->{json}{instance}, '/boom', 'instance is the path');
+    # RFC 9457: instance is a URI reference, so the decoded path is encoded again.
+    is(get("/nope/1'%20OR%20'1'='1%25%22%C3%A9")->{json}{instance},
+        "/nope/1'%20OR%20'1'='1%25%22%C3%A9", 'instance is the path as a URI reference');
     like($svc->stderr_text, qr/"level":"error".*simulated driver failure/, 'detail is logged');
 
     $r = get('/nope', {'X-Request-Id' => 'abc-123.X_y'});

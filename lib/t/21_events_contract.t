@@ -1,6 +1,6 @@
 # lib/t/21_events_contract.t - EVENT_MAP in lib/event.h and the "Event types" table of
-# contracts/events.md list the same (type, version) pairs, each with a payload section.
-# Fails when a row is on one side only or a version differs.
+# contracts/events.md list the same (type, version) pairs, each with a payload section and a
+# payload schema in contracts/events/. Fails when a row is on one side only or a version differs.
 use strict;
 use warnings;
 use FindBin;
@@ -60,6 +60,19 @@ for my $k (sort keys %$d) {
 }
 for my $k (sort keys %$h) {
     like($k, qr/^[a-z][a-z_]*(?:\.[a-z][a-z_]*)+$/, "$k: dotted lower case");
+}
+
+# Every (type, version) of EVENT_MAP has its payload schema, contracts/events/TYPE.vN.json
+# (tests/run.sh validates every published event against it; contracts/bin/events.mjs compat
+# keeps published versions compatible), and no schema names a type or a version the map lacks.
+my %schemas = map { m{/([a-z_.]+)\.v(\d+)\.json$} ? ("$1\@$2" => 1) : () }
+    glob "$root/contracts/events/*.json";
+for my $k (sort keys %$h) {
+    ok($schemas{"$k\@$h->{$k}"}, "$k: contracts/events/$k.v$h->{$k}.json exists");
+}
+for my $s (sort keys %schemas) {
+    my ($k, $v) = split /\@/, $s;
+    ok(exists $h->{$k} && $v <= $h->{$k}, "contracts/events/$k.v$v.json: $k version $v is in EVENT_MAP");
 }
 
 # The parsers themselves: a row added on one side only must be seen.

@@ -15,22 +15,10 @@ use Souk::Test;
 infra('postgres', 'rabbitmq');
 my $db = sprintf('t_backbone_%d', $$);
 pg_sql(undef, "CREATE DATABASE $db");
+# outbox and inbox are lib's own migration (lib/migrations), as in every service database.
+my ($mrc, $mout, $merr) = soukctl({SOUK_BACKBONE_DB => pg_admin_dsn($db)}, qw(schema up backbone));
+die "soukctl schema up backbone failed ($mrc):\n$mout$merr" if $mrc;
 pg_sql($db, <<'SQL');
-CREATE TABLE outbox (
-  seq          bigserial PRIMARY KEY,
-  id           uuid NOT NULL UNIQUE,
-  type         text NOT NULL,
-  aggregate_id bigint NOT NULL,
-  envelope     text NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  sent_at      timestamptz
-);
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-CREATE TABLE inbox (
-  event_id     uuid PRIMARY KEY,
-  type         text NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now()
-);
 CREATE TABLE emitted (n bigint NOT NULL);
 CREATE TABLE effects (event_id uuid NOT NULL, n bigint NOT NULL);  -- no unique key on purpose
 CREATE TABLE poison (n bigint PRIMARY KEY);

@@ -77,7 +77,8 @@ emit(struct req *r)
             rc = db_exec_sql(db, r->arena, "INSERT INTO emitted (n) VALUES ($1::bigint)", 1,
                              (const char *const[]){db_i64_text(r->arena, i)}, NULL);
         if (rc == ERR_OK)
-            rc = mq_outbox_put(db, r->arena, EVENT_PRODUCT_UPDATED, i, r->request_id, p);
+            rc = mq_outbox_put(&(struct work){r->arena, db, r->request_id, NULL},
+                               EVENT_PRODUCT_UPDATED, i, json_incref(p));
         json_decref(p);
         if (rc == ERR_OK)
             rc = db_commit(db);
@@ -102,7 +103,8 @@ after_commit(struct mq_msg *m, void *arg)
     atomic_fetch_add(&hooks_run, 1);
     if (arg != m->ev)
         return;
-    rc = db_exec_sql(m->db, m->arena, "SELECT txid_current_if_assigned() IS NULL", 0, NULL, &rs);
+    rc = db_exec_sql(m->work.db, m->work.arena, "SELECT txid_current_if_assigned() IS NULL", 0,
+                     NULL, &rs);
     if (rc == ERR_OK && rs->nrows == 1 && db_get(rs, 0, 0)[0] == 't')
         atomic_fetch_add(&hooks_outside_tx, 1);
 }
@@ -123,19 +125,20 @@ on_event(struct mq_msg *m)
         return ERR_INVALID;
     }
     if (fail >= m->attempt) {
-        m->error = arena_printf(m->arena, "asked to fail until attempt %lld", (long long)fail);
+        m->error = arena_printf(m->work.arena, "asked to fail until attempt %lld", (long long)fail);
         return ERR_CONFLICT;
     }
-    rc = db_exec_sql(m->db, m->arena, "SELECT 1 FROM poison WHERE n = $1::bigint", 1,
-                     (const char *const[]){db_i64_text(m->arena, n)}, &rs);
+    rc = db_exec_sql(m->work.db, m->work.arena, "SELECT 1 FROM poison WHERE n = $1::bigint", 1,
+                     (const char *const[]){db_i64_text(m->work.arena, n)}, &rs);
     if (rc)
         return rc;
     if (rs->nrows > 0) {
-        m->error = arena_printf(m->arena, "number %lld is poisoned", (long long)n);
+        m->error = arena_printf(m->work.arena, "number %lld is poisoned", (long long)n);
         return ERR_CONFLICT;
     }
-    return db_exec_sql(m->db, m->arena, "INSERT INTO effects (event_id, n) VALUES ($1, $2)", 2,
-                       (const char *const[]){m->ev->id, db_i64_text(m->arena, n)}, NULL);
+    return db_exec_sql(m->work.db, m->work.arena,
+                       "INSERT INTO effects (event_id, n) VALUES ($1, $2)", 2,
+                       (const char *const[]){m->ev->id, db_i64_text(m->work.arena, n)}, NULL);
 }
 
 static const struct mq_consumer probe_consumers[] = {

@@ -34,9 +34,9 @@ apply(struct mq_msg *m, const struct product_event *ev)
     int    rc;
 
     catalog_cache_evict(ev->id);
-    rc = store_product_event(((struct cart_worker *)m->ctx)->kv, m->arena, ev, &carts);
+    rc = store_product_event(((struct cart_worker *)m->work.ext)->kv, m->work.arena, ev, &carts);
     if (rc) {
-        m->error = arena_printf(m->arena, "redis: %s", err_name(rc));
+        m->error = arena_printf(m->work.arena, "redis: %s", err_name(rc));
         return rc;
     }
     log_debug("cart: %s product %lld v%lld: %zu cart(s) changed", event_key(m->ev->type),

@@ -2,7 +2,7 @@
  * api.c - the v1 API, shaped exactly like the monolith's (api_catalog.c,
  * api.c there): categories, the product list with attribute filters, the
  * product page (through the cache), and the admin writes. The v1
- * representation is rendered here from the stored document; v2 is api_v2.c.
+ * representation is render.c's (the consumer renders it too); v2 is api_v2.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +18,12 @@ json_release(void *p)
     json_decref(p);
 }
 
-/* Serialize with the flags of req_reply, so cached bytes equal what it
- * would send (steals body). */
-static int
-dump(struct arena *a, json_t *body, char **out, size_t *len)
-{
-    *out = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
-    json_decref(body);
-    if (*out == NULL)
-        return ERR_INTERNAL;
-    arena_defer(a, free, *out);
-    *len = strlen(*out);
-    return ERR_OK;
-}
-
 int
 api_dump(struct req *r, json_t *body, char **out, size_t *len)
 {
     int rc;
 
-    rc = dump(r->arena, body, out, len);
+    rc = render_dump(r->arena, body, out, len);
     if (rc)
         return req_fail(r, rc, "cannot serialise the reply");
     return ERR_OK;
@@ -49,130 +35,11 @@ reply_json(struct req *r, int status, const char *p, size_t n)
     return req_reply_bytes(r, status, "application/json", p, n);
 }
 
-/* ---- the v1 representation ------------------------------------------------------ */
-
-static const char *
-text_of(json_t *o, const char *key)
-{
-    const char *z = json_string_value(json_object_get(o, key));
-
-    return z != NULL ? z : "";
-}
-
-static json_int_t
-int_of(json_t *o, const char *key)
-{
-    return json_integer_value(json_object_get(o, key));
-}
-
-static int
-attr_sort(const void *a, const void *b)
-{
-    return catalog_attr_cmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* v1 shows every attribute as text, ordered by name like the monolith's
- * ORDER BY over its EAV rows (the document keeps their JSON types). */
-static json_t *
-attrs_v1(struct arena *a, json_t *attrs)
-{
-    size_t       n = json_object_size(attrs), i = 0;
-    const char **keys = arena_array(a, const char *, n + 1);
-    json_t      *out = json_object(), *v;
-    const char  *k;
-
-    json_object_foreach(attrs, k, v)
-    {
-        keys[i++] = k;
-    }
-    qsort(keys, n, sizeof(*keys), attr_sort);
-    for (i = 0; i < n; i++) {
-        v = json_object_get(attrs, keys[i]);
-        if (json_is_string(v))
-            json_object_set(out, keys[i], v);
-        else if (json_is_integer(v))
-            json_object_set_new(out, keys[i],
-                                json_sprintf("%lld", (long long)json_integer_value(v)));
-        else if (json_is_boolean(v))
-            json_object_set_new(out, keys[i], json_string(json_is_true(v) ? "true" : "false"));
-        else if (json_is_number(v))
-            json_object_set_new(out, keys[i], json_sprintf("%.17g", json_number_value(v)));
-    }
-    return out;
-}
-
-/* stock and rating are replicas kept in the document; absent means none yet. */
-static void
-page_members(json_t *o, json_t *doc)
-{
-    json_t *rating = json_object_get(doc, "rating");
-
-    json_object_set_new(o, "description", json_string(text_of(doc, "description")));
-    json_object_set_new(o, "stock", json_integer(int_of(doc, "stock")));
-    json_object_set_new(o, "rating",
-                        json_pack("{s:f,s:I}", "average",
-                                  json_number_value(json_object_get(rating, "average")), "count",
-                                  int_of(rating, "count")));
-    json_object_set_new(o, "created_at", json_string(text_of(doc, "created_at")));
-    json_object_set_new(o, "updated_at", json_string(text_of(doc, "updated_at")));
-}
-
-/* The v1 representation in a (outside a request too: the consumer). */
-static int
-v1_product(struct arena *a, const struct product_row *row, int full, json_t **out)
-{
-    json_error_t jerr;
-    json_t      *doc, *cat, *price, *o;
-
-    doc = json_loadb(row->doc, row->len, 0, &jerr);
-    if (doc == NULL) {
-        log_error("product %lld: stored document does not parse: %s", (long long)row->id,
-                  jerr.text);
-        return ERR_INTERNAL;
-    }
-    arena_defer(a, json_release, doc);
-    cat = json_object_get(doc, "category");
-    price = json_object_get(doc, "price");
-    o = json_pack("{s:I,s:s,s:s,s:s,s:{s:I,s:s,s:s},s:{s:I,s:s},s:o}", "id", (json_int_t)row->id,
-                  "sku", text_of(doc, "sku"), "name", text_of(doc, "name"), "brand",
-                  text_of(doc, "brand"), "category", "id", int_of(cat, "id"), "slug",
-                  text_of(cat, "slug"), "name", text_of(cat, "name"), "price", "amount",
-                  int_of(price, "amount"), "currency", text_of(price, "currency"), "attributes",
-                  attrs_v1(a, json_object_get(doc, "attributes")));
-    if (o == NULL)
-        return ERR_INTERNAL;
-    if (full)
-        page_members(o, doc);
-    *out = o;
-    return ERR_OK;
-}
-
-int
-api_v1_product(struct req *r, const struct product_row *row, int full, json_t **out)
-{
-    return v1_product(r->arena, row, full, out);
-}
-
-int
-api_v1_page_bytes(struct arena *a, const struct product_row *row, char **p, size_t *n)
-{
-    json_t *o;
-    int     rc;
-
-    rc = v1_product(a, row, 1, &o);
-    if (rc)
-        return rc;
-    rc = dump(a, o, p, n);
-    if (rc)
-        log_error("product %lld: cannot serialise the product page", (long long)row->id);
-    return rc;
-}
-
 /* The full v1 reply bytes of row (what the cache holds). */
 static int
 product_bytes(struct req *r, const struct product_row *row, char **p, size_t *n)
 {
-    return api_v1_page_bytes(r->arena, row, p, n);
+    return render_v1_page(r->arena, row, p, n);
 }
 
 /* ---- categories ------------------------------------------------------------------ */
@@ -242,7 +109,7 @@ product_list(struct req *r)
     items = json_array();
     arena_defer(r->arena, json_release, items);
     for (i = 0; i < pg.n; i++) {
-        rc = api_v1_product(r, &pg.items[i], 0, &o);
+        rc = render_v1_product(r->arena, &pg.items[i], 0, &o);
         if (rc)
             return rc;
         json_array_append_new(items, o);
@@ -276,13 +143,13 @@ product_get(struct req *r)
     if (rc)
         return rc;
     if (row.deleted) {
-        cache_product_put(r, id, row.version, NULL, 0, 0);
+        cache_product_put(service_work(r), id, row.version, NULL, 0, 0);
         return req_fail(r, ERR_NOT_FOUND, "product not found");
     }
     rc = product_bytes(r, &row, &p, &n);
     if (rc)
         return rc;
-    cache_product_put(r, id, row.version, p, n, 0);
+    cache_product_put(service_work(r), id, row.version, p, n, 0);
     return reply_json(r, 200, p, n);
 }
 
@@ -342,7 +209,7 @@ written(struct req *r, int status, const struct product_row *row)
     rc = product_bytes(r, row, &p, &n);
     if (rc)
         return rc;
-    cache_product_put(r, row->id, row->version, p, n, 1);
+    cache_product_put(service_work(r), row->id, row->version, p, n, 1);
     return reply_json(r, status, p, n);
 }
 
@@ -444,6 +311,6 @@ product_delete(struct req *r)
         return rc;
     /* A tombstone, not a DEL: a reader that read the live row before the
      * delete committed cannot put it back. */
-    cache_product_put(r, id, version, NULL, 0, 1);
+    cache_product_put(service_work(r), id, version, NULL, 0, 1);
     return req_reply(r, 204, NULL);
 }

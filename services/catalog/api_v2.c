@@ -16,29 +16,6 @@ json_release(void *p)
     json_decref(p);
 }
 
-json_t *
-api_doc(json_t *doc, int64_t version, uint32_t fields)
-{
-    json_t     *o = json_object(), *v;
-    const char *k;
-    int         i;
-
-    for (i = 0; i < DOC__COUNT; i++) {
-        v = json_object_get(doc, catalog_doc_fields[i]);
-        if (i != DOC_VERSION && v != NULL && (fields == 0 || (fields & (1u << i))))
-            json_object_set(o, catalog_doc_fields[i], v);
-    }
-    /* Members a newer writer added stay visible, after the known ones. */
-    json_object_foreach(doc, k, v)
-    {
-        if (fields == 0 && json_object_get(o, k) == NULL && strcmp(k, "version") != 0)
-            json_object_set(o, k, v);
-    }
-    if (version >= 0 && (fields == 0 || (fields & (1u << DOC_VERSION))))
-        json_object_set_new(o, "version", json_integer(version));
-    return o;
-}
-
 /* The v2 item of row, appended to items. */
 static int
 item_add(struct req *r, json_t *items, const struct product_row *row, uint32_t fields)
@@ -52,7 +29,7 @@ item_add(struct req *r, json_t *items, const struct product_row *row, uint32_t f
                    jerr.text);
         return ERR_INTERNAL;
     }
-    json_array_append_new(items, api_doc(doc, row->version, fields));
+    json_array_append_new(items, render_doc(doc, row->version, fields));
     json_decref(doc);
     return ERR_OK;
 }

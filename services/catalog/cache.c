@@ -19,15 +19,18 @@
 #include "metrics.h"
 #include "str.h"
 
-#define CACHE_BACKOFF_MS 1000 /* after a failure, a worker leaves Redis alone this long */
+#define CACHE_BACKOFF_MS 1000 /* after a failure, a worker's reads leave Redis alone this long */
 #define VERSION_MAX      24   /* "<int64>:" */
 #define RATIO_SCALE      1000000
 
-/* KEYS[1] key, ARGV[1] version, ARGV[2] "<version>:<bytes>", ARGV[3] ttl. */
+/* KEYS[1] key, ARGV[1] version, ARGV[2] "<version>:<bytes>", ARGV[3] ttl.
+ * 1: stored; 0: refused (Redis holds a newer version); 2: it holds this one
+ * already (the product event after a successful write-through). */
 static const char set_if_newer[] = "local cur = redis.call('GET', KEYS[1])\n"
                                    "if cur then\n"
                                    "  local v = tonumber(string.match(cur, '^(%d+):'))\n"
-                                   "  if v and v >= tonumber(ARGV[1]) then return 0 end\n"
+                                   "  if v and v > tonumber(ARGV[1]) then return 0 end\n"
+                                   "  if v and v == tonumber(ARGV[1]) then return 2 end\n"
                                    "end\n"
                                    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
                                    "return 1\n";
@@ -160,50 +163,64 @@ get(struct req *r, const char *key, struct cache_hit *out)
     count(&hits);
 }
 
-/* Store through c, with a; r (NULL outside a request) only adds context to
- * the log line. */
-static void
-put(struct cache_conn *c, struct arena *a, struct req *r, const char *key, int64_t version,
-    const char *body, size_t len, int writer)
+/* One set-if-newer of value (version) under key through c. */
+static int
+eval_put(struct cache_conn *c, struct arena *a, const char *key, const char *vtext, size_t vlen,
+         const char *value, size_t len)
 {
-    char             vtext[VERSION_MAX], ttl[VERSION_MAX];
-    char            *value;
-    size_t           vlen;
+    char             ttl[VERSION_MAX];
     struct kv_reply *rep;
     int              rc;
 
-    if (!usable(c)) {
-        rc = ERR_UNAVAILABLE;
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)catalog.cache_ttl);
+    rc = kv_cmd(
+        c->kv, a, 7, (const char *const[]){"EVAL", set_if_newer, "1", key, vtext, value, ttl},
+        (const size_t[]){4, sizeof(set_if_newer) - 1, 1, strlen(key), vlen, len, strlen(ttl)},
+        &rep);
+    if (rc == ERR_OK && rep->type == KV_INT && rep->i == 0)
+        metrics_add(&refused, 1);
+    return rc;
+}
+
+/* Store through w->ext with w->arena. A reader's fill is worth one try and
+ * only outside back-off. A writer's is what keeps every thread from serving
+ * the old state, so it never skips: it goes to Redis even in back-off and
+ * tries once more on a fresh connection (kv re-opens after a failure, which
+ * covers a dropped or killed connection); if Redis is really down, the
+ * product event the write committed repairs the entry (events.c). */
+static int
+put(struct work *w, const char *key, int64_t version, const char *body, size_t len, int writer)
+{
+    struct cache_conn *c = w->ext;
+    char               vtext[VERSION_MAX];
+    char              *value;
+    size_t             vlen;
+    int                rc, tries;
+
+    if (c->kv == NULL || (!writer && !usable(c))) {
         count(&errors);
-        goto done;
+        return ERR_UNAVAILABLE;
     }
     vlen = (size_t)snprintf(vtext, sizeof(vtext), "%lld", (long long)version);
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)catalog.cache_ttl);
-    value = arena_alloc(a, vlen + 1 + len + 1);
+    value = arena_alloc(w->arena, vlen + 1 + len + 1);
     memcpy(value, vtext, vlen);
     value[vlen] = ':';
     if (len > 0)
         memcpy(value + vlen + 1, body, len);
-    rc = kv_cmd(c->kv, a, 7,
-                (const char *const[]){"EVAL", set_if_newer, "1", key, vtext, value, ttl},
-                (const size_t[]){4, sizeof(set_if_newer) - 1, 1, strlen(key), vlen, vlen + 1 + len,
-                                 strlen(ttl)},
-                &rep);
-    if (rc) {
-        failed(c);
-        goto done;
+    rc = eval_put(c, w->arena, key, vtext, vlen, value, vlen + 1 + len);
+    for (tries = 1; rc != ERR_OK && writer && tries < 2; tries++)
+        rc = eval_put(c, w->arena, key, vtext, vlen, value, vlen + 1 + len);
+    if (rc == ERR_OK) {
+        c->retry_ms = 0;
+        return ERR_OK;
     }
-    if (rep->type == KV_INT && rep->i == 0)
-        metrics_add(&refused, 1);
-done:
-    /* A reader's failed fill only costs the next reader a miss; a writer's
-     * leaves whatever Redis held, which its TTL bounds. */
-    if (rc && writer && r != NULL)
-        rlog_warn(r, "cache entry %s may be stale for up to %llds: redis write failed", key,
-                  (long long)catalog.cache_ttl);
-    else if (rc && writer)
-        log_warn("cache entry %s may be stale for up to %llds: redis write failed", key,
-                 (long long)catalog.cache_ttl);
+    failed(c);
+    /* A reader's failed fill only costs the next reader a miss. */
+    if (writer)
+        log_warn("cache entry %s may show an older version until its product event is applied: "
+                 "redis write failed",
+                 key);
+    return rc;
 }
 
 void
@@ -212,20 +229,12 @@ cache_product_get(struct req *r, int64_t id, struct cache_hit *out)
     get(r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id), out);
 }
 
-void
-cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,
+int
+cache_product_put(struct work *w, int64_t id, int64_t version, const char *body, size_t len,
                   int writer)
 {
-    put(service_ext(r), r->arena, r, arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id),
-        version, body, body != NULL ? len : 0, writer);
-}
-
-void
-cache_product_write(struct cache_conn *c, struct arena *a, int64_t id, int64_t version,
-                    const char *body, size_t len)
-{
-    put(c, a, NULL, arena_printf(a, CACHE_KEY_PRODUCT, (long long)id), version, body,
-        body != NULL ? len : 0, 1);
+    return put(w, arena_printf(w->arena, CACHE_KEY_PRODUCT, (long long)id), version, body,
+               body != NULL ? len : 0, writer);
 }
 
 void
@@ -237,5 +246,5 @@ cache_categories_get(struct req *r, struct cache_hit *out)
 void
 cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer)
 {
-    put(service_ext(r), r->arena, r, CACHE_KEY_CATEGORIES, version, body, len, writer);
+    put(service_work(r), CACHE_KEY_CATEGORIES, version, body, len, writer);
 }

@@ -1,9 +1,10 @@
 /*
  * catalog.h - the catalog service's structs and cross-file prototypes.
- * api.c / api_v2.c decode and encode JSON, catalog.c is pure logic (document
+ * api.c / api_v2.c decode and encode JSON, render.c renders stored products
+ * (for handlers and consumers alike), catalog.c is pure logic (document
  * validation, query parsing), store.c holds every SQL statement, cache.c the
  * Redis cache-aside, events.c the events written to the outbox and the
- * review.created consumer.
+ * consumers (review.created, and the catalog's own product events).
  */
 #ifndef SOUK_CATALOG_H
 #define SOUK_CATALOG_H
@@ -203,18 +204,16 @@ MUST_CHECK int store_rating_add(struct db *db, struct arena *a, int64_t id, int6
 
 /* ---- events.c: what the catalog publishes (through the outbox) and consumes ---- */
 /* product.created / product.updated / product.price_changed (old_price for
- * the last one) about row, with the transaction open on db; "category_path"
- * when row has one. events_product_put is the same outside a request
- * (trace_id may be NULL or ""). */
-MUST_CHECK int events_product(struct req *r, struct db *db, enum event_type type,
-                              const struct product_row *row, const struct money *old_price);
-MUST_CHECK int events_product_put(struct db *db, struct arena *a, const char *trace_id,
-                                  enum event_type type, const struct product_row *row,
-                                  const struct money *old_price);
-/* review.created → the rating replica; mq_spec.ctx is the consumer thread's
- * struct cache_conn. */
+ * the last one) about row, with the transaction open on w->db; "category_path"
+ * when row has one. The same for a handler and for the review.created
+ * consumer. */
+MUST_CHECK int events_product(struct work *w, enum event_type type, const struct product_row *row,
+                              const struct money *old_price);
+MUST_CHECK int events_product_deleted(struct work *w, int64_t id, int64_t version);
+/* review.created → the rating replica; the catalog's own product events →
+ * the cache (the second line behind the writers' write-through). The
+ * consumer thread's work.ext is its struct cache_conn. */
 extern const struct mq_consumer catalog_consumers[];
-MUST_CHECK int events_product_deleted(struct req *r, struct db *db, int64_t id, int64_t version);
 
 /* ---- cache.c: Redis cache-aside of serialized replies ---- */
 struct cache_hit {
@@ -232,25 +231,34 @@ void *cache_conn_new(void);
 void  cache_conn_free(void *state);
 void  cache_product_get(struct req *r, int64_t id, struct cache_hit *out);
 /* Store body as version of product id unless the cache holds a newer one;
- * body NULL stores a tombstone. Failures are logged and counted only. */
-void cache_product_put(struct req *r, int64_t id, int64_t version, const char *body, size_t len,
+ * body NULL stores a tombstone; w->ext is the thread's struct cache_conn. A
+ * reader's fill (writer 0) is skipped while the thread backs off from a
+ * failed Redis and is never retried. A writer (writer 1: the state it
+ * committed) never skips: it tries even in back-off and once more on a
+ * fresh connection, and then says so: ERR_UNAVAILABLE means the entry may
+ * still show an older version (the product event repairs it, so a handler
+ * does not fail its request over it; the consumer retries the event). */
+int  cache_product_put(struct work *w, int64_t id, int64_t version, const char *body, size_t len,
                        int writer);
-/* The same for a writer outside a request (the consumer, after its commit). */
-void cache_product_write(struct cache_conn *c, struct arena *a, int64_t id, int64_t version,
-                         const char *body, size_t len);
 void cache_categories_get(struct req *r, struct cache_hit *out);
 void cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer);
 
-/* ---- api.c / api_v2.c: handlers and representations ---- */
-/* The v1 representation (full: the product page) of a stored document. */
-MUST_CHECK int api_v1_product(struct req *r, const struct product_row *row, int full, json_t **out);
+/* ---- render.c: representations of a stored product (no request, no I/O) ---- */
+/* The v1 representation (full: the product page) of a stored document, in a
+ * (a new reference the caller owns). ERR_INTERNAL (logged) when the document
+ * does not parse. */
+MUST_CHECK int render_v1_product(struct arena *a, const struct product_row *row, int full,
+                                 json_t **out);
 /* The product page's reply bytes (what the cache holds), in a. ERR_INTERNAL
  * (logged) when the document cannot be rendered. */
-MUST_CHECK int api_v1_page_bytes(struct arena *a, const struct product_row *row, char **p,
-                                 size_t *n);
+MUST_CHECK int render_v1_page(struct arena *a, const struct product_row *row, char **p, size_t *n);
 /* A new object: the document's members in their canonical order (those in
  * fields, every one when fields is 0), then "version" unless version < 0. */
-json_t *api_doc(json_t *doc, int64_t version, uint32_t fields);
+json_t *render_doc(json_t *doc, int64_t version, uint32_t fields);
+/* Serialize with req_reply's flags (steals body) into bytes in a. */
+MUST_CHECK int render_dump(struct arena *a, json_t *body, char **out, size_t *len);
+
+/* ---- api.c / api_v2.c: handlers ---- */
 /* Serialize like req_reply does (steals body), into the arena. */
 MUST_CHECK int api_dump(struct req *r, json_t *body, char **out, size_t *len);
 /* The v1 category list as reply bytes and the version that names it. */

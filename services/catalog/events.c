@@ -1,36 +1,62 @@
 /*
  * events.c - the events the catalog publishes, written to its outbox inside
- * the writing transaction (lib/mq.c relays them), and the one it consumes.
+ * the writing transaction (lib/mq.c relays them), and the ones it consumes.
  * Every product event is a full-state snapshot with the document's version
  * (contracts/events.md), so consumers keep the newest and ignore duplicates
  * and reordering; it names the category's path for search's category filter.
  * review.created keeps the rating replica: a document write like any other
- * (version + 1, product.updated), in the consumer's inbox transaction.
+ * (version + 1, product.updated), in the consumer's inbox transaction. The
+ * catalog's own product events come back to it to write the page they show
+ * through to the cache: the second line behind a writer whose write-through
+ * failed (Redis down), so no thread serves an old product for the TTL.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "catalog.h"
 #include "db.h"
 #include "log.h"
 #include "mq.h"
 
 static int on_review_created(struct mq_msg *m);
+static int on_product_written(struct mq_msg *m);
+static int on_product_deleted(struct mq_msg *m);
 
 const struct mq_consumer catalog_consumers[] = {
-    {EVENT_REVIEW_CREATED, on_review_created},
-    {EVENT__COUNT, NULL},
+    {EVENT_REVIEW_CREATED, on_review_created},   {EVENT_PRODUCT_CREATED, on_product_written},
+    {EVENT_PRODUCT_UPDATED, on_product_written}, {EVENT_PRODUCT_PRICE_CHANGED, on_product_written},
+    {EVENT_PRODUCT_DELETED, on_product_deleted}, {EVENT__COUNT, NULL},
 };
 
-static void
-json_release(void *p)
+/* The members beside the document: the old price, the category path. */
+static int
+payload_extras(json_t *payload, const struct product_row *row, const struct money *old_price)
 {
-    json_decref(p);
+    json_error_t jerr;
+    json_t      *path;
+
+    if (old_price != NULL)
+        json_object_set_new(payload, "old_price",
+                            json_pack("{s:I,s:s}", "amount", (json_int_t)old_price->minor,
+                                      "currency", old_price->currency));
+    if (row->category_path == NULL)
+        return ERR_OK;
+    path = json_loads(row->category_path, 0, &jerr);
+    if (!json_is_array(path)) {
+        json_decref(path);
+        log_error("product %lld: category path is not an array", (long long)row->id);
+        return ERR_INTERNAL;
+    }
+    json_object_set_new(payload, "category_path", path);
+    return ERR_OK;
 }
 
 int
-events_product_put(struct db *db, struct arena *a, const char *trace, enum event_type type,
-                   const struct product_row *row, const struct money *old_price)
+events_product(struct work *w, enum event_type type, const struct product_row *row,
+               const struct money *old_price)
 {
     json_error_t jerr;
-    json_t      *doc, *payload, *path;
+    json_t      *doc, *payload;
 
     doc = json_loadb(row->doc, row->len, 0, &jerr);
     if (doc == NULL) {
@@ -38,40 +64,21 @@ events_product_put(struct db *db, struct arena *a, const char *trace, enum event
                   jerr.text);
         return ERR_INTERNAL;
     }
-    payload =
-        json_pack("{s:I,s:o}", "version", (json_int_t)row->version, "product", api_doc(doc, -1, 0));
+    payload = json_pack("{s:I,s:o}", "version", (json_int_t)row->version, "product",
+                        render_doc(doc, -1, 0));
     json_decref(doc);
-    if (payload == NULL)
+    if (payload != NULL && payload_extras(payload, row, old_price) != ERR_OK) {
+        json_decref(payload);
         return ERR_INTERNAL;
-    arena_defer(a, json_release, payload);
-    if (old_price != NULL)
-        json_object_set_new(payload, "old_price",
-                            json_pack("{s:I,s:s}", "amount", (json_int_t)old_price->minor,
-                                      "currency", old_price->currency));
-    if (row->category_path != NULL) {
-        path = json_loads(row->category_path, 0, &jerr);
-        if (!json_is_array(path)) {
-            json_decref(path);
-            log_error("product %lld: category path is not an array", (long long)row->id);
-            return ERR_INTERNAL;
-        }
-        json_object_set_new(payload, "category_path", path);
     }
-    return mq_outbox_put(db, a, type, row->id, trace != NULL && *trace ? trace : NULL, payload);
+    return mq_outbox_put(w, type, row->id, payload);
 }
 
 int
-events_product(struct req *r, struct db *db, enum event_type type, const struct product_row *row,
-               const struct money *old_price)
+events_product_deleted(struct work *w, int64_t id, int64_t version)
 {
-    return events_product_put(db, r->arena, req_trace_id(r), type, row, old_price);
-}
-
-int
-events_product_deleted(struct req *r, struct db *db, int64_t id, int64_t version)
-{
-    return mq_outbox_req(
-        db, r, EVENT_PRODUCT_DELETED, id,
+    return mq_outbox_put(
+        w, EVENT_PRODUCT_DELETED, id,
         json_pack("{s:I,s:I}", "version", (json_int_t)version, "product_id", (json_int_t)id));
 }
 
@@ -86,13 +93,14 @@ struct rating_written {
 
 /* After the commit (lib/mq.h after_commit): the product page with its new
  * rating goes to the cache, set-if-newer like every write, so the next read
- * shows it and a reader's late fill with the old version is refused. */
+ * shows it and a reader's late fill with the old version is refused. A
+ * failure here is repaired by the product.updated event just written. */
 static void
 rating_cached(struct mq_msg *m, void *arg)
 {
     const struct rating_written *w = arg;
 
-    cache_product_write(m->ctx, m->arena, w->id, w->version, w->body, w->len);
+    cache_product_put(&m->work, w->id, w->version, w->body, w->len, 1);
 }
 
 /* {"review_id", "product_id", "user_id", "rating", "created_at"}: one more
@@ -112,7 +120,7 @@ on_review_created(struct mq_msg *m)
         product_id < 1 || rating < 1 || rating > 5) {
         return mq_msg_bad(m, "payload needs an integer product_id >= 1 and rating 1..5");
     }
-    rc = store_rating_add(m->db, m->arena, product_id, rating, &row, &found);
+    rc = store_rating_add(m->work.db, m->work.arena, product_id, rating, &row, &found);
     if (rc)
         return rc;
     if (!found) {
@@ -120,16 +128,75 @@ on_review_created(struct mq_msg *m)
                  m->ev->id, (long long)product_id);
         return ERR_OK;
     }
-    rc = events_product_put(m->db, m->arena, m->ev->trace_id, EVENT_PRODUCT_UPDATED, &row, NULL);
+    rc = events_product(&m->work, EVENT_PRODUCT_UPDATED, &row, NULL);
     if (rc)
         return rc;
-    w = arena_new(m->arena, struct rating_written);
+    w = arena_new(m->work.arena, struct rating_written);
     w->id = row.id;
     w->version = row.version;
-    rc = api_v1_page_bytes(m->arena, &row, &w->body, &w->len);
+    rc = render_v1_page(m->work.arena, &row, &w->body, &w->len);
     if (rc)
         return rc;
     m->after_commit = rating_cached;
     m->after_commit_arg = w;
     return ERR_OK;
+}
+
+/* ---- the catalog's own product events: the cache's second line --------------------- */
+
+/* A Redis that is still down fails the event, which is retried later (and
+ * parked after the attempts: the TTL bounds what is left then). */
+static int
+cached(struct mq_msg *m, int rc)
+{
+    if (rc == ERR_OK)
+        return ERR_OK;
+    m->error = "redis: the product page could not be written through";
+    log_warn("catalog: %s %s: %s", event_key(m->ev->type), m->ev->id, m->error);
+    return ERR_UPSTREAM; /* not ERR_UNAVAILABLE: that would hold the queue for Redis */
+}
+
+/* product.created/updated/price_changed {"version", "product": DOC}: the page
+ * that version shows, rendered from the snapshot as a read would render the
+ * row, written set-if-newer: a no-op when the writer's write-through
+ * worked, the repair when it did not. */
+static int
+on_product_written(struct mq_msg *m)
+{
+    struct product_row row = {.id = m->ev->aggregate_id};
+    json_t            *doc;
+    json_int_t         version = 0;
+    char              *text, *body;
+    size_t             len;
+    int                rc;
+
+    if (json_unpack(m->ev->payload, "{s:I,s:o}", "version", &version, "product", &doc) != 0 ||
+        version < 1 || !json_is_object(doc) || row.id < 1)
+        return mq_msg_bad(m, "payload needs an integer version >= 1 and a product object");
+    text = json_dumps(doc, JSON_COMPACT);
+    if (text == NULL)
+        return ERR_INTERNAL;
+    arena_defer(m->work.arena, free, text);
+    row.version = version;
+    row.doc = text;
+    row.len = strlen(text);
+    rc = render_v1_page(m->work.arena, &row, &body, &len);
+    if (rc)
+        return rc;
+    return cached(m, cache_product_put(&m->work, row.id, version, body, len, 1));
+}
+
+/* product.deleted {"version", "product_id"}: a tombstone of that version. */
+static int
+on_product_deleted(struct mq_msg *m)
+{
+    int64_t version;
+    int     rc;
+
+    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
+    if (rc)
+        return rc;
+    if (m->ev->aggregate_id < 1)
+        return mq_msg_bad(m, "aggregate_id must be a product id");
+    return cached(m, cache_product_put(&m->work, m->ev->aggregate_id, version, NULL, 0, 1));
 }

@@ -199,7 +199,7 @@ store_product_create(struct req *r, const char *part, struct product_row *out)
     if (rc)
         goto done;
     written_map(rs, out);
-    rc = events_product(r, db, EVENT_PRODUCT_CREATED, out, NULL);
+    rc = events_product(service_work(r), EVENT_PRODUCT_CREATED, out, NULL);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -211,19 +211,19 @@ done:
 
 /* The events of one update, inside its transaction. */
 static int
-update_events(struct req *r, struct db *db, const struct product_row *row, const struct money *old,
+update_events(struct req *r, const struct product_row *row, const struct money *old,
               const struct money *new_price, int price_only)
 {
     int rc;
 
     if (!price_only) {
-        rc = events_product(r, db, EVENT_PRODUCT_UPDATED, row, NULL);
+        rc = events_product(service_work(r), EVENT_PRODUCT_UPDATED, row, NULL);
         if (rc)
             return rc;
         if (old->minor == new_price->minor && strcmp(old->currency, new_price->currency) == 0)
             return ERR_OK;
     }
-    return events_product(r, db, EVENT_PRODUCT_PRICE_CHANGED, row, old);
+    return events_product(service_work(r), EVENT_PRODUCT_PRICE_CHANGED, row, old);
 }
 
 /* The row lock taken first serialises writers of one product, so versions,
@@ -252,7 +252,7 @@ store_product_update(struct req *r, int64_t id, const char *part, const struct m
     if (rc)
         goto done;
     written_map(rs, out);
-    rc = update_events(r, db, out, &old, new_price, price_only);
+    rc = update_events(r, out, &old, new_price, price_only);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -277,7 +277,7 @@ store_product_delete(struct req *r, int64_t id, int64_t *version)
     if (rc)
         goto done;
     *version = db_i64(rs, 0, 0);
-    rc = events_product_deleted(r, db, id, *version);
+    rc = events_product_deleted(service_work(r), id, *version);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -335,12 +335,10 @@ int
 store_products_by_ids(struct req *r, const int64_t *ids, size_t n, struct product_page *out)
 {
     struct db_rows *rs;
-    struct buf     *b = arena_new(r->arena, struct buf);
+    struct buf     *b = buf_new(r->arena, 32 * (MAX_BULK_IDS + 1));
     size_t          i;
     int             rc;
 
-    buf_init(b, 32 * (MAX_BULK_IDS + 1));
-    buf_defer(b, r->arena);
     buf_putc(b, '{');
     for (i = 0; i < n; i++)
         buf_printf(b, "%s%lld", i ? "," : "", (long long)ids[i]);

@@ -28,7 +28,8 @@ product_apply(struct mq_msg *m, int64_t version, int deleted)
 {
     int rc, applied;
 
-    rc = store_product_apply(m->db, m->arena, m->ev->aggregate_id, version, deleted, &applied);
+    rc = store_product_apply(m->work.db, m->work.arena, m->ev->aggregate_id, version, deleted,
+                             &applied);
     if (rc)
         return rc;
     log_debug("reviews: %s product %lld v%lld %s", event_key(m->ev->type),
@@ -94,13 +95,13 @@ on_user_registered(struct mq_msg *m)
     z = json_string_value(name);
     if (strlen(z) != json_string_length(name))
         return mq_msg_bad(m, "payload.name must not contain NUL bytes");
-    return store_user_apply(m->db, m->arena, id, z);
+    return store_user_apply(m->work.db, m->work.arena, id, z);
 }
 
 int
-events_review_created(struct req *r, struct db *db, const struct review *rv)
+events_review_created(struct work *w, const struct review *rv)
 {
-    return mq_outbox_req(db, r, EVENT_REVIEW_CREATED, rv->id,
+    return mq_outbox_put(w, EVENT_REVIEW_CREATED, rv->id,
                          json_pack("{s:I,s:I,s:I,s:I,s:s}", "review_id", (json_int_t)rv->id,
                                    "product_id", (json_int_t)rv->product_id, "user_id",
                                    (json_int_t)rv->user_id, "rating", (json_int_t)rv->rating,

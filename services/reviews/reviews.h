@@ -84,8 +84,8 @@ MUST_CHECK int store_user_apply(struct db *db, struct arena *a, int64_t id, cons
 
 /* events.c */
 extern const struct mq_consumer reviews_consumers[];
-/* review.created for rv into the outbox, inside the transaction open on db. */
-MUST_CHECK int events_review_created(struct req *r, struct db *db, const struct review *rv);
+/* review.created for rv into the outbox, inside the transaction open on w->db. */
+MUST_CHECK int events_review_created(struct work *w, const struct review *rv);
 
 /* api.c: handlers */
 int review_list(struct req *r);

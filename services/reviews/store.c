@@ -138,7 +138,7 @@ store_review_create(struct req *r, struct review *rv)
     rc = review_insert(r, rv);
     if (rc)
         goto done;
-    rc = events_review_created(r, db, rv);
+    rc = events_review_created(service_work(r), rv);
     if (rc)
         goto done;
     rc = db_commit(db);

@@ -117,7 +117,7 @@ store_user_create(struct req *r, const char *email, const char *hash, const char
     u->role = db_get(rs, 0, 3);
     u->created_at = db_get(rs, 0, 4);
     u->address = NULL;
-    rc = events_user_registered(r, db, u);
+    rc = events_user_registered(service_work(r), u);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -157,7 +157,7 @@ store_address_put(struct req *r, int64_t user_id, const struct address *a)
                      &rs);
     if (rc)
         goto done;
-    rc = events_address_changed(r, db, user_id, a, db_i64(rs, 0, 0));
+    rc = events_address_changed(service_work(r), user_id, a, db_i64(rs, 0, 0));
     if (rc)
         goto done;
     rc = db_commit(db);

@@ -103,10 +103,10 @@ MUST_CHECK int store_throttle_fail(struct req *r, const char *account, const cha
 /* Forget the account's failures (a successful login). */
 MUST_CHECK int store_throttle_reset(struct req *r, const char *account);
 
-/* events.c: payloads into the outbox, inside the caller's transaction. */
-MUST_CHECK int events_user_registered(struct req *r, struct db *db, const struct user *u);
-MUST_CHECK int events_address_changed(struct req *r, struct db *db, int64_t user_id,
-                                      const struct address *a, int64_t version);
+/* events.c: payloads into the outbox, inside the transaction open on w->db. */
+MUST_CHECK int events_user_registered(struct work *w, const struct user *u);
+MUST_CHECK int events_address_changed(struct work *w, int64_t user_id, const struct address *a,
+                                      int64_t version);
 
 /* api.c */
 json_t *api_address(const struct address *a);

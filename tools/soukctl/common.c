@@ -37,6 +37,9 @@ static const struct cfg_var ctl_vars[] = {
     CFG_STR_ROW("SOUK_CART_DB", struct ctl_config, cart_db,
                 "postgresql://cart:souk-dev@127.0.0.1:55432/cart",
                 "the cart service's PostgreSQL database (its inbox)"),
+    CFG_STR_ROW("SOUK_BACKBONE_DB", struct ctl_config, backbone_db,
+                "postgresql://backbone:souk-dev@127.0.0.1:55432/backbone",
+                "a database with only the event backbone's tables (lib's tests)"),
     CFG_STR_ROW("SOUK_MARIADB_ADMIN_DSN", struct ctl_config, admin_dsn,
                 "mysql://souk_admin:souk-dev@127.0.0.1:53306/mysql",
                 "MariaDB account that may create databases and users (db create)"),
@@ -47,6 +50,8 @@ static const struct cfg_var ctl_vars[] = {
                 "amqp://souk:souk-dev@127.0.0.1:55672/%2f", "RabbitMQ (dlq)"),
     CFG_STR_ROW("SOUK_MIGRATIONS_DIR", struct ctl_config, migrations_dir, "",
                 "migrations directory (default: the target's, under <repo>)"),
+    CFG_STR_ROW("SOUK_BACKBONE_MIGRATIONS_DIR", struct ctl_config, backbone_dir, "",
+                "the event backbone's migrations (default: <repo>/lib/migrations)"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", struct ctl_config, log_level, "warn",
                 "debug, info, warn or error (JSON lines on stderr)"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
@@ -54,18 +59,20 @@ static const struct cfg_var ctl_vars[] = {
 
 static const struct ctl_target ctl_targets[] = {
     {"monolith", CTL_MARIADB, "SOUK_MONOLITH_DB", offsetof(struct ctl_config, monolith_db),
-     "monolith/migrations"},
+     "monolith/migrations", 0},
     {"catalog", CTL_POSTGRES, "SOUK_CATALOG_DB", offsetof(struct ctl_config, catalog_db),
-     "services/catalog/migrations"},
+     "services/catalog/migrations", 1},
     {"search", CTL_POSTGRES, "SOUK_SEARCH_DB", offsetof(struct ctl_config, search_db),
-     "services/search/migrations"},
+     "services/search/migrations", 1},
     {"users", CTL_POSTGRES, "SOUK_USERS_DB", offsetof(struct ctl_config, users_db),
-     "services/users/migrations"},
+     "services/users/migrations", 1},
     {"reviews", CTL_POSTGRES, "SOUK_REVIEWS_DB", offsetof(struct ctl_config, reviews_db),
-     "services/reviews/migrations"},
+     "services/reviews/migrations", 1},
     {"cart", CTL_POSTGRES, "SOUK_CART_DB", offsetof(struct ctl_config, cart_db),
-     "services/cart/migrations"},
-    {NULL, CTL_MARIADB, NULL, 0, NULL},
+     "services/cart/migrations", 1},
+    {"backbone", CTL_POSTGRES, "SOUK_BACKBONE_DB", offsetof(struct ctl_config, backbone_db), NULL,
+     1},
+    {NULL, CTL_MARIADB, NULL, 0, NULL, 0},
 };
 
 void
@@ -166,8 +173,9 @@ common_targets_help(FILE *f)
 
     fputs("targets:\n", f);
     for (t = ctl_targets; t->name != NULL; t++)
-        fprintf(f, "  %-9s %-10s %-17s %s\n", t->name,
-                t->kind == CTL_MARIADB ? "MariaDB" : "PostgreSQL", t->env, t->migrations);
+        fprintf(f, "  %-9s %-10s %-17s %s%s\n", t->name,
+                t->kind == CTL_MARIADB ? "MariaDB" : "PostgreSQL", t->env,
+                t->backbone ? "lib/migrations " : "", t->migrations ? t->migrations : "");
 }
 
 int
@@ -215,9 +223,19 @@ common_migrations_dir(const struct ctl *ctl, const struct ctl_target *t, const c
 {
     if (flag != NULL && flag[0] != '\0')
         return flag;
+    if (t->migrations == NULL)
+        return NULL;
     if (ctl->cfg.migrations_dir[0] != '\0')
         return ctl->cfg.migrations_dir;
     return arena_printf(a, "%s/%s", ctl->root, t->migrations);
+}
+
+const char *
+common_backbone_dir(const struct ctl *ctl, struct arena *a)
+{
+    if (ctl->cfg.backbone_dir[0] != '\0')
+        return ctl->cfg.backbone_dir;
+    return arena_printf(a, "%s/lib/migrations", ctl->root);
 }
 
 int

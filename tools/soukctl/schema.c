@@ -3,7 +3,9 @@
  * Files NNNN_name.sql in the target's migrations directory are applied in
  * name order and recorded in schema_migrations with their SHA-256. An
  * applied file that changed or disappeared stops everything: history is
- * never rewritten, a fix is a new file.
+ * never rewritten, a fix is a new file. A database that publishes or
+ * consumes events has two tracks: the event backbone's (lib/migrations,
+ * recorded as "backbone/NNNN_x.sql"), applied first, then its own.
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -27,19 +29,31 @@ static const char schema_usage[] =
     "target's directory (below) in the repository the binary was built from. The\n"
     "database is the one in the target's variable. On PostgreSQL each file and its\n"
     "record commit in one transaction; on MariaDB DDL commits implicitly, so a file\n"
-    "that fails half-way leaves its earlier statements applied.\n"
+    "that fails half-way leaves its earlier statements applied. Targets marked\n"
+    "lib/migrations first get the event backbone's tables (outbox, inbox) from there\n"
+    "(SOUK_BACKBONE_MIGRATIONS_DIR), recorded as backbone/NNNN_name.sql.\n"
     "\n";
+
+#define SUPERSEDES     "-- soukctl: supersedes "
+#define SUPERSEDES_MAX 4
 
 /* One migration: a file, a schema_migrations row, or both. */
 struct migration {
     const char *version; /* the file name, e.g. "0001_schema.sql" */
     const char *sql;     /* file contents; NULL when the file is missing */
     char        sum[65];
+    /* Earlier revisions of the file a database may have applied instead:
+     * the checksums its "-- soukctl: supersedes <sha256>" lines name. */
+    char        old_sums[SUPERSEDES_MAX][65];
+    int         nold;
     const char *applied_sum; /* NULL when not applied */
     const char *applied_at;
 };
 
+/* One track of migrations: a directory, and the prefix its rows carry in
+ * schema_migrations ("" for the target's own, "backbone/" for lib's). */
 struct plan {
+    const char       *dir, *prefix;
     struct migration *m;
     size_t            n;
     int               problems; /* changed, missing or out-of-order files */
@@ -79,6 +93,37 @@ blank_sql(const char *p)
     return 1;
 }
 
+/* The checksums text's "-- soukctl: supersedes <sha256>" lines name. Such a
+ * line says the file was edited after some databases applied it, in a way
+ * that leaves them with the schema the new text builds (e.g. DDL moved to
+ * the backbone track, which creates it IF NOT EXISTS before this file). */
+static void
+read_supersedes(const char *text, struct migration *m)
+{
+    const char *p = text;
+    size_t      n;
+
+    while ((p = strstr(p, SUPERSEDES)) != NULL) {
+        p += sizeof(SUPERSEDES) - 1;
+        n = strspn(p, "0123456789abcdef");
+        if (n == 64 && m->nold < SUPERSEDES_MAX) {
+            memcpy(m->old_sums[m->nold], p, 64);
+            m->old_sums[m->nold++][64] = '\0';
+        }
+    }
+}
+
+static int
+superseded(const struct migration *m, const char *sum)
+{
+    int i;
+
+    for (i = 0; i < m->nold; i++)
+        if (strcmp(m->old_sums[i], sum) == 0)
+            return 1;
+    return 0;
+}
+
 static int
 read_dir(const char *dir, struct arena *a, struct plan *pl)
 {
@@ -107,9 +152,11 @@ read_dir(const char *dir, struct arena *a, struct plan *pl)
         rc = common_read_file(arena_printf(a, "%s/%s", dir, e->d_name), a, &text, &len);
         if (rc)
             break;
+        memset(&pl->m[pl->n], 0, sizeof(pl->m[pl->n]));
         pl->m[pl->n].version = arena_strdup(a, e->d_name);
         pl->m[pl->n].sql = text;
         common_sha256_hex(text, len, pl->m[pl->n].sum);
+        read_supersedes(text, &pl->m[pl->n]);
         pl->n++;
     }
     closedir(d);
@@ -144,16 +191,30 @@ find(struct plan *pl, const char *version)
     return NULL;
 }
 
-/* Merge the schema_migrations rows into the plan and count what forbids going on. */
+/* The file name of a schema_migrations row if it belongs to pl's track, else NULL. */
+static const char *
+in_track(const struct plan *pl, const char *version)
+{
+    size_t n = strlen(pl->prefix);
+
+    if (strncmp(version, pl->prefix, n) != 0 || strchr(version + n, '/') != NULL)
+        return NULL;
+    return version + n;
+}
+
+/* Merge the schema_migrations rows of pl's track into it and count what forbids going on. */
 static void
-merge_applied(struct plan *pl, const struct schema_row *rows, size_t nrows, const char *dir)
+merge_applied(struct plan *pl, const struct schema_row *rows, size_t nrows)
 {
     struct migration *m;
-    const char       *last = "";
+    const char       *last = "", *dir = pl->dir, *name;
     size_t            i;
 
     for (i = 0; i < nrows; i++) {
-        m = find(pl, rows[i].version);
+        name = in_track(pl, rows[i].version);
+        if (name == NULL)
+            continue;
+        m = find(pl, name);
         if (m == NULL) {
             common_fail("%s was applied but is missing from %s", rows[i].version, dir);
             pl->problems++;
@@ -161,7 +222,7 @@ merge_applied(struct plan *pl, const struct schema_row *rows, size_t nrows, cons
         }
         m->applied_sum = rows[i].checksum;
         m->applied_at = rows[i].applied_at;
-        if (strcmp(m->sum, m->applied_sum) != 0) {
+        if (strcmp(m->sum, m->applied_sum) != 0 && !superseded(m, m->applied_sum)) {
             common_fail("%s/%s changed after it was applied (checksum %.12s…, applied %.12s…); "
                         "never edit an applied migration, add a new file",
                         dir, m->version, m->sum, m->applied_sum);
@@ -179,43 +240,52 @@ merge_applied(struct plan *pl, const struct schema_row *rows, size_t nrows, cons
     }
 }
 
+/* Apply pl's pending files in order; *n counts them. */
 static int
-run_up(const struct schema_driver *drv, void *conn, struct arena *a, struct plan *pl,
-       const char *dir)
+run_up(const struct schema_driver *drv, void *conn, struct arena *a, struct plan *pl, size_t *n)
 {
     struct migration *m;
+    const char       *version;
     double            t;
-    size_t            i, n = 0;
+    size_t            i;
     int               rc;
 
     for (i = 0; i < pl->n; i++) {
         m = &pl->m[i];
         if (m->applied_sum != NULL)
             continue;
+        version = arena_printf(a, "%s%s", pl->prefix, m->version);
         t = common_now();
-        rc = drv->apply(conn, a, dir, m->version, blank_sql(m->sql) ? NULL : m->sql, m->sum);
+        rc = drv->apply(conn, a, pl->dir, version, blank_sql(m->sql) ? NULL : m->sql, m->sum);
         if (rc)
             return rc;
-        printf("applied %s (%.0f ms)\n", m->version, (common_now() - t) * 1000);
+        printf("applied %s (%.0f ms)\n", version, (common_now() - t) * 1000);
         fflush(stdout);
-        n++;
+        (*n)++;
     }
-    if (n == 0)
-        puts("up to date");
     return ERR_OK;
 }
 
 static void
 print_status(const struct plan *pl)
 {
-    size_t i;
+    const struct migration *m;
+    const char             *note;
+    size_t                  i;
+    char                    name[300];
 
     for (i = 0; i < pl->n; i++) {
-        if (pl->m[i].applied_sum == NULL)
-            printf("%-40s pending\n", pl->m[i].version);
-        else
-            printf("%-40s applied %s%s\n", pl->m[i].version, pl->m[i].applied_at,
-                   strcmp(pl->m[i].sum, pl->m[i].applied_sum) ? " (CHANGED since)" : "");
+        m = &pl->m[i];
+        snprintf(name, sizeof(name), "%s%s", pl->prefix, m->version);
+        if (m->applied_sum == NULL) {
+            printf("%-40s pending\n", name);
+            continue;
+        }
+        note = "";
+        if (strcmp(m->sum, m->applied_sum) != 0)
+            note = superseded(m, m->applied_sum) ? " (as an earlier revision it supersedes)"
+                                                 : " (CHANGED since)";
+        printf("%-40s applied %s%s\n", name, m->applied_at, note);
     }
 }
 
@@ -225,37 +295,64 @@ static const struct schema_driver *const schema_drivers[] = {
     [CTL_POSTGRES] = &schema_pg,
 };
 
+/* The target's tracks, in the order they are applied: the backbone's
+ * first, so a service's own files may refer to outbox and inbox. */
+static size_t
+tracks(struct ctl *ctl, const struct ctl_target *t, const char *dir, struct arena *a,
+       struct plan pl[2])
+{
+    size_t n = 0;
+
+    memset(pl, 0, 2 * sizeof(*pl));
+    if (t->backbone) {
+        pl[n].dir = common_backbone_dir(ctl, a);
+        pl[n++].prefix = "backbone/";
+    }
+    if (dir != NULL) {
+        pl[n].dir = dir;
+        pl[n++].prefix = "";
+    }
+    return n;
+}
+
 static int
 schema_run(struct ctl *ctl, const struct ctl_target *t, const char *dir, int up)
 {
     const struct schema_driver *drv = schema_drivers[t->kind];
     struct schema_row          *rows;
     struct arena               *a = arena_create();
-    struct plan                 pl = {0};
+    struct plan                 pl[2];
     void                       *conn = NULL;
-    size_t                      nrows;
-    int                         rc;
+    size_t                      nrows, ntracks, i, applied = 0;
+    int                         rc = ERR_OK, problems = 0;
 
-    rc = read_dir(dir, a, &pl);
-    if (rc == ERR_OK)
-        rc = check_numbers(&pl, dir);
+    ntracks = tracks(ctl, t, dir, a, pl);
+    for (i = 0; rc == ERR_OK && i < ntracks; i++) {
+        rc = read_dir(pl[i].dir, a, &pl[i]);
+        if (rc == ERR_OK)
+            rc = check_numbers(&pl[i], pl[i].dir);
+    }
     if (rc == ERR_OK)
         rc = drv->open(ctl, t, a, &conn);
     if (rc == ERR_OK)
         rc = drv->applied(conn, a, &rows, &nrows);
     if (rc)
         goto done;
-    merge_applied(&pl, rows, nrows, dir);
-    if (!up)
-        print_status(&pl);
-    if (pl.problems) {
-        common_fail("refusing to go on: %d problem%s above", pl.problems,
-                    pl.problems > 1 ? "s" : "");
+    for (i = 0; i < ntracks; i++) {
+        merge_applied(&pl[i], rows, nrows);
+        if (!up)
+            print_status(&pl[i]);
+        problems += pl[i].problems;
+    }
+    if (problems) {
+        common_fail("refusing to go on: %d problem%s above", problems, problems > 1 ? "s" : "");
         rc = ERR_CONFLICT;
         goto done;
     }
-    if (up)
-        rc = run_up(drv, conn, a, &pl, dir);
+    for (i = 0; up && rc == ERR_OK && i < ntracks; i++)
+        rc = run_up(drv, conn, a, &pl[i], &applied);
+    if (up && rc == ERR_OK && applied == 0)
+        puts("up to date");
 done:
     if (conn != NULL)
         drv->close(conn);

@@ -101,7 +101,7 @@ copy_batch(struct rebuild *rb, struct arena *a, size_t *n)
     const char     *params[2] = {db_i64_text(a, rb->last_id), db_i64_text(a, rb->batch)};
     const char     *load[1];
     struct db_rows *rs;
-    struct buf      b;
+    struct buf     *b;
     int             rc;
 
     rc = db_exec_sql(rb->src, a, src_batch_sql, 2, params, &rs);
@@ -112,15 +112,14 @@ copy_batch(struct rebuild *rb, struct arena *a, size_t *n)
     *n = rs->nrows;
     if (rs->nrows == 0)
         return ERR_OK;
-    buf_init(&b, BATCH_BYTES);
-    buf_defer(&b, a);
-    batch_json(rs, &b);
-    rc = buf_error(&b);
+    b = buf_new(a, BATCH_BYTES);
+    batch_json(rs, b);
+    rc = buf_error(b);
     if (rc) {
         common_fail("a batch exceeds %d MiB; use a smaller --batch", BATCH_BYTES >> 20);
         return rc;
     }
-    load[0] = buf_data(&b);
+    load[0] = buf_data(b);
     rc = db_exec_sql(rb->dst, a, dst_load_sql, 1, load, NULL);
     if (rc) {
         common_fail("cannot load products after id %lld into documents_new",

@@ -26,9 +26,11 @@ struct ctl_config {
     const char *users_db;       /* SOUK_USERS_DB */
     const char *reviews_db;     /* SOUK_REVIEWS_DB */
     const char *cart_db;        /* SOUK_CART_DB */
+    const char *backbone_db;    /* SOUK_BACKBONE_DB */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
     const char *pg_admin_dsn;   /* SOUK_PG_ADMIN_DSN */
     const char *migrations_dir; /* SOUK_MIGRATIONS_DIR; "" = found from the binary */
+    const char *backbone_dir;   /* SOUK_BACKBONE_MIGRATIONS_DIR; "" = <root>/lib/migrations */
     const char *amqp_url;       /* SOUK_AMQP_URL */
     const char *log_level;      /* SOUK_LOG_LEVEL */
 };
@@ -43,7 +45,8 @@ struct ctl_target {
     enum ctl_kind kind;
     const char   *env;        /* "SOUK_MONOLITH_DB", for messages */
     size_t        dsn_offset; /* of a const char * in struct ctl_config */
-    const char   *migrations; /* "monolith/migrations" */
+    const char   *migrations; /* "monolith/migrations"; NULL: none of its own */
+    int           backbone;   /* 1: the event backbone's tables too (lib/migrations) */
 };
 
 struct ctl {
@@ -79,9 +82,13 @@ MUST_CHECK int common_dsn_parse(enum ctl_kind kind, const char *dsn, struct aren
 /* 1 when z is a plain identifier ([A-Za-z0-9_], 1..max bytes): what may be
  * pasted into SQL text where a parameter cannot go. */
 int common_plain_ident(const char *z, size_t max);
-/* The migrations directory: flag, else SOUK_MIGRATIONS_DIR, else next to the binary. */
+/* The target's own migrations directory: flag, else SOUK_MIGRATIONS_DIR,
+ * else next to the binary; NULL for a target without migrations of its own. */
 const char *common_migrations_dir(const struct ctl *ctl, const struct ctl_target *t,
                                   const char *flag, struct arena *a);
+/* The event backbone's migrations directory (SOUK_BACKBONE_MIGRATIONS_DIR,
+ * else <root>/lib/migrations). */
+const char *common_backbone_dir(const struct ctl *ctl, struct arena *a);
 /* Whole file into a (NUL-terminated); ERR_NOT_FOUND or ERR_INTERNAL with a message. */
 MUST_CHECK int common_read_file(const char *path, struct arena *a, char **out, size_t *len);
 /* Lower-case hex SHA-256 of p[0..n) into hex[65]. */

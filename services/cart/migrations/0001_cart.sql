@@ -1,9 +1,7 @@
+-- soukctl: supersedes 161593cc205d9d6cef6aa595f664d6998ed50d38b88473abf38a61bf0d3fe7d0
+-- (the revision that created outbox and inbox here; they are lib/migrations/0001_backbone.sql
+-- now, applied IF NOT EXISTS before this file, so a database that ran it is the same.)
 -- 0001_cart.sql - the cart service's database (services/cart/README.md).
 -- Carts live in Redis; PostgreSQL holds only the event bookkeeping: the inbox of
--- product events already applied (lib/mq.h). The cart publishes nothing, so it has
--- no outbox.
-CREATE TABLE inbox (
-  event_id     uuid PRIMARY KEY,
-  type         text NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now()
-);
+-- product events already applied (lib/mq.h), which lib/migrations creates (with an
+-- outbox the cart leaves empty: it publishes nothing). Nothing of its own yet.

@@ -1,5 +1,8 @@
--- The catalog's own database: categories, products as JSONB documents, and the
--- event backbone's outbox/inbox (lib/mq.c). Owned by services/catalog; ids are
+-- soukctl: supersedes 661793a7df36ff669572c8e218ba543f97a941a36bd8af0a53a789003738490b
+-- (the revision that created outbox and inbox here; they are lib/migrations/0001_backbone.sql
+-- now, applied IF NOT EXISTS before this file, so a database that ran it is the same.)
+-- The catalog's own database: categories and products as JSONB documents (the
+-- event backbone's outbox/inbox are lib/migrations'). Owned by services/catalog; ids are
 -- the monolith's (backfill writes them explicitly and then moves the sequences on).
 
 CREATE TABLE categories (
@@ -41,20 +44,3 @@ CREATE INDEX products_name ON products ((upper(doc->>'name')) COLLATE "C", id)
 CREATE INDEX products_created ON products ((doc->>'created_at'), id)
     WHERE deleted_at IS NULL;
 
--- The event backbone (DESIGN.md §3, lib/mq.h): rows written in the same
--- transaction as the change, published in seq order by the relay.
-CREATE TABLE outbox (
-  seq          bigserial PRIMARY KEY,
-  id           uuid NOT NULL UNIQUE,
-  type         text NOT NULL,
-  aggregate_id bigint NOT NULL,
-  envelope     text NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  sent_at      timestamptz
-);
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-CREATE TABLE inbox (
-  event_id     uuid PRIMARY KEY,
-  type         text NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now()
-);

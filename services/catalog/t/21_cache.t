@@ -60,7 +60,7 @@ my $refused = $c->metric('souk_catalog_cache_stale_writes_refused_total');
 is(fill($key, 1, $old), 0, 'stale fill: the script refuses an older version');
 like(cached(), qr/^2:/, 'stale fill: the cache keeps version 2');
 is($c->api(GET => $url)->{json}{name}, 'Renamed laptop', 'stale fill: reads still see the update');
-is(fill($key, 2, $old), 0, 'stale fill: the same version is not replaced either');
+is(fill($key, 2, $old), 2, 'stale fill: the same version is not replaced either (2: held)');
 is(fill('catalog:test:scratch', 7, 'x'), 1, 'fill script: an absent key is stored');
 is(fill('catalog:test:scratch', 8, 'y'), 1, 'fill script: a newer version is stored');
 is(redis_cmd($port, 'GET', 'catalog:test:scratch'), '8:y', 'fill script: version and bytes');
@@ -95,7 +95,9 @@ fill($k2, 99, '{"from":"the future"}');
 is($c->admin_api(PUT => "/api/v1/products/$q->{id}", json => {%body, sku => 'C-2'})->{status}, 200,
     'writer: the write succeeds');
 like(cached($k2), qr/^99:/, 'writer: its write-through does not replace a newer version');
-is($c->metric('souk_catalog_cache_stale_writes_refused_total'), $refused + 1,
+# > rather than + 1: the catalog's own product events (the cache's second line, relayed in
+# this file) are refused by version 99 too.
+cmp_ok($c->metric('souk_catalog_cache_stale_writes_refused_total'), '>', $refused,
     'metrics: the refused write is counted');
 redis_cmd($port, 'DEL', $k2);
 
@@ -116,7 +118,8 @@ is($c->api(GET => "/api/v1/products/$q->{id}")->{json}{name}, 'Written while Red
     'redis down: reads see it');
 is_problem($c->api(GET => $url), 404, 'not-found', 'redis down: a deleted product is 404');
 cmp_ok($c->metric('souk_catalog_cache_errors_total'), '>', $errors, 'redis down: errors counted');
-like($c->{svc}->stderr_text, qr/may be stale for up to 120s/, 'redis down: the write logged it');
+like($c->{svc}->stderr_text, qr/may show an older version until its product event/,
+    'redis down: the write logged it');
 
 # --- Redis back -----------------------------------------------------------------------------
 $c->{redis}->start;

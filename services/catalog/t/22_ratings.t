@@ -42,6 +42,7 @@ sub review {
             occurred_at => '2026-12-05T06:01:26.123Z', aggregate_id => $rid, trace_id => '',
             payload => {review_id => $rid, product_id => $pid, user_id => $rid, rating => $_,
                 created_at => '2026-12-05T06:01:26Z'}});
+        Souk::Test::event_invalid_on_purpose($uuid) if $_ < 1 || $_ > 5;
         "('$uuid', 'review.created', $rid, '$env')";
     } @ratings;
     $c->sql('INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ' . join(', ', @rows));

@@ -1,24 +1,9 @@
+-- soukctl: supersedes 1526aecc787aab79c71764e8107e3c2bc230b46f0c77ba13de328306d92eec8a
+-- (the revision that created outbox and inbox here; they are lib/migrations/0001_backbone.sql
+-- now, applied IF NOT EXISTS before this file, so a database that ran it is the same.)
 -- 0001_reviews.sql - the reviews service's database (services/reviews/README.md).
 -- Reviews are JSONB documents; ratings is the per-product aggregate written in the
 -- same transaction as each review; products and users_replica are fed by events.
-
--- The event backbone's tables (lib/mq.h): review.created goes out through outbox,
--- product and user events come in through inbox.
-CREATE TABLE outbox (
-  seq          bigserial PRIMARY KEY,
-  id           uuid NOT NULL UNIQUE,
-  type         text NOT NULL,
-  aggregate_id bigint NOT NULL,
-  envelope     text NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  sent_at      timestamptz
-);
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-CREATE TABLE inbox (
-  event_id     uuid PRIMARY KEY,
-  type         text NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now()
-);
 
 -- The catalog's products as far as reviews cares: does it exist. Kept from
 -- product.* events, written only by a newer version; a delete stays as a tombstone

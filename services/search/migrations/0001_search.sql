@@ -1,26 +1,12 @@
+-- soukctl: supersedes 9dc958157a19b4d83530fb89533efa2e3f1e3963945e25bf5547490c6b6e0773
+-- (the revision that created outbox and inbox here; they are lib/migrations/0001_backbone.sql
+-- now, applied IF NOT EXISTS before this file, so a database that ran it is the same.)
 -- 0001_search.sql - the search projection of the catalog (services/search/README.md).
 -- Everything here is built from catalog events only. The doc -> row transform is
 -- search_project(); the consumer (search_apply) and `soukctl search rebuild`
 -- (search_rebuild_*) both go through it.
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
-
--- The event backbone's tables (lib/mq.h); search only consumes, so outbox stays empty.
-CREATE TABLE outbox (
-  seq          bigserial PRIMARY KEY,
-  id           uuid NOT NULL UNIQUE,
-  type         text NOT NULL,
-  aggregate_id bigint NOT NULL,
-  envelope     text NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  sent_at      timestamptz
-);
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-CREATE TABLE inbox (
-  event_id     uuid PRIMARY KEY,
-  type         text NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now()
-);
 
 -- Every applied event takes a number; a rebuild remembers the number it started
 -- at and merges only rows applied after it (documents.seq is indexed).

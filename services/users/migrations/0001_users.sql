@@ -1,6 +1,9 @@
+-- soukctl: supersedes c82bad5b71e5d46d491d351814b474baad255162e70e03ee498d19f47af69e55
+-- (the revision that created outbox and inbox here; they are lib/migrations/0001_backbone.sql
+-- now, applied IF NOT EXISTS before this file, so a database that ran it is the same.)
 -- 0001_users.sql - the users service's database (services/users/README.md):
--- accounts, their one shipping address, login throttling shared by every
--- replica, and the event backbone's outbox/inbox (lib/mq.h).
+-- accounts, their one shipping address and login throttling shared by every
+-- replica (the event backbone's outbox/inbox are lib/migrations').
 
 -- Ids stay the same across the migration from the monolith: the backfill
 -- inserts explicit ids and then moves the sequence past the largest one
@@ -41,19 +44,3 @@ CREATE TABLE login_throttle (
 );
 CREATE INDEX login_throttle_window ON login_throttle (window_start);
 
--- The event backbone's tables (lib/mq.h): users publishes; inbox stays empty until it consumes.
-CREATE TABLE outbox (
-  seq          bigserial PRIMARY KEY,
-  id           uuid NOT NULL UNIQUE,
-  type         text NOT NULL,
-  aggregate_id bigint NOT NULL,
-  envelope     text NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  sent_at      timestamptz
-);
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-CREATE TABLE inbox (
-  event_id     uuid PRIMARY KEY,
-  type         text NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now()
-);

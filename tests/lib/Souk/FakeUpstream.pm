@@ -22,6 +22,7 @@ package Souk::FakeUpstream;
 # A reply is a hash:
 #   status, reason, headers => [name => value, ...], body => bytes | json => data
 #   echo => 1            body = JSON of the request (method, target, headers, body)
+#   repeat => N          the body N times over (a large body without a large script)
 #   delay_ms => N        wait before the status line
 #   action => 'reply' | 'never' (keep the connection, never answer)
 #           | 'close' (close without answering) | 'reset' (close with RST)
@@ -294,6 +295,7 @@ sub _serve {
             push @h, 'Content-Type' => 'application/json'
                 unless grep { lc eq 'content-type' } @h[grep { !($_ % 2) } 0 .. $#h];
         }
+        $body x= $rep->{repeat} if $rep->{repeat};
         my @parts = $rep->{parts} ? @{$rep->{parts}} : ($body);
         my $total = 0;
         $total += length for @parts;
@@ -481,6 +483,7 @@ sub _serve {
                 }
                 next;
             }
+            next unless defined fileno $s;    # closed by a failed write just above
             my $c = $by_fd{fileno $s} or next;
             next if $c->{closed};
             my $n = sysread $s, my $buf, 262144;

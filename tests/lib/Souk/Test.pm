@@ -151,6 +151,8 @@ sub mariadb_sql {
 # mariadb_fresh($name): a new database and a user allowed only on it, with the monolith
 # schema applied by soukctl (so the migrations run on every test run).
 my $FRESH = 0;
+my @FRESH_DBS;    # every database pg_fresh made, for the event capture below
+my $CAPTURE_JSON = JSON::PP->new->canonical->utf8;    # SOUK_API_CAPTURE lines
 sub mariadb_fresh {
     my ($name) = @_;
     my $port = infra('mariadb')->{mariadb_port};
@@ -170,6 +172,34 @@ sub mariadb_fresh {
     }
     return {db => $db, user => $user, password => $pw, port => $port, dsn => $dsn};
 }
+
+# With SOUK_API_CAPTURE=DIR, when the file's tests are done, every event in the outbox of each
+# database pg_fresh made (the exact bytes the relay publishes) is appended to
+# DIR/<pid>.events.jsonl for contracts/bin/events.mjs, which checks it against its schema.
+# A test that writes a malformed event on purpose names its id with event_invalid_on_purpose:
+# the check then wants that event to fail its schema.
+my %INVALID_ON_PURPOSE;
+sub event_invalid_on_purpose { $INVALID_ON_PURPOSE{$_} = 1 for @_ }
+Test2::API::test2_add_callback_testing_done(sub {
+    return unless $ENV{SOUK_API_CAPTURE} && @FRESH_DBS;
+    my @lines;
+    for my $db (@FRESH_DBS) {
+        my $rows = eval {
+            pg_sql($db, "SELECT to_regclass('public.outbox') IS NOT NULL")->[0][0] eq 't'
+                ? pg_sql($db, 'SELECT envelope FROM outbox ORDER BY seq') : [];
+        } // [];    # a database the test dropped has nothing left to check
+        for my $r (@$rows) {
+            utf8::decode(my $text = $r->[0]);
+            my ($id) = $text =~ /"id":"([^"]+)"/;
+            push @lines, $CAPTURE_JSON->encode({file => $0, db => $db, envelope => $text,
+                ($id && $INVALID_ON_PURPOSE{$id} ? (invalid_on_purpose => JSON::PP::true) : ())});
+        }
+    }
+    return unless @lines;
+    open my $fh, '>>', "$ENV{SOUK_API_CAPTURE}/$$.events.jsonl" or return;
+    print $fh map {"$_\n"} @lines;
+    close $fh;
+});
 
 # --- PostgreSQL -------------------------------------------------------------
 
@@ -232,6 +262,7 @@ sub pg_fresh {
         my ($rc, $out, $err) = _run([$ctl, 'schema', 'up', $svc], \%env);
         die "pg_fresh: soukctl schema up $svc failed ($rc):\n$out$err" if $rc;
     }
+    push @FRESH_DBS, $db;
     return {db => $db, user => $user, password => $pw, port => $port, dsn => $dsn};
 }
 
@@ -461,8 +492,28 @@ sub http {
     my $json;
     $json = eval { $JSON->decode($r->{content}) }
         if $ct =~ m{^application/(?:problem\+)?json\b}i && length($r->{content} // '');
+    _capture($method, $url, $r) if $ENV{SOUK_API_CAPTURE};
     return {status => $r->{status}, headers => $r->{headers}, body => $r->{content},
         json => $json};
+}
+
+# With SOUK_API_CAPTURE=DIR (tests/run.sh sets it), every exchange of http() is appended to
+# DIR/<pid>.jsonl for contracts/bin/validate-responses.mjs, which checks each answer against
+# the OpenAPI document of its route (contracts/README.md). One file per process: forked
+# children write their own. Answers carrying X-Fake come from a test double
+# (Souk::FakeUpstream), not from the shop, and are not captured.
+sub _capture {
+    my ($method, $url, $r) = @_;
+    return if $r->{status} == 599;    # HTTP::Tiny's own error: no answer to check
+    return if exists $r->{headers}{'x-fake'};    # a test double's answer, not the shop's
+    my $body = $r->{content} // '';
+    my %rec = (file => $0, method => $method, url => $url, status => $r->{status},
+        headers => $r->{headers});
+    if (utf8::decode(my $text = $body)) { $rec{body} = $text }
+    else { $rec{body_base64} = MIME::Base64::encode_base64($body, '') }
+    open my $fh, '>>', "$ENV{SOUK_API_CAPTURE}/$$.jsonl" or return;
+    print $fh $CAPTURE_JSON->encode(\%rec), "\n";
+    close $fh;
 }
 
 # raw_http($port, $bytes, $timeout): write bytes as they are, return everything the server
@@ -600,7 +651,11 @@ sub url  { "http://$_[0]{host}:$_[0]{port}" }
 sub stderr_text {
     my $s = shift;
     return '' unless $s->{err};
-    return Souk::Test::_slurp($s->{err}->filename);
+    # Under `make check` a sanitizer report goes to a file of its own (tests/run.sh, log_path),
+    # <log_path>.<program>.<pid>: show it with the stderr it would have gone to.
+    my @san = map { /(?:^|:)log_path=([^:]+)/ ? glob("$1.*.$s->{pid}") : () }
+        grep {defined} @ENV{qw(ASAN_OPTIONS UBSAN_OPTIONS)};
+    return join '', map { Souk::Test::_slurp($_) } $s->{err}->filename, @san;
 }
 
 # stop: SIGTERM, wait up to 10 s (then SIGKILL), and check for a clean exit: a test while the
