@@ -400,8 +400,8 @@ problem(struct req *r, int rc)
     }
     b = buf_new(r->arena, LIMIT_RESPONSE_BYTES);
     instance = r->path[0] != '\0' ? uri_path(r->arena, r->path) : NULL;
-    problem_render(b, rc, detail, instance, instance != NULL ? strlen(instance) : 0,
-                   r->request_id, NULL);
+    problem_render(b, rc, detail, instance, instance != NULL ? strlen(instance) : 0, r->request_id,
+                   NULL);
     (void)req_reply_bytes(r, status, "application/problem+json", buf_data(b), buf_len(b));
 }
 
