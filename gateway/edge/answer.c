@@ -177,8 +177,8 @@ int
 local_endpoint(struct client *c)
 {
     /* The shape every process's /ready has (contracts/api-v1.yaml Ready). */
-    static const char ok[]       = "{\"status\":\"ok\"}",
-                      ready[]    = "{\"status\":\"ready\",\"checks\":{\"routes_file\":\"ok\"}}",
+    static const char ok[] = "{\"status\":\"ok\"}",
+                      ready[] = "{\"status\":\"ready\",\"checks\":{\"routes_file\":\"ok\"}}",
                       degraded[] = "{\"status\":\"degraded\",\"checks\":{\"routes_file\":\"not "
                                    "written: the route table in memory is newer (GET /events)\"}}";
     struct str       t = hhead_target(&c->head);
