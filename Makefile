@@ -30,7 +30,10 @@ MONO_SRC := $(wildcard monolith/*.c)
 MONO_OBJ := $(MONO_SRC:%.c=$(BUILD)/obj/%.o)
 CTL_SRC  := $(wildcard tools/soukctl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
-GW_SRC   := $(wildcard gateway/*.c)
+# The gateway by layer (gateway/README.md): edge, proxy, policy, routes, shadow, admin; main.c,
+# gw.h and gateway.h stay at the top, so its files include them with -Igateway.
+GW_DIRS  := edge proxy policy routes shadow admin
+GW_SRC   := $(wildcard gateway/*.c $(GW_DIRS:%=gateway/%/*.c))
 GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/obj/%.o)
 # Every directory under services/ is one program, build/bin/souk-<name>.
 SVCS     := $(notdir $(wildcard services/*))
@@ -64,6 +67,8 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 $(BUILD)/bin/soukctl: $(CTL_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(GW_OBJ): CFLAGS += -Igateway
 
 $(BUILD)/bin/souk-gateway: $(GW_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@
 #
 #   bench/gateway.sh            run; write var/bench/gateway.results and gateway.md
 #   bench/gateway.sh report     print the markdown section from the last results
+#   BENCH_RUNS=0 bench/gateway.sh   only the syscall counts (below), no throughput rounds
 #
 # Results ("name rps p50_ms p99_ms errors", medians) plus a line
 # "rss_kb souk_gateway=N nginx_proxy=N" (peak RSS sampled during the proxies' runs; nginx
@@ -13,7 +14,11 @@
 # started and after the last wrk run; the markdown warns when the machine was already busy). Knobs: BENCH_RUNS (3), BENCH_DURATION (10s), BENCH_CONNS (64),
 # BENCH_THREADS (2), BENCH_LOOPS (2: SOUK_LOOPS = nginx worker_processes),
 # BENCH_UPSTREAM_WORKERS (1), BENCH_ACCESS_LOG (off | on, for both proxies; BENCH_KEEP_LOGS=1
-# keeps the logs afterwards), BENCH_VAR (var/bench), BUILD (build).
+# keeps the logs afterwards), BENCH_VAR (var/bench), BUILD (build),
+# BENCH_SYSCALL_REQUESTS (20000; 0 = off): after the rounds, `perf stat` counts every syscall
+# each proxy's processes make while wrk sends that many requests through it (perf's
+# syscalls:sys_enter_* tracepoints, so the proxies run at full speed, unlike under strace);
+# lines "syscalls NAME REQUESTS TOTAL name=count..." in the results, a table in the markdown.
 # Everything it starts is stopped on exit; it needs only Debian's nginx, wrk, curl, perl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +45,11 @@ report() {
 		-v nginxv="$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')" '
 		$1 == "rss_kb" { for (i = 2; i <= NF; i++) { split($i, kv, "="); rss[kv[1]] = kv[2] } next }
 		$1 == "loadavg" { load_start = $2; load_end = $3; next }
+		$1 == "syscalls" {
+			sreq[$2] = $3; stot[$2] = $4; sorder[++ns] = $2
+			for (i = 5; i <= NF; i++) { split($i, kv, "="); sc[$2, kv[1]] = kv[2]; if (!(kv[1] in seen)) { seen[kv[1]] = 1; scn[++nsc] = kv[1] } }
+			next
+		}
 		NF >= 5 { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; err[$1] = $5; order[++n] = $1 }
 		function label(k) {
 			return k == "direct" ? "upstream directly (no proxy)" : k == "nginx_proxy" ? "nginx " nginxv " reverse proxy" : k == "souk_gateway" ? "souk-gateway" : k
@@ -75,6 +85,31 @@ report() {
 				printf "- Peak RSS under this load: souk-gateway %.1f MiB", rss["souk_gateway"] / 1024
 				if ("nginx_proxy" in rss) printf "; nginx %.1f MiB (master + workers)", rss["nginx_proxy"] / 1024
 				print "."
+			}
+			if (ns > 0) {
+				print ""
+				printf "Syscalls per proxied request (`perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_*` on every\n"
+				printf "process and thread of the proxy while `wrk -t%s -c%s` sends a fixed number of requests through it;\n", threads, conns
+				print "calls below 0.01 per request on both sides left out):"
+				print ""
+				hdr = "| syscall |"; sep = "|---|"
+				for (j = 1; j <= ns; j++) { hdr = hdr " " label(sorder[j]) " |"; sep = sep "---:|" }
+				print hdr; print sep
+				line = "| **all** |"
+				for (j = 1; j <= ns; j++) line = line sprintf(" **%.2f** |", stot[sorder[j]] / sreq[sorder[j]])
+				print line
+				for (i = 1; i <= nsc; i++) {
+					keep = 0; line = "| " scn[i] " |"
+					for (j = 1; j <= ns; j++) {
+						v = sc[sorder[j], scn[i]] / sreq[sorder[j]]
+						if (v >= 0.01) keep = 1
+						line = line sprintf(" %.2f |", v)
+					}
+					if (keep) print line
+				}
+				line = "| requests counted |"
+				for (j = 1; j <= ns; j++) line = line " " sreq[sorder[j]] " |"
+				print line
 			}
 		}' "$res"
 }
@@ -211,7 +246,7 @@ names=(direct nginx_proxy souk_gateway)
 ports=("$P_UP" "$P_NGINX" "$P_GW")
 rss_pids=("" "$nginx_pid" "$gw_pid")
 for n in "${names[@]}"; do : >"$DIR/rounds.$n"; echo 0 >"$DIR/rss.$n"; done
-for r in $(seq 1 "$BENCH_RUNS"); do
+for r in $(seq 1 "$BENCH_RUNS"); do # BENCH_RUNS=0: syscall counts only
 	for k in 0 1 2; do
 		i=$(((k + r - 1) % 3))
 		n=${names[$i]}
@@ -226,11 +261,55 @@ for r in $(seq 1 "$BENCH_RUNS"); do
 	done
 done
 for n in "${names[@]}"; do
+	[ "$BENCH_RUNS" -gt 0 ] || break
 	printf '%s %s %s %s %s\n' "$n" "$(awk '{ print $2 }' "$DIR/rounds.$n" | median)" \
 		"$(awk '{ print $3 }' "$DIR/rounds.$n" | median)" "$(awk '{ print $4 }' "$DIR/rounds.$n" | median)" \
 		"$(awk '{ s += $5 } END { print s + 0 }' "$DIR/rounds.$n")" >>"$BENCH_OUT"
 done
 echo "rss_kb souk_gateway=$(cat "$DIR/rss.souk_gateway") nginx_proxy=$(cat "$DIR/rss.nginx_proxy")" >>"$BENCH_OUT"
+
+# ---- syscalls per proxied request ---------------------------------------------------------
+SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-20000}
+SYSCALLS=(read readv recvfrom recvmsg write writev sendto sendmsg sendfile epoll_wait epoll_pwait
+	epoll_ctl accept4 accept close shutdown futex ioctl setsockopt getsockopt connect socket
+	getsockname getpeername getrandom getpid clock_gettime gettimeofday timerfd_settime madvise mmap munmap
+	brk)
+count_syscalls() { # NAME URL PID,PID...: one "syscalls" line into $BENCH_OUT
+	local name=$1 url=$2 pids=$3 ev=raw_syscalls:sys_enter s out reqs perf_pid wrk_pid
+	for s in "${SYSCALLS[@]}"; do
+		[ ! -e "/sys/kernel/tracing/events/syscalls/sys_enter_$s" ] || ev="$ev,syscalls:sys_enter_$s"
+	done
+	rm -rf "$DIR/done" && mkdir -p "$DIR/done"
+	perf stat -x, -e "$ev" -p "$pids" -o "$DIR/perf.$name" &
+	perf_pid=$!
+	sleep 0.3
+	BENCH_PATH=/bench.json BENCH_REQUESTS=$SYSCALL_REQUESTS BENCH_DONE_DIR=$DIR/done \
+		wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d120s --timeout 10s -s bench/report.lua "$url" \
+		>"$DIR/wrk.$name" &
+	wrk_pid=$!
+	# Every thread has its share: stop counting now, not when -d runs out (idle timers
+	# would be counted too).
+	while [ "$(find "$DIR/done" -type f | wc -l)" -lt "$BENCH_THREADS" ] && kill -0 "$wrk_pid" 2>/dev/null; do
+		sleep 0.05
+	done
+	kill -INT "$perf_pid"
+	wait "$perf_pid" || true
+	kill -INT "$wrk_pid" 2>/dev/null || true
+	wait "$wrk_pid" || true
+	out=$(grep '^RESULT' "$DIR/wrk.$name")
+	reqs=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$out")
+	awk -F, -v name="$name" -v reqs="$reqs" '
+		/^#/ || NF < 3 { next }
+		{ ev = $3; sub(/^(raw_)?syscalls:sys_enter_?/, "", ev); if (ev == "") total = $1; else list = list " " ev "=" $1 }
+		ev != "" { sum += $1 }
+		END { print "syscalls " name " " reqs " " total list " other=" total - sum }' "$DIR/perf.$name" >>"$BENCH_OUT"
+}
+if [ "$SYSCALL_REQUESTS" -gt 0 ]; then
+	command -v perf >/dev/null || { echo "bench/gateway.sh: perf is missing (linux-perf)" >&2; exit 1; }
+	count_syscalls nginx_proxy "http://127.0.0.1:$P_NGINX" \
+		"$(pgrep -d, -P "$nginx_pid" | sed "s/^/$nginx_pid,/")"
+	count_syscalls souk_gateway "http://127.0.0.1:$P_GW" "$gw_pid"
+fi
 echo "loadavg $load_start $(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_OUT"
 
 kill -0 "$gw_pid" 2>/dev/null || { echo "bench/gateway.sh: souk-gateway died during the run" >&2; exit 1; }

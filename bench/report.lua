@@ -6,6 +6,12 @@ local path = os.getenv("BENCH_PATH") or "/health"
 local max_id = tonumber(os.getenv("BENCH_MAX_ID") or "1")
 local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local token = os.getenv("BENCH_TOKEN")
+-- BENCH_REQUESTS > 0: stop after that many answers in all (each thread its share), for
+-- counting per-request costs (bench/gateway.sh counts syscalls over a fixed number). wrk's
+-- main thread sleeps out -d regardless, so each thread also touches BENCH_DONE_DIR/<tid>
+-- when it stops: the caller then ends wrk with SIGINT (it still prints its summary).
+local limit = tonumber(os.getenv("BENCH_REQUESTS") or "0")
+local done_dir = os.getenv("BENCH_DONE_DIR")
 local headers = {}
 if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
 
@@ -43,6 +49,20 @@ request = function()
 		p = string.gsub(p, "{q}", (string.gsub(queries[(g % #queries) + 1], "%%", "%%%%")))
 	end
 	return wrk.format("GET", p, headers)
+end
+
+if limit > 0 then
+	local share, seen = math.ceil(limit / nthreads), 0
+	response = function()
+		seen = seen + 1
+		if seen == share then
+			if done_dir then
+				local f = io.open(done_dir .. "/" .. tostring(tid), "w")
+				if f then f:close() end
+			end
+			wrk.thread:stop()
+		end
+	end
 end
 
 done = function(summary, latency, requests)

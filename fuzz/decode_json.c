@@ -1,7 +1,7 @@
 /*
  * decode_json.c - libFuzzer target: lib/decode.c's decode_object on what
- * req_json hands it (json_loadb with JSON_REJECT_DUPLICATES | JSON_DECODE_ANY
- * of a request body), with field tables covering every type: strings with
+ * lib/req.c's req_json hands it (req_json itself reads the input as the body
+ * of a JSON request), with field tables covering every type: strings with
  * and without a length range, integers with a range (narrow, negative, the
  * full int64 range) and without, booleans, objects and arrays, nullable and
  * required members; an object member is decoded again with a nested table.
@@ -16,13 +16,16 @@
  * arena copy of the JSON string, present bits are exactly the members given,
  * required ones included, and nothing else was written; on ERR_INVALID the
  * detail is non-empty, NUL-terminated inside its buffer and valid UTF-8
- * (it reaches clients inside problem+json).
+ * (it reaches clients inside problem+json). req_json refuses with
+ * ERR_BAD_JSON or ERR_INVALID (not an object) and a detail, never more.
  */
 #include <string.h>
 
 #include "arena.h"
+#include "conn.h"
 #include "decode.h"
 #include "fuzz.h"
+#include "req.h"
 
 struct rec {
     char   *name, *note, *free_text;
@@ -200,19 +203,53 @@ decode_with(json_t *j, const struct decode_field *fields, int depth)
     arena_destroy(a);
 }
 
+/* The bytes as the body of a JSON request, read by req_json as a handler
+ * would; the object (NULL when refused) lives as long as *a. */
+static json_t *
+via_req_json(const uint8_t *data, size_t size, struct arena **a)
+{
+    static struct req_hdr ct = {"Content-Type", "application/json"};
+    struct req_state     *st;
+    json_t               *j = NULL;
+    int                   rc;
+
+    *a = arena_create();
+    st = arena_new(*a, struct req_state);
+    st->req.arena = *a;
+    st->req.st = st;
+    st->req.method = "POST";
+    st->req.path = "/fuzz";
+    st->req.request_id = "fuzz";
+    st->hdrs = &ct;
+    st->nhdrs = 1;
+    buf_init_in(&st->body, *a, size);
+    buf_append(&st->body, data, size);
+    rc = req_json(&st->req, &j);
+    if (rc != ERR_OK) {
+        FUZZ_CHECK(j == NULL && (rc == ERR_BAD_JSON || rc == ERR_INVALID) && st->err == rc);
+        FUZZ_CHECK(st->detail != NULL && st->detail[0] != '\0');
+    } else {
+        FUZZ_CHECK(json_is_object(j));
+    }
+    return j;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const size_t flags[] = {JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                                   JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL};
-    json_error_t        e;
-    json_t             *j;
-    size_t              k;
+    struct arena *a;
+    json_error_t  e;
+    json_t       *j = via_req_json(data, size, &a);
 
-    for (k = 0; k < 2; k++) {
-        j = json_loadb((const char *)data, size, flags[k], &e);
-        if (j == NULL)
-            continue;
+    if (j != NULL) {
+        decode_with(j, strict_fields, 0);
+        decode_with(j, loose_fields, 0);
+    }
+    arena_destroy(a);
+    /* JSON_ALLOW_NUL, which req_json does not use, lets a NUL reach the decoder. */
+    j = json_loadb((const char *)data, size,
+                   JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    if (j != NULL) {
         decode_with(j, strict_fields, 0);
         decode_with(j, loose_fields, 0);
         json_decref(j);

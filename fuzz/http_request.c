@@ -2,19 +2,16 @@
  * http_request.c - libFuzzer target: the bytes a client sends, read by both
  * HTTP/1.1 front ends of the tree, whole and in pieces.
  *
- *  svc: the services' server (fuzz/http/svc.c): lib/http_parse.c with
- *       callbacks that collect the target and header lines under the limits
- *       of bounds.h into one bounded scratch buffer, copy them into a request
- *       arena at the end of the head and percent-decode the target, as
- *       lib/conn_parse.c does (conn_parse.c itself needs a live connection,
- *       so its steps are restated with the same lib calls).
- *  gw:  the gateway (fuzz/http/gw.c): what gateway/client.c and request.c do
- *       on a client connection, through the pure functions of http1.c,
- *       headers.c, ids.c and forward.c: lint_scan over the raw head, the
- *       parser fed exactly the bytes the lint passed, headers_check_request,
- *       then the body framed by chunkv_scan or Content-Length, one message at
- *       a time; and for each accepted head, forward_request's head for the
- *       upstream.
+ *  svc: the services' server (fuzz/http/svc.c): lib/conn_parse.c itself
+ *       (bounded copies of the target and header lines, the request arena,
+ *       the decoded target and query) over lib/http_parse.c, with the harness
+ *       in the connection's place through struct conn_parse_ops.
+ *  gw:  the gateway (fuzz/http/gw.c): gateway/edge/client.c's own framing
+ *       (client_head_scan: lint_scan over the raw head, the parser fed
+ *       exactly the bytes the lint passed; client_body_scan: the body cut by
+ *       chunkv_scan or Content-Length), one message at a time, with
+ *       request.c's checks (headers_check_request, ids.c); and for each
+ *       accepted head, forward_request's head for the upstream.
  *
  * Input: 7 control bytes, then the stream. Byte 0 picks 1..3 split points;
  * bytes 1-6 place them (16 bits each, modulo the stream length), so reads

@@ -1,8 +1,9 @@
 /*
  * gw.h - the data plane's private half (main, loop, client, request, answer,
  * http1, headers, sink, proxy, respond, forward, upstream, mirror, auth,
- * ids, admin, stats, health). The control plane (routes, breaker, rate
- * limits, canary, shadow, events) is reached only through gateway.h.
+ * ids, admin, stats, health, canary_rollback). The control plane (routes,
+ * breaker, rate limits, canary, shadow, events) is reached only through
+ * gateway.h.
  *
  * Threads: one libuv loop per core serves the public listener (SO_REUSEPORT
  * sockets); the main thread's control loop serves the admin listener, the
@@ -23,6 +24,7 @@
 #include "auth.h"
 #include "bounds.h"
 #include "buf.h"
+#include "evloop.h"
 #include "gateway.h"
 #include "http_parse.h"
 #include "metrics.h"
@@ -36,7 +38,6 @@
 #define GW_UP_IDLE_MS      30000 /* a pooled upstream connection is closed after this */
 #define GW_LINGER_MS       2000  /* after an error answer: drop what the client still sends */
 #define GW_DRAIN_MS        10000 /* SIGTERM: in-flight requests get this long */
-#define GW_ID_MAX          128   /* X-Request-Id honoured up to this length */
 #define GW_SWEEP_MS        50    /* timeouts fire up to this late */
 
 /* What a breaker counts against a server besides transport failures: "the
@@ -297,7 +298,6 @@ void upstream_timeout(struct uconn *u);
 /* ------------------------------------------------------------------ loop.c */
 
 enum gw_kind { GW_DATA, GW_ADMIN };
-enum gw_cmd { GW_CMD_DRAIN = 1 << 0, GW_CMD_FORCE = 1 << 1 };
 
 /* Per loop, per table version: the table's pools and routes resolved. */
 struct lcache {
@@ -308,42 +308,41 @@ struct lcache {
     struct gw_stat **rstat;
 };
 
+/* A data loop (one thread and SO_REUSEPORT listener per core) or the
+ * control loop (the admin listener, on the main thread): lib/evloop.c's
+ * loop, with the gateway's connections and per-loop caches. */
 struct gw_loop {
-    int              index; /* -1: the control loop */
+    struct evloop    ev; /* ev.index -1: the control loop */
     enum gw_kind     kind;
-    uv_loop_t        uv;
-    uv_tcp_t         listener;
-    int              listening;
-    uv_async_t       wake;
-    _Atomic int      cmd;
-    pthread_mutex_t  lock; /* guards exiting against uv_async_send */
-    int              exiting, draining;
-    uv_timer_t       sweep; /* every GW_SWEEP_MS: deadlines of clients and uconns */
+    int              draining; /* loop_drain ran: answers close their connections */
+    uv_timer_t       sweep;    /* every GW_SWEEP_MS: deadlines of clients and uconns */
     struct client   *clients;
     struct uconn    *uconns;
     int              nclients, nuconns, nmirrors;
     struct userver  *servers;
     struct lcache    cache;
     struct gw_table *table; /* loop_table's current one, one reference */
-    uv_thread_t      thread;
-    int              started, max_clients;
+    int              max_clients;
     void (*on_exit)(struct gw_loop *l);     /* the control loop: nothing left open */
     void (*thread_done)(struct gw_loop *l); /* a data loop's thread ends */
     char rbuf[GW_READ_BUF];
 };
 
+/* Set up l on listening socket fd (evloop_init); start a data loop's thread
+ * with evloop_start(&l->ev), post commands with evloop_command. */
 MUST_CHECK int loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd);
-MUST_CHECK int loop_start(struct gw_loop *l);
-void           loop_command(struct gw_loop *l, int cmd);
 void           loop_check_exit(struct gw_loop *l);
-void           loop_free(struct gw_loop *l);
+/* After evloop_join: close what is left, free the caches. */
+void loop_free(struct gw_loop *l);
 /* The current route table, one reference for the caller (no lock). */
 struct gw_table *loop_table(struct gw_loop *l);
 /* The loop's cache for t (rebuilt when the version changed). */
 struct lcache *loop_cache(struct gw_loop *l, const struct gw_table *t);
-void           loop_drain(struct gw_loop *l);
-void           loop_force(struct gw_loop *l);
-uint64_t       loop_now(struct gw_loop *l);
+/* SIGTERM: stop accepting, let every connection finish (evloop_drain). */
+void loop_drain(struct gw_loop *l);
+/* The drain timed out: close every connection. */
+void     loop_force(struct gw_loop *l);
+uint64_t loop_now(struct gw_loop *l);
 
 /* ------------------------------------------------------------------ client.c */
 
@@ -395,6 +394,24 @@ struct client {
 };
 
 void client_accept(struct gw_loop *l, uv_stream_t *server);
+/* What one read's bytes of a message did to the framing (client_*_scan). */
+struct client_scan {
+    size_t         lint; /* bytes the framing passed: the lint's (head) or the body's */
+    size_t         used; /* of those, bytes the parser took */
+    int            done; /* the framing saw the head (or the message) end */
+    int            fed;  /* the parser ran (not when the lint refused the bytes) */
+    enum hp_status hs;
+};
+/* The framing of one message, without I/O (so fuzz/http/gw.c drives it too):
+ * head bytes are linted and the parser sees exactly what the lint passed;
+ * body bytes are cut at the message's end (chunkv or Content-Length) before
+ * the parser sees them. Returns the bytes used, or -1: *why (and *err for a
+ * head) says why the message is refused, NULL when a callback stopped the
+ * parser or closed the connection. info (may be NULL) gets the details. */
+ssize_t client_head_scan(struct client *c, const char *p, size_t n, int *err, const char **why,
+                         struct client_scan *info);
+ssize_t client_body_scan(struct client *c, const char *p, size_t n, const char **why,
+                         struct client_scan *info);
 /* request.c: the parser events of a client connection (ctx: the client). */
 extern const struct hp_events client_request_events;
 void                          client_phase(struct client *c, enum cphase ph);
@@ -530,10 +547,14 @@ void mirror_legacy_done(struct mirror *m, int status, struct buf *body, int ok);
 enum cphase admin_begin(struct client *c);
 int         admin_body(struct client *c, const char *p, size_t n);
 void        admin_run(struct client *c);
+
+/* ------------------------------------------------------------------ canary_rollback.c */
+
 /* Queue a canary rollback of route for the control loop (any thread). */
-void           admin_rollback_request(const char *route);
-MUST_CHECK int admin_init(uv_loop_t *control);
-void           admin_free(void);
+void           canary_rollback_request(const char *route);
+MUST_CHECK int canary_rollback_init(uv_loop_t *control);
+/* Before the control loop closes its handles: no more sends. */
+void canary_rollback_free(void);
 
 /* ------------------------------------------------------------------ health.c */
 

@@ -74,11 +74,10 @@ static struct main_config cfg;
 static struct gw_loop     control;
 static struct gw_loop    *loops;
 static int                nloops;
-static uv_signal_t        sig_term, sig_int, sig_hup;
-static uv_timer_t         drain_timer, drain_poll;
-static uv_async_t         exited;
-static _Atomic int        nexited;
-static int                draining, stopping;
+static struct evgroup     group; /* SIGTERM/SIGINT: drain the data loops */
+static uv_signal_t        sig_hup;
+static uv_timer_t         drain_poll;
+static int                stopping;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
@@ -220,18 +219,19 @@ static void
 maybe_stop(struct gw_loop *l)
 {
     (void)l;
-    if (!draining || stopping || atomic_load(&nexited) < nloops || control.nclients > 0 ||
-        control.nuconns > 0 || !health_idle())
+    if (!atomic_load(&group.draining) || stopping || evgroup_exited(&group) < nloops ||
+        control.nclients > 0 || control.nuconns > 0 || !health_idle())
         return;
     stopping = 1;
-    admin_free();
-    net_uv_close_handles(&control.uv); /* still running: uv_run returns once they close */
+    canary_rollback_free();
+    net_uv_close_handles(&control.ev.uv); /* still running: uv_run returns once they close */
 }
 
 static void
-on_exited(uv_async_t *a)
+on_exited(struct evgroup *g)
 {
-    maybe_stop(a->data);
+    (void)g;
+    maybe_stop(&control);
 }
 
 /* A data loop's thread ends (any thread). */
@@ -239,19 +239,13 @@ static void
 loop_exited(struct gw_loop *l)
 {
     (void)l;
-    atomic_fetch_add(&nexited, 1);
-    uv_async_send(&exited);
+    evgroup_loop_done(&group);
 }
 
 static void
-on_drain_timeout(uv_timer_t *t)
+on_force(struct evgroup *g)
 {
-    int i;
-
-    (void)t;
-    log_warn("drain timeout after %lld ms: closing every connection", (long long)cfg.drain_ms);
-    for (i = 0; i < nloops; i++)
-        loop_command(&loops[i], GW_CMD_FORCE);
+    (void)g;
     loop_force(&control); /* the admin clients go too */
 }
 
@@ -284,52 +278,37 @@ reload(void)
 }
 
 static void
-on_signal(uv_signal_t *h, int signum)
+on_sighup(uv_signal_t *h, int signum)
 {
-    int i;
-
     (void)h;
-    if (signum == SIGHUP) {
-        reload();
-        return;
-    }
-    if (draining) {
-        on_drain_timeout(&drain_timer); /* a second signal: stop waiting */
-        return;
-    }
-    draining = 1;
-    log_info("signal %d: draining (up to %lld ms)", signum, (long long)cfg.drain_ms);
-    for (i = 0; i < nloops; i++)
-        loop_command(&loops[i], GW_CMD_DRAIN);
+    (void)signum;
+    reload();
+}
+
+/* The data loops were told to drain (evloop.c); the control loop's own part. */
+static void
+on_drain(struct evgroup *g)
+{
+    (void)g;
     health_stop();
     loop_drain(&control);
-    uv_timer_start(&drain_timer, on_drain_timeout, (uint64_t)cfg.drain_ms, 0);
     uv_timer_start(&drain_poll, on_drain_poll, 20, 20); /* health probes end on their own */
     maybe_stop(&control);
 }
 
 /* ---- startup ------------------------------------------------------------------------------- */
 
-/* fds[0..n-1]: one SO_REUSEPORT socket per loop. A probe bound without
- * SO_REUSEPORT comes first, so a port another process holds is an error. */
+/* fds[0..n-1]: one SO_REUSEPORT socket per loop (evloop_listeners). */
 static void
 data_sockets(int *fds, int n)
 {
     struct sockaddr_storage addr;
     socklen_t               len;
-    int                     probe, i, rc;
 
     if (net_parse_hostport(gateway.listen, 1, &addr, &len) != ERR_OK)
         die("SOUK_GATEWAY_LISTEN: invalid address \"%s\" (want host:port)", gateway.listen);
-    rc = net_listen_fd(&addr, len, 0, &probe);
-    if (rc)
+    if (evloop_listeners(&addr, &len, n, fds) != ERR_OK)
         die("cannot listen on %s: %s", gateway.listen, strerror(errno));
-    close(probe);
-    for (i = 0; i < n; i++) {
-        rc = net_listen_fd(&addr, len, 1, &fds[i]);
-        if (rc)
-            die("cannot listen on %s: %s", gateway.listen, strerror(errno));
-    }
 }
 
 static int
@@ -352,22 +331,21 @@ admin_socket(void)
 static void
 control_start(int admin_fd)
 {
-    if (loop_init(&control, -1, GW_ADMIN, admin_fd) != ERR_OK || admin_init(&control.uv) != ERR_OK)
+    if (loop_init(&control, -1, GW_ADMIN, admin_fd) != ERR_OK ||
+        canary_rollback_init(&control.ev.uv) != ERR_OK)
         die("cannot start the control loop");
     control.on_exit = maybe_stop;
-    uv_signal_init(&control.uv, &sig_term);
-    uv_signal_init(&control.uv, &sig_int);
-    uv_signal_init(&control.uv, &sig_hup);
-    uv_timer_init(&control.uv, &drain_timer);
-    uv_timer_init(&control.uv, &drain_poll);
+    uv_signal_init(&control.ev.uv, &sig_hup);
+    uv_timer_init(&control.ev.uv, &drain_poll);
     drain_poll.data = &control;
-    uv_async_init(&control.uv, &exited, on_exited);
-    exited.data = &control;
-    if (uv_signal_start(&sig_term, on_signal, SIGTERM) != 0 ||
-        uv_signal_start(&sig_int, on_signal, SIGINT) != 0 ||
-        uv_signal_start(&sig_hup, on_signal, SIGHUP) != 0)
+    group.drain_ms = cfg.drain_ms;
+    group.on_drain = on_drain;
+    group.on_force = on_force;
+    group.on_exited = on_exited;
+    if (evgroup_init(&group, &control.ev.uv) != ERR_OK ||
+        uv_signal_start(&sig_hup, on_sighup, SIGHUP) != 0)
         die("cannot install signal handlers");
-    health_start(&control.uv);
+    health_start(&control.ev.uv);
 }
 
 static void
@@ -379,7 +357,8 @@ loops_start(void)
     nloops = gateway.loops > 0 ? (int)gateway.loops : cores > 0 ? (int)cores : 1;
     loops = calloc((size_t)nloops, sizeof(*loops));
     fds = calloc((size_t)nloops, sizeof(*fds));
-    if (loops == NULL || fds == NULL)
+    group.loops = calloc((size_t)nloops, sizeof(*group.loops));
+    if (loops == NULL || fds == NULL || group.loops == NULL)
         die("out of memory");
     data_sockets(fds, nloops);
     for (i = 0; i < nloops; i++) {
@@ -387,10 +366,12 @@ loops_start(void)
             die("cannot start loop %d", i);
         loops[i].thread_done = loop_exited;
         loops[i].max_clients = (int)(gateway.max_conns / nloops) + 1;
+        group.loops[i] = &loops[i].ev;
     }
+    group.n = nloops;
     free(fds);
     for (i = 0; i < nloops; i++)
-        if (loop_start(&loops[i]) != ERR_OK)
+        if (evloop_start(&loops[i].ev) != ERR_OK)
             die("cannot start loop thread %d", i);
 }
 
@@ -401,12 +382,13 @@ shutdown_all(void)
     int i;
 
     for (i = 0; i < nloops; i++) {
-        if (loops[i].started)
-            uv_thread_join(&loops[i].thread);
+        evloop_join(&loops[i].ev);
         loop_free(&loops[i]);
     }
     loop_free(&control);
+    evgroup_free(&group);
     free(loops);
+    free(group.loops);
     routes_shutdown();
     breaker_reset();
     ratelimit_reset();
@@ -440,7 +422,7 @@ main(int argc, char **argv)
     log_info("gateway up: listen=%s admin=%s loops=%d routes=%s version=%llu", gateway.listen,
              gateway.admin_listen, nloops, gateway.routes_path,
              (unsigned long long)routes_version());
-    uv_run(&control.uv, UV_RUN_DEFAULT);
+    uv_run(&control.ev.uv, UV_RUN_DEFAULT);
     shutdown_all();
     log_info("gateway stopped");
     return 0;

@@ -376,7 +376,7 @@ conn_settle(struct conn *c)
 {
     if (c->closing || c->fifo != NULL || c->ps.cur != NULL)
         return;
-    if (!c->close_after && c->nwriting == 0 && (c->eof || atomic_load(&c->srv->draining))) {
+    if (!c->close_after && c->nwriting == 0 && (c->eof || atomic_load(&c->srv->group.draining))) {
         conn_close(c);
         return;
     }
@@ -448,7 +448,7 @@ conn_flush(struct conn *c)
         /* Close after the last parsed request once the client half-closed or
          * the server is draining; never drop a request already parsed. */
         close = !st->keep_alive || (c->fifo == NULL && c->ps.cur == NULL && c->pending == NULL &&
-                                    (c->eof || atomic_load(&c->srv->draining)));
+                                    (c->eof || atomic_load(&c->srv->group.draining)));
         if (close) {
             c->no_more = 1;
             c->close_after = 1;
@@ -479,6 +479,35 @@ conn_done(struct req_state *st, int from_pool)
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
+/* conn_parse.c's view of a connection (struct conn_parse_ops). */
+static void
+parse_phase(struct conn_parse *ps, enum conn_phase ph)
+{
+    conn_phase(ps->conn, ph);
+}
+
+static int
+parse_fail(struct conn_parse *ps, int err, const char *detail)
+{
+    return conn_fail(ps->conn, err, detail);
+}
+
+static int
+parse_request(struct conn_parse *ps, struct req_state *st)
+{
+    return conn_request(ps->conn, st);
+}
+
+static int
+parse_continue(struct conn_parse *ps)
+{
+    return conn_continue(ps->conn);
+}
+
+const struct conn_parse_ops conn_parse_ops = {
+    parse_phase, parse_fail, parse_request, parse_continue, dispatch_route,
+};
+
 void
 conn_accept(struct loop *l)
 {
@@ -491,9 +520,9 @@ conn_accept(struct loop *l)
     c->loop = l;
     c->srv = l->srv;
     c->phase = CONN_BUSY; /* so that CONN_IDLE below arms the timer */
-    conn_parse_init(&c->ps, c, l);
-    uv_tcp_init(&l->uv, &c->tcp);
-    uv_timer_init(&l->uv, &c->timer);
+    conn_parse_init(&c->ps, &conn_parse_ops, c, l);
+    uv_tcp_init(&l->ev.uv, &c->tcp);
+    uv_timer_init(&l->ev.uv, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
     c->handles = 2;
@@ -502,8 +531,8 @@ conn_accept(struct loop *l)
         l->conns->prev = c;
     l->conns = c;
     l->nconns++;
-    if (uv_accept((uv_stream_t *)&l->listener, (uv_stream_t *)&c->tcp) != 0 ||
-        atomic_load(&l->srv->draining)) {
+    if (uv_accept((uv_stream_t *)&l->ev.listener, (uv_stream_t *)&c->tcp) != 0 ||
+        atomic_load(&l->srv->group.draining)) {
         conn_close(c);
         return;
     }

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "bounds.h"
+#include "evloop.h"
 #include "pool.h"
 #include "req.h"
 #include "server.h"
@@ -37,24 +38,13 @@ struct route_stat {
     struct metric   *latency;
 };
 
-enum loop_cmd { LOOP_DRAIN = 1 << 0, LOOP_FORCE = 1 << 1 };
-
+/* One event loop thread of the server (evloop.h) and its connections. */
 struct loop {
+    struct evloop    ev;
     struct server   *srv;
-    int              index;
-    uv_loop_t        uv;
-    uv_tcp_t         listener;
-    int              listening;
-    uv_async_t       wake;    /* completions from workers and commands from main */
-    pthread_mutex_t  lock;    /* guards done and the uv_async_send on wake */
-    struct pool_job *done;    /* finished requests, newest first */
-    _Atomic int      cmd;     /* enum loop_cmd bits */
-    int              drained; /* LOOP_DRAIN handled */
-    int              exiting; /* wake is closed; uv_run will return */
-    struct conn     *conns;   /* every open connection of this loop */
+    struct pool_job *done;  /* finished requests, newest first, under ev.lock */
+    struct conn     *conns; /* every open connection of this loop */
     int              nconns;
-    uv_thread_t      thread;
-    int              started;
     char             rbuf[LOOP_READ_BUF];
 };
 
@@ -65,7 +55,6 @@ struct server {
     int                       nstats; /* builtins + spec routes + 1 for unmatched */
     struct route_stat        *stats;
     struct pool              *pool;
-    _Atomic int               draining;
     int                       cores;
     int                       nloops;
     struct loop             **loops;
@@ -73,11 +62,7 @@ struct server {
     socklen_t                 addrlen;
     uv_loop_t                 control; /* main thread: signals and the drain timer */
     int                       control_ready;
-    uv_signal_t               sigterm, sigint;
-    uv_timer_t                drain_timer;
-    uv_async_t                exited;
-    pthread_mutex_t           exited_lock;
-    int                       nexited;
+    struct evgroup            group; /* group.draining: SIGTERM seen */
 };
 
 struct req_hdr {
@@ -109,7 +94,7 @@ struct req_state {
     int                route_rc; /* server_route_match's answer */
     char               allow[80];
     int                stat; /* index into srv->stats */
-    int                is_head, http10, keep_alive;
+    int                is_head, http10, http_minor, keep_alive;
     uint64_t           t_start;   /* ns, first byte */
     int                early_err; /* refused before dispatch (limits, timeouts, syntax) */
     const char        *early_detail;
@@ -142,21 +127,38 @@ struct hdr_span {
     size_t name_off, name_len, val_off, val_len;
 };
 
+struct conn_parse;
+
+/* What conn_parse.c asks of the connection it reads for: conn.c's
+ * conn_parse_ops (conn_phase, conn_fail, conn_request, conn_continue and
+ * dispatch_route), or a fuzz harness's, which so drives this very parser. */
+struct conn_parse_ops {
+    void (*phase)(struct conn_parse *ps, enum conn_phase ph);
+    int (*fail)(struct conn_parse *ps, int err, const char *detail);
+    int (*request)(struct conn_parse *ps, struct req_state *st);
+    int (*cont)(struct conn_parse *ps);
+    void (*route)(struct req_state *st);
+};
+extern const struct conn_parse_ops conn_parse_ops;
+
 /* The request being parsed on one connection (conn_parse.c). */
 struct conn_parse {
-    struct conn      *conn;
-    struct loop      *loop;
-    struct hp        *hp;
-    struct buf        scratch; /* the target, then header names and values */
-    size_t            url_len, hdr_bytes;
-    int               nhdr, in_value;
-    struct hdr_span   hdr[LIMIT_HEADER_COUNT];
-    uint64_t          t_begin; /* first byte, ns */
-    struct req_state *cur;     /* from end of headers to end of message */
+    const struct conn_parse_ops *ops;
+    struct conn                 *conn;
+    struct loop                 *loop;
+    struct hp                   *hp;
+    struct buf                   scratch; /* the target, then header names and values */
+    size_t                       url_len, hdr_bytes;
+    int                          nhdr, in_value;
+    struct hdr_span              hdr[LIMIT_HEADER_COUNT];
+    uint64_t                     t_begin; /* first byte, ns */
+    struct req_state            *cur;     /* from end of headers to end of message */
 };
 
-/* conn_parse.c: a parser for connection c of loop l; free with conn_parse_free. */
-void conn_parse_init(struct conn_parse *ps, struct conn *c, struct loop *l);
+/* conn_parse.c: a parser for connection c of loop l, answering through ops;
+ * free with conn_parse_free. */
+void conn_parse_init(struct conn_parse *ps, const struct conn_parse_ops *ops, struct conn *c,
+                     struct loop *l);
 void conn_parse_free(struct conn_parse *ps);
 /* conn_parse.c: destroy the request cut short by a close, if any. */
 void conn_parse_drop(struct conn_parse *ps);

@@ -6,52 +6,14 @@
  */
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "arena.h"
 #include "conn.h"
 #include "http_parse.h"
 #include "router.h"
+#include "trace.h"
 
-#define SCRATCH_MAX    (LIMIT_REQUEST_LINE + LIMIT_HEADER_BYTES + 4 * LIMIT_HEADER_COUNT)
-#define REQUEST_ID_MAX 128
-
-static _Thread_local uint64_t rid_state;
-
-/* splitmix64 seeded once per thread: ids need to be unique, not secret. */
-static uint64_t
-rid_next(void)
-{
-    uint64_t z;
-
-    if (rid_state == 0) {
-        if (getrandom(&rid_state, sizeof(rid_state), 0) != (ssize_t)sizeof(rid_state))
-            rid_state = uv_hrtime() ^ (uint64_t)(uintptr_t)&z;
-        rid_state |= 1;
-    }
-    z = (rid_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* The client's X-Request-Id is kept when it is 1..128 chars of [A-Za-z0-9._-]. */
-static int
-request_id_ok(const char *z)
-{
-    size_t i;
-
-    for (i = 0; z[i] != '\0'; i++) {
-        char ch = z[i];
-
-        if (i == REQUEST_ID_MAX)
-            return 0;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return 0;
-    }
-    return i > 0;
-}
+#define SCRATCH_MAX (LIMIT_REQUEST_LINE + LIMIT_HEADER_BYTES + 4 * LIMIT_HEADER_COUNT)
 
 static struct req_state *
 st_new(struct conn_parse *ps)
@@ -64,8 +26,7 @@ st_new(struct conn_parse *ps)
     st->req.st = st;
     st->req.method = "";
     st->req.path = "";
-    st->req.request_id = arena_printf(a, "%016llx%016llx", (unsigned long long)rid_next(),
-                                      (unsigned long long)rid_next());
+    st->req.request_id = trace_request_id_new(a);
     st->conn = ps->conn;
     st->loop = ps->loop;
     st->srv = ps->loop->srv;
@@ -87,7 +48,7 @@ conn_parse_take(struct conn_parse *ps)
 
 /* Split the target into path and query; absolute-form keeps only the path. */
 static void
-target_split(struct req_state *st, const char *t, size_t n)
+target_split(struct conn_parse *ps, struct req_state *st, const char *t, size_t n)
 {
     const char *end = t + n, *q, *h;
     char       *path;
@@ -118,7 +79,7 @@ target_split(struct req_state *st, const char *t, size_t n)
         return;
     }
     st->req.path = path;
-    dispatch_route(st);
+    ps->ops->route(st);
 }
 
 static int
@@ -132,7 +93,7 @@ on_begin(void *ctx)
     ps->hdr_bytes = 0;
     ps->nhdr = 0;
     ps->in_value = 0;
-    conn_phase(ps->conn, CONN_HEAD);
+    ps->ops->phase(ps, CONN_HEAD);
     return 0;
 }
 
@@ -143,7 +104,7 @@ on_url(void *ctx, const char *p, size_t n)
 
     /* Method, target and " HTTP/1.1" together form the request line. */
     if (ps->url_len + n + strlen(hp_method(ps->hp)) + 10 > LIMIT_REQUEST_LINE)
-        return conn_fail(ps->conn, ERR_URI_TOO_LONG, "request line is too long");
+        return ps->ops->fail(ps, ERR_URI_TOO_LONG, "request line is too long");
     buf_append(&ps->scratch, p, n);
     ps->url_len += n;
     return 0;
@@ -155,7 +116,7 @@ header_bytes(struct conn_parse *ps, size_t n)
 {
     ps->hdr_bytes += n;
     if (ps->hdr_bytes + 4 * (size_t)ps->nhdr > LIMIT_HEADER_BYTES)
-        return conn_fail(ps->conn, ERR_HEADERS_TOO_LARGE, "request header fields are too large");
+        return ps->ops->fail(ps, ERR_HEADERS_TOO_LARGE, "request header fields are too large");
     return 0;
 }
 
@@ -167,7 +128,7 @@ on_field(void *ctx, const char *p, size_t n)
 
     if (ps->nhdr == 0 || ps->in_value) {
         if (ps->nhdr == LIMIT_HEADER_COUNT)
-            return conn_fail(ps->conn, ERR_HEADERS_TOO_LARGE, "too many request header fields");
+            return ps->ops->fail(ps, ERR_HEADERS_TOO_LARGE, "too many request header fields");
         sp = &ps->hdr[ps->nhdr++];
         memset(sp, 0, sizeof(*sp));
         sp->name_off = buf_len(&ps->scratch);
@@ -207,7 +168,7 @@ expect_continue(struct conn_parse *ps, struct req_state *st, const struct hp_hea
         return 0;
     if (!h->chunked && h->content_length == 0)
         return 0;
-    return conn_continue(ps->conn);
+    return ps->ops->cont(ps);
 }
 
 static int
@@ -223,6 +184,7 @@ on_head(void *ctx, const struct hp_head *h)
     st->req.method = h->method;
     st->is_head = strcmp(h->method, "HEAD") == 0;
     st->http10 = h->http_minor == 0;
+    st->http_minor = h->http_minor;
     st->keep_alive = h->keep_alive;
     st->hdrs = arena_array(a, struct req_hdr, ps->nhdr > 0 ? (size_t)ps->nhdr : 1);
     for (i = 0; i < ps->nhdr; i++) {
@@ -231,13 +193,13 @@ on_head(void *ctx, const struct hp_head *h)
     }
     st->nhdrs = ps->nhdr;
     id = req_header(&st->req, "X-Request-Id");
-    if (id != NULL && request_id_ok(id))
+    if (id != NULL && trace_request_id_ok(id, strlen(id)))
         st->req.request_id = id;
-    target_split(st, arena_strndup(a, s, ps->url_len), ps->url_len);
+    target_split(ps, st, arena_strndup(a, s, ps->url_len), ps->url_len);
     buf_init(&st->body, st->max_body);
-    conn_phase(ps->conn, CONN_BODY);
+    ps->ops->phase(ps, CONN_BODY);
     if (h->has_length && h->content_length > st->max_body)
-        return conn_fail(ps->conn, ERR_TOO_LARGE, "request body is too large");
+        return ps->ops->fail(ps, ERR_TOO_LARGE, "request body is too large");
     return expect_continue(ps, st, h);
 }
 
@@ -249,7 +211,7 @@ on_body(void *ctx, const char *p, size_t n)
 
     /* Chunked bodies are refused as soon as they outgrow the route's limit. */
     if (buf_len(&st->body) + n > st->max_body)
-        return conn_fail(ps->conn, ERR_TOO_LARGE, "request body is too large");
+        return ps->ops->fail(ps, ERR_TOO_LARGE, "request body is too large");
     buf_append(&st->body, p, n);
     return 0;
 }
@@ -262,7 +224,7 @@ on_done(void *ctx)
 
     ps->cur = NULL;
     ps->t_begin = 0;
-    return conn_request(ps->conn, st);
+    return ps->ops->request(ps, st);
 }
 
 static const struct hp_events events = {
@@ -270,9 +232,11 @@ static const struct hp_events events = {
 };
 
 void
-conn_parse_init(struct conn_parse *ps, struct conn *c, struct loop *l)
+conn_parse_init(struct conn_parse *ps, const struct conn_parse_ops *ops, struct conn *c,
+                struct loop *l)
 {
     memset(ps, 0, sizeof(*ps));
+    ps->ops = ops;
     ps->conn = c;
     ps->loop = l;
     ps->hp = hp_new(&events, ps);

@@ -1,6 +1,6 @@
 /*
  * req.c - the handler-facing API of req.h, and the one place answers are
- * rendered: problem+json for every failure (from the ERR_MAP table), the
+ * rendered: problem+json for every failure (problem.c, from ERR_MAP), the
  * status line and headers, and the access line. Handlers only record a
  * failure with req_fail; req_finish turns it into the answer.
  */
@@ -14,8 +14,10 @@
 #include "conn.h"
 #include "bounds.h"
 #include "log.h"
+#include "problem.h"
 #include "router.h"
 #include "str.h"
+#include "trace.h"
 
 #define CTX_MAX        32768 /* request_id, method and path members of a log line */
 #define JSON_ERROR_MAX 100   /* jansson's message, cut to keep details short */
@@ -30,24 +32,29 @@ put_text(struct buf *b, const char *z)
     buf_json_str(b, z, strlen(z));
 }
 
-/* The decoded path z as a JSON string that is a URI reference (RFC 9457's
- * instance): a byte outside RFC 3986's pchar set and '/' is percent-encoded
- * again, '%' included. */
-static void
-put_uri_path(struct buf *b, const char *z)
+/* The decoded path z as a URI reference (RFC 9457's instance), in a: a byte
+ * outside RFC 3986's pchar set and '/' is percent-encoded again, '%'
+ * included. */
+static const char *
+uri_path(struct arena *a, const char *z)
 {
     static const char    keep[] = "-._~!$&'()*+,;=:@/";
+    static const char    hex[] = "0123456789ABCDEF";
     const unsigned char *p;
+    char                *out = arena_alloc(a, 3 * strlen(z) + 1), *o = out;
 
-    buf_putc(b, '"');
     for (p = (const unsigned char *)z; *p != '\0'; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr(keep, *p) != NULL)
-            buf_putc(b, (char)*p);
-        else
-            buf_printf(b, "%%%02X", *p);
+            strchr(keep, *p) != NULL) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
     }
-    buf_putc(b, '"');
+    *o = '\0';
+    return out;
 }
 
 /* ---- inputs --------------------------------------------------------------------- */
@@ -171,24 +178,21 @@ req_header(struct req *r, const char *name)
 }
 
 static const char *
-trace_id(struct req *r)
+trace_of(struct req *r)
 {
     const char *tp = req_header(r, "traceparent");
-    size_t      i;
+    char        id[TRACE_ID_LEN + 1];
 
-    if (tp == NULL || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-')
+    if (tp == NULL || !trace_id(tp, strlen(tp), id))
         return r->request_id;
-    for (i = 3; i < 35; i++)
-        if (!((tp[i] >= '0' && tp[i] <= '9') || (tp[i] >= 'a' && tp[i] <= 'f')))
-            return r->request_id;
-    return arena_strndup(r->arena, tp + 3, 32);
+    return arena_strdup(r->arena, id);
 }
 
 const char *
 req_trace_id(struct req *r)
 {
     if (r->work.trace_id == NULL)
-        r->work.trace_id = trace_id(r);
+        r->work.trace_id = trace_of(r);
     return r->work.trace_id;
 }
 
@@ -374,7 +378,7 @@ problem(struct req *r, int rc)
 {
     struct req_state *st = r->st;
     struct buf       *b;
-    const char       *detail = st->err == rc ? st->detail : NULL;
+    const char       *detail = st->err == rc ? st->detail : NULL, *instance;
     int               status = err_status(rc);
     char             *title;
 
@@ -395,17 +399,9 @@ problem(struct req *r, int rc)
             *title = (char)(*title >= 'A' && *title <= 'Z' ? *title + 32 : *title);
     }
     b = buf_new(r->arena, LIMIT_RESPONSE_BYTES);
-    buf_printf(b, "{\"type\":\"%s%s\",\"title\":", ERR_TYPE_BASE, err_type(rc));
-    put_text(b, err_title(rc));
-    buf_printf(b, ",\"status\":%d,\"detail\":", status);
-    put_text(b, detail);
-    if (r->path[0] != '\0') {
-        buf_puts(b, ",\"instance\":");
-        put_uri_path(b, r->path);
-    }
-    buf_puts(b, ",\"request_id\":");
-    put_text(b, r->request_id);
-    buf_putc(b, '}');
+    instance = r->path[0] != '\0' ? uri_path(r->arena, r->path) : NULL;
+    problem_render(b, rc, detail, instance, instance != NULL ? strlen(instance) : 0, r->request_id,
+                   NULL);
     (void)req_reply_bytes(r, status, "application/problem+json", buf_data(b), buf_len(b));
 }
 

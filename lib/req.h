@@ -59,8 +59,8 @@ MUST_CHECK int req_query_i64(struct req *r, const char *name, int64_t def, int64
 /* Request header (case-insensitive name); NULL if absent. */
 const char *req_header(struct req *r, const char *name);
 /* What an event caused by r carries as trace_id, and what r's log lines show
- * as trace_id: the trace id of a W3C traceparent ("00-<32 hex>-<16 hex>-<2
- * hex>") when r has a well-formed one, else r's request id, so the event
+ * as trace_id: the trace id of a W3C traceparent when r has a valid one
+ * (trace.h, the gateway's rules too), else r's request id, so the event
  * leads back to the request. Computed once (r->work.trace_id). */
 const char *req_trace_id(struct req *r);
 /* The raw body (may be empty). */

@@ -1,9 +1,9 @@
 /*
- * server.c - server_run: the listening sockets (one SO_REUSEPORT socket per
- * loop, made by hand because libuv 1.44 has no UV_TCP_REUSEPORT), one libuv
- * loop per thread, the worker pool, and the SIGTERM drain. Connections are
- * conn.c's, the request path (routing, auth, handler) dispatch.c's, and
- * answers are rendered by req.c.
+ * server.c - server_run: one event loop thread and SO_REUSEPORT listener per
+ * core (evloop.c, shared with the gateway), the worker pool, and what the
+ * loops do on a drain or a worker's answer. Connections are conn.c's, the
+ * request path (routing, auth, handler) dispatch.c's, and answers are
+ * rendered by req.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,29 +20,25 @@
 #include "log.h"
 #include "net.h"
 
-/* ---- loops ------------------------------------------------------------------------ */
+/* ---- loops (evloop.h does the thread, the wake-up and the drain) ------------------- */
 
-/* Hand a finished request back to its loop. The send happens under the lock
- * the loop takes before it closes wake, so it never hits a closed handle. */
+/* Hand a finished request back to its loop. The wake-up is sent under the
+ * lock the loop takes before it closes it, so it never hits a closed handle. */
 void
 server_complete(struct loop *l, struct req_state *st)
 {
-    pthread_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->ev.lock);
     st->job.next = l->done;
     l->done = &st->job;
-    uv_async_send(&l->wake);
-    pthread_mutex_unlock(&l->lock);
+    evloop_wake_locked(&l->ev);
+    pthread_mutex_unlock(&l->ev.lock);
 }
 
 static void
 loop_check_exit(struct loop *l)
 {
-    if (!l->drained || l->nconns > 0 || l->exiting)
-        return;
-    pthread_mutex_lock(&l->lock);
-    l->exiting = 1;
-    pthread_mutex_unlock(&l->lock);
-    uv_close((uv_handle_t *)&l->wake, NULL);
+    if (l->ev.drained && l->nconns == 0)
+        evloop_exit(&l->ev);
 }
 
 void
@@ -52,43 +48,46 @@ server_conn_gone(struct loop *l)
 }
 
 static void
-on_connection(uv_stream_t *s, int status)
+loop_accept(struct evloop *ev)
 {
-    if (status < 0) {
-        log_warn("accept failed: %s", uv_strerror(status));
-        return;
-    }
-    conn_accept(s->data);
+    conn_accept(ev->owner);
 }
 
 static void
-on_wake(uv_async_t *a)
+loop_drain(struct evloop *ev)
 {
-    struct loop     *l = a->data;
-    struct pool_job *job, *next, *list = NULL;
-    struct conn     *c, *cn;
-    int              cmd = atomic_exchange(&l->cmd, 0);
+    struct loop *l = ev->owner;
+    struct conn *c, *cn;
 
-    if ((cmd & LOOP_DRAIN) && !l->drained) {
-        l->drained = 1;
-        if (l->listening)
-            uv_close((uv_handle_t *)&l->listener, NULL);
-        l->listening = 0;
-        for (c = l->conns; c != NULL; c = cn) {
-            cn = conn_next(c); /* closes are deferred, so c stays valid */
-            conn_drain(c);
-        }
+    for (c = l->conns; c != NULL; c = cn) {
+        cn = conn_next(c); /* closes are deferred, so c stays valid */
+        conn_drain(c);
     }
-    if (cmd & LOOP_FORCE) {
-        for (c = l->conns; c != NULL; c = cn) {
-            cn = conn_next(c);
-            conn_kill(c);
-        }
+}
+
+static void
+loop_force(struct evloop *ev)
+{
+    struct loop *l = ev->owner;
+    struct conn *c, *cn;
+
+    for (c = l->conns; c != NULL; c = cn) {
+        cn = conn_next(c);
+        conn_kill(c);
     }
-    pthread_mutex_lock(&l->lock);
+}
+
+/* Every wake-up: answers finished by workers, oldest first. */
+static void
+loop_wake(struct evloop *ev)
+{
+    struct loop     *l = ev->owner;
+    struct pool_job *job, *next, *list = NULL;
+
+    pthread_mutex_lock(&l->ev.lock);
     job = l->done;
     l->done = NULL;
-    pthread_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->ev.lock);
     for (; job != NULL; job = next) { /* newest first: reverse */
         next = job->next;
         job->next = list;
@@ -102,34 +101,21 @@ on_wake(uv_async_t *a)
 }
 
 static void
-loop_command(struct loop *l, int cmd)
+loop_done(struct evloop *ev)
 {
-    pthread_mutex_lock(&l->lock);
-    if (!l->exiting) {
-        atomic_fetch_or(&l->cmd, cmd);
-        uv_async_send(&l->wake);
-    }
-    pthread_mutex_unlock(&l->lock);
+    struct loop *l = ev->owner;
+
+    evgroup_loop_done(&l->srv->group);
 }
 
-static void
-loop_main(void *arg)
-{
-    struct loop   *l = arg;
-    struct server *srv = l->srv;
-
-    uv_run(&l->uv, UV_RUN_DEFAULT);
-    pthread_mutex_lock(&srv->exited_lock);
-    srv->nexited++;
-    uv_async_send(&srv->exited);
-    pthread_mutex_unlock(&srv->exited_lock);
-}
+static const struct evloop_ops loop_ops = {
+    loop_accept, loop_drain, loop_force, loop_wake, loop_done,
+};
 
 static int
 loop_new(struct server *srv, int index, int fd, struct loop **out)
 {
     struct loop *l = calloc(1, sizeof(*l));
-    int          rc;
 
     *out = l;
     if (l == NULL) {
@@ -137,24 +123,8 @@ loop_new(struct server *srv, int index, int fd, struct loop **out)
         return ERR_INTERNAL;
     }
     l->srv = srv;
-    l->index = index;
-    pthread_mutex_init(&l->lock, NULL);
-    uv_loop_init(&l->uv);
-    uv_async_init(&l->uv, &l->wake, on_wake);
-    l->wake.data = l;
-    uv_tcp_init(&l->uv, &l->listener);
-    l->listener.data = l;
-    l->listening = 1;
-    rc = uv_tcp_open(&l->listener, fd);
-    if (rc != 0)
-        close(fd); /* not the handle's yet */
-    else
-        rc = uv_listen((uv_stream_t *)&l->listener, NET_LISTEN_BACKLOG, on_connection);
-    if (rc != 0) {
-        log_error("cannot listen on %s: %s", srv->spec->listen, uv_strerror(rc));
-        return ERR_UNAVAILABLE;
-    }
-    return ERR_OK;
+    srv->group.loops[index] = &l->ev;
+    return evloop_init(&l->ev, index, fd, &loop_ops, l);
 }
 
 static void
@@ -162,98 +132,25 @@ loop_free(struct loop *l)
 {
     if (l == NULL)
         return;
-    net_uv_close_all(&l->uv); /* it never ran or has exited */
-    if (uv_loop_close(&l->uv) != 0)
-        log_error("loop %d closed with open handles", l->index);
-    pthread_mutex_destroy(&l->lock);
+    evloop_free(&l->ev); /* it never ran or has exited */
     free(l);
 }
 
-/* ---- listening sockets --------------------------------------------------------- */
-
-/* One listening socket; reuseport joins the loops' group. -1 with errno set. */
-static int
-socket_listen(struct server *srv, int reuseport)
-{
-    int fd, rc;
-
-    rc = net_listen_fd(&srv->addr, srv->addrlen, reuseport, &fd);
-    if (rc)
-        return -1;
-    /* Port 0: every later socket of the group binds the port the first got. */
-    if (getsockname(fd, (struct sockaddr *)&srv->addr, &srv->addrlen) != 0)
-        log_warn("getsockname: %s", strerror(errno));
-    return fd;
-}
-
-/* fds[0..nloops-1]. A probe bound without SO_REUSEPORT first, so a port some
- * other process holds (even with SO_REUSEPORT) is an error, not a share. */
-static int
-listeners_open(struct server *srv, int *fds)
-{
-    int probe, i;
-
-    probe = socket_listen(srv, 0);
-    if (probe >= 0)
-        close(probe);
-    for (i = 0; probe >= 0 && i < srv->nloops; i++) {
-        fds[i] = socket_listen(srv, 1);
-        if (fds[i] < 0)
-            break;
-    }
-    if (probe >= 0 && i == srv->nloops)
-        return ERR_OK;
-    log_error("cannot listen on %s: %s", srv->spec->listen, strerror(errno));
-    while (probe >= 0 && i-- > 0)
-        close(fds[i]);
-    return ERR_UNAVAILABLE;
-}
-
-/* ---- main thread: signals and drain ------------------------------------------- */
+/* ---- main thread: signals and the drain ------------------------------------------- */
 
 static void
-on_drain_timeout(uv_timer_t *t)
+on_force(struct evgroup *g)
 {
-    struct server *srv = t->data;
-    int            i;
+    struct server *srv = g->owner;
 
-    log_warn("drain timeout after %lld ms: closing every connection", (long long)srv->drain_ms);
     pool_cancel(srv->pool);
-    for (i = 0; i < srv->nloops; i++)
-        loop_command(srv->loops[i], LOOP_FORCE);
 }
 
 static void
-on_signal(uv_signal_t *h, int signum)
+on_exited(struct evgroup *g)
 {
-    struct server *srv = h->data;
-    int            i;
-
-    if (atomic_exchange(&srv->draining, 1)) {
-        on_drain_timeout(&srv->drain_timer); /* a second signal: stop waiting */
-        return;
-    }
-    log_info("signal %d: draining (up to %lld ms)", signum, (long long)srv->drain_ms);
-    for (i = 0; i < srv->nloops; i++)
-        loop_command(srv->loops[i], LOOP_DRAIN);
-    uv_timer_start(&srv->drain_timer, on_drain_timeout, (uint64_t)srv->drain_ms, 0);
-}
-
-static void
-on_exited(uv_async_t *a)
-{
-    struct server *srv = a->data;
-    int            n;
-
-    pthread_mutex_lock(&srv->exited_lock);
-    n = srv->nexited;
-    pthread_mutex_unlock(&srv->exited_lock);
-    if (n < srv->nloops)
-        return;
-    uv_close((uv_handle_t *)&srv->sigterm, NULL);
-    uv_close((uv_handle_t *)&srv->sigint, NULL);
-    uv_close((uv_handle_t *)&srv->drain_timer, NULL);
-    uv_close((uv_handle_t *)&srv->exited, NULL);
+    if (evgroup_exited(g) == g->n)
+        evgroup_close(g);
 }
 
 static int
@@ -261,16 +158,12 @@ control_init(struct server *srv)
 {
     uv_loop_init(&srv->control);
     srv->control_ready = 1;
-    uv_signal_init(&srv->control, &srv->sigterm);
-    uv_signal_init(&srv->control, &srv->sigint);
-    uv_timer_init(&srv->control, &srv->drain_timer);
-    uv_async_init(&srv->control, &srv->exited, on_exited);
-    srv->sigterm.data = srv->sigint.data = srv->drain_timer.data = srv->exited.data = srv;
-    pthread_mutex_init(&srv->exited_lock, NULL);
-    if (uv_signal_start(&srv->sigterm, on_signal, SIGTERM) != 0 ||
-        uv_signal_start(&srv->sigint, on_signal, SIGINT) != 0)
-        return ERR_INTERNAL;
-    return ERR_OK;
+    srv->group.n = srv->nloops;
+    srv->group.drain_ms = srv->drain_ms;
+    srv->group.on_force = on_force;
+    srv->group.on_exited = on_exited;
+    srv->group.owner = srv;
+    return evgroup_init(&srv->group, &srv->control);
 }
 
 /* ---- server_run ------------------------------------------------------------------ */
@@ -319,11 +212,9 @@ loops_start(struct server *srv, int *fds)
         }
     }
     for (i = 0; i < srv->nloops; i++) {
-        if (uv_thread_create(&srv->loops[i]->thread, loop_main, srv->loops[i]) != 0) {
-            log_error("cannot start loop thread %d", i);
-            return ERR_INTERNAL;
-        }
-        srv->loops[i]->started = 1;
+        rc = evloop_start(&srv->loops[i]->ev);
+        if (rc)
+            return rc;
     }
     return ERR_OK;
 }
@@ -337,11 +228,11 @@ loops_run(struct server *srv, int ok)
     if (ok)
         uv_run(&srv->control, UV_RUN_DEFAULT);
     for (i = 0; !ok && i < srv->nloops; i++)
-        if (srv->loops[i] != NULL && srv->loops[i]->started)
-            loop_command(srv->loops[i], LOOP_DRAIN);
+        if (srv->loops[i] != NULL && srv->loops[i]->ev.started)
+            evloop_command(&srv->loops[i]->ev, EVLOOP_DRAIN);
     for (i = 0; i < srv->nloops; i++)
-        if (srv->loops[i] != NULL && srv->loops[i]->started)
-            uv_thread_join(&srv->loops[i]->thread);
+        if (srv->loops[i] != NULL)
+            evloop_join(&srv->loops[i]->ev);
 }
 
 static void
@@ -355,10 +246,11 @@ server_free(struct server *srv)
     if (srv->control_ready) {
         net_uv_close_all(&srv->control);
         uv_loop_close(&srv->control);
-        pthread_mutex_destroy(&srv->exited_lock);
+        evgroup_free(&srv->group);
     }
     builtin_stats_free(srv);
     free(srv->loops);
+    free(srv->group.loops);
 }
 
 int
@@ -375,13 +267,16 @@ server_run(const struct server_spec *spec)
         goto done;
     fds = calloc((size_t)srv.nloops, sizeof(*fds));
     srv.loops = calloc((size_t)srv.nloops, sizeof(*srv.loops));
-    if (fds == NULL || srv.loops == NULL) {
+    srv.group.loops = calloc((size_t)srv.nloops, sizeof(*srv.group.loops));
+    if (fds == NULL || srv.loops == NULL || srv.group.loops == NULL) {
         rc = ERR_INTERNAL;
         goto done;
     }
-    rc = listeners_open(&srv, fds);
-    if (rc)
+    rc = evloop_listeners(&srv.addr, &srv.addrlen, srv.nloops, fds);
+    if (rc) {
+        log_error("cannot listen on %s: %s", spec->listen, strerror(errno));
         goto done;
+    }
     workers = spec->workers > 0 ? spec->workers : 4 * srv.cores;
     rc = control_init(&srv);
     if (rc == ERR_OK)

@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev libpq-dev
 libmariadb-dev libhiredis-dev librabbitmq-dev libjwt-dev libsodium-dev postgresql
 postgresql-contrib mariadb-server mariadb-client redis-server rabbitmq-server wrk nginx-light
-clang clang-format curl perl libclang-rt-14-dev nodejs prometheus"
+
+clang clang-format curl perl libclang-rt-14-dev nodejs prometheus linux-perf"
 
 # One dpkg-query for all; unknown packages are simply absent from its output, and
 # removed-but-configured ones show a status other than "installed".

@@ -1,11 +1,12 @@
 /*
- * gw.c - the gateway reading a client's stream (see model.h): what
- * gateway/client.c and request.c do on a client connection, through the
- * pure functions of http1.c, headers.c, ids.c and forward.c: lint_scan over
- * the raw head, the parser fed exactly the bytes the lint passed,
- * headers_check_request, then the body framed by chunkv_scan or
- * Content-Length, one message at a time; each accepted head is rendered by
- * forward_request and read back by the gateway's own rules.
+ * gw.c - the gateway reading a client's stream (see model.h): client.c's
+ * own framing (client_head_scan: lint_scan over the raw head, the parser fed
+ * exactly the bytes the lint passed; client_body_scan: the body cut by
+ * chunkv_scan or Content-Length), one message at a time, with request.c's
+ * head checks (headers_check_request, ids.c) and forward_request's head for
+ * the upstream, read back by the gateway's own rules. What is restated here
+ * is only the connection around them (begin_request, process) and the
+ * parser callbacks, which answer at once instead of starting an exchange.
  */
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,7 @@
 #include "fuzz/http/model.h"
 #include "gw.h"
 #include "http_parse.h"
+#include "trace.h"
 
 struct gw {
     struct client c; /* the fields client.c keeps for one connection */
@@ -263,7 +265,7 @@ ev_head(void *ctx, const struct hp_head *h)
     c->rid = ids_request_id(c, c->a);
     g->x.traceparent = ids_traceparent(c, c->a, trace_id);
     FUZZ_CHECK(
-        strlen(c->rid) >= 1 && strlen(c->rid) <= GW_ID_MAX &&
+        strlen(c->rid) >= 1 && strlen(c->rid) <= TRACE_REQUEST_ID_MAX &&
         strspn(c->rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
             strlen(c->rid));
     FUZZ_CHECK(strlen(g->x.traceparent) == 55 && strlen(trace_id) == 32);
@@ -323,28 +325,26 @@ gw_begin(struct gw *g)
     g->head_accepted = 0;
 }
 
-/* client.c's head_bytes. */
+/* client.c's head_bytes: client_head_scan, then the invariants. */
 static ssize_t
 gw_head_bytes(struct gw *g, const char *p, size_t n)
 {
-    struct client *c = &g->c;
-    size_t         k, used;
-    int            done, err;
-    const char    *why;
-    enum hp_status hs;
+    struct client     *c = &g->c;
+    struct client_scan s;
+    const char        *why;
+    int                err = ERR_OK;
+    ssize_t            k;
 
-    k = lint_scan(&c->lint, p, n, &done, &err, &why);
-    FUZZ_CHECK(k <= n);
-    if (why != NULL) {
+    g->feeding_head = 1;
+    k = client_head_scan(c, p, n, &err, &why, &s);
+    g->feeding_head = 0;
+    FUZZ_CHECK(s.lint <= n && s.used <= s.lint && (k < 0 || (size_t)k == s.lint));
+    if (!s.fed) { /* the lint refused: the parser saw none of it */
+        FUZZ_CHECK(why != NULL && s.used == 0);
         FUZZ_CHECK(err == ERR_INVALID || err == ERR_URI_TOO_LONG || err == ERR_HEADERS_TOO_LARGE);
         return gw_fail(g);
     }
-    FUZZ_CHECK(k > 0 && (done || k == n));
-    g->feeding_head = 1;
-    hs = hp_feed(c->hp, p, k, &used);
-    g->feeding_head = 0;
-    FUZZ_CHECK(used <= k);
-    if (hs == HP_ERROR) {
+    if (s.hs == HP_ERROR) {
         /* 6: a head ev_head accepted is final; see known_f1. */
         if (g->head_accepted && !known_f1(&c->head, hp_error(c->hp))) {
             fprintf(stderr, "parser refused a head the gateway had accepted: %s\n",
@@ -353,51 +353,38 @@ gw_head_bytes(struct gw *g, const char *p, size_t n)
         }
         return gw_fail(g);
     }
+    FUZZ_CHECK(s.lint > 0 && (s.done || s.lint == n));
     /* The lint's limits keep the head inside hhead (else an ev_* callback
      * returns -1, and client.c stops reading without an answer). */
     FUZZ_CHECK(!c->head.overflow && buf_error(&c->head.text) == ERR_OK);
-    if (hs == HP_ABORTED || c->closing)
-        return gw_fail(g);
+    if (k < 0 && why == NULL)
+        return gw_fail(g); /* aborted by a callback, or closing */
     /* 2: the parser ends the head exactly where the lint does. */
     if (c->head_done)
-        FUZZ_CHECK(done && used == k);
+        FUZZ_CHECK(s.done && s.used == s.lint);
     if (g->head_accepted && c->head_done)
         check_forwarded(g); /* 4 */
-    if (done && c->phase == CP_HEAD)
+    if (k < 0)
         return gw_fail(g); /* "malformed request head": the parser disagrees */
-    return (ssize_t)k;
+    return k;
 }
 
-/* client.c's body_bytes. */
+/* client.c's body_bytes: client_body_scan, then the invariants. */
 static ssize_t
 gw_body_bytes(struct gw *g, const char *p, size_t n)
 {
-    struct client *c = &g->c;
-    size_t         m, used = 0;
-    int            done;
-    const char    *why = NULL;
-    enum hp_status hs;
+    struct client     *c = &g->c;
+    struct client_scan s;
+    const char        *why;
+    ssize_t            m = client_body_scan(c, p, n, &why, &s);
 
-    if (c->ri.chunked) {
-        m = chunkv_scan(&c->chv, p, n, &done, &why);
-        FUZZ_CHECK(m <= n);
-    } else {
-        m = n < c->left ? n : (size_t)c->left;
-        c->left -= m;
-        done = c->left == 0;
-    }
-    hs = m > 0 ? hp_feed(c->hp, p, m, &used) : HP_OK;
-    FUZZ_CHECK(used <= m);
-    if (why == NULL && hs == HP_ERROR)
-        why = hp_error(c->hp);
-    if (why == NULL && hs == HP_OK && done && !c->req_done)
-        why = "malformed chunked body";
+    FUZZ_CHECK(s.lint <= n && s.used <= s.lint);
     /* 2: the parser ends the message exactly where the framing does. */
-    if (why == NULL && hs != HP_ABORTED && c->req_done)
-        FUZZ_CHECK(done && used == m);
-    if (why != NULL || c->closing || hs == HP_ABORTED)
+    if (why == NULL && s.hs != HP_ABORTED && c->req_done)
+        FUZZ_CHECK(s.done && s.used == s.lint);
+    if (m < 0)
         return gw_fail(g);
-    return (ssize_t)m;
+    return m;
 }
 
 /* client.c's process, with each exchange answered at once. */

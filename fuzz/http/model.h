@@ -1,10 +1,10 @@
 /*
  * model.h - fuzz/http_request.c's two readers of a client's byte stream:
- * svc.c, the services' server (lib/http_parse.c as lib/conn_parse.c drives
- * it), and gw.c, the gateway's client connection (gateway/client.c and
- * request.c through the pure functions of http1.c, headers.c, ids.c and
- * forward.c). Each reads the stream as the pieces cut[0..ncut] end it
- * (cut[ncut] is its length) and says what it read as a struct run.
+ * svc.c, the services' server (lib/conn_parse.c over lib/http_parse.c), and
+ * gw.c, the gateway's client connection (gateway/edge/client.c's framing,
+ * request.c's checks, forward.c's head). Each reads the stream as the pieces
+ * cut[0..ncut] end it (cut[ncut] is its length) and says what it read as a
+ * struct run.
  */
 #ifndef SOUK_FUZZ_HTTP_MODEL_H
 #define SOUK_FUZZ_HTTP_MODEL_H

@@ -1,7 +1,8 @@
 /*
  * 18_problem.c - problem+json rendering (req_finish) for every row of the
  * ERR_MAP table, the programmer-error cases, and the status line and
- * headers (req_render_head). Drives req.c without a server.
+ * headers (req_render_head). Drives req.c without a server, and
+ * problem_render (the gateway's renderer too) directly.
  */
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "arena.h"
 #include "conn.h"
 #include "log.h"
+#include "problem.h"
 #include "req.h"
 #include "resp.h"
 #include "t.h"
@@ -194,6 +196,29 @@ test_head(void)
     arena_destroy(r->arena);
 }
 
+/* What the gateway passes: no instance before a head, extra members, request
+ * bytes that must be escaped. */
+static void
+test_render(void)
+{
+    struct buf b;
+
+    buf_init(&b, 4096);
+    problem_render(&b, ERR_TOO_MANY, "slow down", "/a\"b?x", 4, "rid-9", "\"retry_after\":3");
+    T_EQ_STR(buf_data(&b),
+             "{\"type\":\"" ERR_TYPE_BASE "too-many-requests\",\"title\":\"Too many requests\","
+             "\"status\":429,\"detail\":\"slow down\",\"instance\":\"/a\\\"b\","
+             "\"request_id\":\"rid-9\",\"retry_after\":3}",
+             "problem_render: every member, instance cut at its length and escaped");
+    buf_reset(&b);
+    problem_render(&b, ERR_INVALID, "bad \x01", NULL, 0, NULL, NULL);
+    T_EQ_STR(buf_data(&b),
+             "{\"type\":\"" ERR_TYPE_BASE "invalid-request\",\"title\":\"Invalid request\","
+             "\"status\":400,\"detail\":\"bad \\u0001\"}",
+             "problem_render: no instance, no request id, control byte escaped");
+    buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -201,5 +226,6 @@ main(void)
     test_table();
     test_cases();
     test_head();
+    test_render();
     return T_DONE();
 }

@@ -185,7 +185,7 @@ canary_note(struct exch *x, int failed)
 {
     if (x->side == 1 && x->route->mode == GW_MODE_CANARY &&
         canary_record(x->route, failed, loop_now(x->loop)))
-        admin_rollback_request(x->route->name);
+        canary_rollback_request(x->route->name);
 }
 
 /* Another server, another pool, or the end: after a failed attempt. */

@@ -1,55 +1,49 @@
 /*
- * loop.c - the gateway's event loops: one thread and one SO_REUSEPORT
- * listening socket per loop (made by lib/net.c: libuv 1.44 has no
- * UV_TCP_REUSEPORT), commands from the main thread (drain, force), and the
- * per-loop cache that resolves a route table's pools and routes to this
- * loop's upstream state once per table version instead of per request.
+ * loop.c - what the gateway adds to lib/evloop.c's loops (one thread and
+ * one SO_REUSEPORT listener per core, wake-ups, drain): its connections'
+ * drain and close, the deadline sweep, and the per-loop cache that resolves
+ * a route table's pools and routes to this loop's upstream state once per
+ * table version instead of per request.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "gw.h"
 #include "log.h"
-#include "net.h"
 
 struct gateway_config gateway; /* here, not in main.c: unit tests link without main.o */
-
-static void
-on_connection(uv_stream_t *s, int status)
-{
-    struct gw_loop *l = s->data;
-
-    if (status < 0) {
-        log_warn("accept failed: %s", uv_strerror(status));
-        return;
-    }
-    client_accept(l, s);
-}
 
 uint64_t
 loop_now(struct gw_loop *l)
 {
-    return uv_now(&l->uv);
+    return uv_now(&l->ev.uv);
 }
 
-void
-loop_drain(struct gw_loop *l)
+static void
+on_drain(struct evloop *ev)
 {
-    struct client *c, *next;
+    struct gw_loop *l = ev->owner;
+    struct client  *c, *next;
 
-    if (l->draining)
-        return;
     l->draining = 1;
-    if (l->listening)
-        uv_close((uv_handle_t *)&l->listener, NULL);
-    l->listening = 0;
     for (c = l->clients; c != NULL; c = next) {
         next = c->next; /* closes are deferred: c stays valid */
         client_drain(c);
     }
     upstream_close_idle(l);
     loop_check_exit(l);
+}
+
+void
+loop_drain(struct gw_loop *l)
+{
+    evloop_drain(&l->ev);
+}
+
+static void
+on_force(struct evloop *ev)
+{
+    loop_force(ev->owner);
 }
 
 void
@@ -68,16 +62,12 @@ loop_force(struct gw_loop *l)
 void
 loop_check_exit(struct gw_loop *l)
 {
-    if (!l->draining || l->exiting || l->nclients > 0 || l->nuconns > 0 || l->nmirrors > 0)
+    if (!l->draining || l->ev.exiting || l->nclients > 0 || l->nuconns > 0 || l->nmirrors > 0)
         return;
-    pthread_mutex_lock(&l->lock);
-    l->exiting = 1;
-    pthread_mutex_unlock(&l->lock);
     uv_close((uv_handle_t *)&l->sweep, NULL);
+    evloop_exit(&l->ev);
     if (l->on_exit != NULL)
         l->on_exit(l);
-    else
-        uv_close((uv_handle_t *)&l->wake, NULL);
 }
 
 /* Deadlines instead of a libuv timer per connection: setting one is a store,
@@ -89,7 +79,7 @@ on_sweep(uv_timer_t *t)
     struct gw_loop *l = t->data;
     struct client  *c, *cn;
     struct uconn   *u, *un;
-    uint64_t        now = uv_now(&l->uv);
+    uint64_t        now = uv_now(&l->ev.uv);
 
     for (c = l->clients; c != NULL; c = cn) {
         cn = c->next; /* closes are deferred: c stays valid */
@@ -104,77 +94,40 @@ on_sweep(uv_timer_t *t)
 }
 
 static void
-on_wake(uv_async_t *a)
+on_accept(struct evloop *ev)
 {
-    struct gw_loop *l = a->data;
-    int             cmd = atomic_exchange(&l->cmd, 0);
-
-    if (cmd & GW_CMD_DRAIN)
-        loop_drain(l);
-    if (cmd & GW_CMD_FORCE)
-        loop_force(l);
-    loop_check_exit(l);
-}
-
-void
-loop_command(struct gw_loop *l, int cmd)
-{
-    pthread_mutex_lock(&l->lock);
-    if (!l->exiting) {
-        atomic_fetch_or(&l->cmd, cmd);
-        uv_async_send(&l->wake);
-    }
-    pthread_mutex_unlock(&l->lock);
-}
-
-int
-loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd)
-{
-    int rc;
-
-    l->index = index;
-    l->kind = kind;
-    pthread_mutex_init(&l->lock, NULL);
-    uv_loop_init(&l->uv);
-    uv_async_init(&l->uv, &l->wake, on_wake);
-    l->wake.data = l;
-    uv_timer_init(&l->uv, &l->sweep);
-    l->sweep.data = l;
-    uv_timer_start(&l->sweep, on_sweep, GW_SWEEP_MS, GW_SWEEP_MS);
-    uv_tcp_init(&l->uv, &l->listener);
-    l->listener.data = l;
-    l->listening = 1;
-    rc = uv_tcp_open(&l->listener, fd);
-    if (rc != 0)
-        close(fd); /* not the handle's yet */
-    else
-        rc = uv_listen((uv_stream_t *)&l->listener, NET_LISTEN_BACKLOG, on_connection);
-    if (rc != 0) {
-        log_error("cannot listen: %s", uv_strerror(rc));
-        return ERR_UNAVAILABLE;
-    }
-    return ERR_OK;
+    client_accept(ev->owner, (uv_stream_t *)&ev->listener);
 }
 
 static void
-loop_main(void *arg)
+on_wake(struct evloop *ev)
 {
-    struct gw_loop *l = arg;
+    loop_check_exit(ev->owner);
+}
 
-    uv_run(&l->uv, UV_RUN_DEFAULT);
+static void
+on_thread_done(struct evloop *ev)
+{
+    struct gw_loop *l = ev->owner;
+
     if (l->thread_done != NULL)
         l->thread_done(l);
 }
 
+static const struct evloop_ops gw_loop_ops = {
+    on_accept, on_drain, on_force, on_wake, on_thread_done,
+};
+
 int
-loop_start(struct gw_loop *l)
+loop_init(struct gw_loop *l, int index, enum gw_kind kind, int fd)
 {
-    if (uv_thread_create(&l->thread, loop_main, l) != 0) {
-        log_error("cannot start loop thread %d", l->index);
-        return ERR_INTERNAL;
-    }
-    l->started = 1;
-    return ERR_OK;
+    int rc = evloop_init(&l->ev, index, fd, &gw_loop_ops, l);
+
+    l->kind = kind;
+    uv_timer_init(&l->ev.uv, &l->sweep);
+    l->sweep.data = l;
+    uv_timer_start(&l->sweep, on_sweep, GW_SWEEP_MS, GW_SWEEP_MS);
+    return rc;
 }
 
 static void
@@ -194,9 +147,7 @@ loop_free(struct gw_loop *l)
 
     if (l == NULL)
         return;
-    net_uv_close_all(&l->uv);
-    if (uv_loop_close(&l->uv) != 0)
-        log_error("loop %d closed with open handles", l->index);
+    evloop_free(&l->ev);
     for (us = l->servers; us != NULL; us = next) {
         next = us->next;
         free(us);
@@ -204,7 +155,6 @@ loop_free(struct gw_loop *l)
     cache_clear(&l->cache);
     routes_unref(l->table);
     l->table = NULL;
-    pthread_mutex_destroy(&l->lock);
 }
 
 static void *

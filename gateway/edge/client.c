@@ -215,61 +215,83 @@ begin_request(struct client *c)
     client_phase(c, CP_HEAD);
 }
 
-/* Head bytes: lint them, then let the parser see exactly them. */
+ssize_t
+client_head_scan(struct client *c, const char *p, size_t n, int *err, const char **why,
+                 struct client_scan *info)
+{
+    struct client_scan s = {0};
+
+    s.lint = lint_scan(&c->lint, p, n, &s.done, err, why);
+    s.fed = *why == NULL;
+    if (s.fed)
+        s.hs = hp_feed(c->hp, p, s.lint, &s.used);
+    if (*why == NULL && s.hs == HP_ERROR) {
+        *err = ERR_INVALID;
+        *why = hp_error(c->hp);
+    } else if (*why == NULL && s.hs != HP_ABORTED && !c->closing && s.done && c->phase == CP_HEAD) {
+        *err = ERR_INVALID;
+        *why = "malformed request head"; /* the parser disagrees */
+    }
+    if (info != NULL)
+        *info = s;
+    if (*why != NULL || s.hs == HP_ABORTED || c->closing)
+        return -1;
+    return (ssize_t)s.lint;
+}
+
 static ssize_t
 head_bytes(struct client *c, const char *p, size_t n)
 {
-    size_t         k, used;
-    int            done, err;
-    const char    *why;
-    enum hp_status hs;
+    const char *why;
+    int         err;
+    ssize_t     k = client_head_scan(c, p, n, &err, &why, NULL);
 
-    k = lint_scan(&c->lint, p, n, &done, &err, &why);
-    if (why != NULL) {
-        client_fail(c, err, why);
-        return -1;
-    }
-    hs = hp_feed(c->hp, p, k, &used);
-    why = hs == HP_ERROR ? hp_error(c->hp) : NULL;
-    if (why == NULL && hs != HP_ABORTED && !c->closing && done && c->phase == CP_HEAD)
-        why = "malformed request head"; /* the parser disagrees */
     if (why != NULL) {
         /* The parser may refuse a message after its head callback has
          * already started an exchange: end that exchange, never leave it
          * to meet the upstream's answer on a failed client. */
         if (c->x != NULL)
-            proxy_abort(c->x, ERR_INVALID, why);
+            proxy_abort(c->x, err, why);
         else
-            client_fail(c, ERR_INVALID, why);
-        return -1;
+            client_fail(c, err, why);
     }
-    if (hs == HP_ABORTED || c->closing)
-        return -1;
-    return (ssize_t)k;
+    return k;
 }
 
-/* Body bytes of this message only: its end is known before the parser runs. */
+ssize_t
+client_body_scan(struct client *c, const char *p, size_t n, const char **why,
+                 struct client_scan *info)
+{
+    struct client_scan s = {0};
+
+    *why = NULL;
+    if (c->ri.chunked) {
+        s.lint = chunkv_scan(&c->chv, p, n, &s.done, why);
+    } else {
+        s.lint = n < c->left ? n : (size_t)c->left;
+        c->left -= s.lint;
+        s.done = c->left == 0;
+    }
+    s.fed = s.lint > 0;
+    s.hs = s.fed ? hp_feed(c->hp, p, s.lint, &s.used) : HP_OK;
+    if (*why == NULL && s.hs == HP_ERROR)
+        *why = hp_error(c->hp);
+    if (*why == NULL && s.hs == HP_OK && s.done && !c->req_done)
+        *why = "malformed chunked body"; /* the parser disagrees about the end */
+    if (info != NULL)
+        *info = s;
+    if (*why != NULL || c->closing || s.hs == HP_ABORTED)
+        return -1;
+    return (ssize_t)s.lint;
+}
+
 static ssize_t
 body_bytes(struct client *c, const char *p, size_t n)
 {
-    size_t         m, used;
-    int            done;
-    const char    *why = NULL;
-    enum hp_status hs;
+    const char *why;
+    ssize_t     m = client_body_scan(c, p, n, &why, NULL);
 
-    if (c->ri.chunked) {
-        m = chunkv_scan(&c->chv, p, n, &done, &why);
-    } else {
-        m = n < c->left ? n : (size_t)c->left;
-        c->left -= m;
-        done = c->left == 0;
-    }
-    hs = m > 0 ? hp_feed(c->hp, p, m, &used) : HP_OK;
-    if (why == NULL && hs == HP_ERROR)
-        why = hp_error(c->hp);
-    if (why == NULL && hs == HP_OK && done && !c->req_done)
-        why = "malformed chunked body"; /* the parser disagrees about the end */
-    if (why != NULL || c->closing || hs == HP_ABORTED) {
+    if (m < 0) {
         if (why != NULL && c->x != NULL)
             proxy_abort(c->x, ERR_INVALID, why);
         else if (why != NULL)
@@ -278,7 +300,7 @@ body_bytes(struct client *c, const char *p, size_t n)
     }
     if (c->phase == CP_BODY)
         timer_for(c); /* inactivity: restarted by every read */
-    return (ssize_t)m;
+    return m;
 }
 
 static void
@@ -492,7 +514,7 @@ client_accept(struct gw_loop *l, uv_stream_t *server)
     buf_init(&c->uhead, SCRATCH_MAX + 4096);
     buf_init(&c->ohead, GW_RESP_HEAD_BYTES + 4096);
     buf_init(&c->abody, GW_ADMIN_BODY_MAX);
-    uv_tcp_init(&l->uv, &c->tcp);
+    uv_tcp_init(&l->ev.uv, &c->tcp);
     c->tcp.data = c;
     c->handles = 1;
     sink_init(&c->out, (uv_stream_t *)&c->tcp, on_drained, c);

@@ -1,9 +1,8 @@
 /*
- * answer.c - answers the gateway makes itself: the one place problem+json
- * bodies are rendered (same shape as lib/req.c: type, title, status,
- * detail, instance, request_id, from the ERR_MAP table), local replies
- * (admin API, /health, /ready, /metrics) and their heads. Proxied answers
- * are respond.c's.
+ * answer.c - answers the gateway makes itself: problem+json bodies (rendered
+ * by lib/problem.c, as the services' are, with the gateway's own headers
+ * such as Retry-After), local replies (admin API, /health, /ready,
+ * /metrics) and their heads. Proxied answers are respond.c's.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +11,7 @@
 #include "arena.h"
 #include "gw.h"
 #include "log.h"
+#include "problem.h"
 #include "resp.h"
 
 #define DISCARD_MAX 65536 /* a refused request's body is read (not closed) up to this */
@@ -88,17 +88,17 @@ log_problem(int err, const char *detail, const char *rid)
     more = 0;
 }
 
-/* The request path (target without query) for "instance", as a JSON string. */
-static void
-put_instance(struct buf *b, const struct client *c)
+/* The request path (target without query) for "instance"; NULL before a head. */
+static const char *
+instance_of(const struct client *c, size_t *len)
 {
     struct str t = hhead_target(&c->head);
     size_t     n = strcspn(t.p, "?");
 
     if (!c->head_done || t.len == 0 || t.p[0] != '/')
-        return;
-    buf_puts(b, ",\"instance\":");
-    buf_json_str(b, t.p, n < t.len ? n : t.len);
+        return NULL;
+    *len = n < t.len ? n : t.len;
+    return t.p;
 }
 
 void
@@ -110,25 +110,14 @@ client_problem(struct client *c, int err, const char *detail)
 void
 client_problem_ext(struct client *c, int err, const char *detail, const char *members)
 {
-    struct buf b;
-    char       extra[160];
-    int        status = err_status(err);
+    struct buf  b;
+    char        extra[160];
+    int         status = err_status(err);
+    size_t      ilen = 0;
+    const char *instance = instance_of(c, &ilen);
 
     buf_init(&b, PROBLEM_MAX);
-    buf_printf(&b, "{\"type\":\"%s%s\",\"title\":", ERR_TYPE_BASE, err_type(err));
-    buf_json_str(&b, err_title(err), strlen(err_title(err)));
-    buf_printf(&b, ",\"status\":%d,\"detail\":", status);
-    buf_json_str(&b, detail, strlen(detail));
-    put_instance(&b, c);
-    if (c->rid != NULL) {
-        buf_puts(&b, ",\"request_id\":");
-        buf_json_str(&b, c->rid, strlen(c->rid));
-    }
-    if (members != NULL) {
-        buf_putc(&b, ',');
-        buf_puts(&b, members);
-    }
-    buf_putc(&b, '}');
+    problem_render(&b, err, detail, instance, ilen, c->rid, members);
     extra[0] = '\0';
     if (err == ERR_UNAUTHORIZED)
         snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"souk\"\r\n");
@@ -188,8 +177,8 @@ int
 local_endpoint(struct client *c)
 {
     /* The shape every process's /ready has (contracts/api-v1.yaml Ready). */
-    static const char ok[]       = "{\"status\":\"ok\"}",
-                      ready[]    = "{\"status\":\"ready\",\"checks\":{\"routes_file\":\"ok\"}}",
+    static const char ok[] = "{\"status\":\"ok\"}",
+                      ready[] = "{\"status\":\"ready\",\"checks\":{\"routes_file\":\"ok\"}}",
                       degraded[] = "{\"status\":\"degraded\",\"checks\":{\"routes_file\":\"not "
                                    "written: the route table in memory is newer (GET /events)\"}}";
     struct str       t = hhead_target(&c->head);

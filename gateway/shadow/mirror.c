@@ -107,7 +107,7 @@ settle(struct mirror *m)
         return;
     }
     m->work.data = m;
-    if (uv_queue_work(&m->loop->uv, &m->work, work_compare, work_done) != 0) {
+    if (uv_queue_work(&m->loop->ev.uv, &m->work, work_compare, work_done) != 0) {
         drop(m);
         mirror_free(m);
     }

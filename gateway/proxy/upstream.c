@@ -402,7 +402,7 @@ uconn_new(struct gw_loop *l, struct userver *us)
     }
     u->loop = l;
     u->us = us;
-    uv_tcp_init(&l->uv, &u->tcp);
+    uv_tcp_init(&l->ev.uv, &u->tcp);
     u->tcp.data = u;
     u->creq.data = u;
     u->handles = 1;
