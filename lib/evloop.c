@@ -209,7 +209,11 @@ on_signal(uv_signal_t *h, int signum)
     int             i;
 
     if (atomic_exchange(&g->draining, 1)) {
-        on_drain_timeout(&g->drain_timer); /* a second signal: stop waiting */
+        /* A second signal: stop waiting, once (the timer must not force again). */
+        if (uv_is_active((uv_handle_t *)&g->drain_timer)) {
+            uv_timer_stop(&g->drain_timer);
+            on_drain_timeout(&g->drain_timer);
+        }
         return;
     }
     log_info("signal %d: draining (up to %lld ms)", signum, (long long)g->drain_ms);

@@ -83,9 +83,9 @@ ev_value(void *ctx, const char *p, size_t n)
  * request id in forward_response): the gateway crashes. As an upgrade,
  * the request is forwarded without its Upgrade line, and the services'
  * parser refuses what the gateway accepted.
- * Until the gateway refuses such names before the head ends, this one cause
- * is tolerated here so that `make test` stays deterministic; build with
- * -DFUZZ_TOLERATE_F1=0 to have the fuzzer report it.
+ * The gateway now refuses such names before the head ends (fuzz/README.md),
+ * so the fuzzer reports this cause again; -DFUZZ_TOLERATE_F1=1 restores the
+ * old tolerance, for bisecting.
  */
 #ifndef FUZZ_TOLERATE_F1
 #define FUZZ_TOLERATE_F1 0

@@ -21,6 +21,7 @@
 #include "httpc.h"
 #include "net.h"
 #include "soukctl.h"
+#include "str.h"
 
 static const char status_usage[] =
     "usage: soukctl status [--var DIR] [--timeout MS] [PROCESS...]\n"
@@ -113,17 +114,19 @@ env_or(const char *name, const char *def)
 static const char *
 live_pid(struct status *st, const char *path)
 {
-    FILE *f = fopen(path, "r"); /* absent: not started, not an error */
-    long  pid = 0;
-    int   n;
+    char   *text;
+    size_t  len;
+    int64_t pid;
 
-    if (f == NULL)
+    if (access(path, F_OK) != 0 || /* absent: not started, not an error to report */
+        common_read_file(path, st->a, &text, &len) != ERR_OK)
         return NULL;
-    n = fscanf(f, "%ld", &pid);
-    fclose(f);
-    if (n != 1 || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    if (str_to_i64((struct str){text, len}, 1, INT32_MAX, &pid) != ERR_OK ||
+        (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
         return NULL;
-    return arena_printf(st->a, "%ld", pid);
+    return arena_printf(st->a, "%lld", (long long)pid);
 }
 
 /* 1 when addr accepts a TCP connection within the timeout. */
