@@ -192,7 +192,8 @@ struct conn *conn_next(const struct conn *c);
 MUST_CHECK int dispatch_init(struct server *srv);
 /* dispatch.c: route st (sets route, params, stat, max_body, route_rc). */
 void dispatch_route(struct req_state *st);
-/* dispatch.c: answer st inline or queue it to the pool; 1 when queued. */
+/* dispatch.c: answer st inline, or queue it to the pool or leave it with a
+ * route's loop half (conn_done(st, 1) answers it later); 1 when not answered. */
 int dispatch_request(struct req_state *st);
 /* dispatch.c: the pool's job function: auth, handler, req_finish, then
  * back to the loop through server_complete. */

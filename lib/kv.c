@@ -344,7 +344,7 @@ struct kv_pend {
     struct kv_async *ka;
     kv_async_cb     *cb;
     void            *arg;
-    uint64_t         deadline; /* uv_now, ms */
+    uint64_t         deadline; /* now_ms */
     int              done;     /* the caller was answered already */
 };
 
@@ -355,12 +355,20 @@ struct kv_async {
     uv_timer_t         timer; /* the oldest outstanding GET's deadline */
     int                timer_ready;
     int                timeout_ms, backoff_ms;
-    uint64_t           retry_at;    /* uv_now, ms: no new connection before this */
+    uint64_t           retry_at;    /* now_ms: no new connection before this */
     struct kv_pend    *head, *tail; /* outstanding, oldest first (Redis answers in order) */
     int                npend;
     int                down;       /* log the next failure at debug only */
     int                bad_select; /* this connection's SELECT failed: its answers are not ours */
 };
+
+/* The clock, not uv_now: the loop's cached time is as old as the start of
+ * its turn, and a busy turn would shorten every deadline set in it. */
+static uint64_t
+now_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
 
 struct kv_async *
 kv_async_new(const char *url, struct uv_loop_s *loop, int timeout_ms, int backoff_ms)
@@ -389,7 +397,7 @@ ka_down(struct kv_async *ka, const char *what, const char *msg)
         log_error("redis %s on %s:%d (loop) failed: %s; backing off %d ms", what, ka->u.host,
                   ka->u.port, msg, ka->backoff_ms);
     ka->down = 1;
-    ka->retry_at = uv_now(ka->loop) + (uint64_t)ka->backoff_ms;
+    ka->retry_at = now_ms() + (uint64_t)ka->backoff_ms;
 }
 
 static void
@@ -487,7 +495,7 @@ ka_connect(struct kv_async *ka)
     redisAsyncContext *ac;
     char               db[16];
 
-    if (uv_now(ka->loop) < ka->retry_at)
+    if (now_ms() < ka->retry_at)
         return ERR_UNAVAILABLE;
     /* The host is resolved here, blocking: keep SOUK_REDIS_URL an address
      * (or a name /etc/hosts answers), as every deployment of souk does. */
@@ -535,7 +543,7 @@ static void
 on_deadline(uv_timer_t *t)
 {
     struct kv_async *ka = t->data;
-    uint64_t         now = uv_now(ka->loop);
+    uint64_t         now = now_ms();
 
     /* libuv runs timers before polling: an answer may sit unread in the
      * socket after a busy turn of the loop. Read it before calling it late. */
@@ -565,7 +573,7 @@ kv_async_get(struct kv_async *ka, const char *key, kv_async_cb *cb, void *arg)
     if (p == NULL)
         return ERR_UNAVAILABLE;
     *p = (struct kv_pend){
-        .ka = ka, .cb = cb, .arg = arg, .deadline = uv_now(ka->loop) + (uint64_t)ka->timeout_ms};
+        .ka = ka, .cb = cb, .arg = arg, .deadline = now_ms() + (uint64_t)ka->timeout_ms};
     if (redisAsyncCommandArgv(ka->ac, on_reply, p, 2, (const char *[]){"GET", key}, NULL) !=
         REDIS_OK) {
         free(p);

@@ -17,7 +17,7 @@ static const struct cfg_var catalog_vars[] = {
                 "Redis for the read cache"),
     CFG_INT_ROW("SOUK_CATALOG_CACHE_TTL", CFG, cache_ttl, "300", 1, 86400,
                 "seconds a cached product or category list lives"),
-    CFG_INT_ROW("SOUK_CATALOG_CACHE_LOOP_TIMEOUT_MS", CFG, cache_loop_timeout_ms, "10", 0, 1000,
+    CFG_INT_ROW("SOUK_CATALOG_CACHE_LOOP_TIMEOUT_MS", CFG, cache_loop_timeout_ms, "20", 0, 1000,
                 "bound on a product page GET from an I/O loop, then a worker reads "
                 "(0 = cache hits on workers only)"),
     CFG_INT_ROW("SOUK_CATALOG_CACHE_TIMEOUT_MS", CFG, cache_timeout_ms, "250", 10, 10000,
