@@ -94,20 +94,27 @@ monolith_db() {
 # BENCH_PIDS, which bench_stop ends.
 BENCH_PIDS=()
 bench_start() {
-	local name=$1 bin=$2 port i
+	local name=$1 bin=$2 port
 	shift 2
 	port=$(free_port)
 	env SOUK_LISTEN="127.0.0.1:$port" SOUK_LOG_LEVEL=warn SOUK_JWT_SECRET=bench-secret "$@" \
 		"$bin" 2>"$SOUK_VAR_DIR/$name.log" &
 	BENCH_PIDS+=($!)
 	BENCH_URL=http://127.0.0.1:$port
+	bench_wait "$name" "$BENCH_URL/ready"
+}
+
+# bench_wait NAME URL: wait up to 30 s until URL answers 2xx while the last of BENCH_PIDS
+# lives; else show the end of $SOUK_VAR_DIR/NAME.log and fail.
+bench_wait() {
+	local i
 	for i in $(seq 1 150); do
-		curl -fs -o /dev/null "$BENCH_URL/ready" && return 0
+		curl -fs -o /dev/null "$2" && return 0
 		kill -0 "${BENCH_PIDS[-1]}" 2>/dev/null || break
 		sleep 0.2
 	done
-	echo "bench: $name did not become ready on $BENCH_URL; the end of its log:" >&2
-	tail -20 "$SOUK_VAR_DIR/$name.log" >&2
+	echo "bench: $1 did not become ready on $2; the end of its log:" >&2
+	tail -20 "$SOUK_VAR_DIR/$1.log" >&2
 	return 1
 }
 

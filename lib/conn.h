@@ -36,6 +36,7 @@ struct route_stat {
     char            *labels; /* route="GET /api/v1/products/{id}" (escaped) */
     _Atomic uint64_t by_status[ROUTE_STATUS_N];
     struct metric   *latency;
+    loop_handler_fn *loop; /* the route's loop half (server_loop_route) or NULL */
 };
 
 /* One event loop thread of the server (evloop.h) and its connections. */
@@ -45,6 +46,7 @@ struct loop {
     struct pool_job *done;  /* finished requests, newest first, under ev.lock */
     struct conn     *conns; /* every open connection of this loop */
     int              nconns;
+    void            *state; /* spec->loop_init's, for loop handlers (r->loop) */
     char             rbuf[LOOP_READ_BUF];
 };
 
@@ -185,9 +187,13 @@ void conn_kill(struct conn *c);
 /* conn.c: the next connection in its loop's list. */
 struct conn *conn_next(const struct conn *c);
 
+/* dispatch.c: pair loop routes with their routes' stats and register their
+ * metrics; ERR_INVALID (logged) when one names no route's handler. */
+MUST_CHECK int dispatch_init(struct server *srv);
 /* dispatch.c: route st (sets route, params, stat, max_body, route_rc). */
 void dispatch_route(struct req_state *st);
-/* dispatch.c: answer st inline or queue it to the pool; 1 when queued. */
+/* dispatch.c: answer st inline, or queue it to the pool or leave it with a
+ * route's loop half (conn_done(st, 1) answers it later); 1 when not answered. */
 int dispatch_request(struct req_state *st);
 /* dispatch.c: the pool's job function: auth, handler, req_finish, then
  * back to the loop through server_complete. */

@@ -2,7 +2,9 @@
  * dispatch.c - the request path between parsing and writing: route a parsed
  * request (built-ins first), then answer it on the loop (refusals, routing
  * errors, GET /health) or in the worker pool: bearer-token auth per route
- * flags, the handler, req_finish. Also counts each written answer in the
+ * flags, the handler, req_finish. A route with a loop half
+ * (server_loop_route) runs it on the loop after auth; it answers there or
+ * passes the request on to the pool. Also counts each written answer in the
  * per-route metrics and the access log.
  */
 #include <stddef.h>
@@ -15,6 +17,38 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+
+/* clang-format off */
+static struct metric dispatch_loop_hits = {.name = "souk_cache_loop_hits_total",
+    .help = "Requests a loop handler answered on the I/O loop (a cache hit), no worker involved.",
+    .kind = METRIC_COUNTER};
+static struct metric dispatch_loop_passes = {.name = "souk_cache_loop_passes_total",
+    .help = "Requests a loop handler passed on to a worker (a miss, a cache error or back-off).",
+    .kind = METRIC_COUNTER};
+/* clang-format on */
+
+int
+dispatch_init(struct server *srv)
+{
+    const struct server_loop_route *lr = srv->spec->loop_routes;
+    int                             i, n;
+
+    for (; lr != NULL && lr->fn != NULL; lr++) {
+        for (i = n = 0; i < srv->nspec; i++) {
+            if (srv->spec->routes[i].fn == lr->fn) {
+                srv->stats[BUILTIN_ROUTES + i].loop = lr->loop;
+                n++;
+            }
+        }
+        if (n == 0) {
+            log_error("a loop route's handler serves no route");
+            return ERR_INVALID;
+        }
+        metrics_register(&dispatch_loop_hits);
+        metrics_register(&dispatch_loop_passes);
+    }
+    return ERR_OK;
+}
 
 void
 dispatch_route(struct req_state *st)
@@ -102,7 +136,7 @@ answer(struct req_state *st)
     else if (st->route_rc != ERR_OK)
         rc = route_error(st);
     else {
-        rc = authenticate(r);
+        rc = r->passed ? ERR_OK : authenticate(r); /* the loop half authenticated it */
         if (rc == ERR_OK)
             rc = r->route->fn(r);
     }
@@ -134,14 +168,69 @@ in_flight_done(void *unused)
     metrics_add(&builtin_in_flight, -1);
 }
 
+/* The loop half of st's route, after auth: 1 when st is left with the
+ * pool or the loop handler (answered later), 0 when answered here. */
+static int
+loop_first(struct req_state *st, loop_handler_fn *fn)
+{
+    struct req *r = &st->req;
+    int         rc, verdict;
+
+    r->loop = st->loop->state;
+    (void)req_trace_id(r);
+    log_context(req_log_context, r);
+    rc = authenticate(r);
+    if (rc) {
+        req_finish(r, rc);
+        log_context(NULL, NULL);
+        return 0;
+    }
+    verdict = fn(r);
+    log_context(NULL, NULL);
+    if (verdict == SERVER_LOOP_PASS)
+        server_loop_pass(r);
+    return 1;
+}
+
+void
+server_loop_answer(struct req *r, int rc)
+{
+    struct req_state *st = r->st;
+
+    metrics_add(&dispatch_loop_hits, 1);
+    log_context(req_log_context, r);
+    req_finish(r, rc);
+    log_context(NULL, NULL);
+    r->loop = NULL;
+    conn_done(st, 1);
+}
+
+void
+server_loop_pass(struct req *r)
+{
+    metrics_add(&dispatch_loop_passes, 1);
+    r->loop = NULL; /* the loop's state is the loop thread's only */
+    r->passed = 1;
+    pool_push(r->st->srv->pool, &r->st->job);
+}
+
 int
 dispatch_request(struct req_state *st)
 {
+    loop_handler_fn *loop;
+
     /* Counted until the arena goes, written or dropped with its connection. */
     metrics_add(&builtin_in_flight, 1);
     arena_defer(st->req.arena, in_flight_done, NULL);
     if (st->early_err || st->route_rc != ERR_OK || builtin_inline(st->req.route)) {
         answer(st);
+        conn_done(st, 0);
+        return 0;
+    }
+    loop = st->srv->stats[st->stat].loop;
+    if (loop != NULL && st->loop->state != NULL) {
+        if (loop_first(st, loop))
+            return 1;
         conn_done(st, 0);
         return 0;
     }

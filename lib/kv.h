@@ -3,6 +3,9 @@
  * thread, opened lazily and re-opened after a failure; every reply is copied
  * into the caller's arena and the redisReply freed inside the wrapper, so
  * callers never see hiredis. Any failure to talk to Redis is ERR_UNAVAILABLE.
+ * kv_async: a non-blocking GET on an event loop thread (one per loop), with a
+ * deadline and a back-off, for loop handlers (server.h) that answer a cache
+ * hit without a worker.
  */
 #ifndef SOUK_KV_H
 #define SOUK_KV_H
@@ -49,5 +52,32 @@ MUST_CHECK int kv_set(struct kv *kv, const char *key, const char *val, size_t le
 MUST_CHECK int kv_del(struct kv *kv, const char *key);
 /* PING (for /ready). */
 MUST_CHECK int kv_ping(struct kv *kv);
+
+/* ---- on an event loop (its thread only) ---- */
+
+struct kv_async;
+struct uv_loop_s;
+
+/* What a GET came to: rc ERR_OK with val NULL (no such key) or val, len (the
+ * value, valid only during the call: copy what you keep); ERR_TIMEOUT (no
+ * answer within the deadline), ERR_UNAVAILABLE (the connection failed),
+ * ERR_INTERNAL (an error reply). */
+typedef void kv_async_cb(void *arg, int rc, const char *val, size_t len);
+
+/* A handle on loop for url (as kv_new). Does not connect and starts no
+ * handle, so it may be made before the loop runs. timeout_ms bounds every
+ * GET (connecting included); after a failure or a timeout the handle sends
+ * nothing for backoff_ms. NULL when url is malformed or out of memory. */
+struct kv_async *kv_async_new(const char *url, struct uv_loop_s *loop, int timeout_ms,
+                              int backoff_ms);
+/* On the loop's thread (or any thread when the loop never ran), with no GET
+ * outstanding: drop the connection; the memory goes when the loop has run
+ * the closes. NULL is a no-op. */
+void kv_async_free(struct kv_async *ka);
+/* Send GET key (opening the connection first if there is none). ERR_OK: cb
+ * runs exactly once, later, on the loop (never inside this call).
+ * ERR_UNAVAILABLE: nothing was sent (backing off, cannot connect, too many
+ * outstanding) and cb never runs. */
+MUST_CHECK int kv_async_get(struct kv_async *ka, const char *key, kv_async_cb *cb, void *arg);
 
 #endif

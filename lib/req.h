@@ -22,12 +22,14 @@ struct route;
 struct req_state; /* private to the server */
 
 struct req {
-    struct arena       *arena;      /* request lifetime; destroyed after the reply is written */
-    const char         *method;     /* "GET" */
-    const char         *path;       /* decoded path without the query string */
-    const char         *request_id; /* X-Request-Id, honoured or generated */
-    struct auth_claims  user;       /* role AUTH_NONE when anonymous */
-    void               *worker;     /* the running worker's state (server_spec.worker_init) */
+    struct arena      *arena;      /* request lifetime; destroyed after the reply is written */
+    const char        *method;     /* "GET" */
+    const char        *path;       /* decoded path without the query string */
+    const char        *request_id; /* X-Request-Id, honoured or generated */
+    struct auth_claims user;       /* role AUTH_NONE when anonymous */
+    void              *worker;     /* the running worker's state (server_spec.worker_init) */
+    void *loop;   /* in a loop handler: the loop's state (server_spec.loop_init); else NULL */
+    int   passed; /* 1: the route's loop handler passed this request on (server_loop_pass) */
     const struct route *route;
     /* The work context (work.h): arena and trace_id are set by the server
      * before the handler runs; db and ext are the process's to fill (a

@@ -34,11 +34,23 @@ server_complete(struct loop *l, struct req_state *st)
     pthread_mutex_unlock(&l->ev.lock);
 }
 
+/* The loop handlers' state goes on the loop's thread (it may hold handles
+ * of this loop), or on the main thread when the loop never ran. */
+static void
+loop_state_free(struct loop *l)
+{
+    if (l->state != NULL && l->srv->spec->loop_fini != NULL)
+        l->srv->spec->loop_fini(l->state);
+    l->state = NULL;
+}
+
 static void
 loop_check_exit(struct loop *l)
 {
-    if (l->ev.drained && l->nconns == 0)
+    if (l->ev.drained && l->nconns == 0) {
+        loop_state_free(l);
         evloop_exit(&l->ev);
+    }
 }
 
 void
@@ -116,6 +128,7 @@ static int
 loop_new(struct server *srv, int index, int fd, struct loop **out)
 {
     struct loop *l = calloc(1, sizeof(*l));
+    int          rc;
 
     *out = l;
     if (l == NULL) {
@@ -124,7 +137,10 @@ loop_new(struct server *srv, int index, int fd, struct loop **out)
     }
     l->srv = srv;
     srv->group.loops[index] = &l->ev;
-    return evloop_init(&l->ev, index, fd, &loop_ops, l);
+    rc = evloop_init(&l->ev, index, fd, &loop_ops, l);
+    if (rc == ERR_OK && srv->spec->loop_init != NULL && srv->spec->loop_routes != NULL)
+        l->state = srv->spec->loop_init(index, &l->ev.uv, srv->spec->loop_arg);
+    return rc;
 }
 
 static void
@@ -132,6 +148,7 @@ loop_free(struct loop *l)
 {
     if (l == NULL)
         return;
+    loop_state_free(l);
     evloop_free(&l->ev); /* it never ran or has exited */
     free(l);
 }
@@ -195,7 +212,9 @@ server_init(struct server *srv, const struct server_spec *spec)
     }
     if (auth_init() != ERR_OK)
         return ERR_INTERNAL;
-    return builtin_stats_init(srv);
+    if (builtin_stats_init(srv) != ERR_OK)
+        return ERR_INTERNAL;
+    return dispatch_init(srv);
 }
 
 static int

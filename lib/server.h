@@ -18,6 +18,17 @@ struct req;
 
 typedef int handler_fn(struct req *r);
 
+/* A loop handler (route.loop) runs on the I/O loop thread, after auth, and
+ * must never block: it answers from memory or from a non-blocking call on
+ * the loop (a cache-aside GET, kv_async_get), or passes the request on to
+ * the route's handler on a worker. It returns SERVER_LOOP_PASS (run fn on a
+ * worker now) or SERVER_LOOP_PENDING: it started a call whose completion, on
+ * this loop, calls exactly one of server_loop_answer or server_loop_pass. */
+enum server_loop { SERVER_LOOP_PASS, SERVER_LOOP_PENDING };
+typedef int loop_handler_fn(struct req *r);
+
+struct uv_loop_s;
+
 enum route_flag {
     ROUTE_USER = 1 << 0,     /* a valid bearer token is required (else 401) */
     ROUTE_ADMIN = 1 << 1,    /* a valid token with role admin (401 / 403) */
@@ -32,6 +43,14 @@ struct route {
     handler_fn *fn;
     unsigned    flags;    /* enum route_flag */
     size_t      max_body; /* 0 = LIMIT_BODY_DEFAULT */
+};
+
+/* The loop half of every route whose handler is fn: its requests go to loop
+ * first (see loop_handler_fn), and fn serves what loop passes on. A table
+ * beside the routes, so route tables keep their shape. */
+struct server_loop_route {
+    handler_fn      *fn; /* NULL ends the table */
+    loop_handler_fn *loop;
 };
 
 /* A readiness check run on a worker for GET /ready: ERR_OK when the
@@ -54,6 +73,15 @@ struct server_spec {
     void *(*worker_init)(int index, void *arg);
     void (*worker_fini)(void *state);
     void *worker_arg;
+    /* Per-loop state for loop handlers (r->loop), made on the main thread
+     * before the loop runs (no handles started yet: the loop thread opens
+     * them on first use), freed on the loop's thread when it ends (or on the
+     * main thread when it never ran). Both may be NULL; a loop whose state
+     * is NULL sends every request to a worker (loop handlers off). */
+    const struct server_loop_route *loop_routes; /* may be NULL; each fn must be a route's */
+    void *(*loop_init)(int index, struct uv_loop_s *loop, void *arg);
+    void (*loop_fini)(void *state);
+    void *loop_arg;
     /* 0 = the defaults of bounds.h (tests shorten them). */
     int64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms, drain_timeout_ms;
 };
@@ -61,6 +89,16 @@ struct server_spec {
 /* Listen, serve until SIGTERM/SIGINT, drain in-flight requests, return.
  * ERR_OK after a clean drain; ERR_UNAVAILABLE if the address cannot be bound. */
 MUST_CHECK int server_run(const struct server_spec *spec);
+
+/* A loop handler's completion (on the loop's thread), for a request it
+ * returned SERVER_LOOP_PENDING for: answer with rc as a handler returns it
+ * (after req_reply or req_fail), counted in souk_cache_loop_hits_total; or
+ * pass it on to the route's handler on a worker, with r->passed set (the
+ * handler may skip the look the loop already took), counted in
+ * souk_cache_loop_passes_total. Access log and route metrics are the same
+ * either way. */
+void server_loop_answer(struct req *r, int rc);
+void server_loop_pass(struct req *r);
 
 /* Match method+path against routes (used by the server and unit tests).
  * path is the raw target path without the query; each segment is compared

@@ -41,6 +41,21 @@ worker_init(int index, void *arg)
     return w;
 }
 
+static void *
+loop_init(int index, struct uv_loop_s *loop, void *arg)
+{
+    (void)index;
+    (void)arg;
+    return running->loop_new != NULL ? running->loop_new(loop) : NULL;
+}
+
+static void
+loop_fini(void *state)
+{
+    if (running->loop_free != NULL)
+        running->loop_free(state);
+}
+
 static void
 worker_fini(void *state)
 {
@@ -127,6 +142,9 @@ serve(const struct service_spec *spec, void *ctx)
         .checks = spec->checks,
         .worker_init = worker_init,
         .worker_fini = worker_fini,
+        .loop_routes = spec->loop_routes,
+        .loop_init = loop_init,
+        .loop_fini = loop_fini,
     };
     int rc;
 

@@ -70,6 +70,12 @@ struct service_spec {
      * handle; NULL only on out-of-memory. */
     void *(*thread_new)(void);
     void (*thread_free)(void *state);
+    /* Optional: routes whose requests a loop handler sees first (server.h,
+     * server_loop_route), and the state each I/O loop holds for them (r->loop,
+     * e.g. a kv_async); loop_new runs before the loop does, loop_free on it. */
+    const struct server_loop_route *loop_routes;
+    void *(*loop_new)(struct uv_loop_s *loop);
+    void (*loop_free)(void *state);
 };
 
 /* Load the config (exits 2 on bad settings, 0 after --help), open the log,

@@ -5,7 +5,11 @@
  */
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include <uv.h>
 
 #include "arena.h"
 #include "auth.h"
@@ -20,7 +24,7 @@ struct testd_config {
     const char *jwt_secret;
     const char *log_level;
     int64_t     header_timeout_ms, body_timeout_ms, idle_timeout_ms, drain_timeout_ms;
-    int64_t     loops, workers;
+    int64_t     loops, workers, loop_halves;
 };
 
 #define CFG struct testd_config
@@ -38,6 +42,8 @@ static const struct cfg_var testd_vars[] = {
                 "SIGTERM: wait this long for in-flight requests"),
     CFG_INT_ROW("SOUK_LOOPS", CFG, loops, "2", 0, 64, "I/O loops (0 = one per core)"),
     CFG_INT_ROW("SOUK_WORKERS", CFG, workers, "8", 0, 256, "handler threads (0 = 4 per core)"),
+    CFG_INT_ROW("SOUK_TESTD_LOOP_HALVES", CFG, loop_halves, "1", 0, 1,
+                "1: GET /memo/{key} starts on the I/O loop (server_loop_route)"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
 };
 #undef CFG
@@ -150,6 +156,100 @@ boom_get(struct req *r)
     return req_fail(r, ERR_INTERNAL, "boom: simulated driver failure at db.c:42 (secret=xyz)");
 }
 
+/* ---- a loop handler (server.h): GET /memo/{key}, GET /memo-user/{key} ---- */
+
+/* The worker's answer: what the loop passed on (or everything when loop
+ * halves are off). */
+static int
+memo_get(struct req *r)
+{
+    return req_reply(r, 200,
+                     json_pack("{s:s,s:s,s:b}", "key", req_param(r, "key"), "from", "worker",
+                               "passed", r->passed));
+}
+
+/* Per loop: requests waiting for the next turn, answered by a zero timer,
+ * as a real loop half answers from a completion (kv_async_get). */
+struct memo_loop {
+    uv_timer_t  timer;
+    struct req *waiting[64];
+    int         n;
+};
+
+static void
+memo_turn(uv_timer_t *t)
+{
+    struct memo_loop *ml = t->data;
+    int               i, n = ml->n;
+
+    ml->n = 0;
+    for (i = 0; i < n; i++) {
+        struct req *r = ml->waiting[i];
+        const char *key = req_param(r, "key");
+
+        if (strncmp(key, "hit", 3) == 0)
+            server_loop_answer(r, req_reply(r, 200,
+                                            json_pack("{s:s,s:s,s:b}", "key", key, "from", "loop",
+                                                      "passed", r->passed)));
+        else if (strncmp(key, "gone", 4) == 0)
+            server_loop_answer(r, req_fail(r, ERR_NOT_FOUND, "no memo %s", key));
+        else
+            server_loop_pass(r);
+    }
+}
+
+/* "now-*" passes at once, anything else waits for the next turn. */
+static int
+memo_loop(struct req *r)
+{
+    struct memo_loop *ml = r->loop;
+
+    if (strncmp(req_param(r, "key"), "now", 3) == 0 || ml->n == 64)
+        return SERVER_LOOP_PASS;
+    ml->waiting[ml->n++] = r;
+    if (!uv_is_active((uv_handle_t *)&ml->timer))
+        uv_timer_start(&ml->timer, memo_turn, 0, 0);
+    return SERVER_LOOP_PENDING;
+}
+
+static int testd_loop_halves;
+
+static void *
+memo_loop_init(int index, struct uv_loop_s *loop, void *arg)
+{
+    struct memo_loop *ml;
+
+    (void)index;
+    (void)arg;
+    if (!testd_loop_halves)
+        return NULL;
+    ml = calloc(1, sizeof(*ml));
+    if (ml == NULL)
+        return NULL;
+    uv_timer_init(loop, &ml->timer); /* not started: the loop does not run yet */
+    ml->timer.data = ml;
+    return ml;
+}
+
+static void
+memo_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void
+memo_loop_fini(void *state)
+{
+    struct memo_loop *ml = state;
+
+    uv_close((uv_handle_t *)&ml->timer, memo_closed);
+}
+
+static const struct server_loop_route testd_loop_routes[] = {
+    {memo_get, memo_loop},
+    {NULL, NULL},
+};
+
 static int
 self_check(struct req *r)
 {
@@ -166,6 +266,8 @@ static const struct route testd_routes[] = {
     {"GET", "/me", me_get, ROUTE_USER, 0},
     {"GET", "/admin", admin_get, ROUTE_ADMIN, 0},
     {"GET", "/boom", boom_get, 0, 0},
+    {"GET", "/memo/{key}", memo_get, 0, 0},
+    {"GET", "/memo-user/{key}", memo_get, ROUTE_USER, 0},
     {NULL, NULL, NULL, 0, 0},
 };
 
@@ -188,6 +290,7 @@ main(int argc, char **argv)
         log_error("cannot initialise libsodium");
         return 1;
     }
+    testd_loop_halves = (int)testd.loop_halves;
     rc = server_run(&(struct server_spec){
         .name = "testd",
         .listen = testd.listen,
@@ -200,6 +303,9 @@ main(int argc, char **argv)
         .body_timeout_ms = testd.body_timeout_ms,
         .idle_timeout_ms = testd.idle_timeout_ms,
         .drain_timeout_ms = testd.drain_timeout_ms,
+        .loop_routes = testd_loop_routes,
+        .loop_init = memo_loop_init,
+        .loop_fini = memo_loop_fini,
     });
     return rc == ERR_OK ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "str.h"
 #include "log.h"
 
 #define DETAIL_MAX 256
@@ -119,6 +120,15 @@ product_list(struct req *r)
                                "limit", (json_int_t)q.limit, "total", (json_int_t)pg.total));
 }
 
+/* The answer a cache entry gives: the page, or 404 for a tombstone. */
+static int
+answer_hit(struct req *r, const struct cache_hit *hit)
+{
+    if (hit->tombstone)
+        return req_fail(r, ERR_NOT_FOUND, "product not found");
+    return reply_json(r, 200, hit->body, hit->len);
+}
+
 int
 product_get(struct req *r)
 {
@@ -132,11 +142,12 @@ product_get(struct req *r)
     rc = req_param_id(r, "id", "product", &id);
     if (rc)
         return rc;
-    cache_product_get(r, id, &hit);
-    if (hit.found && hit.tombstone)
-        return req_fail(r, ERR_NOT_FOUND, "product not found");
+    /* Passed on by product_get_loop: the cache was just read (a miss) or is failing. */
+    memset(&hit, 0, sizeof(hit));
+    if (!r->passed)
+        cache_product_get(r, id, &hit);
     if (hit.found)
-        return reply_json(r, 200, hit.body, hit.len);
+        return answer_hit(r, &hit);
     rc = store_product_get(r, id, &row);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "product not found");
@@ -151,6 +162,30 @@ product_get(struct req *r)
         return rc;
     cache_product_put(service_work(r), id, row.version, p, n, 0);
     return reply_json(r, 200, p, n);
+}
+
+static void
+product_looked_up(struct req *r, const struct cache_hit *hit)
+{
+    if (hit->found)
+        server_loop_answer(r, answer_hit(r, hit));
+    else
+        server_loop_pass(r);
+}
+
+/* On the I/O loop: a cache hit is answered there (a writer's write-through
+ * lands in Redis before its reply, so a read sent after it sees it on any
+ * loop); a miss, a bad id or Redis failing goes to product_get on a worker. */
+int
+product_get_loop(struct req *r)
+{
+    int64_t id;
+
+    if (str_z_to_i64(req_param(r, "id"), 1, INT64_MAX, &id) != ERR_OK)
+        return SERVER_LOOP_PASS;
+    if (cache_product_lookup(r, id, product_looked_up) != ERR_OK)
+        return SERVER_LOOP_PASS;
+    return SERVER_LOOP_PENDING;
 }
 
 /* ---- products: admin writes ------------------------------------------------------ */

@@ -147,24 +147,13 @@ failed(struct cache_conn *c)
     count(&errors);
 }
 
+/* The entry val (in r's arena) read under key, counted as a hit or a miss. */
 static void
-get(struct req *r, const char *key, struct cache_hit *out)
+decode(struct req *r, const char *key, const char *val, size_t len, struct cache_hit *out)
 {
-    struct cache_conn *c = service_ext(r);
-    const char        *val, *colon;
-    size_t             len;
-    int                rc;
+    const char *colon;
 
     memset(out, 0, sizeof(*out));
-    if (!usable(c)) {
-        count(&errors);
-        return;
-    }
-    rc = kv_get(c->kv, r->arena, key, &val, &len);
-    if (rc) {
-        failed(c);
-        return;
-    }
     colon = val != NULL ? memchr(val, ':', len < VERSION_MAX ? len : VERSION_MAX) : NULL;
     if (colon == NULL ||
         str_to_i64((struct str){val, (size_t)(colon - val)}, 0, INT64_MAX, &out->version)) {
@@ -178,6 +167,27 @@ get(struct req *r, const char *key, struct cache_hit *out)
     out->len = len - (size_t)(colon + 1 - val);
     out->tombstone = out->len == 0;
     count(&hits);
+}
+
+static void
+get(struct req *r, const char *key, struct cache_hit *out)
+{
+    struct cache_conn *c = service_ext(r);
+    const char        *val;
+    size_t             len;
+    int                rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!usable(c)) {
+        count(&errors);
+        return;
+    }
+    rc = kv_get(c->kv, r->arena, key, &val, &len);
+    if (rc) {
+        failed(c);
+        return;
+    }
+    decode(r, key, val, len, out);
 }
 
 /* One set-if-newer of value (version) under key through c. */
@@ -295,4 +305,62 @@ void
 cache_categories_put(struct req *r, int64_t version, const char *body, size_t len, int writer)
 {
     put(service_work(r), CACHE_KEY_CATEGORIES, version, body, len, writer);
+}
+
+/* ---- on an I/O loop: the product page without a worker ---------------------------- */
+
+/* A loop that saw Redis fail or time out leaves it alone this long: its
+ * reads go to workers (and PostgreSQL), and a dead Redis costs one try per
+ * loop per back-off, not one per request. */
+#define CACHE_LOOP_BACKOFF_MS CACHE_BACKOFF_MS
+
+void *
+cache_loop_new(struct uv_loop_s *loop)
+{
+    if (catalog.cache_loop_timeout_ms == 0)
+        return NULL;
+    return kv_async_new(catalog.redis_url, loop, (int)catalog.cache_loop_timeout_ms,
+                        CACHE_LOOP_BACKOFF_MS);
+}
+
+void
+cache_loop_free(void *state)
+{
+    kv_async_free(state);
+}
+
+struct lookup {
+    struct req    *r;
+    const char    *key;
+    cache_done_fn *done;
+};
+
+static void
+looked_up(void *arg, int rc, const char *val, size_t len)
+{
+    struct lookup   *lk = arg;
+    struct cache_hit hit;
+
+    memset(&hit, 0, sizeof(hit));
+    if (rc)
+        count(&errors);
+    else /* val lives only during this call: the reply goes out of the arena */
+        decode(lk->r, lk->key, val != NULL ? arena_strndup(lk->r->arena, val, len) : NULL, len,
+               &hit);
+    lk->done(lk->r, &hit);
+}
+
+int
+cache_product_lookup(struct req *r, int64_t id, cache_done_fn *done)
+{
+    struct lookup *lk = arena_new(r->arena, struct lookup);
+    int            rc;
+
+    lk->r = r;
+    lk->key = arena_printf(r->arena, CACHE_KEY_PRODUCT, (long long)id);
+    lk->done = done;
+    rc = kv_async_get(r->loop, lk->key, looked_up, lk);
+    if (rc)
+        count(&errors);
+    return rc;
 }

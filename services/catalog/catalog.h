@@ -30,6 +30,7 @@ struct catalog_config {
     const char           *redis_url;        /* redis://host:port/db */
     int64_t               cache_ttl;        /* seconds a cached read lives */
     int64_t               cache_timeout_ms; /* bound on every Redis call */
+    int64_t cache_loop_timeout_ms; /* bound on a GET from an I/O loop; 0: hits on workers only */
 };
 
 extern struct catalog_config catalog; /* read-only after main() */
@@ -230,6 +231,17 @@ MUST_CHECK int cache_setup(void);
 void *cache_conn_new(void);
 void  cache_conn_free(void *state);
 void  cache_product_get(struct req *r, int64_t id, struct cache_hit *out);
+/* service_spec.loop_new / loop_free: an I/O loop's Redis handle (kv_async),
+ * NULL when SOUK_CATALOG_CACHE_LOOP_TIMEOUT_MS is 0 (every read on a worker). */
+struct uv_loop_s;
+void *cache_loop_new(struct uv_loop_s *loop);
+void  cache_loop_free(void *state);
+/* On r's loop: look product id up without blocking; done runs later on the
+ * loop with the entry (found 0 for a miss, a malformed entry or Redis
+ * failing). ERR_UNAVAILABLE: no lookup was started (back-off), done never
+ * runs. */
+typedef void   cache_done_fn(struct req *r, const struct cache_hit *hit);
+MUST_CHECK int cache_product_lookup(struct req *r, int64_t id, cache_done_fn *done);
 /* Store body as version of product id unless the cache holds a newer one;
  * body NULL stores a tombstone; w->ext is the thread's struct cache_conn. A
  * reader's fill (writer 0) is skipped while the thread backs off from a
@@ -271,6 +283,7 @@ int category_list(struct req *r);
 int category_create(struct req *r);
 int product_list(struct req *r);
 int product_get(struct req *r);
+int product_get_loop(struct req *r);
 int product_create(struct req *r);
 int product_update(struct req *r);
 int product_price_put(struct req *r);

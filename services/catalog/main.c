@@ -17,6 +17,9 @@ static const struct cfg_var catalog_vars[] = {
                 "Redis for the read cache"),
     CFG_INT_ROW("SOUK_CATALOG_CACHE_TTL", CFG, cache_ttl, "300", 1, 86400,
                 "seconds a cached product or category list lives"),
+    CFG_INT_ROW("SOUK_CATALOG_CACHE_LOOP_TIMEOUT_MS", CFG, cache_loop_timeout_ms, "20", 0, 1000,
+                "bound on a product page GET from an I/O loop, then a worker reads "
+                "(0 = cache hits on workers only)"),
     CFG_INT_ROW("SOUK_CATALOG_CACHE_TIMEOUT_MS", CFG, cache_timeout_ms, "250", 10, 10000,
                 "bound on every Redis call, ms"),
     {NULL},
@@ -37,6 +40,12 @@ static const struct route catalog_routes[] = {
     {"GET", "/api/v2/products", product_list_v2, 0, 0},
     {"POST", "/api/v2/categories", category_create, ROUTE_ADMIN, BODY_SMALL},
     {NULL},
+};
+
+/* A product page hit is answered on the I/O loop (cache.c, kv_async). */
+static const struct server_loop_route catalog_loop_routes[] = {
+    {product_get, product_get_loop},
+    {NULL, NULL},
 };
 
 /* Redis is not here on purpose: without it reads fall through to PostgreSQL. */
@@ -69,5 +78,8 @@ main(int argc, char **argv)
         .setup = cache_setup,
         .thread_new = cache_conn_new,
         .thread_free = cache_conn_free,
+        .loop_routes = catalog_loop_routes,
+        .loop_new = cache_loop_new,
+        .loop_free = cache_loop_free,
     });
 }
