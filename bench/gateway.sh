@@ -75,8 +75,8 @@ report() {
 				printf "- p99: souk-gateway %.2f ms, nginx %.2f ms (target: no worse than nginx: %s).\n", p99[g], p99[x], p99[g] <= p99[x] ? "met" : "not met"
 			}
 			if ((d in rps) && (g in rps)) {
-				printf "- Added latency against the upstream directly: souk-gateway p50 +%.2f ms, p99 +%.2f ms", p50[g] - p50[d], p99[g] - p99[d]
-				if (x in rps) printf "; nginx p50 +%.2f ms, p99 +%.2f ms", p50[x] - p50[d], p99[x] - p99[d]
+				printf "- Added latency against the upstream directly: souk-gateway p50 %+.2f ms, p99 %+.2f ms", p50[g] - p50[d], p99[g] - p99[d]
+				if (x in rps) printf "; nginx p50 %+.2f ms, p99 %+.2f ms", p50[x] - p50[d], p99[x] - p99[d]
 				print "."
 			}
 			if (load_start != "" && load_start > 0.5)
