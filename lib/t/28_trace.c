@@ -1,5 +1,5 @@
 /*
- * 26_trace.c - request ids and traceparent (lib/trace.c), the rules both the
+ * 28_trace.c - request ids and traceparent (lib/trace.c), the rules both the
  * services and the gateway apply: a table of valid and invalid inputs, and
  * what is sent on for each.
  */
