@@ -54,7 +54,7 @@ api_categories_bytes(struct req *r, char **p, size_t *n, int64_t *version)
     json_t          *items;
     int              rc;
 
-    rc = store_categories(r, &c, &count, version);
+    rc = store_categories(service_work(r), &c, &count, version);
     if (rc)
         return rc;
     items = json_array();
@@ -104,7 +104,7 @@ product_list(struct req *r)
     if (rc)
         return req_fail(r, rc, "%s", detail);
     query_filter_sql(&q, r->arena, &f);
-    rc = store_products(r, &q, &f, &pg);
+    rc = store_products(service_work(r), &q, &f, &pg);
     if (rc)
         return rc;
     items = json_array();
@@ -148,7 +148,7 @@ product_get(struct req *r)
         cache_product_get(r, id, &hit);
     if (hit.found)
         return answer_hit(r, &hit);
-    rc = store_product_get(r, id, &row);
+    rc = store_product_get(service_work(r), id, &row);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "product not found");
     if (rc)
@@ -225,7 +225,7 @@ product_input(struct req *r, struct product_in *in, char **part)
         return req_fail(r, rc, "%s", detail);
     /* The category first, so an unknown one is 400 even for an unknown
      * product (the monolith's order). */
-    rc = store_category_get(r, in->category_id, &cat);
+    rc = store_category_get(service_work(r), in->category_id, &cat);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, ERR_INVALID, "category %lld does not exist", (long long)in->category_id);
     if (rc)
@@ -269,7 +269,7 @@ product_create(struct req *r)
     rc = product_input(r, &in, &part);
     if (rc)
         return rc;
-    rc = store_product_create(r, part, &row);
+    rc = store_product_create(service_work(r), part, &row);
     if (rc)
         return write_failed(r, rc, &in);
     return written(r, 201, &row);
@@ -290,7 +290,7 @@ product_update(struct req *r)
     rc = product_input(r, &in, &part);
     if (rc)
         return rc;
-    rc = store_product_update(r, id, part, &in.price, 0, &row);
+    rc = store_product_update(service_work(r), id, part, &in.price, 0, &row);
     if (rc)
         return write_failed(r, rc, &in);
     return written(r, 200, &row);
@@ -324,7 +324,7 @@ product_price_put(struct req *r)
                   &part, &n);
     if (rc)
         return rc;
-    rc = store_product_update(r, id, part, &in.price, 1, &row);
+    rc = store_product_update(service_work(r), id, part, &in.price, 1, &row);
     if (rc)
         return write_failed(r, rc, &in);
     return written(r, 200, &row);
@@ -339,7 +339,7 @@ product_delete(struct req *r)
     rc = req_param_id(r, "id", "product", &id);
     if (rc)
         return rc;
-    rc = store_product_delete(r, id, &version);
+    rc = store_product_delete(service_work(r), id, &version);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "product not found");
     if (rc)

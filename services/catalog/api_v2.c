@@ -44,7 +44,7 @@ bulk_read(struct req *r, const struct product_query *q)
     size_t              i, j;
     int                 rc;
 
-    rc = store_products_by_ids(r, q->ids, q->nids, &pg);
+    rc = store_products_by_ids(service_work(r), q->ids, q->nids, &pg);
     if (rc)
         return rc;
     items = json_array();
@@ -84,7 +84,7 @@ product_list_v2(struct req *r)
     if (q.nids > 0)
         return bulk_read(r, &q);
     query_filter_sql(&q, r->arena, &f);
-    rc = store_products(r, &q, &f, &pg);
+    rc = store_products(service_work(r), &q, &f, &pg);
     if (rc)
         return rc;
     items = json_array();
@@ -134,7 +134,7 @@ category_create(struct req *r)
     if (!catalog_slug_valid(in.slug))
         return req_fail(r, ERR_INVALID, "slug must match [a-z0-9][a-z0-9-]{0,99}");
     c = (struct category){0, in.parent_id, in.slug, in.name};
-    rc = store_category_create(r, &c);
+    rc = store_category_create(service_work(r), &c);
     if (rc == ERR_DUPLICATE)
         return req_fail(r, rc, "a category with slug \"%s\" exists", in.slug);
     if (rc == ERR_CONFLICT)

@@ -175,33 +175,33 @@ void query_filter_sql(const struct product_query *q, struct arena *a, struct fil
 extern const struct db_stmt catalog_sql[]; /* prepared on every connection */
 /* Every category by id; *version is their count (categories are never
  * deleted, so it grows with every insert and versions the cached list). */
-MUST_CHECK int store_categories(struct req *r, struct category **out, size_t *n, int64_t *version);
-MUST_CHECK int store_category_get(struct req *r, int64_t id, struct category *out);
+MUST_CHECK int store_categories(struct work *w, struct category **out, size_t *n, int64_t *version);
+MUST_CHECK int store_category_get(struct work *w, int64_t id, struct category *out);
 /* ERR_DUPLICATE (slug taken), ERR_CONFLICT (no such parent). Sets c->id. */
-MUST_CHECK int store_category_create(struct req *r, struct category *c);
+MUST_CHECK int store_category_create(struct work *w, struct category *c);
 /* The row of id, tombstone or not; ERR_NOT_FOUND when it never existed. */
-MUST_CHECK int store_product_get(struct req *r, int64_t id, struct product_row *out);
+MUST_CHECK int store_product_get(struct work *w, int64_t id, struct product_row *out);
 /* Insert a product from its editable members (JSON text) and write
  * product.created, in one transaction. ERR_DUPLICATE: the sku is taken. */
-MUST_CHECK int store_product_create(struct req *r, const char *part, struct product_row *out);
+MUST_CHECK int store_product_create(struct work *w, const char *part, struct product_row *out);
 /* Merge part into product id (version + 1) and write product.updated (and
  * product.price_changed when new_price differs), or only product.price_changed
  * when price_only. ERR_NOT_FOUND, ERR_DUPLICATE. */
-MUST_CHECK int store_product_update(struct req *r, int64_t id, const char *part,
+MUST_CHECK int store_product_update(struct work *w, int64_t id, const char *part,
                                     const struct money *new_price, int price_only,
                                     struct product_row *out);
 /* Soft delete (a tombstone, version + 1) and product.deleted. */
-MUST_CHECK int store_product_delete(struct req *r, int64_t id, int64_t *version);
-MUST_CHECK int store_products(struct req *r, const struct product_query *q,
+MUST_CHECK int store_product_delete(struct work *w, int64_t id, int64_t *version);
+MUST_CHECK int store_products(struct work *w, const struct product_query *q,
                               const struct filter_sql *f, struct product_page *out);
 /* Live products among ids (any order). */
-MUST_CHECK int store_products_by_ids(struct req *r, const int64_t *ids, size_t n,
+MUST_CHECK int store_products_by_ids(struct work *w, const int64_t *ids, size_t n,
                                      struct product_page *out);
 /* Add one rating (1..5) to live product id inside the consumer's transaction
- * on db (version + 1, the document's rating from the exact count and sum).
+ * on w->db (version + 1, the document's rating from the exact count and sum).
  * *found is 0 when the product is deleted or unknown (nothing changed). */
-MUST_CHECK int store_rating_add(struct db *db, struct arena *a, int64_t id, int64_t rating,
-                                struct product_row *out, int *found);
+MUST_CHECK int store_rating_add(struct work *w, int64_t id, int64_t rating, struct product_row *out,
+                                int *found);
 
 /* ---- events.c: what the catalog publishes (through the outbox) and consumes ---- */
 /* product.created / product.updated / product.price_changed (old_price for

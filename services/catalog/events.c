@@ -121,7 +121,7 @@ on_review_created(struct mq_msg *m)
         product_id < 1 || rating < 1 || rating > 5) {
         return mq_msg_bad(m, "payload needs an integer product_id >= 1 and rating 1..5");
     }
-    rc = store_rating_add(m->work.db, m->work.arena, product_id, rating, &row, &found);
+    rc = store_rating_add(&m->work, product_id, rating, &row, &found);
     if (rc)
         return rc;
     if (!found) {

@@ -104,16 +104,16 @@ category_map(const struct db_rows *rs, size_t i, struct category *c)
 }
 
 int
-store_categories(struct req *r, struct category **out, size_t *n, int64_t *version)
+store_categories(struct work *w, struct category **out, size_t *n, int64_t *version)
 {
     struct db_rows *rs;
     size_t          i;
     int             rc;
 
-    rc = db_exec(service_db(r), r->arena, SQL_CATEGORY_LIST, NULL, &rs);
+    rc = db_exec(w->db, w->arena, SQL_CATEGORY_LIST, NULL, &rs);
     if (rc)
         return rc;
-    *out = arena_array(r->arena, struct category, rs->nrows + 1);
+    *out = arena_array(w->arena, struct category, rs->nrows + 1);
     for (i = 0; i < rs->nrows; i++)
         category_map(rs, i, &(*out)[i]);
     *n = rs->nrows;
@@ -122,13 +122,13 @@ store_categories(struct req *r, struct category **out, size_t *n, int64_t *versi
 }
 
 int
-store_category_get(struct req *r, int64_t id, struct category *out)
+store_category_get(struct work *w, int64_t id, struct category *out)
 {
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_row(service_db(r), r->arena, SQL_CATEGORY_GET,
-                     (const char *const[]){db_i64_text(r->arena, id)}, &rs);
+    rc = db_exec_row(w->db, w->arena, SQL_CATEGORY_GET,
+                     (const char *const[]){db_i64_text(w->arena, id)}, &rs);
     if (rc)
         return rc;
     category_map(rs, 0, out);
@@ -136,13 +136,13 @@ store_category_get(struct req *r, int64_t id, struct category *out)
 }
 
 int
-store_category_create(struct req *r, struct category *c)
+store_category_create(struct work *w, struct category *c)
 {
-    const char     *parent = c->parent_id ? db_i64_text(r->arena, c->parent_id) : NULL;
+    const char     *parent = c->parent_id ? db_i64_text(w->arena, c->parent_id) : NULL;
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(service_db(r), r->arena, SQL_CATEGORY_INSERT,
+    rc = db_exec(w->db, w->arena, SQL_CATEGORY_INSERT,
                  (const char *const[]){parent, c->slug, c->name}, &rs);
     if (rc)
         return rc;
@@ -171,13 +171,13 @@ written_map(const struct db_rows *rs, struct product_row *p)
 }
 
 int
-store_product_get(struct req *r, int64_t id, struct product_row *out)
+store_product_get(struct work *w, int64_t id, struct product_row *out)
 {
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_row(service_db(r), r->arena, SQL_PRODUCT_GET,
-                     (const char *const[]){db_i64_text(r->arena, id)}, &rs);
+    rc = db_exec_row(w->db, w->arena, SQL_PRODUCT_GET,
+                     (const char *const[]){db_i64_text(w->arena, id)}, &rs);
     if (rc)
         return rc;
     row_map(rs, 0, out);
@@ -186,20 +186,20 @@ store_product_get(struct req *r, int64_t id, struct product_row *out)
 }
 
 int
-store_product_create(struct req *r, const char *part, struct product_row *out)
+store_product_create(struct work *w, const char *part, struct product_row *out)
 {
-    struct db      *db = service_db(r);
+    struct db      *db = w->db;
     struct db_rows *rs;
     int             rc;
 
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec(db, r->arena, SQL_PRODUCT_INSERT, (const char *const[]){part}, &rs);
+    rc = db_exec(db, w->arena, SQL_PRODUCT_INSERT, (const char *const[]){part}, &rs);
     if (rc)
         goto done;
     written_map(rs, out);
-    rc = events_product(service_work(r), EVENT_PRODUCT_CREATED, out, NULL);
+    rc = events_product(w, EVENT_PRODUCT_CREATED, out, NULL);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -211,29 +211,29 @@ done:
 
 /* The events of one update, inside its transaction. */
 static int
-update_events(struct req *r, const struct product_row *row, const struct money *old,
+update_events(struct work *w, const struct product_row *row, const struct money *old,
               const struct money *new_price, int price_only)
 {
     int rc;
 
     if (!price_only) {
-        rc = events_product(service_work(r), EVENT_PRODUCT_UPDATED, row, NULL);
+        rc = events_product(w, EVENT_PRODUCT_UPDATED, row, NULL);
         if (rc)
             return rc;
         if (old->minor == new_price->minor && strcmp(old->currency, new_price->currency) == 0)
             return ERR_OK;
     }
-    return events_product(service_work(r), EVENT_PRODUCT_PRICE_CHANGED, row, old);
+    return events_product(w, EVENT_PRODUCT_PRICE_CHANGED, row, old);
 }
 
 /* The row lock taken first serialises writers of one product, so versions,
  * commits and outbox rows come in the same order. */
 int
-store_product_update(struct req *r, int64_t id, const char *part, const struct money *new_price,
+store_product_update(struct work *w, int64_t id, const char *part, const struct money *new_price,
                      int price_only, struct product_row *out)
 {
-    struct db      *db = service_db(r);
-    const char     *idt = db_i64_text(r->arena, id), *cur;
+    struct db      *db = w->db;
+    const char     *idt = db_i64_text(w->arena, id), *cur;
     struct money    old = {0};
     struct db_rows *rs;
     int             rc;
@@ -241,18 +241,18 @@ store_product_update(struct req *r, int64_t id, const char *part, const struct m
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec_row(db, r->arena, SQL_PRODUCT_LOCK, (const char *const[]){idt}, &rs);
+    rc = db_exec_row(db, w->arena, SQL_PRODUCT_LOCK, (const char *const[]){idt}, &rs);
     if (rc)
         goto done;
     old.minor = db_i64(rs, 0, 0);
     cur = db_get(rs, 0, 1);
     if (cur != NULL && strlen(cur) == 3)
         memcpy(old.currency, cur, 4);
-    rc = db_exec(db, r->arena, SQL_PRODUCT_UPDATE, (const char *const[]){idt, part}, &rs);
+    rc = db_exec(db, w->arena, SQL_PRODUCT_UPDATE, (const char *const[]){idt, part}, &rs);
     if (rc)
         goto done;
     written_map(rs, out);
-    rc = update_events(r, out, &old, new_price, price_only);
+    rc = update_events(w, out, &old, new_price, price_only);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -263,21 +263,21 @@ done:
 }
 
 int
-store_product_delete(struct req *r, int64_t id, int64_t *version)
+store_product_delete(struct work *w, int64_t id, int64_t *version)
 {
-    struct db      *db = service_db(r);
+    struct db      *db = w->db;
     struct db_rows *rs;
     int             rc;
 
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec_row(db, r->arena, SQL_PRODUCT_DELETE,
-                     (const char *const[]){db_i64_text(r->arena, id)}, &rs);
+    rc = db_exec_row(db, w->arena, SQL_PRODUCT_DELETE,
+                     (const char *const[]){db_i64_text(w->arena, id)}, &rs);
     if (rc)
         goto done;
     *version = db_i64(rs, 0, 0);
-    rc = events_product_deleted(service_work(r), id, *version);
+    rc = events_product_deleted(w, id, *version);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -288,22 +288,22 @@ done:
 }
 
 static int
-page_map(struct req *r, const struct db_rows *rs, struct product_page *out)
+page_map(struct work *w, const struct db_rows *rs, struct product_page *out)
 {
     size_t i;
 
     out->n = rs->nrows;
-    out->items = arena_array(r->arena, struct product_row, rs->nrows + 1);
+    out->items = arena_array(w->arena, struct product_row, rs->nrows + 1);
     for (i = 0; i < rs->nrows; i++)
         row_map(rs, i, &out->items[i]);
     return ERR_OK;
 }
 
 int
-store_products(struct req *r, const struct product_query *q, const struct filter_sql *f,
+store_products(struct work *w, const struct product_query *q, const struct filter_sql *f,
                struct product_page *out)
 {
-    struct arena   *a = r->arena;
+    struct arena   *a = w->arena;
     struct db_rows *rs;
     const char     *params[8];
     int             rc;
@@ -319,23 +319,23 @@ store_products(struct req *r, const struct product_query *q, const struct filter
     params[5] = f->vars;
     params[6] = db_i64_text(a, q->limit);
     params[7] = db_i64_text(a, (q->page - 1) * q->limit);
-    rc = db_exec(service_db(r), a, SQL_PRODUCT_COUNT, params, &rs);
+    rc = db_exec(w->db, a, SQL_PRODUCT_COUNT, params, &rs);
     if (rc)
         return rc;
     out->total = db_i64(rs, 0, 0);
     if (out->total <= (q->page - 1) * q->limit)
         return ERR_OK; /* past the end: no second round trip */
-    rc = db_exec(service_db(r), a, sort_stmt[q->sort], params, &rs);
+    rc = db_exec(w->db, a, sort_stmt[q->sort], params, &rs);
     if (rc)
         return rc;
-    return page_map(r, rs, out);
+    return page_map(w, rs, out);
 }
 
 int
-store_products_by_ids(struct req *r, const int64_t *ids, size_t n, struct product_page *out)
+store_products_by_ids(struct work *w, const int64_t *ids, size_t n, struct product_page *out)
 {
     struct db_rows *rs;
-    struct buf     *b = buf_new(r->arena, 32 * (MAX_BULK_IDS + 1));
+    struct buf     *b = buf_new(w->arena, 32 * (MAX_BULK_IDS + 1));
     size_t          i;
     int             rc;
 
@@ -345,22 +345,22 @@ store_products_by_ids(struct req *r, const int64_t *ids, size_t n, struct produc
     buf_putc(b, '}');
     if (buf_error(b))
         return ERR_INTERNAL;
-    rc = db_exec(service_db(r), r->arena, SQL_PRODUCT_IDS, (const char *const[]){buf_data(b)}, &rs);
+    rc = db_exec(w->db, w->arena, SQL_PRODUCT_IDS, (const char *const[]){buf_data(b)}, &rs);
     if (rc)
         return rc;
     out->total = (int64_t)rs->nrows;
-    return page_map(r, rs, out);
+    return page_map(w, rs, out);
 }
 
 int
-store_rating_add(struct db *db, struct arena *a, int64_t id, int64_t rating,
-                 struct product_row *out, int *found)
+store_rating_add(struct work *w, int64_t id, int64_t rating, struct product_row *out, int *found)
 {
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_sql(db, a, rating_add_sql, 2,
-                     (const char *const[]){db_i64_text(a, id), db_i64_text(a, rating)}, &rs);
+    rc = db_exec_sql(
+        w->db, w->arena, rating_add_sql, 2,
+        (const char *const[]){db_i64_text(w->arena, id), db_i64_text(w->arena, rating)}, &rs);
     if (rc)
         return rc;
     *found = rs->nrows == 1;

@@ -48,7 +48,7 @@ review_list(struct req *r)
     rc = req_query_i64(r, "limit", 20, 1, LIMIT_PAGE_SIZE, &limit);
     if (rc)
         return rc;
-    rc = store_reviews(r, id, page, limit, &pg);
+    rc = store_reviews(service_work(r), id, page, limit, &pg);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "product not found");
     if (rc)
@@ -88,7 +88,7 @@ review_create(struct req *r)
     if (rv->title == NULL)
         rv->title = "";
     rv->user_id = r->user.user_id;
-    rc = store_review_create(r, rv);
+    rc = store_review_create(service_work(r), rv);
     if (rc == ERR_DUPLICATE)
         return req_fail(r, ERR_ALREADY_REVIEWED, "you have already reviewed this product");
     if (rc == ERR_NOT_FOUND)

@@ -28,8 +28,7 @@ product_apply(struct mq_msg *m, int64_t version, int deleted)
 {
     int rc, applied;
 
-    rc = store_product_apply(m->work.db, m->work.arena, m->ev->aggregate_id, version, deleted,
-                             &applied);
+    rc = store_product_apply(&m->work, m->ev->aggregate_id, version, deleted, &applied);
     if (rc)
         return rc;
     log_debug("reviews: %s product %lld v%lld %s", event_key(m->ev->type),
@@ -95,7 +94,7 @@ on_user_registered(struct mq_msg *m)
     z = json_string_value(name);
     if (strlen(z) != json_string_length(name))
         return mq_msg_bad(m, "payload.name must not contain NUL bytes");
-    return store_user_apply(m->work.db, m->work.arena, id, z);
+    return store_user_apply(&m->work, id, z);
 }
 
 int

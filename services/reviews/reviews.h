@@ -68,19 +68,19 @@ extern const struct db_stmt reviews_stmts[];
 /* The product's aggregate and one page of its reviews, newest first, from one
  * snapshot. ERR_NOT_FOUND when the product replica does not know the product
  * or holds its tombstone. */
-MUST_CHECK int store_reviews(struct req *r, int64_t product_id, int64_t page, int64_t limit,
+MUST_CHECK int store_reviews(struct work *w, int64_t product_id, int64_t page, int64_t limit,
                              struct review_page *out);
 /* Insert rv (product_id, user_id, rating, title, body), update the product's
  * aggregate and put review.created into the outbox, in one transaction; fills
  * id, author and created_at. ERR_NOT_FOUND (unknown or deleted product),
  * ERR_DUPLICATE (the user already reviewed it). */
-MUST_CHECK int store_review_create(struct req *r, struct review *rv);
+MUST_CHECK int store_review_create(struct work *w, struct review *rv);
 /* Replica writes, inside the consumer's transaction on mq's connection (so
  * they run SQL text, not reviews_stmts). *applied is 0 when the replica
  * already held this version or a newer one. */
-MUST_CHECK int store_product_apply(struct db *db, struct arena *a, int64_t id, int64_t version,
-                                   int deleted, int *applied);
-MUST_CHECK int store_user_apply(struct db *db, struct arena *a, int64_t id, const char *name);
+MUST_CHECK int store_product_apply(struct work *w, int64_t id, int64_t version, int deleted,
+                                   int *applied);
+MUST_CHECK int store_user_apply(struct work *w, int64_t id, const char *name);
 
 /* events.c */
 extern const struct mq_consumer reviews_consumers[];

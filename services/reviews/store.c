@@ -75,23 +75,23 @@ review_map(const struct db_rows *rs, size_t i, int64_t product_id, struct review
 }
 
 int
-store_reviews(struct req *r, int64_t product_id, int64_t page, int64_t limit,
+store_reviews(struct work *w, int64_t product_id, int64_t page, int64_t limit,
               struct review_page *out)
 {
-    const char     *params[] = {db_i64_text(r->arena, product_id), db_i64_text(r->arena, limit),
-                                db_i64_text(r->arena, review_offset(page, limit))};
+    const char     *params[] = {db_i64_text(w->arena, product_id), db_i64_text(w->arena, limit),
+                                db_i64_text(w->arena, review_offset(page, limit))};
     struct db_rows *rs;
     size_t          i;
     int             rc;
 
-    rc = db_exec(service_db(r), r->arena, SQL_PAGE, params, &rs);
+    rc = db_exec(w->db, w->arena, SQL_PAGE, params, &rs);
     if (rc)
         return rc;
     if (rs->nrows == 0 || strcmp(db_get(rs, 0, 0), "t") == 0)
         return ERR_NOT_FOUND;
     out->rating.count = db_i64(rs, 0, 1);
     out->rating.sum = db_i64(rs, 0, 2);
-    out->items = arena_array(r->arena, struct review, rs->nrows + 1);
+    out->items = arena_array(w->arena, struct review, rs->nrows + 1);
     out->n = 0;
     for (i = 0; i < rs->nrows; i++)
         if (db_get(rs, i, 3) != NULL)
@@ -101,17 +101,17 @@ store_reviews(struct req *r, int64_t product_id, int64_t page, int64_t limit,
 
 /* The statements of store_review_create, inside its transaction. */
 static int
-review_insert(struct req *r, struct review *rv)
+review_insert(struct work *w, struct review *rv)
 {
-    struct arena   *a = r->arena;
+    struct arena   *a = w->arena;
     const char     *product = db_i64_text(a, rv->product_id);
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_row(service_db(r), a, SQL_PRODUCT_LOCK, (const char *const[]){product}, &rs);
+    rc = db_exec_row(w->db, a, SQL_PRODUCT_LOCK, (const char *const[]){product}, &rs);
     if (rc)
         return rc;
-    rc = db_exec(service_db(r), a, SQL_REVIEW_INSERT,
+    rc = db_exec(w->db, a, SQL_REVIEW_INSERT,
                  (const char *const[]){product, db_i64_text(a, rv->user_id),
                                        db_i64_text(a, rv->rating), rv->title, rv->body},
                  &rs);
@@ -122,23 +122,23 @@ review_insert(struct req *r, struct review *rv)
     rv->id = db_i64(rs, 0, 0);
     rv->created_at = db_get(rs, 0, 1);
     rv->author = db_get(rs, 0, 2);
-    return db_exec(service_db(r), a, SQL_RATING_ADD,
+    return db_exec(w->db, a, SQL_RATING_ADD,
                    (const char *const[]){product, db_i64_text(a, rv->rating)}, NULL);
 }
 
 int
-store_review_create(struct req *r, struct review *rv)
+store_review_create(struct work *w, struct review *rv)
 {
-    struct db *db = service_db(r);
+    struct db *db = w->db;
     int        rc;
 
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = review_insert(r, rv);
+    rc = review_insert(w, rv);
     if (rc)
         goto done;
-    rc = events_review_created(service_work(r), rv);
+    rc = events_review_created(w, rv);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -149,15 +149,14 @@ done:
 }
 
 int
-store_product_apply(struct db *db, struct arena *a, int64_t id, int64_t version, int deleted,
-                    int *applied)
+store_product_apply(struct work *w, int64_t id, int64_t version, int deleted, int *applied)
 {
-    const char     *params[] = {db_i64_text(a, id), db_i64_text(a, version),
+    const char     *params[] = {db_i64_text(w->arena, id), db_i64_text(w->arena, version),
                             deleted ? "true" : "false"};
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_sql(db, a, product_apply_sql, 3, params, &rs);
+    rc = db_exec_sql(w->db, w->arena, product_apply_sql, 3, params, &rs);
     if (rc)
         return rc;
     *applied = rs->nrows == 1;
@@ -165,8 +164,8 @@ store_product_apply(struct db *db, struct arena *a, int64_t id, int64_t version,
 }
 
 int
-store_user_apply(struct db *db, struct arena *a, int64_t id, const char *name)
+store_user_apply(struct work *w, int64_t id, const char *name)
 {
-    return db_exec_sql(db, a, user_apply_sql, 2, (const char *const[]){db_i64_text(a, id), name},
-                       NULL);
+    return db_exec_sql(w->db, w->arena, user_apply_sql, 2,
+                       (const char *const[]){db_i64_text(w->arena, id), name}, NULL);
 }

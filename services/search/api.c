@@ -249,7 +249,7 @@ search_run(struct req *r, int v2, const char **text, struct search_query *q, str
     if (search_words_parse(*text, r->arena, w))
         return req_fail(r, ERR_INVALID, "q has more than %d words", SEARCH_MAX_WORDS);
     q->tsquery = search_tsquery(r->arena, w, SEARCH_PREFIX_MIN);
-    return store_search(r, q, res);
+    return store_search(service_work(r), q, res);
 }
 
 /* GET /api/v1/search: the monolith's search, answered from the projection. */
@@ -281,7 +281,7 @@ correct(struct req *r, const char *text, struct search_words *w, struct search_q
     int               rc;
 
     *corrected = NULL;
-    rc = store_correct(r, w, fix);
+    rc = store_correct(service_work(r), w, fix);
     if (rc)
         return rc;
     for (i = 0; i < w->n; i++) {
@@ -295,7 +295,7 @@ correct(struct req *r, const char *text, struct search_words *w, struct search_q
         if (repl[i])
             w->w[i].text = repl[i];
     q->tsquery = search_tsquery(r->arena, w, SEARCH_PREFIX_MIN);
-    return store_search(r, q, res);
+    return store_search(service_work(r), q, res);
 }
 
 /* GET /api/v2/search: ranked full-text search with filters, facets and typo
@@ -354,7 +354,7 @@ search_suggest(struct req *r)
     }
     if (w.n > 0) {
         prefix = search_words_join(r->arena, &w);
-        rc = store_suggest(r, search_tsquery(r->arena, &w, 1), prefix, limit, &s, &n);
+        rc = store_suggest(service_work(r), search_tsquery(r->arena, &w, 1), prefix, limit, &s, &n);
         if (rc)
             goto done;
     }

@@ -79,7 +79,7 @@ on_product_upsert(struct mq_msg *m)
     if (text == NULL)
         return mq_msg_bad(m, "payload.product cannot be serialised");
     arena_defer(m->work.arena, text_release, text);
-    rc = store_apply(m->work.db, m->work.arena, m->ev->aggregate_id, version, text, path, &applied);
+    rc = store_apply(&m->work, m->ev->aggregate_id, version, text, path, &applied);
     if (rc)
         return rc;
     log_debug("search: %s product %lld v%lld %s", event_key(m->ev->type),
@@ -102,7 +102,7 @@ on_product_deleted(struct mq_msg *m)
     if (!json_is_integer(id) || json_integer_value(id) != m->ev->aggregate_id ||
         m->ev->aggregate_id < 1)
         return mq_msg_bad(m, "payload.product_id must equal aggregate_id");
-    rc = store_apply(m->work.db, m->work.arena, m->ev->aggregate_id, version, NULL, NULL, &applied);
+    rc = store_apply(&m->work, m->ev->aggregate_id, version, NULL, NULL, &applied);
     if (rc)
         return rc;
     log_debug("search: product.deleted %lld v%lld %s", (long long)m->ev->aggregate_id,

@@ -146,16 +146,17 @@ int         search_attr_name_valid(const char *name);
 
 /* store.c: every SQL statement */
 extern const struct db_stmt search_stmts[];
-MUST_CHECK int store_search(struct req *r, const struct search_query *q, struct search_result *out);
-MUST_CHECK int store_correct(struct req *r, const struct search_words *w, struct search_fix *out);
-MUST_CHECK int store_suggest(struct req *r, const char *tsquery, const char *prefix, int64_t limit,
+MUST_CHECK int              store_search(struct work *w, const struct search_query *q,
+                                         struct search_result *out);
+MUST_CHECK int store_correct(struct work *w, const struct search_words *sw, struct search_fix *out);
+MUST_CHECK int store_suggest(struct work *w, const char *tsquery, const char *prefix, int64_t limit,
                              struct search_suggestion **out, size_t *n);
-/* Apply one product event inside the consumer's transaction (db is mq's
+/* Apply one product event inside the consumer's transaction (w->db is mq's
  * connection, so the statement is not from search_stmts). doc NULL for a
  * delete; path the event's category_path (a JSON array) or NULL. *applied
  * is 0 when the stored version was already as new. */
-MUST_CHECK int store_apply(struct db *db, struct arena *a, int64_t id, int64_t version,
-                           const char *doc, const char *path, int *applied);
+MUST_CHECK int store_apply(struct work *w, int64_t id, int64_t version, const char *doc,
+                           const char *path, int *applied);
 
 /* events.c */
 extern const struct mq_consumer search_consumers[];

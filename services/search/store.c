@@ -95,7 +95,7 @@ result_map(struct arena *a, const struct db_rows *rs, struct search_result *out)
 }
 
 int
-store_search(struct req *r, const struct search_query *q, struct search_result *out)
+store_search(struct work *w, const struct search_query *q, struct search_result *out)
 {
     const char     *names[SEARCH_MAX_FILTERS], *values[SEARCH_MAX_FILTERS], *params[14];
     struct db_rows *rs;
@@ -109,28 +109,28 @@ store_search(struct req *r, const struct search_query *q, struct search_result *
     params[0] = q->tsquery;
     params[1] = q->category;
     params[2] = q->brand;
-    params[3] = opt_i64(r->arena, q->min_price);
-    params[4] = opt_i64(r->arena, q->max_price);
-    params[5] = search_pg_array(r->arena, names, q->nfilters);
-    params[6] = search_pg_array(r->arena, values, q->nfilters);
+    params[3] = opt_i64(w->arena, q->min_price);
+    params[4] = opt_i64(w->arena, q->max_price);
+    params[5] = search_pg_array(w->arena, names, q->nfilters);
+    params[6] = search_pg_array(w->arena, values, q->nfilters);
     params[7] = search_sort_name(q->sort);
-    params[8] = db_i64_text(r->arena, q->limit);
-    params[9] = db_i64_text(r->arena, (q->page - 1) * q->limit);
-    params[10] = q->facets ? db_i64_text(r->arena, SEARCH_FACET_TOP) : "0";
-    params[11] = search_price_bounds(r->arena);
-    params[12] = db_i64_text(r->arena, SEARCH_COUNT_CAP);
-    params[13] = db_i64_text(r->arena, SEARCH_RANK_WINDOW);
-    rc = db_exec(service_db(r), r->arena, SQL_RUN, params, &rs);
+    params[8] = db_i64_text(w->arena, q->limit);
+    params[9] = db_i64_text(w->arena, (q->page - 1) * q->limit);
+    params[10] = q->facets ? db_i64_text(w->arena, SEARCH_FACET_TOP) : "0";
+    params[11] = search_price_bounds(w->arena);
+    params[12] = db_i64_text(w->arena, SEARCH_COUNT_CAP);
+    params[13] = db_i64_text(w->arena, SEARCH_RANK_WINDOW);
+    rc = db_exec(w->db, w->arena, SQL_RUN, params, &rs);
     if (rc)
         return rc;
-    result_map(r->arena, rs, out);
+    result_map(w->arena, rs, out);
     return ERR_OK;
 }
 
 /* Rows come ordered by word, then candidate rank; a word without any
  * candidate has one row with a NULL candidate. */
 int
-store_correct(struct req *r, const struct search_words *w, struct search_fix *out)
+store_correct(struct work *w, const struct search_words *sw, struct search_fix *out)
 {
     const char     *words[SEARCH_MAX_WORDS];
     const char     *params[1];
@@ -139,13 +139,13 @@ store_correct(struct req *r, const struct search_words *w, struct search_fix *ou
     int64_t         k;
     int             rc;
 
-    for (i = 0; i < w->n; i++) {
-        words[i] = w->w[i].text;
+    for (i = 0; i < sw->n; i++) {
+        words[i] = sw->w[i].text;
         memset(&out[i], 0, sizeof(out[i]));
-        out[i].word = w->w[i].text;
+        out[i].word = sw->w[i].text;
     }
-    params[0] = search_pg_array(r->arena, words, w->n);
-    rc = db_exec(service_db(r), r->arena, SQL_CORRECT, params, &rs);
+    params[0] = search_pg_array(w->arena, words, sw->n);
+    rc = db_exec(w->db, w->arena, SQL_CORRECT, params, &rs);
     if (rc)
         return rc;
     for (i = 0; i < rs->nrows; i++) {
@@ -153,7 +153,7 @@ store_correct(struct req *r, const struct search_words *w, struct search_fix *ou
         const char        *cand = db_get(rs, i, 2), *sim = db_get(rs, i, 3);
 
         k = db_i64(rs, i, 0);
-        if (k < 1 || (size_t)k > w->n)
+        if (k < 1 || (size_t)k > sw->n)
             return ERR_INTERNAL;
         f = &out[k - 1];
         f->matched = strcmp(db_get(rs, i, 1), "t") == 0;
@@ -167,18 +167,18 @@ store_correct(struct req *r, const struct search_words *w, struct search_fix *ou
 }
 
 int
-store_suggest(struct req *r, const char *tsquery, const char *prefix, int64_t limit,
+store_suggest(struct work *w, const char *tsquery, const char *prefix, int64_t limit,
               struct search_suggestion **out, size_t *n)
 {
-    const char     *params[] = {tsquery, prefix, db_i64_text(r->arena, limit)};
+    const char     *params[] = {tsquery, prefix, db_i64_text(w->arena, limit)};
     struct db_rows *rs;
     size_t          i;
     int             rc;
 
-    rc = db_exec(service_db(r), r->arena, SQL_SUGGEST, params, &rs);
+    rc = db_exec(w->db, w->arena, SQL_SUGGEST, params, &rs);
     if (rc)
         return rc;
-    *out = arena_array(r->arena, struct search_suggestion, rs->nrows + 1);
+    *out = arena_array(w->arena, struct search_suggestion, rs->nrows + 1);
     for (i = 0; i < rs->nrows; i++) {
         (*out)[i].id = db_i64(rs, i, 0);
         (*out)[i].name = db_get(rs, i, 1);
@@ -188,15 +188,15 @@ store_suggest(struct req *r, const char *tsquery, const char *prefix, int64_t li
 }
 
 int
-store_apply(struct db *db, struct arena *a, int64_t id, int64_t version, const char *doc,
-            const char *path, int *applied)
+store_apply(struct work *w, int64_t id, int64_t version, const char *doc, const char *path,
+            int *applied)
 {
-    const char     *params[] = {db_i64_text(a, id), db_i64_text(a, version), doc,
+    const char     *params[] = {db_i64_text(w->arena, id), db_i64_text(w->arena, version), doc,
                             doc == NULL ? "true" : "false", path};
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_sql(db, a, apply_sql, 5, params, &rs);
+    rc = db_exec_sql(w->db, w->arena, apply_sql, 5, params, &rs);
     if (rc)
         return rc;
     *applied = rs->nrows == 1 && db_get(rs, 0, 0) != NULL && strcmp(db_get(rs, 0, 0), "t") == 0;

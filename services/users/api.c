@@ -89,7 +89,7 @@ account_register(struct req *r)
     rc = auth_password_hash(in.password, (uint64_t)users_cfg.argon2_ops, argon2_mem(), hash);
     if (rc)
         return req_fail(r, rc, "cannot hash password");
-    rc = store_user_create(r, in.email, hash, in.name, &u);
+    rc = store_user_create(service_work(r), in.email, hash, in.name, &u);
     if (rc == ERR_DUPLICATE)
         return req_fail(r, ERR_EMAIL_TAKEN, "an account with this email exists");
     if (rc)
@@ -139,7 +139,7 @@ throttle_check(struct req *r, const struct attempt *at)
     char                  secs[24];
     int                   rc;
 
-    rc = store_throttle_get(r, at->account, at->ip, &acct, &addr, &now_ms);
+    rc = store_throttle_get(service_work(r), at->account, at->ip, &acct, &addr, &now_ms);
     if (rc)
         return rc;
     wait = throttle_wait(&acct, users_cfg.login_max_failures, window_ms, now_ms);
@@ -159,7 +159,7 @@ login_failed(struct req *r, const struct attempt *at)
 {
     int rc;
 
-    rc = store_throttle_fail(r, at->account, at->ip, users_cfg.login_window_s * 1000);
+    rc = store_throttle_fail(service_work(r), at->account, at->ip, users_cfg.login_window_s * 1000);
     if (rc)
         return rc;
     return req_fail(r, ERR_LOGIN_FAILED, "invalid email or password");
@@ -174,7 +174,7 @@ login_check(struct req *r, const struct credentials *in, struct user **out)
     int          rc;
 
     *out = NULL;
-    rc = store_user_by_email(r, in->email, &u, &hash);
+    rc = store_user_by_email(service_work(r), in->email, &u, &hash);
     if (rc && rc != ERR_NOT_FOUND)
         return rc;
     if (rc == ERR_NOT_FOUND) {
@@ -223,7 +223,7 @@ account_login(struct req *r)
         return login_failed(r, &at);
     /* Only the account's count: an attacker who owns one account must not be
      * able to clear the address count between guesses at others. */
-    rc = store_throttle_reset(r, at.account);
+    rc = store_throttle_reset(service_work(r), at.account);
     if (rc)
         rlog_warn(r, "resetting the login throttle failed: %s", err_name(rc));
     rc = auth_token_issue(users_cfg.svc.jwt_secret, u->id, auth_role_parse(u->role), time(NULL),
@@ -242,7 +242,7 @@ account_me(struct req *r)
     struct user *u;
     int          rc;
 
-    rc = store_user_get(r, r->user.user_id, &u);
+    rc = store_user_get(service_work(r), r->user.user_id, &u);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, ERR_NOT_FOUND, "account not found");
     if (rc)
@@ -268,7 +268,7 @@ account_address_put(struct req *r)
         a.line2 = "";
     if (a.country[0] < 'A' || a.country[0] > 'Z' || a.country[1] < 'A' || a.country[1] > 'Z')
         return req_fail(r, ERR_INVALID, "\"country\" must be an iso 3166-1 alpha-2 code");
-    rc = store_address_put(r, r->user.user_id, &a);
+    rc = store_address_put(service_work(r), r->user.user_id, &a);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, ERR_NOT_FOUND, "account not found");
     if (rc)

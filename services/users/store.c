@@ -6,6 +6,7 @@
  */
 #include <stdatomic.h>
 
+#include "log.h"
 #include "users.h"
 
 /* clang-format off */
@@ -82,24 +83,24 @@ user_map(struct arena *a, const struct db_rows *rs, struct user *u, const char *
 }
 
 static int
-user_query(struct req *r, int stmt, const char *arg, struct user **out, const char **hash)
+user_query(struct work *w, int stmt, const char *arg, struct user **out, const char **hash)
 {
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_row(service_db(r), r->arena, stmt, (const char *const[]){arg}, &rs);
+    rc = db_exec_row(w->db, w->arena, stmt, (const char *const[]){arg}, &rs);
     if (rc)
         return rc;
-    *out = arena_new(r->arena, struct user);
-    user_map(r->arena, rs, *out, hash);
+    *out = arena_new(w->arena, struct user);
+    user_map(w->arena, rs, *out, hash);
     return ERR_OK;
 }
 
 int
-store_user_create(struct req *r, const char *email, const char *hash, const char *name,
+store_user_create(struct work *w, const char *email, const char *hash, const char *name,
                   struct user **out)
 {
-    struct db      *db = service_db(r);
+    struct db      *db = w->db;
     struct db_rows *rs;
     struct user    *u;
     int             rc;
@@ -107,17 +108,17 @@ store_user_create(struct req *r, const char *email, const char *hash, const char
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec(db, r->arena, SQL_USER_INSERT, (const char *const[]){email, hash, name}, &rs);
+    rc = db_exec(db, w->arena, SQL_USER_INSERT, (const char *const[]){email, hash, name}, &rs);
     if (rc)
         goto done;
-    u = arena_new(r->arena, struct user);
+    u = arena_new(w->arena, struct user);
     u->id = db_i64(rs, 0, 0);
     u->email = db_get(rs, 0, 1);
     u->name = db_get(rs, 0, 2);
     u->role = db_get(rs, 0, 3);
     u->created_at = db_get(rs, 0, 4);
     u->address = NULL;
-    rc = events_user_registered(service_work(r), u);
+    rc = events_user_registered(w, u);
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -130,34 +131,34 @@ done:
 }
 
 int
-store_user_by_email(struct req *r, const char *email, struct user **out, const char **hash)
+store_user_by_email(struct work *w, const char *email, struct user **out, const char **hash)
 {
-    return user_query(r, SQL_USER_BY_EMAIL, email, out, hash);
+    return user_query(w, SQL_USER_BY_EMAIL, email, out, hash);
 }
 
 int
-store_user_get(struct req *r, int64_t id, struct user **out)
+store_user_get(struct work *w, int64_t id, struct user **out)
 {
-    return user_query(r, SQL_USER_BY_ID, db_i64_text(r->arena, id), out, NULL);
+    return user_query(w, SQL_USER_BY_ID, db_i64_text(w->arena, id), out, NULL);
 }
 
 int
-store_address_put(struct req *r, int64_t user_id, const struct address *a)
+store_address_put(struct work *w, int64_t user_id, const struct address *a)
 {
-    struct db      *db = service_db(r);
+    struct db      *db = w->db;
     struct db_rows *rs;
     int             rc;
 
     rc = db_begin(db);
     if (rc)
         return rc;
-    rc = db_exec_row(db, r->arena, SQL_ADDRESS_PUT,
-                     (const char *const[]){db_i64_text(r->arena, user_id), a->line1, a->line2,
+    rc = db_exec_row(db, w->arena, SQL_ADDRESS_PUT,
+                     (const char *const[]){db_i64_text(w->arena, user_id), a->line1, a->line2,
                                            a->city, a->postal_code, a->country},
                      &rs);
     if (rc)
         goto done;
-    rc = events_address_changed(service_work(r), user_id, a, db_i64(rs, 0, 0));
+    rc = events_address_changed(w, user_id, a, db_i64(rs, 0, 0));
     if (rc)
         goto done;
     rc = db_commit(db);
@@ -168,14 +169,13 @@ done:
 }
 
 int
-store_throttle_get(struct req *r, const char *account, const char *ip, struct throttle_state *acct,
+store_throttle_get(struct work *w, const char *account, const char *ip, struct throttle_state *acct,
                    struct throttle_state *addr, int64_t *now_ms)
 {
     struct db_rows *rs;
     int             rc;
 
-    rc =
-        db_exec(service_db(r), r->arena, SQL_THROTTLE_GET, (const char *const[]){account, ip}, &rs);
+    rc = db_exec(w->db, w->arena, SQL_THROTTLE_GET, (const char *const[]){account, ip}, &rs);
     if (rc)
         return rc;
     if (rs->nrows != 1)
@@ -189,29 +189,27 @@ store_throttle_get(struct req *r, const char *account, const char *ip, struct th
 }
 
 int
-store_throttle_fail(struct req *r, const char *account, const char *ip, int64_t window_ms)
+store_throttle_fail(struct work *w, const char *account, const char *ip, int64_t window_ms)
 {
-    const char *w = db_i64_text(r->arena, window_ms);
+    const char *win = db_i64_text(w->arena, window_ms);
     int         rc;
 
-    rc = db_exec(service_db(r), r->arena, SQL_THROTTLE_FAIL, (const char *const[]){account, ip, w},
-                 NULL);
+    rc = db_exec(w->db, w->arena, SQL_THROTTLE_FAIL, (const char *const[]){account, ip, win}, NULL);
     if (rc)
         return rc;
     /* Rows of ended windows are harmless (the next failure restarts them) but
      * would pile up, one per email or address ever tried; a sweep now and
      * then keeps the table small without a timer. */
     if (atomic_fetch_add(&fails_recorded, 1) % SWEEP_EVERY == SWEEP_EVERY - 1) {
-        rc = db_exec(service_db(r), r->arena, SQL_THROTTLE_SWEEP, (const char *const[]){w}, NULL);
-        if (rc)
-            rlog_warn(r, "sweeping ended login-throttle windows failed: %s", err_name(rc));
+        rc = db_exec(w->db, w->arena, SQL_THROTTLE_SWEEP, (const char *const[]){win}, NULL);
+        if (rc) /* the handler thread's log context adds the request's ids */
+            log_warn("sweeping ended login-throttle windows failed: %s", err_name(rc));
     }
     return ERR_OK;
 }
 
 int
-store_throttle_reset(struct req *r, const char *account)
+store_throttle_reset(struct work *w, const char *account)
 {
-    return db_exec(service_db(r), r->arena, SQL_THROTTLE_RESET, (const char *const[]){account},
-                   NULL);
+    return db_exec(w->db, w->arena, SQL_THROTTLE_RESET, (const char *const[]){account}, NULL);
 }

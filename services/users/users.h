@@ -83,25 +83,25 @@ int64_t throttle_wait(const struct throttle_state *s, int64_t max_failures, int6
 extern const struct db_stmt users_stmts[];
 /* Insert the user and write user.registered, one transaction.
  * ERR_DUPLICATE when the email (case-insensitively) is taken. */
-MUST_CHECK int store_user_create(struct req *r, const char *email, const char *hash,
+MUST_CHECK int store_user_create(struct work *w, const char *email, const char *hash,
                                  const char *name, struct user **out);
 /* ERR_NOT_FOUND when no account has this (normalised) email. */
-MUST_CHECK int store_user_by_email(struct req *r, const char *email, struct user **out,
+MUST_CHECK int store_user_by_email(struct work *w, const char *email, struct user **out,
                                    const char **hash);
-MUST_CHECK int store_user_get(struct req *r, int64_t id, struct user **out);
+MUST_CHECK int store_user_get(struct work *w, int64_t id, struct user **out);
 /* Create or replace the address and write user.address_changed, one
  * transaction. ERR_NOT_FOUND when user_id names no account. */
-MUST_CHECK int store_address_put(struct req *r, int64_t user_id, const struct address *a);
+MUST_CHECK int store_address_put(struct work *w, int64_t user_id, const struct address *a);
 /* Both throttle rows (key NULL: none) and the database's clock. */
-MUST_CHECK int store_throttle_get(struct req *r, const char *account, const char *ip,
+MUST_CHECK int store_throttle_get(struct work *w, const char *account, const char *ip,
                                   struct throttle_state *acct, struct throttle_state *addr,
                                   int64_t *now_ms);
 /* Count one failure against each non-NULL key (a new window when the old one
  * ended); now and then sweep rows whose window ended long ago. */
-MUST_CHECK int store_throttle_fail(struct req *r, const char *account, const char *ip,
+MUST_CHECK int store_throttle_fail(struct work *w, const char *account, const char *ip,
                                    int64_t window_ms);
 /* Forget the account's failures (a successful login). */
-MUST_CHECK int store_throttle_reset(struct req *r, const char *account);
+MUST_CHECK int store_throttle_reset(struct work *w, const char *account);
 
 /* events.c: payloads into the outbox, inside the transaction open on w->db. */
 MUST_CHECK int events_user_registered(struct work *w, const struct user *u);
