@@ -88,7 +88,7 @@ cart_of(struct req *r, int create, struct cart_ref *ref)
         cart_ref_user(ref, r->user.user_id, &cart_cfg.ttl);
         if (!has_cookie || cart_ref_anon(&anon, id, &cart_cfg.ttl) != ERR_OK)
             return ERR_OK;
-        rc = store_cart_merge(W(r)->kv, r->arena, &anon, ref, &merged);
+        rc = store_cart_merge(service_work(r), &anon, ref, &merged);
         if (rc)
             return rc;
         if (merged > 0)
@@ -175,7 +175,7 @@ cart_get(struct req *r)
     if (rc)
         return rc;
     if (ref.kind != CART_NONE) {
-        rc = store_cart_get(W(r)->kv, r->arena, &ref, &c);
+        rc = store_cart_get(service_work(r), &ref, &c);
         if (rc)
             return rc;
     }
@@ -210,7 +210,7 @@ cart_item_add(struct req *r)
     rc = cart_of(r, 1, &ref);
     if (rc)
         return rc;
-    rc = store_cart_add(W(r)->kv, r->arena, &ref, &p, in.quantity, &c);
+    rc = store_cart_add(service_work(r), &ref, &p, in.quantity, &c);
     if (rc == ERR_CONFLICT)
         return conflict(r);
     if (rc)
@@ -243,7 +243,7 @@ cart_item_put(struct req *r)
         return rc;
     rc = ref.kind == CART_NONE
              ? ERR_NOT_FOUND
-             : store_cart_set(W(r)->kv, r->arena, &ref, in.product_id, in.quantity, &c);
+             : store_cart_set(service_work(r), &ref, in.product_id, in.quantity, &c);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "cart item not found");
     if (rc)
@@ -267,8 +267,7 @@ cart_item_delete(struct req *r)
     rc = cart_of(r, 0, &ref);
     if (rc)
         return rc;
-    rc =
-        ref.kind == CART_NONE ? ERR_NOT_FOUND : store_cart_remove(W(r)->kv, r->arena, &ref, id, &c);
+    rc = ref.kind == CART_NONE ? ERR_NOT_FOUND : store_cart_remove(service_work(r), &ref, id, &c);
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "cart item not found");
     if (rc)

@@ -140,21 +140,19 @@ int  cart_currency_valid(const char *z);
 
 /* store.c: every Redis command. ERR_UNAVAILABLE when Redis is down, ERR_BUSY
  * when concurrent writers kept winning. Reads and writes extend the TTL. */
-MUST_CHECK int store_cart_get(struct kv *kv, struct arena *a, const struct cart_ref *ref,
-                              struct cart *out);
-MUST_CHECK int store_cart_add(struct kv *kv, struct arena *a, const struct cart_ref *ref,
+MUST_CHECK int store_cart_get(struct work *w, const struct cart_ref *ref, struct cart *out);
+MUST_CHECK int store_cart_add(struct work *w, const struct cart_ref *ref,
                               const struct product_snap *p, int64_t qty, struct cart *out);
-MUST_CHECK int store_cart_set(struct kv *kv, struct arena *a, const struct cart_ref *ref,
-                              int64_t product_id, int64_t qty, struct cart *out);
-MUST_CHECK int store_cart_remove(struct kv *kv, struct arena *a, const struct cart_ref *ref,
-                                 int64_t product_id, struct cart *out);
+MUST_CHECK int store_cart_set(struct work *w, const struct cart_ref *ref, int64_t product_id,
+                              int64_t qty, struct cart *out);
+MUST_CHECK int store_cart_remove(struct work *w, const struct cart_ref *ref, int64_t product_id,
+                                 struct cart *out);
 /* Merge anon into user and delete anon, in one transaction: a retry finds
  * anon gone and adds nothing. *lines is how many lines changed. */
-MUST_CHECK int store_cart_merge(struct kv *kv, struct arena *a, const struct cart_ref *anon,
+MUST_CHECK int store_cart_merge(struct work *w, const struct cart_ref *anon,
                                 const struct cart_ref *user, size_t *lines);
 /* Apply ev to every cart holding its product; *carts is how many changed. */
-MUST_CHECK int store_product_event(struct kv *kv, struct arena *a, const struct product_event *ev,
-                                   size_t *carts);
+MUST_CHECK int store_product_event(struct work *w, const struct product_event *ev, size_t *carts);
 
 /* catalog.c: price snapshots */
 /* The product's name and price from the catalog (or the per-process cache).

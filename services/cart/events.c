@@ -34,7 +34,7 @@ apply(struct mq_msg *m, const struct product_event *ev)
     int    rc;
 
     catalog_cache_evict(ev->id);
-    rc = store_product_event(((struct cart_worker *)m->work.ext)->kv, m->work.arena, ev, &carts);
+    rc = store_product_event(&m->work, ev, &carts);
     if (rc) {
         m->error = arena_printf(m->work.arena, "redis: %s", err_name(rc));
         return rc;

@@ -29,6 +29,14 @@ static const char touch_read_lua[] =
     "end\n"
     "return h\n";
 
+/* Every handler thread and the consumer thread keep their Redis handle in
+ * their service state (struct cart_worker, the work's ext). */
+static struct kv *
+kv_of(const struct work *w)
+{
+    return ((struct cart_worker *)w->ext)->kv;
+}
+
 static int
 cmd(struct kv *kv, struct arena *a, int argc, const char *const *argv, struct kv_reply **out)
 {
@@ -208,8 +216,10 @@ commit(struct kv *kv, struct arena *a, const struct cart_ref *ref, const struct 
 /* ---- carts -------------------------------------------------------------------------------- */
 
 int
-store_cart_get(struct kv *kv, struct arena *a, const struct cart_ref *ref, struct cart *out)
+store_cart_get(struct work *w, const struct cart_ref *ref, struct cart *out)
 {
+    struct kv    *kv = kv_of(w);
+    struct arena *a = w->arena;
     return touch_read(kv, a, ref, out);
 }
 
@@ -243,25 +253,30 @@ edit(struct kv *kv, struct arena *a, const struct cart_ref *ref, const struct pr
 }
 
 int
-store_cart_add(struct kv *kv, struct arena *a, const struct cart_ref *ref,
-               const struct product_snap *p, int64_t qty, struct cart *out)
+store_cart_add(struct work *w, const struct cart_ref *ref, const struct product_snap *p,
+               int64_t qty, struct cart *out)
 {
+    struct kv    *kv = kv_of(w);
+    struct arena *a = w->arena;
     return edit(kv, a, ref, p, p->id, qty, out);
 }
 
 int
-store_cart_set(struct kv *kv, struct arena *a, const struct cart_ref *ref, int64_t product_id,
-               int64_t qty, struct cart *out)
+store_cart_set(struct work *w, const struct cart_ref *ref, int64_t product_id, int64_t qty,
+               struct cart *out)
 {
+    struct kv    *kv = kv_of(w);
+    struct arena *a = w->arena;
     return edit(kv, a, ref, NULL, product_id, qty, out);
 }
 
 /* HDEL and SREM in one MULTI, so a concurrent re-add (HSET + SADD, also one
  * transaction) cannot lose its set entry. */
 int
-store_cart_remove(struct kv *kv, struct arena *a, const struct cart_ref *ref, int64_t product_id,
-                  struct cart *out)
+store_cart_remove(struct work *w, const struct cart_ref *ref, int64_t product_id, struct cart *out)
 {
+    struct kv       *kv = kv_of(w);
+    struct arena    *a = w->arena;
     const char      *pid = arena_printf(a, "%lld", (long long)product_id);
     char             idx[CART_KEY_MAX];
     struct kv_reply *rep;
@@ -289,9 +304,11 @@ store_cart_remove(struct kv *kv, struct arena *a, const struct cart_ref *ref, in
 }
 
 int
-store_cart_merge(struct kv *kv, struct arena *a, const struct cart_ref *anon,
-                 const struct cart_ref *user, size_t *lines)
+store_cart_merge(struct work *w, const struct cart_ref *anon, const struct cart_ref *user,
+                 size_t *lines)
 {
+    struct kv        *kv = kv_of(w);
+    struct arena     *a = w->arena;
     struct cart       u, an;
     struct cart_line *out;
     size_t            n;
@@ -372,8 +389,10 @@ event_one(struct kv *kv, struct arena *a, const char *key, const struct product_
 }
 
 int
-store_product_event(struct kv *kv, struct arena *a, const struct product_event *ev, size_t *carts)
+store_product_event(struct work *w, const struct product_event *ev, size_t *carts)
 {
+    struct kv       *kv = kv_of(w);
+    struct arena    *a = w->arena;
     char             idx[CART_KEY_MAX];
     const char      *cursor = "0";
     struct kv_reply *rep, *members;
