@@ -1,7 +1,8 @@
 /*
  * httpc.c - the blocking HTTP/1.1 client of httpc.h: non-blocking sockets
  * driven by poll(2) against one deadline per exchange, a small cache of idle
- * keep-alive connections, responses parsed by http_parse.c. GET only today;
+ * keep-alive connections, responses parsed by http_parse.c (the URL and the
+ * request text: httpc_text.c). GET only today;
  * a method member in struct httpc_req is the place to grow (and then only
  * idempotent methods may be retried on a stale connection).
  */
@@ -23,14 +24,13 @@
 #include "buf.h"
 #include "http_parse.h"
 #include "httpc.h"
+#include "httpc_int.h"
 #include "net.h"
 
 #define HTTPC_CONNS       4     /* idle connections kept per client */
-#define HTTPC_HOST_MAX    264   /* "host:port" */
 #define HTTPC_HEAD_BYTES  16384 /* every response header line together */
 #define HTTPC_HEADERS_MAX 64
 #define HTTPC_READ_CHUNK  16384
-#define HTTPC_TRACE_MAX   256 /* longest forwarded X-Request-Id / traceparent */
 
 struct hconn {
     int      fd; /* -1: a free slot */
@@ -43,15 +43,6 @@ struct httpc {
     size_t       max_body;
     uint64_t     connects, tick;
     char         error[192];
-};
-
-/* A parsed url. */
-struct target {
-    char        hostport[HTTPC_HOST_MAX]; /* what to connect to; the cache key */
-    const char *host;                     /* the authority as written, for Host: */
-    size_t      host_len;
-    const char *path; /* after the authority, up to '#'; may be "" or start with '?' */
-    size_t      path_len;
 };
 
 /* One exchange's parser state: the context of the hp_events callbacks. */
@@ -109,86 +100,6 @@ wait_fd(int fd, short events, int64_t deadline)
         if (n < 0 && errno != EINTR)
             return ERR_UNAVAILABLE;
     }
-}
-
-/* ---- url ------------------------------------------------------------------------------ */
-
-/* "http://host[:port][/path][?query][#frag]", visible ASCII only (no
- * userinfo, no https). The port defaults to 80. */
-static int
-target_parse(const char *url, struct target *t)
-{
-    const char *p, *end;
-    size_t      n, i;
-    int         has_port, w;
-
-    if (url == NULL || strncasecmp(url, "http://", 7) != 0)
-        return ERR_INVALID;
-    for (i = 0; url[i] != '\0'; i++)
-        if ((unsigned char)url[i] <= ' ' || (unsigned char)url[i] >= 0x7f)
-            return ERR_INVALID;
-    p = url + 7;
-    n = strcspn(p, "/?#");
-    if (n == 0 || memchr(p, '@', n) != NULL)
-        return ERR_INVALID;
-    if (p[0] == '[') {
-        end = memchr(p, ']', n);
-        if (end == NULL)
-            return ERR_INVALID;
-        has_port = end + 1 < p + n;
-    } else {
-        has_port = memchr(p, ':', n) != NULL;
-    }
-    w = snprintf(t->hostport, sizeof(t->hostport), "%.*s%s", (int)n, p, has_port ? "" : ":80");
-    if (w < 0 || (size_t)w >= sizeof(t->hostport))
-        return ERR_INVALID;
-    t->host = p;
-    t->host_len = n;
-    t->path = p + n;
-    t->path_len = strcspn(t->path, "#");
-    return ERR_OK;
-}
-
-/* A value safe to put in a header line: 1..max bytes of printable ASCII, and
- * spaces only when spaces is set. */
-static int
-value_ok(const char *z, size_t max, int spaces)
-{
-    size_t i;
-
-    if (z == NULL || z[0] == '\0')
-        return 0;
-    for (i = 0; z[i] != '\0'; i++)
-        if (i >= max || (unsigned char)z[i] < ' ' || (unsigned char)z[i] >= 0x7f ||
-            (z[i] == ' ' && !spaces))
-            return 0;
-    return 1;
-}
-
-/* A forwarded X-Request-Id / traceparent: 1..HTTPC_TRACE_MAX visible characters. */
-static int
-header_ok(const char *z)
-{
-    return value_ok(z, HTTPC_TRACE_MAX, 0);
-}
-
-static char *
-request_text(struct arena *a, const struct httpc_req *rq, const char *authorization,
-             const struct target *t)
-{
-    const char *slash = t->path_len > 0 && t->path[0] == '/' ? "" : "/";
-    int         auth = value_ok(authorization, 4096, 1); /* "Bearer TOKEN" */
-
-    return arena_printf(
-        a,
-        "GET %s%.*s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: souk-httpc\r\n"
-        "Accept: application/json\r\n%s%s%s%s%s%s%s%s%s\r\n",
-        slash, (int)t->path_len, t->path, (int)t->host_len, t->host,
-        header_ok(rq->request_id) ? "X-Request-Id: " : "",
-        header_ok(rq->request_id) ? rq->request_id : "", header_ok(rq->request_id) ? "\r\n" : "",
-        header_ok(rq->traceparent) ? "traceparent: " : "",
-        header_ok(rq->traceparent) ? rq->traceparent : "", header_ok(rq->traceparent) ? "\r\n" : "",
-        auth ? "Authorization: " : "", auth ? authorization : "", auth ? "\r\n" : "");
 }
 
 /* ---- connections ---------------------------------------------------------------------- */
@@ -541,10 +452,10 @@ request_with(struct httpc *c, struct arena *a, const struct httpc_req *rq,
     c->error[0] = '\0';
     if (rq->timeout_ms <= 0)
         return fail(c, ERR_INVALID, "timeout must be positive");
-    if (target_parse(rq->url, &t) != ERR_OK)
+    if (httpc_target_parse(rq->url, &t) != ERR_OK)
         return fail(c, ERR_INVALID, "malformed url");
     deadline = now_ms() + rq->timeout_ms;
-    req = request_text(a, rq, authorization, &t);
+    req = httpc_request_text(a, rq, authorization, &t);
     /* A kept-alive connection the server closed meanwhile fails before
      * any byte of the answer: a GET is safe to send again, once. */
     for (attempt = 0;; attempt++) {
