@@ -24,7 +24,20 @@ struct arena;
     X(PRODUCT_DELETED,       "product.deleted",       1)    \
     X(USER_REGISTERED,       "user.registered",       1)    \
     X(USER_ADDRESS_CHANGED,  "user.address_changed",  1)    \
-    X(REVIEW_CREATED,        "review.created",        1)
+    X(REVIEW_CREATED,        "review.created",        1)    \
+    X(ORDER_CREATED,         "order.created",         1)    \
+    X(ORDER_CONFIRMED,       "order.confirmed",       1)    \
+    X(ORDER_REJECTED,        "order.rejected",        1)    \
+    X(ORDER_CANCELLED,       "order.cancelled",       1)    \
+    X(INVENTORY_RESERVED,    "inventory.reserved",    1)    \
+    X(INVENTORY_REJECTED,    "inventory.rejected",    1)    \
+    X(INVENTORY_RELEASED,    "inventory.released",    1)    \
+    X(INVENTORY_SOLD,        "inventory.sold",        1)    \
+    X(INVENTORY_STOCK_CHANGED, "inventory.stock_changed", 1) \
+    X(PAYMENT_SUCCEEDED,     "payment.succeeded",     1)    \
+    X(PAYMENT_FAILED,        "payment.failed",        1)    \
+    X(PAYMENT_CAPTURED,      "payment.captured",      1)    \
+    X(PAYMENT_REFUNDED,      "payment.refunded",      1)
 /* clang-format on */
 
 enum event_type {
