@@ -26,6 +26,9 @@ struct ctl_config {
     const char *users_db;       /* SOUK_USERS_DB */
     const char *reviews_db;     /* SOUK_REVIEWS_DB */
     const char *cart_db;        /* SOUK_CART_DB */
+    const char *orders_db;      /* SOUK_ORDERS_DB */
+    const char *inventory_db;   /* SOUK_INVENTORY_DB */
+    const char *payments_db;    /* SOUK_PAYMENTS_DB */
     const char *backbone_db;    /* SOUK_BACKBONE_DB */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
     const char *pg_admin_dsn;   /* SOUK_PG_ADMIN_DSN */
