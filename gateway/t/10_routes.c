@@ -85,7 +85,9 @@ test_default_file(void)
     if (rc)
         return;
     T_EQ_INT(t->nroutes, 17, "default: 17 routes");
-    T_EQ_INT(t->npools, 9, "default: monolith, catalog, search, users, reviews, cart, orders, inventory and payments upstreams");
+    T_EQ_INT(t->npools, 9,
+             "default: monolith, catalog, search, users, reviews, cart, orders, inventory and "
+             "payments upstreams");
     for (i = 0; i < (size_t)t->npools; i++)
         T_EQ_STR(t->pools[i].health_path, "/health", "default: %s health path", t->pools[i].name);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
