@@ -5,8 +5,9 @@ package Souk::Contract;
 #   SOUK_TEST_TARGET=http://127.0.0.1:8080   a stack someone runs already (`make run`), used as is
 #   SOUK_CONTRACT_MODE=monolith (default)    a fresh MariaDB schema and one souk-monolith
 #   SOUK_CONTRACT_MODE=services              fresh PostgreSQL databases, Redis and a vhost,
-#                                            souk-users, -catalog, -search, -reviews, -cart and
-#                                            souk-gateway in front with those routes in mode new
+#                                            souk-users, -catalog, -search, -reviews, -cart,
+#                                            -orders, -inventory, -payments and souk-gateway in
+#                                            front with their routes in mode new
 #
 #   my $t = contract_target();
 #   my $u = $t->user;                                  # registered and logged in through v1
@@ -35,14 +36,19 @@ my $SEQ = 0;
 # Which services serve which v1 routes behind the gateway, in spawn order: the consumers
 # search and reviews before the producers catalog and users (queues bound before anything is
 # published; catalog's own queue, for reviews' review.created, is bound before it is ready),
-# cart after the catalog it asks for price snapshots. Fixtures come later still.
-my @SERVICES = qw(search reviews catalog users cart);
+# cart after the catalog it asks for price snapshots, the order domain last (orders reads the
+# cart at checkout; its replicas and inventory's stock fill from events published by the
+# fixtures, which come later still). payments serves no v1 route: it only takes part in the saga.
+my @SERVICES = qw(search reviews catalog users cart inventory payments orders);
 my %ROUTES = (
-    users   => [[accounts => '/api/v1/accounts']],
-    catalog => [[products => '/api/v1/products'], [categories => '/api/v1/categories']],
-    search  => [[search => '/api/v1/search']],
-    reviews => [[reviews => '/api/v1/products/{id}/reviews']],
-    cart    => [[cart => '/api/v1/cart', 'user']],
+    users     => [[accounts => '/api/v1/accounts']],
+    catalog   => [[products => '/api/v1/products'], [categories => '/api/v1/categories']],
+    search    => [[search => '/api/v1/search']],
+    reviews   => [[reviews => '/api/v1/products/{id}/reviews']],
+    cart      => [[cart => '/api/v1/cart', 'user']],
+    orders    => [[orders => '/api/v1/orders', 'user']],
+    inventory => [[stock => '/api/v1/products/{id}/stock']],
+    payments  => [],
 );
 
 # contract_target(): the target of this test file, started if need be (stopped at exit).
@@ -83,6 +89,9 @@ sub _start_services {
         catalog => sub { (SOUK_REDIS_URL => $redis->url) },
         users   => sub { (SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) },
         cart => sub { (SOUK_REDIS_URL => $redis->url, SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
+        orders => sub { (SOUK_CART_URL => $t->{svc}{cart}->url) },
+        # an unavailable provider is given up on well within the checkout's wait
+        payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2) },
     );
     for my $name (@SERVICES) {
         $t->{svc}{$name} = fresh_service($name, %common, $env{$name} ? $env{$name}->() : ());
@@ -330,8 +339,8 @@ sub product_priced { my ($t, $id) = @_; $t->_wait_replica(products => $id) }
 
 # How to ask orders' database whether a replica has a row (services/orders/migrations).
 my %ORDERS_REPLICA = (
-    customers => 'SELECT 1 FROM customer_replica WHERE user_id = %d AND line1 IS NOT NULL',
-    products  => 'SELECT 1 FROM product_replica WHERE product_id = %d',
+    customers => 'SELECT 1 FROM customers_replica WHERE id = %d AND line1 IS NOT NULL',
+    products  => 'SELECT 1 FROM products_replica WHERE id = %d AND NOT deleted',
 );
 
 sub _wait_replica {
