@@ -1,0 +1,221 @@
+# The checkout saga end to end (DESIGN.md §3, contracts/events.md "The order saga") on real
+# processes: souk-orders, -inventory, -payments, -cart, -catalog, -users behind souk-gateway,
+# RabbitMQ between them (tests/lib/Souk/Saga.pm). Every outcome is checked where it lands:
+# the v1 answer, the v2 order and its timeline, and the services' audit views (what inventory
+# holds and sold, what the simulated provider did).
+#
+#   happy path          201 CONFIRMED; the timeline shows every step with its service and the
+#                       request's trace id; one authorisation, one capture; the hold sold; the
+#                       cart emptied
+#   out of stock        409; REJECTED; nothing held, nothing charged
+#   declined            402; CANCELLED; the hold released; nothing authorised
+#   provider down       503 + Retry-After; payments tried SOUK_PAYMENTS_RETRY_LIMIT times, then
+#                       CANCELLED; the hold released; nothing recorded at the provider
+#   deadline            payments stopped: the order stays PENDING (the admin saga tracker lists
+#                       it) until the sweeper cancels it at its deadline; the hold released;
+#                       payments, back, leaves no authorisation standing and captures nothing
+#   duplicates, reorder events published again (the same id, and copies under new ids, late
+#                       for orders already terminal) change nothing
+use strict;
+use warnings;
+use Test::More;
+use JSON::PP ();
+use Time::HiRes ();
+use lib 'tests/lib';
+use Souk::Test;
+use Souk::Saga;
+
+my ($OK, $DECLINE, $DOWN) = qw(4242424242424242 4000000000000002 4000000000000119);
+my ($DEADLINE, $RETRIES) = (12, 3);
+my $s = Souk::Saga->start(env => {
+    orders => {SOUK_ORDERS_DEADLINE_S => $DEADLINE, SOUK_ORDERS_SWEEP_MS => 200},
+    inventory => {SOUK_INVENTORY_HOLD_S => 4 * $DEADLINE},
+    payments => {SOUK_PAYMENTS_RETRY_LIMIT => $RETRIES},
+});
+my $u = $s->user;
+my $anvil = $s->product(price => 1999, stock => 5);
+my $bell = $s->product(price => 500, stock => 1);
+
+# What the audit views say (SAGA.md): a product's stock, an order's holds and provider record.
+sub stock_of {
+    my ($pid) = @_;
+    my $r = $s->sql(inventory => "SELECT received, on_hand, reserved, sold FROM audit_stock"
+        . " WHERE product_id = $pid")->[0];
+    return $r ? {received => 0 + $r->[0], on_hand => 0 + $r->[1], reserved => 0 + $r->[2], sold => 0 + $r->[3]} : undef;
+}
+sub holds_of {
+    my ($oid) = @_;
+    return [map { "$_->[0]x$_->[1] $_->[2]" } @{$s->sql(inventory => "SELECT product_id, quantity,"
+        . " state FROM audit_holds WHERE order_id = $oid ORDER BY product_id")}];
+}
+sub provider_of {
+    my ($oid) = @_;
+    my $r = $s->sql(payments => 'SELECT count(*), coalesce(sum(authorized), 0), coalesce(sum(captured), 0),'
+        . " coalesce(sum(refunded), 0), coalesce(sum(voided), 0) FROM audit_provider WHERE order_id = $oid")->[0];
+    return {keys => 0 + $r->[0], authorized => 0 + $r->[1], captured => 0 + $r->[2],
+        refunded => 0 + $r->[3], voided => 0 + $r->[4]};
+}
+sub settles { my ($what, $cond) = @_; ok(wait_until($what, $cond, 20), $what) }
+sub cart_items { $s->api(GET => '/api/v1/cart', token => $u->{token})->{json}{items} }
+
+# --- happy path -----------------------------------------------------------------------------
+$s->cart_add($u, $anvil->{id}, 2);
+my $trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+my $res = $s->checkout($u, $OK, traceparent => "00-$trace-00f067aa0ba902b7-01");
+is($res->{status}, 201, 'happy: v1 checkout is 201') or diag($res->{body});
+is($res->{json}{status}, 'CONFIRMED', 'happy: the order is CONFIRMED when v1 answers');
+my $o1 = $res->{json}{id} // 0;
+my @steps = (['order.created', 'orders'], ['inventory.reserved', 'inventory'],
+    ['payment.succeeded', 'payments'], ['order.confirmed', 'orders']);
+my $v2 = $s->wait_status($u, $o1, 'CONFIRMED', 20, map { $_->[0] } @steps);
+ok($v2, 'happy: v2 shows CONFIRMED with the whole timeline') or diag(explain($s->order_v2($u, $o1)));
+my %seen = map { ($_->{type} => $_) } @{$v2->{timeline} || []};
+for my $st (@steps) {
+    is($seen{$st->[0]}{service}, $st->[1], "happy: timeline: $st->[0] from $st->[1]");
+    like($seen{$st->[0]}{at} // '', qr/^\d{4}-\d\d-\d\dT/, "happy: timeline: $st->[0] has its time");
+}
+is_deeply([sort keys %{{map { ($_->{trace_id} => 1) } @{$v2->{timeline} || []}}}], [$trace],
+    'happy: every event of the timeline carries the request\'s trace id');
+my @types = map { $_->{type} } @{$v2->{timeline} || []};
+my ($created, $confirmed) = map { my $t = $_; (grep { $types[$_] eq $t } 0 .. $#types)[0] // -1 }
+    'order.created', 'order.confirmed';
+ok($created >= 0 && $confirmed > $created, 'happy: the timeline is in order (created before confirmed)')
+    or diag("@types");
+settles('happy: the authorisation is captured (payment.captured)', sub { provider_of($o1)->{captured} == 1 });
+is_deeply(provider_of($o1), {keys => 1, authorized => 1, captured => 1, refunded => 0, voided => 0},
+    'happy: one provider key, one authorisation, one capture');
+settles('happy: the hold became a sale', sub { "@{holds_of($o1)}" eq "$anvil->{id}x2 SOLD" });
+is_deeply(stock_of($anvil->{id}), {received => 5, on_hand => 3, reserved => 0, sold => 2},
+    'happy: stock 5 -> 3 on hand, 2 sold, nothing reserved');
+settles('happy: the cart is emptied (order.confirmed)', sub { !@{cart_items() || [1]} });
+
+# --- out of stock ---------------------------------------------------------------------------
+$s->cart_add($u, $bell->{id}, 2);
+$res = $s->checkout($u, $OK);
+is_problem($res, 409, 'out-of-stock', 'out of stock: v1 409 out-of-stock');
+my $o2 = $s->last_order($u);
+isnt($o2, $o1, 'out of stock: the failed checkout is kept as an order');
+$v2 = $s->wait_status($u, $o2, 'REJECTED', 20, 'order.created', 'inventory.rejected', 'order.rejected');
+ok($v2, 'out of stock: v2 REJECTED with inventory.rejected and order.rejected');
+is_deeply(provider_of($o2), {keys => 0, authorized => 0, captured => 0, refunded => 0, voided => 0},
+    'out of stock: nothing charged, the provider never asked');
+ok(!grep({ / (HELD|SOLD)$/ } @{holds_of($o2)}), 'out of stock: nothing held')
+    or diag("@{holds_of($o2)}");
+is_deeply(stock_of($bell->{id}), {received => 1, on_hand => 1, reserved => 0, sold => 0},
+    'out of stock: the bell\'s stock untouched');
+is_deeply([map { [$_->{product_id}, $_->{quantity}] } @{cart_items()}], [[$bell->{id}, 2]],
+    'out of stock: the cart is kept');
+$s->api(DELETE => "/api/v1/cart/items/$bell->{id}", token => $u->{token});
+
+# --- declined -------------------------------------------------------------------------------
+$s->cart_add($u, $anvil->{id}, 1);
+is_problem($s->checkout($u, $DECLINE), 402, 'payment-declined', 'declined: v1 402');
+my $o3 = $s->last_order($u);
+$v2 = $s->wait_status($u, $o3, 'CANCELLED', 20, 'inventory.reserved', 'payment.failed', 'order.cancelled');
+ok($v2, 'declined: v2 CANCELLED after payment.failed');
+is($v2->{reason}, 'payment-declined', 'declined: reason payment-declined');
+settles('declined: the hold is released', sub { "@{holds_of($o3)}" eq "$anvil->{id}x1 RELEASED" });
+is_deeply(stock_of($anvil->{id}), {received => 5, on_hand => 3, reserved => 0, sold => 2},
+    'declined: stock back where it was');
+is(provider_of($o3)->{authorized}, 0, 'declined: nothing authorised');
+
+# --- provider unavailable -------------------------------------------------------------------
+my $t0 = Time::HiRes::time();
+$res = $s->checkout($u, $DOWN);
+is_problem($res, 503, 'payment-unavailable', 'provider down: v1 503 payment-unavailable');
+like($res->{headers}{'retry-after'} // '', qr/^\d+$/, 'provider down: Retry-After');
+my $o4 = $s->last_order($u);
+$v2 = $s->wait_status($u, $o4, 'CANCELLED', 20, 'payment.failed');
+ok($v2, 'provider down: v2 CANCELLED');
+is($v2->{reason}, 'payment-unavailable', 'provider down: reason payment-unavailable');
+my ($failed) = @{$s->sql(payments => "SELECT envelope FROM outbox WHERE type = 'payment.failed'"
+    . " AND aggregate_id = $o4")};
+my $payload = $failed ? JSON::PP::decode_json($failed->[0])->{payload} : {};
+is_deeply([@$payload{qw(reason attempts)}], ['unavailable', $RETRIES],
+    "provider down: payment.failed after $RETRIES attempts");
+cmp_ok(Time::HiRes::time() - $t0, '<', $DEADLINE, 'provider down: given up on before the deadline');
+is(provider_of($o4)->{authorized}, 0, 'provider down: nothing authorised');
+settles('provider down: the hold is released', sub { "@{holds_of($o4)}" eq "$anvil->{id}x1 RELEASED" });
+is_deeply([map { [$_->{product_id}, $_->{quantity}] } @{cart_items()}], [[$anvil->{id}, 1]],
+    'provider down: the cart is kept');
+
+# --- deadline: payments stopped -------------------------------------------------------------
+$s->stop('payments');
+$t0 = Time::HiRes::time();
+$res = $s->checkout_v2($u, $OK);
+is($res->{status}, 202, 'deadline: v2 checkout answers 202 at once') or diag($res->{body});
+my $o5 = $res->{json}{id} // 0;
+is($res->{json}{status}, 'PENDING', 'deadline: PENDING');
+settles('deadline: held while payments is away', sub { "@{holds_of($o5)}" eq "$anvil->{id}x1 HELD" });
+my $sagas = $s->api(GET => '/api/v2/admin/sagas?state=PENDING', token => $s->admin_token);
+is($sagas->{status}, 200, 'deadline: the admin saga tracker answers');
+ok((grep { $_->{id} == $o5 } @{$sagas->{json}{items} || []}), 'deadline: it lists the pending order');
+is($s->order_v2($u, $o5)->{status}, 'PENDING', 'deadline: still PENDING before the deadline');
+$v2 = $s->wait_status($u, $o5, 'CANCELLED', $DEADLINE + 15, 'order.cancelled');
+my $took = Time::HiRes::time() - $t0;
+ok($v2, 'deadline: the sweeper cancelled it');
+is($v2->{reason}, 'deadline', 'deadline: reason deadline');
+cmp_ok($took, '>=', $DEADLINE - 1, "deadline: not before its deadline (${took}s)");
+settles('deadline: the hold is released', sub { "@{holds_of($o5)}" eq "$anvil->{id}x1 RELEASED" });
+$s->start_again('payments');
+settles('deadline: payments, back, has worked through what it missed',
+    sub { !$s->sql1(payments => "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        && $s->sql1(payments => "SELECT count(*) FROM audit_payments WHERE order_id = $o5") });
+my $pr = provider_of($o5);
+is($pr->{captured}, 0, 'deadline: nothing captured for the cancelled order');
+is($pr->{authorized}, $pr->{voided} + $pr->{refunded}, 'deadline: no authorisation left standing');
+is($s->order_v2($u, $o5)->{status}, 'CANCELLED', 'deadline: still CANCELLED');
+
+# --- duplicates and reordering --------------------------------------------------------------
+# The cart now holds anvil x1 (from the failed checkouts); whatever comes again must leave it,
+# the orders, the stock and the provider as they are.
+my %before = (stock => stock_of($anvil->{id}), bell => stock_of($bell->{id}),
+    p1 => provider_of($o1), p3 => provider_of($o3), holds1 => holds_of($o1), holds2 => holds_of($o2));
+my @again = (
+    # [service that published it, type, order, same id?, consumers to wait for]
+    [orders => 'order.confirmed', $o1, 1, qw(cart inventory payments)],
+    [orders => 'order.confirmed', $o1, 0, qw(cart inventory payments)],
+    [payments => 'payment.succeeded', $o1, 0, qw(orders inventory)],
+    [inventory => 'inventory.reserved', $o1, 0, qw(payments)],
+    [orders => 'order.created', $o1, 0, qw(inventory)],
+    [orders => 'order.created', $o2, 0, qw(inventory)],          # late: REJECTED long ago
+    [inventory => 'inventory.reserved', $o3, 0, qw(payments)],   # late: declined and CANCELLED
+    [payments => 'payment.failed', $o3, 0, qw(orders inventory)],
+    [orders => 'order.cancelled', $o5, 0, qw(inventory payments)],
+);
+for my $e (@again) {
+    my ($from, $type, $oid, $same, @to) = @$e;
+    my $what = ($same ? 'the same' : 'a copy of') . " $type of order $oid";
+    my $id = $s->republish($from, $type, $oid, same_id => $same);
+    ok($s->sent($from, $id), "again: $what is published");
+    next if $same;    # its inbox rows are there from the first time: the copy below follows it
+    ok($s->consumed($_, $id), "again: $what was consumed by $_") for @to;
+}
+Time::HiRes::sleep(0.5);    # effects of the last copies committed with their inbox rows
+is($s->order_v2($u, $o1)->{status}, 'CONFIRMED', 'again: the confirmed order stays CONFIRMED');
+is($s->order_v2($u, $o2)->{status}, 'REJECTED', 'again: the rejected order stays REJECTED');
+is($s->order_v2($u, $o3)->{status}, 'CANCELLED', 'again: the declined order stays CANCELLED');
+is(scalar(grep { $_->{type} eq 'order.confirmed' && $_->{direction} eq 'out' }
+    @{$s->order_v2($u, $o1)->{timeline}}), 1, 'again: order.confirmed was emitted once');
+is_deeply(provider_of($o1), $before{p1}, 'again: never charged or captured twice');
+is_deeply(provider_of($o3), $before{p3}, 'again: a late inventory.reserved charges no cancelled order');
+is_deeply(holds_of($o1), $before{holds1}, 'again: the sale stands as it was');
+is_deeply(holds_of($o2), $before{holds2}, 'again: a late order.created holds nothing for a rejected order');
+is_deeply(stock_of($anvil->{id}), $before{stock}, 'again: the anvil\'s stock unchanged');
+is_deeply(stock_of($bell->{id}), $before{bell}, 'again: the bell\'s stock unchanged');
+is_deeply([map { [$_->{product_id}, $_->{quantity}] } @{cart_items()}], [[$anvil->{id}, 1]],
+    'again: the cart lost nothing to the repeated order.confirmed');
+
+# --- the books balance ----------------------------------------------------------------------
+for my $r (@{$s->sql(inventory => 'SELECT product_id, received, on_hand, reserved, sold FROM audit_stock')}) {
+    my ($pid, $rec, $on, $res_, $sold) = @$r;
+    is($rec, $on + $sold, "stock of $pid: received = on hand + sold");
+    is($res_, $s->sql1(inventory => "SELECT coalesce(sum(quantity), 0) FROM audit_holds"
+        . " WHERE product_id = $pid AND state = 'HELD'"), "stock of $pid: reserved = what is held");
+}
+is($s->sql1(orders => "SELECT count(*) FROM audit_orders WHERE status = 'PENDING'"), 0,
+    'every order reached a terminal state');
+
+no_failures($s->bad, [$s->services],
+    expected => qr/payment-unavailable|unavailable|provider|deadline|declined/i);
+done_testing;
