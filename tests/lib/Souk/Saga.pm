@@ -208,7 +208,7 @@ sub republish {
     my ($s, $name, $type, $oid, %o) = @_;
     my ($old) = @{$s->sql($name, "SELECT id FROM outbox WHERE type = '$type'"
         . " AND aggregate_id = $oid ORDER BY seq DESC LIMIT 1")};
-    die "republish: no $type of order $oid in $name's outbox\n" unless $old;
+    die "republish: no $type of order $oid in the outbox of $name\n" unless $old;
     if ($o{same_id}) {
         $s->sql($name, "UPDATE outbox SET sent_at = NULL WHERE id = '$old->[0]'");
         return $old->[0];
