@@ -43,10 +43,14 @@ const struct db_stmt inventory_stmts[] = {INVENTORY_SQL(DB_STMT_ROW){NULL, 0, NU
  * no statement table) and the sweeper's, so they are SQL text. */
 
 /* Events for one order are serialised by a transaction-scoped advisory lock
- * on its id (a row lock cannot cover an order not seen yet). The state is
- * read by the next statement: in READ COMMITTED its snapshot is taken after
- * the lock is held, so it sees what the previous holder committed. */
-static const char order_lock_sql[] = "SELECT pg_advisory_xact_lock($1::bigint)";
+ * on its id (a row lock cannot cover an order not seen yet). The two-int4
+ * form keeps order ids out of the one-bigint key space lib/mq.c's outbox
+ * lock lives in. The state is read by the next statement: in READ COMMITTED
+ * its snapshot is taken after the lock is held, so it sees what the
+ * previous holder committed. */
+static const char order_lock_sql[] =
+    "SELECT pg_advisory_xact_lock(($1::bigint >> 32)::integer,"
+    " (($1::bigint & 4294967295) - 2147483648)::integer)";
 static const char order_state_sql[] = "SELECT state FROM reservations WHERE order_id = $1::bigint";
 /* ORDER BY ... FOR UPDATE locks in that order: every writer of several
  * products locks them by ascending id, so they cannot deadlock. */
