@@ -181,7 +181,7 @@ Try:
       -H 'Content-Type: application/json' -d '{"mode":"new"}'      # reviews served by souk-reviews
   (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart,
    orders, stock→inventory; reports stays on the monolith; /api/v2/products, /categories,
-   /search, /orders, /admin/sagas, /inventory, /payments are new)
+   /search, /orders, /admin/sagas, /products/{id}/stock, /payments are new)
 
 State: build/bin/soukctl status      Logs: make logs (or scripts/logs.pl --help; files in $VAR/log/)
 Stop:  Ctrl-C here, or \`make stop\` from another shell.
