@@ -19,7 +19,9 @@ package Souk::Saga;
 use strict;
 use warnings;
 use Exporter 'import';
+use File::Temp ();
 use HTTP::Tiny ();
+use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 use Test::More ();
@@ -224,6 +226,62 @@ sub checkout {
     my $key = $o{key} // "saga-$$-" . ++$s->{seq};
     return http(POST => $s->url . '/api/v1/orders', {%{_auth($u->{token}, {'Idempotency-Key' => $key})},
         json => {card_number => $o{card} // CARD_OK}});
+}
+
+# parallel($workers, \@items, sub { my ($ua, $item) = @_; ...; return {...} }, timeout => S):
+# the items split over $workers forked processes (item i to worker i % $workers, each worker
+# in order), all released at once (a pipe closed as the starting gun); each worker has its
+# own HTTP::Tiny (a forked copy of a keep-alive connection must not be shared). Returns the
+# hashes the sub returned, in the items' order ({error => ...} for one that died). Workers
+# still running after timeout seconds (default 120) are killed: their items stay undef.
+sub parallel {
+    my ($s, $workers, $items, $fn, %o) = @_;
+    my $dir = File::Temp::tempdir('souk-saga-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $json = JSON::PP->new->canonical->utf8;
+    pipe(my $gun_r, my $gun_w) or die "pipe: $!";
+    my %pid;
+    for my $w (0 .. $workers - 1) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $gun_w;
+            my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => $o{http_timeout} // 60,
+                agent => 'souk-saga-test');
+            sysread $gun_r, my $x, 1;    # EOF: go
+            open my $out, '>', "$dir/$w" or POSIX::_exit(1);
+            for (my $i = $w; $i < @$items; $i += $workers) {
+                my $r = eval { $fn->($ua, $items->[$i]) } // {error => "$@"};
+                print $out $json->encode({i => $i, r => $r}), "\n";
+                $out->flush;
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        $pid{$pid} = $w;
+    }
+    close $gun_r;
+    close $gun_w;    # the starting gun
+    my $deadline = Time::HiRes::time() + ($o{timeout} // 120);
+    while (%pid && Time::HiRes::time() < $deadline) {
+        # each worker by pid: waitpid(-1) could reap a service that died meanwhile
+        for my $p (keys %pid) { delete $pid{$p} if waitpid($p, POSIX::WNOHANG()) == $p }
+        last unless %pid;
+        $o{tick}->() if $o{tick};    # e.g. the chaos monkey, between reaps
+        Time::HiRes::sleep(0.05);
+    }
+    if (%pid) {
+        Test::More::diag(scalar(keys %pid) . " workers still running after the timeout: killed");
+        kill 'KILL', keys %pid;
+        waitpid $_, 0 for keys %pid;
+    }
+    my @res;
+    for my $w (0 .. $workers - 1) {
+        open my $in, '<', "$dir/$w" or next;
+        while (my $line = <$in>) {
+            my $d = eval { $json->decode($line) } or next;
+            $res[$d->{i}] = $d->{r};
+        }
+    }
+    return \@res;
 }
 
 # check_env(): the three databases as `soukctl check orders` wants them.
