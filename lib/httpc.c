@@ -485,6 +485,13 @@ httpc_request(struct httpc *c, struct arena *a, const struct httpc_req *rq, stru
 }
 
 int
+httpc_request_auth(struct httpc *c, struct arena *a, const struct httpc_req *rq,
+                   const char *authorization, struct httpc_resp **out)
+{
+    return request_with(c, a, rq, authorization, out);
+}
+
+int
 httpc_get(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
           struct httpc_resp **out)
 {

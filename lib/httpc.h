@@ -55,6 +55,11 @@ void httpc_free(struct httpc *c);
  * cap), ERR_UPSTREAM (a malformed or truncated response). */
 MUST_CHECK int httpc_request(struct httpc *c, struct arena *a, const struct httpc_req *rq,
                              struct httpc_resp **out);
+/* httpc_request with an Authorization header too (a service calling another
+ * on behalf of the request's user, e.g. orders reading the user's cart); a
+ * value with control bytes or over 4 KiB is not sent. */
+MUST_CHECK int httpc_request_auth(struct httpc *c, struct arena *a, const struct httpc_req *rq,
+                                  const char *authorization, struct httpc_resp **out);
 /* httpc_request without forwarded headers. */
 MUST_CHECK int httpc_get(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
                          struct httpc_resp **out);

@@ -1,0 +1,103 @@
+/*
+ * wait.c - checkouts waiting for their order's outcome. A v1 checkout
+ * registers a waiter for its order id, reads the order, and sleeps on the
+ * waiter's condition variable; the consumer (after_commit) and the sweeper
+ * (after their commit) wake the waiters of the order they moved, so a
+ * checkout wakes on the commit that decides it rather than by polling. The
+ * waiter is registered before the order is read, so a commit that lands
+ * between the read and the sleep still wakes it (the flag stays set).
+ */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "orders.h"
+
+struct waiter {
+    int64_t        id;
+    int            woken;
+    pthread_cond_t cond;
+    struct waiter *prev, *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct waiter  *waiters; /* few (one per waiting checkout): a list is enough */
+
+int64_t
+wait_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The request's arena drops the waiter with the request. */
+static void
+waiter_drop(void *p)
+{
+    struct waiter *wt = p;
+
+    pthread_mutex_lock(&lock);
+    if (wt->prev != NULL)
+        wt->prev->next = wt->next;
+    else
+        waiters = wt->next;
+    if (wt->next != NULL)
+        wt->next->prev = wt->prev;
+    pthread_mutex_unlock(&lock);
+    pthread_cond_destroy(&wt->cond);
+}
+
+struct waiter *
+wait_begin(struct arena *a, int64_t id)
+{
+    struct waiter     *wt = arena_new(a, struct waiter);
+    pthread_condattr_t ca;
+
+    memset(wt, 0, sizeof(*wt));
+    wt->id = id;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wt->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_lock(&lock);
+    wt->next = waiters;
+    if (waiters != NULL)
+        waiters->prev = wt;
+    waiters = wt;
+    pthread_mutex_unlock(&lock);
+    arena_defer_owned(a, waiter_drop, wt);
+    return wt;
+}
+
+int
+wait_sleep(struct waiter *wt, int64_t deadline_ms)
+{
+    struct timespec ts;
+    int             left;
+
+    ts.tv_sec = deadline_ms / 1000;
+    ts.tv_nsec = (deadline_ms % 1000) * 1000000;
+    pthread_mutex_lock(&lock);
+    while (!wt->woken && wait_now_ms() < deadline_ms)
+        pthread_cond_timedwait(&wt->cond, &lock, &ts);
+    left = wt->woken;
+    wt->woken = 0;
+    pthread_mutex_unlock(&lock);
+    return left || wait_now_ms() < deadline_ms;
+}
+
+void
+wait_wake(int64_t id)
+{
+    struct waiter *wt;
+
+    pthread_mutex_lock(&lock);
+    for (wt = waiters; wt != NULL; wt = wt->next)
+        if (wt->id == id) {
+            wt->woken = 1;
+            pthread_cond_signal(&wt->cond);
+        }
+    pthread_mutex_unlock(&lock);
+}
