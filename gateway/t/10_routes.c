@@ -49,7 +49,7 @@ test_default_file(void)
         {"GET", "/api/v1/products", "products", "monolith", "catalog", GW_MODE_LEGACY},
         {"GET", "/api/v1/products/5", "products", "monolith", "catalog", GW_MODE_LEGACY},
         {"PUT", "/api/v1/products/5/price", "products", "monolith", "catalog", GW_MODE_LEGACY},
-        {"PUT", "/api/v1/products/5/stock", "stock", "monolith", NULL, GW_MODE_LEGACY},
+        {"PUT", "/api/v1/products/5/stock", "stock", "monolith", "inventory", GW_MODE_LEGACY},
         {"GET", "/api/v1/products/5/reviews", "reviews", "monolith", "reviews", GW_MODE_LEGACY},
         {"POST", "/api/v1/products/5/reviews", "reviews", "monolith", "reviews", GW_MODE_LEGACY},
         {"GET", "/api/v1/productsx", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
@@ -57,13 +57,19 @@ test_default_file(void)
         {"GET", "/api/v1/search", "search", "monolith", "search", GW_MODE_LEGACY},
         {"POST", "/api/v1/accounts/login", "accounts", "monolith", "users", GW_MODE_LEGACY},
         {"DELETE", "/api/v1/cart/items/3", "cart", "monolith", "cart", GW_MODE_LEGACY},
-        {"GET", "/api/v1/orders", "orders", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/api/v1/orders", "orders", "monolith", "orders", GW_MODE_LEGACY},
+        {"POST", "/api/v1/orders", "orders", "monolith", "orders", GW_MODE_LEGACY},
         {"GET", "/api/v1/reports/sales", "reports", "monolith", NULL, GW_MODE_LEGACY},
         {"GET", "/api/v2/products", "products_v2", NULL, "catalog", GW_MODE_NEW},
         {"POST", "/api/v2/categories", "categories_v2", NULL, "catalog", GW_MODE_NEW},
         {"GET", "/api/v2/search", "search_v2", NULL, "search", GW_MODE_NEW},
         {"GET", "/api/v2/search/suggest", "search_v2", NULL, "search", GW_MODE_NEW},
-        {"GET", "/api/v2/orders", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
+        {"POST", "/api/v2/orders", "orders_v2", NULL, "orders", GW_MODE_NEW},
+        {"GET", "/api/v2/orders/7", "orders_v2", NULL, "orders", GW_MODE_NEW},
+        {"GET", "/api/v2/admin/sagas", "sagas_v2", NULL, "orders", GW_MODE_NEW},
+        {"GET", "/api/v2/inventory/5", "inventory_v2", NULL, "inventory", GW_MODE_NEW},
+        {"GET", "/api/v2/payments/7", "payments_v2", NULL, "payments", GW_MODE_NEW},
+        {"GET", "/api/v2/ordersx", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
         {"GET", "/health", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
     };
     struct gw_table       *t;
@@ -78,8 +84,10 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 13, "default: 13 routes");
-    T_EQ_INT(t->npools, 6, "default: monolith, catalog, search, users, reviews and cart upstreams");
+    T_EQ_INT(t->nroutes, 17, "default: 17 routes");
+    T_EQ_INT(t->npools, 9,
+             "default: monolith, catalog, search, users, reviews, cart, orders, inventory and "
+             "payments upstreams");
     for (i = 0; i < (size_t)t->npools; i++)
         T_EQ_STR(t->pools[i].health_path, "/health", "default: %s health path", t->pools[i].name);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

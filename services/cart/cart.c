@@ -329,6 +329,30 @@ cart_line_total(const struct cart_line *l, struct money *out)
 }
 
 void
+cart_order_apply(const struct cart *c, const struct order_line *o, size_t n, struct cart_line *keep,
+                 size_t *n_keep, int64_t *gone, size_t *n_gone)
+{
+    size_t  i, j;
+    int64_t took;
+
+    *n_keep = *n_gone = 0;
+    for (i = 0; i < c->n; i++) {
+        took = 0;
+        for (j = 0; j < n; j++)
+            if (o[j].product_id == c->lines[i].product_id)
+                took += o[j].quantity;
+        if (took <= 0)
+            continue;
+        if (c->lines[i].quantity > took) {
+            keep[*n_keep] = c->lines[i];
+            keep[(*n_keep)++].quantity -= took;
+        } else {
+            gone[(*n_gone)++] = c->lines[i].product_id;
+        }
+    }
+}
+
+void
 cart_total(const struct cart *c, struct money *out, int64_t *items)
 {
     size_t i;

@@ -54,6 +54,7 @@ struct cart_worker {
 #define CART_KEY_USER    "souk:cart:u:" /* + user id (the verified token's sub) */
 #define CART_KEY_ANON    "souk:cart:a:" /* + the cookie's 32 hex digits */
 #define CART_KEY_PRODUCT "souk:cart:p:" /* + product id */
+#define CART_KEY_ORDER   "souk:cart:o:" /* + order id: order.confirmed applied (a marker) */
 #define CART_KEY_MAX     64
 #define CART_ANON_ID_LEN 32 /* 128 random bits in lower-case hex */
 #define CART_COOKIE      "souk_cart"
@@ -87,6 +88,11 @@ struct cart_line {
 struct cart {
     struct cart_line *lines;
     size_t            n;
+};
+
+/* A line of a confirmed order (order.confirmed): what the cart gives up. */
+struct order_line {
+    int64_t product_id, quantity;
 };
 
 /* The catalog's answer for one product. */
@@ -130,8 +136,15 @@ MUST_CHECK int cart_set(const struct cart *c, int64_t product_id, int64_t qty,
  * many were filled. */
 size_t cart_merge(const struct cart *user, const struct cart *anon, struct cart_line *out);
 /* The line after ev: 1 and *out when ev is newer than what the line shows. */
-int  cart_line_apply(const struct cart_line *l, const struct product_event *ev,
-                     struct cart_line *out);
+int cart_line_apply(const struct cart_line *l, const struct product_event *ev,
+                    struct cart_line *out);
+/* The cart after an order of lines o[0..n) was confirmed: each line loses
+ * what the order took of its product (several order lines of one product
+ * add up); what the user added since stays. keep (c->n lines) gets the
+ * lines left with less, gone (c->n ids) the products whose line is used
+ * up; lines the order does not name appear in neither. */
+void cart_order_apply(const struct cart *c, const struct order_line *o, size_t n,
+                      struct cart_line *keep, size_t *n_keep, int64_t *gone, size_t *n_gone);
 int  cart_line_price_changed(const struct cart_line *l);
 void cart_line_total(const struct cart_line *l, struct money *out);
 /* Sum of the line totals ("EUR" when empty, as the monolith) and of the quantities. */
@@ -153,6 +166,12 @@ MUST_CHECK int store_cart_merge(struct work *w, const struct cart_ref *anon,
                                 const struct cart_ref *user, size_t *lines);
 /* Apply ev to every cart holding its product; *carts is how many changed. */
 MUST_CHECK int store_product_event(struct work *w, const struct product_event *ev, size_t *carts);
+/* Take the lines of order_id out of ref's cart (cart_order_apply) and mark
+ * the order applied, in one transaction: *lines is how many lines changed,
+ * 0 as well when the marker shows the order was applied already (a
+ * redelivery whose inbox commit had failed). */
+MUST_CHECK int store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_id,
+                                     const struct order_line *o, size_t n, size_t *lines);
 
 /* catalog.c: price snapshots */
 /* The product's name and price from the catalog (or the per-process cache).

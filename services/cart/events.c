@@ -5,11 +5,15 @@
  * when the price differs from the one at add time); product.deleted marks
  * those lines "unavailable". Each carries the product's version and a line
  * keeps the version it shows, so duplicates and reordering are harmless.
+ * order.confirmed takes the ordered quantities out of the user's cart (the
+ * checkout's lines; what was added again since stays), once per order.
  *
  * The inbox row (PostgreSQL) and the Redis writes are not one transaction:
  * if the commit fails after Redis was written, the event comes again and
- * finds every line already at its version. That is why handlers only ever
- * move a line forward to a version, never add or subtract.
+ * finds every line already at its version. That is why product handlers
+ * only ever move a line forward to a version, never add or subtract; the
+ * one that subtracts (order.confirmed) leaves a marker per order in the
+ * same Redis transaction and does nothing when it finds it.
  */
 #include <string.h>
 
@@ -19,11 +23,13 @@
 
 static int on_product_doc(struct mq_msg *m);
 static int on_product_deleted(struct mq_msg *m);
+static int on_order_confirmed(struct mq_msg *m);
 
 const struct mq_consumer cart_consumers[] = {
     {EVENT_PRODUCT_UPDATED, on_product_doc},
     {EVENT_PRODUCT_PRICE_CHANGED, on_product_doc},
     {EVENT_PRODUCT_DELETED, on_product_deleted},
+    {EVENT_ORDER_CONFIRMED, on_order_confirmed},
     {EVENT__COUNT, NULL},
 };
 
@@ -97,4 +103,47 @@ on_product_deleted(struct mq_msg *m)
         return mq_msg_bad(m, "payload.product_id differs from aggregate_id");
     ev.deleted = 1;
     return apply(m, &ev);
+}
+
+/* {"order_id", "user_id", "lines": [{"product_id", "quantity"}], ...}:
+ * an order is made of one cart, so it has at most MAX_CART_LINES lines. */
+static int
+on_order_confirmed(struct mq_msg *m)
+{
+    json_t            *lines = json_object_get(m->ev->payload, "lines");
+    struct order_line *o;
+    struct cart_ref    ref;
+    int64_t            order_id, user_id;
+    size_t             i, n, changed;
+    int                rc;
+
+    rc = mq_msg_positive(m, m->ev->payload, "order_id", &order_id);
+    if (rc == ERR_OK)
+        rc = mq_msg_positive(m, m->ev->payload, "user_id", &user_id);
+    if (rc)
+        return rc;
+    if (order_id != m->ev->aggregate_id)
+        return mq_msg_bad(m, "payload.order_id differs from aggregate_id");
+    n = json_array_size(lines);
+    if (!json_is_array(lines) || n == 0 || n > MAX_CART_LINES)
+        return mq_msg_bad(m, "payload.lines must be an array of 1 to 100 lines");
+    o = arena_array(m->work.arena, struct order_line, n);
+    for (i = 0; i < n; i++) {
+        rc = mq_msg_positive(m, json_array_get(lines, i), "product_id", &o[i].product_id);
+        if (rc == ERR_OK)
+            rc = mq_msg_positive(m, json_array_get(lines, i), "quantity", &o[i].quantity);
+        if (rc)
+            return rc;
+        if (o[i].quantity > MAX_QTY)
+            return mq_msg_bad(m, "payload.lines[].quantity must be at most 99");
+    }
+    cart_ref_user(&ref, user_id, &cart_cfg.ttl);
+    rc = store_order_confirmed(&m->work, &ref, order_id, o, n, &changed);
+    if (rc) {
+        m->error = arena_printf(m->work.arena, "redis: %s", err_name(rc));
+        return rc;
+    }
+    log_debug("cart: order %lld of user %lld: %zu line(s) changed", (long long)order_id,
+              (long long)user_id, changed);
+    return ERR_OK;
 }

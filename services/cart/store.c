@@ -423,3 +423,84 @@ store_product_event(struct work *w, const struct product_event *ev, size_t *cart
     } while (strcmp(cursor, "0") != 0);
     return ERR_OK;
 }
+
+/* ---- confirmed orders ---------------------------------------------------------------------- */
+
+/* Queued inside MULTI: the used-up lines out of ref's hash and ref out of
+ * their products' sets. */
+static int
+queue_gone(struct kv *kv, struct arena *a, const struct cart_ref *ref, const int64_t *gone,
+           size_t n)
+{
+    char   idx[CART_KEY_MAX];
+    size_t i;
+    int    rc = ERR_OK;
+
+    for (i = 0; rc == ERR_OK && i < n; i++) {
+        cart_index_key(gone[i], idx);
+        rc = cmd(
+            kv, a, 3,
+            (const char *const[]){"HDEL", ref->key, arena_printf(a, "%lld", (long long)gone[i])},
+            NULL);
+        if (rc == ERR_OK)
+            rc = cmd(kv, a, 3, (const char *const[]){"SREM", idx, ref->key}, NULL);
+    }
+    return rc;
+}
+
+/* The marker lives as long as a user's cart: the inbox dedupes for good,
+ * the marker only has to outlast a redelivery. Both keys are watched, so a
+ * concurrent add or a second delivery makes this round start again. */
+int
+store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_id,
+                      const struct order_line *o, size_t n, size_t *lines)
+{
+    struct kv        *kv = kv_of(w);
+    struct arena     *a = w->arena;
+    const char       *mark = arena_printf(a, CART_KEY_ORDER "%lld", (long long)order_id);
+    struct kv_reply  *rep;
+    struct cart       cur;
+    struct cart_line *keep;
+    int64_t          *gone;
+    size_t            n_keep, n_gone;
+    int               rc, attempt, done;
+
+    *lines = 0;
+    for (attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+        rc = watch(kv, a, ref->key, mark);
+        if (rc == ERR_OK)
+            rc = cmd(kv, a, 2, (const char *const[]){"EXISTS", mark}, &rep);
+        if (rc == ERR_OK && rep->type == KV_INT && rep->i > 0)
+            return tx_abort(kv, a, ERR_OK, 0); /* applied before */
+        if (rc == ERR_OK)
+            rc = hgetall(kv, a, ref->key, &cur);
+        if (rc)
+            return tx_abort(kv, a, rc, 0);
+        keep = arena_array(a, struct cart_line, cur.n + 1);
+        gone = arena_array(a, int64_t, cur.n + 1);
+        cart_order_apply(&cur, o, n, keep, &n_keep, gone, &n_gone);
+        rc = cmd(kv, a, 1, (const char *const[]){"MULTI"}, NULL);
+        if (rc)
+            return tx_abort(kv, a, rc, 0);
+        rc = n_keep > 0 ? queue_lines(kv, a, ref, keep, n_keep) : ERR_OK;
+        if (rc == ERR_OK)
+            rc = queue_gone(kv, a, ref, gone, n_gone);
+        if (rc == ERR_OK)
+            rc = cmd(kv, a, 5,
+                     (const char *const[]){"SET", mark, "1", "EX",
+                                           arena_printf(a, "%lld", (long long)ref->ttl_s)},
+                     NULL);
+        if (rc)
+            return tx_abort(kv, a, rc, 1);
+        rc = exec(kv, a, &done);
+        if (rc)
+            return rc;
+        if (done) {
+            *lines = n_keep + n_gone;
+            return ERR_OK;
+        }
+    }
+    log_warn("redis: %s: order %lld gave up after %d concurrent writes", ref->key,
+             (long long)order_id, TX_ATTEMPTS);
+    return ERR_BUSY;
+}

@@ -1,9 +1,9 @@
 # `make run` as a new user meets it (issue 17), whole, on free ports and a private var dir:
 # scripts/run-local.sh starts its own MariaDB, PostgreSQL, Redis and RabbitMQ, loads the demo
-# data, starts the seven souk processes under their supervisors, prints the summary and then
+# data, starts the ten souk processes under their supervisors, prints the summary and then
 # stays as a quiet console. While traffic flows through the gateway the console stays silent
 # (the access lines go to the log files); a service killed with SIGKILL is reported on it and
-# comes back; `soukctl status` sees all eleven processes; Ctrl-C (SIGINT to the console's process
+# comes back; `soukctl status` sees all fourteen processes; Ctrl-C (SIGINT to the console's process
 # group, as a terminal sends it) stops everything.
 use strict;
 use warnings;
@@ -20,7 +20,7 @@ my $var = File::Temp::tempdir('souk-makerun-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $var;    # the postgres user must reach its data dir inside
 
 my @names = qw(mariadb pg redis rabbit dist epmd monolith users catalog search reviews cart
-    gateway admin);
+    orders inventory payments gateway admin);
 my %port;
 {
     # Below the kernel's ephemeral range (ip_local_port_range, 32768 and up here): the other
@@ -48,7 +48,7 @@ my %env = (
     SOUK_GATEWAY_LISTEN => "127.0.0.1:$port{gateway}",
     SOUK_GATEWAY_ADMIN_LISTEN => "127.0.0.1:$port{admin}",
     (map { ('SOUK_' . uc($_) . '_LISTEN' => "127.0.0.1:$port{$_}") }
-        qw(monolith users catalog search reviews cart)),
+        qw(monolith users catalog search reviews cart orders inventory payments)),
     SOUK_LOOPS => 1, SOUK_WORKERS => 2,
 );
 # Nothing of the harness's servers or of the caller's settings (SOUK_LOG_LEVEL=warn would
@@ -87,13 +87,13 @@ unless (ok(wait_until('make run to reach its console', sub { defined $tail->() |
 }
 my $out = slurp($console);
 like($out, qr{^$_\s+ready on http://127\.0\.0\.1:$port{$_} \(pid \d+\)$}m, "$_ started, with its pid")
-    for qw(monolith users catalog search reviews cart gateway);
+    for qw(monolith users catalog search reviews cart orders inventory payments gateway);
 like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^Stop: /ms,
     'the summary: URLs, demo logins, how to stop');
 
 my ($rc, $st) = soukctl({}, 'status');
 is($rc, 0, 'soukctl status: every process up and ready') or diag($st);
-is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 11, 'eleven processes up, each with a pid');
+is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 14, 'fourteen processes up, each with a pid');
 
 # Traffic: the console stays as it was, the log files fill.
 my $before = $tail->();

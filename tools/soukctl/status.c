@@ -33,7 +33,7 @@ static const char status_usage[] =
     "ready, 1 when one is not, 2 on a bad command line.\n"
     "\n"
     "  PROCESS       mariadb postgres redis rabbitmq monolith users catalog search\n"
-    "                reviews cart gateway\n"
+    "                reviews cart orders inventory payments gateway\n"
     "  --var DIR     where make run keeps run/*.pid (default $SOUK_VAR_DIR, else\n"
     "                <repo>/var)\n"
     "  --timeout MS  per HTTP request and connect (default 2000)\n"
@@ -41,7 +41,8 @@ static const char status_usage[] =
     "Addresses, as make run takes them: SOUK_MARIADB_PORT (53306), SOUK_PG_PORT\n"
     "(55432), SOUK_REDIS_PORT (56379), SOUK_RABBIT_PORT (55672),\n"
     "SOUK_<NAME>_LISTEN for monolith (127.0.0.1:7000), users (:7101), catalog\n"
-    "(:7102), search (:7103), reviews (:7104), cart (:7105) and gateway (:8080);\n"
+    "(:7102), search (:7103), reviews (:7104), cart (:7105), orders (:7106),\n"
+    "inventory (:7107), payments (:7108) and gateway (:8080);\n"
     "SOUK_GATEWAY_ADMIN_LISTEN (127.0.0.1:8081) with SOUK_GATEWAY_ADMIN_TOKEN\n"
     "(souk-admin-dev).\n";
 
@@ -69,6 +70,9 @@ static const struct proc procs[] = {
     {"search", PROC_APP, "SOUK_SEARCH_LISTEN", "127.0.0.1:7103"},
     {"reviews", PROC_APP, "SOUK_REVIEWS_LISTEN", "127.0.0.1:7104"},
     {"cart", PROC_APP, "SOUK_CART_LISTEN", "127.0.0.1:7105"},
+    {"orders", PROC_APP, "SOUK_ORDERS_LISTEN", "127.0.0.1:7106"},
+    {"inventory", PROC_APP, "SOUK_INVENTORY_LISTEN", "127.0.0.1:7107"},
+    {"payments", PROC_APP, "SOUK_PAYMENTS_LISTEN", "127.0.0.1:7108"},
     {"gateway", PROC_GATEWAY, "SOUK_GATEWAY_LISTEN", "127.0.0.1:8080"},
     {NULL, PROC_SERVER, NULL, NULL},
 };

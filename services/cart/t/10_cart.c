@@ -295,6 +295,49 @@ test_sort(void)
     T_OK(cart_find(&c, 4) == NULL, "find: absent");
 }
 
+/* order.confirmed: cart [p1 x3, p2 x1, p3 x5, p4 x1]; each row an order and
+ * what stays (quantities of p1..p4, 0 = gone) with how many lines go. */
+static void
+test_order_apply(void)
+{
+    static const struct {
+        struct order_line o[3];
+        size_t            n;
+        int64_t           after[4];
+        size_t            n_keep, n_gone;
+        const char       *what;
+    } rows[] = {
+        {{{1, 2}, {2, 1}, {3, 3}}, 3, {1, 0, 2, 1}, 2, 1, "re-added quantity stays, p2 gone"},
+        {{{1, 3}}, 1, {0, 1, 5, 1}, 0, 1, "exactly the line's quantity: gone"},
+        {{{1, 9}}, 1, {0, 1, 5, 1}, 0, 1, "more than the line holds: gone, never negative"},
+        {{{9, 1}}, 1, {3, 1, 5, 1}, 0, 0, "a product the cart does not hold: nothing"},
+        {{{3, 2}, {3, 2}}, 2, {3, 1, 1, 1}, 1, 0, "two lines of one product add up"},
+        {{{0, 0}}, 0, {3, 1, 5, 1}, 0, 0, "an empty order: nothing"},
+    };
+    struct cart_line lines[4] = {line(1, 3, 1, 100), line(2, 1, 2, 100), line(3, 5, 3, 100),
+                                 line(4, 1, 4, 100)};
+    struct cart      c = {lines, 4};
+    struct cart_line keep[4];
+    int64_t          gone[4], got[4];
+    size_t           i, j, n_keep, n_gone;
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        cart_order_apply(&c, rows[i].o, rows[i].n, keep, &n_keep, gone, &n_gone);
+        for (j = 0; j < 4; j++)
+            got[j] = lines[j].quantity;
+        for (j = 0; j < n_keep; j++)
+            got[keep[j].product_id - 1] = keep[j].quantity;
+        for (j = 0; j < n_gone; j++)
+            got[gone[j] - 1] = 0;
+        T_EQ_INT(n_keep, rows[i].n_keep, "order apply: %s: lines kept with less", rows[i].what);
+        T_EQ_INT(n_gone, rows[i].n_gone, "order apply: %s: lines gone", rows[i].what);
+        for (j = 0; j < 4; j++)
+            T_EQ_INT(got[j], rows[i].after[j], "order apply: %s: p%zu", rows[i].what, j + 1);
+    }
+    cart_order_apply(&c, rows[0].o, 3, keep, &n_keep, gone, &n_gone);
+    T_EQ_INT(keep[0].seq, 1, "order apply: a kept line keeps its place");
+}
+
 int
 main(void)
 {
@@ -308,6 +351,7 @@ main(void)
     test_events();
     test_totals();
     test_sort();
+    test_order_apply();
     T_OK(cart_currency_valid("EUR") && !cart_currency_valid("eu") && !cart_currency_valid(NULL),
          "currency codes");
     arena_destroy(a);

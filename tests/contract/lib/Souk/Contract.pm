@@ -5,8 +5,9 @@ package Souk::Contract;
 #   SOUK_TEST_TARGET=http://127.0.0.1:8080   a stack someone runs already (`make run`), used as is
 #   SOUK_CONTRACT_MODE=monolith (default)    a fresh MariaDB schema and one souk-monolith
 #   SOUK_CONTRACT_MODE=services              fresh PostgreSQL databases, Redis and a vhost,
-#                                            souk-users, -catalog, -search, -reviews, -cart and
-#                                            souk-gateway in front with those routes in mode new
+#                                            souk-users, -catalog, -search, -reviews, -cart,
+#                                            -orders, -inventory, -payments and souk-gateway in
+#                                            front with their routes in mode new
 #
 #   my $t = contract_target();
 #   my $u = $t->user;                                  # registered and logged in through v1
@@ -35,14 +36,19 @@ my $SEQ = 0;
 # Which services serve which v1 routes behind the gateway, in spawn order: the consumers
 # search and reviews before the producers catalog and users (queues bound before anything is
 # published; catalog's own queue, for reviews' review.created, is bound before it is ready),
-# cart after the catalog it asks for price snapshots. Fixtures come later still.
-my @SERVICES = qw(search reviews catalog users cart);
+# cart after the catalog it asks for price snapshots, the order domain last (orders reads the
+# cart at checkout; its replicas and inventory's stock fill from events published by the
+# fixtures, which come later still). payments serves no v1 route: it only takes part in the saga.
+my @SERVICES = qw(search reviews catalog users cart inventory payments orders);
 my %ROUTES = (
-    users   => [[accounts => '/api/v1/accounts']],
-    catalog => [[products => '/api/v1/products'], [categories => '/api/v1/categories']],
-    search  => [[search => '/api/v1/search']],
-    reviews => [[reviews => '/api/v1/products/{id}/reviews']],
-    cart    => [[cart => '/api/v1/cart', 'user']],
+    users     => [[accounts => '/api/v1/accounts']],
+    catalog   => [[products => '/api/v1/products'], [categories => '/api/v1/categories']],
+    search    => [[search => '/api/v1/search']],
+    reviews   => [[reviews => '/api/v1/products/{id}/reviews']],
+    cart      => [[cart => '/api/v1/cart', 'user']],
+    orders    => [[orders => '/api/v1/orders', 'user']],
+    inventory => [[stock => '/api/v1/products/{id}/stock']],
+    payments  => [],
 );
 
 # contract_target(): the target of this test file, started if need be (stopped at exit).
@@ -83,6 +89,9 @@ sub _start_services {
         catalog => sub { (SOUK_REDIS_URL => $redis->url) },
         users   => sub { (SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) },
         cart => sub { (SOUK_REDIS_URL => $redis->url, SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
+        orders => sub { (SOUK_CART_URL => $t->{svc}{cart}->url) },
+        # an unavailable provider is given up on well within the checkout's wait
+        payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2) },
     );
     for my $name (@SERVICES) {
         $t->{svc}{$name} = fresh_service($name, %common, $env{$name} ? $env{$name}->() : ());
@@ -270,6 +279,80 @@ sub settle {
     }
 }
 
+# --- orders -------------------------------------------------------------------
+
+# address($user, \%address): PUT /api/v1/accounts/me/address; the stored address. On the
+# services side orders copies it at checkout from its customer replica, so this waits until
+# the replica has it (customer_known).
+sub address {
+    my ($t, $u, $addr) = @_;
+    my $res = $t->api(PUT => '/api/v1/accounts/me/address', token => $u->{token}, json => $addr);
+    die "address of user $u->{id}: $res->{status} $res->{body}\n" unless $res->{status} == 200;
+    $t->customer_known($u);
+    return $res->{json};
+}
+
+# stock($product_id, $n): the admin PUT /api/v1/products/{id}/stock (monolith or inventory).
+# On the services side orders prices lines from its product replica: this also waits until
+# the replica has the product.
+sub stock {
+    my ($t, $id, $n) = @_;
+    my $res = $t->admin_api(PUT => "/api/v1/products/$id/stock", json => {stock => $n});
+    die "stock of product $id: $res->{status} $res->{body}\n" unless $res->{status} == 200;
+    $t->product_priced($id);
+    return $res->{json};
+}
+
+# cart_add($user, $product_id, $quantity): POST /api/v1/cart/items; dies unless 200.
+sub cart_add {
+    my ($t, $u, $id, $qty) = @_;
+    my $res = $t->api(POST => '/api/v1/cart/items', token => $u->{token},
+        json => {product_id => $id, quantity => $qty});
+    die "cart add $id x $qty: $res->{status} $res->{body}\n" unless $res->{status} == 200;
+    return $res->{json};
+}
+
+# checkout($user, $card, %headers): POST /api/v1/orders {"card_number": $card}. A 503 is an
+# outcome the contract names (payment-unavailable), so it is not counted against finish().
+sub checkout {
+    my ($t, $u, $card, %h) = @_;
+    return $t->api(POST => '/api/v1/orders', token => $u->{token}, json => {card_number => $card},
+        headers => \%h, allow_5xx => 1);
+}
+
+# cart_settled($user): on the services side the cart gives up the ordered lines when
+# order.confirmed reaches it; this waits until the cart is empty (the monolith empties it in
+# the checkout's transaction).
+sub cart_settled {
+    my ($t, $u) = @_;
+    return unless $t->{kind} eq 'services';
+    wait_until("the cart of user $u->{id} is empty after its checkout", sub {
+        my $c = $t->api(GET => '/api/v1/cart', token => $u->{token})->{json} // {};
+        ref $c->{items} eq 'ARRAY' && !@{$c->{items}};
+    }, 20) or die "the cart of user $u->{id} never emptied\n";
+}
+
+# customer_known($user) / product_priced($product_id): orders' replicas (services side) have
+# the user's address and the product's price (they follow users' and catalog's events).
+sub customer_known { my ($t, $u) = @_; $t->_wait_replica(customers => $u->{id}) }
+sub product_priced { my ($t, $id) = @_; $t->_wait_replica(products => $id) }
+
+# How to ask orders' database whether a replica has a row (services/orders/migrations).
+my %ORDERS_REPLICA = (
+    customers => 'SELECT 1 FROM customers_replica WHERE id = %d AND line1 IS NOT NULL',
+    products  => 'SELECT 1 FROM products_replica WHERE id = %d AND NOT deleted',
+);
+
+sub _wait_replica {
+    my ($t, $which, $id) = @_;
+    return unless $t->{kind} eq 'services';
+    return Time::HiRes::sleep(1) if $t->{mode} eq 'external';    # no way to ask: a grace period
+    my $sql = sprintf($ORDERS_REPLICA{$which}, $id);
+    wait_until("$which $id in the orders replica",
+        sub { @{pg_sql($t->{pg}{orders}{db}, $sql)} }, 20)
+        or die "$which $id never reached the orders replica\n";
+}
+
 # finish(): a test that no answer was a 5xx.
 sub finish {
     my ($t) = @_;
@@ -304,11 +387,16 @@ our %SPEC = (
     review => {id => 'int', product_id => 'int', user_id => 'int', author => 'str', rating => 'int',
         title => 'str', body => 'str', created_at => 'ts'},
     cart => {items => [$LINE], total => $MONEY, item_count => 'int'},
+    order => {id => 'int', user_id => 'int', status => 'str', total => $MONEY,
+        items => [{product_id => 'int', name => 'str', quantity => 'int', unit_price => $MONEY,
+            line_total => $MONEY}], shipping_address => $ADDRESS,
+        payment => {status => 'str', card_last4 => 'str'}, created_at => 'ts'},
     problem => {type => 'str', title => 'str', status => 'int', detail => 'str', instance => 'str',
         request_id => 'str'},
 );
 $SPEC{user_with_address} = {%{$SPEC{user}}, shipping_address => $ADDRESS};
 $SPEC{login}{user} = $SPEC{user};
+$SPEC{order_page} = {items => [$SPEC{order}], page => 'int', limit => 'int', total => 'int'};
 $SPEC{review_page} = {items => [$SPEC{review}], page => 'int', limit => 'int', total => 'int',
     average_rating => 'num', count => 'int'};
 
@@ -331,6 +419,11 @@ our %ORDER = (
         '.items[]' => 'product_id,name,quantity,unit_price,line_total',
         '.items[].unit_price' => 'amount,currency', '.items[].line_total' => 'amount,currency'},
 );
+$ORDER{order} = {'.' => 'id,user_id,status,total,items,shipping_address,payment,created_at',
+    '.total' => 'amount,currency', '.items[]' => 'product_id,name,quantity,unit_price,line_total',
+    '.shipping_address' => 'line1,line2,city,postal_code,country', '.payment' => 'status,card_last4'};
+$ORDER{order_page} = {'.' => 'items,page,limit,total',
+    map { ('.items[]' . ($_ eq '.' ? '' : $_) => $ORDER{order}{$_}) } keys %{$ORDER{order}}};
 $ORDER{search_page} = {%{$ORDER{product_page}}, '.' => 'items,page,limit,total,query'};
 
 # answers($res, $status, $spec, $name): one test that $res (from api()) has that status, a
