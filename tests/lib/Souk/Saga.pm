@@ -92,7 +92,7 @@ sub _env {
     $e{SOUK_REDIS_URL} = $s->{redis}->url if $name eq 'catalog' || $name eq 'cart';
     $e{SOUK_CATALOG_URL} = "http://127.0.0.1:$s->{port}{catalog}" if $name eq 'cart';
     %e = (%e, SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) if $name eq 'users';
-    %e = (%e, SOUK_ORDERS_CART_URL => "http://127.0.0.1:$s->{port}{cart}",
+    %e = (%e, SOUK_CART_URL => "http://127.0.0.1:$s->{port}{cart}",
         SOUK_ORDERS_SYNC_WAIT_MS => $s->{sync_wait_ms}) if $name eq 'orders';
     return (%e, %{$s->{env}{$name} || {}});
 }
