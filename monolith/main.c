@@ -21,6 +21,8 @@ static const struct cfg_var monolith_vars[] = {
     CFG_INT_ROW("SOUK_ARGON2_OPS", CFG, argon2_ops, "2", 1, 10, "Argon2id time cost"),
     CFG_INT_ROW("SOUK_ARGON2_MEM_KIB", CFG, argon2_mem_kib, "19456", 8, 1048576,
                 "Argon2id memory cost, KiB"),
+    CFG_INT_ROW("SOUK_MONOLITH_PROVIDER_LATENCY_MS", CFG, provider_latency_ms, "0", 0, 60000,
+                "simulated payment provider latency, ms (spent inside the checkout transaction)"),
     {NULL},
 };
 #undef CFG

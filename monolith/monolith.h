@@ -19,6 +19,7 @@ struct monolith_config {
     int64_t               jwt_ttl; /* seconds */
     int64_t               argon2_ops;
     int64_t               argon2_mem_kib;
+    int64_t               provider_latency_ms; /* the simulated provider's answer time */
 };
 
 extern struct monolith_config monolith; /* read-only after main() */

@@ -5,6 +5,7 @@
  * and its lines, charge the card, clear the cart - all or nothing.
  */
 #include <string.h>
+#include <time.h>
 
 #include "mdb.h"
 #include "monolith.h"
@@ -243,6 +244,20 @@ load_address(struct req *r, int64_t user_id, struct address *a)
     return ERR_OK;
 }
 
+/* A real provider answers over the network; SOUK_MONOLITH_PROVIDER_LATENCY_MS
+ * (default 0) makes the simulated one take that long, as the payments service's
+ * SOUK_PAYMENTS_PROVIDER_LATENCY_MS does, so the benchmark compares like with
+ * like (bench/saga.sh). The monolith charges inside its transaction, after
+ * stock_take locked the products' rows, so those locks are held meanwhile. */
+static void
+provider_wait(void)
+{
+    int64_t ms = monolith.provider_latency_ms;
+
+    if (ms > 0)
+        nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+}
+
 /* Lines, payment and confirmation of the order claimed as order_id. */
 static int
 fulfil(struct req *r, int64_t order_id, const struct cart *cart, int64_t cart_id,
@@ -264,6 +279,7 @@ fulfil(struct req *r, int64_t order_id, const struct cart *cart, int64_t cart_id
             return rc;
     }
     shop_cart_total(cart->lines, cart->n, &total, &items);
+    provider_wait();
     switch (shop_payment_charge(card, total.minor, ref)) {
     case PAYMENT_APPROVED:
         break;

@@ -58,7 +58,7 @@ orders_setup(void)
     if (orders_cfg.deadline_s * 1000 <= orders_cfg.sync_wait_ms)
         log_warn("SOUK_ORDERS_SYNC_WAIT_MS is not below SOUK_ORDERS_DEADLINE_S: a v1 checkout "
                  "may see its order cancelled by the deadline");
-    return sweep_start();
+    return sweep_deadline_start();
 }
 
 int

@@ -202,7 +202,7 @@ void    wait_wake(int64_t id);
 int64_t wait_now_ms(void);
 
 /* sweep.c: the deadline sweeper thread */
-MUST_CHECK int sweep_start(void);
+MUST_CHECK int sweep_deadline_start(void);
 
 /* api.c: v1 handlers and what v2 shares with them */
 int order_create(struct req *r);

@@ -73,7 +73,7 @@ sweeper(void *arg)
 }
 
 int
-sweep_start(void)
+sweep_deadline_start(void)
 {
     pthread_t t;
 

@@ -68,6 +68,7 @@ int search_main(struct ctl *ctl, int argc, char **argv);
 int backfill_main(struct ctl *ctl, int argc, char **argv);
 int status_main(struct ctl *ctl, int argc, char **argv);
 int logs_main(struct ctl *ctl, int argc, char **argv);
+int check_main(struct ctl *ctl, int argc, char **argv);
 
 /* db_pg.c: `db create` for a PostgreSQL target (db.c dispatches by kind). */
 int db_create_pg(struct ctl *ctl, const struct ctl_target *t);

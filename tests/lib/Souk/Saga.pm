@@ -1,237 +1,312 @@
 package Souk::Saga;
-# The order domain on real processes, for tests of the checkout saga (tests/e2e/55_saga.t and
-# whoever needs the same stack): fresh PostgreSQL databases, one Redis, one vhost; souk-catalog,
-# -users, -cart, -inventory, -payments, -orders and souk-gateway in front with the routes a
-# shopper uses (accounts, products, stock, cart, orders in mode new, and the v2 orders and
-# admin sagas routes). Core Perl only.
+# The whole order saga on free ports, for end-to-end tests (tests/e2e/5x_*.t): fresh PostgreSQL
+# databases for users, catalog, orders, inventory and payments, a private Redis for catalog and
+# cart, a vhost (or the broker given), the six services and a souk-gateway in front with the
+# v1 routes the saga needs in mode new (route names as gateway/routes.default.json: accounts,
+# products, stock, cart, orders, plus orders_v2 and inventory_v2). Core Perl modules only.
 #
-#   my $s = Souk::Saga->start(env => {orders => {SOUK_ORDERS_DEADLINE_S => 5}});
-#   my $u = $s->user;                                   # registered, logged in, with an address
-#   my $p = $s->product(price => 1999, stock => 5);     # orders prices it, inventory holds 5
-#   $s->cart_add($u, $p->{id}, 2);
-#   my $res = $s->checkout($u, '4242424242424242');     # POST /api/v1/orders through the gateway
-#   my $o = $s->wait_status($u, $id, 'CONFIRMED');      # GET /api/v2/orders/{id}: status, timeline
-#   $s->sql(inventory => 'SELECT ... FROM audit_stock'); # any service's database
-#   $s->stop('payments'); ...; $s->start_again('payments');  # same port, database and vhost
-#   $s->republish(payments => 'payment.succeeded', $id);  # an event once more (a duplicate)
+#   my $shop = Souk::Saga->start(env => {orders => {SOUK_ORDERS_DEADLINE_S => 10}});
+#   my $p = $shop->product(stock => 50);               # in catalog, stock at inventory, priced by orders
+#   my $u = $shop->buyer;                               # registered, with an address orders knows
+#   $shop->cart_add($u, $p->{id}, 1);
+#   my $res = $shop->checkout($u, card => Souk::Saga::CARD_OK);   # POST /api/v1/orders via the gateway
+#   my ($rc, $out) = $shop->check('--wait', 60);        # soukctl check orders on the three databases
+#   $shop->kill9('payments'); $shop->restart('payments');   # same port, same databases
 #
-# Fixtures wait for the replicas they feed (orders' products_replica and customers_replica);
-# assertions about the saga's outcome wait with wait_status().
+# Services are started consumers first (each binds its queue before anything is published):
+# orders, inventory, payments, cart, then the producers catalog and users. A service restarted
+# with restart() keeps its port, so the gateway's upstream stays valid.
 use strict;
 use warnings;
+use Exporter 'import';
+use File::Temp ();
+use HTTP::Tiny ();
+use JSON::PP ();
+use POSIX ();
+use Time::HiRes ();
+use Test::More ();
 use Souk::Test;
 use Souk::Gateway ();
 
-my $SECRET = 'saga-test-secret-0123456789abcdef0123';
-# Spawn order: the consumers of the saga first, orders last (it reads the cart at checkout).
-my @ORDER = qw(catalog users cart inventory payments orders);
-my @ROUTES = (
-    [accounts => '/api/v1/accounts', 'users', 'public'],
-    [products => '/api/v1/products', 'catalog', 'public'],
-    [stock => '/api/v1/products/{id}/stock', 'inventory', 'public'],
-    [cart => '/api/v1/cart', 'cart', 'user'],
-    [orders => '/api/v1/orders', 'orders', 'user'],
-    [orders_v2 => '/api/v2/orders', 'orders', 'user'],
-    [sagas_v2 => '/api/v2/admin/sagas', 'orders', 'admin'],
+our @EXPORT_OK = qw(CARD_OK CARD_DECLINED CARD_DOWN);
+
+# The simulated provider's test cards (contracts/api-v1.yaml, lib/card.h).
+use constant CARD_OK       => '4242424242424242';
+use constant CARD_DECLINED => '4000000000000002';
+use constant CARD_DOWN     => '4000000000000119';
+
+our $SECRET = 'saga-test-secret-0123456789abcdef';
+my @ORDER = qw(orders inventory payments cart catalog users);    # start order
+my %PG = map { ($_ => 1) } qw(orders inventory payments catalog users);
+my %ROUTES = (
+    users     => [[accounts => '/api/v1/accounts', 'public']],
+    catalog   => [[products => '/api/v1/products', 'public']],
+    inventory => [[stock => '/api/v1/products/{id}/stock', 'public'],
+                  [inventory_v2 => '/api/v2/inventory', 'public']],
+    cart      => [[cart => '/api/v1/cart', 'user']],
+    orders    => [[orders => '/api/v1/orders', 'user'], [orders_v2 => '/api/v2/orders', 'user']],
 );
 
-# start(env => {service => {VAR => value}}): the stack, stopped when the object goes.
+# start(env => {svc => {VAR => value}}, amqp => URL, sync_wait_ms => N, gateway_env => {...}):
+# everything up and ready. sync_wait_ms (default 20000) is how long a v1 checkout waits for
+# its outcome; the orders route's gateway timeout is set above it.
 sub start {
     my ($class, %o) = @_;
-    my $s = bless {svc => {}, env => {}, bad => [], seq => 0, tag => sprintf('sg%x', $$)}, $class;
-    my $redis = $s->{redis} = redis_start();
-    my $amqp = rabbit_vhost();
-    my %env = (
-        catalog => {SOUK_REDIS_URL => $redis->url},
-        users => {SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192},
-        cart => {SOUK_REDIS_URL => $redis->url},
-    );
-    for my $name (@ORDER) {
-        my %e = (SOUK_AMQP_URL => $amqp, SOUK_JWT_SECRET => $SECRET, %{$env{$name} || {}},
-            ($name eq 'cart' ? (SOUK_CATALOG_URL => $s->{svc}{catalog}->url) : ()),
-            ($name eq 'orders' ? (SOUK_CART_URL => $s->{svc}{cart}->url) : ()),
-            %{$o{env}{$name} || {}});
-        $s->{svc}{$name} = fresh_service($name, %e);
-        $s->{env}{$name} = {%e, 'SOUK_' . uc($name) . '_DB' => $s->{svc}{$name}{db}{dsn},
-            SOUK_LISTEN => '127.0.0.1:' . $s->{svc}{$name}->port};
+    my $s = bless {env => $o{env} || {}, svc => {}, port => {}, db => {}, seq => 0,
+        sync_wait_ms => $o{sync_wait_ms} // 20000}, $class;
+    infra('postgres', 'redis', 'rabbitmq');
+    $s->{redis} = redis_start();
+    $s->{amqp} = $o{amqp} // rabbit_vhost();
+    $s->{db}{$_} = pg_fresh($_) for grep { $PG{$_} } @ORDER;
+    $s->_spawn($_) for @ORDER;
+    my (%up, @routes);
+    for my $name (sort keys %ROUTES) {
+        $up{$name} = Souk::Gateway::pool("127.0.0.1:$s->{port}{$name}");
+        push @routes, map {
+            Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $name, mode => 'new',
+                auth => $_->[2],
+                timeout_ms => $name eq 'orders' ? $s->{sync_wait_ms} + 10000 : 10000)
+        } @{$ROUTES{$name}};
     }
-    my %up = map { ($_ => Souk::Gateway::pool('127.0.0.1:' . $s->{svc}{$_}->port)) } @ORDER;
-    my @routes = map {
-        Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $_->[2], mode => 'new',
-            auth => $_->[3], timeout_ms => 30000)
-    } @ROUTES;
-    $s->{gateway} = Souk::Gateway->start(env => {SOUK_JWT_SECRET => $SECRET},
+    $s->{gateway} = Souk::Gateway->start(env => {SOUK_JWT_SECRET => $SECRET,
+            SOUK_LOG_LEVEL => 'warn', %{$o{gateway_env} || {}}},
         routes => Souk::Gateway::table(upstreams => \%up, routes => \@routes));
-    $s->{admin_token} = jwt_mint(sub => '1', role => 'admin', secret => $SECRET);
+    $s->{admin} = jwt_mint(sub => '1', role => 'admin', secret => $SECRET);
     return $s;
 }
 
-sub url { $_[0]{gateway}->url }
-sub svc { $_[0]{svc}{$_[1]} // die "no service $_[1]\n" }
-sub services { my ($s) = @_; map { $s->{svc}{$_} } @ORDER }
+sub url     { $_[0]{gateway}->url }
 sub gateway { $_[0]{gateway} }
-sub admin_token { $_[0]{admin_token} }
-sub bad { $_[0]{bad} }    # the 5xx answers not asked for (for no_failures)
+sub svc     { $_[0]{svc}{$_[1]} }
+sub db      { $_[0]{db}{$_[1]} }
+sub amqp    { $_[0]{amqp} }
+sub admin_token { $_[0]{admin} }
+sub services { my $s = shift; map { $s->{svc}{$_} } grep { $s->{svc}{$_} } @ORDER }
 
-# stop($name) / start_again($name): take a service down (SIGTERM, waited for) and bring it
-# back on the same port with the same database, vhost and settings.
-sub stop { my ($s, $name) = @_; $s->svc($name)->stop }
-sub start_again {
+# Each service's environment: its database, the broker, the secret, its peers, the test's
+# overrides last.
+sub _env {
     my ($s, $name) = @_;
-    my $db = $s->{svc}{$name}{db};
-    $s->{svc}{$name} = spawn_service($name, %{$s->{env}{$name}});
-    $s->{svc}{$name}{db} = $db;
-    return $s->{svc}{$name};
+    my %e = (SOUK_AMQP_URL => $s->{amqp}, SOUK_JWT_SECRET => $SECRET);
+    $e{'SOUK_' . uc($name) . '_DB'} = $s->{db}{$name}{dsn} if $PG{$name};
+    $e{SOUK_REDIS_URL} = $s->{redis}->url if $name eq 'catalog' || $name eq 'cart';
+    $e{SOUK_CATALOG_URL} = "http://127.0.0.1:$s->{port}{catalog}" if $name eq 'cart';
+    %e = (%e, SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) if $name eq 'users';
+    %e = (%e, SOUK_CART_URL => "http://127.0.0.1:$s->{port}{cart}",
+        SOUK_ORDERS_SYNC_WAIT_MS => $s->{sync_wait_ms}) if $name eq 'orders';
+    return (%e, %{$s->{env}{$name} || {}});
 }
 
-# api($method, $path, %o): through the gateway (Souk::Test::api_request's options).
-sub api { my ($s, @a) = @_; api_request($s->url, $s->{bad}, @a) }
-
-# sql($service, $sql): rows of that service's database (pg_sql); sql1: the first value.
-sub sql { my ($s, $name, $q) = @_; pg_sql($s->svc($name)->{db}{db}, $q) }
-sub sql1 { my ($s, @a) = @_; my $r = $s->sql(@a); @$r ? $r->[0][0] : undef }
-
-# user(address => {...} | 0): registered and logged in through v1 (users), with a shipping
-# address that orders' customer replica has: {id, email, token, address}.
-sub user {
-    my ($s, %o) = @_;
-    my $n = ++$s->{seq};
-    my $u = {email => "$s->{tag}.$n\@saga.test", password => 'correct horse battery'};
-    my $res = $s->api(POST => '/api/v1/accounts/register',
-        json => {email => $u->{email}, password => $u->{password}, name => "Saga User $n"});
-    die "register: $res->{status} $res->{body}\n" unless $res->{status} == 201;
-    $u->{id} = $res->{json}{id};
-    $res = $s->api(POST => '/api/v1/accounts/login',
-        json => {email => $u->{email}, password => $u->{password}});
-    die "login: $res->{status} $res->{body}\n" unless $res->{status} == 200;
-    $u->{token} = $res->{json}{token};
-    return $u if defined $o{address} && !$o{address};
-    $u->{address} = $o{address} // {line1 => "$n Saga Street", line2 => '', city => 'Lisboa',
-        postal_code => '1100-053', country => 'PT'};
-    $res = $s->api(PUT => '/api/v1/accounts/me/address', token => $u->{token}, json => $u->{address});
-    die "address: $res->{status} $res->{body}\n" unless $res->{status} == 200;
-    wait_until("user $u->{id}'s address in orders' replica", sub {
-        $s->sql1(orders => "SELECT count(*) FROM customers_replica WHERE id = $u->{id}"
-            . ' AND line1 IS NOT NULL');
-    }, 20) or die "user $u->{id} never reached orders' customer replica\n";
-    return $u;
+# Start (or start again) souk-$name on its port, and wait until /ready answers 200.
+sub _spawn {
+    my ($s, $name, $timeout) = @_;
+    # ports are fixed up front, so peers (cart for orders, catalog for cart) know each other
+    $s->{port}{$_} //= free_port() for @ORDER;
+    my $port = $s->{port}{$name};
+    my $svc = launch_service($name, $s->_env($name), SOUK_LISTEN => "127.0.0.1:$port");
+    $svc->{port} = $port;
+    my $ua = HTTP::Tiny->new(timeout => 1, keep_alive => 0);
+    my $deadline = Time::HiRes::time() + ($timeout // 30);
+    while (1) {
+        last if $ua->get("http://127.0.0.1:$port/ready")->{status} == 200;
+        my $why = waitpid($svc->pid, POSIX::WNOHANG()) == $svc->pid ? "exited with status $?"
+            : Time::HiRes::time() > $deadline ? 'not ready' : undef;
+        if ($why) {
+            $svc->{done} = 1;
+            if (kill 0, $svc->pid) { kill 'KILL', $svc->pid; waitpid $svc->pid, 0 }
+            Test::More::diag("souk-$name stderr:\n" . $svc->stderr_text);
+            die "Souk::Saga: souk-$name $why\n";
+        }
+        Time::HiRes::sleep(0.05);
+    }
+    push @{$s->{dead}}, $s->{svc}{$name} if $s->{svc}{$name};    # its log, for diagnostics
+    $s->{svc}{$name} = $svc;
+    return $svc;
 }
 
-# product(price => minor, stock => n): created in the catalog (admin v1), its stock set in
-# inventory (admin v1), known to orders' price replica: the catalog's answer.
+# kill9($name): SIGKILL, reaped; the service is down until restart($name).
+sub kill9 {
+    my ($s, $name) = @_;
+    my $svc = $s->{svc}{$name} or return;
+    return if $svc->{done};
+    kill 'KILL', $svc->pid;
+    waitpid $svc->pid, 0;
+    $svc->{done} = 1;    # killed on purpose: no "exits cleanly" test
+}
+
+sub restart { my ($s, $name, $timeout) = @_; $s->kill9($name); $s->_spawn($name, $timeout) }
+
+# stderr of every instance of the services (killed ones included), for no_failures-like checks.
+sub logs {
+    my ($s) = @_;
+    return join '', map { $_->stderr_text } @{$s->{dead} || []}, $s->services;
+}
+
+# --- fixtures -----------------------------------------------------------------------------
+
+sub _ok {
+    my ($what, $res, @want) = @_;
+    die "$what: $res->{status} " . ($res->{body} // '') . "\n" unless grep { $res->{status} == $_ } @want;
+    return $res;
+}
+
+sub _auth { +{headers => {Authorization => "Bearer $_[0]", %{$_[1] || {}}}} }
+
+# product(stock => N, price => minor, %fields): a product in catalog (v1 POST, admin), its stock
+# set at inventory (v1 PUT .../stock) when given, and orders' price replica has it.
 sub product {
-    my ($s, %o) = @_;
+    my ($s, %f) = @_;
+    my $stock = delete $f{stock};
+    my $price = delete $f{price} // 1999;
     my $n = ++$s->{seq};
-    $s->{category} //= do {
-        my $res = http(POST => $s->svc('catalog')->url . '/api/v2/categories',
-            {headers => {Authorization => "Bearer $s->{admin_token}"},
-             json => {slug => "$s->{tag}-cat", name => 'Saga'}});
-        die "category: $res->{status} $res->{body}\n" unless $res->{status} == 201;
-        $res->{json}{id};
-    };
-    my $res = $s->api(POST => '/api/v1/products', token => $s->{admin_token},
-        json => {sku => "$s->{tag}-$n", name => "Saga Product $n", brand => 'Acme',
-            category_id => $s->{category}, price => {amount => $o{price} // 1000, currency => 'EUR'}});
-    die "product: $res->{status} $res->{body}\n" unless $res->{status} == 201;
-    my $p = $res->{json};
-    $s->stock($p->{id}, $o{stock} // 10);
-    wait_until("product $p->{id} in orders' price replica", sub {
-        $s->sql1(orders => "SELECT count(*) FROM products_replica WHERE id = $p->{id}");
-    }, 20) or die "product $p->{id} never reached orders' price replica\n";
+    unless ($s->{category}) {
+        my $c = http(POST => $s->{svc}{catalog}->url . '/api/v2/categories',
+            {%{_auth($s->{admin})}, json => {slug => "saga-$$", name => 'Saga'}});
+        $s->{category} = _ok('category', $c, 201)->{json}{id};
+    }
+    my $res = http(POST => $s->url . '/api/v1/products', {%{_auth($s->{admin})}, json => {
+        sku => "SAGA-$$-$n", name => "Saga product $n", description => 'for the saga tests',
+        brand => 'Souk', category_id => $s->{category},
+        price => {amount => $price, currency => 'EUR'}, attributes => {}, %f}});
+    my $p = _ok('product', $res, 201)->{json};
+    $s->set_stock($p->{id}, $stock) if defined $stock;
+    Souk::Test::wait_until("orders prices product $p->{id}", sub {
+        @{pg_sql($s->{db}{orders}{db}, "SELECT 1 FROM products_replica WHERE id = $p->{id}")};
+    }, 30) or die "product $p->{id} never reached orders' price replica\n";
     return $p;
 }
 
-# stock($product_id, $n): the admin PUT /api/v1/products/{id}/stock (inventory).
-sub stock {
+# set_stock($id, $n): PUT /api/v1/products/{id}/stock (admin) through the gateway.
+sub set_stock {
     my ($s, $id, $n) = @_;
-    my $res = $s->api(PUT => "/api/v1/products/$id/stock", token => $s->{admin_token},
-        json => {stock => $n});
-    die "stock $id: $res->{status} $res->{body}\n" unless $res->{status} == 200;
+    my $res = http(PUT => $s->url . "/api/v1/products/$id/stock",
+        {%{_auth($s->{admin})}, json => {stock => $n}});
+    return _ok("stock of $id", $res, 200)->{json};
 }
 
+# buyers($n): $n accounts registered and logged in on users, each with a shipping address,
+# and known with that address to orders' customer replica: [{id, email, token}].
+sub buyers {
+    my ($s, $n) = @_;
+    my $users = $s->{svc}{users}->url;
+    my @u;
+    for (1 .. $n) {
+        my $k = ++$s->{seq};
+        my %a = (email => "buyer$k.$$\@saga.test", password => 'correct horse battery');
+        _ok('register', http(POST => "$users/api/v1/accounts/register",
+            {json => {%a, name => "Buyer $k"}}), 201);
+        my $login = _ok('login', http(POST => "$users/api/v1/accounts/login", {json => \%a}), 200);
+        my $u = {id => $login->{json}{user}{id}, email => $a{email}, token => $login->{json}{token}};
+        _ok('address', http(PUT => "$users/api/v1/accounts/me/address", {%{_auth($u->{token})},
+            json => {line1 => "$k Saga Street", line2 => '', city => 'Lisbon',
+                postal_code => '1000-001', country => 'PT'}}), 200);
+        push @u, $u;
+    }
+    my $ids = join ',', map { $_->{id} } @u;
+    Souk::Test::wait_until("orders knows the addresses of $n buyers", sub {
+        pg_sql($s->{db}{orders}{db},
+            "SELECT count(*) FROM customers_replica WHERE line1 IS NOT NULL AND id IN ($ids)")->[0][0] == $n;
+    }, 60) or die "orders' customer replica never got the $n buyers\n";
+    return \@u;
+}
+
+sub buyer { $_[0]->buyers(1)->[0] }
+
+# cart_add($user, $product_id, $qty): POST /api/v1/cart/items on souk-cart.
 sub cart_add {
     my ($s, $u, $id, $qty) = @_;
-    my $res = $s->api(POST => '/api/v1/cart/items', token => $u->{token},
-        json => {product_id => $id, quantity => $qty});
-    die "cart add: $res->{status} $res->{body}\n" unless $res->{status} == 200;
-    return $res->{json};
+    return _ok('cart', http(POST => $s->{svc}{cart}->url . '/api/v1/cart/items',
+        {%{_auth($u->{token})}, json => {product_id => $id, quantity => $qty // 1}}), 200, 201);
 }
 
-# checkout($user, $card, %headers): POST /api/v1/orders (a 503 is an outcome, not a failure).
+# checkout($user, card => number, key => Idempotency-Key): POST /api/v1/orders through the
+# gateway; the answer as http() gives it.
 sub checkout {
-    my ($s, $u, $card, %h) = @_;
-    return $s->api(POST => '/api/v1/orders', token => $u->{token}, json => {card_number => $card},
-        headers => \%h, allow_5xx => 1);
+    my ($s, $u, %o) = @_;
+    my $key = $o{key} // "saga-$$-" . ++$s->{seq};
+    return http(POST => $s->url . '/api/v1/orders', {%{_auth($u->{token}, {'Idempotency-Key' => $key})},
+        json => {card_number => $o{card} // CARD_OK}});
 }
 
-# checkout_v2($user, $card, %headers): POST /api/v2/orders (202 at once).
-sub checkout_v2 {
-    my ($s, $u, $card, %h) = @_;
-    return $s->api(POST => '/api/v2/orders', token => $u->{token}, json => {card_number => $card},
-        headers => \%h);
-}
-
-# last_order($user): the id of the user's newest order in orders' audit view (a failed v1
-# checkout answers no id, but the order is kept for audit).
-sub last_order {
-    my ($s, $u) = @_;
-    return $s->sql1(orders => "SELECT order_id FROM audit_orders WHERE user_id = $u->{id}"
-        . ' ORDER BY order_id DESC LIMIT 1');
-}
-
-# order_v2($user, $id): GET /api/v2/orders/{id}'s JSON (undef unless 200).
-sub order_v2 {
-    my ($s, $u, $id) = @_;
-    my $res = $s->api(GET => "/api/v2/orders/$id", token => $u->{token});
-    return $res->{status} == 200 ? $res->{json} : undef;
-}
-
-# wait_status($user, $id, $status, $timeout_s, @types): the v2 order once it has that status
-# and its timeline holds an event of each of @types; undef if that never happens.
-sub wait_status {
-    my ($s, $u, $id, $status, $timeout, @want) = @_;
-    my $o;
-    wait_until("order $id $status", sub {
-        $o = $s->order_v2($u, $id);
-        return 0 unless $o && $o->{status} eq $status;
-        my %have = map { ($_->{type} => 1) } @{$o->{timeline} || []};
-        !grep { !$have{$_} } @want;
-    }, $timeout // 20) or return undef;
-    return $o;
-}
-
-# republish($service, $type, $order_id, same_id => 1): the newest $type event of that order
-# in $service's outbox published once more by its relay: as a copy under a new event id (the
-# consumers' inboxes cannot tell; their state machines must), or, with same_id, the very row
-# marked unsent again (the same id: the inboxes drop it). The event id published.
-sub republish {
-    my ($s, $name, $type, $oid, %o) = @_;
-    my ($old) = @{$s->sql($name, "SELECT id FROM outbox WHERE type = '$type'"
-        . " AND aggregate_id = $oid ORDER BY seq DESC LIMIT 1")};
-    die "republish: no $type of order $oid in the outbox of $name\n" unless $old;
-    if ($o{same_id}) {
-        $s->sql($name, "UPDATE outbox SET sent_at = NULL WHERE id = '$old->[0]'");
-        return $old->[0];
+# parallel($workers, \@items, sub { my ($ua, $item) = @_; ...; return {...} }, timeout => S):
+# the items split over $workers forked processes (item i to worker i % $workers, each worker
+# in order), all released at once (a pipe closed as the starting gun); each worker has its
+# own HTTP::Tiny (a forked copy of a keep-alive connection must not be shared). Returns the
+# hashes the sub returned, in the items' order ({error => ...} for one that died). Workers
+# still running after timeout seconds (default 120) are killed: their items stay undef.
+sub parallel {
+    my ($s, $workers, $items, $fn, %o) = @_;
+    my $dir = File::Temp::tempdir('souk-saga-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $json = JSON::PP->new->canonical->utf8;
+    pipe(my $gun_r, my $gun_w) or die "pipe: $!";
+    my %pid;
+    for my $w (0 .. $workers - 1) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $gun_w;
+            my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => $o{http_timeout} // 60,
+                agent => 'souk-saga-test');
+            sysread $gun_r, my $x, 1;    # EOF: go
+            open my $out, '>', "$dir/$w" or POSIX::_exit(1);
+            for (my $i = $w; $i < @$items; $i += $workers) {
+                my $r = eval { $fn->($ua, $items->[$i]) } // {error => "$@"};
+                print $out $json->encode({i => $i, r => $r}), "\n";
+                $out->flush;
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        $pid{$pid} = $w;
     }
-    my $id = $s->sql1($name, 'SELECT gen_random_uuid()');
-    $s->sql($name, "INSERT INTO outbox (id, type, aggregate_id, envelope) SELECT '$id', type,"
-        . " aggregate_id, replace(envelope, id::text, '$id') FROM outbox WHERE id = '$old->[0]'");
-    return $id;
+    close $gun_r;
+    close $gun_w;    # the starting gun
+    my $deadline = Time::HiRes::time() + ($o{timeout} // 120);
+    while (%pid && Time::HiRes::time() < $deadline) {
+        # each worker by pid: waitpid(-1) could reap a service that died meanwhile
+        for my $p (keys %pid) { delete $pid{$p} if waitpid($p, POSIX::WNOHANG()) == $p }
+        last unless %pid;
+        $o{tick}->() if $o{tick};    # e.g. the chaos monkey, between reaps
+        Time::HiRes::sleep(0.05);
+    }
+    if (%pid) {
+        Test::More::diag(scalar(keys %pid) . " workers still running after the timeout: killed");
+        kill 'KILL', keys %pid;
+        waitpid $_, 0 for keys %pid;
+    }
+    my @res;
+    for my $w (0 .. $workers - 1) {
+        open my $in, '<', "$dir/$w" or next;
+        while (my $line = <$in>) {
+            my $d = eval { $json->decode($line) } or next;
+            $res[$d->{i}] = $d->{r};
+        }
+    }
+    return \@res;
 }
 
-# consumed($service, $event_id, $timeout_s): true once $service's inbox has the event.
-sub consumed {
-    my ($s, $name, $id, $timeout) = @_;
-    return wait_until("$name consumed $id",
-        sub { $s->sql1($name => "SELECT count(*) FROM inbox WHERE event_id = '$id'") }, $timeout // 20);
+# check_env(): the three databases as `soukctl check orders` wants them.
+sub check_env {
+    my ($s) = @_;
+    return {map { ('SOUK_' . uc($_) . '_DB' => $s->{db}{$_}{dsn}) } qw(orders inventory payments)};
 }
 
-# sent($service, $event_id): true once $service's relay has published that outbox row.
-sub sent {
-    my ($s, $name, $id) = @_;
-    return wait_until("$name published $id", sub {
-        $s->sql1($name => "SELECT count(*) FROM outbox WHERE id = '$id' AND sent_at IS NOT NULL");
-    }, 20);
+# check(@args): soukctl check orders @args; (exit code, stdout, stderr).
+sub check { my ($s, @a) = @_; soukctl($s->check_env, 'check', 'orders', @a) }
+
+# stock($id): audit_stock's row for the product, {received, on_hand, reserved, sold}.
+sub stock {
+    my ($s, $id) = @_;
+    my $r = pg_sql($s->{db}{inventory}{db},
+        "SELECT received, on_hand, reserved, sold FROM audit_stock WHERE product_id = $id")->[0]
+        or return undef;
+    return {received => $r->[0], on_hand => $r->[1], reserved => $r->[2], sold => $r->[3]};
+}
+
+# counts(): audit_orders by status, {PENDING => n, ...}.
+sub counts {
+    my ($s) = @_;
+    return {map { @$_ } @{pg_sql($s->{db}{orders}{db},
+        'SELECT status, count(*) FROM audit_orders GROUP BY status')}};
 }
 
 1;
