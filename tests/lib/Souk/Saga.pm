@@ -37,7 +37,7 @@ use constant CARD_DOWN     => '4000000000000119';
 
 our $SECRET = 'saga-test-secret-0123456789abcdef';
 my @ORDER = qw(orders inventory payments cart catalog users);    # start order
-my %PG = map { ($_ => 1) } qw(orders inventory payments catalog users);
+my %PG = map { ($_ => 1) } qw(orders inventory payments catalog users cart);    # cart: its inbox
 my %ROUTES = (
     users     => [[accounts => '/api/v1/accounts', 'public']],
     catalog   => [[products => '/api/v1/products', 'public']],
