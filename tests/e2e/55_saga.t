@@ -29,7 +29,7 @@ my ($DEADLINE, $RETRIES) = (12, 3);
 my $s = Souk::Saga->start(env => {
     orders => {SOUK_ORDERS_DEADLINE_S => $DEADLINE, SOUK_ORDERS_SWEEP_MS => 200},
     inventory => {SOUK_INVENTORY_HOLD_S => 4 * $DEADLINE},
-    payments => {SOUK_PAYMENTS_RETRY_LIMIT => $RETRIES},
+    payments => {SOUK_PAYMENTS_RETRY_LIMIT => $RETRIES, SOUK_PAYMENTS_RETRY_BASE_MS => 100},
 });
 my $u = $s->buyer;
 my $anvil = $s->product(price => 1999, stock => 5);

@@ -91,7 +91,7 @@ sub _start_services {
         cart => sub { (SOUK_REDIS_URL => $redis->url, SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
         orders => sub { (SOUK_CART_URL => $t->{svc}{cart}->url) },
         # an unavailable provider is given up on well within the checkout's wait
-        payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2) },
+        payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2, SOUK_PAYMENTS_RETRY_BASE_MS => 50) },
     );
     for my $name (@SERVICES) {
         $t->{svc}{$name} = fresh_service($name, %common, $env{$name} ? $env{$name}->() : ());
