@@ -102,7 +102,9 @@ sub _start_services {
         $up{$name} = Souk::Gateway::pool("127.0.0.1:" . $t->{svc}{$name}->port);
         push @routes, map {
             Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $name, mode => 'new',
-                auth => $_->[2] // 'public', timeout_ms => 10000)
+                auth => $_->[2] // 'public',
+                # a checkout waits for the saga's outcome (SOUK_ORDERS_SYNC_WAIT_MS, 15 s)
+                timeout_ms => $_->[0] eq 'orders' ? 30000 : 10000)
         } @{$ROUTES{$name}};
     }
     $t->{gateway} = Souk::Gateway->start(env => {SOUK_JWT_SECRET => $SECRET},
