@@ -78,6 +78,9 @@
       " SELECT o.id, $2, $3, $4, COALESCE($5::uuid, CASE WHEN $2 = 'out' THEN (SELECT x.id"        \
       "   FROM outbox x WHERE x.aggregate_id = o.id AND x.type = $3 ORDER BY x.seq DESC LIMIT 1)"   \
       " END), $6, $7 FROM orders o WHERE o.id = $1::bigint")                                       \
+    X(SAGA_IGNORED, 2,                                                                             \
+      "UPDATE saga_events SET note = 'ignored' WHERE order_id = $1::bigint"                        \
+      " AND event_id = $2::uuid AND direction = 'in'")                                             \
     X(OVERDUE, 1,                                                                                  \
       "SELECT id FROM orders WHERE status = 'PENDING' AND deadline < now()"                        \
       " ORDER BY deadline LIMIT $1::bigint")                                                       \
@@ -435,6 +438,12 @@ store_saga_record(struct work *w, int64_t id, const char *direction, const char 
                     (const char *const[]){i64(w, id), direction, type, service, event_id,
                                           w->trace_id ? w->trace_id : "", note ? note : ""},
                     NULL);
+}
+
+int
+store_saga_ignored(struct work *w, int64_t id, const char *event_id)
+{
+    return run_text(w, SQL_SAGA_IGNORED, (const char *const[]){i64(w, id), event_id}, NULL);
 }
 
 int
