@@ -45,7 +45,7 @@ CREATE TABLE orders (
   ship_city        text NOT NULL,
   ship_postal_code text NOT NULL,
   ship_country     text NOT NULL,
-  card_last4       char(4) NOT NULL,
+  card_last4       char(4),         -- NULL: a backfilled order without a payment
   payment_status   text,            -- APPROVED once payment.succeeded (v1 "payment")
   idempotency_key  text,
   failed_key       text,
