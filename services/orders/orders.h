@@ -88,7 +88,8 @@ struct order {
     struct address   ship;
     const char      *card_last4, *payment_status; /* payment_status NULL: no payment yet */
     const char      *created_at, *deadline, *updated_at, *trace_id;
-    int64_t          age_s; /* seconds since created_at (saga tracker) */
+    int64_t          age_s;  /* seconds since created_at (saga tracker) */
+    int              failed; /* the saga failed this checkout: not a v1 order */
 };
 
 /* A checkout being placed: the request's inputs, then the priced cart. */

@@ -20,11 +20,11 @@
     " o.short_available, o.total_minor, o.currency, o.ship_line1, o.ship_line2, o.ship_city,"      \
     " o.ship_postal_code, o.ship_country, o.card_last4, o.payment_status, " TS("o.created_at")    \
     ", " TS("o.deadline") ", " TS("o.updated_at") ", o.trace_id,"                                  \
-    " extract(epoch FROM now() - o.created_at)::bigint, o.idempotency_key, o.request_hash"
+    " extract(epoch FROM now() - o.created_at)::bigint, o.idempotency_key, o.failed_checkout"
 #define LINE_COLS  "i.product_id, COALESCE(p.name, i.name), i.quantity, i.unit_price_minor, i.currency"
 #define LINE_JOIN  " LEFT JOIN order_items i ON i.order_id = o.id LEFT JOIN products_replica p ON p.id = i.product_id"
 #define NCOLS      23
-#define V1_VISIBLE "o.status IN ('PENDING', 'CONFIRMED')"
+#define V1_VISIBLE "NOT o.failed_checkout"
 
 /* clang-format off */
 #define ORDERS_SQL(X)                                                                              \
@@ -157,6 +157,7 @@ order_map(const struct db_rows *rs, size_t i, struct order *o)
     o->updated_at = db_get(rs, i, 18);
     o->trace_id = db_get(rs, i, 19);
     o->age_s = db_i64(rs, i, 20);
+    o->failed = db_get(rs, i, 22) != NULL && strcmp(db_get(rs, i, 22), "t") == 0;
 }
 
 /* Group joined rows (ordered by order) into orders with their lines. */
