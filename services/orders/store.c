@@ -55,6 +55,7 @@
       " short_requested = $5::bigint, short_available = $6::bigint,"                               \
       " payment_status = CASE WHEN $2 = 'CONFIRMED' THEN 'APPROVED' ELSE payment_status END,"      \
       " failed_key = CASE WHEN $2 = 'CONFIRMED' THEN failed_key ELSE idempotency_key END,"         \
+      " failed_checkout = $2 <> 'CONFIRMED',"                                                     \
       " idempotency_key = CASE WHEN $2 = 'CONFIRMED' THEN idempotency_key END,"                    \
       " updated_at = now() WHERE id = $1::bigint")                                                 \
     X(V1_COUNT, 1, "SELECT count(*) FROM orders o WHERE o.user_id = $1::bigint AND " V1_VISIBLE)   \
