@@ -202,10 +202,10 @@ static int
 on_saga(struct mq_msg *m)
 {
     struct shortage  s = {0};
-    enum order_event ev;
+    enum order_event ev = ORDER_EV__COUNT;
     const char      *reason = NULL;
     int64_t         *id = arena_new(m->work.arena, int64_t);
-    int              rc;
+    int              rc, moved;
 
     rc = mq_msg_positive(m, m->ev->payload, "order_id", id);
     if (rc)
@@ -215,19 +215,22 @@ on_saga(struct mq_msg *m)
     rc = saga_move(m, &ev, &reason, &s);
     if (rc != ERR_OK && rc != ERR_NOT_FOUND)
         return rc;
-    if (rc == ERR_OK) {
-        rc = events_order_move(&m->work, *id, ev, reason, &s);
-        if (rc != ERR_OK && rc != ERR_ORDER_STATE)
-            return rc;
-        log_debug("orders: %s order %lld %s", event_key(m->ev->type), (long long)*id,
-                  rc ? "ignored" : "applied");
-        m->after_commit = woken;
-        m->after_commit_arg = id;
-    }
-    /* Recorded after the move, so the timeline reads cause before effect
-     * only when it applied; an ignored event says so. */
-    return store_saga_record(&m->work, *id, "in", event_key(m->ev->type), emitter(m->ev->type),
-                             m->ev->id, rc == ERR_ORDER_STATE ? "ignored" : "");
+    /* Recorded first, so the timeline reads cause before effect. */
+    moved = rc == ERR_OK;
+    rc = store_saga_record(&m->work, *id, "in", event_key(m->ev->type), emitter(m->ev->type),
+                           m->ev->id, "");
+    if (rc || !moved)
+        return rc; /* or an event that only joins the timeline */
+    rc = events_order_move(&m->work, *id, ev, reason, &s);
+    log_debug("orders: %s order %lld %s", event_key(m->ev->type), (long long)*id,
+              rc == ERR_OK ? "applied" : "ignored");
+    if (rc == ERR_ORDER_STATE)
+        return store_saga_ignored(&m->work, *id, m->ev->id);
+    if (rc)
+        return rc;
+    m->after_commit = woken;
+    m->after_commit_arg = id;
+    return ERR_OK;
 }
 
 /* ---- in: the replicas ---- */

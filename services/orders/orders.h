@@ -88,7 +88,8 @@ struct order {
     struct address   ship;
     const char      *card_last4, *payment_status; /* payment_status NULL: no payment yet */
     const char      *created_at, *deadline, *updated_at, *trace_id;
-    int64_t          age_s; /* seconds since created_at (saga tracker) */
+    int64_t          age_s;  /* seconds since created_at (saga tracker) */
+    int              failed; /* the saga failed this checkout: not a v1 order */
 };
 
 /* A checkout being placed: the request's inputs, then the priced cart. */
@@ -170,6 +171,9 @@ MUST_CHECK int store_order_move(struct work *w, int64_t id, enum order_event ev,
 MUST_CHECK int store_saga_record(struct work *w, int64_t id, const char *direction,
                                  const char *type, const char *service, const char *event_id,
                                  const char *note);
+/* Mark the consumed event event_id in order id's timeline as ignored (it did
+ * not apply to the state it found). */
+MUST_CHECK int store_saga_ignored(struct work *w, int64_t id, const char *event_id);
 /* Ids of pending orders past their deadline (at most limit). */
 MUST_CHECK int store_overdue(struct work *w, int64_t limit, int64_t **ids, size_t *n);
 /* Replica writes; *applied is 0 when a newer version was already there. */
