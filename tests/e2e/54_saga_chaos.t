@@ -22,13 +22,13 @@ use Souk::Test;
 use Souk::Saga qw(CARD_OK CARD_DECLINED CARD_DOWN);
 
 my $N = $ENV{SOUK_CHAOS_CHECKOUTS} || 360;
-my $WORKERS = 8;
+my $WORKERS = 16;    # each waits at most sync_wait_ms per checkout: the stream stays bounded
 srand($ENV{SOUK_CHAOS_SEED} // time);
 note('seed ' . srand());
 
 # Shorter timings than the defaults so the settling fits the bound, in the order SAGA.md
 # fixes: payments gives up on a down provider, then an order's deadline, then a hold's end.
-my $shop = Souk::Saga->start(sync_wait_ms => 8000, env => {
+my $shop = Souk::Saga->start(sync_wait_ms => 3000, env => {
     orders    => {SOUK_ORDERS_DEADLINE_S => 20, SOUK_ORDERS_SWEEP_MS => 500},
     inventory => {SOUK_INVENTORY_HOLD_S => 40, SOUK_INVENTORY_SWEEP_MS => 500},
     payments  => {SOUK_PAYMENTS_RETRY_LIMIT => 3},
