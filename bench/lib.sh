@@ -91,12 +91,13 @@ monolith_db() {
 # bench_start NAME BIN [VAR=value ...]: start BIN on a free port with the bench settings
 # (log level warn, one JWT secret) and the given environment, its stderr in
 # $SOUK_VAR_DIR/NAME.log; wait until /ready answers. Sets BENCH_URL; the pid joins
-# BENCH_PIDS, which bench_stop ends.
+# BENCH_PIDS, which bench_stop ends. BENCH_PORT=N bench_start ...: on that port (one peers
+# were told already).
 BENCH_PIDS=()
 bench_start() {
 	local name=$1 bin=$2 port
 	shift 2
-	port=$(free_port)
+	port=${BENCH_PORT:-$(free_port)}
 	env SOUK_LISTEN="127.0.0.1:$port" SOUK_LOG_LEVEL=warn SOUK_JWT_SECRET=bench-secret "$@" \
 		"$bin" 2>"$SOUK_VAR_DIR/$name.log" &
 	BENCH_PIDS+=($!)

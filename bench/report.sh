@@ -56,5 +56,9 @@ EOT
 		echo
 		cat var/bench/gateway.md
 	fi
+	if [ -f var/bench/saga.md ]; then
+		echo
+		cat var/bench/saga.md
+	fi
 } >"$out"
 echo "wrote $out"

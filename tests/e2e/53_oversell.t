@@ -25,8 +25,7 @@ my $p = $shop->product(stock => $UNITS, price => 2500);
 is_deeply($shop->stock($p->{id}), {received => $UNITS, on_hand => $UNITS, reserved => 0, sold => 0},
     "product $p->{id} has $UNITS units");
 my $t0 = Time::HiRes::time();
-my $buyers = $shop->buyers($BUYERS);
-$shop->cart_add($_, $p->{id}, 1) for @$buyers;
+my $buyers = $shop->buyers($BUYERS, cart => sub { [$p->{id}, 1] });
 note(sprintf('%d buyers with a cart in %.1f s', $BUYERS, Time::HiRes::time() - $t0));
 
 # A sampler watches inventory's stock while the buyers race: the lowest on_hand, the lowest

@@ -22,13 +22,13 @@ use Souk::Test;
 use Souk::Saga qw(CARD_OK CARD_DECLINED CARD_DOWN);
 
 my $N = $ENV{SOUK_CHAOS_CHECKOUTS} || 360;
-my $WORKERS = 8;
+my $WORKERS = 16;    # each waits at most sync_wait_ms per checkout: the stream stays bounded
 srand($ENV{SOUK_CHAOS_SEED} // time);
 note('seed ' . srand());
 
 # Shorter timings than the defaults so the settling fits the bound, in the order SAGA.md
 # fixes: payments gives up on a down provider, then an order's deadline, then a hold's end.
-my $shop = Souk::Saga->start(sync_wait_ms => 8000, env => {
+my $shop = Souk::Saga->start(sync_wait_ms => 3000, env => {
     orders    => {SOUK_ORDERS_DEADLINE_S => 20, SOUK_ORDERS_SWEEP_MS => 500},
     inventory => {SOUK_INVENTORY_HOLD_S => 40, SOUK_INVENTORY_SWEEP_MS => 500},
     payments  => {SOUK_PAYMENTS_RETRY_LIMIT => 3},
@@ -36,20 +36,20 @@ my $shop = Souk::Saga->start(sync_wait_ms => 8000, env => {
 my @plenty = map { $shop->product(stock => 1000, price => 1000 + $_) } 1 .. 2;
 my @scarce = ($shop->product(stock => 15, price => 3000), $shop->product(stock => 4, price => 4000));
 my $t0 = Time::HiRes::time();
-my $buyers = $shop->buyers($N);
 
 # Each buyer's cart and card: 75 % on the plentiful products (one or two lines), 25 % on a
 # scarce one; 80 % approved cards, 10 % declined, 10 % provider down.
-my @jobs;
-for my $u (@$buyers) {
+my @carts = map {
     my $r = rand;
-    my @lines = $r < 0.25 ? ([$scarce[rand 2]{id}, 1 + int rand 2])
-        : map { [$_->{id}, 1 + int rand 3] } $r < 0.5 ? @plenty : ($plenty[rand 2]);
-    $shop->cart_add($u, @$_) for @lines;
+    [$r < 0.25 ? ([$scarce[rand 2]{id}, 1 + int rand 2])
+        : map { [$_->{id}, 1 + int rand 3] } $r < 0.5 ? @plenty : ($plenty[rand 2])]
+} 1 .. $N;
+my $buyers = $shop->buyers($N, cart => sub { @{$carts[$_[0]]} });
+my @jobs = map {
     my $c = rand;
-    push @jobs, {token => $u->{token}, key => "chaos-$u->{id}",
-        card => $c < 0.8 ? CARD_OK : $c < 0.9 ? CARD_DECLINED : CARD_DOWN};
-}
+    {token => $_->{token}, key => "chaos-$_->{id}",
+        card => $c < 0.8 ? CARD_OK : $c < 0.9 ? CARD_DECLINED : CARD_DOWN}
+} @$buyers;
 note(sprintf('%d buyers with carts in %.1f s', $N, Time::HiRes::time() - $t0));
 
 # -- the monkey: every 2-4 s one of the three saga services is killed -9 and started again

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# bench/saga.sh - the order saga (souk-orders, -inventory, -payments with users, catalog and
+# cart) against the monolith's checkout (issue 11), in the same run, with the same simulated
+# payment provider latency on both sides (BENCH_PROVIDER_LATENCY_MS, default 50:
+# SOUK_PAYMENTS_PROVIDER_LATENCY_MS for payments, SOUK_MONOLITH_PROVIDER_LATENCY_MS for the
+# monolith, which charges inside its transaction while it holds the products' row locks):
+# confirmed orders per second and p50/p99 from POST /api/v1/orders to CONFIRMED, (a) spread
+# over BENCH_SAGA_SPREAD products and (b) every buyer on one hot product (bench/saga.pl).
+# Targets: the saga >= 2x the monolith on the hot product, >= 0.5x on the spread load.
+#
+#   bench/saga.sh            run; write var/bench/saga.results and saga.md
+#   bench/saga.sh report     print the markdown section from the last results
+#
+# Fresh databases every run (small: the checkout does not read the big seed), on servers of
+# its own under BENCH_VAR (var/bench-saga) on their own ports (BENCH_SAGA_MARIADB_PORT 53326,
+# BENCH_SAGA_PG_PORT 55452, BENCH_SAGA_REDIS_PORT 56399, BENCH_SAGA_RABBIT_PORT 55692), stopped
+# on exit. Knobs: BENCH_SAGA_ORDERS (checkouts per scenario and side, 300), BENCH_SAGA_SPREAD
+# (100), BENCH_CONNS (concurrent buyers, 32), BENCH_PROVIDER_LATENCY_MS (50).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+. bench/lib.sh
+BUILD=${BUILD:-build}
+export SOUK_VAR_DIR=${BENCH_VAR:-$ROOT/var/bench-saga}
+LATENCY=${BENCH_PROVIDER_LATENCY_MS:-50}
+export BENCH_SAGA_ORDERS=${BENCH_SAGA_ORDERS:-300} BENCH_SAGA_SPREAD=${BENCH_SAGA_SPREAD:-100}
+export BENCH_CONNS BENCH_SECRET=bench-secret
+BENCH_OUT=${BENCH_OUT:-$ROOT/var/bench/saga.results}
+MD=${BENCH_MD:-$ROOT/var/bench/saga.md}
+
+report() {
+	[ -s "$BENCH_OUT" ] || { echo "bench/saga.sh: no results in $BENCH_OUT (run it first)" >&2; return 1; }
+	awk -v n="$BENCH_SAGA_ORDERS" -v spread="$BENCH_SAGA_SPREAD" -v conns="$BENCH_CONNS" '
+		function met(ok) { return ok ? "met" : "**not met**" }
+		$1 == "latency" { lat = $2; next }
+		$1 == "date" { date = $2; next }
+		$1 == "loadavg" { l0 = $2; l1 = $3; next }
+		NF >= 5 { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; bad[$1] = $5 }
+		function row(k, label) {
+			if (k in rps) printf "| %s | %.1f | %.0f | %.0f | %d |\n", label, rps[k], p50[k], p99[k], bad[k]
+		}
+		END {
+			print "## Checkout: the order saga against the monolith"
+			print ""
+			printf "The same simulated payment provider latency on both sides, **%s ms** per provider call\n", lat
+			print "(`SOUK_PAYMENTS_PROVIDER_LATENCY_MS`, `SOUK_MONOLITH_PROVIDER_LATENCY_MS`). The monolith charges"
+			print "inside its checkout transaction, after locking the products\047 rows; the saga reserves in"
+			print "inventory, charges in payments and confirms in orders over RabbitMQ. Fresh databases, one"
+			printf "approved card; %d checkouts per scenario and side, %d concurrent buyers, each buyer with one\n", n, conns
+			print "unit in the cart; the time is from `POST /api/v1/orders` until the order is CONFIRMED (the"
+			print "v1 answer, or polling `GET /api/v1/orders/{id}` after a 202); throughput is confirmed orders"
+			print "over the wall time of the scenario. Both sides on the same 2-core machine as the load."
+			printf "Command: `bench/saga.sh` (part of `make bench`), run on %s.\n", date
+			print ""
+			print "| scenario / side | confirmed/s | p50 ms | p99 ms | not confirmed |"
+			print "|---|---:|---:|---:|---:|"
+			row("saga_hot_monolith", "hot product: monolith")
+			row("saga_hot_saga", "hot product: saga")
+			printf "| spread over %d products: monolith | ", spread
+			if ("saga_spread_monolith" in rps) printf "%.1f | %.0f | %.0f | %d |\n", rps["saga_spread_monolith"], p50["saga_spread_monolith"], p99["saga_spread_monolith"], bad["saga_spread_monolith"]
+			else print "- | - | - | - |"
+			row("saga_spread_saga", "spread: saga")
+			print ""
+			if (rps["saga_hot_monolith"] > 0)
+				printf "- Hot product, saga / monolith: **%.1f×** (target ≥ 2×: %s).\n", rps["saga_hot_saga"] / rps["saga_hot_monolith"], met(rps["saga_hot_saga"] >= 2 * rps["saga_hot_monolith"])
+			if (rps["saga_spread_monolith"] > 0)
+				printf "- Spread, saga / monolith: **%.2f×** (target ≥ 0.5×: %s).\n", rps["saga_spread_saga"] / rps["saga_spread_monolith"], met(rps["saga_spread_saga"] >= 0.5 * rps["saga_spread_monolith"])
+			if (l0 != "" && l0 > 0.5)
+				printf "- **Caution:** the machine was already busy when this benchmark started (1-minute load average %s; %s at the end).\n", l0, l1
+			print ""
+		}' "$BENCH_OUT"
+}
+
+if [ "${1:-}" = report ]; then
+	report
+	exit
+fi
+
+for bin in perl psql mariadb curl; do
+	command -v "$bin" >/dev/null || { echo "bench/saga.sh: $bin is missing" >&2; exit 1; }
+done
+for bin in souk-monolith souk-users souk-catalog souk-cart souk-orders souk-inventory souk-payments soukctl; do
+	[ -x "$BUILD/bin/$bin" ] || { echo "bench/saga.sh: $BUILD/bin/$bin is missing (make all)" >&2; exit 1; }
+done
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+mkdir -p "$SOUK_VAR_DIR" "$(dirname "$BENCH_OUT")"
+: >"$BENCH_OUT"
+trap 'bench_stop; scripts/stop-local.sh >/dev/null' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+export SOUK_MARIADB_PORT=${BENCH_SAGA_MARIADB_PORT:-53326} SOUK_PG_PORT=${BENCH_SAGA_PG_PORT:-55452}
+export SOUK_REDIS_PORT=${BENCH_SAGA_REDIS_PORT:-56399} SOUK_RABBIT_PORT=${BENCH_SAGA_RABBIT_PORT:-55692}
+SOUK_REDIS_PERSIST=0 scripts/start-local.sh mariadb postgres redis rabbitmq
+export SOUK_MARIADB_ADMIN_DSN=mysql://souk_admin:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/mysql
+export SOUK_PG_ADMIN_DSN=postgresql://souk_admin:souk-dev@127.0.0.1:$SOUK_PG_PORT/postgres
+export SOUK_MONOLITH_DB=mysql://souk_monolith:souk-dev@127.0.0.1:$SOUK_MARIADB_PORT/souk_monolith
+export SOUK_REDIS_URL=redis://127.0.0.1:$SOUK_REDIS_PORT/0
+export SOUK_AMQP_URL=amqp://souk:souk-dev@127.0.0.1:$SOUK_RABBIT_PORT/%2f
+MYSQL_PWD=souk-dev mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$SOUK_MARIADB_PORT" -usouk_admin \
+	-e 'DROP DATABASE IF EXISTS souk_monolith'
+"$BUILD/bin/soukctl" db create monolith
+"$BUILD/bin/soukctl" schema up monolith
+for t in users catalog cart orders inventory payments; do
+	psql -XAtq -d "$SOUK_PG_ADMIN_DSN" -c "DROP DATABASE IF EXISTS $t WITH (FORCE)"
+	export "SOUK_${t^^}_DB=postgresql://$t:souk-dev@127.0.0.1:$SOUK_PG_PORT/$t"
+	"$BUILD/bin/soukctl" db create "$t"
+	"$BUILD/bin/soukctl" schema up "$t" >/dev/null
+done
+redis-cli -p "$SOUK_REDIS_PORT" flushall >/dev/null
+# a fresh broker state: queues of an earlier run hold nothing this run wants
+rmq="$SOUK_VAR_DIR/bin/rabbitmqctl"
+[ ! -x "$rmq" ] || "$rmq" -q list_queues name 2>/dev/null | while read -r q; do
+	[ -z "$q" ] || "$rmq" -q delete_queue "$q" >/dev/null 2>&1 || true
+done
+
+# consumers first, so their queues are bound before anything is published
+pc=$(free_port) pcart=$(free_port)
+bench_start orders "$BUILD/bin/souk-orders" SOUK_CART_URL="http://127.0.0.1:$pcart" \
+	SOUK_ORDERS_SYNC_WAIT_MS=15000 SOUK_ORDERS_WAITERS=128
+orders=$BENCH_URL
+bench_start inventory "$BUILD/bin/souk-inventory"
+inventory=$BENCH_URL
+bench_start payments "$BUILD/bin/souk-payments" SOUK_PAYMENTS_PROVIDER_LATENCY_MS="$LATENCY"
+BENCH_PORT=$pcart bench_start cart "$BUILD/bin/souk-cart" SOUK_CATALOG_URL="http://127.0.0.1:$pc"
+cart=$BENCH_URL
+BENCH_PORT=$pc bench_start catalog "$BUILD/bin/souk-catalog"
+catalog=$BENCH_URL
+bench_start users "$BUILD/bin/souk-users" SOUK_ARGON2_OPS=1 SOUK_ARGON2_MEM_KIB=8192
+users=$BENCH_URL
+bench_start monolith "$BUILD/bin/souk-monolith" SOUK_MONOLITH_PROVIDER_LATENCY_MS="$LATENCY" \
+	SOUK_ARGON2_OPS=1 SOUK_ARGON2_MEM_KIB=8192
+mono=$BENCH_URL
+
+echo "latency $LATENCY" >>"$BENCH_OUT"
+MONOLITH_MYSQL="--no-defaults --protocol=tcp -h127.0.0.1 -P$SOUK_MARIADB_PORT -usouk_monolith -psouk-dev souk_monolith" \
+	SAGA_USERS=$users SAGA_CATALOG=$catalog SAGA_INVENTORY=$inventory SAGA_CART=$cart \
+	SAGA_ORDERS_DB=$SOUK_ORDERS_DB perl bench/saga.pl --side monolith="$mono" --side saga="$orders" |
+	tee -a "$BENCH_OUT"
+
+for p in "${BENCH_PIDS[@]}"; do
+	kill -0 "$p" 2>/dev/null || { echo "bench/saga.sh: a service died during the run" >&2; exit 1; }
+done
+# what the run did to money and stock, as the chaos test judges it
+"$BUILD/bin/soukctl" check orders --wait 60 | sed 's/^/# /' >&2 || echo "bench/saga.sh: soukctl check orders found violations" >&2
+echo "loadavg $load_start $(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_OUT"
+echo "date $(date -u +%Y-%m-%d)" >>"$BENCH_OUT"
+report >"$MD"
+cat "$MD"
+echo "wrote $BENCH_OUT and $MD"
