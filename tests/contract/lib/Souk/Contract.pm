@@ -295,10 +295,15 @@ sub address {
 }
 
 # stock($product_id, $n): the admin PUT /api/v1/products/{id}/stock (monolith or inventory).
-# On the services side orders prices lines from its product replica: this also waits until
-# the replica has the product.
+# On the services side inventory learns of a product from product.created (until then the PUT
+# is 404) and orders prices lines from its product replica: this waits for both.
 sub stock {
     my ($t, $id, $n) = @_;
+    if ($t->{kind} eq 'services' && $t->{mode} ne 'external') {    # product.created first
+        wait_until("inventory knows product $id",
+            sub { @{pg_sql($t->{pg}{inventory}{db}, "SELECT 1 FROM stock WHERE product_id = $id")} }, 20)
+            or die "product $id never reached inventory\n";
+    }
     my $res = $t->admin_api(PUT => "/api/v1/products/$id/stock", json => {stock => $n});
     die "stock of product $id: $res->{status} $res->{body}\n" unless $res->{status} == 200;
     $t->product_priced($id);
