@@ -19,6 +19,7 @@ struct service_worker {
 
 static const struct service_spec *running;
 static struct mq                 *service_mq;
+static struct sweep              *service_sweep;
 
 /* Every handler thread owns its handles; they connect on first use, so a
  * dependency that is down at boot only shows in /ready. */
@@ -160,9 +161,16 @@ serve(const struct service_spec *spec, void *ctx)
         log_error("cannot start the event backbone (is SOUK_AMQP_URL an amqp:// URL?)");
         return exit_status(rc);
     }
+    rc = sweep_start(&service_sweep, spec->sweeps, spec->svc->db, spec->stmts);
+    if (rc) {
+        mq_stop(service_mq);
+        return exit_status(rc);
+    }
     log_info("%s up: listen=%s", spec->name, spec->svc->listen);
     service_server_spec(spec->svc, &srv);
     rc = server_run(&srv);
+    sweep_stop(service_sweep);
+    service_sweep = NULL;
     mq_stop(service_mq);
     service_mq = NULL;
     log_info("%s down", spec->name);

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "mq.h"
 #include "server.h"
+#include "sweep.h"
 
 struct req;
 
@@ -76,6 +77,10 @@ struct service_spec {
     const struct server_loop_route *loop_routes;
     void *(*loop_new)(struct uv_loop_s *loop);
     void (*loop_free)(void *state);
+    /* Optional: periodic jobs (sweep.h), each on a thread of its own with a
+     * database handle with stmts prepared; started after the backbone,
+     * stopped before it. NULL or a table ended by a NULL name. */
+    const struct sweep_spec *sweeps;
 };
 
 /* Load the config (exits 2 on bad settings, 0 after --help), open the log,

@@ -205,8 +205,9 @@ int  wait_sleep(struct waiter *wt, int64_t deadline_ms);
 void    wait_wake(int64_t id);
 int64_t wait_now_ms(void);
 
-/* sweep.c: the deadline sweeper thread */
-MUST_CHECK int sweep_start(void);
+/* sweep.c: the deadline sweeper, a lib/sweep.h job: cancels the pending
+ * orders past their deadline (a batch per round). */
+int sweep_deadline(struct work *w, int *more);
 
 /* api.c: v1 handlers and what v2 shares with them */
 int order_create(struct req *r);
