@@ -11,7 +11,8 @@
 #define CFG struct orders_config
 static const struct cfg_var orders_vars[] = {
     SERVICE_CFG_ROWS(CFG, svc, "127.0.0.1:7106"),
-    CFG_STR_ROW("SOUK_ORDERS_DB", CFG, svc.db, "postgresql://orders:souk-dev@127.0.0.1:55432/orders",
+    CFG_STR_ROW("SOUK_ORDERS_DB", CFG, svc.db,
+                "postgresql://orders:souk-dev@127.0.0.1:55432/orders",
                 "PostgreSQL database of orders (orders, lines, timeline, replicas, outbox, inbox)"),
     MQ_CFG_ROWS(CFG, svc.mq),
     CFG_STR_ROW("SOUK_CART_URL", CFG, cart_url, "http://127.0.0.1:7105",

@@ -36,11 +36,7 @@ static const char backfill_usage[] =
     "  --if-empty    do nothing when the service already has data\n";
 
 static const struct backfill_target *const backfill_targets[] = {
-    &backfill_catalog,
-    &backfill_users,
-    &backfill_reviews,
-    &backfill_orders,
-    NULL,
+    &backfill_catalog, &backfill_users, &backfill_reviews, &backfill_orders, NULL,
 };
 
 #define BACKFILL_JSON (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
