@@ -3,7 +3,8 @@
  * monolith/api_orders.c: the checkout (now a saga: the order is placed
  * PENDING and the handler waits, bounded, for its outcome), my orders and one
  * order. A failed checkout stays in the database for audit but is not a v1
- * order: v1 lists and shows only PENDING and CONFIRMED ones.
+ * order: v1 neither lists nor shows it (a backfilled monolith order it
+ * shows in any state, as the monolith did).
  */
 #include <stddef.h>
 #include <string.h>
@@ -41,12 +42,11 @@ api_lines(const struct line *l, size_t n)
         struct money total = l[i].unit;
 
         total.minor = l[i].unit.minor * l[i].quantity;
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:I,s:o,s:o}", "product_id",
-                                             (json_int_t)l[i].product_id, "name",
-                                             l[i].name ? l[i].name : "", "quantity",
-                                             (json_int_t)l[i].quantity, "unit_price",
-                                             api_money(&l[i].unit), "line_total",
-                                             api_money(&total)));
+        json_array_append_new(
+            arr,
+            json_pack("{s:I,s:s,s:I,s:o,s:o}", "product_id", (json_int_t)l[i].product_id, "name",
+                      l[i].name ? l[i].name : "", "quantity", (json_int_t)l[i].quantity,
+                      "unit_price", api_money(&l[i].unit), "line_total", api_money(&total)));
     }
     return arr;
 }
@@ -265,7 +265,7 @@ order_list(struct req *r)
 
 /* GET /api/v1/orders/{id}: another customer's order is "not found", never
  * "forbidden" (an id must not reveal that the order exists); an admin sees
- * every order; a failed checkout is no v1 order. */
+ * every order; a checkout the saga failed is no v1 order. */
 int
 order_get(struct req *r)
 {
@@ -279,7 +279,7 @@ order_get(struct req *r)
     rc = store_order_get(service_work(r), id, &o);
     if (rc == ERR_OK && o->user_id != r->user.user_id && r->user.role != AUTH_ADMIN)
         rc = ERR_NOT_FOUND;
-    if (rc == ERR_OK && o->state != ORDER_STATE_PENDING && o->state != ORDER_STATE_CONFIRMED)
+    if (rc == ERR_OK && o->failed)
         rc = ERR_NOT_FOUND;
     if (rc == ERR_NOT_FOUND)
         return req_fail(r, rc, "order not found");

@@ -70,14 +70,14 @@ events_order_created(struct work *w, const struct order *o, const struct checkou
 {
     const struct address *s = &o->ship;
 
-    return mq_outbox_put(
-        w, EVENT_ORDER_CREATED, o->id,
-        json_pack("{s:I,s:I,s:o,s:o,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s}", "order_id",
-                  (json_int_t)o->id, "user_id", (json_int_t)o->user_id, "lines", lines_json(o, 1),
-                  "total", money_json(&o->total), "card", "token", c->token, "last4", c->last4,
-                  "ship_to", "line1", s->line1, "line2", s->line2, "city", s->city, "postal_code",
-                  s->postal_code, "country", s->country, "deadline", o->deadline, "created_at",
-                  o->created_at));
+    return mq_outbox_put(w, EVENT_ORDER_CREATED, o->id,
+                         json_pack("{s:I,s:I,s:o,s:o,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s}",
+                                   "order_id", (json_int_t)o->id, "user_id", (json_int_t)o->user_id,
+                                   "lines", lines_json(o, 1), "total", money_json(&o->total),
+                                   "card", "token", c->token, "last4", c->last4, "ship_to", "line1",
+                                   s->line1, "line2", s->line2, "city", s->city, "postal_code",
+                                   s->postal_code, "country", s->country, "deadline", o->deadline,
+                                   "created_at", o->created_at));
 }
 
 static const struct {
@@ -152,7 +152,9 @@ emitter(enum event_type t)
 {
     const char *k = event_key(t);
 
-    return strncmp(k, "payment.", 8) == 0 ? "payments" : strncmp(k, "inventory.", 10) == 0 ? "inventory" : "orders";
+    return strncmp(k, "payment.", 8) == 0      ? "payments"
+           : strncmp(k, "inventory.", 10) == 0 ? "inventory"
+                                               : "orders";
 }
 
 /* What a saga event asks of the order: the move, its reason and shortage.
@@ -202,10 +204,10 @@ static int
 on_saga(struct mq_msg *m)
 {
     struct shortage  s = {0};
-    enum order_event ev;
+    enum order_event ev = ORDER_EV__COUNT;
     const char      *reason = NULL;
     int64_t         *id = arena_new(m->work.arena, int64_t);
-    int              rc;
+    int              rc, moved;
 
     rc = mq_msg_positive(m, m->ev->payload, "order_id", id);
     if (rc)
@@ -215,19 +217,22 @@ on_saga(struct mq_msg *m)
     rc = saga_move(m, &ev, &reason, &s);
     if (rc != ERR_OK && rc != ERR_NOT_FOUND)
         return rc;
-    if (rc == ERR_OK) {
-        rc = events_order_move(&m->work, *id, ev, reason, &s);
-        if (rc != ERR_OK && rc != ERR_ORDER_STATE)
-            return rc;
-        log_debug("orders: %s order %lld %s", event_key(m->ev->type), (long long)*id,
-                  rc ? "ignored" : "applied");
-        m->after_commit = woken;
-        m->after_commit_arg = id;
-    }
-    /* Recorded after the move, so the timeline reads cause before effect
-     * only when it applied; an ignored event says so. */
-    return store_saga_record(&m->work, *id, "in", event_key(m->ev->type), emitter(m->ev->type),
-                             m->ev->id, rc == ERR_ORDER_STATE ? "ignored" : "");
+    /* Recorded first, so the timeline reads cause before effect. */
+    moved = rc == ERR_OK;
+    rc = store_saga_record(&m->work, *id, "in", event_key(m->ev->type), emitter(m->ev->type),
+                           m->ev->id, "");
+    if (rc || !moved)
+        return rc; /* or an event that only joins the timeline */
+    rc = events_order_move(&m->work, *id, ev, reason, &s);
+    log_debug("orders: %s order %lld %s", event_key(m->ev->type), (long long)*id,
+              rc == ERR_OK ? "applied" : "ignored");
+    if (rc == ERR_ORDER_STATE)
+        return store_saga_ignored(&m->work, *id, m->ev->id);
+    if (rc)
+        return rc;
+    m->after_commit = woken;
+    m->after_commit_arg = id;
+    return ERR_OK;
 }
 
 /* ---- in: the replicas ---- */

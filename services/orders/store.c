@@ -18,13 +18,19 @@
 #define ORDER_COLS                                                                                 \
     "o.id, o.user_id, o.status, o.reason, o.short_product_id, o.short_requested,"                  \
     " o.short_available, o.total_minor, o.currency, o.ship_line1, o.ship_line2, o.ship_city,"      \
-    " o.ship_postal_code, o.ship_country, o.card_last4, o.payment_status, " TS("o.created_at")    \
-    ", " TS("o.deadline") ", " TS("o.updated_at") ", o.trace_id,"                                  \
-    " extract(epoch FROM now() - o.created_at)::bigint, o.idempotency_key, o.request_hash"
-#define LINE_COLS  "i.product_id, COALESCE(p.name, i.name), i.quantity, i.unit_price_minor, i.currency"
-#define LINE_JOIN  " LEFT JOIN order_items i ON i.order_id = o.id LEFT JOIN products_replica p ON p.id = i.product_id"
+    " o.ship_postal_code, o.ship_country, o.card_last4, o.payment_status, " TS(                    \
+        "o.created_at") ", " TS("o.deadline") ", " TS("o.updated_at") ", o.trace_id,"              \
+                                                                      " extract(epoch FROM now() " \
+                                                                      "- o.created_at)::bigint, "  \
+                                                                      "o.idempotency_key, "        \
+                                                                      "o.failed_checkout"
+#define LINE_COLS                                                                                  \
+    "i.product_id, COALESCE(p.name, i.name), i.quantity, i.unit_price_minor, i.currency"
+#define LINE_JOIN                                                                                  \
+    " LEFT JOIN order_items i ON i.order_id = o.id LEFT JOIN products_replica p ON p.id = "        \
+    "i.product_id"
 #define NCOLS      23
-#define V1_VISIBLE "o.status IN ('PENDING', 'CONFIRMED')"
+#define V1_VISIBLE "NOT o.failed_checkout"
 
 /* clang-format off */
 #define ORDERS_SQL(X)                                                                              \
@@ -55,6 +61,7 @@
       " short_requested = $5::bigint, short_available = $6::bigint,"                               \
       " payment_status = CASE WHEN $2 = 'CONFIRMED' THEN 'APPROVED' ELSE payment_status END,"      \
       " failed_key = CASE WHEN $2 = 'CONFIRMED' THEN failed_key ELSE idempotency_key END,"         \
+      " failed_checkout = $2 <> 'CONFIRMED',"                                                     \
       " idempotency_key = CASE WHEN $2 = 'CONFIRMED' THEN idempotency_key END,"                    \
       " updated_at = now() WHERE id = $1::bigint")                                                 \
     X(V1_COUNT, 1, "SELECT count(*) FROM orders o WHERE o.user_id = $1::bigint AND " V1_VISIBLE)   \
@@ -78,6 +85,9 @@
       " SELECT o.id, $2, $3, $4, COALESCE($5::uuid, CASE WHEN $2 = 'out' THEN (SELECT x.id"        \
       "   FROM outbox x WHERE x.aggregate_id = o.id AND x.type = $3 ORDER BY x.seq DESC LIMIT 1)"   \
       " END), $6, $7 FROM orders o WHERE o.id = $1::bigint")                                       \
+    X(SAGA_IGNORED, 2,                                                                             \
+      "UPDATE saga_events SET note = 'ignored' WHERE order_id = $1::bigint"                        \
+      " AND event_id = $2::uuid AND direction = 'in'")                                             \
     X(OVERDUE, 1,                                                                                  \
       "SELECT id FROM orders WHERE status = 'PENDING' AND deadline < now()"                        \
       " ORDER BY deadline LIMIT $1::bigint")                                                       \
@@ -154,6 +164,7 @@ order_map(const struct db_rows *rs, size_t i, struct order *o)
     o->updated_at = db_get(rs, i, 18);
     o->trace_id = db_get(rs, i, 19);
     o->age_s = db_i64(rs, i, 20);
+    o->failed = db_get(rs, i, 22) != NULL && strcmp(db_get(rs, i, 22), "t") == 0;
 }
 
 /* Group joined rows (ordered by order) into orders with their lines. */
@@ -228,8 +239,7 @@ store_price(struct work *w, struct checkout *c, int64_t *missing)
     for (i = 0; i < c->n; i++) {
         struct line *l = &c->lines[i];
 
-        rc = db_exec(w->db, w->arena, SQL_PRICE, (const char *const[]){i64(w, l->product_id)},
-                     &rs);
+        rc = db_exec(w->db, w->arena, SQL_PRICE, (const char *const[]){i64(w, l->product_id)}, &rs);
         if (rc)
             return rc;
         if (rs->nrows == 0 || strcmp(db_get(rs, 0, 3), "t") == 0) {
@@ -324,7 +334,8 @@ order_load(struct work *w, int64_t id, int text, struct order **out)
     size_t            n;
     int               rc;
 
-    rc = text ? run_text(w, SQL_ORDER_ONE, p, &rs) : db_exec(w->db, w->arena, SQL_ORDER_ONE, p, &rs);
+    rc =
+        text ? run_text(w, SQL_ORDER_ONE, p, &rs) : db_exec(w->db, w->arena, SQL_ORDER_ONE, p, &rs);
     if (rc)
         return rc;
     if (rs->nrows == 0)
@@ -435,6 +446,12 @@ store_saga_record(struct work *w, int64_t id, const char *direction, const char 
                     (const char *const[]){i64(w, id), direction, type, service, event_id,
                                           w->trace_id ? w->trace_id : "", note ? note : ""},
                     NULL);
+}
+
+int
+store_saga_ignored(struct work *w, int64_t id, const char *event_id)
+{
+    return run_text(w, SQL_SAGA_IGNORED, (const char *const[]){i64(w, id), event_id}, NULL);
 }
 
 int

@@ -29,15 +29,14 @@ static const char backfill_usage[] =
     "            (SOUK_USERS_DB)\n"
     "  reviews   reviews as documents, the per-product ratings (count, sum), and the\n"
     "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
+    "  orders    orders with their lines and payment, and the product-price and\n"
+    "            customer-address replicas events would fill (SOUK_ORDERS_DB)\n"
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
 
 static const struct backfill_target *const backfill_targets[] = {
-    &backfill_catalog,
-    &backfill_users,
-    &backfill_reviews,
-    NULL,
+    &backfill_catalog, &backfill_users, &backfill_reviews, &backfill_orders, NULL,
 };
 
 #define BACKFILL_JSON (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))

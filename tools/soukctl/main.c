@@ -18,7 +18,7 @@ static const struct ctl_cmd {
     {"schema", schema_main, "apply or show migrations (schema up|status monolith)"},
     {"seed", seed_main, "load deterministic demo data into the monolith"},
     {"backfill", backfill_main,
-     "copy the monolith's data into a service (backfill catalog|users|reviews)"},
+     "copy the monolith's data into a service (backfill catalog|users|reviews|orders)"},
     {"dlq", dlq_main, "inspect, replay or drop a service's dead letters (dlq list search)"},
     {"search", search_main, "rebuild the search index from the catalog (search rebuild)"},
     {"status", status_main, "every process of the local shop: up/down, ready, version, routes"},

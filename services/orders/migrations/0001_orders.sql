@@ -26,8 +26,8 @@ CREATE TABLE customers_replica (
   country          text
 );
 
--- One row per checkout, failed ones included (kept for audit; v1 shows only PENDING and
--- CONFIRMED ones). The idempotency key is held only while the order can still succeed:
+-- One row per checkout, failed ones included (kept for audit; v1 does not show a checkout
+-- the saga failed, but does show a backfilled monolith order in any state). The idempotency key is held only while the order can still succeed:
 -- a REJECTED or CANCELLED order moves it to failed_key, so a retry with the same key
 -- checks out again, as the monolith's rolled-back checkout does.
 CREATE TABLE orders (
@@ -45,11 +45,13 @@ CREATE TABLE orders (
   ship_city        text NOT NULL,
   ship_postal_code text NOT NULL,
   ship_country     text NOT NULL,
-  card_last4       char(4) NOT NULL,
+  card_last4       char(4),         -- NULL: a backfilled order without a payment
   payment_status   text,            -- APPROVED once payment.succeeded (v1 "payment")
   idempotency_key  text,
   failed_key       text,
   request_hash     char(64),
+  failed_checkout  boolean NOT NULL DEFAULT false, -- the saga failed it: no v1 order
+
   trace_id         text NOT NULL DEFAULT '',
   created_at       timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
   deadline         timestamptz NOT NULL,

@@ -68,7 +68,7 @@ sub publish_many {
         my $id = uuid();
         push @ids, $id;
         my $env = $JSON->encode({id => $id, type => $type, version => 1,
-            occurred_at => '2026-12-07T10:00:00.000Z', aggregate_id => $agg, trace_id => '',
+            occurred_at => '2026-12-07T10:00:00.000Z', aggregate_id => $agg + 0, trace_id => '',
             payload => $payload});
         $env =~ s/'/''/g;
         push @rows, "('$id', '$type', $agg, '$env')";

@@ -1,0 +1,60 @@
+# The hold sweeper: a hold past SOUK_INVENTORY_HOLD_S is released (inventory.released, reason
+# hold-expired, the units back and a stock_changed), a hold still in time and a sale are left
+# alone, a late payment.succeeded finds the hold released and sells nothing, and a sweeper
+# round releases more than one batch. Two instances sweeping the same database release each
+# hold once.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../../tests/lib";
+use Test::More;
+use Souk::Test;
+use InventoryTest;
+
+my $t = InventoryTest->start(SOUK_INVENTORY_HOLD_S => 2, SOUK_INVENTORY_SWEEP_MS => 100);
+$t->more;    # a second sweeper on the same database
+
+sub counters { my $s = $t->stock($_[0]); [@$s{qw(received on_hand reserved sold)}] }
+
+$t->product(41, 10);
+$t->order_created(200, [[41, 2]]);
+$t->order_created(201, [[41, 3]]);
+ok($t->wait_state(200, 'HELD') && $t->wait_state(201, 'HELD'), 'two holds');
+$t->payment_succeeded(201);
+ok($t->wait_state(201, 'SOLD'), 'one of them sold');
+is_deeply(counters(41), [10, 7, 2, 3], 'stock 41: 2 held, 3 sold');
+is($t->state(200), 'HELD', 'the hold is still in time');
+
+ok($t->wait_state(200, 'RELEASED', 10), 'past its hold_until the sweeper releases it');
+my $rel = $t->events('inventory.released', 200);
+is_deeply($rel, [{order_id => 200, reason => 'hold-expired', lines => [{product_id => 41, quantity => 2}]}],
+    'inventory.released once, reason hold-expired (two sweepers, one release)');
+is_deeply(counters(41), [10, 7, 0, 3], 'the units are back; the sale stays');
+is_deeply($t->events('inventory.stock_changed', 41)->[-1],
+    {product_id => 41, available => 7, on_hand => 7, reserved => 0, version => 5},
+    'and a stock_changed says so');
+is($t->sql("SELECT reason FROM reservations WHERE order_id = 200")->[0][0], 'hold-expired',
+    'the reservation keeps why');
+
+my $before = $t->consumed;
+$t->payment_succeeded(200);
+ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'a late payment.succeeded');
+is($t->state(200), 'RELEASED', '... finds the hold released and sells nothing');
+is_deeply(counters(41), [10, 7, 0, 3], '... stock unchanged');
+
+# More expired holds than one round's batch (100): the sweeper goes on at once.
+$t->product(42, 1000);
+$t->sql("BEGIN; UPDATE stock SET reserved = reserved + 250 WHERE product_id = 42;
+    INSERT INTO reservations (order_id, state, hold_until, created_at)
+    SELECT g, 'HELD', now() - interval '1 minute', now() - interval '2 minutes'
+    FROM generate_series(1001, 1250) g;
+    INSERT INTO reservation_lines (order_id, product_id, quantity)
+    SELECT g, 42, 1 FROM generate_series(1001, 1250) g; COMMIT");
+ok(wait_until('250 released', sub { $t->sql("SELECT count(*) FROM reservations
+    WHERE order_id BETWEEN 1001 AND 1250 AND state = 'RELEASED'")->[0][0] == 250 }, 20),
+    '250 expired holds released');
+is_deeply(counters(42), [1000, 1000, 0, 0], 'all 250 units back');
+is(scalar @{$t->events('inventory.released')}, 251, 'one inventory.released per order');
+
+$t->finish;
+done_testing;

@@ -1,0 +1,77 @@
+# soukctl backfill orders: the monolith's orders (with lines and payment), product prices and
+# customers' addresses become souk-orders' orders and replicas with the same ids; then
+# souk-orders answers the monolith's v1 orders exactly as the monolith does; --if-empty and a
+# repeat change nothing.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../../../tests/lib";
+use Test::More;
+use Souk::Test;
+
+my $mono = mariadb_fresh('backfill_orders');
+my $odb = pg_fresh('orders');
+my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_ORDERS_DB => $odb->{dsn});
+my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 40 --users 8 --orders 30 --reviews 0
+    --carts 0 --now 2025-06-01));
+is($rc, 0, 'seed a small monolith') or diag $err;
+sub mono1 { mariadb_sql($mono->{db}, $_[0])->[0][0] }
+sub osql { pg_sql($odb->{db}, $_[0]) }
+sub osql1 { osql($_[0])->[0][0] }
+
+($rc, $out, $err) = soukctl(\%env, qw(backfill orders --batch 7));
+is($rc, 0, 'backfill orders exits 0') or diag $err;
+like($out, qr/^backfilled /m, 'and says what it did');
+is(osql1('SELECT count(*) FROM orders'), mono1('SELECT COUNT(*) FROM orders'), 'every order');
+is(osql1('SELECT count(*) FROM order_items'), mono1('SELECT COUNT(*) FROM order_items'),
+    'every line (pages of 7 orders never split an order)');
+is(osql1('SELECT count(*) FROM products_replica WHERE version = 1'),
+    mono1('SELECT COUNT(*) FROM products'), 'every product price, at version 1');
+is(osql1('SELECT count(*) FROM customers_replica'), mono1('SELECT COUNT(*) FROM users'),
+    'every customer');
+is(osql1('SELECT count(*) FROM customers_replica WHERE line1 IS NOT NULL AND address_version = 1'),
+    mono1('SELECT COUNT(*) FROM addresses'), 'their addresses, at version 1');
+is(osql1('SELECT sum(total_minor) FROM audit_orders'), mono1('SELECT SUM(total_minor) FROM orders'),
+    'audit_orders: the same money');
+is(osql1('SELECT count(*) FROM outbox'), 0, 'no events written');
+my $seq = osql1("SELECT pg_get_serial_sequence('orders', 'id')");
+ok(osql1("SELECT last_value FROM $seq") >= mono1('SELECT MAX(id) FROM orders'),
+    'the id sequence is past the largest id');
+
+my $before = osql('SELECT id, status, total_minor FROM orders ORDER BY id');
+($rc, $out, $err) = soukctl(\%env, qw(backfill orders --if-empty));
+is($rc, 0, '--if-empty exits 0') or diag $err;
+like($out . $err, qr/already has orders/, '--if-empty: nothing to do');
+($rc, $out, $err) = soukctl(\%env, qw(backfill orders));
+is($rc, 0, 'a repeat exits 0') or diag $err;
+is_deeply(osql('SELECT id, status, total_minor FROM orders ORDER BY id'), $before,
+    'a repeat changes nothing');
+
+# Each user's v1 orders, and every order, against the monolith's own answers.
+my $m = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn});
+my $o = fresh_service('orders', SOUK_ORDERS_DB => $odb->{dsn});
+my $admin = jwt_mint(sub => '1', role => 'admin', iat => time - 5);
+my $users = mariadb_sql($mono->{db}, 'SELECT DISTINCT user_id FROM orders ORDER BY user_id');
+my ($same, $n) = (0, 0);
+for my $u (map { $_->[0] } @$users) {
+    my $tok = jwt_mint(sub => "$u", role => 'customer', iat => time - 5);
+    for my $q ('', '?limit=3&page=2') {
+        my @r = map { http(GET => $_->url . "/api/v1/orders$q",
+            {headers => {Authorization => "Bearer $tok"}}) } $m, $o;
+        $n++;
+        $same++ if $r[0]{status} == 200 && $r[0]{body} eq $r[1]{body};
+        diag "user $u $q:\n$r[0]{body}\n$r[1]{body}" if $r[0]{body} ne $r[1]{body};
+    }
+}
+is($same, $n, "v1 order lists byte for byte as the monolith ($n pages)");
+my $ids = mariadb_sql($mono->{db}, 'SELECT id FROM orders ORDER BY id');
+my $diff = grep {
+    my $id = $_->[0];
+    my @r = map { http(GET => $_->url . "/api/v1/orders/$id",
+        {headers => {Authorization => "Bearer $admin"}})->{body} } $m, $o;
+    $r[0] ne $r[1];
+} @$ids;
+is($diff, 0, 'every v1 order as the monolith (' . scalar(@$ids) . ' orders)');
+ok(mono1("SELECT COUNT(*) FROM orders WHERE status <> 'CONFIRMED'") > 0,
+    'the seed has orders in other states too (shown by both)');
+done_testing;
