@@ -66,10 +66,12 @@ struct service_spec {
      * metrics. ERR_INVALID exits 2 (setup logs why), any other code 1. */
     int (*setup)(void);
     /* Optional: state of the service's own that every handler thread
-     * (service_ext) and the consumer thread (mq_msg.ctx) owns, e.g. a Redis
-     * handle; NULL only on out-of-memory. */
+     * (service_ext) and every consumer thread (m->work.ext, made on that
+     * thread) owns, e.g. a Redis handle; NULL only on out-of-memory. */
     void *(*thread_new)(void);
     void (*thread_free)(void *state);
+    /* Consumer threads (mq_spec.consumer_threads): 0 = 1. */
+    int consumer_threads;
     /* Optional: routes whose requests a loop handler sees first (server.h,
      * server_loop_route), and the state each I/O loop holds for them (r->loop,
      * e.g. a kv_async); loop_new runs before the loop does, loop_free on it. */
