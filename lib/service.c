@@ -154,7 +154,9 @@ serve(const struct service_spec *spec)
                                    .publishes = spec->publishes,
                                    .consumers = spec->consumers,
                                    .cfg = spec->svc->mq,
-                                   .consumer_threads = spec->consumer_threads,
+                                   .consumer_threads = spec->consumer_threads != NULL
+                                                           ? (int)*spec->consumer_threads
+                                                           : 1,
                                    .ctx_new = spec->thread_new,
                                    .ctx_free = spec->thread_free,
                                });

@@ -70,8 +70,10 @@ struct service_spec {
      * thread) owns, e.g. a Redis handle; NULL only on out-of-memory. */
     void *(*thread_new)(void);
     void (*thread_free)(void *state);
-    /* Consumer threads (mq_spec.consumer_threads): 0 = 1. */
-    int consumer_threads;
+    /* Optional: the config field (in config, read once it is loaded) that
+     * says how many consumer threads to run (mq_spec.consumer_threads);
+     * NULL: one. */
+    const int64_t *consumer_threads;
     /* Optional: routes whose requests a loop handler sees first (server.h,
      * server_loop_route), and the state each I/O loop holds for them (r->loop,
      * e.g. a kv_async); loop_new runs before the loop does, loop_free on it. */
