@@ -493,10 +493,12 @@ int
 mq_start(struct mq **out, const struct mq_spec *spec)
 {
     struct mq *mq;
+    int        i, started;
 
     *out = NULL;
     if (mq_url_check(spec->cfg.amqp_url) || spec->service == NULL ||
-        strlen(spec->service) > MQ_QUEUE_NAME - 8)
+        strlen(spec->service) > MQ_QUEUE_NAME - 8 || spec->consumer_threads < 0 ||
+        spec->consumer_threads > MQ_MAX_CONSUMERS)
         return ERR_INVALID;
     mq = calloc(1, sizeof(*mq));
     if (mq == NULL)
@@ -526,17 +528,32 @@ mq_start(struct mq **out, const struct mq_spec *spec)
     snprintf(mq->dlq, sizeof(mq->dlq), "%s.dlq", spec->service);
     register_metrics();
     pthread_mutex_init(&mq->watch_lock, NULL);
-    mq->relay_conn.owner = mq->consume_conn.owner = mq;
-    mq->relay_conn.fd = mq->consume_conn.fd = -1;
+    mq->relay_conn.owner = mq;
+    mq->relay_conn.fd = -1;
+    if (spec->consumers != NULL && spec->consumers[0].fn != NULL) {
+        mq->nreaders = spec->consumer_threads > 0 ? spec->consumer_threads : 1;
+        mq->readers = calloc((size_t)mq->nreaders, sizeof(*mq->readers));
+        if (mq->readers == NULL)
+            mq->nreaders = 0;
+        for (i = 0; i < mq->nreaders; i++) {
+            mq->readers[i].mq = mq;
+            mq->readers[i].index = i;
+            mq->readers[i].conn.owner = mq;
+            mq->readers[i].conn.fd = -1;
+        }
+    }
     mq->has_watchdog = pthread_create(&mq->watchdog, NULL, mq_watch_main, mq) == 0;
     mq->has_relay = spec->publishes;
-    mq->has_consumer = spec->consumers != NULL && spec->consumers[0].fn != NULL;
     if (mq->has_relay && pthread_create(&mq->relay, NULL, mq_relay_main, mq) != 0)
         mq->has_relay = 0;
-    if (mq->has_consumer && pthread_create(&mq->consumer, NULL, mq_consume_main, mq) != 0)
-        mq->has_consumer = 0;
+    for (i = 0, started = 0; i < mq->nreaders; i++) {
+        mq->readers[i].started =
+            pthread_create(&mq->readers[i].thread, NULL, mq_consume_main, &mq->readers[i]) == 0;
+        started += mq->readers[i].started;
+    }
     if (!mq->has_watchdog || mq->has_relay != spec->publishes ||
-        (spec->consumers && !mq->has_consumer)) {
+        (spec->consumers != NULL && spec->consumers[0].fn != NULL &&
+         (mq->nreaders == 0 || started != mq->nreaders))) {
         mq_stop(mq);
         return ERR_INTERNAL;
     }
@@ -547,17 +564,21 @@ mq_start(struct mq **out, const struct mq_spec *spec)
 void
 mq_stop(struct mq *mq)
 {
+    int i;
+
     if (mq == NULL)
         return;
     atomic_store(&mq->stop, 1);
     if (mq->has_relay)
         pthread_join(mq->relay, NULL);
-    if (mq->has_consumer)
-        pthread_join(mq->consumer, NULL);
+    for (i = 0; i < mq->nreaders; i++)
+        if (mq->readers[i].started)
+            pthread_join(mq->readers[i].thread, NULL);
     atomic_store(&mq->stopped, 1);
     if (mq->has_watchdog)
         pthread_join(mq->watchdog, NULL);
     pthread_mutex_destroy(&mq->watch_lock);
+    free(mq->readers);
     free((char *)mq->spec.service);
     free((char *)mq->spec.cfg.amqp_url);
     free((char *)mq->spec.db_url);
@@ -567,14 +588,17 @@ mq_stop(struct mq *mq)
 int
 mq_ready(struct mq *mq)
 {
+    int i;
+
     if (mq == NULL)
         return ERR_UNAVAILABLE;
     if (mq->has_relay && !atomic_load(&mq->relay_ok))
         return ERR_UNAVAILABLE;
-    if (mq->has_consumer && !atomic_load(&mq->consumer_ok))
-        return ERR_UNAVAILABLE;
+    for (i = 0; i < mq->nreaders; i++)
+        if (!atomic_load(&mq->readers[i].ok) || atomic_load(&mq->readers[i].conn.blocked))
+            return ERR_UNAVAILABLE;
     /* A resource alarm: events are committed but cannot be published. */
-    if (atomic_load(&mq->relay_conn.blocked) || atomic_load(&mq->consume_conn.blocked))
+    if (atomic_load(&mq->relay_conn.blocked))
         return ERR_UNAVAILABLE;
     return ERR_OK;
 }

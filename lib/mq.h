@@ -102,20 +102,36 @@ struct mq_spec {
     const char               *db_url;    /* the service's database (outbox, inbox) */
     int                       publishes; /* 1: run the outbox relay */
     const struct mq_consumer *consumers; /* NULL: consume nothing */
-    void                     *ctx;       /* passed to handlers */
+    void                     *ctx;       /* passed to handlers (m->work.ext), unless ctx_new */
     struct mq_config          cfg;       /* broker URL, paused relay, attempts, retry delay */
     int64_t                   outbox_retention_s; /* sent rows kept this long; 0 = 7 days */
+    /* Consumer threads on the service's one queue (0 = 1, at most 64). Each
+     * has its own database and broker connection and takes one message at a
+     * time, so n threads handle up to n messages at once (a handler that
+     * waits on a slow dependency no longer caps the service at one message
+     * per wait). Messages of one queue are then handled in parallel and may
+     * commit out of delivery order; the inbox and the services' state
+     * machines make that harmless, as for redeliveries. */
+    int consumer_threads;
+    /* Optional: state of each consumer thread's own (m->work.ext), made by
+     * ctx_new on that thread when it starts (NULL only on out-of-memory,
+     * which aborts) and freed by ctx_free there when it ends; ctx is then
+     * unused. For per-thread connections a handler keeps outside the
+     * message's transaction. */
+    void *(*ctx_new)(void);
+    void (*ctx_free)(void *ctx);
 };
 
 /* Start the relay and consumer threads (each with its own database and
  * broker connections). A broker or database that is down is not an error:
  * the threads retry with backoff and mq_ready reports it. ERR_INVALID for a
- * malformed amqp_url; ERR_INTERNAL if a thread cannot start. */
+ * malformed amqp_url or consumer_threads out of range; ERR_INTERNAL if a
+ * thread cannot start. */
 MUST_CHECK int mq_start(struct mq **out, const struct mq_spec *spec);
 /* Stop after the message in hand is settled; free everything. NULL is a no-op. */
 void mq_stop(struct mq *mq);
 /* ERR_OK when every thread is connected (the relay to broker and database,
- * the consumer subscribed); ERR_UNAVAILABLE otherwise. For GET /ready. */
+ * every consumer thread subscribed); ERR_UNAVAILABLE otherwise. For GET /ready. */
 MUST_CHECK int mq_ready(struct mq *mq);
 
 /* Insert payload (an object; the reference is stolen and w's arena releases

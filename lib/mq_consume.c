@@ -1,6 +1,6 @@
 /*
- * mq_consume.c - a service's consumer thread: one message at a time
- * (prefetch 1) from the service's quorum queue. Each message gets an arena
+ * mq_consume.c - a service's consumer threads (mq_spec.consumer_threads),
+ * each one message at a time (prefetch 1) from the service's quorum queue. Each message gets an arena
  * and a transaction holding its inbox row; the ack goes out only after the
  * commit, so a crash at any point means a redelivery that the inbox turns
  * into a no-op. A failing handler is re-published to <svc>.retry with a
@@ -13,6 +13,7 @@
  * as an attempt: the message waits in hand until the database is back.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
@@ -92,7 +93,7 @@ msg_log_context(struct buf *b, void *arg)
 /* Inbox row, handler, commit: one transaction. *dup is 1 when the inbox
  * already had the event (nothing else ran). */
 static int
-apply(struct mq *mq, struct db *db, struct mq_msg *m, mq_handler_fn *fn, int *dup)
+apply(struct mq_reader *rd, struct db *db, struct mq_msg *m, mq_handler_fn *fn, int *dup)
 {
     int rc;
 
@@ -108,7 +109,7 @@ apply(struct mq *mq, struct db *db, struct mq_msg *m, mq_handler_fn *fn, int *du
         *dup = 1;
         goto done; /* rolled back below: nothing to keep */
     }
-    m->work.ext = mq->spec.ctx;
+    m->work.ext = rd->ctx;
     rc = fn(m);
     if (rc)
         goto done;
@@ -123,9 +124,11 @@ done:
 
 /* Decide what becomes of one delivery. *why explains a failure. */
 static enum outcome
-process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env,
-        struct arena *a, int attempt, const char **why)
+process(struct mq_reader *rd, struct db *db, const amqp_envelope_t *env, struct arena *a,
+        int attempt, const char **why)
 {
+    struct mq            *mq = rd->mq;
+    struct mq_conn       *mc = &rd->conn;
     const amqp_message_t *msg = &env->message;
     struct event          ev;
     struct mq_msg         m = {.work = {.arena = a, .db = db}, .ev = &ev, .attempt = attempt};
@@ -149,10 +152,10 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
         m.error = NULL;
         m.after_commit = NULL;
         m.after_commit_arg = NULL;
-        rc = apply(mq, db, &m, fn, &dup);
+        rc = apply(rd, db, &m, fn, &dup);
         if (rc != ERR_UNAVAILABLE)
             break;
-        atomic_store(&mq->consumer_ok, 0);
+        atomic_store(&rd->ok, 0);
         if (atomic_load(&mq->stop))
             return LEAVE; /* unacked: the broker hands it to the next consumer */
         mq_sleep(mq, backoff);
@@ -160,7 +163,7 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
         if (mq_conn_pump(mc))
             return LEAVE;
     }
-    atomic_store(&mq->consumer_ok, 1);
+    atomic_store(&rd->ok, 1);
     if (rc == ERR_OK) {
         metrics_add(dup ? &mq_duplicates : &mq_consumed, 1);
         log_info("consumer: %s %s %s", dup ? "skipped duplicate" : "handled", event_key(ev.type),
@@ -179,9 +182,10 @@ process(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t 
  * it twice). DONE if the inbox has it, else PARK; a database that is down
  * is waited for, as process() does, LEAVE on stop. */
 static enum outcome
-applied_before(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env,
-               struct arena *a)
+applied_before(struct mq_reader *rd, struct db *db, const amqp_envelope_t *env, struct arena *a)
 {
+    struct mq                     *mq = rd->mq;
+    struct mq_conn                *mc = &rd->conn;
     const amqp_basic_properties_t *pr = &env->message.properties;
     struct db_rows                *rs;
     const char                    *id;
@@ -192,13 +196,13 @@ applied_before(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_enve
     id = arena_strndup(a, pr->message_id.bytes, pr->message_id.len);
     while ((rc = db_exec_sql(db, a, applied_sql, 1, (const char *const[]){id}, &rs)) ==
            ERR_UNAVAILABLE) {
-        atomic_store(&mq->consumer_ok, 0);
+        atomic_store(&rd->ok, 0);
         if (atomic_load(&mq->stop) || mq_conn_pump(mc))
             return LEAVE;
         mq_sleep(mq, backoff);
         backoff = backoff * 2 > MQ_BACKOFF_MAX ? MQ_BACKOFF_MAX : backoff * 2;
     }
-    atomic_store(&mq->consumer_ok, 1);
+    atomic_store(&rd->ok, 1);
     if (rc == ERR_OK && rs->nrows > 0) {
         metrics_add(&mq_duplicates, 1);
         log_info("consumer: skipped duplicate %s (applied before a crash)", id);
@@ -252,8 +256,10 @@ forward(struct mq *mq, struct mq_conn *mc, const amqp_envelope_t *env, struct ar
 /* Handle one delivery and settle it with the broker. Non-zero means the
  * connection is no longer usable (the message will be redelivered). */
 static int
-handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *env)
+handle(struct mq_reader *rd, struct db *db, const amqp_envelope_t *env)
 {
+    struct mq          *mq = rd->mq;
+    struct mq_conn     *mc = &rd->conn;
     const amqp_table_t *h = env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG
                                 ? &env->message.properties.headers
                                 : NULL;
@@ -275,9 +281,9 @@ handle(struct mq *mq, struct db *db, struct mq_conn *mc, const amqp_envelope_t *
                            "delivered %d time(s) without being settled: the consumer died "
                            "handling it",
                            died);
-        o = applied_before(mq, db, mc, env, a);
+        o = applied_before(rd, db, env, a);
     } else {
-        o = process(mq, db, mc, env, a, attempt, &why);
+        o = process(rd, db, env, a, attempt, &why);
     }
     if (o == LEAVE) {
         rc = ERR_UNAVAILABLE;
@@ -324,8 +330,9 @@ other_frame(struct mq_conn *mc)
 
 /* Wait for one delivery and handle it. */
 static int
-consume_one(struct mq *mq, struct db *db, struct mq_conn *mc)
+consume_one(struct mq_reader *rd, struct db *db)
 {
+    struct mq_conn  *mc = &rd->conn;
     struct timeval   tv = {0, CONSUME_POLL_MS * 1000};
     amqp_envelope_t  env;
     amqp_rpc_reply_t res;
@@ -341,7 +348,7 @@ consume_one(struct mq *mq, struct db *db, struct mq_conn *mc)
         return other_frame(mc);
     if (res.reply_type != AMQP_RESPONSE_NORMAL)
         return mq_reply_ok(res, "consume");
-    rc = handle(mq, db, mc, &env);
+    rc = handle(rd, db, &env);
     amqp_destroy_envelope(&env);
     return rc;
 }
@@ -400,12 +407,21 @@ mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
 void *
 mq_consume_main(void *arg)
 {
-    struct mq      *mq = arg;
-    struct db      *db = db_new(mq->spec.db_url, NULL);
-    struct mq_conn *mc = &mq->consume_conn;
-    double          last_prune = -PRUNE_EVERY; /* the first idle moment prunes */
-    int             backoff = 100, rc, down = 0;
+    struct mq_reader *rd = arg;
+    struct mq        *mq = rd->mq;
+    struct db        *db = db_new(mq->spec.db_url, NULL);
+    struct mq_conn   *mc = &rd->conn;
+    double            last_prune = -PRUNE_EVERY; /* the first idle moment prunes */
+    int               backoff = 100, rc, down = 0;
 
+    rd->ctx = mq->spec.ctx;
+    if (mq->spec.ctx_new != NULL) {
+        rd->ctx = mq->spec.ctx_new();
+        if (rd->ctx == NULL) {
+            log_error("out of memory while starting consumer %d", rd->index);
+            abort();
+        }
+    }
     while (db != NULL && !atomic_load(&mq->stop)) {
         if (mc->c == NULL) {
             rc = db_ping(db);
@@ -413,29 +429,33 @@ mq_consume_main(void *arg)
                 rc = subscribe(mq, mc);
             if (rc) {
                 mq_conn_close(mc);
-                atomic_store(&mq->consumer_ok, 0);
+                atomic_store(&rd->ok, 0);
                 if (!down)
-                    log_warn("consumer %s: %s; retrying with backoff", mq->queue, err_name(rc));
+                    log_warn("consumer %s#%d: %s; retrying with backoff", mq->queue, rd->index,
+                             err_name(rc));
                 down = 1;
                 mq_sleep(mq, backoff);
                 backoff = backoff * 2 > MQ_BACKOFF_MAX ? MQ_BACKOFF_MAX : backoff * 2;
                 continue;
             }
             if (down)
-                log_info("consumer %s: subscribed again", mq->queue);
+                log_info("consumer %s#%d: subscribed again", mq->queue, rd->index);
             down = 0;
             backoff = 100;
-            atomic_store(&mq->consumer_ok, 1);
+            atomic_store(&rd->ok, 1);
         }
-        rc = consume_one(mq, db, mc);
+        rc = consume_one(rd, db);
         if (rc) {
             mq_conn_close(mc);
-            atomic_store(&mq->consumer_ok, 0);
+            atomic_store(&rd->ok, 0);
             continue;
         }
-        prune_inbox(mq, db, &last_prune);
+        if (rd->index == 0) /* one pruner is enough; the others would only contend */
+            prune_inbox(mq, db, &last_prune);
     }
     mq_conn_close(mc);
     db_free(db);
+    if (mq->spec.ctx_new != NULL && mq->spec.ctx_free != NULL)
+        mq->spec.ctx_free(rd->ctx);
     return NULL;
 }

@@ -25,6 +25,7 @@
 #define MQ_H_DIED_AT    "x-souk-died-at"
 #define MQ_H_DELIVERIES "x-delivery-count" /* set by quorum queues on a redelivery */
 #define MQ_QUEUE_NAME   200                /* bytes for "<service>.retry" and friends */
+#define MQ_MAX_CONSUMERS 64                /* consumer threads per process at most */
 /* ms: a publish and its confirm may take this long, unless the broker said
  * connection.blocked (then: until it unblocks); after mq_stop, MQ_STOP_GRACE. */
 #define MQ_PUBLISH_TIMEOUT 10000
@@ -88,18 +89,35 @@ MUST_CHECK int mq_reply_ok(amqp_rpc_reply_t reply, const char *what);
 int64_t     mq_header_int(const amqp_table_t *h, const char *key, int64_t def);
 const char *mq_header_str(const amqp_table_t *h, const char *key, struct arena *a);
 
-struct mq {
-    struct mq_spec  spec; /* strings owned (strdup) */
-    pthread_t       relay, consumer, watchdog;
-    int             has_relay, has_consumer, has_watchdog;
-    _Atomic int     stop, stopped; /* stopped: relay and consumer have ended */
-    _Atomic int     relay_ok, consumer_ok;
-    struct mq_conn  relay_conn, consume_conn; /* each used by its thread only */
-    pthread_mutex_t watch_lock;               /* the conns' fd vs the watchdog's shutdown(2) */
-    char            queue[MQ_QUEUE_NAME], retry[MQ_QUEUE_NAME], dlq[MQ_QUEUE_NAME];
+/* One consumer thread (mq_spec.consumer_threads of them): its own broker
+ * connection on the service's queue, its own database connection (made by
+ * the thread) and its own handler state (ctx). */
+struct mq_reader {
+    struct mq     *mq;
+    int            index;   /* 0 also prunes the inbox */
+    pthread_t      thread;
+    int            started; /* the thread was created (join it) */
+    _Atomic int    ok;      /* subscribed and its database answers */
+    struct mq_conn conn;    /* used by this thread only */
+    void          *ctx;     /* mq_spec.ctx, or what ctx_new made for this thread */
+    int64_t        cut_since; /* the watchdog's: the publish it cut last */
 };
 
-/* Thread bodies (mq_relay.c, mq_consume.c, mq_watch.c). */
+struct mq {
+    struct mq_spec    spec; /* strings owned (strdup) */
+    pthread_t         relay, watchdog;
+    int               has_relay, has_watchdog;
+    _Atomic int       stop, stopped; /* stopped: relay and consumers have ended */
+    _Atomic int       relay_ok;
+    struct mq_conn    relay_conn; /* used by the relay thread only */
+    struct mq_reader *readers;    /* nreaders consumer threads; NULL when consuming nothing */
+    int               nreaders;
+    pthread_mutex_t   watch_lock; /* the conns' fd vs the watchdog's shutdown(2) */
+    char              queue[MQ_QUEUE_NAME], retry[MQ_QUEUE_NAME], dlq[MQ_QUEUE_NAME];
+};
+
+/* Thread bodies (mq_relay.c, mq_consume.c: arg is a struct mq_reader,
+ * mq_watch.c). */
 void *mq_relay_main(void *arg);
 void *mq_consume_main(void *arg);
 void *mq_watch_main(void *arg);

@@ -114,11 +114,13 @@ mq_watch_main(void *arg)
 {
     struct mq      *mq = arg;
     struct timespec ts = {0, WATCH_EVERY_MS * 1000000L};
-    int64_t         relay_cut = 0, consume_cut = 0;
+    int64_t         relay_cut = 0;
+    int             i;
 
     while (!atomic_load(&mq->stopped)) {
         cut_if_stalled(mq, &mq->relay_conn, &relay_cut);
-        cut_if_stalled(mq, &mq->consume_conn, &consume_cut);
+        for (i = 0; i < mq->nreaders; i++)
+            cut_if_stalled(mq, &mq->readers[i].conn, &mq->readers[i].cut_since);
         nanosleep(&ts, NULL);
     }
     return NULL;

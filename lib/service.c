@@ -132,10 +132,10 @@ exit_status(int rc)
     return rc == ERR_OK ? 0 : rc == ERR_INVALID ? 2 : 1;
 }
 
-/* Serve until SIGTERM with the backbone (and the consumer's state, ctx)
- * running; stop both. */
+/* Serve until SIGTERM with the backbone running (each consumer thread
+ * makes its own state with spec->thread_new); stop both. */
 static int
-serve(const struct service_spec *spec, void *ctx)
+serve(const struct service_spec *spec)
 {
     struct server_spec srv = {
         .name = spec->name,
@@ -154,8 +154,12 @@ serve(const struct service_spec *spec, void *ctx)
                                    .db_url = spec->svc->db,
                                    .publishes = spec->publishes,
                                    .consumers = spec->consumers,
-                                   .ctx = ctx,
                                    .cfg = spec->svc->mq,
+                                   .consumer_threads = spec->consumer_threads != NULL
+                                                           ? (int)*spec->consumer_threads
+                                                           : 1,
+                                   .ctx_new = spec->thread_new,
+                                   .ctx_free = spec->thread_free,
                                });
     if (rc) {
         log_error("cannot start the event backbone (is SOUK_AMQP_URL an amqp:// URL?)");
@@ -180,8 +184,7 @@ serve(const struct service_spec *spec, void *ctx)
 int
 service_run(const struct service_spec *spec)
 {
-    void *ctx = NULL;
-    int   rc;
+    int rc;
 
     running = spec;
     cfg_load(spec->vars, spec->config, spec->argc, spec->argv, spec->help);
@@ -195,15 +198,5 @@ service_run(const struct service_spec *spec)
         rc = spec->setup();
     if (rc)
         return exit_status(rc);
-    if (spec->thread_new != NULL) {
-        ctx = spec->thread_new();
-        if (ctx == NULL) {
-            log_error("out of memory while starting the consumer");
-            return 1;
-        }
-    }
-    rc = serve(spec, ctx);
-    if (spec->thread_free != NULL)
-        spec->thread_free(ctx);
-    return rc;
+    return serve(spec);
 }

@@ -67,10 +67,14 @@ struct service_spec {
      * metrics. ERR_INVALID exits 2 (setup logs why), any other code 1. */
     int (*setup)(void);
     /* Optional: state of the service's own that every handler thread
-     * (service_ext) and the consumer thread (mq_msg.ctx) owns, e.g. a Redis
-     * handle; NULL only on out-of-memory. */
+     * (service_ext) and every consumer thread (m->work.ext, made on that
+     * thread) owns, e.g. a Redis handle; NULL only on out-of-memory. */
     void *(*thread_new)(void);
     void (*thread_free)(void *state);
+    /* Optional: the config field (in config, read once it is loaded) that
+     * says how many consumer threads to run (mq_spec.consumer_threads);
+     * NULL: one. */
+    const int64_t *consumer_threads;
     /* Optional: routes whose requests a loop handler sees first (server.h,
      * server_loop_route), and the state each I/O loop holds for them (r->loop,
      * e.g. a kv_async); loop_new runs before the loop does, loop_free on it. */

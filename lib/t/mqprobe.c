@@ -6,10 +6,12 @@
  * as two rows. Not a product; the SQL lives here because there is no
  * service around it. Tables: see lib/t/24_backbone.t.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arena.h"
 #include "auth.h"
@@ -24,7 +26,7 @@ struct probe_config {
     const char      *listen, *db, *service, *log_level;
     struct mq_config mq;
     int              consume;
-    int64_t          abort_on, abort_after_commit_on;
+    int64_t          abort_on, abort_after_commit_on, consumers, sleep_ms;
 };
 
 #define CFG struct probe_config
@@ -40,6 +42,10 @@ static const struct cfg_var probe_vars[] = {
                 "abort() the process when handling this number (0: never)"),
     CFG_INT_ROW("SOUK_PROBE_ABORT_AFTER_COMMIT_ON", CFG, abort_after_commit_on, "0", 0, INT64_MAX,
                 "abort() in the after-commit hook of this number: applied, never acked (0: never)"),
+    CFG_INT_ROW("SOUK_PROBE_CONSUMERS", CFG, consumers, "1", 1, 64,
+                "consumer threads (mq_spec.consumer_threads)"),
+    CFG_INT_ROW("SOUK_PROBE_SLEEP_MS", CFG, sleep_ms, "0", 0, 10000,
+                "each handler sleeps this long (a slow dependency)"),
     {NULL, CFG_STR, 0, NULL, 0, 0, NULL},
 };
 #undef CFG
@@ -109,6 +115,51 @@ emit(struct req *r)
 /* after_commit calls: all, and those that found no transaction with writes
  * open on the consumer's connection (i.e. after the commit). */
 static atomic_llong hooks_run, hooks_outside_tx;
+/* Consumer threads that made their state (ctx_new), handlers running now and
+ * the most that ever ran at once, and handlers whose m->work.ext was not
+ * their thread's own state. */
+static atomic_llong threads_made, running, running_max, foreign_ctx;
+
+struct probe_thread {
+    pthread_t self;
+};
+
+static void *
+probe_thread_new(void)
+{
+    struct probe_thread *t = calloc(1, sizeof(*t));
+
+    if (t != NULL) {
+        t->self = pthread_self();
+        atomic_fetch_add(&threads_made, 1);
+    }
+    return t;
+}
+
+static void
+probe_thread_free(void *state)
+{
+    free(state);
+}
+
+/* Count this handler as running for sleep_ms (the slow dependency). */
+static void
+slow_part(struct mq_msg *m)
+{
+    const struct probe_thread *t = m->work.ext;
+    struct timespec            ts = {probe.sleep_ms / 1000, (probe.sleep_ms % 1000) * 1000000L};
+    long long                  now, max;
+
+    if (t == NULL || !pthread_equal(t->self, pthread_self()))
+        atomic_fetch_add(&foreign_ctx, 1);
+    now = atomic_fetch_add(&running, 1) + 1;
+    max = atomic_load(&running_max);
+    while (now > max && !atomic_compare_exchange_weak(&running_max, &max, now))
+        ;
+    if (probe.sleep_ms > 0)
+        nanosleep(&ts, NULL);
+    atomic_fetch_sub(&running, 1);
+}
 
 static void
 after_commit(struct mq_msg *m, void *arg)
@@ -147,6 +198,7 @@ on_event(struct mq_msg *m)
     }
     if (probe.abort_on != 0 && n == probe.abort_on)
         abort(); /* a handler that crashes the process, inside its transaction */
+    slow_part(m);
     if (fail >= m->attempt) {
         m->error = arena_printf(m->work.arena, "asked to fail until attempt %lld", (long long)fail);
         return ERR_CONFLICT;
@@ -187,13 +239,19 @@ effects(struct req *r)
                                (json_int_t)db_i64(rs, 0, 2)));
 }
 
-/* GET /hooks: after-commit hooks run, and how many of them after the commit. */
+/* GET /hooks: after-commit hooks run, and how many of them after the commit;
+ * consumer threads, the most handlers that ran at once, handlers that saw
+ * another thread's state. */
 static int
 hooks(struct req *r)
 {
-    return req_reply(r, 200,
-                     json_pack("{s:I,s:I}", "after_commit", (json_int_t)atomic_load(&hooks_run),
-                               "outside_tx", (json_int_t)atomic_load(&hooks_outside_tx)));
+    return req_reply(
+        r, 200,
+        json_pack("{s:I,s:I,s:I,s:I,s:I}", "after_commit", (json_int_t)atomic_load(&hooks_run),
+                  "outside_tx", (json_int_t)atomic_load(&hooks_outside_tx), "threads",
+                  (json_int_t)atomic_load(&threads_made), "max_parallel",
+                  (json_int_t)atomic_load(&running_max), "foreign_ctx",
+                  (json_int_t)atomic_load(&foreign_ctx)));
 }
 
 static int
@@ -249,6 +307,9 @@ main(int argc, char **argv)
                                  .publishes = 1,
                                  .consumers = probe.consume ? probe_consumers : NULL,
                                  .cfg = probe.mq,
+                                 .consumer_threads = (int)probe.consumers,
+                                 .ctx_new = probe_thread_new,
+                                 .ctx_free = probe_thread_free,
                              });
     if (rc) {
         log_error("cannot start the backbone: %s", err_name(rc));

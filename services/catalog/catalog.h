@@ -202,6 +202,12 @@ MUST_CHECK int store_products_by_ids(struct work *w, const int64_t *ids, size_t 
  * *found is 0 when the product is deleted or unknown (nothing changed). */
 MUST_CHECK int store_rating_add(struct work *w, int64_t id, int64_t rating, struct product_row *out,
                                 int *found);
+/* The stock replica (inventory.stock_changed) inside the consumer's
+ * transaction on w->db: DOC.stock = available and version + 1, when version
+ * is newer than the last one applied to live product id. *found is 0 when
+ * nothing changed (stale or duplicate version, deleted or unknown product). */
+MUST_CHECK int store_stock_apply(struct work *w, int64_t id, int64_t available, int64_t version,
+                                 struct product_row *out, int *found);
 
 /* ---- events.c: what the catalog publishes (through the outbox) and consumes ---- */
 /* product.created / product.updated / product.price_changed (old_price for

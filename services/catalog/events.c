@@ -9,6 +9,8 @@
  * catalog's own product events come back to it to write the page they show
  * through to the cache: the second line behind a writer whose write-through
  * failed (Redis down), so no thread serves an old product for the TTL.
+ * inventory.stock_changed keeps the stock replica (DOC.stock), newer
+ * inventory versions only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +23,13 @@
 static int on_review_created(struct mq_msg *m);
 static int on_product_written(struct mq_msg *m);
 static int on_product_deleted(struct mq_msg *m);
+static int on_stock_changed(struct mq_msg *m);
 
 const struct mq_consumer catalog_consumers[] = {
     {EVENT_REVIEW_CREATED, on_review_created},   {EVENT_PRODUCT_CREATED, on_product_written},
     {EVENT_PRODUCT_UPDATED, on_product_written}, {EVENT_PRODUCT_PRICE_CHANGED, on_product_written},
-    {EVENT_PRODUCT_DELETED, on_product_deleted}, {EVENT__COUNT, NULL},
+    {EVENT_PRODUCT_DELETED, on_product_deleted}, {EVENT_INVENTORY_STOCK_CHANGED, on_stock_changed},
+    {EVENT__COUNT, NULL},
 };
 
 /* The members beside the document: the old price, the category path. */
@@ -85,7 +89,7 @@ events_product_deleted(struct work *w, int64_t id, int64_t version)
 /* ---- review.created: the rating replica ----------------------------------------- */
 
 /* What the after-commit hook writes through to the cache. */
-struct rating_written {
+struct page_written {
     int64_t id, version;
     char   *body;
     size_t  len;
@@ -97,9 +101,9 @@ struct rating_written {
  * failure here is undone by the product.updated event just written (it
  * invalidates the older entry). */
 static void
-rating_cached(struct mq_msg *m, void *arg)
+page_cached(struct mq_msg *m, void *arg)
 {
-    const struct rating_written *w = arg;
+    const struct page_written *w = arg;
 
     cache_product_put(&m->work, w->id, w->version, w->body, w->len, 1);
 }
@@ -111,8 +115,8 @@ rating_cached(struct mq_msg *m, void *arg)
 static int
 on_review_created(struct mq_msg *m)
 {
-    struct rating_written *w;
-    struct product_row     row;
+    struct page_written *w;
+    struct product_row   row;
     json_int_t             product_id = 0, rating = 0;
     int                    rc, found;
 
@@ -132,13 +136,13 @@ on_review_created(struct mq_msg *m)
     rc = events_product(&m->work, EVENT_PRODUCT_UPDATED, &row, NULL);
     if (rc)
         return rc;
-    w = arena_new(m->work.arena, struct rating_written);
+    w = arena_new(m->work.arena, struct page_written);
     w->id = row.id;
     w->version = row.version;
     rc = render_v1_page(m->work.arena, &row, &w->body, &w->len);
     if (rc)
         return rc;
-    m->after_commit = rating_cached;
+    m->after_commit = page_cached;
     m->after_commit_arg = w;
     return ERR_OK;
 }
@@ -189,4 +193,47 @@ on_product_deleted(struct mq_msg *m)
     if (m->ev->aggregate_id < 1)
         return mq_msg_bad(m, "aggregate_id must be a product id");
     return cached(m, cache_product_invalidate(&m->work, m->ev->aggregate_id, version));
+}
+
+/* ---- inventory.stock_changed: the stock replica ---------------------------------------- */
+
+/* {"product_id", "available", "on_hand", "reserved", "version"}: DOC.stock =
+ * available when inventory's version is newer (a duplicate, an older or a
+ * reordered event changes nothing; a deleted or unknown product is left
+ * alone). Like a catalog write, the page is invalidated before the commit
+ * (a Redis that is down fails the event, which is retried) and written
+ * through after it, so no reader keeps the old stock for the TTL. */
+static int
+on_stock_changed(struct mq_msg *m)
+{
+    struct page_written *w;
+    struct product_row   row;
+    json_int_t           id = 0, available = -1, version = 0;
+    int                  rc, found;
+
+    if (json_unpack(m->ev->payload, "{s:I,s:I,s:I}", "product_id", &id, "available", &available,
+                    "version", &version) != 0 ||
+        id < 1 || available < 0 || version < 1 || id != m->ev->aggregate_id)
+        return mq_msg_bad(m, "payload needs product_id (the aggregate_id), available >= 0 and "
+                             "version >= 1");
+    rc = store_stock_apply(&m->work, id, available, version, &row, &found);
+    if (rc)
+        return rc;
+    if (!found) {
+        log_debug("catalog: inventory.stock_changed %s: product %lld v%lld stale or gone",
+                  m->ev->id, (long long)id, (long long)version);
+        return ERR_OK;
+    }
+    rc = cached(m, cache_product_invalidate(&m->work, id, row.version));
+    if (rc)
+        return rc;
+    w = arena_new(m->work.arena, struct page_written);
+    w->id = row.id;
+    w->version = row.version;
+    rc = render_v1_page(m->work.arena, &row, &w->body, &w->len);
+    if (rc)
+        return rc;
+    m->after_commit = page_cached;
+    m->after_commit_arg = w;
+    return ERR_OK;
 }

@@ -85,6 +85,17 @@ static const char rating_add_sql[] =
     " doc = jsonb_set(doc, '{rating}', rating_doc(rating_count + 1, rating_sum + $2::bigint))"
     " WHERE id = $1::bigint AND deleted_at IS NULL RETURNING " WRITTEN;
 
+/* inventory.stock_changed (the consumer, on mq's connection): the sellable
+ * units become DOC.stock when inventory's version is newer than the one
+ * applied last. A document write like a rating: the version moves on, so
+ * the cache's set-if-newer rules hold; updated_at stays (stock is not an
+ * edit of the product). */
+static const char stock_apply_sql[] =
+    "UPDATE products SET version = version + 1, updated_at = now(), stock_version = $3::bigint,"
+    " doc = jsonb_set(doc, '{stock}', to_jsonb($2::bigint))"
+    " WHERE id = $1::bigint AND deleted_at IS NULL AND stock_version < $3::bigint"
+    " RETURNING " WRITTEN;
+
 /* v1 sorts the way the monolith does, ties by id. */
 static const int sort_stmt[] = {
     [SORT_RELEVANCE] = SQL_LIST_RELEVANCE, [SORT_NEWEST] = SQL_LIST_NEWEST,
@@ -361,6 +372,26 @@ store_rating_add(struct work *w, int64_t id, int64_t rating, struct product_row 
     rc = db_exec_sql(
         w->db, w->arena, rating_add_sql, 2,
         (const char *const[]){db_i64_text(w->arena, id), db_i64_text(w->arena, rating)}, &rs);
+    if (rc)
+        return rc;
+    *found = rs->nrows == 1;
+    if (*found)
+        written_map(rs, out);
+    return ERR_OK;
+}
+
+int
+store_stock_apply(struct work *w, int64_t id, int64_t available, int64_t version,
+                  struct product_row *out, int *found)
+{
+    struct arena   *a = w->arena;
+    struct db_rows *rs;
+    int             rc;
+
+    rc = db_exec_sql(w->db, a, stock_apply_sql, 3,
+                     (const char *const[]){db_i64_text(a, id), db_i64_text(a, available),
+                                           db_i64_text(a, version)},
+                     &rs);
     if (rc)
         return rc;
     *found = rs->nrows == 1;

@@ -42,12 +42,11 @@ api_lines(const struct line *l, size_t n)
         struct money total = l[i].unit;
 
         total.minor = l[i].unit.minor * l[i].quantity;
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:I,s:o,s:o}", "product_id",
-                                             (json_int_t)l[i].product_id, "name",
-                                             l[i].name ? l[i].name : "", "quantity",
-                                             (json_int_t)l[i].quantity, "unit_price",
-                                             api_money(&l[i].unit), "line_total",
-                                             api_money(&total)));
+        json_array_append_new(
+            arr,
+            json_pack("{s:I,s:s,s:I,s:o,s:o}", "product_id", (json_int_t)l[i].product_id, "name",
+                      l[i].name ? l[i].name : "", "quantity", (json_int_t)l[i].quantity,
+                      "unit_price", api_money(&l[i].unit), "line_total", api_money(&total)));
     }
     return arr;
 }

@@ -8,8 +8,8 @@
 
 #include "orders.h"
 
-#define SAGAS_LIMIT_MAX   1000
-#define OLDER_THAN_MAX_S  315360000 /* ten years */
+#define SAGAS_LIMIT_MAX  1000
+#define OLDER_THAN_MAX_S 315360000 /* ten years */
 
 static json_t *
 nullable(const char *z)
@@ -22,11 +22,11 @@ order_encode_v2(const struct order *o)
 {
     json_t *j = json_pack(
         "{s:I,s:I,s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)o->id, "user_id",
-        (json_int_t)o->user_id, "status", order_state_name(o->state), "reason",
-        nullable(o->reason), "total", api_money(&o->total), "items", api_lines(o->lines, o->n),
-        "shipping_address", api_address(&o->ship), "card_last4",
-        o->card_last4 ? o->card_last4 : "", "created_at", o->created_at, "deadline", o->deadline,
-        "updated_at", o->updated_at, "trace_id", o->trace_id ? o->trace_id : "");
+        (json_int_t)o->user_id, "status", order_state_name(o->state), "reason", nullable(o->reason),
+        "total", api_money(&o->total), "items", api_lines(o->lines, o->n), "shipping_address",
+        api_address(&o->ship), "card_last4", o->card_last4 ? o->card_last4 : "", "created_at",
+        o->created_at, "deadline", o->deadline, "updated_at", o->updated_at, "trace_id",
+        o->trace_id ? o->trace_id : "");
 
     if (o->state == ORDER_STATE_REJECTED && o->shortage.product_id > 0)
         json_object_set_new(j, "shortage",
@@ -66,9 +66,8 @@ timeline(const struct saga_event *e, size_t n)
     for (i = 0; i < n; i++)
         json_array_append_new(
             arr, json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:s}", "at", e[i].at, "direction",
-                           e[i].direction, "type", e[i].type, "service", e[i].service,
-                           "event_id", nullable(e[i].event_id), "trace_id", e[i].trace_id,
-                           "note", e[i].note));
+                           e[i].direction, "type", e[i].type, "service", e[i].service, "event_id",
+                           nullable(e[i].event_id), "trace_id", e[i].trace_id, "note", e[i].note));
     return arr;
 }
 
@@ -130,13 +129,13 @@ saga_list(struct req *r)
     items = json_array();
     for (i = 0; i < n; i++)
         json_array_append_new(
-            items, json_pack("{s:I,s:I,s:s,s:o,s:o,s:s,s:s,s:s,s:I,s:s}", "id",
-                             (json_int_t)o[i].id, "user_id", (json_int_t)o[i].user_id, "status",
-                             order_state_name(o[i].state), "reason", nullable(o[i].reason),
-                             "total", api_money(&o[i].total), "created_at", o[i].created_at,
-                             "deadline", o[i].deadline, "updated_at", o[i].updated_at, "age_s",
-                             (json_int_t)o[i].age_s, "trace_id",
-                             o[i].trace_id ? o[i].trace_id : ""));
+            items,
+            json_pack("{s:I,s:I,s:s,s:o,s:o,s:s,s:s,s:s,s:I,s:s}", "id", (json_int_t)o[i].id,
+                      "user_id", (json_int_t)o[i].user_id, "status", order_state_name(o[i].state),
+                      "reason", nullable(o[i].reason), "total", api_money(&o[i].total),
+                      "created_at", o[i].created_at, "deadline", o[i].deadline, "updated_at",
+                      o[i].updated_at, "age_s", (json_int_t)o[i].age_s, "trace_id",
+                      o[i].trace_id ? o[i].trace_id : ""));
     return req_reply(r, 200,
                      json_pack("{s:o,s:o,s:I,s:I}", "items", items, "state", nullable(state),
                                "older_than", (json_int_t)older, "limit", (json_int_t)limit));

@@ -51,7 +51,8 @@ lines_decode(struct req *r, const struct httpc_resp *res, struct checkout *c)
     }
     c->n = json_array_size(items);
     c->lines = arena_array(r->arena, struct line, c->n + 1);
-    json_array_foreach (items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         json_int_t id, qty;
 
         if (json_unpack(it, "{s:I,s:I}", "product_id", &id, "quantity", &qty) != 0 || id < 1 ||

@@ -70,14 +70,14 @@ events_order_created(struct work *w, const struct order *o, const struct checkou
 {
     const struct address *s = &o->ship;
 
-    return mq_outbox_put(
-        w, EVENT_ORDER_CREATED, o->id,
-        json_pack("{s:I,s:I,s:o,s:o,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s}", "order_id",
-                  (json_int_t)o->id, "user_id", (json_int_t)o->user_id, "lines", lines_json(o, 1),
-                  "total", money_json(&o->total), "card", "token", c->token, "last4", c->last4,
-                  "ship_to", "line1", s->line1, "line2", s->line2, "city", s->city, "postal_code",
-                  s->postal_code, "country", s->country, "deadline", o->deadline, "created_at",
-                  o->created_at));
+    return mq_outbox_put(w, EVENT_ORDER_CREATED, o->id,
+                         json_pack("{s:I,s:I,s:o,s:o,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s}",
+                                   "order_id", (json_int_t)o->id, "user_id", (json_int_t)o->user_id,
+                                   "lines", lines_json(o, 1), "total", money_json(&o->total),
+                                   "card", "token", c->token, "last4", c->last4, "ship_to", "line1",
+                                   s->line1, "line2", s->line2, "city", s->city, "postal_code",
+                                   s->postal_code, "country", s->country, "deadline", o->deadline,
+                                   "created_at", o->created_at));
 }
 
 static const struct {
@@ -152,7 +152,9 @@ emitter(enum event_type t)
 {
     const char *k = event_key(t);
 
-    return strncmp(k, "payment.", 8) == 0 ? "payments" : strncmp(k, "inventory.", 10) == 0 ? "inventory" : "orders";
+    return strncmp(k, "payment.", 8) == 0      ? "payments"
+           : strncmp(k, "inventory.", 10) == 0 ? "inventory"
+                                               : "orders";
 }
 
 /* What a saga event asks of the order: the move, its reason and shortage.

@@ -3,7 +3,7 @@
  * Handlers are in api.c (v1) and api_v2.c, pure logic in orders.c, SQL in
  * store.c, the saga's consumers and events in events.c (relayed by
  * lib/mq.c), the cart client in cart.c, waiting checkouts in wait.c and the
- * deadline sweeper in sweep.c; lib/service.c starts it all.
+ * deadline sweeper in sweep.c (a lib/sweep.h job); lib/service.c starts it all.
  */
 #include "log.h"
 #include "orders.h"
@@ -11,7 +11,8 @@
 #define CFG struct orders_config
 static const struct cfg_var orders_vars[] = {
     SERVICE_CFG_ROWS(CFG, svc, "127.0.0.1:7106"),
-    CFG_STR_ROW("SOUK_ORDERS_DB", CFG, svc.db, "postgresql://orders:souk-dev@127.0.0.1:55432/orders",
+    CFG_STR_ROW("SOUK_ORDERS_DB", CFG, svc.db,
+                "postgresql://orders:souk-dev@127.0.0.1:55432/orders",
                 "PostgreSQL database of orders (orders, lines, timeline, replicas, outbox, inbox)"),
     MQ_CFG_ROWS(CFG, svc.mq),
     CFG_STR_ROW("SOUK_CART_URL", CFG, cart_url, "http://127.0.0.1:7105",
@@ -48,8 +49,14 @@ static const struct server_check orders_checks[] = {
     {NULL},
 };
 
+/* every_ms is SOUK_ORDERS_SWEEP_MS, set by orders_setup. */
+static struct sweep_spec orders_sweeps[] = {
+    {"deadline sweeper", sweep_deadline, 1000, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
 /* A v1 checkout holds its handler thread while it waits for the saga, so
- * the pool is sized for waiting, not for CPU; then the sweeper starts. */
+ * the pool is sized for waiting, not for CPU. */
 static int
 orders_setup(void)
 {
@@ -58,7 +65,8 @@ orders_setup(void)
     if (orders_cfg.deadline_s * 1000 <= orders_cfg.sync_wait_ms)
         log_warn("SOUK_ORDERS_SYNC_WAIT_MS is not below SOUK_ORDERS_DEADLINE_S: a v1 checkout "
                  "may see its order cancelled by the deadline");
-    return sweep_deadline_start();
+    orders_sweeps[0].every_ms = orders_cfg.sweep_ms;
+    return ERR_OK;
 }
 
 int
@@ -84,5 +92,6 @@ main(int argc, char **argv)
         .setup = orders_setup,
         .thread_new = cart_thread_new,
         .thread_free = cart_thread_free,
+        .sweeps = orders_sweeps,
     });
 }

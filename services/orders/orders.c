@@ -91,11 +91,11 @@ order_failure(const struct order *o, struct arena *a, const char **detail)
     size_t                 i;
 
     if (o->reason != NULL && strcmp(o->reason, "out-of-stock") == 0) {
-        *detail = s->product_id > 0 ? arena_printf(a, "only %lld of product %lld left, %lld wanted",
-                                                   (long long)s->available,
-                                                   (long long)s->product_id,
-                                                   (long long)s->requested)
-                                    : "a product is out of stock";
+        *detail = s->product_id > 0
+                      ? arena_printf(a, "only %lld of product %lld left, %lld wanted",
+                                     (long long)s->available, (long long)s->product_id,
+                                     (long long)s->requested)
+                      : "a product is out of stock";
         return ERR_OUT_OF_STOCK;
     }
     for (i = 0; i < sizeof(failures) / sizeof(failures[0]); i++)

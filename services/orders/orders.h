@@ -94,12 +94,12 @@ struct order {
 
 /* A checkout being placed: the request's inputs, then the priced cart. */
 struct checkout {
-    int64_t     user_id;
-    const char *card_number; /* never stored, logged or sent */
-    char        token[CARD_TOKEN_MAX];
-    char        last4[5];
-    const char *idempotency_key; /* NULL: none */
-    char        request_hash[65];
+    int64_t      user_id;
+    const char  *card_number; /* never stored, logged or sent */
+    char         token[CARD_TOKEN_MAX];
+    char         last4[5];
+    const char  *idempotency_key; /* NULL: none */
+    char         request_hash[65];
     struct line *lines; /* from the cart: product_id and quantity; store.c prices them */
     size_t       n;
 };
@@ -165,8 +165,8 @@ MUST_CHECK int store_sagas(struct work *w, int all, enum order_state state, int6
 /* Apply ev to order id inside the transaction open on w->db: lock it, ask
  * the state machine, update it; *o is the order after (NULL when unknown).
  * ERR_ORDER_STATE when the event does not apply (nothing changed). */
-MUST_CHECK int store_order_move(struct work *w, int64_t id, enum order_event ev,
-                                const char *reason, const struct shortage *s, struct order **o);
+MUST_CHECK int store_order_move(struct work *w, int64_t id, enum order_event ev, const char *reason,
+                                const struct shortage *s, struct order **o);
 /* Record a timeline entry for order id if orders knows it. */
 MUST_CHECK int store_saga_record(struct work *w, int64_t id, const char *direction,
                                  const char *type, const char *service, const char *event_id,
@@ -200,13 +200,14 @@ struct waiter;
 struct waiter *wait_begin(struct arena *a, int64_t id);
 /* Sleep until order id's state may have changed or until deadline_ms (a
  * CLOCK_MONOTONIC time in ms); 0 when the deadline passed. */
-int  wait_sleep(struct waiter *wt, int64_t deadline_ms);
+int wait_sleep(struct waiter *wt, int64_t deadline_ms);
 /* Wake every checkout waiting for order id (after a commit). */
 void    wait_wake(int64_t id);
 int64_t wait_now_ms(void);
 
-/* sweep.c: the deadline sweeper thread */
-MUST_CHECK int sweep_deadline_start(void);
+/* sweep.c: the deadline sweeper, a lib/sweep.h job: cancels the pending
+ * orders past their deadline (a batch per round). */
+int sweep_deadline(struct work *w, int *more);
 
 /* api.c: v1 handlers and what v2 shares with them */
 int order_create(struct req *r);
@@ -215,9 +216,9 @@ int order_get(struct req *r);
 /* Decode and check a checkout request and place it (or find the order its
  * Idempotency-Key names): *o, *replayed. Fails the request itself. */
 MUST_CHECK int api_checkout(struct req *r, struct order **o, int *replayed);
-json_t *api_money(const struct money *m);
-json_t *api_address(const struct address *a);
-json_t *api_lines(const struct line *l, size_t n);
+json_t        *api_money(const struct money *m);
+json_t        *api_address(const struct address *a);
+json_t        *api_lines(const struct line *l, size_t n);
 
 /* api_v2.c */
 int order_create_v2(struct req *r);

@@ -18,11 +18,17 @@
 #define ORDER_COLS                                                                                 \
     "o.id, o.user_id, o.status, o.reason, o.short_product_id, o.short_requested,"                  \
     " o.short_available, o.total_minor, o.currency, o.ship_line1, o.ship_line2, o.ship_city,"      \
-    " o.ship_postal_code, o.ship_country, o.card_last4, o.payment_status, " TS("o.created_at")    \
-    ", " TS("o.deadline") ", " TS("o.updated_at") ", o.trace_id,"                                  \
-    " extract(epoch FROM now() - o.created_at)::bigint, o.idempotency_key, o.failed_checkout"
-#define LINE_COLS  "i.product_id, COALESCE(p.name, i.name), i.quantity, i.unit_price_minor, i.currency"
-#define LINE_JOIN  " LEFT JOIN order_items i ON i.order_id = o.id LEFT JOIN products_replica p ON p.id = i.product_id"
+    " o.ship_postal_code, o.ship_country, o.card_last4, o.payment_status, " TS(                    \
+        "o.created_at") ", " TS("o.deadline") ", " TS("o.updated_at") ", o.trace_id,"              \
+                                                                      " extract(epoch FROM now() " \
+                                                                      "- o.created_at)::bigint, "  \
+                                                                      "o.idempotency_key, "        \
+                                                                      "o.failed_checkout"
+#define LINE_COLS                                                                                  \
+    "i.product_id, COALESCE(p.name, i.name), i.quantity, i.unit_price_minor, i.currency"
+#define LINE_JOIN                                                                                  \
+    " LEFT JOIN order_items i ON i.order_id = o.id LEFT JOIN products_replica p ON p.id = "        \
+    "i.product_id"
 #define NCOLS      23
 #define V1_VISIBLE "NOT o.failed_checkout"
 
@@ -233,8 +239,7 @@ store_price(struct work *w, struct checkout *c, int64_t *missing)
     for (i = 0; i < c->n; i++) {
         struct line *l = &c->lines[i];
 
-        rc = db_exec(w->db, w->arena, SQL_PRICE, (const char *const[]){i64(w, l->product_id)},
-                     &rs);
+        rc = db_exec(w->db, w->arena, SQL_PRICE, (const char *const[]){i64(w, l->product_id)}, &rs);
         if (rc)
             return rc;
         if (rs->nrows == 0 || strcmp(db_get(rs, 0, 3), "t") == 0) {
@@ -329,7 +334,8 @@ order_load(struct work *w, int64_t id, int text, struct order **out)
     size_t            n;
     int               rc;
 
-    rc = text ? run_text(w, SQL_ORDER_ONE, p, &rs) : db_exec(w->db, w->arena, SQL_ORDER_ONE, p, &rs);
+    rc =
+        text ? run_text(w, SQL_ORDER_ONE, p, &rs) : db_exec(w->db, w->arena, SQL_ORDER_ONE, p, &rs);
     if (rc)
         return rc;
     if (rs->nrows == 0)

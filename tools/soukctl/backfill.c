@@ -15,7 +15,7 @@
 #include "backfill.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill catalog|users|reviews [--batch N] [--if-empty]\n"
+    "usage: soukctl backfill catalog|users|reviews|inventory [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
     "the monolith's ids, all read from one snapshot, then moves the service's id\n"
@@ -31,16 +31,14 @@ static const char backfill_usage[] =
     "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
     "  orders    orders with their lines and payment, and the product-price and\n"
     "            customer-address replicas events would fill (SOUK_ORDERS_DB)\n"
+    "  inventory every product's stock as received and on hand (SOUK_INVENTORY_DB)\n"
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
 
 static const struct backfill_target *const backfill_targets[] = {
-    &backfill_catalog,
-    &backfill_users,
-    &backfill_reviews,
-    &backfill_orders,
-    NULL,
+    &backfill_catalog, &backfill_users,     &backfill_reviews,
+    &backfill_orders,  &backfill_inventory, NULL,
 };
 
 #define BACKFILL_JSON (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))

@@ -45,8 +45,8 @@ test_names(void)
     int              i;
 
     for (i = 0; i < ORDER_STATE__COUNT; i++) {
-        T_EQ_INT(order_state_parse(order_state_name((enum order_state)i), &s), ERR_OK,
-                 "parse %s", order_state_name((enum order_state)i));
+        T_EQ_INT(order_state_parse(order_state_name((enum order_state)i), &s), ERR_OK, "parse %s",
+                 order_state_name((enum order_state)i));
         T_EQ_INT(s, i, "round trip %d", i);
     }
     T_EQ_INT(order_state_parse("pending", &s), ERR_INVALID, "names are upper case");
@@ -77,8 +77,8 @@ test_failure(void)
 static void
 test_total(void)
 {
-    struct line  l[3] = {{3, 2, "c", {1999, "EUR"}}, {1, 1, "a", {500, "EUR"}},
-                         {2, 4, "b", {1, "EUR"}}};
+    struct line l[3] = {
+        {3, 2, "c", {1999, "EUR"}}, {1, 1, "a", {500, "EUR"}}, {2, 4, "b", {1, "EUR"}}};
     struct money m;
 
     T_EQ_INT(order_total(l, 3, &m), ERR_OK, "total");
