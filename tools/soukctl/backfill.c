@@ -35,7 +35,8 @@ static const char backfill_usage[] =
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
 
-/* clang-format off: one target a row, so each new target is a one-line change */
+/* One target a row, so each new target is a one-line change. */
+/* clang-format off */
 static const struct backfill_target *const backfill_targets[] = {
     &backfill_catalog,
     &backfill_users,
