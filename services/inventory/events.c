@@ -25,16 +25,11 @@ static int on_product_deleted(struct mq_msg *m);
 static int sweep_holds(struct work *w, int *more);
 
 const struct mq_consumer inventory_consumers[] = {
-    {EVENT_ORDER_CREATED, on_order_created},
-    {EVENT_PAYMENT_SUCCEEDED, on_payment_succeeded},
-    {EVENT_ORDER_CONFIRMED, on_order_confirmed},
-    {EVENT_PAYMENT_FAILED, on_payment_failed},
-    {EVENT_ORDER_CANCELLED, on_order_cancelled},
-    {EVENT_PRODUCT_CREATED, on_product_upsert},
-    {EVENT_PRODUCT_UPDATED, on_product_upsert},
-    {EVENT_PRODUCT_PRICE_CHANGED, on_product_upsert},
-    {EVENT_PRODUCT_DELETED, on_product_deleted},
-    {EVENT__COUNT, NULL},
+    {EVENT_ORDER_CREATED, on_order_created},     {EVENT_PAYMENT_SUCCEEDED, on_payment_succeeded},
+    {EVENT_ORDER_CONFIRMED, on_order_confirmed}, {EVENT_PAYMENT_FAILED, on_payment_failed},
+    {EVENT_ORDER_CANCELLED, on_order_cancelled}, {EVENT_PRODUCT_CREATED, on_product_upsert},
+    {EVENT_PRODUCT_UPDATED, on_product_upsert},  {EVENT_PRODUCT_PRICE_CHANGED, on_product_upsert},
+    {EVENT_PRODUCT_DELETED, on_product_deleted}, {EVENT__COUNT, NULL},
 };
 
 /* every_ms comes from SOUK_INVENTORY_SWEEP_MS (main.c's setup, before the start). */
@@ -52,9 +47,9 @@ lines_encode(const struct hold_line *lines, size_t n)
     size_t  i;
 
     for (i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:I,s:I}", "product_id",
-                                           (json_int_t)lines[i].product_id, "quantity",
-                                           (json_int_t)lines[i].quantity));
+        json_array_append_new(a,
+                              json_pack("{s:I,s:I}", "product_id", (json_int_t)lines[i].product_id,
+                                        "quantity", (json_int_t)lines[i].quantity));
     return a;
 }
 
@@ -62,9 +57,8 @@ int
 events_stock_changed(struct work *w, const struct stock_level *l)
 {
     return mq_outbox_put(w, EVENT_INVENTORY_STOCK_CHANGED, l->product_id,
-                         json_pack("{s:I,s:I,s:I,s:I,s:I}", "product_id",
-                                   (json_int_t)l->product_id, "available",
-                                   (json_int_t)(l->on_hand - l->reserved), "on_hand",
+                         json_pack("{s:I,s:I,s:I,s:I,s:I}", "product_id", (json_int_t)l->product_id,
+                                   "available", (json_int_t)(l->on_hand - l->reserved), "on_hand",
                                    (json_int_t)l->on_hand, "reserved", (json_int_t)l->reserved,
                                    "version", (json_int_t)l->version));
 }
@@ -81,8 +75,7 @@ emit_reserved(struct work *w, int64_t order_id, const struct order_in *in,
         json_pack("{s:I,s:I,s:o,s:{s:I,s:s},s:{s:s,s:s},s:s}", "order_id", (json_int_t)order_id,
                   "user_id", (json_int_t)in->user_id, "lines", lines_encode(res->lines, res->n),
                   "amount", "amount", (json_int_t)in->amount, "currency", in->currency, "card",
-                  "token", in->card_token, "last4", in->card_last4, "hold_until",
-                  res->hold_until));
+                  "token", in->card_token, "last4", in->card_last4, "hold_until", res->hold_until));
 }
 
 static int
@@ -156,9 +149,8 @@ applied_log(struct mq_msg *m, int64_t order_id, int rc, const struct hold_result
 {
     if (rc)
         return rc;
-    log_debug("inventory: %s order %lld: %s -> %s%s", event_key(m->ev->type),
-              (long long)order_id, hold_state_name(res->from),
-              hold_state_name(res->applied ? res->to : res->from),
+    log_debug("inventory: %s order %lld: %s -> %s%s", event_key(m->ev->type), (long long)order_id,
+              hold_state_name(res->from), hold_state_name(res->applied ? res->to : res->from),
               res->applied ? "" : " (ignored)");
     return ERR_OK;
 }

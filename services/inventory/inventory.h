@@ -20,7 +20,7 @@
 #include "service.h"
 
 struct inventory_config {
-    struct service_config svc; /* SOUK_LISTEN, SOUK_INVENTORY_DB, SOUK_AMQP_URL, ... */
+    struct service_config svc;      /* SOUK_LISTEN, SOUK_INVENTORY_DB, SOUK_AMQP_URL, ... */
     int64_t               hold_s;   /* SOUK_INVENTORY_HOLD_S: a hold's time to live */
     int64_t               sweep_ms; /* SOUK_INVENTORY_SWEEP_MS: between sweeper rounds */
 };
@@ -155,8 +155,7 @@ MUST_CHECK int store_stock_get(struct work *w, int64_t id, int64_t limit, struct
  * oversold) and records the new state. in: the order (ON_ORDER_CREATED
  * only), its lines normalized. hold_s: a new hold's time to live. */
 MUST_CHECK int store_hold_apply(struct work *w, int64_t order_id, enum hold_event on,
-                                const struct order_in *in, int64_t hold_s,
-                                struct hold_result *out);
+                                const struct order_in *in, int64_t hold_s, struct hold_result *out);
 /* Up to limit orders whose hold has expired, oldest first. */
 MUST_CHECK int store_holds_expired(struct work *w, int64_t limit, int64_t **ids, size_t *n);
 /* The product replica (catalog's product events): created or deleted at

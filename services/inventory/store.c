@@ -48,9 +48,8 @@ const struct db_stmt inventory_stmts[] = {INVENTORY_SQL(DB_STMT_ROW){NULL, 0, NU
  * lock lives in. The state is read by the next statement: in READ COMMITTED
  * its snapshot is taken after the lock is held, so it sees what the
  * previous holder committed. */
-static const char order_lock_sql[] =
-    "SELECT pg_advisory_xact_lock(($1::bigint >> 32)::integer,"
-    " (($1::bigint & 4294967295) - 2147483648)::integer)";
+static const char order_lock_sql[] = "SELECT pg_advisory_xact_lock(($1::bigint >> 32)::integer,"
+                                     " (($1::bigint & 4294967295) - 2147483648)::integer)";
 static const char order_state_sql[] = "SELECT state FROM reservations WHERE order_id = $1::bigint";
 /* ORDER BY ... FOR UPDATE locks in that order: every writer of several
  * products locks them by ascending id, so they cannot deadlock. */
@@ -145,10 +144,10 @@ store_stock_set(struct work *w, int64_t id, int64_t available, struct stock_leve
     out->product_id = id;
     level_map(rs, 0, 0, out);
     stock_set_available(out, available);
-    rc = db_exec_row(w->db, a, SQL_STOCK_WRITE,
-                     (const char *const[]){idt, db_i64_text(a, out->received),
-                                           db_i64_text(a, out->on_hand)},
-                     &rs);
+    rc = db_exec_row(
+        w->db, a, SQL_STOCK_WRITE,
+        (const char *const[]){idt, db_i64_text(a, out->received), db_i64_text(a, out->on_hand)},
+        &rs);
     if (rc)
         goto done;
     level_map(rs, 0, 0, out);
@@ -365,7 +364,7 @@ int
 store_product_apply(struct work *w, int64_t id, int64_t version, int deleted, int *applied)
 {
     const char     *params[] = {db_i64_text(w->arena, id), db_i64_text(w->arena, version),
-                                deleted ? "true" : "false"};
+                            deleted ? "true" : "false"};
     struct db_rows *rs;
     int             rc;
 

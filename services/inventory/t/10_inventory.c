@@ -13,8 +13,8 @@
 struct inventory_config inventory_cfg; /* main.c is not linked into unit tests */
 
 static const char *const event_names[] = {
-    "order.created",   "payment.succeeded", "order.confirmed",
-    "payment.failed",  "order.cancelled",   "hold expired",
+    "order.created",  "payment.succeeded", "order.confirmed",
+    "payment.failed", "order.cancelled",   "hold expired",
 };
 
 static void
@@ -56,8 +56,8 @@ test_transitions(void)
         }
     for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
         t = hold_transition_find(acts[i].from, acts[i].on);
-        T_OK(t != NULL && t->act == acts[i].act, "action of %s + %s",
-             hold_state_name(acts[i].from), event_names[acts[i].on]);
+        T_OK(t != NULL && t->act == acts[i].act, "action of %s + %s", hold_state_name(acts[i].from),
+             event_names[acts[i].on]);
         T_EQ_STR(t != NULL && t->reason != NULL ? t->reason : "(none)",
                  acts[i].reason != NULL ? acts[i].reason : "(none)", "reason of %s + %s",
                  hold_state_name(acts[i].from), event_names[acts[i].on]);
@@ -71,8 +71,8 @@ test_states(void)
     int             i;
 
     for (i = 0; i < HOLD__COUNT; i++) {
-        T_EQ_INT(hold_state_parse(hold_state_name((enum hold_state)i), &s), ERR_OK,
-                 "parse %s", hold_state_name((enum hold_state)i));
+        T_EQ_INT(hold_state_parse(hold_state_name((enum hold_state)i), &s), ERR_OK, "parse %s",
+                 hold_state_name((enum hold_state)i));
         T_EQ_INT(s, i, "%s round trip", hold_state_name((enum hold_state)i));
     }
     T_EQ_INT(hold_state_parse("held", &s), ERR_INVALID, "states are upper case");
@@ -154,14 +154,14 @@ test_stock_set(void)
         int64_t received, on_hand, reserved, sold, set;
         int64_t want_received, want_on_hand;
     } rows[] = {
-        {0, 0, 0, 0, 7, 7, 7},     {7, 7, 0, 0, 0, 0, 0},     {10, 5, 3, 5, 10, 18, 13},
-        {10, 5, 3, 5, 0, 8, 3},    {5, 5, 5, 0, 0, 5, 5},     {4, 4, 0, 0, 4, 4, 4},
+        {0, 0, 0, 0, 7, 7, 7},  {7, 7, 0, 0, 0, 0, 0}, {10, 5, 3, 5, 10, 18, 13},
+        {10, 5, 3, 5, 0, 8, 3}, {5, 5, 5, 0, 0, 5, 5}, {4, 4, 0, 0, 4, 4, 4},
     };
     size_t i;
 
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        struct stock_level l = {1, rows[i].received, rows[i].on_hand, rows[i].reserved,
-                                rows[i].sold, 1, 1};
+        struct stock_level l = {
+            1, rows[i].received, rows[i].on_hand, rows[i].reserved, rows[i].sold, 1, 1};
 
         stock_set_available(&l, rows[i].set);
         T_EQ_INT(l.on_hand - l.reserved, rows[i].set, "set %zu: available is what was set", i);
