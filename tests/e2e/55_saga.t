@@ -27,9 +27,12 @@ use Souk::Saga qw(CARD_OK CARD_DECLINED CARD_DOWN);
 
 my ($DEADLINE, $RETRIES) = (12, 3);
 my $s = Souk::Saga->start(env => {
-    orders => {SOUK_ORDERS_DEADLINE_S => $DEADLINE, SOUK_ORDERS_SWEEP_MS => 200},
+    # a few waiting checkouts at a time, each holds a database connection (default 64)
+    orders => {SOUK_ORDERS_DEADLINE_S => $DEADLINE, SOUK_ORDERS_SWEEP_MS => 200,
+        SOUK_ORDERS_WAITERS => 8},
     inventory => {SOUK_INVENTORY_HOLD_S => 4 * $DEADLINE},
-    payments => {SOUK_PAYMENTS_RETRY_LIMIT => $RETRIES, SOUK_PAYMENTS_RETRY_BASE_MS => 100},
+    payments => {SOUK_PAYMENTS_RETRY_LIMIT => $RETRIES, SOUK_PAYMENTS_RETRY_BASE_MS => 100,
+        SOUK_PAYMENTS_CONSUMERS => 2},
 });
 my $u = $s->buyer;
 my $anvil = $s->product(price => 1999, stock => 5);

@@ -89,9 +89,12 @@ sub _start_services {
         catalog => sub { (SOUK_REDIS_URL => $redis->url) },
         users   => sub { (SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) },
         cart => sub { (SOUK_REDIS_URL => $redis->url, SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
-        orders => sub { (SOUK_CART_URL => $t->{svc}{cart}->url) },
+        # a waiting checkout holds a database connection (default 64 of them): two contract
+        # files run at once on one PostgreSQL (max_connections 100)
+        orders => sub { (SOUK_CART_URL => $t->{svc}{cart}->url, SOUK_ORDERS_WAITERS => 4) },
         # an unavailable provider is given up on well within the checkout's wait
-        payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2, SOUK_PAYMENTS_RETRY_BASE_MS => 50) },
+        payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2, SOUK_PAYMENTS_RETRY_BASE_MS => 50,
+            SOUK_PAYMENTS_CONSUMERS => 2) },
     );
     for my $name (@SERVICES) {
         $t->{svc}{$name} = fresh_service($name, %common, $env{$name} ? $env{$name}->() : ());
