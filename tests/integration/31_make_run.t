@@ -88,6 +88,9 @@ unless (ok(wait_until('make run to reach its console', sub { defined $tail->() |
 my $out = slurp($console);
 like($out, qr{^$_\s+ready on http://127\.0\.0\.1:$port{$_} \(pid \d+\)$}m, "$_ started, with its pid")
     for qw(monolith users catalog search reviews cart orders inventory payments gateway);
+like($out, qr/^backfilled [1-9]\d* product prices, [1-9]\d* customers, [1-9]\d* orders, /m,
+    'orders is filled from the monolith (prices, customers, past orders)');
+like($out, qr/^backfilled [1-9]\d* products in /m, 'inventory is filled from the monolith (stock)');
 like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^Stop: /ms,
     'the summary: URLs, demo logins, how to stop');
 
@@ -111,6 +114,38 @@ is($tail->(), $before, 'the console stays quiet while traffic flows')
 is($before, '', 'and had nothing to say after start-up');
 my $gwlog = slurp("$var/log/gateway.log");
 cmp_ok(scalar(() = $gwlog =~ /"msg":"access"/g), '>=', 90, 'gateway.log holds the access lines');
+
+# The order domain: its routes start legacy; switched to the services with the admin API, a
+# demo customer's checkout is the saga (souk-orders, -inventory, -payments over RabbitMQ) on
+# the backfilled data.
+my $admin = "http://127.0.0.1:$port{admin}";
+my %ah = (Authorization => 'Bearer souk-admin-dev');
+my $routes = http(GET => "$admin/routes", {headers => \%ah})->{json} // {};
+my %mode = map { ($_->{name} => "$_->{mode} " . ($_->{new} // '-')) } @{$routes->{routes} || []};
+is_deeply([@mode{qw(orders stock)}], ['legacy orders', 'legacy inventory'],
+    'routes orders and stock: legacy, naming orders and inventory');
+for my $r (qw(accounts cart stock orders)) {
+    is(http(PATCH => "$admin/routes/$r", {headers => \%ah, json => {mode => 'new'}})->{status}, 200,
+        "route $r switched to new");
+}
+my $login = api_request($gw, \@bad, POST => '/api/v1/accounts/login',
+    json => {email => 'demo@souk.test', password => 'souk-demo'});
+my $tok = $login->{json}{token} // '';
+is(api_request($gw, \@bad, PUT => '/api/v1/accounts/me/address', token => $tok, json => {line1 => '1 Demo Road',
+    city => 'Lisboa', postal_code => '1100-053', country => 'PT'})->{status}, 200, 'demo: an address (users)');
+my ($prod) = grep { (api_request($gw, \@bad, GET => "/api/v1/products/$_")->{json}{stock} // 0) >= 1 } 1 .. 50;
+ok($prod, 'a product in stock');
+is(api_request($gw, \@bad, POST => '/api/v1/cart/items', token => $tok,
+    json => {product_id => $prod // 1, quantity => 1})->{status}, 200, 'demo: a line in the cart (souk-cart)');
+my $order;
+wait_until('orders knows the new address', sub {
+    $order = api_request($gw, \@bad, POST => '/api/v1/orders', token => $tok,
+        json => {card_number => '4242424242424242'});
+    $order->{status} != 422;
+}, 20);
+is($order->{status}, 201, 'demo: checkout through the saga is 201') or diag($order->{body});
+is($order->{json}{status}, 'CONFIRMED', 'demo: CONFIRMED');
+is_deeply(\@bad, [], 'no 5xx');
 
 # A crash: reported at once, restarted.
 my ($old) = slurp("$var/run/app-users.pid") =~ /(\d+)/;
