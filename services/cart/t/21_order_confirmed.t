@@ -52,7 +52,7 @@ sub confirmed {
     my ($oid, $uid, $lines) = @_;
     my $id = sprintf('00000000-0000-4000-8000-%012d', ++$EV);
     my $env = JSON::PP->new->canonical->encode({id => $id, type => 'order.confirmed', version => 1,
-        occurred_at => '2026-12-07T10:00:00Z', aggregate_id => $oid, trace_id => "trace-$EV",
+        occurred_at => '2026-12-07T10:00:00.000Z', aggregate_id => $oid, trace_id => "trace-$EV",
         payload => {order_id => $oid, user_id => $uid, at => '2026-12-07T10:00:00Z',
             total => {amount => 100, currency => 'EUR'},
             lines => [map { {product_id => $_->[0], quantity => $_->[1]} } @$lines]}});
