@@ -15,6 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use JSON::PP ();
+use List::Util ();
 use POSIX ();
 use Time::HiRes ();
 
@@ -72,7 +73,7 @@ my $monkey = sub {
         note(sprintf('RabbitMQ restarted at %.1f s', $now - $stream_t0));
     } else {
         # random order, but each of the three once per round, so all of them die
-        @round = sort { rand() <=> 0.5 } @victims unless @round;
+        @round = List::Util::shuffle(@victims) unless @round;
         my $v = shift @round;
         $shop->kill9($v);
         Time::HiRes::sleep(0.2 + rand 1.3);
