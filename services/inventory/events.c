@@ -13,6 +13,7 @@
 
 #include "inventory.h"
 #include "log.h"
+#include "metrics.h"
 #include "sweep.h"
 
 static int on_order_created(struct mq_msg *m);
@@ -37,6 +38,34 @@ struct sweep_spec inventory_sweeps[] = {
     {"hold sweeper", sweep_holds, 1000, NULL},
     {NULL, NULL, 0, NULL},
 };
+
+/* Committed transitions by the state they reached (an ignored event counts
+ * in souk_events_consumed_total only). */
+#define RESERVATIONS(state)                                                                        \
+    {                                                                                              \
+        .name = "souk_inventory_reservations_total",                                               \
+        .help = "Reservations that reached a state (committed).", .kind = METRIC_COUNTER,          \
+        .labels = "state=\"" state "\""                                                            \
+    }
+static struct metric reached[HOLD__COUNT] = {
+    [HOLD_HELD] = RESERVATIONS("HELD"),
+    [HOLD_SOLD] = RESERVATIONS("SOLD"),
+    [HOLD_RELEASED] = RESERVATIONS("RELEASED"),
+    [HOLD_REJECTED] = RESERVATIONS("REJECTED"),
+};
+static struct metric expired = {.name = "souk_inventory_holds_expired_total",
+                                .help = "Holds the sweeper released past their hold_until.",
+                                .kind = METRIC_COUNTER};
+
+void
+events_setup(void)
+{
+    int i;
+
+    for (i = HOLD_HELD; i < HOLD__COUNT; i++)
+        metrics_register(&reached[i]);
+    metrics_register(&expired);
+}
 
 /* ---- payloads ------------------------------------------------------------------ */
 
@@ -144,11 +173,27 @@ hold_apply(struct work *w, int64_t order_id, enum hold_event on, const struct or
     return rc;
 }
 
+/* After the commit (lib/mq.h after_commit): count the state reached. */
+static void
+counted(struct mq_msg *m, void *arg)
+{
+    (void)m;
+    metrics_add(&reached[*(const enum hold_state *)arg], 1);
+}
+
 static int
 applied_log(struct mq_msg *m, int64_t order_id, int rc, const struct hold_result *res)
 {
+    enum hold_state *to;
+
     if (rc)
         return rc;
+    if (res->applied) {
+        to = arena_new(m->work.arena, enum hold_state);
+        *to = res->to;
+        m->after_commit = counted;
+        m->after_commit_arg = to;
+    }
     log_debug("inventory: %s order %lld: %s -> %s%s", event_key(m->ev->type), (long long)order_id,
               hold_state_name(res->from), hold_state_name(res->applied ? res->to : res->from),
               res->applied ? "" : " (ignored)");
@@ -328,8 +373,10 @@ sweep_holds(struct work *w, int *more)
     int                rc;
 
     rc = store_holds_expired(w, SWEEP_BATCH, &ids, &n);
-    if (rc)
+    if (rc) {
+        log_warn("hold sweeper: cannot list expired holds: %s", err_name(rc));
         return rc;
+    }
     for (i = 0; i < n; i++) {
         rc = db_begin(w->db);
         if (rc)
@@ -342,7 +389,11 @@ sweep_holds(struct work *w, int *more)
             log_warn("hold sweeper: order %lld: %s", (long long)ids[i], err_name(rc));
             return rc;
         }
-        released += res.applied;
+        if (res.applied) {
+            metrics_add(&reached[res.to], 1);
+            metrics_add(&expired, 1);
+            released++;
+        }
     }
     if (released > 0)
         log_info("hold sweeper: released %zu expired holds", released);

@@ -164,6 +164,8 @@ MUST_CHECK int store_product_apply(struct work *w, int64_t id, int64_t version, 
                                    int *applied);
 
 /* ---- events.c ---- */
+/* Registers the service's metrics (service_spec.setup). */
+void                            events_setup(void);
 extern const struct mq_consumer inventory_consumers[];
 extern struct sweep_spec        inventory_sweeps[];
 /* inventory.stock_changed for l, inside the transaction open on w->db. */

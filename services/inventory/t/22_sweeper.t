@@ -56,5 +56,9 @@ ok(wait_until('250 released', sub { $t->sql("SELECT count(*) FROM reservations
 is_deeply(counters(42), [1000, 1000, 0, 0], 'all 250 units back');
 is(scalar @{$t->events('inventory.released')}, 251, 'one inventory.released per order');
 
+my $exp = 0;
+$exp += metric_value($_->url, 'souk_inventory_holds_expired_total') // 0 for @{$t->{svcs}};
+is($exp, 251, 'souk_inventory_holds_expired_total over both sweepers: 251');
+
 $t->finish;
 done_testing;
