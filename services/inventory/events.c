@@ -47,11 +47,11 @@ struct sweep_spec inventory_sweeps[] = {
         .help = "Reservations that reached a state (committed).", .kind = METRIC_COUNTER,          \
         .labels = "state=\"" state "\""                                                            \
     }
+/* One per state of the table (NONE is never reached, so not registered). */
 static struct metric reached[HOLD__COUNT] = {
-    [HOLD_HELD] = RESERVATIONS("HELD"),
-    [HOLD_SOLD] = RESERVATIONS("SOLD"),
-    [HOLD_RELEASED] = RESERVATIONS("RELEASED"),
-    [HOLD_REJECTED] = RESERVATIONS("REJECTED"),
+#define X(name, text, reason) [HOLD_##name] = RESERVATIONS(#name),
+    HOLD_STATES(X)
+#undef X
 };
 static struct metric expired = {.name = "souk_inventory_holds_expired_total",
                                 .help = "Holds the sweeper released past their hold_until.",
@@ -62,7 +62,7 @@ events_setup(void)
 {
     int i;
 
-    for (i = HOLD_HELD; i < HOLD__COUNT; i++)
+    for (i = HOLD_NONE + 1; i < HOLD__COUNT; i++)
         metrics_register(&reached[i]);
     metrics_register(&expired);
 }
@@ -149,10 +149,8 @@ emit_released(struct work *w, int64_t order_id, const struct order_in *in,
 }
 
 static emit_fn *const emits[HOLD__COUNT] = {
-    [HOLD_HELD] = emit_reserved,
-    [HOLD_REJECTED] = emit_rejected,
-    [HOLD_SOLD] = emit_sold,
-    [HOLD_RELEASED] = emit_released,
+    [HOLD_HELD] = emit_reserved,     [HOLD_REJECTED] = emit_rejected, [HOLD_SOLD] = emit_sold,
+    [HOLD_RELEASED] = emit_released, [HOLD_EXPIRED] = emit_released,
 };
 
 /* Apply on to order_id inside the transaction open on w->db and write what
@@ -188,6 +186,10 @@ applied_log(struct mq_msg *m, int64_t order_id, int rc, const struct hold_result
 
     if (rc)
         return rc;
+    if (!res->applied && res->nshort > 0) /* never oversold: the sale is refused */
+        log_error("inventory: %s order %lld: paid after its hold expired, but %zu of its "
+                  "lines are no longer available: not sold",
+                  event_key(m->ev->type), (long long)order_id, res->nshort);
     if (res->applied) {
         to = arena_new(m->work.arena, enum hold_state);
         *to = res->to;
@@ -195,7 +197,7 @@ applied_log(struct mq_msg *m, int64_t order_id, int rc, const struct hold_result
         m->after_commit_arg = to;
     }
     log_debug("inventory: %s order %lld: %s -> %s%s", event_key(m->ev->type), (long long)order_id,
-              hold_state_name(res->from), hold_state_name(res->applied ? res->to : res->from),
+              hold_state_label(res->from), hold_state_label(res->applied ? res->to : res->from),
               res->applied ? "" : " (ignored)");
     return ERR_OK;
 }

@@ -1,8 +1,8 @@
 # The hold sweeper: a hold past SOUK_INVENTORY_HOLD_S is released (inventory.released, reason
 # hold-expired, the units back and a stock_changed), a hold still in time and a sale are left
-# alone, a late payment.succeeded finds the hold released and sells nothing, and a sweeper
-# round releases more than one batch. Two instances sweeping the same database release each
-# hold once.
+# alone; a payment that arrives after the release sells the units anew while they are
+# available and never beyond; a sweeper round releases more than one batch. Two instances
+# sweeping the same database release each hold once.
 use strict;
 use warnings;
 use FindBin;
@@ -36,11 +36,32 @@ is_deeply($t->events('inventory.stock_changed', 41)->[-1],
 is($t->sql("SELECT reason FROM reservations WHERE order_id = 200")->[0][0], 'hold-expired',
     'the reservation keeps why');
 
-my $before = $t->consumed;
+# A payment that still arrives after the release (inventory was down or behind for longer than
+# the TTL): the units are sold anew while they are there, never beyond.
 $t->payment_succeeded(200);
-ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'a late payment.succeeded');
-is($t->state(200), 'RELEASED', '... finds the hold released and sells nothing');
-is_deeply(counters(41), [10, 7, 0, 3], '... stock unchanged');
+ok($t->wait_state(200, 'SOLD'), 'a late payment.succeeded sells the released units anew');
+is_deeply($t->events('inventory.sold', 200),
+    [{order_id => 200, lines => [{product_id => 41, quantity => 2}]}], 'inventory.sold');
+is_deeply(counters(41), [10, 5, 0, 5], 'stock 41: 5 sold, from what was available');
+
+$t->order_created(202, [[41, 4]]);
+ok($t->wait_state(202, 'HELD'), 'order 202 holds 4');
+ok(wait_until('202 expired', sub { ($t->events('inventory.released', 202)->[0]{reason} // '')
+    eq 'hold-expired' }, 10), 'and is released past its hold_until');
+is($t->admin_api(PUT => '/api/v1/products/41/stock', json => {stock => 1})->{status}, 200,
+    'the admin leaves 1 unit');
+my $before = $t->consumed;
+$t->payment_succeeded(202);
+ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'a late payment.succeeded for 4');
+is($t->state(202), 'RELEASED', '... finds 1 available and sells nothing');
+is_deeply(counters(41), [6, 1, 0, 5], '... never oversold');
+is(scalar @{$t->events('inventory.sold', 202)}, 0, '... no inventory.sold');
+like($t->{svc}->stderr_text . $t->{svcs}[1]->stderr_text, qr/order 202: paid after its hold expired/,
+    '... and says so in the error log');
+$before = $t->consumed;
+$t->order_cancelled(202);
+ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'order.cancelled after the expiry');
+is(scalar @{$t->events('inventory.released', 202)}, 1, '... releases nothing twice');
 
 # More expired holds than one round's batch (100): the sweeper goes on at once.
 $t->product(42, 1000);
@@ -54,11 +75,11 @@ ok(wait_until('250 released', sub { $t->sql("SELECT count(*) FROM reservations
     WHERE order_id BETWEEN 1001 AND 1250 AND state = 'RELEASED'")->[0][0] == 250 }, 20),
     '250 expired holds released');
 is_deeply(counters(42), [1000, 1000, 0, 0], 'all 250 units back');
-is(scalar @{$t->events('inventory.released')}, 251, 'one inventory.released per order');
+is(scalar @{$t->events('inventory.released')}, 252, 'one inventory.released per order');
 
 my $exp = 0;
 $exp += metric_value($_->url, 'souk_inventory_holds_expired_total') // 0 for @{$t->{svcs}};
-is($exp, 251, 'souk_inventory_holds_expired_total over both sweepers: 251');
+is($exp, 252, 'souk_inventory_holds_expired_total over both sweepers: 252');
 
-$t->finish;
+$t->finish(qr/paid after its hold expired/);
 done_testing;
