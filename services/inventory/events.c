@@ -134,14 +134,14 @@ emit_sold(struct work *w, int64_t order_id, const struct order_in *in,
                                    lines_encode(res->lines, res->n)));
 }
 
-/* Nothing to say for a tombstone (an order cancelled before inventory saw
- * it): nothing was held. */
+/* Only units that moved are news: nothing for a tombstone (an order
+ * cancelled before inventory saw it) or for closing an expired hold. */
 static int
 emit_released(struct work *w, int64_t order_id, const struct order_in *in,
               const struct hold_result *res)
 {
     (void)in;
-    if (res->n == 0)
+    if (res->n == 0 || res->act == ACT_NONE)
         return ERR_OK;
     return mq_outbox_put(w, EVENT_INVENTORY_RELEASED, order_id,
                          json_pack("{s:I,s:o,s:s}", "order_id", (json_int_t)order_id, "lines",

@@ -28,7 +28,9 @@ static const struct {
  * arrives after the sweeper released the hold (inventory was down or behind
  * for longer than the TTL) sells the units anew if they are still there
  * (fresh: never oversold); otherwise the order stays released and events.c
- * logs it as an error. */
+ * logs it as an error. A cancellation closes that door (a payment that
+ * comes after it, reordered, must not sell for a dead order); it moves
+ * nothing, so it says nothing. */
 /* clang-format off */
 #define HOLD_TRANSITIONS(X)                                                                        \
     /* from     on                    to        action          released reason     fresh */     \
@@ -41,7 +43,8 @@ static const struct {
     X(HELD,     ON_HOLD_EXPIRED,      EXPIRED,  ACT_RELEASE,    "hold-expired",     0)           \
     X(SOLD,     ON_ORDER_CANCELLED,   RELEASED, ACT_GIVE_BACK,  "order-cancelled",  0)           \
     X(EXPIRED,  ON_PAYMENT_SUCCEEDED, SOLD,     ACT_SELL_LATE,  NULL,               1)           \
-    X(EXPIRED,  ON_ORDER_CONFIRMED,   SOLD,     ACT_SELL_LATE,  NULL,               1)
+    X(EXPIRED,  ON_ORDER_CONFIRMED,   SOLD,     ACT_SELL_LATE,  NULL,               1)           \
+    X(EXPIRED,  ON_ORDER_CANCELLED,   RELEASED, ACT_NONE,       "order-cancelled",  0)
 /* clang-format on */
 
 static const struct hold_transition transitions[] = {

@@ -317,7 +317,7 @@ move(struct work *w, int64_t order_id, const struct hold_transition *t, struct h
             return ERR_OK;
         }
     }
-    if (out->n > 0) {
+    if (out->n > 0 && t->act != ACT_NONE) { /* nothing moves: no stock row changes */
         rc = stock_move(w, t->act, out);
         if (rc)
             return rc;

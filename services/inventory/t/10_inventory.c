@@ -28,7 +28,7 @@ test_transitions(void)
         [HOLD_SOLD] = {-1, -1, -1, -1, HOLD_RELEASED, -1},
         [HOLD_RELEASED] = {-1, -1, -1, -1, -1, -1},
         [HOLD_REJECTED] = {-1, -1, -1, -1, -1, -1},
-        [HOLD_EXPIRED] = {-1, HOLD_SOLD, HOLD_SOLD, -1, -1, -1},
+        [HOLD_EXPIRED] = {-1, HOLD_SOLD, HOLD_SOLD, -1, HOLD_RELEASED, -1},
     };
     static const struct {
         enum hold_state  from;
@@ -46,6 +46,7 @@ test_transitions(void)
         {HOLD_SOLD, ON_ORDER_CANCELLED, ACT_GIVE_BACK, "order-cancelled"},
         {HOLD_EXPIRED, ON_PAYMENT_SUCCEEDED, ACT_SELL_LATE, NULL},
         {HOLD_EXPIRED, ON_ORDER_CONFIRMED, ACT_SELL_LATE, NULL},
+        {HOLD_EXPIRED, ON_ORDER_CANCELLED, ACT_NONE, "order-cancelled"},
     };
     const struct hold_transition *t;
     int                           s, e;

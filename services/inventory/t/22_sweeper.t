@@ -62,6 +62,25 @@ $before = $t->consumed;
 $t->order_cancelled(202);
 ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'order.cancelled after the expiry');
 is(scalar @{$t->events('inventory.released', 202)}, 1, '... releases nothing twice');
+is($t->sql('SELECT reason FROM reservations WHERE order_id = 202')->[0][0], 'order-cancelled',
+    '... and closes the reservation');
+
+# Reordered: the cancellation before the late payment. The payment must not sell for a dead
+# order, even with the units there.
+$t->order_created(203, [[41, 1]]);
+ok($t->wait_state(203, 'HELD'), 'order 203 holds the last unit');
+ok(wait_until('203 expired', sub { ($t->events('inventory.released', 203)->[0]{reason} // '')
+    eq 'hold-expired' }, 10), 'and is released past its hold_until');
+my $v41 = $t->stock(41)->{version};
+$before = $t->consumed;
+$t->order_cancelled(203);    # one after the other: two instances consume in any order
+ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'order.cancelled');
+$t->payment_succeeded(203);
+ok(wait_until('consumed', sub { $t->consumed >= $before + 2 }), 'then payment.succeeded');
+is($t->state(203), 'RELEASED', '... nothing sold for the cancelled order');
+is_deeply(counters(41), [6, 1, 0, 5], '... the unit stays available');
+is($t->stock(41)->{version}, $v41, '... and no stock row changed');
+is(scalar @{$t->events('inventory.released', 203)}, 1, '... one inventory.released (the expiry)');
 
 # More expired holds than one round's batch (100): the sweeper goes on at once.
 $t->product(42, 1000);
@@ -75,11 +94,11 @@ ok(wait_until('250 released', sub { $t->sql("SELECT count(*) FROM reservations
     WHERE order_id BETWEEN 1001 AND 1250 AND state = 'RELEASED'")->[0][0] == 250 }, 20),
     '250 expired holds released');
 is_deeply(counters(42), [1000, 1000, 0, 0], 'all 250 units back');
-is(scalar @{$t->events('inventory.released')}, 252, 'one inventory.released per order');
+is(scalar @{$t->events('inventory.released')}, 253, 'one inventory.released per order');
 
 my $exp = 0;
 $exp += metric_value($_->url, 'souk_inventory_holds_expired_total') // 0 for @{$t->{svcs}};
-is($exp, 252, 'souk_inventory_holds_expired_total over both sweepers: 252');
+is($exp, 253, 'souk_inventory_holds_expired_total over both sweepers: 253');
 
 $t->finish(qr/paid after its hold expired/);
 done_testing;
