@@ -42,8 +42,7 @@ nap(struct sweep *s, int64_t ms)
         until.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&s->lock);
-    while (!s->stopping && ms > 0 &&
-           pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
+    while (!s->stopping && ms > 0 && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
         ;
     stop = s->stopping;
     pthread_mutex_unlock(&s->lock);

@@ -26,9 +26,12 @@ static int on_product_deleted(struct mq_msg *m);
 static int on_stock_changed(struct mq_msg *m);
 
 const struct mq_consumer catalog_consumers[] = {
-    {EVENT_REVIEW_CREATED, on_review_created},   {EVENT_PRODUCT_CREATED, on_product_written},
-    {EVENT_PRODUCT_UPDATED, on_product_written}, {EVENT_PRODUCT_PRICE_CHANGED, on_product_written},
-    {EVENT_PRODUCT_DELETED, on_product_deleted}, {EVENT_INVENTORY_STOCK_CHANGED, on_stock_changed},
+    {EVENT_REVIEW_CREATED, on_review_created},
+    {EVENT_PRODUCT_CREATED, on_product_written},
+    {EVENT_PRODUCT_UPDATED, on_product_written},
+    {EVENT_PRODUCT_PRICE_CHANGED, on_product_written},
+    {EVENT_PRODUCT_DELETED, on_product_deleted},
+    {EVENT_INVENTORY_STOCK_CHANGED, on_stock_changed},
     {EVENT__COUNT, NULL},
 };
 
@@ -117,8 +120,8 @@ on_review_created(struct mq_msg *m)
 {
     struct page_written *w;
     struct product_row   row;
-    json_int_t             product_id = 0, rating = 0;
-    int                    rc, found;
+    json_int_t           product_id = 0, rating = 0;
+    int                  rc, found;
 
     if (json_unpack(m->ev->payload, "{s:I,s:I}", "product_id", &product_id, "rating", &rating) !=
             0 ||

@@ -15,8 +15,7 @@
 #include "backfill.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill catalog|users|reviews|orders|inventory [--batch N] [--if-empty]
-"
+    "usage: soukctl backfill catalog|users|reviews|orders|inventory [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
     "the monolith's ids, all read from one snapshot, then moves the service's id\n"

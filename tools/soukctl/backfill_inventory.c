@@ -27,9 +27,5 @@ static const struct backfill_table inventory_tables[] = {
 /* No sequence to move (ids are the catalog's); fresh planner statistics for
  * the reservation path's ANY($1) lookups after a bulk load. */
 const struct backfill_target backfill_inventory = {
-    "inventory",
-    "SELECT EXISTS (SELECT 1 FROM stock)",
-    "stock",
-    inventory_tables,
-    "ANALYZE stock",
+    "inventory", "SELECT EXISTS (SELECT 1 FROM stock)", "stock", inventory_tables, "ANALYZE stock",
 };
