@@ -29,6 +29,8 @@ static const char backfill_usage[] =
     "            (SOUK_USERS_DB)\n"
     "  reviews   reviews as documents, the per-product ratings (count, sum), and the\n"
     "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
+    "  payments  payments (APPROVED as CAPTURED) and the simulated provider's record\n"
+    "            of those charges (SOUK_PAYMENTS_DB)\n"
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
@@ -37,6 +39,7 @@ static const struct backfill_target *const backfill_targets[] = {
     &backfill_catalog,
     &backfill_users,
     &backfill_reviews,
+    &backfill_payments,
     NULL,
 };
 

@@ -66,5 +66,6 @@ MUST_CHECK int backfill_rows_page(struct backfill *b, const struct backfill_tabl
 MUST_CHECK int backfill_write(struct backfill *b, struct arena *a, const char *sql, json_t *rows);
 
 extern const struct backfill_target backfill_catalog, backfill_users, backfill_reviews;
+extern const struct backfill_target backfill_payments;
 
 #endif
