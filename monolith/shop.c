@@ -22,7 +22,7 @@ shop_payment_charge(const char *card_number, int64_t amount_minor, char ref[33])
         [CARD_DECLINE] = PAYMENT_DECLINED,
         [CARD_UNAVAILABLE] = PAYMENT_TRANSIENT,
     };
-    unsigned char raw[8];
+    unsigned char       raw[8];
     enum payment_result r;
 
     if (!card_valid(card_number) || amount_minor < 0)

@@ -160,8 +160,7 @@ advance(struct mq_msg *m, struct payment *p, enum payment_input in, int changed)
                  payment_state_name(p->state), event_key(m->ev->type));
         return changed ? store_payment_save(&m->work, p) : ERR_OK;
     }
-    if (st->action == PAY_DO_CAPTURE || st->action == PAY_DO_VOID ||
-        st->action == PAY_DO_REFUND) {
+    if (st->action == PAY_DO_CAPTURE || st->action == PAY_DO_VOID || st->action == PAY_DO_REFUND) {
         rc = payments_provider->operate(t->provider, m->work.arena, p->key, ops[st->action]);
         if (rc) {
             log_warn("payments: order %lld: the provider refused or did not answer (%s)",

@@ -21,7 +21,7 @@
 #define PAYMENTS_READ                                                                              \
     "SELECT p.id, p.order_id, o.user_id, p.amount_minor, p.currency, p.status, p.provider_ref,"    \
     " p.card_last4, " TS("p.created_at") " FROM payments p JOIN orders o ON o.id = p.order_id"     \
-    " WHERE p.id > ? ORDER BY p.id LIMIT ?"
+                                         " WHERE p.id > ? ORDER BY p.id LIMIT ?"
 
 /* A payment payments already has (same id or same order) stays. */
 /* clang-format off */
