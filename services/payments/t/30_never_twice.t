@@ -64,12 +64,24 @@ one_charge(2001);
 is(scalar @{published($db, 'payment.succeeded', 2001)}, 1, 'one payment.succeeded');
 undef $svc;
 
-# -- duplicates at once: 20 orders, each reserved 3 times, on 8 threads, 100 ms per call
+# -- duplicates at once: 20 orders, each reserved 3 times, on 8 threads, 200 ms per call
 $svc = spawn_service('payments', %env, SOUK_PAYMENTS_CONSUMERS => 8,
-    SOUK_PAYMENTS_PROVIDER_LATENCY_MS => 100);
+    SOUK_PAYMENTS_PROVIDER_LATENCY_MS => 200);
 my @orders = (3001 .. 3020);
-for my $round (1 .. 3) { reserved($db, $_) for @orders }
+my $t1 = Time::HiRes::time();
+inject_many($db, map { ['inventory.reserved', $_, reserved_payload($_)] } (@orders) x 3);
 ok(wait_until('60 reservations', sub { inbox() == 3 + 60 }, 60), 'all 60 reservations consumed');
+my $charging = Time::HiRes::time() - $t1;
+# One thread would make the 20 authorisations one after the other, each after a 200 ms sleep:
+# never two within 150 ms. On 8 threads many fall together (not a timing bound, which a
+# loaded machine could miss).
+my $together = pg_sql($db, q{SELECT max(n) FROM (SELECT count(*) AS n FROM provider.charges a
+    JOIN provider.charges b ON b.authorized_at >= a.authorized_at
+    AND b.authorized_at < a.authorized_at + interval '150 milliseconds'
+    WHERE a.order_id BETWEEN 3001 AND 3020 AND b.order_id BETWEEN 3001 AND 3020
+    GROUP BY a.idempotency_key) x})->[0][0];
+cmp_ok($together, '>=', 3, "up to $together authorisations within 150 ms: the charges ran in "
+    . sprintf('parallel (%.2f s for 20 of 200 ms)', $charging));
 is(pg_sql($db, "SELECT count(*) FROM payments WHERE order_id BETWEEN 3001 AND 3020
     AND state = 'AUTHORIZED'")->[0][0], 20, 'the 20 orders are authorised');
 is_deeply(pg_sql($db, "SELECT count(*), sum(authorized) FROM audit_provider
