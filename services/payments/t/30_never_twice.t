@@ -89,6 +89,27 @@ is_deeply(pg_sql($db, "SELECT count(*), sum(authorized) FROM audit_provider
     or diag explain pg_sql($db, 'SELECT order_id, count(*) FROM audit_provider GROUP BY 1 HAVING count(*) > 1');
 is(pg_sql($db, "SELECT count(*) FROM outbox WHERE type = 'payment.succeeded'
     AND aggregate_id BETWEEN 3001 AND 3020")->[0][0], 20, 'one payment.succeeded each');
+
+# -- a cancellation racing the authorisation: 10 orders whose reservation and cancellation are
+# published together, so another thread takes the cancellation while the 200 ms authorisation
+# runs (or before it starts). Either way no money stays held: voided, or never authorised.
+my @race = (3101 .. 3110);
+inject_many($db, map { (['inventory.reserved', $_, reserved_payload($_)],
+    ['order.cancelled', $_, {order_id => $_, user_id => 7, reason => 'deadline',
+        at => '2026-12-07T10:00:30Z'}]) } @race);
+ok(wait_until('20 race events', sub { inbox() == 3 + 60 + 20 }, 60), 'all 20 consumed');
+my %end = map { @$_ } @{pg_sql($db, 'SELECT order_id, state FROM payments
+    WHERE order_id BETWEEN 3101 AND 3110')};
+is_deeply([grep { ($end{$_} // '') !~ /^(VOIDED|CANCELLED)$/ } @race], [],
+    'each order ends VOIDED (cancelled during the authorisation) or CANCELLED (before it)')
+    or diag explain \%end;
+is_deeply(pg_sql($db, q{SELECT count(*) FROM audit_provider WHERE order_id BETWEEN 3101 AND 3110
+    AND authorized <> voided}), [[0]], 'every authorisation made was voided');
+is(pg_sql($db, q{SELECT count(*) FROM outbox WHERE type = 'payment.refunded'
+    AND aggregate_id BETWEEN 3101 AND 3110})->[0][0],
+    scalar(grep { $end{$_} eq 'VOIDED' } @race), 'one payment.refunded (void) per voided order');
+note(sprintf('%d voided during the authorisation, %d cancelled before it',
+    scalar(grep { $end{$_} eq 'VOIDED' } @race), scalar(grep { $end{$_} eq 'CANCELLED' } @race)));
 undef $svc;
 
 # -- kill -9 between the provider's answer and the commit
