@@ -73,6 +73,7 @@ payments_setup(void)
         log_warn("an unavailable provider may hold an order for %lld ms (SOUK_PAYMENTS_RETRY_*), "
                  "more than the %d ms the saga allows before the order's deadline",
                  (long long)total, RETRY_BUDGET_MS);
+    events_setup();
     return ERR_OK;
 }
 

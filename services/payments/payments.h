@@ -153,8 +153,10 @@ MUST_CHECK int store_payment_get(struct work *w, int64_t order_id, struct paymen
 
 /* ---- events.c ---- */
 extern const struct mq_consumer payments_consumers[];
-void                           *payments_thread_new(void);
-void                            payments_thread_free(void *state);
+/* Register payments' metrics (before serving). */
+void  events_setup(void);
+void *payments_thread_new(void);
+void  payments_thread_free(void *state);
 
 /* ---- api.c ---- */
 int payment_get(struct req *r);

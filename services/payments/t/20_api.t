@@ -161,5 +161,13 @@ unlike($dump . $log, qr/4242424242424242|4000000000000002|4000000000000119/,
     'none of the test cards, written out, anywhere');
 unlike($log, qr/sim_(?:ok|decline|down)_/, 'nor a card token');
 
+# -- metrics
+is(metric_value($svc, 'souk_payments_transitions_total{state="CAPTURED"}'), 1, 'metrics: one capture');
+is(metric_value($svc, 'souk_payments_transitions_total{state="DECLINED"}'), 1, 'metrics: one decline');
+is(metric_value($svc, 'souk_payments_transitions_total{state="CANCELLED"}'), 1,
+    'metrics: one cancelled before its reservation');
+is(metric_value($svc, 'souk_payments_provider_seconds_count'), 6,
+    'metrics: every provider call of the consumers timed (3 authorisations, capture, void, refund)');
+
 no_failures(\@bad, [$svc], expected => qr/payload\.card is not a token/);
 done_testing;

@@ -50,6 +50,8 @@ is(payment($db, 1001)->{attempts}, 4, 'the payment records 4 attempts');
 my @tries = $svc->stderr_text =~ /order 1001: the provider did not answer \(try (\d) of 4\); retrying in (\d+) ms/g;
 is_deeply(\@tries, [1, 100, 2, 200, 3, 300], 'three retries, waits doubling up to the cap');
 is_deeply(provider_rows($db, 1001), [], 'the provider recorded nothing');
+is(metric_value($svc, 'souk_payments_provider_unanswered_total'), 4, 'metrics: 4 unanswered calls');
+is(metric_value($svc, 'souk_payments_transitions_total{state="FAILED"}'), 1, 'metrics: one FAILED');
 
 # -- duplicates one after the other: the same event again, and another reservation of the order
 my $id = reserved($db, 2001);
