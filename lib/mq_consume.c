@@ -1,11 +1,12 @@
 /*
  * mq_consume.c - a service's consumer threads (mq_spec.consumer_threads),
- * each one message at a time (prefetch 1) from the service's quorum queue. Each message gets an arena
- * and a transaction holding its inbox row; the ack goes out only after the
- * commit, so a crash at any point means a redelivery that the inbox turns
- * into a no-op. A failing handler is re-published to <svc>.retry with a
- * growing delay, and after max_attempts parked in <svc>.dlq, in both cases
- * confirmed by the broker before the original is acked: nothing is lost.
+ * each taking one message at a time (prefetch 1) from the service's quorum
+ * queue. Each message gets an arena and a transaction holding its inbox row;
+ * the ack goes out only after the commit, so a crash at any point means a
+ * redelivery that the inbox turns into a no-op. A failing handler is
+ * re-published to <svc>.retry with a growing delay, and after max_attempts
+ * parked in <svc>.dlq, in both cases confirmed by the broker before the
+ * original is acked: nothing is lost.
  * A delivery the consumer never settled because it died (the quorum queue's
  * x-delivery-count) counts as a failed attempt, so a message that crashes
  * the process is parked too instead of crash-looping the service.

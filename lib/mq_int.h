@@ -15,17 +15,17 @@
 #include "mq.h"
 #include "mq_confirm.h"
 
-#define MQ_CHANNEL      1
-#define MQ_UNROUTED     "souk.unrouted" /* alternate exchange and its queue */
-#define MQ_RPC_TIMEOUT  5000            /* ms: any broker round trip */
-#define MQ_HEARTBEAT    30              /* s */
-#define MQ_BACKOFF_MAX  5000            /* ms between reconnect attempts */
-#define MQ_H_ATTEMPT    "x-souk-attempt"
-#define MQ_H_ERROR      "x-souk-error"
-#define MQ_H_DIED_AT    "x-souk-died-at"
-#define MQ_H_DELIVERIES "x-delivery-count" /* set by quorum queues on a redelivery */
-#define MQ_QUEUE_NAME   200                /* bytes for "<service>.retry" and friends */
-#define MQ_MAX_CONSUMERS 64                /* consumer threads per process at most */
+#define MQ_CHANNEL       1
+#define MQ_UNROUTED      "souk.unrouted" /* alternate exchange and its queue */
+#define MQ_RPC_TIMEOUT   5000            /* ms: any broker round trip */
+#define MQ_HEARTBEAT     30              /* s */
+#define MQ_BACKOFF_MAX   5000            /* ms between reconnect attempts */
+#define MQ_H_ATTEMPT     "x-souk-attempt"
+#define MQ_H_ERROR       "x-souk-error"
+#define MQ_H_DIED_AT     "x-souk-died-at"
+#define MQ_H_DELIVERIES  "x-delivery-count" /* set by quorum queues on a redelivery */
+#define MQ_QUEUE_NAME    200                /* bytes for "<service>.retry" and friends */
+#define MQ_MAX_CONSUMERS 64                 /* consumer threads per process at most */
 /* ms: a publish and its confirm may take this long, unless the broker said
  * connection.blocked (then: until it unblocks); after mq_stop, MQ_STOP_GRACE. */
 #define MQ_PUBLISH_TIMEOUT 10000
@@ -94,12 +94,12 @@ const char *mq_header_str(const amqp_table_t *h, const char *key, struct arena *
  * the thread) and its own handler state (ctx). */
 struct mq_reader {
     struct mq     *mq;
-    int            index;   /* 0 also prunes the inbox */
+    int            index; /* 0 also prunes the inbox */
     pthread_t      thread;
-    int            started; /* the thread was created (join it) */
-    _Atomic int    ok;      /* subscribed and its database answers */
-    struct mq_conn conn;    /* used by this thread only */
-    void          *ctx;     /* mq_spec.ctx, or what ctx_new made for this thread */
+    int            started;   /* the thread was created (join it) */
+    _Atomic int    ok;        /* subscribed and its database answers */
+    struct mq_conn conn;      /* used by this thread only */
+    void          *ctx;       /* mq_spec.ctx, or what ctx_new made for this thread */
     int64_t        cut_since; /* the watchdog's: the publish it cut last */
 };
 

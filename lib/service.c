@@ -149,18 +149,18 @@ serve(const struct service_spec *spec)
     };
     int rc;
 
-    rc = mq_start(&service_mq, &(struct mq_spec){
-                                   .service = spec->name,
-                                   .db_url = spec->svc->db,
-                                   .publishes = spec->publishes,
-                                   .consumers = spec->consumers,
-                                   .cfg = spec->svc->mq,
-                                   .consumer_threads = spec->consumer_threads != NULL
-                                                           ? (int)*spec->consumer_threads
-                                                           : 1,
-                                   .ctx_new = spec->thread_new,
-                                   .ctx_free = spec->thread_free,
-                               });
+    rc = mq_start(
+        &service_mq,
+        &(struct mq_spec){
+            .service = spec->name,
+            .db_url = spec->svc->db,
+            .publishes = spec->publishes,
+            .consumers = spec->consumers,
+            .cfg = spec->svc->mq,
+            .consumer_threads = spec->consumer_threads != NULL ? (int)*spec->consumer_threads : 1,
+            .ctx_new = spec->thread_new,
+            .ctx_free = spec->thread_free,
+        });
     if (rc) {
         log_error("cannot start the event backbone (is SOUK_AMQP_URL an amqp:// URL?)");
         return exit_status(rc);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "card.h"
 #include "monolith.h"
 
 struct item_in {
@@ -179,7 +180,7 @@ order_create(struct req *r)
     rc = req_decode(r, body, checkout_fields, &c, NULL);
     if (rc)
         return rc;
-    if (!shop_card_valid(c.card_number))
+    if (!card_valid(c.card_number))
         return req_fail(r, ERR_INVALID, "\"card_number\" is not a valid card number");
     shop_request_hash(monolith.svc.jwt_secret, r->user.user_id, c.card_number, c.request_hash);
     rc = store_checkout(r, r->user.user_id, &c, &o, &replayed);

@@ -123,7 +123,6 @@ struct sales_month {
 enum payment_result { PAYMENT_APPROVED, PAYMENT_DECLINED, PAYMENT_TRANSIENT, PAYMENT_INVALID };
 enum payment_result shop_payment_charge(const char *card_number, int64_t amount_minor,
                                         char ref[33]);
-int                 shop_card_valid(const char *card_number);
 int                 shop_attr_name_valid(const char *name);
 int                 shop_sort_parse(const char *z, enum product_sort *out);
 int                 shop_month_valid(const char *z);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "card.h"
 #include "mdb.h"
 #include "monolith.h"
 
@@ -265,7 +266,7 @@ fulfil(struct req *r, int64_t order_id, const struct cart *cart, int64_t cart_id
 {
     struct money total;
     int64_t      items;
-    char         ref[33] = "";
+    char         ref[33] = "", last4[5];
     size_t       i;
     int          rc;
 
@@ -290,9 +291,10 @@ fulfil(struct req *r, int64_t order_id, const struct cart *cart, int64_t cart_id
     default:
         return req_fail(r, ERR_INVALID, "\"card_number\" is not a valid card number");
     }
+    card_last4(card, last4);
     {
         struct mdb_arg pay[] = {MDB_I64(order_id), MDB_I64(total.minor), MDB_STR(total.currency),
-                                MDB_STR(ref), MDB_STR(card + strlen(card) - 4)};
+                                MDB_STR(ref), MDB_STR(last4)};
         struct mdb_arg conf[] = {
             MDB_I64(total.minor), MDB_STR(total.currency), MDB_STR(a->line1),   MDB_STR(a->line2),
             MDB_STR(a->city),     MDB_STR(a->postal_code), MDB_STR(a->country), MDB_I64(order_id)};

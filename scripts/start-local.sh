@@ -182,10 +182,12 @@ start_postgres() {
 	# default 128MB: at the bench's 100k products the search database (~330 MB) and the
 	# catalog's (~160 MB) did not fit, so broad searches kept evicting each other's pages
 	# and re-reading them through the kernel. Shared memory is touched as it is used, so
-	# a small test cluster still costs little.
+	# a small test cluster still costs little. max_connections 300 instead of 100: every
+	# service keeps a connection per handler and consumer thread, and souk-orders one per
+	# waiting v1 checkout; the saga's load tests (tests/e2e/53_oversell.t) ran out at 100.
 	(cd / && exec setsid "${AS_PG[@]}" "$PGBIN/postgres" -D "$data" -p "$PG_PORT" -k "$base" \
 		-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-		-c full_page_writes=off -c shared_buffers=512MB </dev/null >>"$LOG/postgres.log" 2>&1) &
+		-c full_page_writes=off -c shared_buffers=512MB -c max_connections=300 </dev/null >>"$LOG/postgres.log" 2>&1) &
 	echo $! >"$RUN/postgres.pid"
 	wait_for postgres 60 $! "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || return 1
 	(cd / && "${AS_PG[@]}" "$PGBIN/psql" -X -q -h "$base" -p "$PG_PORT" -U "$PG_USER" -d postgres \

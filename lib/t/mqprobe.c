@@ -245,13 +245,13 @@ effects(struct req *r)
 static int
 hooks(struct req *r)
 {
-    return req_reply(
-        r, 200,
-        json_pack("{s:I,s:I,s:I,s:I,s:I}", "after_commit", (json_int_t)atomic_load(&hooks_run),
-                  "outside_tx", (json_int_t)atomic_load(&hooks_outside_tx), "threads",
-                  (json_int_t)atomic_load(&threads_made), "max_parallel",
-                  (json_int_t)atomic_load(&running_max), "foreign_ctx",
-                  (json_int_t)atomic_load(&foreign_ctx)));
+    return req_reply(r, 200,
+                     json_pack("{s:I,s:I,s:I,s:I,s:I}", "after_commit",
+                               (json_int_t)atomic_load(&hooks_run), "outside_tx",
+                               (json_int_t)atomic_load(&hooks_outside_tx), "threads",
+                               (json_int_t)atomic_load(&threads_made), "max_parallel",
+                               (json_int_t)atomic_load(&running_max), "foreign_ctx",
+                               (json_int_t)atomic_load(&foreign_ctx)));
 }
 
 static int

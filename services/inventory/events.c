@@ -13,6 +13,7 @@
 
 #include "inventory.h"
 #include "log.h"
+#include "metrics.h"
 #include "sweep.h"
 
 static int on_order_created(struct mq_msg *m);
@@ -37,6 +38,34 @@ struct sweep_spec inventory_sweeps[] = {
     {"hold sweeper", sweep_holds, 1000, NULL},
     {NULL, NULL, 0, NULL},
 };
+
+/* Committed transitions by the state they reached (an ignored event counts
+ * in souk_events_consumed_total only). */
+#define RESERVATIONS(state)                                                                        \
+    {                                                                                              \
+        .name = "souk_inventory_reservations_total",                                               \
+        .help = "Reservations that reached a state (committed).", .kind = METRIC_COUNTER,          \
+        .labels = "state=\"" state "\""                                                            \
+    }
+/* One per state of the table (NONE is never reached, so not registered). */
+static struct metric reached[HOLD__COUNT] = {
+#define X(name, text, reason) [HOLD_##name] = RESERVATIONS(#name),
+    HOLD_STATES(X)
+#undef X
+};
+static struct metric expired = {.name = "souk_inventory_holds_expired_total",
+                                .help = "Holds the sweeper released past their hold_until.",
+                                .kind = METRIC_COUNTER};
+
+void
+events_setup(void)
+{
+    int i;
+
+    for (i = HOLD_NONE + 1; i < HOLD__COUNT; i++)
+        metrics_register(&reached[i]);
+    metrics_register(&expired);
+}
 
 /* ---- payloads ------------------------------------------------------------------ */
 
@@ -105,14 +134,14 @@ emit_sold(struct work *w, int64_t order_id, const struct order_in *in,
                                    lines_encode(res->lines, res->n)));
 }
 
-/* Nothing to say for a tombstone (an order cancelled before inventory saw
- * it): nothing was held. */
+/* Only units that moved are news: nothing for a tombstone (an order
+ * cancelled before inventory saw it) or for closing an expired hold. */
 static int
 emit_released(struct work *w, int64_t order_id, const struct order_in *in,
               const struct hold_result *res)
 {
     (void)in;
-    if (res->n == 0)
+    if (res->n == 0 || res->act == ACT_NONE)
         return ERR_OK;
     return mq_outbox_put(w, EVENT_INVENTORY_RELEASED, order_id,
                          json_pack("{s:I,s:o,s:s}", "order_id", (json_int_t)order_id, "lines",
@@ -120,10 +149,8 @@ emit_released(struct work *w, int64_t order_id, const struct order_in *in,
 }
 
 static emit_fn *const emits[HOLD__COUNT] = {
-    [HOLD_HELD] = emit_reserved,
-    [HOLD_REJECTED] = emit_rejected,
-    [HOLD_SOLD] = emit_sold,
-    [HOLD_RELEASED] = emit_released,
+    [HOLD_HELD] = emit_reserved,     [HOLD_REJECTED] = emit_rejected, [HOLD_SOLD] = emit_sold,
+    [HOLD_RELEASED] = emit_released, [HOLD_EXPIRED] = emit_released,
 };
 
 /* Apply on to order_id inside the transaction open on w->db and write what
@@ -144,13 +171,33 @@ hold_apply(struct work *w, int64_t order_id, enum hold_event on, const struct or
     return rc;
 }
 
+/* After the commit (lib/mq.h after_commit): count the state reached. */
+static void
+counted(struct mq_msg *m, void *arg)
+{
+    (void)m;
+    metrics_add(&reached[*(const enum hold_state *)arg], 1);
+}
+
 static int
 applied_log(struct mq_msg *m, int64_t order_id, int rc, const struct hold_result *res)
 {
+    enum hold_state *to;
+
     if (rc)
         return rc;
+    if (!res->applied && res->nshort > 0) /* never oversold: the sale is refused */
+        log_error("inventory: %s order %lld: paid after its hold expired, but %zu of its "
+                  "lines are no longer available: not sold",
+                  event_key(m->ev->type), (long long)order_id, res->nshort);
+    if (res->applied) {
+        to = arena_new(m->work.arena, enum hold_state);
+        *to = res->to;
+        m->after_commit = counted;
+        m->after_commit_arg = to;
+    }
     log_debug("inventory: %s order %lld: %s -> %s%s", event_key(m->ev->type), (long long)order_id,
-              hold_state_name(res->from), hold_state_name(res->applied ? res->to : res->from),
+              hold_state_label(res->from), hold_state_label(res->applied ? res->to : res->from),
               res->applied ? "" : " (ignored)");
     return ERR_OK;
 }
@@ -328,8 +375,10 @@ sweep_holds(struct work *w, int *more)
     int                rc;
 
     rc = store_holds_expired(w, SWEEP_BATCH, &ids, &n);
-    if (rc)
+    if (rc) {
+        log_warn("hold sweeper: cannot list expired holds: %s", err_name(rc));
         return rc;
+    }
     for (i = 0; i < n; i++) {
         rc = db_begin(w->db);
         if (rc)
@@ -342,7 +391,11 @@ sweep_holds(struct work *w, int *more)
             log_warn("hold sweeper: order %lld: %s", (long long)ids[i], err_name(rc));
             return rc;
         }
-        released += res.applied;
+        if (res.applied) {
+            metrics_add(&reached[res.to], 1);
+            metrics_add(&expired, 1);
+            released++;
+        }
     }
     if (released > 0)
         log_info("hold sweeper: released %zu expired holds", released);

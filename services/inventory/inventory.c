@@ -9,8 +9,10 @@
 
 #include "inventory.h"
 
-static const char *const state_names[] = {
-#define X(name, text) text,
+static const struct {
+    const char *label, *text, *reason;
+} states[] = {
+#define X(name, text, reason) {#name, text, reason},
     HOLD_STATES(X)
 #undef X
 };
@@ -22,52 +24,77 @@ static const char *const state_names[] = {
  * goes back). A cancellation that arrives before its order.created leaves a
  * tombstone (RELEASED, no lines), so the late order.created holds nothing.
  * order.confirmed is a second way to the sale: whichever of it and
- * payment.succeeded comes first sells, the other finds SOLD. */
+ * payment.succeeded comes first sells, the other finds SOLD. A payment that
+ * arrives after the sweeper released the hold (inventory was down or behind
+ * for longer than the TTL) sells the units anew if they are still there
+ * (fresh: never oversold); otherwise the order stays released and events.c
+ * logs it as an error. A cancellation closes that door (a payment that
+ * comes after it, reordered, must not sell for a dead order); it moves
+ * nothing, so it says nothing. */
 /* clang-format off */
 #define HOLD_TRANSITIONS(X)                                                                        \
-    /* from       on                    to             action          released reason */        \
-    X(NONE,       ON_ORDER_CREATED,     HELD,          ACT_RESERVE,    NULL)                       \
-    X(NONE,       ON_ORDER_CANCELLED,   RELEASED,      ACT_NONE,       "order-cancelled")          \
-    X(HELD,       ON_PAYMENT_SUCCEEDED, SOLD,          ACT_SELL,       NULL)                       \
-    X(HELD,       ON_ORDER_CONFIRMED,   SOLD,          ACT_SELL,       NULL)                       \
-    X(HELD,       ON_PAYMENT_FAILED,    RELEASED,      ACT_RELEASE,    "payment-failed")           \
-    X(HELD,       ON_ORDER_CANCELLED,   RELEASED,      ACT_RELEASE,    "order-cancelled")          \
-    X(HELD,       ON_HOLD_EXPIRED,      RELEASED,      ACT_RELEASE,    "hold-expired")             \
-    X(SOLD,       ON_ORDER_CANCELLED,   RELEASED,      ACT_GIVE_BACK,  "order-cancelled")
+    /* from     on                    to        action          released reason     fresh */     \
+    X(NONE,     ON_ORDER_CREATED,     HELD,     ACT_RESERVE,    NULL,               1)           \
+    X(NONE,     ON_ORDER_CANCELLED,   RELEASED, ACT_NONE,       "order-cancelled",  0)           \
+    X(HELD,     ON_PAYMENT_SUCCEEDED, SOLD,     ACT_SELL,       NULL,               0)           \
+    X(HELD,     ON_ORDER_CONFIRMED,   SOLD,     ACT_SELL,       NULL,               0)           \
+    X(HELD,     ON_PAYMENT_FAILED,    RELEASED, ACT_RELEASE,    "payment-failed",   0)           \
+    X(HELD,     ON_ORDER_CANCELLED,   RELEASED, ACT_RELEASE,    "order-cancelled",  0)           \
+    X(HELD,     ON_HOLD_EXPIRED,      EXPIRED,  ACT_RELEASE,    "hold-expired",     0)           \
+    X(SOLD,     ON_ORDER_CANCELLED,   RELEASED, ACT_GIVE_BACK,  "order-cancelled",  0)           \
+    X(EXPIRED,  ON_PAYMENT_SUCCEEDED, SOLD,     ACT_SELL_LATE,  NULL,               1)           \
+    X(EXPIRED,  ON_ORDER_CONFIRMED,   SOLD,     ACT_SELL_LATE,  NULL,               1)           \
+    X(EXPIRED,  ON_ORDER_CANCELLED,   RELEASED, ACT_NONE,       "order-cancelled",  0)
 /* clang-format on */
 
 static const struct hold_transition transitions[] = {
-#define X(from, on, to, act, reason) {HOLD_##from, on, HOLD_##to, act, reason},
+#define X(from, on, to, act, reason, fresh) {HOLD_##from, on, HOLD_##to, act, reason, fresh},
     HOLD_TRANSITIONS(X)
 #undef X
 };
 
 /* Per unit: reserved, on_hand, sold. A sale takes the units out of on_hand
- * into sold; giving it back returns them, so received = on_hand + sold. */
+ * into sold; giving it back returns them, so received = on_hand + sold. A
+ * late sale takes units that are not held. */
 static const struct {
     int64_t reserved, on_hand, sold;
 } actions[] = {
     [ACT_NONE] = {0, 0, 0},     [ACT_RESERVE] = {1, 0, 0},    [ACT_SELL] = {-1, -1, 1},
-    [ACT_RELEASE] = {-1, 0, 0}, [ACT_GIVE_BACK] = {0, 1, -1},
+    [ACT_RELEASE] = {-1, 0, 0}, [ACT_GIVE_BACK] = {0, 1, -1}, [ACT_SELL_LATE] = {0, -1, 1},
 };
 
 const char *
 hold_state_name(enum hold_state s)
 {
-    return (unsigned)s < HOLD__COUNT ? state_names[s] : "?";
+    return (unsigned)s < HOLD__COUNT ? states[s].text : "?";
 }
 
+const char *
+hold_state_label(enum hold_state s)
+{
+    return (unsigned)s < HOLD__COUNT ? states[s].label : "?";
+}
+
+/* A row whose reason matches wins over the row without one. */
 int
-hold_state_parse(const char *z, enum hold_state *out)
+hold_state_parse(const char *z, const char *reason, enum hold_state *out)
 {
     size_t i;
+    int    found = 0;
 
-    for (i = 0; z != NULL && i < HOLD__COUNT; i++)
-        if (strcmp(z, state_names[i]) == 0) {
+    for (i = 0; z != NULL && i < HOLD__COUNT; i++) {
+        if (strcmp(z, states[i].text) != 0)
+            continue;
+        if (states[i].reason == NULL && !found) {
+            *out = (enum hold_state)i;
+            found = 1;
+        } else if (states[i].reason != NULL && reason != NULL &&
+                   strcmp(reason, states[i].reason) == 0) {
             *out = (enum hold_state)i;
             return ERR_OK;
         }
-    return ERR_INVALID;
+    }
+    return found ? ERR_OK : ERR_INVALID;
 }
 
 const struct hold_transition *

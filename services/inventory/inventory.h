@@ -33,16 +33,21 @@ extern struct inventory_config inventory_cfg; /* read-only after main() */
 #define SWEEP_BATCH      100        /* expired holds released per sweeper round */
 #define HOLDS_LIST_LIMIT 100        /* ?limit= of the v2 stock read */
 
-/* A reservation's state, per order (every line of an order shares it).
+/* A reservation's state, per order (every line of an order shares it):
+ * name, the state column's text, the reason that tells it apart when two
+ * share a text. EXPIRED is a release by the sweeper (RELEASED, reason
+ * hold-expired in the table and the audit), kept apart because a payment
+ * that still arrives for it sells the units again if they are there.
  * NONE: inventory has not seen the order. */
 /* clang-format off */
 #define HOLD_STATES(X)                                                                             \
-    X(NONE, "NONE") X(HELD, "HELD") X(SOLD, "SOLD") X(RELEASED, "RELEASED")                        \
-    X(REJECTED, "REJECTED")
+    X(NONE, "NONE", NULL) X(HELD, "HELD", NULL) X(SOLD, "SOLD", NULL)                              \
+    X(RELEASED, "RELEASED", NULL) X(REJECTED, "REJECTED", NULL)                                    \
+    X(EXPIRED, "RELEASED", "hold-expired")
 /* clang-format on */
 
 enum hold_state {
-#define X(name, text) HOLD_##name,
+#define X(name, text, reason) HOLD_##name,
     HOLD_STATES(X)
 #undef X
         HOLD__COUNT
@@ -60,7 +65,7 @@ enum hold_event {
 
 /* What a transition does to stock, per unit of each line (inventory.c
  * ACTIONS: the deltas of reserved, on_hand and sold). */
-enum hold_action { ACT_NONE, ACT_RESERVE, ACT_SELL, ACT_RELEASE, ACT_GIVE_BACK };
+enum hold_action { ACT_NONE, ACT_RESERVE, ACT_SELL, ACT_RELEASE, ACT_GIVE_BACK, ACT_SELL_LATE };
 
 struct hold_transition {
     enum hold_state  from;
@@ -68,6 +73,7 @@ struct hold_transition {
     enum hold_state  to;
     enum hold_action act;
     const char      *reason; /* inventory.released's reason; NULL when it emits none */
+    int              fresh;  /* 1: takes units not held, so they must be available */
 };
 
 struct hold_line {
@@ -117,9 +123,13 @@ struct hold_view {
 };
 
 /* ---- inventory.c: pure logic ---- */
+/* The state column's text of s ("RELEASED" for EXPIRED), and its own name
+ * for logs and metrics ("EXPIRED"). */
 const char *hold_state_name(enum hold_state s);
-/* ERR_OK and *out for "HELD" & co.; ERR_INVALID otherwise. */
-MUST_CHECK int hold_state_parse(const char *z, enum hold_state *out);
+const char *hold_state_label(enum hold_state s);
+/* ERR_OK and *out for a state column and its reason (may be NULL);
+ * ERR_INVALID for anything else. */
+MUST_CHECK int hold_state_parse(const char *z, const char *reason, enum hold_state *out);
 /* The row of the transition table for (from, on); NULL: the event does not
  * apply (it is acknowledged and changes nothing). */
 const struct hold_transition *hold_transition_find(enum hold_state from, enum hold_event on);
@@ -164,6 +174,8 @@ MUST_CHECK int store_product_apply(struct work *w, int64_t id, int64_t version, 
                                    int *applied);
 
 /* ---- events.c ---- */
+/* Registers the service's metrics (service_spec.setup). */
+void                            events_setup(void);
 extern const struct mq_consumer inventory_consumers[];
 extern struct sweep_spec        inventory_sweeps[];
 /* inventory.stock_changed for l, inside the transaction open on w->db. */

@@ -43,6 +43,7 @@ static int
 setup(void)
 {
     inventory_sweeps[0].every_ms = inventory_cfg.sweep_ms;
+    events_setup();
     log_info("inventory: holds live %llds, swept every %lldms", (long long)inventory_cfg.hold_s,
              (long long)inventory_cfg.sweep_ms);
     return ERR_OK;

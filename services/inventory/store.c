@@ -50,14 +50,15 @@ const struct db_stmt inventory_stmts[] = {INVENTORY_SQL(DB_STMT_ROW){NULL, 0, NU
  * previous holder committed. */
 static const char order_lock_sql[] = "SELECT pg_advisory_xact_lock(($1::bigint >> 32)::integer,"
                                      " (($1::bigint & 4294967295) - 2147483648)::integer)";
-static const char order_state_sql[] = "SELECT state FROM reservations WHERE order_id = $1::bigint";
+static const char order_state_sql[] =
+    "SELECT state, reason FROM reservations WHERE order_id = $1::bigint";
 /* ORDER BY ... FOR UPDATE locks in that order: every writer of several
  * products locks them by ascending id, so they cannot deadlock. */
 static const char stock_lock_many_sql[] =
     "SELECT product_id, " LEVEL_COLS " FROM stock WHERE product_id = ANY($1::bigint[])"
     " AND NOT deleted ORDER BY product_id FOR UPDATE";
 static const char lines_lock_sql[] =
-    "SELECT l.product_id, l.quantity FROM reservation_lines l"
+    "SELECT l.product_id, l.quantity, s.on_hand, s.reserved FROM reservation_lines l"
     " JOIN stock s ON s.product_id = l.product_id WHERE l.order_id = $1::bigint"
     " ORDER BY l.product_id FOR UPDATE OF s";
 /* $1..$3: per-unit deltas of reserved, on_hand, sold (inventory.c). */
@@ -282,26 +283,41 @@ reserve(struct work *w, const struct order_in *in, int64_t hold_s, struct hold_r
     return reservation_put(w, in, in->order_id, HOLD_HELD, NULL, hold_s, out);
 }
 
-/* A transition of a reservation inventory holds: its lines, locked. */
+/* A transition of a reservation inventory has: its lines, their stock rows
+ * locked. A fresh take (a late sale) that finds a line short changes
+ * nothing (applied 0, the shortages in out). */
 static int
 move(struct work *w, int64_t order_id, const struct hold_transition *t, struct hold_result *out)
 {
-    struct arena   *a = w->arena;
-    const char     *idt = db_i64_text(a, order_id);
-    struct db_rows *rs;
-    size_t          i;
-    int             rc;
+    struct arena       *a = w->arena;
+    const char         *idt = db_i64_text(a, order_id);
+    struct stock_level *levels;
+    struct db_rows     *rs;
+    size_t              i;
+    int                 rc;
 
     rc = sql(w, lines_lock_sql, 1, (const char *const[]){idt}, &rs);
     if (rc)
         return rc;
     out->lines = arena_array(a, struct hold_line, rs->nrows + 1);
     out->n = rs->nrows;
+    levels = arena_array(a, struct stock_level, rs->nrows + 1);
     for (i = 0; i < rs->nrows; i++) {
-        out->lines[i].product_id = db_i64(rs, i, 0);
+        out->lines[i].product_id = levels[i].product_id = db_i64(rs, i, 0);
         out->lines[i].quantity = db_i64(rs, i, 1);
+        levels[i].on_hand = db_i64(rs, i, 2);
+        levels[i].reserved = db_i64(rs, i, 3);
+        levels[i].known = 1;
     }
-    if (out->n > 0) {
+    if (t->fresh) { /* units not held: only what is still available */
+        out->shortages = arena_array(a, struct shortage, out->n + 1);
+        out->nshort = hold_shortages(out->lines, out->n, levels, out->shortages);
+        if (out->nshort > 0) {
+            out->applied = 0;
+            return ERR_OK;
+        }
+    }
+    if (out->n > 0 && t->act != ACT_NONE) { /* nothing moves: no stock row changes */
         rc = stock_move(w, t->act, out);
         if (rc)
             return rc;
@@ -327,7 +343,8 @@ store_hold_apply(struct work *w, int64_t order_id, enum hold_event on, const str
     if (rc)
         return rc;
     out->from = HOLD_NONE;
-    if (rs->nrows == 1 && hold_state_parse(db_get(rs, 0, 0), &out->from) != ERR_OK)
+    if (rs->nrows == 1 &&
+        hold_state_parse(db_get(rs, 0, 0), db_get(rs, 0, 1), &out->from) != ERR_OK)
         return ERR_INTERNAL;
     t = hold_transition_find(out->from, on);
     if (t == NULL || (on == ON_ORDER_CREATED && in == NULL))

@@ -66,6 +66,7 @@ orders_setup(void)
         log_warn("SOUK_ORDERS_SYNC_WAIT_MS is not below SOUK_ORDERS_DEADLINE_S: a v1 checkout "
                  "may see its order cancelled by the deadline");
     orders_sweeps[0].every_ms = orders_cfg.sweep_ms;
+    wait_setup();
     return ERR_OK;
 }
 

@@ -201,6 +201,8 @@ struct waiter *wait_begin(struct arena *a, int64_t id);
 /* Sleep until order id's state may have changed or until deadline_ms (a
  * CLOCK_MONOTONIC time in ms); 0 when the deadline passed. */
 int wait_sleep(struct waiter *wt, int64_t deadline_ms);
+/* Register the waiting metrics (once, before serving). */
+void wait_setup(void);
 /* Wake every checkout waiting for order id (after a commit). */
 void    wait_wake(int64_t id);
 int64_t wait_now_ms(void);

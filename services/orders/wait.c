@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "orders.h"
 
 struct waiter {
@@ -20,8 +21,23 @@ struct waiter {
     struct waiter *prev, *next;
 };
 
+/* clang-format off */
+static struct metric waiting = {.name = "souk_orders_checkouts_waiting",
+    .help = "v1 checkouts waiting for their order's outcome now.", .kind = METRIC_GAUGE};
+static struct metric wakes = {.name = "souk_orders_checkout_wakes_total",
+    .help = "Waiting checkouts woken by the commit that moved their order.",
+    .kind = METRIC_COUNTER};
+/* clang-format on */
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct waiter  *waiters; /* few (one per waiting checkout): a list is enough */
+
+void
+wait_setup(void)
+{
+    metrics_register(&waiting);
+    metrics_register(&wakes);
+}
 
 int64_t
 wait_now_ms(void)
@@ -47,6 +63,7 @@ waiter_drop(void *p)
         wt->next->prev = wt->prev;
     pthread_mutex_unlock(&lock);
     pthread_cond_destroy(&wt->cond);
+    metrics_add(&waiting, -1);
 }
 
 struct waiter *
@@ -68,6 +85,7 @@ wait_begin(struct arena *a, int64_t id)
     waiters = wt;
     pthread_mutex_unlock(&lock);
     arena_defer_owned(a, waiter_drop, wt);
+    metrics_add(&waiting, 1);
     return wt;
 }
 
@@ -98,6 +116,7 @@ wait_wake(int64_t id)
         if (wt->id == id) {
             wt->woken = 1;
             pthread_cond_signal(&wt->cond);
+            metrics_add(&wakes, 1);
         }
     pthread_mutex_unlock(&lock);
 }

@@ -47,17 +47,17 @@ provider_encode(const struct payment *p, const struct provider_record *rec)
     if (p->key == NULL)
         return json_null(); /* cancelled before any reservation: never sent */
     return json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", payments_provider->name, "idempotency_key",
-                     p->key, "outcome", outcome_names[rec->outcome], "ref",
-                     str_or_null(rec->ref), "operations", operations_encode(rec));
+                     p->key, "outcome", outcome_names[rec->outcome], "ref", str_or_null(rec->ref),
+                     "operations", operations_encode(rec));
 }
 
 static json_t *
 payment_encode(const struct payment *p, const struct provider_record *rec)
 {
-    json_t *amount = p->amount_minor >= 0 && p->currency != NULL
-                         ? json_pack("{s:I,s:s}", "amount", (json_int_t)p->amount_minor,
-                                     "currency", p->currency)
-                         : json_null();
+    json_t *amount =
+        p->amount_minor >= 0 && p->currency != NULL
+            ? json_pack("{s:I,s:s}", "amount", (json_int_t)p->amount_minor, "currency", p->currency)
+            : json_null();
 
     return json_pack("{s:I,s:I,s:o,s:s,s:o,s:o,s:I,s:o,s:o,s:s,s:s,s:o}", "order_id",
                      (json_int_t)p->order_id, "payment_id", (json_int_t)p->id, "user_id",

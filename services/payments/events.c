@@ -21,6 +21,7 @@
 
 #include "card.h"
 #include "log.h"
+#include "metrics.h"
 #include "payments.h"
 
 static int on_reserved(struct mq_msg *m);
@@ -33,6 +34,62 @@ const struct mq_consumer payments_consumers[] = {
     {EVENT_ORDER_CANCELLED, on_cancelled},
     {EVENT__COUNT, NULL},
 };
+
+/* ---- metrics ---- */
+
+/* clang-format off */
+static struct metric unanswered = {.name = "souk_payments_provider_unanswered_total",
+    .help = "Provider calls that got no answer (an authorisation is retried with back-off).",
+    .kind = METRIC_COUNTER};
+static struct metric provider_time = {.name = "souk_payments_provider_seconds",
+    .help = "Time of each call to the provider, its latency included.",
+    .kind = METRIC_HISTOGRAM};
+/* clang-format on */
+static struct metric *entered[PAYMENT_CANCELLED + 1]; /* souk_payments_transitions_total{state} */
+
+void
+events_setup(void)
+{
+    static const char *const labels[] = {
+#define X(name, text) [PAYMENT_##name] = "state=\"" text "\"",
+        PAYMENT_STATES(X)
+#undef X
+    };
+    int s;
+
+    metrics_register(&unanswered);
+    metrics_register(&provider_time);
+    for (s = PAYMENT_AUTHORIZING; s <= PAYMENT_CANCELLED; s++)
+        entered[s] = metrics_labeled("souk_payments_transitions_total",
+                                     "Payments that entered a state.", METRIC_COUNTER, labels[s]);
+}
+
+/* Count a state entered (after setup: unit tests run without). */
+static void
+count_state(enum payment_state s)
+{
+    if ((size_t)s < sizeof(entered) / sizeof(entered[0]) && entered[s] != NULL)
+        metrics_add(entered[s], 1);
+}
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One provider call's time and, if it got no answer, the count. */
+static int
+timed(int64_t since_us, int rc)
+{
+    metrics_observe(&provider_time, (uint64_t)(now_us() - since_us));
+    if (rc == ERR_UNAVAILABLE)
+        metrics_add(&unanswered, 1);
+    return rc;
+}
 
 /* ---- what payments says ---- */
 
@@ -153,6 +210,7 @@ advance(struct mq_msg *m, struct payment *p, enum payment_input in, int changed)
     };
     const struct payments_thread *t = m->work.ext;
     const struct payment_step    *st = payment_step(p->state, in);
+    int64_t                       t0;
     int                           rc;
 
     if (st == NULL) {
@@ -160,9 +218,10 @@ advance(struct mq_msg *m, struct payment *p, enum payment_input in, int changed)
                  payment_state_name(p->state), event_key(m->ev->type));
         return changed ? store_payment_save(&m->work, p) : ERR_OK;
     }
-    if (st->action == PAY_DO_CAPTURE || st->action == PAY_DO_VOID ||
-        st->action == PAY_DO_REFUND) {
-        rc = payments_provider->operate(t->provider, m->work.arena, p->key, ops[st->action]);
+    if (st->action == PAY_DO_CAPTURE || st->action == PAY_DO_VOID || st->action == PAY_DO_REFUND) {
+        t0 = now_us();
+        rc = timed(t0,
+                   payments_provider->operate(t->provider, m->work.arena, p->key, ops[st->action]));
         if (rc) {
             log_warn("payments: order %lld: the provider refused or did not answer (%s)",
                      (long long)p->order_id, err_name(rc));
@@ -172,8 +231,13 @@ advance(struct mq_msg *m, struct payment *p, enum payment_input in, int changed)
     }
     p->state = st->to;
     rc = store_payment_save(&m->work, p);
-    if (rc || st->emit == PAY_EMIT_NONE)
+    if (rc)
         return rc;
+    /* Counted before the commit: a rollback after this over-counts, which
+     * a counter of work done may. */
+    count_state(p->state);
+    if (st->emit == PAY_EMIT_NONE)
+        return ERR_OK;
     log_info("payments: order %lld %s", (long long)p->order_id, payment_state_name(p->state));
     return mq_outbox_put(&m->work, emits[st->emit].type, p->order_id, emits[st->emit].encode(p));
 }
@@ -219,14 +283,16 @@ static int
 try_once(struct payments_thread *t, struct arena *a, const struct provider_charge *c, int ask,
          struct provider_record *rec)
 {
-    int rc;
+    int64_t t0 = now_us();
+    int     rc;
 
     if (ask) {
-        rc = payments_provider->lookup(t->provider, a, c->key, rec);
+        rc = timed(t0, payments_provider->lookup(t->provider, a, c->key, rec));
         if (rc || rec->outcome != PROVIDER_UNKNOWN)
             return rc;
+        t0 = now_us();
     }
-    return payments_provider->authorize(t->provider, a, c, rec);
+    return timed(t0, payments_provider->authorize(t->provider, a, c, rec));
 }
 
 /* Authorise p (AUTHORIZING, locked): up to SOUK_PAYMENTS_RETRY_LIMIT tries
@@ -289,6 +355,8 @@ on_reserved(struct mq_msg *m)
     rc = store_payment_open(&side, &rq, &created);
     if (rc)
         return rc;
+    if (created)
+        count_state(PAYMENT_AUTHORIZING);
     rc = store_payment_lock(&m->work, rq.order_id, &p);
     if (rc)
         return rc;
@@ -329,7 +397,7 @@ on_cancelled(struct mq_msg *m)
     struct payments_thread *t = m->work.ext;
     struct provider_record  rec;
     struct payment          p;
-    int64_t                 order_id;
+    int64_t                 order_id, t0;
     int                     rc, created;
 
     rc = order_id_of(m, &order_id);
@@ -341,6 +409,7 @@ on_cancelled(struct mq_msg *m)
     if (created) {
         log_info("payments: order %lld cancelled before its reservation: it will not be charged",
                  (long long)order_id);
+        count_state(PAYMENT_CANCELLED);
         return ERR_OK;
     }
     rc = store_payment_lock(&m->work, order_id, &p);
@@ -350,7 +419,8 @@ on_cancelled(struct mq_msg *m)
         return advance(m, &p, PAY_IN_CANCELLED, 0);
     /* A handler died between the provider's answer and its commit (a live
      * one would hold the lock): what did the key get? */
-    rc = payments_provider->lookup(t->provider, m->work.arena, p.key, &rec);
+    t0 = now_us();
+    rc = timed(t0, payments_provider->lookup(t->provider, m->work.arena, p.key, &rec));
     if (rc)
         return rc;
     p.state = payment_resolve(rec.outcome);

@@ -67,12 +67,13 @@ payments_setup(void)
     }
     if (c->fault[0] != '\0')
         log_warn("SOUK_PAYMENTS_FAULT=%s: this process will kill itself (tests only)", c->fault);
-    total = payment_retry_total_ms(c->retry_limit, c->retry_base_ms, c->retry_max_ms,
-                                   c->latency_ms);
+    total =
+        payment_retry_total_ms(c->retry_limit, c->retry_base_ms, c->retry_max_ms, c->latency_ms);
     if (total > RETRY_BUDGET_MS)
         log_warn("an unavailable provider may hold an order for %lld ms (SOUK_PAYMENTS_RETRY_*), "
                  "more than the %d ms the saga allows before the order's deadline",
                  (long long)total, RETRY_BUDGET_MS);
+    events_setup();
     return ERR_OK;
 }
 

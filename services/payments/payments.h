@@ -50,7 +50,7 @@ struct payments_thread {
     X(AUTHORIZING, "AUTHORIZING") /* key recorded, the provider's answer not yet */                \
     X(AUTHORIZED, "AUTHORIZED")                                                                    \
     X(DECLINED, "DECLINED")                                                                        \
-    X(FAILED, "FAILED") /* the provider did not answer, RETRY_LIMIT times */                     \
+    X(FAILED, "FAILED") /* the provider did not answer, RETRY_LIMIT times */                       \
     X(CAPTURED, "CAPTURED")                                                                        \
     X(VOIDED, "VOIDED")                                                                            \
     X(REFUNDED, "REFUNDED")                                                                        \
@@ -73,7 +73,13 @@ enum payment_input {
 };
 
 /* What the provider is asked on a transition. */
-enum payment_action { PAY_DO_NOTHING, PAY_DO_AUTHORIZE, PAY_DO_CAPTURE, PAY_DO_VOID, PAY_DO_REFUND };
+enum payment_action {
+    PAY_DO_NOTHING,
+    PAY_DO_AUTHORIZE,
+    PAY_DO_CAPTURE,
+    PAY_DO_VOID,
+    PAY_DO_REFUND
+};
 
 /* The event a transition emits. */
 enum payment_emit {
@@ -147,6 +153,8 @@ MUST_CHECK int store_payment_get(struct work *w, int64_t order_id, struct paymen
 
 /* ---- events.c ---- */
 extern const struct mq_consumer payments_consumers[];
+/* Register payments' metrics (before serving). */
+void  events_setup(void);
 void *payments_thread_new(void);
 void  payments_thread_free(void *state);
 

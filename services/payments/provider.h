@@ -30,7 +30,7 @@ enum provider_outcome {
 
 /* One authorisation request. The card travels as the provider's token. */
 struct provider_charge {
-    const char *key;   /* idempotency key */
+    const char *key; /* idempotency key */
     int64_t     order_id;
     int64_t     amount_minor;
     const char *currency;

@@ -27,7 +27,8 @@ struct provider {
     int64_t    latency_ms;
 };
 
-#define TS(col) "COALESCE(to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+#define TS(col)                                                                                    \
+    "COALESCE(to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
 
 /* A key is authorised once: a second INSERT with the key does nothing, and
  * the row then answers what the first one got. */
@@ -41,8 +42,9 @@ static const char authorize_sql[] =
     "  CASE WHEN $5 = 'approved' THEN now() END)"
     " ON CONFLICT (idempotency_key) DO NOTHING";
 static const char lookup_sql[] =
-    "SELECT outcome, ref, amount_minor, currency, " TS("authorized_at") ", " TS("captured_at") ", "
-    TS("voided_at") ", " TS("refunded_at") " FROM provider.charges WHERE idempotency_key = $1";
+    "SELECT outcome, ref, amount_minor, currency, " TS("authorized_at") ", " TS(
+        "captured_at") ", " TS("voided_at") ", " TS("refunded_at") " FROM provider.charges WHERE "
+                                                                   "idempotency_key = $1";
 
 /* Each operation happens at most once per key: the UPDATE's guard is the
  * state it applies to, and done_sql tells a repeat (ERR_OK) from an

@@ -16,8 +16,8 @@
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define PAYMENT_COLS                                                                               \
     "id, order_id, COALESCE(user_id, 0), state, COALESCE(amount_minor, -1), currency,"             \
-    " card_last4, idempotency_key, provider_ref, attempts, failure, " TS("created_at") ", "         \
-    TS("updated_at")
+    " card_last4, idempotency_key, provider_ref, attempts, failure, " TS("created_at") ", " TS(    \
+        "updated_at")
 
 /* clang-format off */
 #define PAYMENTS_SQL(X)                                                                            \
@@ -92,8 +92,7 @@ store_payment_open(struct work *w, const struct payment_request *rq, int *create
 
     rc = exec(w, SQL_OPEN,
               (const char *const[]){db_i64_text(a, rq->order_id), db_i64_text(a, rq->user_id),
-                                    db_i64_text(a, rq->amount_minor), rq->currency,
-                                    rq->card_last4},
+                                    db_i64_text(a, rq->amount_minor), rq->currency, rq->card_last4},
               &rs);
     if (rc)
         return rc;

@@ -15,7 +15,8 @@
 #include "backfill.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill catalog|users|reviews|orders|inventory [--batch N] [--if-empty]\n"
+    "usage: soukctl backfill catalog|users|reviews|orders|inventory|payments\n"
+    "                        [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
     "the monolith's ids, all read from one snapshot, then moves the service's id\n"
@@ -32,6 +33,8 @@ static const char backfill_usage[] =
     "  orders    orders with their lines and payment, and the product-price and\n"
     "            customer-address replicas events would fill (SOUK_ORDERS_DB)\n"
     "  inventory every product's stock as received and on hand (SOUK_INVENTORY_DB)\n"
+    "  payments  payments (APPROVED as CAPTURED) and the simulated provider's record\n"
+    "            of those charges (SOUK_PAYMENTS_DB)\n"
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
@@ -44,6 +47,7 @@ static const struct backfill_target *const backfill_targets[] = {
     &backfill_reviews,
     &backfill_orders,
     &backfill_inventory,
+    &backfill_payments,
     NULL,
 };
 /* clang-format on */

@@ -68,5 +68,6 @@ MUST_CHECK int backfill_write(struct backfill *b, struct arena *a, const char *s
 extern const struct backfill_target backfill_catalog, backfill_users, backfill_reviews;
 extern const struct backfill_target backfill_orders;
 extern const struct backfill_target backfill_inventory;
+extern const struct backfill_target backfill_payments;
 
 #endif

@@ -20,14 +20,15 @@ static const char *const event_names[] = {
 static void
 test_transitions(void)
 {
-    /* Expected: the state after (from, on); -1 = ignored. Rows: NONE HELD SOLD RELEASED
-     * REJECTED; columns: the events above. */
+    /* Expected: the state after (from, on); -1 = ignored. Rows: the states; columns: the
+     * events above. */
     static const int want[HOLD__COUNT][6] = {
         [HOLD_NONE] = {HOLD_HELD, -1, -1, -1, HOLD_RELEASED, -1},
-        [HOLD_HELD] = {-1, HOLD_SOLD, HOLD_SOLD, HOLD_RELEASED, HOLD_RELEASED, HOLD_RELEASED},
+        [HOLD_HELD] = {-1, HOLD_SOLD, HOLD_SOLD, HOLD_RELEASED, HOLD_RELEASED, HOLD_EXPIRED},
         [HOLD_SOLD] = {-1, -1, -1, -1, HOLD_RELEASED, -1},
         [HOLD_RELEASED] = {-1, -1, -1, -1, -1, -1},
         [HOLD_REJECTED] = {-1, -1, -1, -1, -1, -1},
+        [HOLD_EXPIRED] = {-1, HOLD_SOLD, HOLD_SOLD, -1, HOLD_RELEASED, -1},
     };
     static const struct {
         enum hold_state  from;
@@ -43,6 +44,9 @@ test_transitions(void)
         {HOLD_HELD, ON_ORDER_CANCELLED, ACT_RELEASE, "order-cancelled"},
         {HOLD_HELD, ON_HOLD_EXPIRED, ACT_RELEASE, "hold-expired"},
         {HOLD_SOLD, ON_ORDER_CANCELLED, ACT_GIVE_BACK, "order-cancelled"},
+        {HOLD_EXPIRED, ON_PAYMENT_SUCCEEDED, ACT_SELL_LATE, NULL},
+        {HOLD_EXPIRED, ON_ORDER_CONFIRMED, ACT_SELL_LATE, NULL},
+        {HOLD_EXPIRED, ON_ORDER_CANCELLED, ACT_NONE, "order-cancelled"},
     };
     const struct hold_transition *t;
     int                           s, e;
@@ -52,31 +56,51 @@ test_transitions(void)
         for (e = 0; e <= ON_HOLD_EXPIRED; e++) {
             t = hold_transition_find((enum hold_state)s, (enum hold_event)e);
             T_EQ_INT(t != NULL ? (int)t->to : -1, want[s][e], "%s + %s",
-                     hold_state_name((enum hold_state)s), event_names[e]);
+                     hold_state_label((enum hold_state)s), event_names[e]);
         }
     for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
         t = hold_transition_find(acts[i].from, acts[i].on);
-        T_OK(t != NULL && t->act == acts[i].act, "action of %s + %s", hold_state_name(acts[i].from),
-             event_names[acts[i].on]);
+        T_OK(t != NULL && t->act == acts[i].act &&
+                 t->fresh == (acts[i].act == ACT_RESERVE || acts[i].act == ACT_SELL_LATE),
+             "action of %s + %s (and whether it takes units not held)",
+             hold_state_name(acts[i].from), event_names[acts[i].on]);
         T_EQ_STR(t != NULL && t->reason != NULL ? t->reason : "(none)",
                  acts[i].reason != NULL ? acts[i].reason : "(none)", "reason of %s + %s",
-                 hold_state_name(acts[i].from), event_names[acts[i].on]);
+                 hold_state_label(acts[i].from), event_names[acts[i].on]);
     }
 }
 
 static void
 test_states(void)
 {
+    static const struct {
+        const char *text, *reason;
+        int         want; /* -1: invalid */
+    } rows[] = {
+        {"HELD", NULL, HOLD_HELD},
+        {"SOLD", NULL, HOLD_SOLD},
+        {"REJECTED", NULL, HOLD_REJECTED},
+        {"RELEASED", "payment-failed", HOLD_RELEASED},
+        {"RELEASED", "order-cancelled", HOLD_RELEASED},
+        {"RELEASED", NULL, HOLD_RELEASED},
+        {"RELEASED", "hold-expired", HOLD_EXPIRED},
+        {"HELD", "hold-expired", HOLD_HELD},
+        {"held", NULL, -1},
+        {NULL, NULL, -1},
+        {"EXPIRED", NULL, -1},
+    };
     enum hold_state s;
-    int             i;
+    size_t          i;
+    int             rc;
 
-    for (i = 0; i < HOLD__COUNT; i++) {
-        T_EQ_INT(hold_state_parse(hold_state_name((enum hold_state)i), &s), ERR_OK, "parse %s",
-                 hold_state_name((enum hold_state)i));
-        T_EQ_INT(s, i, "%s round trip", hold_state_name((enum hold_state)i));
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        s = HOLD__COUNT;
+        rc = hold_state_parse(rows[i].text, rows[i].reason, &s);
+        T_EQ_INT(rc == ERR_OK ? (int)s : -1, rows[i].want, "parse %s / %s",
+                 rows[i].text ? rows[i].text : "NULL", rows[i].reason ? rows[i].reason : "NULL");
     }
-    T_EQ_INT(hold_state_parse("held", &s), ERR_INVALID, "states are upper case");
-    T_EQ_INT(hold_state_parse(NULL, &s), ERR_INVALID, "NULL is no state");
+    T_EQ_STR(hold_state_name(HOLD_EXPIRED), "RELEASED", "EXPIRED is stored as RELEASED");
+    T_EQ_STR(hold_state_label(HOLD_EXPIRED), "EXPIRED", "and named EXPIRED in logs");
     T_EQ_STR(hold_state_name((enum hold_state)99), "?", "an unknown state has no name");
 }
 
@@ -90,7 +114,7 @@ test_actions(void)
         int64_t          reserved, on_hand, sold;
     } rows[] = {
         {ACT_NONE, 0, 0, 0},     {ACT_RESERVE, 1, 0, 0},    {ACT_SELL, -1, -1, 1},
-        {ACT_RELEASE, -1, 0, 0}, {ACT_GIVE_BACK, 0, 1, -1},
+        {ACT_RELEASE, -1, 0, 0}, {ACT_GIVE_BACK, 0, 1, -1}, {ACT_SELL_LATE, 0, -1, 1},
     };
     int64_t r, h, s;
     size_t  i;

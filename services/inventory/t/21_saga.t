@@ -173,6 +173,12 @@ for my $p (31, 32, 33) {
     is_deeply($v, [1 .. $t->stock($p)->{version}], "product $p: versions 1..N without gaps");
 }
 
+# --- metrics: committed transitions by the state reached -------------------------------------
+my %reached = map { $_ => $t->metric("souk_inventory_reservations_total{state=\"$_\"}") }
+    qw(HELD SOLD RELEASED REJECTED);
+is_deeply(\%reached, {HELD => 5, SOLD => 3, RELEASED => 4, REJECTED => 1},
+    'souk_inventory_reservations_total by state (ignored events not counted)');
+
 # --- the checker's invariants ----------------------------------------------------------------
 is_deeply($t->sql('SELECT product_id FROM audit_stock WHERE received <> on_hand + sold
     OR reserved < 0 OR reserved > on_hand OR on_hand < 0 OR sold < 0'), [],

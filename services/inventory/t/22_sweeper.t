@@ -1,8 +1,8 @@
 # The hold sweeper: a hold past SOUK_INVENTORY_HOLD_S is released (inventory.released, reason
 # hold-expired, the units back and a stock_changed), a hold still in time and a sale are left
-# alone, a late payment.succeeded finds the hold released and sells nothing, and a sweeper
-# round releases more than one batch. Two instances sweeping the same database release each
-# hold once.
+# alone; a payment that arrives after the release sells the units anew while they are
+# available and never beyond; a sweeper round releases more than one batch. Two instances
+# sweeping the same database release each hold once.
 use strict;
 use warnings;
 use FindBin;
@@ -11,7 +11,10 @@ use Test::More;
 use Souk::Test;
 use InventoryTest;
 
-my $t = InventoryTest->start(SOUK_INVENTORY_HOLD_S => 2, SOUK_INVENTORY_SWEEP_MS => 100);
+# Holds live 3 s. Nothing below depends on how fast the machine is: a sale that comes after
+# its own hold expired is a late sale (below), and that a release never comes early is
+# checked on the rows (updated_at >= hold_until).
+my $t = InventoryTest->start(SOUK_INVENTORY_HOLD_S => 3, SOUK_INVENTORY_SWEEP_MS => 100);
 $t->more;    # a second sweeper on the same database
 
 sub counters { my $s = $t->stock($_[0]); [@$s{qw(received on_hand reserved sold)}] }
@@ -22,25 +25,63 @@ $t->order_created(201, [[41, 3]]);
 ok($t->wait_state(200, 'HELD') && $t->wait_state(201, 'HELD'), 'two holds');
 $t->payment_succeeded(201);
 ok($t->wait_state(201, 'SOLD'), 'one of them sold');
-is_deeply(counters(41), [10, 7, 2, 3], 'stock 41: 2 held, 3 sold');
-is($t->state(200), 'HELD', 'the hold is still in time');
+is($t->stock(41)->{sold}, 3, 'stock 41: 3 sold');
 
-ok($t->wait_state(200, 'RELEASED', 10), 'past its hold_until the sweeper releases it');
+ok($t->wait_state(200, 'RELEASED', 15), 'past its hold_until the sweeper releases the other');
 my $rel = $t->events('inventory.released', 200);
 is_deeply($rel, [{order_id => 200, reason => 'hold-expired', lines => [{product_id => 41, quantity => 2}]}],
     'inventory.released once, reason hold-expired (two sweepers, one release)');
 is_deeply(counters(41), [10, 7, 0, 3], 'the units are back; the sale stays');
-is_deeply($t->events('inventory.stock_changed', 41)->[-1],
-    {product_id => 41, available => 7, on_hand => 7, reserved => 0, version => 5},
-    'and a stock_changed says so');
-is($t->sql("SELECT reason FROM reservations WHERE order_id = 200")->[0][0], 'hold-expired',
-    'the reservation keeps why');
+ok((grep { $_->{available} == 7 && $_->{reserved} == 0 && $_->{on_hand} == 7 }
+    @{$t->events('inventory.stock_changed', 41)}), 'and a stock_changed says so');
+is_deeply($t->sql("SELECT reason, updated_at >= hold_until FROM reservations WHERE order_id = 200"),
+    [['hold-expired', 't']], 'the reservation keeps why, and was released at or after hold_until');
 
-my $before = $t->consumed;
+# A payment that still arrives after the release (inventory was down or behind for longer than
+# the TTL): the units are sold anew while they are there, never beyond.
 $t->payment_succeeded(200);
-ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'a late payment.succeeded');
-is($t->state(200), 'RELEASED', '... finds the hold released and sells nothing');
-is_deeply(counters(41), [10, 7, 0, 3], '... stock unchanged');
+ok($t->wait_state(200, 'SOLD'), 'a late payment.succeeded sells the released units anew');
+is_deeply($t->events('inventory.sold', 200),
+    [{order_id => 200, lines => [{product_id => 41, quantity => 2}]}], 'inventory.sold');
+is_deeply(counters(41), [10, 5, 0, 5], 'stock 41: 5 sold, from what was available');
+
+$t->order_created(202, [[41, 4]]);
+ok($t->wait_state(202, 'HELD'), 'order 202 holds 4');
+ok(wait_until('202 expired', sub { ($t->events('inventory.released', 202)->[0]{reason} // '')
+    eq 'hold-expired' }, 10), 'and is released past its hold_until');
+is($t->admin_api(PUT => '/api/v1/products/41/stock', json => {stock => 1})->{status}, 200,
+    'the admin leaves 1 unit');
+my $before = $t->consumed;
+$t->payment_succeeded(202);
+ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'a late payment.succeeded for 4');
+is($t->state(202), 'RELEASED', '... finds 1 available and sells nothing');
+is_deeply(counters(41), [6, 1, 0, 5], '... never oversold');
+is(scalar @{$t->events('inventory.sold', 202)}, 0, '... no inventory.sold');
+like($t->{svc}->stderr_text . $t->{svcs}[1]->stderr_text, qr/order 202: paid after its hold expired/,
+    '... and says so in the error log');
+$before = $t->consumed;
+$t->order_cancelled(202);
+ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'order.cancelled after the expiry');
+is(scalar @{$t->events('inventory.released', 202)}, 1, '... releases nothing twice');
+is($t->sql('SELECT reason FROM reservations WHERE order_id = 202')->[0][0], 'order-cancelled',
+    '... and closes the reservation');
+
+# Reordered: the cancellation before the late payment. The payment must not sell for a dead
+# order, even with the units there.
+$t->order_created(203, [[41, 1]]);
+ok($t->wait_state(203, 'HELD'), 'order 203 holds the last unit');
+ok(wait_until('203 expired', sub { ($t->events('inventory.released', 203)->[0]{reason} // '')
+    eq 'hold-expired' }, 10), 'and is released past its hold_until');
+my $v41 = $t->stock(41)->{version};
+$before = $t->consumed;
+$t->order_cancelled(203);    # one after the other: two instances consume in any order
+ok(wait_until('consumed', sub { $t->consumed >= $before + 1 }), 'order.cancelled');
+$t->payment_succeeded(203);
+ok(wait_until('consumed', sub { $t->consumed >= $before + 2 }), 'then payment.succeeded');
+is($t->state(203), 'RELEASED', '... nothing sold for the cancelled order');
+is_deeply(counters(41), [6, 1, 0, 5], '... the unit stays available');
+is($t->stock(41)->{version}, $v41, '... and no stock row changed');
+is(scalar @{$t->events('inventory.released', 203)}, 1, '... one inventory.released (the expiry)');
 
 # More expired holds than one round's batch (100): the sweeper goes on at once.
 $t->product(42, 1000);
@@ -54,7 +95,13 @@ ok(wait_until('250 released', sub { $t->sql("SELECT count(*) FROM reservations
     WHERE order_id BETWEEN 1001 AND 1250 AND state = 'RELEASED'")->[0][0] == 250 }, 20),
     '250 expired holds released');
 is_deeply(counters(42), [1000, 1000, 0, 0], 'all 250 units back');
-is(scalar @{$t->events('inventory.released')}, 251, 'one inventory.released per order');
+is(scalar @{$t->events('inventory.released')}, 253, 'one inventory.released per order');
 
-$t->finish;
+is_deeply($t->sql("SELECT count(*) FROM reservations WHERE reason = 'hold-expired'
+    AND updated_at < hold_until"), [[0]], 'no hold was released before its hold_until');
+my $exp = 0;
+$exp += metric_value($_->url, 'souk_inventory_holds_expired_total') // 0 for @{$t->{svcs}};
+is($exp, 253, 'souk_inventory_holds_expired_total over both sweepers: 253');
+
+$t->finish(qr/paid after its hold expired/);
 done_testing;

@@ -336,6 +336,9 @@ is($res->{status}, 202, 'silent saga: 202 when the wait runs out');
 ok($took >= $WAIT_MS / 1000 - 0.1 && $took < $WAIT_MS / 1000 + 2, 'silent saga: after the wait')
     or diag "took $took s";
 is($res->{json}{status}, 'PENDING', 'silent saga: the pending order');
+is(metric_value($ord, 'souk_orders_checkouts_waiting'), 0, 'metrics: no checkout waits now');
+ok(metric_value($ord, 'souk_orders_checkout_wakes_total') >= 5,
+    'metrics: checkouts were woken by commits (not by polling)');
 is($res->{json}{payment}, undef, 'silent saga: no payment yet');
 my $pid13 = $res->{json}{id};
 is($res->{headers}{location}, "/api/v1/orders/$pid13", 'silent saga: Location');

@@ -8,7 +8,7 @@
 #include "t.h"
 
 /* main.c is not linked into unit tests. */
-struct payments_config            payments_cfg;
+struct payments_config           payments_cfg;
 const struct provider_ops *const payments_provider = &provider_sim;
 
 #define A(x) PAY_DO_##x
@@ -117,8 +117,8 @@ test_backoff(void)
     static const struct {
         int64_t n, base, max, want;
     } waits[] = {
-        {1, 250, 2000, 250}, {2, 250, 2000, 500}, {3, 250, 2000, 1000}, {4, 250, 2000, 2000},
-        {5, 250, 2000, 2000}, {60, 250, 2000, 2000}, {1, 10, 5, 5},     {3, 1, 10000, 4},
+        {1, 250, 2000, 250},  {2, 250, 2000, 500},   {3, 250, 2000, 1000}, {4, 250, 2000, 2000},
+        {5, 250, 2000, 2000}, {60, 250, 2000, 2000}, {1, 10, 5, 5},        {3, 1, 10000, 4},
     };
     size_t i;
 

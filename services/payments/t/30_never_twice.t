@@ -50,6 +50,8 @@ is(payment($db, 1001)->{attempts}, 4, 'the payment records 4 attempts');
 my @tries = $svc->stderr_text =~ /order 1001: the provider did not answer \(try (\d) of 4\); retrying in (\d+) ms/g;
 is_deeply(\@tries, [1, 100, 2, 200, 3, 300], 'three retries, waits doubling up to the cap');
 is_deeply(provider_rows($db, 1001), [], 'the provider recorded nothing');
+is(metric_value($svc, 'souk_payments_provider_unanswered_total'), 4, 'metrics: 4 unanswered calls');
+is(metric_value($svc, 'souk_payments_transitions_total{state="FAILED"}'), 1, 'metrics: one FAILED');
 
 # -- duplicates one after the other: the same event again, and another reservation of the order
 my $id = reserved($db, 2001);
@@ -64,12 +66,24 @@ one_charge(2001);
 is(scalar @{published($db, 'payment.succeeded', 2001)}, 1, 'one payment.succeeded');
 undef $svc;
 
-# -- duplicates at once: 20 orders, each reserved 3 times, on 8 threads, 100 ms per call
+# -- duplicates at once: 20 orders, each reserved 3 times, on 8 threads, 200 ms per call
 $svc = spawn_service('payments', %env, SOUK_PAYMENTS_CONSUMERS => 8,
-    SOUK_PAYMENTS_PROVIDER_LATENCY_MS => 100);
+    SOUK_PAYMENTS_PROVIDER_LATENCY_MS => 200);
 my @orders = (3001 .. 3020);
-for my $round (1 .. 3) { reserved($db, $_) for @orders }
+my $t1 = Time::HiRes::time();
+inject_many($db, map { ['inventory.reserved', $_, reserved_payload($_)] } (@orders) x 3);
 ok(wait_until('60 reservations', sub { inbox() == 3 + 60 }, 60), 'all 60 reservations consumed');
+my $charging = Time::HiRes::time() - $t1;
+# One thread would make the 20 authorisations one after the other, each after a 200 ms sleep:
+# never two within 150 ms. On 8 threads many fall together (not a timing bound, which a
+# loaded machine could miss).
+my $together = pg_sql($db, q{SELECT max(n) FROM (SELECT count(*) AS n FROM provider.charges a
+    JOIN provider.charges b ON b.authorized_at >= a.authorized_at
+    AND b.authorized_at < a.authorized_at + interval '150 milliseconds'
+    WHERE a.order_id BETWEEN 3001 AND 3020 AND b.order_id BETWEEN 3001 AND 3020
+    GROUP BY a.idempotency_key) x})->[0][0];
+cmp_ok($together, '>=', 3, "up to $together authorisations within 150 ms: the charges ran in "
+    . sprintf('parallel (%.2f s for 20 of 200 ms)', $charging));
 is(pg_sql($db, "SELECT count(*) FROM payments WHERE order_id BETWEEN 3001 AND 3020
     AND state = 'AUTHORIZED'")->[0][0], 20, 'the 20 orders are authorised');
 is_deeply(pg_sql($db, "SELECT count(*), sum(authorized) FROM audit_provider
@@ -77,6 +91,27 @@ is_deeply(pg_sql($db, "SELECT count(*), sum(authorized) FROM audit_provider
     or diag explain pg_sql($db, 'SELECT order_id, count(*) FROM audit_provider GROUP BY 1 HAVING count(*) > 1');
 is(pg_sql($db, "SELECT count(*) FROM outbox WHERE type = 'payment.succeeded'
     AND aggregate_id BETWEEN 3001 AND 3020")->[0][0], 20, 'one payment.succeeded each');
+
+# -- a cancellation racing the authorisation: 10 orders whose reservation and cancellation are
+# published together, so another thread takes the cancellation while the 200 ms authorisation
+# runs (or before it starts). Either way no money stays held: voided, or never authorised.
+my @race = (3101 .. 3110);
+inject_many($db, map { (['inventory.reserved', $_, reserved_payload($_)],
+    ['order.cancelled', $_, {order_id => $_, user_id => 7, reason => 'deadline',
+        at => '2026-12-07T10:00:30Z'}]) } @race);
+ok(wait_until('20 race events', sub { inbox() == 3 + 60 + 20 }, 60), 'all 20 consumed');
+my %end = map { @$_ } @{pg_sql($db, 'SELECT order_id, state FROM payments
+    WHERE order_id BETWEEN 3101 AND 3110')};
+is_deeply([grep { ($end{$_} // '') !~ /^(VOIDED|CANCELLED)$/ } @race], [],
+    'each order ends VOIDED (cancelled during the authorisation) or CANCELLED (before it)')
+    or diag explain \%end;
+is_deeply(pg_sql($db, q{SELECT count(*) FROM audit_provider WHERE order_id BETWEEN 3101 AND 3110
+    AND authorized <> voided}), [[0]], 'every authorisation made was voided');
+is(pg_sql($db, q{SELECT count(*) FROM outbox WHERE type = 'payment.refunded'
+    AND aggregate_id BETWEEN 3101 AND 3110})->[0][0],
+    scalar(grep { $end{$_} eq 'VOIDED' } @race), 'one payment.refunded (void) per voided order');
+note(sprintf('%d voided during the authorisation, %d cancelled before it',
+    scalar(grep { $end{$_} eq 'VOIDED' } @race), scalar(grep { $end{$_} eq 'CANCELLED' } @race)));
 undef $svc;
 
 # -- kill -9 between the provider's answer and the commit

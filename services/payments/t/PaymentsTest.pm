@@ -9,7 +9,7 @@ use Exporter 'import';
 use JSON::PP ();
 use Souk::Test;
 
-our @EXPORT = qw(token inject reserved confirmed cancelled payment provider_rows published
+our @EXPORT = qw(token inject inject_many reserved_payload reserved confirmed cancelled payment provider_rows published
     wait_state);
 
 my $JSON = JSON::PP->new->canonical;
@@ -31,22 +31,41 @@ sub token {
 sub inject {
     my ($db, $type, $agg, $payload, $id) = @_;
     $id //= uuid();
-    my $env = $JSON->encode({id => $id, type => $type, version => 1,
-        occurred_at => '2026-12-07T10:00:00.000Z', aggregate_id => $agg, trace_id => '',
-        payload => $payload});
-    (my $q = $env) =~ s/'/''/g;
-    pg_sql($db, "INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ('$id', '$type', $agg, '$q')");
+    inject_many($db, [$type, $agg, $payload, $id]);
     return $id;
+}
+
+# inject_many($db, [$type, $aggregate_id, \%payload, $id?], ...): envelopes in one INSERT, so
+# the relay publishes them together.
+sub inject_many {
+    my ($db, @events) = @_;
+    my @rows = map {
+        my ($type, $agg, $payload, $id) = @$_;
+        $id //= uuid();
+        my $env = $JSON->encode({id => $id, type => $type, version => 1,
+            occurred_at => '2026-12-07T10:00:00.000Z', aggregate_id => $agg, trace_id => '',
+            payload => $payload});
+        $env =~ s/'/''/g;
+        "('$id', '$type', $agg, '$env')";
+    } @events;
+    pg_sql($db, 'INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ' . join(', ', @rows));
+}
+
+# reserved_payload($order, %o): inventory.reserved's payload (card ok|decline|down, last4,
+# token, amount, user).
+sub reserved_payload {
+    my ($order, %o) = @_;
+    my $last4 = $o{last4} // '4242';
+    return {order_id => $order, user_id => $o{user} // 7,
+        lines => [{product_id => 42, quantity => 2}],
+        amount => {amount => $o{amount} // 3998, currency => 'EUR'},
+        card => {token => $o{token} // token($o{card} // 'ok', $last4), last4 => $last4},
+        hold_until => '2026-12-07T10:01:00Z'};
 }
 
 sub reserved {
     my ($db, $order, %o) = @_;
-    my $last4 = $o{last4} // '4242';
-    return inject($db, 'inventory.reserved', $order, {order_id => $order, user_id => $o{user} // 7,
-        lines => [{product_id => 42, quantity => 2}],
-        amount => {amount => $o{amount} // 3998, currency => 'EUR'},
-        card => {token => $o{token} // token($o{card} // 'ok', $last4), last4 => $last4},
-        hold_until => '2026-12-07T10:01:00Z'}, $o{id});
+    return inject($db, 'inventory.reserved', $order, reserved_payload($order, %o), $o{id});
 }
 
 sub confirmed {

@@ -67,8 +67,10 @@ sub start {
     for my $name (sort keys %ROUTES) {
         $up{$name} = Souk::Gateway::pool("127.0.0.1:$s->{port}{$name}");
         push @routes, map {
+            # connect_timeout_ms: a busy 2-core machine may take over a second to accept
+            # when hundreds of buyers connect at once (the default 1 s became 504s)
             Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $name, mode => 'new',
-                auth => $_->[2],
+                auth => $_->[2], connect_timeout_ms => 10000,
                 timeout_ms => $name eq 'orders' ? $s->{sync_wait_ms} + 10000 : 10000)
         } @{$ROUTES{$name}};
     }
