@@ -25,6 +25,19 @@ static const struct {
     {EVENT_USER_REGISTERED, "user.registered", 1},
     {EVENT_USER_ADDRESS_CHANGED, "user.address_changed", 1},
     {EVENT_REVIEW_CREATED, "review.created", 1},
+    {EVENT_ORDER_CREATED, "order.created", 1},
+    {EVENT_ORDER_CONFIRMED, "order.confirmed", 1},
+    {EVENT_ORDER_REJECTED, "order.rejected", 1},
+    {EVENT_ORDER_CANCELLED, "order.cancelled", 1},
+    {EVENT_INVENTORY_RESERVED, "inventory.reserved", 1},
+    {EVENT_INVENTORY_REJECTED, "inventory.rejected", 1},
+    {EVENT_INVENTORY_RELEASED, "inventory.released", 1},
+    {EVENT_INVENTORY_SOLD, "inventory.sold", 1},
+    {EVENT_INVENTORY_STOCK_CHANGED, "inventory.stock_changed", 1},
+    {EVENT_PAYMENT_SUCCEEDED, "payment.succeeded", 1},
+    {EVENT_PAYMENT_FAILED, "payment.failed", 1},
+    {EVENT_PAYMENT_CAPTURED, "payment.captured", 1},
+    {EVENT_PAYMENT_REFUNDED, "payment.refunded", 1},
 };
 
 #define ID  "\"id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\""

@@ -29,9 +29,9 @@ static const char *const bad_tokens[] = {
     "",
     "sim_",
     "sim_ok_4242_",
-    "sim_ok_4242_0123456789abcde",    /* 15 hex */
-    "sim_ok_4242_0123456789abcdef0",  /* 17 hex */
-    "sim_ok_4242_0123456789ABCDEF",   /* upper case */
+    "sim_ok_4242_0123456789abcde",   /* 15 hex */
+    "sim_ok_4242_0123456789abcdef0", /* 17 hex */
+    "sim_ok_4242_0123456789ABCDEF",  /* upper case */
     "sim_ok_42a2_0123456789abcdef",
     "sim_maybe_4242_0123456789abcdef",
     "tok_ok_4242_0123456789abcdef",
@@ -63,8 +63,7 @@ main(void)
              "two tokens of one number differ");
         card_last4(cards[i].number, last4);
         T_OK(card_token_parse(tok, &b, l4) == ERR_OK, "parse %s", tok);
-        T_OK(b == cards[i].behaviour && strcmp(l4, last4) == 0, "%s reads back as %s", tok,
-             last4);
+        T_OK(b == cards[i].behaviour && strcmp(l4, last4) == 0, "%s reads back as %s", tok, last4);
     }
     for (i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++) {
         enum card_behaviour b;
