@@ -91,6 +91,8 @@ like($out, qr{^$_\s+ready on http://127\.0\.0\.1:$port{$_} \(pid \d+\)$}m, "$_ s
 like($out, qr/^backfilled [1-9]\d* product prices, [1-9]\d* customers, [1-9]\d* orders, /m,
     'orders is filled from the monolith (prices, customers, past orders)');
 like($out, qr/^backfilled [1-9]\d* products in /m, 'inventory is filled from the monolith (stock)');
+like($out, qr/^backfilled [1-9]\d* payments, [1-9]\d* provider charges in /m,
+    'payments is filled from the monolith (payments and the provider\'s record)');
 like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^Stop: /ms,
     'the summary: URLs, demo logins, how to stop');
 
