@@ -223,6 +223,17 @@ is_problem(checkout(12, $OK), 409, 'cart-empty', 'empty cart: 409 cart-empty');
 cart_add(12, $anvil, 1);
 is_problem(checkout(12, $OK), 422, 'unprocessable', 'no address: 422');
 
+# --- the cart empties on order.confirmed (cart's own consumer), so fill it again -----------
+sub cart_lines {
+    my $res = http(GET => $cart->url . '/api/v1/cart',
+        {headers => {Authorization => 'Bearer ' . token($_[0])}});
+    return $res->{status} == 200 ? scalar @{$res->{json}{items}} : -1;
+}
+ok(wait_until('the cart to empty', sub { cart_lines(11) == 0 }, 10),
+    'order.confirmed: the cart is emptied');
+cart_add(11, $bucket, 1);
+cart_add(11, $anvil, 2);
+
 # --- out of stock, declined, provider down: kept for audit, not v1 orders ------------------
 stock({$bucket => 0});
 $res = checkout(11, $OK);
