@@ -163,12 +163,6 @@ sub events {
         WHERE type = '$type'" . (defined $agg ? " AND aggregate_id = $agg" : '') . ' ORDER BY seq')}];
 }
 
-# settle(): until every event put in the outbox so far has been consumed (or 30 s).
-sub settle {
-    my ($t, $n) = @_;
-    return wait_until("$n events consumed", sub { $t->consumed >= $n }, 60);
-}
-
 # finish($expected): no 5xx seen and no error line logged but lines matching $expected.
 sub finish {
     my ($t, $expected) = @_;
