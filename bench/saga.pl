@@ -53,12 +53,18 @@ sub token {
 }
 
 my $UA = HTTP::Tiny->new(keep_alive => 1, timeout => 60);
+# A setup call; a 503 (the monolith's "busy, retry" under load) is retried a few times.
 sub call {
     my ($ua, $method, $url, $body, $token, @want) = @_;
-    my $r = $ua->request($method, $url, {
-        headers => {'Content-Type' => 'application/json',
-            ($token ? (Authorization => "Bearer $token") : ())},
-        (defined $body ? (content => $JSON->encode($body)) : ())});
+    my $r;
+    for my $try (1 .. 5) {
+        $r = $ua->request($method, $url, {
+            headers => {'Content-Type' => 'application/json',
+                ($token ? (Authorization => "Bearer $token") : ())},
+            (defined $body ? (content => $JSON->encode($body)) : ())});
+        last unless $r->{status} == 503;
+        Time::HiRes::sleep(0.2 * $try);
+    }
     die "$method $url: $r->{status} $r->{content}\n" if @want && !grep { $r->{status} == $_ } @want;
     $r->{json} = eval { $JSON->decode($r->{content}) };
     return $r;

@@ -1,6 +1,6 @@
 package Souk::Saga;
 # The whole order saga on free ports, for end-to-end tests (tests/e2e/5x_*.t): fresh PostgreSQL
-# databases for users, catalog, orders, inventory and payments, a private Redis for catalog and
+# databases for users, catalog, cart, orders, inventory and payments, a private Redis for catalog and
 # cart, a vhost (or the broker given), the six services and a souk-gateway in front with the
 # v1 routes the saga needs in mode new (route names as gateway/routes.default.json: accounts,
 # products, stock, cart, orders, plus orders_v2 and inventory_v2). Core Perl modules only.
