@@ -42,7 +42,7 @@ ready_sync(struct req *r)
     return sync_state.ready ? ERR_OK : req_fail(r, ERR_UNAVAILABLE, "not streaming");
 }
 
-static const struct route sync_routes[] = {{NULL, NULL, NULL, 0, 0}};
+static const struct route        sync_routes[] = {{NULL, NULL, NULL, 0, 0}};
 static const struct server_check sync_checks[] = {{"sync", ready_sync}, {NULL, NULL}};
 
 /* --domain NAME (or --domain=NAME) taken out of argv; NULL when absent. */
@@ -97,10 +97,10 @@ main(int argc, char **argv)
         CFG_STR_ROW("SOUK_SYNC_BINLOG_DB", ST, binlog_db, "",
                     "MariaDB DSN for the binlog stream (REPLICATION SLAVE, BINLOG MONITOR); "
                     "empty: SOUK_MONOLITH_DB"),
-        CFG_STR_ROW(d->db_env, ST, service_db,
-                    arena_printf(a, "postgresql://%s:souk-dev@127.0.0.1:55432/%s", d->name,
-                                 d->name),
-                    "PostgreSQL DSN of the domain's service (holds sync_position)"),
+        CFG_STR_ROW(
+            d->db_env, ST, service_db,
+            arena_printf(a, "postgresql://%s:souk-dev@127.0.0.1:55432/%s", d->name, d->name),
+            "PostgreSQL DSN of the domain's service (holds sync_position)"),
         CFG_STR_ROW("SOUK_SYNC_START_GTID", ST, start_gtid, "",
                     "where to start when sync_position has no row (the backfill writes one); "
                     "empty: the monolith's current position"),

@@ -61,8 +61,8 @@ static struct metric m_refused = {
 void
 sync_metrics_register(void)
 {
-    struct metric *all[] = {&m_applied, &m_changes,  &m_skipped,  &m_errors,  &m_lag_events,
-                            &m_lag_seconds, &m_rate, &m_position, &m_refused};
+    struct metric *all[] = {&m_applied,     &m_changes, &m_skipped,  &m_errors, &m_lag_events,
+                            &m_lag_seconds, &m_rate,    &m_position, &m_refused};
     size_t         i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -102,11 +102,11 @@ nap(struct sync *s, int ms)
 static void
 lag_update(struct run *r, int force)
 {
-    struct arena *a;
-    char         *server = NULL;
+    struct arena    *a;
+    char            *server = NULL;
     struct mdb_rows *rs;
-    int64_t       behind;
-    double        t = now_s();
+    int64_t          behind;
+    double           t = now_s();
 
     if (!force && t - r->lag_at < 1.0)
         return;
@@ -200,8 +200,9 @@ txn_apply_once(struct run *r, const struct cdc_txn *t)
         rc = d->apply(&w, c);
         if (rc)
             log_error("sync %s: applying %s %s id %s of %s failed", d->name,
-                      c->op == CDC_INSERT ? "insert into" : c->op == CDC_UPDATE ? "update of"
-                                                                                 : "delete from",
+                      c->op == CDC_INSERT   ? "insert into"
+                      : c->op == CDC_UPDATE ? "update of"
+                                            : "delete from",
                       c->table, map_value(c, "id") ? map_value(c, "id") : "?", t->gtid);
     }
     if (rc == ERR_OK)

@@ -85,9 +85,9 @@ table_map(struct b *b, int with_names)
     u8(b, 2);    /* TEXT: 2 length bytes */
     u8(b, 0xf7); /* ENUM, pack length 1 */
     u8(b, 1);
-    u8(b, 3);                     /* DATETIME(3) */
-    le(b, 0x3fe, 2);              /* null bitmap: all but id nullable */
-    u8(b, 1);                     /* SIGNEDNESS over id, n, t, u: u unsigned */
+    u8(b, 3);        /* DATETIME(3) */
+    le(b, 0x3fe, 2); /* null bitmap: all but id nullable */
+    u8(b, 1);        /* SIGNEDNESS over id, n, t, u: u unsigned */
     u8(b, 1);
     u8(b, 0x10);
     if (with_names) {
@@ -196,8 +196,7 @@ test_table_map(struct arena *a)
 
     b.n = 0;
     table_map(&b, 0);
-    T_EQ_INT(cdc_table_map_parse(b.p, b.n, a, &t, err), ERR_INVALID,
-             "no column names: refused");
+    T_EQ_INT(cdc_table_map_parse(b.p, b.n, a, &t, err), ERR_INVALID, "no column names: refused");
     T_OK(strstr(err, "binlog_row_metadata must be FULL") != NULL, "says why: %s", err);
     b.n = 0;
     table_map(&b, 1);
@@ -232,8 +231,8 @@ test_rows(struct arena *a)
         row(&b, 9223372036854775807ULL, -2147483647 - 1, -128, 4294967295U,
             "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", "DE", "long text", 2, 0);
         row(&b, (uint64_t)-5, -1, -1, 0, "", "", "", 1, 2 | 4 | 16 | 32 | 128 | 512);
-        T_EQ_INT(cdc_rows_parse(t, v2 ? CDC_EV_WRITE_ROWS : CDC_EV_WRITE_ROWS_V1, b.p, b.n, a,
-                                &ch, &n, &cap, err),
+        T_EQ_INT(cdc_rows_parse(t, v2 ? CDC_EV_WRITE_ROWS : CDC_EV_WRITE_ROWS_V1, b.p, b.n, a, &ch,
+                                &n, &cap, err),
                  ERR_OK, "write rows v%d parse: %s", v2 + 1, err);
         T_EQ_INT(n, 2, "two inserts");
         T_EQ_INT(ch[0].op, CDC_INSERT, "insert");
@@ -286,8 +285,8 @@ test_rows(struct arena *a)
     le(&b, 0x001, 2); /* MINIMAL: only the key */
     le(&b, 0, 1);
     le(&b, 7, 8);
-    T_EQ_INT(cdc_rows_parse(t, CDC_EV_DELETE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err),
-             ERR_INVALID, "a MINIMAL image is refused");
+    T_EQ_INT(cdc_rows_parse(t, CDC_EV_DELETE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err), ERR_INVALID,
+             "a MINIMAL image is refused");
     T_OK(strstr(err, "not FULL") != NULL, "says why: %s", err);
 
     b.n = 0;
@@ -301,8 +300,8 @@ test_rows(struct arena *a)
     n = 0;
     rows_header(&b, 0, 0);
     row(&b, 7, 2, 2, 2, "x", "BB", "y", 3, 0);
-    T_EQ_INT(cdc_rows_parse(t, CDC_EV_WRITE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err),
-             ERR_INVALID, "an ENUM index without a label is refused");
+    T_EQ_INT(cdc_rows_parse(t, CDC_EV_WRITE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err), ERR_INVALID,
+             "an ENUM index without a label is refused");
 }
 
 /* Integer widths at their limits, both signednesses, table-driven. */

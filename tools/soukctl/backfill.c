@@ -220,8 +220,8 @@ target_expand(const struct backfill_target *t, struct arena *keep)
     memset(tables, 0, (n + 1) * sizeof(*tables));
     for (i = 0; i < n; i++) {
         c = &t->map->copy[i];
-        tables[i] = (struct backfill_table){c->what, c->count_sql, c->read_sql, c->write_sql,
-                                            NULL, c->whole};
+        tables[i] = (struct backfill_table){c->what,      c->count_sql, c->read_sql,
+                                            c->write_sql, NULL,         c->whole};
     }
     x = arena_new(keep, struct backfill_target);
     *x = *t;
@@ -241,8 +241,9 @@ stream_handover(struct backfill *b, struct arena *a, const char *gtid)
     int rc;
 
     if (gtid == NULL) {
-        fprintf(stderr, "backfill: the monolith writes no binlog; souk-sync --domain %s will "
-                        "start at the position it finds\n",
+        fprintf(stderr,
+                "backfill: the monolith writes no binlog; souk-sync --domain %s will "
+                "start at the position it finds\n",
                 b->t->name);
         return ERR_OK;
     }
