@@ -2,7 +2,7 @@
 # the monolith, soukctl backfill reviews (which records its snapshot's GTID) and souk-sync (which
 # streams from it) reach equality with the monolith; a kill -9 mid-stream and a restart resume at
 # the committed position and lose or repeat nothing; skip_replication writes are not applied;
-# the cutover marker is recorded; /ready and /metrics say so.
+# the cutover marker is recorded; /ready and /metrics say so; DML logged as a statement stops it.
 use strict;
 use warnings;
 use Test::More;
@@ -135,6 +135,16 @@ for my $m (qw(souk_sync_lag_seconds souk_sync_applied_per_second souk_sync_posit
     ok(defined metric_value($sync, $m), "/metrics has $m");
 }
 ok(metric_value($sync, 'souk_sync_position_seq') > 0, 'the position in /metrics');
-no_failures([], [$sync]);
+# --- DML on a captured table logged as a statement stops the sync, loudly ----------------------
+mariadb_sql($mono->{db}, "SET SESSION binlog_format = 'STATEMENT';"
+    . " UPDATE reviews SET title = 'as a statement' WHERE id = $rid");
+ok(wait_until('refused', sub { (metric_value($sync, 'souk_sync_refused') // 0) == 1 }, 10),
+    'a statement on a captured table stops the sync');
+is(http(GET => $sync->url . '/ready')->{status}, 503, '/ready says so');
+like($sync->stderr_text, qr/STOPPED at \S+: transaction \S+: DML on captured table reviews/,
+    'and the log says why');
+isnt(p1("SELECT doc->>'title' FROM reviews WHERE id = $rid"), 'as a statement',
+    'nothing of it is applied');
+no_failures([], [$sync], expected => qr/as a statement/);
 undef $sync;
 done_testing;
