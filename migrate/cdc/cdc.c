@@ -38,6 +38,7 @@ struct cdc {
     /* Position: the newest GTID per domain, as @slave_connect_state wants it. */
     struct cdc_domain_pos pos[CDC_MAX_DOMAINS];
     size_t                npos;
+    int                   from_now; /* cfg.gtid was NULL: start at @@gtid_binlog_pos */
     char                  pos_text[CDC_MAX_DOMAINS * CDC_GTID_MAX];
     char                  err[CDC_ERR_MAX];
     /* The transaction being assembled (its memory is the caller's arena). */
@@ -157,6 +158,7 @@ cdc_new(const struct cdc_config *cfg)
         cdc_free(c);
         return NULL;
     }
+    c->from_now = cfg->gtid == NULL;
     if (cfg->gtid != NULL && cfg->gtid[0] != '\0') {
         c->npos = pos_parse(cfg->gtid, c->pos, CDC_MAX_DOMAINS);
         if (c->npos == 0) {
@@ -280,9 +282,10 @@ cdc_open(struct cdc *c)
         rc = check_server(c);
     if (rc)
         return rc;
-    if (c->npos == 0) { /* from now on */
+    if (c->from_now) {
         if (query_value(c, "SELECT @@gtid_binlog_pos", v, sizeof(v)))
             return fail_conn(c, ERR_UNAVAILABLE, "reading @@gtid_binlog_pos");
+        c->from_now = 0;
         c->npos = pos_parse(v, c->pos, CDC_MAX_DOMAINS);
         pos_render(c);
     }
@@ -389,7 +392,8 @@ first_word(const char *s, char *kw, size_t len)
 static int
 on_query(struct cdc *c, struct arena *a, const uint8_t *p, size_t len, int *end)
 {
-    static const char *const dml[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD", NULL};
+    static const char *const dml[] = {"INSERT", "UPDATE",   "DELETE", "REPLACE",
+                                      "LOAD",   "TRUNCATE", NULL};
     size_t                   dblen, stlen, off, i;
     char                     kw[16], *db, *st;
 
@@ -524,7 +528,10 @@ on_event(struct cdc *c, struct arena *a, int *done)
     if (total < CDC_HEADER)
         return ERR_OK;
     type = hdr[4];
-    len = total - CDC_HEADER - (c->rpl->use_checksum && type != CDC_EV_FORMAT_DESCRIPTION ? 4 : 0);
+    len = c->rpl->use_checksum && type != CDC_EV_FORMAT_DESCRIPTION ? 4 : 0; /* the CRC32 */
+    if (total < CDC_HEADER + len)
+        return ERR_OK;
+    len = total - CDC_HEADER - len;
     if (type == CDC_EV_GTID)
         return on_gtid(c, a, hdr, p, len);
     if (type == CDC_EV_HEARTBEAT) {

@@ -247,6 +247,7 @@ txn_apply(struct run *r, const struct cdc_txn *t)
     /* Most of the monolith's transactions touch no captured table: their
      * position is written at most once a second (and when the stream is
      * idle), not once each. Streaming them again after a crash is harmless. */
+    r->last_ts = t->ts;
     if (t->n == 0 || t->skip_replication) {
         r->dirty = 1;
         rc = now_s() - r->saved_at >= 1.0 ? position_flush(r) : ERR_OK;
@@ -266,7 +267,6 @@ txn_apply(struct run *r, const struct cdc_txn *t)
     else
         metrics_add(&m_changes, (int64_t)t->n);
     r->rate_n++;
-    r->last_ts = t->ts;
     metrics_set(&m_position, (int64_t)strtoull(strrchr(t->gtid, '-') + 1, NULL, 10));
     return ERR_OK;
 }
