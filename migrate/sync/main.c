@@ -78,7 +78,10 @@ main(int argc, char **argv)
         help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
     d = map_find(name != NULL ? name : "reviews");
     if (d == NULL || (name == NULL && !help)) {
-        fprintf(stderr, "souk-sync: --domain %s is not a domain (domains:", name ? name : "DOMAIN");
+        if (name == NULL)
+            fprintf(stderr, "souk-sync: --domain DOMAIN is required (domains:");
+        else
+            fprintf(stderr, "souk-sync: --domain %s is not a domain (domains:", name);
         for (i = 0; map_domains[i] != NULL; i++)
             fprintf(stderr, " %s", map_domains[i]->name);
         fprintf(stderr, "); see --help\n");

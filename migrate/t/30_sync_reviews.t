@@ -46,7 +46,9 @@ my @ops = (
 my $load = fork // die "fork: $!";
 if (!$load) {
     for my $i (1 .. $OPS) {
-        my $sql = $i % 40 == 0
+        my $sql = $i % 25 == 0
+            ? "UPDATE reviews SET id = id + 1000000 WHERE id < 1000000 ORDER BY RAND() LIMIT 1"
+            : $i % 40 == 0
             # a product with reviews goes: InnoDB's cascade is not in the binlog
             ? "DELETE FROM products WHERE id = (SELECT product_id FROM reviews GROUP BY product_id"
               . " ORDER BY COUNT(*) DESC LIMIT 1)"
