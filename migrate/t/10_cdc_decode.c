@@ -100,6 +100,9 @@ table_map(struct b *b, int with_names)
     u8(b, 6); /* ENUM_STR_VALUE */
     u8(b, 6);
     put(b, (uint8_t[]){2, 1, 'a', 2, 'b', 'b'}, 6);
+    u8(b, 2); /* DEFAULT_CHARSET: utf8mb4 (45), but character column 1 (c) ascii (11) */
+    u8(b, 3);
+    put(b, (uint8_t[]){45, 1, 11}, 3);
     u8(b, 8); /* SIMPLE_PRIMARY_KEY: column 0 */
     u8(b, 1);
     u8(b, 0);
@@ -193,6 +196,10 @@ test_table_map(struct arena *a)
     T_EQ_INT(t->cols[1].pk, 0, "not a key column");
     T_EQ_INT(t->cols[0].nullable, 0, "id not nullable");
     T_EQ_INT(t->cols[9].meta, 3, "DATETIME(3) precision");
+    T_EQ_INT(t->cols[4].charset, 45, "VARCHAR: the default charset");
+    T_EQ_INT(t->cols[5].charset, 11, "CHAR(2): its own charset");
+    T_EQ_INT(t->cols[7].charset, 45, "TEXT: the default charset");
+    T_EQ_INT(t->cols[0].charset, 0, "BIGINT: no charset");
 
     b.n = 0;
     table_map(&b, 0);
@@ -346,6 +353,28 @@ test_ints(struct arena *a)
         T_EQ_STR(v, cases[i].want, "int case %zu value", i);
         T_EQ_INT(used, cases[i].bytes, "int case %zu width", i);
     }
+    memset(&c, 0, sizeof(c));
+    c.name = "ts";
+    c.type = CDC_T_TIMESTAMP2;
+    c.meta = 3;
+    b.n = 0;
+    be(&b, 1796653865, 4); /* 2026-12-07T14:31:05Z */
+    be(&b, 1230, 2);
+    T_EQ_INT(cdc_value_decode(&c, b.p, b.n, a, &v, &used, err), ERR_OK, "TIMESTAMP(3)");
+    T_EQ_STR(v, "2026-12-07T14:31:05.123Z", "TIMESTAMP(3) in UTC");
+    T_EQ_INT(used, 6, "TIMESTAMP(3) width");
+    c.type = CDC_T_DATETIME2;
+    c.meta = 0;
+    b.n = 0;
+    be(&b, datetime2(1970, 1, 1, 0, 0, 0), 5);
+    T_EQ_INT(cdc_value_decode(&c, b.p, b.n, a, &v, &used, err), ERR_OK, "DATETIME(0)");
+    T_EQ_STR(v, "1970-01-01T00:00:00.000Z", "DATETIME(0) with three fraction digits");
+    T_EQ_INT(used, 5, "DATETIME(0) has no fraction bytes");
+    c.type = CDC_T_DATE;
+    b.n = 0;
+    le(&b, 2026u << 9 | 12u << 5 | 7u, 3);
+    T_EQ_INT(cdc_value_decode(&c, b.p, b.n, a, &v, &used, err), ERR_OK, "DATE");
+    T_EQ_STR(v, "2026-12-07", "DATE text");
     memset(&c, 0, sizeof(c));
     c.name = "f";
     c.type = CDC_T_NEWDECIMAL;
