@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "backfill.h"
+#include "migrate/map/map.h"
+#include "migrate/sync/position.h"
 
 static const char backfill_usage[] =
     "usage: soukctl backfill catalog|users|reviews|orders|inventory|payments\n"
@@ -211,13 +213,69 @@ backfill_open(struct ctl *ctl, struct backfill *b)
     return ERR_OK;
 }
 
+/* A target given as a domain's mapping, as the table-driven target the copy
+ * loop reads (allocated in keep). */
+static const struct backfill_target *
+target_expand(const struct backfill_target *t, struct arena *keep)
+{
+    struct backfill_target *x;
+    struct backfill_table  *tables;
+    const struct map_copy  *c;
+    size_t                  n = 0, i;
+
+    if (t->map == NULL)
+        return t;
+    while (t->map->copy[n].what != NULL)
+        n++;
+    assert(n < BACKFILL_MAX_TABLES);
+    tables = arena_alloc(keep, (n + 1) * sizeof(*tables));
+    memset(tables, 0, (n + 1) * sizeof(*tables));
+    for (i = 0; i < n; i++) {
+        c = &t->map->copy[i];
+        tables[i] = (struct backfill_table){c->what,      c->count_sql, c->read_sql,
+                                            c->write_sql, NULL,         c->whole};
+    }
+    x = arena_new(keep, struct backfill_target);
+    *x = *t;
+    x->tables = tables;
+    x->nonempty_sql = t->map->copy_nonempty;
+    x->nonempty_what = t->map->copy[0].what;
+    x->finish_sql = t->map->copy_finish;
+    return x;
+}
+
+/* Where the domain's souk-sync starts: the snapshot's GTID (position.h),
+ * unless a sync already has a position (it then keeps it: its changes are
+ * applied idempotently on top of this copy). */
+static int
+stream_handover(struct backfill *b, struct arena *a, const char *gtid)
+{
+    int rc;
+
+    if (gtid == NULL) {
+        fprintf(stderr,
+                "backfill: the monolith writes no binlog; souk-sync --domain %s will "
+                "start at the position it finds\n",
+                b->t->name);
+        return ERR_OK;
+    }
+    rc = position_init(b->dst, a);
+    if (rc == ERR_OK)
+        rc = position_start(b->dst, a, b->t->name, gtid);
+    if (rc == ERR_OK)
+        printf("stream position for souk-sync --domain %s: %s\n", b->t->name, gtid);
+    return rc;
+}
+
 static int
 backfill_run(struct ctl *ctl, const struct backfill_target *t, int64_t batch, int if_empty)
 {
-    struct backfill b = {.t = t, .batch = batch};
-    struct arena   *a = arena_create();
+    struct arena   *a = arena_create(), *keep = arena_create();
+    struct backfill b = {.t = target_expand(t, keep), .batch = batch};
+    char           *gtid = NULL;
     int             rc, full = 0;
 
+    t = b.t;
     b.t0 = b.last_progress = common_now();
     rc = backfill_open(ctl, &b);
     if (rc)
@@ -228,12 +286,15 @@ backfill_run(struct ctl *ctl, const struct backfill_target *t, int64_t batch, in
         printf("%s already has %s; nothing to do\n", t->name, t->nonempty_what);
         goto done;
     }
-    /* One snapshot of the monolith for every read (InnoDB repeatable read). */
+    /* One snapshot of the monolith for every read (InnoDB repeatable read);
+     * a domain's also says where in the binlog it stands. */
     if (rc == ERR_OK)
-        rc = mdb_begin(b.mono);
+        rc = t->map != NULL ? mdb_begin_snapshot(b.mono, keep, &gtid) : mdb_begin(b.mono);
     if (rc == ERR_OK)
         rc = backfill_copy(&b, a);
     mdb_rollback(b.mono);
+    if (rc == ERR_OK && t->map != NULL)
+        rc = stream_handover(&b, a, gtid);
     if (rc) {
         common_fail("backfill %s failed after %lld of %lld %s (see the log line above); it is "
                     "safe to run again",
@@ -246,6 +307,7 @@ done:
     db_free(b.dst);
     mdb_free(b.mono);
     arena_destroy(a);
+    arena_destroy(keep);
     return rc ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 }
 

@@ -39,12 +39,19 @@ struct backfill_table {
     int               whole; /* 1: everything in one page (rows refer to each other) */
 };
 
+struct map_domain;
+
+/* A target is either its own tables (below) or a live-migration domain's
+ * mapping (map, migrate/map/map.h), whose copy steps, finishing statement
+ * and emptiness check are used instead; the run then also records the
+ * snapshot's GTID in the target's sync_position, where souk-sync starts. */
 struct backfill_target {
     const char *name;          /* "catalog": also its ctl_target (the dsn) */
     const char *nonempty_sql;  /* target: one boolean, true when --if-empty has nothing to do */
     const char *nonempty_what; /* "products": "catalog already has products" */
     const struct backfill_table *tables;     /* in copy order */
     const char                  *finish_sql; /* target, after every table (sequences, aggregates) */
+    const struct map_domain     *map;        /* or: the domain's mapping */
 };
 
 /* One run: the connections, the page size and the counters. */

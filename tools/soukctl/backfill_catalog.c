@@ -180,4 +180,5 @@ const struct backfill_target backfill_catalog = {
     " FROM (VALUES ('products', (SELECT max(id) FROM products)),"
     "              ('categories', (SELECT max(id) FROM categories))) AS s(t, m)"
     " WHERE m IS NOT NULL AND pg_get_serial_sequence(t, 'id') IS NOT NULL",
+    NULL,
 };

@@ -42,4 +42,5 @@ const struct backfill_target backfill_users = {
     users_tables,
     "SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users"
     " HAVING max(id) IS NOT NULL",
+    NULL,
 };
