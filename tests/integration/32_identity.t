@@ -61,7 +61,7 @@ ok($u->{id} > mono1('SELECT MAX(id) FROM users'), '... above everything the mono
 # id the monolith has not heard of) must not reach it.
 my $pid = mono1('SELECT MIN(p.id) FROM products p JOIN inventory i ON i.product_id = p.id
     WHERE i.stock > 5');
-my $res = http(POST => $msvc->url . '/api/v1/cart/items', {json => {product_id => $pid,
+my $res = http(POST => $msvc->url . '/api/v1/cart/items', {json => {product_id => $pid + 0,
     quantity => 2}, headers => {Authorization => "Bearer $m->{token}"}});
 is($res->{status}, 200, 'Mo adds to the monolith cart') or diag $res->{body};
 $res = http(GET => $msvc->url . '/api/v1/cart', {headers => {Authorization => "Bearer $u->{token}"}});

@@ -18,8 +18,10 @@ static const char backfill_usage[] =
     "usage: soukctl backfill catalog|users|reviews [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
-    "the monolith's ids, all read from one snapshot, then moves the service's id\n"
-    "sequences past the largest id. Writes no events. Safe to repeat: rows the\n"
+    "the monolith's ids, all read from one snapshot. The service's id sequences\n"
+    "then allocate even ids above every id the monolith has given, and the monolith\n"
+    "(which must run with auto_increment_increment=2, auto_increment_offset=1)\n"
+    "odd ones, so no id is ever given twice. Writes no events. Safe to repeat: rows the\n"
     "service already has are not duplicated (and not overwritten, except catalog\n"
     "products still at version 1).\n"
     "\n"
@@ -151,9 +153,12 @@ backfill_copy(struct backfill *b, struct arena *a)
     size_t k;
     int    rc = ERR_OK;
 
+    /* Ids first: a monolith that would hand out the service's ids stops
+     * the run before anything is copied. */
+    rc = backfill_ident(b, a);
     for (k = 0; rc == ERR_OK && b->t->tables[k].what != NULL; k++)
         rc = table_copy(b, k, a);
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && b->t->finish_sql != NULL)
         rc = db_exec_sql(b->dst, a, b->t->finish_sql, 0, NULL, NULL);
     return rc;
 }

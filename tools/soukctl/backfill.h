@@ -44,7 +44,11 @@ struct backfill_target {
     const char *nonempty_sql;  /* target: one boolean, true when --if-empty has nothing to do */
     const char *nonempty_what; /* "products": "catalog already has products" */
     const struct backfill_table *tables;     /* in copy order */
-    const char                  *finish_sql; /* target, after every table (sequences, aggregates) */
+    const char                  *finish_sql; /* target, after every table (aggregates) */
+    /* Tables whose ids the service allocates from a sequence on column id,
+     * named alike on both sides; after the copy each sequence is moved to
+     * the migration's identity scheme (backfill_ident.c). NULL-terminated. */
+    const char *const *ident;
 };
 
 /* One run: the connections, the page size and the counters. */
@@ -64,6 +68,12 @@ MUST_CHECK int backfill_rows_page(struct backfill *b, const struct backfill_tabl
                                   struct arena *a, int64_t *after, size_t *n);
 /* Run sql on the target with rows (stolen) dumped as its $1. */
 MUST_CHECK int backfill_write(struct backfill *b, struct arena *a, const char *sql, json_t *rows);
+
+/* The identity scheme (migrate/README.md "Identity"): refuses (ERR_INVALID,
+ * with a message) a monolith whose MariaDB does not allocate odd ids, then
+ * moves each of t->ident's sequences on b->dst to INCREMENT BY 2 and the
+ * first even number above every id either side has allocated or reserved. */
+MUST_CHECK int backfill_ident(struct backfill *b, struct arena *a);
 
 extern const struct backfill_target backfill_catalog, backfill_users, backfill_reviews;
 

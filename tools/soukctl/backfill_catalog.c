@@ -171,13 +171,7 @@ static const struct backfill_table catalog_tables[] = {
 };
 
 const struct backfill_target backfill_catalog = {
-    "catalog",
-    "SELECT EXISTS (SELECT 1 FROM products)",
-    "products",
-    catalog_tables,
-    /* Past the largest id, so the catalog's next insert does not collide. */
-    "SELECT setval(pg_get_serial_sequence(t, 'id'), m, true)"
-    " FROM (VALUES ('products', (SELECT max(id) FROM products)),"
-    "              ('categories', (SELECT max(id) FROM categories))) AS s(t, m)"
-    " WHERE m IS NOT NULL AND pg_get_serial_sequence(t, 'id') IS NOT NULL",
+    "catalog",  "SELECT EXISTS (SELECT 1 FROM products)",
+    "products", catalog_tables,
+    NULL,       (const char *const[]){"products", "categories", NULL},
 };

@@ -36,10 +36,6 @@ static const struct backfill_table users_tables[] = {
 /* clang-format on */
 
 const struct backfill_target backfill_users = {
-    "users",
-    "SELECT EXISTS (SELECT 1 FROM users)",
-    "users",
-    users_tables,
-    "SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users"
-    " HAVING max(id) IS NOT NULL",
+    "users", "SELECT EXISTS (SELECT 1 FROM users)", "users", users_tables,
+    NULL,    (const char *const[]){"users", NULL},
 };
