@@ -70,7 +70,9 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/bin/soukctl: $(CTL_OBJ) $(LIBSOUK)
+# soukctl backfill copies through the domains' table mappings (migrate/map).
+MAP_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/map/*.c))
+$(BUILD)/bin/soukctl: $(CTL_OBJ) $(MAP_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

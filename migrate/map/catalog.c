@@ -19,16 +19,17 @@
  * The category is read from the catalog's own categories (synced first). */
 #define PRODUCT_PART(sku, name, desc, brand, cat, amount, cur, created, updated)                   \
     "jsonb_build_object('sku', " sku "::text, 'name', " name "::text, 'description', " desc        \
-    "::text, 'brand', " brand "::text, 'category', (SELECT jsonb_build_object('id', c.id, 'slug',"  \
-    " c.slug, 'name', c.name) FROM categories c WHERE c.id = " cat "::bigint), 'price',"          \
-    " jsonb_build_object('amount', " amount "::bigint, 'currency', " cur "::text),"               \
+    "::text, 'brand', " brand "::text, 'category', (SELECT jsonb_build_object('id', c.id, 'slug'," \
+    " c.slug, 'name', c.name) FROM categories c WHERE c.id = " cat "::bigint), 'price',"           \
+    " jsonb_build_object('amount', " amount "::bigint, 'currency', " cur "::text),"                \
     " 'created_at', left(" created "::text, 19) || 'Z', 'updated_at', left(" updated               \
     "::text, 19) || 'Z')"
 
 /* What a new document holds beyond its row (the catalog's PRODUCT_INSERT). */
 #define PRODUCT_FRESH(id, attrs, stock, rcount, rsum)                                              \
-    "jsonb_build_object('id', " id "::bigint, 'images', '[]'::jsonb, 'attributes', coalesce("     \
-    attrs "::jsonb, '{}'::jsonb), 'stock', " stock "::bigint, 'rating', rating_doc(" rcount       \
+    "jsonb_build_object('id', " id                                                                 \
+    "::bigint, 'images', '[]'::jsonb, 'attributes', coalesce(" attrs                               \
+    "::jsonb, '{}'::jsonb), 'stock', " stock "::bigint, 'rating', rating_doc(" rcount              \
     "::bigint, " rsum "::bigint))"
 
 /* An event's payload as souk-catalog writes it (services/catalog/events.c). */
@@ -41,22 +42,29 @@
 /* A products row, inserted or updated (an update for a product the backfill
  * has not copied yet creates it, so stream and copy meet in any order). A
  * write that changes nothing moves nothing. */
-static const char PRODUCT_PUT[] =
-    "WITH n AS (SELECT " PRODUCT_PART("$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10")
-    " AS part),"
-    " p AS (INSERT INTO products AS x (id, version, doc)"
-    " SELECT $1::bigint, 1, " PRODUCT_FRESH("$1", "NULL", "0", "0", "0") " || n.part FROM n"
-    " ON CONFLICT (id) DO UPDATE SET version = x.version + 1, updated_at = now(),"
-    " doc = x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
-    " WHERE x.doc IS DISTINCT FROM"
-    " x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
-    " RETURNING id, version, doc, xmax = 0 AS fresh)"
-    " SELECT CASE WHEN fresh THEN 'product.created' ELSE 'product.updated' END, id, " PAYLOAD("p")
-    " FROM p"
-    " UNION ALL SELECT 'product.price_changed', id, (" PAYLOAD("p") ")::jsonb ||"
-    " jsonb_build_object('old_price', jsonb_build_object('amount', $11::bigint, 'currency',"
-    " $12::text))::text FROM p WHERE NOT fresh AND $11::bigint IS NOT NULL"
-    " AND ($11::bigint, $12::text) IS DISTINCT FROM ($7::bigint, $8::text)";
+static const char PRODUCT_PUT[] = "WITH n AS (SELECT " PRODUCT_PART(
+    "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9",
+    "$10") " AS part),"
+           " p AS (INSERT INTO products AS x (id, version, doc)"
+           " SELECT $1::bigint, 1, " PRODUCT_FRESH(
+               "$1", "NULL", "0", "0",
+               "0") " || n.part FROM n"
+                    " ON CONFLICT (id) DO UPDATE SET version = x.version + 1, updated_at = now(),"
+                    " doc = x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
+                    " WHERE x.doc IS DISTINCT FROM"
+                    " x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
+                    " RETURNING id, version, doc, xmax = 0 AS fresh)"
+                    " SELECT CASE WHEN fresh THEN 'product.created' ELSE 'product.updated' END, "
+                    "id, " PAYLOAD(
+                        "p") " FROM p"
+                             " UNION ALL SELECT 'product.price_changed', id, (" PAYLOAD(
+                                 "p") ")::jsonb ||"
+                                      " jsonb_build_object('old_price', "
+                                      "jsonb_build_object('amount', $11::bigint, 'currency',"
+                                      " $12::text))::text FROM p WHERE NOT fresh AND $11::bigint "
+                                      "IS NOT NULL"
+                                      " AND ($11::bigint, $12::text) IS DISTINCT FROM ($7::bigint, "
+                                      "$8::text)";
 
 /* A tombstone with the deleting version, as the catalog's own delete. */
 static const char PRODUCT_GONE[] =
@@ -68,7 +76,7 @@ static const char PRODUCT_GONE[] =
 /* One document change of a live product: $1 the id, then the statement's own. */
 #define DOC_WRITE(new_doc)                                                                         \
     "WITH p AS (UPDATE products x SET version = x.version + 1, updated_at = now(), doc = " new_doc \
-    " WHERE x.id = $1::bigint AND x.deleted_at IS NULL AND x.doc IS DISTINCT FROM " new_doc       \
+    " WHERE x.id = $1::bigint AND x.deleted_at IS NULL AND x.doc IS DISTINCT FROM " new_doc        \
     " RETURNING id, version, doc) SELECT 'product.updated', id, " PAYLOAD("p") " FROM p"
 
 /* An EAV row is one member of the attributes object ($4: the name before an
@@ -97,10 +105,11 @@ static const char CATEGORY_PUT[] =
 
 static const struct map_rule catalog_rules[] = {
     {"categories", MAP_INS | MAP_UPD, CATEGORY_PUT, {"id", "slug", "name", "parent_id", NULL}},
-    {"products", MAP_INS | MAP_UPD, PRODUCT_PUT,
-     {PRODUCT_COLS, "-price_minor", "-currency", NULL}},
+    {"products", MAP_INS | MAP_UPD, PRODUCT_PUT, {PRODUCT_COLS, "-price_minor", "-currency", NULL}},
     {"products", MAP_DEL, PRODUCT_GONE, {"id", NULL}},
-    {"product_attributes", MAP_INS | MAP_UPD, ATTR_PUT,
+    {"product_attributes",
+     MAP_INS | MAP_UPD,
+     ATTR_PUT,
      {"product_id", "name", "value", "-name", NULL}},
     {"product_attributes", MAP_DEL, ATTR_GONE, {"product_id", "name", NULL}},
     {"inventory", MAP_INS | MAP_UPD, STOCK_PUT, {"product_id", "stock", NULL}},
@@ -231,8 +240,8 @@ static const struct map_reverse catalog_reverse = {
 const struct map_domain map_catalog = {
     .name = "catalog",
     .db_env = "SOUK_CATALOG_DB",
-    .tables = (const char *const[]){"categories", "products", "product_attributes", "inventory",
-                                    NULL},
+    .tables =
+        (const char *const[]){"categories", "products", "product_attributes", "inventory", NULL},
     .apply = catalog_apply,
     .copy = catalog_copy,
     .copy_finish = NULL,

@@ -13,9 +13,9 @@
 
 #include "migrate/map/map.h"
 
-#define MAP_INS (1u << CDC_INSERT)
-#define MAP_UPD (1u << CDC_UPDATE)
-#define MAP_DEL (1u << CDC_DELETE)
+#define MAP_INS        (1u << CDC_INSERT)
+#define MAP_UPD        (1u << CDC_UPDATE)
+#define MAP_DEL        (1u << CDC_DELETE)
 #define MAP_PARAMS_MAX 16
 
 struct map_rule {

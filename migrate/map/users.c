@@ -42,11 +42,15 @@ static const char ADDRESS_PUT[] =
     " postal_code, 'country', country), 'version', version)::text FROM a";
 
 static const struct map_rule users_rules[] = {
-    {"users", MAP_INS | MAP_UPD, USER_PUT,
+    {"users",
+     MAP_INS | MAP_UPD,
+     USER_PUT,
      {"id", "email", "password_hash", "name", "role", "created_at", NULL}},
     /* The monolith deletes no accounts; a delete is mirrored (addresses cascade). */
     {"users", MAP_DEL, "DELETE FROM users WHERE id = $1::bigint", {"id", NULL}},
-    {"addresses", MAP_INS | MAP_UPD, ADDRESS_PUT,
+    {"addresses",
+     MAP_INS | MAP_UPD,
+     ADDRESS_PUT,
      {"user_id", "line1", "line2", "city", "postal_code", "country", "updated_at", NULL}},
     {"addresses", MAP_DEL, "DELETE FROM addresses WHERE user_id = $1::bigint", {"user_id", NULL}},
     {NULL, 0, NULL, {NULL}},
@@ -105,8 +109,8 @@ static const struct map_verify users_verify[] = {
 /* The account and its address as the service has them now, in the
  * monolith's columns ($1 the user id); no row when the account is gone. */
 static const struct map_reverse_step users_reverse_steps[] = {
-    {"SELECT id, email, password_hash, name, role, " MAP_PG_MY("created_at")
-     " FROM users WHERE id = $1::bigint",
+    {"SELECT id, email, password_hash, name, role, " MAP_PG_MY(
+         "created_at") " FROM users WHERE id = $1::bigint",
      /* The monolith's unique email: an account registered on the service
       * with an email the monolith gave another id (before cutover) would
       * fail here loudly rather than overwrite that account. */
@@ -114,8 +118,8 @@ static const struct map_reverse_step users_reverse_steps[] = {
      " VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE email = VALUES(email),"
      " password_hash = VALUES(password_hash), name = VALUES(name), role = VALUES(role)",
      "DELETE FROM users WHERE id = ?", 0},
-    {"SELECT user_id, line1, line2, city, postal_code, country, " MAP_PG_MY("updated_at")
-     " FROM addresses WHERE user_id = $1::bigint",
+    {"SELECT user_id, line1, line2, city, postal_code, country, " MAP_PG_MY(
+         "updated_at") " FROM addresses WHERE user_id = $1::bigint",
      "INSERT INTO addresses (user_id, line1, line2, city, postal_code, country, updated_at)"
      " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE line1 = VALUES(line1),"
      " line2 = VALUES(line2), city = VALUES(city), postal_code = VALUES(postal_code),"

@@ -33,7 +33,7 @@ is($nprod, 150, '150 products in the monolith');
 
 ($rc, $out, $err) = soukctl(\%env, qw(backfill catalog --batch 40));
 is($rc, 0, 'backfill exits 0') or diag $err;
-like($out, qr/^backfilled 150 products, $ncat categories in [\d.]+ s$/m, 'and says what it did');
+like($out, qr/^backfilled $ncat categories, 150 products in [\d.]+ s$/m, 'and says what it did');
 like($err, qr/^backfill: products\s+150\/150\s/m, 'progress on stderr ends at the total');
 
 is(cat1('SELECT count(*) FROM products'), $nprod, 'as many products in catalog');

@@ -37,8 +37,8 @@ mono_odd(struct backfill *b, struct arena *a)
     int              rc;
 
     rc = mdb_query(b->mono, a,
-                   "SELECT @@GLOBAL.auto_increment_increment, @@GLOBAL.auto_increment_offset",
-                   NULL, 0, &rs);
+                   "SELECT @@GLOBAL.auto_increment_increment, @@GLOBAL.auto_increment_offset", NULL,
+                   0, &rs);
     if (rc)
         return rc;
     if (mdb_i64(rs, 0, 0) == 2 && mdb_i64(rs, 0, 1) == 1)
@@ -69,15 +69,18 @@ seq_move(struct backfill *b, struct arena *a, const char *table)
 }
 
 int
+backfill_ident_check(struct backfill *b, struct arena *a)
+{
+    return b->d->ident != NULL ? mono_odd(b, a) : ERR_OK;
+}
+
+int
 backfill_ident(struct backfill *b, struct arena *a)
 {
     const char *const *t;
-    int                rc;
+    int                rc = ERR_OK;
 
-    if (b->t->ident == NULL)
-        return ERR_OK;
-    rc = mono_odd(b, a);
-    for (t = b->t->ident; rc == ERR_OK && *t != NULL; t++)
+    for (t = b->d->ident; t != NULL && rc == ERR_OK && *t != NULL; t++)
         rc = seq_move(b, a, *t);
     return rc;
 }
