@@ -94,8 +94,9 @@ for my $email ('before@map.test', 'after3@map.test', 'demo@souk.test') {
 
 # --- reverse: from cutover on, the service's writes go back into the monolith -------------
 my $skipped0 = metric_value($sync->url, 'souk_sync_skipped_total') // 0;
+# The monolith's own account (privileges on its database only) may set skip_replication.
 my $rev = spawn_service('sync', SOUK_SYNC_DOMAIN => 'users', SOUK_SYNC_REVERSE => 1,
-    SOUK_MONOLITH_DB => $admin_dsn, SOUK_USERS_DB => $users->{dsn},
+    SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_USERS_DB => $users->{dsn},
     SOUK_REVERSE_DB => $inbox->{dsn}, SOUK_AMQP_URL => $amqp);
 my $new = register($usvc, 'new@map.test');
 ok($new->{id} % 2 == 0, "an account registered on souk-users has an even id ($new->{id})");
