@@ -120,8 +120,21 @@ user_apply(struct work *w, const struct cdc_change *c)
 static int
 reviews_apply(struct work *w, const struct cdc_change *c)
 {
+    struct cdc_change gone;
+    int               rc;
+
     if (map_value(c, "id") == NULL)
         return ERR_INVALID;
+    /* An update that changes the key is the old row's delete and the new one's upsert. */
+    if (c->op == CDC_UPDATE && map_before(c, "id") != NULL &&
+        strcmp(map_before(c, "id"), map_value(c, "id")) != 0) {
+        gone = *c;
+        gone.op = CDC_DELETE;
+        gone.after = NULL;
+        rc = reviews_apply(w, &gone);
+        if (rc)
+            return rc;
+    }
     if (strcmp(c->table, "reviews") == 0)
         return review_apply(w, c);
     if (strcmp(c->table, "products") == 0)
