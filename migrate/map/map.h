@@ -78,7 +78,7 @@ struct map_domain {
     const struct map_verify *verify;
     /* Service tables whose column id a sequence allocates, named alike on
      * both sides: the backfill moves them to the identity scheme
-     * (migrate/README.md "Identity"). NULL-terminated, or NULL. */
+     * (migrate/map/README.md "Identity"). NULL-terminated, or NULL. */
     const char *const        *ident;
     const struct map_reverse *reverse; /* NULL: no reverse sync (yet) */
 };

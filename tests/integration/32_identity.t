@@ -1,4 +1,4 @@
-# Identity across the migration (issue 14, migrate/README.md "Identity"): once a domain is
+# Identity across the migration (issue 14, migrate/map/README.md "Identity"): once a domain is
 # backfilled, the monolith and the service allocate ids that can never meet (the monolith
 # odd: MariaDB auto_increment_increment=2, offset=1; the service even, above everything the
 # monolith had allocated at backfill: its sequence INCREMENT BY 2). The defect this
