@@ -196,7 +196,8 @@ static const struct map_verify reviews_verify[] = {
 /* ratings from the rows, as the service keeps them (store.c RATING_ADD): a
  * share lock holds off review inserts, so no increment made meanwhile is
  * overwritten. One implicit transaction (several statements, no params). */
-/* ---- reverse sync: a review made on the service, into the monolith ----------------------------- */
+/* ---- reverse sync: a review made on the service, into the monolith -----------------------------
+ */
 
 /* Reviews are never changed or deleted, so a put is an insert that a repeat
  * leaves alone (ON DUPLICATE KEY: unlike INSERT IGNORE it still refuses a
