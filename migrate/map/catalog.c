@@ -41,7 +41,7 @@
 
 /* A products row, inserted or updated (an update for a product the backfill
  * has not copied yet creates it, so stream and copy meet in any order). A
- * write that changes nothing moves nothing. */
+ * write that changes nothing moves nothing; a tombstone stays one. */
 /* clang-format off */
 static const char PRODUCT_PUT[] =
     "WITH n AS (SELECT " PRODUCT_PART("$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10")
@@ -50,7 +50,7 @@ static const char PRODUCT_PUT[] =
     " SELECT $1::bigint, 1, " PRODUCT_FRESH("$1", "NULL", "0", "0", "0") " || n.part FROM n"
     " ON CONFLICT (id) DO UPDATE SET version = x.version + 1, updated_at = now(),"
     " doc = x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
-    " WHERE x.doc IS DISTINCT FROM"
+    " WHERE x.deleted_at IS NULL AND x.doc IS DISTINCT FROM"
     " x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
     " RETURNING id, version, doc, xmax = 0 AS fresh)"
     " SELECT CASE WHEN fresh THEN 'product.created' ELSE 'product.updated' END, id, "
