@@ -253,7 +253,13 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
     if (if_empty)
         rc = target_filled(&b, a, &full);
     if (rc == ERR_OK && full) {
-        printf("%s already has %s; nothing to do\n", t->name, main_what(t));
+        /* Nothing to copy, but a shop filled before the identity scheme
+         * existed still gets it (idempotent; never moves a sequence back). */
+        rc = backfill_ident_check(&b, a);
+        if (rc == ERR_OK)
+            rc = backfill_ident(&b, a);
+        if (rc == ERR_OK)
+            printf("%s already has %s; nothing to do\n", t->name, main_what(t));
         goto done;
     }
     /* One snapshot of the monolith for every read (InnoDB repeatable read),
