@@ -205,8 +205,8 @@ static const struct map_reverse_step catalog_reverse_steps[] = {
     /* created_at stays the monolith's; updated_at moves only when the second
      * differs (documents keep seconds, the monolith milliseconds). A product
      * someone ordered stays (order_items refers to it). */
-    {"SELECT id, doc->>'sku', doc->>'name', doc->>'description', doc->'category'->>'id',"
-     " doc->>'brand', doc->'price'->>'amount', doc->'price'->>'currency', " MY_DT("created_at") ","
+    {"SELECT id, doc->>'sku', doc->>'name', coalesce(doc->>'description', ''),"
+     " doc->'category'->>'id', coalesce(doc->>'brand', ''), doc->'price'->>'amount', doc->'price'->>'currency', " MY_DT("created_at") ","
      " " MY_DT("updated_at") " FROM products WHERE id = $1::bigint AND deleted_at IS NULL",
      "INSERT INTO products (id, sku, name, description, category_id, brand, price_minor, currency,"
      " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
