@@ -199,7 +199,7 @@ static const struct map_reverse_step catalog_reverse_steps[] = {
      " FROM categories c JOIN up ON c.id = up.parent_id WHERE up.depth < 64)"
      " SELECT id, slug, name, parent_id FROM up ORDER BY depth DESC",
      "INSERT INTO categories (id, slug, name, parent_id) VALUES (?, ?, ?, ?)"
-     " ON DUPLICATE KEY UPDATE slug = VALUES(slug), name = VALUES(name),"
+     " ON DUPLICATE KEY UPDATE slug = " MAP_SAME_ID("slug") ", name = VALUES(name),"
      " parent_id = VALUES(parent_id)",
      NULL, 0},
     /* created_at stays the monolith's; updated_at moves only when the second
@@ -210,7 +210,7 @@ static const struct map_reverse_step catalog_reverse_steps[] = {
      " " MY_DT("updated_at") " FROM products WHERE id = $1::bigint AND deleted_at IS NULL",
      "INSERT INTO products (id, sku, name, description, category_id, brand, price_minor, currency,"
      " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-     " ON DUPLICATE KEY UPDATE sku = VALUES(sku), name = VALUES(name),"
+     " ON DUPLICATE KEY UPDATE sku = " MAP_SAME_ID("sku") ", name = VALUES(name),"
      " description = VALUES(description), category_id = VALUES(category_id),"
      " brand = VALUES(brand), price_minor = VALUES(price_minor), currency = VALUES(currency),"
      " updated_at = IF(DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') = VALUES(updated_at),"

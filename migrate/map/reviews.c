@@ -201,13 +201,15 @@ static const struct map_verify reviews_verify[] = {
 
 /* Reviews are never changed or deleted, so a put is an insert that a repeat
  * leaves alone (ON DUPLICATE KEY: unlike INSERT IGNORE it still refuses a
- * review whose product or user the monolith lacks, which is retried). */
+ * review whose product or user the monolith lacks, which is retried); one
+ * that clashes with another id's review of the same product and user fails
+ * (id set to NULL, as MAP_SAME_ID in rules.h) instead of vanishing. */
 static const struct map_reverse_step reviews_reverse_steps[] = {
     {"SELECT id, product_id, user_id, (doc->>'rating')::int, coalesce(doc->>'title', ''),"
      " doc->>'body', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
      " FROM reviews WHERE id = $1::bigint",
      "INSERT INTO reviews (id, product_id, user_id, rating, title, body, created_at)"
-     " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id",
+     " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = IF(id = VALUES(id), id, NULL)",
      NULL, 0},
     {NULL, NULL, NULL, 0},
 };

@@ -122,4 +122,15 @@ is(users("SELECT version FROM addresses WHERE user_id = $new->{id}")->[0][0], 1,
 is(users(q{SELECT count(*) FROM outbox WHERE type = 'user.address_changed'})->[0][0], 4,
     'souk-users announced its two address writes, the stream added none');
 
+# An email the monolith gave another id (registered there directly while the forward sync
+# was stopped) never lets reverse sync overwrite that account: the event fails loudly.
+$sync->stop;
+my $mclash = register($msvc, 'clash@map.test');
+my $hash = mono("SELECT password_hash FROM users WHERE id = $mclash->{id}")->[0][0];
+my $uclash = register($usvc, 'clash@map.test');
+isnt($uclash->{id}, $mclash->{id}, 'two accounts, two ids');
+ok(wait_until('refused', sub { $rev->stderr_text =~ /aggregate $uclash->{id}\) not written back/ },
+    20), 'reverse sync refuses the clashing account (logged, retried)');
+is_deeply(mono("SELECT id, password_hash FROM users WHERE email = 'clash\@map.test'"),
+    [[$mclash->{id}, $hash]], 'the monolith\'s account keeps its id and password');
 done_testing();
