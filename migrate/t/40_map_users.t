@@ -112,9 +112,11 @@ is($res->{status}, 200, 'the account made on souk-users logs in on the monolith 
 is($res->{json}{user}{id}, $new->{id}, '... with the same id');
 
 # No echo: the monolith transactions reverse sync wrote carry skip_replication, so the
-# forward stream skips them and souk-users' rows and events do not move again.
+# forward stream skips them and souk-users' rows and events do not move again. (Two at
+# least: one per account; a third event may find its rows written already, and a
+# transaction that changes no row leaves nothing in the binlog.)
 ok(wait_until('forward skipped them', sub {
-    (metric_value($sync->url, 'souk_sync_skipped_total') // 0) >= $skipped0 + 3 }, 20),
+    (metric_value($sync->url, 'souk_sync_skipped_total') // 0) >= $skipped0 + 2 }, 20),
     'souk-sync skipped the reverse transactions (souk_sync_skipped_total)')
     or diag join "\n", grep {/^souk_sync/} split /\n/, http(GET => $sync->url . '/metrics')->{body};
 is(users("SELECT version FROM addresses WHERE user_id = $new->{id}")->[0][0], 1,
