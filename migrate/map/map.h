@@ -73,7 +73,7 @@ struct map_domain {
      * transaction is rolled back and retried or the sync stops). */
     int (*apply)(struct work *w, const struct cdc_change *c);
     const struct map_copy   *copy;          /* backfill steps, in order */
-    const char              *copy_finish;   /* service, after the copy (sequences, aggregates) */
+    const char              *copy_finish;   /* service, after the copy (aggregates; not sequences) */
     const char              *copy_nonempty; /* service: one boolean, true when it has data */
     const struct map_verify *verify;
     /* Service tables whose column id a sequence allocates, named alike on
