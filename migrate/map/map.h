@@ -72,8 +72,8 @@ struct map_domain {
      * copied, leaves the same rows. ERR_OK, or a code from db.h (the
      * transaction is rolled back and retried or the sync stops). */
     int (*apply)(struct work *w, const struct cdc_change *c);
-    const struct map_copy   *copy;          /* backfill steps, in order */
-    const char              *copy_finish;   /* service, after the copy (aggregates; not sequences) */
+    const struct map_copy   *copy;        /* backfill steps, in order */
+    const char              *copy_finish; /* service, after the copy (aggregates; not sequences) */
     const char              *copy_nonempty; /* service: one boolean, true when it has data */
     const struct map_verify *verify;
     /* Service tables whose column id a sequence allocates, named alike on
