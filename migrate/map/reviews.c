@@ -196,6 +196,29 @@ static const struct map_verify reviews_verify[] = {
 /* ratings from the rows, as the service keeps them (store.c RATING_ADD): a
  * share lock holds off review inserts, so no increment made meanwhile is
  * overwritten. One implicit transaction (several statements, no params). */
+/* ---- reverse sync: a review made on the service, into the monolith -----------------------------
+ */
+
+/* Reviews are never changed or deleted, so a put is an insert that a repeat
+ * leaves alone (ON DUPLICATE KEY: unlike INSERT IGNORE it still refuses a
+ * review whose product or user the monolith lacks, which is retried); one
+ * that clashes with another id's review of the same product and user fails
+ * (id set to NULL, as MAP_SAME_ID in rules.h) instead of vanishing. */
+static const struct map_reverse_step reviews_reverse_steps[] = {
+    {"SELECT id, product_id, user_id, (doc->>'rating')::int, coalesce(doc->>'title', ''),"
+     " doc->>'body', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
+     " FROM reviews WHERE id = $1::bigint",
+     "INSERT INTO reviews (id, product_id, user_id, rating, title, body, created_at)"
+     " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = IF(id = VALUES(id), id, NULL)",
+     NULL, 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const struct map_reverse reviews_reverse = {
+    (const char *const[]){"review.created", NULL},
+    reviews_reverse_steps,
+};
+
 const struct map_domain map_reviews = {
     .name = "reviews",
     .db_env = "SOUK_REVIEWS_DB",
@@ -207,9 +230,10 @@ const struct map_domain map_reviews = {
         " INSERT INTO ratings AS a (product_id, count, sum)"
         " SELECT product_id, count(*), sum((doc->>'rating')::bigint) FROM reviews GROUP BY "
         "product_id"
-        " ON CONFLICT (product_id) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum;"
-        " SELECT setval(pg_get_serial_sequence('reviews', 'id'), max(id)) FROM reviews"
-        " HAVING max(id) IS NOT NULL",
+        " ON CONFLICT (product_id) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum",
     .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM reviews)",
     .verify = reviews_verify,
+    /* Sequences: the identity scheme (soukctl backfill_ident.c), not setval. */
+    .ident = (const char *const[]){"reviews", NULL},
+    .reverse = &reviews_reverse,
 };

@@ -12,20 +12,25 @@
  * stays: a repeat never resets stock that moved. Version 0, catalog version
  * 0: the first stock change is version 1, and any product event is newer. */
 /* clang-format off */
-static const struct backfill_table inventory_tables[] = {
+static const struct map_copy inventory_tables[] = {
     {"products", "SELECT COUNT(*) FROM products",
      "SELECT p.id, COALESCE(i.stock, 0) FROM products p"
      " LEFT JOIN inventory i ON i.product_id = p.id WHERE p.id > ? ORDER BY p.id LIMIT ?",
      "INSERT INTO stock (product_id, received, on_hand)"
      " SELECT (r->>0)::bigint, (r->>1)::bigint, (r->>1)::bigint"
      " FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT (product_id) DO NOTHING",
-     NULL, 0},
-    {NULL, NULL, NULL, NULL, NULL, 0},
+     0},
+    {NULL, NULL, NULL, NULL, 0},
 };
 /* clang-format on */
 
 /* No sequence to move (ids are the catalog's); fresh planner statistics for
- * the reservation path's ANY($1) lookups after a bulk load. */
-const struct backfill_target backfill_inventory = {
-    "inventory", "SELECT EXISTS (SELECT 1 FROM stock)", "stock", inventory_tables, "ANALYZE stock",
+ * the reservation path's ANY($1) lookups after a bulk load. Copy steps only:
+ * inventory is backfilled, not (yet) live-migrated. */
+const struct map_domain backfill_inventory = {
+    .name = "inventory",
+    .db_env = "SOUK_INVENTORY_DB",
+    .copy = inventory_tables,
+    .copy_finish = "ANALYZE stock",
+    .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM stock)",
 };

@@ -25,7 +25,7 @@
 
 /* A payment payments already has (same id or same order) stays. */
 /* clang-format off */
-static const struct backfill_table payments_tables[] = {
+static const struct map_copy payments_tables[] = {
     {"payments", "SELECT COUNT(*) FROM payments", PAYMENTS_READ,
      "INSERT INTO payments (id, order_id, user_id, state, amount_minor, currency, card_last4,"
      " idempotency_key, provider_ref, attempts, failure, created_at, updated_at)"
@@ -36,7 +36,7 @@ static const struct backfill_table payments_tables[] = {
      " CASE WHEN r->>5 = 'DECLINED' THEN 'declined' END,"
      " (r->>8)::timestamptz, (r->>8)::timestamptz"
      " FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT DO NOTHING",
-     NULL, 0},
+     0},
     {"provider charges", "SELECT COUNT(*) FROM payments", PAYMENTS_READ,
      "INSERT INTO provider.charges (idempotency_key, order_id, amount_minor, currency, outcome,"
      " ref, authorized, captured, refunded, created_at, authorized_at, captured_at, refunded_at)"
@@ -51,16 +51,19 @@ static const struct backfill_table payments_tables[] = {
      " CASE WHEN r->>5 <> 'DECLINED' THEN (r->>8)::timestamptz END,"
      " CASE WHEN r->>5 = 'REFUNDED' THEN (r->>8)::timestamptz END"
      " FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT DO NOTHING",
-     NULL, 0},
-    {NULL, NULL, NULL, NULL, NULL, 0},
+     0},
+    {NULL, NULL, NULL, NULL, 0},
 };
 /* clang-format on */
 
-const struct backfill_target backfill_payments = {
-    "payments",
-    "SELECT EXISTS (SELECT 1 FROM payments)",
-    "payments",
-    payments_tables,
-    "SELECT setval(pg_get_serial_sequence('payments', 'id'), max(id)) FROM payments"
-    " HAVING max(id) IS NOT NULL",
+/* Payment ids follow the identity scheme (backfill_ident.c), like order ids. */
+static const char *const payments_ident[] = {"payments", NULL};
+
+/* Copy steps only: payments is backfilled, not (yet) live-migrated. */
+const struct map_domain backfill_payments = {
+    .name = "payments",
+    .db_env = "SOUK_PAYMENTS_DB",
+    .copy = payments_tables,
+    .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM payments)",
+    .ident = payments_ident,
 };
