@@ -1,0 +1,70 @@
+/*
+ * map.h - the table mapping of each migrating domain, in one place: how the
+ * monolith's rows become the service's rows (forward sync, backfill), and the
+ * canonical rows of each side (verify). One file per domain (reviews.c,
+ * catalog.c, ...), one registry (map.c). Forward sync (migrate/sync) calls
+ * apply inside the service database's transaction that also moves the stream
+ * position; soukctl backfill runs copy; verify compares the rows of verify.
+ */
+#ifndef SOUK_MAP_H
+#define SOUK_MAP_H
+
+#include <stddef.h>
+
+#include "migrate/cdc/cdc.h"
+
+struct work;
+
+/* One bulk-copy step of the backfill (the shape of soukctl's backfill_table
+ * without its page function): read_sql pages the monolith by key, write_sql
+ * writes one page on the service's database. */
+struct map_copy {
+    const char *what;      /* "reviews": progress and summary; NULL ends the list */
+    const char *count_sql; /* monolith: how many rows there are to copy */
+    /* Monolith: two '?' parameters, the key to start after and the page size;
+     * column 0 is the key (a positive integer, ascending). */
+    const char *read_sql;
+    /* Service: $1 is the page as a JSON array with one array per row, the
+     * read_sql columns as strings (null for NULL), so r->>0 is the key. */
+    const char *write_sql;
+    int         whole; /* 1: everything in one page (rows refer to each other) */
+};
+
+/* The canonical rows (migrate/README.md) of one mapped entity on each side,
+ * for verify: both statements take the key to start after and a page size
+ * ('?' ? on the monolith, $1 $2 on the service), answer the key in column 0,
+ * then the same columns in the same canonical text, ordered by key. */
+struct map_verify {
+    const char *what; /* "reviews"; NULL ends the list */
+    const char *mono_sql;
+    const char *svc_sql;
+};
+
+struct map_domain {
+    const char        *name;   /* "reviews" (souk-sync --domain, soukctl migrate DOMAIN) */
+    const char        *db_env; /* "SOUK_REVIEWS_DB": the service's database */
+    const char *const *tables; /* the monolith tables it captures, NULL-terminated */
+    /* Apply one captured change to the service's database (w->db, inside the
+     * transaction that also records the position; w->arena for the change).
+     * Idempotent: applying a change twice, or one the backfill already
+     * copied, leaves the same rows. ERR_OK, or a code from db.h (the
+     * transaction is rolled back and retried or the sync stops). */
+    int (*apply)(struct work *w, const struct cdc_change *c);
+    const struct map_copy   *copy;        /* backfill steps, in order */
+    const char              *copy_finish; /* service, after the copy (sequences, aggregates) */
+    const char              *copy_nonempty; /* service: one boolean, true when it has data */
+    const struct map_verify *verify;
+};
+
+/* The domain called name, or NULL. */
+const struct map_domain *map_find(const char *name);
+/* Every domain, NULL-terminated (map.c). */
+extern const struct map_domain *const map_domains[];
+
+/* Column col of c's newest image (after, or before for a delete): its
+ * canonical text, NULL for SQL NULL or when c has no such column. */
+const char *map_value(const struct cdc_change *c, const char *col);
+/* The same from the before image (NULL for an insert). */
+const char *map_before(const struct cdc_change *c, const char *col);
+
+#endif
