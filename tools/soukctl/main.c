@@ -23,6 +23,7 @@ static const struct ctl_cmd {
     {"search", search_main, "rebuild the search index from the catalog (search rebuild)"},
     {"status", status_main, "every process of the local shop: up/down, ready, version, routes"},
     {"logs", logs_main, "the local shop's logs, filtered (logs -f --level warn gateway)"},
+    {"migrate", migrate_main, "live migration playbook (migrate reviews verify, migrate status)"},
     {NULL, NULL, NULL},
 };
 

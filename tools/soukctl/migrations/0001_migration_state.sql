@@ -1,0 +1,33 @@
+-- soukctl migrate's state (docs/migration.md): one row per domain being moved from the
+-- monolith to its service, and the log of every step run, by whom and when.
+
+-- step: the last step started (status running) or finished (done, failed).
+CREATE TABLE migration_state (
+    domain          text PRIMARY KEY,
+    step            text NOT NULL,
+    status          text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    canary_percent  integer,
+    detail          text NOT NULL DEFAULT '',
+    updated_by      text NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    sync_listen     text,        -- souk-sync's /metrics address while it runs
+    reverse_listen  text,        -- the reverse sync's, from cutover on
+    verify_at       timestamptz, -- the last verify: when, whether both sides agreed, and what
+    verify_ok       boolean,
+    verify_detail   text,
+    hold_ms         bigint,      -- how long the last cutover held the domain's writes
+    marker_token    text         -- the last cutover marker written to the monolith
+);
+
+CREATE TABLE migration_log (
+    id          bigserial PRIMARY KEY,
+    domain      text NOT NULL,
+    step        text NOT NULL,
+    outcome     text NOT NULL CHECK (outcome IN ('started', 'done', 'failed')),
+    detail      text NOT NULL DEFAULT '',
+    who         text NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    duration_ms bigint
+);
+
+CREATE INDEX migration_log_domain ON migration_log (domain, id);
