@@ -35,19 +35,25 @@ CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 GW_DIRS  := edge proxy policy routes shadow admin
 GW_SRC   := $(wildcard gateway/*.c $(GW_DIRS:%=gateway/%/*.c))
 GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/obj/%.o)
+# Live migration (migrate/README.md): change capture, table mappings, forward sync; one program,
+# build/bin/souk-sync, from every migrate/*/*.c (new files need no edit here).
+MIG_SRC  := $(filter-out migrate/t/%,$(wildcard migrate/*/*.c))
+MIG_OBJ  := $(MIG_SRC:%.c=$(BUILD)/obj/%.o)
 # Every directory under services/ is one program, build/bin/souk-<name>.
 SVCS     := $(notdir $(wildcard services/*))
 svc_obj   = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c))
 
 # C unit tests: every t/NN_*.c is one TAP program in $(BUILD)/t/.
-UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c gateway/t/[0-9]*.c services/*/t/[0-9]*.c)
+UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c gateway/t/[0-9]*.c services/*/t/[0-9]*.c \
+              migrate/t/[0-9]*.c)
 UNIT_BIN := $(foreach f,$(UNIT_SRC),$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(f)))))
 
 # Test programs that lib/t/*.t drive: lib/t/dbkv_probe.c -> build/bin/souk-dbkv-probe.
 LIBT_PROGS := testd dbkv_probe mqprobe
 BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl \
             $(foreach p,$(LIBT_PROGS),$(BUILD)/bin/souk-$(subst _,-,$(p))) \
-            $(if $(GW_SRC),$(BUILD)/bin/souk-gateway) $(SVCS:%=$(BUILD)/bin/souk-%)
+            $(if $(GW_SRC),$(BUILD)/bin/souk-gateway) $(SVCS:%=$(BUILD)/bin/souk-%) \
+            $(BUILD)/bin/souk-sync
 
 .PHONY: all run stop logs test check bench fmt lint clean units fuzz fuzz-build
 all: $(BINS) $(UNIT_BIN)
@@ -65,6 +71,10 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/bin/soukctl: $(CTL_OBJ) $(LIBSOUK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bin/souk-sync: $(MIG_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -90,7 +100,7 @@ $(foreach p,$(LIBT_PROGS),$(eval $(call libt_rule,$(p))))
 
 # lib/t/10_arena.c -> build/t/lib_10_arena
 define unit_rule
-$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ)) $(if $(findstring gateway/,$(1)),$(GW_OBJ)) $(if $(findstring services/,$(1)),$(call svc_obj,$(word 2,$(subst /, ,$(1)))))) $(LIBSOUK)
+$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(1)))): $(1) $(filter-out %/main.o,$(if $(findstring monolith/,$(1)),$(MONO_OBJ)) $(if $(findstring gateway/,$(1)),$(GW_OBJ)) $(if $(findstring services/,$(1)),$(call svc_obj,$(word 2,$(subst /, ,$(1))))) $(if $(findstring migrate/,$(1)),$(MIG_OBJ))) $(LIBSOUK)
 	@mkdir -p $(BUILD)/t
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -I$(patsubst %/t/,%,$(dir $(1))) -o $$@ $$(filter-out %.h,$$^) $(PKG_LIBS)
 endef

@@ -127,7 +127,11 @@ start_mariadb() {
 	setsid mariadbd --no-defaults --user="$ME" --datadir="$dir/data" \
 		--bind-address=127.0.0.1 --port="$MARIADB_PORT" --socket="$sock" \
 		--pid-file="$RUN/mariadb.pid" --log-error="$LOG/mariadb.log" \
-		--skip-log-bin --skip-name-resolve \
+		--skip-name-resolve \
+		--log-bin=mariadb-bin --server-id="${SOUK_MARIADB_SERVER_ID:-1}" --binlog-format=ROW \
+		--binlog-row-image=FULL --binlog-row-metadata=FULL --gtid-strict-mode=1 \
+		--binlog-expire-logs-seconds="${SOUK_MARIADB_BINLOG_EXPIRE_S:-86400}" \
+		--max-binlog-size=64M --log-bin-trust-function-creators=1 \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
 		--innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
 		</dev/null >>"$LOG/mariadb.log" 2>&1 &
