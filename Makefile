@@ -70,7 +70,8 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/bin/soukctl: $(CTL_OBJ) $(LIBSOUK)
+# soukctl migrate verifies (and backfills) through the domain mappings of migrate/map.
+$(BUILD)/bin/soukctl: $(CTL_OBJ) $(filter $(BUILD)/obj/migrate/map/%,$(MIG_OBJ)) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -36,9 +36,6 @@ const struct mig_domain mig_domains[] = {
     {NULL, {NULL}, NULL, NULL},
 };
 
-mig_step_fn mig_backfill, mig_sync, mig_verify_step, mig_shadow, mig_canary, mig_reverse,
-    mig_finish;
-
 /* The state machine: a step runs when the domain's last step is in `from`
  * and finished (or is this very step: resume, repeat). keep: a verify run
  * later in the playbook records its result without moving the step back. */
@@ -194,14 +191,11 @@ run_step(struct mig *m, const struct mig_step *st, int argc, char **argv)
     return rc ? rc : frc;
 }
 
-/* soukctl migrate status [DOMAIN] [--log N] (migrate_steps.c) */
-int mig_status(struct mig *m, int argc, char **argv);
-
 int
 migrate_main(struct ctl *ctl, int argc, char **argv)
 {
-    const struct mig_domain *d;
-    const struct mig_step   *st;
+    const struct mig_domain *d = NULL;
+    const struct mig_step   *st = NULL;
     struct mig               m;
     int                      rc;
 

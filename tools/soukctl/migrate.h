@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "db.h"
 #include "httpc.h"
 #include "soukctl.h"
@@ -108,7 +110,10 @@ MUST_CHECK int mig_sync_metric(struct mig *m, const char *listen, const char *na
  * ids go to stdout and a summary to m->detail. */
 MUST_CHECK int mig_verify(struct mig *m, const struct map_domain *map, int range, int *ok);
 
-/* migrate_cutover.c */
-mig_step_fn mig_cutover, mig_rollback;
+/* The steps: migrate_steps.c, migrate_cutover.c. */
+mig_step_fn mig_backfill, mig_sync, mig_verify_step, mig_shadow, mig_canary, mig_reverse,
+    mig_finish, mig_cutover, mig_rollback;
+/* soukctl migrate status [DOMAIN] [--log N] (migrate_steps.c) */
+int mig_status(struct mig *m, int argc, char **argv);
 
 #endif

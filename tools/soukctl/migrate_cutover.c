@@ -37,7 +37,8 @@
  * it applied (migrate/README.md). */
 static const char marker_insert[] = "INSERT INTO souk_migration_marker (domain, token, created_at)"
                                     " VALUES (?, ?, UTC_TIMESTAMP(3))";
-static const char marker_applied[] = "SELECT 1 FROM sync_position WHERE marker_token = $1";
+static const char marker_applied[] =
+    "SELECT 1 FROM sync_position WHERE domain = $1 AND marker = $2";
 
 static void
 nap(void)
@@ -95,9 +96,12 @@ marker_through(struct mig *m, double timeout_s)
                     err_title(rc));
         goto done;
     }
-    (void)mig_state_set(m, "marker_token", token);
+    rc = mig_state_set(m, "marker_token", token);
+    if (rc)
+        goto done;
     for (t0 = common_now();; nap()) {
-        rc = db_exec_sql(svc, m->a, marker_applied, 1, (const char *const[]){token}, &rs);
+        rc = db_exec_sql(svc, m->a, marker_applied, 2, (const char *const[]){m->d->name, token},
+                         &rs);
         if (!rc && rs->nrows > 0)
             break;
         if (common_now() - t0 > timeout_s) {
@@ -145,7 +149,7 @@ mig_cutover(struct mig *m, int argc, char **argv)
     if (!rc)
         rc = mig_sync_run(m, 1, 1);
     if (rc) { /* the writes waited for nothing: let them go where they were going */
-        if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK)
+        if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK) /* else the hold_ms bound ends it */
             buf_printf(&m->detail, "aborted, writes held %lld ms; ", (long long)held_ms);
         return rc;
     }
@@ -198,7 +202,8 @@ mig_rollback(struct mig *m, int argc, char **argv)
         if (!rc)
             rc = reverse_drained(m);
         if (rc) {
-            (void)routes_patch(m, NULL, 0, NULL);
+            if (routes_patch(m, NULL, 0, NULL) != ERR_OK)
+                common_fail("%s rollback: the hold could not be ended; hold_ms ends it", m->d->name);
             return rc;
         }
         rc = routes_patch(m, "legacy", 0, &held_ms);

@@ -18,8 +18,6 @@
 #define LAG_EVENTS  "souk_sync_lag_events"
 #define LAG_SECONDS "souk_sync_lag_seconds"
 
-int mig_status(struct mig *m, int argc, char **argv);
-
 int
 mig_backfill(struct mig *m, int argc, char **argv)
 {
