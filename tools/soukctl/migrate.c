@@ -222,7 +222,7 @@ migrate_main(struct ctl *ctl, int argc, char **argv)
             printf("usage: soukctl migrate %s %s%s\n\n%s\n", d->name, st->name,
                    st->no == MIG_CANARY   ? " PERCENT"
                    : st->no == MIG_VERIFY ? " [--range N]"
-                   : st->no == MIG_CUTOVER ? " [--marker-timeout S]"
+                   : st->no == MIG_CUTOVER ? " [--marker-timeout S] [--without-reverse]"
                                           : "",
                    st->help);
             return CTL_EXIT_OK;

@@ -67,6 +67,7 @@ struct mig {
 struct mig_state {
     const char *domain, *step, *status, *detail, *updated_by, *updated_at;
     const char *sync_listen, *reverse_listen, *verify_at, *verify_detail, *marker_token;
+    const char *start_gtid; /* where souk-sync starts: the binlog just before the backfill */
     int         verify_ok;      /* -1 never verified */
     int         canary_percent; /* -1 none */
     int64_t     hold_ms;        /* -1 none */
@@ -103,6 +104,8 @@ MUST_CHECK int mig_routes_mode(struct mig *m, const char *mode, int percent);
 MUST_CHECK int mig_sync_run(struct mig *m, int reverse, int start);
 /* The address a sync listens on (state row, else SOUK_SYNC_<DOMAIN>_LISTEN, else default). */
 const char *mig_sync_listen(struct mig *m, int reverse);
+/* Wait until a sync answers GET /health (at most timeout_s seconds). */
+MUST_CHECK int mig_sync_wait_up(struct mig *m, int reverse, double timeout_s);
 /* A sync's /metrics value called name (first sample), or ERR_UNAVAILABLE. */
 MUST_CHECK int mig_sync_metric(struct mig *m, const char *listen, const char *name, double *out);
 

@@ -124,17 +124,23 @@ int
 mig_cutover(struct mig *m, int argc, char **argv)
 {
     static const struct option opts[] = {{"marker-timeout", required_argument, NULL, 't'},
+                                         {"without-reverse", no_argument, NULL, 'w'},
                                          {NULL, 0, NULL, 0}};
     int64_t                    timeout_s = 30, held_ms = -1;
     double                     t0;
-    int                        c, ok = 0, rc;
+    int                        c, ok = 0, without_reverse = 0, rc;
 
     optind = 1;
     for (c = getopt_long(argc, argv, "", opts, NULL); c != -1;
          c = getopt_long(argc, argv, "", opts, NULL)) {
-        if (c != 't' || common_int_opt("--marker-timeout", optarg, 1, 3600, &timeout_s))
+        if (c == 'w')
+            without_reverse = 1;
+        else if (c != 't' || common_int_opt("--marker-timeout", optarg, 1, 3600, &timeout_s))
             return ERR_INVALID;
     }
+    rc = mig_sync_wait_up(m, 0, 2); /* no marker gets through without it */
+    if (rc)
+        return rc;
     t0 = common_now();
     rc = routes_patch(m, NULL, 1, NULL); /* the fence */
     if (rc)
@@ -146,8 +152,12 @@ mig_cutover(struct mig *m, int argc, char **argv)
         common_fail("%s cutover: the sides differ (listed above); routes unchanged", m->d->name);
         rc = ERR_CONFLICT;
     }
-    if (!rc)
+    if (!rc && !without_reverse)
         rc = mig_sync_run(m, 1, 1);
+    if (!rc && !without_reverse)
+        rc = mig_sync_wait_up(m, 1, 10);
+    if (without_reverse)
+        buf_printf(&m->detail, "no reverse sync (--without-reverse); ");
     if (rc) { /* the writes waited for nothing: let them go where they were going */
         if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK) /* else the hold_ms bound ends it */
             buf_printf(&m->detail, "aborted, writes held %lld ms; ", (long long)held_ms);
@@ -169,6 +179,12 @@ reverse_drained(struct mig *m)
     const char *listen = mig_sync_listen(m, 1);
     double      t0 = common_now(), lag;
 
+    if (mig_sync_wait_up(m, 1, 2) != ERR_OK) {
+        common_fail("%s rollback: without the reverse sync the service's writes since the "
+                    "cutover would be lost; routes unchanged (soukctl migrate %s reverse)",
+                    m->d->name, m->d->name);
+        return ERR_UNAVAILABLE;
+    }
     for (;; nap()) {
         if (mig_sync_metric(m, listen, "souk_sync_lag_events", &lag) == ERR_OK && lag == 0)
             return ERR_OK;

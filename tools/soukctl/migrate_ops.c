@@ -146,7 +146,7 @@ bin_dir(struct mig *m)
 }
 
 static int
-start(struct mig *m, const struct sync_kind *k, const char *listen)
+start(struct mig *m, const struct sync_kind *k, const char *listen, const char *gtid)
 {
     const char *name = arena_printf(m->a, "%s-%s", k->what, m->d->name);
     const char *script = arena_printf(m->a, "%s/scripts/supervise.sh", m->ctl->root);
@@ -160,6 +160,8 @@ start(struct mig *m, const struct sync_kind *k, const char *listen)
     argv[n++] = name;
     argv[n++] = "env";
     argv[n++] = arena_printf(m->a, "SOUK_LISTEN=%s", listen);
+    if (gtid != NULL) /* used while the service's sync_position has no row */
+        argv[n++] = arena_printf(m->a, "SOUK_SYNC_START_GTID=%s", gtid);
     argv[n++] = sync;
     for (i = 0; k->args[i] != NULL; i++)
         argv[n++] = k->args[i];
@@ -203,10 +205,14 @@ mig_sync_run(struct mig *m, int reverse, int on)
     const char             *listen = mig_sync_listen(m, reverse);
     pid_t                   pid = supervisor(m, k);
     double                  t0 = common_now();
-    int                     rc;
+    struct mig_state        s;
+    int                     found, rc;
 
     if (on) {
-        rc = pid ? ERR_OK : start(m, k, listen);
+        rc = mig_state_get(m, m->d->name, &s, &found);
+        if (!rc && !pid)
+            rc = start(m, k, listen,
+                       !reverse && s.start_gtid != NULL && *s.start_gtid ? s.start_gtid : NULL);
         if (!rc)
             rc = mig_state_set(m, k->column, listen);
         buf_printf(&m->detail, "%s %s on %s; ", k->what, pid ? "already running" : "started",
@@ -226,6 +232,26 @@ mig_sync_run(struct mig *m, int reverse, int on)
         return ERR_TIMEOUT;
     }
     buf_printf(&m->detail, "%s stopped; ", k->what);
+    return ERR_OK;
+}
+
+int
+mig_sync_wait_up(struct mig *m, int reverse, double timeout_s)
+{
+    const char        *listen = mig_sync_listen(m, reverse);
+    const char        *url = arena_printf(m->a, "http://%s/health", listen);
+    struct httpc_resp *res;
+    double             t0 = common_now();
+
+    while (httpc_get(m->hc, m->a, url, 1000, &res) != ERR_OK || res->status != 200) {
+        if (common_now() - t0 > timeout_s) {
+            common_fail("%s: the %s sync on %s is not up after %.0f s (its log: %s/log/%s-%s.log)",
+                        m->d->name, sync_kinds[reverse].what, listen, timeout_s, m->var,
+                        sync_kinds[reverse].what, m->d->name);
+            return ERR_UNAVAILABLE;
+        }
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    }
     return ERR_OK;
 }
 

@@ -15,11 +15,12 @@
     " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                   \
     " sync_listen, reverse_listen,"                                                                \
     " to_char(verify_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), verify_ok,"         \
-    " verify_detail, marker_token, canary_percent, hold_ms"
+    " verify_detail, marker_token, canary_percent, hold_ms, start_gtid"
 
 /* The columns mig_state_set may write (never pasted from input). */
-static const char *const settable[] = {"sync_listen", "reverse_listen", "marker_token", "hold_ms",
-                                       "canary_percent", NULL};
+static const char *const settable[] = {"sync_listen",    "reverse_listen", "marker_token",
+                                       "hold_ms",        "canary_percent", "start_gtid",
+                                       NULL};
 
 static void
 row_to_state(const struct db_rows *rs, size_t i, struct mig_state *s)
@@ -38,6 +39,7 @@ row_to_state(const struct db_rows *rs, size_t i, struct mig_state *s)
     s->marker_token = db_get(rs, i, 11);
     s->canary_percent = db_get(rs, i, 12) == NULL ? -1 : (int)db_i64(rs, i, 12);
     s->hold_ms = db_get(rs, i, 13) == NULL ? -1 : db_i64(rs, i, 13);
+    s->start_gtid = db_get(rs, i, 14);
 }
 
 static int

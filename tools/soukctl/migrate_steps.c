@@ -18,13 +18,46 @@
 #define LAG_EVENTS  "souk_sync_lag_events"
 #define LAG_SECONDS "souk_sync_lag_seconds"
 
+/* The monolith's binlog position now: the sync starts there, before the
+ * backfill's snapshot, so no write falls between the two (a change the
+ * backfill copied already is applied again, idempotently: map.h). */
+static int
+binlog_position(struct mig *m, const char **gtid)
+{
+    struct mdb      *mono = mdb_new(m->ctl->cfg.monolith_db);
+    struct mdb_rows *rs;
+    int              rc;
+
+    rc = mono != NULL ? mdb_query(mono, m->a, "SELECT @@gtid_binlog_pos", NULL, 0, &rs)
+                      : ERR_UNAVAILABLE;
+    if (!rc)
+        *gtid = rs->nrows > 0 && mdb_get(rs, 0, 0) != NULL ? mdb_get(rs, 0, 0) : "";
+    else
+        common_fail("%s backfill: cannot read the monolith's binlog position", m->d->name);
+    mdb_free(mono);
+    return rc;
+}
+
 int
 mig_backfill(struct mig *m, int argc, char **argv)
 {
-    char *args[] = {"backfill", (char *)m->d->name, NULL};
+    char             *args[] = {"backfill", (char *)m->d->name, NULL};
+    struct mig_state  s;
+    const char       *gtid;
+    int               found, rc;
 
     (void)argc;
     (void)argv;
+    rc = mig_state_get(m, m->d->name, &s, &found);
+    if (!rc && (s.start_gtid == NULL || *s.start_gtid == '\0')) { /* a re-run keeps the first */
+        rc = binlog_position(m, &gtid);
+        if (!rc)
+            rc = mig_state_set(m, "start_gtid", gtid);
+        if (!rc)
+            buf_printf(&m->detail, "sync will start at %s; ", gtid);
+    }
+    if (rc)
+        return rc;
     fflush(stdout);
     return backfill_main(m->ctl, 2, args) == CTL_EXIT_OK ? ERR_OK : ERR_INTERNAL;
 }
@@ -32,9 +65,12 @@ mig_backfill(struct mig *m, int argc, char **argv)
 int
 mig_sync(struct mig *m, int argc, char **argv)
 {
+    int rc;
+
     (void)argc;
     (void)argv;
-    return mig_sync_run(m, 0, 1);
+    rc = mig_sync_run(m, 0, 1);
+    return rc ? rc : mig_sync_wait_up(m, 0, 10);
 }
 
 int
@@ -98,9 +134,12 @@ mig_canary(struct mig *m, int argc, char **argv)
 int
 mig_reverse(struct mig *m, int argc, char **argv)
 {
+    int rc;
+
     (void)argc;
     (void)argv;
-    return mig_sync_run(m, 1, 1);
+    rc = mig_sync_run(m, 1, 1);
+    return rc ? rc : mig_sync_wait_up(m, 1, 10);
 }
 
 int

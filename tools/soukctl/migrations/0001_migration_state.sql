@@ -10,6 +10,7 @@ CREATE TABLE migration_state (
     detail          text NOT NULL DEFAULT '',
     updated_by      text NOT NULL,
     updated_at      timestamptz NOT NULL DEFAULT now(),
+    start_gtid      text,        -- the monolith's binlog position just before the backfill
     sync_listen     text,        -- souk-sync's /metrics address while it runs
     reverse_listen  text,        -- the reverse sync's, from cutover on
     verify_at       timestamptz, -- the last verify: when, whether both sides agreed, and what
