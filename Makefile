@@ -70,8 +70,10 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# soukctl migrate verifies (and backfills) through the domain mappings of migrate/map.
-$(BUILD)/bin/soukctl: $(CTL_OBJ) $(filter $(BUILD)/obj/migrate/map/%,$(MIG_OBJ)) $(LIBSOUK)
+# soukctl backfill copies, and soukctl migrate verifies, through the domains' table mappings
+# (migrate/map).
+MAP_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/map/*.c))
+$(BUILD)/bin/soukctl: $(CTL_OBJ) $(MAP_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

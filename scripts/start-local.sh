@@ -134,6 +134,7 @@ start_mariadb() {
 		--max-binlog-size=64M --log-bin-trust-function-creators=1 \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
 		--innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
+		--auto-increment-increment=2 --auto-increment-offset=1 \
 		</dev/null >>"$LOG/mariadb.log" 2>&1 &
 	echo $! >"$RUN/mariadb.pid" # setsid execs, so this is mariadbd (which rewrites the same pid)
 	wait_for mariadb 60 $! mariadb-admin --no-defaults --protocol=socket --socket="$sock" -u"$ME" ping || return 1

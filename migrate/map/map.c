@@ -6,10 +6,13 @@
 
 #include "migrate/map/map.h"
 
-extern const struct map_domain map_reviews;
+extern const struct map_domain map_reviews, map_catalog, map_users;
 
+/* In the order domains migrate (DESIGN.md §5). */
 const struct map_domain *const map_domains[] = {
     &map_reviews,
+    &map_catalog,
+    &map_users,
     NULL,
 };
 

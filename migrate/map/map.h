@@ -40,6 +40,28 @@ struct map_verify {
     const char *svc_sql;
 };
 
+/* Reverse sync (migrate/reverse): an event of the service names an aggregate
+ * (the envelope's aggregate_id); each step copies that aggregate's current
+ * rows from the service into the monolith, so a repeat, a duplicate or a
+ * late event writes the same newest state (idempotent without versions). */
+struct map_reverse_step {
+    /* Service: $1 the aggregate id; its rows now, each in the columns and
+     * order of mono_put's '?' parameters. */
+    const char *svc_sql;
+    const char *mono_put; /* monolith: one row, an upsert (ON DUPLICATE KEY UPDATE) */
+    /* Monolith, every '?' the aggregate id: with replace = 0 run when svc_sql
+     * answers no row (the thing is gone), with replace = 1 always, before the
+     * puts (a set of rows, such as EAV attributes, is replaced whole). NULL:
+     * nothing. */
+    const char *mono_gone;
+    int         replace;
+};
+
+struct map_reverse {
+    const char *const             *events; /* routing keys consumed, NULL-terminated */
+    const struct map_reverse_step *steps;  /* in order (parents first); NULL svc_sql ends */
+};
+
 struct map_domain {
     const char        *name;   /* "reviews" (souk-sync --domain, soukctl migrate DOMAIN) */
     const char        *db_env; /* "SOUK_REVIEWS_DB": the service's database */
@@ -50,10 +72,15 @@ struct map_domain {
      * copied, leaves the same rows. ERR_OK, or a code from db.h (the
      * transaction is rolled back and retried or the sync stops). */
     int (*apply)(struct work *w, const struct cdc_change *c);
-    const struct map_copy   *copy;        /* backfill steps, in order */
-    const char              *copy_finish; /* service, after the copy (sequences, aggregates) */
+    const struct map_copy   *copy;          /* backfill steps, in order */
+    const char              *copy_finish;   /* service, after the copy (sequences, aggregates) */
     const char              *copy_nonempty; /* service: one boolean, true when it has data */
     const struct map_verify *verify;
+    /* Service tables whose column id a sequence allocates, named alike on
+     * both sides: the backfill moves them to the identity scheme
+     * (migrate/README.md "Identity"). NULL-terminated, or NULL. */
+    const char *const        *ident;
+    const struct map_reverse *reverse; /* NULL: no reverse sync (yet) */
 };
 
 /* The domain called name, or NULL. */

@@ -192,10 +192,11 @@ const struct map_domain map_reviews = {
     .copy_finish =
         "LOCK TABLE reviews IN SHARE MODE;"
         " INSERT INTO ratings AS a (product_id, count, sum)"
-        " SELECT product_id, count(*), sum((doc->>'rating')::bigint) FROM reviews GROUP BY product_id"
-        " ON CONFLICT (product_id) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum;"
-        " SELECT setval(pg_get_serial_sequence('reviews', 'id'), max(id)) FROM reviews"
-        " HAVING max(id) IS NOT NULL",
+        " SELECT product_id, count(*), sum((doc->>'rating')::bigint) FROM reviews GROUP BY "
+        "product_id"
+        " ON CONFLICT (product_id) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum",
     .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM reviews)",
     .verify = reviews_verify,
+    /* Sequences: the identity scheme (soukctl backfill_ident.c), not setval. */
+    .ident = (const char *const[]){"reviews", NULL},
 };

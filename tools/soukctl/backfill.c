@@ -1,10 +1,11 @@
 /*
- * backfill.c - `soukctl backfill catalog|users|reviews`: one copy loop for
- * every target (backfill.h). Everything is read from one snapshot of the
- * monolith, each table in keyset pages of --batch rows, each page one
- * statement on the target's database; then the target's finishing
- * statement (sequences past the largest ids, aggregates). Writes no outbox
- * rows: a backfill is not news to other services.
+ * backfill.c - `soukctl backfill reviews|catalog|users`: one copy loop for
+ * every domain (backfill.h), driven by its mapping's copy steps
+ * (migrate/map). Everything is read from one snapshot of the monolith, each
+ * step in keyset pages of --batch rows, each page one statement on the
+ * service's database; then the domain's finishing statement (aggregates) and
+ * the identity scheme's sequences. Writes no outbox rows: a backfill is not
+ * news to other services.
  */
 #include <assert.h>
 #include <getopt.h>
@@ -15,15 +16,17 @@
 #include "backfill.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill catalog|users|reviews [--batch N] [--if-empty]\n"
+    "usage: soukctl backfill reviews|catalog|users [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
-    "the monolith's ids, all read from one snapshot, then moves the service's id\n"
-    "sequences past the largest id. Writes no events. Safe to repeat: rows the\n"
+    "the monolith's ids, all read from one snapshot. The service's id sequences\n"
+    "then allocate even ids above every id the monolith has given, and the monolith\n"
+    "(which must run with auto_increment_increment=2, auto_increment_offset=1)\n"
+    "odd ones, so no id is ever given twice. Writes no events. Safe to repeat: rows the\n"
     "service already has are not duplicated (and not overwritten, except catalog\n"
     "products still at version 1).\n"
     "\n"
-    "  catalog   categories and products as JSONB documents (EAV attributes, stock,\n"
+    "  catalog   categories, then products as JSONB documents (EAV attributes, stock,\n"
     "            rating) at version 1 (SOUK_CATALOG_DB); rebuild search afterwards\n"
     "  users     accounts with their Argon2id hashes, roles and addresses\n"
     "            (SOUK_USERS_DB)\n"
@@ -32,13 +35,6 @@ static const char backfill_usage[] =
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
-
-static const struct backfill_target *const backfill_targets[] = {
-    &backfill_catalog,
-    &backfill_users,
-    &backfill_reviews,
-    NULL,
-};
 
 #define BACKFILL_JSON (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
 
@@ -50,11 +46,12 @@ progress(struct backfill *b, int force)
     if (!force && t - b->last_progress < 0.5)
         return;
     b->last_progress = t;
-    fprintf(stderr, "backfill: %-18s %9lld/%-9lld (%.1f s)\n", b->t->tables[b->table].what,
+    fprintf(stderr, "backfill: %-18s %9lld/%-9lld (%.1f s)\n", b->d->copy[b->table].what,
             (long long)b->done[b->table], (long long)b->total, t - b->t0);
 }
 
-int
+/* Run sql on the service with rows (stolen) dumped as its $1. */
+static int
 backfill_write(struct backfill *b, struct arena *a, const char *sql, json_t *rows)
 {
     char *text = json_dumps(rows, BACKFILL_JSON);
@@ -69,7 +66,7 @@ backfill_write(struct backfill *b, struct arena *a, const char *sql, json_t *row
 /* Row i of rs as an array of strings; NULL (and a message) when a value is
  * not UTF-8 (jansson refuses it). */
 static json_t *
-row_array(const struct backfill_table *t, const struct mdb_rows *rs, size_t i)
+row_array(const struct map_copy *t, const struct mdb_rows *rs, size_t i)
 {
     json_t     *row = json_array();
     const char *v;
@@ -87,9 +84,11 @@ row_array(const struct backfill_table *t, const struct mdb_rows *rs, size_t i)
     return NULL;
 }
 
-int
-backfill_rows_page(struct backfill *b, const struct backfill_table *t, struct arena *a,
-                   int64_t *after, size_t *n)
+/* One page of t: the rows after key *after (at most b->batch), read from
+ * the monolith as arrays of strings, written to the service. Moves *after to
+ * the page's last key; *n = 0 at the end. */
+static int
+rows_page(struct backfill *b, const struct map_copy *t, struct arena *a, int64_t *after, size_t *n)
 {
     int64_t          limit = t->whole ? INT64_MAX : b->batch;
     struct mdb_rows *rs;
@@ -123,12 +122,11 @@ backfill_rows_page(struct backfill *b, const struct backfill_table *t, struct ar
 static int
 table_copy(struct backfill *b, size_t k, struct arena *a)
 {
-    const struct backfill_table *t = &b->t->tables[k];
-    backfill_page_fn            *page = t->page != NULL ? t->page : backfill_rows_page;
-    struct mdb_rows             *rs;
-    int64_t                      after = 0;
-    size_t                       n = 1;
-    int                          rc;
+    const struct map_copy *t = &b->d->copy[k];
+    struct mdb_rows       *rs;
+    int64_t                after = 0;
+    size_t                 n = 1;
+    int                    rc;
 
     assert(k < BACKFILL_MAX_TABLES);
     b->table = k;
@@ -138,7 +136,7 @@ table_copy(struct backfill *b, size_t k, struct arena *a)
     b->total = mdb_i64(rs, 0, 0);
     while (rc == ERR_OK && n > 0) {
         arena_reset(a);
-        rc = page(b, t, a, &after, &n);
+        rc = rows_page(b, t, a, &after, &n);
         b->done[k] += (int64_t)n;
         progress(b, n == 0);
     }
@@ -149,12 +147,17 @@ static int
 backfill_copy(struct backfill *b, struct arena *a)
 {
     size_t k;
-    int    rc = ERR_OK;
+    int    rc;
 
-    for (k = 0; rc == ERR_OK && b->t->tables[k].what != NULL; k++)
+    /* A monolith that would hand out the service's ids stops the run before
+     * anything is copied; the sequences move after the finishing statement. */
+    rc = backfill_ident_check(b, a);
+    for (k = 0; rc == ERR_OK && b->d->copy[k].what != NULL; k++)
         rc = table_copy(b, k, a);
+    if (rc == ERR_OK && b->d->copy_finish != NULL)
+        rc = db_exec_sql(b->dst, a, b->d->copy_finish, 0, NULL, NULL);
     if (rc == ERR_OK)
-        rc = db_exec_sql(b->dst, a, b->t->finish_sql, 0, NULL, NULL);
+        rc = backfill_ident(b, a);
     return rc;
 }
 
@@ -165,7 +168,7 @@ target_filled(struct backfill *b, struct arena *a, int *yes)
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec_sql(b->dst, a, b->t->nonempty_sql, 0, NULL, &rs);
+    rc = db_exec_sql(b->dst, a, b->d->copy_nonempty, 0, NULL, &rs);
     if (rc)
         return rc;
     *yes = strcmp(db_get(rs, 0, 0), "t") == 0;
@@ -179,30 +182,42 @@ summary(const struct backfill *b)
     size_t k;
 
     fputs("backfilled", stdout);
-    for (k = 0; b->t->tables[k].what != NULL; k++)
-        printf("%s %lld %s", k ? "," : "", (long long)b->done[k], b->t->tables[k].what);
+    for (k = 0; b->d->copy[k].what != NULL; k++)
+        printf("%s %lld %s", k ? "," : "", (long long)b->done[k], b->d->copy[k].what);
     printf(" in %.1f s\n", common_now() - b->t0);
 }
 
 static int
 backfill_open(struct ctl *ctl, struct backfill *b)
 {
-    const struct ctl_target *target = common_target(b->t->name);
+    const struct ctl_target *target = common_target(b->d->name);
 
     b->mono = mdb_new(ctl->cfg.monolith_db);
     b->dst = target != NULL ? db_new(common_target_dsn(ctl, target), NULL) : NULL;
     if (b->mono == NULL || b->dst == NULL) {
         common_fail("SOUK_MONOLITH_DB or %s is not a valid dsn",
-                    target != NULL ? target->env : b->t->name);
+                    target != NULL ? target->env : b->d->name);
         return ERR_INVALID;
     }
     return ERR_OK;
 }
 
-static int
-backfill_run(struct ctl *ctl, const struct backfill_target *t, int64_t batch, int if_empty)
+/* What the domain is a store of: its copy step named like it, else the last
+ * ("catalog already has products"). */
+static const char *
+main_what(const struct map_domain *d)
 {
-    struct backfill b = {.t = t, .batch = batch};
+    size_t k;
+
+    for (k = 0; d->copy[k + 1].what != NULL && strcmp(d->copy[k].what, d->name) != 0; k++)
+        ;
+    return d->copy[k].what;
+}
+
+static int
+backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_empty)
+{
+    struct backfill b = {.d = t, .batch = batch};
     struct arena   *a = arena_create();
     int             rc, full = 0;
 
@@ -213,7 +228,7 @@ backfill_run(struct ctl *ctl, const struct backfill_target *t, int64_t batch, in
     if (if_empty)
         rc = target_filled(&b, a, &full);
     if (rc == ERR_OK && full) {
-        printf("%s already has %s; nothing to do\n", t->name, t->nonempty_what);
+        printf("%s already has %s; nothing to do\n", t->name, main_what(t));
         goto done;
     }
     /* One snapshot of the monolith for every read (InnoDB repeatable read). */
@@ -225,8 +240,7 @@ backfill_run(struct ctl *ctl, const struct backfill_target *t, int64_t batch, in
     if (rc) {
         common_fail("backfill %s failed after %lld of %lld %s (see the log line above); it is "
                     "safe to run again",
-                    t->name, (long long)b.done[b.table], (long long)b.total,
-                    t->tables[b.table].what);
+                    t->name, (long long)b.done[b.table], (long long)b.total, t->copy[b.table].what);
         goto done;
     }
     summary(&b);
@@ -237,16 +251,13 @@ done:
     return rc ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 }
 
-/* The target called name, or NULL. */
-static const struct backfill_target *
+/* The domain called name, if it has copy steps; or NULL. */
+static const struct map_domain *
 target_find(const char *name)
 {
-    size_t i;
+    const struct map_domain *d = map_find(name);
 
-    for (i = 0; backfill_targets[i] != NULL; i++)
-        if (strcmp(backfill_targets[i]->name, name) == 0)
-            return backfill_targets[i];
-    return NULL;
+    return d != NULL && d->copy != NULL ? d : NULL;
 }
 
 int
@@ -258,9 +269,9 @@ backfill_main(struct ctl *ctl, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const struct backfill_target *t;
-    int64_t                       batch = 1000;
-    int                           c, if_empty = 0;
+    const struct map_domain *t;
+    int64_t                  batch = 1000;
+    int                      c, if_empty = 0;
 
     optind = 1;
     for (c = getopt_long(argc, argv, "h", opts, NULL); c != -1;
