@@ -36,7 +36,7 @@ is($rc, 2, 'an unknown domain is a usage error');
 is($rc, 2, 'an unknown step is a usage error');
 ($rc, undef, $err) = soukctl(\%env, qw(migrate reviews verify));
 is($rc, 1, 'verify before backfill and sync is refused');
-like($err, qr/reviews verify: the domain is at none/, '...saying where the domain is');
+like($err, qr/reviews verify: the domain is at none \(last run: - never started\)/, '...saying where the domain is');
 
 ($rc, $out, $err) = soukctl(\%env, qw(migrate reviews backfill));
 is($rc, 0, 'migrate reviews backfill') or diag $err;
@@ -46,7 +46,7 @@ is($rc, 1, 'cutover right after backfill is refused');
 
 sub state_row { pg_sql($state->{db}, "SELECT step, status, updated_by FROM migration_state WHERE domain = 'reviews'")->[0] }
 is_deeply(state_row(), ['backfill', 'done', 'tester'], 'the state row: backfill done, by $USER');
-pg_sql($state->{db}, "UPDATE migration_state SET step = 'sync' WHERE domain = 'reviews'");
+pg_sql($state->{db}, "UPDATE migration_state SET step = 'sync', done_step = 'sync' WHERE domain = 'reviews'");
 
 # ---- verify ----------------------------------------------------------------------------------
 
@@ -85,15 +85,15 @@ is(pg_sql($state->{db}, "SELECT verify_ok FROM migration_state WHERE domain = 'r
 
 ($rc, undef, $err) = soukctl(\%env, qw(migrate reviews shadow));
 is($rc, 1, 'shadow after a verify that found differences is refused');
-like($err, qr/at verify \(failed\); shadow follows a verify that agreed/, '...saying why');
+like($err, qr/the last verify found differences; run soukctl migrate reviews verify/, '...saying why');
 
 # ---- status ------------------------------------------------------------------------------------
 
 ($rc, $out, $err) = soukctl(\%env, qw(migrate status));
 is($rc, 0, 'migrate status') or diag $err;
-like($out, qr/^DOMAIN\s+STEP\s+STATUS\s+BY\s+AT\s+SYNC LAG\s+REVERSE LAG\s+LAST VERIFY\s+HOLD$/m, 'a header');
-like($out, qr/^reviews\s+verify\s+failed\s+tester\s+\S+Z\s+-\s+-\s+DIFFERED \S+Z\s+-$/m,
-    'reviews: step, status, who, when, no sync yet, the verify that differed, no hold yet');
+like($out, qr/^DOMAIN\s+STEP\s+LAST RUN\s+BY\s+AT\s+SYNC LAG\s+REVERSE LAG\s+LAST VERIFY\s+HOLD$/m, 'a header');
+like($out, qr/^reviews\s+verify\s+shadow failed\s+tester\s+\S+Z\s+-\s+-\s+DIFFERED \S+Z\s+-$/m,
+    'reviews: at verify, the shadow that failed, who, when, no sync yet, the verify that differed, no hold yet');
 like($out, qr/^who ran what when/m, 'the log follows');
 like($out, qr/tester\s+reviews\s+backfill\s+done\s+\d+ ms/, '...with the backfill, who ran it and how long it took');
 like($out, qr/tester\s+reviews\s+verify\s+failed/, '...and the failed verify');

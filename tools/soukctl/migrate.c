@@ -144,7 +144,18 @@ mig_close(struct mig *m)
     arena_destroy(m->a);
 }
 
-/* May st run now? Prints why not. */
+const char *
+mig_detail(struct mig *m)
+{
+    size_t n = buf_len(&m->detail);
+
+    while (n > 0 && (buf_data(&m->detail)[n - 1] == ';' || buf_data(&m->detail)[n - 1] == ' '))
+        n--; /* each piece ends "; " */
+    return n > 0 ? arena_strndup(m->a, buf_data(&m->detail), n) : "";
+}
+
+/* May st run now (the domain's last finished step is in its from set, or is
+ * st itself: a repeat, or a resume after a failure)? Prints why not. */
 static int
 allowed(struct mig *m, const struct mig_step *st)
 {
@@ -155,12 +166,13 @@ allowed(struct mig *m, const struct mig_step *st)
     rc = mig_state_get(m, m->d->name, &s, &found);
     if (rc)
         return rc;
-    cur = found ? mig_step_of(s.step) : MIG_NONE;
-    if (cur == st->no || ((st->from & BIT(cur)) && (!found || strcmp(s.status, "done") == 0)))
+    cur = found ? mig_step_of(s.done_step) : MIG_NONE;
+    m->prev = cur;
+    if (cur == st->no || (st->from & BIT(cur)))
         return ERR_OK;
-    common_fail("%s %s: the domain is at %s (%s); %s follows %s", m->d->name, st->name,
-                found ? s.step : "none", found ? s.status : "never started", st->name,
-                st->no == MIG_SHADOW ? "a verify that agreed" : "another step (see --help)");
+    common_fail("%s %s: the domain is at %s (last run: %s %s); %s follows %s", m->d->name,
+                st->name, found ? s.done_step : "none", found ? s.step : "-",
+                found ? s.status : "never started", st->name, "another step (see --help)");
     return ERR_CONFLICT;
 }
 
@@ -169,25 +181,26 @@ run_step(struct mig *m, const struct mig_step *st, int argc, char **argv)
 {
     struct mig_state s;
     double           t0 = common_now();
+    const char      *detail;
     int              keep = 0, found, rc, frc;
 
     if (st->no == MIG_VERIFY) { /* later in the playbook: only the result is recorded */
         rc = mig_state_get(m, m->d->name, &s, &found);
         if (rc)
             return rc;
-        keep = found && mig_step_of(s.step) > MIG_VERIFY && mig_step_of(s.step) != MIG_ROLLBACK;
+        keep = found && mig_step_of(s.done_step) > MIG_VERIFY &&
+               mig_step_of(s.done_step) != MIG_ROLLBACK;
     }
     rc = mig_state_record(m, st->name, "started", "", -1, keep);
     if (rc)
         return rc;
     rc = st->run(m, argc, argv);
-    frc = mig_state_record(m, st->name, rc ? "failed" : "done",
-                           buf_len(&m->detail) > 0 ? buf_data(&m->detail) : "",
+    detail = mig_detail(m);
+    frc = mig_state_record(m, st->name, rc ? "failed" : "done", detail,
                            (int64_t)((common_now() - t0) * 1000), keep);
     if (!rc)
         printf("%s %s: done in %.1f s%s%s\n", m->d->name, st->name, common_now() - t0,
-               buf_len(&m->detail) > 0 ? ": " : "",
-               buf_len(&m->detail) > 0 ? buf_data(&m->detail) : "");
+               *detail != '\0' ? ": " : "", detail);
     return rc ? rc : frc;
 }
 

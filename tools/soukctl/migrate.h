@@ -61,6 +61,7 @@ struct mig {
     int                      canary_percent; /* canary N */
     struct buf               detail;         /* what the step did, for the log row */
     int64_t                  hold_ms;        /* cutover: -1 = none */
+    enum mig_stepno          prev;           /* the domain's step before this run */
 };
 
 /* The state row of one domain, as read (strings in the arena). */
@@ -68,6 +69,7 @@ struct mig_state {
     const char *domain, *step, *status, *detail, *updated_by, *updated_at;
     const char *sync_listen, *reverse_listen, *verify_at, *verify_detail, *marker_token;
     const char *start_gtid; /* where souk-sync starts: the binlog just before the backfill */
+    const char *done_step;  /* the last step that finished: where the playbook stands */
     int         verify_ok;      /* -1 never verified */
     int         canary_percent; /* -1 none */
     int64_t     hold_ms;        /* -1 none */
@@ -76,6 +78,8 @@ struct mig_state {
 typedef int mig_step_fn(struct mig *m, int argc, char **argv);
 
 /* migrate.c */
+/* What the step did so far, without the trailing "; " (in m->a). */
+const char *mig_detail(struct mig *m);
 extern const struct mig_domain mig_domains[];
 const char *mig_step_name(enum mig_stepno s);
 enum mig_stepno mig_step_of(const char *name);

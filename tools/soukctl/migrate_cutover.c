@@ -200,16 +200,11 @@ reverse_drained(struct mig *m)
 int
 mig_rollback(struct mig *m, int argc, char **argv)
 {
-    struct mig_state s;
-    int64_t          held_ms = -1;
-    int              found, flipped, rc;
+    int64_t held_ms = -1;
+    int     flipped = m->prev >= MIG_CUTOVER && m->prev <= MIG_FINISH, rc;
 
     (void)argc;
     (void)argv;
-    rc = mig_state_get(m, m->d->name, &s, &found);
-    if (rc)
-        return rc;
-    flipped = found && mig_step_of(s.step) >= MIG_CUTOVER && mig_step_of(s.step) <= MIG_FINISH;
     if (!flipped) {
         rc = routes_patch(m, "legacy", 0, NULL);
         buf_printf(&m->detail, "routes on legacy; ");
@@ -230,7 +225,7 @@ mig_rollback(struct mig *m, int argc, char **argv)
     }
     if (!rc)
         rc = mig_sync_run(m, 1, 0);
-    if (!rc && found && mig_step_of(s.step) >= MIG_SYNC)
+    if (!rc && m->prev >= MIG_SYNC && m->prev != MIG_ROLLBACK)
         rc = mig_sync_run(m, 0, 1);
     return rc;
 }

@@ -90,6 +90,29 @@ mig_routes_mode(struct mig *m, const char *mode, int percent)
 
 /* ---- the sync processes ------------------------------------------------------------- */
 
+/* A small file of /proc (whose size stat reports as 0) into a, NUL-terminated; NULL if
+ * it cannot be read. *n excludes the NUL. */
+static char *
+proc_read(struct mig *m, const char *path, size_t *n)
+{
+    char    *p = arena_alloc(m->a, 4097);
+    int      fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t  k;
+
+    *n = 0;
+    if (fd < 0)
+        return NULL;
+    while (*n < 4096) {
+        k = read(fd, p + *n, 4096 - *n);
+        if (k <= 0)
+            break;
+        *n += (size_t)k;
+    }
+    close(fd);
+    p[*n] = '\0';
+    return p;
+}
+
 const char *
 mig_sync_listen(struct mig *m, int reverse)
 {
@@ -116,14 +139,13 @@ supervisor(struct mig *m, const struct sync_kind *k)
     size_t      n;
     int64_t     pid;
 
-    if (common_read_file(path, m->a, &text, &n) != ERR_OK)
+    if (access(path, F_OK) != 0 || common_read_file(path, m->a, &text, &n) != ERR_OK)
         return 0;
     text[strcspn(text, "\n")] = '\0';
     if (str_to_i64((struct str){text, strlen(text)}, 1, INT32_MAX, &pid) != ERR_OK)
         return 0;
-    if (common_read_file(arena_printf(m->a, "/proc/%lld/cmdline", (long long)pid), m->a, &cmd,
-                         &n) != ERR_OK ||
-        memmem(cmd, n, "supervise.sh", 12) == NULL)
+    cmd = proc_read(m, arena_printf(m->a, "/proc/%lld/cmdline", (long long)pid), &n);
+    if (cmd == NULL || memmem(cmd, n, "supervise.sh", 12) == NULL)
         return 0;
     return (pid_t)pid;
 }
@@ -192,10 +214,21 @@ start(struct mig *m, const struct sync_kind *k, const char *listen, const char *
     return ERR_OK;
 }
 
+/* Running: signalable and not a zombie (an exited supervisor whose parent,
+ * init in a container, has not reaped it yet). */
 static int
-alive(pid_t pid)
+alive(struct mig *m, pid_t pid)
 {
-    return kill(pid, 0) == 0 || errno == EPERM;
+    char  *stat, *paren;
+    size_t n;
+
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return 0;
+    stat = proc_read(m, arena_printf(m->a, "/proc/%d/stat", (int)pid), &n);
+    if (stat == NULL)
+        return 0;
+    paren = strrchr(stat, ')');
+    return paren == NULL || paren[1] == '\0' || paren[2] != 'Z';
 }
 
 int
@@ -224,9 +257,9 @@ mig_sync_run(struct mig *m, int reverse, int on)
         return ERR_OK;
     }
     kill(pid, SIGTERM); /* supervise.sh stops its child, waits, exits */
-    while (alive(pid) && common_now() - t0 < STOP_WAIT_MS / 1000.0)
+    while (alive(m, pid) && common_now() - t0 < STOP_WAIT_MS / 1000.0)
         nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
-    if (alive(pid)) {
+    if (alive(m, pid)) {
         common_fail("%s-%s (supervisor pid %d) did not stop in %d s", k->what, m->d->name,
                     (int)pid, STOP_WAIT_MS / 1000);
         return ERR_TIMEOUT;

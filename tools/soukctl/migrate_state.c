@@ -15,7 +15,7 @@
     " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                   \
     " sync_listen, reverse_listen,"                                                                \
     " to_char(verify_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), verify_ok,"         \
-    " verify_detail, marker_token, canary_percent, hold_ms, start_gtid"
+    " verify_detail, marker_token, canary_percent, hold_ms, start_gtid, done_step"
 
 /* The columns mig_state_set may write (never pasted from input). */
 static const char *const settable[] = {"sync_listen",    "reverse_listen", "marker_token",
@@ -40,6 +40,7 @@ row_to_state(const struct db_rows *rs, size_t i, struct mig_state *s)
     s->canary_percent = db_get(rs, i, 12) == NULL ? -1 : (int)db_i64(rs, i, 12);
     s->hold_ms = db_get(rs, i, 13) == NULL ? -1 : db_i64(rs, i, 13);
     s->start_gtid = db_get(rs, i, 14);
+    s->done_step = db_get(rs, i, 15);
 }
 
 static int
@@ -106,11 +107,13 @@ mig_state_record(struct mig *m, const char *step, const char *outcome, const cha
     if (!rc && !keep_step)
         rc = db_exec_sql(
             m->state, m->a,
-            "INSERT INTO migration_state (domain, step, status, detail, updated_by, canary_percent)"
-            " VALUES ($1, $2, $3, $4, $5, $6::integer)"
+            "INSERT INTO migration_state (domain, step, status, detail, updated_by, canary_percent,"
+            " done_step) VALUES ($1, $2, $3, $4, $5, $6::integer,"
+            " CASE WHEN $3 = 'done' THEN $2 ELSE 'none' END)"
             " ON CONFLICT (domain) DO UPDATE SET step = $2, status = $3, detail = $4,"
             " updated_by = $5, updated_at = now(),"
-            " canary_percent = COALESCE($6::integer, migration_state.canary_percent)",
+            " canary_percent = COALESCE($6::integer, migration_state.canary_percent),"
+            " done_step = CASE WHEN $3 = 'done' THEN $2 ELSE migration_state.done_step END",
             6, (const char *const[]){m->d->name, step, status, detail, m->who, pct}, NULL);
     return failed(rc, "written");
 }

@@ -90,7 +90,7 @@ mig_verify_step(struct mig *m, int argc, char **argv)
     rc = mig_verify(m, map_find(m->d->name), (int)range, &ok);
     if (rc)
         return rc;
-    rc = mig_state_verified(m, ok, buf_data(&m->detail));
+    rc = mig_state_verified(m, ok, mig_detail(m));
     if (!rc && !ok) {
         common_fail("verify %s: the sides differ (listed above)", m->d->name);
         return ERR_CONFLICT;
@@ -188,16 +188,17 @@ mig_status(struct mig *m, int argc, char **argv)
     rc = mig_state_all(m, &rows, &n);
     if (rc)
         return rc;
-    printf("%-8s %-9s %-7s %-9s %-20s %-16s %-16s %-28s %s\n", "DOMAIN", "STEP", "STATUS", "BY",
-           "AT", "SYNC LAG", "REVERSE LAG", "LAST VERIFY", "HOLD");
+    printf("%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", "DOMAIN", "STEP", "LAST RUN",
+           "BY", "AT", "SYNC LAG", "REVERSE LAG", "LAST VERIFY", "HOLD");
     for (i = 0; i < n; i++) {
         if (only != NULL && strcmp(only, rows[i].domain) != 0)
             continue;
-        printf("%-8s %-9s %-7s %-9s %-20s %-16s %-16s %-28s %s\n", rows[i].domain,
-               rows[i].canary_percent >= 0 && strcmp(rows[i].step, "canary") == 0
+        printf("%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", rows[i].domain,
+               rows[i].canary_percent >= 0 && strcmp(rows[i].done_step, "canary") == 0
                    ? arena_printf(m->a, "canary %d", rows[i].canary_percent)
-                   : rows[i].step,
-               rows[i].status, rows[i].updated_by, rows[i].updated_at,
+                   : rows[i].done_step,
+               arena_printf(m->a, "%s %s", rows[i].step, rows[i].status), rows[i].updated_by,
+               rows[i].updated_at,
                lag_text(m, rows[i].sync_listen), lag_text(m, rows[i].reverse_listen),
                rows[i].verify_ok < 0
                    ? "never"

@@ -299,8 +299,7 @@ verify_entity(struct verify *vf, const struct map_verify *v, int *ok)
                    diff_names[vf->diff_kind[i]]);
         if (vf->ndiff > VERIFY_PRINT)
             printf("  ... and %zu more\n", vf->ndiff - VERIFY_PRINT);
-        buf_printf(&vf->m->detail, "%s%s: %llu/%llu rows, %zu differ",
-                   buf_len(&vf->m->detail) > 0 ? "; " : "",
+        buf_printf(&vf->m->detail, "%s: %llu/%llu rows, %zu differ; ",
                    v->what, (unsigned long long)mono.rows, (unsigned long long)svc.rows,
                    vf->ndiff);
         if (vf->ndiff > 0)

@@ -1,10 +1,12 @@
 -- soukctl migrate's state (docs/migration.md): one row per domain being moved from the
 -- monolith to its service, and the log of every step run, by whom and when.
 
--- step: the last step started (status running) or finished (done, failed).
+-- step: the last step run, and how it went (running, done, failed); done_step: the last one
+-- that finished, where the playbook stands (a failed step leaves it where it was).
 CREATE TABLE migration_state (
     domain          text PRIMARY KEY,
     step            text NOT NULL,
+    done_step       text NOT NULL DEFAULT 'none',
     status          text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
     canary_percent  integer,
     detail          text NOT NULL DEFAULT '',

@@ -1,0 +1,201 @@
+# soukctl migrate reviews, end to end against real processes: a monolith, souk-reviews, the
+# gateway in front of both, souk-sync started by the playbook under scripts/supervise.sh.
+# While a bounded write load (new reviews through the gateway) runs, backfill + sync + verify
+# reach equality; shadow and canary switch the route; the cutover, under the same kind of
+# load, holds the writes at the gateway, writes its marker, waits for the sync to apply it,
+# verifies and flips the route with the release: no client request fails, every
+# acknowledged review is in the service, the hold time is reported. finish stops the sync.
+# (Reverse sync is the migrate-map branch's: until it is merged the cutover runs with
+# --without-reverse, and a rollback after it is refused rather than losing the service's
+# writes, which is checked here.)
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use File::Temp ();
+use HTTP::Tiny ();
+use JSON::PP ();
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Souk::Test;
+use Souk::Gateway;
+
+my $SECRET = $Souk::Gateway::JWT_SECRET;
+my $mono = mariadb_fresh('migplay');
+my $rev = fresh_service('reviews', SOUK_JWT_SECRET => $SECRET);
+my $state = pg_fresh('migrate');
+my $var = File::Temp->newdir('souk-migplay-XXXXXX', TMPDIR => 1);
+my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
+    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+
+my ($rc, $out, $err) = Souk::Test::soukctl({SOUK_MONOLITH_DB => $mono->{dsn}},
+    qw(seed --products 40 --users 30 --orders 5 --reviews 60 --carts 1 --now 2025-06-01));
+is($rc, 0, 'seed a small monolith') or diag $err;
+my $m = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_JWT_SECRET => $SECRET);
+my $gw = Souk::Gateway->start(routes => table(
+    upstreams => {monolith => pool($m->{host} . ':' . $m->port), reviews => pool($rev->{host} . ':' . $rev->port)},
+    routes => [
+        route(name => 'reviews', path => '/api/v1/products/{id}/reviews', legacy => 'monolith',
+            new => 'reviews', hold_ms => 10000),
+        route(name => 'catch_all', path => '/', legacy => 'monolith'),
+    ]));
+my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_REVIEWS_DB => $rev->{db}{dsn},
+    SOUK_MIGRATE_DB => $state->{dsn}, SOUK_SYNC_BINLOG_DB => $admin_dsn, SOUK_VAR_DIR => "$var",
+    SOUK_SYNC_REVIEWS_LISTEN => '127.0.0.1:' . free_port(),
+    SOUK_REVERSE_REVIEWS_LISTEN => '127.0.0.1:' . free_port(),
+    SOUK_GATEWAY_ADMIN_LISTEN => '127.0.0.1:' . $gw->admin_port,
+    SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => 'playbook', SOUK_LOG_LEVEL => 'warn');
+sub migrate { my @r = Souk::Test::soukctl(\%env, 'migrate', 'reviews', @_); diag($r[1] . $r[2]) if $r[0]; @r }
+
+# Stop whatever the playbook started under supervise.sh, even when a test died half-way.
+END {
+    for my $f (glob("$var/run/super-*.pid")) {
+        open my $fh, '<', $f or next;
+        my $pid = <$fh> // next;
+        chomp $pid;
+        kill 'TERM', $pid if $pid =~ /^\d+$/;
+    }
+}
+
+# ---- the write load --------------------------------------------------------------------------
+
+# (user, product) pairs nobody has reviewed yet: one review each, so every write must succeed.
+my %seen = map { ("$_->[0]/$_->[1]" => 1) } @{mariadb_sql($mono->{db}, 'SELECT user_id, product_id FROM reviews')};
+my @users = map { $_->[0] } @{mariadb_sql($mono->{db}, "SELECT id FROM users WHERE role = 'customer' ORDER BY id")};
+my @products = map { $_->[0] } @{mariadb_sql($mono->{db}, 'SELECT id FROM products ORDER BY id')};
+my @pairs = grep { !$seen{"$_->[0]/$_->[1]"} } map { my $u = $_; map { [$u, $_] } @products } @users;
+
+# writers($n, $each, $pause): $n processes, each posting $each reviews through the gateway,
+# one at a time; each answer ("status id") goes to a file. Returns a sub that waits for them
+# and gives [status, id] of every request.
+sub writers {
+    my ($n, $each, $pause) = @_;
+    my @mine = splice(@pairs, 0, $n * $each);
+    die "not enough review pairs\n" if @mine < $n * $each;
+    my (@pids, @files);
+    for my $w (0 .. $n - 1) {
+        my $file = File::Temp->new;
+        push @files, $file;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $ua = HTTP::Tiny->new(timeout => 30);
+            open my $fh, '>', $file->filename or POSIX::_exit(1);
+            $fh->autoflush(1);
+            for my $p (@mine[$w * $each .. ($w + 1) * $each - 1]) {
+                my $tok = Souk::Test::jwt_mint(sub => "$p->[0]", role => 'customer', iat => int(time) - 5,
+                    secret => $SECRET);
+                my $r = $ua->request('POST', $gw->url . "/api/v1/products/$p->[1]/reviews",
+                    {headers => {Authorization => "Bearer $tok", 'Content-Type' => 'application/json'},
+                        content => qq({"rating":4,"title":"load","body":"u$p->[0] p$p->[1]"})});
+                my ($id) = ($r->{content} // '') =~ /"id"\s*:\s*(\d+)/;
+                (my $why = $r->{status} == 201 ? '' : substr($r->{content} // '', 0, 300)) =~ s/\s+/ /g;
+                print $fh "$r->{status} " . ($id // '-') . " $why\n";
+                sleep $pause;
+            }
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    return sub {
+        waitpid($_, 0) for @pids;
+        return [map { open my $fh, '<', $_->filename or die; map { chomp; [split / /, $_, 3] } <$fh> } @files];
+    };
+}
+
+sub no_failures_in {
+    my ($answers, $what) = @_;
+    my @bad = grep { $_->[0] != 201 } @$answers;
+    is(scalar(@bad), 0, "$what: every one of " . scalar(@$answers) . ' writes was acknowledged (201)')
+        or diag explain [@bad[0 .. ($#bad < 4 ? $#bad : 4)]];
+}
+
+sub service_has {
+    my ($answers, $what) = @_;
+    my @ids = map { $_->[1] } grep { $_->[0] == 201 } @$answers;
+    my %have = map { ($_->[0] => 1) } @{pg_sql($rev->{db}{db}, 'SELECT id FROM reviews')};
+    my @lost = grep { !$have{$_} } @ids;
+    is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the service');
+}
+
+sub sync_lag {
+    my $r = http(GET => "http://$env{SOUK_SYNC_REVIEWS_LISTEN}/metrics");
+    return undef unless $r->{status} == 200;
+    my ($lag) = $r->{body} =~ /^souk_sync_lag_events(?:\{[^}]*\})? (\S+)$/m;
+    return $lag;
+}
+
+# ---- backfill + sync + verify under load ------------------------------------------------------
+
+my $wait = writers(2, 20, 0.03);
+($rc, $out) = migrate('backfill');
+is($rc, 0, 'backfill while reviews are being written');
+($rc, $out) = migrate('sync');
+is($rc, 0, 'sync: souk-sync started under supervise.sh');
+like($out, qr/sync started on 127\.0\.0\.1:\d+/, '...on the address given');
+ok(-s "$var/run/super-sync-reviews.pid", '...with its supervisor pid file in SOUK_VAR_DIR/run');
+my $load1 = $wait->();
+no_failures_in($load1, 'load during backfill and sync');
+ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the sync catches up (lag 0)');
+service_has($load1, 'after the sync caught up');
+($rc, $out) = migrate('verify');
+is($rc, 0, 'verify: both sides agree after backfill + sync under load') or diag $out;
+like($out, qr/^verify reviews reviews: (\d+) rows on the monolith, \1 on the service; .* 0 keys still differ/m,
+    '...the same number of reviews on both sides');
+
+# ---- shadow, canary ---------------------------------------------------------------------------
+
+($rc) = migrate('shadow');
+is($rc, 0, 'shadow');
+is($gw->route_named('reviews')->{mode}, 'shadow', '...the gateway route is in shadow');
+($rc) = migrate('canary', 50);
+is($rc, 0, 'canary 50');
+my $route = $gw->route_named('reviews');
+is_deeply([$route->{mode}, $route->{canary_percent}], ['canary', 50], '...canary at 50 %');
+
+# ---- cutover under load -------------------------------------------------------------------------
+
+$wait = writers(2, 30, 0.02);
+sleep 0.2;
+my $t0 = time;
+($rc, $out, $err) = migrate('cutover', '--without-reverse');
+is($rc, 0, 'cutover under load') or diag $err;
+my ($held) = $out =~ /writes held (\d+) ms/;
+ok(defined $held, "the hold time is reported ($out)");
+ok(defined $held && $held < 5000, "...and writes were held for less than 5 s (" . ($held // '?') . ' ms)');
+my $load2 = $wait->();
+no_failures_in($load2, 'load during the cutover');
+$route = $gw->route_named('reviews');
+is_deeply([$route->{mode}, $route->{hold} ? 1 : 0], ['new', 0], 'the route is on new, the hold released');
+ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the sync drained what the monolith took before the fence');
+service_has([@$load1, @$load2], 'after the cutover');
+my $after = pg_sql($rev->{db}{db}, 'SELECT count(*) FROM reviews')->[0][0];
+is($after, 60 + @$load1 + @$load2, 'the service has the seed, the first load and the second, once each');
+like($gw->admin(GET => '/events')->{body}, qr/"type":"hold_end"[^}]*route reviews/, 'the gateway logged the hold');
+
+# ---- status, rollback without reverse, finish -------------------------------------------------------
+
+($rc, $out) = Souk::Test::soukctl(\%env, qw(migrate status reviews));
+is($rc, 0, 'status');
+like($out, qr/^reviews\s+cutover\s+cutover done\s+playbook\s+\S+\s+0 ev [\d.]+ s\s+-\s+agreed \S+\s+\d+ ms$/m,
+    'status: cutover done by playbook, sync lag 0, no reverse sync, the last verify, the hold time');
+like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+marker \S+ applied after \d+ ms; .*writes held \d+ ms/,
+    'the log says what the cutover did');
+
+($rc, undef, $err) = Souk::Test::soukctl(\%env, qw(migrate reviews rollback));
+is($rc, 1, 'rollback after a cutover without reverse sync is refused');
+like($err, qr/without the reverse sync the service's writes since the cutover would be lost/, '...saying why');
+$route = $gw->route_named('reviews');
+is_deeply([$route->{mode}, $route->{hold} ? 1 : 0], ['new', 0], '...the route stays on new, not held');
+
+my $super = do { open my $f, '<', "$var/run/super-sync-reviews.pid" or die "no pid file: $!"; local $/; <$f> };
+chomp $super;
+($rc) = migrate('finish');
+is($rc, 0, 'finish');
+sub running { my $st = do { open my $f, '<', "/proc/$_[0]/stat" or return 0; local $/; <$f> }; $st !~ /\) Z / }
+ok(wait_until(sub { !running($super) && !defined sync_lag() }, 15),
+    'finish stopped the forward sync (its supervisor and /metrics are gone)')
+    or diag("supervisor $super running: " . running($super) . '; lag: ' . (sync_lag() // 'none'));
+ok(!-e "$var/run/super-sync-reviews.pid", '...and its pid file');
+
+done_testing;
