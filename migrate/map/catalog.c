@@ -42,29 +42,24 @@
 /* A products row, inserted or updated (an update for a product the backfill
  * has not copied yet creates it, so stream and copy meet in any order). A
  * write that changes nothing moves nothing. */
-static const char PRODUCT_PUT[] = "WITH n AS (SELECT " PRODUCT_PART(
-    "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9",
-    "$10") " AS part),"
-           " p AS (INSERT INTO products AS x (id, version, doc)"
-           " SELECT $1::bigint, 1, " PRODUCT_FRESH(
-               "$1", "NULL", "0", "0",
-               "0") " || n.part FROM n"
-                    " ON CONFLICT (id) DO UPDATE SET version = x.version + 1, updated_at = now(),"
-                    " doc = x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
-                    " WHERE x.doc IS DISTINCT FROM"
-                    " x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
-                    " RETURNING id, version, doc, xmax = 0 AS fresh)"
-                    " SELECT CASE WHEN fresh THEN 'product.created' ELSE 'product.updated' END, "
-                    "id, " PAYLOAD(
-                        "p") " FROM p"
-                             " UNION ALL SELECT 'product.price_changed', id, (" PAYLOAD(
-                                 "p") ")::jsonb ||"
-                                      " jsonb_build_object('old_price', "
-                                      "jsonb_build_object('amount', $11::bigint, 'currency',"
-                                      " $12::text))::text FROM p WHERE NOT fresh AND $11::bigint "
-                                      "IS NOT NULL"
-                                      " AND ($11::bigint, $12::text) IS DISTINCT FROM ($7::bigint, "
-                                      "$8::text)";
+/* clang-format off */
+static const char PRODUCT_PUT[] =
+    "WITH n AS (SELECT " PRODUCT_PART("$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10")
+    " AS part),"
+    " p AS (INSERT INTO products AS x (id, version, doc)"
+    " SELECT $1::bigint, 1, " PRODUCT_FRESH("$1", "NULL", "0", "0", "0") " || n.part FROM n"
+    " ON CONFLICT (id) DO UPDATE SET version = x.version + 1, updated_at = now(),"
+    " doc = x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
+    " WHERE x.doc IS DISTINCT FROM"
+    " x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
+    " RETURNING id, version, doc, xmax = 0 AS fresh)"
+    " SELECT CASE WHEN fresh THEN 'product.created' ELSE 'product.updated' END, id, "
+    PAYLOAD("p") " FROM p"
+    " UNION ALL SELECT 'product.price_changed', id, ((" PAYLOAD("p") ")::jsonb"
+    " || jsonb_build_object('old_price', jsonb_build_object('amount', $11::bigint,"
+    " 'currency', $12::text)))::text FROM p WHERE NOT fresh AND $11::bigint IS NOT NULL"
+    " AND ($11::bigint, $12::text) IS DISTINCT FROM ($7::bigint, $8::text)";
+/* clang-format on */
 
 /* A tombstone with the deleting version, as the catalog's own delete. */
 static const char PRODUCT_GONE[] =

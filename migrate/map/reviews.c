@@ -183,6 +183,26 @@ static const struct map_verify reviews_verify[] = {
 /* ratings from the rows, as the service keeps them (store.c RATING_ADD): a
  * share lock holds off review inserts, so no increment made meanwhile is
  * overwritten. One implicit transaction (several statements, no params). */
+/* ---- reverse sync: a review made on the service, into the monolith ----------------------------- */
+
+/* Reviews are never changed or deleted, so a put is an insert that a repeat
+ * leaves alone (ON DUPLICATE KEY: unlike INSERT IGNORE it still refuses a
+ * review whose product or user the monolith lacks, which is retried). */
+static const struct map_reverse_step reviews_reverse_steps[] = {
+    {"SELECT id, product_id, user_id, (doc->>'rating')::int, coalesce(doc->>'title', ''),"
+     " doc->>'body', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
+     " FROM reviews WHERE id = $1::bigint",
+     "INSERT INTO reviews (id, product_id, user_id, rating, title, body, created_at)"
+     " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id",
+     NULL, 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const struct map_reverse reviews_reverse = {
+    (const char *const[]){"review.created", NULL},
+    reviews_reverse_steps,
+};
+
 const struct map_domain map_reviews = {
     .name = "reviews",
     .db_env = "SOUK_REVIEWS_DB",
@@ -199,4 +219,5 @@ const struct map_domain map_reviews = {
     .verify = reviews_verify,
     /* Sequences: the identity scheme (soukctl backfill_ident.c), not setval. */
     .ident = (const char *const[]){"reviews", NULL},
+    .reverse = &reviews_reverse,
 };

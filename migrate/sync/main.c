@@ -15,6 +15,7 @@
 #include "mdb.h"
 #include "metrics.h"
 #include "migrate/map/map.h"
+#include "migrate/reverse/reverse.h"
 #include "migrate/sync/sync.h"
 #include "req.h"
 #include "server.h"
@@ -86,6 +87,8 @@ main(int argc, char **argv)
     }
     while (map_domains[idx] != d)
         idx++;
+    if (reverse_wanted(&argc, argv)) /* souk-sync --domain X --reverse: migrate/reverse */
+        return reverse_main(d, argc, argv);
 #define ST struct sync_settings
     const struct cfg_var vars[] = {
         CFG_STR_ROW("SOUK_LISTEN", ST, listen, arena_printf(a, "127.0.0.1:%d", 7120 + idx),
