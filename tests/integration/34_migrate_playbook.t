@@ -4,10 +4,10 @@
 # reach equality; shadow and canary switch the route; the cutover, under the same kind of
 # load, holds the writes at the gateway, writes its marker, waits for the sync to apply it,
 # verifies and flips the route with the release: no client request fails, every
-# acknowledged review is in the service, the hold time is reported. finish stops the sync.
-# (Reverse sync is the migrate-map branch's: until it is merged the cutover runs with
-# --without-reverse, and a rollback after it is refused rather than losing the service's
-# writes, which is checked here.)
+# acknowledged review is in the service, the hold time is reported.
+# After the cutover the service's writes reach the monolith through the reverse sync; a
+# rollback under load moves the route back without losing a write on either side; a second
+# cutover and finish end it.
 use strict;
 use warnings;
 use FindBin;
@@ -45,8 +45,14 @@ my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_REVIEWS_DB => $rev->{db}{dsn},
     SOUK_SYNC_REVIEWS_LISTEN => '127.0.0.1:' . free_port(),
     SOUK_REVERSE_REVIEWS_LISTEN => '127.0.0.1:' . free_port(),
     SOUK_GATEWAY_ADMIN_LISTEN => '127.0.0.1:' . $gw->admin_port,
-    SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => 'playbook', SOUK_LOG_LEVEL => 'warn');
-sub migrate { my @r = Souk::Test::soukctl(\%env, 'migrate', 'reviews', @_); diag($r[1] . $r[2]) if $r[0]; @r }
+    SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => 'playbook', SOUK_LOG_LEVEL => 'warn',
+    SOUK_REVERSE_DB => $state->{dsn}, SOUK_AMQP_URL => $rev->{amqp});
+sub logs_tail { join '', map { my $f = $_; "--- $f\n" . `tail -n 15 $f` } glob("$var/log/*.log") }
+sub migrate {
+    my @r = Souk::Test::soukctl(\%env, 'migrate', 'reviews', @_);
+    diag($r[1] . $r[2] . logs_tail()) if $r[0];
+    @r;
+}
 
 # Stop whatever the playbook started under supervise.sh, even when a test died half-way.
 END {
@@ -155,39 +161,80 @@ is_deeply([$route->{mode}, $route->{canary_percent}], ['canary', 50], '...canary
 
 # ---- cutover under load -------------------------------------------------------------------------
 
+sub monolith_has {
+    my ($answers, $what) = @_;
+    my @ids = map { $_->[1] } grep { $_->[0] == 201 } @$answers;
+    my %have = map { ($_->[0] => 1) } @{mariadb_sql($mono->{db}, 'SELECT id FROM reviews')};
+    my @lost = grep { !$have{$_} } @ids;
+    is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the monolith');
+}
+
+sub route_is {
+    my ($mode, $what) = @_;
+    my $r = $gw->route_named('reviews');
+    is_deeply([$r->{mode}, $r->{hold} ? 1 : 0], [$mode, 0], "$what: the route is on $mode, not held");
+}
+
 $wait = writers(2, 30, 0.02);
 sleep 0.2;
-my $t0 = time;
-($rc, $out, $err) = migrate('cutover', '--without-reverse');
+($rc, $out, $err) = migrate('cutover');
 is($rc, 0, 'cutover under load') or diag $err;
 my ($held) = $out =~ /writes held (\d+) ms/;
 ok(defined $held, "the hold time is reported ($out)");
 ok(defined $held && $held < 5000, "...and writes were held for less than 5 s (" . ($held // '?') . ' ms)');
 my $load2 = $wait->();
 no_failures_in($load2, 'load during the cutover');
-$route = $gw->route_named('reviews');
-is_deeply([$route->{mode}, $route->{hold} ? 1 : 0], ['new', 0], 'the route is on new, the hold released');
+route_is('new', 'after the cutover');
 ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the sync drained what the monolith took before the fence');
 service_has([@$load1, @$load2], 'after the cutover');
-my $after = pg_sql($rev->{db}{db}, 'SELECT count(*) FROM reviews')->[0][0];
-is($after, 60 + @$load1 + @$load2, 'the service has the seed, the first load and the second, once each');
+is(pg_sql($rev->{db}{db}, 'SELECT count(*) FROM reviews')->[0][0], 60 + @$load1 + @$load2,
+    'the service has the seed, the first load and the second, once each');
 like($gw->admin(GET => '/events')->{body}, qr/"type":"hold_end"[^}]*route reviews/, 'the gateway logged the hold');
 
-# ---- status, rollback without reverse, finish -------------------------------------------------------
+# Writes after the cutover go to the service; the reverse sync brings them into the monolith.
+my $load3 = writers(2, 10, 0.02)->();
+no_failures_in($load3, 'load after the cutover');
+my @new_ids = map { $_->[1] } @$load3;
+is(scalar(grep { $_ % 2 } @new_ids), 0, 'the service allocated even ids (the monolith allocates odd ones)');
+ok(wait_until(sub { mariadb_sql($mono->{db}, 'SELECT COUNT(*) FROM reviews WHERE id IN (' . join(',', @new_ids) . ')')->[0][0] == @new_ids }, 20),
+    'the reverse sync wrote every review made on the service into the monolith');
+monolith_has([@$load1, @$load2, @$load3], 'after the reverse sync');
 
 ($rc, $out) = Souk::Test::soukctl(\%env, qw(migrate status reviews));
 is($rc, 0, 'status');
-like($out, qr/^reviews\s+cutover\s+cutover done\s+playbook\s+\S+\s+0 ev [\d.]+ s\s+-\s+agreed \S+\s+\d+ ms$/m,
-    'status: cutover done by playbook, sync lag 0, no reverse sync, the last verify, the hold time');
-like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+marker \S+ applied after \d+ ms; .*writes held \d+ ms/,
+like($out, qr/^reviews\s+cutover\s+cutover done\s+playbook\s+\S+\s+\d+ ev [\d.]+ s\s+up\s+agreed \S+\s+\d+ ms$/m,
+    'status: cutover done by playbook, the sync lag, reverse sync up, the last verify, the hold time');
+like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+reverse started on \S+; marker \S+ applied after \d+ ms; reviews: (\d+)\/\1 rows, 0 differ; .*routes on new; writes held \d+ ms/,
     'the log says what the cutover did');
 
-($rc, undef, $err) = Souk::Test::soukctl(\%env, qw(migrate reviews rollback));
-is($rc, 1, 'rollback after a cutover without reverse sync is refused');
-like($err, qr/without the reverse sync the service's writes since the cutover would be lost/, '...saying why');
-$route = $gw->route_named('reviews');
-is_deeply([$route->{mode}, $route->{hold} ? 1 : 0], ['new', 0], '...the route stays on new, not held');
+# ---- rollback after the cutover, under load --------------------------------------------------------
 
+$wait = writers(2, 20, 0.02);
+sleep 0.2;
+($rc, $out, $err) = migrate('rollback');
+is($rc, 0, 'rollback after the cutover, under load') or diag $err;
+like($out, qr/routes on legacy; writes held \d+ ms/, '...reports the hold');
+my $load4 = $wait->();
+no_failures_in($load4, 'load during the rollback');
+route_is('legacy', 'after the rollback');
+ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the forward sync runs and catches up');
+my $all = [@$load1, @$load2, @$load3, @$load4];
+monolith_has($all, 'after the rollback');
+service_has($all, 'after the rollback');
+($rc, $out) = migrate('verify');
+is($rc, 0, 'verify: both sides agree after the rollback') or diag $out;
+ok(!http(GET => "http://$env{SOUK_REVERSE_REVIEWS_LISTEN}/health")->{status}
+    || http(GET => "http://$env{SOUK_REVERSE_REVIEWS_LISTEN}/health")->{status} != 200, 'the reverse sync is stopped');
+
+# ---- again, then finish --------------------------------------------------------------------------
+
+($rc) = migrate('shadow');
+is($rc, 0, 'shadow again');
+($rc) = migrate('canary', 100);
+is($rc, 0, 'canary 100');
+($rc) = migrate('cutover');
+is($rc, 0, 'cutover again');
+route_is('new', 'after the second cutover');
 my $super = do { open my $f, '<', "$var/run/super-sync-reviews.pid" or die "no pid file: $!"; local $/; <$f> };
 chomp $super;
 ($rc) = migrate('finish');
@@ -197,5 +244,6 @@ ok(wait_until(sub { !running($super) && !defined sync_lag() }, 15),
     'finish stopped the forward sync (its supervisor and /metrics are gone)')
     or diag("supervisor $super running: " . running($super) . '; lag: ' . (sync_lag() // 'none'));
 ok(!-e "$var/run/super-sync-reviews.pid", '...and its pid file');
+is(http(GET => "http://$env{SOUK_REVERSE_REVIEWS_LISTEN}/health")->{status}, 200, '...the reverse sync stays');
 
 done_testing;

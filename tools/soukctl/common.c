@@ -90,8 +90,9 @@ static const struct ctl_target ctl_targets[] = {
      "services/payments/migrations", 1},
     {"backbone", CTL_POSTGRES, "SOUK_BACKBONE_DB", offsetof(struct ctl_config, backbone_db), NULL,
      1},
+    /* The backbone's tables too: the reverse syncs keep their inbox here (SOUK_REVERSE_DB). */
     {"migrate", CTL_POSTGRES, "SOUK_MIGRATE_DB", offsetof(struct ctl_config, migrate_db),
-     "tools/soukctl/migrations", 0},
+     "tools/soukctl/migrations", 1},
     {NULL, CTL_MARIADB, NULL, 0, NULL, 0},
 };
 

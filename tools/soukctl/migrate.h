@@ -62,6 +62,7 @@ struct mig {
     struct buf               detail;         /* what the step did, for the log row */
     int64_t                  hold_ms;        /* cutover: -1 = none */
     enum mig_stepno          prev;           /* the domain's step before this run */
+    int                      quiet;          /* verify prints nothing (a wait loop) */
 };
 
 /* The state row of one domain, as read (strings in the arena). */

@@ -139,6 +139,14 @@ mig_cutover(struct mig *m, int argc, char **argv)
             return ERR_INVALID;
     }
     rc = mig_sync_wait_up(m, 0, 2); /* no marker gets through without it */
+    /* The reverse sync before the fence: it takes the service's events, which
+     * start with the flip, and the writes need not wait while it starts. */
+    if (!rc && !without_reverse)
+        rc = mig_sync_run(m, 1, 1);
+    if (!rc && !without_reverse)
+        rc = mig_sync_wait_up(m, 1, 10);
+    if (without_reverse)
+        buf_printf(&m->detail, "no reverse sync (--without-reverse); ");
     if (rc)
         return rc;
     t0 = common_now();
@@ -152,12 +160,6 @@ mig_cutover(struct mig *m, int argc, char **argv)
         common_fail("%s cutover: the sides differ (listed above); routes unchanged", m->d->name);
         rc = ERR_CONFLICT;
     }
-    if (!rc && !without_reverse)
-        rc = mig_sync_run(m, 1, 1);
-    if (!rc && !without_reverse)
-        rc = mig_sync_wait_up(m, 1, 10);
-    if (without_reverse)
-        buf_printf(&m->detail, "no reverse sync (--without-reverse); ");
     if (rc) { /* the writes waited for nothing: let them go where they were going */
         if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK) /* else the hold_ms bound ends it */
             buf_printf(&m->detail, "aborted, writes held %lld ms; ", (long long)held_ms);
@@ -172,29 +174,33 @@ mig_cutover(struct mig *m, int argc, char **argv)
     return mig_state_set(m, "hold_ms", db_i64_text(m->a, held_ms));
 }
 
-/* The reverse sync has nothing left to write into the monolith. */
+/* The reverse sync has written everything the service took into the
+ * monolith: both sides agree (verify, quietly, again and again: the
+ * reverse sync's backlog is the broker's queue and the service's outbox,
+ * so the data itself is the one measure that covers both). */
 static int
-reverse_drained(struct mig *m)
+sides_agree(struct mig *m, double timeout_s)
 {
-    const char *listen = mig_sync_listen(m, 1);
-    double      t0 = common_now(), lag;
+    double t0 = common_now();
+    int    ok = 0, rc;
 
-    if (mig_sync_wait_up(m, 1, 2) != ERR_OK) {
-        common_fail("%s rollback: without the reverse sync the service's writes since the "
-                    "cutover would be lost; routes unchanged (soukctl migrate %s reverse)",
-                    m->d->name, m->d->name);
-        return ERR_UNAVAILABLE;
+    m->quiet = 1;
+    for (;;) {
+        buf_reset(&m->detail);
+        rc = mig_verify(m, map_find(m->d->name), 1000, &ok);
+        if (rc || ok || common_now() - t0 > timeout_s)
+            break;
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
     }
-    for (;; nap()) {
-        if (mig_sync_metric(m, listen, "souk_sync_lag_events", &lag) == ERR_OK && lag == 0)
-            return ERR_OK;
-        if (common_now() - t0 > REVERSE_WAIT_S) {
-            common_fail("%s rollback: the reverse sync (%s) did not reach lag 0 in %d s; "
-                        "routes unchanged",
-                        m->d->name, listen, REVERSE_WAIT_S);
-            return ERR_TIMEOUT;
-        }
+    m->quiet = 0;
+    buf_reset(&m->detail);
+    if (!rc && !ok) {
+        common_fail("%s rollback: the monolith does not have every write of the service after "
+                    "%.0f s (soukctl migrate %s verify lists them); routes unchanged",
+                    m->d->name, timeout_s, m->d->name);
+        rc = ERR_TIMEOUT;
     }
+    return rc;
 }
 
 int
@@ -209,9 +215,15 @@ mig_rollback(struct mig *m, int argc, char **argv)
         rc = routes_patch(m, "legacy", 0, NULL);
         buf_printf(&m->detail, "routes on legacy; ");
     } else {
-        rc = routes_patch(m, NULL, 1, NULL);
+        rc = mig_sync_wait_up(m, 1, 2);
+        if (rc)
+            common_fail("%s rollback: without the reverse sync the service's writes since the "
+                        "cutover would be lost; routes unchanged (soukctl migrate %s reverse)",
+                        m->d->name, m->d->name);
         if (!rc)
-            rc = reverse_drained(m);
+            rc = routes_patch(m, NULL, 1, NULL);
+        if (!rc)
+            rc = sides_agree(m, REVERSE_WAIT_S);
         if (rc) {
             if (routes_patch(m, NULL, 0, NULL) != ERR_OK)
                 common_fail("%s rollback: the hold could not be ended; hold_ms ends it", m->d->name);
@@ -219,9 +231,13 @@ mig_rollback(struct mig *m, int argc, char **argv)
         }
         rc = routes_patch(m, "legacy", 0, &held_ms);
         if (!rc)
-            buf_printf(&m->detail, "routes on legacy; writes held %lld ms; ", (long long)held_ms);
-        if (!rc)
             rc = mig_state_set(m, "hold_ms", db_i64_text(m->a, held_ms));
+        /* A service write still in flight when the hold began: its event comes
+         * after the flip; the reverse sync stops only once it is in. */
+        if (!rc)
+            rc = sides_agree(m, REVERSE_WAIT_S);
+        if (!rc)
+            buf_printf(&m->detail, "routes on legacy; writes held %lld ms; ", (long long)held_ms);
     }
     if (!rc)
         rc = mig_sync_run(m, 1, 0);

@@ -32,7 +32,7 @@ static const struct sync_kind {
     const char *args[3];   /* before "--domain DOMAIN" */
 } sync_kinds[2] = {
     {"sync", "sync_listen", "SOUK_SYNC_%s_LISTEN", {NULL}},
-    {"reverse", "reverse_listen", "SOUK_REVERSE_%s_LISTEN", {"--reverse", NULL}},
+    {"reverse", "reverse_listen", "SOUK_REVERSE_%s_LISTEN", {"--reverse", NULL}}, /* migrate/reverse */
 };
 
 /* ---- the gateway ------------------------------------------------------------------ */

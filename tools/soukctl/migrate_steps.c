@@ -154,16 +154,24 @@ mig_finish(struct mig *m, int argc, char **argv)
 
 /* ---- status ---------------------------------------------------------------------------- */
 
+/* A sync's lag from its /metrics; "up" for one that has no lag to report
+ * (the reverse sync: its backlog is a broker queue), "down" when it does
+ * not answer. */
 static const char *
 lag_text(struct mig *m, const char *listen)
 {
-    double ev, s;
+    struct httpc_resp *res;
+    double             ev, s;
 
     if (listen == NULL)
         return "-";
-    if (mig_sync_metric(m, listen, LAG_EVENTS, &ev) || mig_sync_metric(m, listen, LAG_SECONDS, &s))
-        return arena_printf(m->a, "down (%s)", listen);
-    return arena_printf(m->a, "%.0f ev %.1f s", ev, s);
+    if (!mig_sync_metric(m, listen, LAG_EVENTS, &ev) && !mig_sync_metric(m, listen, LAG_SECONDS, &s))
+        return arena_printf(m->a, "%.0f ev %.1f s", ev, s);
+    if (httpc_get(m->hc, m->a, arena_printf(m->a, "http://%s/health", listen), m->timeout_ms,
+                  &res) == ERR_OK &&
+        res->status == 200)
+        return "up";
+    return arena_printf(m->a, "down (%s)", listen);
 }
 
 int

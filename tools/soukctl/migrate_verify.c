@@ -158,7 +158,8 @@ range_close(struct verify *vf)
     vf->ranges++;
     if (r->count[0] != r->count[1] || r->sum[0] != r->sum[1] || r->xor[0] != r->xor[1]) {
         vf->ranges_bad++;
-        printf("  %s: keys %lld..%lld: %llu rows on the monolith, %llu on the service\n",
+        if (!vf->m->quiet)
+            printf("  %s: keys %lld..%lld: %llu rows on the monolith, %llu on the service\n",
                "range", (long long)(vf->cur * vf->range_size),
                (long long)((vf->cur + 1) * vf->range_size - 1), (unsigned long long)r->count[0],
                (unsigned long long)r->count[1]);
@@ -288,7 +289,7 @@ verify_entity(struct verify *vf, const struct map_verify *v, int *ok)
     ranges_bad = vf->ranges_bad;
     if (!rc)
         rc = recheck(vf, &mono, &svc);
-    if (!rc) {
+    if (!rc && !vf->m->quiet) {
         printf("verify %s %s: %llu rows on the monolith, %llu on the service; %llu ranges of "
                "%lld keys, %llu differed; %zu keys still differ after re-reading\n",
                vf->m->d->name, v->what, (unsigned long long)mono.rows,
@@ -299,12 +300,11 @@ verify_entity(struct verify *vf, const struct map_verify *v, int *ok)
                    diff_names[vf->diff_kind[i]]);
         if (vf->ndiff > VERIFY_PRINT)
             printf("  ... and %zu more\n", vf->ndiff - VERIFY_PRINT);
-        buf_printf(&vf->m->detail, "%s: %llu/%llu rows, %zu differ; ",
-                   v->what, (unsigned long long)mono.rows, (unsigned long long)svc.rows,
-                   vf->ndiff);
-        if (vf->ndiff > 0)
-            *ok = 0;
+        buf_printf(&vf->m->detail, "%s: %llu/%llu rows, %zu differ; ", v->what,
+                   (unsigned long long)mono.rows, (unsigned long long)svc.rows, vf->ndiff);
     }
+    if (!rc && vf->ndiff > 0)
+        *ok = 0;
     arena_destroy(mono.a);
     arena_destroy(svc.a);
     return rc;
