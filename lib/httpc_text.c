@@ -95,9 +95,8 @@ httpc_request_text(struct arena *a, const struct httpc_req *rq, const struct htt
         a,
         "%s %s%.*s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: souk-httpc\r\n"
         "Accept: application/json\r\n%s%s%s%s%s%s%s%s%s%s",
-        x->method != NULL ? x->method : "GET", slash, (int)t->path_len, t->path,
-        (int)t->host_len, t->host,
-        header_ok(rq->request_id) ? "X-Request-Id: " : "",
+        x->method != NULL ? x->method : "GET", slash, (int)t->path_len, t->path, (int)t->host_len,
+        t->host, header_ok(rq->request_id) ? "X-Request-Id: " : "",
         header_ok(rq->request_id) ? rq->request_id : "", header_ok(rq->request_id) ? "\r\n" : "",
         header_ok(rq->traceparent) ? "traceparent: " : "",
         header_ok(rq->traceparent) ? rq->traceparent : "", header_ok(rq->traceparent) ? "\r\n" : "",

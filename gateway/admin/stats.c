@@ -195,8 +195,8 @@ render_holds(struct buf *b)
            "Writes held by a route's hold: released to an upstream, or refused 503.");
     render_field(b, "souk_gateway_hold_writes_total", NULL, 1,
                  offsetof(struct gw_stat, hold_released), ",result=\"released\"");
-    render_field(b, "souk_gateway_hold_writes_total", NULL, 1, offsetof(struct gw_stat, hold_refused),
-                 ",result=\"refused\"");
+    render_field(b, "souk_gateway_hold_writes_total", NULL, 1,
+                 offsetof(struct gw_stat, hold_refused), ",result=\"refused\"");
     render_field(b, "souk_gateway_holds_total", "Holds ended, by route.", 1,
                  offsetof(struct gw_stat, holds), NULL);
     render_field(b, "souk_gateway_hold_milliseconds_total", "Time writes were held, by route.", 1,
@@ -240,7 +240,7 @@ metrics_text(struct buf *b)
     render_field(b, "souk_gateway_upstream_timeouts_total", "Timeouts, by server.", 0,
                  offsetof(struct gw_stat, timeouts), NULL);
     pthread_mutex_unlock(&stats_lock);
-    hold_render(b); /* takes stats_lock itself */
+    hold_render(b);     /* takes stats_lock itself */
     upstream_render(b); /* shadow.c and breaker.c register their own series */
 }
 

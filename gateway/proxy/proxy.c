@@ -406,7 +406,8 @@ proxy_release(struct exch *x, struct gw_table *t, const struct gw_route *r)
     rc = try_attempt(x, &why);
     if (rc < 0) {
         proxy_abort(x, why,
-                    why == ERR_UNAVAILABLE ? "no upstream available" : "upstream connection failed");
+                    why == ERR_UNAVAILABLE ? "no upstream available"
+                                           : "upstream connection failed");
         return;
     }
     if (rc == 0)

@@ -507,8 +507,8 @@ routes_patch_many(json_t *changes, const char *path, struct buf *errors, json_t 
     }
     rc = routes_build(doc, &next, errors);
     if (!rc)
-        rc = install_locked(next, path, "route_patch", buf_len(&what) > 0 ? buf_data(&what) : "",
-                            0, ended);
+        rc = install_locked(next, path, "route_patch", buf_len(&what) > 0 ? buf_data(&what) : "", 0,
+                            ended);
 done:
     pthread_mutex_unlock(&install_lock);
     routes_unref(cur);

@@ -15,10 +15,10 @@
 #include "migrate.h"
 #include "migrate/map/map.h"
 
-#define BIT(s)      (1u << (s))
-#define AFTER_SYNC  (BIT(MIG_SYNC) | BIT(MIG_VERIFY) | BIT(MIG_SHADOW) | BIT(MIG_CANARY))
-#define AFTER_FLIP  (BIT(MIG_CUTOVER) | BIT(MIG_REVERSE) | BIT(MIG_FINISH))
-#define ANY_STEP    0xffffffffu
+#define BIT(s)     (1u << (s))
+#define AFTER_SYNC (BIT(MIG_SYNC) | BIT(MIG_VERIFY) | BIT(MIG_SHADOW) | BIT(MIG_CANARY))
+#define AFTER_FLIP (BIT(MIG_CUTOVER) | BIT(MIG_REVERSE) | BIT(MIG_FINISH))
+#define ANY_STEP   0xffffffffu
 
 static const char migrate_usage[] =
     "usage: soukctl migrate DOMAIN STEP [options]    (soukctl migrate DOMAIN STEP --help)\n"
@@ -170,8 +170,8 @@ allowed(struct mig *m, const struct mig_step *st)
     m->prev = cur;
     if (cur == st->no || (st->from & BIT(cur)))
         return ERR_OK;
-    common_fail("%s %s: the domain is at %s (last run: %s %s); %s follows %s", m->d->name,
-                st->name, found ? s.done_step : "none", found ? s.step : "-",
+    common_fail("%s %s: the domain is at %s (last run: %s %s); %s follows %s", m->d->name, st->name,
+                found ? s.done_step : "none", found ? s.step : "-",
                 found ? s.status : "never started", st->name, "another step (see --help)");
     return ERR_CONFLICT;
 }
@@ -233,10 +233,10 @@ migrate_main(struct ctl *ctl, int argc, char **argv)
         }
         if (common_wants_help(argc - 2, argv + 2)) {
             printf("usage: soukctl migrate %s %s%s\n\n%s\n", d->name, st->name,
-                   st->no == MIG_CANARY   ? " PERCENT"
-                   : st->no == MIG_VERIFY ? " [--range N]"
+                   st->no == MIG_CANARY    ? " PERCENT"
+                   : st->no == MIG_VERIFY  ? " [--range N]"
                    : st->no == MIG_CUTOVER ? " [--marker-timeout S] [--without-reverse]"
-                                          : "",
+                                           : "",
                    st->help);
             return CTL_EXIT_OK;
         }

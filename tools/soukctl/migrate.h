@@ -25,10 +25,10 @@ struct map_domain;
 
 /* The playbook's view of a domain (its table mapping is migrate/map's). */
 struct mig_domain {
-    const char *name;                     /* "reviews": also its soukctl target and map */
+    const char *name;                   /* "reviews": also its soukctl target and map */
     const char *routes[MIG_MAX_ROUTES]; /* the gateway routes it moves (and holds), NULL-ended */
-    const char *sync_listen;              /* default address of its souk-sync's /metrics */
-    const char *reverse_listen;           /* ... and of its reverse sync's */
+    const char *sync_listen;            /* default address of its souk-sync's /metrics */
+    const char *reverse_listen;         /* ... and of its reverse sync's */
 };
 
 /* The steps, in playbook order; a bit each in struct mig_step.from. */
@@ -69,8 +69,8 @@ struct mig {
 struct mig_state {
     const char *domain, *step, *status, *detail, *updated_by, *updated_at;
     const char *sync_listen, *reverse_listen, *verify_at, *verify_detail, *marker_token;
-    const char *start_gtid; /* where souk-sync starts: the binlog just before the backfill */
-    const char *done_step;  /* the last step that finished: where the playbook stands */
+    const char *start_gtid;     /* where souk-sync starts: the binlog just before the backfill */
+    const char *done_step;      /* the last step that finished: where the playbook stands */
     int         verify_ok;      /* -1 never verified */
     int         canary_percent; /* -1 none */
     int64_t     hold_ms;        /* -1 none */
@@ -80,10 +80,10 @@ typedef int mig_step_fn(struct mig *m, int argc, char **argv);
 
 /* migrate.c */
 /* What the step did so far, without the trailing "; " (in m->a). */
-const char *mig_detail(struct mig *m);
+const char                    *mig_detail(struct mig *m);
 extern const struct mig_domain mig_domains[];
-const char *mig_step_name(enum mig_stepno s);
-enum mig_stepno mig_step_of(const char *name);
+const char                    *mig_step_name(enum mig_stepno s);
+enum mig_stepno                mig_step_of(const char *name);
 
 /* migrate_state.c: every call prints its own failure. */
 MUST_CHECK int mig_state_get(struct mig *m, const char *domain, struct mig_state *out, int *found);

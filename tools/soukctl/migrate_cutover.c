@@ -112,8 +112,7 @@ marker_through(struct mig *m, double timeout_s)
             goto done;
         }
     }
-    buf_printf(&m->detail, "marker %s applied after %.0f ms; ", token,
-               (common_now() - t0) * 1000);
+    buf_printf(&m->detail, "marker %s applied after %.0f ms; ", token, (common_now() - t0) * 1000);
 done:
     mdb_free(mono);
     db_free(svc);
@@ -226,7 +225,8 @@ mig_rollback(struct mig *m, int argc, char **argv)
             rc = sides_agree(m, REVERSE_WAIT_S);
         if (rc) {
             if (routes_patch(m, NULL, 0, NULL) != ERR_OK)
-                common_fail("%s rollback: the hold could not be ended; hold_ms ends it", m->d->name);
+                common_fail("%s rollback: the hold could not be ended; hold_ms ends it",
+                            m->d->name);
             return rc;
         }
         rc = routes_patch(m, "legacy", 0, &held_ms);

@@ -26,13 +26,16 @@
 
 /* The two sync processes of a domain: souk-sync's own arguments. */
 static const struct sync_kind {
-    const char *what;      /* supervise.sh's NAME is "<what>-<domain>" */
-    const char *column;    /* its address in migration_state */
+    const char *what;       /* supervise.sh's NAME is "<what>-<domain>" */
+    const char *column;     /* its address in migration_state */
     const char *listen_env; /* SOUK_SYNC_<DOMAIN>_LISTEN / SOUK_REVERSE_<DOMAIN>_LISTEN */
-    const char *args[3];   /* before "--domain DOMAIN" */
+    const char *args[3];    /* before "--domain DOMAIN" */
 } sync_kinds[2] = {
     {"sync", "sync_listen", "SOUK_SYNC_%s_LISTEN", {NULL}},
-    {"reverse", "reverse_listen", "SOUK_REVERSE_%s_LISTEN", {"--reverse", NULL}}, /* migrate/reverse */
+    {"reverse",
+     "reverse_listen",
+     "SOUK_REVERSE_%s_LISTEN",
+     {"--reverse", NULL}}, /* migrate/reverse */
 };
 
 /* ---- the gateway ------------------------------------------------------------------ */
@@ -95,9 +98,9 @@ mig_routes_mode(struct mig *m, const char *mode, int percent)
 static char *
 proc_read(struct mig *m, const char *path, size_t *n)
 {
-    char    *p = arena_alloc(m->a, 4097);
-    int      fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t  k;
+    char   *p = arena_alloc(m->a, 4097);
+    int     fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t k;
 
     *n = 0;
     if (fd < 0)
@@ -260,8 +263,8 @@ mig_sync_run(struct mig *m, int reverse, int on)
     while (alive(m, pid) && common_now() - t0 < STOP_WAIT_MS / 1000.0)
         nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
     if (alive(m, pid)) {
-        common_fail("%s-%s (supervisor pid %d) did not stop in %d s", k->what, m->d->name,
-                    (int)pid, STOP_WAIT_MS / 1000);
+        common_fail("%s-%s (supervisor pid %d) did not stop in %d s", k->what, m->d->name, (int)pid,
+                    STOP_WAIT_MS / 1000);
         return ERR_TIMEOUT;
     }
     buf_printf(&m->detail, "%s stopped; ", k->what);

@@ -18,8 +18,8 @@
     " verify_detail, marker_token, canary_percent, hold_ms, start_gtid, done_step"
 
 /* The columns mig_state_set may write (never pasted from input). */
-static const char *const settable[] = {"sync_listen",    "reverse_listen", "marker_token",
-                                       "hold_ms",        "canary_percent", "start_gtid",
+static const char *const settable[] = {"sync_listen", "reverse_listen", "marker_token",
+                                       "hold_ms",     "canary_percent", "start_gtid",
                                        NULL};
 
 static void
@@ -99,11 +99,11 @@ mig_state_record(struct mig *m, const char *step, const char *outcome, const cha
     const char *pct = m->canary_percent >= 0 ? db_i64_text(m->a, m->canary_percent) : NULL;
     int         rc;
 
-    rc = db_exec_sql(m->state, m->a,
-                     "INSERT INTO migration_log (domain, step, outcome, detail, who, duration_ms)"
-                     " VALUES ($1, $2, $3, $4, $5, $6)",
-                     6, (const char *const[]){m->d->name, step, outcome, detail, m->who, dur},
-                     NULL);
+    rc =
+        db_exec_sql(m->state, m->a,
+                    "INSERT INTO migration_log (domain, step, outcome, detail, who, duration_ms)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    6, (const char *const[]){m->d->name, step, outcome, detail, m->who, dur}, NULL);
     if (!rc && !keep_step)
         rc = db_exec_sql(
             m->state, m->a,
@@ -133,8 +133,8 @@ mig_state_set(struct mig *m, const char *column, const char *value)
                        " VALUES ($1, 'none', 'done', $2, $3) ON CONFLICT (domain) DO UPDATE"
                        " SET %s = $3",
                        column, column);
-    rc = db_exec_sql(m->state, m->a, sql, 3, (const char *const[]){m->d->name, m->who, value},
-                     NULL);
+    rc =
+        db_exec_sql(m->state, m->a, sql, 3, (const char *const[]){m->d->name, m->who, value}, NULL);
     return failed(rc, "written");
 }
 
@@ -162,7 +162,8 @@ mig_state_log(struct mig *m, const char *domain, int n, struct buf *out)
 
     rc = db_exec_sql(
         m->state, m->a,
-        "SELECT * FROM (SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        "SELECT * FROM (SELECT id, to_char(at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
         " who, domain, step, outcome, COALESCE(duration_ms::text, '-'), detail FROM migration_log"
         " WHERE $1::text IS NULL OR domain = $1 ORDER BY id DESC LIMIT $2) AS l ORDER BY id",
         2, (const char *const[]){domain, db_i64_text(m->a, n)}, &rs);

@@ -41,10 +41,10 @@ binlog_position(struct mig *m, const char **gtid)
 int
 mig_backfill(struct mig *m, int argc, char **argv)
 {
-    char             *args[] = {"backfill", (char *)m->d->name, NULL};
-    struct mig_state  s;
-    const char       *gtid;
-    int               found, rc;
+    char            *args[] = {"backfill", (char *)m->d->name, NULL};
+    struct mig_state s;
+    const char      *gtid;
+    int              found, rc;
 
     (void)argc;
     (void)argv;
@@ -165,7 +165,8 @@ lag_text(struct mig *m, const char *listen)
 
     if (listen == NULL)
         return "-";
-    if (!mig_sync_metric(m, listen, LAG_EVENTS, &ev) && !mig_sync_metric(m, listen, LAG_SECONDS, &s))
+    if (!mig_sync_metric(m, listen, LAG_EVENTS, &ev) &&
+        !mig_sync_metric(m, listen, LAG_SECONDS, &s))
         return arena_printf(m->a, "%.0f ev %.1f s", ev, s);
     if (httpc_get(m->hc, m->a, arena_printf(m->a, "http://%s/health", listen), m->timeout_ms,
                   &res) == ERR_OK &&
@@ -177,8 +178,7 @@ lag_text(struct mig *m, const char *listen)
 int
 mig_status(struct mig *m, int argc, char **argv)
 {
-    static const struct option opts[] = {{"log", required_argument, NULL, 'l'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"log", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
     struct mig_state          *rows;
     struct buf                 log;
     const char                *only;
@@ -196,8 +196,8 @@ mig_status(struct mig *m, int argc, char **argv)
     rc = mig_state_all(m, &rows, &n);
     if (rc)
         return rc;
-    printf("%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", "DOMAIN", "STEP", "LAST RUN",
-           "BY", "AT", "SYNC LAG", "REVERSE LAG", "LAST VERIFY", "HOLD");
+    printf("%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", "DOMAIN", "STEP", "LAST RUN", "BY",
+           "AT", "SYNC LAG", "REVERSE LAG", "LAST VERIFY", "HOLD");
     for (i = 0; i < n; i++) {
         if (only != NULL && strcmp(only, rows[i].domain) != 0)
             continue;
@@ -206,13 +206,14 @@ mig_status(struct mig *m, int argc, char **argv)
                    ? arena_printf(m->a, "canary %d", rows[i].canary_percent)
                    : rows[i].done_step,
                arena_printf(m->a, "%s %s", rows[i].step, rows[i].status), rows[i].updated_by,
-               rows[i].updated_at,
-               lag_text(m, rows[i].sync_listen), lag_text(m, rows[i].reverse_listen),
+               rows[i].updated_at, lag_text(m, rows[i].sync_listen),
+               lag_text(m, rows[i].reverse_listen),
                rows[i].verify_ok < 0
                    ? "never"
                    : arena_printf(m->a, "%s %s", rows[i].verify_ok ? "agreed" : "DIFFERED",
                                   rows[i].verify_at),
-               rows[i].hold_ms < 0 ? "-" : arena_printf(m->a, "%lld ms", (long long)rows[i].hold_ms));
+               rows[i].hold_ms < 0 ? "-"
+                                   : arena_printf(m->a, "%lld ms", (long long)rows[i].hold_ms));
         if (rows[i].verify_detail != NULL && *rows[i].verify_detail != '\0')
             printf("         verify: %s\n", rows[i].verify_detail);
     }

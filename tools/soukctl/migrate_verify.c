@@ -156,13 +156,13 @@ range_close(struct verify *vf)
     if (!vf->open)
         return;
     vf->ranges++;
-    if (r->count[0] != r->count[1] || r->sum[0] != r->sum[1] || r->xor[0] != r->xor[1]) {
+    if (r->count[0] != r->count[1] || r->sum[0] != r->sum[1] || r->xor [0] != r->xor [1]) {
         vf->ranges_bad++;
         if (!vf->m->quiet)
             printf("  %s: keys %lld..%lld: %llu rows on the monolith, %llu on the service\n",
-               "range", (long long)(vf->cur * vf->range_size),
-               (long long)((vf->cur + 1) * vf->range_size - 1), (unsigned long long)r->count[0],
-               (unsigned long long)r->count[1]);
+                   "range", (long long)(vf->cur * vf->range_size),
+                   (long long)((vf->cur + 1) * vf->range_size - 1), (unsigned long long)r->count[0],
+                   (unsigned long long)r->count[1]);
     }
     memset(r, 0, sizeof(*r));
     vf->open = 0;
@@ -179,7 +179,7 @@ range_add(struct verify *vf, int side, int64_t key, uint64_t h)
     vf->open = 1;
     vf->r.count[side]++;
     vf->r.sum[side] += h;
-    vf->r.xor[side] ^= h;
+    vf->r.xor [side] ^= h;
 }
 
 static void
@@ -243,10 +243,10 @@ recheck_one(struct verify *vf, struct side *mono, struct side *svc, int64_t key,
         return rc;
     hm = mono->n == 1 && mono->keys[0] == key;
     hs = svc->n == 1 && svc->keys[0] == key;
-    *kind = hm && hs   ? (mono->hash[0] != svc->hash[0] ? DIFF_CHANGED : -1)
-            : hm       ? DIFF_MISSING
-            : hs       ? DIFF_EXTRA
-                       : -1;
+    *kind = hm && hs ? (mono->hash[0] != svc->hash[0] ? DIFF_CHANGED : -1)
+            : hm     ? DIFF_MISSING
+            : hs     ? DIFF_EXTRA
+                     : -1;
     return ERR_OK;
 }
 
@@ -292,9 +292,9 @@ verify_entity(struct verify *vf, const struct map_verify *v, int *ok)
     if (!rc && !vf->m->quiet) {
         printf("verify %s %s: %llu rows on the monolith, %llu on the service; %llu ranges of "
                "%lld keys, %llu differed; %zu keys still differ after re-reading\n",
-               vf->m->d->name, v->what, (unsigned long long)mono.rows,
-               (unsigned long long)svc.rows, (unsigned long long)vf->ranges,
-               (long long)vf->range_size, (unsigned long long)ranges_bad, vf->ndiff);
+               vf->m->d->name, v->what, (unsigned long long)mono.rows, (unsigned long long)svc.rows,
+               (unsigned long long)vf->ranges, (long long)vf->range_size,
+               (unsigned long long)ranges_bad, vf->ndiff);
         for (i = 0; i < vf->ndiff && i < VERIFY_PRINT; i++)
             printf("  %s id %lld: %s\n", v->what, (long long)vf->diff_key[i],
                    diff_names[vf->diff_kind[i]]);
