@@ -20,6 +20,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use Souk::Test;
 use Souk::Gateway;
+use Souk::Playbook;
 
 my $SECRET = $Souk::Gateway::JWT_SECRET;
 my $mono = mariadb_fresh('migplay');
@@ -47,22 +48,14 @@ my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_REVIEWS_DB => $rev->{db}{dsn},
     SOUK_GATEWAY_ADMIN_LISTEN => '127.0.0.1:' . $gw->admin_port,
     SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => 'playbook', SOUK_LOG_LEVEL => 'warn',
     SOUK_REVERSE_DB => $state->{dsn}, SOUK_AMQP_URL => $rev->{amqp});
-sub logs_tail { join '', map { my $f = $_; "--- $f\n" . `tail -n 15 $f` } glob("$var/log/*.log") }
 sub migrate {
     my @r = Souk::Test::soukctl(\%env, 'migrate', 'reviews', @_);
-    diag($r[1] . $r[2] . logs_tail()) if $r[0];
+    diag($r[1] . $r[2] . logs_tail("$var")) if $r[0];
     @r;
 }
 
 # Stop whatever the playbook started under supervise.sh, even when a test died half-way.
-END {
-    for my $f (glob("$var/run/super-*.pid")) {
-        open my $fh, '<', $f or next;
-        my $pid = <$fh> // next;
-        chomp $pid;
-        kill 'TERM', $pid if $pid =~ /^\d+$/;
-    }
-}
+END { stop_supervisors("$var") if $var }
 
 # ---- the write load --------------------------------------------------------------------------
 
@@ -72,64 +65,30 @@ my @users = map { $_->[0] } @{mariadb_sql($mono->{db}, "SELECT id FROM users WHE
 my @products = map { $_->[0] } @{mariadb_sql($mono->{db}, 'SELECT id FROM products ORDER BY id')};
 my @pairs = grep { !$seen{"$_->[0]/$_->[1]"} } map { my $u = $_; map { [$u, $_] } @products } @users;
 
-# writers($n, $each, $pause): $n processes, each posting $each reviews through the gateway,
-# one at a time; each answer ("status id") goes to a file. Returns a sub that waits for them
-# and gives [status, id] of every request.
+# writers($n, $each, $pause): $n processes posting $each new reviews each through the gateway.
 sub writers {
     my ($n, $each, $pause) = @_;
     my @mine = splice(@pairs, 0, $n * $each);
     die "not enough review pairs\n" if @mine < $n * $each;
-    my (@pids, @files);
-    for my $w (0 .. $n - 1) {
-        my $file = File::Temp->new;
-        push @files, $file;
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            my $ua = HTTP::Tiny->new(timeout => 30);
-            open my $fh, '>', $file->filename or POSIX::_exit(1);
-            $fh->autoflush(1);
-            for my $p (@mine[$w * $each .. ($w + 1) * $each - 1]) {
-                my $tok = Souk::Test::jwt_mint(sub => "$p->[0]", role => 'customer', iat => int(time) - 5,
-                    secret => $SECRET);
-                my $r = $ua->request('POST', $gw->url . "/api/v1/products/$p->[1]/reviews",
-                    {headers => {Authorization => "Bearer $tok", 'Content-Type' => 'application/json'},
-                        content => qq({"rating":4,"title":"load","body":"u$p->[0] p$p->[1]"})});
-                my ($id) = ($r->{content} // '') =~ /"id"\s*:\s*(\d+)/;
-                (my $why = $r->{status} == 201 ? '' : substr($r->{content} // '', 0, 300)) =~ s/\s+/ /g;
-                print $fh "$r->{status} " . ($id // '-') . " $why\n";
-                sleep $pause;
-            }
-            POSIX::_exit(0);
-        }
-        push @pids, $pid;
-    }
-    return sub {
-        waitpid($_, 0) for @pids;
-        return [map { open my $fh, '<', $_->filename or die; map { chomp; [split / /, $_, 3] } <$fh> } @files];
-    };
-}
-
-sub no_failures_in {
-    my ($answers, $what) = @_;
-    my @bad = grep { $_->[0] != 201 } @$answers;
-    is(scalar(@bad), 0, "$what: every one of " . scalar(@$answers) . ' writes was acknowledged (201)')
-        or diag explain [@bad[0 .. ($#bad < 4 ? $#bad : 4)]];
+    return load($n, \@mine, $pause, sub {
+        my ($ua, $p) = @_;
+        my $tok = Souk::Test::jwt_mint(sub => "$p->[0]", role => 'customer', iat => int(time) - 5,
+            secret => $SECRET);
+        return $ua->request('POST', $gw->url . "/api/v1/products/$p->[1]/reviews",
+            {headers => {Authorization => "Bearer $tok", 'Content-Type' => 'application/json'},
+                content => qq({"rating":4,"title":"load","body":"u$p->[0] p$p->[1]"})});
+    });
 }
 
 sub service_has {
     my ($answers, $what) = @_;
-    my @ids = map { $_->[1] } grep { $_->[0] == 201 } @$answers;
+    my @ids = @{acked_ids($answers)};
     my %have = map { ($_->[0] => 1) } @{pg_sql($rev->{db}{db}, 'SELECT id FROM reviews')};
     my @lost = grep { !$have{$_} } @ids;
     is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the service');
 }
 
-sub sync_lag {
-    my $r = http(GET => "http://$env{SOUK_SYNC_REVIEWS_LISTEN}/metrics");
-    return undef unless $r->{status} == 200;
-    my ($lag) = $r->{body} =~ /^souk_sync_lag_events(?:\{[^}]*\})? (\S+)$/m;
-    return $lag;
-}
+sub sync_lag { Souk::Playbook::sync_lag($env{SOUK_SYNC_REVIEWS_LISTEN}) }
 
 # ---- backfill + sync + verify under load ------------------------------------------------------
 
@@ -163,7 +122,7 @@ is_deeply([$route->{mode}, $route->{canary_percent}], ['canary', 50], '...canary
 
 sub monolith_has {
     my ($answers, $what) = @_;
-    my @ids = map { $_->[1] } grep { $_->[0] == 201 } @$answers;
+    my @ids = @{acked_ids($answers)};
     my %have = map { ($_->[0] => 1) } @{mariadb_sql($mono->{db}, 'SELECT id FROM reviews')};
     my @lost = grep { !$have{$_} } @ids;
     is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the monolith');
@@ -239,7 +198,6 @@ my $super = do { open my $f, '<', "$var/run/super-sync-reviews.pid" or die "no p
 chomp $super;
 ($rc) = migrate('finish');
 is($rc, 0, 'finish');
-sub running { my $st = do { open my $f, '<', "/proc/$_[0]/stat" or return 0; local $/; <$f> }; $st !~ /\) Z / }
 ok(wait_until(sub { !running($super) && !defined sync_lag() }, 15),
     'finish stopped the forward sync (its supervisor and /metrics are gone)')
     or diag("supervisor $super running: " . running($super) . '; lag: ' . (sync_lag() // 'none'));

@@ -268,7 +268,7 @@ mig_sync_run(struct mig *m, int reverse, int on)
         return ERR_TIMEOUT;
     }
     buf_printf(&m->detail, "%s stopped; ", k->what);
-    return ERR_OK;
+    return mig_state_set(m, k->column, NULL); /* status: "-", not "down" */
 }
 
 int
