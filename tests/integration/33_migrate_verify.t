@@ -27,6 +27,9 @@ is($rc, 0, 'seed a small monolith') or diag $err;
 is($rc, 0, 'migrate --help');
 like($out, qr/^\s+backfill\s.*^\s+sync\s.*^\s+verify\s.*^\s+shadow\s.*^\s+canary\s.*^\s+cutover\s.*^\s+reverse\s.*^\s+finish\s.*^\s+rollback\s/ms,
     '...lists the steps in playbook order');
+($rc, $out) = soukctl(\%env, qw(migrate status --help));
+is($rc, 0, 'migrate status --help');
+like($out, qr/^usage: soukctl migrate status/m, '...its usage');
 ($rc, $out) = soukctl(\%env, qw(migrate reviews cutover --help));
 is($rc, 0, 'a step has its own --help');
 like($out, qr/^usage: soukctl migrate reviews cutover/m, '...naming the step');

@@ -216,6 +216,14 @@ migrate_main(struct ctl *ctl, int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
     }
+    if (strcmp(argv[1], "status") == 0 && common_wants_help(argc - 1, argv + 1)) {
+        fputs("usage: soukctl migrate status [DOMAIN] [--log N]\n\n"
+              "Every domain's step, its last run (who, when, how it ended), each sync's lag\n"
+              "(from its /metrics), the last verify and the last cutover's hold time; then\n"
+              "the last N runs of the log (default 10, 0: none).\n",
+              stdout);
+        return CTL_EXIT_OK;
+    }
     if (strcmp(argv[1], "status") != 0) {
         for (d = mig_domains; d->name != NULL && strcmp(d->name, argv[1]) != 0; d++)
             ;
