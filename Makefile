@@ -53,7 +53,7 @@ LIBT_PROGS := testd dbkv_probe mqprobe
 BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl \
             $(foreach p,$(LIBT_PROGS),$(BUILD)/bin/souk-$(subst _,-,$(p))) \
             $(if $(GW_SRC),$(BUILD)/bin/souk-gateway) $(SVCS:%=$(BUILD)/bin/souk-%) \
-            $(BUILD)/bin/souk-sync
+            $(BUILD)/bin/souk-sync $(BUILD)/bin/souk-cdc-probe
 
 .PHONY: all run stop logs test check bench fmt lint clean units fuzz fuzz-build
 all: $(BINS) $(UNIT_BIN)
@@ -70,14 +70,19 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# soukctl backfill copies, and soukctl migrate verifies, through the domains' table mappings
-# (migrate/map).
-MAP_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/map/*.c))
-$(BUILD)/bin/soukctl: $(CTL_OBJ) $(MAP_OBJ) $(LIBSOUK)
+# soukctl backfill copies through the domain mappings and records souk-sync's start;
+# soukctl migrate verifies through them.
+$(BUILD)/bin/soukctl: $(CTL_OBJ) $(filter-out %/main.o,$(MIG_OBJ)) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/bin/souk-sync: $(MIG_OBJ) $(LIBSOUK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# migrate/t/20_cdc.t's view of the capture: migrate/t/cdc_probe.c over the cdc objects.
+$(BUILD)/bin/souk-cdc-probe: $(BUILD)/obj/migrate/t/cdc_probe.o $(filter-out %/main.o,$(MIG_OBJ)) \
+                             $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -280,6 +280,18 @@ op_begin(struct mdb *db, struct mdb_call *c)
 }
 
 static int
+op_begin_snapshot(struct mdb *db, struct mdb_call *c)
+{
+    static const char sql[] = "START TRANSACTION WITH CONSISTENT SNAPSHOT";
+
+    (void)c;
+    if (mysql_real_query(db->conn, sql, sizeof(sql) - 1) != 0)
+        return mdb_conn_fail(db, "begin", NULL);
+    db->in_tx = 1;
+    return ERR_OK;
+}
+
+static int
 op_ping(struct mdb *db, struct mdb_call *c)
 {
     (void)c;
@@ -352,6 +364,39 @@ mdb_begin(struct mdb *db)
         return ERR_INTERNAL;
     }
     return mdb_run(db, op_begin, &c);
+}
+
+int
+mdb_begin_snapshot(struct mdb *db, struct arena *a, char **gtid)
+{
+    struct mdb_call  c = {0};
+    struct mdb_rows *rs;
+    int              rc;
+
+    *gtid = NULL;
+    if (db->in_tx) {
+        log_error("mariadb begin inside a transaction");
+        return ERR_INTERNAL;
+    }
+    rc = mdb_run(db, op_begin_snapshot, &c);
+    if (rc)
+        return rc;
+    /* The session's Binlog_snapshot_* status is the binlog offset the snapshot
+     * is consistent with (what mariadb-dump --single-transaction uses). */
+    rc = mdb_query(db, a,
+                   "SELECT BINLOG_GTID_POS(MAX(CASE WHEN VARIABLE_NAME = 'BINLOG_SNAPSHOT_FILE'"
+                   " THEN VARIABLE_VALUE END), MAX(CASE WHEN VARIABLE_NAME ="
+                   " 'BINLOG_SNAPSHOT_POSITION' THEN VARIABLE_VALUE END))"
+                   " FROM information_schema.SESSION_STATUS"
+                   " WHERE VARIABLE_NAME IN ('BINLOG_SNAPSHOT_FILE', 'BINLOG_SNAPSHOT_POSITION')",
+                   NULL, 0, &rs);
+    if (rc) {
+        mdb_rollback(db);
+        return rc;
+    }
+    if (rs->nrows == 1 && mdb_get(rs, 0, 0) != NULL)
+        *gtid = arena_strdup(a, mdb_get(rs, 0, 0));
+    return ERR_OK;
 }
 
 int

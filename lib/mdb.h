@@ -73,6 +73,12 @@ MUST_CHECK int mdb_exec(struct mdb *db, const char *sql, const struct mdb_arg *a
 MUST_CHECK int mdb_exec_multi(struct mdb *db, const char *sql);
 
 MUST_CHECK int mdb_begin(struct mdb *db);
+/* mdb_begin with START TRANSACTION WITH CONSISTENT SNAPSHOT: every read sees
+ * one point in time, and *gtid (in a) is the binlog's GTID position at that
+ * point (BINLOG_GTID_POS of the snapshot's binlog file and offset), so a
+ * stream from *gtid continues exactly where the snapshot ends (live
+ * migration's backfill). *gtid is NULL when the server writes no binlog. */
+MUST_CHECK int mdb_begin_snapshot(struct mdb *db, struct arena *a, char **gtid);
 MUST_CHECK int mdb_commit(struct mdb *db);
 /* Always safe to call; never fails visibly. */
 void mdb_rollback(struct mdb *db);

@@ -38,15 +38,16 @@ struct cdc {
     /* Position: the newest GTID per domain, as @slave_connect_state wants it. */
     struct cdc_domain_pos pos[CDC_MAX_DOMAINS];
     size_t                npos;
+    int                   from_now; /* cfg.gtid was NULL: start at @@gtid_binlog_pos */
     char                  pos_text[CDC_MAX_DOMAINS * CDC_GTID_MAX];
     char                  err[CDC_ERR_MAX];
     /* The transaction being assembled (its memory is the caller's arena). */
-    struct cdc_txn     *txn;
-    size_t              cap;
-    int                 standalone;
-    struct cdc_table   *tables[CDC_MAX_TABLES];
-    uint64_t            ignored[CDC_MAX_TABLES];
-    size_t              ntables, nignored;
+    struct cdc_txn   *txn;
+    size_t            cap;
+    int               standalone;
+    struct cdc_table *tables[CDC_MAX_TABLES];
+    uint64_t          ignored[CDC_MAX_TABLES];
+    size_t            ntables, nignored;
 };
 
 /* ---- positions ------------------------------------------------------------------------------ */
@@ -157,6 +158,7 @@ cdc_new(const struct cdc_config *cfg)
         cdc_free(c);
         return NULL;
     }
+    c->from_now = cfg->gtid == NULL;
     if (cfg->gtid != NULL && cfg->gtid[0] != '\0') {
         c->npos = pos_parse(cfg->gtid, c->pos, CDC_MAX_DOMAINS);
         if (c->npos == 0) {
@@ -236,8 +238,10 @@ check_server(struct cdc *c)
         if (query_value(c, need[i].sql, v, sizeof(v)))
             return fail_conn(c, ERR_UNAVAILABLE, "reading the server's settings");
         if (strcmp(v, need[i].want) != 0) {
-            snprintf(c->err, sizeof(c->err), "the server is not set up for capture: %s is %s, "
-                     "want %s", need[i].sql + 7, v, need[i].want);
+            snprintf(c->err, sizeof(c->err),
+                     "the server is not set up for capture: %s is %s, "
+                     "want %s",
+                     need[i].sql + 7, v, need[i].want);
             cdc_close(c);
             return ERR_INVALID;
         }
@@ -259,8 +263,8 @@ connect_server(struct cdc *c)
     mysql_options(c->conn, MYSQL_OPT_READ_TIMEOUT, &rd);
     mysql_options(c->conn, MYSQL_OPT_PROTOCOL, &proto);
     mysql_options(c->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(c->conn, c->dsn.host, c->dsn.user, c->dsn.pass, NULL, c->dsn.port,
-                           NULL, 0) == NULL)
+    if (mysql_real_connect(c->conn, c->dsn.host, c->dsn.user, c->dsn.pass, NULL, c->dsn.port, NULL,
+                           0) == NULL)
         return fail_conn(c, ERR_UNAVAILABLE, "connecting for the binlog");
     return ERR_OK;
 }
@@ -278,9 +282,10 @@ cdc_open(struct cdc *c)
         rc = check_server(c);
     if (rc)
         return rc;
-    if (c->npos == 0) { /* from now on */
+    if (c->from_now) {
         if (query_value(c, "SELECT @@gtid_binlog_pos", v, sizeof(v)))
             return fail_conn(c, ERR_UNAVAILABLE, "reading @@gtid_binlog_pos");
+        c->from_now = 0;
         c->npos = pos_parse(v, c->pos, CDC_MAX_DOMAINS);
         pos_render(c);
     }
@@ -288,11 +293,11 @@ cdc_open(struct cdc *c)
      * capability 4 (GTID aware), where to start, checksums as the server
      * writes them, and a heartbeat so an idle stream still wakes us up. */
     snprintf(sql, sizeof(sql),
-                       "SET @mariadb_slave_capability=4, @slave_connect_state='%s',"
-                       " @slave_gtid_strict_mode=1,"
-                       " @master_binlog_checksum=@@global.binlog_checksum,"
-                       " @master_heartbeat_period=%lld",
-                       c->pos_text, (long long)c->cfg.heartbeat_ms * 1000000LL);
+             "SET @mariadb_slave_capability=4, @slave_connect_state='%s',"
+             " @slave_gtid_strict_mode=1,"
+             " @master_binlog_checksum=@@global.binlog_checksum,"
+             " @master_heartbeat_period=%lld",
+             c->pos_text, (long long)c->cfg.heartbeat_ms * 1000000LL);
     if (mysql_query(c->conn, sql) != 0)
         return fail_conn(c, ERR_UNAVAILABLE, "starting the replica session");
     c->rpl = mariadb_rpl_init(c->conn);
@@ -387,7 +392,8 @@ first_word(const char *s, char *kw, size_t len)
 static int
 on_query(struct cdc *c, struct arena *a, const uint8_t *p, size_t len, int *end)
 {
-    static const char *const dml[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD", NULL};
+    static const char *const dml[] = {"INSERT", "UPDATE",   "DELETE", "REPLACE",
+                                      "LOAD",   "TRUNCATE", NULL};
     size_t                   dblen, stlen, off, i;
     char                     kw[16], *db, *st;
 
@@ -434,9 +440,9 @@ static int
 on_gtid(struct cdc *c, struct arena *a, const uint8_t *hdr, const uint8_t *p, size_t len)
 {
     uint64_t seq;
-    uint32_t domain, server = (uint32_t)hdr[5] | (uint32_t)hdr[6] << 8 |
-                              (uint32_t)hdr[7] << 16 | (uint32_t)hdr[8] << 24;
-    size_t   i;
+    uint32_t domain, server = (uint32_t)hdr[5] | (uint32_t)hdr[6] << 8 | (uint32_t)hdr[7] << 16 |
+                              (uint32_t)hdr[8] << 24;
+    size_t i;
 
     if (len < 13) {
         snprintf(c->err, sizeof(c->err), "malformed GTID event");
@@ -466,7 +472,8 @@ on_table_map(struct cdc *c, struct arena *a, const uint8_t *p, size_t len)
 
     /* Name the table before decoding: only captured tables are decoded, so a
      * column type we do not know elsewhere in the server never stops us. */
-    if (len < 10 || 10 + (dblen = p[8]) + 2 > len || 10 + dblen + 2 + (tlen = p[9 + dblen + 1]) > len)
+    if (len < 10 || 10 + (dblen = p[8]) + 2 > len ||
+        10 + dblen + 2 + (tlen = p[9 + dblen + 1]) > len)
         return ERR_OK;
     if (!captured(c, arena_strndup(a, (const char *)p + 9, dblen),
                   arena_strndup(a, (const char *)p + 11 + dblen, tlen))) {
@@ -500,7 +507,8 @@ on_rows(struct cdc *c, struct arena *a, int type, const uint8_t *p, size_t len)
         if (c->ignored[i] == id)
             return ERR_OK;
     if (type >= CDC_EV_WRITE_ROWS_COMPRESSED_V1 && type <= CDC_EV_DELETE_ROWS_COMPRESSED)
-        snprintf(c->err, sizeof(c->err), "compressed row events are not decoded "
+        snprintf(c->err, sizeof(c->err),
+                 "compressed row events are not decoded "
                  "(log_bin_compress must be OFF)");
     else
         snprintf(c->err, sizeof(c->err), "rows event for table id %llu without its TABLE_MAP",
@@ -520,7 +528,10 @@ on_event(struct cdc *c, struct arena *a, int *done)
     if (total < CDC_HEADER)
         return ERR_OK;
     type = hdr[4];
-    len = total - CDC_HEADER - (c->rpl->use_checksum && type != CDC_EV_FORMAT_DESCRIPTION ? 4 : 0);
+    len = c->rpl->use_checksum && type != CDC_EV_FORMAT_DESCRIPTION ? 4 : 0; /* the CRC32 */
+    if (total < CDC_HEADER + len)
+        return ERR_OK;
+    len = total - CDC_HEADER - len;
     if (type == CDC_EV_GTID)
         return on_gtid(c, a, hdr, p, len);
     if (type == CDC_EV_HEARTBEAT) {

@@ -47,8 +47,9 @@ struct cdc_txn {
 struct cdc_config {
     const char        *dsn;    /* mysql://user:pass@host:port/db: needs REPLICATION SLAVE */
     const char *const *tables; /* tables of dsn's database to capture, NULL-terminated */
-    const char        *gtid;   /* start after this GTID position ("D-S-N[,...]"); NULL or "":
-                                  the server's current @@gtid_binlog_pos */
+    const char        *gtid;   /* start after this GTID position ("D-S-N[,...]"); "": the
+                                  binlog's beginning; NULL: the server's current
+                                  @@gtid_binlog_pos */
     uint32_t server_id;        /* this replica's id, unique among the server's replicas */
     int      heartbeat_ms;     /* idle wake-up for cdc_next (lag, shutdown); 0 = 1000 */
 };

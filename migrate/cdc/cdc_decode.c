@@ -12,7 +12,8 @@
 #include "arena.h"
 #include "migrate/cdc/cdc_decode.h"
 
-/* Optional metadata field types (MariaDB enum Table_map_log_event::Optional_metadata_field_type). */
+/* Optional metadata field types (MariaDB enum Table_map_log_event::Optional_metadata_field_type).
+ */
 enum {
     OM_SIGNEDNESS = 1,
     OM_DEFAULT_CHARSET,

@@ -63,20 +63,20 @@ enum {
     CDC_EV_DELETE_ROWS_COMPRESSED = 171,
 };
 
-#define CDC_ERR_MAX 256
+#define CDC_ERR_MAX            256
 #define CDC_SKIP_REPLICATION_F 0x8000 /* LOG_EVENT_SKIP_REPLICATION_F in the event header */
 #define CDC_GTID_STANDALONE    0x01   /* FL_STANDALONE: a group without COMMIT (DDL) */
 
 struct cdc_column {
-    const char  *name;
-    uint8_t      type;        /* enum cdc_type; CHAR/ENUM/SET resolved from STRING's metadata */
-    uint16_t     meta;        /* max bytes (CHAR, VARCHAR), length bytes (BLOB), pack length
+    const char *name;
+    uint8_t     type;         /* enum cdc_type; CHAR/ENUM/SET resolved from STRING's metadata */
+    uint16_t    meta;         /* max bytes (CHAR, VARCHAR), length bytes (BLOB), pack length
                                  (ENUM), fractional digits (DATETIME2, TIMESTAMP2, TIME2) */
     int          is_unsigned; /* numeric columns: from the SIGNEDNESS metadata */
     int          nullable;
-    int          pk;          /* part of the primary key */
-    uint32_t     charset;     /* collation id of character columns, 0 when not one */
-    size_t       nlabels;     /* ENUM: labels[0] is value 1 */
+    int          pk;      /* part of the primary key */
+    uint32_t     charset; /* collation id of character columns, 0 when not one */
+    size_t       nlabels; /* ENUM: labels[0] is value 1 */
     const char **labels;
 };
 
@@ -103,8 +103,8 @@ uint64_t cdc_rows_table_id(const uint8_t *p, size_t len);
  * ERR_INVALID with err filled for malformed bytes, an image that is not
  * FULL, or a column type we do not decode. */
 MUST_CHECK int cdc_rows_parse(const struct cdc_table *t, int ev, const uint8_t *p, size_t len,
-                              struct arena *a, struct cdc_change **changes, size_t *n,
-                              size_t *cap, char *err);
+                              struct arena *a, struct cdc_change **changes, size_t *n, size_t *cap,
+                              char *err);
 
 /* One value of column col at p (at most len bytes) as canonical text in a;
  * *used = bytes consumed. ERR_INVALID with err filled otherwise. */

@@ -41,7 +41,7 @@
 
 /* A products row, inserted or updated (an update for a product the backfill
  * has not copied yet creates it, so stream and copy meet in any order). A
- * write that changes nothing moves nothing. */
+ * write that changes nothing moves nothing; a tombstone stays one. */
 /* clang-format off */
 static const char PRODUCT_PUT[] =
     "WITH n AS (SELECT " PRODUCT_PART("$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10")
@@ -50,7 +50,7 @@ static const char PRODUCT_PUT[] =
     " SELECT $1::bigint, 1, " PRODUCT_FRESH("$1", "NULL", "0", "0", "0") " || n.part FROM n"
     " ON CONFLICT (id) DO UPDATE SET version = x.version + 1, updated_at = now(),"
     " doc = x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
-    " WHERE x.doc IS DISTINCT FROM"
+    " WHERE x.deleted_at IS NULL AND x.doc IS DISTINCT FROM"
     " x.doc || (EXCLUDED.doc - '{id,images,attributes,stock,rating}'::text[])"
     " RETURNING id, version, doc, xmax = 0 AS fresh)"
     " SELECT CASE WHEN fresh THEN 'product.created' ELSE 'product.updated' END, id, "
@@ -199,18 +199,18 @@ static const struct map_reverse_step catalog_reverse_steps[] = {
      " FROM categories c JOIN up ON c.id = up.parent_id WHERE up.depth < 64)"
      " SELECT id, slug, name, parent_id FROM up ORDER BY depth DESC",
      "INSERT INTO categories (id, slug, name, parent_id) VALUES (?, ?, ?, ?)"
-     " ON DUPLICATE KEY UPDATE slug = VALUES(slug), name = VALUES(name),"
+     " ON DUPLICATE KEY UPDATE slug = " MAP_SAME_ID("slug") ", name = VALUES(name),"
      " parent_id = VALUES(parent_id)",
      NULL, 0},
     /* created_at stays the monolith's; updated_at moves only when the second
      * differs (documents keep seconds, the monolith milliseconds). A product
      * someone ordered stays (order_items refers to it). */
-    {"SELECT id, doc->>'sku', doc->>'name', doc->>'description', doc->'category'->>'id',"
-     " doc->>'brand', doc->'price'->>'amount', doc->'price'->>'currency', " MY_DT("created_at") ","
+    {"SELECT id, doc->>'sku', doc->>'name', coalesce(doc->>'description', ''),"
+     " doc->'category'->>'id', coalesce(doc->>'brand', ''), doc->'price'->>'amount', doc->'price'->>'currency', " MY_DT("created_at") ","
      " " MY_DT("updated_at") " FROM products WHERE id = $1::bigint AND deleted_at IS NULL",
      "INSERT INTO products (id, sku, name, description, category_id, brand, price_minor, currency,"
      " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-     " ON DUPLICATE KEY UPDATE sku = VALUES(sku), name = VALUES(name),"
+     " ON DUPLICATE KEY UPDATE sku = " MAP_SAME_ID("sku") ", name = VALUES(name),"
      " description = VALUES(description), category_id = VALUES(category_id),"
      " brand = VALUES(brand), price_minor = VALUES(price_minor), currency = VALUES(currency),"
      " updated_at = IF(DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') = VALUES(updated_at),"

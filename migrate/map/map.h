@@ -72,13 +72,13 @@ struct map_domain {
      * copied, leaves the same rows. ERR_OK, or a code from db.h (the
      * transaction is rolled back and retried or the sync stops). */
     int (*apply)(struct work *w, const struct cdc_change *c);
-    const struct map_copy   *copy;          /* backfill steps, in order */
-    const char              *copy_finish;   /* service, after the copy (sequences, aggregates) */
+    const struct map_copy   *copy;        /* backfill steps, in order */
+    const char              *copy_finish; /* service, after the copy (aggregates; not sequences) */
     const char              *copy_nonempty; /* service: one boolean, true when it has data */
     const struct map_verify *verify;
     /* Service tables whose column id a sequence allocates, named alike on
      * both sides: the backfill moves them to the identity scheme
-     * (migrate/README.md "Identity"). NULL-terminated, or NULL. */
+     * (migrate/map/README.md "Identity"). NULL-terminated, or NULL. */
     const char *const        *ident;
     const struct map_reverse *reverse; /* NULL: no reverse sync (yet) */
 };

@@ -120,8 +120,21 @@ user_apply(struct work *w, const struct cdc_change *c)
 static int
 reviews_apply(struct work *w, const struct cdc_change *c)
 {
+    struct cdc_change gone;
+    int               rc;
+
     if (map_value(c, "id") == NULL)
         return ERR_INVALID;
+    /* An update that changes the key is the old row's delete and the new one's upsert. */
+    if (c->op == CDC_UPDATE && map_before(c, "id") != NULL &&
+        strcmp(map_before(c, "id"), map_value(c, "id")) != 0) {
+        gone = *c;
+        gone.op = CDC_DELETE;
+        gone.after = NULL;
+        rc = reviews_apply(w, &gone);
+        if (rc)
+            return rc;
+    }
     if (strcmp(c->table, "reviews") == 0)
         return review_apply(w, c);
     if (strcmp(c->table, "products") == 0)
@@ -183,17 +196,20 @@ static const struct map_verify reviews_verify[] = {
 /* ratings from the rows, as the service keeps them (store.c RATING_ADD): a
  * share lock holds off review inserts, so no increment made meanwhile is
  * overwritten. One implicit transaction (several statements, no params). */
-/* ---- reverse sync: a review made on the service, into the monolith ----------------------------- */
+/* ---- reverse sync: a review made on the service, into the monolith -----------------------------
+ */
 
 /* Reviews are never changed or deleted, so a put is an insert that a repeat
  * leaves alone (ON DUPLICATE KEY: unlike INSERT IGNORE it still refuses a
- * review whose product or user the monolith lacks, which is retried). */
+ * review whose product or user the monolith lacks, which is retried); one
+ * that clashes with another id's review of the same product and user fails
+ * (id set to NULL, as MAP_SAME_ID in rules.h) instead of vanishing. */
 static const struct map_reverse_step reviews_reverse_steps[] = {
     {"SELECT id, product_id, user_id, (doc->>'rating')::int, coalesce(doc->>'title', ''),"
      " doc->>'body', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
      " FROM reviews WHERE id = $1::bigint",
      "INSERT INTO reviews (id, product_id, user_id, rating, title, body, created_at)"
-     " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id",
+     " VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = IF(id = VALUES(id), id, NULL)",
      NULL, 0},
     {NULL, NULL, NULL, 0},
 };

@@ -39,6 +39,13 @@ MUST_CHECK int map_rules_apply(struct work *w, const struct map_rule *rules,
 /* ... and of a DATETIME(3) column in MariaDB (which stores UTC). */
 #define MAP_MY_TS(col) "CONCAT(LEFT(DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')"
 
+/* A reverse put's first ON DUPLICATE KEY assignment, for a NOT NULL column
+ * under a unique key of its own (email, sku, slug): MariaDB runs the update
+ * for a clash on any unique key, so a row of another id holding the same
+ * email would be overwritten; this sets the column NULL then, which strict
+ * mode refuses: the event fails loudly (retried, then parked) instead. */
+#define MAP_SAME_ID(col) "IF(id = VALUES(id), VALUES(" col "), NULL)"
+
 /* A timestamptz as a MariaDB DATETIME(3) literal (UTC), for reverse puts. */
 #define MAP_PG_MY(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
 

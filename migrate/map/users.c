@@ -115,8 +115,10 @@ static const struct map_reverse_step users_reverse_steps[] = {
       * with an email the monolith gave another id (before cutover) would
       * fail here loudly rather than overwrite that account. */
      "INSERT INTO users (id, email, password_hash, name, role, created_at)"
-     " VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE email = VALUES(email),"
-     " password_hash = VALUES(password_hash), name = VALUES(name), role = VALUES(role)",
+     " VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE email = " MAP_SAME_ID(
+         "email") ","
+                  " password_hash = VALUES(password_hash), name = VALUES(name), role = "
+                  "VALUES(role)",
      "DELETE FROM users WHERE id = ?", 0},
     {"SELECT user_id, line1, line2, city, postal_code, country, " MAP_PG_MY(
          "updated_at") " FROM addresses WHERE user_id = $1::bigint",

@@ -70,16 +70,20 @@ step_run(struct reverse *rv, struct arena *a, const struct map_reverse_step *s, 
     rc = db_exec_sql(rv->svc, a, s->svc_sql, 1, (const char *const[]){idt}, &rs);
     if (rc)
         return rc;
+    n = s->mono_gone != NULL ? marks(s->mono_gone) : 0;
+    if (rs->ncols > REVERSE_COLS_MAX || n > REVERSE_COLS_MAX) {
+        log_error("reverse %s: a step has more than %d columns", rv->d->name, REVERSE_COLS_MAX);
+        return ERR_INTERNAL; /* a mapping bug: map_reverse_step's statements */
+    }
     if (s->mono_gone != NULL && (s->replace || rs->nrows == 0)) {
-        n = marks(s->mono_gone);
-        for (i = 0; i < n && i < REVERSE_COLS_MAX; i++)
+        for (i = 0; i < n; i++)
             args[i] = MDB_I64(id);
         rc = mdb_exec(rv->mono, s->mono_gone, args, n, NULL, NULL);
         if (rc)
             return rc;
     }
     for (i = 0; i < rs->nrows; i++) {
-        for (c = 0; c < rs->ncols && c < REVERSE_COLS_MAX; c++)
+        for (c = 0; c < rs->ncols; c++)
             args[c] = MDB_STR(db_get(rs, i, c));
         rc = mdb_exec(rv->mono, s->mono_put, args, rs->ncols, NULL, NULL);
         if (rc)

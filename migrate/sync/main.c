@@ -43,7 +43,7 @@ ready_sync(struct req *r)
     return sync_state.ready ? ERR_OK : req_fail(r, ERR_UNAVAILABLE, "not streaming");
 }
 
-static const struct route sync_routes[] = {{NULL, NULL, NULL, 0, 0}};
+static const struct route        sync_routes[] = {{NULL, NULL, NULL, 0, 0}};
 static const struct server_check sync_checks[] = {{"sync", ready_sync}, {NULL, NULL}};
 
 /* --domain NAME (or --domain=NAME) taken out of argv; NULL when absent. */
@@ -79,7 +79,10 @@ main(int argc, char **argv)
         help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
     d = map_find(name != NULL ? name : "reviews");
     if (d == NULL || (name == NULL && !help)) {
-        fprintf(stderr, "souk-sync: --domain %s is not a domain (domains:", name ? name : "DOMAIN");
+        if (name == NULL)
+            fprintf(stderr, "souk-sync: --domain DOMAIN is required (domains:");
+        else
+            fprintf(stderr, "souk-sync: --domain %s is not a domain (domains:", name);
         for (i = 0; map_domains[i] != NULL; i++)
             fprintf(stderr, " %s", map_domains[i]->name);
         fprintf(stderr, "); see --help\n");
@@ -100,10 +103,10 @@ main(int argc, char **argv)
         CFG_STR_ROW("SOUK_SYNC_BINLOG_DB", ST, binlog_db, "",
                     "MariaDB DSN for the binlog stream (REPLICATION SLAVE, BINLOG MONITOR); "
                     "empty: SOUK_MONOLITH_DB"),
-        CFG_STR_ROW(d->db_env, ST, service_db,
-                    arena_printf(a, "postgresql://%s:souk-dev@127.0.0.1:55432/%s", d->name,
-                                 d->name),
-                    "PostgreSQL DSN of the domain's service (holds sync_position)"),
+        CFG_STR_ROW(
+            d->db_env, ST, service_db,
+            arena_printf(a, "postgresql://%s:souk-dev@127.0.0.1:55432/%s", d->name, d->name),
+            "PostgreSQL DSN of the domain's service (holds sync_position)"),
         CFG_STR_ROW("SOUK_SYNC_START_GTID", ST, start_gtid, "",
                     "where to start when sync_position has no row (the backfill writes one); "
                     "empty: the monolith's current position"),

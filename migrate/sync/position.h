@@ -34,7 +34,6 @@ MUST_CHECK int position_save(struct db *db, struct arena *a, const char *domain,
 
 /* The starting point of a stream that has none yet (the backfill's snapshot):
  * a no-op when domain already has a row, so a running sync keeps its place. */
-MUST_CHECK int position_start(struct db *db, struct arena *a, const char *domain,
-                              const char *gtid);
+MUST_CHECK int position_start(struct db *db, struct arena *a, const char *domain, const char *gtid);
 
 #endif

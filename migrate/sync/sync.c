@@ -61,8 +61,8 @@ static struct metric m_refused = {
 void
 sync_metrics_register(void)
 {
-    struct metric *all[] = {&m_applied, &m_changes,  &m_skipped,  &m_errors,  &m_lag_events,
-                            &m_lag_seconds, &m_rate, &m_position, &m_refused};
+    struct metric *all[] = {&m_applied,     &m_changes, &m_skipped,  &m_errors, &m_lag_events,
+                            &m_lag_seconds, &m_rate,    &m_position, &m_refused};
     size_t         i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -78,6 +78,8 @@ struct run {
     struct arena *a;
     const char  **tables; /* the domain's tables and the marker table */
     int64_t       last_ts;
+    int           dirty; /* the stream moved past transactions with nothing to apply */
+    double        saved_at;
     double        lag_at, rate_at;
     int64_t       rate_n;
 };
@@ -102,11 +104,11 @@ nap(struct sync *s, int ms)
 static void
 lag_update(struct run *r, int force)
 {
-    struct arena *a;
-    char         *server = NULL;
+    struct arena    *a;
+    char            *server = NULL;
     struct mdb_rows *rs;
-    int64_t       behind;
-    double        t = now_s();
+    int64_t          behind;
+    double           t = now_s();
 
     if (!force && t - r->lag_at < 1.0)
         return;
@@ -200,8 +202,9 @@ txn_apply_once(struct run *r, const struct cdc_txn *t)
         rc = d->apply(&w, c);
         if (rc)
             log_error("sync %s: applying %s %s id %s of %s failed", d->name,
-                      c->op == CDC_INSERT ? "insert into" : c->op == CDC_UPDATE ? "update of"
-                                                                                 : "delete from",
+                      c->op == CDC_INSERT   ? "insert into"
+                      : c->op == CDC_UPDATE ? "update of"
+                                            : "delete from",
                       c->table, map_value(c, "id") ? map_value(c, "id") : "?", t->gtid);
     }
     if (rc == ERR_OK)
@@ -217,13 +220,45 @@ txn_apply_once(struct run *r, const struct cdc_txn *t)
     return ERR_OK;
 }
 
+/* Record the position alone (after transactions with nothing to apply). */
+static int
+position_flush(struct run *r)
+{
+    int rc = db_begin(r->db);
+
+    if (rc == ERR_OK)
+        rc = position_save(r->db, r->a, r->s->cfg.domain->name, cdc_position(r->cdc), NULL);
+    if (rc == ERR_OK)
+        rc = db_commit(r->db);
+    if (rc) {
+        db_rollback(r->db);
+        return rc;
+    }
+    r->dirty = 0;
+    r->saved_at = now_s();
+    return ERR_OK;
+}
+
 static int
 txn_apply(struct run *r, const struct cdc_txn *t)
 {
     int rc = ERR_BUSY, tries;
 
-    for (tries = 0; rc == ERR_BUSY && tries < SYNC_BUSY_TRIES; tries++)
-        rc = txn_apply_once(r, t);
+    /* Most of the monolith's transactions touch no captured table: their
+     * position is written at most once a second (and when the stream is
+     * idle), not once each. Streaming them again after a crash is harmless. */
+    r->last_ts = t->ts;
+    if (t->n == 0 || t->skip_replication) {
+        r->dirty = 1;
+        rc = now_s() - r->saved_at >= 1.0 ? position_flush(r) : ERR_OK;
+    } else {
+        for (tries = 0; rc == ERR_BUSY && tries < SYNC_BUSY_TRIES; tries++)
+            rc = txn_apply_once(r, t);
+        if (rc == ERR_OK) {
+            r->dirty = 0;
+            r->saved_at = now_s();
+        }
+    }
     if (rc)
         return rc;
     metrics_add(&m_applied, 1);
@@ -232,7 +267,6 @@ txn_apply(struct run *r, const struct cdc_txn *t)
     else
         metrics_add(&m_changes, (int64_t)t->n);
     r->rate_n++;
-    r->last_ts = t->ts;
     metrics_set(&m_position, (int64_t)strtoull(strrchr(t->gtid, '-') + 1, NULL, 10));
     return ERR_OK;
 }
@@ -260,6 +294,8 @@ step(struct run *r)
     rc = cdc_next(r->cdc, r->a, &t);
     if (rc == ERR_OK)
         rc = txn_apply(r, t);
+    else if (rc == ERR_TIMEOUT && r->dirty && position_flush(r) != ERR_OK)
+        rc = ERR_UNAVAILABLE;
     lag_update(r, rc == ERR_TIMEOUT);
     if (rc == ERR_OK || rc == ERR_TIMEOUT)
         return;

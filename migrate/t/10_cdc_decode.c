@@ -85,9 +85,9 @@ table_map(struct b *b, int with_names)
     u8(b, 2);    /* TEXT: 2 length bytes */
     u8(b, 0xf7); /* ENUM, pack length 1 */
     u8(b, 1);
-    u8(b, 3);                     /* DATETIME(3) */
-    le(b, 0x3fe, 2);              /* null bitmap: all but id nullable */
-    u8(b, 1);                     /* SIGNEDNESS over id, n, t, u: u unsigned */
+    u8(b, 3);        /* DATETIME(3) */
+    le(b, 0x3fe, 2); /* null bitmap: all but id nullable */
+    u8(b, 1);        /* SIGNEDNESS over id, n, t, u: u unsigned */
     u8(b, 1);
     u8(b, 0x10);
     if (with_names) {
@@ -100,6 +100,9 @@ table_map(struct b *b, int with_names)
     u8(b, 6); /* ENUM_STR_VALUE */
     u8(b, 6);
     put(b, (uint8_t[]){2, 1, 'a', 2, 'b', 'b'}, 6);
+    u8(b, 2); /* DEFAULT_CHARSET: utf8mb4 (45), but character column 1 (c) ascii (11) */
+    u8(b, 3);
+    put(b, (uint8_t[]){45, 1, 11}, 3);
     u8(b, 8); /* SIMPLE_PRIMARY_KEY: column 0 */
     u8(b, 1);
     u8(b, 0);
@@ -193,11 +196,14 @@ test_table_map(struct arena *a)
     T_EQ_INT(t->cols[1].pk, 0, "not a key column");
     T_EQ_INT(t->cols[0].nullable, 0, "id not nullable");
     T_EQ_INT(t->cols[9].meta, 3, "DATETIME(3) precision");
+    T_EQ_INT(t->cols[4].charset, 45, "VARCHAR: the default charset");
+    T_EQ_INT(t->cols[5].charset, 11, "CHAR(2): its own charset");
+    T_EQ_INT(t->cols[7].charset, 45, "TEXT: the default charset");
+    T_EQ_INT(t->cols[0].charset, 0, "BIGINT: no charset");
 
     b.n = 0;
     table_map(&b, 0);
-    T_EQ_INT(cdc_table_map_parse(b.p, b.n, a, &t, err), ERR_INVALID,
-             "no column names: refused");
+    T_EQ_INT(cdc_table_map_parse(b.p, b.n, a, &t, err), ERR_INVALID, "no column names: refused");
     T_OK(strstr(err, "binlog_row_metadata must be FULL") != NULL, "says why: %s", err);
     b.n = 0;
     table_map(&b, 1);
@@ -232,8 +238,8 @@ test_rows(struct arena *a)
         row(&b, 9223372036854775807ULL, -2147483647 - 1, -128, 4294967295U,
             "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", "DE", "long text", 2, 0);
         row(&b, (uint64_t)-5, -1, -1, 0, "", "", "", 1, 2 | 4 | 16 | 32 | 128 | 512);
-        T_EQ_INT(cdc_rows_parse(t, v2 ? CDC_EV_WRITE_ROWS : CDC_EV_WRITE_ROWS_V1, b.p, b.n, a,
-                                &ch, &n, &cap, err),
+        T_EQ_INT(cdc_rows_parse(t, v2 ? CDC_EV_WRITE_ROWS : CDC_EV_WRITE_ROWS_V1, b.p, b.n, a, &ch,
+                                &n, &cap, err),
                  ERR_OK, "write rows v%d parse: %s", v2 + 1, err);
         T_EQ_INT(n, 2, "two inserts");
         T_EQ_INT(ch[0].op, CDC_INSERT, "insert");
@@ -286,8 +292,8 @@ test_rows(struct arena *a)
     le(&b, 0x001, 2); /* MINIMAL: only the key */
     le(&b, 0, 1);
     le(&b, 7, 8);
-    T_EQ_INT(cdc_rows_parse(t, CDC_EV_DELETE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err),
-             ERR_INVALID, "a MINIMAL image is refused");
+    T_EQ_INT(cdc_rows_parse(t, CDC_EV_DELETE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err), ERR_INVALID,
+             "a MINIMAL image is refused");
     T_OK(strstr(err, "not FULL") != NULL, "says why: %s", err);
 
     b.n = 0;
@@ -301,8 +307,8 @@ test_rows(struct arena *a)
     n = 0;
     rows_header(&b, 0, 0);
     row(&b, 7, 2, 2, 2, "x", "BB", "y", 3, 0);
-    T_EQ_INT(cdc_rows_parse(t, CDC_EV_WRITE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err),
-             ERR_INVALID, "an ENUM index without a label is refused");
+    T_EQ_INT(cdc_rows_parse(t, CDC_EV_WRITE_ROWS_V1, b.p, b.n, a, &ch, &n, &cap, err), ERR_INVALID,
+             "an ENUM index without a label is refused");
 }
 
 /* Integer widths at their limits, both signednesses, table-driven. */
@@ -347,6 +353,28 @@ test_ints(struct arena *a)
         T_EQ_STR(v, cases[i].want, "int case %zu value", i);
         T_EQ_INT(used, cases[i].bytes, "int case %zu width", i);
     }
+    memset(&c, 0, sizeof(c));
+    c.name = "ts";
+    c.type = CDC_T_TIMESTAMP2;
+    c.meta = 3;
+    b.n = 0;
+    be(&b, 1796653865, 4); /* 2026-12-07T14:31:05Z */
+    be(&b, 1230, 2);
+    T_EQ_INT(cdc_value_decode(&c, b.p, b.n, a, &v, &used, err), ERR_OK, "TIMESTAMP(3)");
+    T_EQ_STR(v, "2026-12-07T14:31:05.123Z", "TIMESTAMP(3) in UTC");
+    T_EQ_INT(used, 6, "TIMESTAMP(3) width");
+    c.type = CDC_T_DATETIME2;
+    c.meta = 0;
+    b.n = 0;
+    be(&b, datetime2(1970, 1, 1, 0, 0, 0), 5);
+    T_EQ_INT(cdc_value_decode(&c, b.p, b.n, a, &v, &used, err), ERR_OK, "DATETIME(0)");
+    T_EQ_STR(v, "1970-01-01T00:00:00.000Z", "DATETIME(0) with three fraction digits");
+    T_EQ_INT(used, 5, "DATETIME(0) has no fraction bytes");
+    c.type = CDC_T_DATE;
+    b.n = 0;
+    le(&b, 2026u << 9 | 12u << 5 | 7u, 3);
+    T_EQ_INT(cdc_value_decode(&c, b.p, b.n, a, &v, &used, err), ERR_OK, "DATE");
+    T_EQ_STR(v, "2026-12-07", "DATE text");
     memset(&c, 0, sizeof(c));
     c.name = "f";
     c.type = CDC_T_NEWDECIMAL;

@@ -1,4 +1,4 @@
-# Identity across the migration (issue 14, migrate/README.md "Identity"): once a domain is
+# Identity across the migration (issue 14, migrate/map/README.md "Identity"): once a domain is
 # backfilled, the monolith and the service allocate ids that can never meet (the monolith
 # odd: MariaDB auto_increment_increment=2, offset=1; the service even, above everything the
 # monolith had allocated at backfill: its sequence INCREMENT BY 2). The defect this
@@ -104,5 +104,16 @@ is($rc, 0, 'backfill users again') or diag $err;
 my $again = register($usvc, 'again@ident.test');
 ok($again->{id} % 2 == 0 && !$seen{$again->{id}}, "and the next service id ($again->{id}) is "
     . 'still even and new');
+
+# A shop filled before the scheme existed (the old backfill: step 1, at the largest id): the
+# next `make run` (backfill --if-empty, nothing to copy) still moves it to even ids.
+pg_sql($users->{db}, "ALTER SEQUENCE users_id_seq INCREMENT BY 1;
+    SELECT setval('users_id_seq', (SELECT max(id) FROM users))");
+($rc, $out, $err) = soukctl(\%env, qw(backfill users --if-empty));
+is($rc, 0, 'backfill users --if-empty on a filled service') or diag $err;
+like($out, qr/already has users; nothing to do/, '... copies nothing');
+my $late = register($usvc, 'late@ident.test');
+ok($late->{id} % 2 == 0 && !$seen{$late->{id}}, "... but the next service id ($late->{id}) is "
+    . 'even and new again');
 
 done_testing();

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backfill.h"
+#include "migrate/sync/position.h"
 
 static const char backfill_usage[] =
     "usage: soukctl backfill reviews|catalog|users [--batch N] [--if-empty]\n"
@@ -214,11 +215,35 @@ main_what(const struct map_domain *d)
     return d->copy[k].what;
 }
 
+/* Where the domain's souk-sync starts: the snapshot's GTID (position.h),
+ * unless a sync already has a position (it then keeps it: its changes are
+ * applied idempotently on top of this copy). */
+static int
+stream_handover(struct backfill *b, struct arena *a, const char *gtid)
+{
+    int rc;
+
+    if (gtid == NULL) {
+        fprintf(stderr,
+                "backfill: the monolith writes no binlog; souk-sync --domain %s will "
+                "start at the position it finds\n",
+                b->d->name);
+        return ERR_OK;
+    }
+    rc = position_init(b->dst, a);
+    if (rc == ERR_OK)
+        rc = position_start(b->dst, a, b->d->name, gtid);
+    if (rc == ERR_OK)
+        printf("stream position for souk-sync --domain %s: %s\n", b->d->name, gtid);
+    return rc;
+}
+
 static int
 backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_empty)
 {
     struct backfill b = {.d = t, .batch = batch};
-    struct arena   *a = arena_create();
+    struct arena   *a = arena_create(), *keep = arena_create();
+    char           *gtid = NULL;
     int             rc, full = 0;
 
     b.t0 = b.last_progress = common_now();
@@ -228,15 +253,24 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
     if (if_empty)
         rc = target_filled(&b, a, &full);
     if (rc == ERR_OK && full) {
-        printf("%s already has %s; nothing to do\n", t->name, main_what(t));
+        /* Nothing to copy, but a shop filled before the identity scheme
+         * existed still gets it (idempotent; never moves a sequence back). */
+        rc = backfill_ident_check(&b, a);
+        if (rc == ERR_OK)
+            rc = backfill_ident(&b, a);
+        if (rc == ERR_OK)
+            printf("%s already has %s; nothing to do\n", t->name, main_what(t));
         goto done;
     }
-    /* One snapshot of the monolith for every read (InnoDB repeatable read). */
+    /* One snapshot of the monolith for every read (InnoDB repeatable read),
+     * which also says where in the binlog it stands. */
     if (rc == ERR_OK)
-        rc = mdb_begin(b.mono);
+        rc = mdb_begin_snapshot(b.mono, keep, &gtid);
     if (rc == ERR_OK)
         rc = backfill_copy(&b, a);
     mdb_rollback(b.mono);
+    if (rc == ERR_OK)
+        rc = stream_handover(&b, a, gtid);
     if (rc) {
         common_fail("backfill %s failed after %lld of %lld %s (see the log line above); it is "
                     "safe to run again",
@@ -248,6 +282,7 @@ done:
     db_free(b.dst);
     mdb_free(b.mono);
     arena_destroy(a);
+    arena_destroy(keep);
     return rc ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 }
 

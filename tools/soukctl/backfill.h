@@ -31,7 +31,7 @@ struct backfill {
     double                   t0, last_progress;
 };
 
-/* The identity scheme (migrate/README.md "Identity"). backfill_ident_check
+/* The identity scheme (migrate/map/README.md "Identity"). backfill_ident_check
  * refuses (ERR_INVALID, with a message) a monolith whose MariaDB does not
  * allocate odd ids; backfill_ident moves each of the domain's ident
  * sequences on b->dst to INCREMENT BY 2 and the first even number above

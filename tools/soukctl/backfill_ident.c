@@ -1,6 +1,6 @@
 /*
  * backfill_ident.c - who allocates ids once a domain is being migrated
- * (migrate/README.md "Identity"). The monolith's MariaDB allocates odd ids
+ * (migrate/map/README.md "Identity"). The monolith's MariaDB allocates odd ids
  * only (auto_increment_increment=2, auto_increment_offset=1: start-local.sh
  * sets them for `make run` and the tests); a backfilled service allocates
  * even ids only (its sequences INCREMENT BY 2), starting above every id the

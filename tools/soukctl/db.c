@@ -17,7 +17,9 @@ static const char db_usage[] =
     "the password to the dsn's.\n"
     "\n"
     "MariaDB (as SOUK_MARIADB_ADMIN_DSN): a utf8mb4 database and the user at\n"
-    "127.0.0.1 and localhost with ALL privileges on that database only.\n"
+    "127.0.0.1 and localhost with ALL privileges on that database only; the\n"
+    "monolith's user also gets REPLICATION SLAVE and BINLOG MONITOR (global), which\n"
+    "live migration's souk-sync needs to stream the binlog.\n"
     "PostgreSQL (as SOUK_PG_ADMIN_DSN): a login role and a UTF8 database it owns;\n"
     "no other role may connect (REVOKE ALL ON DATABASE ... FROM PUBLIC) or create\n"
     "in its public schema.\n"
@@ -52,6 +54,23 @@ create_user(struct mdb *admin, struct arena *a, const struct mdb_dsn *d, const c
     rc = mdb_exec_multi(admin, sql);
     if (rc)
         common_fail("cannot create user %s@%s (see the log line above)", d->user, host);
+    return rc;
+}
+
+/* The monolith's account also reads the binlog for live migration's forward
+ * sync (migrate/README.md): REPLICATION SLAVE for COM_BINLOG_DUMP, BINLOG
+ * MONITOR for @@gtid_binlog_pos and the snapshot's position (MariaDB 10.11
+ * names them so). Both are global: they show every database's changes. */
+static int
+grant_binlog(struct mdb *admin, struct arena *a, const struct mdb_dsn *d, const char *host)
+{
+    int rc = mdb_exec_multi(admin, arena_printf(a,
+                                                "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* "
+                                                "TO '%s'@'%s'",
+                                                d->user, host));
+
+    if (rc)
+        common_fail("cannot grant the binlog to %s@%s (see the log line above)", d->user, host);
     return rc;
 }
 
@@ -94,6 +113,8 @@ db_create(struct ctl *ctl, const struct ctl_target *t)
     }
     for (i = 0; db_hosts[i] != NULL && rc == ERR_OK; i++)
         rc = create_user(admin, a, &d, db_hosts[i], pw);
+    for (i = 0; db_hosts[i] != NULL && rc == ERR_OK && strcmp(t->name, "monolith") == 0; i++)
+        rc = grant_binlog(admin, a, &d, db_hosts[i]);
     if (rc)
         goto done;
     printf("database %s ready for user %s (127.0.0.1, localhost)\n", d.name, d.user);

@@ -1,4 +1,4 @@
-# 32_map_reviews_reverse.t - reverse sync of reviews (migrate/map/reviews.c): after cutover a
+# 42_map_reviews_reverse.t - reverse sync of reviews (migrate/map/reviews.c): after cutover a
 # review written on souk-reviews reaches the monolith's reviews table with the same id (even:
 # the service's), so the monolith's own pages (product rating, review list) include it.
 use strict;

@@ -1,0 +1,98 @@
+/*
+ * 12_map.c - the mapping registry (migrate/map/map.h): every domain is
+ * complete (capture, apply, copy, verify, identity, reverse), its reverse
+ * events are in EVENT_MAP, and a change's columns read from the right image.
+ */
+#include <string.h>
+
+#include "event.h"
+#include "migrate/map/map.h"
+#include "t.h"
+
+static size_t
+marks(const char *sql)
+{
+    size_t n = 0;
+
+    for (; sql != NULL && *sql; sql++)
+        n += *sql == '?';
+    return n;
+}
+
+static void
+domain_check(const struct map_domain *d)
+{
+    const struct map_reverse_step *s;
+    enum event_type                t;
+    size_t                         i;
+
+    T_OK(map_find(d->name) == d, "%s: map_find finds it", d->name);
+    T_OK(d->db_env != NULL && strncmp(d->db_env, "SOUK_", 5) == 0, "%s: its database variable",
+         d->name);
+    T_OK(d->tables != NULL && d->tables[0] != NULL, "%s: captures tables", d->name);
+    T_OK(d->apply != NULL, "%s: applies changes", d->name);
+    T_OK(d->copy != NULL && d->copy[0].what != NULL && d->copy_nonempty != NULL,
+         "%s: backfill steps", d->name);
+    for (i = 0; d->copy != NULL && d->copy[i].what != NULL; i++)
+        T_EQ_INT(marks(d->copy[i].read_sql), 2, "%s: copy %s reads after a key, a page", d->name,
+                 d->copy[i].what);
+    for (i = 0; d->verify != NULL && d->verify[i].what != NULL; i++) {
+        T_EQ_INT(marks(d->verify[i].mono_sql), 2, "%s: verify %s on the monolith pages by key",
+                 d->name, d->verify[i].what);
+        T_OK(strstr(d->verify[i].svc_sql, "$1") && strstr(d->verify[i].svc_sql, "$2"),
+             "%s: verify %s on the service pages by key", d->name, d->verify[i].what);
+    }
+    T_OK(i > 0, "%s: canonical rows to verify", d->name);
+    T_OK(d->ident != NULL && d->ident[0] != NULL, "%s: sequences under the identity scheme",
+         d->name);
+    T_OK(d->reverse != NULL && d->reverse->events[0] != NULL, "%s: reverse sync", d->name);
+    for (i = 0; d->reverse != NULL && d->reverse->events[i] != NULL; i++)
+        T_OK(event_type_by_key(d->reverse->events[i], &t) == ERR_OK, "%s: %s is in EVENT_MAP",
+             d->name, d->reverse->events[i]);
+    for (s = d->reverse != NULL ? d->reverse->steps : NULL; s != NULL && s->svc_sql != NULL; s++) {
+        T_OK(strstr(s->svc_sql, "$1") != NULL && marks(s->mono_put) > 0,
+             "%s: a reverse step reads one aggregate and writes rows", d->name);
+        T_OK(s->mono_gone == NULL || marks(s->mono_gone) > 0,
+             "%s: a reverse delete names the aggregate", d->name);
+    }
+}
+
+int
+main(void)
+{
+    static const char *const names[] = {"id", "name", "value"};
+    static const char *const old[] = {"7", "colour", "red"};
+    static const char *const new[] = {"7", "colour", NULL};
+    static const struct {
+        enum cdc_op        op;
+        const char *const *before, *const *after;
+        const char *col, *value, *before_value;
+    } cases[] = {
+        {CDC_INSERT, NULL, old, "value", "red", NULL},
+        {CDC_UPDATE, old, new, "value", NULL, "red"}, /* SQL NULL after */
+        {CDC_UPDATE, old, new, "name", "colour", "colour"},
+        {CDC_DELETE, old, NULL, "value", "red", "red"}, /* a delete reads its before image */
+        {CDC_UPDATE, old, new, "missing", NULL, NULL},
+    };
+    size_t i;
+
+    for (i = 0; map_domains[i] != NULL; i++)
+        domain_check(map_domains[i]);
+    T_OK(map_find("reviews") && map_find("catalog") && map_find("users"),
+         "reviews, catalog and users are registered");
+    T_OK(map_find("cart") == NULL, "cart is not (yet)");
+    T_OK(map_find("nope") == NULL, "an unknown domain is NULL");
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cdc_change c = {"product_attributes", cases[i].op,   3, names,
+                               cases[i].before,      cases[i].after};
+        const char       *v = map_value(&c, cases[i].col), *b = map_before(&c, cases[i].col);
+
+        T_OK(v == cases[i].value || (v && cases[i].value && strcmp(v, cases[i].value) == 0),
+             "case %zu: map_value(%s)", i, cases[i].col);
+        T_OK(b == cases[i].before_value ||
+                 (b && cases[i].before_value && strcmp(b, cases[i].before_value) == 0),
+             "case %zu: map_before(%s)", i, cases[i].col);
+    }
+    return T_DONE();
+}
