@@ -70,7 +70,8 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# soukctl backfill copies through the domain mappings and records souk-sync's start.
+# soukctl backfill copies through the domain mappings and records souk-sync's start;
+# soukctl migrate verifies through them.
 $(BUILD)/bin/soukctl: $(CTL_OBJ) $(filter-out %/main.o,$(MIG_OBJ)) $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -87,6 +87,10 @@ struct gw_route {
     double  rollback_error_rate; /* 0 = never */
     int64_t rollback_window_ms;
     int     rollback_min_requests;
+    /* hold (policy/hold.c): a migration's fence on the route's writes */
+    int     hold;     /* writes (not GET/HEAD) wait for the hold to end */
+    int64_t hold_ms;  /* a held write waits at most this long, then 503 */
+    int     hold_max; /* held writes at once, every loop; more are refused 503 */
 };
 
 struct gw_table {
@@ -127,6 +131,8 @@ MUST_CHECK int routes_build(json_t *doc, struct gw_table **out, struct buf *erro
 /* Read and parse path without installing. ERR_NOT_FOUND when it does not
  * exist, ERR_INTERNAL when it cannot be read, ERR_INVALID with errors. */
 MUST_CHECK int routes_read_file(const char *path, struct gw_table **out, struct buf *errors);
+/* The member of doc's "routes" array named name (borrowed), or NULL. */
+json_t *routes_doc_route(json_t *doc, const char *name);
 /* The document of t (a deep copy; the caller owns it): GET /routes. */
 json_t *routes_to_json(const struct gw_table *t);
 /* A new table from cur's document with route name's mode set (and its
@@ -146,6 +152,15 @@ MUST_CHECK int routes_set_mode(const char *name, const char *mode, int percent, 
  * later write, or a load of the file, succeeds. */
 MUST_CHECK int routes_force_mode(const char *name, const char *mode, const char *path,
                                  struct buf *errors);
+/* Several routes changed in one install (PATCH /routes, PATCH /routes/{name}):
+ * changes is {"name": {"mode": m, "canary_percent": p, "hold": b}, ...}, each
+ * member optional. Validated as one table, persisted to path, installed
+ * atomically (a cutover flips its routes and ends their hold at once); a
+ * "route_patch" event. ended (may be NULL) gets {"name": held_ms} for each
+ * route whose hold this install ended. ERR_NOT_FOUND for an unknown name,
+ * ERR_INVALID with errors. Blocks on fsync: off the event loops. */
+MUST_CHECK int routes_patch_many(json_t *changes, const char *path, struct buf *errors,
+                                 json_t *ended);
 /* 0 while the table in memory is newer than the routes file. */
 int routes_persisted(void);
 /* GW_METHOD_BIT of method, or 0 for a method not in routes_method_names. */
@@ -277,6 +292,16 @@ void shadow_compare_answers(const struct gw_route *r, const struct shadow_answer
                             const struct shadow_answer *shadow, const char *request_line);
 /* Zero every route's counters and drop the samples (tests). */
 void shadow_reset(void);
+
+/* ------------------------------------------------------------ hold.c */
+
+/* Control side of the hold: next replaces old (NULL at start-up); note
+ * which routes start and end a hold (time, a "hold_end" event with the
+ * duration, counters for /metrics); ended (may be NULL) gets {"name": ms}.
+ * Called under the install lock. */
+void hold_note(const struct gw_table *old, const struct gw_table *next, json_t *ended);
+/* The holds' series for /metrics. */
+void hold_render(struct buf *b);
 
 /* ------------------------------------------------------------ gwevents.c */
 

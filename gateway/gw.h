@@ -203,6 +203,11 @@ struct gw_stat {
     _Atomic uint64_t canary_new, canary_legacy, rate_limited, retries, fallbacks;
     _Atomic uint64_t connect_errors, timeouts;
     _Atomic int      shadow_inflight;
+    /* hold.c: writes held now (every loop), released or refused, and the
+     * route's holds (start in CLOCK_MONOTONIC ms, 0 = not held) */
+    _Atomic int      held_now;
+    _Atomic uint64_t hold_released, hold_refused, holds, hold_ms_total, hold_ms_last;
+    _Atomic uint64_t hold_since;
 };
 
 struct gw_stat *stats_route(const char *name);
@@ -318,6 +323,7 @@ struct gw_loop {
     uv_timer_t       sweep;    /* every GW_SWEEP_MS: deadlines of clients and uconns */
     struct client   *clients;
     struct uconn    *uconns;
+    struct exch     *held, *held_tail; /* hold.c: writes waiting for a hold to end, FIFO */
     int              nclients, nuconns, nmirrors;
     struct userver  *servers;
     struct lcache    cache;
@@ -474,8 +480,10 @@ struct exch {
     struct buf            *copy; /* the legacy body, for the mirror */
     uint64_t               body_seen, t_attempt;
     int                    status;
+    struct exch           *hnext;         /* the loop's held list */
+    uint64_t               hold_deadline; /* loop ms */
     unsigned replayable : 1, has_body : 1, head_sent : 1, resp_started : 1, resp_done : 1,
-        chunk_out : 1, no_body : 1, finished : 1, canary : 1;
+        chunk_out : 1, no_body : 1, finished : 1, canary : 1, held : 1;
 };
 
 /* Request head parsed and checked on a data listener: route, edge policy,
@@ -488,6 +496,22 @@ void proxy_flush(struct exch *x);
 void proxy_client_drained(struct exch *x);
 /* The client failed (err 0: went away; else answer err if still possible). */
 void proxy_abort(struct exch *x, int err, const char *why);
+
+/* A held write's hold ended on table t (one reference, taken over) where
+ * its route is r: send it to the side r's mode says, as if it just came. */
+void proxy_release(struct exch *x, struct gw_table *t, const struct gw_route *r);
+
+/* ------------------------------------------------------------------ hold.c */
+
+/* A write on a held route: queue x on its loop (CP_CONNECT: the client's
+ * bytes wait unread) or, past the route's hold_max, answer 503 with
+ * Retry-After. Returns the client's phase. */
+enum cphase hold_begin(struct exch *x);
+/* From the loop's sweep: release the held writes whose route is no longer
+ * held (in the order they came), refuse those whose time is up. */
+void hold_sweep(struct gw_loop *l);
+/* x leaves the queue without an answer (its client went away). */
+void hold_cancel(struct exch *x);
 
 /* respond.c: the uconn callbacks of an exchange. */
 extern const struct uconn_ops proxy_uconn_ops;

@@ -2,9 +2,9 @@
  * httpc.c - the blocking HTTP/1.1 client of httpc.h: non-blocking sockets
  * driven by poll(2) against one deadline per exchange, a small cache of idle
  * keep-alive connections, responses parsed by http_parse.c (the URL and the
- * request text: httpc_text.c). GET only today;
- * a method member in struct httpc_req is the place to grow (and then only
- * idempotent methods may be retried on a stale connection).
+ * request text: httpc_text.c). GETs, and writes with a JSON body
+ * (httpc_send, for tools such as soukctl migrate driving the gateway's admin
+ * API): a write always goes on a new connection and is never sent twice.
  */
 #include <errno.h>
 #include <limits.h>
@@ -439,14 +439,26 @@ exchange(struct httpc *c, struct arena *a, int fd, const char *req, int64_t dead
     return rc;
 }
 
+/* A method token of upper-case letters (RFC 9110 §9: what we send). */
+static int
+method_ok(const char *m)
+{
+    size_t i;
+
+    for (i = 0; m[i] != '\0'; i++)
+        if (m[i] < 'A' || m[i] > 'Z' || i >= 16)
+            return 0;
+    return i > 0;
+}
+
 static int
 request_with(struct httpc *c, struct arena *a, const struct httpc_req *rq,
-             const char *authorization, struct httpc_resp **out)
+             const struct httpc_extra *x, struct httpc_resp **out)
 {
     struct target t;
     const char   *req;
     int64_t       deadline;
-    int           rc, fd, reused, keep, stale, attempt;
+    int           rc, fd, reused, keep, stale, attempt, write;
 
     *out = NULL;
     c->error[0] = '\0';
@@ -454,12 +466,15 @@ request_with(struct httpc *c, struct arena *a, const struct httpc_req *rq,
         return fail(c, ERR_INVALID, "timeout must be positive");
     if (httpc_target_parse(rq->url, &t) != ERR_OK)
         return fail(c, ERR_INVALID, "malformed url");
+    if (x->method != NULL && !method_ok(x->method))
+        return fail(c, ERR_INVALID, "malformed method");
+    write = x->method != NULL && strcmp(x->method, "GET") != 0;
     deadline = now_ms() + rq->timeout_ms;
-    req = httpc_request_text(a, rq, authorization, &t);
+    req = httpc_request_text(a, rq, x, &t);
     /* A kept-alive connection the server closed meanwhile fails before
      * any byte of the answer: a GET is safe to send again, once. */
     for (attempt = 0;; attempt++) {
-        fd = attempt == 0 ? take_idle(c, t.hostport) : -1;
+        fd = attempt == 0 && !write ? take_idle(c, t.hostport) : -1;
         reused = fd >= 0;
         if (!reused) {
             rc = conn_open(c, &t, deadline, &fd);
@@ -481,14 +496,14 @@ request_with(struct httpc *c, struct arena *a, const struct httpc_req *rq,
 int
 httpc_request(struct httpc *c, struct arena *a, const struct httpc_req *rq, struct httpc_resp **out)
 {
-    return request_with(c, a, rq, NULL, out);
+    return request_with(c, a, rq, &(struct httpc_extra){NULL, NULL, NULL}, out);
 }
 
 int
 httpc_request_auth(struct httpc *c, struct arena *a, const struct httpc_req *rq,
                    const char *authorization, struct httpc_resp **out)
 {
-    return request_with(c, a, rq, authorization, out);
+    return request_with(c, a, rq, &(struct httpc_extra){NULL, NULL, authorization}, out);
 }
 
 int
@@ -502,7 +517,8 @@ int
 httpc_get_auth(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
                const char *authorization, struct httpc_resp **out)
 {
-    return request_with(c, a, &(struct httpc_req){url, timeout_ms, NULL, NULL}, authorization, out);
+    return request_with(c, a, &(struct httpc_req){url, timeout_ms, NULL, NULL},
+                        &(struct httpc_extra){NULL, NULL, authorization}, out);
 }
 
 const char *
@@ -526,4 +542,12 @@ uint64_t
 httpc_connects(const struct httpc *c)
 {
     return c->connects;
+}
+
+int
+httpc_send(struct httpc *c, struct arena *a, const char *method, const char *url, int timeout_ms,
+           const char *authorization, const char *json_body, struct httpc_resp **out)
+{
+    return request_with(c, a, &(struct httpc_req){url, timeout_ms, NULL, NULL},
+                        &(struct httpc_extra){method, json_body, authorization}, out);
 }

@@ -68,6 +68,13 @@ MUST_CHECK int httpc_get(struct httpc *c, struct arena *a, const char *url, int 
 MUST_CHECK int httpc_get_auth(struct httpc *c, struct arena *a, const char *url, int timeout_ms,
                               const char *authorization, struct httpc_resp **out);
 
+/* A write (PATCH, POST, PUT, DELETE) with a JSON body (NULL: none) and an
+ * Authorization value (NULL: none): sent once on a new connection, never
+ * again (a write that may have arrived is not repeated). Errors as above. */
+MUST_CHECK int httpc_send(struct httpc *c, struct arena *a, const char *method, const char *url,
+                          int timeout_ms, const char *authorization, const char *json_body,
+                          struct httpc_resp **out);
+
 /* The first header called name (case-insensitive), NULL when absent. */
 const char *httpc_resp_header(const struct httpc_resp *resp, const char *name);
 /* What went wrong in the last failed call ("connect 127.0.0.1:7102: connection

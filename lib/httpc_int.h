@@ -24,9 +24,16 @@ struct target {
 
 /* "http://host[:port][/path][?query][#frag]" into t; ERR_INVALID if not one. */
 int httpc_target_parse(const char *url, struct target *t);
-/* The GET request head for t in a, with rq's request id and traceparent and
- * the Authorization value, each only when safe on a header line. */
-char *httpc_request_text(struct arena *a, const struct httpc_req *rq, const char *authorization,
+/* What a request sends besides rq: the method (NULL = GET), a JSON body
+ * (NULL = none) and an Authorization value (NULL = none). */
+struct httpc_extra {
+    const char *method, *body, *authorization;
+};
+
+/* The request head for t in a (and the body, if any), with rq's request id
+ * and traceparent and the Authorization value, each only when safe on a
+ * header line. */
+char *httpc_request_text(struct arena *a, const struct httpc_req *rq, const struct httpc_extra *x,
                          const struct target *t);
 
 #endif

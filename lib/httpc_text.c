@@ -77,20 +77,28 @@ header_ok(const char *z)
 }
 
 char *
-httpc_request_text(struct arena *a, const struct httpc_req *rq, const char *authorization,
+httpc_request_text(struct arena *a, const struct httpc_req *rq, const struct httpc_extra *x,
                    const struct target *t)
 {
+    const char *authorization = x->authorization;
     const char *slash = t->path_len > 0 && t->path[0] == '/' ? "" : "/";
     int         auth = value_ok(authorization, 4096, 1); /* "Bearer TOKEN" */
 
+    const char *body = x->body != NULL
+                           ? arena_printf(a,
+                                          "Content-Type: application/json\r\n"
+                                          "Content-Length: %zu\r\n\r\n%.*s",
+                                          strlen(x->body), (int)strlen(x->body), x->body)
+                           : "\r\n";
+
     return arena_printf(
         a,
-        "GET %s%.*s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: souk-httpc\r\n"
-        "Accept: application/json\r\n%s%s%s%s%s%s%s%s%s\r\n",
-        slash, (int)t->path_len, t->path, (int)t->host_len, t->host,
-        header_ok(rq->request_id) ? "X-Request-Id: " : "",
+        "%s %s%.*s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: souk-httpc\r\n"
+        "Accept: application/json\r\n%s%s%s%s%s%s%s%s%s%s",
+        x->method != NULL ? x->method : "GET", slash, (int)t->path_len, t->path, (int)t->host_len,
+        t->host, header_ok(rq->request_id) ? "X-Request-Id: " : "",
         header_ok(rq->request_id) ? rq->request_id : "", header_ok(rq->request_id) ? "\r\n" : "",
         header_ok(rq->traceparent) ? "traceparent: " : "",
         header_ok(rq->traceparent) ? rq->traceparent : "", header_ok(rq->traceparent) ? "\r\n" : "",
-        auth ? "Authorization: " : "", auth ? authorization : "", auth ? "\r\n" : "");
+        auth ? "Authorization: " : "", auth ? authorization : "", auth ? "\r\n" : "", body);
 }

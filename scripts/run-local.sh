@@ -71,6 +71,9 @@ for svc in catalog search users reviews cart orders inventory payments; do
 	"$CTL" db create "$svc"
 	"$CTL" schema up "$svc"
 done
+# soukctl migrate's state (docs/migration.md): each domain's step, who ran what when.
+"$CTL" db create migrate
+"$CTL" schema up migrate
 "$CTL" backfill catalog --if-empty | tee "$VAR/log/backfill.out"
 if grep -q '^backfilled' "$VAR/log/backfill.out" && "$CTL" search --help >/dev/null 2>&1; then
 	"$CTL" search rebuild

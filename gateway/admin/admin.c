@@ -2,7 +2,7 @@
  * admin.c - the admin API on its own listener (loopback only, bearer token
  * compared in constant time), served by the main thread's control loop so
  * that validating, diffing and persisting a table (fsync) never stalls a
- * data loop: GET/PUT /routes, PATCH /routes/{name}, POST /routes/dry-run,
+ * data loop: GET/PUT/PATCH /routes, PATCH /routes/{name}, POST /routes/dry-run,
  * GET /shadow, /upstreams, /events, /health, /metrics.
  */
 #include <stdlib.h>
@@ -24,13 +24,14 @@ struct admin_route {
     admin_fn   *fn;
 };
 
-static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, shadow_get, upstreams_get,
-    events_get, health_get, metrics_get;
+static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
+    upstreams_get, events_get, health_get, metrics_get;
 
 static const struct admin_route admin_routes[] = {
     {"GET", "/routes", 0, 0, routes_get},
     {"PUT", "/routes", 0, 0, routes_put},
     {"POST", "/routes/dry-run", 0, 0, routes_dry_run},
+    {"PATCH", "/routes", 0, 0, routes_patch_all},
     {"PATCH", "/routes/", 1, 0, routes_patch},
     {"GET", "/shadow", 0, 0, shadow_get},
     {"GET", "/upstreams", 0, 0, upstreams_get},
@@ -179,39 +180,55 @@ routes_dry_run(struct client *c, const char *arg)
     reply_json(c, 200, json_pack("{s:b, s:o}", "valid", 1, "diff", diff), NULL);
 }
 
-/* PATCH /routes/{name} {"mode": "canary", "canary_percent": 10}: the mode only. */
-static void
-routes_patch(struct client *c, const char *name)
+/* One route's changes in a PATCH: only mode, canary_percent and hold, of the
+ * right types. NULL or why not. */
+static const char *
+patch_problem(json_t *ch)
 {
-    json_t     *j = body_json(c), *mode, *pct;
-    json_int_t  percent = -1;
-    struct buf  errors;
-    int         rc;
     const char *key;
     json_t     *v;
 
-    if (j == NULL)
-        return;
-    mode = json_object_get(j, "mode");
-    pct = json_object_get(j, "canary_percent");
-    json_object_foreach(j, key, v)
+    if (!json_is_object(ch) || json_object_size(ch) == 0)
+        return "each route's changes must be a non-empty object";
+    json_object_foreach(ch, key, v)
     {
-        if (strcmp(key, "mode") != 0 && strcmp(key, "canary_percent") != 0) {
-            json_decref(j);
-            client_problem(c, ERR_INVALID, "only mode and canary_percent may be patched");
-            return;
-        }
+        if (strcmp(key, "mode") == 0 && !json_is_string(v))
+            return "mode must be a string";
+        if (strcmp(key, "canary_percent") == 0 && !json_is_integer(v))
+            return "canary_percent must be an integer";
+        if (strcmp(key, "hold") == 0 && !json_is_boolean(v))
+            return "hold must be true or false";
+        if (strcmp(key, "mode") != 0 && strcmp(key, "canary_percent") != 0 &&
+            strcmp(key, "hold") != 0)
+            return "only mode, canary_percent and hold may be patched";
     }
-    if (!json_is_string(mode) || (pct != NULL && !json_is_integer(pct))) {
-        json_decref(j);
-        client_problem(c, ERR_INVALID, "mode must be a string, canary_percent an integer");
+    return NULL;
+}
+
+/* Install changes ({"name": {...}}, reference taken) as one table and answer
+ * {"version", "routes": changes, "held_ms": {"name": ms}} (held_ms: the
+ * holds this change ended). */
+static void
+patch_apply(struct client *c, json_t *changes)
+{
+    json_t     *ended = json_object(), *ch;
+    struct buf  errors;
+    const char *name, *why = json_object_size(changes) == 0 ? "no route to change" : NULL;
+    int         rc;
+
+    json_object_foreach(changes, name, ch)
+    {
+        if (why == NULL)
+            why = patch_problem(ch);
+    }
+    if (why != NULL) {
+        client_problem(c, ERR_INVALID, why);
+        json_decref(changes);
+        json_decref(ended);
         return;
     }
-    if (pct != NULL)
-        percent = json_integer_value(pct) < 0 ? 101 : json_integer_value(pct);
     buf_init(&errors, ERRORS_MAX);
-    rc = routes_set_mode(name, json_string_value(mode), (int)(percent > 1000 ? 1000 : percent),
-                         gateway.routes_path, &errors);
+    rc = routes_patch_many(changes, gateway.routes_path, &errors, ended);
     if (rc == ERR_NOT_FOUND)
         client_problem(c, ERR_NOT_FOUND, "no such route");
     else if (rc == ERR_INVALID)
@@ -220,11 +237,41 @@ routes_patch(struct client *c, const char *name)
         client_problem(c, ERR_INTERNAL, "cannot install the route change");
     else
         reply_json(c, 200,
-                   json_pack("{s:I, s:s, s:O}", "version", (json_int_t)routes_version(), "route",
-                             name, "mode", mode),
+                   json_pack("{s:I, s:O, s:O}", "version", (json_int_t)routes_version(), "routes",
+                             changes, "held_ms", ended),
                    NULL);
-    json_decref(j);
+    json_decref(changes);
+    json_decref(ended);
     buf_free(&errors);
+}
+
+/* PATCH /routes/{name} {"mode": "canary", "canary_percent": 10, "hold": true}. */
+static void
+routes_patch(struct client *c, const char *name)
+{
+    json_t *j = body_json(c);
+
+    if (j != NULL)
+        patch_apply(c, json_pack("{s:o}", name, j));
+}
+
+/* PATCH /routes {"routes": {"reviews": {"mode": "new", "hold": false}, ...}}:
+ * several routes in one install, so a cutover's flip and the end of its
+ * hold happen at once for every route of a domain. */
+static void
+routes_patch_all(struct client *c, const char *arg)
+{
+    json_t *j = body_json(c), *routes;
+
+    (void)arg;
+    if (j == NULL)
+        return;
+    routes = json_object_get(j, "routes");
+    if (!json_is_object(routes) || json_object_size(j) != 1)
+        client_problem(c, ERR_INVALID, "the body must be {\"routes\": {name: changes}}");
+    else
+        patch_apply(c, json_incref(routes));
+    json_decref(j);
 }
 
 /* ---- state ------------------------------------------------------------------------------ */

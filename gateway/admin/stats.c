@@ -185,6 +185,31 @@ render_field(struct buf *b, const char *name, const char *help, int routes, size
                            (_Atomic uint64_t *)((char *)s + off), memory_order_relaxed));
 }
 
+/* hold.c's counters (the gauges of the current holds are hold_render's). */
+static void
+render_holds(struct buf *b)
+{
+    struct gw_stat *s;
+
+    family(b, "souk_gateway_hold_writes_total", "counter",
+           "Writes held by a route's hold: released to an upstream, or refused 503.");
+    render_field(b, "souk_gateway_hold_writes_total", NULL, 1,
+                 offsetof(struct gw_stat, hold_released), ",result=\"released\"");
+    render_field(b, "souk_gateway_hold_writes_total", NULL, 1,
+                 offsetof(struct gw_stat, hold_refused), ",result=\"refused\"");
+    render_field(b, "souk_gateway_holds_total", "Holds ended, by route.", 1,
+                 offsetof(struct gw_stat, holds), NULL);
+    render_field(b, "souk_gateway_hold_milliseconds_total", "Time writes were held, by route.", 1,
+                 offsetof(struct gw_stat, hold_ms_total), NULL);
+    family(b, "souk_gateway_hold_last_milliseconds", "gauge", "How long the last hold lasted.");
+    render_field(b, "souk_gateway_hold_last_milliseconds", NULL, 1,
+                 offsetof(struct gw_stat, hold_ms_last), NULL);
+    family(b, "souk_gateway_held", "gauge", "Writes waiting for a hold to end, by route.");
+    for (s = stats_head; s != NULL; s = s->next)
+        if (s->is_route)
+            buf_printf(b, "souk_gateway_held{%s} %d\n", s->labels, atomic_load(&s->held_now));
+}
+
 static void
 render_routes(struct buf *b)
 {
@@ -200,6 +225,7 @@ render_routes(struct buf *b)
                  offsetof(struct gw_stat, retries), NULL);
     render_field(b, "souk_gateway_fallbacks_total", "Requests that fell back to legacy.", 1,
                  offsetof(struct gw_stat, fallbacks), NULL);
+    render_holds(b);
 }
 
 void
@@ -214,6 +240,7 @@ metrics_text(struct buf *b)
     render_field(b, "souk_gateway_upstream_timeouts_total", "Timeouts, by server.", 0,
                  offsetof(struct gw_stat, timeouts), NULL);
     pthread_mutex_unlock(&stats_lock);
+    hold_render(b);     /* takes stats_lock itself */
     upstream_render(b); /* shadow.c and breaker.c register their own series */
 }
 

@@ -121,7 +121,7 @@ client_problem_ext(struct client *c, int err, const char *detail, const char *me
     extra[0] = '\0';
     if (err == ERR_UNAUTHORIZED)
         snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"souk\"\r\n");
-    else if (err == ERR_TOO_MANY)
+    else if (err == ERR_TOO_MANY || (err == ERR_UNAVAILABLE && c->retry_after > 0))
         snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
                  c->retry_after > 0 ? c->retry_after : 1);
     if (status >= 500)

@@ -138,13 +138,16 @@ client_phase(struct client *c, enum cphase ph)
 }
 
 /* Bytes that arrived while no message is being read: kept (and reading
- * stopped) until the current exchange ends. */
+ * stopped) until the current exchange ends. A write waiting for a route's
+ * hold (hold.c) is read on up to GW_READ_BUF bytes, so that a client that
+ * leaves meanwhile is noticed and its write is never sent. */
 static void
 hold(struct client *c, const char *p, size_t n)
 {
     char *q;
 
-    read_stop(c);
+    if (c->x == NULL || !c->x->held || c->pending_len + n >= GW_READ_BUF)
+        read_stop(c);
     if (n == 0)
         return;
     q = malloc(c->pending_len + n);

@@ -91,6 +91,8 @@ on_sweep(uv_timer_t *t)
         if (u->deadline != 0 && u->deadline <= now)
             upstream_timeout(u);
     }
+    if (l->held != NULL)
+        hold_sweep(l);
 }
 
 static void

@@ -353,6 +353,8 @@ proxy_begin(struct client *c)
         return client_answered_phase(c);
     x->user = user;
     x->traceparent = ids_traceparent(c, c->a, x->trace_id);
+    if (r->hold && !is_read(c->hph.method))
+        return hold_begin(x); /* a migration's fence: sent when the hold ends */
     choose_side(x);
     forward_request(x);
     rc = try_attempt(x, &why);
@@ -380,6 +382,41 @@ proxy_begin(struct client *c)
     if (rc == 0)
         return CP_CONNECT;
     return x->has_body ? CP_BODY : CP_WAIT;
+}
+
+void
+proxy_release(struct exch *x, struct gw_table *t, const struct gw_route *r)
+{
+    struct client *c = x->c;
+    struct lcache *k = loop_cache(x->loop, t);
+    int            rc, why;
+
+    arena_defer(c->a, table_release, t);
+    x->t = t;
+    x->route = r;
+    x->nsrv[0] = x->nsrv[1] = 0;
+    servers_copy(x, k, 0, r->legacy);
+    servers_copy(x, k, 1, r->new_pool);
+    x->tried = 0;
+    c->rstat = k->rstat[r - t->routes];
+    c->route_name = r->name;
+    c->mode_name = mode_names[r->mode];
+    choose_side(x);
+    forward_request(x);
+    rc = try_attempt(x, &why);
+    if (rc < 0) {
+        proxy_abort(x, why,
+                    why == ERR_UNAVAILABLE ? "no upstream available"
+                                           : "upstream connection failed");
+        return;
+    }
+    if (rc == 0)
+        return; /* connecting: on_connected streams the body */
+    if (c->req_done)
+        client_phase(c, CP_WAIT);
+    else
+        client_stream(c, CP_BODY); /* parses the body bytes held meanwhile */
+    proxy_flush(x);
 }
 
 int
@@ -478,6 +515,7 @@ proxy_abort(struct exch *x, int err, const char *why)
     if (x->finished)
         return;
     x->finished = 1;
+    hold_cancel(x);
     if (x->u != NULL)
         upstream_close(x->u);
     x->u = NULL;

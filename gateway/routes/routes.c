@@ -285,6 +285,9 @@ static const struct jcheck_field route_fields[] = {
     NUM("timeout_ms", I64, R, timeout_ms, 1, 3600000, 0),
     NUM("retries", INT, R, retries, 0, 5, 0),
     BOOL("fallback", R, fallback),
+    BOOL("hold", R, hold),
+    NUM("hold_ms", I64, R, hold_ms, 1, 600000, 0),
+    NUM("hold_max", INT, R, hold_max, 0, 100000, 0),
     SUB("rate_limit", rl_fields),
     SUB("shadow", shadow_fields),
     SUB("rollback", rollback_fields),
@@ -305,6 +308,8 @@ static const struct gw_route route_defaults = {
     .shadow_max_inflight = 64,
     .rollback_window_ms = 30000,
     .rollback_min_requests = 20,
+    .hold_ms = 2000,
+    .hold_max = 1000,
 };
 #undef R
 

@@ -1,7 +1,7 @@
 /*
  * routes_live.c - the route table at work: per-request matching (no locks,
  * no allocation), the current table and its atomic swap, persistence to the
- * routes file, reload, diff and PATCH. In-flight requests keep the table
+ * routes file, reload and PATCH (the diff is routes_diff.c's). In-flight requests keep the table
  * they acquired; a replaced table is freed by its last routes_unref.
  */
 #include <errno.h>
@@ -247,7 +247,7 @@ persist_after(const struct gw_table *t, const char *path)
  * otherwise a failed write installs nothing. */
 static int
 install_locked(struct gw_table *t, const char *path, const char *event, const char *what,
-               int memory_first)
+               int memory_first, json_t *ended)
 {
     struct gw_table *old;
     int              rc = path != NULL && !memory_first ? persist(t->doc, path) : ERR_OK;
@@ -264,6 +264,7 @@ install_locked(struct gw_table *t, const char *path, const char *event, const ch
     current = t;
     atomic_store(&live_version, t->version);
     pthread_mutex_unlock(&swap_lock);
+    hold_note(old, t, ended);
     gwevents_add(event, "routes version %llu installed: %s (%d routes, %d upstreams)",
                  (unsigned long long)t->version, what, t->nroutes, t->npools);
     routes_unref(old);
@@ -284,7 +285,7 @@ routes_install(struct gw_table *t, const char *path)
     int rc;
 
     pthread_mutex_lock(&install_lock);
-    rc = install_locked(t, path, "reload", path != NULL ? path : "not persisted", 0);
+    rc = install_locked(t, path, "reload", path != NULL ? path : "not persisted", 0, NULL);
     pthread_mutex_unlock(&install_lock);
     return rc;
 }
@@ -348,7 +349,7 @@ routes_load_file(const char *path, struct buf *errors)
     pthread_mutex_lock(&install_lock);
     /* Not persisted: rewriting the operator's own file would reformat it.
      * Memory and file now agree. */
-    rc = install_locked(t, NULL, "reload", path, 0);
+    rc = install_locked(t, NULL, "reload", path, 0, NULL);
     if (rc == ERR_OK)
         atomic_store(&unwritten, 0);
     pthread_mutex_unlock(&install_lock);
@@ -363,9 +364,8 @@ routes_to_json(const struct gw_table *t)
     return json_deep_copy(t->doc);
 }
 
-/* The member of doc's "routes" array named name, or NULL. */
-static json_t *
-doc_route(json_t *doc, const char *name)
+json_t *
+routes_doc_route(json_t *doc, const char *name)
 {
     json_t *r;
     size_t  i;
@@ -387,7 +387,7 @@ routes_with_mode(const struct gw_table *cur, const char *name, const char *mode,
     int     rc;
 
     *out = NULL;
-    r = doc_route(doc, name);
+    r = routes_doc_route(doc, name);
     if (r == NULL) {
         buf_printf(errors, "%s: no such route\n", name);
         json_decref(doc);
@@ -434,7 +434,7 @@ set_mode(const char *name, const char *mode, int percent, const char *path, stru
         r = find_route(next, name);
         snprintf(what, sizeof(what), "route %s mode %s canary_percent %d", name,
                  routes_mode_name(r->mode), r->canary_percent);
-        rc = install_locked(next, path, "route_patch", what, memory_first);
+        rc = install_locked(next, path, "route_patch", what, memory_first, NULL);
     }
     pthread_mutex_unlock(&install_lock);
     return rc;
@@ -453,87 +453,66 @@ routes_force_mode(const char *name, const char *mode, const char *path, struct b
     return set_mode(name, mode, -1, path, errors, 1);
 }
 
-/* [old, new] for one member; a missing side is null. */
-static json_t *
-pair(json_t *a, json_t *b)
+/* One route's members from a PATCH; what gets a summary. */
+static int
+patch_route(json_t *doc, const char *name, json_t *ch, struct buf *errors, struct buf *what)
 {
-    return json_pack("[OO]", a != NULL ? a : json_null(), b != NULL ? b : json_null());
+    json_t *r = routes_doc_route(doc, name), *pct = json_object_get(ch, "canary_percent");
+    json_t *mode = json_object_get(ch, "mode"), *hold = json_object_get(ch, "hold");
+
+    if (r == NULL) {
+        buf_printf(errors, "%s: no such route\n", name);
+        return ERR_NOT_FOUND;
+    }
+    if (mode != NULL)
+        json_object_set(r, "mode", mode);
+    if (pct != NULL)
+        json_object_set(r, "canary_percent", pct);
+    if (json_is_false(hold))
+        json_object_del(r, "hold"); /* the default: the file stays as it was */
+    else if (hold != NULL)
+        json_object_set(r, "hold", hold);
+    buf_printf(what, "%sroute %s", buf_len(what) > 0 ? "; " : "", name);
+    if (json_is_string(mode))
+        buf_printf(what, " mode %s", json_string_value(mode));
+    if (json_is_integer(pct))
+        buf_printf(what, " canary_percent %lld", (long long)json_integer_value(pct));
+    if (json_is_boolean(hold))
+        buf_printf(what, " hold %s", json_is_true(hold) ? "on" : "off");
+    return ERR_OK;
 }
 
-/* {"member": [old, new], ...} for the members of a and b that differ. */
-static json_t *
-changed_fields(json_t *a, json_t *b)
+int
+routes_patch_many(json_t *changes, const char *path, struct buf *errors, json_t *ended)
 {
-    json_t     *out = json_object(), *v;
-    const char *key;
+    struct gw_table *cur, *next = NULL;
+    json_t          *doc = NULL, *ch;
+    struct buf       what;
+    const char      *name;
+    int              rc = ERR_OK;
 
-    json_object_foreach(a, key, v)
-    {
-        if (!json_equal(v, json_object_get(b, key)))
-            json_object_set_new(out, key, pair(v, json_object_get(b, key)));
+    buf_init(&what, 4096);
+    pthread_mutex_lock(&install_lock);
+    cur = routes_acquire();
+    if (cur == NULL) {
+        rc = ERR_UNAVAILABLE;
+        goto done;
     }
-    json_object_foreach(b, key, v)
+    doc = json_deep_copy(cur->doc);
+    json_object_foreach(changes, name, ch)
     {
-        if (json_object_get(a, key) == NULL)
-            json_object_set_new(out, key, pair(NULL, v));
+        rc = patch_route(doc, name, ch, errors, &what);
+        if (rc)
+            goto done;
     }
-    return out;
-}
-
-/* Routes are matched by name, so a renamed route is one removed and one added. */
-static void
-diff_routes(json_t *from, json_t *to, json_t *out)
-{
-    json_t     *r, *old;
-    size_t      i;
-    const char *name;
-
-    json_array_foreach(json_object_get(to, "routes"), i, r)
-    {
-        name = json_string_value(json_object_get(r, "name"));
-        old = from != NULL ? doc_route(from, name) : NULL;
-        if (old == NULL)
-            json_array_append_new(json_object_get(out, "added"), json_string(name));
-        else if (!json_equal(old, r))
-            json_array_append_new(
-                json_object_get(out, "changed"),
-                json_pack("{s:s, s:o}", "name", name, "fields", changed_fields(old, r)));
-    }
-    json_array_foreach(from != NULL ? json_object_get(from, "routes") : NULL, i, r)
-    {
-        name = json_string_value(json_object_get(r, "name"));
-        if (doc_route(to, name) == NULL)
-            json_array_append_new(json_object_get(out, "removed"), json_string(name));
-    }
-}
-
-static void
-diff_upstreams(json_t *from, json_t *to, json_t *out)
-{
-    json_t     *a = json_object_get(from, "upstreams"), *b = json_object_get(to, "upstreams"), *v;
-    const char *key;
-
-    json_object_foreach(b, key, v)
-    {
-        if (json_object_get(a, key) == NULL)
-            json_array_append_new(json_object_get(out, "added"), json_string(key));
-        else if (!json_equal(json_object_get(a, key), v))
-            json_array_append_new(json_object_get(out, "changed"), json_string(key));
-    }
-    json_object_foreach(a, key, v)
-    {
-        if (json_object_get(b, key) == NULL)
-            json_array_append_new(json_object_get(out, "removed"), json_string(key));
-    }
-}
-
-json_t *
-routes_diff(const struct gw_table *cur, const struct gw_table *next)
-{
-    json_t *out = json_pack("{s:[], s:[], s:[], s:{s:[], s:[], s:[]}}", "added", "removed",
-                            "changed", "upstreams", "added", "removed", "changed");
-
-    diff_routes(cur != NULL ? cur->doc : NULL, next->doc, out);
-    diff_upstreams(cur != NULL ? cur->doc : NULL, next->doc, json_object_get(out, "upstreams"));
-    return out;
+    rc = routes_build(doc, &next, errors);
+    if (!rc)
+        rc = install_locked(next, path, "route_patch", buf_len(&what) > 0 ? buf_data(&what) : "", 0,
+                            ended);
+done:
+    pthread_mutex_unlock(&install_lock);
+    routes_unref(cur);
+    json_decref(doc);
+    buf_free(&what);
+    return rc;
 }

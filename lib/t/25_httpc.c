@@ -104,6 +104,22 @@ reply_reqid(int fd, const char *head)
     puts_fd(fd, out);
 }
 
+/* "METHOD|Content-Type|body" of a small request (its body came with the
+ * head, in read_head's buffer). */
+static void
+reply_echo(int fd, const char *head)
+{
+    const char *body = strstr(head, "\r\n\r\n") + 4;
+    const char *ct = strstr(head, "\r\nContent-Type: ");
+    char        out[1024], text[700];
+    int         n;
+
+    n = snprintf(text, sizeof(text), "%.*s|%.*s|%s", (int)strcspn(head, " "), head,
+                 ct != NULL ? (int)strcspn(ct + 16, "\r") : 1, ct != NULL ? ct + 16 : "-", body);
+    snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", n, text);
+    puts_fd(fd, out);
+}
+
 static void
 reply_bigchunked(int fd)
 {
@@ -158,6 +174,10 @@ answer(int fd, const char *head, int *served)
         return 1; /* never answered: wait for the next request or the close */
     if (strncmp(path, "/reqid ", 7) == 0) {
         reply_reqid(fd, head);
+        return 1;
+    }
+    if (strncmp(path, "/echo ", 6) == 0) {
+        reply_echo(fd, head);
         return 1;
     }
     if (strncmp(path, "/bigchunked ", 12) == 0) {
@@ -323,6 +343,36 @@ test_forward(struct httpc *c, struct arena *a)
         T_EQ_STR(res->body, "-", "httpc_get: no X-Request-Id");
 }
 
+/* httpc_send: a write with a JSON body, on a connection of its own. */
+static void
+test_send(struct httpc *c, struct arena *a)
+{
+    struct httpc_resp *res = NULL;
+    uint64_t           before;
+    int                rc;
+
+    rc = get(c, a, "/cl", 1000, &res); /* leaves an idle kept-alive connection */
+    T_EQ_INT(rc, ERR_OK, "send: a GET first");
+    before = httpc_connects(c);
+    rc = httpc_send(c, a, "PATCH", arena_printf(a, "%s/echo", base), 1000, "Bearer t",
+                    "{\"hold\":true}", &res);
+    T_EQ_INT(rc, ERR_OK, "send: PATCH answered");
+    if (rc == ERR_OK)
+        T_EQ_STR(res->body, "PATCH|application/json|{\"hold\":true}",
+                 "send: the method, the content type and the body arrive");
+    T_EQ_INT(httpc_connects(c), before + 1,
+             "send: a write takes a new connection, never an idle one");
+    rc = httpc_send(c, a, "DELETE", arena_printf(a, "%s/echo", base), 1000, NULL, NULL, &res);
+    if (rc == ERR_OK)
+        T_EQ_STR(res->body, "DELETE|-|", "send: no body, no content type");
+    rc = httpc_send(c, a, "PA TCH", arena_printf(a, "%s/echo", base), 1000, NULL, "{}", &res);
+    T_EQ_INT(rc, ERR_INVALID, "send: a malformed method is refused before anything is sent");
+    rc = httpc_send(c, a, "POST", arena_printf(a, "%s/once", base), 1000, NULL, "{}", &res);
+    T_EQ_INT(rc, ERR_OK, "send: POST to a path that answers once");
+    rc = httpc_send(c, a, "POST", arena_printf(a, "%s/once", base), 1000, NULL, "{}", &res);
+    T_EQ_INT(rc, ERR_OK, "send: ...again, on a fresh connection, answered again");
+}
+
 static void
 test_failures(struct httpc *c, struct arena *a)
 {
@@ -420,6 +470,7 @@ main(void)
     test_bodies(c, a);
     test_reuse(c, a);
     test_forward(c, a);
+    test_send(c, a);
     test_failures(c, a);
     test_urls(c, a);
     test_down(a);

@@ -49,6 +49,9 @@ static const struct cfg_var ctl_vars[] = {
     CFG_STR_ROW("SOUK_BACKBONE_DB", struct ctl_config, backbone_db,
                 "postgresql://backbone:souk-dev@127.0.0.1:55432/backbone",
                 "a database with only the event backbone's tables (lib's tests)"),
+    CFG_STR_ROW("SOUK_MIGRATE_DB", struct ctl_config, migrate_db,
+                "postgresql://migrate:souk-dev@127.0.0.1:55432/migrate",
+                "soukctl migrate's state: each domain's step, who ran what when"),
     CFG_STR_ROW("SOUK_MARIADB_ADMIN_DSN", struct ctl_config, admin_dsn,
                 "mysql://souk_admin:souk-dev@127.0.0.1:53306/mysql",
                 "MariaDB account that may create databases and users (db create)"),
@@ -87,6 +90,9 @@ static const struct ctl_target ctl_targets[] = {
      "services/payments/migrations", 1},
     {"backbone", CTL_POSTGRES, "SOUK_BACKBONE_DB", offsetof(struct ctl_config, backbone_db), NULL,
      1},
+    /* The backbone's tables too: the reverse syncs keep their inbox here (SOUK_REVERSE_DB). */
+    {"migrate", CTL_POSTGRES, "SOUK_MIGRATE_DB", offsetof(struct ctl_config, migrate_db),
+     "tools/soukctl/migrations", 1},
     {NULL, CTL_MARIADB, NULL, 0, NULL, 0},
 };
 

@@ -24,6 +24,7 @@ static const struct ctl_cmd {
     {"status", status_main, "every process of the local shop: up/down, ready, version, routes"},
     {"logs", logs_main, "the local shop's logs, filtered (logs -f --level warn gateway)"},
     {"check", check_main, "prove the order saga kept money and stock (check orders --wait 60)"},
+    {"migrate", migrate_main, "live migration playbook (migrate reviews verify, migrate status)"},
     {NULL, NULL, NULL},
 };
 

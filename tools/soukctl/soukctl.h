@@ -30,6 +30,7 @@ struct ctl_config {
     const char *inventory_db;   /* SOUK_INVENTORY_DB */
     const char *payments_db;    /* SOUK_PAYMENTS_DB */
     const char *backbone_db;    /* SOUK_BACKBONE_DB */
+    const char *migrate_db;     /* SOUK_MIGRATE_DB: soukctl migrate's state */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
     const char *pg_admin_dsn;   /* SOUK_PG_ADMIN_DSN */
     const char *migrations_dir; /* SOUK_MIGRATIONS_DIR; "" = found from the binary */
@@ -69,6 +70,7 @@ int backfill_main(struct ctl *ctl, int argc, char **argv);
 int status_main(struct ctl *ctl, int argc, char **argv);
 int logs_main(struct ctl *ctl, int argc, char **argv);
 int check_main(struct ctl *ctl, int argc, char **argv);
+int migrate_main(struct ctl *ctl, int argc, char **argv);
 
 /* db_pg.c: `db create` for a PostgreSQL target (db.c dispatches by kind). */
 int db_create_pg(struct ctl *ctl, const struct ctl_target *t);

@@ -1,0 +1,247 @@
+/*
+ * migrate_cutover.c - the two steps that move a domain's traffic with its
+ * writes fenced (DESIGN.md §9): cutover, from the monolith to the service,
+ * and rollback, back. Never timed, always fenced:
+ *
+ *   cutover: hold the domain's routes at the gateway (writes wait there,
+ *   reads flow) -> write a marker row into the monolith, after the fence ->
+ *   wait until souk-sync has applied it (every write the monolith took
+ *   before the fence is then in the service: lag 0 by construction) ->
+ *   verify -> start the reverse sync -> one gateway install flips the routes
+ *   to new and ends the hold, so the held writes go to the service.
+ *
+ *   rollback after cutover: hold -> wait until the reverse sync has nothing
+ *   left (every write the service took is in the monolith) -> one install
+ *   flips back to legacy and ends the hold -> stop the reverse sync, make
+ *   sure the forward sync runs. Before cutover the routes just go back to
+ *   legacy (the monolith never stopped taking the writes).
+ *
+ * Any failure while the writes are held ends the hold with the routes as
+ * they were, so a failed cutover costs the held writes a wait, never a loss.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "buf.h"
+#include "migrate.h"
+#include "migrate/map/map.h"
+
+#define POLL_MS        10
+#define REVERSE_WAIT_S 30
+
+/* The monolith's marker table and souk-sync's record of the newest marker
+ * it applied (migrate/README.md). */
+static const char marker_insert[] = "INSERT INTO souk_migration_marker (domain, token, created_at)"
+                                    " VALUES (?, ?, UTC_TIMESTAMP(3))";
+static const char marker_applied[] =
+    "SELECT 1 FROM sync_position WHERE domain = $1 AND marker = $2";
+
+static void
+nap(void)
+{
+    nanosleep(&(struct timespec){0, POLL_MS * 1000000L}, NULL);
+}
+
+/* Every route of the domain: {"hold": hold} plus mode when not NULL. */
+static int
+routes_patch(struct mig *m, const char *mode, int hold, int64_t *held_ms)
+{
+    json_t *changes = json_object(), *ch;
+    int     i;
+
+    for (i = 0; m->d->routes[i] != NULL; i++) {
+        ch = json_pack("{s:b}", "hold", hold);
+        if (mode != NULL)
+            json_object_set_new(ch, "mode", json_string(mode));
+        json_object_set_new(changes, m->d->routes[i], ch);
+    }
+    return mig_gateway_patch(m, changes, held_ms);
+}
+
+static const char *
+uuid(struct arena *a)
+{
+    unsigned char b[16];
+
+    randombytes_buf(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                        b[12], b[13], b[14], b[15]);
+}
+
+/* Write the marker into the monolith and wait until the sync applied it. */
+static int
+marker_through(struct mig *m, double timeout_s)
+{
+    const struct ctl_target *t = common_target(m->d->name);
+    const char              *token = uuid(m->a);
+    struct mdb              *mono = mdb_new(m->ctl->cfg.monolith_db);
+    struct db               *svc = t != NULL ? db_new(common_target_dsn(m->ctl, t), NULL) : NULL;
+    struct db_rows          *rs;
+    double                   t0;
+    int                      rc;
+
+    rc = mono == NULL || svc == NULL ? ERR_UNAVAILABLE : ERR_OK;
+    if (!rc)
+        rc = mdb_exec(mono, marker_insert,
+                      (const struct mdb_arg[]){MDB_STR(m->d->name), MDB_STR(token)}, 2, NULL, NULL);
+    if (rc) {
+        common_fail("%s cutover: cannot write the marker into the monolith: %s", m->d->name,
+                    err_title(rc));
+        goto done;
+    }
+    rc = mig_state_set(m, "marker_token", token);
+    if (rc)
+        goto done;
+    for (t0 = common_now();; nap()) {
+        rc = db_exec_sql(svc, m->a, marker_applied, 2, (const char *const[]){m->d->name, token},
+                         &rs);
+        if (!rc && rs->nrows > 0)
+            break;
+        if (common_now() - t0 > timeout_s) {
+            common_fail("%s cutover: souk-sync did not apply the marker in %.0f s (is it "
+                        "running? soukctl migrate status)",
+                        m->d->name, timeout_s);
+            rc = ERR_TIMEOUT;
+            goto done;
+        }
+    }
+    buf_printf(&m->detail, "marker %s applied after %.0f ms; ", token, (common_now() - t0) * 1000);
+done:
+    mdb_free(mono);
+    db_free(svc);
+    return rc;
+}
+
+int
+mig_cutover(struct mig *m, int argc, char **argv)
+{
+    static const struct option opts[] = {{"marker-timeout", required_argument, NULL, 't'},
+                                         {"without-reverse", no_argument, NULL, 'w'},
+                                         {NULL, 0, NULL, 0}};
+    int64_t                    timeout_s = 30, held_ms = -1;
+    double                     t0;
+    int                        c, ok = 0, without_reverse = 0, rc;
+
+    optind = 1;
+    for (c = getopt_long(argc, argv, "", opts, NULL); c != -1;
+         c = getopt_long(argc, argv, "", opts, NULL)) {
+        if (c == 'w')
+            without_reverse = 1;
+        else if (c != 't' || common_int_opt("--marker-timeout", optarg, 1, 3600, &timeout_s))
+            return ERR_INVALID;
+    }
+    rc = mig_sync_wait_up(m, 0, 2); /* no marker gets through without it */
+    /* The reverse sync before the fence: it takes the service's events, which
+     * start with the flip, and the writes need not wait while it starts. */
+    if (!rc && !without_reverse)
+        rc = mig_sync_run(m, 1, 1);
+    if (!rc && !without_reverse)
+        rc = mig_sync_wait_up(m, 1, 10);
+    if (without_reverse)
+        buf_printf(&m->detail, "no reverse sync (--without-reverse); ");
+    if (rc)
+        return rc;
+    t0 = common_now();
+    rc = routes_patch(m, NULL, 1, NULL); /* the fence */
+    if (rc)
+        return rc;
+    rc = marker_through(m, (double)timeout_s);
+    if (!rc)
+        rc = mig_verify(m, map_find(m->d->name), 1000, &ok);
+    if (!rc && !ok) {
+        common_fail("%s cutover: the sides differ (listed above); routes unchanged", m->d->name);
+        rc = ERR_CONFLICT;
+    }
+    if (rc) { /* the writes waited for nothing: let them go where they were going */
+        if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK) /* else the hold_ms bound ends it */
+            buf_printf(&m->detail, "aborted, writes held %lld ms; ", (long long)held_ms);
+        return rc;
+    }
+    rc = routes_patch(m, "new", 0, &held_ms);
+    if (rc)
+        return rc;
+    m->hold_ms = held_ms;
+    buf_printf(&m->detail, "routes on new; writes held %lld ms (%.0f ms in all)",
+               (long long)held_ms, (common_now() - t0) * 1000);
+    return mig_state_set(m, "hold_ms", db_i64_text(m->a, held_ms));
+}
+
+/* The reverse sync has written everything the service took into the
+ * monolith: both sides agree (verify, quietly, again and again: the
+ * reverse sync's backlog is the broker's queue and the service's outbox,
+ * so the data itself is the one measure that covers both). */
+static int
+sides_agree(struct mig *m, double timeout_s)
+{
+    double t0 = common_now();
+    int    ok = 0, rc;
+
+    m->quiet = 1;
+    for (;;) {
+        buf_reset(&m->detail);
+        rc = mig_verify(m, map_find(m->d->name), 1000, &ok);
+        if (rc || ok || common_now() - t0 > timeout_s)
+            break;
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+    }
+    m->quiet = 0;
+    buf_reset(&m->detail);
+    if (!rc && !ok) {
+        common_fail("%s rollback: the monolith does not have every write of the service after "
+                    "%.0f s (soukctl migrate %s verify lists them); routes unchanged",
+                    m->d->name, timeout_s, m->d->name);
+        rc = ERR_TIMEOUT;
+    }
+    return rc;
+}
+
+int
+mig_rollback(struct mig *m, int argc, char **argv)
+{
+    int64_t held_ms = -1;
+    int     flipped = m->prev >= MIG_CUTOVER && m->prev <= MIG_FINISH, rc;
+
+    (void)argc;
+    (void)argv;
+    if (!flipped) {
+        rc = routes_patch(m, "legacy", 0, NULL);
+        buf_printf(&m->detail, "routes on legacy; ");
+    } else {
+        rc = mig_sync_wait_up(m, 1, 2);
+        if (rc)
+            common_fail("%s rollback: without the reverse sync the service's writes since the "
+                        "cutover would be lost; routes unchanged (soukctl migrate %s reverse)",
+                        m->d->name, m->d->name);
+        if (!rc)
+            rc = routes_patch(m, NULL, 1, NULL);
+        if (!rc)
+            rc = sides_agree(m, REVERSE_WAIT_S);
+        if (rc) {
+            if (routes_patch(m, NULL, 0, NULL) != ERR_OK)
+                common_fail("%s rollback: the hold could not be ended; hold_ms ends it",
+                            m->d->name);
+            return rc;
+        }
+        rc = routes_patch(m, "legacy", 0, &held_ms);
+        if (!rc)
+            rc = mig_state_set(m, "hold_ms", db_i64_text(m->a, held_ms));
+        /* A service write still in flight when the hold began: its event comes
+         * after the flip; the reverse sync stops only once it is in. */
+        if (!rc)
+            rc = sides_agree(m, REVERSE_WAIT_S);
+        if (!rc)
+            buf_printf(&m->detail, "routes on legacy; writes held %lld ms; ", (long long)held_ms);
+    }
+    if (!rc)
+        rc = mig_sync_run(m, 1, 0);
+    if (!rc && m->prev >= MIG_SYNC && m->prev != MIG_ROLLBACK)
+        rc = mig_sync_run(m, 0, 1);
+    return rc;
+}

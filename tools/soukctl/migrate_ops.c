@@ -1,0 +1,321 @@
+/*
+ * migrate_ops.c - what the playbook's steps drive outside soukctl: the
+ * gateway's admin API (PATCH /routes: modes, canary share, the hold), the
+ * domain's sync processes (started under scripts/supervise.sh, as `make run`
+ * starts every process, so a crash is restarted and `make stop` stops them),
+ * and their /metrics.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "migrate.h"
+#include "str.h"
+
+#define STOP_WAIT_MS 15000
+
+/* The two sync processes of a domain: souk-sync's own arguments. */
+static const struct sync_kind {
+    const char *what;       /* supervise.sh's NAME is "<what>-<domain>" */
+    const char *column;     /* its address in migration_state */
+    const char *listen_env; /* SOUK_SYNC_<DOMAIN>_LISTEN / SOUK_REVERSE_<DOMAIN>_LISTEN */
+    const char *args[3];    /* before "--domain DOMAIN" */
+} sync_kinds[2] = {
+    {"sync", "sync_listen", "SOUK_SYNC_%s_LISTEN", {NULL}},
+    {"reverse",
+     "reverse_listen",
+     "SOUK_REVERSE_%s_LISTEN",
+     {"--reverse", NULL}}, /* migrate/reverse */
+};
+
+/* ---- the gateway ------------------------------------------------------------------ */
+
+int
+mig_gateway_patch(struct mig *m, json_t *changes, int64_t *held_ms)
+{
+    json_t            *body = json_pack("{s:o}", "routes", changes), *j, *v;
+    char              *text = json_dumps(body, JSON_COMPACT);
+    struct httpc_resp *res;
+    const char        *url = arena_printf(m->a, "http://%s/routes", m->gw_admin), *key;
+    int                rc;
+
+    json_decref(body);
+    if (text == NULL)
+        return ERR_INTERNAL;
+    arena_defer(m->a, free, text);
+    rc = httpc_send(m->hc, m->a, "PATCH", url, m->timeout_ms, m->gw_auth, text, &res);
+    if (rc) {
+        common_fail("gateway admin %s: %s", url, httpc_error(m->hc));
+        return rc;
+    }
+    if (res->status != 200) {
+        common_fail("gateway admin PATCH /routes %s: %d %.*s", text, res->status, (int)res->len,
+                    res->body);
+        return ERR_UPSTREAM;
+    }
+    if (held_ms == NULL)
+        return ERR_OK;
+    *held_ms = -1;
+    j = json_loads(res->body, 0, NULL);
+    json_object_foreach(json_object_get(j, "held_ms"), key, v)
+    {
+        if (json_integer_value(v) > *held_ms)
+            *held_ms = json_integer_value(v);
+    }
+    json_decref(j);
+    return ERR_OK;
+}
+
+int
+mig_routes_mode(struct mig *m, const char *mode, int percent)
+{
+    json_t *changes = json_object(), *ch;
+    int     i;
+
+    for (i = 0; m->d->routes[i] != NULL; i++) {
+        ch = json_pack("{s:s}", "mode", mode);
+        if (percent >= 0)
+            json_object_set_new(ch, "canary_percent", json_integer(percent));
+        json_object_set_new(changes, m->d->routes[i], ch);
+    }
+    return mig_gateway_patch(m, changes, NULL);
+}
+
+/* ---- the sync processes ------------------------------------------------------------- */
+
+/* A small file of /proc (whose size stat reports as 0) into a, NUL-terminated; NULL if
+ * it cannot be read. *n excludes the NUL. */
+static char *
+proc_read(struct mig *m, const char *path, size_t *n)
+{
+    char   *p = arena_alloc(m->a, 4097);
+    int     fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t k;
+
+    *n = 0;
+    if (fd < 0)
+        return NULL;
+    while (*n < 4096) {
+        k = read(fd, p + *n, 4096 - *n);
+        if (k <= 0)
+            break;
+        *n += (size_t)k;
+    }
+    close(fd);
+    p[*n] = '\0';
+    return p;
+}
+
+const char *
+mig_sync_listen(struct mig *m, int reverse)
+{
+    const struct sync_kind *k = &sync_kinds[reverse];
+    char                    env[64], *p;
+    const char             *v;
+
+    snprintf(env, sizeof(env), k->listen_env, m->d->name);
+    for (p = env; *p != '\0'; p++)
+        *p = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+    v = getenv(env);
+    if (v != NULL && *v != '\0')
+        return v;
+    return reverse ? m->d->reverse_listen : m->d->sync_listen;
+}
+
+/* The supervisor's pid of what-domain when it runs, else 0. A pid file
+ * left by a dead one, or a pid reused by another program, is not it. */
+static pid_t
+supervisor(struct mig *m, const struct sync_kind *k)
+{
+    const char *path = arena_printf(m->a, "%s/run/super-%s-%s.pid", m->var, k->what, m->d->name);
+    char       *text, *cmd;
+    size_t      n;
+    int64_t     pid;
+
+    if (access(path, F_OK) != 0 || common_read_file(path, m->a, &text, &n) != ERR_OK)
+        return 0;
+    text[strcspn(text, "\n")] = '\0';
+    if (str_to_i64((struct str){text, strlen(text)}, 1, INT32_MAX, &pid) != ERR_OK)
+        return 0;
+    cmd = proc_read(m, arena_printf(m->a, "/proc/%lld/cmdline", (long long)pid), &n);
+    if (cmd == NULL || memmem(cmd, n, "supervise.sh", 12) == NULL)
+        return 0;
+    return (pid_t)pid;
+}
+
+/* This binary's directory, where souk-sync is built too. */
+static const char *
+bin_dir(struct mig *m)
+{
+    char    path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    char   *slash;
+
+    if (n <= 0)
+        return ".";
+    path[n] = '\0';
+    slash = strrchr(path, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    return arena_strdup(m->a, path);
+}
+
+static int
+start(struct mig *m, const struct sync_kind *k, const char *listen, const char *gtid)
+{
+    const char *name = arena_printf(m->a, "%s-%s", k->what, m->d->name);
+    const char *script = arena_printf(m->a, "%s/scripts/supervise.sh", m->ctl->root);
+    const char *sync = arena_printf(m->a, "%s/souk-sync", bin_dir(m));
+    const char *log = arena_printf(m->a, "%s/log/supervise.log", m->var);
+    const char *argv[12];
+    int         n = 0, i, fd;
+    pid_t       pid;
+
+    argv[n++] = script;
+    argv[n++] = name;
+    argv[n++] = "env";
+    argv[n++] = arena_printf(m->a, "SOUK_LISTEN=%s", listen);
+    if (gtid != NULL) /* used while the service's sync_position has no row */
+        argv[n++] = arena_printf(m->a, "SOUK_SYNC_START_GTID=%s", gtid);
+    argv[n++] = sync;
+    for (i = 0; k->args[i] != NULL; i++)
+        argv[n++] = k->args[i];
+    argv[n++] = "--domain";
+    argv[n++] = m->d->name;
+    argv[n] = NULL;
+    mkdir(arena_printf(m->a, "%s/log", m->var), 0755);
+    pid = fork();
+    if (pid < 0)
+        return ERR_INTERNAL;
+    if (pid == 0) { /* a session of its own, like make run's: it outlives soukctl */
+        setsid();
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        fd = open("/dev/null", O_RDONLY);
+        if (fd >= 0)
+            dup2(fd, 0);
+        if (fork() == 0) {
+            setenv("SOUK_VAR_DIR", m->var, 1);
+            execv(script, (char *const *)argv);
+        }
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    return ERR_OK;
+}
+
+/* Running: signalable and not a zombie (an exited supervisor whose parent,
+ * init in a container, has not reaped it yet). */
+static int
+alive(struct mig *m, pid_t pid)
+{
+    char  *stat, *paren;
+    size_t n;
+
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return 0;
+    stat = proc_read(m, arena_printf(m->a, "/proc/%d/stat", (int)pid), &n);
+    if (stat == NULL)
+        return 0;
+    paren = strrchr(stat, ')');
+    return paren == NULL || paren[1] == '\0' || paren[2] != 'Z';
+}
+
+int
+mig_sync_run(struct mig *m, int reverse, int on)
+{
+    const struct sync_kind *k = &sync_kinds[reverse];
+    const char             *listen = mig_sync_listen(m, reverse);
+    pid_t                   pid = supervisor(m, k);
+    double                  t0 = common_now();
+    struct mig_state        s;
+    int                     found, rc;
+
+    if (on) {
+        rc = mig_state_get(m, m->d->name, &s, &found);
+        if (!rc && !pid)
+            rc = start(m, k, listen,
+                       !reverse && s.start_gtid != NULL && *s.start_gtid ? s.start_gtid : NULL);
+        if (!rc)
+            rc = mig_state_set(m, k->column, listen);
+        buf_printf(&m->detail, "%s %s on %s; ", k->what, pid ? "already running" : "started",
+                   listen);
+        return rc;
+    }
+    if (pid == 0) {
+        buf_printf(&m->detail, "%s was not running; ", k->what);
+        return ERR_OK;
+    }
+    kill(pid, SIGTERM); /* supervise.sh stops its child, waits, exits */
+    while (alive(m, pid) && common_now() - t0 < STOP_WAIT_MS / 1000.0)
+        nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
+    if (alive(m, pid)) {
+        common_fail("%s-%s (supervisor pid %d) did not stop in %d s", k->what, m->d->name, (int)pid,
+                    STOP_WAIT_MS / 1000);
+        return ERR_TIMEOUT;
+    }
+    buf_printf(&m->detail, "%s stopped; ", k->what);
+    return mig_state_set(m, k->column, NULL); /* status: "-", not "down" */
+}
+
+int
+mig_sync_wait_up(struct mig *m, int reverse, double timeout_s)
+{
+    const char        *listen = mig_sync_listen(m, reverse);
+    const char        *url = arena_printf(m->a, "http://%s/health", listen);
+    struct httpc_resp *res;
+    double             t0 = common_now();
+
+    while (httpc_get(m->hc, m->a, url, 1000, &res) != ERR_OK || res->status != 200) {
+        if (common_now() - t0 > timeout_s) {
+            common_fail("%s: the %s sync on %s is not up after %.0f s (its log: %s/log/%s-%s.log)",
+                        m->d->name, sync_kinds[reverse].what, listen, timeout_s, m->var,
+                        sync_kinds[reverse].what, m->d->name);
+            return ERR_UNAVAILABLE;
+        }
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    }
+    return ERR_OK;
+}
+
+int
+mig_sync_metric(struct mig *m, const char *listen, const char *name, double *out)
+{
+    struct httpc_resp *res;
+    const char        *p, *end, *line;
+    size_t             n = strlen(name);
+    char              *num_end;
+    int                rc;
+
+    rc = httpc_get(m->hc, m->a, arena_printf(m->a, "http://%s/metrics", listen), m->timeout_ms,
+                   &res);
+    if (rc || res->status != 200)
+        return ERR_UNAVAILABLE;
+    for (p = res->body, end = res->body + res->len; p < end; p = line + 1) {
+        line = memchr(p, '\n', (size_t)(end - p));
+        if (line == NULL)
+            line = end;
+        if ((size_t)(line - p) > n && memcmp(p, name, n) == 0 && (p[n] == ' ' || p[n] == '{')) {
+            p = memchr(p, ' ', (size_t)(line - p));
+            if (p == NULL)
+                continue;
+            *out = strtod(p + 1, &num_end);
+            if (num_end != p + 1)
+                return ERR_OK;
+        }
+    }
+    return ERR_UNAVAILABLE;
+}
