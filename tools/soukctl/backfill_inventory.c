@@ -28,4 +28,5 @@ static const struct backfill_table inventory_tables[] = {
  * the reservation path's ANY($1) lookups after a bulk load. */
 const struct backfill_target backfill_inventory = {
     "inventory", "SELECT EXISTS (SELECT 1 FROM stock)", "stock", inventory_tables, "ANALYZE stock",
+    NULL,
 };

@@ -69,4 +69,5 @@ const struct backfill_target backfill_orders = {
     orders_tables,
     "SELECT setval(pg_get_serial_sequence('orders', 'id'), max(id)) FROM orders"
     " HAVING max(id) IS NOT NULL",
+    NULL,
 };

@@ -63,4 +63,5 @@ const struct backfill_target backfill_payments = {
     payments_tables,
     "SELECT setval(pg_get_serial_sequence('payments', 'id'), max(id)) FROM payments"
     " HAVING max(id) IS NOT NULL",
+    NULL,
 };
