@@ -34,6 +34,11 @@ static const char backfill_usage[] =
     "            (SOUK_USERS_DB)\n"
     "  reviews   reviews as documents, the per-product ratings (count, sum), and the\n"
     "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
+    "  orders    orders with their lines and payment, and the product-price and\n"
+    "            customer-address replicas events would fill (SOUK_ORDERS_DB)\n"
+    "  inventory every product's stock as received and on hand (SOUK_INVENTORY_DB)\n"
+    "  payments  payments (APPROVED as CAPTURED) and the simulated provider's record\n"
+    "            of those charges (SOUK_PAYMENTS_DB)\n"
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
