@@ -208,6 +208,9 @@ struct gw_stat {
     _Atomic int      held_now;
     _Atomic uint64_t hold_released, hold_refused, holds, hold_ms_total, hold_ms_last;
     _Atomic uint64_t hold_since;
+    /* Writes sent upstream and not answered yet (every loop): a cutover's
+     * fence is complete once the hold is on and this is 0 (GET /holds). */
+    _Atomic int writes_out;
 };
 
 struct gw_stat *stats_route(const char *name);
@@ -484,6 +487,7 @@ struct exch {
     uint64_t               hold_deadline; /* loop ms */
     unsigned replayable : 1, has_body : 1, head_sent : 1, resp_started : 1, resp_done : 1,
         chunk_out : 1, no_body : 1, finished : 1, canary : 1, held : 1;
+    struct gw_stat *wstat; /* a write sent upstream: its route's writes_out counts it */
 };
 
 /* Request head parsed and checked on a data listener: route, edge policy,
@@ -507,6 +511,8 @@ void proxy_release(struct exch *x, struct gw_table *t, const struct gw_route *r)
  * bytes wait unread) or, past the route's hold_max, answer 503 with
  * Retry-After. Returns the client's phase. */
 enum cphase hold_begin(struct exch *x);
+/* GET /holds: each route's hold, writes held and writes in flight. */
+json_t *hold_json(void);
 /* From the loop's sweep: release the held writes whose route is no longer
  * held (in the order they came), refuse those whose time is up. */
 void hold_sweep(struct gw_loop *l);

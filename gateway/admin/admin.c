@@ -25,7 +25,7 @@ struct admin_route {
 };
 
 static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
-    upstreams_get, events_get, health_get, metrics_get;
+    upstreams_get, events_get, health_get, metrics_get, holds_get;
 
 static const struct admin_route admin_routes[] = {
     {"GET", "/routes", 0, 0, routes_get},
@@ -36,6 +36,7 @@ static const struct admin_route admin_routes[] = {
     {"GET", "/shadow", 0, 0, shadow_get},
     {"GET", "/upstreams", 0, 0, upstreams_get},
     {"GET", "/events", 0, 0, events_get},
+    {"GET", "/holds", 0, 0, holds_get},
     {"GET", "/health", 0, 1, health_get},
     {"GET", "/metrics", 0, 1, metrics_get},
     {NULL, NULL, 0, 0, NULL},
@@ -288,6 +289,13 @@ events_get(struct client *c, const char *arg)
 {
     (void)arg;
     reply_json(c, 200, gwevents_json(), NULL);
+}
+
+static void
+holds_get(struct client *c, const char *arg)
+{
+    (void)arg;
+    reply_json(c, 200, hold_json(), NULL);
 }
 
 static json_t *

@@ -112,6 +112,28 @@ hold_render(struct buf *b)
     routes_unref(t);
 }
 
+/* {"routes": {name: {"hold", "held", "writes_in_flight"}}}: soukctl's cutover
+ * waits, once the hold is on, until no write sent before it is still in flight
+ * (one could reach the monolith after the marker otherwise). */
+json_t *
+hold_json(void)
+{
+    struct gw_table *t = routes_acquire();
+    json_t          *routes = json_object();
+    struct gw_stat  *s;
+    int              i;
+
+    for (i = 0; t != NULL && i < t->nroutes; i++) {
+        s = stats_route(t->routes[i].name);
+        json_object_set_new(routes, t->routes[i].name,
+                            json_pack("{s:b, s:i, s:i}", "hold", t->routes[i].hold, "held",
+                                      atomic_load(&s->held_now), "writes_in_flight",
+                                      atomic_load(&s->writes_out)));
+    }
+    routes_unref(t);
+    return json_pack("{s:o}", "routes", routes);
+}
+
 /* ---- data side -------------------------------------------------------------------- */
 
 static void

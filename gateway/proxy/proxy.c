@@ -38,6 +38,25 @@ is_read(const char *m)
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
+/* A write goes upstream: counted in flight until its exchange finishes, so
+ * a cutover can wait for the writes sent before its hold (GET /holds). */
+static void
+write_out(struct exch *x)
+{
+    if (is_read(x->c->hph.method) || x->wstat != NULL)
+        return;
+    x->wstat = x->c->rstat;
+    atomic_fetch_add(&x->wstat->writes_out, 1);
+}
+
+static void
+write_done(struct exch *x)
+{
+    if (x->wstat != NULL)
+        atomic_fetch_sub(&x->wstat->writes_out, 1);
+    x->wstat = NULL;
+}
+
 static unsigned
 method_bit(const char *m)
 {
@@ -163,6 +182,7 @@ give_up(struct exch *x, int err)
                                                   : "upstream connection failed";
 
     x->finished = 1;
+    write_done(x);
     if (x->us != NULL)
         c->upstream_name = x->us->g->name;
     if (x->mirror != NULL)
@@ -357,6 +377,7 @@ proxy_begin(struct client *c)
         return hold_begin(x); /* a migration's fence: sent when the hold ends */
     choose_side(x);
     forward_request(x);
+    write_out(x);
     rc = try_attempt(x, &why);
     if (rc < 0 && fallback_ok(x)) {
         canary_note(x, 1); /* new is not even reachable: that counts against it */
@@ -365,6 +386,7 @@ proxy_begin(struct client *c)
         rc = try_attempt(x, &why);
     }
     if (rc < 0) {
+        write_done(x); /* never sent */
         client_problem(c, why,
                        why == ERR_UNAVAILABLE ? "no upstream available"
                                               : "upstream connection failed");
@@ -403,6 +425,7 @@ proxy_release(struct exch *x, struct gw_table *t, const struct gw_route *r)
     c->mode_name = mode_names[r->mode];
     choose_side(x);
     forward_request(x);
+    write_out(x);
     rc = try_attempt(x, &why);
     if (rc < 0) {
         proxy_abort(x, why,
@@ -489,6 +512,7 @@ proxy_maybe_finish(struct exch *x)
     if (!x->resp_done || x->finished)
         return;
     x->finished = 1;
+    write_done(x);
     if (!c->req_done) {
         c->close_after = 1; /* answered before the body was read: no keep-alive */
         x->u->keep = 0;
@@ -515,6 +539,7 @@ proxy_abort(struct exch *x, int err, const char *why)
     if (x->finished)
         return;
     x->finished = 1;
+    write_done(x);
     hold_cancel(x);
     if (x->u != NULL)
         upstream_close(x->u);

@@ -169,6 +169,40 @@ sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->
     like($gw->admin(GET => '/metrics')->{body}, qr/^souk_gateway_held\{route="w"\} 0$/m, 'nothing left queued');
 }
 
+# ---- 4b. writes in flight when a hold starts (GET /holds) ------------------------------------
+# A hold fences the writes that come after it; one sent just before is still on its way and
+# could commit after a cutover's marker. GET /holds counts them per route, so the cutover
+# writes its marker only once the count is 0.
+
+{
+    $L2->set(reply => {echo => 1}, paths => {'/w2/slow' => {delay_ms => 1500, json => {slow => 1}}});
+    my $h = $gw->admin(GET => '/holds');
+    is($h->{status}, 200, 'GET /holds is 200');
+    is_deeply($h->{json}{routes}{w2}, {hold => JSON_FALSE, held => 0, writes_in_flight => 0},
+        'w2: no hold, nothing held, no write in flight');
+    my $s = send_write('POST', '/w2/slow', '{}');
+    my $slow_read = conn($port);
+    put($slow_read, "GET /w2/slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 1 }, 2),
+        'a write sent upstream is in flight (a read is not counted)');
+    is(patch('w2', hold => JSON_TRUE)->{status}, 200, 'hold on w2 with the write still upstream');
+    is_deeply($gw->admin(GET => '/holds')->{json}{routes}{w2},
+        {hold => JSON_TRUE, held => 0, writes_in_flight => 1}, '...it stays in flight: the hold does not stop it');
+    my $a = answer_of($s);
+    is($a && $a->{status}, 200, 'it is answered, by legacy');
+    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 0 }, 2),
+        '...and no longer counted');
+    my $held = send_write('POST', '/w2/slow', '{}');
+    sleep 0.2;
+    is_deeply($gw->admin(GET => '/holds')->{json}{routes}{w2},
+        {hold => JSON_TRUE, held => 1, writes_in_flight => 0}, 'a write that came after the hold is held, not in flight');
+    patch('w2', hold => JSON_FALSE);
+    is(answer_of($held, 5)->{status}, 200, 'released when the hold ends');
+    read_responses($slow_read, 1, 5);
+    is($gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight}, 0, 'nothing left in flight');
+    $L2->set(reply => {echo => 1});
+}
+
 # ---- 5. bad input ----------------------------------------------------------------------------
 
 is_problem(patch('w', hold => 'yes'), 400, 'invalid-request', 'hold must be a boolean');

@@ -101,6 +101,10 @@ MUST_CHECK int mig_state_log(struct mig *m, const char *domain, int n, struct bu
 /* PATCH /routes on the gateway with changes ({"reviews": {...}}), stolen;
  * *held_ms (may be NULL) gets the longest hold the change ended, or -1. */
 MUST_CHECK int mig_gateway_patch(struct mig *m, json_t *changes, int64_t *held_ms);
+/* Once the domain's routes are held: wait until the gateway has no write of
+ * theirs in flight (GET /holds), so none sent before the hold lands after
+ * it. ERR_TIMEOUT after timeout_s. */
+MUST_CHECK int mig_gateway_drained(struct mig *m, double timeout_s);
 /* Every route of the domain to mode (percent >= 0: canary_percent), hold
  * unchanged. */
 MUST_CHECK int mig_routes_mode(struct mig *m, const char *mode, int percent);

@@ -152,7 +152,11 @@ mig_cutover(struct mig *m, int argc, char **argv)
     rc = routes_patch(m, NULL, 1, NULL); /* the fence */
     if (rc)
         return rc;
-    rc = marker_through(m, (double)timeout_s);
+    /* A write sent to the monolith before the hold could commit after the
+     * marker: the marker goes in once none is in flight. */
+    rc = mig_gateway_drained(m, (double)timeout_s);
+    if (!rc)
+        rc = marker_through(m, (double)timeout_s);
     if (!rc)
         rc = mig_verify(m, map_find(m->d->name), 1000, &ok);
     if (!rc && !ok) {
@@ -221,6 +225,8 @@ mig_rollback(struct mig *m, int argc, char **argv)
                         m->d->name, m->d->name);
         if (!rc)
             rc = routes_patch(m, NULL, 1, NULL);
+        if (!rc) /* a service write sent before the hold ends before we compare */
+            rc = mig_gateway_drained(m, REVERSE_WAIT_S);
         if (!rc)
             rc = sides_agree(m, REVERSE_WAIT_S);
         if (rc) {

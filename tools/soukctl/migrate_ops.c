@@ -76,6 +76,55 @@ mig_gateway_patch(struct mig *m, json_t *changes, int64_t *held_ms)
     return ERR_OK;
 }
 
+/* The writes of the domain's routes in flight at the gateway, or -1. */
+static int64_t
+writes_in_flight(struct mig *m)
+{
+    const char        *url = arena_printf(m->a, "http://%s/holds", m->gw_admin);
+    struct httpc_resp *res = NULL;
+    json_t            *j, *routes;
+    int64_t            n = 0;
+    int                i;
+
+    if (httpc_send(m->hc, m->a, "GET", url, m->timeout_ms, m->gw_auth, NULL, &res) != ERR_OK ||
+        res->status != 200) {
+        common_fail("gateway admin GET %s: %s", url,
+                    res != NULL ? "not 200 (a gateway without /holds?)" : httpc_error(m->hc));
+        return -1;
+    }
+    j = json_loadb(res->body, res->len, 0, NULL);
+    routes = json_object_get(j, "routes");
+    for (i = 0; m->d->routes[i] != NULL && n >= 0; i++) {
+        json_t *w = json_object_get(json_object_get(routes, m->d->routes[i]), "writes_in_flight");
+
+        n = json_is_integer(w) ? n + json_integer_value(w) : -1;
+    }
+    json_decref(j);
+    if (n < 0)
+        common_fail("gateway admin GET %s: no writes_in_flight for every route of %s", url,
+                    m->d->name);
+    return n;
+}
+
+int
+mig_gateway_drained(struct mig *m, double timeout_s)
+{
+    double  t0 = common_now();
+    int64_t n;
+
+    while ((n = writes_in_flight(m)) > 0) {
+        if (common_now() - t0 > timeout_s) {
+            common_fail("%s: %lld writes sent before the hold are still in flight after %.0f s",
+                        m->d->name, (long long)n, timeout_s);
+            return ERR_TIMEOUT;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+    }
+    if (n < 0)
+        return ERR_UPSTREAM;
+    return ERR_OK;
+}
+
 int
 mig_routes_mode(struct mig *m, const char *mode, int percent)
 {
