@@ -60,5 +60,8 @@ EOT
 		echo
 		cat var/bench/saga.md
 	fi
+	# Measured by hand (tests/run.sh bench/cutover_catalog.t), kept in the tree.
+	echo
+	cat bench/cutover_catalog.md
 } >"$out"
 echo "wrote $out"

@@ -185,6 +185,16 @@ static const struct map_verify catalog_verify[] = {
     {NULL, NULL, NULL},
 };
 
+/* A category's change also rewrites the category member of its products'
+ * documents, but verify compares only their category id. */
+static const struct map_touch catalog_touch[] = {
+    {"categories", "categories", "id"},
+    {"products", "products", "id"},
+    {"product_attributes", "products", "product_id"},
+    {"inventory", "products", "product_id"},
+    {NULL, NULL, NULL},
+};
+
 /* ---- reverse: the catalog's current document -> monolith rows --------------------------- */
 
 #define MY_DT(m) "replace(left(doc->>'" m "', 19), 'T', ' ')"
@@ -242,6 +252,7 @@ const struct map_domain map_catalog = {
     .copy_finish = NULL,
     .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM products)",
     .verify = catalog_verify,
+    .touch = catalog_touch,
     .ident = (const char *const[]){"products", "categories", NULL},
     .reverse = &catalog_reverse,
 };

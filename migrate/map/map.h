@@ -40,6 +40,18 @@ struct map_verify {
     const char *svc_sql;
 };
 
+/* Which verify entity's key a captured change of a monolith table touches:
+ * souk-sync records (what, key) of every change it applies in sync_touched,
+ * in the same transaction (migrate/sync/position.h), so a cutover verifies
+ * while writes are held only the keys changed since its full verify began.
+ * A table may touch several entities (one row each); a table with no row
+ * touches nothing verify compares. */
+struct map_touch {
+    const char *table; /* monolith table; NULL ends the list */
+    const char *what;  /* a struct map_verify's what */
+    const char *key;   /* the change's column holding that entity's key */
+};
+
 /* Reverse sync (migrate/reverse): an event of the service names an aggregate
  * (the envelope's aggregate_id); each step copies that aggregate's current
  * rows from the service into the monolith, so a repeat, a duplicate or a
@@ -79,6 +91,9 @@ struct map_domain {
      * NULL when that is the main copy step's what (backfill.c main_what). */
     const char              *copy_holds;
     const struct map_verify *verify;
+    /* Every captured table's touched keys (struct map_touch), or NULL: then
+     * the cutover verifies the whole domain while writes are held. */
+    const struct map_touch *touch;
     /* Service tables whose column id a sequence allocates, named alike on
      * both sides: the backfill moves them to the identity scheme
      * (migrate/map/README.md "Identity"). NULL-terminated, or NULL. */

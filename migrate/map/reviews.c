@@ -193,6 +193,14 @@ static const struct map_verify reviews_verify[] = {
 };
 /* clang-format on */
 
+/* The products replica is not compared (verify has no such entity). */
+static const struct map_touch reviews_touch[] = {
+    {"reviews", "reviews", "id"},
+    {"reviews", "ratings", "product_id"},
+    {"users", "user names", "id"},
+    {NULL, NULL, NULL},
+};
+
 /* ratings from the rows, as the service keeps them (store.c RATING_ADD): a
  * share lock holds off review inserts, so no increment made meanwhile is
  * overwritten. One implicit transaction (several statements, no params). */
@@ -233,6 +241,7 @@ const struct map_domain map_reviews = {
         " ON CONFLICT (product_id) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum",
     .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM reviews)",
     .verify = reviews_verify,
+    .touch = reviews_touch,
     /* Sequences: the identity scheme (soukctl backfill_ident.c), not setval. */
     .ident = (const char *const[]){"reviews", NULL},
     .reverse = &reviews_reverse,

@@ -104,6 +104,12 @@ static const struct map_verify users_verify[] = {
 };
 /* clang-format on */
 
+static const struct map_touch users_touch[] = {
+    {"users", "users", "id"},
+    {"addresses", "addresses", "user_id"},
+    {NULL, NULL, NULL},
+};
+
 /* ---- reverse: the service's current rows -> monolith ----------------------------------- */
 
 /* The account and its address as the service has them now, in the
@@ -144,6 +150,7 @@ const struct map_domain map_users = {
     .copy_finish = NULL,
     .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM users)",
     .verify = users_verify,
+    .touch = users_touch,
     .ident = (const char *const[]){"users", NULL},
     .reverse = &users_reverse,
 };

@@ -71,7 +71,7 @@ main(int argc, char **argv)
     struct sync_settings     st;
     const struct map_domain *d;
     const char              *name = domain_arg(&argc, argv);
-    struct arena            *a = arena_create();
+    struct arena            *a;
     size_t                   i;
     int                      rc, idx = 0, help = 0;
 
@@ -92,6 +92,7 @@ main(int argc, char **argv)
         idx++;
     if (reverse_wanted(&argc, argv)) /* souk-sync --domain X --reverse: migrate/reverse */
         return reverse_main(d, argc, argv);
+    a = arena_create(); /* after the dispatch: reverse_main has its own */
 #define ST struct sync_settings
     const struct cfg_var vars[] = {
         CFG_STR_ROW("SOUK_LISTEN", ST, listen, arena_printf(a, "127.0.0.1:%d", 7120 + idx),
@@ -124,6 +125,7 @@ main(int argc, char **argv)
     if (mdb_global_init() != ERR_OK || mdb_new_check(st.monolith_db) != ERR_OK ||
         (st.binlog_db[0] && mdb_new_check(st.binlog_db) != ERR_OK)) {
         log_error("sync: SOUK_MONOLITH_DB or SOUK_SYNC_BINLOG_DB is not a mysql:// dsn");
+        arena_destroy(a);
         return 2;
     }
     sync_metrics_register();
@@ -138,6 +140,8 @@ main(int argc, char **argv)
     };
     if (sync_start(&sync_state) != ERR_OK) {
         log_error("sync: cannot start the sync thread");
+        arena_destroy(a);
+        mdb_global_end();
         return 1;
     }
     log_info("sync up: domain=%s listen=%s", d->name, st.listen);

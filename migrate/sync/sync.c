@@ -178,6 +178,41 @@ stream_close(struct run *r)
     r->cdc = NULL;
 }
 
+/* The keys c touches (map.h struct map_touch), both images (an update may
+ * move a row to another key), appended to whats/keys (room: touch_rows). */
+static void
+touched_add(const struct map_domain *d, const struct cdc_change *c, const char **whats,
+            const char **keys, size_t *n)
+{
+    const struct map_touch *t;
+    const char             *k[2];
+    int                     i;
+
+    for (t = d->touch; t != NULL && t->table != NULL; t++) {
+        if (strcmp(t->table, c->table) != 0)
+            continue;
+        k[0] = map_value(c, t->key);
+        k[1] = map_before(c, t->key);
+        for (i = 0; i < 2; i++) {
+            if (k[i] == NULL || (i == 1 && k[0] != NULL && strcmp(k[0], k[1]) == 0))
+                continue;
+            whats[*n] = t->what;
+            keys[(*n)++] = k[i];
+        }
+    }
+}
+
+/* A change touches at most two keys (its images) per map_touch row. */
+static size_t
+touch_rows(const struct map_domain *d)
+{
+    size_t n = 0;
+
+    while (d->touch != NULL && d->touch[n].table != NULL)
+        n++;
+    return n;
+}
+
 /* One transaction's changes and its position, in one service transaction. */
 static int
 txn_apply_once(struct run *r, const struct cdc_txn *t)
@@ -185,7 +220,9 @@ txn_apply_once(struct run *r, const struct cdc_txn *t)
     const struct map_domain *d = r->s->cfg.domain;
     struct work              w = {.arena = r->a, .db = r->db};
     const char              *marker = NULL;
-    size_t                   i;
+    size_t                   cap = t->n * 2 * touch_rows(d), ntouched = 0, i;
+    const char             **whats = arena_alloc(r->a, (cap + 1) * sizeof(*whats));
+    const char             **keys = arena_alloc(r->a, (cap + 1) * sizeof(*keys));
     int                      rc;
 
     rc = db_begin(r->db);
@@ -200,6 +237,8 @@ txn_apply_once(struct run *r, const struct cdc_txn *t)
             continue;
         }
         rc = d->apply(&w, c);
+        if (!rc)
+            touched_add(d, c, whats, keys, &ntouched);
         if (rc)
             log_error("sync %s: applying %s %s id %s of %s failed", d->name,
                       c->op == CDC_INSERT   ? "insert into"
@@ -207,6 +246,8 @@ txn_apply_once(struct run *r, const struct cdc_txn *t)
                                             : "delete from",
                       c->table, map_value(c, "id") ? map_value(c, "id") : "?", t->gtid);
     }
+    if (rc == ERR_OK)
+        rc = position_touched(r->db, r->a, d->name, t->gtid, whats, keys, ntouched);
     if (rc == ERR_OK)
         rc = position_save(r->db, r->a, d->name, cdc_position(r->cdc), marker);
     if (rc == ERR_OK)

@@ -1,6 +1,6 @@
 /*
  * 12_map.c - the mapping registry (migrate/map/map.h): every domain is
- * complete (capture, apply, copy, verify, identity, reverse), its reverse
+ * complete (capture, apply, copy, verify, touched keys, identity, reverse), its reverse
  * events are in EVENT_MAP, and a change's columns read from the right image.
  */
 #include <string.h>
@@ -17,6 +17,27 @@ marks(const char *sql)
     for (; sql != NULL && *sql; sql++)
         n += *sql == '?';
     return n;
+}
+
+/* Every touch row names a captured table and a verify entity (the
+ * cutover's held verify reads only those keys: a typo would skip them). */
+static void
+touch_check(const struct map_domain *d)
+{
+    const struct map_touch *t;
+    size_t                  i;
+    int                     table, what;
+
+    for (t = d->touch; t != NULL && t->table != NULL; t++) {
+        for (i = 0, table = 0; d->tables[i] != NULL; i++)
+            table |= strcmp(d->tables[i], t->table) == 0;
+        for (i = 0, what = 0; d->verify != NULL && d->verify[i].what != NULL; i++)
+            what |= strcmp(d->verify[i].what, t->what) == 0;
+        T_OK(table && what && t->key != NULL,
+             "%s: touch %s -> %s.%s is a captured table and "
+             "a verified entity",
+             d->name, t->table, t->what, t->key);
+    }
 }
 
 static void
@@ -76,8 +97,13 @@ main(void)
     };
     size_t i;
 
-    for (i = 0; map_domains[i] != NULL; i++)
+    for (i = 0; map_domains[i] != NULL; i++) {
         domain_check(map_domains[i]);
+        touch_check(map_domains[i]);
+    }
+    T_OK(map_find("catalog")->touch != NULL && map_find("reviews")->touch != NULL &&
+             map_find("users")->touch != NULL,
+         "reviews, catalog and users say which keys a change touches");
     T_OK(map_find("reviews") && map_find("catalog") && map_find("users"),
          "reviews, catalog and users are registered");
     T_OK(map_find("cart") == NULL, "cart is not (yet)");

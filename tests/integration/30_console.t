@@ -3,7 +3,8 @@
 # - probes (/health, /ready, /metrics: the gateway's active checks, soukctl status) leave no
 #   access line at info in the logs, yet count in /metrics; real requests do leave one;
 # - `soukctl status` shows every process up and ready (checks, backlog, version, route modes)
-#   and exits 0; a process killed with SIGKILL is DOWN (exit 1) until its supervisor has
+#   and exits 0; with a migration under way (soukctl migrate catalog backfill, sync), the
+#   souk-sync process the playbook runs and each domain's step and sync lag (`status migrate`); a process killed with SIGKILL is DOWN (exit 1) until its supervisor has
 #   restarted it, then up again with a new pid; the supervisor reports the death;
 # - the console stream (`logs.pl -f --new --level warn`, what make run shows) carries the
 #   warnings and the supervisor's report but no access line, while the log files hold them.
@@ -150,6 +151,33 @@ like($out, qr/^\s+catch_all\s+legacy\s+monolith -> -$/m, 'gateway route catch_al
 
 ($rc, $out) = soukctl({SOUK_GATEWAY_ADMIN_TOKEN => 'wrong'}, 'status', 'gateway');
 like($out, qr/admin API .* did not answer: status 401/, 'a wrong admin token is reported');
+
+# --- a live migration: the souk-sync process and each domain's step ------------------------
+my $mig = pg_fresh('migrate');
+my %menv = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_CATALOG_DB => $cat_db->{dsn},
+    SOUK_MIGRATE_DB => $mig->{dsn}, SOUK_SYNC_CATALOG_LISTEN => '127.0.0.1:' . free_port(),
+    SOUK_SYNC_BINLOG_DB => "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
+        . "\@127.0.0.1:$mono->{port}/$mono->{db}",
+    USER => 'console');
+@ENV{keys %menv} = values %menv;    # as make run's shell has them
+for my $step (qw(backfill sync)) {
+    ($rc, $out, $err) = soukctl({}, 'migrate', 'catalog', $step);
+    is($rc, 0, "soukctl migrate catalog $step") or diag($out, $err);
+}
+ok(wait_until('souk-sync up and ready', sub { (status('migrate'))[0] == 0 }, 30),
+    'status migrate exits 0 once souk-sync is ready') or diag(join '', (status('migrate'))[1, 2]);
+($rc, $out, $err) = status('migrate');
+my $sync_pid = app_pid('sync-catalog');
+like($out, qr/^sync-catalog\s+\Q$menv{SOUK_SYNC_CATALOG_LISTEN}\E\s+$sync_pid\s+up\s+ready\b.*\bsync=ok\b/m,
+    'the souk-sync process: its address, pid, up, ready');
+like($out, qr/^migrations \(soukctl migrate status\):\nDOMAIN\s+STEP\s+LAST RUN\s.*SYNC LAG\s+REVERSE LAG\s.*\ncatalog\s+sync\s+sync done\s+console\s+\S+\s+\d+ ev [\d.]+ s\s+-\s/m,
+    'the migration: catalog at step sync, who ran it, its sync lag');
+unlike($out, qr/^(monolith|gateway)\s/m, 'status migrate lists only the migration');
+($rc, $out) = status();
+like($out, qr/^monolith\s.*^sync-catalog\s.*^migrations /ms, 'plain status lists the processes, souk-sync, then the migration');
+($rc, $out, $err) = soukctl({SOUK_MIGRATE_DB => 'postgresql://nobody:x@127.0.0.1:1/none'}, 'status', 'migrate');
+is($rc, 1, 'status migrate: exit 1 when the migrate database does not answer');
+like($err, qr/the migration state \(SOUK_MIGRATE_DB\) cannot be read/, '...saying which');
 
 # --- probes are quiet, requests are not -----------------------------------------------
 my @bad;

@@ -163,8 +163,8 @@ monolith_has([@$load1, @$load2, @$load3], 'after the reverse sync');
 is($rc, 0, 'status');
 like($out, qr/^reviews\s+cutover\s+cutover done\s+playbook\s+\S+\s+\d+ ev [\d.]+ s\s+up\s+agreed \S+\s+\d+ ms$/m,
     'status: cutover done by playbook, the sync lag, reverse sync up, the last verify, the hold time');
-like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+reverse started on \S+; marker \S+ applied after \d+ ms; reviews: (\d+)\/\1 rows, 0 differ; .*routes on new; writes held \d+ ms/,
-    'the log says what the cutover did');
+like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+reviews: \d+\/\d+ rows, 0 differ; .*full verify \d+ ms before the hold; reverse started on \S+; marker \S+ applied after \d+ ms; reviews: \d+ changed, 0 differ; ratings: \d+ changed, 0 differ; user names: \d+ changed, 0 differ; held verify \d+ ms; routes on new; writes held \d+ ms/,
+    'the log says what the cutover did: the full verify before the hold, the changed keys under it');
 
 # ---- rollback after the cutover, under load --------------------------------------------------------
 

@@ -3,13 +3,16 @@
 # the syncs the playbook starts. The write load is the shop's admin creating and repricing
 # products through the gateway. backfill + sync + verify agree under load; the cutover
 # under load fails no request and loses no acknowledged write; products created on the
-# service reach the monolith (reverse sync); a rollback under load loses nothing.
+# service reach the monolith (reverse sync); a rollback under load loses nothing. The cutover
+# verifies the whole domain before the hold and only what the sync changed since under it: a
+# product changed after the full verify and wrong on the service stops the cutover.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use File::Temp ();
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use Souk::Test;
 use Souk::Gateway;
@@ -114,6 +117,9 @@ sleep 0.2;
 is($rc, 0, 'cutover under load');
 my ($held) = $out =~ /writes held (\d+) ms/;
 ok(defined $held && $held < 5000, 'writes were held ' . ($held // '?') . ' ms');
+like($out, qr/full verify \d+ ms before the hold; .*held verify \d+ ms/, '...the full verify ran before the hold');
+like($out, qr/^verify catalog products: \d+ keys changed since the full verify began; 0 differ$/m,
+    '...and only the changed keys under it');
 my $load2 = $wait->();
 no_failures_in($load2, 'load during the cutover');
 is_deeply([map { $gw->route_named($_)->{mode} } qw(products categories stock)], [qw(new new legacy)],
@@ -144,9 +150,48 @@ has_all('catalog service', $all, 'after the rollback');
 ($rc, $out) = migrate('verify');
 is($rc, 0, 'verify: both sides agree after the rollback') or diag $out;
 
+# ---- a row changed between the full verify and the hold, wrong on the service ----------------
+
+is((migrate('shadow'))[0], 0, 'shadow again');
+is((migrate('canary', 30))[0], 0, 'canary 30 again');
+my $victim = mariadb_sql($mono->{db},
+    'SELECT p.id FROM products p JOIN inventory i ON i.product_id = p.id ORDER BY p.id LIMIT 1')->[0][0];
+my $gate = File::Temp->newdir('souk-migcat-gate-XXXXXX', TMPDIR => 1);
+# --before-hold runs after the full verify: it says so, then waits (bounded) for the test.
+my $hook = "touch $gate/ready; i=0; while [ ! -e $gate/go ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done";
+my $child = fork // die "fork: $!";
+if (!$child) {
+    my @r = soukctl(\%env, qw(migrate catalog cutover --before-hold), $hook);
+    open my $fh, '>', "$gate/result" or POSIX::_exit(1);
+    print $fh join("\0", @r);
+    close $fh;
+    POSIX::_exit(0);
+}
+ok(wait_until(sub { -e "$gate/ready" }, 60), 'the cutover\'s full verify passed');
+# Stock: the one member the reverse sync never writes back (it would copy the service's wrong
+# value into the monolith, and both sides would agree again).
+my $stock = mariadb_sql($mono->{db}, "SELECT stock FROM inventory WHERE product_id = $victim")->[0][0] + 7;
+mariadb_sql($mono->{db}, "UPDATE inventory SET stock = $stock WHERE product_id = $victim");
+ok(wait_until(sub { (pg_sql($cat->{db}{db}, "SELECT doc->>'stock' FROM products WHERE id = $victim")->[0][0] // '') eq $stock }, 20),
+    'a product changed on the monolith after it reaches the service');
+pg_sql($cat->{db}{db}, qq{UPDATE products SET doc = jsonb_set(doc, '{stock}', '-1') WHERE id = $victim});
+open my $go, '>', "$gate/go" or die;
+close $go;
+waitpid($child, 0);
+my ($crc, $cout, $cerr) = split /\0/, do { local $/; open my $fh, '<', "$gate/result" or die; <$fh> // '' }, 3;
+is($crc, 1, 'the cutover refuses') or diag "$cout$cerr";
+like($cout, qr/^verify catalog products: [1-9]\d* keys changed since the full verify began; 1 differ$/m,
+    '...its verify under the hold found the changed product');
+like($cout, qr/^  products id $victim: differs$/m, '...by its id');
+like($cerr, qr/the sides differ \(listed above\); routes unchanged/, '...and says so');
+is_deeply([map { my $r = $gw->route_named($_); [$r->{mode}, $r->{hold} ? 1 : 0] } qw(products categories)],
+    [['canary', 0], ['canary', 0]], 'the routes stay where they were, not held');
+my $after = writers(2)->();
+no_failures_in($after, 'writes after the refused cutover');
+
 ($rc, $out) = soukctl(\%env, qw(migrate status catalog));
-like($out, qr/^catalog\s+verify\s+verify done\s+catalog-team\s+\S+\s+\d+ ev [\d.]+ s\s+-\s+agreed/m,
-    'status: catalog verified after the rollback, by whom, the sync lag, no reverse sync');
+like($out, qr/^catalog\s+canary 30\s+cutover failed\s+catalog-team\s+\S+\s+\d+ ev [\d.]+ s\s+\S+\s+agreed/m,
+    'status: catalog at canary after the refused cutover, by whom, the sync lag');
 like($out, qr/catalog-team\s+catalog\s+rollback\s+done\s+\d+ ms\s+routes on legacy; writes held \d+ ms; reverse stopped/,
     '...and the log has the rollback');
 

@@ -57,7 +57,7 @@ static const struct mig_step {
     {MIG_CANARY, "canary", BIT(MIG_SHADOW) | BIT(MIG_CANARY), mig_canary,
      "gateway: canary N, N % of the reads to the service"},
     {MIG_CUTOVER, "cutover", BIT(MIG_CANARY), mig_cutover,
-     "fenced switch: hold writes, marker, sync to it, verify, flip + release"},
+     "fenced switch: verify all, hold writes, marker, sync to it, verify what changed, flip"},
     {MIG_REVERSE, "reverse", BIT(MIG_CUTOVER), mig_reverse,
      "(re)start the reverse sync (the service's writes into the monolith)"},
     {MIG_FINISH, "finish", BIT(MIG_CUTOVER) | BIT(MIG_REVERSE), mig_finish,
@@ -115,7 +115,7 @@ env_or(const char *name, const char *def)
     return v != NULL && *v != '\0' ? v : def;
 }
 
-static int
+int
 mig_open(struct mig *m, struct ctl *ctl)
 {
     memset(m, 0, sizeof(*m));
@@ -135,7 +135,7 @@ mig_open(struct mig *m, struct ctl *ctl)
     return m->state != NULL ? ERR_OK : ERR_INTERNAL;
 }
 
-static void
+void
 mig_close(struct mig *m)
 {
     db_free(m->state);
@@ -241,10 +241,11 @@ migrate_main(struct ctl *ctl, int argc, char **argv)
         }
         if (common_wants_help(argc - 2, argv + 2)) {
             printf("usage: soukctl migrate %s %s%s\n\n%s\n", d->name, st->name,
-                   st->no == MIG_CANARY    ? " PERCENT"
-                   : st->no == MIG_VERIFY  ? " [--range N]"
-                   : st->no == MIG_CUTOVER ? " [--marker-timeout S] [--without-reverse]"
-                                           : "",
+                   st->no == MIG_CANARY   ? " PERCENT"
+                   : st->no == MIG_VERIFY ? " [--range N]"
+                   : st->no == MIG_CUTOVER
+                       ? " [--marker-timeout S] [--without-reverse] [--before-hold CMD]"
+                       : "",
                    st->help);
             return CTL_EXIT_OK;
         }

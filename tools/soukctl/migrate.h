@@ -12,6 +12,7 @@
 #define SOUKCTL_MIGRATE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -121,11 +122,25 @@ MUST_CHECK int mig_sync_metric(struct mig *m, const char *listen, const char *na
 /* migrate_verify.c: compare both sides; *ok when they agree; the differing
  * ids go to stdout and a summary to m->detail. */
 MUST_CHECK int mig_verify(struct mig *m, const struct map_domain *map, int range, int *ok);
+/* Where "changed since" starts: *since marks souk-sync's record of touched
+ * keys (migrate/sync/position.h) before a full verify begins. */
+MUST_CHECK int mig_verify_mark(struct mig *m, int64_t *since);
+/* mig_verify over only the keys souk-sync touched after since. */
+MUST_CHECK int mig_verify_changed(struct mig *m, const struct map_domain *map, int64_t since,
+                                  int *ok);
 
 /* The steps: migrate_steps.c, migrate_cutover.c. */
 mig_step_fn mig_backfill, mig_sync, mig_verify_step, mig_shadow, mig_canary, mig_reverse,
     mig_finish, mig_cutover, mig_rollback;
 /* soukctl migrate status [DOMAIN] [--log N] (migrate_steps.c) */
 int mig_status(struct mig *m, int argc, char **argv);
+/* Its table: every domain's (only's, when not NULL) step, last run, syncs'
+ * lag, last verify, hold; to out (soukctl status shows it too). */
+MUST_CHECK int mig_status_table(struct mig *m, const char *only, FILE *out);
+
+/* migrate.c: one run's context (the migrate database, the gateway's admin
+ * API, the sync processes' var dir), from the environment; mig_close frees. */
+MUST_CHECK int mig_open(struct mig *m, struct ctl *ctl);
+void           mig_close(struct mig *m);
 
 #endif

@@ -7,8 +7,17 @@
  *   reads flow) -> write a marker row into the monolith, after the fence ->
  *   wait until souk-sync has applied it (every write the monolith took
  *   before the fence is then in the service: lag 0 by construction) ->
- *   verify -> start the reverse sync -> one gateway install flips the routes
- *   to new and ends the hold, so the held writes go to the service.
+ *   verify what changed -> one gateway install flips the routes to new and
+ *   ends the hold, so the held writes go to the service (the reverse sync
+ *   started before the fence).
+ *
+ *   The hold is short because the whole domain is verified before it: the
+ *   cutover marks souk-sync's record of touched keys (sync_touched), runs
+ *   the full verify with writes flowing, and under the hold verifies only
+ *   the keys the sync touched since the mark. A key that differed and was
+ *   not touched since was in the full verify; one touched since is read
+ *   again after the marker. A domain without a touch table (map.h) is
+ *   verified whole under the hold.
  *
  *   rollback after cutover: hold -> wait until the reverse sync has nothing
  *   left (every write the service took is in the monolith) -> one install
@@ -21,6 +30,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -119,14 +129,40 @@ done:
     return rc;
 }
 
+/* The whole domain compared with the writes flowing, after the mark of
+ * souk-sync's touched keys (*since), so every key the sync changes while it
+ * runs is compared again under the hold. */
+static int
+full_verify(struct mig *m, const struct map_domain *map, int64_t *since)
+{
+    double t0 = common_now();
+    int    ok = 0, rc = ERR_OK;
+
+    if (map != NULL && map->touch != NULL)
+        rc = mig_verify_mark(m, since);
+    if (!rc)
+        rc = mig_verify(m, map, 1000, &ok);
+    if (!rc && !ok) {
+        common_fail("%s cutover: the sides differ (listed above); nothing held, routes unchanged",
+                    m->d->name);
+        rc = ERR_CONFLICT;
+    }
+    if (!rc)
+        buf_printf(&m->detail, "full verify %.0f ms before the hold; ", (common_now() - t0) * 1000);
+    return rc;
+}
+
 int
 mig_cutover(struct mig *m, int argc, char **argv)
 {
     static const struct option opts[] = {{"marker-timeout", required_argument, NULL, 't'},
                                          {"without-reverse", no_argument, NULL, 'w'},
+                                         {"before-hold", required_argument, NULL, 'b'},
                                          {NULL, 0, NULL, 0}};
-    int64_t                    timeout_s = 30, held_ms = -1;
-    double                     t0;
+    const char                *before_hold = NULL;
+    const struct map_domain   *map = map_find(m->d->name);
+    int64_t                    timeout_s = 30, held_ms = -1, since = 0;
+    double                     t0, tv;
     int                        c, ok = 0, without_reverse = 0, rc;
 
     optind = 1;
@@ -134,10 +170,21 @@ mig_cutover(struct mig *m, int argc, char **argv)
          c = getopt_long(argc, argv, "", opts, NULL)) {
         if (c == 'w')
             without_reverse = 1;
+        else if (c == 'b')
+            before_hold = optarg;
         else if (c != 't' || common_int_opt("--marker-timeout", optarg, 1, 3600, &timeout_s))
             return ERR_INVALID;
     }
     rc = mig_sync_wait_up(m, 0, 2); /* no marker gets through without it */
+    if (!rc)
+        rc = full_verify(m, map, &since);
+    /* An operator's last word before the hold (announce it, look once
+     * more); a failure cancels the cutover with nothing held. */
+    fflush(stdout);
+    if (!rc && before_hold != NULL && system(before_hold) != 0) {
+        common_fail("%s cutover: --before-hold failed; nothing held, routes unchanged", m->d->name);
+        rc = ERR_CONFLICT;
+    }
     /* The reverse sync before the fence: it takes the service's events, which
      * start with the flip, and the writes need not wait while it starts. */
     if (!rc && !without_reverse)
@@ -157,8 +204,13 @@ mig_cutover(struct mig *m, int argc, char **argv)
     rc = mig_gateway_drained(m, (double)timeout_s);
     if (!rc)
         rc = marker_through(m, (double)timeout_s);
+    tv = common_now();
+    if (!rc && map != NULL && map->touch != NULL)
+        rc = mig_verify_changed(m, map, since, &ok);
+    else if (!rc)
+        rc = mig_verify(m, map, 1000, &ok);
     if (!rc)
-        rc = mig_verify(m, map_find(m->d->name), 1000, &ok);
+        buf_printf(&m->detail, "held verify %.0f ms; ", (common_now() - tv) * 1000);
     if (!rc && !ok) {
         common_fail("%s cutover: the sides differ (listed above); routes unchanged", m->d->name);
         rc = ERR_CONFLICT;
@@ -166,6 +218,8 @@ mig_cutover(struct mig *m, int argc, char **argv)
     if (rc) { /* the writes waited for nothing: let them go where they were going */
         if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK) /* else the hold_ms bound ends it */
             buf_printf(&m->detail, "aborted, writes held %lld ms; ", (long long)held_ms);
+        if (!without_reverse && mig_sync_run(m, 1, 0) != ERR_OK) /* nothing to write back */
+            buf_printf(&m->detail, "the reverse sync could not be stopped; ");
         return rc;
     }
     rc = routes_patch(m, "new", 0, &held_ms);

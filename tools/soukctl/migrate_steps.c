@@ -176,13 +176,47 @@ lag_text(struct mig *m, const char *listen)
 }
 
 int
+mig_status_table(struct mig *m, const char *only, FILE *out)
+{
+    struct mig_state *rows;
+    size_t            n, i;
+    int               rc;
+
+    rc = mig_state_all(m, &rows, &n);
+    if (rc)
+        return rc;
+    fprintf(out, "%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", "DOMAIN", "STEP", "LAST RUN",
+            "BY", "AT", "SYNC LAG", "REVERSE LAG", "LAST VERIFY", "HOLD");
+    for (i = 0; i < n; i++) {
+        if (only != NULL && strcmp(only, rows[i].domain) != 0)
+            continue;
+        fprintf(out, "%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", rows[i].domain,
+                rows[i].canary_percent >= 0 && strcmp(rows[i].done_step, "canary") == 0
+                    ? arena_printf(m->a, "canary %d", rows[i].canary_percent)
+                    : rows[i].done_step,
+                arena_printf(m->a, "%s %s", rows[i].step, rows[i].status), rows[i].updated_by,
+                rows[i].updated_at, lag_text(m, rows[i].sync_listen),
+                lag_text(m, rows[i].reverse_listen),
+                rows[i].verify_ok < 0
+                    ? "never"
+                    : arena_printf(m->a, "%s %s", rows[i].verify_ok ? "agreed" : "DIFFERED",
+                                   rows[i].verify_at),
+                rows[i].hold_ms < 0 ? "-"
+                                    : arena_printf(m->a, "%lld ms", (long long)rows[i].hold_ms));
+        if (rows[i].verify_detail != NULL && *rows[i].verify_detail != '\0')
+            fprintf(out, "         verify: %s\n", rows[i].verify_detail);
+    }
+    if (n == 0)
+        fprintf(out, "(no migration started yet: soukctl migrate DOMAIN backfill)\n");
+    return ERR_OK;
+}
+
+int
 mig_status(struct mig *m, int argc, char **argv)
 {
     static const struct option opts[] = {{"log", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
-    struct mig_state          *rows;
     struct buf                 log;
     const char                *only;
-    size_t                     n, i;
     int64_t                    nlog = 10;
     int                        c, rc;
 
@@ -193,34 +227,9 @@ mig_status(struct mig *m, int argc, char **argv)
             return ERR_INVALID;
     }
     only = optind < argc ? argv[optind] : NULL;
-    rc = mig_state_all(m, &rows, &n);
-    if (rc)
+    rc = mig_status_table(m, only, stdout);
+    if (rc || nlog == 0)
         return rc;
-    printf("%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", "DOMAIN", "STEP", "LAST RUN", "BY",
-           "AT", "SYNC LAG", "REVERSE LAG", "LAST VERIFY", "HOLD");
-    for (i = 0; i < n; i++) {
-        if (only != NULL && strcmp(only, rows[i].domain) != 0)
-            continue;
-        printf("%-8s %-10s %-17s %-9s %-20s %-16s %-16s %-28s %s\n", rows[i].domain,
-               rows[i].canary_percent >= 0 && strcmp(rows[i].done_step, "canary") == 0
-                   ? arena_printf(m->a, "canary %d", rows[i].canary_percent)
-                   : rows[i].done_step,
-               arena_printf(m->a, "%s %s", rows[i].step, rows[i].status), rows[i].updated_by,
-               rows[i].updated_at, lag_text(m, rows[i].sync_listen),
-               lag_text(m, rows[i].reverse_listen),
-               rows[i].verify_ok < 0
-                   ? "never"
-                   : arena_printf(m->a, "%s %s", rows[i].verify_ok ? "agreed" : "DIFFERED",
-                                  rows[i].verify_at),
-               rows[i].hold_ms < 0 ? "-"
-                                   : arena_printf(m->a, "%lld ms", (long long)rows[i].hold_ms));
-        if (rows[i].verify_detail != NULL && *rows[i].verify_detail != '\0')
-            printf("         verify: %s\n", rows[i].verify_detail);
-    }
-    if (n == 0)
-        printf("(no migration started yet: soukctl migrate DOMAIN backfill)\n");
-    if (nlog == 0)
-        return ERR_OK;
     buf_init(&log, 1 << 20);
     rc = mig_state_log(m, only, (int)nlog, &log);
     if (!rc && buf_len(&log) > 0)

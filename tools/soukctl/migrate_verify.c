@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "migrate.h"
 #include "migrate/map/map.h"
+#include "migrate/sync/position.h"
 #include "str.h"
 
 #define VERIFY_PAGE     5000  /* rows per query on each side */
@@ -310,34 +311,116 @@ verify_entity(struct verify *vf, const struct map_verify *v, int *ok)
     return rc;
 }
 
-int
-mig_verify(struct mig *m, const struct map_domain *map, int range, int *ok)
+/* Both connections for map's domain; the caller closes with verify_close. */
+static int
+verify_open(struct verify *vf, struct mig *m, const struct map_domain *map, int range)
 {
-    struct verify            vf = {0};
     const struct ctl_target *t = common_target(m->d->name);
-    const struct map_verify *v;
-    int                      rc = ERR_OK, agree = 1;
 
+    memset(vf, 0, sizeof(*vf));
     if (t == NULL || map == NULL || map->verify == NULL) {
         common_fail("verify %s: the domain has no mapping to compare with", m->d->name);
         return ERR_NOT_FOUND;
     }
-    vf.m = m;
-    vf.range_size = range;
-    vf.diff_key = arena_alloc(m->a, VERIFY_MAX_DIFF * sizeof(*vf.diff_key));
-    vf.diff_kind = arena_alloc(m->a, VERIFY_MAX_DIFF * sizeof(*vf.diff_kind));
-    vf.mono = mdb_new(m->ctl->cfg.monolith_db);
-    vf.svc = db_new(common_target_dsn(m->ctl, t), NULL);
-    if (vf.mono == NULL || vf.svc == NULL) {
+    vf->m = m;
+    vf->range_size = range;
+    vf->diff_key = arena_alloc(m->a, VERIFY_MAX_DIFF * sizeof(*vf->diff_key));
+    vf->diff_kind = arena_alloc(m->a, VERIFY_MAX_DIFF * sizeof(*vf->diff_kind));
+    vf->mono = mdb_new(m->ctl->cfg.monolith_db);
+    vf->svc = db_new(common_target_dsn(m->ctl, t), NULL);
+    if (vf->mono == NULL || vf->svc == NULL) {
         common_fail("verify %s: cannot connect (SOUK_MONOLITH_DB, %s)", m->d->name, t->env);
-        rc = ERR_UNAVAILABLE;
-        goto done;
+        return ERR_UNAVAILABLE;
     }
-    for (v = map->verify; v->what != NULL && !rc; v++)
+    return ERR_OK;
+}
+
+static void
+verify_close(struct verify *vf)
+{
+    mdb_free(vf->mono);
+    db_free(vf->svc);
+}
+
+int
+mig_verify(struct mig *m, const struct map_domain *map, int range, int *ok)
+{
+    struct verify            vf;
+    const struct map_verify *v;
+    int                      rc, agree = 1;
+
+    rc = verify_open(&vf, m, map, range);
+    for (v = rc ? NULL : map->verify; v != NULL && v->what != NULL && !rc; v++)
         rc = verify_entity(&vf, v, &agree);
     *ok = agree;
-done:
-    mdb_free(vf.mono);
-    db_free(vf.svc);
+    verify_close(&vf);
+    return rc;
+}
+
+int
+mig_verify_mark(struct mig *m, int64_t *since)
+{
+    const struct ctl_target *t = common_target(m->d->name);
+    struct db               *svc = t != NULL ? db_new(common_target_dsn(m->ctl, t), NULL) : NULL;
+    int                      rc = svc == NULL ? ERR_UNAVAILABLE : ERR_OK;
+
+    if (!rc)
+        rc = position_touched_mark(svc, m->a, m->d->name, since);
+    if (rc)
+        common_fail("%s: cannot read the changed keys (sync_touched) on the service: %s",
+                    m->d->name, err_title(rc));
+    db_free(svc);
+    return rc;
+}
+
+/* The keys of one entity that souk-sync touched after since, read on both
+ * sides one by one (each a key range of one: the mapping's own queries). */
+static int
+verify_keys(struct verify *vf, const struct map_verify *v, int64_t since, int *ok)
+{
+    struct side mono = {1, v, arena_create(), NULL, NULL, 0, 0, INT64_MIN, 0, 0};
+    struct side svc = {0, v, arena_create(), NULL, NULL, 0, 0, INT64_MIN, 0, 0};
+    int64_t    *keys;
+    size_t      n, i;
+    int         kind, rc;
+
+    vf->ndiff = 0;
+    rc = position_touched_since(vf->svc, vf->m->a, vf->m->d->name, v->what, since, &keys, &n);
+    if (rc)
+        common_fail("verify %s: reading the changed keys failed: %s", v->what, err_title(rc));
+    for (i = 0; !rc && i < n; i++) {
+        rc = recheck_one(vf, &mono, &svc, keys[i], &kind);
+        if (!rc && kind >= 0)
+            note_diff(vf, keys[i], (enum diff_kind)kind);
+    }
+    if (!rc)
+        rc = recheck(vf, &mono, &svc);
+    if (!rc && !vf->m->quiet) {
+        printf("verify %s %s: %zu keys changed since the full verify began; %zu differ\n",
+               vf->m->d->name, v->what, n, vf->ndiff);
+        for (i = 0; i < vf->ndiff && i < VERIFY_PRINT; i++)
+            printf("  %s id %lld: %s\n", v->what, (long long)vf->diff_key[i],
+                   diff_names[vf->diff_kind[i]]);
+        buf_printf(&vf->m->detail, "%s: %zu changed, %zu differ; ", v->what, n, vf->ndiff);
+    }
+    if (!rc && vf->ndiff > 0)
+        *ok = 0;
+    arena_destroy(mono.a);
+    arena_destroy(svc.a);
+    return rc;
+}
+
+int
+mig_verify_changed(struct mig *m, const struct map_domain *map, int64_t since, int *ok)
+{
+    struct verify            vf;
+    const struct map_verify *v;
+    int                      rc, agree = 1;
+
+    rc = verify_open(&vf, m, map, 1);
+    for (v = rc ? NULL : map->verify; v != NULL && v->what != NULL && !rc; v++)
+        rc = verify_keys(&vf, v, since, &agree);
+    *ok = agree;
+    verify_close(&vf);
     return rc;
 }

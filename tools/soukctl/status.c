@@ -4,7 +4,10 @@
  * variables and defaults (scripts/run-local.sh, scripts/start-local.sh),
  * pids from $SOUK_VAR_DIR/run. A souk process is asked GET /health, /ready
  * and /metrics, the gateway's admin API gives each route's mode; a server
- * (MariaDB, ...) only has to accept a TCP connection. Read-only.
+ * (MariaDB, ...) only has to accept a TCP connection. The live migration
+ * (docs/migration.md): a row per souk-sync process the playbook runs, and
+ * the migrate database's table as `soukctl migrate status` prints it (the
+ * same code, migrate_steps.c). Read-only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 
 #include "buf.h"
 #include "httpc.h"
+#include "migrate.h"
 #include "net.h"
 #include "soukctl.h"
 #include "str.h"
@@ -29,11 +33,17 @@ static const char status_usage[] =
     "One line per process of the local shop (default: all of them): address, pid,\n"
     "up or down, what GET /ready reports (each dependency check, the outbox\n"
     "backlog), the version from /metrics; then the gateway's routes with their\n"
-    "mode, from its admin API. Exits 0 when every process listed is up and\n"
-    "ready, 1 when one is not, 2 on a bad command line.\n"
+    "mode, from its admin API; then the live migration: a line per souk-sync\n"
+    "process running under supervise.sh (sync-DOMAIN, reverse-DOMAIN) and each\n"
+    "domain's migration step and sync lag, as soukctl migrate status shows them\n"
+    "(SOUK_MIGRATE_DB, default the migrate database on SOUK_PG_PORT). Exits 0\n"
+    "when every process listed is up and ready, 1 when one is not (or, for\n"
+    "status migrate, when the migrate database does not answer), 2 on a bad\n"
+    "command line.\n"
     "\n"
     "  PROCESS       mariadb postgres redis rabbitmq monolith users catalog search\n"
-    "                reviews cart orders inventory payments gateway\n"
+    "                reviews cart orders inventory payments gateway, and migrate\n"
+    "                (the souk-sync processes and the migration steps)\n"
     "  --var DIR     where make run keeps run/*.pid (default $SOUK_VAR_DIR, else\n"
     "                <repo>/var)\n"
     "  --timeout MS  per HTTP request and connect (default 2000)\n"
@@ -94,6 +104,7 @@ struct status {
     struct httpc *hc;
     const char   *var;
     int           timeout_ms;
+    int           migrate; /* the souk-sync lines and the migration table */
 };
 
 #define NPROCS (sizeof(procs) / sizeof(procs[0]) - 1)
@@ -255,7 +266,7 @@ static void
 probe(struct status *st, struct row *r)
 {
     const struct proc *p = r->p;
-    const char        *v = env_or(p->env, p->def), *pidfile, *sup;
+    const char        *v = p->env != NULL ? env_or(p->env, p->def) : p->def, *pidfile, *sup;
 
     r->addr = p->kind == PROC_SERVER ? arena_printf(st->a, "127.0.0.1:%s", v) : v;
     r->ready = r->version = r->pid = "-";
@@ -321,6 +332,53 @@ print_routes(struct status *st, FILE *out)
     json_decref(doc);
 }
 
+/* Probe p and print its line; 1 when it is down or not ready (*up: it
+ * answers). */
+static int
+show(struct status *st, const struct proc *p, int *up)
+{
+    struct row r;
+    int        bad;
+
+    memset(&r, 0, sizeof(r));
+    r.p = p;
+    buf_init(&r.detail, 4096);
+    probe(st, &r);
+    printf("%-9s %-21s %-8s %-5s %-10s %-16s %s\n", p->name, r.addr, r.pid, r.up ? "up" : "DOWN",
+           r.ready, r.version, buf_len(&r.detail) ? buf_data(&r.detail) : "");
+    fflush(stdout); /* a line as soon as known: a slow process does not hide the others */
+    bad = !r.up || (p->kind != PROC_SERVER && strcmp(r.ready, "ready") != 0);
+    *up = r.up;
+    buf_free(&r.detail);
+    return bad;
+}
+
+/* The souk-sync processes the playbook runs under supervise.sh (its
+ * run/super-sync-DOMAIN.pid, run/super-reverse-DOMAIN.pid), each probed like
+ * any souk process at the address the playbook gives it. 1 when one is not
+ * up and ready. */
+static int
+show_syncs(struct status *st, struct mig *m)
+{
+    static const char *const kinds[] = {"sync", "reverse"};
+    struct proc             *p;
+    const char              *name;
+    int                      bad = 0, up, k;
+
+    for (m->d = mig_domains; m->d->name != NULL; m->d++) {
+        for (k = 0; k < 2; k++) {
+            name = arena_printf(st->a, "%s-%s", kinds[k], m->d->name);
+            if (live_pid(st, arena_printf(st->a, "%s/run/super-%s.pid", st->var, name)) == NULL)
+                continue; /* not started (or stopped) by the playbook */
+            p = arena_alloc(st->a, sizeof(*p));
+            *p = (struct proc){name, PROC_APP, NULL, arena_strdup(st->a, mig_sync_listen(m, k))};
+            bad |= show(st, p, &up);
+        }
+    }
+    m->d = NULL;
+    return bad;
+}
+
 static const struct proc *
 find_proc(const char *name)
 {
@@ -345,6 +403,8 @@ parse_args(struct status *st, int argc, char **argv, const struct proc **want, i
             if (common_int_opt("--timeout", argv[++i], 1, 60000, &v) != ERR_OK)
                 return CTL_EXIT_USAGE;
             st->timeout_ms = (int)v;
+        } else if (strcmp(argv[i], "migrate") == 0) {
+            st->migrate = 1;
         } else if (argv[i][0] != '-' && find_proc(argv[i]) != NULL && *nwant < (int)NPROCS) {
             want[(*nwant)++] = find_proc(argv[i]);
         } else {
@@ -361,9 +421,9 @@ int
 status_main(struct ctl *ctl, int argc, char **argv)
 {
     const struct proc *want[NPROCS];
-    struct row         r;
-    struct status      st = {ctl, NULL, NULL, NULL, 2000};
-    int                nwant = 0, i, rc, bad = 0, gateway = 0;
+    struct status      st = {ctl, NULL, NULL, NULL, 2000, 0};
+    struct mig         m;
+    int                nwant = 0, i, rc, bad = 0, gateway = 0, up, only_migrate, asked;
 
     if (common_wants_help(argc, argv)) {
         fputs(status_usage, stdout);
@@ -373,7 +433,10 @@ status_main(struct ctl *ctl, int argc, char **argv)
     rc = parse_args(&st, argc, argv, want, &nwant);
     if (rc != CTL_EXIT_OK)
         return rc;
-    for (i = 0; nwant == 0 && procs[i].name != NULL; i++)
+    asked = st.migrate;
+    only_migrate = asked && nwant == 0;
+    st.migrate |= nwant == 0; /* everything: the migration too */
+    for (i = 0; nwant == 0 && !only_migrate && procs[i].name != NULL; i++)
         want[i] = &procs[i];
     nwant = nwant == 0 ? i : nwant;
     st.a = arena_create();
@@ -383,20 +446,34 @@ status_main(struct ctl *ctl, int argc, char **argv)
     printf("%-9s %-21s %-8s %-5s %-10s %-16s %s\n", "PROCESS", "ADDRESS", "PID", "STATE", "READY",
            "VERSION", "DETAILS");
     for (i = 0; i < nwant; i++) {
-        memset(&r, 0, sizeof(r));
-        r.p = want[i];
-        buf_init(&r.detail, 4096);
-        probe(&st, &r);
-        printf("%-9s %-21s %-8s %-5s %-10s %-16s %s\n", want[i]->name, r.addr, r.pid,
-               r.up ? "up" : "DOWN", r.ready, r.version,
-               buf_len(&r.detail) ? buf_data(&r.detail) : "");
-        fflush(stdout); /* a line as soon as known: a slow process does not hide the others */
-        bad |= !r.up || (want[i]->kind != PROC_SERVER && strcmp(r.ready, "ready") != 0);
-        gateway |= want[i]->kind == PROC_GATEWAY && r.up;
-        buf_free(&r.detail);
+        bad |= show(&st, want[i], &up);
+        gateway |= want[i]->kind == PROC_GATEWAY && up;
     }
+    /* The migrate database where make run makes it (SOUK_PG_PORT), as the
+     * other addresses here. */
+    if (env_or("SOUK_MIGRATE_DB", NULL) == NULL)
+        ctl->cfg.migrate_db =
+            arena_printf(st.a, "postgresql://migrate:souk-dev@127.0.0.1:%s/migrate",
+                         env_or("SOUK_PG_PORT", "55432"));
+    if (st.migrate && mig_open(&m, ctl) != ERR_OK) {
+        common_fail("status: SOUK_MIGRATE_DB is not a postgresql:// dsn");
+        mig_close(&m);
+        bad = 1;
+        st.migrate = 0;
+    }
+    if (st.migrate)
+        bad |= show_syncs(&st, &m);
     if (gateway)
         print_routes(&st, stdout);
+    if (st.migrate) {
+        printf("\nmigrations (soukctl migrate status):\n");
+        fflush(stdout);
+        /* It says why on stderr; only `status migrate` fails for it (the
+         * migration is not one of the shop's processes). */
+        if (mig_status_table(&m, NULL, stdout) != ERR_OK && asked)
+            bad = 1;
+        mig_close(&m);
+    }
     httpc_free(st.hc);
     arena_destroy(st.a);
     return bad ? CTL_EXIT_FAIL : CTL_EXIT_OK;
