@@ -143,6 +143,10 @@ for p in "${BENCH_PIDS[@]}"; do
 done
 # what the run did to money and stock, as the chaos test judges it
 "$BUILD/bin/soukctl" check orders --wait 60 | sed 's/^/# /' >&2 || echo "bench/saga.sh: soukctl check orders found violations" >&2
+# where the saga's time goes: orders' timeline, median ms after the order's creation
+psql -XAtq -F' ' -d "$SOUK_ORDERS_DB" -c "SELECT '# timeline', e.direction, e.type, count(*),
+	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.at - o.created_at) * 1000))
+	FROM saga_events e JOIN orders o ON o.id = e.order_id GROUP BY 2, 3 ORDER BY 5" >&2 || true
 echo "loadavg $load_start $(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_OUT"
 echo "date $(date -u +%Y-%m-%d)" >>"$BENCH_OUT"
 report >"$MD"

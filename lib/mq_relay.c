@@ -22,7 +22,7 @@
 #include "mq_int.h"
 
 #define RELAY_BATCH   200
-#define RELAY_IDLE_MS 50   /* poll interval when the outbox is empty and no NOTIFY came */
+#define RELAY_IDLE_MS 50   /* poll interval when no NOTIFY came (SOUK_OUTBOX_POLL_MS) */
 #define STATS_EVERY   1.0  /* s between backlog gauge refreshes */
 #define PRUNE_EVERY   60.0 /* s between deletes of old sent rows */
 
@@ -213,6 +213,24 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
     return rc;
 }
 
+/* Wait up to ms for a commit's NOTIFY, in slices so that mq_stop is seen
+ * within 100 ms; without a connection to wait on, just sleep. */
+static void
+relay_idle(struct mq *mq, struct db *db, int ms)
+{
+    while (ms > 0 && !atomic_load(&mq->stop)) {
+        int slice = ms < 100 ? ms : 100, got = db_wait_notify(db, slice);
+
+        if (got > 0)
+            return;
+        if (got < 0) {
+            mq_sleep(mq, ms);
+            return;
+        }
+        ms -= slice;
+    }
+}
+
 void *
 mq_relay_main(void *arg)
 {
@@ -221,6 +239,7 @@ mq_relay_main(void *arg)
     struct mq_conn *mc = &mq->relay_conn;
     struct relay    st = {0, 0, 0, 0};
     int             backoff = 100, rc, down = 0;
+    int idle = mq->spec.cfg.outbox_poll_ms > 0 ? (int)mq->spec.cfg.outbox_poll_ms : RELAY_IDLE_MS;
 
     while (!atomic_load(&mq->stop)) {
         struct arena *a = arena_create();
@@ -240,9 +259,8 @@ mq_relay_main(void *arg)
             log_info("outbox relay: connected again");
         down = 0;
         backoff = 100;
-        /* A commit with outbox rows wakes it; -1: no connection to wait on. */
-        if (!st.busy && db_wait_notify(db, RELAY_IDLE_MS) < 0)
-            mq_sleep(mq, RELAY_IDLE_MS);
+        if (!st.busy)
+            relay_idle(mq, db, idle); /* a commit with outbox rows wakes it */
     }
     mq_conn_close(mc);
     db_free(db);
