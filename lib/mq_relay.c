@@ -31,7 +31,8 @@
  * lock count at one instead of stacking a new hold per loop. LISTEN first:
  * a no-op when already listening, and renewed after a reconnect. */
 static const char leader_sql[] =
-    "LISTEN " OUTBOX_CHANNEL "; SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+    "LISTEN " OUTBOX_CHANNEL
+    "; SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
     "AND classid = 1936684395 AND objid = 1 AND objsubid = 2 AND granted "
     "AND pid = pg_backend_pid()) THEN true ELSE pg_try_advisory_lock(1936684395, 1) END";
 static const char batch_sql[] = "SELECT seq, id, type, envelope FROM outbox "
