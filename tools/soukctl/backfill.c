@@ -2,10 +2,11 @@
  * backfill.c - `soukctl backfill reviews|catalog|users|orders|inventory|payments`:
  * one copy loop for every target (backfill.h), driven by its mapping's copy
  * steps (migrate/map for a live-migrated domain, backfill_<svc>.c for a
- * service that is only backfilled so far). Everything is read from one snapshot of the monolith,
- * each step in keyset pages of --batch rows, each page one statement on the service's database;
- * then the domain's finishing statement (aggregates) and the identity scheme's sequences. Writes no
- * outbox rows: a backfill is not news to other services.
+ * service that is only backfilled so far). Everything is read from one snapshot of the monolith, each
+ * step in keyset pages of --batch rows, each page one statement on the
+ * service's database; then the domain's finishing statement (aggregates) and
+ * the identity scheme's sequences. Writes no outbox rows: a backfill is not
+ * news to other services.
  */
 #include <assert.h>
 #include <getopt.h>
