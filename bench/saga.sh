@@ -143,6 +143,27 @@ for p in "${BENCH_PIDS[@]}"; do
 done
 # what the run did to money and stock, as the chaos test judges it
 "$BUILD/bin/soukctl" check orders --wait 60 | sed 's/^/# /' >&2 || echo "bench/saga.sh: soukctl check orders found violations" >&2
+# where the saga's time goes: orders' timeline, median ms after the order's creation
+psql -XAtq -F' ' -d "$SOUK_ORDERS_DB" -c "SELECT '# timeline', e.direction, e.type, count(*),
+	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.at - o.created_at) * 1000))
+	FROM saga_events e JOIN orders o ON o.id = e.order_id GROUP BY 2, 3 ORDER BY 5" >&2 || true
+# and each hop of the backbone (outbox created_at = the writer's transaction start, sent_at =
+# the relay's mark, inbox processed_at = the consumer's transaction start), median ms
+hop() { # label, db1, sql1 (id, epoch), db2, sql2 (id, epoch): median of epoch2 - epoch1 by id
+	perl -e 'my ($l, $f1, $f2) = @ARGV; my %a; open my $h, "<", $f1; while (<$h>) { chomp; my ($i, $t) = split / /; $a{$i} = $t }
+		open $h, "<", $f2; my @d; while (<$h>) { chomp; my ($i, $t) = split / /; push @d, 1000 * ($t - $a{$i}) if exists $a{$i} }
+		@d = sort { $a <=> $b } @d; printf "# hop %s: %d events, median %.0f ms\n", $l, scalar @d, @d ? $d[$#d / 2] : 0' \
+		"$1" <(psql -XAtq -F' ' -d "$2" -c "$3") <(psql -XAtq -F' ' -d "$4" -c "$5") >&2 || true
+}
+ob() { echo "SELECT id, extract(epoch FROM $2) FROM outbox WHERE type = '$1'"; }
+ib() { echo "SELECT event_id, extract(epoch FROM processed_at) FROM inbox WHERE type = '$1'"; }
+hop 'order.created written -> sent' "$SOUK_ORDERS_DB" "$(ob order.created created_at)" "$SOUK_ORDERS_DB" "$(ob order.created sent_at)"
+hop 'order.created sent -> inventory takes it' "$SOUK_ORDERS_DB" "$(ob order.created sent_at)" "$SOUK_INVENTORY_DB" "$(ib order.created)"
+hop 'inventory.reserved written -> sent' "$SOUK_INVENTORY_DB" "$(ob inventory.reserved created_at)" "$SOUK_INVENTORY_DB" "$(ob inventory.reserved sent_at)"
+hop 'inventory.reserved sent -> payments takes it' "$SOUK_INVENTORY_DB" "$(ob inventory.reserved sent_at)" "$SOUK_PAYMENTS_DB" "$(ib inventory.reserved)"
+hop 'inventory.reserved sent -> orders takes it' "$SOUK_INVENTORY_DB" "$(ob inventory.reserved sent_at)" "$SOUK_ORDERS_DB" "$(ib inventory.reserved)"
+hop 'payment.succeeded written -> sent' "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded created_at)" "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded sent_at)"
+hop 'payment.succeeded sent -> orders takes it' "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded sent_at)" "$SOUK_ORDERS_DB" "$(ib payment.succeeded)"
 echo "loadavg $load_start $(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_OUT"
 echo "date $(date -u +%Y-%m-%d)" >>"$BENCH_OUT"
 report >"$MD"

@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,6 +449,42 @@ db_ping(struct db *db)
     struct db_call c = {-1, "SELECT 1", 0, NULL, NULL, NULL};
 
     return db_run(db, &c);
+}
+
+/* Take every notification libpq has queued; 1 when there was one. */
+static int
+notifies_drain(struct db *db)
+{
+    PGnotify *n;
+    int       got = 0;
+
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        PQfreemem(n);
+        got = 1;
+    }
+    return got;
+}
+
+int
+db_wait_notify(struct db *db, int ms)
+{
+    struct pollfd pfd;
+
+    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK || db->in_tx)
+        return -1;
+    /* Ones that came with the results of earlier calls wait in libpq. */
+    if (notifies_drain(db))
+        return 1;
+    pfd.fd = PQsocket(db->conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (pfd.fd < 0)
+        return -1;
+    if (poll(&pfd, 1, ms) <= 0)
+        return 0;
+    if (!PQconsumeInput(db->conn))
+        return -1; /* lost: the next call reconnects */
+    return notifies_drain(db);
 }
 
 int64_t

@@ -70,6 +70,13 @@ void           db_rollback(struct db *db);
 
 /* ERR_OK when the server answers and every statement is prepared (/ready). */
 MUST_CHECK int db_ping(struct db *db);
+/* Wait up to ms for a notification (NOTIFY) on a channel this connection
+ * LISTENs to (LISTEN is plain SQL: db_exec_sql; a reconnect forgets it, so
+ * a caller that waits repeatedly says LISTEN again each time it runs SQL).
+ * 1: one or more came (all are consumed, including ones that arrived with
+ * earlier results); 0: none within ms; -1: no usable connection (the caller
+ * sleeps instead; its next call reconnects). Not inside a transaction. */
+int db_wait_notify(struct db *db, int ms);
 /* Rows changed by the last db_exec/db_exec_sql call (INSERT/UPDATE/DELETE). */
 int64_t db_affected(const struct db *db);
 

@@ -42,9 +42,12 @@ struct metric mq_dead_lettered = {.name = "souk_events_dead_lettered_total",
  * never become visible below one already published. The lock is held only
  * from the insert to the commit of a short write transaction. */
 #define OUTBOX_LOCK "7599321707"
-static const char outbox_put_sql[] = "WITH l AS (SELECT pg_advisory_xact_lock(" OUTBOX_LOCK ")) "
+/* The NOTIFY wakes the relay when this transaction commits (mq_relay.c);
+ * several in one transaction are folded into one. */
+static const char outbox_put_sql[] = "WITH l AS (SELECT pg_advisory_xact_lock(" OUTBOX_LOCK ")), "
+                                     "n AS (SELECT pg_notify('" OUTBOX_CHANNEL "', '')) "
                                      "INSERT INTO outbox (id, type, aggregate_id, envelope) "
-                                     "SELECT $1::uuid, $2, $3::bigint, $4 FROM l";
+                                     "SELECT $1::uuid, $2, $3::bigint, $4 FROM l, n";
 
 int
 mq_reply_ok(amqp_rpc_reply_t reply, const char *what)

@@ -83,6 +83,7 @@ struct mq_config {
     int         outbox_paused; /* CFG_BOOL */
     int64_t     max_attempts, retry_delay_ms;
     int64_t     inbox_retain_s; /* inbox rows kept this long (raised to the retry window) */
+    int64_t     outbox_poll_ms; /* the relay's poll when no NOTIFY wakes it; 0 = 50 */
 };
 
 #define MQ_CFG_ROWS(st, f)                                                                         \
@@ -95,7 +96,9 @@ struct mq_config {
         CFG_INT_ROW("SOUK_MQ_RETRY_DELAY_MS", st, f.retry_delay_ms, "1000", 1, 3600000,            \
                     "first retry delay, doubled per attempt"),                                     \
         CFG_INT_ROW("SOUK_MQ_INBOX_RETAIN_S", st, f.inbox_retain_s, "604800", 3600, 315360000,     \
-                    "inbox rows (duplicate detection) kept this long")
+                    "inbox rows (duplicate detection) kept this long"),                            \
+        CFG_INT_ROW("SOUK_OUTBOX_POLL_MS", st, f.outbox_poll_ms, "50", 1, 60000,                   \
+                    "relay poll when no commit NOTIFYs it (rows written outside mq_outbox_put)")
 
 struct mq_spec {
     const char               *service;   /* queue name and log tag: "search" */

@@ -26,6 +26,8 @@
 #define MQ_H_DELIVERIES  "x-delivery-count" /* set by quorum queues on a redelivery */
 #define MQ_QUEUE_NAME    200                /* bytes for "<service>.retry" and friends */
 #define MQ_MAX_CONSUMERS 64                 /* consumer threads per process at most */
+/* NOTIFY channel: an outbox row was committed (mq_outbox_put -> the relay) */
+#define OUTBOX_CHANNEL "souk_outbox"
 /* ms: a publish and its confirm may take this long, unless the broker said
  * connection.blocked (then: until it unblocks); after mq_stop, MQ_STOP_GRACE. */
 #define MQ_PUBLISH_TIMEOUT 10000

@@ -5,6 +5,11 @@
  * database outage only delays it: rows stay unsent and are published, in
  * order, once both answer again. A crash between publish and mark means the
  * batch is published twice; consumers drop the copies through their inbox.
+ * It does not wait for its poll interval when there is work: mq_outbox_put
+ * NOTIFYs OUTBOX_CHANNEL, which PostgreSQL delivers when the writing
+ * transaction commits (never for a rollback, from any thread or replica), and
+ * the relay LISTENs and sleeps on its connection's socket. The poll interval
+ * stays as the fallback (a reconnect forgets the LISTEN until the next pass).
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,15 +22,17 @@
 #include "mq_int.h"
 
 #define RELAY_BATCH   200
-#define RELAY_IDLE_MS 50   /* poll interval when the outbox is empty */
+#define RELAY_IDLE_MS 50   /* poll interval when no NOTIFY came (SOUK_OUTBOX_POLL_MS) */
 #define STATS_EVERY   1.0  /* s between backlog gauge refreshes */
 #define PRUNE_EVERY   60.0 /* s between deletes of old sent rows */
 
 /* Only one relay per database publishes (several replicas of a service may
  * run): the holder of this session advisory lock. The EXISTS test keeps the
- * lock count at one instead of stacking a new hold per loop. */
+ * lock count at one instead of stacking a new hold per loop. LISTEN first:
+ * a no-op when already listening, and renewed after a reconnect. */
 static const char leader_sql[] =
-    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+    "LISTEN " OUTBOX_CHANNEL
+    "; SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
     "AND classid = 1936684395 AND objid = 1 AND objsubid = 2 AND granted "
     "AND pid = pg_backend_pid()) THEN true ELSE pg_try_advisory_lock(1936684395, 1) END";
 static const char batch_sql[] = "SELECT seq, id, type, envelope FROM outbox "
@@ -207,6 +214,24 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
     return rc;
 }
 
+/* Wait up to ms for a commit's NOTIFY, in slices so that mq_stop is seen
+ * within 100 ms; without a connection to wait on, just sleep. */
+static void
+relay_idle(struct mq *mq, struct db *db, int ms)
+{
+    while (ms > 0 && !atomic_load(&mq->stop)) {
+        int slice = ms < 100 ? ms : 100, got = db_wait_notify(db, slice);
+
+        if (got > 0)
+            return;
+        if (got < 0) {
+            mq_sleep(mq, ms);
+            return;
+        }
+        ms -= slice;
+    }
+}
+
 void *
 mq_relay_main(void *arg)
 {
@@ -215,6 +240,7 @@ mq_relay_main(void *arg)
     struct mq_conn *mc = &mq->relay_conn;
     struct relay    st = {0, 0, 0, 0};
     int             backoff = 100, rc, down = 0;
+    int idle = mq->spec.cfg.outbox_poll_ms > 0 ? (int)mq->spec.cfg.outbox_poll_ms : RELAY_IDLE_MS;
 
     while (!atomic_load(&mq->stop)) {
         struct arena *a = arena_create();
@@ -235,7 +261,7 @@ mq_relay_main(void *arg)
         down = 0;
         backoff = 100;
         if (!st.busy)
-            mq_sleep(mq, RELAY_IDLE_MS);
+            relay_idle(mq, db, idle); /* a commit with outbox rows wakes it */
     }
     mq_conn_close(mc);
     db_free(db);

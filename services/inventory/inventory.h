@@ -20,9 +20,10 @@
 #include "service.h"
 
 struct inventory_config {
-    struct service_config svc;      /* SOUK_LISTEN, SOUK_INVENTORY_DB, SOUK_AMQP_URL, ... */
-    int64_t               hold_s;   /* SOUK_INVENTORY_HOLD_S: a hold's time to live */
-    int64_t               sweep_ms; /* SOUK_INVENTORY_SWEEP_MS: between sweeper rounds */
+    struct service_config svc;       /* SOUK_LISTEN, SOUK_INVENTORY_DB, SOUK_AMQP_URL, ... */
+    int64_t               hold_s;    /* SOUK_INVENTORY_HOLD_S: a hold's time to live */
+    int64_t               sweep_ms;  /* SOUK_INVENTORY_SWEEP_MS: between sweeper rounds */
+    int64_t               consumers; /* SOUK_INVENTORY_CONSUMERS: consumer threads */
 };
 
 extern struct inventory_config inventory_cfg; /* read-only after main() */

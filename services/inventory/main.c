@@ -19,6 +19,9 @@ static const struct cfg_var inventory_vars[] = {
                 "(longer than SOUK_ORDERS_DEADLINE_S)"),
     CFG_INT_ROW("SOUK_INVENTORY_SWEEP_MS", CFG, sweep_ms, "1000", 10, 600000,
                 "ms between rounds of the hold sweeper"),
+    CFG_INT_ROW("SOUK_INVENTORY_CONSUMERS", CFG, consumers, "4", 1, 64,
+                "consumer threads: saga events applied at once (an order's events are "
+                "serialised by an advisory lock, stock rows locked in product id order)"),
     {NULL},
 };
 #undef CFG
@@ -68,6 +71,7 @@ main(int argc, char **argv)
         .consumers = inventory_consumers,
         .routes = inventory_routes,
         .checks = inventory_checks,
+        .consumer_threads = &inventory_cfg.consumers,
         .setup = setup,
         .sweeps = inventory_sweeps,
     });

@@ -27,6 +27,8 @@ static const struct cfg_var orders_vars[] = {
                 "how often the deadline sweeper looks for overdue orders"),
     CFG_INT_ROW("SOUK_ORDERS_WAITERS", CFG, waiters, "64", 1, 256,
                 "handler threads when SOUK_WORKERS is 0: each waiting v1 checkout holds one"),
+    CFG_INT_ROW("SOUK_ORDERS_CONSUMERS", CFG, consumers, "4", 1, 64,
+                "consumer threads: saga events applied at once (moves lock the order's row)"),
     {NULL},
 };
 #undef CFG
@@ -94,5 +96,6 @@ main(int argc, char **argv)
         .thread_new = cart_thread_new,
         .thread_free = cart_thread_free,
         .sweeps = orders_sweeps,
+        .consumer_threads = &orders_cfg.consumers,
     });
 }

@@ -29,6 +29,7 @@ struct orders_config {
     int64_t               deadline_s;   /* a pending order is cancelled after this */
     int64_t               sweep_ms;     /* the deadline sweeper's period */
     int64_t               waiters;      /* handler threads when SOUK_WORKERS is 0 */
+    int64_t               consumers;    /* SOUK_ORDERS_CONSUMERS: consumer threads */
 };
 
 extern struct orders_config orders_cfg; /* read-only after main() */

@@ -32,7 +32,8 @@ my $cart = fresh_service('cart', SOUK_AMQP_URL => $vhost, SOUK_REDIS_URL => $red
     SOUK_CATALOG_URL => $cat->url, SOUK_JWT_SECRET => $SECRET);
 my $ord = fresh_service('orders', SOUK_AMQP_URL => $vhost, SOUK_CART_URL => $cart->url,
     SOUK_JWT_SECRET => $SECRET, SOUK_ORDERS_SYNC_WAIT_MS => $WAIT_MS,
-    SOUK_ORDERS_DEADLINE_S => $DEADLINE_S, SOUK_ORDERS_SWEEP_MS => 200, SOUK_WORKERS => 16);
+    SOUK_ORDERS_DEADLINE_S => $DEADLINE_S, SOUK_ORDERS_SWEEP_MS => 200, SOUK_WORKERS => 16,
+    SOUK_ORDERS_CONSUMERS => 4);
 my ($odb, $cdb) = ($ord->{db}{db}, $cat->{db}{db});
 sub osql { pg_sql($odb, $_[0]) }
 sub osql1 { osql($_[0])->[0][0] }
@@ -417,6 +418,45 @@ ok(wait_until('duplicates', sub { osql1("SELECT count(*) FROM inbox WHERE event_
 is(v2($ro)->{json}{status}, 'CONFIRMED', 'duplicates: still CONFIRMED');
 is(osql1("SELECT count(*) FROM outbox WHERE type = 'order.confirmed' AND aggregate_id = $ro"), 1,
     'duplicates: one order.confirmed');
+
+# --- racing outcomes on four consumer threads: each order moves once ---------------------
+# payment.succeeded, payment.failed and inventory.rejected for each of five pending orders,
+# committed together, so the relay publishes them in one batch and the threads take them at once.
+ok(wait_until('the cart to empty', sub { cart_lines(13) == 0 }, 10), 'race: cart of 13 empty');
+cart_add(13, $bucket, 1);
+my @race = map { api(POST => '/api/v2/orders', token => token(13),
+    json => {card_number => $OK})->{json}{id} } 1 .. 5;
+is(scalar(grep { defined } @race), 5, 'race: five pending orders');
+my @rows;
+for my $o (@race) {
+    for my $ev (['payment.succeeded', {order_id => $o, payment_id => $o, amount => {amount => 1999,
+            currency => 'EUR'}, provider_ref => "race$o", card_last4 => '4242'}],
+        ['payment.failed', {order_id => $o, reason => 'declined', attempts => 1}],
+        ['inventory.rejected', {order_id => $o, shortages => [{product_id => $bucket,
+            requested => 1, available => 0}]}]) {
+        (my $q = $JSON->encode({id => uuid(), type => $ev->[0], version => 1,
+            occurred_at => '2026-01-02T03:04:05.678Z', aggregate_id => $o, trace_id => '',
+            payload => $ev->[1]})) =~ s/'/''/g;
+        push @rows, "(gen_random_uuid(), '$ev->[0]', $o, '$q')";
+    }
+}
+csql('INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ' . join(', ', @rows));
+my $in = join(', ', @race);
+ok(wait_until('the race', sub { osql1("SELECT count(*) FROM saga_events WHERE direction = 'in'"
+    . " AND order_id IN ($in)") >= 15 }, 20), 'race: all 15 events consumed');
+my %announce = (CONFIRMED => 'order.confirmed', REJECTED => 'order.rejected',
+    CANCELLED => 'order.cancelled');
+for my $o (@race) {
+    my $st = v2($o)->{json}{status};
+    ok($announce{$st}, "race: order $o terminal ($st)");
+    is(osql1("SELECT count(*) FROM outbox WHERE aggregate_id = $o AND type IN"
+        . " ('order.confirmed', 'order.rejected', 'order.cancelled')"), 1, "race: order $o announced once");
+    is(osql1("SELECT type FROM outbox WHERE aggregate_id = $o AND type LIKE 'order.%'"
+        . " AND type <> 'order.created'") // '', $announce{$st} // '?', "race: order $o announced as $st");
+    # (none, if the deadline sweeper was first on a slow machine: then all three are ignored)
+    cmp_ok(osql1("SELECT count(*) FROM saga_events WHERE order_id = $o AND direction = 'in'"
+        . " AND note <> 'ignored'"), '<=', 1, "race: order $o: at most one event moved it");
+}
 
 # --- the saga tracker is admin-only ----------------------------------------------------------
 is_problem(api(GET => '/api/v2/admin/sagas', token => token(11)), 403, 'forbidden',
