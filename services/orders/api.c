@@ -122,7 +122,7 @@ checkout_inputs(struct req *r, struct checkout *c, struct address *ship)
         return req_fail(r, rc, "the cart service did not answer, nothing was ordered");
     }
     /* this state of the cart is an order already (a repeat before the cart
-     * service emptied it): what the monolith's emptied cart answered */
+     * service emptied it): ERR_DUPLICATE, answered by checkout_lost */
     if (rc == ERR_OK)
         rc = store_cart_taken(service_work(r), c);
     if (rc == ERR_CART_EMPTY)
@@ -138,9 +138,10 @@ checkout_inputs(struct req *r, struct checkout *c, struct address *ship)
     return rc;
 }
 
-/* A concurrent checkout won the insert: one with this key (answer as its
- * replay) or one of the same cart version (409 cart-empty, as the
- * monolith's second checkout found the cart emptied by the first). */
+/* Another checkout placed an order first (it won the insert, or committed
+ * while this one read the cart): one with this key (answer as its replay)
+ * or one of the same cart version (409 cart-empty, as the monolith's second
+ * checkout found the cart emptied by the first). */
 static int
 checkout_lost(struct req *r, const struct checkout *c, struct order **o, int *replayed)
 {
@@ -153,8 +154,8 @@ checkout_lost(struct req *r, const struct checkout *c, struct order **o, int *re
             return rc;
     }
     rc = store_cart_taken(service_work(r), c);
-    if (rc == ERR_CART_EMPTY)
-        return req_fail(r, rc, CART_EMPTY_DETAIL);
+    if (rc == ERR_DUPLICATE)
+        return req_fail(r, ERR_CART_EMPTY, CART_EMPTY_DETAIL);
     if (rc)
         return rc;
     return req_fail(r, ERR_BUSY, "retry"); /* the winner failed meanwhile */
@@ -191,6 +192,8 @@ api_checkout(struct req *r, struct order **o, int *replayed)
         }
     }
     rc = checkout_inputs(r, c, &ship);
+    if (rc == ERR_DUPLICATE)
+        return checkout_lost(r, c, o, replayed);
     if (rc)
         return rc;
     rc = card_tokenize(c->card_number, c->token);

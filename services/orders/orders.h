@@ -142,7 +142,7 @@ extern const struct db_stmt orders_stmts[];
 /* The order with this user's key: ERR_OK and *id when the request hash
  * matches, ERR_IDEMPOTENCY_REUSED when it does not, ERR_NOT_FOUND. */
 MUST_CHECK int store_key_find(struct work *w, const struct checkout *c, int64_t *id);
-/* ERR_CART_EMPTY when a PENDING or CONFIRMED order of the user was placed
+/* ERR_DUPLICATE when a PENDING or CONFIRMED order of the user was placed
  * from this very state of the cart (c->cart_version), else ERR_OK. */
 MUST_CHECK int store_cart_taken(struct work *w, const struct checkout *c);
 /* ERR_OK when the customer replica knows the user; ERR_UNPROCESSABLE when it

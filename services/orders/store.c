@@ -226,7 +226,7 @@ store_cart_taken(struct work *w, const struct checkout *c)
                  (const char *const[]){i64(w, c->user_id), c->cart_version}, &rs);
     if (rc)
         return rc;
-    return rs->nrows > 0 ? ERR_CART_EMPTY : ERR_OK;
+    return rs->nrows > 0 ? ERR_DUPLICATE : ERR_OK;
 }
 
 int

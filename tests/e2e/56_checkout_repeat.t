@@ -7,7 +7,8 @@
 #
 #   sequential      201, then at once (order.confirmed not yet applied, or applied) 409
 #                   cart-empty, with or without another Idempotency-Key
-#   concurrent      6 checkouts of one cart at once: one 201, five 409 cart-empty
+#   concurrent      6 checkouts of one cart at once: one 201, five 409 cart-empty; 4 with one
+#                   Idempotency-Key: one 201, three replays of that order (never cart-empty)
 #   failed first    a declined checkout frees the cart's state: the retry is 201
 #   after           one order and one authorisation + capture per round; the cart changed
 #                   after an order checks out again; soukctl check orders: no violation
@@ -19,7 +20,7 @@ use Souk::Test;
 use Souk::Saga qw(CARD_OK CARD_DECLINED);
 
 my $s = Souk::Saga->start(env => {orders => {SOUK_ORDERS_WAITERS => 16}});
-my ($ann, $bob, $cy) = @{$s->buyers(3)};
+my ($ann, $bob, $cy, $di) = @{$s->buyers(4)};
 my $p = $s->product(price => 700, stock => 50);
 
 my @bad;
@@ -86,6 +87,24 @@ settled($bob, 'concurrent');
 is(live_orders($bob), 1, 'concurrent: one order');
 ok(wait_until('one capture', sub { charges($bob) eq '1/1' }, 20), 'concurrent: one charge')
     or diag('authorised/captured: ' . charges($bob));
+
+# the same Idempotency-Key at once: a repeat that finds the cart's state taken by its own
+# key's order is that order's replay, not cart-empty
+$s->cart_add($di, $p->{id}, 1);
+my $key = "conc-$$";
+$got = $s->parallel(4, [1 .. 4], sub {
+    my ($ua) = @_;
+    my $r = $ua->request(POST => $s->url . '/api/v1/orders', {headers => {
+        Authorization => "Bearer $di->{token}", 'Content-Type' => 'application/json',
+        'Idempotency-Key' => $key}, content => '{"card_number":"' . CARD_OK . '"}'});
+    my ($id) = $r->{content} =~ /^\{"id":(\d+)/;
+    return {status => $r->{status}, id => $id // 0};
+}, timeout => 60);
+is_deeply([sort map { $_ ? $_->{status} : 0 } @$got], [200, 200, 200, 201],
+    'one key, at once: one 201, three 200') or diag(explain($got));
+is(scalar(keys %{{map { ($_ ? $_->{id} : 0) => 1 } @$got}}), 1, 'one key, at once: one order id');
+settled($di, 'one key');
+is(live_orders($di), 1, 'one key: one order');
 
 # --- a failed checkout frees the cart's state ------------------------------------------------
 $s->cart_add($cy, $p->{id}, 1);
