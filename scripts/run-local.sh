@@ -45,6 +45,7 @@ export SOUK_CART_DB=${SOUK_CART_DB:-postgresql://cart:souk-dev@127.0.0.1:$PG_POR
 export SOUK_ORDERS_DB=${SOUK_ORDERS_DB:-postgresql://orders:souk-dev@127.0.0.1:$PG_PORT/orders}
 export SOUK_INVENTORY_DB=${SOUK_INVENTORY_DB:-postgresql://inventory:souk-dev@127.0.0.1:$PG_PORT/inventory}
 export SOUK_PAYMENTS_DB=${SOUK_PAYMENTS_DB:-postgresql://payments:souk-dev@127.0.0.1:$PG_PORT/payments}
+export SOUK_MIGRATE_DB=${SOUK_MIGRATE_DB:-postgresql://migrate:souk-dev@127.0.0.1:$PG_PORT/migrate}
 export SOUK_REDIS_URL=${SOUK_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 export SOUK_AMQP_URL=${SOUK_AMQP_URL:-amqp://souk:${SOUK_RABBIT_PASSWORD:-souk-dev}@127.0.0.1:$RABBIT_PORT/%2f}
 export SOUK_JWT_SECRET=${SOUK_JWT_SECRET:-souk-dev-secret-change-me}

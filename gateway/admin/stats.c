@@ -185,6 +185,22 @@ render_field(struct buf *b, const char *name, const char *help, int routes, size
                            (_Atomic uint64_t *)((char *)s + off), memory_order_relaxed));
 }
 
+/* A per-route field hold.c keeps in milliseconds, rendered in seconds (the
+ * Prometheus base unit: promtool refuses *_milliseconds). */
+static void
+render_ms_as_seconds(struct buf *b, const char *name, size_t off)
+{
+    struct gw_stat *s;
+    uint64_t        ms;
+
+    for (s = stats_head; s != NULL; s = s->next)
+        if (s->is_route) {
+            ms = atomic_load_explicit((_Atomic uint64_t *)((char *)s + off), memory_order_relaxed);
+            buf_printf(b, "%s{%s} %llu.%03llu\n", name, s->labels, (unsigned long long)(ms / 1000),
+                       (unsigned long long)(ms % 1000));
+        }
+}
+
 /* hold.c's counters (the gauges of the current holds are hold_render's). */
 static void
 render_holds(struct buf *b)
@@ -199,11 +215,12 @@ render_holds(struct buf *b)
                  offsetof(struct gw_stat, hold_refused), ",result=\"refused\"");
     render_field(b, "souk_gateway_holds_total", "Holds ended, by route.", 1,
                  offsetof(struct gw_stat, holds), NULL);
-    render_field(b, "souk_gateway_hold_milliseconds_total", "Time writes were held, by route.", 1,
-                 offsetof(struct gw_stat, hold_ms_total), NULL);
-    family(b, "souk_gateway_hold_last_milliseconds", "gauge", "How long the last hold lasted.");
-    render_field(b, "souk_gateway_hold_last_milliseconds", NULL, 1,
-                 offsetof(struct gw_stat, hold_ms_last), NULL);
+    family(b, "souk_gateway_hold_seconds_total", "counter", "Time writes were held, by route.");
+    render_ms_as_seconds(b, "souk_gateway_hold_seconds_total",
+                         offsetof(struct gw_stat, hold_ms_total));
+    family(b, "souk_gateway_hold_last_seconds", "gauge", "How long the last hold lasted.");
+    render_ms_as_seconds(b, "souk_gateway_hold_last_seconds",
+                         offsetof(struct gw_stat, hold_ms_last));
     family(b, "souk_gateway_held", "gauge", "Writes waiting for a hold to end, by route.");
     for (s = stats_head; s != NULL; s = s->next)
         if (s->is_route)

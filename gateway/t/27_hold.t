@@ -96,7 +96,7 @@ sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->
     my $m = $gw->admin(GET => '/metrics')->{body};
     like($m, qr/^souk_gateway_hold_writes_total\{route="w",result="released"\} 6$/m, '/metrics: 6 released (the pipelined 2nd and 3rd came after)');
     like($m, qr/^souk_gateway_holds_total\{route="w"\} 1$/m, '/metrics: one hold ended');
-    like($m, qr/^souk_gateway_hold_last_milliseconds\{route="w"\} \d+$/m, '/metrics: its duration');
+    like($m, qr/^souk_gateway_hold_last_seconds\{route="w"\} \d+\.\d{3}$/m, '/metrics: its duration');
     like($m, qr/^souk_gateway_hold_active\{route="w"\} 0$/m, '/metrics: no longer active');
     patch('w', mode => 'legacy');
 }

@@ -72,9 +72,12 @@ struct map_domain {
      * copied, leaves the same rows. ERR_OK, or a code from db.h (the
      * transaction is rolled back and retried or the sync stops). */
     int (*apply)(struct work *w, const struct cdc_change *c);
-    const struct map_copy   *copy;        /* backfill steps, in order */
-    const char              *copy_finish; /* service, after the copy (aggregates; not sequences) */
-    const char              *copy_nonempty; /* service: one boolean, true when it has data */
+    const struct map_copy *copy;          /* backfill steps, in order */
+    const char            *copy_finish;   /* service, after the copy (aggregates; not sequences) */
+    const char            *copy_nonempty; /* service: one boolean, true when it has data */
+    /* What copy_nonempty finds ("stock"), for "inventory already has stock";
+     * NULL when that is the main copy step's what (backfill.c main_what). */
+    const char              *copy_holds;
     const struct map_verify *verify;
     /* Service tables whose column id a sequence allocates, named alike on
      * both sides: the backfill moves them to the identity scheme

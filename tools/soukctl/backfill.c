@@ -2,11 +2,10 @@
  * backfill.c - `soukctl backfill reviews|catalog|users|orders|inventory|payments`:
  * one copy loop for every target (backfill.h), driven by its mapping's copy
  * steps (migrate/map for a live-migrated domain, backfill_<svc>.c for a
- * service that is only backfilled so far). Everything is read from one snapshot of the monolith, each
- * step in keyset pages of --batch rows, each page one statement on the
- * service's database; then the domain's finishing statement (aggregates) and
- * the identity scheme's sequences. Writes no outbox rows: a backfill is not
- * news to other services.
+ * service that is only backfilled so far). Everything is read from one snapshot of the monolith,
+ * each step in keyset pages of --batch rows, each page one statement on the service's database;
+ * then the domain's finishing statement (aggregates) and the identity scheme's sequences. Writes no
+ * outbox rows: a backfill is not news to other services.
  */
 #include <assert.h>
 #include <getopt.h>
@@ -35,6 +34,11 @@ static const char backfill_usage[] =
     "            (SOUK_USERS_DB)\n"
     "  reviews   reviews as documents, the per-product ratings (count, sum), and the\n"
     "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
+    "  orders    orders with their lines and payment, and the product-price and\n"
+    "            customer-address replicas events would fill (SOUK_ORDERS_DB)\n"
+    "  inventory every product's stock as received and on hand (SOUK_INVENTORY_DB)\n"
+    "  payments  payments (APPROVED as CAPTURED) and the simulated provider's record\n"
+    "            of those charges (SOUK_PAYMENTS_DB)\n"
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
@@ -205,13 +209,16 @@ backfill_open(struct ctl *ctl, struct backfill *b)
     return ERR_OK;
 }
 
-/* What the domain is a store of: its copy step named like it, else the last
- * ("catalog already has products"). */
+/* What the domain is a store of: what its emptiness check finds when it
+ * says so, else its copy step named like it, else the last ("catalog
+ * already has products"). */
 static const char *
 main_what(const struct map_domain *d)
 {
     size_t k;
 
+    if (d->copy_holds != NULL)
+        return d->copy_holds;
     for (k = 0; d->copy[k + 1].what != NULL && strcmp(d->copy[k].what, d->name) != 0; k++)
         ;
     return d->copy[k].what;

@@ -67,4 +67,6 @@ const struct map_domain backfill_inventory = {
     .copy = inventory_tables,
     .copy_finish = "ANALYZE stock, reservations, reservation_lines",
     .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM stock)",
+    /* It copies products but holds their stock: "already has stock". */
+    .copy_holds = "stock",
 };

@@ -14,7 +14,7 @@ use Souk::Test;
 use Souk::Shop;
 use CatalogTest qw(mint);
 
-my $c = CatalogTest->start;
+my $c = CatalogTest->start->ids_like_monolith;    # the same ids as the monolith's for the same writes
 my $m = Souk::Shop->start('catalog_v1');    # the legacy answers to compare with
 my $madmin = $m->admin;
 my $JSON = JSON::PP->new->utf8->canonical;

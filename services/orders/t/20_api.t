@@ -57,6 +57,20 @@ sub cart_add {
         'Bearer ' . token($user)}, json => {product_id => $pid, quantity => $qty}});
     die "cart add: $res->{status} $res->{body}\n" unless $res->{status} == 200;
 }
+sub cart_lines {
+    my $res = http(GET => $cart->url . '/api/v1/cart',
+        {headers => {Authorization => 'Bearer ' . token($_[0])}});
+    return $res->{status} == 200 ? scalar @{$res->{json}{items}} : -1;
+}
+# The cart's consumer takes a CONFIRMED order's lines out of the cart, asynchronously. A test
+# that checks out again for that user waits until they are gone (so the consumer cannot take
+# the refill instead) and then fills the cart again.
+sub refill_after_confirmed {
+    my ($user, $what, @lines) = @_;
+    ok(wait_until("user ${user}'s cart to empty", sub { cart_lines($user) == 0 }, 10),
+        "order.confirmed ($what): user ${user}'s cart is emptied");
+    cart_add($user, @$_) for @lines;
+}
 
 # --- events written into the catalog's outbox ----------------------------------------------
 sub uuid { osql1('SELECT gen_random_uuid()') }
@@ -224,15 +238,7 @@ cart_add(12, $anvil, 1);
 is_problem(checkout(12, $OK), 422, 'unprocessable', 'no address: 422');
 
 # --- the cart empties on order.confirmed (cart's own consumer), so fill it again -----------
-sub cart_lines {
-    my $res = http(GET => $cart->url . '/api/v1/cart',
-        {headers => {Authorization => 'Bearer ' . token($_[0])}});
-    return $res->{status} == 200 ? scalar @{$res->{json}{items}} : -1;
-}
-ok(wait_until('the cart to empty', sub { cart_lines(11) == 0 }, 10),
-    'order.confirmed: the cart is emptied');
-cart_add(11, $bucket, 1);
-cart_add(11, $anvil, 2);
+refill_after_confirmed(11, 'the first order', [$bucket, 1], [$anvil, 2]);
 
 # --- out of stock, declined, provider down: kept for audit, not v1 orders ------------------
 stock({$bucket => 0});
@@ -306,6 +312,7 @@ is_deeply([map { $_->{json}{id} } @r], [($r[0]{json}{id}) x 3], 'idempotent: one
 is_problem(checkout(11, '5555555555554444', 'Idempotency-Key' => $key), 422,
     'idempotency-key-reused', 'idempotent: the same key with another card is 422');
 is(osql1("SELECT count(*) FROM orders WHERE idempotency_key = '$key'"), 1, 'idempotent: one row');
+refill_after_confirmed(11, 'the keyed order', [$anvil, 1]);
 
 my $k2 = "fail-$$";
 is_problem(checkout(11, $DOWN, 'Idempotency-Key' => $k2), 503, 'payment-unavailable',
@@ -314,6 +321,7 @@ is_problem(checkout(11, $DOWN, 'Idempotency-Key' => $k2), 503, 'payment-unavaila
     'idempotent: the retry really tries again');
 $res = checkout(11, $OK, 'Idempotency-Key' => $k2);
 is($res->{status}, 201, 'idempotent: after a failure the key can succeed');
+refill_after_confirmed(11, 'the order after a failure', [$anvil, 1]);
 
 my $ck = "conc-$$";
 my @kids;
@@ -366,6 +374,7 @@ ok(wait_until('late confirmation', sub { v2($pid13)->{json}{status} eq 'CONFIRME
     'silent saga: the later outcome shows in v2');
 is(api(GET => "/api/v1/orders/$pid13", token => token(13))->{json}{payment}{status}, 'APPROVED',
     'silent saga: and in v1');
+refill_after_confirmed(13, 'the late confirmation', [$anvil, 1]);
 
 # --- v2 checkout, the deadline sweeper, late and reordered events --------------------------
 $res = api(POST => '/api/v2/orders', token => token(13), json => {card_number => $OK});

@@ -34,9 +34,17 @@ is(osql1('SELECT count(*) FROM customers_replica WHERE line1 IS NOT NULL AND add
 is(osql1('SELECT sum(total_minor) FROM audit_orders'), mono1('SELECT SUM(total_minor) FROM orders'),
     'audit_orders: the same money');
 is(osql1('SELECT count(*) FROM outbox'), 0, 'no events written');
+# The identity scheme (migrate/map/README.md): the service's next id is even, steps by 2 and is
+# above every id the monolith allocated or reserved (its rows and its auto-increment counter).
 my $seq = osql1("SELECT pg_get_serial_sequence('orders', 'id')");
-ok(osql1("SELECT last_value FROM $seq") >= mono1('SELECT MAX(id) FROM orders'),
-    'the id sequence is past the largest id');
+my ($next, $step) = @{osql("SELECT CASE WHEN s.is_called THEN s.last_value + p.seqincrement "
+    . "ELSE s.last_value END, p.seqincrement FROM $seq s, pg_sequence p "
+    . "WHERE p.seqrelid = '$seq'::regclass")->[0]};
+my $floor = mono1(q{SELECT GREATEST(MAX(id), (SELECT AUTO_INCREMENT - 1 FROM
+    information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'))
+    FROM orders});
+ok($next % 2 == 0 && $step == 2 && $next > $floor,
+    "the id sequence: next id $next even, step $step, above the monolith's $floor");
 
 my $before = osql('SELECT id, status, total_minor FROM orders ORDER BY id');
 ($rc, $out, $err) = soukctl(\%env, qw(backfill orders --if-empty));

@@ -46,8 +46,16 @@ is_deeply(pg_sql($db, q{SELECT sum(authorized), sum(captured), sum(refunded), su
 is(pg_sql($db, q{SELECT count(*) FROM audit_payments a JOIN payments p ON p.id = a.payment_id
     JOIN audit_provider v ON v.idempotency_key = p.idempotency_key AND v.order_id = a.order_id})->[0][0],
     $n, 'each payment matches its provider row by key and order');
-is(pg_sql($db, q{SELECT last_value FROM pg_sequences WHERE sequencename = 'payments_id_seq'})->[0][0],
-    mono('SELECT MAX(id) FROM payments')->[0][0], 'the id sequence is at the largest id');
+# The identity scheme (migrate/map/README.md): the service's next id is even, steps by 2 and is
+# above every id the monolith allocated or reserved (its rows and its auto-increment counter).
+my ($next, $step) = @{pg_sql($db, q{SELECT CASE WHEN s.is_called THEN s.last_value + p.seqincrement
+    ELSE s.last_value END, p.seqincrement FROM payments_id_seq s, pg_sequence p
+    WHERE p.seqrelid = 'payments_id_seq'::regclass})->[0]};
+my ($floor) = @{mono(q{SELECT GREATEST(MAX(id), (SELECT AUTO_INCREMENT - 1 FROM
+    information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'payments'))
+    FROM payments})->[0]};
+ok($next % 2 == 0 && $step == 2 && $next > $floor,
+    "the id sequence: next id $next even, step $step, above the monolith's $floor");
 is(pg_sql($db, 'SELECT count(*) FROM outbox')->[0][0], 0, 'no events written');
 unlike(join(' ', map { join ' ', map { $_ // '' } @$_ } @{pg_sql($db,
     'SELECT p::text FROM payments p UNION ALL SELECT c::text FROM provider.charges c')}),

@@ -15,6 +15,7 @@ use Souk::Shop;
 use SearchTest;
 
 my $t = SearchTest->start;
+$t->catalog->ids_like_monolith;    # the same ids as the monolith's for the same writes
 my $m = Souk::Shop->start('search_v1');    # the legacy search, fed the same products
 my $madmin = $m->admin;
 
