@@ -65,8 +65,7 @@ is_deeply(inv('SELECT product_id, received, on_hand, sold FROM stock ORDER BY pr
     'and counts no sale twice');
 ($rc, $out) = soukctl(\%env, qw(backfill inventory --if-empty));
 is($rc, 0, '--if-empty exits 0');
-# (backfill.c names the domain's last copy step when none is named like the domain)
-like($out, qr/^inventory already has sales; nothing to do$/m, '--if-empty: nothing to do');
+like($out, qr/^inventory already has stock; nothing to do$/m, '--if-empty: nothing to do');
 
 # The service on the backfilled database.
 my $svc = spawn_service('inventory', SOUK_INVENTORY_DB => $inv->{dsn},
