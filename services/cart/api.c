@@ -149,6 +149,10 @@ reply_cart(struct req *r, const struct cart *c)
     for (i = 0; i < c->n; i++)
         json_array_append_new(lines, line_encode(&c->lines[i]));
     cart_total(c, &total, &items);
+    /* this state of the cart, for orders (one live order per state) and for
+     * any client's caches; the v1 JSON stays as it was */
+    if (c->rev != NULL)
+        req_set_header(r, "ETag", arena_printf(r->arena, "\"%s\"", c->rev));
     return req_reply(r, 200,
                      json_pack("{s:o,s:o,s:I}", "items", lines, "total", money_encode(&total),
                                "item_count", (json_int_t)items));
@@ -168,7 +172,7 @@ int
 cart_get(struct req *r)
 {
     struct cart_ref ref;
-    struct cart     c = {NULL, 0};
+    struct cart     c = {NULL, 0, NULL};
     int             rc;
 
     rc = cart_of(r, 0, &ref);

@@ -56,7 +56,9 @@ struct cart_worker {
 #define CART_KEY_PRODUCT "souk:cart:p:" /* + product id */
 #define CART_KEY_ORDER   "souk:cart:o:" /* + order id: order.confirmed applied (a marker) */
 #define CART_KEY_MAX     64
-#define CART_ANON_ID_LEN 32 /* 128 random bits in lower-case hex */
+#define CART_FIELD_REV   "rev" /* the hash field holding the cart's revision */
+#define CART_REV_LEN     16    /* 64 random bits in lower-case hex */
+#define CART_ANON_ID_LEN 32    /* 128 random bits in lower-case hex */
 #define CART_COOKIE      "souk_cart"
 
 struct money {
@@ -84,10 +86,13 @@ struct cart_line {
     const char  *name;
 };
 
-/* Lines in the order they were added. */
+/* Lines in the order they were added. rev names this state of the cart
+ * (the ETag): every write gives it a new random value, so one state is
+ * never mistaken for another, across expiries and Redis restarts alike. */
 struct cart {
     struct cart_line *lines;
     size_t            n;
+    const char       *rev; /* NULL: a cart written before revisions, or none */
 };
 
 /* A line of a confirmed order (order.confirmed): what the cart gives up. */

@@ -7,7 +7,10 @@
  * won), so two requests on one cart never lose an update and a merge cannot
  * be applied twice.
  */
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "cart.h"
 #include "kv.h"
@@ -25,9 +28,21 @@ static const char touch_read_lua[] =
     "local h = redis.call('HGETALL', KEYS[1])\n"
     "if #h > 0 then\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-    "  for i = 1, #h, 2 do redis.call('EXPIRE', ARGV[3] .. h[i], ARGV[2]) end\n"
+    "  for i = 1, #h, 2 do\n"
+    "    if h[i] ~= '" CART_FIELD_REV "' then redis.call('EXPIRE', ARGV[3] .. h[i], ARGV[2]) end\n"
+    "  end\n"
     "end\n"
     "return h\n";
+
+/* Remove a line only if it is there; then the cart gets rev ARGV[2] (set
+ * before the line goes, so a cart emptied this way keeps its hash and TTL).
+ * KEYS[1] cart, KEYS[2] the product's set; ARGV: product id, rev. */
+static const char remove_lua[] =
+    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], '" CART_FIELD_REV "', ARGV[2])\n"
+    "redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "redis.call('SREM', KEYS[2], KEYS[1])\n"
+    "return 1\n";
 
 /* Every handler thread and the consumer thread keep their Redis handle in
  * their service state (struct cart_worker, the work's ext). */
@@ -35,6 +50,33 @@ static struct kv *
 kv_of(const struct work *w)
 {
     return ((struct cart_worker *)w->ext)->kv;
+}
+
+/* A new revision for a cart being written: random, so no state of any cart
+ * of the user, however old, has it (orders keys live orders by it). */
+static const char *
+rev_new(struct arena *a)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char     b[CART_REV_LEN / 2];
+    char             *out = arena_alloc(a, CART_REV_LEN + 1);
+    size_t            i;
+
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        /* never on Linux for 8 bytes; a clock-based value still differs */
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(out, CART_REV_LEN + 1, "%016llx",
+                 (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+        return out;
+    }
+    for (i = 0; i < sizeof(b); i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[CART_REV_LEN] = '\0';
+    return out;
 }
 
 static int
@@ -54,12 +96,18 @@ lines_decode(struct arena *a, const char *key, const struct kv_reply *rep, struc
 
     out->n = 0;
     out->lines = NULL;
+    out->rev = NULL;
     if (rep->type != KV_ARRAY || rep->n % 2 != 0) {
         log_error("redis: %s: unexpected reply type %d", key, (int)rep->type);
         return ERR_INTERNAL;
     }
     out->lines = arena_array(a, struct cart_line, rep->n / 2 + 1);
     for (i = 0; i + 1 < rep->n; i += 2) {
+        if (rep->elem[i]->type == KV_STR && rep->elem[i + 1]->type == KV_STR &&
+            strcmp(rep->elem[i]->str, CART_FIELD_REV) == 0) {
+            out->rev = rep->elem[i + 1]->str;
+            continue;
+        }
         if (rep->elem[i]->type != KV_STR || rep->elem[i + 1]->type != KV_STR ||
             str_to_i64((struct str){rep->elem[i]->str, rep->elem[i]->len}, 1, INT64_MAX, &id) ||
             cart_line_decode(rep->elem[i + 1]->str, rep->elem[i + 1]->len, id, a,
@@ -139,13 +187,14 @@ exec(struct kv *kv, struct arena *a, int *done)
     return ERR_OK;
 }
 
-/* Queued inside MULTI: the lines into ref's hash, ref into their products' sets. */
+/* Queued inside MULTI: the lines and a new revision into ref's hash, ref
+ * into their products' sets. */
 static int
 queue_lines(struct kv *kv, struct arena *a, const struct cart_ref *ref,
             const struct cart_line *lines, size_t n)
 {
-    const char **argv = arena_array(a, const char *, 2 + 2 * n);
-    size_t      *lens = arena_array(a, size_t, 2 + 2 * n);
+    const char **argv = arena_array(a, const char *, 4 + 2 * n);
+    size_t      *lens = arena_array(a, size_t, 4 + 2 * n);
     char         idx[CART_KEY_MAX];
     size_t       i;
     int          rc;
@@ -159,7 +208,11 @@ queue_lines(struct kv *kv, struct arena *a, const struct cart_ref *ref,
         lens[2 + 2 * i] = strlen(argv[2 + 2 * i]);
         argv[3 + 2 * i] = cart_line_encode(&lines[i], a, &lens[3 + 2 * i]);
     }
-    rc = kv_cmd(kv, a, (int)(2 + 2 * n), argv, lens, NULL);
+    argv[2 + 2 * n] = CART_FIELD_REV;
+    lens[2 + 2 * n] = strlen(CART_FIELD_REV);
+    argv[3 + 2 * n] = rev_new(a);
+    lens[3 + 2 * n] = CART_REV_LEN;
+    rc = kv_cmd(kv, a, (int)(4 + 2 * n), argv, lens, NULL);
     for (i = 0; rc == ERR_OK && i < n; i++) {
         cart_index_key(lines[i].product_id, idx);
         rc = cmd(kv, a, 3, (const char *const[]){"SADD", idx, ref->key}, NULL);
@@ -270,35 +323,30 @@ store_cart_set(struct work *w, const struct cart_ref *ref, int64_t product_id, i
     return edit(kv, a, ref, NULL, product_id, qty, out);
 }
 
-/* HDEL and SREM in one MULTI, so a concurrent re-add (HSET + SADD, also one
- * transaction) cannot lose its set entry. */
+/* One script (remove_lua): HDEL, SREM and the new revision together, so a
+ * concurrent re-add (HSET + SADD, one transaction) cannot lose its set
+ * entry, and a line that is not there changes nothing. */
 int
 store_cart_remove(struct work *w, const struct cart_ref *ref, int64_t product_id, struct cart *out)
 {
     struct kv       *kv = kv_of(w);
     struct arena    *a = w->arena;
-    const char      *pid = arena_printf(a, "%lld", (long long)product_id);
     char             idx[CART_KEY_MAX];
     struct kv_reply *rep;
     int              rc;
 
     cart_index_key(product_id, idx);
-    rc = cmd(kv, a, 1, (const char *const[]){"MULTI"}, NULL);
+    rc = cmd(kv, a, 7,
+             (const char *const[]){"EVAL", remove_lua, "2", ref->key, idx,
+                                   arena_printf(a, "%lld", (long long)product_id), rev_new(a)},
+             &rep);
     if (rc)
         return rc;
-    rc = cmd(kv, a, 3, (const char *const[]){"HDEL", ref->key, pid}, NULL);
-    if (rc == ERR_OK)
-        rc = cmd(kv, a, 3, (const char *const[]){"SREM", idx, ref->key}, NULL);
-    if (rc)
-        return tx_abort(kv, a, rc, 1);
-    rc = cmd(kv, a, 1, (const char *const[]){"EXEC"}, &rep);
-    if (rc)
-        return rc;
-    if (rep->type != KV_ARRAY || rep->n != 2 || rep->elem[0]->type != KV_INT) {
-        log_error("redis: %s: unexpected EXEC reply", ref->key);
+    if (rep->type != KV_INT) {
+        log_error("redis: %s: unexpected reply to the removal", ref->key);
         return ERR_INTERNAL;
     }
-    if (rep->elem[0]->i == 0)
+    if (rep->i == 0)
         return ERR_NOT_FOUND;
     return touch_read(kv, a, ref, out);
 }
@@ -371,8 +419,10 @@ event_one(struct kv *kv, struct arena *a, const char *key, const struct product_
         if (rc)
             return tx_abort(kv, a, rc, 0);
         if (held)
-            rc = cmd(kv, a, 4,
-                     (const char *const[]){"HSET", key, pid, cart_line_encode(&nl, a, &len)}, NULL);
+            rc = cmd(kv, a, 6,
+                     (const char *const[]){"HSET", key, pid, cart_line_encode(&nl, a, &len),
+                                           CART_FIELD_REV, rev_new(a)},
+                     NULL);
         else
             rc = cmd(kv, a, 3, (const char *const[]){"SREM", idx, key}, NULL);
         if (rc)
@@ -482,7 +532,12 @@ store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_
         rc = cmd(kv, a, 1, (const char *const[]){"MULTI"}, NULL);
         if (rc)
             return tx_abort(kv, a, rc, 0);
-        rc = n_keep > 0 ? queue_lines(kv, a, ref, keep, n_keep) : ERR_OK;
+        /* a new revision before the lines go, so the hash (and its TTL) stays */
+        if (n_keep > 0)
+            rc = queue_lines(kv, a, ref, keep, n_keep);
+        else if (n_gone > 0)
+            rc = cmd(kv, a, 4, (const char *const[]){"HSET", ref->key, CART_FIELD_REV, rev_new(a)},
+                     NULL);
         if (rc == ERR_OK)
             rc = queue_gone(kv, a, ref, gone, n_gone);
         if (rc == ERR_OK)

@@ -12,6 +12,8 @@
 #include "bounds.h"
 #include "orders.h"
 
+#define CART_EMPTY_DETAIL "add items to the cart before checking out"
+
 static const struct decode_field checkout_fields[] = {
     {"card_number", DECODE_STR, offsetof(struct checkout, card_number), 1, 1, 32, 0},
     {NULL, DECODE_STR, 0, 0, 0, 0, 0},
@@ -115,12 +117,16 @@ checkout_inputs(struct req *r, struct checkout *c, struct address *ship)
     if (addr != ERR_OK && addr != ERR_UNPROCESSABLE)
         return addr;
     rc = cart_lines(r, c);
-    if (rc == ERR_CART_EMPTY)
-        return req_fail(r, rc, "add items to the cart before checking out");
     if (rc == ERR_UNAVAILABLE) {
         req_set_header(r, "Retry-After", "1");
         return req_fail(r, rc, "the cart service did not answer, nothing was ordered");
     }
+    /* this state of the cart is an order already (a repeat before the cart
+     * service emptied it): ERR_DUPLICATE, answered by checkout_lost */
+    if (rc == ERR_OK)
+        rc = store_cart_taken(service_work(r), c);
+    if (rc == ERR_CART_EMPTY)
+        return req_fail(r, rc, CART_EMPTY_DETAIL);
     if (rc)
         return rc;
     if (addr == ERR_UNPROCESSABLE)
@@ -130,6 +136,29 @@ checkout_inputs(struct req *r, struct checkout *c, struct address *ship)
     if (rc == ERR_OUT_OF_STOCK)
         return req_fail(r, rc, "product %lld is not available", (long long)missing);
     return rc;
+}
+
+/* Another checkout placed an order first (it won the insert, or committed
+ * while this one read the cart): one with this key (answer as its replay)
+ * or one of the same cart version (409 cart-empty, as the monolith's second
+ * checkout found the cart emptied by the first). */
+static int
+checkout_lost(struct req *r, const struct checkout *c, struct order **o, int *replayed)
+{
+    int rc;
+
+    if (c->idempotency_key != NULL) {
+        rc = replay_find(r, c, o);
+        *replayed = rc == ERR_OK;
+        if (rc != ERR_NOT_FOUND)
+            return rc;
+    }
+    rc = store_cart_taken(service_work(r), c);
+    if (rc == ERR_DUPLICATE)
+        return req_fail(r, ERR_CART_EMPTY, CART_EMPTY_DETAIL);
+    if (rc)
+        return rc;
+    return req_fail(r, ERR_BUSY, "retry"); /* the winner failed meanwhile */
 }
 
 int
@@ -163,6 +192,8 @@ api_checkout(struct req *r, struct order **o, int *replayed)
         }
     }
     rc = checkout_inputs(r, c, &ship);
+    if (rc == ERR_DUPLICATE)
+        return checkout_lost(r, c, o, replayed);
     if (rc)
         return rc;
     rc = card_tokenize(c->card_number, c->token);
@@ -173,12 +204,8 @@ api_checkout(struct req *r, struct order **o, int *replayed)
     *o = arena_new(r->arena, struct order);
     memset(*o, 0, sizeof(**o));
     rc = store_order_create(service_work(r), c, &ship, *o);
-    if (rc == ERR_DUPLICATE && c->idempotency_key != NULL) {
-        /* a concurrent repeat with this key committed first: answer as its replay */
-        rc = replay_find(r, c, o);
-        *replayed = rc == ERR_OK;
-        return rc == ERR_NOT_FOUND ? req_fail(r, ERR_BUSY, "retry") : rc;
-    }
+    if (rc == ERR_DUPLICATE)
+        return checkout_lost(r, c, o, replayed);
     if (rc == ERR_CONFLICT)
         return req_fail(r, rc, "the cart's lines cannot be priced together");
     return rc;

@@ -67,6 +67,28 @@ lines_decode(struct req *r, const struct httpc_resp *res, struct checkout *c)
     return c->n == 0 ? ERR_CART_EMPTY : ERR_OK;
 }
 
+/* The ETag's opaque value ("v" or W/"v"), if it is a sane one: at most 64
+ * visible characters. Anything else counts as none (no guard, as with a
+ * cart service from before ETags). */
+static const char *
+etag_value(struct req *r, const char *h)
+{
+    const char *p = h, *end;
+    size_t      i;
+
+    if (h == NULL)
+        return NULL;
+    if (strncmp(p, "W/", 2) == 0)
+        p += 2;
+    if (*p != '"' || (end = strchr(p + 1, '"')) == NULL || end[1] != '\0' || end - p - 1 < 1 ||
+        end - p - 1 > 64)
+        return NULL;
+    for (i = 1; p + i < end; i++)
+        if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f)
+            return NULL;
+    return arena_printf(r->arena, "%.*s", (int)(end - p - 1), p + 1);
+}
+
 int
 cart_lines(struct req *r, struct checkout *c)
 {
@@ -94,5 +116,6 @@ cart_lines(struct req *r, struct checkout *c)
         rlog_warn(r, "cart: answered %d", res->status);
         return ERR_UNAVAILABLE;
     }
+    c->cart_version = etag_value(r, httpc_resp_header(res, "ETag"));
     return lines_decode(r, res, c);
 }

@@ -101,7 +101,8 @@ struct checkout {
     char         last4[5];
     const char  *idempotency_key; /* NULL: none */
     char         request_hash[65];
-    struct line *lines; /* from the cart: product_id and quantity; store.c prices them */
+    const char  *cart_version; /* souk-cart's ETag of the cart read; NULL: none */
+    struct line *lines;        /* from the cart: product_id and quantity; store.c prices them */
     size_t       n;
 };
 
@@ -129,9 +130,10 @@ void order_lines_sort(struct line *lines, size_t n);
 void order_request_hash(const char *secret, int64_t user_id, const char *card, char out[65]);
 
 /* cart.c: souk-cart over HTTP */
-/* The user's cart (product_id and quantity per line) read with the
- * request's own Authorization header. ERR_CART_EMPTY, ERR_UNAVAILABLE (cart
- * down, slow or answering nonsense: logged). */
+/* The user's cart (product_id and quantity per line, and the cart's ETag as
+ * c->cart_version) read with the request's own Authorization header.
+ * ERR_CART_EMPTY, ERR_UNAVAILABLE (cart down, slow or answering nonsense:
+ * logged). */
 MUST_CHECK int cart_lines(struct req *r, struct checkout *c);
 void          *cart_thread_new(void);
 void           cart_thread_free(void *state);
@@ -141,6 +143,9 @@ extern const struct db_stmt orders_stmts[];
 /* The order with this user's key: ERR_OK and *id when the request hash
  * matches, ERR_IDEMPOTENCY_REUSED when it does not, ERR_NOT_FOUND. */
 MUST_CHECK int store_key_find(struct work *w, const struct checkout *c, int64_t *id);
+/* ERR_DUPLICATE when a PENDING or CONFIRMED order of the user was placed
+ * from this very state of the cart (c->cart_version), else ERR_OK. */
+MUST_CHECK int store_cart_taken(struct work *w, const struct checkout *c);
 /* ERR_OK when the customer replica knows the user; ERR_UNPROCESSABLE when it
  * has no address for them; ERR_NOT_FOUND when it does not know them. */
 MUST_CHECK int store_customer_address(struct work *w, int64_t user_id, struct address *out);
@@ -149,7 +154,8 @@ MUST_CHECK int store_customer_address(struct work *w, int64_t user_id, struct ad
 MUST_CHECK int store_price(struct work *w, struct checkout *c, int64_t *missing);
 /* Insert the order PENDING with its lines, order.created in the outbox and
  * the timeline's first entry, in one transaction; fills o. ERR_DUPLICATE
- * when a concurrent request with the same key won. */
+ * when a concurrent request with the same key, or a live order of the same
+ * cart version, won. */
 MUST_CHECK int store_order_create(struct work *w, const struct checkout *c,
                                   const struct address *ship, struct order *o);
 /* One order with its lines (names from the replica when it knows them). */

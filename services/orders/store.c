@@ -40,13 +40,17 @@
       "SELECT line1, line2, city, postal_code, country FROM customers_replica WHERE id = $1::bigint") \
     X(PRICE, 1,                                                                                    \
       "SELECT name, price_minor, currency, deleted FROM products_replica WHERE id = $1::bigint")    \
-    /* The key's unique index decides a race between concurrent repeats. */                        \
-    X(ORDER_INSERT, 13,                                                                            \
+    X(CART_TAKEN, 2,                                                                               \
+      "SELECT 1 FROM orders WHERE user_id = $1::bigint AND cart_version = $2"                      \
+      " AND status IN ('PENDING', 'CONFIRMED') LIMIT 1")                                           \
+    /* Unique indexes decide races between concurrent repeats: the key's, */                      \
+    /* and one live order per cart version (migrations/0002). */                                   \
+    X(ORDER_INSERT, 14,                                                                            \
       "INSERT INTO orders (user_id, status, total_minor, currency, ship_line1, ship_line2,"         \
       " ship_city, ship_postal_code, ship_country, card_last4, idempotency_key, request_hash,"      \
-      " trace_id, deadline) VALUES ($1::bigint, 'PENDING', $2::bigint, $3, $4, $5, $6, $7, $8,"     \
-      " $9, $10, $11, $12, now() + make_interval(secs => $13::bigint))"                            \
-      " ON CONFLICT (user_id, idempotency_key) DO NOTHING"                                         \
+      " trace_id, deadline, cart_version) VALUES ($1::bigint, 'PENDING', $2::bigint, $3, $4, $5,"   \
+      " $6, $7, $8, $9, $10, $11, $12, now() + make_interval(secs => $13::bigint), $14)"           \
+      " ON CONFLICT DO NOTHING"                                                                    \
       " RETURNING id, " TS("created_at") ", " TS("deadline") ", " TS("updated_at"))               \
     X(ITEM_INSERT, 6,                                                                              \
       "INSERT INTO order_items (order_id, product_id, name, quantity, unit_price_minor, currency)"  \
@@ -211,6 +215,21 @@ store_key_find(struct work *w, const struct checkout *c, int64_t *id)
 }
 
 int
+store_cart_taken(struct work *w, const struct checkout *c)
+{
+    struct db_rows *rs;
+    int             rc;
+
+    if (c->cart_version == NULL)
+        return ERR_OK;
+    rc = db_exec(w->db, w->arena, SQL_CART_TAKEN,
+                 (const char *const[]){i64(w, c->user_id), c->cart_version}, &rs);
+    if (rc)
+        return rc;
+    return rs->nrows > 0 ? ERR_DUPLICATE : ERR_OK;
+}
+
+int
 store_customer_address(struct work *w, int64_t user_id, struct address *out)
 {
     struct db_rows *rs;
@@ -268,7 +287,8 @@ order_insert(struct work *w, const struct checkout *c, const struct address *s, 
                              c->idempotency_key,
                              c->idempotency_key ? c->request_hash : NULL,
                              w->trace_id ? w->trace_id : "",
-                             i64(w, orders_cfg.deadline_s)};
+                             i64(w, orders_cfg.deadline_s),
+                             c->cart_version};
     struct db_rows   *rs;
     size_t            i;
     int               rc;

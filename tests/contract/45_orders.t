@@ -1,9 +1,10 @@
 # v1 contract: checkout and the customer's orders. Every outcome of POST /api/v1/orders with
 # the simulated provider's test cards (201 CONFIRMED, 409 out-of-stock, 402 declined, 503
-# unavailable + Retry-After, 422 no address, 409 cart-empty), Idempotency-Key replays and
-# reuse, my orders and one order, ownership, bad input. Runs unchanged against the monolith
-# (one transaction) and against souk-orders, -inventory and -payments behind the gateway (the
-# saga over RabbitMQ, answered synchronously for v1 clients).
+# unavailable + Retry-After, 422 no address, 409 cart-empty, also for a repeat right after a
+# 201), Idempotency-Key replays and reuse, my orders and one order, ownership, bad input.
+# Runs unchanged against the monolith (one transaction) and against souk-orders, -inventory
+# and -payments behind the gateway (the saga over RabbitMQ, answered synchronously for v1
+# clients).
 use strict;
 use warnings;
 use FindBin;
@@ -59,6 +60,10 @@ is_deeply({%$o1, id => 0, created_at => ''}, {id => 0, user_id => $ann->{id}, st
     shipping_address => \%home, payment => {status => 'APPROVED', card_last4 => '4242'},
     created_at => ''}, 'checkout: CONFIRMED, lines at the price of the day, the address, the last 4');
 ok(!exists $res->{headers}{'idempotent-replayed'}, 'checkout: a first checkout is no replay');
+# a double click or a client's retry after its 201: the cart was ordered (the monolith emptied
+# it in the checkout's transaction; the services have not yet, but refuse its state twice)
+is_problem($t->checkout($ann, $OK), 409, 'cart-empty',
+    'checkout: a repeat right after the 201, without a key, is 409 cart-empty');
 $t->cart_settled($ann);
 is_deeply(cart_lines($ann), [], 'checkout: the cart is empty afterwards');
 

@@ -90,7 +90,8 @@ like($out, qr{^$_\s+ready on http://127\.0\.0\.1:$port{$_} \(pid \d+\)$}m, "$_ s
     for qw(monolith users catalog search reviews cart orders inventory payments gateway);
 like($out, qr/^backfilled [1-9]\d* product prices, [1-9]\d* customers, [1-9]\d* orders, /m,
     'orders is filled from the monolith (prices, customers, past orders)');
-like($out, qr/^backfilled [1-9]\d* products in /m, 'inventory is filled from the monolith (stock)');
+like($out, qr/^backfilled [1-9]\d* products, \d+ sales in /m,
+    'inventory is filled from the monolith (stock, and the CONFIRMED orders\' sales)');
 like($out, qr/^backfilled [1-9]\d* payments, [1-9]\d* provider charges in /m,
     'payments is filled from the monolith (payments and the provider\'s record)');
 like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^Stop: /ms,
@@ -148,6 +149,11 @@ wait_until('orders knows the new address', sub {
 is($order->{status}, 201, 'demo: checkout through the saga is 201') or diag($order->{body});
 is($order->{json}{status}, 'CONFIRMED', 'demo: CONFIRMED');
 is_deeply(\@bad, [], 'no 5xx');
+# The backfilled shop with its first saga order keeps the checker's rules (SAGA.md).
+my %saga_db = map { ('SOUK_' . uc($_) . '_DB' => "postgresql://$_:souk-dev\@127.0.0.1:$port{pg}/$_") }
+    qw(orders inventory payments);
+my ($crc, $cout, $cerr) = soukctl(\%saga_db, qw(check orders --wait 30));
+is($crc, 0, 'soukctl check orders on the make run shop: no violation') or diag("$cout\n$cerr");
 
 # A crash: reported at once, restarted.
 my ($old) = slurp("$var/run/app-users.pid") =~ /(\d+)/;

@@ -146,7 +146,7 @@ static void
 test_add_set(void)
 {
     struct cart_line    lines[MAX_CART_LINES], out;
-    struct cart         c = {lines, 0};
+    struct cart         c = {lines, 0, NULL};
     struct product_snap p = {5, {700, "EUR"}, "Five"};
     size_t              i;
 
@@ -181,7 +181,7 @@ static void
 test_merge(void)
 {
     struct cart_line ul[MAX_CART_LINES], al[4], out[4];
-    struct cart      u = {ul, 0}, an = {al, 0};
+    struct cart      u = {ul, 0, NULL}, an = {al, 0, NULL};
     size_t           n, i;
 
     ul[u.n++] = line(1, 5, 1, 100);
@@ -259,7 +259,7 @@ static void
 test_totals(void)
 {
     struct cart_line lines[3];
-    struct cart      c = {lines, 0};
+    struct cart      c = {lines, 0, NULL};
     struct money     m;
     int64_t          items;
 
@@ -283,7 +283,7 @@ static void
 test_sort(void)
 {
     struct cart_line lines[3];
-    struct cart      c = {lines, 3};
+    struct cart      c = {lines, 3, NULL};
 
     lines[0] = line(1, 1, 3, 1);
     lines[1] = line(2, 1, 1, 1);
@@ -316,7 +316,7 @@ test_order_apply(void)
     };
     struct cart_line lines[4] = {line(1, 3, 1, 100), line(2, 1, 2, 100), line(3, 5, 3, 100),
                                  line(4, 1, 4, 100)};
-    struct cart      c = {lines, 4};
+    struct cart      c = {lines, 4, NULL};
     struct cart_line keep[4];
     int64_t          gone[4], got[4];
     size_t           i, j, n_keep, n_gone;

@@ -1,8 +1,10 @@
-# soukctl backfill inventory: every monolith product's stock becomes a stock row (received =
-# on_hand = the monolith's stock, nothing reserved or sold, version 0), a product without an
-# inventory row gets 0, nothing is written to the outbox, a repeat leaves rows that moved
-# alone, --if-empty does nothing on a filled database; souk-inventory then knows exactly the
-# monolith's products (404 for others) and holds their units.
+# soukctl backfill inventory: every monolith product's stock becomes a stock row (on_hand =
+# the monolith's stock, nothing reserved, version 0), a product without an inventory row gets
+# 0; every CONFIRMED monolith order becomes a SOLD reservation with its lines, its units
+# counted as received and sold (received = on_hand + sold), as a sale through the saga leaves
+# them; nothing is written to the outbox, a repeat leaves rows that moved alone and adds no
+# sale twice, --if-empty does nothing on a filled database; souk-inventory then knows exactly
+# the monolith's products (404 for others) and holds their units.
 use strict;
 use warnings;
 use FindBin;
@@ -26,7 +28,9 @@ mariadb_sql($mono->{db}, "DELETE FROM inventory WHERE product_id = $gone");
 
 ($rc, $out, $err) = soukctl(\%env, qw(backfill inventory --batch 50));
 is($rc, 0, 'backfill inventory exits 0') or diag $err;
-like($out, qr/^backfilled 120 products in [\d.]+ s$/m, 'and says what it did');
+my $confirmed = mono("SELECT COUNT(*) FROM orders WHERE status = 'CONFIRMED'")->[0][0];
+ok($confirmed > 0, "the seed has CONFIRMED orders ($confirmed)");
+like($out, qr/^backfilled 120 products, $confirmed sales in [\d.]+ s$/m, 'and says what it did');
 like($err, qr/^backfill: products\s+120\/120\s/m, 'progress on stderr ends at the total');
 
 my %want = map { $_->[0] => $_->[1] } @{mono('SELECT p.id, COALESCE(i.stock, 0) FROM products p
@@ -34,18 +38,31 @@ my %want = map { $_->[0] => $_->[1] } @{mono('SELECT p.id, COALESCE(i.stock, 0) 
 my %got = map { $_->[0] => $_->[1] } @{inv('SELECT product_id, on_hand FROM stock')};
 is_deeply(\%got, \%want, 'every product with the monolith\'s stock as on hand');
 is($got{$gone}, 0, 'the product without an inventory row has 0');
-is_deeply(inv('SELECT count(*) FROM stock WHERE received <> on_hand OR reserved <> 0 OR sold <> 0
+is_deeply(inv('SELECT count(*) FROM stock WHERE received <> on_hand + sold OR reserved <> 0
     OR version <> 0 OR catalog_version <> 0 OR deleted'), [[0]],
-    'received = on_hand, nothing reserved or sold, versions 0');
+    'received = on_hand + sold, nothing reserved, versions 0');
+my %sold = map { $_->[0] => $_->[1] } @{mono("SELECT oi.product_id, SUM(oi.quantity)
+    FROM order_items oi JOIN orders o ON o.id = oi.order_id WHERE o.status = 'CONFIRMED'
+    GROUP BY oi.product_id")};
+my %isold = map { $_->[0] => $_->[1] } @{inv('SELECT product_id, sold FROM stock WHERE sold > 0')};
+is_deeply(\%isold, \%sold, 'sold: the units of the monolith\'s CONFIRMED orders, per product');
+is_deeply(inv("SELECT count(DISTINCT order_id), count(*) FILTER (WHERE state <> 'SOLD')
+    FROM audit_holds"), [[$confirmed, 0]], 'one SOLD reservation per CONFIRMED order');
+is_deeply(inv("SELECT count(*) FROM reservation_lines"),
+    mono("SELECT COUNT(*) FROM order_items oi JOIN orders o ON o.id = oi.order_id
+        WHERE o.status = 'CONFIRMED'"), 'with every line');
 is_deeply(inv('SELECT count(*) FROM outbox'), [[0]], 'no events written');
 
 # A repeat does not reset stock that moved; --if-empty does nothing.
 my ($p1) = @{inv('SELECT min(product_id) FROM stock')->[0]};
-inv("UPDATE stock SET received = 999, on_hand = 999, version = 5 WHERE product_id = $p1");
+inv("UPDATE stock SET received = 999 + sold, on_hand = 999, version = 5 WHERE product_id = $p1");
+my $before = inv('SELECT product_id, received, on_hand, sold FROM stock ORDER BY product_id');
 ($rc, $out) = soukctl(\%env, qw(backfill inventory));
 is($rc, 0, 'a repeat exits 0');
-is_deeply(inv("SELECT received, on_hand, version FROM stock WHERE product_id = $p1"),
-    [[999, 999, 5]], 'and leaves a row that moved alone');
+is_deeply(inv("SELECT on_hand, version FROM stock WHERE product_id = $p1"),
+    [[999, 5]], 'and leaves a row that moved alone');
+is_deeply(inv('SELECT product_id, received, on_hand, sold FROM stock ORDER BY product_id'), $before,
+    'and counts no sale twice');
 ($rc, $out) = soukctl(\%env, qw(backfill inventory --if-empty));
 is($rc, 0, '--if-empty exits 0');
 like($out, qr/^inventory already has stock; nothing to do$/m, '--if-empty: nothing to do');
