@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "cartline.h"
 #include "err.h"
 #include "mq.h"
 #include "req.h"
@@ -42,27 +43,8 @@ struct cart_worker {
     struct httpc *hc;
 };
 
-/* The monolith's limits (monolith/monolith.h). */
-#define MAX_QTY        99 /* per cart line */
-#define MAX_CART_LINES 100
-
-#define CART_PRICE_MAX 1000000000000LL /* minor units, the catalog's own bound */
-#define CART_NAME_MAX  200             /* bytes, the catalog's own bound */
-
-/* Key formats: a hash per cart (field = product id, value = an encoded line)
- * and a set per product of the cart keys holding it (for product events). */
-#define CART_KEY_USER    "souk:cart:u:" /* + user id (the verified token's sub) */
-#define CART_KEY_ANON    "souk:cart:a:" /* + the cookie's 32 hex digits */
-#define CART_KEY_PRODUCT "souk:cart:p:" /* + product id */
-#define CART_KEY_ORDER   "souk:cart:o:" /* + order id: order.confirmed applied (a marker) */
-#define CART_KEY_MAX     64
 #define CART_ANON_ID_LEN 32 /* 128 random bits in lower-case hex */
 #define CART_COOKIE      "souk_cart"
-
-struct money {
-    int64_t minor;
-    char    currency[4];
-};
 
 enum cart_kind { CART_NONE, CART_USER, CART_ANON };
 
@@ -72,16 +54,6 @@ struct cart_ref {
     char           key[CART_KEY_MAX];
     int64_t        ttl_s;       /* the cart's sliding TTL */
     int64_t        index_ttl_s; /* the product sets': outlives every cart */
-};
-
-struct cart_line {
-    int64_t      product_id, quantity;
-    int64_t      seq;         /* order of addition */
-    int64_t      version;     /* catalog version of unit and name; 0 = a snapshot */
-    struct money unit;        /* the price today, as far as events told */
-    struct money added;       /* the price when the line was added */
-    int          unavailable; /* the product was deleted */
-    const char  *name;
 };
 
 /* Lines in the order they were added. */
@@ -116,12 +88,7 @@ void cart_ref_user(struct cart_ref *ref, int64_t user_id, const struct cart_ttls
 MUST_CHECK int cart_ref_anon(struct cart_ref *ref, const char *id, const struct cart_ttls *t);
 /* The souk_cart value of a Cookie header when it is a well-formed id (copied
  * into out): 1; 0 when absent or malformed (a forged value is ignored). */
-int  cart_cookie_find(const char *header, char out[CART_ANON_ID_LEN + 1]);
-void cart_index_key(int64_t product_id, char out[CART_KEY_MAX]);
-/* A line as the text kept in Redis, in a; and back (ERR_INVALID for junk). */
-char          *cart_line_encode(const struct cart_line *l, struct arena *a, size_t *len);
-MUST_CHECK int cart_line_decode(const char *p, size_t n, int64_t product_id, struct arena *a,
-                                struct cart_line *out);
+int                     cart_cookie_find(const char *header, char out[CART_ANON_ID_LEN + 1]);
 const struct cart_line *cart_find(const struct cart *c, int64_t product_id);
 void                    cart_sort(struct cart *c);
 /* The line after adding qty of p: ERR_CONFLICT past MAX_QTY or MAX_CART_LINES. */
@@ -149,7 +116,6 @@ int  cart_line_price_changed(const struct cart_line *l);
 void cart_line_total(const struct cart_line *l, struct money *out);
 /* Sum of the line totals ("EUR" when empty, as the monolith) and of the quantities. */
 void cart_total(const struct cart *c, struct money *out, int64_t *items);
-int  cart_currency_valid(const char *z);
 
 /* store.c: every Redis command. ERR_UNAVAILABLE when Redis is down, ERR_BUSY
  * when concurrent writers kept winning. Reads and writes extend the TTL. */
