@@ -83,13 +83,13 @@ kv_run(struct work *w, int argc, const char *const *argv)
 static int
 line_put(struct work *w, int64_t user, int64_t pid, int64_t qty, int64_t seq)
 {
-    char              key[CART_KEY_MAX], idx[CART_KEY_MAX], f[24], ttl[24];
-    struct kv_reply  *rep;
-    struct mdb_rows  *rs;
-    struct cart_line  l;
-    const char       *v;
-    size_t            len;
-    int               rc;
+    char             key[CART_KEY_MAX], idx[CART_KEY_MAX], f[24], ttl[24];
+    struct kv_reply *rep;
+    struct mdb_rows *rs;
+    struct cart_line l;
+    const char      *v;
+    size_t           len;
+    int              rc;
 
     cart_user_key(user, key);
     cart_index_key(pid, idx);
@@ -98,8 +98,7 @@ line_put(struct work *w, int64_t user, int64_t pid, int64_t qty, int64_t seq)
     rc = kv_cmd(EXT(w)->kv, w->arena, 3, (const char *const[]){"HGET", key, f}, NULL, &rep);
     if (rc)
         return rc;
-    if (rep->type == KV_STR &&
-        cart_line_decode(rep->str, rep->len, pid, w->arena, &l) == ERR_OK) {
+    if (rep->type == KV_STR && cart_line_decode(rep->str, rep->len, pid, w->arena, &l) == ERR_OK) {
         l.quantity = qty;
     } else {
         rc = mdb_query(EXT(w)->mono, w->arena,
@@ -254,10 +253,10 @@ svc_users(struct work *w, int64_t after, int64_t limit, int64_t **out, size_t *n
 
     *n = 0;
     do {
-        rc = kv_cmd(EXT(w)->kv, w->arena, 6,
-                    (const char *const[]){"SCAN", cursor, "MATCH", CART_KEY_USER "*", "COUNT",
-                                          "1000"},
-                    NULL, &rep);
+        rc = kv_cmd(
+            EXT(w)->kv, w->arena, 6,
+            (const char *const[]){"SCAN", cursor, "MATCH", CART_KEY_USER "*", "COUNT", "1000"},
+            NULL, &rep);
         if (rc || rep->type != KV_ARRAY || rep->n != 2)
             return rc ? rc : ERR_INTERNAL;
         cursor = arena_strndup(w->arena, rep->elem[0]->str, rep->elem[0]->len);
@@ -308,9 +307,9 @@ verify_svc(struct work *w, int64_t after, int64_t limit, int64_t **keys, const c
         qsort(l, k, sizeof(*l), by_seq);
         (*rows)[i] = NULL;
         for (j = 0; j < k; j++)
-            (*rows)[i] = line_text(w->arena, (*rows)[i], l[j].product_id, l[j].quantity,
-                                   l[j].unit.minor, l[j].unit.currency,
-                                   l[j].unavailable ? "(unavailable)" : l[j].name);
+            (*rows)[i] =
+                line_text(w->arena, (*rows)[i], l[j].product_id, l[j].quantity, l[j].unit.minor,
+                          l[j].unit.currency, l[j].unavailable ? "(unavailable)" : l[j].name);
     }
     return rc;
 }
