@@ -26,6 +26,9 @@
 #define CART_KEY_ANON    "souk:cart:a:" /* + the cookie's 32 hex digits */
 #define CART_KEY_PRODUCT "souk:cart:p:" /* + product id */
 #define CART_KEY_ORDER   "souk:cart:o:" /* + order id: order.confirmed applied (a marker) */
+/* + user id: the user's cart version (INCR per change, cart.changed's
+ * "version"); never expires, so a version never goes back. */
+#define CART_KEY_VERSION "souk:cart:v:"
 #define CART_KEY_MAX     64
 
 #define CART_TTL_USER_S_DEFAULT 604800 /* SOUK_CART_TTL_USER_S's default (7 days) */

@@ -19,6 +19,7 @@
 #include "arena.h"
 #include "cartline.h"
 #include "db.h"
+#include "event.h"
 #include "kv.h"
 #include "mdb.h"
 #include "migrate/map/map.h"
@@ -325,6 +326,84 @@ cart_verify_rows(struct work *w, int mono, int64_t after, int64_t limit, int64_t
     return verify_mono(w, after, limit, *keys, *rows, n);
 }
 
+/* ---- reverse: cart.changed into carts + cart_items ------------------------------------ */
+
+/* The user's cart in the monolith becomes the event's items: lines not in
+ * it go, quantities are set, new lines are added after the ones it has (a
+ * millisecond apart, so v1 lists them in the service's order). A product
+ * the monolith does not have (any more) is left out rather than failing the
+ * foreign key: v1 would not show it either. The version row is written in
+ * the same transaction, so a repeat or an older event writes nothing. */
+static int
+cart_reverse(struct mdb *mono, struct arena *a, const struct event *ev)
+{
+    json_t          *items = json_object_get(ev->payload, "items"), *it;
+    json_int_t       user = json_integer_value(json_object_get(ev->payload, "user_id"));
+    json_int_t       version = json_integer_value(json_object_get(ev->payload, "version"));
+    struct mdb_rows *rs;
+    struct mdb_arg  *keep;
+    char            *sql;
+    int64_t          cart;
+    size_t           i, n = json_array_size(items);
+    int              rc;
+
+    if (user < 1 || user != ev->aggregate_id || version < 1 || !json_is_array(items) ||
+        n > MAX_CART_LINES)
+        return ERR_INVALID;
+    rc = mdb_query(mono, a, "SELECT version FROM souk_cart_version WHERE user_id = ? FOR UPDATE",
+                   (struct mdb_arg[]){MDB_I64(user)}, 1, &rs);
+    if (rc || (rs->nrows == 1 && mdb_i64(rs, 0, 0) >= version))
+        return rc; /* written already, or an older state */
+    rc = mdb_exec(mono,
+                  "INSERT INTO souk_cart_version (user_id, version) VALUES (?, ?)"
+                  " ON DUPLICATE KEY UPDATE version = VALUES(version)",
+                  (struct mdb_arg[]){MDB_I64(user), MDB_I64(version)}, 2, NULL, NULL);
+    if (rc == ERR_OK)
+        rc = mdb_exec(mono,
+                      "INSERT INTO carts (user_id) VALUES (?)"
+                      " ON DUPLICATE KEY UPDATE updated_at = CURRENT_TIMESTAMP(3)",
+                      (struct mdb_arg[]){MDB_I64(user)}, 1, NULL, NULL);
+    if (rc == ERR_OK)
+        rc = mdb_query(mono, a, "SELECT id FROM carts WHERE user_id = ?",
+                       (struct mdb_arg[]){MDB_I64(user)}, 1, &rs);
+    if (rc || rs->nrows != 1)
+        return rc ? rc : ERR_INTERNAL;
+    cart = mdb_i64(rs, 0, 0);
+    keep = arena_array(a, struct mdb_arg, n + 1);
+    keep[0] = MDB_I64(cart);
+    sql = arena_printf(a, "DELETE FROM cart_items WHERE cart_id = ?%s",
+                       n ? " AND product_id NOT IN (" : "");
+    for (i = 0; i < n; i++) {
+        it = json_array_get(items, i);
+        keep[i + 1] = MDB_I64(json_integer_value(json_object_get(it, "product_id")));
+        if (keep[i + 1].i < 1)
+            return ERR_INVALID;
+        sql = arena_printf(a, "%s%s?", sql, i ? ", " : "");
+    }
+    rc = mdb_exec(mono, n ? arena_printf(a, "%s)", sql) : sql, keep, n + 1, NULL, NULL);
+    for (i = 0; rc == ERR_OK && i < n; i++) {
+        json_int_t q = json_integer_value(json_object_get(json_array_get(items, i), "quantity"));
+
+        if (q < 1 || q > MAX_QTY)
+            return ERR_INVALID;
+        rc = mdb_exec(
+            mono,
+            "INSERT INTO cart_items (cart_id, product_id, quantity, added_at)"
+            " SELECT ?, id, ?, DATE_ADD(CURRENT_TIMESTAMP(3), INTERVAL ? MICROSECOND)"
+            " FROM products WHERE id = ?"
+            " ON DUPLICATE KEY UPDATE quantity = VALUES(quantity)",
+            (struct mdb_arg[]){MDB_I64(cart), MDB_I64(q), MDB_I64((int64_t)i * 1000), keep[i + 1]},
+            4, NULL, NULL);
+    }
+    return rc;
+}
+
+static const struct map_reverse cart_reverse_map = {
+    .events = (const char *const[]){"cart.changed", NULL},
+    .steps = NULL,
+    .apply = cart_reverse,
+};
+
 const struct map_domain map_cart = {
     .name = "cart",
     .db_env = "SOUK_CART_DB",
@@ -334,4 +413,5 @@ const struct map_domain map_cart = {
     .kv = 1,
     .copy_kv = cart_copy,
     .verify_kv = cart_verify_rows,
+    .reverse = &cart_reverse_map,
 };

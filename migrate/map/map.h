@@ -15,6 +15,8 @@
 #include "migrate/cdc/cdc.h"
 
 struct work;
+struct event;
+struct arena;
 struct kv;
 struct mdb;
 
@@ -73,6 +75,12 @@ struct map_reverse_step {
 struct map_reverse {
     const char *const             *events; /* routing keys consumed, NULL-terminated */
     const struct map_reverse_step *steps;  /* in order (parents first); NULL svc_sql ends */
+    /* Instead of steps, for a service whose state is not in its database
+     * (cart, in Redis): the event carries the aggregate's whole state and a
+     * version; write it into the monolith (mono, inside the transaction
+     * flagged skip_replication), ignoring a version not newer than the one
+     * written last. */
+    int (*apply)(struct mdb *mono, struct arena *a, const struct event *ev);
 };
 
 struct map_domain {

@@ -14,6 +14,7 @@ void
 cart_ref_user(struct cart_ref *ref, int64_t user_id, const struct cart_ttls *t)
 {
     ref->kind = CART_USER;
+    ref->user_id = user_id;
     cart_user_key(user_id, ref->key);
     ref->ttl_s = t->user_s;
     ref->index_ttl_s = t->user_s > t->anon_s ? t->user_s : t->anon_s;
@@ -38,6 +39,7 @@ cart_ref_anon(struct cart_ref *ref, const char *id, const struct cart_ttls *t)
     if (id == NULL || !anon_id_valid(id, strlen(id)))
         return ERR_INVALID;
     ref->kind = CART_ANON;
+    ref->user_id = 0;
     snprintf(ref->key, sizeof(ref->key), CART_KEY_ANON "%s", id);
     ref->ttl_s = t->anon_s;
     ref->index_ttl_s = t->user_s > t->anon_s ? t->user_s : t->anon_s;

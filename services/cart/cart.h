@@ -51,6 +51,7 @@ enum cart_kind { CART_NONE, CART_USER, CART_ANON };
 /* Which cart a request works on and how long it lives. */
 struct cart_ref {
     enum cart_kind kind;
+    int64_t        user_id; /* CART_USER: whose; 0 for an anonymous cart */
     char           key[CART_KEY_MAX];
     int64_t        ttl_s;       /* the cart's sliding TTL */
     int64_t        index_ttl_s; /* the product sets': outlives every cart */
@@ -139,6 +140,12 @@ MUST_CHECK int store_product_event(struct work *w, const struct product_event *e
 MUST_CHECK int store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_id,
                                      const struct order_line *o, size_t n, size_t *lines);
 
+/* The user cart's next version and its lines at that version, read in one
+ * MULTI (INCR of CART_KEY_VERSION, HGETALL): a higher version always comes
+ * with a later state (cart.changed, events.c). */
+MUST_CHECK int store_cart_version(struct work *w, const struct cart_ref *ref, int64_t *version,
+                                  struct cart *out);
+
 /* catalog.c: price snapshots */
 /* The product's name and price from the catalog (or the per-process cache).
  * ERR_NOT_FOUND (unknown or deleted product), ERR_UNAVAILABLE (the catalog
@@ -148,6 +155,10 @@ void           catalog_cache_evict(int64_t id);
 
 /* events.c */
 extern const struct mq_consumer cart_consumers[];
+/* After a write to a user's cart: cart.changed with its whole state and
+ * version into the outbox (in_txn: w->db's transaction is open, a
+ * consumer's; else one of its own). Anonymous carts publish nothing. */
+int cart_changed_publish(struct work *w, const struct cart_ref *ref, int in_txn);
 
 /* api.c: handlers */
 int cart_get(struct req *r);

@@ -504,3 +504,32 @@ store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_
              (long long)order_id, TX_ATTEMPTS);
     return ERR_BUSY;
 }
+
+int
+store_cart_version(struct work *w, const struct cart_ref *ref, int64_t *version, struct cart *out)
+{
+    struct kv       *kv = kv_of(w);
+    struct arena    *a = w->arena;
+    char             vkey[CART_KEY_MAX];
+    struct kv_reply *rep;
+    int              rc;
+
+    snprintf(vkey, sizeof(vkey), CART_KEY_VERSION "%lld", (long long)ref->user_id);
+    rc = cmd(kv, a, 1, (const char *const[]){"MULTI"}, NULL);
+    if (rc)
+        return rc;
+    rc = cmd(kv, a, 2, (const char *const[]){"INCR", vkey}, NULL);
+    if (rc == ERR_OK)
+        rc = cmd(kv, a, 2, (const char *const[]){"HGETALL", ref->key}, NULL);
+    if (rc)
+        return tx_abort(kv, a, rc, 1);
+    rc = cmd(kv, a, 1, (const char *const[]){"EXEC"}, &rep);
+    if (rc)
+        return rc;
+    if (rep->type != KV_ARRAY || rep->n != 2 || rep->elem[0]->type != KV_INT) {
+        log_error("redis: %s: unexpected EXEC reply", vkey);
+        return ERR_INTERNAL;
+    }
+    *version = rep->elem[0]->i;
+    return lines_decode(a, ref->key, rep->elem[1], out);
+}
