@@ -4,7 +4,11 @@
 # removals, a cart emptied, while it streams). Afterwards every user's v1 cart reads the same
 # on the monolith and on souk-cart (members, order, names, prices), no user sees another's
 # lines, and `soukctl migrate cart verify` agrees - and names the user whose cart differs
-# when the stream is stopped behind a write.
+# when the stream is stopped behind a write. Reverse: souk-cart's writes (adds, quantities,
+# removals, a merge at login) publish cart.changed, which souk-sync --reverse writes into
+# carts + cart_items with skip_replication (the forward sync skips them: no echo); an event
+# not newer than the version the monolith holds changes nothing; anonymous carts publish
+# nothing.
 use strict;
 use warnings;
 use Test::More;
@@ -16,11 +20,7 @@ my $redis = redis_start();
 my $state = pg_fresh('migrate');
 my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
     . "\@127.0.0.1:$mono->{port}/$mono->{db}";
-# The catalog is not needed: souk-cart calls it only for adds, and this test adds on the
-# monolith (the cart routes are legacy until cutover).
-my $cart = fresh_service('cart', SOUK_REDIS_URL => $redis->{url},
-    SOUK_CATALOG_URL => 'http://127.0.0.1:9');
-my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_CART_DB => $cart->{db}{dsn},
+my %env = (SOUK_MONOLITH_DB => $mono->{dsn},
     SOUK_REDIS_URL => $redis->{url}, SOUK_MIGRATE_DB => $state->{dsn}, USER => 'tester');
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 12 --users 10 --orders 2 --reviews 3
     --carts 6 --now 2025-06-01));
@@ -31,6 +31,10 @@ my $seeded = mono('SELECT COUNT(*) FROM cart_items')->[0][0];
 ok($seeded > 0, "the seed filled carts ($seeded lines)");
 
 my $msvc = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn});
+# souk-cart's price snapshots (adds on the service, after the "cutover" below) come from the
+# monolith's v1 product answer, the same shape as souk-catalog's.
+my $cart = fresh_service('cart', SOUK_REDIS_URL => $redis->{url}, SOUK_CATALOG_URL => $msvc->url);
+$env{SOUK_CART_DB} = $cart->{db}{dsn};
 my @fivexx;
 sub api {
     my ($base, $tok, $method, $path, $json) = @_;
@@ -97,5 +101,58 @@ add(dan => $pid[1], 3);
 ($vrc, $vout) = verify();
 isnt($vrc, 0, 'verify with the sync stopped behind a write fails');
 like($vout, qr/\b$user{dan}{id}\b.*missing on the service/, '... naming dan\'s cart') or diag $vout;
+
+# --- reverse: souk-cart's writes (cart.changed) back into carts + cart_items ---------------------
+$sync = spawn_service('sync', SOUK_SYNC_DOMAIN => 'cart', %env, SOUK_SYNC_BINLOG_DB => $admin_dsn);
+my $skipped0 = metric_value($sync->url, 'souk_sync_skipped_total') // 0;
+my $inbox = pg_fresh('reviews');    # any database with the backbone's tables: reverse's inbox
+my $rev = spawn_service('sync', SOUK_SYNC_DOMAIN => 'cart', SOUK_SYNC_REVERSE => 1,
+    SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_CART_DB => $cart->{db}{dsn},
+    SOUK_REVERSE_DB => $inbox->{dsn}, SOUK_AMQP_URL => $cart->{amqp});
+sub s_write { api($cart->url, $user{$_[0]}{token}, @_[1 .. $#_]) }
+is(s_write(ann => POST => '/api/v1/cart/items', {product_id => $pid[1], quantity => 2})->{status},
+    200, 'ann adds on souk-cart');
+is(s_write(ann => PUT => "/api/v1/cart/items/$pid[0]", {quantity => 9})->{status}, 200, 'ann: 9');
+is(s_write(ann => DELETE => "/api/v1/cart/items/$pid[3]")->{status}, 200, 'ann removes a line');
+is(s_write(cat => POST => '/api/v1/cart/items', {product_id => $pid[2], quantity => 1})->{status},
+    200, 'cat (an empty cart in the monolith) adds on souk-cart');
+ok(wait_until('reverse wrote back', sub {
+    my $c = mc('cat'); @{$c->{items}} == 1 && (mc('ann')->{items}[0]{quantity} // 0) == 9 }, 20),
+    'souk-cart\'s writes reached the monolith') or diag $rev->stderr_text;
+for my $n (qw(ann bob cat)) {
+    is_deeply(mc($n), s_cart($n), "$n: the monolith's v1 cart is souk-cart's again");
+}
+is(mono("SELECT version FROM souk_cart_version WHERE user_id = $user{ann}{id}")->[0][0], 3,
+    'the monolith keeps the newest cart.changed version written back (3 writes of ann\'s)');
+# No echo: the reverse transactions carry skip_replication; souk-sync skips them.
+ok(wait_until('forward skipped them', sub {
+    (metric_value($sync->url, 'souk_sync_skipped_total') // 0) >= $skipped0 + 2 }, 20),
+    'souk-sync skipped the reverse transactions');
+# An event not newer than the version written is ignored: pretend the monolith has seen a
+# later one, then write on souk-cart.
+my $bob_before = mc('bob');
+mono("INSERT INTO souk_cart_version (user_id, version) VALUES ($user{bob}{id}, 100)"
+    . ' ON DUPLICATE KEY UPDATE version = 100');
+is(s_write(bob => DELETE => "/api/v1/cart/items/$pid[2]")->{status}, 200, 'bob removes on souk-cart');
+is(s_write(cat => PUT => "/api/v1/cart/items/$pid[2]", {quantity => 3})->{status}, 200, 'cat: 3');
+ok(wait_until('cat written back', sub { (mc('cat')->{items}[0]{quantity} // 0) == 3 }, 20),
+    'a later event (cat\'s) was written back');
+is_deeply(mc('bob'), $bob_before, 'bob\'s older-versioned event changed nothing in the monolith');
+
+# An anonymous cart publishes nothing (the monolith has none); its merge at login does.
+sub events { pg_sql($cart->{db}{db}, q{SELECT count(*) FROM outbox WHERE type = 'cart.changed'})->[0][0] }
+my $n0 = events();
+my $anon = http(POST => $cart->url . '/api/v1/cart/items', {json => {product_id => $pid[0], quantity => 1}});
+is($anon->{status}, 200, 'an anonymous add on souk-cart');
+my ($cookie) = (ref $anon->{headers}{'set-cookie'} ? join(';', @{$anon->{headers}{'set-cookie'}})
+    : $anon->{headers}{'set-cookie'} // '') =~ /(souk_cart=[0-9a-f]{32})/;
+is(events(), $n0, '... writes no cart.changed');
+my $merged = api_request($cart->url, \@fivexx, GET => '/api/v1/cart', token => $user{cat}{token},
+    cookie => $cookie);
+is(scalar @{$merged->{json}{items}}, 2, 'cat logs in with the cookie: the anonymous line merges');
+is(events(), $n0 + 1, '... and the merge writes one cart.changed');
+ok(wait_until('merge written back', sub { @{mc('cat')->{items}} == 2 }, 20),
+    'the merged cart reaches the monolith');
+is_deeply(mc('cat'), s_cart('cat'), 'cat: the same v1 cart on both sides after the merge');
 is_deeply(\@fivexx, [], 'no 5xx');
 done_testing();
