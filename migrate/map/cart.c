@@ -22,33 +22,57 @@
 #include "event.h"
 #include "kv.h"
 #include "mdb.h"
+#include "str.h"
 #include "migrate/map/map.h"
 #include "work.h"
 
 #define EXT(w) ((struct map_ext *)(w)->ext)
 
-/* The canonical DATETIME(3) as milliseconds since the epoch: the line's seq,
- * so lines keep the monolith's order (added_at, then product id: by_seq's
- * tie-break too); the service's next line takes the largest seq + 1. */
+/* A canonical integer (map.h), 0 for NULL or junk (the schema types it). */
+static int64_t
+num(const char *z)
+{
+    int64_t v = 0;
+
+    if (z == NULL || str_to_i64((struct str){z, strlen(z)}, INT64_MIN, INT64_MAX, &v) != ERR_OK)
+        return 0;
+    return v;
+}
+
+/* The canonical DATETIME(3) (YYYY-MM-DDTHH:MM:SS.mmmZ) as milliseconds since
+ * the epoch: the line's seq, so lines keep the monolith's order (added_at,
+ * then product id: by_seq's tie-break too); the service's next line takes
+ * the largest seq + 1. 0 for anything else. */
 static int64_t
 added_ms(const char *z)
 {
+    static const struct {
+        size_t  off, len;
+        int64_t min, max;
+    } f[] = {{0, 4, 1970, 9999}, {5, 2, 1, 12},  {8, 2, 1, 31},  {11, 2, 0, 23},
+             {14, 2, 0, 59},     {17, 2, 0, 60}, {20, 3, 0, 999}};
+    int64_t   v[7];
     struct tm tm = {0};
-    int       ms = 0;
+    size_t    i;
 
-    if (z == NULL || sscanf(z, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    if (z == NULL || strlen(z) != 24)
         return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
+    for (i = 0; i < 7; i++)
+        if (str_to_i64((struct str){z + f[i].off, f[i].len}, f[i].min, f[i].max, &v[i]) != ERR_OK)
+            return 0;
+    tm.tm_year = (int)v[0] - 1900;
+    tm.tm_mon = (int)v[1] - 1;
+    tm.tm_mday = (int)v[2];
+    tm.tm_hour = (int)v[3];
+    tm.tm_min = (int)v[4];
+    tm.tm_sec = (int)v[5];
+    return (int64_t)timegm(&tm) * 1000 + v[6];
 }
 
 static int64_t
 ttl_user(void)
 {
-    const char *z = getenv("SOUK_CART_TTL_USER_S");
-    long long   v = z != NULL ? atoll(z) : 0;
+    int64_t v = num(getenv("SOUK_CART_TTL_USER_S"));
 
     return v > 0 ? v : CART_TTL_USER_S_DEFAULT;
 }
@@ -145,7 +169,7 @@ cart_apply(struct work *w, const struct cdc_change *c)
          * items went by cascade, which the binlog does not show) goes whole. */
         if (c->op != CDC_DELETE || map_before(c, "user_id") == NULL)
             return ERR_OK;
-        cart_user_key(atoll(map_before(c, "user_id")), key);
+        cart_user_key(num(map_before(c, "user_id")), key);
         return kv_run(w, 2, (const char *const[]){"DEL", key});
     }
     rc = cart_user(w, map_value(c, "cart_id"), &user);
@@ -155,7 +179,7 @@ cart_apply(struct work *w, const struct cdc_change *c)
         cart_user_key(user, key);
         return kv_run(w, 3, (const char *const[]){"HDEL", key, map_before(c, "product_id")});
     }
-    return line_put(w, user, atoll(map_value(c, "product_id")), atoll(map_value(c, "quantity")),
+    return line_put(w, user, num(map_value(c, "product_id")), num(map_value(c, "quantity")),
                     added_ms(map_value(c, "added_at")));
 }
 
@@ -262,7 +286,7 @@ svc_users(struct work *w, int64_t after, int64_t limit, int64_t **out, size_t *n
             return rc ? rc : ERR_INTERNAL;
         cursor = arena_strndup(w->arena, rep->elem[0]->str, rep->elem[0]->len);
         for (i = 0; i < rep->elem[1]->n; i++) {
-            int64_t id = atoll(rep->elem[1]->elem[i]->str + strlen(CART_KEY_USER));
+            int64_t id = num(rep->elem[1]->elem[i]->str + strlen(CART_KEY_USER));
 
             if (id <= after)
                 continue;
@@ -303,7 +327,7 @@ verify_svc(struct work *w, int64_t after, int64_t limit, int64_t **keys, const c
         l = arena_alloc(w->arena, (rep->n / 2 + 1) * sizeof(*l));
         for (j = k = 0; j + 1 < rep->n; j += 2)
             if (cart_line_decode(rep->elem[j + 1]->str, rep->elem[j + 1]->len,
-                                 atoll(rep->elem[j]->str), w->arena, &l[k]) == ERR_OK)
+                                 num(rep->elem[j]->str), w->arena, &l[k]) == ERR_OK)
                 k++;
         qsort(l, k, sizeof(*l), by_seq);
         (*rows)[i] = NULL;
