@@ -19,7 +19,7 @@
 #include "migrate/sync/position.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill reviews|catalog|users|orders|inventory|payments\n"
+    "usage: soukctl backfill reviews|catalog|users|cart|orders|inventory|payments\n"
     "                        [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
