@@ -97,9 +97,13 @@ sub has_all {
     my @lost = map { "$_->[0]:$_->[1]" } grep { !$have{"$_->[0]:$_->[1]"} } @acked;
     is_deeply(\@lost, [], "$what: every acknowledged add is in its customer's cart");
 }
+# The syncs are asynchronous (the lag metric is sampled once a second): wait, bounded, for
+# both sides to agree, then name the customers whose carts still differ.
+sub differing { grep { !eq_deeply_json(cart_at($m->url, $_), cart_at($cart->url, $_)) } @users }
 sub same_carts {
     my ($what) = @_;
-    my @diff = grep { !eq_deeply_json(cart_at($m->url, $_), cart_at($cart->url, $_)) } @users;
+    my @diff;
+    wait_until(sub { @diff = differing(); !@diff }, 20);
     is_deeply(\@diff, [], "$what: every customer's v1 cart reads the same on both sides");
 }
 sub eq_deeply_json { JSON::PP->new->canonical->encode($_[0]) eq JSON::PP->new->canonical->encode($_[1]) }
@@ -135,10 +139,7 @@ has_all($cart->url, 'souk-cart after the cutover');
 # After the cutover: adds on souk-cart reach the monolith's carts (reverse sync).
 my $load3 = writers(8)->();
 no_failures_in($load3, 'adds after the cutover (on souk-cart)');
-ok(wait_until(sub { my $ok = 1; for my $u (@users) {
-        $ok &&= eq_deeply_json(cart_at($m->url, $u), cart_at($cart->url, $u)) } $ok }, 20),
-    'reverse sync wrote souk-cart\'s carts into the monolith') or diag logs_tail("$var");
-same_carts('after the cutover');
+same_carts('after the cutover (reverse sync wrote souk-cart\'s carts into the monolith)');
 has_all($m->url, 'the monolith after the cutover');
 # No customer sees another's lines: each cart holds only what that customer added.
 my @foreign;
@@ -171,9 +172,7 @@ is($rc, 0, 'rollback under load');
 my $load4 = $wait->();
 no_failures_in($load4, 'adds during the rollback');
 is($gw->route_named('cart')->{mode}, 'legacy', 'the cart route back on the monolith');
-ok(wait_until(sub { my $ok = 1; for my $u (@users) {
-        $ok &&= eq_deeply_json(cart_at($m->url, $u), cart_at($cart->url, $u)) } $ok }, 20),
-    'both sides converge after the rollback');
+same_carts('after the rollback');
 has_all($m->url, 'the monolith after the rollback');
 caught_up('the forward sync catches up');
 ($rc, $out) = migrate('verify');
