@@ -37,7 +37,8 @@ struct arena;
     X(PAYMENT_SUCCEEDED,     "payment.succeeded",     1)    \
     X(PAYMENT_FAILED,        "payment.failed",        1)    \
     X(PAYMENT_CAPTURED,      "payment.captured",      1)    \
-    X(PAYMENT_REFUNDED,      "payment.refunded",      1)
+    X(PAYMENT_REFUNDED,      "payment.refunded",      1)    \
+    X(CART_CHANGED,          "cart.changed",          1)
 /* clang-format on */
 
 enum event_type {

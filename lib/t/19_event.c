@@ -38,6 +38,7 @@ static const struct {
     {EVENT_PAYMENT_FAILED, "payment.failed", 1},
     {EVENT_PAYMENT_CAPTURED, "payment.captured", 1},
     {EVENT_PAYMENT_REFUNDED, "payment.refunded", 1},
+    {EVENT_CART_CHANGED, "cart.changed", 1},
 };
 
 #define ID  "\"id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\""

@@ -240,6 +240,7 @@ static const struct map_reverse catalog_reverse = {
     (const char *const[]){"product.created", "product.updated", "product.price_changed",
                           "product.deleted", NULL},
     catalog_reverse_steps,
+    NULL,
 };
 
 const struct map_domain map_catalog = {

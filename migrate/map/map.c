@@ -6,14 +6,11 @@
 
 #include "migrate/map/map.h"
 
-extern const struct map_domain map_reviews, map_catalog, map_users;
+extern const struct map_domain map_reviews, map_catalog, map_users, map_cart;
 
 /* In the order domains migrate (DESIGN.md §5). */
 const struct map_domain *const map_domains[] = {
-    &map_reviews,
-    &map_catalog,
-    &map_users,
-    NULL,
+    &map_reviews, &map_catalog, &map_users, &map_cart, NULL,
 };
 
 const struct map_domain *

@@ -10,10 +10,25 @@
 #define SOUK_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "migrate/cdc/cdc.h"
 
 struct work;
+struct event;
+struct arena;
+struct kv;
+struct mdb;
+
+/* What w->ext is, for apply and copy_kv, in a domain whose service keeps its
+ * data in Redis (map_domain.kv): the sync's or the backfill's Redis handle
+ * (SOUK_REDIS_URL) and a monolith connection to read what a row refers to
+ * (in the backfill: inside its snapshot). w->db stays the service's
+ * PostgreSQL (sync_position). */
+struct map_ext {
+    struct kv  *kv;
+    struct mdb *mono;
+};
 
 /* One bulk-copy step of the backfill (the shape of soukctl's backfill_table
  * without its page function): read_sql pages the monolith by key, write_sql
@@ -72,6 +87,12 @@ struct map_reverse_step {
 struct map_reverse {
     const char *const             *events; /* routing keys consumed, NULL-terminated */
     const struct map_reverse_step *steps;  /* in order (parents first); NULL svc_sql ends */
+    /* Instead of steps, for a service whose state is not in its database
+     * (cart, in Redis): the event carries the aggregate's whole state and a
+     * version; write it into the monolith (mono, inside the transaction
+     * flagged skip_replication), ignoring a version not newer than the one
+     * written last. */
+    int (*apply)(struct mdb *mono, struct arena *a, const struct event *ev);
 };
 
 struct map_domain {
@@ -99,6 +120,20 @@ struct map_domain {
      * (migrate/map/README.md "Identity"). NULL-terminated, or NULL. */
     const char *const        *ident;
     const struct map_reverse *reverse; /* NULL: no reverse sync (yet) */
+    /* 1: the service keeps the domain's data in Redis (cart): apply and
+     * copy_kv get a struct map_ext in w->ext. Redis is not in the service's
+     * transaction: apply is written Redis first, then sync_position commits,
+     * so a crash between them applies the change again (idempotent). */
+    int kv;
+    /* Backfill of a kv domain (instead of copy): everything, read through
+     * ext->mono inside the backfill's snapshot; *n lines written. */
+    int (*copy_kv)(struct work *w, int64_t *n);
+    /* Verify of a kv domain (its verify entries have no SQL): the canonical
+     * rows of one side (mono = 1: the monolith) after key `after`, at most
+     * limit, in key order: keys[i] and one canonical text rows[i] each (in
+     * w->arena). */
+    int (*verify_kv)(struct work *w, int mono, int64_t after, int64_t limit, int64_t **keys,
+                     const char ***rows, size_t *n);
 };
 
 /* The domain called name, or NULL. */

@@ -225,6 +225,7 @@ static const struct map_reverse_step reviews_reverse_steps[] = {
 static const struct map_reverse reviews_reverse = {
     (const char *const[]){"review.created", NULL},
     reviews_reverse_steps,
+    NULL,
 };
 
 const struct map_domain map_reviews = {

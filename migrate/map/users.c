@@ -139,6 +139,7 @@ static const struct map_reverse_step users_reverse_steps[] = {
 static const struct map_reverse users_reverse = {
     (const char *const[]){"user.registered", "user.address_changed", NULL},
     users_reverse_steps,
+    NULL,
 };
 
 const struct map_domain map_users = {

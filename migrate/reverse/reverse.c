@@ -44,7 +44,7 @@ static const char reverse_help[] =
     "service's events (queue reverse-DOMAIN) and writes the current rows of each aggregate\n"
     "they name back into the monolith, in sessions with skip_replication=1 so the forward\n"
     "sync ignores them. The monolith account needs BINLOG ADMIN (or SUPER) for\n"
-    "skip_replication. Domains with reverse sync: catalog, users.";
+    "skip_replication. Domains with reverse sync: reviews, catalog, users, cart.";
 
 /* How many '?' sql takes (the aggregate id goes to each). */
 static size_t
@@ -125,7 +125,9 @@ reverse_event(struct mq_msg *m)
     if (id < 1)
         return mq_msg_bad(m, "aggregate_id must be a positive integer");
     rc = session_flagged(rv, m->work.arena);
-    for (s = rv->d->reverse->steps; rc == ERR_OK && s->svc_sql != NULL; s++)
+    if (rc == ERR_OK && rv->d->reverse->apply != NULL)
+        rc = rv->d->reverse->apply(rv->mono, m->work.arena, m->ev);
+    for (s = rv->d->reverse->steps; rc == ERR_OK && s != NULL && s->svc_sql != NULL; s++)
         rc = step_run(rv, m->work.arena, s, id);
     if (rc == ERR_OK)
         rc = mdb_commit(rv->mono);

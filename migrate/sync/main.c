@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "cfg.h"
+#include "kv.h"
 #include "log.h"
 #include "mdb.h"
 #include "metrics.h"
@@ -21,7 +22,7 @@
 #include "server.h"
 
 struct sync_settings {
-    const char *listen, *log_level, *monolith_db, *binlog_db, *service_db, *start_gtid;
+    const char *listen, *log_level, *monolith_db, *binlog_db, *service_db, *start_gtid, *kv_url;
     int64_t     server_id, heartbeat_ms;
 };
 
@@ -31,7 +32,8 @@ static const char sync_help[] =
     "souk-sync --domain DOMAIN: forward sync of one migrating domain. Streams the monolith's\n"
     "binlog (row events, from the GTID in the service database's sync_position table) and\n"
     "applies each transaction through the domain's mapping, with its position, in one\n"
-    "transaction of the service's database. Domains: reviews. SOUK_SYNC_DOMAIN may name the\n"
+    "transaction of the service's database. Domains: reviews, catalog, users, cart. "
+    "SOUK_SYNC_DOMAIN may name the\n"
     "domain instead of --domain. The binlog account needs REPLICATION SLAVE and BINLOG\n"
     "MONITOR (soukctl db create monolith grants them).";
 
@@ -111,6 +113,8 @@ main(int argc, char **argv)
         CFG_STR_ROW("SOUK_SYNC_START_GTID", ST, start_gtid, "",
                     "where to start when sync_position has no row (the backfill writes one); "
                     "empty: the monolith's current position"),
+        CFG_STR_ROW("SOUK_REDIS_URL", ST, kv_url, "redis://127.0.0.1:56379/0",
+                    "Redis of a domain the service keeps there (cart); unused by the others"),
         CFG_INT_ROW("SOUK_SYNC_SERVER_ID", ST, server_id, arena_printf(a, "%d", 4000 + idx), 2,
                     4294967295LL, "replica server id, unique among the monolith's replicas"),
         CFG_INT_ROW("SOUK_SYNC_HEARTBEAT_MS", ST, heartbeat_ms, "500", 50, 60000,
@@ -128,6 +132,10 @@ main(int argc, char **argv)
         arena_destroy(a);
         return 2;
     }
+    if (d->kv && kv_url_check(st.kv_url) != ERR_OK) {
+        log_error("sync: SOUK_REDIS_URL is not a redis:// url");
+        return 2;
+    }
     sync_metrics_register();
     sync_state.cfg = (struct sync_config){
         .domain = d,
@@ -135,6 +143,7 @@ main(int argc, char **argv)
         .binlog_db = st.binlog_db[0] ? st.binlog_db : st.monolith_db,
         .service_db = st.service_db,
         .start_gtid = st.start_gtid,
+        .kv_url = st.kv_url,
         .server_id = (uint32_t)st.server_id,
         .heartbeat_ms = (int)st.heartbeat_ms,
     };

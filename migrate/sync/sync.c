@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "db.h"
+#include "kv.h"
 #include "log.h"
 #include "mdb.h"
 #include "metrics.h"
@@ -74,6 +75,7 @@ struct run {
     struct sync  *s;
     struct db    *db;
     struct mdb   *mono;
+    struct kv    *kv; /* a domain kept in Redis (map_domain.kv), else NULL */
     struct cdc   *cdc;
     struct arena *a;
     const char  **tables; /* the domain's tables and the marker table */
@@ -218,7 +220,8 @@ static int
 txn_apply_once(struct run *r, const struct cdc_txn *t)
 {
     const struct map_domain *d = r->s->cfg.domain;
-    struct work              w = {.arena = r->a, .db = r->db};
+    struct map_ext           ext = {.kv = r->kv, .mono = r->mono};
+    struct work              w = {.arena = r->a, .db = r->db, .ext = &ext};
     const char              *marker = NULL;
     size_t                   cap = t->n * 2 * touch_rows(d), ntouched = 0, i;
     const char             **whats = arena_alloc(r->a, (cap + 1) * sizeof(*whats));
@@ -370,6 +373,8 @@ sync_main(void *arg)
     r.a = arena_create();
     r.db = db_new(s->cfg.service_db, NULL);
     r.mono = mdb_new(s->cfg.monolith_db);
+    if (s->cfg.domain->kv)
+        r.kv = kv_new(s->cfg.kv_url, 2000);
     r.rate_at = now_s();
     while (!s->stop && !s->refused)
         step(&r);
@@ -377,6 +382,7 @@ sync_main(void *arg)
         nap(s, 1000);
     stream_close(&r);
     mdb_free(r.mono);
+    kv_free(r.kv);
     db_free(r.db);
     arena_destroy(r.a);
     free(r.tables);

@@ -25,6 +25,7 @@ struct sync_config {
     const char              *binlog_db;   /* mysql:// with REPLICATION SLAVE, BINLOG MONITOR */
     const char              *service_db;  /* postgresql:// of the domain's service */
     const char              *start_gtid;  /* used when sync_position has no row; "" = now */
+    const char              *kv_url;      /* redis:// of a domain kept in Redis (map_domain.kv) */
     uint32_t                 server_id;
     int                      heartbeat_ms;
 };

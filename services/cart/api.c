@@ -75,6 +75,15 @@ cookie_refresh(struct req *r, const struct cart_ref *ref)
  * else none (CART_NONE) or, for an add (create), a new anonymous cart. A
  * malformed cookie counts as none, so it can only ever name an anonymous
  * cart: keys of users' carts come from verified tokens alone. */
+/* cart.changed after a write to a user's cart. The write stands either way
+ * (Redis has it and the customer is told so); a failure is logged by
+ * cart_changed_publish and the next change's event carries the whole cart. */
+static void
+published(struct req *r, const struct cart_ref *ref)
+{
+    (void)cart_changed_publish(service_work(r), ref, 0);
+}
+
 static int
 cart_of(struct req *r, int create, struct cart_ref *ref)
 {
@@ -91,9 +100,11 @@ cart_of(struct req *r, int create, struct cart_ref *ref)
         rc = store_cart_merge(service_work(r), &anon, ref, &merged);
         if (rc)
             return rc;
-        if (merged > 0)
+        if (merged > 0) {
             rlog_info(r, "merged %zu anonymous cart line(s) into user %lld's cart", merged,
                       (long long)r->user.user_id);
+            published(r, ref);
+        }
         cookie_set(r, "", 0);
         return ERR_OK;
     }
@@ -219,6 +230,7 @@ cart_item_add(struct req *r)
         return conflict(r);
     if (rc)
         return rc;
+    published(r, &ref);
     cookie_refresh(r, &ref);
     return reply_cart(r, &c);
 }
@@ -252,6 +264,7 @@ cart_item_put(struct req *r)
         return req_fail(r, rc, "cart item not found");
     if (rc)
         return rc;
+    published(r, &ref);
     cookie_refresh(r, &ref);
     return reply_cart(r, &c);
 }
@@ -276,6 +289,7 @@ cart_item_delete(struct req *r)
         return req_fail(r, rc, "cart item not found");
     if (rc)
         return rc;
+    published(r, &ref);
     cookie_refresh(r, &ref);
     return reply_cart(r, &c);
 }

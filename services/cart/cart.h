@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "cartline.h"
 #include "err.h"
 #include "mq.h"
 #include "req.h"
@@ -42,48 +43,18 @@ struct cart_worker {
     struct httpc *hc;
 };
 
-/* The monolith's limits (monolith/monolith.h). */
-#define MAX_QTY        99 /* per cart line */
-#define MAX_CART_LINES 100
-
-#define CART_PRICE_MAX 1000000000000LL /* minor units, the catalog's own bound */
-#define CART_NAME_MAX  200             /* bytes, the catalog's own bound */
-
-/* Key formats: a hash per cart (field = product id, value = an encoded line)
- * and a set per product of the cart keys holding it (for product events). */
-#define CART_KEY_USER    "souk:cart:u:" /* + user id (the verified token's sub) */
-#define CART_KEY_ANON    "souk:cart:a:" /* + the cookie's 32 hex digits */
-#define CART_KEY_PRODUCT "souk:cart:p:" /* + product id */
-#define CART_KEY_ORDER   "souk:cart:o:" /* + order id: order.confirmed applied (a marker) */
-#define CART_KEY_MAX     64
-#define CART_FIELD_REV   "rev" /* the hash field holding the cart's revision */
-#define CART_REV_LEN     16    /* 64 random bits in lower-case hex */
-#define CART_ANON_ID_LEN 32    /* 128 random bits in lower-case hex */
+#define CART_ANON_ID_LEN 32 /* 128 random bits in lower-case hex */
 #define CART_COOKIE      "souk_cart"
-
-struct money {
-    int64_t minor;
-    char    currency[4];
-};
 
 enum cart_kind { CART_NONE, CART_USER, CART_ANON };
 
 /* Which cart a request works on and how long it lives. */
 struct cart_ref {
     enum cart_kind kind;
+    int64_t        user_id; /* CART_USER: whose; 0 for an anonymous cart */
     char           key[CART_KEY_MAX];
     int64_t        ttl_s;       /* the cart's sliding TTL */
     int64_t        index_ttl_s; /* the product sets': outlives every cart */
-};
-
-struct cart_line {
-    int64_t      product_id, quantity;
-    int64_t      seq;         /* order of addition */
-    int64_t      version;     /* catalog version of unit and name; 0 = a snapshot */
-    struct money unit;        /* the price today, as far as events told */
-    struct money added;       /* the price when the line was added */
-    int          unavailable; /* the product was deleted */
-    const char  *name;
 };
 
 /* Lines in the order they were added. rev names this state of the cart
@@ -121,12 +92,7 @@ void cart_ref_user(struct cart_ref *ref, int64_t user_id, const struct cart_ttls
 MUST_CHECK int cart_ref_anon(struct cart_ref *ref, const char *id, const struct cart_ttls *t);
 /* The souk_cart value of a Cookie header when it is a well-formed id (copied
  * into out): 1; 0 when absent or malformed (a forged value is ignored). */
-int  cart_cookie_find(const char *header, char out[CART_ANON_ID_LEN + 1]);
-void cart_index_key(int64_t product_id, char out[CART_KEY_MAX]);
-/* A line as the text kept in Redis, in a; and back (ERR_INVALID for junk). */
-char          *cart_line_encode(const struct cart_line *l, struct arena *a, size_t *len);
-MUST_CHECK int cart_line_decode(const char *p, size_t n, int64_t product_id, struct arena *a,
-                                struct cart_line *out);
+int                     cart_cookie_find(const char *header, char out[CART_ANON_ID_LEN + 1]);
 const struct cart_line *cart_find(const struct cart *c, int64_t product_id);
 void                    cart_sort(struct cart *c);
 /* The line after adding qty of p: ERR_CONFLICT past MAX_QTY or MAX_CART_LINES. */
@@ -154,7 +120,6 @@ int  cart_line_price_changed(const struct cart_line *l);
 void cart_line_total(const struct cart_line *l, struct money *out);
 /* Sum of the line totals ("EUR" when empty, as the monolith) and of the quantities. */
 void cart_total(const struct cart *c, struct money *out, int64_t *items);
-int  cart_currency_valid(const char *z);
 
 /* store.c: every Redis command. ERR_UNAVAILABLE when Redis is down, ERR_BUSY
  * when concurrent writers kept winning. Reads and writes extend the TTL. */
@@ -178,6 +143,12 @@ MUST_CHECK int store_product_event(struct work *w, const struct product_event *e
 MUST_CHECK int store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_id,
                                      const struct order_line *o, size_t n, size_t *lines);
 
+/* The user cart's next version and its lines at that version, read in one
+ * MULTI (INCR of CART_KEY_VERSION, HGETALL): a higher version always comes
+ * with a later state (cart.changed, events.c). */
+MUST_CHECK int store_cart_version(struct work *w, const struct cart_ref *ref, int64_t *version,
+                                  struct cart *out);
+
 /* catalog.c: price snapshots */
 /* The product's name and price from the catalog (or the per-process cache).
  * ERR_NOT_FOUND (unknown or deleted product), ERR_UNAVAILABLE (the catalog
@@ -187,6 +158,10 @@ void           catalog_cache_evict(int64_t id);
 
 /* events.c */
 extern const struct mq_consumer cart_consumers[];
+/* After a write to a user's cart: cart.changed with its whole state and
+ * version into the outbox (in_txn: w->db's transaction is open, a
+ * consumer's; else one of its own). Anonymous carts publish nothing. */
+int cart_changed_publish(struct work *w, const struct cart_ref *ref, int in_txn);
 
 /* api.c: handlers */
 int cart_get(struct req *r);

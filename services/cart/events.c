@@ -15,9 +15,11 @@
  * one that subtracts (order.confirmed) leaves a marker per order in the
  * same Redis transaction and does nothing when it finds it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "cart.h"
+#include "db.h"
 #include "kv.h"
 #include "log.h"
 
@@ -105,6 +107,50 @@ on_product_deleted(struct mq_msg *m)
     return apply(m, &ev);
 }
 
+/* ---- publishing ----------------------------------------------------------------------- */
+
+/* cart.changed {"user_id", "version", "items": [{"product_id", "quantity"}]}: the user's
+ * whole cart in display order. Redis is written first (the change is what
+ * the customer was told), then this row: the version is read together with
+ * the state it describes, so whatever order the rows commit and arrive in,
+ * the highest version carries the newest state, and a lost row (the
+ * database failed after Redis) is repaired by the next change's event. */
+int
+cart_changed_publish(struct work *w, const struct cart_ref *ref, int in_txn)
+{
+    struct cart c;
+    int64_t     version;
+    json_t     *items, *payload;
+    size_t      i;
+    int         rc;
+
+    if (ref->kind != CART_USER)
+        return ERR_OK;
+    rc = store_cart_version(w, ref, &version, &c);
+    if (rc)
+        return rc;
+    items = json_array();
+    for (i = 0; i < c.n; i++)
+        json_array_append_new(items, json_pack("{s:I,s:I}", "product_id",
+                                               (json_int_t)c.lines[i].product_id, "quantity",
+                                               (json_int_t)c.lines[i].quantity));
+    payload = json_pack("{s:I,s:I,s:o}", "user_id", (json_int_t)ref->user_id, "version",
+                        (json_int_t)version, "items", items);
+    if (payload == NULL)
+        return ERR_INTERNAL;
+    rc = in_txn ? ERR_OK : db_begin(w->db);
+    if (rc == ERR_OK)
+        rc = mq_outbox_put(w, EVENT_CART_CHANGED, ref->user_id, payload);
+    if (!in_txn)
+        rc = rc == ERR_OK ? db_commit(w->db) : (db_rollback(w->db), rc);
+    json_decref(payload);
+    if (rc)
+        log_error("cart: cart.changed of user %lld version %lld not written (%s); the next "
+                  "change carries the whole cart",
+                  (long long)ref->user_id, (long long)version, err_name(rc));
+    return rc;
+}
+
 /* {"order_id", "user_id", "lines": [{"product_id", "quantity"}], ...}:
  * an order is made of one cart, so it has at most MAX_CART_LINES lines. */
 static int
@@ -139,6 +185,10 @@ on_order_confirmed(struct mq_msg *m)
     }
     cart_ref_user(&ref, user_id, &cart_cfg.ttl);
     rc = store_order_confirmed(&m->work, &ref, order_id, o, n, &changed);
+    /* Also on a redelivery that changed nothing: the state is whole and
+     * versioned, so one more cart.changed is harmless. */
+    if (rc == ERR_OK)
+        rc = cart_changed_publish(&m->work, &ref, 1);
     if (rc) {
         m->error = arena_printf(m->work.arena, "redis: %s", err_name(rc));
         return rc;

@@ -116,5 +116,6 @@ main(int argc, char **argv)
         .setup = setup,
         .thread_new = cart_worker_new,
         .thread_free = cart_worker_free,
+        .publishes = 1, /* cart.changed (events.c) */
     });
 }

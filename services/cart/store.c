@@ -9,7 +9,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "cart.h"
@@ -50,33 +49,6 @@ static struct kv *
 kv_of(const struct work *w)
 {
     return ((struct cart_worker *)w->ext)->kv;
-}
-
-/* A new revision for a cart being written: random, so no state of any cart
- * of the user, however old, has it (orders keys live orders by it). */
-static const char *
-rev_new(struct arena *a)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char     b[CART_REV_LEN / 2];
-    char             *out = arena_alloc(a, CART_REV_LEN + 1);
-    size_t            i;
-
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        /* never on Linux for 8 bytes; a clock-based value still differs */
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(out, CART_REV_LEN + 1, "%016llx",
-                 (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
-        return out;
-    }
-    for (i = 0; i < sizeof(b); i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[CART_REV_LEN] = '\0';
-    return out;
 }
 
 static int
@@ -210,7 +182,7 @@ queue_lines(struct kv *kv, struct arena *a, const struct cart_ref *ref,
     }
     argv[2 + 2 * n] = CART_FIELD_REV;
     lens[2 + 2 * n] = strlen(CART_FIELD_REV);
-    argv[3 + 2 * n] = rev_new(a);
+    argv[3 + 2 * n] = cart_rev_new(a);
     lens[3 + 2 * n] = CART_REV_LEN;
     rc = kv_cmd(kv, a, (int)(4 + 2 * n), argv, lens, NULL);
     for (i = 0; rc == ERR_OK && i < n; i++) {
@@ -338,7 +310,7 @@ store_cart_remove(struct work *w, const struct cart_ref *ref, int64_t product_id
     cart_index_key(product_id, idx);
     rc = cmd(kv, a, 7,
              (const char *const[]){"EVAL", remove_lua, "2", ref->key, idx,
-                                   arena_printf(a, "%lld", (long long)product_id), rev_new(a)},
+                                   arena_printf(a, "%lld", (long long)product_id), cart_rev_new(a)},
              &rep);
     if (rc)
         return rc;
@@ -421,7 +393,7 @@ event_one(struct kv *kv, struct arena *a, const char *key, const struct product_
         if (held)
             rc = cmd(kv, a, 6,
                      (const char *const[]){"HSET", key, pid, cart_line_encode(&nl, a, &len),
-                                           CART_FIELD_REV, rev_new(a)},
+                                           CART_FIELD_REV, cart_rev_new(a)},
                      NULL);
         else
             rc = cmd(kv, a, 3, (const char *const[]){"SREM", idx, key}, NULL);
@@ -536,8 +508,9 @@ store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_
         if (n_keep > 0)
             rc = queue_lines(kv, a, ref, keep, n_keep);
         else if (n_gone > 0)
-            rc = cmd(kv, a, 4, (const char *const[]){"HSET", ref->key, CART_FIELD_REV, rev_new(a)},
-                     NULL);
+            rc =
+                cmd(kv, a, 4,
+                    (const char *const[]){"HSET", ref->key, CART_FIELD_REV, cart_rev_new(a)}, NULL);
         if (rc == ERR_OK)
             rc = queue_gone(kv, a, ref, gone, n_gone);
         if (rc == ERR_OK)
@@ -558,4 +531,33 @@ store_order_confirmed(struct work *w, const struct cart_ref *ref, int64_t order_
     log_warn("redis: %s: order %lld gave up after %d concurrent writes", ref->key,
              (long long)order_id, TX_ATTEMPTS);
     return ERR_BUSY;
+}
+
+int
+store_cart_version(struct work *w, const struct cart_ref *ref, int64_t *version, struct cart *out)
+{
+    struct kv       *kv = kv_of(w);
+    struct arena    *a = w->arena;
+    char             vkey[CART_KEY_MAX];
+    struct kv_reply *rep;
+    int              rc;
+
+    snprintf(vkey, sizeof(vkey), CART_KEY_VERSION "%lld", (long long)ref->user_id);
+    rc = cmd(kv, a, 1, (const char *const[]){"MULTI"}, NULL);
+    if (rc)
+        return rc;
+    rc = cmd(kv, a, 2, (const char *const[]){"INCR", vkey}, NULL);
+    if (rc == ERR_OK)
+        rc = cmd(kv, a, 2, (const char *const[]){"HGETALL", ref->key}, NULL);
+    if (rc)
+        return tx_abort(kv, a, rc, 1);
+    rc = cmd(kv, a, 1, (const char *const[]){"EXEC"}, &rep);
+    if (rc)
+        return rc;
+    if (rep->type != KV_ARRAY || rep->n != 2 || rep->elem[0]->type != KV_INT) {
+        log_error("redis: %s: unexpected EXEC reply", vkey);
+        return ERR_INTERNAL;
+    }
+    *version = rep->elem[0]->i;
+    return lines_decode(a, ref->key, rep->elem[1], out);
 }

@@ -14,10 +14,12 @@
 #include <string.h>
 
 #include "backfill.h"
+#include "kv.h"
+#include "work.h"
 #include "migrate/sync/position.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill reviews|catalog|users|orders|inventory|payments\n"
+    "usage: soukctl backfill reviews|catalog|users|cart|orders|inventory|payments\n"
     "                        [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
@@ -150,6 +152,32 @@ table_copy(struct backfill *b, size_t k, struct arena *a)
     return rc;
 }
 
+const char *
+backfill_kv_url(void)
+{
+    const char *z = getenv("SOUK_REDIS_URL");
+
+    return z != NULL && z[0] ? z : "redis://127.0.0.1:56379/0";
+}
+
+/* A domain kept in Redis (map_domain.kv): its copy_kv reads the monolith in
+ * the backfill's snapshot and writes the service's Redis. */
+static int
+kv_copy(struct backfill *b, struct arena *a)
+{
+    struct map_ext ext = {.kv = kv_new(backfill_kv_url(), 5000), .mono = b->mono};
+    struct work    w = {.arena = a, .db = b->dst, .ext = &ext};
+    int            rc;
+
+    if (ext.kv == NULL) {
+        common_fail("SOUK_REDIS_URL is not a redis:// url");
+        return ERR_INVALID;
+    }
+    rc = b->d->copy_kv(&w, &b->done[0]);
+    kv_free(ext.kv);
+    return rc;
+}
+
 static int
 backfill_copy(struct backfill *b, struct arena *a)
 {
@@ -159,6 +187,8 @@ backfill_copy(struct backfill *b, struct arena *a)
     /* A monolith that would hand out the service's ids stops the run before
      * anything is copied; the sequences move after the finishing statement. */
     rc = backfill_ident_check(b, a);
+    if (rc == ERR_OK && b->d->copy_kv != NULL)
+        return kv_copy(b, a);
     for (k = 0; rc == ERR_OK && b->d->copy[k].what != NULL; k++)
         rc = table_copy(b, k, a);
     if (rc == ERR_OK && b->d->copy_finish != NULL)
@@ -175,6 +205,9 @@ target_filled(struct backfill *b, struct arena *a, int *yes)
     struct db_rows *rs;
     int             rc;
 
+    *yes = 0;
+    if (b->d->copy_nonempty == NULL) /* a kv domain: copying again is idempotent */
+        return ERR_OK;
     rc = db_exec_sql(b->dst, a, b->d->copy_nonempty, 0, NULL, &rs);
     if (rc)
         return rc;
@@ -189,7 +222,9 @@ summary(const struct backfill *b)
     size_t k;
 
     fputs("backfilled", stdout);
-    for (k = 0; b->d->copy[k].what != NULL; k++)
+    if (b->d->copy == NULL)
+        printf(" %lld %s lines", (long long)b->done[0], b->d->name);
+    for (k = 0; b->d->copy != NULL && b->d->copy[k].what != NULL; k++)
         printf("%s %lld %s", k ? "," : "", (long long)b->done[k], b->d->copy[k].what);
     printf(" in %.1f s\n", common_now() - b->t0);
 }
@@ -268,7 +303,8 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
         if (rc == ERR_OK)
             rc = backfill_ident(&b, a);
         if (rc == ERR_OK)
-            printf("%s already has %s; nothing to do\n", t->name, main_what(t));
+            printf("%s already has %s; nothing to do\n", t->name,
+                   t->copy != NULL ? main_what(t) : "data");
         goto done;
     }
     /* One snapshot of the monolith for every read (InnoDB repeatable read),
@@ -283,7 +319,8 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
     if (rc) {
         common_fail("backfill %s failed after %lld of %lld %s (see the log line above); it is "
                     "safe to run again",
-                    t->name, (long long)b.done[b.table], (long long)b.total, t->copy[b.table].what);
+                    t->name, (long long)b.done[b.table], (long long)b.total,
+                    t->copy != NULL ? t->copy[b.table].what : "lines");
         goto done;
     }
     summary(&b);
@@ -313,7 +350,7 @@ target_find(const char *name)
     for (i = 0; d == NULL && copy_only[i] != NULL; i++)
         if (strcmp(copy_only[i]->name, name) == 0)
             d = copy_only[i];
-    return d != NULL && d->copy != NULL ? d : NULL;
+    return d != NULL && (d->copy != NULL || d->copy_kv != NULL) ? d : NULL;
 }
 
 int

@@ -38,6 +38,8 @@ struct backfill {
  * every id either side has allocated or reserved. */
 MUST_CHECK int backfill_ident_check(struct backfill *b, struct arena *a);
 MUST_CHECK int backfill_ident(struct backfill *b, struct arena *a);
+/* The Redis of a domain kept there (map_domain.kv): SOUK_REDIS_URL or the dev default. */
+const char *backfill_kv_url(void);
 
 /* The services backfilled without a live-migration mapping (copy steps only):
  * backfill_orders.c, backfill_inventory.c, backfill_payments.c. */

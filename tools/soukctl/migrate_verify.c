@@ -16,11 +16,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "backfill.h"
 #include "buf.h"
+#include "kv.h"
 #include "migrate.h"
 #include "migrate/map/map.h"
 #include "migrate/sync/position.h"
 #include "str.h"
+#include "work.h"
 
 #define VERIFY_PAGE     5000  /* rows per query on each side */
 #define VERIFY_MAX_DIFF 10000 /* differing keys kept for the re-check */
@@ -50,17 +53,19 @@ struct range {
 };
 
 struct verify {
-    struct mig     *m;
-    struct mdb     *mono;
-    struct db      *svc;
-    int64_t         range_size;
-    int64_t         cur; /* the range being summed */
-    int             open;
-    struct range    r;
-    uint64_t        ranges, ranges_bad;
-    int64_t        *diff_key;
-    enum diff_kind *diff_kind;
-    size_t          ndiff;
+    struct mig              *m;
+    struct mdb              *mono;
+    struct db               *svc;
+    struct kv               *kv; /* a domain kept in Redis (map_domain.kv) */
+    const struct map_domain *map;
+    int64_t                  range_size;
+    int64_t                  cur; /* the range being summed */
+    int                      open;
+    struct range             r;
+    uint64_t                 ranges, ranges_bad;
+    int64_t                 *diff_key;
+    enum diff_kind          *diff_kind;
+    size_t                   ndiff;
 };
 
 /* FNV-1a over the canonical columns, a separator after each (a NULL is its
@@ -82,6 +87,32 @@ row_hash(const char *const *cols, const size_t *lens, size_t n)
     return h ^ (h >> 31);
 }
 
+/* The same from a kv domain's verify_kv: one canonical text per key. */
+static int
+fetch_kv(struct verify *vf, struct side *s, int64_t after, int64_t limit)
+{
+    struct map_ext ext = {.kv = vf->kv, .mono = vf->mono};
+    struct work    w = {.arena = s->a, .db = vf->svc, .ext = &ext};
+    const char   **rows;
+    size_t         i, len;
+    int            rc;
+
+    arena_reset(s->a);
+    rc = vf->map->verify_kv(&w, s->mono, after, limit, &s->keys, &rows, &s->n);
+    if (rc) {
+        common_fail("verify %s: reading the %s failed: %s", s->v->what,
+                    s->mono ? "monolith" : "service", err_title(rc));
+        return rc;
+    }
+    s->hash = arena_alloc(s->a, (s->n + 1) * sizeof(*s->hash));
+    for (i = 0; i < s->n; i++) {
+        len = rows[i] != NULL ? strlen(rows[i]) : 0;
+        s->hash[i] = row_hash(&rows[i], &len, 1);
+    }
+    s->i = 0;
+    return ERR_OK;
+}
+
 /* Up to limit rows of one side after key `after`: keys and hashes in s->a. */
 static int
 fetch(struct verify *vf, struct side *s, int64_t after, int64_t limit)
@@ -92,6 +123,8 @@ fetch(struct verify *vf, struct side *s, int64_t after, int64_t limit)
     size_t           lens[64], i, c, ncols;
     int              rc;
 
+    if (s->v->mono_sql == NULL)
+        return fetch_kv(vf, s, after, limit);
     arena_reset(s->a);
     if (s->mono)
         rc = mdb_query(vf->mono, s->a, s->v->mono_sql,
@@ -328,7 +361,10 @@ verify_open(struct verify *vf, struct mig *m, const struct map_domain *map, int 
     vf->diff_kind = arena_alloc(m->a, VERIFY_MAX_DIFF * sizeof(*vf->diff_kind));
     vf->mono = mdb_new(m->ctl->cfg.monolith_db);
     vf->svc = db_new(common_target_dsn(m->ctl, t), NULL);
-    if (vf->mono == NULL || vf->svc == NULL) {
+    vf->map = map;
+    if (map->kv)
+        vf->kv = kv_new(backfill_kv_url(), 5000);
+    if (vf->mono == NULL || vf->svc == NULL || (map->kv && vf->kv == NULL)) {
         common_fail("verify %s: cannot connect (SOUK_MONOLITH_DB, %s)", m->d->name, t->env);
         return ERR_UNAVAILABLE;
     }
@@ -340,6 +376,7 @@ verify_close(struct verify *vf)
 {
     mdb_free(vf->mono);
     db_free(vf->svc);
+    kv_free(vf->kv);
 }
 
 int
