@@ -196,12 +196,11 @@ mig_cutover(struct mig *m, int argc, char **argv)
     if (rc)
         return rc;
     t0 = common_now();
-    rc = routes_patch(m, NULL, 1, NULL); /* the fence */
-    if (rc)
-        return rc;
+    rc = routes_patch(m, NULL, 1, NULL); /* the fence (a failure ends below, as any) */
     /* A write sent to the monolith before the hold could commit after the
      * marker: the marker goes in once none is in flight. */
-    rc = mig_gateway_drained(m, (double)timeout_s);
+    if (!rc)
+        rc = mig_gateway_drained(m, (double)timeout_s);
     if (!rc)
         rc = marker_through(m, (double)timeout_s);
     tv = common_now();
