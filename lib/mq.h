@@ -153,6 +153,12 @@ MUST_CHECK int mq_msg_bad(struct mq_msg *m, const char *why);
 /* Member name of obj as an integer >= 1 in *out; else mq_msg_bad with
  * "payload.<name> must be a positive integer". */
 MUST_CHECK int mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out);
+/* The part of a product.* payload every replica checks (contracts/events.md):
+ * the document version in *version, and for product.created, .updated and
+ * .price_changed the DOC in *doc (an object whose id is aggregate_id); for
+ * product.deleted (whose product_id must be aggregate_id) *doc = NULL, a
+ * tombstone. ERR_OK, or mq_msg_bad with what is wrong. */
+MUST_CHECK int mq_msg_product(struct mq_msg *m, int64_t *version, json_t **doc);
 
 /* ERR_OK when url is a well-formed amqp:// URL. */
 MUST_CHECK int mq_url_check(const char *url);

@@ -405,6 +405,31 @@ mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
     return ERR_OK;
 }
 
+int
+mq_msg_product(struct mq_msg *m, int64_t *version, json_t **doc)
+{
+    int64_t id;
+    int     rc;
+
+    *doc = NULL;
+    rc = mq_msg_positive(m, m->ev->payload, "version", version);
+    if (rc)
+        return rc;
+    if (m->ev->type == EVENT_PRODUCT_DELETED) {
+        rc = mq_msg_positive(m, m->ev->payload, "product_id", &id);
+        if (rc == ERR_OK && id != m->ev->aggregate_id)
+            return mq_msg_bad(m, "payload.product_id differs from aggregate_id");
+        return rc;
+    }
+    *doc = json_object_get(m->ev->payload, "product");
+    if (!json_is_object(*doc))
+        return mq_msg_bad(m, "payload.product must be an object");
+    rc = mq_msg_positive(m, *doc, "id", &id);
+    if (rc == ERR_OK && id != m->ev->aggregate_id)
+        return mq_msg_bad(m, "payload.product.id differs from aggregate_id");
+    return rc;
+}
+
 void *
 mq_consume_main(void *arg)
 {

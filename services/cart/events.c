@@ -56,21 +56,13 @@ apply(struct mq_msg *m, const struct product_event *ev)
 static int
 on_product_doc(struct mq_msg *m)
 {
-    struct product_event ev = {0};
-    json_t              *doc = json_object_get(m->ev->payload, "product");
-    json_t              *price, *name, *cur;
+    struct product_event ev = {.id = m->ev->aggregate_id};
+    json_t              *doc, *price, *name, *cur;
     int                  rc;
 
-    rc = mq_msg_positive(m, m->ev->payload, "version", &ev.version);
+    rc = mq_msg_product(m, &ev.version, &doc);
     if (rc)
         return rc;
-    if (!json_is_object(doc))
-        return mq_msg_bad(m, "payload.product must be an object");
-    rc = mq_msg_positive(m, doc, "id", &ev.id);
-    if (rc)
-        return rc;
-    if (ev.id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product.id differs from aggregate_id");
     name = json_object_get(doc, "name");
     price = json_object_get(doc, "price");
     cur = json_object_get(price, "currency");
@@ -92,18 +84,13 @@ on_product_doc(struct mq_msg *m)
 static int
 on_product_deleted(struct mq_msg *m)
 {
-    struct product_event ev = {0};
+    struct product_event ev = {.id = m->ev->aggregate_id, .deleted = 1};
+    json_t              *doc;
     int                  rc;
 
-    rc = mq_msg_positive(m, m->ev->payload, "version", &ev.version);
+    rc = mq_msg_product(m, &ev.version, &doc);
     if (rc)
         return rc;
-    rc = mq_msg_positive(m, m->ev->payload, "product_id", &ev.id);
-    if (rc)
-        return rc;
-    if (ev.id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product_id differs from aggregate_id");
-    ev.deleted = 1;
     return apply(m, &ev);
 }
 

@@ -21,16 +21,15 @@ static int on_payment_succeeded(struct mq_msg *m);
 static int on_order_confirmed(struct mq_msg *m);
 static int on_payment_failed(struct mq_msg *m);
 static int on_order_cancelled(struct mq_msg *m);
-static int on_product_upsert(struct mq_msg *m);
-static int on_product_deleted(struct mq_msg *m);
+static int on_product(struct mq_msg *m);
 static int sweep_holds(struct work *w, int *more);
 
 const struct mq_consumer inventory_consumers[] = {
     {EVENT_ORDER_CREATED, on_order_created},     {EVENT_PAYMENT_SUCCEEDED, on_payment_succeeded},
     {EVENT_ORDER_CONFIRMED, on_order_confirmed}, {EVENT_PAYMENT_FAILED, on_payment_failed},
-    {EVENT_ORDER_CANCELLED, on_order_cancelled}, {EVENT_PRODUCT_CREATED, on_product_upsert},
-    {EVENT_PRODUCT_UPDATED, on_product_upsert},  {EVENT_PRODUCT_PRICE_CHANGED, on_product_upsert},
-    {EVENT_PRODUCT_DELETED, on_product_deleted}, {EVENT__COUNT, NULL},
+    {EVENT_ORDER_CANCELLED, on_order_cancelled}, {EVENT_PRODUCT_CREATED, on_product},
+    {EVENT_PRODUCT_UPDATED, on_product},         {EVENT_PRODUCT_PRICE_CHANGED, on_product},
+    {EVENT_PRODUCT_DELETED, on_product},         {EVENT__COUNT, NULL},
 };
 
 /* every_ms comes from SOUK_INVENTORY_SWEEP_MS (main.c's setup, before the start). */
@@ -322,43 +321,18 @@ product_apply(struct mq_msg *m, int64_t version, int deleted)
     return ERR_OK;
 }
 
-/* product.created / updated / price_changed: {"version", "product": DOC}. */
+/* product.created, .updated, .price_changed and .deleted: only the version
+ * and whether the product still exists matter here (a delete leaves a
+ * tombstone). */
 static int
-on_product_upsert(struct mq_msg *m)
+on_product(struct mq_msg *m)
 {
-    json_t *doc = json_object_get(m->ev->payload, "product");
-    int64_t version, id;
+    json_t *doc;
+    int64_t version;
     int     rc;
 
-    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
-    if (rc)
-        return rc;
-    if (!json_is_object(doc))
-        return mq_msg_bad(m, "payload.product must be an object");
-    rc = mq_msg_positive(m, doc, "id", &id);
-    if (rc)
-        return rc;
-    if (id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product.id differs from aggregate_id");
-    return product_apply(m, version, 0);
-}
-
-/* product.deleted: {"version", "product_id"}; leaves a tombstone. */
-static int
-on_product_deleted(struct mq_msg *m)
-{
-    int64_t version, id;
-    int     rc;
-
-    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
-    if (rc)
-        return rc;
-    rc = mq_msg_positive(m, m->ev->payload, "product_id", &id);
-    if (rc)
-        return rc;
-    if (id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product_id differs from aggregate_id");
-    return product_apply(m, version, 1);
+    rc = mq_msg_product(m, &version, &doc);
+    return rc ? rc : product_apply(m, version, doc == NULL);
 }
 
 /* ---- the hold sweeper ---------------------------------------------------------- */

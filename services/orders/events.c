@@ -241,24 +241,18 @@ on_saga(struct mq_msg *m)
 static int
 on_product_upsert(struct mq_msg *m)
 {
-    json_t      *doc = json_object_get(m->ev->payload, "product");
-    json_t      *price = json_object_get(doc, "price");
-    const char  *name = json_string_value(json_object_get(doc, "name"));
-    const char  *cur = json_string_value(json_object_get(price, "currency"));
+    json_t      *doc, *price;
+    const char  *name, *cur;
     struct money p = {0};
-    int64_t      version, id;
+    int64_t      version, id = m->ev->aggregate_id;
     int          rc, applied;
 
-    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
+    rc = mq_msg_product(m, &version, &doc);
     if (rc)
         return rc;
-    if (!json_is_object(doc))
-        return mq_msg_bad(m, "payload.product must be an object");
-    rc = mq_msg_positive(m, doc, "id", &id);
-    if (rc)
-        return rc;
-    if (id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product.id differs from aggregate_id");
+    price = json_object_get(doc, "price");
+    name = json_string_value(json_object_get(doc, "name"));
+    cur = json_string_value(json_object_get(price, "currency"));
     if (name == NULL || strlen(name) != json_string_length(json_object_get(doc, "name")))
         return mq_msg_bad(m, "payload.product.name must be a string");
     if (!json_is_integer(json_object_get(price, "amount")) || cur == NULL || strlen(cur) != 3 ||
@@ -277,18 +271,14 @@ on_product_upsert(struct mq_msg *m)
 static int
 on_product_deleted(struct mq_msg *m)
 {
-    int64_t version, id;
+    json_t *doc;
+    int64_t version;
     int     rc, applied;
 
-    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
+    rc = mq_msg_product(m, &version, &doc);
     if (rc)
         return rc;
-    rc = mq_msg_positive(m, m->ev->payload, "product_id", &id);
-    if (rc)
-        return rc;
-    if (id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product_id differs from aggregate_id");
-    return store_product_apply(&m->work, id, version, 1, NULL, NULL, &applied);
+    return store_product_apply(&m->work, m->ev->aggregate_id, version, 1, NULL, NULL, &applied);
 }
 
 /* user.registered: the account exists (checkout's "account not found"). */

@@ -13,14 +13,13 @@
 #include "log.h"
 #include "reviews.h"
 
-static int on_product_upsert(struct mq_msg *m);
-static int on_product_deleted(struct mq_msg *m);
+static int on_product(struct mq_msg *m);
 static int on_user_registered(struct mq_msg *m);
 
 const struct mq_consumer reviews_consumers[] = {
-    {EVENT_PRODUCT_CREATED, on_product_upsert},       {EVENT_PRODUCT_UPDATED, on_product_upsert},
-    {EVENT_PRODUCT_PRICE_CHANGED, on_product_upsert}, {EVENT_PRODUCT_DELETED, on_product_deleted},
-    {EVENT_USER_REGISTERED, on_user_registered},      {EVENT__COUNT, NULL},
+    {EVENT_PRODUCT_CREATED, on_product},         {EVENT_PRODUCT_UPDATED, on_product},
+    {EVENT_PRODUCT_PRICE_CHANGED, on_product},   {EVENT_PRODUCT_DELETED, on_product},
+    {EVENT_USER_REGISTERED, on_user_registered}, {EVENT__COUNT, NULL},
 };
 
 static int
@@ -36,44 +35,18 @@ product_apply(struct mq_msg *m, int64_t version, int deleted)
     return ERR_OK;
 }
 
-/* product.created, product.updated, product.price_changed:
- * {"version": N, "product": DOC}; only DOC's id matters here. */
+/* product.created, .updated, .price_changed and .deleted: only the version
+ * and whether the product still exists matter here (a delete leaves a
+ * tombstone). */
 static int
-on_product_upsert(struct mq_msg *m)
+on_product(struct mq_msg *m)
 {
-    json_t *doc = json_object_get(m->ev->payload, "product");
-    int64_t version, id;
+    json_t *doc;
+    int64_t version;
     int     rc;
 
-    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
-    if (rc)
-        return rc;
-    if (!json_is_object(doc))
-        return mq_msg_bad(m, "payload.product must be an object");
-    rc = mq_msg_positive(m, doc, "id", &id);
-    if (rc)
-        return rc;
-    if (id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product.id differs from aggregate_id");
-    return product_apply(m, version, 0);
-}
-
-/* product.deleted: {"version": N, "product_id": ID}; leaves a tombstone. */
-static int
-on_product_deleted(struct mq_msg *m)
-{
-    int64_t version, id;
-    int     rc;
-
-    rc = mq_msg_positive(m, m->ev->payload, "version", &version);
-    if (rc)
-        return rc;
-    rc = mq_msg_positive(m, m->ev->payload, "product_id", &id);
-    if (rc)
-        return rc;
-    if (id != m->ev->aggregate_id)
-        return mq_msg_bad(m, "payload.product_id differs from aggregate_id");
-    return product_apply(m, version, 1);
+    rc = mq_msg_product(m, &version, &doc);
+    return rc ? rc : product_apply(m, version, doc == NULL);
 }
 
 /* user.registered: {"user_id","email","name","role","created_at"}; only the
