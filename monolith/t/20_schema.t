@@ -39,7 +39,8 @@ for my $r (@$rows) {
 }
 
 my @tables = qw(addresses cart_items carts categories inventory order_items orders payments
-    product_attributes products reviews schema_migrations souk_migration_marker users);
+    product_attributes products reviews schema_migrations souk_cart_version souk_migration_marker
+    users);
 is_deeply([sort map { $_->[0] } @{mariadb_sql($db->{db},
     "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")}],
     \@tables, 'every expected table exists (and no other)');
