@@ -315,6 +315,10 @@ svc_users(struct work *w, int64_t after, int64_t limit, int64_t **out, size_t *n
     return ERR_OK;
 }
 
+/* The service's carts after key after, at most limit, as verify_mono reads
+ * the monolith's: a cart with no line (a hash left with only its revision,
+ * CART_FIELD_REV, once its last line went) is no cart, as on the monolith,
+ * where only carts with items are listed. */
 static int
 verify_svc(struct work *w, int64_t after, int64_t limit, int64_t **keys, const char ***rows,
            size_t *n)
@@ -322,13 +326,17 @@ verify_svc(struct work *w, int64_t after, int64_t limit, int64_t **keys, const c
     struct kv_reply  *rep;
     struct cart_line *l;
     char              key[CART_KEY_MAX];
-    size_t            i, j, k;
+    int64_t          *users;
+    size_t            nusers, i, j, k;
+    const char       *row;
     int               rc;
 
-    rc = svc_users(w, after, limit, keys, n);
-    *rows = arena_alloc(w->arena, (*n + 1) * sizeof(**rows));
-    for (i = 0; rc == ERR_OK && i < *n; i++) {
-        cart_user_key((*keys)[i], key);
+    *n = 0;
+    rc = svc_users(w, after, INT64_MAX, &users, &nusers);
+    *keys = arena_alloc(w->arena, (nusers + 1) * sizeof(**keys));
+    *rows = arena_alloc(w->arena, (nusers + 1) * sizeof(**rows));
+    for (i = 0; rc == ERR_OK && i < nusers && *n < (size_t)limit; i++) {
+        cart_user_key(users[i], key);
         rc = kv_cmd(EXT(w)->kv, w->arena, 2, (const char *const[]){"HGETALL", key}, NULL, &rep);
         if (rc || rep->type != KV_ARRAY)
             return rc ? rc : ERR_INTERNAL;
@@ -337,12 +345,15 @@ verify_svc(struct work *w, int64_t after, int64_t limit, int64_t **keys, const c
             if (cart_line_decode(rep->elem[j + 1]->str, rep->elem[j + 1]->len,
                                  num(rep->elem[j]->str), w->arena, &l[k]) == ERR_OK)
                 k++;
+        if (k == 0)
+            continue;
         qsort(l, k, sizeof(*l), by_seq);
-        (*rows)[i] = NULL;
+        row = NULL;
         for (j = 0; j < k; j++)
-            (*rows)[i] =
-                line_text(w->arena, (*rows)[i], l[j].product_id, l[j].quantity, l[j].unit.minor,
-                          l[j].unit.currency, l[j].unavailable ? "(unavailable)" : l[j].name);
+            row = line_text(w->arena, row, l[j].product_id, l[j].quantity, l[j].unit.minor,
+                            l[j].unit.currency, l[j].unavailable ? "(unavailable)" : l[j].name);
+        (*keys)[*n] = users[i];
+        (*rows)[(*n)++] = row;
     }
     return rc;
 }
