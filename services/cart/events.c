@@ -127,10 +127,13 @@ cart_changed_publish(struct work *w, const struct cart_ref *ref, int in_txn)
         return ERR_INTERNAL;
     rc = in_txn ? ERR_OK : db_begin(w->db);
     if (rc == ERR_OK)
-        rc = mq_outbox_put(w, EVENT_CART_CHANGED, ref->user_id, payload);
-    if (!in_txn)
-        rc = rc == ERR_OK ? db_commit(w->db) : (db_rollback(w->db), rc);
-    json_decref(payload);
+        rc = mq_outbox_put(w, EVENT_CART_CHANGED, ref->user_id, payload); /* takes payload */
+    else
+        json_decref(payload);
+    if (!in_txn && rc != ERR_OK)
+        db_rollback(w->db);
+    else if (!in_txn)
+        rc = db_commit(w->db);
     if (rc)
         log_error("cart: cart.changed of user %lld version %lld not written (%s); the next "
                   "change carries the whole cart",
