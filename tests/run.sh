@@ -87,7 +87,8 @@ targets=()
 for p in "$@"; do [ -e "$p" ] && targets+=("$p"); done
 rc=0
 if [ ${#targets[@]} -gt 0 ] && [ -n "$(find "${targets[@]}" -name '*.t' -print -quit)" ]; then
-	prove -j2 --timer -r -I tests/lib "${targets[@]}" </dev/null || rc=$?
+	prove -j2 --timer -r -I tests/lib "${targets[@]}" </dev/null 2>&1 | tee "$VAR/prove.main.out" ||
+		rc=$?
 else
 	echo "# no integration tests (*.t) under: $*"
 fi
@@ -100,7 +101,8 @@ if [ ${#targets[@]} -gt 0 ]; then
 fi
 if [ ${#contract[@]} -gt 0 ]; then
 	echo "# contract suite against the services (SOUK_CONTRACT_MODE=services)"
-	SOUK_CONTRACT_MODE=services prove -j2 --timer -I tests/lib "${contract[@]}" </dev/null || rc=$?
+	SOUK_CONTRACT_MODE=services prove -j2 --timer -I tests/lib "${contract[@]}" </dev/null 2>&1 |
+		tee "$VAR/prove.services.out" || rc=$?
 fi
 
 if [ -n "$(find "$SOUK_API_CAPTURE" -name '*.jsonl' ! -name '*.events.jsonl' -print -quit)" ]; then
@@ -125,6 +127,14 @@ if [ -n "$SAN" ]; then
 		[ $rc -ne 0 ] || rc=1
 	fi
 fi
+
+# A log is often read from its end only (CI shows its last lines): the failures again, last.
+for f in "$VAR"/prove.*.out; do
+	[ -f "$f" ] && grep -q '^Test Summary Report' "$f" || continue
+	echo "# recap (${f##*/prove.}): the failed tests' diagnostics, then prove's summary" >&2
+	grep -E '^#   (Failed test|at |in )|^# +(got|expected|Looks like)' "$f" | head -60 >&2 || true
+	sed -n '/^Test Summary Report/,/^Files=/p' "$f" >&2
+done
 
 if [ ${#unit_failed[@]} -gt 0 ]; then
 	echo "unit tests failed: ${unit_failed[*]}" >&2
