@@ -33,6 +33,17 @@ sub metric_sum {
     return $n;
 }
 
+# Every instance's consumers attached before the burst (the sharing check below needs them).
+my ($vhost) = $t->{amqp} =~ m{/([^/]*)$};
+$vhost =~ s/%([0-9a-fA-F]{2})/chr hex $1/ge;
+my $want = 3 * ($ENV{SOUK_INVENTORY_CONSUMERS} // 4);
+my $consumers = 0;
+ok(wait_until('every consumer attached', sub {
+    my (undef, $out) = rabbitmqctl(qw(-q list_queues -p), $vhost, qw(name consumers));
+    $consumers = ($out // '') =~ /^inventory\s+(\d+)$/m ? $1 : 0;
+    $consumers >= $want }, 30), "the inventory queue has every instance's consumers ($consumers)")
+    or diag("the inventory queue has $consumers consumers of $want");
+
 # --- 200 buyers, 50 units ----------------------------------------------------------------
 my $before = $t->consumed;
 $t->publish_many(map {
