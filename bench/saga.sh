@@ -121,7 +121,11 @@ bench_start orders "$BUILD/bin/souk-orders" SOUK_CART_URL="http://127.0.0.1:$pca
 orders=$BENCH_URL
 bench_start inventory "$BUILD/bin/souk-inventory"
 inventory=$BENCH_URL
-bench_start payments "$BUILD/bin/souk-payments" SOUK_PAYMENTS_PROVIDER_LATENCY_MS="$LATENCY"
+# Payments' threads wait on the provider: two calls per order (authorise, capture) at the
+# provider's latency need rate x 2 x latency threads; 16 cover ~150 orders/s at 50 ms (the
+# default 8 caps the saga near 80/s and queues before that).
+bench_start payments "$BUILD/bin/souk-payments" SOUK_PAYMENTS_PROVIDER_LATENCY_MS="$LATENCY" \
+	SOUK_PAYMENTS_CONSUMERS="${BENCH_PAYMENTS_CONSUMERS:-16}"
 BENCH_PORT=$pcart bench_start cart "$BUILD/bin/souk-cart" SOUK_CATALOG_URL="http://127.0.0.1:$pc"
 cart=$BENCH_URL
 BENCH_PORT=$pc bench_start catalog "$BUILD/bin/souk-catalog"

@@ -17,7 +17,9 @@
 #include "arena.h"
 #include "db.h"
 #include "log.h"
+#include "db_sqlcache.h"
 #include "str.h"
+#include "xalloc.h"
 
 #define DB_CONNECT_TIMEOUT "5" /* seconds, unless the url sets connect_timeout */
 #define DB_LOG_SQL         80  /* bytes of ad-hoc SQL quoted in a log line */
@@ -28,6 +30,8 @@ struct db {
     int                   nstmts;
     PGconn               *conn;
     int                   in_tx;    /* between db_begin and db_commit/db_rollback */
+    uint64_t              session;  /* connections made so far (db_session) */
+    struct sqlcache      *cache;    /* db_exec_sql's texts prepared in this session */
     int64_t               affected; /* of the last call */
 };
 
@@ -59,32 +63,14 @@ static const struct db_errmap {
     {"53300", ERR_UNAVAILABLE, log_warn},
 };
 
-static void
-xfree(void *p)
-{
-    free(p);
-}
-
-static char *
-xstrdup(const char *z)
-{
-    char *p = strdup(z);
-
-    if (p == NULL) {
-        fputs("souk: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 struct db *
 db_new(const char *url, const struct db_stmt *stmts)
 {
-    struct db *db = calloc(1, sizeof(*db));
+    struct db *db = xcalloc(1, sizeof(*db));
 
-    if (db == NULL)
-        return NULL;
     db->url = xstrdup(url != NULL ? url : "");
+    db->cache = sqlcache_new();
     db->stmts = stmts;
     while (stmts != NULL && stmts[db->nstmts].name != NULL)
         db->nstmts++;
@@ -97,6 +83,7 @@ db_disconnect(struct db *db)
     if (db->conn != NULL)
         PQfinish(db->conn);
     db->conn = NULL;
+    sqlcache_reset(db->cache);
 }
 
 void
@@ -105,6 +92,7 @@ db_free(struct db *db)
     if (db == NULL)
         return;
     db_disconnect(db);
+    sqlcache_free(db->cache);
     xfree(db->url);
     xfree(db);
 }
@@ -238,15 +226,21 @@ db_connect(struct db *db)
     rc = db_prepare_all(db);
     if (rc)
         db_disconnect(db);
+    else
+        db->session++;
     return rc;
 }
 
 /* ------------------------------------------------------------ calls */
 
+/* Ad-hoc SQL with parameters runs prepared (db_sqlcache.h); without, it may
+ * be several statements, which only the simple protocol takes. */
 static PGresult *
 call_send(struct db *db, const struct db_call *c)
 {
-    char name[16];
+    const char *cached;
+    PGresult   *fail;
+    char        name[16];
 
     if (c->sql == NULL) {
         snprintf(name, sizeof(name), "s%d", c->id);
@@ -254,7 +248,24 @@ call_send(struct db *db, const struct db_call *c)
     }
     if (c->nparams == 0)
         return PQexec(db->conn, c->sql);
+    cached = sqlcache_name(db->cache, db->conn, c->sql, c->nparams, &fail);
+    if (fail != NULL)
+        return fail;
+    if (cached != NULL)
+        return PQexecPrepared(db->conn, cached, c->nparams, c->params, NULL, NULL, 0);
     return PQexecParams(db->conn, c->sql, c->nparams, NULL, c->params, NULL, NULL, 0);
+}
+
+/* A prepared text whose tables changed under it so that its result would
+ * change shape: PostgreSQL refuses it until it is prepared again. */
+static int
+stale_plan(const PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    return state != NULL && strcmp(state, "0A000") == 0 && msg != NULL &&
+           strstr(msg, "cached plan") != NULL;
 }
 
 static void
@@ -325,6 +336,8 @@ db_run(struct db *db, const struct db_call *c)
         }
         call_what(c, db, what, sizeof(what));
         rc = db_fail(db, res, what, &lost);
+        if (c->sql != NULL && res != NULL && stale_plan(res))
+            sqlcache_forget(db->cache, db->conn, c->sql); /* this call fails; the next prepares */
         PQclear(res);
         if (!lost)
             return rc;
@@ -485,6 +498,12 @@ db_wait_notify(struct db *db, int ms)
     if (!PQconsumeInput(db->conn))
         return -1; /* lost: the next call reconnects */
     return notifies_drain(db);
+}
+
+uint64_t
+db_session(const struct db *db)
+{
+    return db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK ? db->session : 0;
 }
 
 int64_t

@@ -77,6 +77,10 @@ MUST_CHECK int db_ping(struct db *db);
  * earlier results); 0: none within ms; -1: no usable connection (the caller
  * sleeps instead; its next call reconnects). Not inside a transaction. */
 int db_wait_notify(struct db *db, int ms);
+/* Which server session the connection is: a number that changes with every
+ * reconnect (0 while there is none). What a session holds (a session
+ * advisory lock, a LISTEN, a SET) is still held while it stays the same. */
+uint64_t db_session(const struct db *db);
 /* Rows changed by the last db_exec/db_exec_sql call (INSERT/UPDATE/DELETE). */
 int64_t db_affected(const struct db *db);
 

@@ -46,22 +46,11 @@ static const struct mdb_errmap {
     {ER_SERVER_SHUTDOWN, ERR_UNAVAILABLE, 1, log_warn},
 };
 
-void *
-mdb_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-
-    if (p == NULL) {
-        fputs("souk: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 struct mdb *
 mdb_new(const char *dsn)
 {
-    struct mdb *db = mdb_xcalloc(1, sizeof(*db));
+    struct mdb *db = xcalloc(1, sizeof(*db));
     int         rc;
 
     db->a = arena_create();

@@ -12,6 +12,7 @@
 #include <mysql.h>
 
 #include "mdb.h"
+#include "xalloc.h"
 
 /* Cached statements per connection; the least recently used is closed. Kept
  * small because the monolith's dynamic list queries have many shapes and
@@ -61,8 +62,7 @@ struct mdb_call {
     int                   partial; /* some statements of a batch already ran: no retry */
 };
 
-/* mdb.c: calloc that aborts on OOM; failures logged and mapped to ERR_*. */
-void *mdb_xcalloc(size_t n, size_t size);
+/* mdb.c: failures logged and mapped to ERR_*. */
 int   mdb_conn_fail(struct mdb *db, const char *what, const char *sql);
 int   mdb_stmt_fail(struct mdb *db, MYSQL_STMT *st, const char *what, const char *sql);
 

@@ -88,7 +88,7 @@ stmt_get(struct mdb *db, const char *sql, MYSQL_STMT **out)
     mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
     if (db->nstmts == MDB_STMT_CAP)
         stmt_evict(db);
-    s = mdb_xcalloc(1, sizeof(*s));
+    s = xcalloc(1, sizeof(*s));
     s->sql = strdup(sql);
     if (s->sql == NULL)
         abort();
@@ -120,7 +120,7 @@ mdb_stmt_run(struct mdb *db, struct mdb_call *c, MYSQL_STMT **out)
         return ERR_INTERNAL;
     }
     if (c->nargs > 0) {
-        b = mdb_xcalloc(c->nargs, sizeof(*b));
+        b = xcalloc(c->nargs, sizeof(*b));
         for (i = 0; i < c->nargs; i++) {
             const struct mdb_arg *arg = &c->args[i];
 

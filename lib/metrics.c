@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "metrics.h"
+#include "xalloc.h"
 
 /* Upper bounds of the latency buckets: microseconds and their "le" text. */
 static const uint64_t bucket_us[METRICS_BUCKETS] = {
@@ -48,27 +49,12 @@ metrics_register(struct metric *m)
     pthread_mutex_unlock(&registry_lock);
 }
 
-static char *
-xstrdup(const char *z)
-{
-    char *s = z != NULL ? strdup(z) : NULL;
-
-    if (z != NULL && s == NULL) {
-        fputs("souk: out of memory\n", stderr);
-        abort();
-    }
-    return s;
-}
 
 struct metric *
 metrics_labeled(const char *name, const char *help, enum metric_kind kind, const char *labels)
 {
-    struct metric *m = calloc(1, sizeof(*m));
+    struct metric *m = xcalloc(1, sizeof(*m));
 
-    if (m == NULL) {
-        fputs("souk: out of memory\n", stderr);
-        abort();
-    }
     /* Copies, so callers may build the strings in an arena; the registry
      * keeps them reachable until exit. */
     m->name = xstrdup(name);

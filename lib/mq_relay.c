@@ -21,7 +21,8 @@
 #include "log.h"
 #include "mq_int.h"
 
-#define RELAY_BATCH   200
+#define RELAY_BATCH      200
+#define RELAY_BATCH_TEXT "200" /* the same, as the batch query's parameter */
 #define RELAY_IDLE_MS 50   /* poll interval when no NOTIFY came (SOUK_OUTBOX_POLL_MS) */
 #define STATS_EVERY   1.0  /* s between backlog gauge refreshes */
 #define PRUNE_EVERY   60.0 /* s between deletes of old sent rows */
@@ -36,7 +37,7 @@ static const char leader_sql[] =
     "AND classid = 1936684395 AND objid = 1 AND objsubid = 2 AND granted "
     "AND pid = pg_backend_pid()) THEN true ELSE pg_try_advisory_lock(1936684395, 1) END";
 static const char batch_sql[] = "SELECT seq, id, type, envelope FROM outbox "
-                                "WHERE sent_at IS NULL ORDER BY seq LIMIT 200";
+                                "WHERE sent_at IS NULL ORDER BY seq LIMIT $1::integer";
 static const char mark_sql[] = "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])";
 static const char stats_sql[] =
     "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::bigint, 0) "
@@ -99,9 +100,12 @@ mark_confirmed(struct mq_conn *mc, struct db *db, struct arena *a, struct db_row
 
 /* Publish one batch; *n is how many rows were confirmed and marked. Only
  * rows the broker did not ack (a nack, a lost connection, a timeout) are
- * published again, by a later batch. */
+ * published again, by a later batch. The batch is read in the session that
+ * holds the leader's lock (a reconnect in between loses it: nothing is
+ * published then, and the next pass asks again). */
 static int
-publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, size_t *n)
+publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, uint64_t session,
+              size_t *n)
 {
     struct db_rows *rs;
     uint64_t        first;
@@ -109,8 +113,12 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
     int             rc, mrc;
 
     *n = 0;
-    rc = db_exec_sql(db, a, batch_sql, 0, NULL, &rs);
-    if (rc || rs->nrows == 0)
+    /* The NOTIFYs that came so far are for commits this read sees: taken
+     * now, they do not wake the relay again for rows it already sent (an
+     * empty pass per commit otherwise). Later ones stay for relay_idle. */
+    (void)db_wait_notify(db, 0);
+    rc = db_exec_sql(db, a, batch_sql, 1, (const char *const[]){RELAY_BATCH_TEXT}, &rs);
+    if (rc || rs->nrows == 0 || db_session(db) != session)
         return rc;
     if (mc->c == NULL) {
         rc = mq_conn_open(mc, mq->spec.cfg.amqp_url);
@@ -144,7 +152,8 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
 
 /* The relay thread's own bookkeeping. */
 struct relay {
-    double last_stats, last_prune;
+    uint64_t leader; /* the db session that holds the leader's lock (0: none) */
+    double   last_stats, last_prune;
     int    busy;
     int    failing; /* the last batch failed: not ready until one goes through */
 };
@@ -182,9 +191,15 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
     int    leader, rc;
 
     st->busy = 0;
-    rc = is_leader(db, a, &leader);
-    if (rc)
-        return rc;
+    /* The lock is the session's: asked again only in a new session (or
+     * while another relay leads), not on every pass. */
+    leader = st->leader != 0 && db_session(db) == st->leader;
+    if (!leader) {
+        rc = is_leader(db, a, &leader);
+        if (rc)
+            return rc;
+        st->leader = leader ? db_session(db) : 0;
+    }
     refresh_stats(mq, db, a, st);
     if (mc->c == NULL) {
         rc = mq_conn_open(mc, mq->spec.cfg.amqp_url);
@@ -206,7 +221,7 @@ relay_step(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a, st
         atomic_store(&mq->relay_ok, 1);
         return ERR_OK;
     }
-    rc = publish_batch(mq, db, mc, a, &n);
+    rc = publish_batch(mq, db, mc, a, st->leader, &n);
     st->busy = n == RELAY_BATCH;
     st->failing = rc != ERR_OK;
     if (rc == ERR_OK)
@@ -238,7 +253,7 @@ mq_relay_main(void *arg)
     struct mq      *mq = arg;
     struct db      *db = db_new(mq->spec.db_url, NULL);
     struct mq_conn *mc = &mq->relay_conn;
-    struct relay    st = {0, 0, 0, 0};
+    struct relay    st = {0, 0, 0, 0, 0};
     int             backoff = 100, rc, down = 0;
     int idle = mq->spec.cfg.outbox_poll_ms > 0 ? (int)mq->spec.cfg.outbox_poll_ms : RELAY_IDLE_MS;
 

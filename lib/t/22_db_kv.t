@@ -74,7 +74,12 @@ my $dsn = pg_admin_dsn($db);
         i64_text => 'OK',
         tx_begin => 'OK', tx_insert => 'OK', tx_rolled_back => 'OK', tx_begin2 => 'OK',
         tx_dup => 'DUPLICATE', tx_commit_failed => 'INTERNAL', tx_begin3 => 'OK',
-        tx_insert3 => 'OK', tx_commit => 'OK');
+        tx_insert3 => 'OK', tx_commit => 'OK',
+        cache_again => 'OK', cache_syntax => 'INTERNAL', cache_shape => 'OK', cache_star => 'OK',
+        cache_alter => 'OK', cache_stale => 'INTERNAL', cache_fresh => 'OK');
+    is($r->{cache_prepared}[0], '1', 'a text with parameters is prepared once in the session');
+    is($r->{cache_cols}[0], '2', 'after the stale plan failed once, the text runs with the new shape');
+    like($err, qr/query \\"SELEC \$1::int.*42601/, 'a text that does not prepare fails with its own error');
     is($r->{affected}[0], '1', 'db_affected after one INSERT');
     is(join(' ', @{$r->{row} // []}), '1 3 1 one null 3', 'row: nrows ncols i64 text NULL len');
     is($r->{sum}[0], '42', 'text parameters');

@@ -99,6 +99,36 @@ pg_errors(struct db *db, struct arena *a)
         strcmp(db_i64_text(a, INT64_MIN), "-9223372036854775808") == 0 ? ERR_OK : ERR_INTERNAL);
 }
 
+/* db_exec_sql's texts run prepared (db_sqlcache.c): prepared once per
+ * session, a bad text fails as it would unnamed, and a text whose table
+ * changed shape fails once and is prepared again. */
+static void
+pg_sqlcache(struct db *db, struct arena *a)
+{
+    static const char count_sql[] = "SELECT count(*) FROM pg_prepared_statements "
+                                    "WHERE statement = 'SELECT $1::int + 1'";
+    static const char star_sql[] = "SELECT * FROM probe_shape WHERE a = $1::int";
+    struct db_rows   *rs = NULL;
+    int               rc, i;
+
+    for (i = 0; i < 3; i++)
+        rc = db_exec_sql(db, a, "SELECT $1::int + 1", 1, (const char *[]){"1"}, &rs);
+    say("cache_again", rc);
+    rc = db_exec_sql(db, a, count_sql, 0, NULL, &rs);
+    printf("cache_prepared %lld\n", rc == ERR_OK ? (long long)db_i64(rs, 0, 0) : -1LL);
+    say("cache_syntax", db_exec_sql(db, a, "SELEC $1::int", 1, (const char *[]){"1"}, NULL));
+    say("cache_shape", db_exec_sql(db, a, "CREATE TABLE probe_shape (a int); "
+                                          "INSERT INTO probe_shape VALUES (7)",
+                                   0, NULL, NULL));
+    say("cache_star", db_exec_sql(db, a, star_sql, 1, (const char *[]){"7"}, &rs));
+    say("cache_alter",
+        db_exec_sql(db, a, "ALTER TABLE probe_shape ADD COLUMN b int DEFAULT 8", 0, NULL, NULL));
+    say("cache_stale", db_exec_sql(db, a, star_sql, 1, (const char *[]){"7"}, &rs));
+    rc = db_exec_sql(db, a, star_sql, 1, (const char *[]){"7"}, &rs);
+    say("cache_fresh", rc);
+    printf("cache_cols %zu\n", rc == ERR_OK ? rs->ncols : 0);
+}
+
 /* A failed statement aborts the transaction: commit must not report OK. */
 static void
 pg_tx(struct db *db, struct arena *a)
@@ -228,6 +258,7 @@ run(const char *cmd, struct arena *a)
             pg_schema(env("SOUK_TEST_DB"), a);
             pg_errors(db, a);
             pg_tx(db, a);
+            pg_sqlcache(db, a);
         } else {
             pg_reconnect(db, env("SOUK_TEST_DB"), a);
         }

@@ -128,11 +128,12 @@ events_order_move(struct work *w, int64_t id, enum order_event ev, const char *r
         w->trace_id = o->trace_id; /* the sweeper: the saga's own trace */
     for (i = 0; i < sizeof(emitted) / sizeof(emitted[0]); i++)
         if (emitted[i].state == o->state) {
-            rc = mq_outbox_put(w, emitted[i].type, id, moved_payload(o, s));
+            /* The outbox row last: its insert takes the outbox lock, held to the commit. */
+            rc = store_saga_record(w, id, "out", event_key(emitted[i].type), "orders", NULL,
+                                   reason ? reason : "");
             if (rc)
                 return rc;
-            return store_saga_record(w, id, "out", event_key(emitted[i].type), "orders", NULL,
-                                     reason ? reason : "");
+            return mq_outbox_put(w, emitted[i].type, id, moved_payload(o, s));
         }
     return ERR_OK;
 }

@@ -313,10 +313,11 @@ order_insert(struct work *w, const struct checkout *c, const struct address *s, 
         if (rc)
             return rc;
     }
-    rc = events_order_created(w, o, c);
+    /* The outbox row last: its insert takes the outbox lock, held to the commit. */
+    rc = store_saga_record(w, o->id, "out", "order.created", "orders", NULL, "");
     if (rc)
         return rc;
-    return store_saga_record(w, o->id, "out", "order.created", "orders", NULL, "");
+    return events_order_created(w, o, c);
 }
 
 int
