@@ -36,6 +36,11 @@ enum outcome { DONE, RETRY, PARK, LEAVE };
 static const char inbox_sql[] =
     "INSERT INTO inbox (event_id, type) VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING";
 static const char applied_sql[] = "SELECT 1 FROM inbox WHERE event_id = $1::uuid";
+static const char starts_sql[] =
+    "INSERT INTO inbox_starts AS s (event_id) VALUES ($1::uuid) ON CONFLICT (event_id)"
+    " DO UPDATE SET starts = s.starts + 1, last_at = now() RETURNING starts";
+static const char starts_prune_sql[] =
+    "DELETE FROM inbox_starts WHERE last_at < now() - make_interval(secs => $1)";
 static const char prune_sql[] =
     "DELETE FROM inbox WHERE event_id IN (SELECT event_id FROM inbox "
     "WHERE processed_at < now() - make_interval(secs => $1) LIMIT " TEXT(PRUNE_BATCH) ")";
@@ -212,6 +217,29 @@ applied_before(struct mq_reader *rd, struct db *db, const amqp_envelope_t *env, 
     return PARK; /* not applied, or an id that is no uuid: the handler's fault either way */
 }
 
+/* The handler runs on a redelivered message (the broker counted `returns`
+ * unsettled deliveries): record the start, in autocommit before the
+ * handler's transaction, and answer how many deliveries died with a handler
+ * started on them: the first one (not recorded, assumed) and the recorded
+ * starts before this one. Returns that reached no handler (a connection
+ * lost, a consumer stopping with the message buffered) count for the
+ * broker, not here. Without an id or a database, the broker's count. */
+static int
+handler_deaths(struct db *db, const amqp_envelope_t *env, struct arena *a, int returns)
+{
+    const amqp_basic_properties_t *pr = &env->message.properties;
+    struct db_rows                *rs;
+    const char                    *id;
+
+    if (!(pr->_flags & AMQP_BASIC_MESSAGE_ID_FLAG))
+        return returns;
+    id = arena_strndup(a, pr->message_id.bytes, pr->message_id.len);
+    if (db_exec_sql(db, a, starts_sql, 1, (const char *const[]){id}, &rs) != ERR_OK ||
+        rs->nrows != 1)
+        return returns;
+    return (int)db_i64(rs, 0, 0);
+}
+
 /* Re-publish the message to <svc>.retry (after a delay) or <svc>.dlq, and
  * wait for the broker's confirm; the caller acks the original only then. */
 static int
@@ -275,11 +303,13 @@ handle(struct mq_reader *rd, struct db *db, const amqp_envelope_t *env)
      * connection, with the message in hand. A message that kills the process
      * every time is thus parked like one whose handler fails every time. */
     died = (int)mq_header_int(h, MQ_H_DELIVERIES, 0);
+    if (died > 0)
+        died = handler_deaths(db, env, a, died);
     attempt = 1 + (int)mq_header_int(h, MQ_H_ATTEMPT, 0) + died;
     if (died > 0 && attempt > mq->spec.cfg.max_attempts) {
         attempt--; /* the attempts made; this delivery runs no handler */
         why = arena_printf(a,
-                           "delivered %d time(s) without being settled: the consumer died "
+                           "handled %d time(s) without being settled: the consumer died "
                            "handling it",
                            died);
         o = applied_before(rd, db, env, a);
@@ -377,6 +407,9 @@ prune_inbox(struct mq *mq, struct db *db, double *last)
         if (db_affected(db) < PRUNE_BATCH)
             break;
     }
+    if (rc == ERR_OK)
+        rc = db_exec_sql(db, a, starts_prune_sql, 1,
+                         (const char *const[]){db_i64_text(a, mq->spec.cfg.inbox_retain_s)}, NULL);
     arena_destroy(a);
     if (rc)
         log_warn("consumer %s: pruning the inbox failed (will retry)", mq->queue);
@@ -472,6 +505,11 @@ mq_consume_main(void *arg)
         }
         rc = consume_one(rd, db);
         if (rc) {
+            /* A delivery in hand goes back to the queue (and counts as one
+             * its consumer died with): said, so a parked message can be
+             * traced to the reconnects that sent it round. */
+            log_warn("consumer %s#%d: the broker connection is no longer usable (%s); reconnecting",
+                     mq->queue, rd->index, err_name(rc));
             mq_conn_close(mc);
             atomic_store(&rd->ok, 0);
             continue;

@@ -205,7 +205,7 @@ is($crashes, 3, 'abort: it crashed max_attempts (3) times, no more');
 ($rc, $out, $err) = dlq('list', 'probe');
 @dead = map { [split /\t/] } grep {length} split /\n/, $out;
 is(scalar @dead, 1, 'abort: one dead letter');
-like($dead[0][4] // '', qr/delivered 3 time\(s\) without being settled/, 'abort: the reason says why');
+like($dead[0][4] // '', qr/handled 3 time\(s\) without being settled/, 'abort: the reason says why');
 is($dead[0][2], 3, 'abort: after 3 attempts');
 is_deeply(pg_sql($db, 'SELECT count(*), count(DISTINCT n), min(n), max(n) FROM effects
     WHERE n BETWEEN 30000 AND 30009'), [[9, 9, 30001, 30009]],

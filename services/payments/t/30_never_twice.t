@@ -129,6 +129,7 @@ sub crashing {
     ok($got == $c->pid && ($status & 127) == 9, "$what: the process killed itself (-9)")
         or diag($c->stderr_text);
     like($c->stderr_text, qr/crash-after-provider: killing myself/, "$what: at the fault point");
+    diag("CRASHLOG $what:\n" . $c->stderr_text);
 }
 
 # The crashing process publishes the event itself (its relay) and dies handling it.
@@ -170,7 +171,8 @@ one_charge(4002, voided => 1);
 is_deeply([map { $_->{kind} } @{published($db, 'payment.refunded', 4002)}], ['void'],
     'one payment.refunded (void)');
 ok(wait_until('both consumed', sub { pg_sql($db, q{SELECT count(*) FROM inbox i JOIN outbox o
-    ON o.id = i.event_id WHERE o.aggregate_id = 4002})->[0][0] == 2 }), 'the redelivered reservation is consumed too');
+    ON o.id = i.event_id WHERE o.aggregate_id = 4002})->[0][0] == 2 }), 'the redelivered reservation is consumed too')
+    or diag(join "\n", grep { /error|warn|4002/ } split /\n/, $svc->stderr_text);
 is(payment($db, 4002)->{state}, 'VOIDED', 'and changes nothing');
 # The redelivered reservation and the cancellation may come in either order: the succeeded
 # event is there only if the reservation came first (orders ignores it for a cancelled order).
