@@ -63,7 +63,6 @@ static const struct db_errmap {
     {"53300", ERR_UNAVAILABLE, log_warn},
 };
 
-
 struct db *
 db_new(const char *url, const struct db_stmt *stmts)
 {

@@ -19,15 +19,15 @@ struct sqlcache;
 struct sqlcache *sqlcache_new(void);
 void             sqlcache_free(struct sqlcache *c);
 /* Forget every entry: the session that held them is gone. */
-void             sqlcache_reset(struct sqlcache *c);
+void sqlcache_reset(struct sqlcache *c);
 /* The statement name of sql in conn's session, prepared now if it is new:
  * "q<n>". NULL when it cannot be cached (no room): run it unnamed. A failed
  * prepare is returned in *fail (the caller reports it as the call's error:
  * the text would fail the same way unnamed) and nothing is cached. */
-const char      *sqlcache_name(struct sqlcache *c, PGconn *conn, const char *sql, int nparams,
-                               PGresult **fail);
+const char *sqlcache_name(struct sqlcache *c, PGconn *conn, const char *sql, int nparams,
+                          PGresult **fail);
 /* Drop sql's entry (its plan went stale: "cached plan must not change
  * result type" after a table changed); the next call prepares it again. */
-void             sqlcache_forget(struct sqlcache *c, PGconn *conn, const char *sql);
+void sqlcache_forget(struct sqlcache *c, PGconn *conn, const char *sql);
 
 #endif

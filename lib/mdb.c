@@ -46,7 +46,6 @@ static const struct mdb_errmap {
     {ER_SERVER_SHUTDOWN, ERR_UNAVAILABLE, 1, log_warn},
 };
 
-
 struct mdb *
 mdb_new(const char *dsn)
 {

@@ -63,8 +63,8 @@ struct mdb_call {
 };
 
 /* mdb.c: failures logged and mapped to ERR_*. */
-int   mdb_conn_fail(struct mdb *db, const char *what, const char *sql);
-int   mdb_stmt_fail(struct mdb *db, MYSQL_STMT *st, const char *what, const char *sql);
+int mdb_conn_fail(struct mdb *db, const char *what, const char *sql);
+int mdb_stmt_fail(struct mdb *db, MYSQL_STMT *st, const char *what, const char *sql);
 
 /* mdb_stmt.c: close and forget one cached statement. */
 void mdb_stmt_drop(struct mdb *db, struct mdb_stmt *s);

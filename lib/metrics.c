@@ -49,7 +49,6 @@ metrics_register(struct metric *m)
     pthread_mutex_unlock(&registry_lock);
 }
 
-
 struct metric *
 metrics_labeled(const char *name, const char *help, enum metric_kind kind, const char *labels)
 {

@@ -23,9 +23,9 @@
 
 #define RELAY_BATCH      200
 #define RELAY_BATCH_TEXT "200" /* the same, as the batch query's parameter */
-#define RELAY_IDLE_MS 50   /* poll interval when no NOTIFY came (SOUK_OUTBOX_POLL_MS) */
-#define STATS_EVERY   1.0  /* s between backlog gauge refreshes */
-#define PRUNE_EVERY   60.0 /* s between deletes of old sent rows */
+#define RELAY_IDLE_MS    50    /* poll interval when no NOTIFY came (SOUK_OUTBOX_POLL_MS) */
+#define STATS_EVERY      1.0   /* s between backlog gauge refreshes */
+#define PRUNE_EVERY      60.0  /* s between deletes of old sent rows */
 
 /* Only one relay per database publishes (several replicas of a service may
  * run): the holder of this session advisory lock. The EXISTS test keeps the
@@ -154,8 +154,8 @@ publish_batch(struct mq *mq, struct db *db, struct mq_conn *mc, struct arena *a,
 struct relay {
     uint64_t leader; /* the db session that holds the leader's lock (0: none) */
     double   last_stats, last_prune;
-    int    busy;
-    int    failing; /* the last batch failed: not ready until one goes through */
+    int      busy;
+    int      failing; /* the last batch failed: not ready until one goes through */
 };
 
 static void

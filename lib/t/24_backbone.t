@@ -12,18 +12,10 @@ use lib 'tests/lib';
 
 BEGIN { delete $ENV{SOUK_TEST_RABBIT_PORT} }    # a private broker: we take it down below
 use Souk::Test;
+use Souk::Probe;
 
 infra('postgres', 'rabbitmq');
-my $db = sprintf('t_backbone_%d', $$);
-pg_sql(undef, "CREATE DATABASE $db");
-# outbox and inbox are lib's own migration (lib/migrations), as in every service database.
-my ($mrc, $mout, $merr) = soukctl({SOUK_BACKBONE_DB => pg_admin_dsn($db)}, qw(schema up backbone));
-die "soukctl schema up backbone failed ($mrc):\n$mout$merr" if $mrc;
-pg_sql($db, <<'SQL');
-CREATE TABLE emitted (n bigint NOT NULL);
-CREATE TABLE effects (event_id uuid NOT NULL, n bigint NOT NULL);  -- no unique key on purpose
-CREATE TABLE poison (n bigint PRIMARY KEY);
-SQL
+my $db = probe_db('backbone');    # outbox and inbox are lib's own migration, as in every service
 my $dsn = pg_admin_dsn($db);
 my $amqp = rabbit_vhost();
 my %env = (SOUK_PROBE_DB => $dsn, SOUK_AMQP_URL => $amqp, SOUK_MQ_MAX_ATTEMPTS => 3,

@@ -9,27 +9,17 @@ use Test::More;
 use Time::HiRes ();
 use lib 'tests/lib';
 use Souk::Test;
+use Souk::Probe;
 
 infra('postgres', 'rabbitmq');
 
-sub probe_db {
-    my $db = sprintf('t_mqthreads_%d_%d', $$, $_[0]);
-    pg_sql(undef, "CREATE DATABASE $db");
-    my ($rc, $out, $err) = soukctl({SOUK_BACKBONE_DB => pg_admin_dsn($db)}, qw(schema up backbone));
-    die "soukctl schema up backbone failed ($rc):\n$out$err" if $rc;
-    pg_sql($db, <<'SQL');
-CREATE TABLE emitted (n bigint NOT NULL);
-CREATE TABLE effects (event_id uuid NOT NULL, n bigint NOT NULL);  -- no unique key on purpose
-CREATE TABLE poison (n bigint PRIMARY KEY);
-SQL
-    return $db;
-}
+sub probe_db_n { probe_db(sprintf('mqthreads_%d', $_[0])) }
 
 sub effects { http(GET => $_[0]->url . '/effects')->{json} }
 sub hooks { http(GET => $_[0]->url . '/hooks')->{json} }
 
 # -- four threads, 20 events whose handler takes 200 ms: 4 s one at a time
-my $db = probe_db(1);
+my $db = probe_db_n(1);
 my %env = (SOUK_PROBE_DB => pg_admin_dsn($db), SOUK_AMQP_URL => rabbit_vhost(),
     SOUK_PROBE_SLEEP_MS => 200);
 my $p = spawn_service('mqprobe', %env, SOUK_PROBE_CONSUMERS => 4);
@@ -57,7 +47,7 @@ is_deeply(effects($p), {rows => 20, events => 20, numbers => 20}, 'and applied n
 undef $p;
 
 # -- one thread (the default): one message at a time, as before
-$db = probe_db(2);
+$db = probe_db_n(2);
 %env = (%env, SOUK_PROBE_DB => pg_admin_dsn($db), SOUK_AMQP_URL => rabbit_vhost(),
     SOUK_PROBE_SLEEP_MS => 50);
 $p = spawn_service('mqprobe', %env);

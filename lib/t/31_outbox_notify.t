@@ -8,18 +8,11 @@ use Test::More;
 use Time::HiRes ();
 use lib 'tests/lib';
 use Souk::Test;
+use Souk::Probe;
 
 infra('postgres', 'rabbitmq');
 
-my $db = sprintf('t_outbox_notify_%d', $$);
-pg_sql(undef, "CREATE DATABASE $db");
-my ($rc, $out, $err) = soukctl({SOUK_BACKBONE_DB => pg_admin_dsn($db)}, qw(schema up backbone));
-die "soukctl schema up backbone failed ($rc):\n$out$err" if $rc;
-pg_sql($db, <<'SQL');
-CREATE TABLE emitted (n bigint NOT NULL);
-CREATE TABLE effects (event_id uuid NOT NULL, n bigint NOT NULL);
-CREATE TABLE poison (n bigint PRIMARY KEY);
-SQL
+my $db = probe_db('outbox_notify');
 
 sub effects { http(GET => $_[0]->url . '/effects')->{json}{rows} }
 

@@ -117,8 +117,9 @@ pg_sqlcache(struct db *db, struct arena *a)
     rc = db_exec_sql(db, a, count_sql, 0, NULL, &rs);
     printf("cache_prepared %lld\n", rc == ERR_OK ? (long long)db_i64(rs, 0, 0) : -1LL);
     say("cache_syntax", db_exec_sql(db, a, "SELEC $1::int", 1, (const char *[]){"1"}, NULL));
-    say("cache_shape", db_exec_sql(db, a, "CREATE TABLE probe_shape (a int); "
-                                          "INSERT INTO probe_shape VALUES (7)",
+    say("cache_shape", db_exec_sql(db, a,
+                                   "CREATE TABLE probe_shape (a int); "
+                                   "INSERT INTO probe_shape VALUES (7)",
                                    0, NULL, NULL));
     say("cache_star", db_exec_sql(db, a, star_sql, 1, (const char *[]){"7"}, &rs));
     say("cache_alter",
