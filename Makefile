@@ -49,7 +49,7 @@ UNIT_SRC := $(wildcard lib/t/[0-9]*.c monolith/t/[0-9]*.c gateway/t/[0-9]*.c ser
 UNIT_BIN := $(foreach f,$(UNIT_SRC),$(BUILD)/t/$(subst /,_,$(basename $(subst /t/,/,$(f)))))
 
 # Test programs that lib/t/*.t drive: lib/t/dbkv_probe.c -> build/bin/souk-dbkv-probe.
-LIBT_PROGS := testd dbkv_probe mqprobe
+LIBT_PROGS := testd dbkv_probe mqprobe mqbounce
 BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl \
             $(foreach p,$(LIBT_PROGS),$(BUILD)/bin/souk-$(subst _,-,$(p))) \
             $(if $(GW_SRC),$(BUILD)/bin/souk-gateway) $(SVCS:%=$(BUILD)/bin/souk-%) \
