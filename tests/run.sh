@@ -42,10 +42,23 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-# Six distinct free ports: all sockets are held open until every port is chosen.
+# Six distinct free ports, all held open until every one is chosen, and below the kernel's
+# ephemeral range: the servers boot while the unit tests run, and a port the kernel may hand
+# out (to a port-0 listener or as a connection's source port) was taken under RabbitMQ's feet
+# once in CI (eaddrinuse).
 read -r P_MARIADB P_PG P_REDIS P_RABBIT P_DIST P_EPMD < <(perl -MIO::Socket::INET -e '
-	my @s = map { IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
-		Listen => 1) or die "free port: $!" } 1 .. 6;
+	my ($low) = split " ", do { local (@ARGV, $/) = ("/proc/sys/net/ipv4/ip_local_port_range"); <> // "32768" };
+	$low = 32768 if !$low || $low < 20000;
+	my (@s, %seen);
+	for (1 .. 1000) {
+		my $port = 15000 + int(rand($low - 15000));
+		next if $seen{$port}++;
+		my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $port, Listen => 1,
+			ReuseAddr => 0) or next;
+		push @s, $s;
+		last if @s == 6;
+	}
+	die "free port: only " . scalar(@s) . " of 6 below $low\n" if @s < 6;
 	print join(" ", map { $_->sockport } @s), "\n";')
 
 # Servers boot (RabbitMQ ~10-17 s) while the unit tests run; they need no servers.
