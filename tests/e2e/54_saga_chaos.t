@@ -8,6 +8,9 @@
 # order terminal, a CONFIRMED one captured exactly once with its lines sold, the others holding
 # no money and no stock, stock conserved, no charge without an order. Its counts are printed.
 # Bounded: CHECKOUTS (default 360) buyers, the stream at most 120 s, the settling 120 s.
+# Paced: checkout i starts no earlier than i/N of MIN_STREAM_S (default 30 s) into the stream,
+# so on a fast machine the stream still lasts long enough for the broker's restart (15 s in)
+# and a round of kills to land in the middle of it (CI once finished the stream before 15 s).
 # This file restarts its broker, so it runs its own.
 use strict;
 use warnings;
@@ -24,6 +27,7 @@ use Souk::Test;
 use Souk::Saga qw(CARD_OK CARD_DECLINED CARD_DOWN);
 
 my $N = $ENV{SOUK_CHAOS_CHECKOUTS} || 360;
+my $MIN_STREAM_S = $ENV{SOUK_CHAOS_MIN_STREAM_S} // 30;
 my $WORKERS = 16;    # each waits at most sync_wait_ms per checkout: the stream stays bounded
 srand($ENV{SOUK_CHAOS_SEED} // time);
 note('seed ' . srand());
@@ -47,9 +51,10 @@ my @carts = map {
         : map { [$_->{id}, 1 + int rand 3] } $r < 0.5 ? @plenty : ($plenty[rand 2])]
 } 1 .. $N;
 my $buyers = $shop->buyers($N, cart => sub { @{$carts[$_[0]]} });
+my $i = 0;
 my @jobs = map {
     my $c = rand;
-    {token => $_->{token}, key => "chaos-$_->{id}",
+    {token => $_->{token}, key => "chaos-$_->{id}", at => $MIN_STREAM_S * $i++ / $N,
         card => $c < 0.8 ? CARD_OK : $c < 0.9 ? CARD_DECLINED : CARD_DOWN}
 } @$buyers;
 note(sprintf('%d buyers with carts in %.1f s', $N, Time::HiRes::time() - $t0));
@@ -86,6 +91,8 @@ my $monkey = sub {
 my $url = $shop->url . '/api/v1/orders';
 my $res = $shop->parallel($WORKERS, \@jobs, sub {
     my ($ua, $j) = @_;
+    my $wait = $stream_t0 + $j->{at} - Time::HiRes::time();
+    Time::HiRes::sleep($wait) if $wait > 0;
     my (@tries, $type);
     for my $try (1 .. 3) {
         my $r = $ua->request(POST => $url, {headers => {Authorization => "Bearer $j->{token}",
