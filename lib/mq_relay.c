@@ -22,10 +22,12 @@
 #include "mq_int.h"
 
 #define RELAY_BATCH      200
-#define RELAY_BATCH_TEXT "200" /* the same, as the batch query's parameter */
-#define RELAY_IDLE_MS    50    /* poll interval when no NOTIFY came (SOUK_OUTBOX_POLL_MS) */
-#define STATS_EVERY      1.0   /* s between backlog gauge refreshes */
-#define PRUNE_EVERY      60.0  /* s between deletes of old sent rows */
+#define RELAY_TEXT_(n)   #n
+#define RELAY_TEXT(n)    RELAY_TEXT_(n)
+#define RELAY_BATCH_TEXT RELAY_TEXT(RELAY_BATCH) /* the same, as the batch query's parameter */
+#define RELAY_IDLE_MS    50   /* poll interval when no NOTIFY came (SOUK_OUTBOX_POLL_MS) */
+#define STATS_EVERY      1.0  /* s between backlog gauge refreshes */
+#define PRUNE_EVERY      60.0 /* s between deletes of old sent rows */
 
 /* Only one relay per database publishes (several replicas of a service may
  * run): the holder of this session advisory lock. The EXISTS test keeps the
