@@ -12,6 +12,7 @@
 #define LIMIT_BODY_DEFAULT   (1 << 20)  /* per route override in struct route → 413 */
 #define LIMIT_RESPONSE_BYTES (64 << 20) /* a handler's reply buffer */
 #define LIMIT_PAGE_SIZE      100        /* max ?limit= of list endpoints */
+#define LIMIT_PAGE_INDEX     1000000    /* max ?page= of v1 list endpoints */
 #define LIMIT_PIPELINE_DEPTH 32         /* parsed-but-unanswered requests per connection */
 
 #define LIMIT_HEADER_TIMEOUT_MS 10000 /* first byte to end of headers */

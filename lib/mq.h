@@ -159,6 +159,14 @@ MUST_CHECK int mq_msg_positive(struct mq_msg *m, json_t *obj, const char *name, 
  * product.deleted (whose product_id must be aggregate_id) *doc = NULL, a
  * tombstone. ERR_OK, or mq_msg_bad with what is wrong. */
 MUST_CHECK int mq_msg_product(struct mq_msg *m, int64_t *version, json_t **doc);
+/* A product.* event for a replica that keeps only whether a product exists
+ * and its version (reviews, inventory): checks it as mq_msg_product does,
+ * then put(w, id, version, deleted, &applied) (the service's store.c
+ * upsert, version-guarded; a delete leaves a tombstone), and logs whether it
+ * applied or was stale, under svc's name. */
+typedef int (*mq_product_apply_fn)(struct work *w, int64_t id, int64_t version, int deleted,
+                                   int *applied);
+MUST_CHECK int mq_msg_product_exists(struct mq_msg *m, const char *svc, mq_product_apply_fn put);
 
 /* ERR_OK when url is a well-formed amqp:// URL. */
 MUST_CHECK int mq_url_check(const char *url);

@@ -463,6 +463,23 @@ mq_msg_product(struct mq_msg *m, int64_t *version, json_t **doc)
     return rc;
 }
 
+int
+mq_msg_product_exists(struct mq_msg *m, const char *svc, mq_product_apply_fn put)
+{
+    json_t *doc;
+    int64_t version;
+    int     rc, applied;
+
+    rc = mq_msg_product(m, &version, &doc);
+    if (rc == ERR_OK)
+        rc = put(&m->work, m->ev->aggregate_id, version, doc == NULL, &applied);
+    if (rc == ERR_OK)
+        log_debug("%s: %s product %lld v%lld %s", svc, event_key(m->ev->type),
+                  (long long)m->ev->aggregate_id, (long long)version,
+                  applied ? "applied" : "stale");
+    return rc;
+}
+
 void *
 mq_consume_main(void *arg)
 {

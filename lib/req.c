@@ -166,6 +166,22 @@ req_query_i64(struct req *r, const char *name, int64_t def, int64_t min, int64_t
     return ERR_OK;
 }
 
+int
+req_paging(struct req *r, int64_t max_page, int64_t *page, int64_t *limit)
+{
+    int rc;
+
+    rc = req_query_i64(r, "page", 1, 1, max_page, page);
+    return rc ? rc : req_query_i64(r, "limit", 20, 1, LIMIT_PAGE_SIZE, limit);
+}
+
+json_t *
+req_page_body(json_t *items, int64_t page, int64_t limit, int64_t total)
+{
+    return json_pack("{s:o,s:I,s:I,s:I}", "items", items, "page", (json_int_t)page, "limit",
+                     (json_int_t)limit, "total", (json_int_t)total);
+}
+
 const char *
 req_header(struct req *r, const char *name)
 {

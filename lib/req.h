@@ -57,6 +57,12 @@ size_t req_query_all(struct req *r, const struct req_kv **out);
  * ERR_INVALID "name must be an integer between min and max" otherwise. */
 MUST_CHECK int req_query_i64(struct req *r, const char *name, int64_t def, int64_t min, int64_t max,
                              int64_t *out);
+/* The v1 list paging (contracts/api-v1.yaml): ?page= from 1 to max_page
+ * (default 1) and ?limit= from 1 to LIMIT_PAGE_SIZE (default 20), each
+ * checked as req_query_i64 does. */
+MUST_CHECK int req_paging(struct req *r, int64_t max_page, int64_t *page, int64_t *limit);
+/* The v1 list body {"items","page","limit","total"}; takes items' reference. */
+json_t *req_page_body(json_t *items, int64_t page, int64_t limit, int64_t total);
 
 /* Request header (case-insensitive name); NULL if absent. */
 const char *req_header(struct req *r, const char *name);

@@ -66,8 +66,7 @@ api_product_page(struct req *r, const struct product_page *pg, int64_t page, int
     (void)r;
     for (i = 0; i < pg->n; i++)
         json_array_append_new(items, api_product(&pg->items[i], 0));
-    return json_pack("{s:o,s:I,s:I,s:I}", "items", items, "page", (json_int_t)page, "limit",
-                     (json_int_t)limit, "total", (json_int_t)pg->total);
+    return req_page_body(items, page, limit, pg->total);
 }
 
 static json_t *
@@ -116,10 +115,5 @@ api_order(const struct order *o)
 int
 api_page(struct req *r, int64_t *page, int64_t *limit)
 {
-    int rc;
-
-    rc = req_query_i64(r, "page", 1, 1, 1000000, page);
-    if (rc)
-        return rc;
-    return req_query_i64(r, "limit", 20, 1, LIMIT_PAGE_SIZE, limit);
+    return req_paging(r, LIMIT_PAGE_INDEX, page, limit);
 }

@@ -210,9 +210,7 @@ order_list(struct req *r)
     items = json_array();
     for (i = 0; i < n; i++)
         json_array_append_new(items, api_order(&o[i]));
-    return req_reply(r, 200,
-                     json_pack("{s:o,s:I,s:I,s:I}", "items", items, "page", (json_int_t)page,
-                               "limit", (json_int_t)limit, "total", (json_int_t)total));
+    return req_reply(r, 200, req_page_body(items, page, limit, total));
 }
 
 /* Another customer's order is "not found", never "forbidden": an id must

@@ -115,9 +115,7 @@ product_list(struct req *r)
             return rc;
         json_array_append_new(items, o);
     }
-    return req_reply(r, 200,
-                     json_pack("{s:O,s:I,s:I,s:I}", "items", items, "page", (json_int_t)q.page,
-                               "limit", (json_int_t)q.limit, "total", (json_int_t)pg.total));
+    return req_reply(r, 200, req_page_body(json_incref(items), q.page, q.limit, pg.total));
 }
 
 /* The answer a cache entry gives: the page, or 404 for a tombstone. */

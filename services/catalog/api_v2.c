@@ -94,9 +94,7 @@ product_list_v2(struct req *r)
         if (rc)
             return rc;
     }
-    return req_reply(r, 200,
-                     json_pack("{s:O,s:I,s:I,s:I}", "items", items, "page", (json_int_t)q.page,
-                               "limit", (json_int_t)q.limit, "total", (json_int_t)pg.total));
+    return req_reply(r, 200, req_page_body(json_incref(items), q.page, q.limit, pg.total));
 }
 
 /* ---- categories ------------------------------------------------------------------ */

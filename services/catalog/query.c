@@ -74,7 +74,7 @@ common_parse(const struct req_kv *kv, size_t n, struct product_query *q, char *d
     const char *s;
     int         rc;
 
-    rc = q_i64(kv, n, "page", 1, 1, 1000000, &q->page, detail, len);
+    rc = q_i64(kv, n, "page", 1, 1, LIMIT_PAGE_INDEX, &q->page, detail, len);
     if (rc == ERR_OK)
         rc = q_i64(kv, n, "limit", 20, 1, LIMIT_PAGE_SIZE, &q->limit, detail, len);
     if (rc == ERR_OK)

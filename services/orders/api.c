@@ -273,10 +273,7 @@ order_list(struct req *r)
     json_t       *items;
     int           rc;
 
-    rc = req_query_i64(r, "page", 1, 1, 1000000, &page);
-    if (rc)
-        return rc;
-    rc = req_query_i64(r, "limit", 20, 1, LIMIT_PAGE_SIZE, &limit);
+    rc = req_paging(r, LIMIT_PAGE_INDEX, &page, &limit);
     if (rc)
         return rc;
     rc = store_orders_v1(service_work(r), r->user.user_id, page, limit, &o, &n, &total);
@@ -285,9 +282,7 @@ order_list(struct req *r)
     items = json_array();
     for (i = 0; i < n; i++)
         json_array_append_new(items, order_encode(&o[i]));
-    return req_reply(r, 200,
-                     json_pack("{s:o,s:I,s:I,s:I}", "items", items, "page", (json_int_t)page,
-                               "limit", (json_int_t)limit, "total", (json_int_t)total));
+    return req_reply(r, 200, req_page_body(items, page, limit, total));
 }
 
 /* GET /api/v1/orders/{id}: another customer's order is "not found", never

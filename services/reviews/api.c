@@ -42,10 +42,7 @@ review_list(struct req *r)
     rc = req_param_id(r, "id", "product", &id);
     if (rc)
         return rc;
-    rc = req_query_i64(r, "page", 1, 1, REVIEW_PAGE_MAX, &page);
-    if (rc)
-        return rc;
-    rc = req_query_i64(r, "limit", 20, 1, LIMIT_PAGE_SIZE, &limit);
+    rc = req_paging(r, REVIEW_PAGE_MAX, &page, &limit);
     if (rc)
         return rc;
     rc = store_reviews(service_work(r), id, page, limit, &pg);

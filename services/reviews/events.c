@@ -22,31 +22,13 @@ const struct mq_consumer reviews_consumers[] = {
     {EVENT_USER_REGISTERED, on_user_registered}, {EVENT__COUNT, NULL},
 };
 
-static int
-product_apply(struct mq_msg *m, int64_t version, int deleted)
-{
-    int rc, applied;
-
-    rc = store_product_apply(&m->work, m->ev->aggregate_id, version, deleted, &applied);
-    if (rc)
-        return rc;
-    log_debug("reviews: %s product %lld v%lld %s", event_key(m->ev->type),
-              (long long)m->ev->aggregate_id, (long long)version, applied ? "applied" : "stale");
-    return ERR_OK;
-}
-
 /* product.created, .updated, .price_changed and .deleted: only the version
  * and whether the product still exists matter here (a delete leaves a
  * tombstone). */
 static int
 on_product(struct mq_msg *m)
 {
-    json_t *doc;
-    int64_t version;
-    int     rc;
-
-    rc = mq_msg_product(m, &version, &doc);
-    return rc ? rc : product_apply(m, version, doc == NULL);
+    return mq_msg_product_exists(m, "reviews", store_product_apply);
 }
 
 /* user.registered: {"user_id","email","name","role","created_at"}; only the

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "bounds.h"
 #include "db.h"
 #include "err.h"
 #include "mq.h"
@@ -29,7 +30,7 @@ extern struct reviews_config reviews_cfg; /* read-only after main() */
 #define REVIEW_RATING_MAX 5
 #define REVIEW_TITLE_MAX  200
 #define REVIEW_BODY_MAX   5000
-#define REVIEW_PAGE_MAX   1000000 /* ?page= upper bound, as the monolith */
+#define REVIEW_PAGE_MAX   LIMIT_PAGE_INDEX /* ?page= upper bound, as the monolith */
 
 /* A review as the v1 API shows it. author is "" when the user replica does
  * not know the user yet (README.md). */

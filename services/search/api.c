@@ -78,10 +78,7 @@ common_decode(struct req *r, struct search_query *q)
 {
     int rc;
 
-    rc = req_query_i64(r, "page", 1, 1, 1000000, &q->page);
-    if (rc)
-        return rc;
-    rc = req_query_i64(r, "limit", 20, 1, LIMIT_PAGE_SIZE, &q->limit);
+    rc = req_paging(r, LIMIT_PAGE_INDEX, &q->page, &q->limit);
     if (rc)
         return rc;
     rc = req_query_i64(r, "min_price", -1, 0, SEARCH_MAX_PRICE, &q->min_price);
