@@ -30,7 +30,7 @@ use Time::HiRes ();
 use Souk::Test ();
 use Souk::FakeUpstream ();
 
-our @EXPORT = qw(table pool route jwt token conn put read_responses raw_req wait_until
+our @EXPORT = qw(table pool route jwt token conn put read_responses raw_req
     JSON_TRUE JSON_FALSE deep_find);
 
 our $ADMIN_TOKEN = 'gw-test-admin-token';
@@ -356,17 +356,6 @@ sub raw_req {
     delete $LEFT{$s};
     close $s;
     return @r;
-}
-
-# wait_until(sub {...}, $timeout, $step): poll until the sub returns true; its last value.
-sub wait_until {
-    my ($code, $timeout, $step) = @_;
-    my $deadline = Time::HiRes::time() + ($timeout // 5);
-    while (1) {
-        my $v = $code->();
-        return $v if $v || Time::HiRes::time() > $deadline;
-        Time::HiRes::sleep($step // 0.05);
-    }
 }
 
 # deep_find($data, sub { ... }): every node (hash, array or scalar) the sub accepts.

@@ -469,17 +469,21 @@ sub b64url_decode {
     return MIME::Base64::decode_base64($s);
 }
 
-# wait_until($what, sub { ... }, $timeout_s): poll the sub every 0.1 s until it returns true
-# (that value is returned) or $timeout_s (default 30) pass (a diagnostic, then 0).
+# wait_until($what, sub { ... }, $timeout_s, $step_s) or wait_until(sub { ... }, $timeout_s,
+# $step_s): poll the sub every $step_s (default 0.05 s) until it returns true (that value is
+# returned) or $timeout_s (default 30) pass (a diagnostic naming $what, then 0).
 sub wait_until {
-    my ($what, $cond, $timeout) = @_;
-    my $deadline = Time::HiRes::time() + ($timeout // 30);
-    while (Time::HiRes::time() < $deadline) {
+    my $what = ref $_[0] eq 'CODE' ? 'a condition' : shift;
+    my ($cond, $timeout, $step) = @_;
+    $timeout //= 30;
+    my $deadline = Time::HiRes::time() + $timeout;
+    while (1) {
         my $v = $cond->();
         return $v if $v;
-        Time::HiRes::sleep(0.1);
+        last if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep($step // 0.05);
     }
-    Test::More::diag("timed out after " . ($timeout // 30) . " s waiting for $what");
+    Test::More::diag("timed out after $timeout s waiting for $what");
     return 0;
 }
 
