@@ -70,7 +70,7 @@ like($out, qr/sync started on 127\.0\.0\.1:\d+/, '...on the address given');
 ok(-s "$var/run/super-sync-reviews.pid", '...with its supervisor pid file in SOUK_VAR_DIR/run');
 my $load1 = $wait->();
 no_failures_in($load1, 'load during backfill and sync');
-ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the sync catches up (lag 0)');
+$shop->caught_up('the sync catches up (lag 0)');
 service_has($load1, 'after the sync caught up');
 ($rc, $out) = migrate('verify');
 is($rc, 0, 'verify: both sides agree after backfill + sync under load') or diag $out;
@@ -97,17 +97,15 @@ sub monolith_has {
     is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the monolith');
 }
 
-$wait = writers(2, 30, 0.02);
-sleep 0.2;
-($rc, $out, $err) = migrate('cutover');
+my $load2;
+($load2, $rc, $out, $err) = $shop->under_load(sub { writers(2, 30, 0.02) }, 'cutover');
 is($rc, 0, 'cutover under load') or diag $err;
 my ($held) = $out =~ /writes held (\d+) ms/;
 ok(defined $held, "the hold time is reported ($out)");
 ok(defined $held && $held < 5000, "...and writes were held for less than 5 s (" . ($held // '?') . ' ms)');
-my $load2 = $wait->();
 no_failures_in($load2, 'load during the cutover');
 $shop->routes_are('new', 'after the cutover');
-ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the sync drained what the monolith took before the fence');
+$shop->caught_up('the sync drained what the monolith took before the fence');
 service_has([@$load1, @$load2], 'after the cutover');
 is(pg_sql($rev->{db}{db}, 'SELECT count(*) FROM reviews')->[0][0], 60 + @$load1 + @$load2,
     'the service has the seed, the first load and the second, once each');
@@ -131,15 +129,13 @@ like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+reviews: \d+\/\d+ r
 
 # ---- rollback after the cutover, under load --------------------------------------------------------
 
-$wait = writers(2, 20, 0.02);
-sleep 0.2;
-($rc, $out, $err) = migrate('rollback');
+my $load4;
+($load4, $rc, $out, $err) = $shop->under_load(sub { writers(2, 20, 0.02) }, 'rollback');
 is($rc, 0, 'rollback after the cutover, under load') or diag $err;
 like($out, qr/routes on legacy; writes held \d+ ms/, '...reports the hold');
-my $load4 = $wait->();
 no_failures_in($load4, 'load during the rollback');
 $shop->routes_are('legacy', 'after the rollback');
-ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the forward sync runs and catches up');
+$shop->caught_up('the forward sync runs and catches up');
 my $all = [@$load1, @$load2, @$load3, @$load4];
 monolith_has($all, 'after the rollback');
 service_has($all, 'after the rollback');

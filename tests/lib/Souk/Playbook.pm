@@ -18,6 +18,7 @@ package Souk::Playbook;
 #   my $load4 = $shop->roll_back(writers => \&writers, load => 10, what => 'registrations',
 #       settled => sub { my ($load4) = @_; ... });        # rollback under load .. verify
 #   my ($rc, $out, $err) = $shop->migrate('verify');      # soukctl migrate users verify
+#   my ($answers, $rc, $out) = $shop->under_load(sub { writers(10) }, 'rollback');
 #
 #   my $wait = load(2, \@items, 0.02, sub { my ($ua, $item) = @_; $ua->request(...) });
 #   ... run playbook steps meanwhile ...
@@ -140,6 +141,26 @@ sub routes_are {
 
 # ---- the walk ----------------------------------------------------------------------------------
 
+# $shop->under_load($start, @step): soukctl migrate <domain> @step while the load $start->()
+# starts runs (it is under way when the step begins: a hold meets writes in flight).
+# (the load's answers, exit code, stdout, stderr).
+sub under_load {
+    my ($self, $start, @step) = @_;
+    my $wait = $start->();
+    Time::HiRes::sleep(0.2);
+    my ($rc, $out, $err) = $self->migrate(@step);
+    return ($wait->(), $rc, $out // '', $err // '');
+}
+
+# $shop->to_canary($percent): verify, shadow, canary: where a cutover starts from. Three checks.
+sub to_canary {
+    my ($self, $percent) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::is(($self->migrate('verify'))[0], 0, 'verify: both sides agree');
+    Test::More::is(($self->migrate('shadow'))[0], 0, 'shadow');
+    Test::More::is(($self->migrate('canary', $percent))[0], 0, "canary $percent");
+}
+
 # $shop->walk(%o): backfill → sync → verify → shadow → canary → cutover, with $o{writers}->($n)
 # (a load: a sub that waits for it and gives its answers) writing $o{load}[0] times during the
 # backfill and the sync, $o{load}[1] times across the cutover. Checks each step, that no write
@@ -155,18 +176,13 @@ sub walk {
     no_failures_in($load1, "$o{what} during backfill and sync");
     $self->caught_up('the sync catches up');
     $o{synced}->($load1) if $o{synced};
-    Test::More::is(($self->migrate('verify'))[0], 0, 'verify: both sides agree');
-    Test::More::is(($self->migrate('shadow'))[0], 0, 'shadow');
-    Test::More::is(($self->migrate('canary', $o{canary}))[0], 0, "canary $o{canary}");
+    $self->to_canary($o{canary});
 
-    $wait = $o{writers}->($o{load}[1]);
-    Time::HiRes::sleep(0.2);    # the writes are under way when the hold begins
-    my ($rc, $out) = $self->migrate('cutover');
+    my ($load2, $rc, $out) = $self->under_load(sub { $o{writers}->($o{load}[1]) }, 'cutover');
     Test::More::is($rc, 0, 'cutover under load');
-    my ($held) = ($out // '') =~ /writes held (\d+) ms/;
+    my ($held) = $out =~ /writes held (\d+) ms/;
     Test::More::ok(defined $held && $held < 5000, 'writes were held ' . ($held // '?') . ' ms');
-    $o{cutover}->($out // '') if $o{cutover};
-    my $load2 = $wait->();
+    $o{cutover}->($out) if $o{cutover};
     no_failures_in($load2, "$o{what} during the cutover");
     $self->routes_are('new', 'after the cutover');
     $self->caught_up('the sync drained what the monolith took before the fence');
@@ -179,10 +195,8 @@ sub walk {
 sub roll_back {
     my ($self, %o) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $wait = $o{writers}->($o{load});
-    Time::HiRes::sleep(0.2);
-    Test::More::is(($self->migrate('rollback'))[0], 0, 'rollback under load');
-    my $answers = $wait->();
+    my ($answers, $rc) = $self->under_load(sub { $o{writers}->($o{load}) }, 'rollback');
+    Test::More::is($rc, 0, 'rollback under load');
     no_failures_in($answers, "$o{what} during the rollback");
     $self->routes_are('legacy', 'after the rollback');
     $self->caught_up('the forward sync catches up');
