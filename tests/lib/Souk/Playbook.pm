@@ -47,8 +47,9 @@ END { stop_supervisors($_) for @VARS }
 # 2025-06-01; the seed is a check named $o{seed_check}), the monolith, the domain's service on
 # a fresh database (after the monolith: $o{service_env}->($shop) may name it), a gateway with
 # @{$o{routes}} and a catch_all to the monolith, the playbook's state database and a
-# SOUK_VAR_DIR. $o{redis}: a private Redis for the service and the playbook (the default
-# port is another run's). $o{user}: who runs the playbook. $o{timed}: say how long each step took.
+# SOUK_VAR_DIR. $o{redis}: a private Redis, named to the service and to the playbook (a domain
+# kept in Redis would otherwise reach for the default port, another run's). $o{user}: who runs
+# the playbook. $o{timed}: say how long the seed and each step took (the bench).
 # Fields: domain, mono (mariadb_fresh), redis, state (pg_fresh), var, monolith, service, gw,
 # routes, env (the playbook's), secret.
 sub start {
