@@ -12,50 +12,21 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
-use File::Temp ();
-use HTTP::Tiny ();
-use JSON::PP ();
-use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 use Souk::Test;
 use Souk::Gateway;
 use Souk::Playbook;
 
-my $SECRET = $Souk::Gateway::JWT_SECRET;
-my $mono = mariadb_fresh('migplay');
-my $rev = fresh_service('reviews', SOUK_JWT_SECRET => $SECRET);
-my $state = pg_fresh('migrate');
-my $var = File::Temp->newdir('souk-migplay-XXXXXX', TMPDIR => 1);
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
-
-my ($rc, $out, $err) = Souk::Test::soukctl({SOUK_MONOLITH_DB => $mono->{dsn}},
-    qw(seed --products 40 --users 30 --orders 5 --reviews 60 --carts 1 --now 2025-06-01));
-is($rc, 0, 'seed a small monolith') or diag $err;
-my $m = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_JWT_SECRET => $SECRET);
-my $gw = Souk::Gateway->start(routes => table(
-    upstreams => {monolith => pool($m->{host} . ':' . $m->port), reviews => pool($rev->{host} . ':' . $rev->port)},
-    routes => [
-        route(name => 'reviews', path => '/api/v1/products/{id}/reviews', legacy => 'monolith',
-            new => 'reviews', hold_ms => 10000),
-        route(name => 'catch_all', path => '/', legacy => 'monolith'),
-    ]));
-my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_REVIEWS_DB => $rev->{db}{dsn},
-    SOUK_MIGRATE_DB => $state->{dsn}, SOUK_SYNC_BINLOG_DB => $admin_dsn, SOUK_VAR_DIR => "$var",
-    SOUK_SYNC_REVIEWS_LISTEN => '127.0.0.1:' . free_port(),
-    SOUK_REVERSE_REVIEWS_LISTEN => '127.0.0.1:' . free_port(),
-    SOUK_GATEWAY_ADMIN_LISTEN => '127.0.0.1:' . $gw->admin_port,
-    SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => 'playbook', SOUK_LOG_LEVEL => 'warn',
-    SOUK_REVERSE_DB => $state->{dsn}, SOUK_AMQP_URL => $rev->{amqp});
-sub migrate {
-    my @r = Souk::Test::soukctl(\%env, 'migrate', 'reviews', @_);
-    diag($r[1] . $r[2] . logs_tail("$var")) if $r[0];
-    @r;
-}
-
-# Stop whatever the playbook started under supervise.sh, even when a test died half-way.
-END { stop_supervisors("$var") if $var }
+my $shop = Souk::Playbook->start('reviews', name => 'migplay', user => 'playbook',
+    seed => [qw(--products 40 --users 30 --orders 5 --reviews 60 --carts 1)],
+    routes => [route(name => 'reviews', path => '/api/v1/products/{id}/reviews', legacy => 'monolith',
+        new => 'reviews', hold_ms => 10000)]);
+my ($mono, $rev, $gw, $SECRET, $var) = @$shop{qw(mono service gw secret var)};
+sub migrate { $shop->migrate(@_) }
+sub sync_lag { $shop->lag }
+my $reverse = $shop->reverse_listen;
+my ($rc, $out, $err);
 
 # ---- the write load --------------------------------------------------------------------------
 
@@ -88,8 +59,6 @@ sub service_has {
     is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the service');
 }
 
-sub sync_lag { Souk::Playbook::sync_lag($env{SOUK_SYNC_REVIEWS_LISTEN}) }
-
 # ---- backfill + sync + verify under load ------------------------------------------------------
 
 my $wait = writers(2, 20, 0.03);
@@ -101,7 +70,7 @@ like($out, qr/sync started on 127\.0\.0\.1:\d+/, '...on the address given');
 ok(-s "$var/run/super-sync-reviews.pid", '...with its supervisor pid file in SOUK_VAR_DIR/run');
 my $load1 = $wait->();
 no_failures_in($load1, 'load during backfill and sync');
-ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the sync catches up (lag 0)');
+$shop->caught_up('the sync catches up (lag 0)');
 service_has($load1, 'after the sync caught up');
 ($rc, $out) = migrate('verify');
 is($rc, 0, 'verify: both sides agree after backfill + sync under load') or diag $out;
@@ -128,23 +97,15 @@ sub monolith_has {
     is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the monolith');
 }
 
-sub route_is {
-    my ($mode, $what) = @_;
-    my $r = $gw->route_named('reviews');
-    is_deeply([$r->{mode}, $r->{hold} ? 1 : 0], [$mode, 0], "$what: the route is on $mode, not held");
-}
-
-$wait = writers(2, 30, 0.02);
-sleep 0.2;
-($rc, $out, $err) = migrate('cutover');
+my $load2;
+($load2, $rc, $out, $err) = $shop->under_load(sub { writers(2, 30, 0.02) }, 'cutover');
 is($rc, 0, 'cutover under load') or diag $err;
 my ($held) = $out =~ /writes held (\d+) ms/;
 ok(defined $held, "the hold time is reported ($out)");
 ok(defined $held && $held < 5000, "...and writes were held for less than 5 s (" . ($held // '?') . ' ms)');
-my $load2 = $wait->();
 no_failures_in($load2, 'load during the cutover');
-route_is('new', 'after the cutover');
-ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the sync drained what the monolith took before the fence');
+$shop->routes_are('new', 'after the cutover');
+$shop->caught_up('the sync drained what the monolith took before the fence');
 service_has([@$load1, @$load2], 'after the cutover');
 is(pg_sql($rev->{db}{db}, 'SELECT count(*) FROM reviews')->[0][0], 60 + @$load1 + @$load2,
     'the service has the seed, the first load and the second, once each');
@@ -159,7 +120,7 @@ ok(wait_until(sub { mariadb_sql($mono->{db}, 'SELECT COUNT(*) FROM reviews WHERE
     'the reverse sync wrote every review made on the service into the monolith');
 monolith_has([@$load1, @$load2, @$load3], 'after the reverse sync');
 
-($rc, $out) = Souk::Test::soukctl(\%env, qw(migrate status reviews));
+($rc, $out) = $shop->soukctl(qw(migrate status reviews));
 is($rc, 0, 'status');
 like($out, qr/^reviews\s+cutover\s+cutover done\s+playbook\s+\S+\s+\d+ ev [\d.]+ s\s+up\s+agreed \S+\s+\d+ ms$/m,
     'status: cutover done by playbook, the sync lag, reverse sync up, the last verify, the hold time');
@@ -168,22 +129,20 @@ like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+reviews: \d+\/\d+ r
 
 # ---- rollback after the cutover, under load --------------------------------------------------------
 
-$wait = writers(2, 20, 0.02);
-sleep 0.2;
-($rc, $out, $err) = migrate('rollback');
+my $load4;
+($load4, $rc, $out, $err) = $shop->under_load(sub { writers(2, 20, 0.02) }, 'rollback');
 is($rc, 0, 'rollback after the cutover, under load') or diag $err;
 like($out, qr/routes on legacy; writes held \d+ ms/, '...reports the hold');
-my $load4 = $wait->();
 no_failures_in($load4, 'load during the rollback');
-route_is('legacy', 'after the rollback');
-ok(wait_until(sub { my $l = sync_lag(); defined $l && $l == 0 }, 20), 'the forward sync runs and catches up');
+$shop->routes_are('legacy', 'after the rollback');
+$shop->caught_up('the forward sync runs and catches up');
 my $all = [@$load1, @$load2, @$load3, @$load4];
 monolith_has($all, 'after the rollback');
 service_has($all, 'after the rollback');
 ($rc, $out) = migrate('verify');
 is($rc, 0, 'verify: both sides agree after the rollback') or diag $out;
-ok(!http(GET => "http://$env{SOUK_REVERSE_REVIEWS_LISTEN}/health")->{status}
-    || http(GET => "http://$env{SOUK_REVERSE_REVIEWS_LISTEN}/health")->{status} != 200, 'the reverse sync is stopped');
+ok(!http(GET => "http://$reverse/health")->{status}
+    || http(GET => "http://$reverse/health")->{status} != 200, 'the reverse sync is stopped');
 
 # ---- again, then finish --------------------------------------------------------------------------
 
@@ -193,7 +152,7 @@ is($rc, 0, 'shadow again');
 is($rc, 0, 'canary 100');
 ($rc) = migrate('cutover');
 is($rc, 0, 'cutover again');
-route_is('new', 'after the second cutover');
+$shop->routes_are('new', 'after the second cutover');
 my $super = do { open my $f, '<', "$var/run/super-sync-reviews.pid" or die "no pid file: $!"; local $/; <$f> };
 chomp $super;
 ($rc) = migrate('finish');
@@ -202,6 +161,6 @@ ok(wait_until(sub { !running($super) && !defined sync_lag() }, 15),
     'finish stopped the forward sync (its supervisor and /metrics are gone)')
     or diag("supervisor $super running: " . running($super) . '; lag: ' . (sync_lag() // 'none'));
 ok(!-e "$var/run/super-sync-reviews.pid", '...and its pid file');
-is(http(GET => "http://$env{SOUK_REVERSE_REVIEWS_LISTEN}/health")->{status}, 200, '...the reverse sync stays');
+is(http(GET => "http://$reverse/health")->{status}, 200, '...the reverse sync stays');
 
 done_testing;

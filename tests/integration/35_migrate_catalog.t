@@ -18,44 +18,16 @@ use Souk::Test;
 use Souk::Gateway;
 use Souk::Playbook;
 
-my $SECRET = $Souk::Gateway::JWT_SECRET;
-my $mono = mariadb_fresh('migcat');
-my $redis = redis_start();
-my $cat = fresh_service('catalog', SOUK_JWT_SECRET => $SECRET, SOUK_REDIS_URL => $redis->{url});
-my $state = pg_fresh('migrate');
-my $var = File::Temp->newdir('souk-migcat-XXXXXX', TMPDIR => 1);
-END { stop_supervisors("$var") if $var }
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
-
-my ($rc, $out, $err) = soukctl({SOUK_MONOLITH_DB => $mono->{dsn}},
-    qw(seed --products 120 --users 5 --orders 5 --reviews 20 --carts 1 --now 2025-06-01));
-is($rc, 0, 'seed a small monolith') or diag $err;
-my $m = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_JWT_SECRET => $SECRET);
-my $gw = Souk::Gateway->start(routes => table(
-    upstreams => {monolith => pool("127.0.0.1:" . $m->port), catalog => pool("127.0.0.1:" . $cat->port)},
+my $shop = Souk::Playbook->start('catalog', name => 'migcat', user => 'catalog-team', redis => 1,
+    seed => [qw(--products 120 --users 5 --orders 5 --reviews 20 --carts 1)],
     routes => [
         route(name => 'products', path => '/api/v1/products', legacy => 'monolith', new => 'catalog',
             hold_ms => 10000),
         route(name => 'stock', path => '/api/v1/products/{id}/stock', legacy => 'monolith'),
         route(name => 'categories', path => '/api/v1/categories', legacy => 'monolith',
             new => 'catalog', hold_ms => 10000),
-        route(name => 'catch_all', path => '/', legacy => 'monolith'),
-    ]));
-my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_CATALOG_DB => $cat->{db}{dsn},
-    SOUK_MIGRATE_DB => $state->{dsn}, SOUK_SYNC_BINLOG_DB => $admin_dsn, SOUK_VAR_DIR => "$var",
-    SOUK_SYNC_CATALOG_LISTEN => '127.0.0.1:' . free_port(),
-    SOUK_REVERSE_CATALOG_LISTEN => '127.0.0.1:' . free_port(),
-    SOUK_GATEWAY_ADMIN_LISTEN => '127.0.0.1:' . $gw->admin_port,
-    SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => 'catalog-team',
-    SOUK_LOG_LEVEL => 'warn', SOUK_REVERSE_DB => $state->{dsn}, SOUK_AMQP_URL => $cat->{amqp});
-sub migrate {
-    my @r = soukctl(\%env, 'migrate', 'catalog', @_);
-    diag($r[1] . $r[2] . logs_tail("$var")) if $r[0];
-    @r;
-}
-sub lag { Souk::Playbook::sync_lag($env{SOUK_SYNC_CATALOG_LISTEN}) }
-sub caught_up { ok(wait_until(sub { my $l = lag(); defined $l && $l == 0 }, 20), $_[0]) }
+    ]);
+my ($mono, $cat, $gw, $SECRET) = @$shop{qw(mono service gw secret)};
 
 # ---- the write load: new products and new prices, as the admin --------------------------------
 
@@ -90,41 +62,17 @@ sub has_all {
     is_deeply(\@lost, [], "$what: every acknowledged product is on the $side");
 }
 
-# ---- backfill + sync + verify under load -----------------------------------------------------
+# ---- backfill + sync + verify under load, shadow, canary, cutover under load ------------------
 
-my $wait = writers(30);
-($rc) = migrate('backfill');
-is($rc, 0, 'backfill catalog while the admin writes');
-($rc) = migrate('sync');
-is($rc, 0, 'sync');
-my $load1 = $wait->();
-no_failures_in($load1, 'load during backfill and sync');
-caught_up('the sync catches up');
-($rc, $out) = migrate('verify');
-is($rc, 0, 'verify: both sides agree') or diag $out;
-has_all('catalog service', $load1, 'after the sync');
-
-($rc) = migrate('shadow');
-is($rc, 0, 'shadow');
-($rc) = migrate('canary', 30);
-is($rc, 0, 'canary 30');
-
-# ---- cutover under load ---------------------------------------------------------------------
-
-$wait = writers(40);
-sleep 0.2;
-($rc, $out) = migrate('cutover');
-is($rc, 0, 'cutover under load');
-my ($held) = $out =~ /writes held (\d+) ms/;
-ok(defined $held && $held < 5000, 'writes were held ' . ($held // '?') . ' ms');
-like($out, qr/full verify \d+ ms before the hold; .*held verify \d+ ms/, '...the full verify ran before the hold');
-like($out, qr/^verify catalog products: \d+ keys changed since the full verify began; 0 differ$/m,
-    '...and only the changed keys under it');
-my $load2 = $wait->();
-no_failures_in($load2, 'load during the cutover');
-is_deeply([map { $gw->route_named($_)->{mode} } qw(products categories stock)], [qw(new new legacy)],
-    'products and categories on new, stock still on the monolith');
-caught_up('the sync drained what the monolith took before the fence');
+my ($load1, $load2) = $shop->walk(writers => \&writers, load => [30, 40], canary => 30,
+    what => "the admin's writes", synced => sub { has_all('catalog service', $_[0], 'after the sync') },
+    cutover => sub {
+        my ($out) = @_;
+        like($out, qr/full verify \d+ ms before the hold; .*held verify \d+ ms/,
+            '...the full verify ran before the hold');
+        like($out, qr/^verify catalog products: \d+ keys changed since the full verify began; 0 differ$/m,
+            '...and only the changed keys under it');
+    });
 has_all('catalog service', [@$load1, @$load2], 'after the cutover');
 
 my $load3 = writers(10)->();
@@ -135,25 +83,16 @@ ok(wait_until(sub { my $h = products_of(mariadb_sql($mono->{db}, 'SELECT id, sku
 
 # ---- rollback under load ----------------------------------------------------------------------
 
-$wait = writers(20);
-sleep 0.2;
-($rc, $out) = migrate('rollback');
-is($rc, 0, 'rollback under load');
-my $load4 = $wait->();
-no_failures_in($load4, 'load during the rollback');
-is_deeply([map { $gw->route_named($_)->{mode} } qw(products categories)], [qw(legacy legacy)],
-    'products and categories back on the monolith');
-caught_up('the forward sync runs and catches up');
-my $all = [@$load1, @$load2, @$load3, @$load4];
-has_all('monolith', $all, 'after the rollback');
-has_all('catalog service', $all, 'after the rollback');
-($rc, $out) = migrate('verify');
-is($rc, 0, 'verify: both sides agree after the rollback') or diag $out;
+$shop->roll_back(writers => \&writers, load => 20, what => "the admin's writes", settled => sub {
+    my $all = [@$load1, @$load2, @$load3, @{$_[0]}];
+    has_all('monolith', $all, 'after the rollback');
+    has_all('catalog service', $all, 'after the rollback');
+});
 
 # ---- a row changed between the full verify and the hold, wrong on the service ----------------
 
-is((migrate('shadow'))[0], 0, 'shadow again');
-is((migrate('canary', 30))[0], 0, 'canary 30 again');
+is(($shop->migrate('shadow'))[0], 0, 'shadow again');
+is(($shop->migrate('canary', 30))[0], 0, 'canary 30 again');
 my $victim = mariadb_sql($mono->{db},
     'SELECT p.id FROM products p JOIN inventory i ON i.product_id = p.id ORDER BY p.id LIMIT 1')->[0][0];
 my $gate = File::Temp->newdir('souk-migcat-gate-XXXXXX', TMPDIR => 1);
@@ -161,7 +100,7 @@ my $gate = File::Temp->newdir('souk-migcat-gate-XXXXXX', TMPDIR => 1);
 my $hook = "touch $gate/ready; i=0; while [ ! -e $gate/go ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done";
 my $child = fork // die "fork: $!";
 if (!$child) {
-    my @r = soukctl(\%env, qw(migrate catalog cutover --before-hold), $hook);
+    my @r = $shop->soukctl(qw(migrate catalog cutover --before-hold), $hook);
     open my $fh, '>', "$gate/result" or POSIX::_exit(1);
     print $fh join("\0", @r);
     close $fh;
@@ -189,7 +128,7 @@ is_deeply([map { my $r = $gw->route_named($_); [$r->{mode}, $r->{hold} ? 1 : 0] 
 my $after = writers(2)->();
 no_failures_in($after, 'writes after the refused cutover');
 
-($rc, $out) = soukctl(\%env, qw(migrate status catalog));
+my ($rc, $out) = $shop->soukctl(qw(migrate status catalog));
 like($out, qr/^catalog\s+canary 30\s+cutover failed\s+catalog-team\s+\S+\s+\d+ ev [\d.]+ s\s+\S+\s+agreed/m,
     'status: catalog at canary after the refused cutover, by whom, the sync lag');
 like($out, qr/catalog-team\s+catalog\s+rollback\s+done\s+\d+ ms\s+routes on legacy; writes held \d+ ms; reverse stopped/,

@@ -9,54 +9,21 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
-use File::Temp ();
 use Test::More;
 use JSON::PP ();
-use Time::HiRes qw(time sleep);
 use Souk::Test;
 use Souk::Gateway;
 use Souk::Playbook;
 
-my $SECRET = $Souk::Gateway::JWT_SECRET;
-my $mono = mariadb_fresh('migcart');
-my $redis = redis_start();
-my $state = pg_fresh('migrate');
-my $var = File::Temp->newdir('souk-migcart-XXXXXX', TMPDIR => 1);
-END { stop_supervisors("$var") if $var }
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
-
-my ($rc, $out, $err) = soukctl({SOUK_MONOLITH_DB => $mono->{dsn}},
-    qw(seed --products 60 --users 12 --orders 3 --reviews 5 --carts 4 --now 2025-06-01));
-is($rc, 0, 'seed a small monolith') or diag $err;
+my $shop = Souk::Playbook->start('cart', name => 'migcart', user => 'cart-team', redis => 1,
+    seed => [qw(--products 60 --users 12 --orders 3 --reviews 5 --carts 4)],
+    # souk-cart takes its price snapshots from the monolith's v1 product answer (the same shape
+    # as souk-catalog's), so the test needs no catalog of its own.
+    service_env => sub { (SOUK_CATALOG_URL => $_[0]{monolith}->url) },
+    routes => [route(name => 'cart', path => '/api/v1/cart', legacy => 'monolith', new => 'cart',
+        hold_ms => 10000)]);
+my ($mono, $m, $cart, $gw, $SECRET) = @$shop{qw(mono monolith service gw secret)};
 mariadb_sql($mono->{db}, 'UPDATE inventory SET stock = 100');    # the checkout below must not run short
-my $m = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_JWT_SECRET => $SECRET);
-# souk-cart takes its price snapshots from the monolith's v1 product answer (the same shape
-# as souk-catalog's), so the test needs no catalog of its own.
-my $cart = fresh_service('cart', SOUK_JWT_SECRET => $SECRET, SOUK_REDIS_URL => $redis->{url},
-    SOUK_CATALOG_URL => $m->url);
-my $gw = Souk::Gateway->start(routes => table(
-    upstreams => {monolith => pool("127.0.0.1:" . $m->port), cart => pool("127.0.0.1:" . $cart->port)},
-    routes => [
-        route(name => 'cart', path => '/api/v1/cart', legacy => 'monolith', new => 'cart',
-            hold_ms => 10000),
-        route(name => 'catch_all', path => '/', legacy => 'monolith'),
-    ]));
-my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_CART_DB => $cart->{db}{dsn},
-    SOUK_REDIS_URL => $redis->{url},
-    SOUK_MIGRATE_DB => $state->{dsn}, SOUK_SYNC_BINLOG_DB => $admin_dsn, SOUK_VAR_DIR => "$var",
-    SOUK_SYNC_CART_LISTEN => '127.0.0.1:' . free_port(),
-    SOUK_REVERSE_CART_LISTEN => '127.0.0.1:' . free_port(),
-    SOUK_GATEWAY_ADMIN_LISTEN => '127.0.0.1:' . $gw->admin_port,
-    SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => 'cart-team',
-    SOUK_LOG_LEVEL => 'warn', SOUK_REVERSE_DB => $state->{dsn}, SOUK_AMQP_URL => $cart->{amqp});
-sub migrate {
-    my @r = soukctl(\%env, 'migrate', 'cart', @_);
-    diag($r[1] . $r[2] . logs_tail("$var")) if $r[0];
-    @r;
-}
-sub lag { Souk::Playbook::sync_lag($env{SOUK_SYNC_CART_LISTEN}) }
-sub caught_up { ok(wait_until(sub { my $l = lag(); defined $l && $l == 0 }, 20), $_[0]) }
 
 # ---- the load: customers add products, each (customer, product) once ---------------------------
 
@@ -108,32 +75,8 @@ sub same_carts {
 }
 sub eq_deeply_json { JSON::PP->new->canonical->encode($_[0]) eq JSON::PP->new->canonical->encode($_[1]) }
 
-my $wait = writers(12);
-($rc) = migrate('backfill');
-is($rc, 0, 'backfill the carts while customers add to them');
-($rc) = migrate('sync');
-is($rc, 0, 'sync');
-my $load1 = $wait->();
-no_failures_in($load1, 'adds during backfill and sync');
-caught_up('the sync catches up');
-same_carts('before the cutover');
-($rc, $out) = migrate('verify');
-is($rc, 0, 'verify: both sides agree') or diag $out;
-($rc) = migrate('shadow');
-is($rc, 0, 'shadow');
-($rc) = migrate('canary', 20);
-is($rc, 0, 'canary 20');
-
-$wait = writers(16);
-sleep 0.2;
-($rc, $out) = migrate('cutover');
-is($rc, 0, 'cutover under load');
-my ($held) = $out =~ /writes held (\d+) ms/;
-ok(defined $held && $held < 5000, 'writes were held ' . ($held // '?') . ' ms');
-my $load2 = $wait->();
-no_failures_in($load2, 'adds during the cutover');
-is($gw->route_named('cart')->{mode}, 'new', 'the cart route on new');
-caught_up('the sync drained what the monolith took before the fence');
+$shop->walk(writers => \&writers, load => [12, 16], canary => 20, what => 'adds',
+    synced => sub { same_carts('before the cutover') });
 has_all($cart->url, 'souk-cart after the cutover');
 
 # After the cutover: adds on souk-cart reach the monolith's carts (reverse sync).
@@ -165,17 +108,9 @@ is_deeply([sort { $a <=> $b } map { $_->{product_id} } @{$res->{json}{lines} // 
 ok(wait_until(sub { @{cart_at($cart->url, $buyer)->{items}} == 0 }, 20),
     'the checkout emptied the cart on souk-cart too (forward sync)');
 
-$wait = writers(8);
-sleep 0.2;
-($rc) = migrate('rollback');
-is($rc, 0, 'rollback under load');
-my $load4 = $wait->();
-no_failures_in($load4, 'adds during the rollback');
-is($gw->route_named('cart')->{mode}, 'legacy', 'the cart route back on the monolith');
-same_carts('after the rollback');
-has_all($m->url, 'the monolith after the rollback');
-caught_up('the forward sync catches up');
-($rc, $out) = migrate('verify');
-is($rc, 0, 'verify: both sides agree after the rollback') or diag $out;
+$shop->roll_back(writers => \&writers, load => 8, what => 'adds', settled => sub {
+    same_carts('after the rollback');
+    has_all($m->url, 'the monolith after the rollback');
+});
 
 done_testing;

@@ -1,7 +1,24 @@
 package Souk::Playbook;
-# Helpers for the live-migration playbook's end-to-end tests (tests/integration/34_*, 35_*):
-# a bounded write load of forked clients, what it was told, the syncs' lag, and cleaning up
-# the supervise.sh processes the playbook started. Core Perl modules only.
+# Helpers for the live-migration playbook's end-to-end tests (tests/integration/34_* to 38_*,
+# bench/cutover_catalog.t): the shop a domain moves in (a seeded monolith, the domain's service,
+# a gateway in front of both, the playbook's state database and the environment soukctl migrate
+# runs in), the walk every domain takes under a writer load with the checks they all share, a
+# bounded write load of forked clients, what it was told, the syncs' lag, and cleaning up the
+# supervise.sh processes the playbook started. What is specific to a domain (its writes, what
+# proves nothing was lost, its checks on new) stays in its test. Core Perl modules only.
+#
+#   my $shop = Souk::Playbook->start('users', name => 'migusers', user => 'accounts-team',
+#       seed => [qw(--products 10 --users 20 --orders 5 --reviews 5 --carts 1)],
+#       routes => [route(name => 'accounts', path => '/api/v1/accounts', legacy => 'monolith',
+#           new => 'users', hold_ms => 10000)]);          # a catch_all to the monolith is added
+#   sub writers { my ($count) = @_; load(2, [...$count items...], 0.02, sub { my ($ua, $item) = @_; ... }) }
+#   my ($load1, $load2) = $shop->walk(writers => \&writers, load => [16, 20], canary => 20,
+#       what => 'registrations', synced => sub { my ($load1) = @_; ... });  # backfill .. cutover
+#   ... the domain's own checks on new ...
+#   my $load4 = $shop->roll_back(writers => \&writers, load => 10, what => 'registrations',
+#       settled => sub { my ($load4) = @_; ... });        # rollback under load .. verify
+#   my ($rc, $out, $err) = $shop->migrate('verify');      # soukctl migrate users verify
+#   my ($answers, $rc, $out) = $shop->under_load(sub { writers(10) }, 'rollback');
 #
 #   my $wait = load(2, \@items, 0.02, sub { my ($ua, $item) = @_; $ua->request(...) });
 #   ... run playbook steps meanwhile ...
@@ -14,10 +31,182 @@ use File::Temp ();
 use HTTP::Tiny ();
 use POSIX ();
 use Test::More ();
+use Time::HiRes ();
 
 use Souk::Test ();
+use Souk::Gateway ();
 
 our @EXPORT = qw(load no_failures_in acked_ids stop_supervisors logs_tail running);
+
+# ---- the shop a domain moves in ----------------------------------------------------------------
+
+my @VARS;    # every shop's SOUK_VAR_DIR: its supervisors are stopped at the end, even after a die
+END { stop_supervisors($_) for @VARS }
+
+# Souk::Playbook->start($domain, %o): a fresh monolith seeded with @{$o{seed}} (and --now
+# 2025-06-01; the seed is a check named $o{seed_check}), the monolith, the domain's service on
+# a fresh database (after the monolith: $o{service_env}->($shop) may name it), a gateway with
+# @{$o{routes}} and a catch_all to the monolith, the playbook's state database and a
+# SOUK_VAR_DIR. $o{redis}: a private Redis, named to the service and to the playbook (a domain
+# kept in Redis would otherwise reach for the default port, another run's). $o{user}: who runs
+# the playbook. $o{timed}: say how long the seed and each step took (the bench).
+# Fields: domain, mono (mariadb_fresh), redis, state (pg_fresh), var, monolith, service, gw,
+# routes, env (the playbook's), secret.
+sub start {
+    my ($class, $domain, %o) = @_;
+    my $name = $o{name} // "mig$domain";
+    my $self = bless {domain => $domain, secret => $Souk::Gateway::JWT_SECRET, timed => $o{timed},
+        routes => $o{routes}}, $class;
+    my $mono = $self->{mono} = Souk::Test::mariadb_fresh($name);
+    $self->{redis} = Souk::Test::redis_start() if $o{redis};
+    $self->{state} = Souk::Test::pg_fresh('migrate');
+    $self->{var} = File::Temp->newdir("souk-$name-XXXXXX", TMPDIR => 1);
+    push @VARS, "$self->{var}";
+
+    my $t0 = Time::HiRes::time();
+    my ($rc, $out, $err) = Souk::Test::soukctl({SOUK_MONOLITH_DB => $mono->{dsn}},
+        'seed', @{$o{seed}}, qw(--now 2025-06-01));
+    Test::More::is($rc, 0, $o{seed_check} // 'seed a small monolith') or Test::More::diag($err);
+    Test::More::diag(sprintf 'seed: %.1f s', Time::HiRes::time() - $t0) if $o{timed};
+
+    my $m = $self->{monolith} = Souk::Test::spawn_service('monolith',
+        SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_JWT_SECRET => $self->{secret});
+    my %redis = $o{redis} ? (SOUK_REDIS_URL => $self->{redis}{url}) : ();
+    my $svc = $self->{service} = Souk::Test::fresh_service($domain,
+        SOUK_JWT_SECRET => $self->{secret}, %redis, $o{service_env} ? $o{service_env}->($self) : ());
+    $self->{gw} = Souk::Gateway->start(routes => Souk::Gateway::table(
+        upstreams => {monolith => Souk::Gateway::pool("$m->{host}:" . $m->port),
+            $domain => Souk::Gateway::pool("$svc->{host}:" . $svc->port)},
+        routes => [@{$o{routes}},
+            Souk::Gateway::route(name => 'catch_all', path => '/', legacy => 'monolith')]));
+
+    # The binlog stream needs the admin user (REPLICATION SLAVE), not the test database's own.
+    my $binlog = 'mysql://souk_admin:' . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
+        . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+    my $D = uc $domain;
+    $self->{env} = {SOUK_MONOLITH_DB => $mono->{dsn}, "SOUK_${D}_DB" => $svc->{db}{dsn}, %redis,
+        SOUK_MIGRATE_DB => $self->{state}{dsn}, SOUK_SYNC_BINLOG_DB => $binlog,
+        SOUK_VAR_DIR => "$self->{var}",
+        "SOUK_SYNC_${D}_LISTEN" => '127.0.0.1:' . Souk::Test::free_port(),
+        "SOUK_REVERSE_${D}_LISTEN" => '127.0.0.1:' . Souk::Test::free_port(),
+        SOUK_GATEWAY_ADMIN_LISTEN => '127.0.0.1:' . $self->{gw}->admin_port,
+        SOUK_GATEWAY_ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN, USER => $o{user},
+        SOUK_LOG_LEVEL => 'warn', SOUK_REVERSE_DB => $self->{state}{dsn},
+        SOUK_AMQP_URL => $svc->{amqp}};
+    return $self;
+}
+
+# soukctl in the playbook's environment: (exit code, stdout, stderr).
+sub soukctl {
+    my ($self, @args) = @_;
+    return Souk::Test::soukctl($self->{env}, @args);
+}
+
+# soukctl migrate <domain> @args; on a failure, what it said and the logs' tails.
+sub migrate {
+    my ($self, @args) = @_;
+    my $t0 = Time::HiRes::time();
+    my @r = $self->soukctl('migrate', $self->{domain}, @args);
+    Test::More::diag($r[1] . $r[2] . logs_tail("$self->{var}")) if $r[0];
+    Test::More::diag(sprintf '%s: %.1f s', join(' ', @args), Time::HiRes::time() - $t0) if $self->{timed};
+    return @r;
+}
+
+sub sync_listen    { $_[0]{env}{'SOUK_SYNC_' . uc($_[0]{domain}) . '_LISTEN'} }
+sub reverse_listen { $_[0]{env}{'SOUK_REVERSE_' . uc($_[0]{domain}) . '_LISTEN'} }
+
+# The forward sync's lag in events; undef when it does not answer.
+sub lag { sync_lag($_[0]->sync_listen) }
+
+# A check: the forward sync reports lag 0 within $timeout s (default 20).
+sub caught_up {
+    my ($self, $what, $timeout) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return Test::More::ok(Souk::Gateway::wait_until(sub { my $l = $self->lag; defined $l && $l == 0 },
+        $timeout // 20), $what);
+}
+
+# A check: every route the domain moves (it has a new side) is on $mode, the others still on
+# legacy, and none holds its writes.
+sub routes_are {
+    my ($self, $mode, $what) = @_;
+    my (@got, @want);
+    for my $r (@{$self->{routes}}) {
+        my $now = $self->{gw}->route_named($r->{name}) // {};
+        push @got, "$r->{name} on " . ($now->{mode} // '?') . ($now->{hold} ? ', held' : '');
+        push @want, "$r->{name} on " . ($r->{new} ? $mode : 'legacy');
+    }
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return Test::More::is_deeply(\@got, \@want, "$what: " . join(', ', @want) . ', none held');
+}
+
+# ---- the walk ----------------------------------------------------------------------------------
+
+# $shop->under_load($start, @step): soukctl migrate <domain> @step while the load $start->()
+# starts runs (it is under way when the step begins: a hold meets writes in flight).
+# (the load's answers, exit code, stdout, stderr).
+sub under_load {
+    my ($self, $start, @step) = @_;
+    my $wait = $start->();
+    Time::HiRes::sleep(0.2);
+    my ($rc, $out, $err) = $self->migrate(@step);
+    return ($wait->(), $rc, $out // '', $err // '');
+}
+
+# $shop->to_canary($percent): verify, shadow, canary: where a cutover starts from. Three checks.
+sub to_canary {
+    my ($self, $percent) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::is(($self->migrate('verify'))[0], 0, 'verify: both sides agree');
+    Test::More::is(($self->migrate('shadow'))[0], 0, 'shadow');
+    Test::More::is(($self->migrate('canary', $percent))[0], 0, "canary $percent");
+}
+
+# $shop->walk(%o): backfill → sync → verify → shadow → canary → cutover, with $o{writers}->($n)
+# (a load: a sub that waits for it and gives its answers) writing $o{load}[0] times during the
+# backfill and the sync, $o{load}[1] times across the cutover. Checks each step, that no write
+# failed, that the sync caught up (then $o{synced}->($load1)), the hold under 5 s (then
+# $o{cutover}->($out)), the routes on new and the sync drained. ($load1, $load2): the answers.
+sub walk {
+    my ($self, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $wait = $o{writers}->($o{load}[0]);
+    Test::More::is(($self->migrate('backfill'))[0], 0, "backfill $self->{domain} under load ($o{what})");
+    Test::More::is(($self->migrate('sync'))[0], 0, 'sync');
+    my $load1 = $wait->();
+    no_failures_in($load1, "$o{what} during backfill and sync");
+    $self->caught_up('the sync catches up');
+    $o{synced}->($load1) if $o{synced};
+    $self->to_canary($o{canary});
+
+    my ($load2, $rc, $out) = $self->under_load(sub { $o{writers}->($o{load}[1]) }, 'cutover');
+    Test::More::is($rc, 0, 'cutover under load');
+    my ($held) = $out =~ /writes held (\d+) ms/;
+    Test::More::ok(defined $held && $held < 5000, 'writes were held ' . ($held // '?') . ' ms');
+    $o{cutover}->($out) if $o{cutover};
+    no_failures_in($load2, "$o{what} during the cutover");
+    $self->routes_are('new', 'after the cutover');
+    $self->caught_up('the sync drained what the monolith took before the fence');
+    return ($load1, $load2);
+}
+
+# $shop->roll_back(%o): the rollback with $o{writers}->($o{load}) writing across it. Checks it,
+# that no write failed, the routes back on legacy, the forward sync caught up (then
+# $o{settled}->($answers)), and a verify. The load's answers.
+sub roll_back {
+    my ($self, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($answers, $rc) = $self->under_load(sub { $o{writers}->($o{load}) }, 'rollback');
+    Test::More::is($rc, 0, 'rollback under load');
+    no_failures_in($answers, "$o{what} during the rollback");
+    $self->routes_are('legacy', 'after the rollback');
+    $self->caught_up('the forward sync catches up');
+    $o{settled}->($answers) if $o{settled};
+    Test::More::is(($self->migrate('verify'))[0], 0, 'verify: both sides agree after the rollback');
+    return $answers;
+}
+
+# ---- the write load ----------------------------------------------------------------------------
 
 # load($procs, \@items, $pause, $request): $procs processes share @items (each takes its own
 # slice), send one request per item, one at a time, $pause seconds apart; each answer
