@@ -17,11 +17,11 @@ use PaymentsTest;
 infra('postgres', 'rabbitmq');
 my $pg = pg_fresh('payments');
 my $db = $pg->{db};
-# Waits of 600 ms between tries: time to see a try in the log and kill the process before the
+# Waits of 1 s between tries: time to see a try in the log and kill the process before the
 # next one.
 my %env = (SOUK_PAYMENTS_DB => $pg->{dsn}, SOUK_AMQP_URL => rabbit_vhost(),
-    SOUK_PAYMENTS_RETRY_LIMIT => 4, SOUK_PAYMENTS_RETRY_BASE_MS => 600,
-    SOUK_PAYMENTS_RETRY_MAX_MS => 600, SOUK_LOG_LEVEL => 'info');
+    SOUK_PAYMENTS_RETRY_LIMIT => 4, SOUK_PAYMENTS_RETRY_BASE_MS => 1000,
+    SOUK_PAYMENTS_RETRY_MAX_MS => 1000, SOUK_LOG_LEVEL => 'info');
 my @all;    # every instance, killed ones included, for the log check at the end
 
 sub start { my $s = spawn_service('payments', %env, @_); push @all, $s; $s }
@@ -86,11 +86,11 @@ fails_after_four(5002);
 is_deeply(tries_logged($svc, 5002), [3], 'the third instance: tries 3 and 4');
 is_deeply(pg_sql($db, 'SELECT count(*) FROM payment_tries'), [[0]],
     'the tries of a decided payment are forgotten');
-undef $svc;
+$svc->stop;    # not by undef: @all holds the guard too
 
-# -- killed during the last try (each try takes 1.5 s, the limit is 2): after the restart the
+# -- killed during the last try (each try takes 2 s, the limit is 2): after the restart the
 # provider is only asked what the key got (nothing), and the payment fails with 2 attempts.
-$svc = start(SOUK_PAYMENTS_RETRY_LIMIT => 2, SOUK_PAYMENTS_PROVIDER_LATENCY_MS => 1500);
+$svc = start(SOUK_PAYMENTS_RETRY_LIMIT => 2, SOUK_PAYMENTS_PROVIDER_LATENCY_MS => 2000);
 reserved($db, 5003, card => 'down', last4 => '0119');
 kill_when($svc, 'during try 2 of 2 of order 5003', sub {
     (pg_sql($db, 'SELECT tries FROM payment_tries WHERE order_id = 5003')->[0][0] // 0) == 2 });
@@ -101,7 +101,7 @@ is_deeply(published($db, 'payment.failed', 5003),
     [{order_id => 5003, reason => 'unavailable', attempts => 2}], 'with attempts 2');
 is(metric_value($svc, 'souk_payments_provider_unanswered_total') // 0, 0,
     'no authorisation was tried again');
-undef $svc;
+$svc->stop;    # not by undef: @all holds the guard too
 
 # -- the last try approved, and the process died before its commit: the restart (tries spent)
 # finds the approval at the provider and charges nothing more.
