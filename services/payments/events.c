@@ -277,46 +277,52 @@ reserved_decode(struct mq_msg *m, struct payment_request *rq)
     return ERR_OK;
 }
 
-/* One try: when an earlier handling may have reached the provider with the
- * key (ask), first what the key got; else, or if nothing, authorise. */
-static int
-try_once(struct payments_thread *t, struct arena *a, const struct provider_charge *c, int ask,
-         struct provider_record *rec)
-{
-    int64_t t0 = now_us();
-    int     rc;
-
-    if (ask) {
-        rc = timed(t0, payments_provider->lookup(t->provider, a, c->key, rec));
-        if (rc || rec->outcome != PROVIDER_UNKNOWN)
-            return rc;
-        t0 = now_us();
-    }
-    return timed(t0, payments_provider->authorize(t->provider, a, c, rec));
-}
-
 /* Authorise p (AUTHORIZING, locked): up to SOUK_PAYMENTS_RETRY_LIMIT tries
- * with back-off while the provider does not answer, then the outcome. */
+ * with back-off while the provider does not answer, then the outcome. Each
+ * try is counted (committed) before its call, so the limit and p->attempts
+ * include the tries of handlings that died before deciding: a restart goes
+ * on where they stopped. ask: this handling did not make p's row, an earlier
+ * one may have reached the provider, which is first asked what the key got. */
 static int
 authorize(struct mq_msg *m, struct payment *p, const struct payment_request *rq, int ask)
 {
     struct payments_thread      *t = m->work.ext;
+    struct work                  side = side_work(m);
     const struct provider_charge c = {p->key, p->order_id, p->amount_minor, p->currency,
                                       rq->card_token};
+    const int64_t                limit = payments_cfg.retry_limit;
     struct provider_record       rec;
     enum payment_input           in;
     int64_t                      n, wait;
     int                          rc;
 
-    for (n = 1;; n++) {
-        rc = try_once(t, m->work.arena, &c, ask && n == 1, &rec);
-        if (rc != ERR_UNAVAILABLE || n >= payments_cfg.retry_limit)
+    n = 0;                /* a row this handling made has no tries counted yet */
+    rc = ERR_UNAVAILABLE; /* no answer yet */
+    if (ask) {
+        rc = store_payment_tries(&side, p->order_id, &n);
+        if (rc)
+            return rc;
+        rc = timed(now_us(), payments_provider->lookup(t->provider, m->work.arena, p->key, &rec));
+        /* With tries left, an unanswered lookup is followed by an authorisation,
+         * which answers what the key got just the same. With none left, the
+         * payment cannot be decided: lib/mq holds the message and handles it
+         * again. */
+        if (rc != ERR_OK && (rc != ERR_UNAVAILABLE || n >= limit))
+            return rc;
+        if (rc == ERR_OK && rec.outcome == PROVIDER_UNKNOWN)
+            rc = ERR_UNAVAILABLE; /* never authorised: try (or, at the limit, fail) */
+    }
+    while (rc == ERR_UNAVAILABLE && n < limit) {
+        rc = store_payment_try(&side, p->order_id, &n);
+        if (rc)
+            return rc;
+        rc = timed(now_us(), payments_provider->authorize(t->provider, m->work.arena, &c, &rec));
+        if (rc != ERR_UNAVAILABLE || n >= limit)
             break;
         wait = payment_backoff_ms(n, payments_cfg.retry_base_ms, payments_cfg.retry_max_ms);
         log_warn("payments: order %lld: the provider did not answer (try %lld of %lld); "
                  "retrying in %lld ms",
-                 (long long)p->order_id, (long long)n, (long long)payments_cfg.retry_limit,
-                 (long long)wait);
+                 (long long)p->order_id, (long long)n, (long long)limit, (long long)wait);
         sleep_ms(wait);
     }
     if (rc == ERR_INVALID)
@@ -325,7 +331,9 @@ authorize(struct mq_msg *m, struct payment *p, const struct payment_request *rq,
         return rc;
     if (rc == ERR_OK)
         fault_after_provider(p->order_id);
-    p->attempts = n;
+    /* An answer took one try at least (a payment older than payment_tries
+     * has none counted). */
+    p->attempts = n > 0 ? n : 1;
     if (rc == ERR_UNAVAILABLE) {
         in = PAY_IN_UNAVAILABLE;
         p->failure = "unavailable";

@@ -33,8 +33,9 @@ extern const struct provider_ops *const payments_provider;
 
 /* What a thread owns besides the handler's or the message's own connection
  * (service_ext, m->work.ext): a second connection to payments' database in
- * autocommit, which records an order's idempotency key before the provider
- * is called (so the record survives the message's rollback), and a handle on
+ * autocommit, which records an order's idempotency key and each try of its
+ * authorisation before the provider is called (so the records survive the
+ * message's rollback), and a handle on
  * the provider. Both connect on first use. */
 struct payments_thread {
     struct db       *db;
@@ -146,7 +147,15 @@ MUST_CHECK int store_payment_lock(struct work *w, int64_t order_id, struct payme
 /* Inside the message's transaction: a row in state CANCELLED for an order
  * payments has not seen yet; *created is 0 when the order had a row. */
 MUST_CHECK int store_payment_cancel_first(struct work *w, int64_t order_id, int *created);
-/* Write p's state, provider_ref, attempts and failure. */
+/* On the thread's autocommit connection: the tries of the order's
+ * authorisation counted so far, by any process (0: none). */
+MUST_CHECK int store_payment_tries(struct work *w, int64_t order_id, int64_t *tries);
+/* On the thread's autocommit connection: count one more try of the order's
+ * authorisation, committed when this returns (before the provider is called,
+ * so a crash during the call still counts it); *tries is the count with it. */
+MUST_CHECK int store_payment_try(struct work *w, int64_t order_id, int64_t *tries);
+/* Write p's state, provider_ref, attempts and failure; a state other than
+ * AUTHORIZING also forgets the order's counted tries. */
 MUST_CHECK int store_payment_save(struct work *w, const struct payment *p);
 /* The order's payment (no lock); ERR_NOT_FOUND without one. */
 MUST_CHECK int store_payment_get(struct work *w, int64_t order_id, struct payment *out);

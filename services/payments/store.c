@@ -33,8 +33,18 @@
     X(CANCEL_FIRST, 1,                                                                             \
       "INSERT INTO payments (order_id, state) VALUES ($1::bigint, 'CANCELLED')"                    \
       " ON CONFLICT (order_id) DO NOTHING RETURNING id")                                           \
+    /* The tries of an authorisation, counted in autocommit before each call to */                 \
+    /* the provider (migrations/0002_payment_tries.sql) and forgotten by the save */                \
+    /* that decides it. */                                                                         \
+    X(TRIES, 1,                                                                                    \
+      "SELECT COALESCE((SELECT tries FROM payment_tries WHERE order_id = $1::bigint), 0)")         \
+    X(TRY, 1,                                                                                      \
+      "INSERT INTO payment_tries AS t (order_id) VALUES ($1::bigint) ON CONFLICT (order_id)"       \
+      " DO UPDATE SET tries = t.tries + 1, last_at = now() RETURNING tries")                       \
     X(SAVE, 5,                                                                                     \
-      "UPDATE payments SET state = $2, provider_ref = $3, attempts = $4::integer, failure = $5,"   \
+      "WITH decided AS (DELETE FROM payment_tries WHERE order_id = $1::bigint"                     \
+      " AND $2::text <> 'AUTHORIZING')"                                                            \
+      " UPDATE payments SET state = $2, provider_ref = $3, attempts = $4::integer, failure = $5,"  \
       " updated_at = now() WHERE order_id = $1::bigint")
 /* clang-format on */
 
@@ -123,6 +133,34 @@ store_payment_cancel_first(struct work *w, int64_t order_id, int *created)
         return rc;
     *created = rs->nrows == 1;
     return ERR_OK;
+}
+
+/* The one integer TRIES or TRY answers for the order. */
+static int
+tries_read(struct work *w, enum payments_stmt id, int64_t order_id, int64_t *tries)
+{
+    struct db_rows *rs;
+    int             rc;
+
+    rc = exec(w, id, (const char *const[]){db_i64_text(w->arena, order_id)}, &rs);
+    if (rc)
+        return rc;
+    if (rs->nrows != 1)
+        return ERR_INTERNAL;
+    *tries = db_i64(rs, 0, 0);
+    return ERR_OK;
+}
+
+int
+store_payment_tries(struct work *w, int64_t order_id, int64_t *tries)
+{
+    return tries_read(w, SQL_TRIES, order_id, tries);
+}
+
+int
+store_payment_try(struct work *w, int64_t order_id, int64_t *tries)
+{
+    return tries_read(w, SQL_TRY, order_id, tries);
 }
 
 int
