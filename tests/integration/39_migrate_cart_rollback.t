@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use File::Temp ();
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(sleep);
 use Souk::Test;
 use Souk::Gateway;
@@ -66,7 +67,7 @@ my %had = map { ($_->[0] => 1) } @{mariadb_sql($mono->{db},
     "SELECT ci.product_id FROM cart_items ci JOIN carts c ON c.id = ci.cart_id WHERE c.user_id IN ($ua, $ub)")};
 my @fresh = grep { !$had{$_} } @products;
 ok(@fresh >= 4, 'four products in neither customer\'s cart');
-my ($p_before, $p_after, $p_probe) = @fresh;
+my ($p_before, $p_after, $p_probe, $p_victim) = @fresh;
 
 sub write_cart {
     my ($base, $method, $u, $path, $json) = @_;
@@ -137,8 +138,50 @@ caught_up('the forward sync catches up');
 ok(wait_until(sub { (migrate('verify'))[0] == 0 }, 20), 'verify: both sides agree again');
 is((migrate('shadow'))[0], 0, 'shadow again');
 is((migrate('canary', 20))[0], 0, 'canary 20 again');
-($rc) = migrate('cutover');
+
+# ---- a cart changed between the full verify and the hold, wrong on souk-cart ----------------
+
+my $gate = File::Temp->newdir('souk-migcartrb-gate-XXXXXX', TMPDIR => 1);
+# --before-hold runs after the full verify: it says so, then waits (bounded) for the test.
+my $hook = "touch $gate/ready; i=0; while [ ! -e $gate/go ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done";
+my $child = fork // die "fork: $!";
+if (!$child) {
+    my @r = soukctl(\%env, qw(migrate cart cutover --before-hold), $hook);
+    open my $fh, '>', "$gate/result" or POSIX::_exit(1);
+    print $fh join("\0", @r);
+    close $fh;
+    POSIX::_exit(0);
+}
+ok(wait_until(sub { -e "$gate/ready" }, 60), 'the cutover\'s full verify passed');
+# The monolith takes the write (canary: writes are legacy); the forward sync copies it, then
+# the line goes from souk-cart's Redis behind everyone's back.
+write_cart($m->url, POST => $ua, '/items', {product_id => $p_victim, quantity => 3});
+my $hkey = "souk:cart:u:$ua";
+sub redis { my $o = `redis-cli -p $redis->{port} @_`; chomp $o; $o }
+ok(wait_until(sub { redis('HEXISTS', $hkey, $p_victim) eq '1' }, 20),
+    'a cart changed on the monolith after the full verify reaches souk-cart');
+is(redis('HDEL', $hkey, $p_victim), '1', '...and is made wrong there');
+open my $go, '>', "$gate/go" or die;
+close $go;
+waitpid($child, 0);
+my ($crc, $cout, $cerr) = split /\0/, do { local $/; open my $fh, '<', "$gate/result" or die; <$fh> // '' }, 3;
+is($crc, 1, 'the cutover refuses') or diag "$cout$cerr";
+like($cout, qr/^verify cart carts: 1 keys changed since the full verify began; 1 differ$/m,
+    '...its verify under the hold read only the changed cart and found it wrong');
+like($cout, qr/^  carts id $ua: differs$/m, '...by its user id');
+like($cerr, qr/the sides differ \(listed above\); routes unchanged/, '...and says so');
+is_deeply([map { [$_->{mode}, $_->{hold} ? 1 : 0] } $gw->route_named('cart')], [['canary', 0]],
+    'the route stays on canary, not held');
+is_deeply(reverse_bindings(), [], '...and the reverse sync\'s queue is gone again');
+# Repair: the monolith sets the quantity again; the forward sync writes the line back.
+write_cart($m->url, PUT => $ua, "/items/$p_victim", {quantity => 2});
+caught_up('the forward sync catches up');
+ok(wait_until(sub { (migrate('verify'))[0] == 0 }, 20), 'verify: both sides agree once more');
+
+($rc, $out) = migrate('cutover');
 is($rc, 0, 'the second cutover');
+like($out, qr/^verify cart carts: \d+ keys changed since the full verify began; 0 differ$/m,
+    '...verified under its hold only the carts changed since its full verify');
 is_deeply(reverse_bindings(), ['cart.changed'], 'the reverse sync\'s queue is bound again');
 
 # A write on souk-cart after the second cutover reaches the monolith: by then the reverse sync
