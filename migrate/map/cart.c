@@ -178,6 +178,7 @@ cart_apply(struct work *w, const struct cdc_change *c)
     rc = cart_user(w, map_value(c, "cart_id"), &user);
     if (rc || user == 0)
         return rc;
+    map_touched(w, "carts", user); /* the verify key of an item: its cart's user */
     if (c->op == CDC_DELETE) {
         cart_user_key(user, key);
         /* a new revision first: a checkout of the cart as it was is then not
@@ -453,6 +454,9 @@ const struct map_domain map_cart = {
     .tables = (const char *const[]){"carts", "cart_items", NULL},
     .apply = cart_apply,
     .verify = (const struct map_verify[]){{"carts", NULL, NULL}, {NULL, NULL, NULL}},
+    /* carts by their user; cart_items name only their cart: cart_apply adds
+     * its user (map_touched) */
+    .touch = (const struct map_touch[]){{"carts", "carts", "user_id"}, {NULL, NULL, NULL}},
     .kv = 1,
     .copy_kv = cart_copy,
     .verify_kv = cart_verify_rows,
