@@ -146,6 +146,10 @@ struct map_domain {
      * w->arena). */
     int (*verify_kv)(struct work *w, int mono, int64_t after, int64_t limit, int64_t **keys,
                      const char ***rows, size_t *n);
+    /* Optional, for a kv domain whose verify_kv finds keys by a scan: one
+     * key's canonical row on one side (*row NULL: that side has none), so a
+     * verify of a few keys (the cutover's, under its hold) reads only them. */
+    int (*verify_kv_key)(struct work *w, int mono, int64_t key, const char **row);
 };
 
 /* The domain called name, or NULL. */
