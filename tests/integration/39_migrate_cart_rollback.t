@@ -99,6 +99,11 @@ sub outbox_sent {
         'SELECT count(*) FROM outbox WHERE sent_at IS NULL')->[0][0] == 0 }, 20);
 }
 
+# A rollback before any cutover: there is no reverse queue to end, which is no error.
+($rc, $out) = migrate('rollback');
+is($rc, 0, 'a rollback before anything ran (no reverse queue yet)');
+like($out, qr/queue reverse-cart deleted \(0 events in it\)/, '...ends the queue that is not there');
+
 ($rc) = migrate('backfill');
 is($rc, 0, 'backfill');
 ($rc) = migrate('sync');
@@ -115,6 +120,8 @@ is_deeply(reverse_bindings(), ['cart.changed'], 'the reverse sync\'s queue is bo
 write_cart($gw->url, POST => $ua, '/items', {product_id => $p_before, quantity => 2});
 ($rc, $out) = migrate('rollback');
 is($rc, 0, 'rollback');
+like($out, qr/reverse stopped; queue reverse-cart deleted \(\d+ events in it\)/,
+    '...stopped the reverse sync, then deleted its queue');
 is($gw->route_named('cart')->{mode}, 'legacy', 'the cart route back on the monolith');
 is(mono_has($ua, $p_before), 1, 'the add made on souk-cart before the rollback is in the monolith');
 is_deeply(reverse_bindings(), [], 'after the rollback nothing binds cart.changed to the reverse queue');
