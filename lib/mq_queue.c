@@ -76,7 +76,7 @@ mq_queue_unbind(const char *amqp_url, const char *service, const char *const *ke
     int     rc = names(service, queue, retry);
 
     for (i = 0; rc == ERR_OK && keys[i] != NULL; i++)
-        rc = queue_op(amqp_url, QUEUE_UNBIND, service, keys[i], &n);
+        rc = queue_op(amqp_url, QUEUE_UNBIND, queue, keys[i], &n);
     return rc;
 }
 
