@@ -190,4 +190,19 @@ MUST_CHECK int mq_dlq_list(const char *amqp_url, const char *service, struct are
 MUST_CHECK int mq_dlq_settle(const char *amqp_url, const char *service, const char *event_id,
                              int drop, size_t *n);
 
+/* ---- a consumer's queues, retired (soukctl migrate rollback) ---- */
+
+/* Unbind service's queue from the exchange's routing keys (NULL-terminated):
+ * events published from then on no longer reach it. A queue or binding that
+ * does not exist is nothing to do. ERR_UNAVAILABLE: the broker failed. */
+MUST_CHECK int mq_queue_unbind(const char *amqp_url, const char *service, const char *const *keys);
+/* The messages waiting in service's queue and its retry queue, into *n:
+ * ready ones, not the one a consumer holds (prefetch 1). An absent queue
+ * counts 0. ERR_UNAVAILABLE: the broker failed. */
+MUST_CHECK int mq_queue_waiting(const char *amqp_url, const char *service, int64_t *n);
+/* Delete service's queue and its retry queue with whatever they still hold
+ * (*n: how many messages); <service>.dlq stays, for soukctl dlq. A consumer
+ * started later declares a fresh queue. An absent queue is nothing to do. */
+MUST_CHECK int mq_queue_delete(const char *amqp_url, const char *service, int64_t *n);
+
 #endif

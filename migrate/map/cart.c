@@ -178,6 +178,7 @@ cart_apply(struct work *w, const struct cdc_change *c)
     rc = cart_user(w, map_value(c, "cart_id"), &user);
     if (rc || user == 0)
         return rc;
+    map_touched(w, "carts", user); /* the verify key of an item: its cart's user */
     if (c->op == CDC_DELETE) {
         cart_user_key(user, key);
         /* a new revision first: a checkout of the cart as it was is then not
@@ -320,38 +321,48 @@ svc_users(struct work *w, int64_t after, int64_t limit, int64_t **out, size_t *n
  * CART_FIELD_REV, once its last line went) is no cart, as on the monolith,
  * where only carts with items are listed. */
 static int
-verify_svc(struct work *w, int64_t after, int64_t limit, int64_t **keys, const char ***rows,
-           size_t *n)
+svc_row(struct work *w, int64_t user, const char **row)
 {
     struct kv_reply  *rep;
     struct cart_line *l;
     char              key[CART_KEY_MAX];
-    int64_t          *users;
-    size_t            nusers, i, j, k;
-    const char       *row;
+    size_t            j, k;
     int               rc;
+
+    *row = NULL;
+    cart_user_key(user, key);
+    rc = kv_cmd(EXT(w)->kv, w->arena, 2, (const char *const[]){"HGETALL", key}, NULL, &rep);
+    if (rc || rep->type != KV_ARRAY)
+        return rc ? rc : ERR_INTERNAL;
+    l = arena_alloc(w->arena, (rep->n / 2 + 1) * sizeof(*l));
+    for (j = k = 0; j + 1 < rep->n; j += 2)
+        if (cart_line_decode(rep->elem[j + 1]->str, rep->elem[j + 1]->len, num(rep->elem[j]->str),
+                             w->arena, &l[k]) == ERR_OK)
+            k++;
+    qsort(l, k, sizeof(*l), by_seq);
+    for (j = 0; j < k; j++)
+        *row = line_text(w->arena, *row, l[j].product_id, l[j].quantity, l[j].unit.minor,
+                         l[j].unit.currency, l[j].unavailable ? "(unavailable)" : l[j].name);
+    return ERR_OK;
+}
+
+static int
+verify_svc(struct work *w, int64_t after, int64_t limit, int64_t **keys, const char ***rows,
+           size_t *n)
+{
+    int64_t    *users;
+    size_t      nusers, i;
+    const char *row;
+    int         rc;
 
     *n = 0;
     rc = svc_users(w, after, INT64_MAX, &users, &nusers);
     *keys = arena_alloc(w->arena, (nusers + 1) * sizeof(**keys));
     *rows = arena_alloc(w->arena, (nusers + 1) * sizeof(**rows));
     for (i = 0; rc == ERR_OK && i < nusers && *n < (size_t)limit; i++) {
-        cart_user_key(users[i], key);
-        rc = kv_cmd(EXT(w)->kv, w->arena, 2, (const char *const[]){"HGETALL", key}, NULL, &rep);
-        if (rc || rep->type != KV_ARRAY)
-            return rc ? rc : ERR_INTERNAL;
-        l = arena_alloc(w->arena, (rep->n / 2 + 1) * sizeof(*l));
-        for (j = k = 0; j + 1 < rep->n; j += 2)
-            if (cart_line_decode(rep->elem[j + 1]->str, rep->elem[j + 1]->len,
-                                 num(rep->elem[j]->str), w->arena, &l[k]) == ERR_OK)
-                k++;
-        if (k == 0)
+        rc = svc_row(w, users[i], &row);
+        if (rc || row == NULL)
             continue;
-        qsort(l, k, sizeof(*l), by_seq);
-        row = NULL;
-        for (j = 0; j < k; j++)
-            row = line_text(w->arena, row, l[j].product_id, l[j].quantity, l[j].unit.minor,
-                            l[j].unit.currency, l[j].unavailable ? "(unavailable)" : l[j].name);
         (*keys)[*n] = users[i];
         (*rows)[(*n)++] = row;
     }
@@ -367,6 +378,24 @@ cart_verify_rows(struct work *w, int mono, int64_t after, int64_t limit, int64_t
     *keys = arena_alloc(w->arena, ((size_t)limit + 1) * sizeof(**keys));
     *rows = arena_alloc(w->arena, ((size_t)limit + 1) * sizeof(**rows));
     return verify_mono(w, after, limit, *keys, *rows, n);
+}
+
+/* One user's cart: the service's hash itself, no SCAN. */
+static int
+cart_verify_key(struct work *w, int mono, int64_t user, const char **row)
+{
+    int64_t     key;
+    const char *text;
+    size_t      n;
+    int         rc;
+
+    *row = NULL;
+    if (!mono)
+        return svc_row(w, user, row);
+    rc = verify_mono(w, user - 1, 1, &key, &text, &n);
+    if (rc == ERR_OK && n == 1 && key == user)
+        *row = text;
+    return rc;
 }
 
 /* ---- reverse: cart.changed into carts + cart_items ------------------------------------ */
@@ -453,8 +482,12 @@ const struct map_domain map_cart = {
     .tables = (const char *const[]){"carts", "cart_items", NULL},
     .apply = cart_apply,
     .verify = (const struct map_verify[]){{"carts", NULL, NULL}, {NULL, NULL, NULL}},
+    /* carts by their user; cart_items name only their cart: cart_apply adds
+     * its user (map_touched) */
+    .touch = (const struct map_touch[]){{"carts", "carts", "user_id"}, {NULL, NULL, NULL}},
     .kv = 1,
     .copy_kv = cart_copy,
     .verify_kv = cart_verify_rows,
+    .verify_kv_key = cart_verify_key,
     .reverse = &cart_reverse_map,
 };

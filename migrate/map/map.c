@@ -4,7 +4,9 @@
  */
 #include <string.h>
 
+#include "arena.h"
 #include "migrate/map/map.h"
+#include "work.h"
 
 extern const struct map_domain map_reviews, map_catalog, map_users, map_cart;
 
@@ -47,4 +49,25 @@ const char *
 map_before(const struct cdc_change *c, const char *col)
 {
     return column(c, c->before, col);
+}
+
+void
+map_touched(struct work *w, const char *what, int64_t key)
+{
+    struct map_ext *x = w->ext;
+    const char    **whats, **keys;
+
+    if (x->ntouched == x->cap) { /* a transaction's changes: usually a handful */
+        x->cap = x->cap ? 2 * x->cap : 16;
+        whats = arena_alloc(w->arena, x->cap * sizeof(*whats));
+        keys = arena_alloc(w->arena, x->cap * sizeof(*keys));
+        if (x->ntouched > 0) {
+            memcpy(whats, x->whats, x->ntouched * sizeof(*whats));
+            memcpy(keys, x->keys, x->ntouched * sizeof(*keys));
+        }
+        x->whats = whats;
+        x->keys = keys;
+    }
+    x->whats[x->ntouched] = what;
+    x->keys[x->ntouched++] = arena_printf(w->arena, "%lld", (long long)key);
 }

@@ -28,7 +28,18 @@ struct mdb;
 struct map_ext {
     struct kv  *kv;
     struct mdb *mono;
+    /* The verify keys apply changed that no map_touch row can name (a cart
+     * item names its cart, whose user only the monolith knows): apply adds
+     * them with map_touched, souk-sync records them in sync_touched in the
+     * transaction that moves the position, as it does map_touch's. */
+    const char **whats, **keys;
+    size_t       ntouched, cap;
 };
+
+/* Record, in w->ext (a struct map_ext), that apply changed the verify
+ * entity what's key (what: a struct map_verify's what, a string that lives
+ * as long as the process); the list is in w->arena. */
+void map_touched(struct work *w, const char *what, int64_t key);
 
 /* One bulk-copy step of the backfill (the shape of soukctl's backfill_table
  * without its page function): read_sql pages the monolith by key, write_sql
@@ -112,8 +123,9 @@ struct map_domain {
      * NULL when that is the main copy step's what (backfill.c main_what). */
     const char              *copy_holds;
     const struct map_verify *verify;
-    /* Every captured table's touched keys (struct map_touch), or NULL: then
-     * the cutover verifies the whole domain while writes are held. */
+    /* Every captured table's touched keys (struct map_touch; a kv domain's
+     * apply may add keys no row can name, map_touched), or NULL: then the
+     * cutover verifies the whole domain while writes are held. */
     const struct map_touch *touch;
     /* Service tables whose column id a sequence allocates, named alike on
      * both sides: the backfill moves them to the identity scheme
@@ -134,6 +146,10 @@ struct map_domain {
      * w->arena). */
     int (*verify_kv)(struct work *w, int mono, int64_t after, int64_t limit, int64_t **keys,
                      const char ***rows, size_t *n);
+    /* Optional, for a kv domain whose verify_kv finds keys by a scan: one
+     * key's canonical row on one side (*row NULL: that side has none), so a
+     * verify of a few keys (the cutover's, under its hold) reads only them. */
+    int (*verify_kv_key)(struct work *w, int mono, int64_t key, const char **row);
 };
 
 /* The domain called name, or NULL. */

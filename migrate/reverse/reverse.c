@@ -178,7 +178,7 @@ reverse_serve(const struct map_domain *d, const struct reverse_settings *st, str
     rc = consumers_build(d, consumers);
     if (rc == ERR_OK)
         rc = mq_start(&reverse_mq, &(struct mq_spec){
-                                       .service = arena_printf(a, "reverse-%s", d->name),
+                                       .service = arena_printf(a, REVERSE_QUEUE_FMT, d->name),
                                        .db_url = st->inbox_db,
                                        .consumers = consumers,
                                        .ctx = rv,

@@ -20,6 +20,10 @@
 
 struct map_domain;
 
+/* The reverse sync's queue (and lib/mq's service name): "reverse-<domain>".
+ * soukctl migrate DOMAIN rollback deletes it (mq_queue_delete). */
+#define REVERSE_QUEUE_FMT "reverse-%s"
+
 /* 1 when argv holds --reverse (taken out of it) or SOUK_SYNC_REVERSE=1. */
 int reverse_wanted(int *argc, char **argv);
 

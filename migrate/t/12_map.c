@@ -3,10 +3,13 @@
  * complete (capture, apply, copy, verify, touched keys, identity, reverse), its reverse
  * events are in EVENT_MAP, and a change's columns read from the right image.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "event.h"
 #include "migrate/map/map.h"
+#include "work.h"
 #include "t.h"
 
 static size_t
@@ -17,6 +20,26 @@ marks(const char *sql)
     for (; sql != NULL && *sql; sql++)
         n += *sql == '?';
     return n;
+}
+
+/* map_touched keeps every key a kv apply names, in order, past the
+ * list's first growth. */
+static void
+touched_check(void)
+{
+    struct arena  *a = arena_create();
+    struct map_ext x = {0};
+    struct work    w = {.arena = a, .ext = &x};
+    int64_t        i;
+    int            ok = 1;
+
+    for (i = 1; i <= 40; i++)
+        map_touched(&w, "carts", i * 7);
+    for (i = 0; i < 40; i++)
+        ok = ok && strcmp(x.whats[i], "carts") == 0 && strtoll(x.keys[i], NULL, 10) == (i + 1) * 7;
+    T_EQ_INT(x.ntouched, 40, "map_touched counts 40 keys");
+    T_OK(ok, "map_touched keeps 40 keys in order across growths");
+    arena_destroy(a);
 }
 
 /* Every touch row names a captured table and a verify entity (the
@@ -111,8 +134,9 @@ main(void)
         touch_check(map_domains[i]);
     }
     T_OK(map_find("catalog")->touch != NULL && map_find("reviews")->touch != NULL &&
-             map_find("users")->touch != NULL,
-         "reviews, catalog and users say which keys a change touches");
+             map_find("users")->touch != NULL && map_find("cart")->touch != NULL,
+         "reviews, catalog, users and cart say which keys a change touches");
+    touched_check();
     T_OK(map_find("reviews") && map_find("catalog") && map_find("users") && map_find("cart"),
          "reviews, catalog, users and cart are registered");
     T_OK(map_find("nope") == NULL, "an unknown domain is NULL");

@@ -112,6 +112,12 @@ MUST_CHECK int mig_routes_mode(struct mig *m, const char *mode, int percent);
 /* Start (1) or stop (0) the domain's forward (reverse 0) or reverse sync
  * under scripts/supervise.sh; starting one that runs is a no-op. */
 MUST_CHECK int mig_sync_run(struct mig *m, int reverse, int start);
+/* End the domain's reverse sync for good (rollback; a cutover that gave up):
+ * unbind its queue, so nothing published from now on reaches it; while the
+ * reverse sync runs, let it write back what the queue still holds (at most
+ * timeout_s, else ERR_TIMEOUT with it still running); stop it; delete the
+ * queue, so the next cutover's reverse sync starts from a fresh one. */
+MUST_CHECK int mig_reverse_end(struct mig *m, double timeout_s);
 /* The address a sync listens on (state row, else SOUK_SYNC_<DOMAIN>_LISTEN, else default). */
 const char *mig_sync_listen(struct mig *m, int reverse);
 /* Wait until a sync answers GET /health (at most timeout_s seconds). */

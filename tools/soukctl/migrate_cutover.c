@@ -21,9 +21,11 @@
  *
  *   rollback after cutover: hold -> wait until the reverse sync has nothing
  *   left (every write the service took is in the monolith) -> one install
- *   flips back to legacy and ends the hold -> stop the reverse sync, make
- *   sure the forward sync runs. Before cutover the routes just go back to
- *   legacy (the monolith never stopped taking the writes).
+ *   flips back to legacy and ends the hold -> unbind the reverse sync's
+ *   queue, let it write back what the queue holds, stop it and delete the
+ *   queue (mig_reverse_end), make sure the forward sync runs. Before
+ *   cutover the routes just go back to legacy (the monolith never stopped
+ *   taking the writes).
  *
  * Any failure while the writes are held ends the hold with the routes as
  * they were, so a failed cutover costs the held writes a wait, never a loss.
@@ -217,8 +219,8 @@ mig_cutover(struct mig *m, int argc, char **argv)
     if (rc) { /* the writes waited for nothing: let them go where they were going */
         if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK) /* else the hold_ms bound ends it */
             buf_printf(&m->detail, "aborted, writes held %lld ms; ", (long long)held_ms);
-        if (!without_reverse && mig_sync_run(m, 1, 0) != ERR_OK) /* nothing to write back */
-            buf_printf(&m->detail, "the reverse sync could not be stopped; ");
+        if (!without_reverse && mig_reverse_end(m, REVERSE_WAIT_S) != ERR_OK)
+            buf_printf(&m->detail, "the reverse sync could not be ended; ");
         return rc;
     }
     rc = routes_patch(m, "new", 0, &held_ms);
@@ -298,8 +300,10 @@ mig_rollback(struct mig *m, int argc, char **argv)
         if (!rc)
             buf_printf(&m->detail, "routes on legacy; writes held %lld ms; ", (long long)held_ms);
     }
+    /* Its queue goes too, once what it holds is written back: nothing the
+     * service publishes from now on waits for the next cutover. */
     if (!rc)
-        rc = mig_sync_run(m, 1, 0);
+        rc = mig_reverse_end(m, REVERSE_WAIT_S);
     if (!rc && m->prev >= MIG_SYNC && m->prev != MIG_ROLLBACK)
         rc = mig_sync_run(m, 0, 1);
     return rc;

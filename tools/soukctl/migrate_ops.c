@@ -20,6 +20,9 @@
 
 #include "buf.h"
 #include "migrate.h"
+#include "migrate/map/map.h"
+#include "migrate/reverse/reverse.h"
+#include "mq.h"
 #include "str.h"
 
 #define STOP_WAIT_MS 15000
@@ -318,6 +321,48 @@ mig_sync_run(struct mig *m, int reverse, int on)
     }
     buf_printf(&m->detail, "%s stopped; ", k->what);
     return mig_state_set(m, k->column, NULL); /* status: "-", not "down" */
+}
+
+/* The reverse queue's events published before the unbind are written back
+ * (they are the service's writes before the rollback's fence); only then is
+ * the queue deleted. Left bound, it would keep every event the service
+ * publishes after the rollback for the next cutover, whose reverse sync
+ * would write them over what the monolith took meanwhile. */
+int
+mig_reverse_end(struct mig *m, double timeout_s)
+{
+    const struct map_domain *map = map_find(m->d->name);
+    const char              *url = m->ctl->cfg.amqp_url;
+    const char              *queue = arena_printf(m->a, REVERSE_QUEUE_FMT, m->d->name);
+    double                   t0 = common_now();
+    int64_t                  n = 0;
+    int                      running = supervisor(m, &sync_kinds[1]) != 0, rc;
+
+    if (map == NULL || map->reverse == NULL)
+        return mig_sync_run(m, 1, 0);
+    rc = mq_queue_unbind(url, queue, map->reverse->events);
+    while (!rc && running) {
+        rc = mq_queue_waiting(url, queue, &n);
+        if (rc || n == 0 || common_now() - t0 > timeout_s)
+            break;
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    }
+    if (rc) {
+        common_fail("%s: the broker (SOUK_AMQP_URL) did not answer about %s", m->d->name, queue);
+        return rc;
+    }
+    if (n > 0 && running) {
+        common_fail("%s: %lld events still wait in %s after %.0f s; the reverse sync keeps "
+                    "running (its log: %s/log/reverse-%s.log)",
+                    m->d->name, (long long)n, queue, timeout_s, m->var, m->d->name);
+        return ERR_TIMEOUT;
+    }
+    rc = mig_sync_run(m, 1, 0);
+    if (!rc)
+        rc = mq_queue_delete(url, queue, &n);
+    if (!rc)
+        buf_printf(&m->detail, "queue %s deleted (%lld events in it); ", queue, (long long)n);
+    return rc;
 }
 
 int
