@@ -13,8 +13,7 @@ use JSON::PP ();
 my $JSON = JSON::PP->new->utf8;
 my $db = mariadb_fresh('cdc');
 my $name = $db->{db};
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$db->{port}/$name";
+my $admin_dsn = mariadb_admin_dsn($name);
 
 sub pos_now { mariadb_sql(undef, 'SELECT @@gtid_binlog_pos')->[0][0] // '' }
 
@@ -144,8 +143,7 @@ is($txns->[0]{changes}[0]{after}{id}, '12', 'and the stream goes on');
 my $acct = "t_sync_$$";
 my $own = "mysql://$acct:pw-$$\@127.0.0.1:$db->{port}/$acct";
 my ($crc, $cout, $cerr) = soukctl({SOUK_MONOLITH_DB => $own,
-    SOUK_MARIADB_ADMIN_DSN => "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-        . "\@127.0.0.1:$db->{port}/"}, qw(db create monolith));
+    SOUK_MARIADB_ADMIN_DSN => mariadb_admin_dsn()}, qw(db create monolith));
 is($crc, 0, 'soukctl db create monolith') or diag "$cout$cerr";
 mariadb_sql($acct, 'CREATE TABLE k (id BIGINT PRIMARY KEY)');
 $start = pos_now();

@@ -13,11 +13,10 @@ use Time::HiRes ();
 
 my $mono = mariadb_fresh('sync');
 my $revs = pg_fresh('reviews');
-my $admin_pw = $ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev';
 my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_REVIEWS_DB => $revs->{dsn});
 my %sync_env = (%env, SOUK_SYNC_DOMAIN => 'reviews', SOUK_LOG_LEVEL => 'info', SOUK_SYNC_HEARTBEAT_MS => 200,
     SOUK_SYNC_SERVER_ID => 5000 + $$ % 1000,
-    SOUK_SYNC_BINLOG_DB => "mysql://souk_admin:$admin_pw\@127.0.0.1:$mono->{port}/$mono->{db}");
+    SOUK_SYNC_BINLOG_DB => mariadb_admin_dsn($mono->{db}));
 
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 30 --users 40 --orders 0 --reviews 80
     --carts 0 --now 2025-06-01));

@@ -13,8 +13,7 @@ use Souk::Test;
 my $mono = mariadb_fresh('mapusers');
 my $users = pg_fresh('users');
 my $inbox = pg_fresh('reviews');    # any database with the backbone's tables: reverse's inbox
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+my $admin_dsn = mariadb_admin_dsn($mono->{db});
 my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_USERS_DB => $users->{dsn});
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 10 --users 8 --orders 3 --reviews 5
     --carts 1 --now 2025-06-01));

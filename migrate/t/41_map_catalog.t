@@ -15,8 +15,7 @@ use Souk::Test;
 my $mono = mariadb_fresh('mapcat');
 my $cat = pg_fresh('catalog');
 my $inbox = pg_fresh('reviews');    # a database with the backbone's tables: reverse's inbox
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+my $admin_dsn = mariadb_admin_dsn($mono->{db});
 my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_CATALOG_DB => $cat->{dsn});
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 30 --users 4 --orders 3 --reviews 20
     --carts 1 --now 2025-06-01));

@@ -18,8 +18,7 @@ use Souk::Test;
 my $mono = mariadb_fresh('mapcart');
 my $redis = redis_start();
 my $state = pg_fresh('migrate');
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+my $admin_dsn = mariadb_admin_dsn($mono->{db});
 my %env = (SOUK_MONOLITH_DB => $mono->{dsn},
     SOUK_REDIS_URL => $redis->{url}, SOUK_MIGRATE_DB => $state->{dsn}, USER => 'tester');
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 12 --users 10 --orders 2 --reviews 3

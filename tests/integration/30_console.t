@@ -157,8 +157,7 @@ like($out, qr/admin API .* did not answer: status 401/, 'a wrong admin token is 
 my $mig = pg_fresh('migrate');
 my %menv = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_CATALOG_DB => $cat_db->{dsn},
     SOUK_MIGRATE_DB => $mig->{dsn}, SOUK_SYNC_CATALOG_LISTEN => '127.0.0.1:' . free_port(),
-    SOUK_SYNC_BINLOG_DB => "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-        . "\@127.0.0.1:$mono->{port}/$mono->{db}",
+    SOUK_SYNC_BINLOG_DB => mariadb_admin_dsn($mono->{db}),
     USER => 'console');
 @ENV{keys %menv} = values %menv;    # as make run's shell has them
 for my $step (qw(backfill sync)) {

@@ -19,8 +19,7 @@ my $SECRET = $Souk::Gateway::JWT_SECRET;
 my $mono = mariadb_fresh('cases');
 my $users = pg_fresh('users');
 my $cat = pg_fresh('catalog');
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+my $admin_dsn = mariadb_admin_dsn($mono->{db});
 my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_USERS_DB => $users->{dsn},
     SOUK_CATALOG_DB => $cat->{dsn});
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 20 --users 10 --orders 5 --reviews 10

@@ -81,8 +81,7 @@ sub start {
             Souk::Gateway::route(name => 'catch_all', path => '/', legacy => 'monolith')]));
 
     # The binlog stream needs the admin user (REPLICATION SLAVE), not the test database's own.
-    my $binlog = 'mysql://souk_admin:' . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-        . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+    my $binlog = Souk::Test::mariadb_admin_dsn($mono->{db});
     my $D = uc $domain;
     $self->{env} = {SOUK_MONOLITH_DB => $mono->{dsn}, "SOUK_${D}_DB" => $svc->{db}{dsn}, %redis,
         SOUK_MIGRATE_DB => $self->{state}{dsn}, SOUK_SYNC_BINLOG_DB => $binlog,
@@ -122,7 +121,7 @@ sub lag { sync_lag($_[0]->sync_listen) }
 sub caught_up {
     my ($self, $what, $timeout) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    return Test::More::ok(Souk::Gateway::wait_until(sub { my $l = $self->lag; defined $l && $l == 0 },
+    return Test::More::ok(Souk::Test::wait_until("$what: sync lag 0", sub { my $l = $self->lag; defined $l && $l == 0 },
         $timeout // 20), $what);
 }
 

@@ -30,7 +30,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(free_port infra mariadb_fresh mariadb_sql pg_fresh pg_sql pg_admin_dsn
     redis_start rabbit_vhost rabbitmqctl spawn_service launch_service http raw_http is_problem repo_root soukctl
-    jwt_mint jwt_sign b64url b64url_decode wait_until key_order json_shape fresh_service
+    mariadb_admin_dsn jwt_mint jwt_sign b64url b64url_decode wait_until key_order json_shape fresh_service
     api_request metric_value no_failures);
 
 my $ROOT = Cwd::abs_path(File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..', '..'));
@@ -202,6 +202,15 @@ Test2::API::test2_add_callback_testing_done(sub {
 });
 
 # --- PostgreSQL -------------------------------------------------------------
+
+# mariadb_admin_dsn($db): souk_admin (who may stream the binlog: REPLICATION SLAVE) on database
+# $db (default none), as souk-sync wants it in SOUK_SYNC_BINLOG_DB.
+sub mariadb_admin_dsn {
+    my ($db) = @_;
+    my $port = infra('mariadb')->{mariadb_port};
+    return "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
+        . "\@127.0.0.1:$port/" . ($db // '');
+}
 
 my $PSQL = -x '/usr/lib/postgresql/15/bin/psql' ? '/usr/lib/postgresql/15/bin/psql' : 'psql';
 my $PG_ADMIN_PW = $ENV{SOUK_PG_ADMIN_PASSWORD} // 'souk-dev';
