@@ -12,20 +12,29 @@ use warnings;
 use Exporter 'import';
 use File::Temp ();
 use HTTP::Tiny ();
+use JSON::PP ();
 use POSIX ();
+use Time::HiRes qw(time);
 use Test::More ();
 
 use Souk::Test ();
 
 our @EXPORT = qw(load no_failures_in acked_ids stop_supervisors logs_tail running);
 
-# load($procs, \@items, $pause, $request): $procs processes share @items (each takes its own
-# slice), send one request per item, one at a time, $pause seconds apart; each answer
+# load($procs, \@items, $pause, $request, $more): $procs processes share @items (each takes its
+# own slice), send one request per item, one at a time, $pause seconds apart; each answer
 # ("status id why") goes to a file. Returns a sub that waits for them and gives
-# [status, id, why] for every request (id: the "id" of the JSON answer).
+# [status, id, why, item] for every request (id: the "id" of the JSON answer).
+# With $more (sub { my ($w, $k) = @_; an item }), each process goes on past its slice with
+# $more->($w, 1), $more->($w, 2), ... until that sub is called (at most 120 s, 2000 items, or
+# until $more returns undef):
+# so the step the test runs meanwhile (a cutover, a rollback) happens under load however
+# fast the machine sends @items (a fixed count ended before the cutover's hold on a fast one).
+my $JSON = JSON::PP->new->canonical;
 sub load {
-    my ($procs, $items, $pause, $request) = @_;
+    my ($procs, $items, $pause, $request, $more) = @_;
     my $each = int(@$items / $procs);
+    my $stop = File::Temp->newdir('souk-load-XXXXXX', TMPDIR => 1);
     my (@pids, @files);
     for my $w (0 .. $procs - 1) {
         my $file = File::Temp->new;
@@ -35,12 +44,18 @@ sub load {
             my $ua = HTTP::Tiny->new(timeout => 30);
             open my $fh, '>', $file->filename or POSIX::_exit(1);
             $fh->autoflush(1);
-            for my $item (@$items[$w * $each .. ($w + 1) * $each - 1]) {
+            my @mine = @$items[$w * $each .. ($w + 1) * $each - 1];
+            my ($k, $until) = (0, time + 120);
+            while (1) {
+                my $item = @mine ? shift @mine
+                    : $more && !-e "$stop/stop" && $k < 2000 && time < $until ? $more->($w, ++$k)
+                    : undef;
+                last unless defined $item;    # $more has no more
                 my $r = $request->($ua, $item);
                 my ($id) = ($r->{content} // '') =~ /^\{"id"\s*:\s*(\d+)/;
                 ($id) = ($r->{content} // '') =~ /"id"\s*:\s*(\d+)/ unless defined $id;
                 (my $why = $r->{status} =~ /^2/ ? '' : substr($r->{content} // '', 0, 300)) =~ s/\s+/ /g;
-                print $fh "$r->{status} " . ($id // '-') . " $why\n";
+                print $fh $JSON->encode([$r->{status}, $id // '-', $why, $item]), "\n";
                 select(undef, undef, undef, $pause);
             }
             POSIX::_exit(0);
@@ -48,8 +63,10 @@ sub load {
         push @pids, $pid;
     }
     return sub {
+        open my $fh, '>', "$stop/stop" or die "$stop/stop: $!";
+        close $fh;
         waitpid($_, 0) for @pids;
-        return [map { open my $fh, '<', $_->filename or die; map { chomp; [split / /, $_, 3] } <$fh> } @files];
+        return [map { open my $fh, '<', $_->filename or die; map { $JSON->decode($_) } <$fh> } @files];
     };
 }
 
