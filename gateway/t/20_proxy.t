@@ -402,7 +402,9 @@ for my $m (qw(GET POST PUT PATCH DELETE HEAD OPTIONS)) {
     for (1 .. 5) {
         my $t0 = time;
         my $r = get('/breaker/x');
-        $fast &&= time - $t0 < 0.1;
+        # Fast: well under the route's 1 s connect timeout, so no upstream was waited for (the
+        # count below proves none was asked); 0.1 s failed on a machine loaded by other tests.
+        $fast &&= time - $t0 < 0.5;
         $all503 &&= $r->{status} == 503;
         is_problem($r, 503, 'unavailable', 'open breaker: 503 problem') if $_ == 1;
     }
@@ -431,7 +433,8 @@ for my $m (qw(GET POST PUT PATCH DELETE HEAD OPTIONS)) {
 sub healthy {
     my ($addr) = @_;
     my @todo = ($gw->admin(GET => '/upstreams')->{json});
-    while (defined(my $j = shift @todo)) {
+    while (@todo) {
+        my $j = shift @todo;
         push @todo, ref $j eq 'HASH' ? values %$j : ref $j eq 'ARRAY' ? @$j : ();
         return $j->{healthy} ? 1 : 0 if ref $j eq 'HASH' && ($j->{address} // '') eq $addr;
     }
