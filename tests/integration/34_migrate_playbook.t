@@ -65,28 +65,19 @@ my @users = map { $_->[0] } @{mariadb_sql($mono->{db}, "SELECT id FROM users WHE
 my @products = map { $_->[0] } @{mariadb_sql($mono->{db}, 'SELECT id FROM products ORDER BY id')};
 my @pairs = grep { !$seen{"$_->[0]/$_->[1]"} } map { my $u = $_; map { [$u, $_] } @products } @users;
 
-# writers($n, $each, $pause): $n processes posting $each new reviews each through the gateway,
-# and more (from the far end of @pairs, worker by worker) until the step run meanwhile is
-# over (the returned sub is called); the pairs they used leave @pairs then.
+# writers($n, $each, $pause): $n processes posting $each new reviews each through the gateway.
 sub writers {
     my ($n, $each, $pause) = @_;
     my @mine = splice(@pairs, 0, $n * $each);
     die "not enough review pairs\n" if @mine < $n * $each;
-    my @spare = @pairs;
-    my $wait = load($n, \@mine, $pause, sub {
+    return load($n, \@mine, $pause, sub {
         my ($ua, $p) = @_;
         my $tok = Souk::Test::jwt_mint(sub => "$p->[0]", role => 'customer', iat => int(time) - 5,
             secret => $SECRET);
         return $ua->request('POST', $gw->url . "/api/v1/products/$p->[1]/reviews",
             {headers => {Authorization => "Bearer $tok", 'Content-Type' => 'application/json'},
                 content => qq({"rating":4,"title":"load","body":"u$p->[0] p$p->[1]"})});
-    }, sub { my ($w, $k) = @_; my $i = @spare - 1 - (($k - 1) * $n + $w); $i >= 0 ? $spare[$i] : undef });
-    return sub {
-        my $answers = $wait->();
-        my %used = map { ("$_->[3][0]/$_->[3][1]" => 1) } @$answers;
-        @pairs = grep { !$used{"$_->[0]/$_->[1]"} } @pairs;
-        return $answers;
-    };
+    });
 }
 
 sub service_has {

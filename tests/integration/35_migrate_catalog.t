@@ -77,15 +77,7 @@ sub admin_write {
         : $ua->request('PUT', $gw->url . "/api/v1/products/$pid", {headers => \%h, content => $body});
 }
 # Half new products, half repricing existing ones (each product once: no lost update to argue).
-# Past $count, new products only, until the step run meanwhile is over (the returned sub is
-# called): numbered from 100000 up, apart for each worker and each call.
-my $loads = 0;
-sub writers {
-    my ($count) = @_;
-    my $call = ++$loads;
-    load(2, [map { $n++; $n % 2 ? ['create', $n] : ['update', $n, shift @pids] } 1 .. $count], 0.02,
-        \&admin_write, sub { ['create', 100000 * ($_[0] + 1) + 2000 * $call + $_[1]] });
-}
+sub writers { my ($count) = @_; load(2, [map { $n++; $n % 2 ? ['create', $n] : ['update', $n, shift @pids] } 1 .. $count], 0.02, \&admin_write) }
 
 sub products_of { my ($rows) = @_; my %h = map { ($_->[0] => $_->[1]) } @$rows; \%h }
 sub has_all {
