@@ -269,7 +269,7 @@ for my $m (qw(GET POST PUT PATCH DELETE HEAD OPTIONS)) {
     my ($line) = wait_until(sub {
         (grep { ($_->{request_id} // '') eq 'test-req-123' && ($_->{msg} // '') =~ /access/ }
             $gw->log_lines)[0]
-    }, 3);
+    }, 10);
     ok($line, 'an access log line for the request') or diag($gw->stderr_text =~ s/^(.{0,2000}).*/$1/sr);
     if ($line) {
         is($line->{route}, 'fwd', 'access log: route');
@@ -442,11 +442,11 @@ sub healthy {
 }
 
 {
-    ok(wait_until(sub { $hca->health_checks && $hcb->health_checks }, 3),
+    ok(wait_until(sub { $hca->health_checks && $hcb->health_checks }, 10),
         'both servers of a pool with health checks are probed');
     $hcb->set(health => {status => 503, json => {status => 'down'}});
     my $hmark = $hcb->mark;
-    ok(wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 3),
+    ok(wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 10),
         'probes keep coming');
     ok(wait_until(sub { defined(my $h = healthy($hcb->addr)) or return 0; !$h }, 10),
         'the gateway marks the failing server unhealthy');
@@ -460,7 +460,7 @@ sub healthy {
 
     $hcb->set(health => {status => 200, json => {status => 'ok'}});
     $hmark = $hcb->mark;
-    wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 3);
+    wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 10);
     ok(wait_until(sub { healthy($hcb->addr) }, 10), 'and healthy again once its probes pass');
     $mb = $hcb->mark;
     get("/hc/$_") for 1 .. 12;

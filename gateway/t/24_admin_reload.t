@@ -162,7 +162,7 @@ sub write_file {
 {
     write_file($gw->routes_file, $JSON->pretty->encode(tbl('a', route(name => 'hup', path => '/hup', legacy => 'b'))));
     $gw->hup;
-    ok(wait_until(sub { grep { $_ eq 'hup' } @{names($gw->routes)} }, 3), 'SIGHUP loads the edited file');
+    ok(wait_until(sub { grep { $_ eq 'hup' } @{names($gw->routes)} }, 10), 'SIGHUP loads the edited file');
     is(from('/x'), 'A', 'and routes by it');
     is(from('/hup/1'), 'B', 'including the new route');
 

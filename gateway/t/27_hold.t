@@ -194,14 +194,14 @@ sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->
     my $s = send_write('POST', '/w2/slow', '{}');
     my $slow_read = conn($port);
     put($slow_read, "GET /w2/slow HTTP/1.1\r\nHost: x\r\n\r\n");
-    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 1 }, 2),
+    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 1 }, 10),
         'a write sent upstream is in flight (a read is not counted)');
     is(patch('w2', hold => JSON_TRUE)->{status}, 200, 'hold on w2 with the write still upstream');
     is_deeply($gw->admin(GET => '/holds')->{json}{routes}{w2},
         {hold => JSON_TRUE, held => 0, writes_in_flight => 1}, '...it stays in flight: the hold does not stop it');
     my $a = answer_of($s);
     is($a && $a->{status}, 200, 'it is answered, by legacy');
-    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 0 }, 2),
+    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 0 }, 10),
         '...and no longer counted');
     my $held = send_write('POST', '/w2/slow', '{}');
     ok(wait_until(sub { held('w2') == 1 }, 10), 'w2: the write is held');
