@@ -56,12 +56,14 @@ my $JSON = JSON::PP->new->utf8->canonical;
 # on SIGKILL; the files stay, as unlinking a lock file races with its next taker). So test
 # files running at once (prove -j2, other checkouts) never get the same port, and a port
 # whose server a test stops and starts again (Redis down, a killed service) stays its own.
-my ($PORT_LOW, $PORT_DIR, %PORT_HELD) = (20000);
+# SOUK_TEST_PORTS=LOW-HIGH narrows the range (tests/integration/20_free_port.t).
+my ($PORT_DIR, %PORT_HELD);
 my %PORT_DEFAULT = map { $_ => 1 } 53306, 55432, 56379, 55672, 8080, 8081, 7000 .. 7110;
 sub free_ports {
     my ($n) = @_;
-    my ($high) = split ' ', (_slurp('/proc/sys/net/ipv4/ip_local_port_range') || '32768');
-    $high = 32768 if !$high || $high < $PORT_LOW + 1000;
+    my ($low, $high) = (20000, split ' ', (_slurp('/proc/sys/net/ipv4/ip_local_port_range') || '32768'));
+    $high = 32768 if !$high || $high < $low + 1000;
+    ($low, $high) = ($1, $2 + 1) if ($ENV{SOUK_TEST_PORTS} // '') =~ /^(\d+)-(\d+)$/ && $1 <= $2;
     $PORT_DIR //= do {
         my $d = File::Spec->catdir(File::Spec->tmpdir, "souk-test-ports-$<");
         mkdir $d, 0700;
@@ -71,7 +73,7 @@ sub free_ports {
     my @got;
     for (1 .. 20000) {
         last if @got == $n;
-        my $port = $PORT_LOW + int rand($high - $PORT_LOW);
+        my $port = $low + int rand($high - $low);
         next if $PORT_DEFAULT{$port} || $PORT_HELD{$port};
         open my $lock, '>>', "$PORT_DIR/$port" or next;
         next unless flock $lock, Fcntl::LOCK_EX() | Fcntl::LOCK_NB();
@@ -81,7 +83,7 @@ sub free_ports {
         $PORT_HELD{$port} = $lock;
         push @got, $port;
     }
-    die "free_port: only " . scalar(@got) . " of $n free ports in [$PORT_LOW, $high)\n" if @got < $n;
+    die "free_port: only " . scalar(@got) . " of $n free ports in [$low, $high)\n" if @got < $n;
     return @got;
 }
 sub free_port { (free_ports(1))[0] }
