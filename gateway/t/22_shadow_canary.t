@@ -89,7 +89,7 @@ sub compared {
     wait_until(sub {
         $st = $gw->shadow_stats($route);
         ($st->{matches} // 0) + ($st->{mismatches} // 0) >= $n;
-    }, 4);
+    }, 10);
     return $st;
 }
 
@@ -235,7 +235,7 @@ my (%side, $new);
     my $route = wait_until(sub {
         my $r = $gw->route_named('c_rb');
         $r && $r->{mode} eq 'legacy' ? $r : undef;
-    }, 3);
+    }, 10);
     ok($route, 'auto-rollback: GET /routes shows the route back on legacy')
         or diag($JSON->encode($gw->route_named('c_rb')));
     my $ev = $gw->admin(GET => '/events');

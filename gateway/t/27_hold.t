@@ -49,6 +49,16 @@ sub send_write {
     return $s;
 }
 
+# held($route): how many writes the gateway holds for it now (GET /holds). Waiting for it,
+# rather than a fixed sleep after sending, lets a loaded gateway take its time to read them.
+sub held { ($gw->admin(GET => '/holds')->{json}{routes}{$_[0]} // {})->{held} // -1 }
+sub wait_held {
+    my ($route, $n) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    ok(wait_until(sub { held($route) == $n }, 10), "$route: $n writes held")
+        or Test::More::diag("held: " . held($route));
+}
+
 sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->[0] }
 
 # ---- 1. held writes go to new, in order, when the flip ends the hold ----------------------
@@ -69,6 +79,7 @@ sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->
     my $g = http(GET => "http://127.0.0.1:$port/w/read");
     is($g->{status}, 200, 'a read on the held route is answered at once');
     is($g->{headers}{'x-fake'}, 'legacy', '...by the side the mode names');
+    wait_held('w', 6);    # the five and the first pipelined one (the others wait behind it)
     sleep 0.3;
     is(scalar(writes_of($L, $lm, '/w/')), 0, 'while held no write reached legacy');
     is(scalar(writes_of($N, $nm, '/w/')), 0, '...nor new');
@@ -125,7 +136,7 @@ sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->
     my ($lm, $nm) = ($L->mark, $N->mark);
     patch('small', hold => JSON_TRUE);
     my @socks = map { send_write('POST', "/small/$_", '{}') } 1 .. 2;
-    sleep 0.2;
+    wait_held('small', 2);
     my $third = answer_of(send_write('POST', '/small/3', '{}'), 2);
     is($third && $third->{status}, 503, 'a write past hold_max is refused 503 at once');
     is($third && $third->{headers}{'content-type'}, 'application/problem+json', '...as problem+json');
@@ -157,10 +168,10 @@ sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->
     my ($lm, $nm) = ($L->mark, $N->mark);
     patch('w', hold => JSON_TRUE);
     my $s = send_write('POST', '/w/gone', '{}');
-    sleep 0.1;
+    wait_held('w', 1);
     close $s;
     my $s2 = send_write('POST', '/w/stays', '{}');
-    sleep 0.1;
+    sleep 0.1;    # held or not yet read, it is sent once the hold ends: either way it passes
     patch('w', hold => JSON_FALSE);
     my $a = answer_of($s2);
     is($a && $a->{status}, 200, 'the write that stayed is answered');
@@ -184,17 +195,17 @@ sub answer_of { my ($s, $t) = @_; my ($r) = read_responses($s, 1, $t // 5); $r->
     my $s = send_write('POST', '/w2/slow', '{}');
     my $slow_read = conn($port);
     put($slow_read, "GET /w2/slow HTTP/1.1\r\nHost: x\r\n\r\n");
-    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 1 }, 2),
+    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 1 }, 10),
         'a write sent upstream is in flight (a read is not counted)');
     is(patch('w2', hold => JSON_TRUE)->{status}, 200, 'hold on w2 with the write still upstream');
     is_deeply($gw->admin(GET => '/holds')->{json}{routes}{w2},
         {hold => JSON_TRUE, held => 0, writes_in_flight => 1}, '...it stays in flight: the hold does not stop it');
     my $a = answer_of($s);
     is($a && $a->{status}, 200, 'it is answered, by legacy');
-    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 0 }, 2),
+    ok(wait_until(sub { $gw->admin(GET => '/holds')->{json}{routes}{w2}{writes_in_flight} == 0 }, 10),
         '...and no longer counted');
     my $held = send_write('POST', '/w2/slow', '{}');
-    sleep 0.2;
+    ok(wait_until(sub { held('w2') == 1 }, 10), 'w2: the write is held');
     is_deeply($gw->admin(GET => '/holds')->{json}{routes}{w2},
         {hold => JSON_TRUE, held => 1, writes_in_flight => 0}, 'a write that came after the hold is held, not in flight');
     patch('w2', hold => JSON_FALSE);

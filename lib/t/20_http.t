@@ -421,13 +421,16 @@ sub metric {
     my $dport = $d->port;
     my $idle = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$dport") or die "connect: $!";
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$dport") or die "connect: $!";
-    put($s, "GET /sleep?ms=500 HTTP/1.1\r\nHost: x\r\n\r\n");
-    sleep 0.15;
+    put($s, "GET /sleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n");
+    # SIGTERM once the request is in flight (the gauge counts the /metrics request too), not
+    # after a fixed 0.15 s: a loaded machine may not have read it yet, and then it is not.
+    ok(wait_until('the request in flight', sub { (metric_value($d, 'souk_http_in_flight') // 0) >= 2 }, 5),
+        'a request in flight');
     $d->{done} = 1;    # reaped here, not by the guard
     kill 'TERM', $d->pid;
     my ($res, $closed) = read_responses($s, undef, 5);
     is($res->[0]{status}, 200, 'in-flight request completes during drain');
-    is($res->[0]{json}{slept_ms}, 500, 'with its answer');
+    is($res->[0]{json}{slept_ms}, 1500, 'with its answer');
     is(lc($res->[0]{headers}{connection} // ''), 'close', 'Connection: close while draining');
     ok($closed, 'connection closed after the drained answer');
     my ($gone) = read_responses($idle, undef, 2);

@@ -39,11 +39,17 @@ ok(wait_until('50 effects', sub { effects()->[0] == 50 }, 30), 'first 50 applied
 # kill the leader's session while the other probe commits: the lock moves or is taken again
 my @killed;
 for my $round (1 .. 4) {
-    my ($pid) = map { $_->[0] } @{holders()};
+    # The next leader, once a relay has reconnected and taken the lock: a fixed 0.3 s was too
+    # short on a loaded machine (no holder yet, nothing to kill that round).
+    my $pid;
+    wait_until("round $round: a new leader", sub {
+        my @h = map { $_->[0] } @{holders()};
+        $pid = @h == 1 && !grep({ $_ == $h[0] } @killed) ? $h[0] : undef;
+        return defined $pid;
+    }, 30);
     push @killed, $pid if defined $pid;
     pg_sql($db, "SELECT pg_terminate_backend($pid)") if defined $pid;
     is(emit_some($p[$round % 2], 25), 201, "round $round: 25 more committed");
-    Time::HiRes::sleep(0.3);
 }
 is(scalar @killed, 4, 'a leader session was there to kill each round');
 ok(wait_until('every effect', sub { effects()->[0] >= $n }, 60), "all $n events applied")

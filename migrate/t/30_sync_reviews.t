@@ -10,6 +10,7 @@ use lib 'tests/lib';
 use Souk::Test;
 use POSIX ();
 use Time::HiRes ();
+use File::Temp ();
 
 my $mono = mariadb_fresh('sync');
 my $revs = pg_fresh('reviews');
@@ -26,7 +27,13 @@ sub m1 { mariadb_sql($mono->{db}, $_[0])->[0][0] }
 sub p1 { pg_sql($revs->{db}, $_[0])->[0][0] }
 
 # --- a bounded write load on the monolith ---------------------------------------------------
-my $OPS = 160;
+# It runs until the test has seen the backfill, the stream, a kill and a restart happen during
+# it (the stop file), and at least $OPS operations; at most $MAX_OPS or 120 s. A fixed count
+# would end first on a fast machine ("the load still runs" failed, the kill landed after it;
+# SOUK_SYNC_LOAD_OPS=20 shows it: the old fixed load of 20 failed so, this one passes).
+my ($OPS, $MAX_OPS) = ($ENV{SOUK_SYNC_LOAD_OPS} || 160, 3000);
+my $ctl = File::Temp::tempdir('souk-sync-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+sub load_done { -s "$ctl/progress" // 0 }    # one byte per operation
 my @ops = (
     sub { "INSERT IGNORE INTO reviews (product_id, user_id, rating, title, body)"
         . " SELECT p.id, u.id, 1 + $_[0] % 5, 'load $_[0]', 'b\xc3\xa9 $_[0]'"
@@ -44,7 +51,11 @@ my @ops = (
 );
 my $load = fork // die "fork: $!";
 if (!$load) {
-    for my $i (1 .. $OPS) {
+    open my $progress, '>>', "$ctl/progress" or POSIX::_exit(2);
+    $progress->autoflush(1);
+    my $until = Time::HiRes::time() + 120;
+    for my $i (1 .. $MAX_OPS) {
+        last if $i > $OPS && (-e "$ctl/stop" || Time::HiRes::time() > $until);
         my $sql = $i % 25 == 0
             ? "UPDATE reviews SET id = id + 1000000 WHERE id < 1000000 ORDER BY RAND() LIMIT 1"
             : $i % 40 == 0
@@ -53,6 +64,7 @@ if (!$load) {
               . " ORDER BY COUNT(*) DESC LIMIT 1)"
             : $ops[$i % @ops]->($i);
         eval { mariadb_sql($mono->{db}, "SET NAMES utf8mb4; $sql") };
+        print $progress '.';
         Time::HiRes::sleep(0.01);
     }
     POSIX::_exit(0);
@@ -77,13 +89,20 @@ kill 'KILL', $sync->pid;
 waitpid $sync->pid, 0;
 $sync->{done} = 1;
 my $at_kill = p1(q{SELECT gtid FROM sync_position WHERE domain = 'reviews'});
-Time::HiRes::sleep(0.5);    # writes go on while it is down
+my $ops_at_kill = load_done();
+ok(wait_until('writes while souk-sync is down', sub { load_done() >= $ops_at_kill + 10 }, 60),
+    'writes go on while it is down');
 $sync = spawn_service('sync', %sync_env);
 like($sync->stderr_text, qr/streaming \S+ after \Q$at_kill\E/,
     "the restart resumes at the committed position ($at_kill)");
+my $ops_at_restart = load_done();
+ok(wait_until('writes after the restart', sub { load_done() >= $ops_at_restart + 10 }, 60),
+    'and after the restart');
 
+open my $stop, '>', "$ctl/stop" or die "$ctl/stop: $!";
+close $stop;
 waitpid $load, 0;
-is($?, 0, "the load finished ($OPS operations)");
+is($?, 0, 'the load finished (' . load_done() . ' operations)');
 
 # --- the cutover marker: applied means everything before it is applied -----------------------
 sub marker {

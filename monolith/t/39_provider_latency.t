@@ -55,13 +55,18 @@ my $fast = Souk::Shop->start('nolatency');
 my $fadmin = $fast->admin;
 my $p = $fast->product($fadmin, name => 'Fast', category_id => $fast->category('fast', 'Fast'),
     stock => 5);
-my $f = $fast->user;
-$fast->cart_add($f, $p->{id}, 1);
-$t0 = Time::HiRes::time();
-$res = $fast->api(POST => '/api/v1/orders', token => $f->{token}, json => {card_number => $OK});
-$took = Time::HiRes::time() - $t0;
-is($res->{status}, 201, 'default: 201');
-ok($took < $MS / 1000, sprintf('default: no added latency (%.2f s)', $took));
+# The quickest of three: one checkout on a machine loaded by other tests took over 0.4 s, but
+# with the latency added none of them could be under it.
+my @took;
+for my $f (map { $fast->user } 1 .. 3) {
+    $fast->cart_add($f, $p->{id}, 1);
+    $t0 = Time::HiRes::time();
+    $res = $fast->api(POST => '/api/v1/orders', token => $f->{token}, json => {card_number => $OK});
+    push @took, Time::HiRes::time() - $t0;
+    is($res->{status}, 201, 'default: 201');
+}
+($took) = sort { $a <=> $b } @took;
+ok($took < $MS / 1000, sprintf('default: no added latency (%.2f s, the quickest of three)', $took));
 
 $t->finish;
 $fast->finish;

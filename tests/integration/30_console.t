@@ -17,7 +17,6 @@ use File::Temp ();
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
-use IO::Socket::INET ();
 
 my $ROOT = repo_root();
 my $BUILD = $ENV{SOUK_BUILD} || 'build';
@@ -29,16 +28,9 @@ my $mono = mariadb_fresh('console');
 my $cat_db = pg_fresh('catalog');
 my $redis = redis_start();
 my $amqp = rabbit_vhost();
-# The ports last, all held open until each is chosen, and used right away: a port picked
-# early is free for a parallel test to take meanwhile.
+# The ports, reserved for this process (free_ports): no parallel test takes one meanwhile.
 my %port;
-{
-    my %s = map {
-        $_ => IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
-            // die "free port: $!"
-    } qw(monolith catalog gateway admin);
-    %port = map { $_ => $s{$_}->sockport } keys %s;
-}
+@port{qw(monolith catalog gateway admin)} = free_ports(4);
 my $token = 'console-admin-token';
 my %env = (
     SOUK_VAR_DIR => $var,

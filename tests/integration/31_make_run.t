@@ -11,7 +11,6 @@ use Test::More;
 use lib 'tests/lib';
 use Souk::Test;
 use File::Temp ();
-use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
 
@@ -21,24 +20,10 @@ chmod 0755, $var;    # the postgres user must reach its data dir inside
 
 my @names = qw(mariadb pg redis rabbit dist epmd monolith users catalog search reviews cart
     orders inventory payments gateway admin);
+# Below the kernel's ephemeral range and reserved against the test files running beside this
+# one (free_ports): run-local.sh boots for a while before each port is bound.
 my %port;
-{
-    # Below the kernel's ephemeral range (ip_local_port_range, 32768 and up here): the other
-    # test files, running beside this one, take their free ports there (port 0) while
-    # run-local.sh is still booting, so a port chosen there could be gone by the time it binds.
-    # Every port is held open until all are chosen: no two alike.
-    my ($lo) = split ' ', (do { local (@ARGV, $/) = ('/proc/sys/net/ipv4/ip_local_port_range'); <> } // '32768');
-    my (%s, $try);
-    for my $name (@names) {
-        until ($s{$name}) {
-            die "no free port below $lo\n" if ++$try > 2000;
-            my $p = 10000 + int(rand($lo - 10000));
-            $s{$name} = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p,
-                Listen => 1, ReuseAddr => 1);
-        }
-    }
-    %port = map { $_ => $s{$_}->sockport } @names;
-}
+@port{@names} = free_ports(scalar @names);
 my %env = (
     SOUK_VAR_DIR => $var,
     SOUK_MARIADB_PORT => $port{mariadb}, SOUK_PG_PORT => $port{pg},

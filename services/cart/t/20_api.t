@@ -326,19 +326,21 @@ my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Lis
 {
     my $r2 = redis_start();
     my $short = spawn_service('cart', %CART_ENV, SOUK_REDIS_URL => $r2->{url},
-        SOUK_AMQP_URL => rabbit_vhost(), SOUK_CART_TTL_USER_S => 2, SOUK_CART_TTL_ANON_S => 2);
+        SOUK_AMQP_URL => rabbit_vhost(), SOUK_CART_TTL_USER_S => 4, SOUK_CART_TTL_ANON_S => 4);
     my $base = $short->url;
     add($a, 1, token => $ua, base => $base);
     my $anon = cookie_id(add($a, 1, base => $base));
-    like(set_cookie(add($b, 1, cookie => "souk_cart=$anon", base => $base)), qr/Max-Age=2;/,
+    like(set_cookie(add($b, 1, cookie => "souk_cart=$anon", base => $base)), qr/Max-Age=4;/,
         'ttl: the cookie lives as long as the cart');
-    for (1 .. 3) {    # reads 1.2 s apart keep a 2 s cart alive for 3.6 s
-        Time::HiRes::sleep(1.2);
+    # Reads 2 s apart keep a 4 s cart alive for 6 s: 2 s of room for the reads themselves (with
+    # a 2 s TTL and reads 1.2 s apart a loaded machine had 0.8 s for two requests).
+    for (1 .. 3) {
+        Time::HiRes::sleep(2);
         is(qty(cart_of(token => $ua, base => $base), $a), 1, "ttl: read $_ slides the user's TTL");
         is(qty(cart_of(cookie => "souk_cart=$anon", base => $base), $a), 1,
             "ttl: read $_ slides the anonymous TTL");
     }
-    Time::HiRes::sleep(3);
+    Time::HiRes::sleep(5);
     is_deeply(cart_of(token => $ua, base => $base), $empty, 'ttl: the user\'s cart expired');
     is_deeply(cart_of(cookie => "souk_cart=$anon", base => $base), $empty,
         'ttl: the anonymous cart expired');

@@ -45,6 +45,7 @@ use JSON::PP ();
 use POSIX ();
 use Socket qw(IPPROTO_TCP SOL_SOCKET SO_LINGER TCP_NODELAY);
 use Time::HiRes ();
+use Souk::Test ();
 
 my $J = JSON::PP->new->latin1->canonical;    # byte strings in and out, controls escaped
 my $TCHAR = qr/[!#\$%&'*+.^_`|~0-9A-Za-z-]/;
@@ -58,7 +59,8 @@ sub start {
     $self->set(%o);
     open my $fh, '>', $self->{log} or die "fake upstream: $self->{log}: $!";
     close $fh;
-    $self->_spawn(0);
+    # A reserved port (Souk::Test::free_port): while stopped it stays refused, not another's.
+    $self->_spawn(Souk::Test::free_port());
     return $self;
 }
 

@@ -48,14 +48,8 @@ sub _bin {
     return "$build/bin/souk-gateway";
 }
 
-# Distinct free ports: every socket is held open until all are chosen.
-sub _ports {
-    my @s = map {
-        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
-            or die "free port: $!"
-    } 1 .. $_[0];
-    return map { $_->sockport } @s;
-}
+# Distinct free ports, reserved for this process (Souk::Test::free_ports).
+sub _ports { Souk::Test::free_ports($_[0]) }
 
 # start(routes => table | routes_json => text | routes_file => path, env => {...}, loops => n)
 sub start {
