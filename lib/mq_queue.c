@@ -89,10 +89,12 @@ mq_queue_waiting(const char *amqp_url, const char *service, int64_t *n)
 
     *n = 0;
     rc = names(service, queue, retry);
-    if (rc == ERR_OK)
-        rc = queue_op(amqp_url, QUEUE_COUNT, queue, NULL, n);
+    /* The retry queue first: a message moving from it into the queue between
+     * the two reads is then counted twice, never missed. */
     if (rc == ERR_OK)
         rc = queue_op(amqp_url, QUEUE_COUNT, retry, NULL, &k);
+    if (rc == ERR_OK)
+        rc = queue_op(amqp_url, QUEUE_COUNT, queue, NULL, n);
     *n += k;
     return rc;
 }

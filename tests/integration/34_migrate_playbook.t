@@ -13,6 +13,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
+use File::Temp ();
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use Souk::Test;
 use Souk::Gateway;
@@ -76,6 +78,32 @@ service_has($load1, 'after the sync caught up');
 is($rc, 0, 'verify: both sides agree after backfill + sync under load') or diag $out;
 like($out, qr/^verify reviews reviews: (\d+) rows on the monolith, \1 on the service; .* 0 keys still differ/m,
     '...the same number of reviews on both sides');
+
+# A sync that lags longer than verify's re-reading of the keys that differ: the re-read is
+# fenced (a marker the sync must apply first), not timed. souk-sync is stopped (SIGSTOP) while
+# a review changes on the monolith and verify starts, and woken 2.5 s later: verify waits for
+# it and agrees (with 5 re-reads 200 ms apart it reported the review as differing).
+{
+    my $pid = do { open my $fh, '<', "$var/run/app-sync-reviews.pid" or die "sync pid: $!"; <$fh> + 0 };
+    ok($pid > 0 && kill('STOP', $pid), "souk-sync ($pid) stopped");
+    mariadb_sql($mono->{db}, "UPDATE reviews SET body = CONCAT(body, ' (edited)') ORDER BY id LIMIT 1");
+    my $res = File::Temp->new;
+    my $child = fork // die "fork: $!";
+    if (!$child) {
+        my @r = migrate('verify');
+        open my $fh, '>', $res->filename or POSIX::_exit(1);
+        print $fh "$r[0]\n$r[1]";
+        close $fh;
+        POSIX::_exit(0);
+    }
+    Time::HiRes::sleep(2.5);
+    kill 'CONT', $pid;
+    waitpid $child, 0;
+    my ($vrc, $vout) = do { open my $fh, '<', $res->filename or die; local $/; split /\n/, <$fh> // '', 2 };
+    is($vrc, 0, 'verify while the sync lags 2.5 s behind a change: it waits for the sync, both sides agree')
+        or diag $vout;
+    like($vout // '', qr/^verify reviews reviews: .* 0 keys still differ/m, '...no key reported');
+}
 
 # ---- shadow, canary ---------------------------------------------------------------------------
 

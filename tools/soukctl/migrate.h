@@ -112,12 +112,28 @@ MUST_CHECK int mig_routes_mode(struct mig *m, const char *mode, int percent);
 /* Start (1) or stop (0) the domain's forward (reverse 0) or reverse sync
  * under scripts/supervise.sh; starting one that runs is a no-op. */
 MUST_CHECK int mig_sync_run(struct mig *m, int reverse, int start);
+/* Unbind the domain's reverse queue: nothing the service publishes from now
+ * on reaches it (rollback, while the writes are still held). */
+MUST_CHECK int mig_reverse_fence(struct mig *m);
+/* After a failure past the fence: a running reverse sync is restarted, and
+ * its consumer declares its queue's bindings again, so the domain is as it
+ * was (a later cutover would otherwise find it running, unbound). */
+void mig_reverse_rebind(struct mig *m);
 /* End the domain's reverse sync for good (rollback; a cutover that gave up):
- * unbind its queue, so nothing published from now on reaches it; while the
- * reverse sync runs, let it write back what the queue still holds (at most
- * timeout_s, else ERR_TIMEOUT with it still running); stop it; delete the
- * queue, so the next cutover's reverse sync starts from a fresh one. */
-MUST_CHECK int mig_reverse_end(struct mig *m, double timeout_s);
+ * unbind its queue (mig_reverse_fence); with drain, while the reverse sync
+ * runs, let it write back what the queue still holds (at most timeout_s,
+ * else ERR_TIMEOUT); stop it; delete the queue, so the next cutover's
+ * reverse sync starts from a fresh one. A failure before the stop leaves a
+ * running reverse sync running and bound again. */
+MUST_CHECK int mig_reverse_end(struct mig *m, int drain, double timeout_s);
+/* Write a marker row into the monolith and wait (at most timeout_s, else
+ * ERR_TIMEOUT) until souk-sync applied it: then the service has every change
+ * the monolith committed before this call. For the cutover (cutover 1) the
+ * token is recorded in the state row, a failure is said, the wait goes into
+ * m->detail; verify's re-check (0) fences quietly. */
+MUST_CHECK int mig_marker_through(struct mig *m, double timeout_s, int cutover);
+/* 1 when the domain's forward (reverse 0) or reverse sync runs under its supervisor. */
+int mig_sync_running(struct mig *m, int reverse);
 /* The address a sync listens on (state row, else SOUK_SYNC_<DOMAIN>_LISTEN, else default). */
 const char *mig_sync_listen(struct mig *m, int reverse);
 /* Wait until a sync answers GET /health (at most timeout_s seconds). */

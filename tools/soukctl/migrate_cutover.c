@@ -36,27 +36,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
-
 #include "buf.h"
 #include "migrate.h"
 #include "migrate/map/map.h"
 
-#define POLL_MS        10
 #define REVERSE_WAIT_S 30
-
-/* The monolith's marker table and souk-sync's record of the newest marker
- * it applied (migrate/README.md). */
-static const char marker_insert[] = "INSERT INTO souk_migration_marker (domain, token, created_at)"
-                                    " VALUES (?, ?, UTC_TIMESTAMP(3))";
-static const char marker_applied[] =
-    "SELECT 1 FROM sync_position WHERE domain = $1 AND marker = $2";
-
-static void
-nap(void)
-{
-    nanosleep(&(struct timespec){0, POLL_MS * 1000000L}, NULL);
-}
 
 /* Every route of the domain: {"hold": hold} plus mode when not NULL. */
 static int
@@ -72,63 +56,6 @@ routes_patch(struct mig *m, const char *mode, int hold, int64_t *held_ms)
         json_object_set_new(changes, m->d->routes[i], ch);
     }
     return mig_gateway_patch(m, changes, held_ms);
-}
-
-static const char *
-uuid(struct arena *a)
-{
-    unsigned char b[16];
-
-    randombytes_buf(b, sizeof(b));
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                        b[12], b[13], b[14], b[15]);
-}
-
-/* Write the marker into the monolith and wait until the sync applied it. */
-static int
-marker_through(struct mig *m, double timeout_s)
-{
-    const struct ctl_target *t = common_target(m->d->name);
-    const char              *token = uuid(m->a);
-    struct mdb              *mono = mdb_new(m->ctl->cfg.monolith_db);
-    struct db               *svc = t != NULL ? db_new(common_target_dsn(m->ctl, t), NULL) : NULL;
-    struct db_rows          *rs;
-    double                   t0;
-    int                      rc;
-
-    rc = mono == NULL || svc == NULL ? ERR_UNAVAILABLE : ERR_OK;
-    if (!rc)
-        rc = mdb_exec(mono, marker_insert,
-                      (const struct mdb_arg[]){MDB_STR(m->d->name), MDB_STR(token)}, 2, NULL, NULL);
-    if (rc) {
-        common_fail("%s cutover: cannot write the marker into the monolith: %s", m->d->name,
-                    err_title(rc));
-        goto done;
-    }
-    rc = mig_state_set(m, "marker_token", token);
-    if (rc)
-        goto done;
-    for (t0 = common_now();; nap()) {
-        rc = db_exec_sql(svc, m->a, marker_applied, 2, (const char *const[]){m->d->name, token},
-                         &rs);
-        if (!rc && rs->nrows > 0)
-            break;
-        if (common_now() - t0 > timeout_s) {
-            common_fail("%s cutover: souk-sync did not apply the marker in %.0f s (is it "
-                        "running? soukctl migrate status)",
-                        m->d->name, timeout_s);
-            rc = ERR_TIMEOUT;
-            goto done;
-        }
-    }
-    buf_printf(&m->detail, "marker %s applied after %.0f ms; ", token, (common_now() - t0) * 1000);
-done:
-    mdb_free(mono);
-    db_free(svc);
-    return rc;
 }
 
 /* The whole domain compared with the writes flowing, after the mark of
@@ -204,7 +131,7 @@ mig_cutover(struct mig *m, int argc, char **argv)
     if (!rc)
         rc = mig_gateway_drained(m, (double)timeout_s);
     if (!rc)
-        rc = marker_through(m, (double)timeout_s);
+        rc = mig_marker_through(m, (double)timeout_s, 1);
     tv = common_now();
     if (!rc && map != NULL && map->touch != NULL)
         rc = mig_verify_changed(m, map, since, &ok);
@@ -219,7 +146,8 @@ mig_cutover(struct mig *m, int argc, char **argv)
     if (rc) { /* the writes waited for nothing: let them go where they were going */
         if (routes_patch(m, NULL, 0, &held_ms) == ERR_OK) /* else the hold_ms bound ends it */
             buf_printf(&m->detail, "aborted, writes held %lld ms; ", (long long)held_ms);
-        if (!without_reverse && mig_reverse_end(m, REVERSE_WAIT_S) != ERR_OK)
+        /* the routes never flipped: the service took no write to give back */
+        if (!without_reverse && mig_reverse_end(m, 0, REVERSE_WAIT_S) != ERR_OK)
             buf_printf(&m->detail, "the reverse sync could not be ended; ");
         return rc;
     }
@@ -265,7 +193,7 @@ int
 mig_rollback(struct mig *m, int argc, char **argv)
 {
     int64_t held_ms = -1;
-    int     flipped = m->prev >= MIG_CUTOVER && m->prev <= MIG_FINISH, rc;
+    int     flipped = m->prev >= MIG_CUTOVER && m->prev <= MIG_FINISH, fenced = 0, rc;
 
     (void)argc;
     (void)argv;
@@ -284,17 +212,24 @@ mig_rollback(struct mig *m, int argc, char **argv)
             rc = mig_gateway_drained(m, REVERSE_WAIT_S);
         if (!rc)
             rc = sides_agree(m, REVERSE_WAIT_S);
+        /* The monolith has every write the service took: from here on the
+         * service's own events (a cart emptied by order.confirmed) must not
+         * reach a monolith that is live again. */
+        if (!rc)
+            fenced = (rc = mig_reverse_fence(m)) == ERR_OK;
+        if (!rc)
+            rc = routes_patch(m, "legacy", 0, &held_ms);
         if (rc) {
+            if (fenced)
+                mig_reverse_rebind(m);
             if (routes_patch(m, NULL, 0, NULL) != ERR_OK)
                 common_fail("%s rollback: the hold could not be ended; hold_ms ends it",
                             m->d->name);
             return rc;
         }
-        rc = routes_patch(m, "legacy", 0, &held_ms);
-        if (!rc)
-            rc = mig_state_set(m, "hold_ms", db_i64_text(m->a, held_ms));
-        /* A service write still in flight when the hold began: its event comes
-         * after the flip; the reverse sync stops only once it is in. */
+        rc = mig_state_set(m, "hold_ms", db_i64_text(m->a, held_ms));
+        /* Checked once more on the live monolith: the fence came after the
+         * sides agreed, so nothing the service took can still be on its way. */
         if (!rc)
             rc = sides_agree(m, REVERSE_WAIT_S);
         if (!rc)
@@ -303,7 +238,7 @@ mig_rollback(struct mig *m, int argc, char **argv)
     /* Its queue goes too, once what it holds is written back: nothing the
      * service publishes from now on waits for the next cutover. */
     if (!rc)
-        rc = mig_reverse_end(m, REVERSE_WAIT_S);
+        rc = mig_reverse_end(m, 1, REVERSE_WAIT_S);
     if (!rc && m->prev >= MIG_SYNC && m->prev != MIG_ROLLBACK)
         rc = mig_sync_run(m, 0, 1);
     return rc;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "buf.h"
 #include "migrate.h"
@@ -205,6 +206,12 @@ supervisor(struct mig *m, const struct sync_kind *k)
     return (pid_t)pid;
 }
 
+int
+mig_sync_running(struct mig *m, int reverse)
+{
+    return supervisor(m, &sync_kinds[reverse != 0]) != 0;
+}
+
 /* This binary's directory, where souk-sync is built too. */
 static const char *
 bin_dir(struct mig *m)
@@ -323,45 +330,80 @@ mig_sync_run(struct mig *m, int reverse, int on)
     return mig_state_set(m, k->column, NULL); /* status: "-", not "down" */
 }
 
+void
+mig_reverse_rebind(struct mig *m)
+{
+    if (mig_sync_running(m, 1) &&
+        (mig_sync_run(m, 1, 0) != ERR_OK || mig_sync_run(m, 1, 1) != ERR_OK))
+        common_fail("%s: the reverse sync could not be restarted; its queue %s has no "
+                    "bindings until it is (soukctl migrate %s reverse)",
+                    m->d->name, arena_printf(m->a, REVERSE_QUEUE_FMT, m->d->name), m->d->name);
+}
+
+int
+mig_reverse_fence(struct mig *m)
+{
+    const struct map_domain *map = map_find(m->d->name);
+    int                      rc;
+
+    if (map == NULL || map->reverse == NULL)
+        return ERR_OK;
+    rc = mq_queue_unbind(m->ctl->cfg.amqp_url, arena_printf(m->a, REVERSE_QUEUE_FMT, m->d->name),
+                         map->reverse->events);
+    if (rc)
+        common_fail("%s: the broker (SOUK_AMQP_URL) did not unbind the reverse queue", m->d->name);
+    return rc;
+}
+
 /* The reverse queue's events published before the unbind are written back
  * (they are the service's writes before the rollback's fence); only then is
  * the queue deleted. Left bound, it would keep every event the service
  * publishes after the rollback for the next cutover, whose reverse sync
- * would write them over what the monolith took meanwhile. */
+ * would write them over what the monolith took meanwhile. Empty means two
+ * readings in a row: the message the reverse sync holds is in neither
+ * queue, and goes to the retry queue if its handling fails. */
 int
-mig_reverse_end(struct mig *m, double timeout_s)
+mig_reverse_end(struct mig *m, int drain, double timeout_s)
 {
     const struct map_domain *map = map_find(m->d->name);
     const char              *url = m->ctl->cfg.amqp_url;
     const char              *queue = arena_printf(m->a, REVERSE_QUEUE_FMT, m->d->name);
     double                   t0 = common_now();
     int64_t                  n = 0;
-    int                      running = supervisor(m, &sync_kinds[1]) != 0, rc;
+    int                      running = mig_sync_running(m, 1), empty = 0, rc;
 
     if (map == NULL || map->reverse == NULL)
         return mig_sync_run(m, 1, 0);
-    rc = mq_queue_unbind(url, queue, map->reverse->events);
-    while (!rc && running) {
-        rc = mq_queue_waiting(url, queue, &n);
-        if (rc || n == 0 || common_now() - t0 > timeout_s)
-            break;
-        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
-    }
+    drain = drain && running;
+    rc = mig_reverse_fence(m);
     if (rc) {
-        common_fail("%s: the broker (SOUK_AMQP_URL) did not answer about %s", m->d->name, queue);
+        mig_reverse_rebind(m);
         return rc;
     }
-    if (n > 0 && running) {
-        common_fail("%s: %lld events still wait in %s after %.0f s; the reverse sync keeps "
-                    "running (its log: %s/log/reverse-%s.log)",
-                    m->d->name, (long long)n, queue, timeout_s, m->var, m->d->name);
-        return ERR_TIMEOUT;
+    while (drain && empty < 2) {
+        rc = mq_queue_waiting(url, queue, &n);
+        if (rc || common_now() - t0 > timeout_s)
+            break;
+        empty = n == 0 ? empty + 1 : 0;
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    }
+    if (rc || (drain && empty < 2)) {
+        if (rc)
+            common_fail("%s: the broker (SOUK_AMQP_URL) did not answer about %s", m->d->name,
+                        queue);
+        else
+            common_fail("%s: %lld events still wait in %s after %.0f s; the reverse sync keeps "
+                        "running (its log: %s/log/reverse-%s.log)",
+                        m->d->name, (long long)n, queue, timeout_s, m->var, m->d->name);
+        mig_reverse_rebind(m);
+        return rc ? rc : ERR_TIMEOUT;
     }
     rc = mig_sync_run(m, 1, 0);
     if (!rc)
         rc = mq_queue_delete(url, queue, &n);
     if (!rc)
-        buf_printf(&m->detail, "queue %s deleted (%lld events in it); ", queue, (long long)n);
+        buf_printf(&m->detail, "queue %s deleted (%lld events in it%s); ", queue, (long long)n,
+                   n > 0 && drain ? ", left when the reverse sync stopped: verify" : "");
     return rc;
 }
 
@@ -412,4 +454,72 @@ mig_sync_metric(struct mig *m, const char *listen, const char *name, double *out
         }
     }
     return ERR_UNAVAILABLE;
+}
+
+/* ---- the cutover marker ------------------------------------------------------------ */
+
+/* The monolith's marker table and souk-sync's record of the newest marker
+ * it applied (migrate/README.md). */
+static const char marker_insert[] = "INSERT INTO souk_migration_marker (domain, token, created_at)"
+                                    " VALUES (?, ?, UTC_TIMESTAMP(3))";
+static const char marker_applied[] =
+    "SELECT 1 FROM sync_position WHERE domain = $1 AND marker = $2";
+
+static const char *
+uuid(struct arena *a)
+{
+    unsigned char b[16];
+
+    randombytes_buf(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                        b[12], b[13], b[14], b[15]);
+}
+
+int
+mig_marker_through(struct mig *m, double timeout_s, int cutover)
+{
+    const struct ctl_target *t = common_target(m->d->name);
+    const char              *token = uuid(m->a);
+    struct mdb              *mono = mdb_new(m->ctl->cfg.monolith_db);
+    struct db               *svc = t != NULL ? db_new(common_target_dsn(m->ctl, t), NULL) : NULL;
+    struct db_rows          *rs;
+    double                   t0;
+    int                      rc;
+
+    rc = mono == NULL || svc == NULL ? ERR_UNAVAILABLE : ERR_OK;
+    if (!rc)
+        rc = mdb_exec(mono, marker_insert,
+                      (const struct mdb_arg[]){MDB_STR(m->d->name), MDB_STR(token)}, 2, NULL, NULL);
+    if (rc) {
+        if (cutover)
+            common_fail("%s cutover: cannot write the marker into the monolith: %s", m->d->name,
+                        err_title(rc));
+        goto done;
+    }
+    if (cutover)
+        rc = mig_state_set(m, "marker_token", token);
+    for (t0 = common_now(); !rc; nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL)) {
+        rc = db_exec_sql(svc, m->a, marker_applied, 2, (const char *const[]){m->d->name, token},
+                         &rs);
+        if (!rc && rs->nrows > 0)
+            break;
+        rc = ERR_OK; /* the service's database may blink: only the deadline ends the wait */
+        if (common_now() - t0 > timeout_s) {
+            if (cutover)
+                common_fail("%s cutover: souk-sync did not apply the marker in %.0f s (is it "
+                            "running? soukctl migrate status)",
+                            m->d->name, timeout_s);
+            rc = ERR_TIMEOUT;
+        }
+    }
+    if (!rc && cutover)
+        buf_printf(&m->detail, "marker %s applied after %.0f ms; ", token,
+                   (common_now() - t0) * 1000);
+done:
+    mdb_free(mono);
+    db_free(svc);
+    return rc;
 }

@@ -10,7 +10,11 @@
  * two key-ordered streams names it: a key missing on the service, one only
  * on the service, or one whose row differs. Rows change while verify runs
  * (the sync lags by a little): every differing key is read again on both
- * sides, a few times, and only those that still differ are reported.
+ * sides, a few times, and only those that still differ are reported. While
+ * the forward sync runs, each re-read is fenced, not timed: a marker goes
+ * into the monolith first and the re-read waits until the sync applied it,
+ * so a key still differing then is not the sync's lag (a fixed 1 s of
+ * re-reading refused cutovers under a write load when the sync lagged).
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +33,8 @@
 #define VERIFY_MAX_DIFF 10000 /* differing keys kept for the re-check */
 #define VERIFY_PRINT    50    /* of those, printed one per line */
 #define RECHECK_ROUNDS  5
-#define RECHECK_PAUSE   200 /* ms between rounds: the sync catches up meanwhile */
+#define RECHECK_PAUSE   200 /* ms between rounds when no sync runs to fence with */
+#define RECHECK_FENCE_S 30  /* at most this long for the sync to apply a round's marker */
 
 enum diff_kind { DIFF_MISSING, DIFF_EXTRA, DIFF_CHANGED };
 static const char *const diff_names[] = {"missing on the service", "only on the service",
@@ -87,30 +92,44 @@ row_hash(const char *const *cols, const size_t *lens, size_t n)
     return h ^ (h >> 31);
 }
 
+/* What a kv domain's verify_kv or verify_kv_key answered (rc; n keys and
+ * their canonical texts) as the side's page of keys and hashes. */
+static int
+kv_page(struct side *s, int rc, int64_t *keys, const char **rows, size_t n)
+{
+    size_t i, len;
+
+    if (rc) {
+        common_fail("verify %s: reading the %s failed: %s", s->v->what,
+                    s->mono ? "monolith" : "service", err_title(rc));
+        return rc;
+    }
+    s->keys = keys;
+    s->n = n;
+    s->hash = arena_alloc(s->a, (n + 1) * sizeof(*s->hash));
+    for (i = 0; i < n; i++) {
+        len = rows[i] != NULL ? strlen(rows[i]) : 0;
+        s->hash[i] = row_hash(&rows[i], &len, 1);
+    }
+    s->i = 0;
+    return ERR_OK;
+}
+
 /* The same from a kv domain's verify_kv: one canonical text per key. */
 static int
 fetch_kv(struct verify *vf, struct side *s, int64_t after, int64_t limit)
 {
     struct map_ext ext = {.kv = vf->kv, .mono = vf->mono};
     struct work    w = {.arena = s->a, .db = vf->svc, .ext = &ext};
-    const char   **rows;
-    size_t         i, len;
-    int            rc;
+    const char   **rows = NULL;
+    int64_t       *keys = NULL;
+    size_t         n = 0;
+
+    int rc;
 
     arena_reset(s->a);
-    rc = vf->map->verify_kv(&w, s->mono, after, limit, &s->keys, &rows, &s->n);
-    if (rc) {
-        common_fail("verify %s: reading the %s failed: %s", s->v->what,
-                    s->mono ? "monolith" : "service", err_title(rc));
-        return rc;
-    }
-    s->hash = arena_alloc(s->a, (s->n + 1) * sizeof(*s->hash));
-    for (i = 0; i < s->n; i++) {
-        len = rows[i] != NULL ? strlen(rows[i]) : 0;
-        s->hash[i] = row_hash(&rows[i], &len, 1);
-    }
-    s->i = 0;
-    return ERR_OK;
+    rc = vf->map->verify_kv(&w, s->mono, after, limit, &keys, &rows, &n);
+    return kv_page(s, rc, keys, rows, n);
 }
 
 /* Up to limit rows of one side after key `after`: keys and hashes in s->a. */
@@ -271,29 +290,17 @@ fetch_key(struct verify *vf, struct side *s, int64_t key)
 {
     struct map_ext ext = {.kv = vf->kv, .mono = vf->mono};
     struct work    w = {.arena = s->a, .db = vf->svc, .ext = &ext};
-    const char    *row;
-    size_t         len;
+    const char    *row = NULL;
+    int64_t       *keys;
     int            rc;
 
     if (s->v->mono_sql != NULL || vf->map->verify_kv_key == NULL)
         return fetch(vf, s, key - 1, 1);
     arena_reset(s->a);
     rc = vf->map->verify_kv_key(&w, s->mono, key, &row);
-    if (rc) {
-        common_fail("verify %s: reading the %s failed: %s", s->v->what,
-                    s->mono ? "monolith" : "service", err_title(rc));
-        return rc;
-    }
-    s->keys = arena_alloc(s->a, sizeof(*s->keys));
-    s->hash = arena_alloc(s->a, sizeof(*s->hash));
-    s->n = row != NULL;
-    s->i = 0;
-    if (row != NULL) {
-        len = strlen(row);
-        s->keys[0] = key;
-        s->hash[0] = row_hash(&row, &len, 1);
-    }
-    return ERR_OK;
+    keys = arena_alloc(s->a, sizeof(*keys));
+    keys[0] = key;
+    return kv_page(s, rc, keys, &row, row != NULL);
 }
 
 /* Read key again on both sides: what differs now (-1: they agree). */
@@ -320,10 +327,14 @@ static int
 recheck(struct verify *vf, struct side *mono, struct side *svc)
 {
     size_t i, kept;
-    int    round, kind, rc;
+    int    round, kind, rc, fence = mig_sync_running(vf->m, 0);
 
     for (round = 0; round < RECHECK_ROUNDS && vf->ndiff > 0; round++) {
-        nanosleep(&(struct timespec){0, RECHECK_PAUSE * 1000000L}, NULL);
+        /* a fence that fails (the sync stopped or is stuck) leaves pauses */
+        if (fence && mig_marker_through(vf->m, RECHECK_FENCE_S, 0) != ERR_OK)
+            fence = 0;
+        if (!fence)
+            nanosleep(&(struct timespec){0, RECHECK_PAUSE * 1000000L}, NULL);
         for (i = kept = 0; i < vf->ndiff; i++) {
             rc = recheck_one(vf, mono, svc, vf->diff_key[i], &kind);
             if (rc)
