@@ -164,9 +164,9 @@ MUST_CHECK int mq_msg_product(struct mq_msg *m, int64_t *version, json_t **doc);
  * then put(w, id, version, deleted, &applied) (the service's store.c
  * upsert, version-guarded; a delete leaves a tombstone), and logs whether it
  * applied or was stale, under svc's name. */
-typedef int (*mq_product_apply_fn)(struct work *w, int64_t id, int64_t version, int deleted,
+typedef int    mq_product_apply_fn(struct work *w, int64_t id, int64_t version, int deleted,
                                    int *applied);
-MUST_CHECK int mq_msg_product_exists(struct mq_msg *m, const char *svc, mq_product_apply_fn put);
+MUST_CHECK int mq_msg_product_exists(struct mq_msg *m, const char *svc, mq_product_apply_fn *put);
 
 /* ERR_OK when url is a well-formed amqp:// URL. */
 MUST_CHECK int mq_url_check(const char *url);

@@ -464,7 +464,7 @@ mq_msg_product(struct mq_msg *m, int64_t *version, json_t **doc)
 }
 
 int
-mq_msg_product_exists(struct mq_msg *m, const char *svc, mq_product_apply_fn put)
+mq_msg_product_exists(struct mq_msg *m, const char *svc, mq_product_apply_fn *put)
 {
     json_t *doc;
     int64_t version;

@@ -22,8 +22,7 @@ my $redis = redis_start();
 my $state = pg_fresh('migrate');
 my $var = File::Temp->newdir('souk-migcartrb-XXXXXX', TMPDIR => 1);
 END { stop_supervisors("$var") if $var }
-my $admin_dsn = "mysql://souk_admin:" . ($ENV{SOUK_MARIADB_ADMIN_PASSWORD} // 'souk-dev')
-    . "\@127.0.0.1:$mono->{port}/$mono->{db}";
+my $admin_dsn = mariadb_admin_dsn($mono->{db});
 
 my ($rc, $out, $err) = soukctl({SOUK_MONOLITH_DB => $mono->{dsn}},
     qw(seed --products 20 --users 6 --orders 0 --reviews 0 --carts 2 --now 2025-06-01));

@@ -1,5 +1,7 @@
 package Souk::Test;
-# Helpers for souk integration tests (STYLE.md §2.18). Core Perl modules only.
+# Helpers for souk integration tests (STYLE.md §2.18): the run's servers, fresh databases,
+# services; with what Souk::Ports (free ports), Souk::Token (JWTs) and Souk::Http (requests,
+# problem checks) define, exported from here too. Core Perl modules only.
 #
 #   use Test::More;
 #   use lib 'tests/lib';
@@ -12,13 +14,9 @@ package Souk::Test;
 use strict;
 use warnings;
 use Exporter 'import';
-use B ();
 use Cwd ();
-use Digest::SHA ();
-use MIME::Base64 ();
 use File::Spec ();
 use File::Temp ();
-use Fcntl ();
 use HTTP::Tiny ();
 use IO::Select ();
 use IO::Socket::INET ();
@@ -46,47 +44,12 @@ sub _bin {
 
 my $JSON = JSON::PP->new->utf8->canonical;
 
-# free_port(): a port for a test's server, reserved for this process's lifetime; free_ports($n):
-# $n distinct ones. Chosen at random in [20000, the kernel's ephemeral low bound): the kernel
-# never hands those out itself (a port-0 listener, a connection's source port took a port
-# under a server's feet), tests/run.sh takes its servers' ports below 20000, and the default
-# ports of `make run` are skipped. A port counts as free when it binds (no SO_REUSEADDR, so
-# one in TIME_WAIT does not) and no other test process holds its reservation: an flock on
-# $TMPDIR/souk-test-ports-UID/PORT, held until this process exits (the kernel drops it even
-# on SIGKILL; the files stay, as unlinking a lock file races with its next taker). So test
-# files running at once (prove -j2, other checkouts) never get the same port, and a port
-# whose server a test stops and starts again (Redis down, a killed service) stays its own.
-# SOUK_TEST_PORTS=LOW-HIGH narrows the range (tests/integration/20_free_port.t).
-my ($PORT_DIR, %PORT_HELD);
-my %PORT_DEFAULT = map { $_ => 1 } 53306, 55432, 56379, 55672, 8080, 8081, 7000 .. 7110;
-sub free_ports {
-    my ($n) = @_;
-    my ($low, $high) = (20000, split ' ', (_slurp('/proc/sys/net/ipv4/ip_local_port_range') || '32768'));
-    $high = 32768 if !$high || $high < $low + 1000;
-    ($low, $high) = ($1, $2 + 1) if ($ENV{SOUK_TEST_PORTS} // '') =~ /^(\d+)-(\d+)$/ && $1 <= $2;
-    $PORT_DIR //= do {
-        my $d = File::Spec->catdir(File::Spec->tmpdir, "souk-test-ports-$<");
-        mkdir $d, 0700;
-        -d $d && -w _ or die "free_port: $d: not a writable directory\n";
-        $d;
-    };
-    my @got;
-    for (1 .. 20000) {
-        last if @got == $n;
-        my $port = $low + int rand($high - $low);
-        next if $PORT_DEFAULT{$port} || $PORT_HELD{$port};
-        open my $lock, '>>', "$PORT_DIR/$port" or next;
-        next unless flock $lock, Fcntl::LOCK_EX() | Fcntl::LOCK_NB();
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-            Proto => 'tcp', Listen => 1, ReuseAddr => 0) or next;    # the lock goes with $lock
-        close $s;
-        $PORT_HELD{$port} = $lock;
-        push @got, $port;
-    }
-    die "free_port: only " . scalar(@got) . " of $n free ports in [$low, $high)\n" if @got < $n;
-    return @got;
-}
-sub free_port { (free_ports(1))[0] }
+# Ports (Souk::Ports) and tokens (Souk::Token) live apart; Souk::Test exports them as its own.
+use Souk::Ports qw(free_port free_ports);
+use Souk::Token qw(jwt_mint jwt_sign b64url b64url_decode);
+use Souk::Http qw(http raw_http is_problem key_order json_shape);
+our $DEV_SECRET = $Souk::Token::DEV_SECRET;
+
 
 # --- servers ----------------------------------------------------------------
 
@@ -472,47 +435,6 @@ sub no_failures {
         or Test::More::diag(join "\n", @err[0 .. ($#err > 20 ? 20 : $#err)]);
 }
 
-# --- tokens -----------------------------------------------------------------
-
-# The secret every souk process uses when SOUK_JWT_SECRET is unset (lib/auth.h AUTH_DEV_SECRET).
-our $DEV_SECRET = 'souk-dev-secret-change-me';
-
-# jwt_mint(%claims): an HS256 token like the ones souk issues (sub, role, iat, exp, iss), with
-# overrides; a claim set to undef is left out. Options as jwt_sign's: secret, header, sig.
-sub jwt_mint {
-    my (%c) = @_;
-    my %o = map { exists $c{$_} ? ($_ => delete $c{$_}) : () } qw(secret header sig);
-    my $now = time;
-    my %claims = (sub => '1', role => 'customer', iat => $now, exp => $now + 3600,
-        iss => 'souk', %c);
-    delete $claims{$_} for grep { !defined $claims{$_} } keys %claims;
-    return jwt_sign(\%claims, %o);
-}
-
-# jwt_sign(\%claims, secret => (default the dev secret), header => {...} (default alg HS256),
-# sig => 'literal signature'): exactly these claims as a token (forged ones included).
-sub jwt_sign {
-    my ($claims, %o) = @_;
-    my $secret = exists $o{secret} ? $o{secret} : $DEV_SECRET;
-    my $si = b64url($JSON->encode($o{header} // {alg => 'HS256', typ => 'JWT'})) . '.'
-        . b64url($JSON->encode($claims));
-    return "$si." . ($o{sig} // b64url(Digest::SHA::hmac_sha256($si, $secret)));
-}
-
-# base64url without padding (RFC 7515), both ways.
-sub b64url {
-    my $s = MIME::Base64::encode_base64($_[0], '');
-    $s =~ tr{+/}{-_};
-    $s =~ s/=+$//;
-    return $s;
-}
-
-sub b64url_decode {
-    my $s = $_[0] =~ tr{-_}{+/}r;
-    $s .= '=' x ((4 - length($s) % 4) % 4);
-    return MIME::Base64::decode_base64($s);
-}
-
 # wait_until($what, sub { ... }, $timeout_s, $step_s) or wait_until(sub { ... }, $timeout_s,
 # $step_s): poll the sub every $step_s (default 0.05 s) until it returns true (that value is
 # returned) or $timeout_s (default 30) pass (a diagnostic naming $what, then 0).
@@ -529,159 +451,6 @@ sub wait_until {
     }
     Test::More::diag("timed out after $timeout s waiting for $what");
     return 0;
-}
-
-# --- HTTP -------------------------------------------------------------------
-
-my $UA;
-sub http {
-    my ($method, $url, $o) = @_;
-    $o ||= {};
-    $UA ||= HTTP::Tiny->new(keep_alive => 1, timeout => 30, agent => 'souk-test');
-    my %h = %{$o->{headers} || {}};
-    my $body = $o->{body};
-    if (exists $o->{json}) {
-        $body = $JSON->encode($o->{json});
-        $h{'Content-Type'} = 'application/json' unless grep { lc eq 'content-type' } keys %h;
-    }
-    my $r = $UA->request($method, $url, {headers => \%h, (defined $body ? (content => $body) : ())});
-    my $ct = $r->{headers}{'content-type'} // '';
-    my $json;
-    $json = eval { $JSON->decode($r->{content}) }
-        if $ct =~ m{^application/(?:problem\+)?json\b}i && length($r->{content} // '');
-    _capture($method, $url, $r) if $ENV{SOUK_API_CAPTURE};
-    return {status => $r->{status}, headers => $r->{headers}, body => $r->{content},
-        json => $json};
-}
-
-# With SOUK_API_CAPTURE=DIR (tests/run.sh sets it), every exchange of http() is appended to
-# DIR/<pid>.jsonl for contracts/bin/validate-responses.mjs, which checks each answer against
-# the OpenAPI document of its route (contracts/README.md). One file per process: forked
-# children write their own. Answers carrying X-Fake come from a test double
-# (Souk::FakeUpstream), not from the shop, and are not captured.
-sub _capture {
-    my ($method, $url, $r) = @_;
-    return if $r->{status} == 599;    # HTTP::Tiny's own error: no answer to check
-    return if exists $r->{headers}{'x-fake'};    # a test double's answer, not the shop's
-    my $body = $r->{content} // '';
-    my %rec = (file => $0, method => $method, url => $url, status => $r->{status},
-        headers => $r->{headers});
-    if (utf8::decode(my $text = $body)) { $rec{body} = $text }
-    else { $rec{body_base64} = MIME::Base64::encode_base64($body, '') }
-    open my $fh, '>>', "$ENV{SOUK_API_CAPTURE}/$$.jsonl" or return;
-    print $fh $CAPTURE_JSON->encode(\%rec), "\n";
-    close $fh;
-}
-
-# raw_http($port, $bytes, $timeout): write bytes as they are, return everything the server
-# sends until it closes or $timeout seconds (default 5) pass.
-sub raw_http {
-    my ($port, $bytes, $timeout) = @_;
-    my $addr = $port =~ /:/ ? $port : "127.0.0.1:$port";
-    my $sock = IO::Socket::INET->new(PeerAddr => $addr, Proto => 'tcp', Timeout => 5)
-        or die "raw_http: connect $addr: $!";
-    local $SIG{PIPE} = 'IGNORE';    # the server may close before we finish writing
-    my $off = 0;
-    while ($off < length $bytes) {
-        my $n = syswrite($sock, $bytes, length($bytes) - $off, $off);
-        last unless $n;
-        $off += $n;
-    }
-    my ($out, $sel) = ('', IO::Select->new($sock));
-    my $deadline = Time::HiRes::time() + ($timeout // 5);
-    while ((my $left = $deadline - Time::HiRes::time()) > 0) {
-        last unless $sel->can_read($left);
-        last unless sysread($sock, $out, 65536, length $out);    # 0 = closed, undef = reset
-    }
-    close $sock;
-    return $out;
-}
-
-# is_problem($res, $status, $slug, $name): one test that $res (from http()) is an RFC 9457
-# problem with that status and a type ending in $slug.
-sub is_problem {
-    my ($res, $status, $slug, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my @bad;
-    my $j = $res->{json};
-    push @bad, "status is $res->{status}, want $status" if $res->{status} != $status;
-    push @bad, "content-type is '" . ($res->{headers}{'content-type'} // '') . "'"
-        unless ($res->{headers}{'content-type'} // '') =~ m{^application/problem\+json\s*(?:;|$)}i;
-    if (ref $j ne 'HASH') {
-        push @bad, 'body is not a JSON object';
-    } else {
-        push @bad, "type is '" . ($j->{type} // 'missing') . "', want ...$slug"
-            unless defined $j->{type} && !ref $j->{type} && $j->{type} =~ m{(?:^|[/:#])\Q$slug\E$};
-        push @bad, 'title missing' unless defined $j->{title} && !ref $j->{title} && length $j->{title};
-        push @bad, 'body status is ' . ($j->{status} // 'missing')
-            unless defined $j->{status} && $j->{status} =~ /^\d+$/ && $j->{status} == $status;
-        push @bad, 'detail missing' unless defined $j->{detail} && !ref $j->{detail};
-    }
-    my $ok = Test::More::ok(!@bad, $name // "problem $status $slug");
-    Test::More::diag(join("\n", @bad) . "\nbody: " . ($res->{body} // '')) unless $ok;
-    return $ok;
-}
-
-# key_order($json_text): the member names of every object in the text, in the order they
-# appear, by path (".:id,sku,...;.category:id,slug,name;.items[]:..."), to compare the
-# shapes of two answers whose values differ. Items of an array share one path.
-sub key_order {
-    my ($text) = @_;
-    my ($pos, %keys) = (0);
-    my $ws = sub { $pos++ while $pos < length($text) && substr($text, $pos, 1) =~ /\s/ };
-    my $string = sub {
-        my $j = $pos + 1;
-        $j += substr($text, $j, 1) eq '\\' ? 2 : 1 while substr($text, $j, 1) ne '"';
-        my $s = substr($text, $pos + 1, $j - $pos - 1);
-        $pos = $j + 1;
-        return $s;
-    };
-    my $value;
-    $value = sub {
-        my ($path) = @_;
-        $ws->();
-        my $c = substr($text, $pos, 1);
-        if ($c eq '{' || $c eq '[') {
-            $pos++;
-            my $at = $path eq '' ? '.' : $path;
-            $keys{$at} //= [] if $c eq '{';
-            $ws->();
-            if (substr($text, $pos, 1) eq ($c eq '{' ? '}' : ']')) { $pos++; return }
-            while (1) {
-                my $sub = "$path\[]";
-                if ($c eq '{') {
-                    $ws->();
-                    my $k = $string->();
-                    $ws->();
-                    $pos++;    # ':'
-                    push @{$keys{$at}}, $k unless grep { $_ eq $k } @{$keys{$at}};
-                    $sub = "$path.$k";
-                }
-                $value->($sub);
-                $ws->();
-                last if substr($text, $pos++, 1) ne ',';
-            }
-        } elsif ($c eq '"') {
-            $string->();
-        } else {
-            $pos++ while $pos < length($text) && substr($text, $pos, 1) !~ /[,\]\}\s]/;
-        }
-    };
-    $value->('');
-    undef $value;    # the closure refers to itself
-    return join ';', map { "$_:" . join(',', @{$keys{$_}}) } sort keys %keys;
-}
-
-# json_shape($data): $data (decoded JSON) with every scalar replaced by its JSON type
-# (string, number, boolean, null), so two answers compare by structure and types.
-sub json_shape {
-    my ($d) = @_;
-    return {map { ($_ => json_shape($d->{$_})) } keys %$d} if ref $d eq 'HASH';
-    return [map { json_shape($_) } @$d] if ref $d eq 'ARRAY';
-    return 'null' unless defined $d;
-    return 'boolean' if JSON::PP::is_bool($d);
-    my $f = B::svref_2object(\$d)->FLAGS;
-    return ($f & (B::SVp_IOK() | B::SVp_NOK())) && !($f & B::SVp_POK()) ? 'number' : 'string';
 }
 
 our $LATE_FAILURE;    # a service exited badly after the plan was complete
