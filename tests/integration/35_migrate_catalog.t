@@ -49,7 +49,15 @@ sub admin_write {
         : $ua->request('PUT', $gw->url . "/api/v1/products/$pid", {headers => \%h, content => $body});
 }
 # Half new products, half repricing existing ones (each product once: no lost update to argue).
-sub writers { my ($count) = @_; load(2, [map { $n++; $n % 2 ? ['create', $n] : ['update', $n, shift @pids] } 1 .. $count], 0.02, \&admin_write) }
+# With $through, new products go on until the step ends (numbered apart: 1e6 + call, process, k).
+my $calls = 0;
+sub writers {
+    my ($count, $through) = @_;
+    my $call = ++$calls;
+    my $more = $through ? sub { my ($w, $k) = @_; ['create', 1_000_000 + $call * 100_000 + $w * 10_000 + $k] } : undef;
+    load(2, [map { $n++; $n % 2 ? ['create', $n] : ['update', $n, shift @pids] } 1 .. $count], 0.02,
+        \&admin_write, $more);
+}
 
 sub products_of { my ($rows) = @_; my %h = map { ($_->[0] => $_->[1]) } @$rows; \%h }
 sub has_all {
@@ -65,7 +73,7 @@ sub has_all {
 # ---- backfill + sync + verify under load, shadow, canary, cutover under load ------------------
 
 my ($load1, $load2) = $shop->walk(writers => \&writers, load => [30, 40], canary => 30,
-    what => "the admin's writes", synced => sub { has_all('catalog service', $_[0], 'after the sync') },
+    what => "the admin's writes", through => 1, synced => sub { has_all('catalog service', $_[0], 'after the sync') },
     cutover => sub {
         my ($out) = @_;
         like($out, qr/full verify \d+ ms before the hold; .*held verify \d+ ms/,
@@ -83,7 +91,7 @@ ok(wait_until(sub { my $h = products_of(mariadb_sql($mono->{db}, 'SELECT id, sku
 
 # ---- rollback under load ----------------------------------------------------------------------
 
-$shop->roll_back(writers => \&writers, load => 20, what => "the admin's writes", settled => sub {
+$shop->roll_back(writers => \&writers, load => 20, what => "the admin's writes", through => 1, settled => sub {
     my $all = [@$load1, @$load2, @$load3, @{$_[0]}];
     has_all('monolith', $all, 'after the rollback');
     has_all('catalog service', $all, 'after the rollback');

@@ -22,17 +22,19 @@ my ($mono, $users, $gw) = @$shop{qw(mono service gw)};
 # ---- the load: new customers, one registration each ----------------------------------------------
 
 my $n = 0;
-my @emails;
+# writers($count, $through): $count registrations; with $through more until the step ends.
+my $calls = 0;
 sub writers {
-    my ($count) = @_;
+    my ($count, $through) = @_;
     my @mine = map { 'load' . ++$n . '@migrate.test' } 1 .. $count;
-    push @emails, @mine;
+    my $call = ++$calls;
+    my $more = $through ? sub { my ($w, $k) = @_; "more$call-$w-$k\@migrate.test" } : undef;
     return load(2, \@mine, 0.02, sub {
         my ($ua, $email) = @_;
         return $ua->request('POST', $gw->url . '/api/v1/accounts/register',
             {headers => {'Content-Type' => 'application/json'},
                 content => qq({"email":"$email","password":"pass-$email","name":"N $email"})});
-    });
+    }, $more);
 }
 sub has_all {
     my ($side, $answers, $what) = @_;
@@ -44,12 +46,12 @@ sub has_all {
 }
 
 my ($load1, $load2) = $shop->walk(writers => \&writers, load => [16, 20], canary => 20,
-    what => 'registrations');
+    what => 'registrations', through => 1);
 has_all('users service', [@$load1, @$load2], 'after the cutover');
 
 # Everyone who registered before the switch (seeded or under load) logs in on the service.
 my @bad;
-for my $e ('admin@souk.test', @emails) {
+for my $e ('admin@souk.test', map { $_->[3] } grep { $_->[0] =~ /^2/ } @$load1, @$load2) {
     my $pw = $e eq 'admin@souk.test' ? 'souk-demo' : "pass-$e";
     my $r = http(POST => $gw->url . '/api/v1/accounts/login', {json => {email => $e, password => $pw}});
     push @bad, "$e: $r->{status}" unless $r->{status} == 200 && ($r->{headers}{'x-fake'} // 'users') ne 'monolith';
@@ -63,7 +65,7 @@ is(scalar(grep { $_ % 2 } @ids), 0, 'the service gives even ids');
 ok(wait_until(sub { mariadb_sql($mono->{db}, 'SELECT COUNT(*) FROM users WHERE id IN (' . join(',', @ids) . ')')->[0][0] == @ids }, 20),
     'the reverse sync wrote them into the monolith');
 
-$shop->roll_back(writers => \&writers, load => 10, what => 'registrations', settled => sub {
+$shop->roll_back(writers => \&writers, load => 10, what => 'registrations', through => 1, settled => sub {
     my ($load4) = @_;
     my $all = [@$load1, @$load2, @$load3, @$load4];
     has_all('monolith', $all, 'after the rollback');

@@ -144,13 +144,24 @@ sub routes_are {
 
 # $shop->under_load($start, @step): soukctl migrate <domain> @step while the load $start->()
 # starts runs (it is under way when the step begins: a hold meets writes in flight).
-# (the load's answers, exit code, stdout, stderr).
+# (the load's answers, exit code, stdout, stderr, when the step began and ended).
 sub under_load {
     my ($self, $start, @step) = @_;
     my $wait = $start->();
     Time::HiRes::sleep(0.2);
+    my $t0 = Time::HiRes::time();
     my ($rc, $out, $err) = $self->migrate(@step);
-    return ($wait->(), $rc, $out // '', $err // '');
+    my $t1 = Time::HiRes::time();
+    return ($wait->(), $rc, $out // '', $err // '', $t0, $t1);
+}
+
+# A check: some of a load's requests were sent while the step ran ($t0 .. $t1), so it really
+# ran under load (a fixed count can end first on a fast machine: see load's $more).
+sub loaded_during {
+    my ($answers, $t0, $t1, $step) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $n = during($answers, $t0, $t1);
+    return Test::More::ok($n > 0, "$n writes were sent while the $step ran");
 }
 
 # $shop->to_canary($percent): verify, shadow, canary: where a cutover starts from. Three checks.
@@ -167,6 +178,8 @@ sub to_canary {
 # backfill and the sync, $o{load}[1] times across the cutover. Checks each step, that no write
 # failed, that the sync caught up (then $o{synced}->($load1)), the hold under 5 s (then
 # $o{cutover}->($out)), the routes on new and the sync drained. ($load1, $load2): the answers.
+# $o{through}: the cutover's writers are called ($n, 1) and keep writing until the step ends
+# (load's $more), and a check says some writes were sent while it ran (roll_back the same).
 sub walk {
     my ($self, %o) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -179,8 +192,10 @@ sub walk {
     $o{synced}->($load1) if $o{synced};
     $self->to_canary($o{canary});
 
-    my ($load2, $rc, $out) = $self->under_load(sub { $o{writers}->($o{load}[1]) }, 'cutover');
+    my ($load2, $rc, $out, undef, $t0, $t1) =
+        $self->under_load(sub { $o{writers}->($o{load}[1], $o{through}) }, 'cutover');
     Test::More::is($rc, 0, 'cutover under load');
+    loaded_during($load2, $t0, $t1, 'cutover') if $o{through};
     my ($held) = $out =~ /writes held (\d+) ms/;
     Test::More::ok(defined $held && $held < 5000, 'writes were held ' . ($held // '?') . ' ms');
     $o{cutover}->($out) if $o{cutover};
@@ -196,8 +211,10 @@ sub walk {
 sub roll_back {
     my ($self, %o) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my ($answers, $rc) = $self->under_load(sub { $o{writers}->($o{load}) }, 'rollback');
+    my ($answers, $rc, undef, undef, $t0, $t1) =
+        $self->under_load(sub { $o{writers}->($o{load}, $o{through}) }, 'rollback');
     Test::More::is($rc, 0, 'rollback under load');
+    loaded_during($answers, $t0, $t1, 'rollback') if $o{through};
     no_failures_in($answers, "$o{what} during the rollback");
     $self->routes_are('legacy', 'after the rollback');
     $self->caught_up('the forward sync catches up');
@@ -218,12 +235,8 @@ sub roll_back {
 # until $more returns undef):
 # so the step the test runs meanwhile (a cutover, a rollback) happens under load however
 # fast the machine sends @items (a fixed count ended before the cutover's hold on a fast one).
-# Those extra items go at most one per $EXTRA_PAUSE s per process. Not used yet by 34-38:
-# with writes going on through `migrate cutover`, its full verify (before the hold) refused
-# the cutover in 1 run of 3 here ("N keys still differ after re-reading": the sync lagged
-# past migrate_verify.c's 5 x 200 ms of re-reading), so those tests still end their fixed
-# load early; once that re-check waits for the sync (fenced, not timed), pass $more and
-# check during() around the step.
+# Those extra items go at most one per $EXTRA_PAUSE s per process (walk's and roll_back's
+# `through`: 35 and 36 write through the cutover and the rollback).
 our $EXTRA_PAUSE = 0.25;
 my $JSON = JSON::PP->new->canonical;
 sub load {
