@@ -136,7 +136,8 @@ MUST_CHECK int mig_marker_through(struct mig *m, double timeout_s, int cutover);
 int mig_sync_running(struct mig *m, int reverse);
 /* The address a sync listens on (state row, else SOUK_SYNC_<DOMAIN>_LISTEN, else default). */
 const char *mig_sync_listen(struct mig *m, int reverse);
-/* Wait until a sync answers GET /health (at most timeout_s seconds). */
+/* Wait until a sync answers GET /health, the reverse sync GET /ready (it
+ * consumes: its queue is bound), at most timeout_s seconds. */
 MUST_CHECK int mig_sync_wait_up(struct mig *m, int reverse, double timeout_s);
 /* A sync's /metrics value called name (first sample), or ERR_UNAVAILABLE. */
 MUST_CHECK int mig_sync_metric(struct mig *m, const char *listen, const char *name, double *out);

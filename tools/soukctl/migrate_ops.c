@@ -407,11 +407,15 @@ mig_reverse_end(struct mig *m, int drain, double timeout_s)
     return rc;
 }
 
+/* The reverse sync is up when /ready says it consumes: its queue is declared
+ * and bound only then, and a service event published before that is routed
+ * nowhere (a cutover flipped on /health alone, and the reverse sync
+ * sometimes never saw the service's first writes). */
 int
 mig_sync_wait_up(struct mig *m, int reverse, double timeout_s)
 {
-    const char        *listen = mig_sync_listen(m, reverse);
-    const char        *url = arena_printf(m->a, "http://%s/health", listen);
+    const char *listen = mig_sync_listen(m, reverse);
+    const char *url = arena_printf(m->a, "http://%s/%s", listen, reverse ? "ready" : "health");
     struct httpc_resp *res;
     double             t0 = common_now();
 
