@@ -80,8 +80,11 @@ mq_queue_unbind(const char *amqp_url, const char *service, const char *const *ke
     return rc;
 }
 
-int
-mq_queue_waiting(const char *amqp_url, const char *service, int64_t *n)
+/* op on the retry queue, then on the queue; *n what both held. The retry
+ * queue first: its messages dead-letter into the queue, so a message moving
+ * meanwhile is counted twice, never missed, and a delete leaves none behind. */
+static int
+both(const char *amqp_url, enum queue_op op, const char *service, int64_t *n)
 {
     char    queue[MQ_QUEUE_NAME], retry[MQ_QUEUE_NAME];
     int64_t k = 0;
@@ -89,31 +92,25 @@ mq_queue_waiting(const char *amqp_url, const char *service, int64_t *n)
 
     *n = 0;
     rc = names(service, queue, retry);
-    /* The retry queue first: a message moving from it into the queue between
-     * the two reads is then counted twice, never missed. */
     if (rc == ERR_OK)
-        rc = queue_op(amqp_url, QUEUE_COUNT, retry, NULL, &k);
+        rc = queue_op(amqp_url, op, retry, NULL, &k);
     if (rc == ERR_OK)
-        rc = queue_op(amqp_url, QUEUE_COUNT, queue, NULL, n);
+        rc = queue_op(amqp_url, op, queue, NULL, n);
     *n += k;
     return rc;
 }
 
 int
+mq_queue_waiting(const char *amqp_url, const char *service, int64_t *n)
+{
+    return both(amqp_url, QUEUE_COUNT, service, n);
+}
+
+int
 mq_queue_delete(const char *amqp_url, const char *service, int64_t *n)
 {
-    char    queue[MQ_QUEUE_NAME], retry[MQ_QUEUE_NAME];
-    int64_t k = 0;
-    int     rc;
+    int rc = both(amqp_url, QUEUE_DELETE, service, n);
 
-    *n = 0;
-    rc = names(service, queue, retry);
-    /* The retry queue first: its messages dead-letter into the queue. */
-    if (rc == ERR_OK)
-        rc = queue_op(amqp_url, QUEUE_DELETE, retry, NULL, &k);
-    if (rc == ERR_OK)
-        rc = queue_op(amqp_url, QUEUE_DELETE, queue, NULL, n);
-    *n += k;
     if (rc == ERR_OK && *n > 0)
         log_info("mq: %s deleted with %lld messages", service, (long long)*n);
     return rc;
