@@ -22,6 +22,13 @@ echo $$ >"$SELF"
 
 say() { echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) $*"; }
 
+# The pid files go with this supervisor, but only while they are still its own: a
+# supervisor started for NAME while this one was stopping has written its pids there, and
+# removing them would hide it from soukctl and stop-local.sh.
+forget() {
+	[ "$(cat "$SELF" 2>/dev/null)" != $$ ] || rm -f "$SELF" "$PIDF"
+}
+
 stopping=0 child='' nap=''
 stop() {
 	stopping=1
@@ -58,7 +65,7 @@ while :; do
 	done
 	child=
 	if [ $stopping = 1 ]; then
-		rm -f "$PIDF" "$SELF"
+		forget
 		exit 0
 	fi
 	ran=$((SECONDS - t0))
@@ -72,7 +79,7 @@ while :; do
 	fi
 	"$ROOT/scripts/logs.pl" -n 5 --no-access "$NAME" 2>&1 | sed 's/^/    /'
 	if [ "$st" = 2 ]; then
-		rm -f "$PIDF" "$SELF"
+		forget
 		exit 1
 	fi
 	sleep "$delay" &
@@ -80,6 +87,6 @@ while :; do
 	[ "$stopping" = 0 ] || kill "$nap" 2>/dev/null # TERM came before nap was set
 	wait $nap || true
 	nap=
-	[ $stopping = 0 ] || { rm -f "$PIDF" "$SELF"; exit 0; }
+	[ $stopping = 0 ] || { forget; exit 0; }
 	delay=$((delay * 2 > MAX ? MAX : delay * 2))
 done

@@ -294,9 +294,12 @@ authorize(struct mq_msg *m, struct payment *p, const struct payment_request *rq,
     struct provider_record       rec;
     enum payment_input           in;
     int64_t                      n, wait;
-    int                          rc;
+    int                          rc, first;
 
-    n = 0;                /* a row this handling made has no tries counted yet */
+    /* A row this handling made counted its first try as it was made
+     * (store_payment_open: one commit fewer per payment); a crash before
+     * that call counts one try that was not made. */
+    n = ask ? 0 : 1;
     rc = ERR_UNAVAILABLE; /* no answer yet */
     if (ask) {
         rc = store_payment_tries(&side, p->order_id, &n);
@@ -312,10 +315,12 @@ authorize(struct mq_msg *m, struct payment *p, const struct payment_request *rq,
         if (rc == ERR_OK && rec.outcome == PROVIDER_UNKNOWN)
             rc = ERR_UNAVAILABLE; /* never authorised: try (or, at the limit, fail) */
     }
-    while (rc == ERR_UNAVAILABLE && n < limit) {
-        rc = store_payment_try(&side, p->order_id, &n);
-        if (rc)
-            return rc;
+    for (first = !ask; rc == ERR_UNAVAILABLE && (first || n < limit); first = 0) {
+        if (!first) {
+            rc = store_payment_try(&side, p->order_id, &n);
+            if (rc)
+                return rc;
+        }
         rc = timed(now_us(), payments_provider->authorize(t->provider, m->work.arena, &c, &rec));
         if (rc != ERR_UNAVAILABLE || n >= limit)
             break;

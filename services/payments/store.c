@@ -22,12 +22,16 @@
 /* clang-format off */
 #define PAYMENTS_SQL(X)                                                                            \
     /* The key is made here, once per order: a second reservation of the order */                  \
-    /* (a duplicate, a redelivery) finds the row and keeps its key. */                             \
+    /* (a duplicate, a redelivery) finds the row and keeps its key. The row made */                \
+    /* counts the first try too (payment_tries), in the same commit. */                            \
     X(OPEN, 5,                                                                                     \
-      "INSERT INTO payments (order_id, user_id, state, amount_minor, currency, card_last4,"        \
-      " idempotency_key) VALUES ($1::bigint, $2::bigint, 'AUTHORIZING', $3::bigint, $4, $5,"       \
-      " 'pay_' || $1 || '_' || replace(gen_random_uuid()::text, '-', ''))"                         \
-      " ON CONFLICT (order_id) DO NOTHING RETURNING id")                                           \
+      "WITH opened AS (INSERT INTO payments (order_id, user_id, state, amount_minor, currency,"     \
+      " card_last4, idempotency_key) VALUES ($1::bigint, $2::bigint, 'AUTHORIZING', $3::bigint,"   \
+      " $4, $5, 'pay_' || $1 || '_' || replace(gen_random_uuid()::text, '-', ''))"                 \
+      " ON CONFLICT (order_id) DO NOTHING RETURNING id),"                                          \
+      " tried AS (INSERT INTO payment_tries (order_id) SELECT $1::bigint FROM opened"              \
+      " ON CONFLICT (order_id) DO NOTHING)"                                                        \
+      " SELECT id FROM opened")                                                                    \
     X(LOCK, 1, "SELECT " PAYMENT_COLS " FROM payments WHERE order_id = $1::bigint FOR UPDATE")     \
     X(GET, 1, "SELECT " PAYMENT_COLS " FROM payments WHERE order_id = $1::bigint")                 \
     X(CANCEL_FIRST, 1,                                                                             \

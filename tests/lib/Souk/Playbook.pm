@@ -316,12 +316,23 @@ sub running {
 # SIGTERM to every supervise.sh the playbook started in $var (its pid files).
 sub stop_supervisors {
     my ($var) = @_;
+    my %pids;
     for my $f (glob("$var/run/super-*.pid")) {
         open my $fh, '<', $f or next;
         my $pid = <$fh> // next;
         chomp $pid;
-        kill 'TERM', $pid if $pid =~ /^\d+$/;
+        $pids{$pid} = 1 if $pid =~ /^\d+$/;
     }
+    # And every supervise.sh running with this SOUK_VAR_DIR whose pid file is gone or names
+    # another (a second one started for the same NAME): none outlives the test.
+    for my $dir (glob('/proc/[0-9]*')) {
+        my ($pid) = $dir =~ m{(\d+)$};
+        open my $c, '<', "$dir/cmdline" or next;
+        next unless (do { local $/; <$c> } // '') =~ m{scripts/supervise\.sh\0};
+        open my $e, '<', "$dir/environ" or next;
+        $pids{$pid} = 1 if grep { $_ eq "SOUK_VAR_DIR=$var" } split /\0/, do { local $/; <$e> } // '';
+    }
+    kill 'TERM', keys %pids if %pids;
 }
 
 # The last lines of every log in $var/log, for a diagnosis.
