@@ -119,7 +119,10 @@ pc=$(free_port) pcart=$(free_port)
 bench_start orders "$BUILD/bin/souk-orders" SOUK_CART_URL="http://127.0.0.1:$pcart" \
 	SOUK_ORDERS_SYNC_WAIT_MS=15000 SOUK_ORDERS_WAITERS=128
 orders=$BENCH_URL
-bench_start inventory "$BUILD/bin/souk-inventory"
+# Inventory takes three events per order (created, payment succeeded, confirmed): on 4 threads
+# it queued order.created ~335 ms on a quiet machine, ~145 ms on 8 (docs/benchmarks.md).
+bench_start inventory "$BUILD/bin/souk-inventory" \
+	SOUK_INVENTORY_CONSUMERS="${BENCH_INVENTORY_CONSUMERS:-8}"
 inventory=$BENCH_URL
 # Payments' threads wait on the provider: two calls per order (authorise, capture) at the
 # provider's latency need rate x 2 x latency threads; 16 cover ~150 orders/s at 50 ms (the
