@@ -20,12 +20,13 @@
  *   verified whole under the hold.
  *
  *   rollback after cutover: hold -> wait until the reverse sync has nothing
- *   left (every write the service took is in the monolith) -> one install
- *   flips back to legacy and ends the hold -> unbind the reverse sync's
- *   queue, let it write back what the queue holds, stop it and delete the
- *   queue (mig_reverse_end), make sure the forward sync runs. Before
- *   cutover the routes just go back to legacy (the monolith never stopped
- *   taking the writes).
+ *   left (every write the service took is in the monolith) -> unbind the
+ *   reverse sync's queue (mig_reverse_fence), still held -> one install
+ *   flips back to legacy and ends the hold -> let the reverse sync write
+ *   back what the queue holds, stop it and delete the queue
+ *   (mig_reverse_end), make sure the forward sync runs. Before cutover the
+ *   routes just go back to legacy (the monolith never stopped taking the
+ *   writes).
  *
  * Any failure while the writes are held ends the hold with the routes as
  * they were, so a failed cutover costs the held writes a wait, never a loss.
