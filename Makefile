@@ -55,8 +55,20 @@ BINS     := $(BUILD)/bin/souk-monolith $(BUILD)/bin/soukctl \
             $(if $(GW_SRC),$(BUILD)/bin/souk-gateway) $(SVCS:%=$(BUILD)/bin/souk-%) \
             $(BUILD)/bin/souk-sync $(BUILD)/bin/souk-cdc-probe
 
-.PHONY: all run stop logs test check bench fmt lint clean units fuzz fuzz-build
-all: $(BINS) $(UNIT_BIN)
+# The pages (web/README.md): bundled by esbuild from web/*/ into $(BUILD)/web/<app>/, which the
+# gateway serves. Rebuilt when a source or the lock file changes; node_modules comes from
+# scripts/bootstrap.sh (npm ci).
+WEB_SRC   := $(shell find web -path web/node_modules -prune -o -path web/t -prune -o -type f -print 2>/dev/null)
+WEB_STAMP := $(BUILD)/web/.built
+$(WEB_STAMP): $(WEB_SRC)
+	@mkdir -p $(dir $@)
+	node web/build.mjs $(BUILD)/web
+	@touch $@
+web: $(WEB_STAMP)
+
+.DEFAULT_GOAL := all
+.PHONY: all web run stop logs test check bench fmt lint clean units fuzz fuzz-build
+all: $(BINS) $(UNIT_BIN) $(WEB_STAMP)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -7,7 +7,7 @@ PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-de
 libmariadb-dev libhiredis-dev librabbitmq-dev libjwt-dev libsodium-dev postgresql
 postgresql-contrib mariadb-server mariadb-client redis-server rabbitmq-server wrk nginx-light
 
-clang clang-format curl perl libclang-rt-14-dev nodejs prometheus linux-perf"
+clang clang-format curl perl libclang-rt-14-dev nodejs prometheus linux-perf chromium fonts-dejavu-core"
 
 # One dpkg-query for all; unknown packages are simply absent from its output, and
 # removed-but-configured ones show a status other than "installed".
@@ -17,23 +17,29 @@ missing=()
 for p in $PACKAGES; do
 	case "$have" in *" $p=installed "*) ;; *) missing+=("$p") ;; esac
 done
-# The contract's checkers (contracts/package.json: the OpenAPI linter, the JSON Schema
-# validator), exactly as package-lock.json pins them; again whenever the lock file changes.
-contract_tools() {
+# The npm packages, exactly as each package-lock.json pins them, again whenever the lock file
+# changes: contracts/ (the OpenAPI linter, the JSON Schema validator) and web/ (the pages' view
+# and chart libraries, esbuild that bundles them, playwright-core and axe-core for the browser
+# tests, which drive Debian's chromium above: playwright downloads no browser).
+npm_tools() {
 	local dir
-	dir="$(cd "$(dirname "$0")/.." && pwd)/contracts"
+	dir="$(cd "$(dirname "$0")/.." && pwd)/$1"
 	cmp -s "$dir/package-lock.json" "$dir/node_modules/.souk-lock" && return 0
 	if ! command -v npm >/dev/null; then
 		echo "bootstrap: npm is missing (Node.js 20 with npm; Debian's nodejs ships it from 'npm')" >&2
 		exit 1
 	fi
-	echo "bootstrap: npm ci in contracts/"
+	echo "bootstrap: npm ci in $1/"
 	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 	cp "$dir/package-lock.json" "$dir/node_modules/.souk-lock"
 }
+node_tools() {
+	npm_tools contracts
+	npm_tools web
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
-	contract_tools
+	node_tools
 	exit 0
 fi
 
@@ -54,4 +60,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-contract_tools
+node_tools
