@@ -102,6 +102,17 @@ export async function remove(productId) {
   return publish(localCart(localLines().filter((l) => l.product_id !== productId)));
 }
 
+// After a confirmed order: the cart service empties the cart when order.confirmed reaches it
+// (an event, so a moment later); the monolith at once. Reload until it is empty (5 s at most).
+export async function afterOrder() {
+  for (let i = 0; i < 10; i++) {
+    const c = await load();
+    if (c.item_count === 0) return c;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return cart;
+}
+
 // At sign-in the browser's lines join the user's cart (quantities add up, as the cart
 // service's own merge does); a line the API refuses (product gone, 99 reached) is dropped.
 async function mergeLocal() {

@@ -154,4 +154,15 @@ await session(async (t) => {
     await p.getByRole('row', { name: /Wireless Mouse/ }).waitFor();
     t.ok(true, 'the cart keeps its line after a decline');
   });
+
+  await t.step('checkout: provider unavailable', async () => {
+    await p.goto(`${SHOP}/checkout`);
+    await p.getByLabel(/4000 0000 0000 0119/).check();
+    await p.getByRole('button', { name: 'Place order' }).click();
+    const alert = p.getByRole('alert');
+    await alert.first().waitFor({ timeout: 40000 });
+    const text = await alert.first().textContent();
+    t.ok(/not answering|unavailable|cancelled|rejected/i.test(text), 'the unavailable provider is told', text);
+    await t.shot('storefront-unavailable');
+  });
 });

@@ -138,7 +138,7 @@ function Payment({ onPlaced }) {
       }
       const out = orderOutcome(o);
       setState(out ? { done: out, order: o } : { pending: o });
-      cart.load().catch(() => {});
+      (o.status === 'CONFIRMED' ? cart.afterOrder() : cart.load()).catch(() => {});
       onPlaced(o);
     } catch (err) {
       const text = OUTCOMES[err.slug];
