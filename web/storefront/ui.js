@@ -78,6 +78,23 @@ export function PageTitle({ children, title }) {
   return html`<h1 tabindex="-1" ref=${ref}>${children}</h1>`;
 }
 
+// useSubmit(action) -> [state, onSubmit]: a form's submission with its states. action gets the
+// form's fields as an object; state is {busy}, then {error} if it threw, else what it returned.
+export function useSubmit(action) {
+  const [state, setState] = useState({});
+  const onSubmit = async (e) => {
+    e.preventDefault();
+    const fields = Object.fromEntries(new FormData(e.currentTarget));
+    setState({ busy: true });
+    try {
+      setState((await action(fields)) || {});
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  return [state, onSubmit];
+}
+
 export function Money({ value }) {
   return html`<span class="money">${money(value)}</span>`;
 }

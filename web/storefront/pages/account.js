@@ -1,9 +1,8 @@
 // account.js - sign in and register (auth.js holds the session); after either, the cart has
 // been merged and the shopper goes back where they came from (?next=).
-import { useState } from 'preact/hooks';
 import { register, signIn } from '../auth.js';
 import { settled } from '../cart.js';
-import { Failure, html, Link, navigate, PageTitle, query } from '../ui.js';
+import { Failure, html, Link, navigate, PageTitle, query, useSubmit } from '../ui.js';
 
 // Only a path of this site: ?next= must not send the shopper elsewhere.
 function nextPath() {
@@ -12,19 +11,11 @@ function nextPath() {
 }
 
 function AccountForm({ title, fields, action, submitLabel, footer }) {
-  const [state, setState] = useState({});
-  const submit = async (e) => {
-    e.preventDefault();
-    const f = Object.fromEntries(new FormData(e.currentTarget));
-    setState({ busy: true });
-    try {
-      await action(f);
-      await settled();
-      navigate(nextPath(), { replace: false });
-    } catch (err) {
-      setState({ error: err });
-    }
-  };
+  const [state, submit] = useSubmit(async (f) => {
+    await action(f);
+    await settled();
+    navigate(nextPath());
+  });
   return html`<${PageTitle} title=${title}>${title}<//>
     <form class="stack narrow" onSubmit=${submit}>
       ${fields.map(

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { currentUser, refreshUser } from '../auth.js';
 import * as cart from '../cart.js';
-import { Failure, html, Link, Loading, Money, PageTitle, useAsync } from '../ui.js';
+import { Failure, html, Link, Loading, Money, PageTitle, useAsync, useSubmit } from '../ui.js';
 
 // The simulated provider's test cards (contracts/api-v1.yaml, lib/card.h).
 export const TEST_CARDS = [
@@ -63,19 +63,11 @@ export function CartPage() {
 }
 
 function AddressForm({ onDone }) {
-  const [state, setState] = useState({});
-  const submit = async (e) => {
-    e.preventDefault();
-    const f = Object.fromEntries(new FormData(e.currentTarget));
-    setState({ busy: true });
-    try {
-      await api('PUT', '/api/v1/accounts/me/address', { body: { ...f, country: f.country.toUpperCase() }, auth: true });
-      await refreshUser();
-      onDone();
-    } catch (err) {
-      setState({ error: err });
-    }
-  };
+  const [state, submit] = useSubmit(async (f) => {
+    await api('PUT', '/api/v1/accounts/me/address', { body: { ...f, country: f.country.toUpperCase() }, auth: true });
+    await refreshUser();
+    onDone();
+  });
   return html`<form onSubmit=${submit} aria-labelledby="addr-h" class="stack">
     <h2 id="addr-h">Shipping address</h2>
     <div class="field"><label for="a-line1">Address</label><input id="a-line1" name="line1" required maxlength="200" autocomplete="address-line1" /></div>

@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, qs } from '../api.js';
 import { currentUser } from '../auth.js';
 import * as cart from '../cart.js';
-import { Failure, html, Link, Loading, Money, PageTitle, Stars, useAsync } from '../ui.js';
+import { Failure, html, Link, Loading, Money, PageTitle, Stars, useAsync, useSubmit } from '../ui.js';
 
 function AddToCart({ product }) {
   const [qty, setQty] = useState(1);
@@ -33,21 +33,17 @@ function AddToCart({ product }) {
 }
 
 function ReviewForm({ productId, onDone }) {
-  const [state, setState] = useState({});
-  const submit = async (e) => {
-    e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const body = { rating: Number(f.get('rating')), body: String(f.get('body')) };
-    if (f.get('title')) body.title = String(f.get('title'));
-    setState({ busy: true });
+  const [state, submit] = useSubmit(async (f) => {
+    const body = { rating: Number(f.rating), body: f.body };
+    if (f.title) body.title = f.title;
     try {
       await api('POST', `/api/v1/products/${productId}/reviews`, { body, auth: true });
-      setState({ done: 'Thank you: your review is published.' });
-      onDone();
     } catch (err) {
-      setState({ error: err.slug === 'already-reviewed' ? new Error('You have already reviewed this product.') : err });
+      throw err.slug === 'already-reviewed' ? new Error('You have already reviewed this product.') : err;
     }
-  };
+    onDone();
+    return { done: 'Thank you: your review is published.' };
+  });
   if (state.done) return html`<p role="status" class="ok">${state.done}</p>`;
   return html`<form class="review-form" onSubmit=${submit} aria-labelledby="write-h">
     <h3 id="write-h">Write a review</h3>
