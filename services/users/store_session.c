@@ -11,7 +11,9 @@
  *                          (the digests of the last PREV_KEEP rotated tokens,
  *                          newest first); TTL = the session's sliding lifetime
  *   users:sessions:<uid>   sorted set of the user's sids, score = expiry
- *                          (Unix s); its TTL outlives every member's
+ *                          (Unix ms, so the cap evicts in order even for
+ *                          sign-ins within one second); its TTL outlives
+ *                          every member's
  * A session deleted on its own (token reuse) leaves its sid in the index
  * until the next list or sign-in prunes it; nothing reads the index
  * without checking the session is still there.
@@ -30,13 +32,15 @@
 
 /* ARGV: sid uid role ua hash ttl max sess-prefix. */
 static const char create_lua[] =
-    "local now = tonumber(redis.call('TIME')[1])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1])\n"
+    "local now_ms = now * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local ttl = tonumber(ARGV[6])\n"
     "redis.call('HSET', KEYS[1], 'uid', ARGV[2], 'role', ARGV[3], 'ua', ARGV[4], 'h', ARGV[5],\n"
     "  'gen', 1, 'created', now, 'used', now, 'rotated', 0, 'prev', '')\n"
     "redis.call('EXPIRE', KEYS[1], ttl)\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
-    "redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)\n"
+    "redis.call('ZADD', KEYS[2], now_ms + ttl * 1000, ARGV[1])\n"
     "local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])\n"
     "if over > 0 then\n"
     "  local old = redis.call('ZPOPMIN', KEYS[2], over)\n"
@@ -54,7 +58,9 @@ static const char refresh_lua[] =
     "local s = redis.call('HMGET', KEYS[1], 'uid', 'h', 'prev', 'rotated', 'gen', 'created', "
     "'ua', 'role')\n"
     "if not s[1] then return {'unknown'} end\n"
-    "local now = tonumber(redis.call('TIME')[1])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1])\n"
+    "local now_ms = now * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local ttl = tonumber(ARGV[3])\n"
     "local idx = ARGV[6] .. s[1]\n"
     "if s[2] == ARGV[1] then\n"
@@ -62,7 +68,7 @@ static const char refresh_lua[] =
     "  redis.call('HSET', KEYS[1], 'h', ARGV[2], 'prev', prev, 'rotated', now, 'used', now,\n"
     "    'gen', tonumber(s[5]) + 1)\n"
     "  redis.call('EXPIRE', KEYS[1], ttl)\n"
-    "  redis.call('ZADD', idx, now + ttl, ARGV[5])\n"
+    "  redis.call('ZADD', idx, now_ms + ttl * 1000, ARGV[5])\n"
     "  if redis.call('TTL', idx) < ttl then redis.call('EXPIRE', idx, ttl) end\n"
     "  return {'rotated', s[1], s[6], now, now + ttl, s[7], s[8]}\n"
     "end\n"
@@ -78,8 +84,10 @@ static const char refresh_lua[] =
 
 /* ARGV: sess-prefix uid. Most recently used first (highest expiry). */
 static const char list_lua[] =
-    "local now = tonumber(redis.call('TIME')[1])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1])\n"
+    "local now_ms = now * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)\n"
     "local out = {}\n"
     "for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do\n"
     "  local k = ARGV[1] .. id\n"
