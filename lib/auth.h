@@ -79,7 +79,7 @@ void auth_sha256_hex(const void *msg, size_t n, char out[65]);
 /* n random bytes (from the kernel's CSPRNG, via libsodium) as base64url
  * without padding into out, which holds at least AUTH_B64URL_LEN(n) + 1
  * bytes; NUL-terminated. */
-#define AUTH_B64URL_LEN(n) (((n) * 4 + 2) / 3)
+#define AUTH_B64URL_LEN(n) (((n)*4 + 2) / 3)
 void auth_random_b64url(size_t n, char *out);
 /* n random bytes as 2n lower-case hex digits and a NUL into out. */
 void auth_random_hex(size_t n, char *out);

@@ -46,9 +46,9 @@ session_reply(struct req *r, int status, const struct session *s, const char *to
                               now, users_cfg.access_ttl_s, r->arena, &access);
     if (rc)
         return req_fail(r, rc, "cannot issue token");
-    req_set_header(r, "Set-Cookie",
-                   session_cookie(r->arena, token, max_age > 0 ? max_age : 1,
-                                  users_cfg.cookie_secure));
+    req_set_header(
+        r, "Set-Cookie",
+        session_cookie(r->arena, token, max_age > 0 ? max_age : 1, users_cfg.cookie_secure));
     req_set_header(r, "Cache-Control", "no-store");
     return req_reply(r, status,
                      json_pack("{s:{s:s,s:o,s:o},s:s,s:s,s:I,s:s}", "session", "id", s->id,

@@ -117,8 +117,9 @@ session_cookie(struct arena *a, const char *token, int64_t max_age, int secure)
     /* SameSite=Strict: no other site can make a browser send it, so the
      * cookie-only refresh needs no CSRF token; the Path keeps it off every
      * other request. */
-    return arena_printf(a, SESSION_COOKIE "=%s; Path=" SESSION_COOKIE_PATH
-                           "; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+    return arena_printf(a,
+                        SESSION_COOKIE "=%s; Path=" SESSION_COOKIE_PATH
+                                       "; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
                         token, (long long)max_age, secure ? "; Secure" : "");
 }
 

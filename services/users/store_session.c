@@ -102,10 +102,11 @@ static const char list_lua[] =
     "return out\n";
 
 /* ARGV: uid sid. 0 when the session is not the user's (or gone). */
-static const char delete_lua[] = "if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[1] then return 0 end\n"
-                                 "redis.call('DEL', KEYS[1])\n"
-                                 "redis.call('ZREM', KEYS[2], ARGV[2])\n"
-                                 "return 1\n";
+static const char delete_lua[] =
+    "if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "return 1\n";
 
 /* ARGV: sess-prefix uid. */
 static const char delete_all_lua[] =
@@ -154,8 +155,8 @@ array_of(const struct kv_reply *rep, size_t min)
 }
 
 int
-store_session_create(struct work *w, struct session *s, const char *token_hash,
-                     int64_t ttl_s, int64_t max)
+store_session_create(struct work *w, struct session *s, const char *token_hash, int64_t ttl_s,
+                     int64_t max)
 {
     struct arena    *a = w->arena;
     struct kv_reply *rep;

@@ -30,12 +30,12 @@ struct users_config {
     int64_t               login_max_failures;    /* per account within the window */
     int64_t               login_ip_max_failures; /* per client address within the window */
     int64_t               login_window_s;
-    const char           *redis_url;        /* redis://host:port/db: the v2 sessions */
-    int64_t               session_ttl_s;    /* a session's sliding lifetime */
-    int64_t               access_ttl_s;     /* a v2 access token's lifetime */
-    int64_t               session_max;      /* sessions per user; the oldest go first */
-    int64_t               reuse_grace_s;    /* see session_refresh in api_session.c */
-    int                   cookie_secure;    /* add "Secure" to the refresh cookie */
+    const char           *redis_url;     /* redis://host:port/db: the v2 sessions */
+    int64_t               session_ttl_s; /* a session's sliding lifetime */
+    int64_t               access_ttl_s;  /* a v2 access token's lifetime */
+    int64_t               session_max;   /* sessions per user; the nearest to expiry go first */
+    int64_t               reuse_grace_s; /* see session_refresh in api_session.c */
+    int                   cookie_secure; /* add "Secure" to the refresh cookie */
 };
 
 /* What every handler thread owns (service_ext): a Redis connection for the
@@ -79,10 +79,10 @@ struct throttle_state {
 #define SESSION_SECRET_LEN 43 /* 256 random bits as base64url without padding */
 /* A refresh token is "<session id>.<secret>": the id says which session to
  * look at, the secret proves the holder was given it. */
-#define SESSION_TOKEN_LEN  (SESSION_ID_LEN + 1 + SESSION_SECRET_LEN)
-#define SESSION_HASH_LEN   64 /* SHA-256 hex of a token: all Redis ever holds */
-#define SESSION_UA_MAX     256 /* bytes of User-Agent kept with a session */
-#define SESSION_COOKIE     "souk_refresh"
+#define SESSION_TOKEN_LEN   (SESSION_ID_LEN + 1 + SESSION_SECRET_LEN)
+#define SESSION_HASH_LEN    64  /* SHA-256 hex of a token: all Redis ever holds */
+#define SESSION_UA_MAX      256 /* bytes of User-Agent kept with a session */
+#define SESSION_COOKIE      "souk_refresh"
 #define SESSION_COOKIE_PATH "/api/v2/sessions"
 
 /* One session as Redis holds it; times are Unix seconds of Redis' clock. */
@@ -96,10 +96,10 @@ struct session {
 
 /* What a refresh came to (store_session_refresh). */
 enum session_refresh {
-    SESSION_ROTATED,  /* the token was current: a new one replaces it */
-    SESSION_UNKNOWN,  /* no such session (never, expired or revoked), or not its token */
-    SESSION_REUSED,   /* a token rotated before: the session is revoked now */
-    SESSION_RACED,    /* the token rotated within the grace period: refused, session kept */
+    SESSION_ROTATED, /* the token was current: a new one replaces it */
+    SESSION_UNKNOWN, /* no such session (never, expired or revoked), or not its token */
+    SESSION_REUSED,  /* a token rotated before: the session is revoked now */
+    SESSION_RACED,   /* the token rotated within the grace period: refused, session kept */
 };
 
 /* session.c: pure logic (plus the CSPRNG for new tokens) */
@@ -144,8 +144,7 @@ MUST_CHECK int store_session_refresh(struct work *w, const char *sid, const char
                                      enum session_refresh *out, struct session *s);
 /* The user's live sessions, most recently used first (the index is pruned
  * of ended ones on the way). */
-MUST_CHECK int store_session_list(struct work *w, int64_t user_id, struct session **out,
-                                  size_t *n);
+MUST_CHECK int store_session_list(struct work *w, int64_t user_id, struct session **out, size_t *n);
 /* Delete the user's session sid; ERR_NOT_FOUND when the user has none such. */
 MUST_CHECK int store_session_delete(struct work *w, int64_t user_id, const char *sid);
 /* Delete every session of the user. */
@@ -209,10 +208,10 @@ json_t *api_user(const struct user *u);
  * v2 session creation: ERR_OK with the account, or a failure already
  * recorded with req_fail. */
 MUST_CHECK int account_authenticate(struct req *r, struct user **out);
-int     account_register(struct req *r);
-int     account_login(struct req *r);
-int     account_me(struct req *r);
-int     account_address_put(struct req *r);
+int            account_register(struct req *r);
+int            account_login(struct req *r);
+int            account_me(struct req *r);
+int            account_address_put(struct req *r);
 
 /* api_session.c: the v2 sessions */
 int session_create(struct req *r);

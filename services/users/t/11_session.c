@@ -21,11 +21,17 @@ static const struct {
 } tokens[] = {
     {TOK, 1, "the shape"},
     {SID "." SEC "5", 0, "one byte too long"},
-    {SID "." "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123", 0, "one byte short"},
+    {SID "."
+         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123",
+     0, "one byte short"},
     {"0123456789ABCDEF0123456789abcdef." SEC, 0, "upper-case hex in the id"},
     {SID "x" SEC, 0, "no dot"},
-    {SID "." "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ+/01234", 0, "base64 (not url) alphabet"},
-    {SID "." "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123=", 0, "padding"},
+    {SID "."
+         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ+/01234",
+     0, "base64 (not url) alphabet"},
+    {SID "."
+         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123=",
+     0, "padding"},
     {"' OR 1=1 --", 0, "injection"},
     {"", 0, "empty"},
     {SID ".", 0, "no secret"},
