@@ -47,7 +47,7 @@ static const char create_lua[] =
     "  for i = 1, #old, 2 do redis.call('DEL', ARGV[8] .. old[i]) end\n"
     "end\n"
     "if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end\n"
-    "return {now, now + ttl}\n";
+    "return {now, now, now + ttl}\n";
 
 /* ARGV: hash new-hash ttl grace sid index-prefix keep. Digests are compared
  * with ==: they are digests of 256-bit secrets, so their timing tells an
@@ -94,7 +94,7 @@ static const char list_lua[] =
     "  local s = redis.call('HMGET', k, 'uid', 'created', 'used', 'ua')\n"
     "  local pt = redis.call('PTTL', k)\n"
     "  if s[1] == ARGV[2] and pt > 0 then\n"
-    "    out[#out + 1] = {id, s[2], s[3], s[4], now + math.ceil(pt / 1000)}\n"
+    "    out[#out + 1] = {id, s[2], s[3], now + math.ceil(pt / 1000), s[4]}\n"
     "  else\n"
     "    redis.call('ZREM', KEYS[1], id)\n"
     "  end\n"
@@ -145,6 +145,21 @@ reply_i64(const struct kv_reply *rep, int64_t *out)
     return ERR_INTERNAL;
 }
 
+/* created, last_used and expires of s from three reply elements in a row
+ * (every script answers them in that order). */
+static int
+reply_times(struct kv_reply *const *e, struct session *s)
+{
+    int rc;
+
+    rc = reply_i64(e[0], &s->created);
+    if (rc == ERR_OK)
+        rc = reply_i64(e[1], &s->last_used);
+    if (rc == ERR_OK)
+        rc = reply_i64(e[2], &s->expires);
+    return rc;
+}
+
 static int
 array_of(const struct kv_reply *rep, size_t min)
 {
@@ -176,14 +191,10 @@ store_session_create(struct work *w, struct session *s, const char *token_hash, 
     rc = kv_eval(kv_of(w), a, create_lua, 2, keys, 8, args, &rep);
     if (rc)
         return rc;
-    rc = array_of(rep, 2);
+    rc = array_of(rep, 3);
     if (rc)
         return rc;
-    rc = reply_i64(rep->elem[0], &s->created);
-    if (rc == ERR_OK)
-        rc = reply_i64(rep->elem[1], &s->expires);
-    s->last_used = s->created;
-    return rc;
+    return reply_times(rep->elem, s);
 }
 
 /* The outcome names the script answers with, in enum session_refresh order. */
@@ -237,15 +248,11 @@ store_session_refresh(struct work *w, const char *sid, const char *hash, const c
     if (*out != SESSION_ROTATED)
         return ERR_OK;
     rc = array_of(rep, 7);
-    if (rc == ERR_OK)
-        rc = reply_i64(e[2], &s->created);
-    if (rc == ERR_OK)
-        rc = reply_i64(e[3], &s->last_used);
-    if (rc == ERR_OK)
-        rc = reply_i64(e[4], &s->expires);
+    if (rc)
+        return rc;
     s->user_agent = e[5]->type == KV_STR ? e[5]->str : "";
     s->role = e[6]->type == KV_STR ? e[6]->str : "";
-    return rc;
+    return reply_times(e + 2, s);
 }
 
 int
@@ -275,12 +282,8 @@ store_session_list(struct work *w, int64_t user_id, struct session **out, size_t
         e = rep->elem[i]->elem;
         s[i].id = e[0]->type == KV_STR ? e[0]->str : "";
         s[i].user_id = user_id;
-        s[i].user_agent = e[3]->type == KV_STR ? e[3]->str : "";
-        rc = reply_i64(e[1], &s[i].created);
-        if (rc == ERR_OK)
-            rc = reply_i64(e[2], &s[i].last_used);
-        if (rc == ERR_OK)
-            rc = reply_i64(e[4], &s[i].expires);
+        s[i].user_agent = e[4]->type == KV_STR ? e[4]->str : "";
+        rc = reply_times(e + 1, &s[i]);
         if (rc)
             return rc;
     }
