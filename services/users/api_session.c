@@ -10,8 +10,47 @@
 #include <string.h>
 #include <time.h>
 
-#include "kv.h"
+#include "metrics.h"
 #include "users.h"
+
+/* What happens to sessions, one counter each: souk_users_session_events_total
+ * {event="..."} on GET /metrics (a burst of "reused" is token theft or a
+ * client refreshing twice). */
+enum session_event {
+    EV_CREATED,
+    EV_ROTATED,
+    EV_REUSED,
+    EV_RACED,
+    EV_REFUSED,
+    EV_SIGNED_OUT,
+    EV_SIGNED_OUT_ALL,
+    EV_COUNT
+};
+
+#define EVENT_ROW(label)                                                                           \
+    {                                                                                              \
+        .name = "souk_users_session_events_total",                                                 \
+        .help = "v2 session events: sign-ins, refreshes by outcome, sign-outs",                    \
+        .kind = METRIC_COUNTER, .labels = "event=\"" label "\""                                    \
+    }
+static struct metric events[EV_COUNT] = {
+    [EV_CREATED] = EVENT_ROW("created"),
+    [EV_ROTATED] = EVENT_ROW("rotated"),
+    [EV_REUSED] = EVENT_ROW("reused"),
+    [EV_RACED] = EVENT_ROW("raced"),
+    [EV_REFUSED] = EVENT_ROW("refused"),
+    [EV_SIGNED_OUT] = EVENT_ROW("signed_out"),
+    [EV_SIGNED_OUT_ALL] = EVENT_ROW("signed_out_all"),
+};
+
+void
+session_metrics_register(void)
+{
+    size_t i;
+
+    for (i = 0; i < EV_COUNT; i++)
+        metrics_register(&events[i]);
+}
 
 struct refresh_input {
     const char *refresh_token;
@@ -81,6 +120,7 @@ session_create(struct req *r)
                               users_cfg.session_max);
     if (rc)
         return rc;
+    metrics_add(&events[EV_CREATED], 1);
     return session_reply(r, 201, &s, token);
 }
 
@@ -119,8 +159,9 @@ refresh_token_of(struct req *r, const char **token, int *from_cookie)
 
 /* A refused refresh: 401, and a browser's cookie is cleared with it. */
 static int
-refresh_refused(struct req *r, int from_cookie, const char *detail)
+refresh_refused(struct req *r, int from_cookie, enum session_event ev, const char *detail)
 {
+    metrics_add(&events[ev], 1);
     if (from_cookie)
         req_set_header(r, "Set-Cookie", session_cookie(r->arena, "", 0, users_cfg.cookie_secure));
     return req_fail(r, ERR_UNAUTHORIZED, "%s", detail);
@@ -146,7 +187,7 @@ session_refresh(struct req *r)
     if (rc)
         return rc;
     if (session_token_parse(token, sid) != ERR_OK)
-        return refresh_refused(r, from_cookie, "invalid refresh token");
+        return refresh_refused(r, from_cookie, EV_REFUSED, "invalid refresh token");
     session_token_hash(token, hash);
     session_token_rotate(sid, next);
     session_token_hash(next, next_hash);
@@ -156,15 +197,16 @@ session_refresh(struct req *r)
         return rc;
     switch (outcome) {
     case SESSION_ROTATED:
+        metrics_add(&events[EV_ROTATED], 1);
         return session_reply(r, 200, &s, next);
     case SESSION_REUSED:
         rlog_warn(r, "a rotated refresh token came back: session %s of user %lld revoked", sid,
                   (long long)s.user_id);
-        return refresh_refused(r, from_cookie, "refresh token reused, session revoked");
+        return refresh_refused(r, from_cookie, EV_REUSED, "refresh token reused, session revoked");
     case SESSION_RACED:
-        return refresh_refused(r, from_cookie, "refresh token already used");
+        return refresh_refused(r, from_cookie, EV_RACED, "refresh token already used");
     default:
-        return refresh_refused(r, from_cookie, "invalid refresh token");
+        return refresh_refused(r, from_cookie, EV_REFUSED, "invalid refresh token");
     }
 }
 
@@ -206,6 +248,7 @@ session_delete(struct req *r)
         return req_fail(r, ERR_NOT_FOUND, "session not found");
     if (rc)
         return rc;
+    metrics_add(&events[EV_SIGNED_OUT], 1);
     if (strcmp(sid, r->user.sid) == 0)
         req_set_header(r, "Set-Cookie", session_cookie(r->arena, "", 0, users_cfg.cookie_secure));
     return req_reply(r, 204, NULL);
@@ -220,6 +263,7 @@ session_delete_all(struct req *r)
     rc = store_session_delete_all(service_work(r), r->user.user_id);
     if (rc)
         return rc;
+    metrics_add(&events[EV_SIGNED_OUT_ALL], 1);
     req_set_header(r, "Set-Cookie", session_cookie(r->arena, "", 0, users_cfg.cookie_secure));
     return req_reply(r, 204, NULL);
 }

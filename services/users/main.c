@@ -74,6 +74,7 @@ setup(void)
         log_error("SOUK_REDIS_URL is not a redis://host:port/db URL");
         return ERR_INVALID;
     }
+    session_metrics_register();
     return ERR_OK;
 }
 

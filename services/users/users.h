@@ -214,11 +214,13 @@ int            account_me(struct req *r);
 int            account_address_put(struct req *r);
 
 /* api_session.c: the v2 sessions */
-int session_create(struct req *r);
-int session_refresh(struct req *r);
-int session_list(struct req *r);
-int session_delete(struct req *r);
-int session_delete_all(struct req *r);
-int ready_redis(struct req *r);
+/* The sessions' counters on GET /metrics; once, before serving. */
+void session_metrics_register(void);
+int  session_create(struct req *r);
+int  session_refresh(struct req *r);
+int  session_list(struct req *r);
+int  session_delete(struct req *r);
+int  session_delete_all(struct req *r);
+int  ready_redis(struct req *r);
 
 #endif

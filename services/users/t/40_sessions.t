@@ -71,7 +71,7 @@ is($res->{status} . ' ' . ($res->{json}{id} // ''), "200 $alice->{id}",
     'the access token opens the v1 account');
 
 my $key1 = "users:sess:$s1->{session}{id}";
-my %h = split /\n/, $t->redis_cmd('HGETALL', $key1);
+my %h = split /\n/, $t->redis_cmd('HGETALL', $key1), -1;
 is($h{uid}, $alice->{id}, 'redis: the session names its user');
 is($h{h}, Digest::SHA::sha256_hex($s1->{refresh_token}), 'redis: the token\'s SHA-256 is kept');
 my $secret = (split /\./, $s1->{refresh_token})[1];
@@ -288,6 +288,8 @@ my ($won) = map { $JSON->decode(substr($_, 4)) } @won;
 is(refresh($won->{refresh_token})->{status}, 401,
     'race: without a grace period the losers\' reuse ended the session');
 
+is(metric_value($t->svc, 'souk_users_session_events_total{event="reused"}'), 2,
+    'metrics: two reuses counted (the stolen token above, the race)');
 my $graced = $t->replica(SOUK_SESSION_REUSE_GRACE_S => 30);
 $sr = signin($bob, svc => $graced)->{json};
 @got = race($sr->{refresh_token}, 10, $graced);
@@ -297,6 +299,8 @@ is(scalar @won, 1, 'race with a grace period: exactly one 200') or diag explain 
 like(join('', grep {/^401 /} @got), qr/already used/, 'race with a grace period: the others 401');
 is(refresh($won->{refresh_token}, svc => $graced)->{status}, 200,
     'race with a grace period: the winner\'s token still refreshes');
+is(metric_value($graced, 'souk_users_session_events_total{event="raced"}'), 9,
+    'metrics: nine raced refreshes counted');
 
 # --- expiry and the cap ---------------------------------------------------------------------
 my $capped = $t->replica(SOUK_SESSION_MAX_PER_USER => 2);
