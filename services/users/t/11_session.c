@@ -1,7 +1,7 @@
 /*
  * 11_session.c - the v2 sessions' pure logic, table by table: the refresh
  * token's shape, the souk_refresh cookie both ways, what is kept of a
- * User-Agent, RFC 3339 times, and the sid claim of lib/auth's tokens.
+ * User-Agent and RFC 3339 times (lib/t/15_auth.c tests the sid claim).
  */
 #include <string.h>
 
@@ -68,7 +68,7 @@ test_tokens(void)
     T_OK(strcmp(h1, h2) != 0, "two tokens, two digests");
     session_token_hash("abc", h1);
     T_EQ_STR(h1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-             "the digest is SHA-256 (FIPS 180-2 example)");
+             "the digest is SHA-256 of the whole token");
 
     T_OK(!session_id_ok("0123456789abcdef0123456789abcde"), "id: 31 digits");
     T_OK(!session_id_ok(SID "0"), "id: 33 digits");
@@ -129,25 +129,6 @@ test_misc(struct arena *a)
     T_EQ_STR(z, "2026-01-01T00:00:00Z", "time: 2026");
 }
 
-static void
-test_sid_claim(struct arena *a)
-{
-    struct auth_claims c;
-    char              *tok, why[64];
-
-    T_EQ_INT(auth_token_issue_sid("k", 7, AUTH_CUSTOMER, SID, 1000, 60, a, &tok), ERR_OK,
-             "issue with sid");
-    T_EQ_INT(auth_token_verify("k", tok, 1001, &c, why, sizeof(why)), ERR_OK, "verify with sid");
-    T_EQ_STR(c.sid, SID, "the sid claim comes back");
-    T_EQ_INT(auth_token_issue("k", 7, AUTH_CUSTOMER, 1000, 60, a, &tok), ERR_OK, "issue without");
-    T_EQ_INT(auth_token_verify("k", tok, 1001, &c, why, sizeof(why)), ERR_OK, "verify without");
-    T_EQ_STR(c.sid, "", "no sid claim: empty");
-    T_EQ_INT(auth_token_issue_sid("k", 7, AUTH_CUSTOMER, "a b", 1000, 60, a, &tok), ERR_INTERNAL,
-             "a sid with a space is not issued");
-    T_EQ_INT(auth_token_issue_sid("k", 7, AUTH_CUSTOMER, "", 1000, 60, a, &tok), ERR_INTERNAL,
-             "an empty sid is not issued");
-}
-
 int
 main(void)
 {
@@ -157,7 +138,6 @@ main(void)
     test_tokens();
     test_cookies(a);
     test_misc(a);
-    test_sid_claim(a);
     arena_destroy(a);
     return T_DONE();
 }
