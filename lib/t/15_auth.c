@@ -48,6 +48,10 @@ craft(struct arena *a, const char *secret, const char *header, const char *paylo
 #define CLAIMS(sub, role, iat, exp, iss)                                                           \
     "{\"sub\":" sub ",\"role\":" role ",\"iat\":" iat ",\"exp\":" exp ",\"iss\":" iss "}"
 #define GOOD CLAIMS("\"42\"", "\"customer\"", "1700000000", "1700003600", "\"souk\"")
+/* GOOD plus a sid claim. */
+#define WITH_SID(sid)                                                                              \
+    "{\"sub\":\"42\",\"role\":\"customer\",\"iat\":1700000000,\"exp\":1700003600,"                 \
+    "\"iss\":\"souk\",\"sid\":" sid "}"
 
 static const struct {
     const char *name, *header, *payload, *secret;
@@ -119,10 +123,6 @@ static const struct {
     {"iss missing", HS256,
      "{\"sub\":\"42\",\"role\":\"customer\",\"iat\":1700000000,\"exp\":1700003600}", SECRET,
      "invalid token issuer"},
-#define WITH_SID(sid)                                                                              \
-    "{\"sub\":\"42\",\"role\":\"customer\",\"iat\":1700000000,\"exp\":1700003600,\"iss\":"         \
-    "\"souk\","                                                                                    \
-    "\"sid\":" sid "}"
     {"sid", HS256, WITH_SID("\"0123456789abcdef0123456789abcdef\""), SECRET, NULL},
     {"sid base64url", HS256, WITH_SID("\"aZ09-_\""), SECRET, NULL},
     {"sid a number", HS256, WITH_SID("42"), SECRET, "invalid token session"},
