@@ -5,7 +5,8 @@
 let tokenSource = () => null;
 let onUnauthorized = () => {};
 
-// auth.js registers where the token comes from and what a refused token means.
+// auth.js registers where the token comes from (async: it may refresh first) and what a
+// refused token means.
 export function setAuth(source, unauthorized) {
   tokenSource = source;
   onUnauthorized = unauthorized;
@@ -29,7 +30,7 @@ export class ApiError extends Error {
 // and on a network failure (status 0). auth: send the token when signed in.
 export async function api(method, path, o = {}) {
   const headers = { Accept: 'application/json', ...(o.headers || {}) };
-  const token = o.auth ? tokenSource() : null;
+  const token = o.auth ? await tokenSource() : null;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (o.body !== undefined) headers['Content-Type'] = 'application/json';
   let res;

@@ -4,9 +4,9 @@
 // opened, reloaded and bookmarked directly.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { currentUser, signOut, subscribe as onAuth } from './auth.js';
+import { currentUser, restored, signOut, subscribe as onAuth } from './auth.js';
 import * as cart from './cart.js';
-import { html, Link, navigate, PageTitle, useLocation } from './ui.js';
+import { html, Link, Loading, navigate, PageTitle, useLocation } from './ui.js';
 import { Category, Home } from './pages/catalog.js';
 import { Search, SearchBox } from './pages/search.js';
 import { Product } from './pages/product.js';
@@ -76,6 +76,13 @@ function App() {
   const loc = useLocation();
   const [user, setUser] = useState(currentUser());
   const [notice, setNotice] = useState('');
+  const [ready, setReady] = useState(false);
+  useEffect(() => {
+    restored.then(() => {
+      setUser(currentUser());
+      setReady(true);
+    });
+  }, []);
   useEffect(
     () =>
       onAuth((u, why) => {
@@ -86,7 +93,7 @@ function App() {
   );
   const [Page, props] = route(loc.split('?')[0]);
   return html`<${Header} user=${user} notice=${notice} />
-    <main id="main"><${Page} key=${loc} ...${props} /></main>
+    <main id="main">${ready ? html`<${Page} key=${loc} ...${props} />` : html`<${Loading} what="the shop" />`}</main>
     <footer><p>souk · a demo shop. Payments use the simulated provider's test cards.</p></footer>`;
 }
 

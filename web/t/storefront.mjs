@@ -68,7 +68,8 @@ await session(async (t) => {
 
   await t.step('product page and an anonymous cart', async () => {
     await p.goto(`${SHOP}/product/${LAPTOP}`);
-    t.is(await heading(), 'Zenbook Laptop 14', 'the product page (opened directly: the gateway\'s fallback)');
+    await p.getByRole('heading', { level: 1, name: 'Zenbook Laptop 14' }).waitFor();
+    t.ok(true, 'the product page (opened directly: the gateway\'s fallback)');
     await p.getByRole('table', { name: 'Specifications' }).waitFor();
     t.ok(true, 'its specifications');
     await p.getByRole('heading', { name: 'Reviews' }).waitFor();
@@ -89,6 +90,17 @@ await session(async (t) => {
     t.ok(true, 'signed in, back on the product');
     await p.waitForFunction(() => document.querySelector('.count').textContent === '1');
     t.is(await p.locator('.count').textContent(), '1', 'the cart was merged into the account\'s');
+  });
+
+  await t.step('the session is v2 and survives a reload', async () => {
+    t.ok(await p.evaluate(() => !sessionStorage.getItem('souk.session') && localStorage.getItem('souk.session.v2') === '1'),
+      'a v2 session: no token in storage a script can read');
+    const cookie = (await t.context.cookies()).find((c) => c.name === 'souk_refresh');
+    t.ok(cookie && cookie.httpOnly && cookie.path === '/api/v2/sessions', 'the refresh token is an HttpOnly cookie on the sessions path',
+      JSON.stringify(cookie));
+    await p.reload();
+    await p.getByText('Hello,').waitFor();
+    t.ok(true, 'a reload stays signed in (a new access token from the cookie)');
   });
 
   await t.step('write a review', async () => {
@@ -163,5 +175,15 @@ await session(async (t) => {
   await t.step('checkout: provider unavailable', async () => {
     await failedCheckout(/4000 0000 0000 0119/, /not answering/i, 'the unavailable provider is told');
     await t.shot('storefront-unavailable');
+  });
+
+  await t.step('sign out ends the session', async () => {
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.getByRole('link', { name: 'Sign in' }).waitFor();
+    t.is(await p.evaluate(() => fetch('/api/v2/sessions/refresh', { method: 'POST' }).then((r) => r.status)), 401,
+      'the refresh cookie no longer works');
+    await p.reload();
+    await p.getByRole('link', { name: 'Sign in' }).waitFor();
+    t.ok(true, 'a reload stays signed out');
   });
 });

@@ -42,6 +42,7 @@ await session(async (t) => {
     await p.waitForURL(/\/checkout$/);
     await p.getByText('Hello, Grace Hopper').waitFor();
     t.ok(true, 'registered, signed in, on the checkout');
+    t.ok(await p.evaluate(() => !!sessionStorage.getItem('souk.session')), 'no v2 sessions on the monolith: the v1 token');
     await p.getByText('2 items').waitFor();
     t.ok(true, 'the browser\'s cart was added to the account\'s');
   });

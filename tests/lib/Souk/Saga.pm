@@ -53,12 +53,14 @@ my %PAGE_ROUTES = (
                 [categories_v2 => '/api/v2/categories', 'public']],
     search  => [[search => '/api/v1/search', 'public'], [search_v2 => '/api/v2/search', 'public']],
     reviews => [[reviews => '/api/v1/products/{id}/reviews', 'public']],
+    users   => [[sessions_v2 => '/api/v2/sessions', 'public']],
 );
 
 # start(env => {svc => {VAR => value}}, amqp => URL, sync_wait_ms => N, gateway_env => {...}):
 # everything up and ready. with => ['search', 'reviews'] starts those too (consumers, before
 # catalog); pages => DIR has the gateway serve DIR/storefront/ at / (a static route,
-# SOUK_GATEWAY_WEB_DIR) and route categories, v2 products/categories, search and reviews. sync_wait_ms (default 20000) is how long a v1 checkout waits for
+# SOUK_GATEWAY_WEB_DIR) and route categories, v2 products/categories, search, reviews and
+# the v2 sessions. sync_wait_ms (default 20000) is how long a v1 checkout waits for
 # its outcome; the orders route's gateway timeout is set above it.
 sub start {
     my ($class, %o) = @_;
