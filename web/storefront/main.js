@@ -44,7 +44,7 @@ function CartLink() {
   const [c, setC] = useState(cart.get());
   useEffect(() => {
     const off = cart.subscribe(setC);
-    cart.load().catch(() => {});
+    restored.then(() => cart.load()).catch(() => {}); // as the session says, once it is known
     return off;
   }, []);
   return html`<${Link} href="/cart">Cart <span class="count" aria-label=${`${c.item_count} items`}>${c.item_count}</span><//>`;

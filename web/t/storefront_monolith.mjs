@@ -39,7 +39,7 @@ await session(async (t) => {
     await p.getByLabel('Email').fill(EMAIL);
     await p.getByLabel(/^Password/).fill('correct horse battery');
     await p.getByRole('button', { name: 'Create account' }).click();
-    await p.waitForURL(/\/checkout$/);
+    await p.waitForURL(`${SHOP}/checkout`); // the whole URL: "?next=/checkout" ends alike
     await p.getByText('Hello, Grace Hopper').waitFor();
     t.ok(true, 'registered, signed in, on the checkout');
     t.ok(await p.evaluate(() => !!sessionStorage.getItem('souk.session')), 'no v2 sessions on the monolith: the v1 token');

@@ -8,6 +8,7 @@ import { api } from '../api.js';
 import { currentUser, refreshUser } from '../auth.js';
 import * as cart from '../cart.js';
 import { Failure, html, Link, Loading, Money, PageTitle, useAsync, useSubmit } from '../ui.js';
+import { getOrder, REASONS } from './orders.js';
 
 // The simulated provider's test cards (contracts/api-v1.yaml, lib/card.h).
 export const TEST_CARDS = [
@@ -92,8 +93,8 @@ const OUTCOMES = {
 export function orderOutcome(o) {
   if (o.status === 'CONFIRMED') return { ok: true, text: `Order #${o.id} is confirmed. Thank you!` };
   if (o.status === 'PENDING') return null;
-  const declined = o.payment && o.payment.status === 'DECLINED';
-  return { ok: false, text: `Order #${o.id} was ${o.status.toLowerCase()}${declined ? ': the card was declined' : ''}.` };
+  const why = o.reason ? REASONS[o.reason] || o.reason : o.payment && o.payment.status === 'DECLINED' ? REASONS['payment-declined'] : '';
+  return { ok: false, text: `Order #${o.id} was ${o.status.toLowerCase()}${why ? `: ${why}` : ''}.` };
 }
 
 // An Idempotency-Key per attempt (getRandomValues: also outside a secure context).
@@ -104,7 +105,7 @@ function randomHex() {
 // Follow a pending order until the saga decides (at most a minute).
 async function follow(id, onPending) {
   for (let i = 0; i < 60; i++) {
-    const { data } = await api('GET', `/api/v1/orders/${id}`, { auth: true });
+    const data = await getOrder(id);
     if (data.status !== 'PENDING') return data;
     onPending(data);
     await new Promise((r) => setTimeout(r, 1000));

@@ -2,6 +2,7 @@
 // filters: sort, price range and attribute values (v1 GET /api/v1/products, whose unknown
 // query parameters are attribute filters). v1 lists have no facets, so the values offered
 // are those of the category's first 100 products.
+import { useState } from 'preact/hooks';
 import { api, qs } from '../api.js';
 import { Failure, html, Link, Loading, Money, navigate, PageTitle, query, useAsync } from '../ui.js';
 
@@ -64,14 +65,16 @@ function attributeValues(items) {
 const euros = (minor) => (minor === undefined || minor === '' ? '' : String(Number(minor) / 100));
 const minor = (eur) => (eur === '' ? '' : String(Math.round(Number(eur) * 100)));
 
-// The filters as a form: each change becomes the URL's query, which drives the list.
+// The filters as a form: applied, they become the URL's query, which drives the list. The
+// fields are controlled (state), so a re-render before "Apply" keeps what was chosen.
 function Filters({ base, params, attrs }) {
+  const [f, setF] = useState({ ...params, min_price: euros(params.min_price), max_price: euros(params.max_price) });
+  const field = (name) => ({ value: f[name] || '', onChange: (e) => setF({ ...f, [name]: e.currentTarget.value }) });
   const apply = (e) => {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
     const next = {};
-    for (const [k, v] of f.entries()) {
-      if (v === '') continue;
+    for (const [k, v] of Object.entries(f)) {
+      if (v === '' || v === undefined) continue;
       next[k] = k === 'min_price' || k === 'max_price' ? minor(v) : v;
     }
     navigate(`${base}${qs(next)}`);
@@ -79,7 +82,7 @@ function Filters({ base, params, attrs }) {
   return html`<form class="filters" onSubmit=${apply} aria-label="Filters">
     <div class="field">
       <label for="f-sort">Sort by</label>
-      <select id="f-sort" name="sort" value=${params.sort || ''}>
+      <select id="f-sort" name="sort" ...${field('sort')}>
         <option value="">Newest</option>
         <option value="price_asc">Price, low to high</option>
         <option value="price_desc">Price, high to low</option>
@@ -88,16 +91,16 @@ function Filters({ base, params, attrs }) {
     </div>
     <div class="field">
       <label for="f-min">Min price (€)</label>
-      <input id="f-min" name="min_price" type="number" min="0" step="0.01" value=${euros(params.min_price)} />
+      <input id="f-min" name="min_price" type="number" min="0" step="0.01" ...${field('min_price')} />
     </div>
     <div class="field">
       <label for="f-max">Max price (€)</label>
-      <input id="f-max" name="max_price" type="number" min="0" step="0.01" value=${euros(params.max_price)} />
+      <input id="f-max" name="max_price" type="number" min="0" step="0.01" ...${field('max_price')} />
     </div>
     ${Object.entries(attrs).map(
       ([name, values]) => html`<div class="field" key=${name}>
         <label for=${`f-${name}`}>${name.replace(/_/g, ' ')}</label>
-        <select id=${`f-${name}`} name=${name} value=${params[name] || ''}>
+        <select id=${`f-${name}`} name=${name} ...${field(name)}>
           <option value="">Any</option>
           ${values.map((v) => html`<option value=${v}>${v}</option>`)}
         </select>

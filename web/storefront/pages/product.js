@@ -33,6 +33,8 @@ function AddToCart({ product }) {
 }
 
 function ReviewForm({ productId, onDone }) {
+  // Controlled: a re-render (the cart or the session changing) must not reset the choice.
+  const [rating, setRating] = useState(5);
   const [state, submit] = useSubmit(async (f) => {
     const body = { rating: Number(f.rating), body: f.body };
     if (f.title) body.title = f.title;
@@ -51,7 +53,7 @@ function ReviewForm({ productId, onDone }) {
       <legend>Rating</legend>
       ${[5, 4, 3, 2, 1].map(
         (n) => html`<label class="inline" key=${n}>
-          <input type="radio" name="rating" value=${n} required checked=${n === 5} /> ${n} star${n > 1 ? 's' : ''}
+          <input type="radio" name="rating" value=${n} required checked=${n === rating} onChange=${() => setRating(n)} /> ${n} star${n > 1 ? 's' : ''}
         </label>`,
       )}
     </fieldset>
