@@ -130,9 +130,9 @@ function Payment({ onPlaced }) {
         o = (await follow(o.id, () => {})) || o;
       }
       const out = orderOutcome(o);
-      setState(out ? { done: out, order: o } : { pending: o });
       (o.status === 'CONFIRMED' ? cart.afterOrder() : cart.load()).catch(() => {});
-      onPlaced(o);
+      if (o.status === 'CONFIRMED') onPlaced(o); // the checkout shows the confirmation instead
+      else setState(out ? { done: out, order: o } : { pending: o });
     } catch (err) {
       const text = OUTCOMES[err.slug];
       setState({ error: text ? new Error(err.slug === 'out-of-stock' ? `${text}: ${err.message}.` : text) : err });
@@ -156,7 +156,6 @@ function Payment({ onPlaced }) {
     <button type="submit" class="primary" disabled=${state.busy}>Place order</button>
     <div role="status" aria-live="polite">
       ${state.status && state.busy && html`<p>${state.status}</p>`}
-      ${state.done && state.done.ok && html`<p class="ok">${state.done.text} <${Link} href=${`/orders/${state.order.id}`}>See the order<//></p>`}
       ${state.pending && html`<p class="note">Order #${state.pending.id} is still pending. <${Link} href="/orders">Follow it in My orders<//></p>`}
     </div>
     ${state.done && !state.done.ok && html`<p class="alert" role="alert">${state.done.text}</p>`}
@@ -171,6 +170,13 @@ export function Checkout() {
   if (!currentUser()) {
     return html`<${PageTitle} title="Checkout">Checkout<//><p><${Link} href="/signin?next=/checkout">Sign in to check out<//></p>`;
   }
+  if (placed) {
+    return html`<${PageTitle} title="Checkout">Checkout<//>
+      <section role="status" aria-live="polite">
+        <p class="ok">${orderOutcome(placed).text} <${Link} href=${`/orders/${placed.id}`}>See the order<//></p>
+        <p><${Link} href="/">Continue shopping<//></p>
+      </section>`;
+  }
   return html`<${PageTitle} title="Checkout">Checkout<//>
     <section aria-label="Order summary">
       <p>${c.item_count} item${c.item_count === 1 ? '' : 's'}, total <strong><${Money} value=${c.total} /></strong>. <${Link} href="/cart">Change the cart<//></p>
@@ -180,6 +186,6 @@ export function Checkout() {
     ${me.data && me.data.shipping_address &&
     html`<section aria-label="Shipping to"><h2>Shipping to</h2>
         <p>${me.data.name}, ${me.data.shipping_address.line1}, ${me.data.shipping_address.postal_code} ${me.data.shipping_address.city}, ${me.data.shipping_address.country}</p></section>
-      ${(c.items.length > 0 || placed) && html`<${Payment} onPlaced=${setPlaced} />`}
-      ${c.items.length === 0 && !placed && html`<p>Your cart is empty. <${Link} href="/">Continue shopping<//></p>`}`}`;
+      ${c.items.length > 0 && html`<${Payment} onPlaced=${setPlaced} />`}
+      ${c.items.length === 0 && html`<p>Your cart is empty. <${Link} href="/">Continue shopping<//></p>`}`}`;
 }
