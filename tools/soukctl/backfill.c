@@ -37,7 +37,9 @@ static const char backfill_usage[] =
     "  reviews   reviews as documents, the per-product ratings (count, sum), and the\n"
     "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
     "  orders    orders with their lines and payment, and the product-price and\n"
-    "            customer-address replicas events would fill (SOUK_ORDERS_DB)\n"
+    "            customer-address replicas events would fill (SOUK_ORDERS_DB);\n"
+    "            then, when SOUK_REPORTING_DB is set, reporting's order facts, sales\n"
+    "            tallies and views, bulk-loaded with COPY (--if-empty: unless it has facts)\n"
     "  inventory every product's stock as received and on hand (SOUK_INVENTORY_DB)\n"
     "  payments  payments (APPROVED as CAPTURED) and the simulated provider's record\n"
     "            of those charges (SOUK_PAYMENTS_DB)\n"
@@ -385,5 +387,8 @@ backfill_main(struct ctl *ctl, int argc, char **argv)
         fputs(backfill_usage, stderr);
         return CTL_EXIT_USAGE;
     }
-    return backfill_run(ctl, t, batch, if_empty);
+    c = backfill_run(ctl, t, batch, if_empty);
+    if (c == CTL_EXIT_OK && t == &backfill_orders)
+        c = backfill_reporting(ctl, if_empty);
+    return c;
 }
