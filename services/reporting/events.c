@@ -119,6 +119,14 @@ fact_event_of(enum event_type t, enum fact_event *out)
     return ERR_NOT_FOUND;
 }
 
+static void
+tallies_changed(struct mq_msg *m, void *arg)
+{
+    (void)m;
+    (void)arg;
+    cache_bump();
+}
+
 static int
 on_order(struct mq_msg *m)
 {
@@ -157,6 +165,8 @@ on_order(struct mq_msg *m)
         rc = store_tally(&m->work, id, delta);
     if (rc == ERR_OK)
         rc = store_feed(&m->work, m->ev->occurred_at);
+    if (rc == ERR_OK)
+        m->after_commit = tallies_changed; /* the feed moved: cached answers are old */
     return rc;
 }
 

@@ -15,6 +15,9 @@ static const struct cfg_var reporting_vars[] = {
     MQ_CFG_ROWS(CFG, svc.mq),
     CFG_INT_ROW("SOUK_REPORTING_REFRESH_MS", CFG, refresh_ms, "5000", 100, 86400000,
                 "pause between refreshes of the materialized views"),
+    CFG_INT_ROW("SOUK_REPORTING_CACHE_MS", CFG, cache_ms, "250", 0, 60000,
+                "a cached report answer lives at most this long (0: no cache); an event "
+                "applied here drops it at once"),
     CFG_INT_ROW("SOUK_REPORTING_CONSUMERS", CFG, consumers, "2", 1, 64,
                 "consumer threads (events of one order apply one after the other: row lock)"),
     {NULL},
@@ -47,6 +50,7 @@ static int
 reporting_setup(void)
 {
     reporting_sweeps[0].every_ms = reporting_cfg.refresh_ms;
+    cache_setup(reporting_cfg.cache_ms);
     return ERR_OK;
 }
 

@@ -22,6 +22,7 @@
 struct reporting_config {
     struct service_config svc; /* SOUK_LISTEN, SOUK_REPORTING_DB, SOUK_AMQP_URL, ... */
     int64_t               refresh_ms; /* SOUK_REPORTING_REFRESH_MS */
+    int64_t               cache_ms;   /* SOUK_REPORTING_CACHE_MS */
     int64_t               consumers;  /* SOUK_REPORTING_CONSUMERS */
 };
 
@@ -88,10 +89,17 @@ struct top_row {
     int64_t rank, product_id, items, revenue;
 };
 
-/* How fresh an answer is: as_of (RFC 3339 UTC, ms) and now - as_of. */
+/* How fresh an answer is: as_of (RFC 3339 UTC, ms; and as epoch ms) and now - as_of. */
 struct freshness {
     const char *as_of;
-    int64_t     age_ms;
+    int64_t     as_of_ms, age_ms;
+};
+
+/* A tally report's rows as JSON text (the array), as cache.c keeps it. */
+struct cached {
+    const char      *body;
+    size_t           len;
+    struct freshness fresh; /* age_ms is not kept: it is computed when served */
 };
 
 /* reporting.c: pure logic */
@@ -139,6 +147,16 @@ MUST_CHECK int store_top(struct work *w, const char *month, int64_t limit, struc
 /* REFRESH MATERIALIZED VIEW CONCURRENTLY the i-th view and record it;
  * ERR_NOT_FOUND past the last one. */
 MUST_CHECK int store_refresh(struct work *w, size_t i, const char **name);
+
+/* cache.c: answers kept between requests while no event changed the tallies
+ * (the generation) and for at most ttl_ms (cache_setup; 0 disables). */
+void     cache_setup(int64_t ttl_ms);
+uint64_t cache_generation(void);
+/* After a commit that changed the tallies (consumers' after_commit). */
+void cache_bump(void);
+/* 1 and *out (copied into a) when key was stored in generation gen and is young enough. */
+int  cache_get(struct arena *a, const char *key, uint64_t gen, struct cached *out);
+void cache_put(const char *key, uint64_t gen, const struct cached *c);
 
 /* events.c */
 extern const struct mq_consumer reporting_consumers[];

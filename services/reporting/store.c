@@ -12,6 +12,7 @@
 /* Milliseconds, UTC. */
 #define MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define AGE(col) "(extract(epoch FROM clock_timestamp() - " col ") * 1000)::bigint"
+#define EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
 /* Add $2 (1 or -1) times placed fact $1 to a tally: the order counts once
  * when it has lines (the monolith's join drops an order without any). */
@@ -67,9 +68,11 @@
       " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted,"    \
       " category = CASE WHEN EXCLUDED.deleted THEN p.category ELSE EXCLUDED.category END"          \
       " WHERE p.version < EXCLUDED.version RETURNING true")                                        \
-    X(FRESH_FEED, 0, "SELECT " MS("last_event_at") ", " AGE("last_event_at") " FROM feed")        \
+    X(FRESH_FEED, 0,                                                                               \
+      "SELECT " MS("last_event_at") ", " AGE("last_event_at") ", " EPOCH_MS("last_event_at")      \
+      " FROM feed")                                                                                \
     X(FRESH_VIEW, 1,                                                                               \
-      "SELECT " MS("refreshed_at") ", " AGE("refreshed_at")                                        \
+      "SELECT " MS("refreshed_at") ", " AGE("refreshed_at") ", " EPOCH_MS("refreshed_at")         \
       " FROM refreshes WHERE view_name = $1")                                                      \
     X(SALES_MONTH, 2, SALES("NULL::text, NULL::text", "sales_day"))                                \
     X(SALES_CATEGORY, 2, SALES("category, NULL::text", "sales_day_category"))                     \
@@ -232,6 +235,7 @@ freshness(struct work *w, int id, const char *const *params, struct freshness *f
         return ERR_INTERNAL;
     f->as_of = db_get(rs, 0, 0);
     f->age_ms = db_i64(rs, 0, 1);
+    f->as_of_ms = db_i64(rs, 0, 2);
     if (f->age_ms < 0)
         f->age_ms = 0;
     return ERR_OK;
