@@ -194,16 +194,16 @@ on_product_upsert(struct mq_msg *m)
     return rc;
 }
 
-/* product.deleted: a tombstone that keeps the category past orders had. */
+/* product.deleted: a tombstone that keeps the category past orders had
+ * (lib's replica helper checks, applies and logs it). */
+static int
+product_gone(struct work *w, int64_t id, int64_t version, int deleted, int *applied)
+{
+    return store_product_apply(w, id, version, deleted, NULL, applied);
+}
+
 static int
 on_product_deleted(struct mq_msg *m)
 {
-    json_t *doc;
-    int64_t version;
-    int     rc, applied;
-
-    rc = mq_msg_product(m, &version, &doc);
-    if (rc)
-        return rc;
-    return store_product_apply(&m->work, m->ev->aggregate_id, version, 1, NULL, &applied);
+    return mq_msg_product_exists(m, "reporting", product_gone);
 }
