@@ -2,7 +2,10 @@
  * refresh.c - the job that keeps the materialized views (a lib/sweep.h job
  * on its own thread, every SOUK_REPORTING_REFRESH_MS). CONCURRENTLY, so the
  * reports read the old contents meanwhile and never wait; each refresh is
- * recorded in refreshes, which is what a view report's as_of says.
+ * recorded in refreshes, which is what a view report's as_of says. A view
+ * under which no change was applied since its last refresh is not refreshed
+ * (only marked current as of now), so an idle shop, or one benchmarked on
+ * reads, costs nothing.
  */
 #include "log.h"
 #include "reporting.h"

@@ -61,7 +61,8 @@
       " ON CONFLICT (day, category) DO UPDATE SET orders = s.orders + EXCLUDED.orders,"            \
       " items = s.items + EXCLUDED.items, revenue = s.revenue + EXCLUDED.revenue")                 \
     X(FEED, 1,                                                                                     \
-      "UPDATE feed SET last_event_at = greatest(last_event_at, $1::timestamptz) WHERE id = 1")     \
+      "UPDATE feed SET last_event_at = greatest(last_event_at, $1::timestamptz),"                  \
+      " changes = changes + 1 WHERE id = 1")                                                       \
     X(PRODUCT_APPLY, 4,                                                                            \
       "INSERT INTO products_replica AS p (id, version, deleted, category)"                         \
       " VALUES ($1::bigint, $2::bigint, $3::boolean, COALESCE($4, ''))"                            \
@@ -85,11 +86,17 @@
       " WHERE month = $1 AND rank <= $2::integer ORDER BY rank")                                   \
     X(REFRESH_MCC, 0, "REFRESH MATERIALIZED VIEW CONCURRENTLY sales_month_category_country")       \
     X(REFRESH_TOP, 0, "REFRESH MATERIALIZED VIEW CONCURRENTLY top_products_month")                 \
-    X(REFRESHED, 2,                                                                                \
+    X(REFRESHED, 3,                                                                                \
       "UPDATE refreshes SET refreshed_at = $2::timestamptz,"                                       \
-      " took_ms = (extract(epoch FROM clock_timestamp() - $2::timestamptz) * 1000)::bigint"        \
-      " WHERE view_name = $1")                                                                     \
-    X(NOW, 0, "SELECT now()::text")
+      " took_ms = (extract(epoch FROM clock_timestamp() - $2::timestamptz) * 1000)::bigint,"       \
+      " changes = $3::bigint WHERE view_name = $1")                                                \
+    /* The changes applied so far, and whether the view missed any of them. */                     \
+    /* Nothing changed since the last refresh: the view is current as of now. */                   \
+    X(REFRESH_CURRENT, 2,                                                                          \
+      "UPDATE refreshes SET refreshed_at = $2::timestamptz WHERE view_name = $1")                  \
+    X(REFRESH_DUE, 1,                                                                              \
+      "SELECT now()::text, f.changes, f.changes > r.changes FROM feed f, refreshes r"              \
+      " WHERE r.view_name = $1")
 /* clang-format on */
 
 enum reporting_stmt { REPORTING_SQL(DB_STMT_ENUM) SQL__COUNT };
@@ -328,22 +335,27 @@ int
 store_refresh(struct work *w, size_t i, const char **name)
 {
     struct db_rows *rs;
-    const char     *started;
     int             rc;
 
     if (i >= sizeof(views) / sizeof(views[0]))
         return ERR_NOT_FOUND;
     *name = views[i].name;
-    /* now() is the transaction's start: what the refreshed view reflects. */
+    /* now() is the transaction's start: what the refreshed view reflects.
+     * The refresh reads after the count, so it holds at least those changes;
+     * one committed later makes the next round refresh again. */
     rc = db_begin(w->db);
     if (rc)
         return rc;
-    rc = run(w, SQL_NOW, NULL, &rs);
-    if (rc == ERR_OK) {
-        started = db_get(rs, 0, 0);
+    rc = run(w, SQL_REFRESH_DUE, (const char *const[]){views[i].name}, &rs);
+    if (rc == ERR_OK && rs->nrows == 1 && strcmp(db_get(rs, 0, 2), "t") == 0) {
         rc = run(w, views[i].stmt, NULL, NULL);
         if (rc == ERR_OK)
-            rc = run(w, SQL_REFRESHED, (const char *const[]){views[i].name, started}, NULL);
+            rc = run(w, SQL_REFRESHED,
+                     (const char *const[]){views[i].name, db_get(rs, 0, 0), db_get(rs, 0, 1)},
+                     NULL);
+    } else if (rc == ERR_OK && rs->nrows == 1) {
+        rc = run(w, SQL_REFRESH_CURRENT, (const char *const[]){views[i].name, db_get(rs, 0, 0)},
+                 NULL);
     }
     if (rc == ERR_OK)
         rc = db_commit(w->db);

@@ -69,11 +69,13 @@ static const char apply_sql[] =
     " SELECT f.day, l.category, count(DISTINCT f.order_id), sum(l.quantity),"
     " sum(l.quantity * l.unit_minor) FROM facts f JOIN fact_lines l USING (order_id)"
     " WHERE f.counted GROUP BY 1, 2;"
-    "UPDATE feed SET last_event_at = greatest(last_event_at, now()) WHERE id = 1";
+    "UPDATE feed SET last_event_at = greatest(last_event_at, now()), changes = changes + 1"
+    " WHERE id = 1";
 static const char refresh_sql[] =
     "REFRESH MATERIALIZED VIEW sales_month_category_country;"
     "REFRESH MATERIALIZED VIEW top_products_month;"
-    "UPDATE refreshes SET refreshed_at = now(), took_ms = 0";
+    "UPDATE refreshes SET refreshed_at = now(), took_ms = 0,"
+    " changes = (SELECT changes FROM feed WHERE id = 1)";
 static const char filled_sql[] = "SELECT EXISTS (SELECT 1 FROM facts)";
 
 struct bf {

@@ -71,10 +71,12 @@ CREATE TABLE sales_day_category (
   PRIMARY KEY (day, category)
 );
 
--- How fresh the tallies are: the occurred_at of the newest order event applied (one row).
+-- How fresh the tallies are: the occurred_at of the newest order event applied (one row), and
+-- how many changes were applied so far (the refresh job skips a view nothing changed under).
 CREATE TABLE feed (
   id            integer PRIMARY KEY CHECK (id = 1),
-  last_event_at timestamptz NOT NULL DEFAULT now()
+  last_event_at timestamptz NOT NULL DEFAULT now(),
+  changes       bigint NOT NULL DEFAULT 0
 );
 INSERT INTO feed (id, last_event_at) VALUES (1, now());
 
@@ -101,12 +103,13 @@ CREATE MATERIALIZED VIEW top_products_month AS
    WHERE rank <= 20;
 CREATE UNIQUE INDEX top_products_month_key ON top_products_month (month, rank);
 
--- Each view's last successful refresh: when it started (what it reflects) and how long it
--- took; as_of of a report served from the view.
+-- Each view's last successful refresh: when it started (what it reflects), how long it took,
+-- and feed.changes when it started; as_of of a report served from the view.
 CREATE TABLE refreshes (
   view_name    text PRIMARY KEY,
   refreshed_at timestamptz NOT NULL,
-  took_ms      bigint NOT NULL
+  took_ms      bigint NOT NULL,
+  changes      bigint NOT NULL DEFAULT 0
 );
 INSERT INTO refreshes (view_name, refreshed_at, took_ms) VALUES
   ('sales_month_category_country', now(), 0), ('top_products_month', now(), 0);

@@ -182,5 +182,19 @@ ok(wait_until('the new order in the report', sub {
 is(api('/api/v1/reports/sales')->{json}{months}[0]{orders}, 3,
     'cache: every cached range was dropped by it');
 
+# The refresh job records the changes each refresh saw; with no new change it only marks the
+# view current (its as_of moves on), it does not recompute it.
+sub refreshes { pg_sql($rep->{db}{db}, 'SELECT r.view_name, r.changes, f.changes,'
+    . ' extract(epoch FROM r.refreshed_at) FROM refreshes r, feed f ORDER BY 1') }
+ok(wait_until('the views to catch up with the last change', sub {
+    !grep { $_->[1] != $_->[2] } @{refreshes()} }, 20), 'the views saw every change');
+my $seen = refreshes();
+ok(wait_until('the views to be marked current again', sub {
+    my $now = refreshes();
+    !grep { $now->[$_][3] <= $seen->[$_][3] } 0 .. $#$now }, 20),
+    'with nothing new, the views are marked current as of later rounds');
+is_deeply([map { $_->[1] } @{refreshes()}], [map { $_->[1] } @$seen],
+    '... without a refresh (the changes they reflect are the same)');
+
 no_failures(\@fivexx, [$rep]);
 done_testing;
