@@ -12,10 +12,10 @@
 
 #include "reporting.h"
 
-#define DAY_MIN   "1970-01-01" /* the monolith's defaults for an absent from/to */
-#define DAY_MAX   "9999-12-31"
-#define MONTH_MIN "1000-01"
-#define MONTH_MAX "9999-12"
+#define DAY_MIN     "1970-01-01" /* the monolith's defaults for an absent from/to */
+#define DAY_MAX     "9999-12-31"
+#define MONTH_MIN   "1000-01"
+#define MONTH_MAX   "9999-12"
 #define TOP_DEFAULT 10
 
 static json_t *
@@ -81,8 +81,7 @@ wall_ms(void)
 /* The rows of a tally report as JSON text, from the cache (cache.c) or
  * from the tallies, then kept; c->fresh.age_ms as of now. */
 static int
-sales_answer(struct req *r, const char *from, const char *to, enum report_group g,
-             struct cached *c)
+sales_answer(struct req *r, const char *from, const char *to, enum report_group g, struct cached *c)
 {
     const char       *key = arena_printf(r->arena, "%s|%s|%d", from, to, (int)g);
     uint64_t          gen = cache_generation(); /* before the read: a later bump wins */
@@ -129,8 +128,8 @@ sales_v1(struct req *r)
         rc = sales_answer(r, from, to, GROUP_MONTH, &c);
     if (rc)
         return rc;
-    body = arena_printf(r->arena, "{\"from\":\"%s\",\"to\":\"%s\",\"months\":%s}", from, to,
-                        c.body);
+    body =
+        arena_printf(r->arena, "{\"from\":\"%s\",\"to\":\"%s\",\"months\":%s}", from, to, c.body);
     return req_reply_bytes(r, 200, "application/json", body, strlen(body));
 }
 

@@ -20,8 +20,8 @@
 #define CACHE_SLOTS 64
 
 struct entry {
-    char    *key;   /* NULL: empty */
-    char    *body;  /* the JSON answer */
+    char    *key;  /* NULL: empty */
+    char    *body; /* the JSON answer */
     size_t   len;
     char    *as_of; /* its freshness (RFC 3339), and as epoch milliseconds */
     int64_t  as_of_ms;

@@ -46,8 +46,8 @@ nonneg(struct mq_msg *m, json_t *obj, const char *name, int64_t *out)
     json_t *v = json_object_get(obj, name);
 
     if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return mq_msg_bad(m, arena_printf(m->work.arena, "payload.%s must be an integer >= 0",
-                                          name));
+        return mq_msg_bad(m,
+                          arena_printf(m->work.arena, "payload.%s must be an integer >= 0", name));
     *out = json_integer_value(v);
     return ERR_OK;
 }

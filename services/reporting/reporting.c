@@ -98,8 +98,8 @@ num(const char *z, int n)
 int
 report_month_valid(const char *z)
 {
-    return strlen(z) == 7 && z[4] == '-' && digits(z, 4) && digits(z + 5, 2) &&
-           num(z, 4) >= 1000 && num(z + 5, 2) >= 1 && num(z + 5, 2) <= 12;
+    return strlen(z) == 7 && z[4] == '-' && digits(z, 4) && digits(z + 5, 2) && num(z, 4) >= 1000 &&
+           num(z + 5, 2) >= 1 && num(z + 5, 2) <= 12;
 }
 
 int

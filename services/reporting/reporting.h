@@ -20,7 +20,7 @@
 #include "service.h"
 
 struct reporting_config {
-    struct service_config svc; /* SOUK_LISTEN, SOUK_REPORTING_DB, SOUK_AMQP_URL, ... */
+    struct service_config svc;        /* SOUK_LISTEN, SOUK_REPORTING_DB, SOUK_AMQP_URL, ... */
     int64_t               refresh_ms; /* SOUK_REPORTING_REFRESH_MS */
     int64_t               cache_ms;   /* SOUK_REPORTING_CACHE_MS */
     int64_t               consumers;  /* SOUK_REPORTING_CONSUMERS */
@@ -36,13 +36,7 @@ extern struct reporting_config reporting_cfg; /* read-only after main() */
 /* An order's state as reporting knows it: a lattice, each event only moves
  * it up (PENDING < CONFIRMED < CANCELLED | REJECTED), so any order of
  * arrival ends in the same place. */
-enum fact_state {
-    FACT_PENDING,
-    FACT_CONFIRMED,
-    FACT_CANCELLED,
-    FACT_REJECTED,
-    FACT__COUNT
-};
+enum fact_state { FACT_PENDING, FACT_CONFIRMED, FACT_CANCELLED, FACT_REJECTED, FACT__COUNT };
 
 enum fact_event {
     FACT_EV_CREATED, /* order.created: placed-at day, country, priced lines */
@@ -71,12 +65,7 @@ struct placed {
     size_t            n;
 };
 
-enum report_group {
-    GROUP_MONTH,
-    GROUP_MONTH_CATEGORY,
-    GROUP_MONTH_COUNTRY,
-    GROUP__COUNT
-};
+enum report_group { GROUP_MONTH, GROUP_MONTH_CATEGORY, GROUP_MONTH_COUNTRY, GROUP__COUNT };
 
 /* One row of a sales report; category and country are NULL unless grouped by them. */
 struct sales_row {
@@ -103,7 +92,7 @@ struct cached {
 };
 
 /* reporting.c: pure logic */
-const char *fact_state_name(enum fact_state s);
+const char    *fact_state_name(enum fact_state s);
 MUST_CHECK int fact_state_parse(const char *name, enum fact_state *out);
 /* The fact after ev: *next, and *delta = +1 when the order starts counting,
  * -1 when it stops, 0 otherwise. Returns 1 when anything changed, 0 for an

@@ -10,8 +10,8 @@
 #include "reporting.h"
 
 /* Milliseconds, UTC. */
-#define MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define AGE(col) "(extract(epoch FROM clock_timestamp() - " col ") * 1000)::bigint"
+#define MS(col)       "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define AGE(col)      "(extract(epoch FROM clock_timestamp() - " col ") * 1000)::bigint"
 #define EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
 /* Add $2 (1 or -1) times placed fact $1 to a tally: the order counts once
@@ -216,8 +216,8 @@ store_feed(struct work *w, const char *occurred_at)
 }
 
 int
-store_product_apply(struct work *w, int64_t id, int64_t version, int deleted,
-                    const char *category, int *applied)
+store_product_apply(struct work *w, int64_t id, int64_t version, int deleted, const char *category,
+                    int *applied)
 {
     struct db_rows *rs;
     int             rc;
@@ -350,9 +350,9 @@ store_refresh(struct work *w, size_t i, const char **name)
     if (rc == ERR_OK && rs->nrows == 1 && strcmp(db_get(rs, 0, 2), "t") == 0) {
         rc = run(w, views[i].stmt, NULL, NULL);
         if (rc == ERR_OK)
-            rc = run(w, SQL_REFRESHED,
-                     (const char *const[]){views[i].name, db_get(rs, 0, 0), db_get(rs, 0, 1)},
-                     NULL);
+            rc =
+                run(w, SQL_REFRESHED,
+                    (const char *const[]){views[i].name, db_get(rs, 0, 0), db_get(rs, 0, 1)}, NULL);
     } else if (rc == ERR_OK && rs->nrows == 1) {
         rc = run(w, SQL_REFRESH_CURRENT, (const char *const[]){views[i].name, db_get(rs, 0, 0)},
                  NULL);

@@ -19,7 +19,7 @@
 #include "db.h"
 #include "mdb.h"
 
-#define PAGE     20000   /* monolith orders read per page */
+#define PAGE     20000      /* monolith orders read per page */
 #define PAGE_BUF (64 << 20) /* COPY text of one page (lines included) */
 
 /* The monolith's side. The day is the UTC placed-at day the monolith's report groups by. */
@@ -71,11 +71,10 @@ static const char apply_sql[] =
     " WHERE f.counted GROUP BY 1, 2;"
     "UPDATE feed SET last_event_at = greatest(last_event_at, now()), changes = changes + 1"
     " WHERE id = 1";
-static const char refresh_sql[] =
-    "REFRESH MATERIALIZED VIEW sales_month_category_country;"
-    "REFRESH MATERIALIZED VIEW top_products_month;"
-    "UPDATE refreshes SET refreshed_at = now(), took_ms = 0,"
-    " changes = (SELECT changes FROM feed WHERE id = 1)";
+static const char refresh_sql[] = "REFRESH MATERIALIZED VIEW sales_month_category_country;"
+                                  "REFRESH MATERIALIZED VIEW top_products_month;"
+                                  "UPDATE refreshes SET refreshed_at = now(), took_ms = 0,"
+                                  " changes = (SELECT changes FROM feed WHERE id = 1)";
 static const char filled_sql[] = "SELECT EXISTS (SELECT 1 FROM facts)";
 
 struct bf {
@@ -168,8 +167,8 @@ copy_page(struct bf *b, struct arena *a, int64_t *after, size_t *n)
             4);
     rc = copy_text(b, "COPY bf_facts (order_id, state, day, country) FROM STDIN");
     if (rc == ERR_OK)
-        rc = mdb_query(b->mono, a, lines_sql, (struct mdb_arg[]){MDB_I64(*after), MDB_I64(last)},
-                       2, &ls);
+        rc = mdb_query(b->mono, a, lines_sql, (struct mdb_arg[]){MDB_I64(*after), MDB_I64(last)}, 2,
+                       &ls);
     if (rc)
         return rc;
     for (i = 0; i < ls->nrows; i++) {
