@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "reporting.h"
 #include "xalloc.h"
 
@@ -34,6 +35,14 @@ static pthread_mutex_t  lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t generation = 1;
 static int64_t          ttl_ms = 250;
 
+#define HELP "tally reports answered from the cache (hit) or the database (miss)"
+/* clang-format off */
+static struct metric hits = {.name = "souk_reporting_cache_total", .help = HELP,
+    .kind = METRIC_COUNTER, .labels = "result=\"hit\""};
+static struct metric misses = {.name = "souk_reporting_cache_total", .help = HELP,
+    .kind = METRIC_COUNTER, .labels = "result=\"miss\""};
+/* clang-format on */
+
 static int64_t
 mono_ms(void)
 {
@@ -47,6 +56,8 @@ void
 cache_setup(int64_t ttl)
 {
     ttl_ms = ttl;
+    metrics_register(&hits);
+    metrics_register(&misses);
 }
 
 uint64_t
@@ -96,6 +107,7 @@ cache_get(struct arena *a, const char *key, uint64_t gen, struct cached *out)
         hit = 1;
     }
     pthread_mutex_unlock(&lock);
+    metrics_add(hit ? &hits : &misses, 1);
     return hit;
 }
 

@@ -51,6 +51,7 @@ reporting_setup(void)
 {
     reporting_sweeps[0].every_ms = reporting_cfg.refresh_ms;
     cache_setup(reporting_cfg.cache_ms);
+    refresh_setup();
     return ERR_OK;
 }
 

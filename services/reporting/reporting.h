@@ -133,9 +133,10 @@ MUST_CHECK int store_rollup(struct work *w, const char *from, const char *to,
 /* The month's best products by revenue (at most limit), from the view. */
 MUST_CHECK int store_top(struct work *w, const char *month, int64_t limit, struct top_row **out,
                          size_t *n, struct freshness *f);
-/* REFRESH MATERIALIZED VIEW CONCURRENTLY the i-th view and record it;
- * ERR_NOT_FOUND past the last one. */
-MUST_CHECK int store_refresh(struct work *w, size_t i, const char **name);
+/* REFRESH MATERIALIZED VIEW CONCURRENTLY the i-th view and record it, or
+ * only mark it current when no change was applied since its last refresh
+ * (*refreshed 0); ERR_NOT_FOUND past the last one. */
+MUST_CHECK int store_refresh(struct work *w, size_t i, const char **name, int *refreshed);
 
 /* cache.c: answers kept between requests while no event changed the tallies
  * (the generation) and for at most ttl_ms (cache_setup; 0 disables). */
@@ -151,7 +152,8 @@ void cache_put(const char *key, uint64_t gen, const struct cached *c);
 extern const struct mq_consumer reporting_consumers[];
 
 /* refresh.c: the materialized views' refresh job (a lib/sweep.h job). */
-int refresh_views(struct work *w, int *more);
+int  refresh_views(struct work *w, int *more);
+void refresh_setup(void); /* its metrics; once, before serving */
 
 /* api.c */
 int sales_v1(struct req *r);

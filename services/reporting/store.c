@@ -332,7 +332,7 @@ store_top(struct work *w, const char *month, int64_t limit, struct top_row **out
 }
 
 int
-store_refresh(struct work *w, size_t i, const char **name)
+store_refresh(struct work *w, size_t i, const char **name, int *refreshed)
 {
     struct db_rows *rs;
     int             rc;
@@ -340,6 +340,7 @@ store_refresh(struct work *w, size_t i, const char **name)
     if (i >= sizeof(views) / sizeof(views[0]))
         return ERR_NOT_FOUND;
     *name = views[i].name;
+    *refreshed = 0;
     /* now() is the transaction's start: what the refreshed view reflects.
      * The refresh reads after the count, so it holds at least those changes;
      * one committed later makes the next round refresh again. */
@@ -348,6 +349,7 @@ store_refresh(struct work *w, size_t i, const char **name)
         return rc;
     rc = run(w, SQL_REFRESH_DUE, (const char *const[]){views[i].name}, &rs);
     if (rc == ERR_OK && rs->nrows == 1 && strcmp(db_get(rs, 0, 2), "t") == 0) {
+        *refreshed = 1;
         rc = run(w, views[i].stmt, NULL, NULL);
         if (rc == ERR_OK)
             rc =

@@ -196,5 +196,14 @@ ok(wait_until('the views to be marked current again', sub {
 is_deeply([map { $_->[1] } @{refreshes()}], [map { $_->[1] } @$seen],
     '... without a refresh (the changes they reflect are the same)');
 
+cmp_ok(metric_value($rep, 'souk_reporting_cache_total{result="hit"}') // 0, '>', 0,
+    '/metrics: cache hits counted');
+cmp_ok(metric_value($rep, 'souk_reporting_cache_total{result="miss"}') // 0, '>', 0,
+    '/metrics: cache misses counted');
+cmp_ok(metric_value($rep, 'souk_reporting_view_rounds_total{result="refreshed"}') // 0, '>', 0,
+    '/metrics: view refreshes counted');
+cmp_ok(metric_value($rep, 'souk_reporting_view_rounds_total{result="current"}') // 0, '>', 0,
+    '/metrics: rounds that found the views current counted');
+
 no_failures(\@fivexx, [$rep]);
 done_testing;
