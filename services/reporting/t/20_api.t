@@ -62,20 +62,23 @@ like($r->{headers}{'souk-data-age-ms'} // '', qr/^\d+$/, 'v1: Souk-Data-Age-Ms h
 sub product {
     my ($id, $slug, $version) = @_;
     $pub->publish('product.created', $id, {version => $version // 1, product => {id => $id,
-        sku => "SKU-$id", name => "P$id", description => '', price => {amount => 1000,
-        currency => 'EUR'}, category => {id => length $slug, slug => $slug, name => $slug},
-        attributes => {}, stock => 5, rating => {average => undef, count => 0},
+        sku => "SKU-$id", name => "P$id", description => '', brand => 'Acme',
+        price => {amount => 1000, currency => 'EUR'}, images => [],
+        category => {id => length $slug, slug => $slug, name => $slug},
+        attributes => {}, stock => 5, rating => {average => 0, count => 0},
         created_at => '2026-01-01T00:00:00Z', updated_at => '2026-01-01T00:00:00Z'}});
 }
+my %LINES;    # order id -> its lines, for order.confirmed
 sub created {
     my ($id, $day, $country, @lines) = @_;
+    $LINES{$id} = \@lines;
     my $total = 0;
     $total += $_->[1] * $_->[2] for @lines;
     return $pub->envelope('order.created', $id, {order_id => $id, user_id => 7,
         lines => [map { {product_id => $_->[0], quantity => $_->[1],
             unit_price => {amount => $_->[2], currency => 'EUR'}} } @lines],
         total => {amount => $total, currency => 'EUR'},
-        card => {token => 'sim_ok_4242_0', last4 => '4242'},
+        card => {token => 'sim_ok_4242_0123456789abcdef', last4 => '4242'},
         ship_to => {line1 => 'x', line2 => '', city => 'y', postal_code => 'z',
             country => $country},
         deadline => "${day}T10:00:30Z", created_at => "${day}T10:00:00Z"},
@@ -84,7 +87,11 @@ sub created {
 sub moved {
     my ($type, $id) = @_;
     my %p = (order_id => $id, user_id => 7, at => '2026-03-01T00:00:00Z');
-    %p = (%p, lines => [], total => {amount => 0, currency => 'EUR'}) if $type eq 'confirmed';
+    my @l = @{$LINES{$id} || [[1, 1, 1000]]};
+    my $total = 0;
+    $total += $_->[1] * $_->[2] for @l;
+    %p = (%p, lines => [map { {product_id => $_->[0], quantity => $_->[1]} } @l],
+        total => {amount => $total, currency => 'EUR'}) if $type eq 'confirmed';
     %p = (%p, reason => 'deadline') if $type eq 'cancelled';
     %p = (%p, shortages => [{product_id => 1, requested => 9, available => 0}])
         if $type eq 'rejected';

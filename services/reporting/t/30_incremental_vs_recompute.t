@@ -38,9 +38,10 @@ sub sql { pg_sql($db, $_[0]) }
 my %cat = map { $_ => $CATS[int rand @CATS] } 1 .. 20;
 my @events = map {
     $pub->envelope('product.created', $_, {version => 1, product => {id => $_, sku => "S$_",
-        name => "P$_", description => '', price => {amount => 100, currency => 'EUR'},
+        name => "P$_", description => '', brand => 'Acme', images => [],
+        price => {amount => 100, currency => 'EUR'},
         category => {id => 1, slug => $cat{$_}, name => $cat{$_}}, attributes => {}, stock => 1,
-        rating => {average => undef, count => 0}, created_at => '2026-01-01T00:00:00Z',
+        rating => {average => 0, count => 0}, created_at => '2026-01-01T00:00:00Z',
         updated_at => '2026-01-01T00:00:00Z'}})
 } 1 .. 20;
 $pub->publish_envelopes(@events);
@@ -65,7 +66,7 @@ for my $id (1 .. $ORDERS) {
         lines => [map { {product_id => $_->[0], quantity => $_->[1],
             unit_price => {amount => $_->[2], currency => 'EUR'}} } @lines],
         total => {amount => $total, currency => 'EUR'},
-        card => {token => 'sim_ok_4242_0', last4 => '4242'},
+        card => {token => 'sim_ok_4242_0123456789abcdef', last4 => '4242'},
         ship_to => {line1 => 'x', line2 => '', city => 'y', postal_code => 'z',
             country => $country}, deadline => "${day}T12:00:30Z",
         created_at => "${day}T12:00:00Z"}));

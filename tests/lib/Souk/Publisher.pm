@@ -41,10 +41,23 @@ sub envelope {
         trace_id => '', payload => $payload};
 }
 
+# With SOUK_API_CAPTURE (tests/run.sh), every event published here is also checked against
+# its schema at the end of the run (contracts/bin/events.mjs validate), as the services' are:
+# a test plays a producer with the producer's own payloads.
+sub _capture {
+    my ($self, @envs) = @_;
+    return unless $ENV{SOUK_API_CAPTURE};
+    open my $fh, '>>', "$ENV{SOUK_API_CAPTURE}/$$.events.jsonl" or return;
+    print $fh map { $JSON->encode({file => $0, db => $self->{db}, envelope => $JSON->encode($_)})
+        . "\n" } grep { !$self->{captured}{$_->{id}}++ } @envs;
+    close $fh;
+}
+
 # publish_envelopes(@envelopes): written in one transaction, relayed in the order given.
 sub publish_envelopes {
     my ($self, @envs) = @_;
     return unless @envs;
+    $self->_capture(@envs);
     my @rows = map {
         (my $q = $JSON->encode($_)) =~ s/'/''/g;
         "(gen_random_uuid(), '$_->{type}', $_->{aggregate_id}, '$q')"
