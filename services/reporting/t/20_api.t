@@ -16,7 +16,8 @@ use Souk::Publisher;
 my $SECRET = 'reporting-test-secret-0123456789abcdef';
 my $vhost = rabbit_vhost();
 my $rep = fresh_service('reporting', SOUK_AMQP_URL => $vhost, SOUK_JWT_SECRET => $SECRET,
-    SOUK_REPORTING_REFRESH_MS => 200, SOUK_REPORTING_CACHE_MS => 60000);    # only events drop it
+    SOUK_REPORTING_REFRESH_MS => 200, SOUK_REPORTING_CACHE_MS => 60000,    # only events drop it
+    SOUK_MQ_MAX_ATTEMPTS => 2, SOUK_MQ_RETRY_DELAY_MS => 100);
 my $pub = Souk::Publisher->new($vhost);
 
 sub token {
@@ -212,5 +213,20 @@ cmp_ok(metric_value($rep, 'souk_reporting_view_rounds_total{result="refreshed"}'
 cmp_ok(metric_value($rep, 'souk_reporting_view_rounds_total{result="current"}') // 0, '>', 0,
     '/metrics: rounds that found the views current counted');
 
-no_failures(\@fivexx, [$rep]);
+# A malformed order.created (no lines) is refused: retried, then parked for `soukctl dlq`;
+# nothing of it counts, and the events after it still apply.
+my $before = api('/api/v1/reports/sales')->{body};
+my $bad = $pub->invalid(created(9, '2026-01-06', 'GB', [1, 1, 1000]));
+$bad->{payload}{lines} = [];
+$pub->publish_envelopes($bad, moved(confirmed => 9));
+ok(wait_until('the malformed event parked', sub {
+    (soukctl({SOUK_AMQP_URL => $vhost}, qw(dlq list reporting)))[1] =~ /^\Q$bad->{id}\E\t/m }, 30),
+    'a malformed order.created is parked in the dead-letter queue')
+    or diag(join "\n", (soukctl({SOUK_AMQP_URL => $vhost}, qw(dlq list reporting)))[1, 2],
+        grep {/reporting: order/} split /\n/, $rep->stderr_text);
+like((soukctl({SOUK_AMQP_URL => $vhost}, qw(dlq list reporting)))[1],
+    qr/payload\.lines must be a non-empty array/, '... with why');
+is(api('/api/v1/reports/sales')->{body}, $before, '... and the report is as it was');
+
+no_failures(\@fivexx, [$rep], expected => qr/payload\.lines must be a non-empty array/);
 done_testing;

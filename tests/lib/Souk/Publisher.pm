@@ -48,8 +48,9 @@ sub _capture {
     my ($self, @envs) = @_;
     return unless $ENV{SOUK_API_CAPTURE};
     open my $fh, '>>', "$ENV{SOUK_API_CAPTURE}/$$.events.jsonl" or return;
-    print $fh map { $JSON->encode({file => $0, db => $self->{db}, envelope => $JSON->encode($_)})
-        . "\n" } grep { !$self->{captured}{$_->{id}}++ } @envs;
+    print $fh map { $JSON->encode({file => $0, db => $self->{db}, envelope => $JSON->encode($_),
+        ($self->{invalid}{$_->{id}} ? (invalid_on_purpose => JSON::PP::true) : ())}) . "\n" }
+        grep { !$self->{captured}{$_->{id}}++ } @envs;
     close $fh;
 }
 
@@ -58,13 +59,19 @@ sub publish_envelopes {
     my ($self, @envs) = @_;
     return unless @envs;
     $self->_capture(@envs);
+    # The outbox row's id is the message_id the relay publishes (what `soukctl dlq` lists): the
+    # event's id, as a service writes it; a redelivery staged here needs a row id of its own.
     my @rows = map {
         (my $q = $JSON->encode($_)) =~ s/'/''/g;
-        "(gen_random_uuid(), '$_->{type}', $_->{aggregate_id}, '$q')"
+        my $row_id = $self->{staged}{$_->{id}}++ ? 'gen_random_uuid()' : "'$_->{id}'";
+        "($row_id, '$_->{type}', $_->{aggregate_id}, '$q')"
     } @envs;
     pg_sql($self->{db},
         'INSERT INTO outbox (id, type, aggregate_id, envelope) VALUES ' . join(', ', @rows));
 }
+
+# invalid($envelope): mark a deliberately malformed event, so the schema check expects it to fail.
+sub invalid { $_[0]{invalid}{$_[1]{id}} = 1; return $_[1] }
 
 # publish($type, $aggregate_id, \%payload, %o): one event; returns its id.
 sub publish {
