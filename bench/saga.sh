@@ -180,6 +180,10 @@ hop 'inventory.reserved sent -> orders takes it' "$SOUK_INVENTORY_DB" "$(ob inve
 hop 'payment.succeeded written -> sent' "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded created_at)" "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded sent_at)"
 hop 'payment.succeeded sent -> orders takes it' "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded sent_at)" "$SOUK_ORDERS_DB" "$(ib payment.succeeded)"
 if [ "$with_reporting" = 1 ]; then
+	hop 'order.confirmed written -> sent (orders relay)' "$SOUK_ORDERS_DB" \
+		"$(ob order.confirmed created_at)" "$SOUK_ORDERS_DB" "$(ob order.confirmed sent_at)"
+	hop 'order.confirmed sent -> reporting takes it' "$SOUK_ORDERS_DB" \
+		"$(ob order.confirmed sent_at)" "$SOUK_REPORTING_DB" "$(ib order.confirmed)"
 	hop 'order.confirmed written -> reporting applied it' "$SOUK_ORDERS_DB" \
 		"$(ob order.confirmed created_at)" "$SOUK_REPORTING_DB" "$(ib order.confirmed)"
 	perl -e 'my %a; open my $h, "<", $ARGV[0]; while (<$h>) { chomp; my ($i, $t) = split / /; $a{$i} = $t }
