@@ -3,7 +3,7 @@
 # data, starts the ten souk processes under their supervisors, prints the summary and then
 # stays as a quiet console. While traffic flows through the gateway the console stays silent
 # (the access lines go to the log files); a service killed with SIGKILL is reported on it and
-# comes back; `soukctl status` sees all fourteen processes; Ctrl-C (SIGINT to the console's process
+# comes back; `soukctl status` sees all fifteen processes; Ctrl-C (SIGINT to the console's process
 # group, as a terminal sends it) stops everything.
 use strict;
 use warnings;
