@@ -60,6 +60,10 @@ EOT
 		echo
 		cat var/bench/saga.md
 	fi
+	if [ -f var/bench/reporting.md ]; then
+		echo
+		cat var/bench/reporting.md
+	fi
 	# Measured by hand (tests/run.sh bench/cutover_catalog.t), kept in the tree.
 	echo
 	cat bench/cutover_catalog.md

@@ -45,4 +45,9 @@ const char *backfill_kv_url(void);
  * backfill_orders.c, backfill_inventory.c, backfill_payments.c. */
 extern const struct map_domain backfill_orders, backfill_inventory, backfill_payments;
 
+/* The read models kept from order events, filled after `backfill orders`:
+ * backfill_reporting.c (a CTL_EXIT_* code; nothing to do without
+ * SOUK_REPORTING_DB, or with if_empty when reporting has facts). */
+int backfill_reporting(struct ctl *ctl, int if_empty);
+
 #endif

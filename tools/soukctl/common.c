@@ -44,6 +44,9 @@ static const struct cfg_var ctl_vars[] = {
     CFG_STR_ROW("SOUK_PAYMENTS_DB", struct ctl_config, payments_db,
                 "postgresql://payments:souk-dev@127.0.0.1:55432/payments",
                 "the payments service's PostgreSQL database"),
+    CFG_STR_ROW("SOUK_REPORTING_DB", struct ctl_config, reporting_db,
+                "postgresql://reporting:souk-dev@127.0.0.1:55432/reporting",
+                "the reporting service's PostgreSQL database"),
     CFG_STR_ROW("SOUK_BACKBONE_DB", struct ctl_config, backbone_db,
                 "postgresql://backbone:souk-dev@127.0.0.1:55432/backbone",
                 "a database with only the event backbone's tables (lib's tests)"),
@@ -86,6 +89,8 @@ static const struct ctl_target ctl_targets[] = {
      "services/inventory/migrations", 1},
     {"payments", CTL_POSTGRES, "SOUK_PAYMENTS_DB", offsetof(struct ctl_config, payments_db),
      "services/payments/migrations", 1},
+    {"reporting", CTL_POSTGRES, "SOUK_REPORTING_DB", offsetof(struct ctl_config, reporting_db),
+     "services/reporting/migrations", 1},
     {"backbone", CTL_POSTGRES, "SOUK_BACKBONE_DB", offsetof(struct ctl_config, backbone_db), NULL,
      1},
     /* The backbone's tables too: the reverse syncs keep their inbox here (SOUK_REVERSE_DB). */

@@ -29,6 +29,7 @@ struct ctl_config {
     const char *orders_db;      /* SOUK_ORDERS_DB */
     const char *inventory_db;   /* SOUK_INVENTORY_DB */
     const char *payments_db;    /* SOUK_PAYMENTS_DB */
+    const char *reporting_db;   /* SOUK_REPORTING_DB */
     const char *backbone_db;    /* SOUK_BACKBONE_DB */
     const char *migrate_db;     /* SOUK_MIGRATE_DB: soukctl migrate's state */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
