@@ -29,6 +29,10 @@ struct ctl_config {
     const char *orders_db;      /* SOUK_ORDERS_DB */
     const char *inventory_db;   /* SOUK_INVENTORY_DB */
     const char *payments_db;    /* SOUK_PAYMENTS_DB */
+    const char *history_db;     /* SOUK_HISTORY_DB */
+    const char *orders_url;     /* SOUK_ORDERS_URL: history rebuild's feed */
+    const char *history_url;    /* SOUK_HISTORY_URL */
+    const char *jwt_secret;     /* SOUK_JWT_SECRET: history rebuild's admin token */
     const char *backbone_db;    /* SOUK_BACKBONE_DB */
     const char *migrate_db;     /* SOUK_MIGRATE_DB: soukctl migrate's state */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
