@@ -247,16 +247,15 @@ static const char begin_sql[] =
 /* The state row first: the swap then waits for every apply that saw
  * building (they hold a share lock on it), and applies after it see false. */
 static const char swap_lock_sql[] =
-    "UPDATE rebuild_state SET building = false WHERE building RETURNING"
-    " (SELECT count(*) FROM order_rows_build WHERE created)";
+    "UPDATE rebuild_state SET building = false WHERE building RETURNING true";
 static const char swap_sql[] =
     "ALTER TABLE order_rows RENAME TO order_rows_old;"
     " ALTER TABLE order_rows_build RENAME TO order_rows;"
     " DROP TABLE order_rows_old";
+static const char built_sql[] = "SELECT count(*) FROM order_rows_build WHERE created";
 static const char live_count_sql[] = "SELECT count(*) FROM order_rows WHERE created";
 static const char state_sql[] =
     "SELECT building, (SELECT count(*) FROM order_rows WHERE created) FROM rebuild_state";
-static const char built_sql[] = "SELECT count(*) FROM order_rows_build WHERE created";
 
 int
 store_rebuild_begin(struct work *w)
@@ -285,11 +284,13 @@ store_rebuild_swap(struct work *w, int64_t *live, int64_t *built)
     rc = db_exec_sql(w->db, w->arena, swap_lock_sql, 0, NULL, &rs);
     if (rc == ERR_OK && rs->nrows == 0)
         rc = ERR_NOT_FOUND;
-    if (rc == ERR_OK) {
-        *built = db_i64(rs, 0, 0);
+    if (rc == ERR_OK)
         rc = db_exec_sql(w->db, w->arena, "LOCK TABLE order_rows, order_rows_build"
                                           " IN ACCESS EXCLUSIVE MODE", 0, NULL, NULL);
-    }
+    if (rc == ERR_OK)
+        rc = db_exec_sql(w->db, w->arena, built_sql, 0, NULL, &rs);
+    if (rc == ERR_OK)
+        *built = db_i64(rs, 0, 0);
     if (rc == ERR_OK)
         rc = db_exec_sql(w->db, w->arena, live_count_sql, 0, NULL, &rs);
     if (rc == ERR_OK) {

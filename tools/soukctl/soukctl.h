@@ -70,6 +70,7 @@ int schema_main(struct ctl *ctl, int argc, char **argv);
 int seed_main(struct ctl *ctl, int argc, char **argv);
 int dlq_main(struct ctl *ctl, int argc, char **argv);
 int search_main(struct ctl *ctl, int argc, char **argv);
+int history_main(struct ctl *ctl, int argc, char **argv);
 int backfill_main(struct ctl *ctl, int argc, char **argv);
 int status_main(struct ctl *ctl, int argc, char **argv);
 int logs_main(struct ctl *ctl, int argc, char **argv);
