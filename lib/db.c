@@ -544,3 +544,57 @@ db_i64_text(struct arena *a, int64_t n)
 {
     return arena_printf(a, "%" PRId64, n);
 }
+
+/* ------------------------------------------------------------ COPY */
+
+int
+db_copy_begin(struct db *db, const char *sql)
+{
+    PGresult *res;
+    int       rc = ERR_OK, lost;
+
+    if (db->conn == NULL && db_connect(db) != ERR_OK)
+        return ERR_UNAVAILABLE;
+    res = PQexec(db->conn, sql);
+    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = db_fail(db, res, "copy", &lost);
+        if (lost)
+            db_disconnect(db);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int
+db_copy_put(struct db *db, const char *p, size_t n)
+{
+    if (db->conn == NULL || PQputCopyData(db->conn, p, (int)n) != 1) {
+        log_error("postgresql copy data failed: %s",
+                  db->conn ? PQerrorMessage(db->conn) : "no connection");
+        return ERR_UNAVAILABLE;
+    }
+    return ERR_OK;
+}
+
+int
+db_copy_end(struct db *db, const char *error)
+{
+    PGresult *res;
+    int       rc = ERR_OK, lost;
+
+    if (db->conn == NULL || PQputCopyEnd(db->conn, error) != 1)
+        return ERR_UNAVAILABLE;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == ERR_OK) {
+            rc = db_fail(db, res, "copy", &lost);
+            if (lost)
+                db_disconnect(db);
+        }
+        PQclear(res);
+        if (db->conn == NULL)
+            break;
+    }
+    if (rc == ERR_OK && error != NULL)
+        rc = ERR_INTERNAL;
+    return rc;
+}

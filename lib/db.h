@@ -84,6 +84,14 @@ uint64_t db_session(const struct db *db);
 /* Rows changed by the last db_exec/db_exec_sql call (INSERT/UPDATE/DELETE). */
 int64_t db_affected(const struct db *db);
 
+/* Bulk load: COPY ... FROM STDIN (text format) as sql, then rows as COPY
+ * text (db_copy_put any number of times, any chunking), then db_copy_end
+ * with NULL to commit the COPY or with a reason to abort it (ERR_INTERNAL
+ * then). Outside db_begin/db_commit the COPY is its own transaction. */
+MUST_CHECK int db_copy_begin(struct db *db, const char *sql);
+MUST_CHECK int db_copy_put(struct db *db, const char *p, size_t n);
+MUST_CHECK int db_copy_end(struct db *db, const char *error);
+
 /* Errors: ERR_DUPLICATE (unique violation), ERR_CONFLICT (foreign key or
  * check constraint), ERR_BUSY (serialization failure or deadlock: retry the
  * transaction), ERR_UNAVAILABLE (cannot connect, connection lost), ERR_INVALID

@@ -131,6 +131,11 @@ created(struct arena *a, json_t *p, struct hist_event *e, const char **why)
     e->card_last4 = string(json_object_get(p, "card"), "last4");
     if (e->card_last4 == NULL)
         return *why = "payload.card.last4 must be a string", ERR_INVALID;
+    if (e->card_last4[0] == '\0')
+        e->card_last4 = NULL; /* a backfilled order without a payment */
+    /* only in orders' retained log, for orders soukctl backfill imported */
+    e->legacy = json_is_true(json_object_get(p, "backfilled"));
+    e->payment = e->legacy ? string(p, "payment_status") : NULL;
     return ERR_OK;
 }
 

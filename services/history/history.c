@@ -43,6 +43,10 @@ hist_merge(struct hist_row *r, const struct hist_event *e)
         memcpy(r->currency, e->currency, sizeof(r->currency));
         r->card_last4 = e->card_last4;
         r->created_at = e->at;
+        if (e->legacy) {
+            r->legacy = 1;
+            r->payment = e->payment;
+        }
         if (r->status == NULL) { /* a terminal event that came first keeps its state */
             r->status = "PENDING";
             r->updated_at = e->at;
@@ -53,8 +57,10 @@ hist_merge(struct hist_row *r, const struct hist_event *e)
         return changed; /* nothing leaves a terminal state */
     r->terminal = 1;
     r->status = kinds[e->kind].status;
-    r->payment = kinds[e->kind].payment;
-    r->reason = e->kind == HIST_REJECTED ? "out-of-stock" : e->reason;
+    if (!r->legacy) { /* a monolith order keeps what the monolith said */
+        r->payment = kinds[e->kind].payment;
+        r->reason = e->kind == HIST_REJECTED ? "out-of-stock" : e->reason;
+    }
     r->updated_at = e->at;
     return 1;
 }
@@ -117,8 +123,10 @@ head(struct buf *b, const struct hist_row *r)
 static const char *
 payment_summary(const struct hist_row *r)
 {
-    if (r->payment != NULL)
-        return strcmp(r->payment, "APPROVED") == 0 ? "paid" : "declined";
+    if (r->payment != NULL) /* v1's status: APPROVED, or the monolith's DECLINED, REFUNDED */
+        return strcmp(r->payment, "APPROVED") == 0   ? "paid"
+               : strcmp(r->payment, "REFUNDED") == 0 ? "refunded"
+                                                     : "declined";
     if (r->reason != NULL && strcmp(r->reason, "payment-declined") == 0)
         return "declined";
     if (r->reason != NULL && strcmp(r->reason, "payment-unavailable") == 0)

@@ -44,6 +44,8 @@ struct hist_event {
     int64_t     total_minor;
     char        currency[4];
     const char *card_last4;
+    int         legacy;  /* a monolith order (soukctl backfill orders): v1 in any state */
+    const char *payment; /* legacy only: the monolith's payment status */
 };
 
 /* One order's row: the facts the events brought, and the rendered JSON. */

@@ -46,7 +46,8 @@ static const struct {
      "UPDATE " T " SET user_id = $2::bigint, status = $3, reason = $4, created = $5::boolean,"     \
      " terminal = $6::boolean, items = $7, ship = $8, total_minor = $9::bigint, currency = $10,"   \
      " card_last4 = $11, payment = $12, created_txt = $13::text, updated_txt = $14,"                    \
-     " created_at = $13::timestamptz, v1 = $15::boolean, v1_json = $16, v2_json = $17"            \
+     " created_at = $13::timestamptz, v1 = $15::boolean, v1_json = $16, v2_json = $17,"           \
+     " legacy = $18::boolean"                                                                     \
      " WHERE id = $1::bigint"}
     [HIST_LIVE] = APPLY_ROW("order_rows"),
     [HIST_BUILD] = APPLY_ROW("order_rows_build"),
@@ -121,7 +122,7 @@ yes(int b)
 int
 store_row_save(struct work *w, enum hist_table t, const struct hist_row *r)
 {
-    const char *p[17] = {
+    const char *p[18] = {
         db_i64_text(w->arena, r->id),
         db_i64_text(w->arena, r->user_id),
         r->status,
@@ -139,9 +140,10 @@ store_row_save(struct work *w, enum hist_table t, const struct hist_row *r)
         yes(hist_v1_visible(r)),
         r->v1_json,
         r->v2_json,
+        yes(r->legacy),
     };
 
-    return db_exec_sql(w->db, w->arena, apply_sql[t].save, 17, p, NULL);
+    return db_exec_sql(w->db, w->arena, apply_sql[t].save, 18, p, NULL);
 }
 
 static void
