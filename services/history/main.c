@@ -6,7 +6,6 @@
  */
 #include "history.h"
 
-struct history_config history_cfg;
 
 #define CFG struct history_config
 static const struct cfg_var history_vars[] = {

@@ -16,6 +16,8 @@
 
 #include "history.h"
 
+struct history_config history_cfg; /* main.c fills it; here so unit tests link without main */
+
 static pthread_mutex_t  mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t   cv;
 static pthread_once_t   once = PTHREAD_ONCE_INIT;
