@@ -68,6 +68,8 @@ test_default_file(void)
         {"POST", "/api/v2/orders", "orders_v2", NULL, "orders", GW_MODE_NEW},
         {"GET", "/api/v2/orders/7", "orders_v2_one", NULL, "orders", GW_MODE_NEW},
         {"GET", "/api/v2/orders", "orders_v2_list", NULL, "history", GW_MODE_NEW},
+        {"GET", "/api/v2/admin/order-events", "order_events_v2", NULL, "orders", GW_MODE_NEW},
+        {"POST", "/api/v2/admin/history/swap", "history_admin_v2", NULL, "history", GW_MODE_NEW},
         {"GET", "/api/v2/admin/sagas", "sagas_v2", NULL, "orders", GW_MODE_NEW},
         {"GET", "/api/v2/products/5/stock", "stock_v2", NULL, "inventory", GW_MODE_NEW},
         {"GET", "/api/v2/products/5", "products_v2", NULL, "catalog", GW_MODE_NEW},

@@ -101,7 +101,7 @@ MUST_CHECK int store_row_lock(struct work *w, enum hist_table t, int64_t id, str
 MUST_CHECK int store_row_save(struct work *w, enum hist_table t, const struct hist_row *r);
 /* Pages, in the arena, with the rows' stored bytes. */
 struct hist_page {
-    const char **json;
+    const char **json; /* rows, or pieces of rows already joined by commas */
     size_t      *len;
     size_t       n;
     int64_t      total;              /* v1: the user's v1 orders */

@@ -15,10 +15,13 @@
 /* clang-format off */
 #define HISTORY_SQL(X)                                                                             \
     X(BUILDING, 0, "SELECT building FROM rebuild_state FOR SHARE")                                  \
+    /* One row: the user's v1 count (an index-only scan of order_rows_v1) and the page's */     \
+    /* stored rows joined by the server, newest first (NULL for an empty page). */                \
     X(V1_PAGE, 3,                                                                                  \
-      "SELECT v1_json, count(*) OVER () FROM order_rows WHERE user_id = $1::bigint AND v1"         \
-      " ORDER BY created_at DESC, id DESC LIMIT $2::bigint OFFSET $3::bigint")                     \
-    X(V1_COUNT, 1, "SELECT count(*) FROM order_rows WHERE user_id = $1::bigint AND v1")            \
+      "SELECT (SELECT count(*) FROM order_rows WHERE user_id = $1::bigint AND v1),"                \
+      " string_agg(v1_json, ',' ORDER BY created_at DESC, id DESC) FROM (SELECT v1_json,"          \
+      " created_at, id FROM order_rows WHERE user_id = $1::bigint AND v1"                          \
+      " ORDER BY created_at DESC, id DESC LIMIT $2::bigint OFFSET $3::bigint) p")                  \
     X(V2_PAGE, 5,                                                                                  \
       "SELECT v2_json, " US_OF("created_at") ", id FROM order_rows"                                 \
       " WHERE user_id = $1::bigint AND created AND ($2::text IS NULL OR status = $2)"              \
@@ -167,22 +170,19 @@ store_v1_page(struct work *w, int64_t user_id, int64_t page, int64_t limit, stru
     struct db_rows *rs;
     int             rc;
 
-    rc = db_exec(w->db, w->arena, SQL_V1_PAGE,
-                 (const char *const[]){uid, db_i64_text(w->arena, limit),
-                                       db_i64_text(w->arena, (page - 1) * limit)},
-                 &rs);
+    rc = db_exec_row(w->db, w->arena, SQL_V1_PAGE,
+                     (const char *const[]){uid, db_i64_text(w->arena, limit),
+                                           db_i64_text(w->arena, (page - 1) * limit)},
+                     &rs);
     if (rc)
         return rc;
-    page_fill(w, rs, p);
-    if (p->n > 0) {
-        p->total = db_i64(rs, 0, 1);
-        return ERR_OK;
-    }
-    /* a page past the end still says how many there are */
-    rc = db_exec_row(w->db, w->arena, SQL_V1_COUNT, (const char *const[]){uid}, &rs);
-    if (rc == ERR_OK)
-        p->total = db_i64(rs, 0, 0);
-    return rc;
+    p->total = db_i64(rs, 0, 0);
+    p->n = db_get(rs, 0, 1) != NULL ? 1 : 0; /* one joined piece */
+    p->json = arena_alloc(w->arena, sizeof(*p->json));
+    p->len = arena_alloc(w->arena, sizeof(*p->len));
+    p->json[0] = db_get(rs, 0, 1);
+    p->len[0] = db_len(rs, 0, 1);
+    return ERR_OK;
 }
 
 int
