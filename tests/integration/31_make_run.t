@@ -86,7 +86,7 @@ like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^S
 
 my ($rc, $st) = soukctl({}, 'status');
 is($rc, 0, 'soukctl status: every process up and ready') or diag($st);
-is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 14, 'fourteen processes up, each with a pid');
+is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 15, 'fifteen processes up, each with a pid');
 
 # Traffic: the console stays as it was, the log files fill.
 my $before = $tail->();

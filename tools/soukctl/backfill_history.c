@@ -8,6 +8,7 @@
  * that already has rows is left alone (its consumer and `soukctl history
  * rebuild` keep it). Progress on stderr.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,10 +83,11 @@ page(struct db *src, struct arena *a, int64_t after, struct buf *out, int64_t *n
     size_t          i, l = 0;
     int             rc;
 
+    *n = 0;
     rc = db_exec_sql(src, a, orders_sql, 1, (const char *const[]){db_i64_text(a, after)}, &os);
-    *n = (int64_t)os->nrows;
     if (rc || os->nrows == 0)
         return rc;
+    *n = (int64_t)os->nrows;
     *last = db_i64(os, os->nrows - 1, 0);
     rc = db_exec_sql(src, a, lines_sql, 2,
                      (const char *const[]){db_i64_text(a, after), db_i64_text(a, *last)}, &ls);
@@ -138,34 +140,105 @@ page(struct db *src, struct arena *a, int64_t after, struct buf *out, int64_t *n
     return buf_error(out);
 }
 
+/* Two pages in flight: a reader thread reads and renders the next page from
+ * orders while the main thread streams the last one into history's COPY, so
+ * the reads overlap the server's ingest instead of waiting for it. */
+struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    struct db      *src;
+    struct buf      out[2];
+    int64_t         n[2]; /* rows in out[k]; -1: empty slot */
+    int             done, stop, rc;
+};
+
+static void *
+reader(void *arg)
+{
+    struct pipeline *p = arg;
+    struct arena    *a = arena_create();
+    int64_t          after = 0, n = 1;
+    int              k = 0, rc = ERR_OK;
+
+    while (rc == ERR_OK && n > 0) {
+        pthread_mutex_lock(&p->mu);
+        while (p->n[k] >= 0 && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        if (p->stop)
+            break;
+        arena_reset(a);
+        buf_reset(&p->out[k]);
+        rc = page(p->src, a, after, &p->out[k], &n, &after);
+        pthread_mutex_lock(&p->mu);
+        p->n[k] = rc == ERR_OK ? n : 0;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        k ^= 1;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->done = 1;
+    p->rc = rc;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    arena_destroy(a);
+    return NULL;
+}
+
 static int
 copy_all(struct db *src, struct db *dst, int64_t total, int64_t *done)
 {
-    struct arena *a = arena_create();
-    struct buf    out;
-    int64_t       after = 0, n = 0;
-    double        t0 = common_now();
-    int           rc;
+    struct pipeline p = {.src = src, .n = {-1, -1}};
+    pthread_t       th;
+    double          t0 = common_now();
+    int64_t         n;
+    int             k = 0, rc;
 
-    buf_init(&out, (size_t)1 << 30);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    buf_init(&p.out[0], (size_t)1 << 30);
+    buf_init(&p.out[1], (size_t)1 << 30);
     rc = db_copy_begin(dst, copy_sql);
-    while (rc == ERR_OK) {
-        arena_reset(a);
-        buf_reset(&out);
-        rc = page(src, a, after, &out, &n, &after);
-        if (rc || n == 0)
+    if (rc == ERR_OK && pthread_create(&th, NULL, reader, &p) != 0)
+        rc = ERR_INTERNAL;
+    if (rc)
+        goto out;
+    for (;;) {
+        pthread_mutex_lock(&p.mu);
+        while (p.n[k] < 0 && !p.done)
+            pthread_cond_wait(&p.cv, &p.mu);
+        n = p.n[k];
+        pthread_mutex_unlock(&p.mu);
+        if (n <= 0) /* the end, or the reader failed */
             break;
-        rc = db_copy_put(dst, buf_data(&out), buf_len(&out));
+        rc = db_copy_put(dst, buf_data(&p.out[k]), buf_len(&p.out[k]));
+        if (rc)
+            break;
         *done += n;
         fprintf(stderr, "backfill history: %lld of %lld orders, %.0f rows/s\n", (long long)*done,
                 (long long)total, *done / (common_now() - t0 + 1e-9));
+        pthread_mutex_lock(&p.mu);
+        p.n[k] = -1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        k ^= 1;
     }
+    pthread_mutex_lock(&p.mu);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(th, NULL);
+    if (rc == ERR_OK)
+        rc = p.rc;
+out:
     if (rc == ERR_OK)
         rc = db_copy_end(dst, NULL);
     else if (db_copy_end(dst, "backfill history failed") != ERR_INTERNAL)
         log_warn("backfill history: the aborted COPY did not end cleanly");
-    buf_free(&out);
-    arena_destroy(a);
+    buf_free(&p.out[0]);
+    buf_free(&p.out[1]);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
     return rc;
 }
 
