@@ -3,7 +3,8 @@
 # on the same data in the same run:
 #   - my orders: GET /api/v1/orders?limit=20 for the demo customer, the monolith's join
 #     (orders ⋈ order_items ⋈ products ⋈ payments) against history's stored rows, same wrk
-#     settings (bench/lib.sh); target >= 10x req/s and p99 < 5 ms;
+#     settings (bench/lib.sh); target >= 10x req/s and p99 < 5 ms; history with its page
+#     cache (the default) and without (SOUK_HISTORY_CACHE_TTL_MS=0);
 #   - backfill rate: `soukctl backfill orders` fills history with COPY (rows rendered by
 #     history's own code); its rows/s against a plain PostgreSQL COPY of the very same rows
 #     (exported from history, loaded into an empty copy of the table); target >= 0.5x.
@@ -41,13 +42,15 @@ report() {
 			print ""
 			print "| target | req/s (median) | p50 ms | p99 ms | errors |"
 			print "|---|---:|---:|---:|---:|"
-			split("my_orders_monolith my_orders_history", ks, " ")
-			for (i = 1; i <= 2; i++) if (ks[i] in rps)
+			split("my_orders_monolith my_orders_history my_orders_history_nocache", ks, " ")
+			for (i = 1; i <= 3; i++) if (ks[i] in rps)
 				printf "| %s | %.0f | %.2f | %.2f | %s |\n", ks[i], rps[ks[i]], p50[ks[i]], p99[ks[i]], err[ks[i]]
 			if (("my_orders_monolith" in rps) && rps["my_orders_monolith"] > 0) {
 				r = rps["my_orders_history"] / rps["my_orders_monolith"]
 				print ""
 				printf "history / monolith: %.1fx req/s (target >= 10x: %s), p99 %.2f ms (target < 5 ms: %s).\n", r, met(r >= 10), p99["my_orders_history"], met(p99["my_orders_history"] < 5)
+				if ("my_orders_history_nocache" in rps)
+					printf "Without the page cache (`SOUK_HISTORY_CACHE_TTL_MS=0`, one index range scan per request): %.1fx, p99 %.2f ms.\n", rps["my_orders_history_nocache"] / rps["my_orders_monolith"], p99["my_orders_history_nocache"]
 			}
 			if (bf > 0 && cp > 0) {
 				print ""
@@ -113,4 +116,7 @@ b=$(curl -fsS "$hist/api/v1/orders?limit=20" -H "Authorization: Bearer $customer
 [ "$a" = "$b" ] || echo "bench: history's first page differs from the monolith's (names renamed since?)" >&2
 wrk_median my_orders_monolith "$mono" "/api/v1/orders?limit=20" 1 "$customer"
 wrk_median my_orders_history "$hist" "/api/v1/orders?limit=20" 1 "$customer"
+# the same without history's page cache: every request one PostgreSQL statement
+bench_start history-nocache "$BUILD/bin/souk-history" SOUK_HISTORY_CACHE_TTL_MS=0
+wrk_median my_orders_history_nocache "$BENCH_URL" "/api/v1/orders?limit=20" 1 "$customer"
 report | tee "$MD"

@@ -41,16 +41,23 @@ reply(struct req *r, struct buf *b)
 int
 orders_list_v1(struct req *r)
 {
-    struct hist_page p = {0};
-    struct buf      *b;
-    int64_t          page, limit;
-    int              rc;
+    struct hist_page  p = {0};
+    struct cache_mark m;
+    struct buf       *b;
+    const char       *hit;
+    size_t            n;
+    int64_t           page, limit, user = r->user.user_id;
+    int               rc, ryw = req_header(r, "Souk-Min-Order-Version") != NULL;
 
     rc = req_paging(r, LIMIT_PAGE_INDEX, &page, &limit);
+    if (rc)
+        return rc;
+    if (!ryw && cache_get(r->arena, user, page, limit, &hit, &n))
+        return req_reply_bytes(r, 200, "application/json", hit, n);
+    rc = wait_min_version(r);
+    m = cache_mark(user); /* after the wait: what it waited for is in */
     if (rc == ERR_OK)
-        rc = wait_min_version(r);
-    if (rc == ERR_OK)
-        rc = store_v1_page(service_work(r), r->user.user_id, page, limit, &p);
+        rc = store_v1_page(service_work(r), user, page, limit, &p);
     if (rc)
         return rc;
     b = buf_new(r->arena, PAGE_BYTES);
@@ -58,6 +65,8 @@ orders_list_v1(struct req *r)
     join(b, &p);
     buf_printf(b, ",\"page\":%lld,\"limit\":%lld,\"total\":%lld}", (long long)page,
                (long long)limit, (long long)p.total);
+    if (buf_error(b) == ERR_OK)
+        cache_put(m, user, page, limit, buf_data(b), buf_len(b));
     return reply(r, b);
 }
 

@@ -181,11 +181,12 @@ events_apply(struct work *w, enum hist_table t, const struct hist_event *e)
     return store_row_save(w, t, &r);
 }
 
+/* After the commit: the user's cached pages go, reads waiting for a version wake. */
 static void
-woken(struct mq_msg *m, void *arg)
+applied(struct mq_msg *m, void *arg)
 {
     (void)m;
-    (void)arg;
+    cache_forget(*(int64_t *)arg);
     wait_wake();
 }
 
@@ -208,6 +209,8 @@ on_order(struct mq_msg *m)
         return rc;
     log_debug("history: %s order %lld applied%s", event_key(m->ev->type),
               (long long)e.order_id, building ? " (and to the rebuild)" : "");
-    m->after_commit = woken;
+    m->after_commit = applied;
+    m->after_commit_arg = arena_alloc(m->work.arena, sizeof(int64_t));
+    *(int64_t *)m->after_commit_arg = e.user_id;
     return ERR_OK;
 }

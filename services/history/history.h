@@ -26,6 +26,8 @@ struct history_config {
     struct service_config svc; /* SOUK_LISTEN, SOUK_HISTORY_DB, SOUK_AMQP_URL, ... */
     int64_t               ryw_wait_ms; /* SOUK_HISTORY_RYW_WAIT_MS */
     int64_t               consumers;   /* SOUK_HISTORY_CONSUMERS */
+    int64_t               cache_ttl_ms; /* SOUK_HISTORY_CACHE_TTL_MS: 0 = no page cache */
+    int64_t               cache_mb;     /* SOUK_HISTORY_CACHE_MB */
 };
 
 extern struct history_config history_cfg; /* read-only after main() */
@@ -141,6 +143,22 @@ int rebuild_begin(struct req *r);
 int rebuild_replay(struct req *r);
 int rebuild_swap(struct req *r);
 int rebuild_status(struct req *r);
+
+/* cache.c: v1 list pages as answered, per process, invalidated by applies */
+struct cache_mark {
+    uint64_t gen, epoch;
+};
+/* 1 and the page's bytes (copied into a) on a live hit, else 0. */
+int cache_get(struct arena *a, int64_t user, int64_t page, int64_t limit, const char **p,
+              size_t *n);
+/* Taken before reading PostgreSQL; cache_put stores only if no apply for
+ * the user (and no swap) came in between. */
+struct cache_mark cache_mark(int64_t user);
+void cache_put(struct cache_mark m, int64_t user, int64_t page, int64_t limit, const char *p,
+               size_t n);
+/* After an apply of the user's event committed / after a swap. */
+void cache_forget(int64_t user);
+void cache_forget_all(void);
 
 /* wait.c: reads that wait for a version */
 void     wait_wake(void);

@@ -18,6 +18,11 @@ static const struct cfg_var history_vars[] = {
                 "a read with Souk-Min-Order-Version waits this long for that version"),
     CFG_INT_ROW("SOUK_HISTORY_CONSUMERS", CFG, consumers, "2", 1, 64,
                 "consumer threads (an apply locks the order's row)"),
+    CFG_INT_ROW("SOUK_HISTORY_CACHE_TTL_MS", CFG, cache_ttl_ms, "1000", 0, 60000,
+                "a v1 list page is kept in this process this long (0: never); this process's "
+                "applies drop it at once, another process's only by this bound"),
+    CFG_INT_ROW("SOUK_HISTORY_CACHE_MB", CFG, cache_mb, "64", 1, 65536,
+                "memory the page cache may hold"),
     {NULL},
 };
 #undef CFG

@@ -89,6 +89,7 @@ rebuild_swap(struct req *r)
                         (long long)built, (long long)live);
     if (rc)
         return rc;
+    cache_forget_all(); /* the pages of the old table */
     return req_reply(r, 200, json_pack("{s:I,s:I}", "live", (json_int_t)live, "built",
                                        (json_int_t)built));
 }

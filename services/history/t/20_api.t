@@ -9,7 +9,8 @@ use lib 'tests/lib', 'services/history/t';
 use Souk::Test;
 use HistoryTest;
 
-my ($h, $o) = start_pair();
+# a long page-cache TTL: only an apply's invalidation can refresh a cached page here
+my ($h, $o) = start_pair(SOUK_HISTORY_CACHE_TTL_MS => 60000);
 my ($hdb, $odb) = ($h->{db}{db}, $o->{db}{db});
 my @bad;
 sub api { api_request($h->url, \@bad, @_) }
@@ -119,6 +120,18 @@ for my $v ('x', '1001', '1001:3', '1001:0', ':1', '1001:1:1') {
 }
 $r = api(GET => '/api/v1/orders', token => $alice, headers => {'Souk-Min-Order-Version' => '1001:2'});
 ok($r->{status} == 200 && !defined $r->{headers}{'souk-stale'}, 'a version history has: no wait, not stale');
+
+# the page cache: a repeated page is served from memory (an edit behind history's back does
+# not show), and an apply of one of the user's events drops it at once
+my $page = api(GET => '/api/v1/orders?limit=7', token => $alice)->{body};
+pg_sql($hdb, "UPDATE order_rows SET v1_json = replace(v1_json, 'Blue mug', 'Red mug')");
+is(api(GET => '/api/v1/orders?limit=7', token => $alice)->{body}, $page, 'page cache: a repeat is the cached page');
+inject_many($odb, created(1100, 7, at => '2026-12-07T12:00:00Z'));
+ok(wait_until('the new order in the cached page', sub {
+    my $r = api(GET => '/api/v1/orders?limit=7', token => $alice);
+    ($r->{json}{items}[0]{id} // 0) == 1100 }, 10), 'page cache: dropped by the apply (TTL 60 s)');
+like(api(GET => '/api/v1/orders?limit=7', token => $alice)->{body}, qr/Red mug/,
+    'page cache: the page was read again');
 
 no_failures(\@bad, [$h, $o], expected => qr/must be|not an order event/);
 done_testing;
