@@ -97,7 +97,7 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 22, "default: 22 routes");
+    T_EQ_INT(t->nroutes, 24, "default: 24 routes");
     T_EQ_INT(t->npools, 10,
              "default: monolith, catalog, search, users, reviews, cart, orders, inventory, "
              "payments and history upstreams");
