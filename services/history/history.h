@@ -160,6 +160,12 @@ void cache_put(struct cache_mark m, int64_t user, int64_t page, int64_t limit, c
 void cache_forget(int64_t user);
 void cache_forget_all(void);
 
+/* loop.c: cached pages answered on the I/O loop */
+struct uv_loop_s;
+int   orders_list_v1_loop(struct req *r);
+void *loop_new(struct uv_loop_s *loop);
+void  loop_free(void *state);
+
 /* wait.c: reads that wait for a version */
 void     wait_wake(void);
 uint64_t wait_generation(void);

@@ -40,6 +40,12 @@ static const struct route history_routes[] = {
     {NULL},
 };
 
+/* A cached v1 page is answered on the I/O loop (loop.c, cache.c). */
+static const struct server_loop_route history_loop_routes[] = {
+    {orders_list_v1, orders_list_v1_loop},
+    {NULL, NULL},
+};
+
 static const struct server_check history_checks[] = {
     {"postgresql", service_ready_db},
     {"rabbitmq", service_ready_mq},
@@ -65,5 +71,8 @@ main(int argc, char **argv)
         .routes = history_routes,
         .checks = history_checks,
         .consumer_threads = &history_cfg.consumers,
+        .loop_routes = history_loop_routes,
+        .loop_new = loop_new,
+        .loop_free = loop_free,
     });
 }

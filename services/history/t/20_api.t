@@ -126,6 +126,7 @@ ok($r->{status} == 200 && !defined $r->{headers}{'souk-stale'}, 'a version histo
 my $page = api(GET => '/api/v1/orders?limit=7', token => $alice)->{body};
 pg_sql($hdb, "UPDATE order_rows SET v1_json = replace(v1_json, 'Blue mug', 'Red mug')");
 is(api(GET => '/api/v1/orders?limit=7', token => $alice)->{body}, $page, 'page cache: a repeat is the cached page');
+cmp_ok(metric_value($h, 'souk_cache_loop_hits_total') // 0, '>', 0, 'page cache: hits answered on the I/O loop');
 inject_many($odb, created(1100, 7, at => '2026-12-07T12:00:00Z'));
 ok(wait_until('the new order in the cached page', sub {
     my $r = api(GET => '/api/v1/orders?limit=7', token => $alice);
