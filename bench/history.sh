@@ -81,13 +81,17 @@ done
 count() { psql -XAtq -d "$1" -c "$2"; }
 
 # ---- backfill rate, and COPY of the same rows -------------------------------------------
+# Measured only in a run that fills history (the first, or BENCH_REBUILD=1), so both rates
+# come from the same run.
+filled=
 if [ "$(count "$SOUK_HISTORY_DB" 'SELECT count(*) FROM order_rows')" = 0 ]; then
 	"$BUILD/bin/soukctl" backfill orders --if-empty 2>"$SOUK_VAR_DIR/history-backfill.err" |
 		tee "$SOUK_VAR_DIR/history-backfill.out"
 	tail -1 "$SOUK_VAR_DIR/history-backfill.err" >&2
+	filled=1
 fi
-# "backfilled history: N orders in T s" (absent when history was filled by an earlier run)
-if line=$(grep '^backfilled history:' "$SOUK_VAR_DIR/history-backfill.out" 2>/dev/null); then
+# "backfilled history: N orders in T s"
+if [ -n "$filled" ] && line=$(grep '^backfilled history:' "$SOUK_VAR_DIR/history-backfill.out"); then
 	n=$(awk '{ print $3 }' <<<"$line")
 	t=$(awk '{ print $6 }' <<<"$line")
 	echo "backfill_rows_per_s $(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }') $n $t 0" >>"$BENCH_OUT"
