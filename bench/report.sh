@@ -56,6 +56,10 @@ EOT
 		echo
 		cat var/bench/gateway.md
 	fi
+	if [ -f var/bench/history.md ]; then
+		echo
+		cat var/bench/history.md
+	fi
 	if [ -f var/bench/saga.md ]; then
 		echo
 		cat var/bench/saga.md

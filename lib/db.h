@@ -84,6 +84,7 @@ uint64_t db_session(const struct db *db);
 /* Rows changed by the last db_exec/db_exec_sql call (INSERT/UPDATE/DELETE). */
 int64_t db_affected(const struct db *db);
 
+
 /* Errors: ERR_DUPLICATE (unique violation), ERR_CONFLICT (foreign key or
  * check constraint), ERR_BUSY (serialization failure or deadlock: retry the
  * transaction), ERR_UNAVAILABLE (cannot connect, connection lost), ERR_INVALID

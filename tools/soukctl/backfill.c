@@ -309,6 +309,8 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
         if (rc == ERR_OK)
             printf("%s already has %s; nothing to do\n", t->name,
                    t->copy != NULL ? main_what(t) : "data");
+        if (rc == ERR_OK && t == &backfill_orders)
+            rc = backfill_history(ctl, b.dst, a);
         goto done;
     }
     /* One snapshot of the monolith for every read (InnoDB repeatable read),
@@ -328,6 +330,8 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
         goto done;
     }
     summary(&b);
+    if (t == &backfill_orders) /* its read model, from what was just copied */
+        rc = backfill_history(ctl, b.dst, a);
 done:
     db_free(b.dst);
     mdb_free(b.mono);

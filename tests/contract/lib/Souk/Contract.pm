@@ -40,8 +40,10 @@ my $SEQ = 0;
 # cart after the catalog it asks for price snapshots, the order domain last (orders reads the
 # cart at checkout; its replicas and inventory's stock fill from events published by the
 # fixtures, which come later still). payments serves no v1 route: it only takes part in the saga.
-# reporting, a consumer of product and order events, comes first with search and reviews.
-my @SERVICES = qw(reporting search reviews catalog users cart inventory payments orders);
+# reporting, a consumer of product and order events, comes first with search and reviews;
+# history (the query side of orders) answers the v1 order reads, orders the checkout; history
+# starts before orders so its queue is bound before the first order event.
+my @SERVICES = qw(reporting search reviews catalog users cart inventory payments history orders);
 my %ROUTES = (
     users     => [[accounts => '/api/v1/accounts']],
     catalog   => [[products => '/api/v1/products'], [categories => '/api/v1/categories']],
@@ -49,6 +51,7 @@ my %ROUTES = (
     reviews   => [[reviews => '/api/v1/products/{id}/reviews']],
     cart      => [[cart => '/api/v1/cart', 'user']],
     orders    => [[orders => '/api/v1/orders', 'user']],
+    history   => [[orders_read => '/api/v1/orders', 'user', ['GET', 'HEAD']]],
     inventory => [[stock => '/api/v1/products/{id}/stock']],
     payments  => [],
     reporting => [[reports => '/api/v1/reports', 'admin']],
@@ -110,7 +113,7 @@ sub _start_services {
         $up{$name} = Souk::Gateway::pool("127.0.0.1:" . $t->{svc}{$name}->port);
         push @routes, map {
             Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $name, mode => 'new',
-                auth => $_->[2] // 'public',
+                auth => $_->[2] // 'public', ($_->[3] ? (methods => $_->[3]) : ()),
                 # a checkout waits for the saga's outcome (SOUK_ORDERS_SYNC_WAIT_MS, 15 s)
                 timeout_ms => $_->[0] eq 'orders' ? 30000 : 10000)
         } @{$ROUTES{$name}};
@@ -137,7 +140,16 @@ sub differs {
 
 # api($method, $path, token => ..., json => ..., body => ..., headers => {...}): http()
 # against the target; every 5xx is remembered for finish().
-sub api { my ($t, @a) = @_; api_request($t->{url}, $t->{bad}, @a) }
+# A read of the user's orders sends back the version their last checkout answered
+# (Souk-Order-Version -> Souk-Min-Order-Version): souk-history waits for it (read-your-writes);
+# the monolith ignores the header.
+sub api {
+    my ($t, $m, $p, %o) = @_;
+    my $v = defined $o{token} ? $t->{order_version}{$o{token}} : undef;
+    $o{headers} = {%{$o{headers} || {}}, 'Souk-Min-Order-Version' => $v}
+        if defined $v && $m eq 'GET' && $p =~ m{^/api/v1/orders(?:[/?]|$)};
+    api_request($t->{url}, $t->{bad}, $m, $p, %o);
+}
 
 sub admin_api { my ($t, $m, $p, %o) = @_; $t->api($m, $p, token => $t->{admin_token}, %o) }
 
@@ -331,8 +343,11 @@ sub cart_add {
 # outcome the contract names (payment-unavailable), so it is not counted against finish().
 sub checkout {
     my ($t, $u, $card, %h) = @_;
-    return $t->api(POST => '/api/v1/orders', token => $u->{token}, json => {card_number => $card},
+    my $res = $t->api(POST => '/api/v1/orders', token => $u->{token}, json => {card_number => $card},
         headers => \%h, allow_5xx => 1);
+    my $v = $res->{headers}{'souk-order-version'};
+    $t->{order_version}{$u->{token}} = $v if defined $v;
+    return $res;
 }
 
 # cart_settled($user): on the services side the cart gives up the ordered lines when
