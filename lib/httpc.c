@@ -26,6 +26,7 @@
 #include "httpc.h"
 #include "httpc_int.h"
 #include "net.h"
+#include "clock.h"
 
 #define HTTPC_CONNS       4     /* idle connections kept per client */
 #define HTTPC_HEAD_BYTES  16384 /* every response header line together */
@@ -72,15 +73,6 @@ fail(struct httpc *c, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ERR_OK when fd is ready for events (or has an error the next call will
  * report), ERR_TIMEOUT at the deadline. */
 static int
@@ -91,7 +83,7 @@ wait_fd(int fd, short events, int64_t deadline)
     int           n;
 
     for (;;) {
-        left = deadline - now_ms();
+        left = deadline - clock_mono_ms();
         if (left <= 0)
             return ERR_TIMEOUT;
         n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -469,7 +461,7 @@ request_with(struct httpc *c, struct arena *a, const struct httpc_req *rq,
     if (x->method != NULL && !method_ok(x->method))
         return fail(c, ERR_INVALID, "malformed method");
     write = x->method != NULL && strcmp(x->method, "GET") != 0;
-    deadline = now_ms() + rq->timeout_ms;
+    deadline = clock_mono_ms() + rq->timeout_ms;
     req = httpc_request_text(a, rq, x, &t);
     /* A kept-alive connection the server closed meanwhile fails before
      * any byte of the answer: a GET is safe to send again, once. */

@@ -13,6 +13,7 @@
 #include "arena.h"
 #include "log.h"
 #include "mq_int.h"
+#include "clock.h"
 int
 mq_reply_ok(amqp_rpc_reply_t reply, const char *what)
 {
@@ -309,7 +310,7 @@ mq_conn_publish(struct mq_conn *mc, const struct mq_pub *p, int wait)
         props.expiration = amqp_cstring_bytes(p->expiration_ms);
     }
     if (atomic_load(&mc->busy_ms) == 0)
-        atomic_store(&mc->busy_ms, mq_now_ms()); /* the watchdog's clock starts */
+        atomic_store(&mc->busy_ms, clock_mono_ms()); /* the watchdog's clock starts */
     if (mq_confirm_publish(&mc->confirms, &tag) != ERR_OK) {
         log_warn("amqp: publish %s: too many unconfirmed publishes", p->routing_key);
         return ERR_UNAVAILABLE;

@@ -39,10 +39,10 @@
 struct mq_conn {
     amqp_connection_state_t c;        /* NULL when closed */
     struct mq_confirm       confirms; /* the channel's publishes and their confirms */
-    _Atomic int64_t         busy_ms;  /* mq_now_ms() when the publish in progress began; 0: none */
-    _Atomic int             blocked;  /* the broker sent connection.blocked (a resource alarm) */
-    struct mq              *owner;    /* NULL outside a service (soukctl): not watched */
-    int                     fd;       /* the socket while open, -1 else; under owner->watch_lock */
+    _Atomic int64_t busy_ms; /* clock_mono_ms() when the publish in progress began; 0: none */
+    _Atomic int     blocked; /* the broker sent connection.blocked (a resource alarm) */
+    struct mq      *owner;   /* NULL outside a service (soukctl): not watched */
+    int             fd;      /* the socket while open, -1 else; under owner->watch_lock */
 };
 
 /* Open a connection to url and declare the shared topology (the topic
@@ -126,8 +126,7 @@ void *mq_watch_main(void *arg);
 /* Sleep up to ms, waking early when stop is set. */
 void mq_sleep(struct mq *mq, int ms);
 /* Seconds / milliseconds on the monotonic clock. */
-double  mq_now_s(void);
-int64_t mq_now_ms(void);
+double mq_now_s(void);
 
 /* The process-wide backbone metrics (mq.c). */
 extern struct metric mq_published, mq_publishes, mq_backlog, mq_oldest_age, mq_consumed,

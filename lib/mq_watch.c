@@ -16,17 +16,9 @@
 
 #include "log.h"
 #include "mq_int.h"
+#include "clock.h"
 
 #define WATCH_EVERY_MS 100
-
-int64_t
-mq_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 mq_conn_notice(struct mq_conn *mc, const amqp_frame_t *f)
@@ -79,7 +71,7 @@ overdue(struct mq_conn *mc, int64_t slack_ms)
 
     if (since == 0)
         return 0;
-    age = mq_now_ms() - since;
+    age = clock_mono_ms() - since;
     if (mc->owner != NULL && atomic_load(&mc->owner->stop))
         return age > MQ_STOP_GRACE + slack_ms;
     return !atomic_load(&mc->blocked) && age > MQ_PUBLISH_TIMEOUT + slack_ms;
@@ -102,7 +94,7 @@ cut_if_stalled(struct mq *mq, struct mq_conn *mc, int64_t *cut_since)
     pthread_mutex_lock(&mq->watch_lock);
     if (mc->fd >= 0) {
         log_warn("amqp: a publish has stalled for %lld ms: cutting the connection",
-                 (long long)(mq_now_ms() - since));
+                 (long long)(clock_mono_ms() - since));
         (void)shutdown(mc->fd, SHUT_RDWR);
         *cut_since = since;
     }

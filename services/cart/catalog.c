@@ -13,6 +13,7 @@
 #include "cart.h"
 #include "httpc.h"
 #include "log.h"
+#include "clock.h"
 
 #define CACHE_SLOTS 1024 /* direct-mapped by product id */
 
@@ -25,15 +26,6 @@ struct slot {
 
 static struct slot     cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct slot *
 slot_of(int64_t id)
@@ -48,7 +40,7 @@ cache_get(struct arena *a, int64_t id, struct product_snap *out)
     int          hit;
 
     pthread_mutex_lock(&cache_lock);
-    hit = s->id == id && s->expires_ms > now_ms();
+    hit = s->id == id && s->expires_ms > clock_mono_ms();
     if (hit) {
         out->id = id;
         out->price = s->price;
@@ -67,7 +59,7 @@ cache_put(const struct product_snap *p)
         return;
     pthread_mutex_lock(&cache_lock);
     s->id = p->id;
-    s->expires_ms = now_ms() + cart_cfg.price_cache_ms;
+    s->expires_ms = clock_mono_ms() + cart_cfg.price_cache_ms;
     s->price = p->price;
     snprintf(s->name, sizeof(s->name), "%s", p->name);
     pthread_mutex_unlock(&cache_lock);

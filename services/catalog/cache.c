@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "str.h"
+#include "clock.h"
 
 #define CACHE_BACKOFF_MS 1000 /* after a failure, a worker's reads leave Redis alone this long */
 #define VERSION_MAX      24   /* "<int64>:" */
@@ -120,15 +121,6 @@ count(struct metric *m)
         metrics_set(&ratio, (int64_t)((double)h / (double)n * RATIO_SCALE));
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 when this thread may talk to Redis: a failure makes it skip Redis for a
  * moment, so a hung Redis costs one timeout per thread per second, not one
  * per request. */
@@ -137,13 +129,13 @@ usable(const struct cache_conn *c)
 {
     if (c->kv == NULL)
         return 0;
-    return now_ms() >= c->retry_ms;
+    return clock_mono_ms() >= c->retry_ms;
 }
 
 static void
 failed(struct cache_conn *c)
 {
-    c->retry_ms = now_ms() + CACHE_BACKOFF_MS;
+    c->retry_ms = clock_mono_ms() + CACHE_BACKOFF_MS;
     count(&errors);
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "history.h"
+#include "clock.h"
 
 #define BUCKETS    1024
 #define BUCKET_MAX 4 /* entries per bucket */
@@ -93,7 +94,7 @@ cache_get(struct arena *a, int64_t user, int64_t page, int64_t limit, const char
 {
     struct bucket *b = bucket_of(user);
     struct entry  *e;
-    int64_t        now = wait_now_ms();
+    int64_t        now = clock_mono_ms();
     int            hit = 0;
 
     if (history_cfg.cache_ttl_ms == 0)
@@ -127,7 +128,7 @@ cache_put(struct cache_mark m, int64_t user, int64_t page, int64_t limit, const 
 {
     struct bucket *b = bucket_of(user), *other;
     struct entry **at, *e;
-    int64_t        now = wait_now_ms();
+    int64_t        now = clock_mono_ms();
 
     if (history_cfg.cache_ttl_ms == 0 ||
         atomic_load(&bytes_used) + (int64_t)n > history_cfg.cache_mb << 20)

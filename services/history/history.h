@@ -172,7 +172,6 @@ uint64_t wait_generation(void);
 /* Sleep until the generation moves past gen or deadline_ms (CLOCK_MONOTONIC);
  * 0 when the deadline passed. */
 int     wait_sleep(uint64_t gen, int64_t deadline_ms);
-int64_t wait_now_ms(void);
 /* The read-your-writes gate of every read: honours Souk-Min-Order-Version
  * (400 when malformed), sets Souk-Stale: true when still behind. */
 MUST_CHECK int wait_min_version(struct req *r);

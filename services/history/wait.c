@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "clock.h"
 
 struct history_config history_cfg; /* main.c fills it; here so unit tests link without main */
 
@@ -32,15 +33,6 @@ cv_init(void)
     pthread_condattr_setclock(&at, CLOCK_MONOTONIC);
     pthread_cond_init(&cv, &at);
     pthread_condattr_destroy(&at);
-}
-
-int64_t
-wait_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void
@@ -73,7 +65,7 @@ wait_sleep(uint64_t gen, int64_t deadline_ms)
 
     pthread_once(&once, cv_init);
     pthread_mutex_lock(&mu);
-    while (generation == gen && wait_now_ms() < deadline_ms)
+    while (generation == gen && clock_mono_ms() < deadline_ms)
         pthread_cond_timedwait(&cv, &mu, &ts);
     woke = generation != gen;
     pthread_mutex_unlock(&mu);
@@ -84,7 +76,7 @@ int
 wait_min_version(struct req *r)
 {
     const char *h = req_header(r, "Souk-Min-Order-Version");
-    int64_t     id, want, have, owner, deadline = wait_now_ms() + history_cfg.ryw_wait_ms;
+    int64_t     id, want, have, owner, deadline = clock_mono_ms() + history_cfg.ryw_wait_ms;
     int         rc;
 
     if (h == NULL)
@@ -99,7 +91,7 @@ wait_min_version(struct req *r)
             return rc;
         if (owner == r->user.user_id && have >= want)
             return ERR_OK;
-        if (!wait_sleep(gen, deadline) && wait_now_ms() >= deadline)
+        if (!wait_sleep(gen, deadline) && clock_mono_ms() >= deadline)
             break;
     }
     req_set_header(r, "Souk-Stale", "true");

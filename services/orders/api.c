@@ -11,6 +11,7 @@
 
 #include "bounds.h"
 #include "orders.h"
+#include "clock.h"
 
 #define CART_EMPTY_DETAIL "add items to the cart before checking out"
 
@@ -217,7 +218,7 @@ static int
 outcome_wait(struct req *r, struct order **o)
 {
     struct waiter *wt;
-    int64_t        deadline = wait_now_ms() + orders_cfg.sync_wait_ms, id = (*o)->id;
+    int64_t        deadline = clock_mono_ms() + orders_cfg.sync_wait_ms, id = (*o)->id;
     int            rc;
 
     if (order_state_terminal((*o)->state))

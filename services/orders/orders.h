@@ -222,7 +222,6 @@ int wait_sleep(struct waiter *wt, int64_t deadline_ms);
 void wait_setup(void);
 /* Wake every checkout waiting for order id (after a commit). */
 void    wait_wake(int64_t id);
-int64_t wait_now_ms(void);
 
 /* sweep.c: the deadline sweeper, a lib/sweep.h job: cancels the pending
  * orders past their deadline (a batch per round). */

@@ -13,6 +13,7 @@
 
 #include "metrics.h"
 #include "orders.h"
+#include "clock.h"
 
 struct waiter {
     int64_t        id;
@@ -37,15 +38,6 @@ wait_setup(void)
 {
     metrics_register(&waiting);
     metrics_register(&wakes);
-}
-
-int64_t
-wait_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The request's arena drops the waiter with the request. */
@@ -98,12 +90,12 @@ wait_sleep(struct waiter *wt, int64_t deadline_ms)
     ts.tv_sec = deadline_ms / 1000;
     ts.tv_nsec = (deadline_ms % 1000) * 1000000;
     pthread_mutex_lock(&lock);
-    while (!wt->woken && wait_now_ms() < deadline_ms)
+    while (!wt->woken && clock_mono_ms() < deadline_ms)
         pthread_cond_timedwait(&wt->cond, &lock, &ts);
     left = wt->woken;
     wt->woken = 0;
     pthread_mutex_unlock(&lock);
-    return left || wait_now_ms() < deadline_ms;
+    return left || clock_mono_ms() < deadline_ms;
 }
 
 void

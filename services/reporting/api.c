@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "reporting.h"
+#include "clock.h"
 
 #define DAY_MIN     "1970-01-01" /* the monolith's defaults for an absent from/to */
 #define DAY_MAX     "9999-12-31"
@@ -69,15 +70,6 @@ sales_rows(const struct sales_row *rows, size_t n)
     return a;
 }
 
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The rows of a tally report as JSON text, from the cache (cache.c) or
  * from the tallies, then kept; c->fresh.age_ms as of now. */
 static int
@@ -105,7 +97,7 @@ sales_answer(struct req *r, const char *from, const char *to, enum report_group 
         free(text);
         cache_put(key, gen, c);
     }
-    c->fresh.age_ms = wall_ms() - c->fresh.as_of_ms;
+    c->fresh.age_ms = clock_wall_ms() - c->fresh.as_of_ms;
     if (c->fresh.age_ms < 0)
         c->fresh.age_ms = 0;
     fresh_headers(r, &c->fresh);
