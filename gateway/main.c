@@ -346,6 +346,8 @@ control_start(int admin_fd)
         uv_signal_start(&sig_hup, on_sighup, SIGHUP) != 0)
         die("cannot install signal handlers");
     health_start(&control.ev.uv);
+    if (series_start(&control.ev.uv) != ERR_OK)
+        die("cannot start the stats tick");
 }
 
 static void

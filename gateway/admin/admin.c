@@ -3,7 +3,10 @@
  * compared in constant time), served by the main thread's control loop so
  * that validating, diffing and persisting a table (fsync) never stalls a
  * data loop: GET/PUT/PATCH /routes, PATCH /routes/{name}, POST /routes/dry-run,
- * GET /shadow, /upstreams, /events, /health, /metrics.
+ * GET /shadow, /upstreams, /events, /holds, /stats, /health, /metrics.
+ * It also carries the public API (/api/...) through the same route table,
+ * proxy and edge checks as the public listener, so the control room at "/"
+ * reads the services' admin views same-origin, with the user's own JWT.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,7 @@ struct admin_route {
 };
 
 static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
-    upstreams_get, events_get, health_get, metrics_get, holds_get;
+    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get;
 
 static const struct admin_route admin_routes[] = {
     {"GET", "/routes", 0, 0, routes_get},
@@ -37,6 +40,7 @@ static const struct admin_route admin_routes[] = {
     {"GET", "/upstreams", 0, 0, upstreams_get},
     {"GET", "/events", 0, 0, events_get},
     {"GET", "/holds", 0, 0, holds_get},
+    {"GET", "/stats", 0, 0, stats_get},
     {"GET", "/health", 0, 1, health_get},
     {"GET", "/metrics", 0, 1, metrics_get},
     {NULL, NULL, 0, 0, NULL},
@@ -298,6 +302,49 @@ holds_get(struct client *c, const char *arg)
     reply_json(c, 200, hold_json(), NULL);
 }
 
+/* The value of ?name= in the target as an integer in [lo, hi]: def when it
+ * is absent, -1 when it is there but not such a number. */
+static long
+query_long(struct client *c, const char *name, long lo, long hi, long def)
+{
+    struct str  t = hhead_target(&c->head);
+    const char *q = memchr(t.p, '?', t.len), *end = t.p + t.len, *v;
+    size_t      nl = strlen(name);
+    long        n;
+
+    for (q = q != NULL ? q + 1 : end; q < end; q = v + 1) {
+        v = memchr(q, '&', (size_t)(end - q));
+        v = v != NULL ? v : end;
+        if ((size_t)(v - q) <= nl || memcmp(q, name, nl) != 0 || q[nl] != '=')
+            continue;
+        q += nl + 1;
+        if (v - q < 1 || v - q > 9)
+            return -1;
+        for (n = 0; q < v; q++) {
+            if (*q < '0' || *q > '9')
+                return -1;
+            n = n * 10 + (*q - '0');
+        }
+        return n >= lo && n <= hi ? n : -1;
+    }
+    return def;
+}
+
+/* GET /stats?window=60: per route and side, requests, errors, req/s, error
+ * rate and p99 over the last window seconds, and each second of it. */
+static void
+stats_get(struct client *c, const char *arg)
+{
+    long window = query_long(c, "window", 1, 120, 60);
+
+    (void)arg;
+    if (window < 0) {
+        client_problem(c, ERR_INVALID, "window must be a whole number of seconds, 1 to 120");
+        return;
+    }
+    reply_json(c, 200, stats_json((int)window), NULL);
+}
+
 static json_t *
 server_json(const char *name)
 {
@@ -378,6 +425,15 @@ admin_find(struct client *c, const char **arg, int *path_known)
     return NULL;
 }
 
+/* /api/...: not the admin API's (no admin token: the API's own auth). */
+static int
+public_api(struct client *c)
+{
+    struct str t = hhead_target(&c->head);
+
+    return t.len >= 5 && memcmp(t.p, "/api/", 5) == 0;
+}
+
 enum cphase
 admin_begin(struct client *c)
 {
@@ -386,6 +442,8 @@ admin_begin(struct client *c)
     int                       known;
 
     buf_reset(&c->abody);
+    if (public_api(c))
+        return proxy_begin(c); /* the public listener's way, checks and all */
     c->route_name = "admin";
     r = admin_find(c, &arg, &known);
     c->quiet = r != NULL && r->open; /* /health and /metrics: probes and scrapers */

@@ -1,0 +1,97 @@
+# gateway/t/28_console_api.t - what the control room (web/console) needs from the admin
+# listener: GET /stats (per route and side: attempts, errors, req/s, error rate, p99, one
+# point a second; token required; a bad window is a 400 problem), and the public API carried
+# on the admin listener through the same route table and edge checks (no admin token, the
+# route's own auth: an admin route still wants an admin JWT).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../../tests/lib";
+use Test::More;
+
+use Souk::Test;
+use Souk::FakeUpstream;
+use Souk::Gateway;
+
+my $L = Souk::FakeUpstream->start(name => 'legacy', reply => {json => {side => 'legacy'}});
+my $N = Souk::FakeUpstream->start(name => 'new', reply => {json => {side => 'new'}});
+$N->set(reply => {json => {side => 'new'}}, paths => {'/api/v1/c' => {status => 500, json => {error => 'broken'}}});
+
+my $gw = Souk::Gateway->start(routes => table(
+    upstreams => {legacy => pool($L), new => pool($N)},
+    routes => [
+        route(name => 'products', path => '/api/v1/products', legacy => 'legacy', new => 'new', mode => 'shadow',
+            shadow => {methods => ['GET', 'HEAD'], ignore => [], headers => [], max_body => 65536, max_inflight => 64}),
+        route(name => 'canaried', path => '/api/v1/c', legacy => 'legacy', new => 'new', mode => 'new'),
+        route(name => 'admin_only', path => '/api/v2/admin', legacy => 'legacy', auth => 'admin'),
+        route(name => 'rest', path => '/', legacy => 'legacy'),
+    ]));
+my $pub = "http://127.0.0.1:$gw->{port}";
+
+# ---- the token and the window --------------------------------------------------------------
+is_problem($gw->admin(GET => '/stats', {token => undef}), 401, 'unauthorized', 'GET /stats without the token: 401');
+is_problem($gw->admin(GET => '/stats', {token => 'wrong'}), 401, 'unauthorized', 'GET /stats with a wrong token: 401');
+for my $w ('0', '121', 'abc', '-1', '', '99999999999', '1.5') {
+    is_problem($gw->admin(GET => "/stats?window=$w"), 400, 'invalid-request', "GET /stats?window=$w: 400");
+}
+is_problem($gw->admin(POST => '/stats', {json => {}}), 405, 'method-not-allowed', 'POST /stats: 405');
+
+# ---- counting per side ----------------------------------------------------------------------
+my $r0 = $gw->admin(GET => '/stats');
+is($r0->{status}, 200, 'GET /stats: 200');
+is($r0->{json}{window_s}, 60, 'the default window is 60 s');
+
+http(GET => "$pub/api/v1/products/$_") for 1 .. 20;
+http(GET => "$pub/api/v1/c/$_") for 1 .. 10;
+
+my $st;
+wait_until('the shadow copies and the second are counted', sub {
+    $st = $gw->admin(GET => '/stats?window=10')->{json};
+    my $p = $st->{routes}{products};
+    my $sum = 0;
+    $sum += $_ // 0 for @{$p->{legacy}{series}{rps}};
+    return $p->{legacy}{requests} >= 20 && $p->{new}{requests} >= 20 && $sum >= 20;
+}, 10);
+my $p = $st->{routes}{products};
+is($st->{window_s}, 10, 'window=10 is honoured');
+is(scalar @{$p->{legacy}{series}{rps}}, 10, 'ten points in a 10 s series');
+is(scalar @{$p->{new}{series}{p99_ms}}, 10, 'and ten p99 points');
+is($p->{legacy}{requests}, 20, 'legacy answered the 20 reads');
+is($p->{new}{requests}, 20, 'the new side got the 20 shadow copies');
+is($p->{legacy}{errors}, 0, 'no legacy error');
+ok(defined $p->{legacy}{p99_ms} && $p->{legacy}{p99_ms} > 0 && $p->{legacy}{p99_ms} < 5000,
+    'a legacy p99 in milliseconds') or diag explain $p->{legacy};
+ok($p->{legacy}{rps} > 0, 'a legacy req/s over the window');
+is($p->{legacy}{error_rate}, 0, 'legacy error rate 0');
+
+my $c;
+wait_until('the failing new side is counted', sub {
+    $c = $gw->admin(GET => '/stats?window=10')->{json}{routes}{canaried};
+    return $c && $c->{new}{errors} >= 10 && defined $c->{new}{error_rate};
+}, 10);
+is($c->{new}{requests}, 10, 'ten attempts on new');
+is($c->{new}{errors}, 10, 'all ten answered 500: counted as errors');
+is($c->{new}{error_rate}, 1, 'error rate 1 on new');
+is($c->{legacy}{requests}, 0, 'none on legacy (mode new, no fallback)');
+ok(!exists $st->{routes}{'-'}, 'no row for unmatched requests');
+
+# ---- the public API on the admin listener -----------------------------------------------------
+my $via = http(GET => $gw->admin_url . '/api/v1/products/7');
+is($via->{status}, 200, '/api/ on the admin listener needs no admin token');
+is($via->{json}{side}, 'legacy', 'and goes through the route table (products: legacy answers in shadow)');
+is($via->{headers}{'x-fake'}, 'legacy', 'to the route\'s upstream');
+is_problem(http(GET => $gw->admin_url . '/api/v2/admin/sagas'), 401, 'unauthorized',
+    'an admin route wants its JWT on the admin listener too');
+is_problem(http(GET => $gw->admin_url . '/api/v2/admin/sagas', {headers => {Authorization => 'Bearer ' . token(5, 'customer')}}),
+    403, 'forbidden', 'a customer JWT is refused there, as on the public listener');
+my $adm = http(GET => $gw->admin_url . '/api/v2/admin/sagas', {headers => {Authorization => 'Bearer ' . token(1, 'admin')}});
+is($adm->{status}, 200, 'an admin JWT passes');
+is(scalar $L->requests(path => '/api/v2/admin/sagas'), 1, 'and only that one reached the upstream');
+is_problem(http(GET => $gw->admin_url . '/apix', {headers => {Authorization => 'Bearer nope'}}), 401, 'unauthorized',
+    'a path that only starts like /api wants the admin token');
+is_problem($gw->admin(GET => '/api'), 404, 'not-found', '/api itself is no admin resource');
+my $w = http(POST => $gw->admin_url . '/api/v1/c/1', {json => {x => 1}});
+is($w->{status}, 500, 'a write on the admin listener goes to the route\'s side as well (new: 500)');
+
+$gw->stop;
+done_testing;
