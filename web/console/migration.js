@@ -1,0 +1,71 @@
+// migration.js - the Migration panel, with what the gateway's admin API can tell: each domain
+// (the routes that share a new upstream) and the step its routes are at, their holds and the
+// writes in flight (GET /holds), the cutover hold times (hold_end events), and the buttons for
+// the steps the gateway alone may take (legacy -> shadow -> canary 10 %, and back to legacy).
+// The cutover itself stays `soukctl migrate DOMAIN cutover`: it syncs, fences, verifies and
+// records, which a route PATCH does not. Sync lag, applied rate and verify results live in
+// PostgreSQL `migrate` and souk-sync's /metrics, which the admin API does not carry (README).
+import { useState } from 'preact/hooks';
+import { html } from './ui.js';
+import { ModeDialog, describe } from './modes.js';
+import { ChangeLog } from './routes.js';
+
+const ORDER = ['legacy', 'shadow', 'canary', 'new'];
+
+function domains(routes) {
+  const out = {};
+  for (const r of routes) if (r.new) (out[r.new] = out[r.new] || []).push(r);
+  return out;
+}
+
+// The step a domain is at: its least advanced route.
+function stepOf(rs) {
+  return rs.reduce((m, r) => (ORDER.indexOf(r.mode) < ORDER.indexOf(m.mode) ? r : m), rs[0]);
+}
+
+function nextPlan(rs) {
+  const step = stepOf(rs).mode;
+  const to = step === 'legacy' ? { mode: 'shadow' } : step === 'shadow' ? { mode: 'canary', canary_percent: 10 } : null;
+  if (!to) return null;
+  return { plan: Object.fromEntries(rs.map((r) => [r.name, to])), label: to.mode === 'canary' ? 'canary 10 %' : to.mode };
+}
+
+export function MigrationPanel({ state, refresh }) {
+  const { routes, holds, events } = state;
+  const [plan, setPlan] = useState(null);
+  const list = (routes && routes.routes) || [];
+  const doms = Object.entries(domains(list));
+  return html`<section aria-labelledby="migration-h">
+    <h2 id="migration-h">Migration</h2>
+    <table class="grid" id="domains-table">
+      <caption>Domains (routes sharing a new upstream) and their step at the gateway</caption>
+      <thead><tr><th scope="col">Domain</th><th scope="col">Routes</th><th scope="col">Step</th><th scope="col">Writes held / in flight</th><th scope="col">Next step</th></tr></thead>
+      <tbody>${doms.map(([d, rs]) => {
+        const next = nextPlan(rs);
+        const held = rs.reduce((n, r) => n + ((holds && holds.routes[r.name] && holds.routes[r.name].held) || 0), 0);
+        const out = rs.reduce((n, r) => n + ((holds && holds.routes[r.name] && holds.routes[r.name].writes_in_flight) || 0), 0);
+        return html`<tr data-domain=${d}>
+          <th scope="row">${d}</th>
+          <td>${rs.map((r) => html`<div>${r.name}: ${describe(r)}</div>`)}</td>
+          <td>${stepOf(rs).mode}${rs.some((r) => r.hold) ? ', held' : ''}</td>
+          <td class="num">${held} / ${out}</td>
+          <td>
+            ${next ? html`<button type="button" onClick=${() => setPlan({ plan: next.plan, summary: `Move every route of ${d} (${rs.map((r) => r.name).join(', ')}) to ${next.label}.` })}>To ${next.label}…</button>` : html`<span>cutover: <code>soukctl migrate ${d} cutover</code></span>`}
+            ${stepOf(rs).mode !== 'legacy' || rs.some((r) => r.mode !== 'legacy')
+              ? html` <button type="button" onClick=${() => setPlan({ plan: Object.fromEntries(rs.map((r) => [r.name, { mode: 'legacy' }])), summary: `Move every route of ${d} back to legacy.` })}>Back to legacy…</button>`
+              : null}
+          </td>
+        </tr>`;
+      })}</tbody>
+    </table>
+    <h3>Cutover holds</h3>
+    <${ChangeLog} events=${events} types=${['hold_start', 'hold_end']} />
+    <h3>Sync, verify and the migration record</h3>
+    <p class="note">Sync lag over time, the applied rate, the last verify with its differing ids and each
+      step's record are kept by <code>soukctl migrate</code> (PostgreSQL <code>migrate</code>) and
+      souk-sync's <code>/metrics</code>; the gateway's admin API does not carry them yet, so this page
+      cannot show them. Run <code>soukctl migrate status</code> (or <code>soukctl migrate status DOMAIN --log 50</code>).</p>
+    <${ModeDialog} plan=${plan && plan.plan} summary=${plan && plan.summary} onClose=${() => setPlan(null)}
+      onDone=${() => { setPlan(null); refresh(); }} />
+  </section>`;
+}

@@ -1,0 +1,39 @@
+# web/t/61_console.t - the control room in Debian's chromium (web/t/console.mjs): a gateway
+# whose admin listener serves build/web/console/, in front of two fake upstreams that answer
+# the same product differently (the monolith's and the catalog's sides of a shadow diff); the
+# operator switches products to shadow, reads the diff, canaries 10 %, goes back to legacy;
+# axe on every panel. SOUK_SCREENSHOT_DIR=docs/screenshots refreshes the README's pictures.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../../tests/lib";
+use Test::More;
+
+use Souk::Test;
+use Souk::FakeUpstream;
+use Souk::Gateway;
+use Souk::Browser qw(run_browser);
+
+my $product = {id => 1, name => 'Brass lamp', price => 10, tags => ['a']};
+my $L = Souk::FakeUpstream->start(name => 'monolith', reply => {json => $product});
+my $N = Souk::FakeUpstream->start(name => 'catalog', reply => {json => {%$product, price => 11, tags => ['a', 'b']}});
+
+my $gw = Souk::Gateway->start(routes => table(
+    upstreams => {monolith => pool($L), catalog => pool($N)},
+    routes => [
+        route(name => 'products', path => '/api/v1/products', methods => ['GET', 'HEAD'], legacy => 'monolith',
+            new => 'catalog', shadow => {methods => ['GET', 'HEAD'], ignore => [], headers => [],
+                max_body => 65536, max_inflight => 64},
+            rollback => {error_rate => 0.5, window_ms => 30000, min_requests => 20}),
+        route(name => 'rest', path => '/', legacy => 'monolith'),
+    ]));
+
+my $bad = run_browser("$FindBin::Bin/console.mjs",
+    CONSOLE_URL => $gw->admin_url . '/',
+    ADMIN_URL   => $gw->admin_url,
+    ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN,
+    PUBLIC_URL  => "http://127.0.0.1:$gw->{port}");
+diag(join "\n", (split /\n/, $gw->stderr_text)[-30 .. -1]) if $bad; # the gateway's last words
+
+$gw->stop;
+done_testing;
