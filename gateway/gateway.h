@@ -34,6 +34,7 @@ struct gateway_config {
     int64_t     loops;
     int64_t     header_timeout_ms, idle_timeout_ms, body_timeout_ms;
     int64_t     max_conns;
+    const char *sync;         /* SOUK_GATEWAY_SYNC: domain=host:port,... (GET /sync) */
 };
 
 extern struct gateway_config gateway; /* read-only after main() */

@@ -134,6 +134,12 @@ void stats_side(struct gw_stat *s, int side, int status, uint64_t us);
 int     series_start(uv_loop_t *loop);
 void    series_stop(void);
 json_t *stats_json(int window_s);
+/* admin/syncwatch.c: each domain's souk-sync /metrics, read by a thread of
+ * its own (SOUK_GATEWAY_SYNC), for GET /sync. */
+int     syncwatch_config(const char *spec, const char **why);
+int     syncwatch_start(void);
+void    syncwatch_stop(void);
+json_t *syncwatch_json(void);
 /* Walk the route stats under the stats lock. */
 void stats_each_route(void (*fn)(struct gw_stat *s, void *ctx), void *ctx);
 void            stats_render(struct buf *b);

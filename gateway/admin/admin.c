@@ -3,7 +3,7 @@
  * compared in constant time), served by the main thread's control loop so
  * that validating, diffing and persisting a table (fsync) never stalls a
  * data loop: GET/PUT/PATCH /routes, PATCH /routes/{name}, POST /routes/dry-run,
- * GET /shadow, /upstreams, /events, /holds, /stats, /health, /metrics.
+ * GET /shadow, /upstreams, /events, /holds, /stats, /sync, /health, /metrics.
  * It also carries the public API (/api/...) through the same route table,
  * proxy and edge checks as the public listener, so the control room at "/"
  * reads the services' admin views same-origin, with the user's own JWT.
@@ -28,7 +28,7 @@ struct admin_route {
 };
 
 static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
-    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get;
+    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get, sync_get;
 
 static const struct admin_route admin_routes[] = {
     {"GET", "/routes", 0, 0, routes_get},
@@ -41,6 +41,7 @@ static const struct admin_route admin_routes[] = {
     {"GET", "/events", 0, 0, events_get},
     {"GET", "/holds", 0, 0, holds_get},
     {"GET", "/stats", 0, 0, stats_get},
+    {"GET", "/sync", 0, 0, sync_get},
     {"GET", "/health", 0, 1, health_get},
     {"GET", "/metrics", 0, 1, metrics_get},
     {NULL, NULL, 0, 0, NULL},
@@ -343,6 +344,14 @@ stats_get(struct client *c, const char *arg)
         return;
     }
     reply_json(c, 200, stats_json((int)window), NULL);
+}
+
+/* GET /sync: each domain's souk-sync as last read (SOUK_GATEWAY_SYNC). */
+static void
+sync_get(struct client *c, const char *arg)
+{
+    (void)arg;
+    reply_json(c, 200, syncwatch_json(), NULL);
 }
 
 static json_t *

@@ -94,4 +94,50 @@ my $w = http(POST => $gw->admin_url . '/api/v1/c/1', {json => {x => 1}});
 is($w->{status}, 500, 'a write on the admin listener goes to the route\'s side as well (new: 500)');
 
 $gw->stop;
+
+# ---- /sync: each domain's souk-sync /metrics, read by the gateway ------------------------------
+sub sync_metrics {
+    my (%v) = @_;
+    return join '', map {"# TYPE souk_sync_$_ gauge\nsouk_sync_$_ $v{$_}\n"} sort keys %v;
+}
+my $S = Souk::FakeUpstream->start(name => 'sync', reply => {status => 404, body => 'no'});
+$S->set(paths => {'/metrics' => {headers => ['Content-Type' => 'text/plain'],
+    body => sync_metrics(lag_seconds => 3, lag_events => 42, applied_per_second => 120.5, applied_total => 9000,
+        errors_total => 0, refused => 0) . "souk_sync_lag_seconds_other 77\n"}});
+my $dead = free_port();
+my $g2 = Souk::Gateway->start(routes => table(upstreams => {legacy => pool($L)}, routes => [route(name => 'rest', path => '/', legacy => 'legacy')]),
+    env => {SOUK_GATEWAY_SYNC => 'reviews=' . $S->addr . ",users=127.0.0.1:$dead"});
+is_problem($g2->admin(GET => '/sync', {token => undef}), 401, 'unauthorized', 'GET /sync without the token: 401');
+my $sy;
+wait_until('both syncs were read', sub {
+    $sy = $g2->admin(GET => '/sync')->{json};
+    return $sy->{domains}{reviews}{up} && @{$sy->{domains}{users}{series}{at} || []} >= 1;
+}, 10);
+my $rv = $sy->{domains}{reviews};
+is($rv->{lag_seconds}, 3, 'the reviews sync lag, from its /metrics (not a longer name\'s)');
+is($rv->{lag_events}, 42, 'its lag in events');
+is($rv->{applied_per_second}, 120.5, 'its applied rate');
+is($rv->{applied_total}, 9000, 'its applied total');
+is($rv->{address}, $S->addr, 'its address');
+ok(!$sy->{domains}{users}{up}, 'a sync that does not answer is down');
+like($sy->{domains}{users}{error} // '', qr/GET http:\/\/127\.0\.0\.1:$dead\/metrics/, 'with why');
+is($sy->{domains}{users}{lag_seconds}, undef, 'and no lag');
+$S->set(paths => {'/metrics' => {body => sync_metrics(lag_seconds => 0, applied_per_second => 3)}});
+wait_until('the lag is followed over time', sub {
+    $sy = $g2->admin(GET => '/sync')->{json};
+    my $lag = $sy->{domains}{reviews}{series}{lag_seconds};
+    return @$lag >= 2 && defined $lag->[-1] && $lag->[-1] == 0;
+}, 10);
+is($sy->{domains}{reviews}{series}{lag_seconds}[0], 3, 'the series keeps the earlier lag');
+is(scalar @{$sy->{domains}{reviews}{series}{at}}, scalar @{$sy->{domains}{reviews}{series}{applied_per_second}}, 'a time per point');
+is($sy->{domains}{reviews}{lag_events}, undef, 'a value the sync stopped publishing is null');
+is(scalar(grep { !defined } @{$sy->{domains}{users}{series}{lag_seconds}}), scalar @{$sy->{domains}{users}{series}{lag_seconds}},
+    'the dead sync has no lag point');
+$g2->stop;
+
+for my $bad ('reviews', 'reviews=', '=127.0.0.1:1', 'reviews=nohostport') {
+    my $ok = eval { Souk::Gateway->start(routes => table(upstreams => {legacy => pool($L)},
+        routes => [route(name => 'rest', path => '/', legacy => 'legacy')]), env => {SOUK_GATEWAY_SYNC => $bad}); 1 };
+    ok(!$ok, "SOUK_GATEWAY_SYNC=$bad: the gateway refuses to start");
+}
 done_testing;

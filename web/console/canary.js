@@ -5,8 +5,8 @@ import { html, fmt, Chart, SIDE_COLOURS } from './ui.js';
 import { ChangeLog } from './routes.js';
 
 function rate(series) {
-  // errors / requests per second, null where there was no request
-  return series.rps.map((n, i) => (n ? (series.errors[i] || 0) / n : null));
+  // errors per 100 requests each second, null where there was no request
+  return series.rps.map((n, i) => (n ? (100 * (series.errors[i] || 0)) / n : null));
 }
 
 export function CanaryPanel({ state }) {
@@ -33,7 +33,7 @@ export function CanaryPanel({ state }) {
     ${list.length === 0 ? html`<p>No route is in canary mode.</p>` : null}
     ${list.filter((r) => stats && stats.routes[r.name]).map((r) => {
       const st = stats.routes[r.name];
-      return html`<${Chart} title=${`${r.name}: error rate per side`} unit="ratio" at=${stats.at}
+      return html`<${Chart} title=${`${r.name}: error rate per side`} unit="% errors" range=${[0, 100]} at=${stats.at}
         series=${[
           { label: 'legacy', colour: SIDE_COLOURS.legacy, values: rate(st.legacy.series) },
           { label: 'new', colour: SIDE_COLOURS.new, values: rate(st.new.series) },

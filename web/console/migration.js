@@ -1,12 +1,14 @@
 // migration.js - the Migration panel, with what the gateway's admin API can tell: each domain
 // (the routes that share a new upstream) and the step its routes are at, their holds and the
-// writes in flight (GET /holds), the cutover hold times (hold_end events), and the buttons for
+// writes in flight (GET /holds), each domain's souk-sync as the gateway reads it (GET /sync:
+// lag over time, applied rate), the cutover hold times (hold_end events), and the buttons for
 // the steps the gateway alone may take (legacy -> shadow -> canary 10 %, and back to legacy).
 // The cutover itself stays `soukctl migrate DOMAIN cutover`: it syncs, fences, verifies and
-// records, which a route PATCH does not. Sync lag, applied rate and verify results live in
-// PostgreSQL `migrate` and souk-sync's /metrics, which the admin API does not carry (README).
+// records, which a route PATCH does not. The verify results and each step's record live in
+// PostgreSQL `migrate`, which the admin API does not carry (README).
 import { useState } from 'preact/hooks';
-import { html } from './ui.js';
+import { html, usePoll, Chart, ErrorNote } from './ui.js';
+import { admin } from './api.js';
 import { ModeDialog, describe } from './modes.js';
 import { ChangeLog } from './routes.js';
 
@@ -14,7 +16,7 @@ const ORDER = ['legacy', 'shadow', 'canary', 'new'];
 
 function domains(routes) {
   const out = {};
-  for (const r of routes) if (r.new) (out[r.new] = out[r.new] || []).push(r);
+  for (const r of routes) if (r.new && r.legacy) (out[r.new] = out[r.new] || []).push(r);
   return out;
 }
 
@@ -28,6 +30,37 @@ function nextPlan(rs) {
   const to = step === 'legacy' ? { mode: 'shadow' } : step === 'shadow' ? { mode: 'canary', canary_percent: 10 } : null;
   if (!to) return null;
   return { plan: Object.fromEntries(rs.map((r) => [r.name, to])), label: to.mode === 'canary' ? 'canary 10 %' : to.mode };
+}
+
+const num = (v, unit = '') => (v == null ? '–' : `${Number.isInteger(v) ? v : v.toFixed(1)}${unit}`);
+
+function SyncPanel() {
+  const { data, error } = usePoll(() => admin('/sync'), 2000);
+  const doms = Object.entries((data && data.domains) || {});
+  return html`<div>
+    <${ErrorNote} error=${error} />
+    ${doms.length === 0
+      ? html`<p class="note">The gateway watches no souk-sync (<code>SOUK_GATEWAY_SYNC</code> is empty).</p>`
+      : html`<table class="grid" id="sync-table">
+      <caption>Each domain's souk-sync, read from its /metrics every ${data.every_ms / 1000} s</caption>
+      <thead><tr><th scope="col">Domain</th><th scope="col">Sync</th><th scope="col">Lag</th><th scope="col">Lag (events)</th>
+        <th scope="col">Applied/s</th><th scope="col">Applied</th><th scope="col">Errors</th></tr></thead>
+      <tbody>${doms.map(([d, s]) => html`<tr data-domain=${d}>
+        <th scope="row">${d}</th>
+        <td><span class=${s.up ? 'ok' : 'bad'}>${s.up ? 'up' : 'down'}</span> ${s.address}${s.refused ? html` <span class="bad">refused</span>` : null}
+          ${s.error ? html`<div class="small">${s.error}</div>` : null}</td>
+        <td class="num">${num(s.lag_seconds, ' s')}</td><td class="num">${num(s.lag_events)}</td>
+        <td class="num">${num(s.applied_per_second)}</td><td class="num">${num(s.applied_total)}</td><td class="num">${num(s.errors_total)}</td>
+      </tr>`)}</tbody></table>
+      ${doms.filter(([, s]) => s.series.at.length > 1).map(([d, s]) => html`<div class="charts">
+        <${Chart} title=${`${d}: sync lag`} unit="s" times=${s.series.at}
+          series=${[{ label: 'lag', colour: '#1a56a0', values: s.series.lag_seconds }]}
+          summary=${`lag now ${num(s.lag_seconds, ' s')}`} />
+        <${Chart} title=${`${d}: applied per second`} unit="rows/s" times=${s.series.at}
+          series=${[{ label: 'applied/s', colour: '#17663a', values: s.series.applied_per_second }]}
+          summary=${`${num(s.applied_per_second)} applied per second now`} />
+      </div>`)}`}
+  </div>`;
 }
 
 export function MigrationPanel({ state, refresh }) {
@@ -60,11 +93,13 @@ export function MigrationPanel({ state, refresh }) {
     </table>
     <h3>Cutover holds</h3>
     <${ChangeLog} events=${events} types=${['hold_start', 'hold_end']} />
-    <h3>Sync, verify and the migration record</h3>
-    <p class="note">Sync lag over time, the applied rate, the last verify with its differing ids and each
-      step's record are kept by <code>soukctl migrate</code> (PostgreSQL <code>migrate</code>) and
-      souk-sync's <code>/metrics</code>; the gateway's admin API does not carry them yet, so this page
-      cannot show them. Run <code>soukctl migrate status</code> (or <code>soukctl migrate status DOMAIN --log 50</code>).</p>
+    <h3>Sync</h3>
+    <${SyncPanel} />
+    <h3>Verify and the migration record</h3>
+    <p class="note">The last verify with its differing ids and each step's record (who, when, how
+      long) are kept by <code>soukctl migrate</code> in PostgreSQL <code>migrate</code>, which the
+      gateway's admin API does not carry, so this page cannot show them yet.
+      Run <code>soukctl migrate status</code> (or <code>soukctl migrate status DOMAIN --log 50</code>).</p>
     <${ModeDialog} plan=${plan && plan.plan} summary=${plan && plan.summary} onClose=${() => setPlan(null)}
       onDone=${() => { setPlan(null); refresh(); }} />
   </section>`;

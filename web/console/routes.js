@@ -55,7 +55,7 @@ export function RoutesPanel({ state, refresh }) {
     <h2 id="routes-h">Routes</h2>
     ${done ? html`<p class="note" role="status">${done}</p>` : null}
     <div class="scroll"><table class="grid" id="routes-table">
-      <caption>Routes of table version ${routes ? routes.version : '–'}; req/s and p99 over the last ${stats ? stats.window_s : 60} s</caption>
+      <caption>Every route of the installed table; req/s and p99 over the last ${stats ? stats.window_s : 60} s</caption>
       <thead>
         <tr><th scope="col" rowspan="2">Route</th><th scope="col" rowspan="2">Path</th><th scope="col" rowspan="2">Mode</th>
           <th scope="col" rowspan="2">Legacy upstream</th><th scope="col" rowspan="2">New upstream</th>

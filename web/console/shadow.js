@@ -19,7 +19,7 @@ function Side({ label, side, other, ignore }) {
   return html`<div class="side">
     <h4>${label}: status ${side.status}${side.truncated ? ' (body cut)' : ''}</h4>
     <pre class="json" tabindex="0" aria-label=${`${label} answer`}>${lines.map((l) =>
-      l.hit ? html`<mark class="diff">${l.text}</mark>\n` : `${l.text}\n`)}</pre>
+      l.hit ? html`<mark class="diff line">${l.text}</mark>` : html`<span class="line">${l.text}</span>`)}</pre>
   </div>`;
 }
 

@@ -44,11 +44,12 @@ export const SIDE_COLOURS = { legacy: '#1a56a0', new: '#a3400d' }; // 4.5:1 or m
 
 // A line chart of one or more series over the last seconds (x: unix seconds). uPlot draws on
 // a canvas, so the figure carries a text summary for screen readers.
-export function Chart({ title, at, series, unit, summary }) {
+// x: `times` (unix seconds, one per value), or one a second ending at `at`.
+export function Chart({ title, at, times, series, unit, summary, range }) {
   const box = useRef(null);
   const plot = useRef(null);
   const n = series.length ? series[0].values.length : 0;
-  const xs = Array.from({ length: n }, (_, i) => at - (n - 1 - i));
+  const xs = times || Array.from({ length: n }, (_, i) => at - (n - 1 - i));
   const data = [xs, ...series.map((s) => s.values)];
   useEffect(() => {
     if (!box.current) return undefined;
@@ -59,7 +60,7 @@ export function Chart({ title, at, series, unit, summary }) {
         legend: { show: false },
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, spanGaps: false }))],
         axes: [{}, { label: unit, size: 60 }],
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, ...(range ? { y: { range } } : {}) },
       },
       data,
       box.current,

@@ -1,6 +1,7 @@
 # web/t/61_console.t - the control room in Debian's chromium (web/t/console.mjs): a gateway
 # whose admin listener serves build/web/console/, in front of two fake upstreams that answer
-# the same product differently (the monolith's and the catalog's sides of a shadow diff); the
+# the same product differently (the monolith's and the catalog's sides of a shadow diff) and
+# a fake souk-sync /metrics for the migration panel; the
 # operator switches products to shadow, reads the diff, canaries 10 %, goes back to legacy;
 # axe on every panel. SOUK_SCREENSHOT_DIR=docs/screenshots refreshes the README's pictures.
 use strict;
@@ -18,7 +19,13 @@ my $product = {id => 1, name => 'Brass lamp', price => 10, tags => ['a']};
 my $L = Souk::FakeUpstream->start(name => 'monolith', reply => {json => $product});
 my $N = Souk::FakeUpstream->start(name => 'catalog', reply => {json => {%$product, price => 11, tags => ['a', 'b']}});
 
-my $gw = Souk::Gateway->start(routes => table(
+# The catalog's souk-sync as the gateway reads it (GET /sync): its /metrics text.
+my $S = Souk::FakeUpstream->start(name => 'sync', reply => {status => 404, body => 'no'},
+    paths => {'/metrics' => {headers => ['Content-Type' => 'text/plain'], body => join '',
+        map {"souk_sync_$_->[0] $_->[1]\n"} [lag_seconds => 3], [lag_events => 40], [applied_per_second => 250],
+        [applied_total => 12000], [errors_total => 0], [refused => 0]}});
+
+my $gw = Souk::Gateway->start(env => {SOUK_GATEWAY_SYNC => 'catalog=' . $S->addr}, routes => table(
     upstreams => {monolith => pool($L), catalog => pool($N)},
     routes => [
         route(name => 'products', path => '/api/v1/products', methods => ['GET', 'HEAD'], legacy => 'monolith',
@@ -33,7 +40,7 @@ my $bad = run_browser("$FindBin::Bin/console.mjs",
     ADMIN_URL   => $gw->admin_url,
     ADMIN_TOKEN => $Souk::Gateway::ADMIN_TOKEN,
     PUBLIC_URL  => "http://127.0.0.1:$gw->{port}");
-diag(join "\n", (split /\n/, $gw->stderr_text)[-30 .. -1]) if $bad; # the gateway's last words
+diag(join "\n", grep {defined} (split /\n/, $gw->stderr_text)[-30 .. -1]) if $bad; # the gateway's last words
 
 $gw->stop;
 done_testing;

@@ -136,6 +136,11 @@ await session(async (t) => {
     await p.getByRole('link', { name: 'Migration' }).click();
     await p.locator('#domains-table tr[data-domain="catalog"]').waitFor();
     t.ok(/To shadow/.test(await p.locator('#domains-table tr[data-domain="catalog"]').textContent()), 'the next step is offered');
+    const sync = p.locator('#sync-table tr[data-domain="catalog"]');
+    await sync.filter({ hasText: '3 s' }).waitFor();
+    t.ok(/up/.test(await sync.textContent()) && /250/.test(await sync.textContent()), 'the catalog sync: up, its lag and applied rate');
+    await p.locator('figure.chart canvas').first().waitFor();
+    t.ok(/sync lag/.test(await p.locator('figure.chart figcaption').first().textContent()), 'the sync lag is charted');
     await t.axe('migration panel');
     await t.shot('console-migration');
     await p.getByRole('link', { name: 'Sagas' }).click();
