@@ -145,13 +145,17 @@ if [ ! -f "$VAR/gateway/routes.json" ]; then
 		-e "s/\"127.0.0.1:7108\"/\"$PAYMENTS_LISTEN\"/" \
 		gateway/routes.default.json >"$VAR/gateway/routes.json"
 fi
+# SOUK_GATEWAY_SYNC: the souk-sync processes whose /metrics the control room charts (GET
+# /sync), at docs/migration.md's default addresses (soukctl migrate starts them there).
 start_app gateway "$GATEWAY_LISTEN" SOUK_GATEWAY_LISTEN="$GATEWAY_LISTEN" \
-	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json"
+	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json" \
+	SOUK_GATEWAY_SYNC="${SOUK_GATEWAY_SYNC:-reviews=127.0.0.1:7121,catalog=127.0.0.1:7122,users=127.0.0.1:7123,cart=127.0.0.1:7124}"
 
 cat <<EOT
 
 souk is up.
   storefront API (gateway)  http://$GATEWAY_LISTEN/api/v1/products
+  control room (console)    http://$GATEWAY_ADMIN_LISTEN/  (asks for \$SOUK_GATEWAY_ADMIN_TOKEN)
   gateway admin API         http://$GATEWAY_ADMIN_LISTEN/routes  (Bearer \$SOUK_GATEWAY_ADMIN_TOKEN = $SOUK_GATEWAY_ADMIN_TOKEN)
   monolith (legacy v1 API)  http://$MONOLITH_LISTEN/api/v1/products
   users service             http://$USERS_LISTEN/api/v1/accounts/login

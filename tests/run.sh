@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test` driver: one set of servers for the whole run, then the C unit tests, then the
-# Perl integration tests. Usage: tests/run.sh [DIR|FILE.t ...]   (default: lib/t monolith/t gateway/t services tests contracts/t migrate/t)
+# Perl integration tests. Usage: tests/run.sh [DIR|FILE.t ...]   (default: lib/t monolith/t gateway/t services tests contracts/t migrate/t web/t)
 # SOUK_BUILD (or BUILD) names the build dir, e.g. build-asan for `make check`.
 # SOUK_SANITIZE=1 (`make check`; the default for build-asan) sends every ASan/UBSan/LSan report
 # to a file of its own and fails the run if any was written (see the end).
@@ -94,7 +94,7 @@ export SOUK_TEST_VAR_DIR=$VAR SOUK_TEST_MARIADB_PORT=$P_MARIADB SOUK_TEST_PG_POR
 export SOUK_API_CAPTURE=${SOUK_API_CAPTURE:-$VAR/api-capture}
 mkdir -p "$SOUK_API_CAPTURE"
 
-[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t services tests contracts/t migrate/t
+[ $# -gt 0 ] || set -- lib/t monolith/t gateway/t services tests contracts/t migrate/t web/t
 targets=()
 for p in "$@"; do [ -e "$p" ] && targets+=("$p"); done
 rc=0

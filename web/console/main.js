@@ -69,7 +69,7 @@ function Room({ onLogout }) {
   const [, , Panel] = PANELS.find(([k]) => k === panel) || PANELS[0];
   return html`<nav aria-label="Panels"><ul>${PANELS.map(([k, label]) => html`<li>
       <a href=${`#/${k}`} aria-current=${k === panel ? 'page' : undefined}>${label}</a></li>`)}</ul>
-      <p class="live">Updated <span id="updated">${fmt.time(at)}</span>
+      <p class="live">Updated <span id="updated">${fmt.time(at)}</span>${' '}
         <button type="button" class="link" onClick=${onLogout}>Forget token</button></p>
     </nav>
     <main id="main">

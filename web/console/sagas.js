@@ -83,8 +83,10 @@ export function SagasPanel() {
     <h2 id="sagas-h">Sagas</h2>
     ${signed ? html`<${Sagas} /><p><button type="button" onClick=${() => { tokens.setJwt(null); setSigned(false); }}>Sign out of the API</button></p>` : html`<${SignIn} onIn=${() => setSigned(true)} />`}
     <h3>Dead-letter queues</h3>
-    <p class="note">Messages the consumers gave up on wait in each queue's dead-letter queue
-      (<code>lib/mq_dlq.c</code>). Inspect and replay them with <code>soukctl dlq</code>
-      (<code>tools/soukctl/dlq.c</code>); no HTTP API exposes them yet, so this page cannot.</p>
+    <p class="note">Messages a service's consumer gave up on after its retries wait in that
+      service's dead-letter queue (<code>SERVICE.dlq</code>, <code>lib/mq_dlq.c</code>). No HTTP API
+      exposes them yet, so this page cannot; inspect and replay them with
+      <code>soukctl dlq list SERVICE</code>, <code>soukctl dlq show SERVICE EVENT_ID</code> and
+      <code>soukctl dlq replay SERVICE EVENT_ID</code> (<code>tools/soukctl/dlq.c</code>).</p>
   </section>`;
 }
