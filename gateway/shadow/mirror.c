@@ -181,9 +181,9 @@ on_failed(void *owner, int err, int got_head)
 {
     struct mirror *m = owner;
 
-    (void)got_head;
     breaker_record(m->us->g->name, 0, loop_now(m->loop));
-    stats_side(m->rs, 1, 0, (uv_hrtime() - m->t_start) / 1000);
+    if (!got_head) /* one with a head was counted there, with its status */
+        stats_side(m->rs, 1, 0, (uv_hrtime() - m->t_start) / 1000);
     log_debug("shadow request to %s failed: %s", m->us->g->name, err_name(err));
     m->u = NULL;
     m->shadow.state = SIDE_FAILED;

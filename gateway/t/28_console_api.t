@@ -93,6 +93,19 @@ is_problem($gw->admin(GET => '/api'), 404, 'not-found', '/api itself is no admin
 my $w = http(POST => $gw->admin_url . '/api/v1/c/1', {json => {x => 1}});
 is($w->{status}, 500, 'a write on the admin listener goes to the route\'s side as well (new: 500)');
 
+# A held route holds the admin listener's writes too, and releases them when the hold ends.
+is($gw->admin(PATCH => '/routes/canaried', {json => {hold => JSON_TRUE}})->{status}, 200, 'canaried is held');
+my $before = $N->count(path => '/api/v1/c/held');
+my $hs = conn($gw->admin_port);
+put($hs, "POST /api/v1/c/held HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+ok(wait_until('the write waits at the gateway', sub { ($gw->admin(GET => '/holds')->{json}{routes}{canaried}{held} // 0) == 1 }, 10),
+    'the admin listener\'s write is held');
+is($N->count(path => '/api/v1/c/held'), $before, 'and not sent');
+is($gw->admin(PATCH => '/routes/canaried', {json => {hold => JSON_FALSE}})->{status}, 200, 'the hold ends');
+my ($hr) = read_responses($hs, 1, 10);
+is($hr->[0]{status}, 500, 'the write was released to new (its 500)');
+is($N->count(path => '/api/v1/c/held'), $before + 1, 'once');
+
 $gw->stop;
 
 # ---- /sync: each domain's souk-sync /metrics, read by the gateway ------------------------------
