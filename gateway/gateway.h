@@ -29,6 +29,7 @@ struct gateway_config {
     const char *admin_token;  /* SOUK_GATEWAY_ADMIN_TOKEN */
     const char *routes_path;  /* SOUK_GATEWAY_ROUTES var/gateway/routes.json */
     const char *jwt_secret;   /* SOUK_JWT_SECRET */
+    const char *web_dir;      /* SOUK_GATEWAY_WEB_DIR build/web */
     const char *log_level;
     int         access_log; /* SOUK_GATEWAY_ACCESS_LOG 1 */
     int64_t     loops;
@@ -92,6 +93,8 @@ struct gw_route {
     int     hold;     /* writes (not GET/HEAD) wait for the hold to end */
     int64_t hold_ms;  /* a held write waits at most this long, then 503 */
     int     hold_max; /* held writes at once, every loop; more are refused 503 */
+    /* static (edge/static.c): files of this app answered by the gateway */
+    char *static_app; /* "storefront": SOUK_GATEWAY_WEB_DIR/storefront/; NULL = proxied */
 };
 
 struct gw_table {
@@ -174,6 +177,67 @@ void routes_shutdown(void);
  * install): a loop may keep one acquired table and re-acquire only when this
  * changes, instead of taking the acquire mutex per request. */
 uint64_t routes_version(void);
+
+/* ------------------------------------------------------------ static_load.c */
+
+/* The pages the gateway serves itself (route member "static", and the
+ * console on the admin listener): every app directory under the web
+ * directory, read into memory whole, so a data loop never touches the disk.
+ * A snapshot is immutable and reference-counted, swapped like the table. */
+struct static_file {
+    char       *path;  /* relative to the app, "main-3QXG7J2M.js", no leading '/' */
+    const char *type;  /* Content-Type */
+    char       *data;  /* the bytes, and their gzip sibling (NULL: none) */
+    size_t      len, gz_len;
+    char       *gz;
+    char        etag[24], gz_etag[28]; /* quoted strong validators */
+    int         hashed;                /* name-HASH.ext: immutable */
+};
+
+struct static_app {
+    char               *name;
+    struct static_file *files; /* sorted by path */
+    int                 nfiles;
+};
+
+struct static_site {
+    _Atomic int        refs;
+    struct static_app *apps;
+    int                napps;
+    size_t             bytes;
+};
+
+/* Read every app under dir into a new snapshot and install it; the old one
+ * goes with its last reader. A missing dir installs an empty site (404s);
+ * ERR_TOO_LARGE past the bounds (the current site stays). Blocks on the
+ * disk: the control loop only (start-up, SIGHUP, PUT /routes). Logged:
+ * callers go on either way. */
+int static_reload(const char *dir);
+/* The current site with a reference taken (NULL before the first load). */
+struct static_site *static_acquire(void);
+void                static_release(struct static_site *s);
+/* Forget the site (exit path). */
+void static_shutdown(void);
+/* The file of app at path, or NULL; the app itself via *app (NULL: not built). */
+const struct static_file *static_find(const struct static_site *s, const char *app,
+                                      const char *path, const struct static_app **out);
+
+/* ------------------------------------------------------------ static.c (pure rules) */
+
+struct arena;
+
+/* Content-Type of a file name by its extension (table); octet-stream if unknown. */
+const char *static_type(const char *name);
+/* 1 when the last segment of path is name-HASH.ext (8+ letters and digits): immutable. */
+int static_hashed(const char *path);
+/* The decoded path relative to the app (arena), from the raw request path after
+ * the route's prefix: "" for the root. ERR_INVALID for a NUL, a bad escape, an
+ * encoded '/' or '\\', control bytes, or a "." / ".." / empty segment. */
+MUST_CHECK int static_clean(struct arena *a, const char *p, size_t n, char **out);
+/* 1 when an If-None-Match value (a list, or "*") names etag (weak comparison). */
+int static_etag_match(const char *inm, size_t n, const char *etag);
+/* 1 when an Accept-Encoding value accepts gzip (q=0 refuses). */
+int static_accepts_gzip(const char *ae, size_t n);
 
 /* ------------------------------------------------------------ jcheck.c */
 

@@ -372,6 +372,9 @@ void client_answer(struct client *c, int status, const char *ctype, const char *
 void client_problem(struct client *c, int err, const char *detail);
 /* The same with extra members (rendered JSON, e.g. "errors":[...]) or NULL. */
 void client_problem_ext(struct client *c, int err, const char *detail, const char *members);
+/* The same with one more header line (CRLF-ended, e.g. "Allow: GET, HEAD\r\n") or NULL. */
+void client_problem_hdr(struct client *c, int err, const char *detail, const char *members,
+                        const char *hdr);
 /* answer.c: the phase after answering from the head: read (and drop) a
  * small body to keep the connection, or wait for the close. */
 enum cphase client_answered_phase(struct client *c);
@@ -382,6 +385,12 @@ int  client_loopback(const struct sockaddr_storage *ss);
 /* answer.c: GET /health and /ready on a data listener (/metrics is refused:
  * admin listener only): 1 when answered. */
 int local_endpoint(struct client *c);
+/* static.c: a static route's answer from the in-memory site (GET, HEAD;
+ * 405 for the rest), then the phase after it. */
+enum cphase static_begin(struct client *c, struct gw_table *t, const struct gw_route *r);
+/* static.c: the console on the admin listener: 1 when answered (GET or HEAD
+ * of a path that is not the admin API's). */
+int static_admin(struct client *c);
 
 /* ------------------------------------------------------------------ proxy.c */
 

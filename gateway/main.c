@@ -44,6 +44,8 @@ static const struct cfg_var gateway_vars[] = {
                 "default table (empty: ../../gateway/routes.default.json from the binary)"),
     CFG_STR_ROW("SOUK_JWT_SECRET", CFG, g.jwt_secret, "souk-dev-secret-change-me",
                 "HS256 secret shared with the monolith and users"),
+    CFG_STR_ROW("SOUK_GATEWAY_WEB_DIR", CFG, g.web_dir, "build/web",
+                "pages served by the gateway: <dir>/<app>/ (static routes; console on admin)"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, g.log_level, "info", "debug | info | warn | error"),
     CFG_STR_ROW("SOUK_GATEWAY_SYNC", CFG, g.sync, "",
                 "the migration's souk-sync per domain, for GET /sync: reviews=127.0.0.1:7301,..."),
@@ -67,7 +69,7 @@ static const char gateway_help[] =
     "souk-gateway: the strangler-fig API gateway. Routes each request by a live\n"
     "route table to the monolith or a new service (legacy, shadow, canary, new),\n"
     "with edge auth, rate limits, retries, circuit breakers and an admin API.\n"
-    "SIGHUP reloads the routes file; SIGTERM drains and exits.\n"
+    "SIGHUP reloads the routes file and the pages; SIGTERM drains and exits.\n"
     "The SOUK_HTTP_*_TIMEOUT_MS names of the services are read when the\n"
     "SOUK_GATEWAY_* ones are unset.";
 
@@ -264,6 +266,7 @@ reload(void)
     struct gw_table *t;
 
     buf_init(&errors, ERRORS_MAX);
+    static_reload(gateway.web_dir); /* logged; the pages served stay on a failure */
     if (routes_load_file(gateway.routes_path, &errors) != ERR_OK) {
         log_error("SIGHUP: routes file %s not loaded: %s", gateway.routes_path, buf_data(&errors));
         gwevents_add("reload_failed", "SIGHUP: %s is invalid, the current table stays: %.512s",
@@ -394,6 +397,7 @@ shutdown_all(void)
     free(loops);
     free(group.loops);
     routes_shutdown();
+    static_shutdown();
     breaker_reset();
     ratelimit_reset();
     canary_reset();
@@ -425,6 +429,7 @@ main(int argc, char **argv)
     if (syncwatch_config(gateway.sync, &why) != ERR_OK)
         die("%s", why);
     routes_start();
+    static_reload(gateway.web_dir); /* logged; a shop without pages still routes its API */
     control_start(admin_socket());
     loops_start();
     log_info("gateway up: listen=%s admin=%s loops=%d routes=%s version=%llu", gateway.listen,

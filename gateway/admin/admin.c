@@ -157,6 +157,7 @@ routes_put(struct client *c, const char *arg)
     if (next == NULL)
         return;
     upstream_servers_sync(next); /* resolve names here, not on a data loop */
+    static_reload(gateway.web_dir); /* a failure keeps the pages served, logged */
     cur = routes_acquire();
     diff = routes_diff(cur, next);
     routes_unref(cur);
@@ -455,6 +456,9 @@ admin_begin(struct client *c)
         return proxy_begin(c); /* the public listener's way, checks and all */
     c->route_name = "admin";
     r = admin_find(c, &arg, &known);
+    /* The console's files hold no secret; its calls to the API need the token. */
+    if (r == NULL && !known && static_admin(c))
+        return client_answered_phase(c);
     c->quiet = r != NULL && r->open; /* /health and /metrics: probes and scrapers */
     if (r == NULL || !r->open) {
         /* The token first: without it, nothing about the API is told. */

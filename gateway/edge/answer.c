@@ -47,7 +47,8 @@ client_answer(struct client *c, int status, const char *ctype, const char *body,
     buf_printf(h, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, resp_reason(status), resp_date());
     if (ctype != NULL)
         buf_printf(h, "Content-Type: %s\r\n", ctype);
-    buf_printf(h, "Content-Length: %zu\r\n", n);
+    if (status != 304) /* a 304's length would be the representation's (RFC 9110 §8.6) */
+        buf_printf(h, "Content-Length: %zu\r\n", n);
     if (c->rid != NULL)
         buf_printf(h, "X-Request-Id: %s\r\n", c->rid);
     if (extra != NULL)
@@ -110,6 +111,13 @@ client_problem(struct client *c, int err, const char *detail)
 void
 client_problem_ext(struct client *c, int err, const char *detail, const char *members)
 {
+    client_problem_hdr(c, err, detail, members, NULL);
+}
+
+void
+client_problem_hdr(struct client *c, int err, const char *detail, const char *members,
+                   const char *hdr)
+{
     struct buf  b;
     char        extra[160];
     int         status = err_status(err);
@@ -124,6 +132,8 @@ client_problem_ext(struct client *c, int err, const char *detail, const char *me
     else if (err == ERR_TOO_MANY || (err == ERR_UNAVAILABLE && c->retry_after > 0))
         snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
                  c->retry_after > 0 ? c->retry_after : 1);
+    else if (hdr != NULL)
+        snprintf(extra, sizeof(extra), "%s", hdr);
     if (status >= 500)
         log_problem(err, detail, c->rid);
     client_answer(c, status, "application/problem+json", buf_data(&b), buf_len(&b), extra);

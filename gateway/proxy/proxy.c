@@ -370,6 +370,8 @@ proxy_begin(struct client *c)
         client_problem(c, ERR_NOT_FOUND, "no route for this path");
         return client_answered_phase(c);
     }
+    if (r->static_app != NULL)
+        return static_begin(c, t, r); /* the gateway's own files: nothing goes upstream */
     x = exch_new(c, t, r);
     if (edge_refused(c, r, &user))
         return client_answered_phase(c);

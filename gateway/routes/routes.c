@@ -112,6 +112,18 @@ path_problem(const char *z, int allow_template)
     return NULL;
 }
 
+/* An app is a directory name under SOUK_GATEWAY_WEB_DIR. */
+static const char *
+app_problem(const char *z)
+{
+    size_t n = strlen(z);
+
+    if (n == 0 || n > NAME_MAX_LEN ||
+        strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+        return "must be an app directory: 1-64 characters of A-Z a-z 0-9 _ -";
+    return NULL;
+}
+
 static const char *
 route_path_problem(const char *z)
 {
@@ -291,6 +303,7 @@ static const struct jcheck_field route_fields[] = {
     SUB("rate_limit", rl_fields),
     SUB("shadow", shadow_fields),
     SUB("rollback", rollback_fields),
+    STR("static", R, static_app, app_problem, 0),
     END};
 
 /* Defaults for members left out; -1 is "no upstream". */
@@ -357,12 +370,48 @@ build_pools(struct jcheck *c, json_t *ups)
     }
 }
 
+#define READ_BITS (GW_METHOD_BIT(0) | GW_METHOD_BIT(1)) /* GET, HEAD */
+
+/* A static route answers from the gateway's files (edge/static.c): no
+ * upstream, no mode, GET and HEAD only (its other methods are 405). */
+static void
+static_rules(struct jcheck *c, struct gw_route *r, json_t *v, const char *path)
+{
+    static const char *const proxy_only[] = {"legacy", "new", "mode", "canary_percent",
+                                             "fallback", "hold", "shadow", "rollback", NULL};
+    char                     sub[JCHECK_PATH_LEN];
+    int                      i;
+
+    for (i = 0; proxy_only[i] != NULL; i++)
+        if (json_object_get(v, proxy_only[i]) != NULL) {
+            jcheck_path(sub, path, proxy_only[i]);
+            jcheck_bad(c, sub, "not allowed on a static route");
+        }
+    jcheck_path(sub, path, "methods");
+    if (r->methods & ~READ_BITS)
+        jcheck_bad(c, sub, "a static route answers GET and HEAD only");
+    if (r->methods == 0)
+        r->methods = READ_BITS;
+    if (r->path != NULL && strchr(r->path, '{') != NULL) {
+        jcheck_path(sub, path, "path");
+        jcheck_bad(c, sub, "a static route is a prefix, not a template");
+    }
+}
+
 /* Rules that involve more than one member of a route. */
 static void
 route_rules(struct jcheck *c, struct gw_route *r, json_t *v, const char *path)
 {
     char sub[JCHECK_PATH_LEN];
 
+    if (r->path != NULL) {
+        r->path_len = strlen(r->path);
+        r->is_template = strchr(r->path, '{') != NULL;
+    }
+    if (r->static_app != NULL) {
+        static_rules(c, r, v, path);
+        return;
+    }
     jcheck_path(sub, path, "legacy");
     if (r->mode != GW_MODE_NEW && r->legacy == -1)
         jcheck_bad(c, sub, "required when mode is %s", mode_names[r->mode]);
@@ -374,10 +423,6 @@ route_rules(struct jcheck *c, struct gw_route *r, json_t *v, const char *path)
     jcheck_path(sub, path, "canary_percent");
     if (r->mode == GW_MODE_CANARY && json_object_get(v, "canary_percent") == NULL)
         jcheck_bad(c, sub, "required when mode is canary");
-    if (r->path != NULL) {
-        r->path_len = strlen(r->path);
-        r->is_template = strchr(r->path, '{') != NULL;
-    }
     /* A burst defaults to one second's worth of tokens. */
     if (r->rl_ip_rate > 0 && r->rl_ip_burst == 0)
         r->rl_ip_burst = r->rl_ip_rate < 1 ? 1 : (int)ceil(r->rl_ip_rate);
@@ -386,7 +431,8 @@ route_rules(struct jcheck *c, struct gw_route *r, json_t *v, const char *path)
 }
 
 /* Unique names; two routes with one path must not share a method, or the
- * second could never match. */
+ * second could never match. A static route and a proxied one may share a
+ * path: the static one never takes /api/ (routes_match). */
 static void
 cross_rules(struct jcheck *c)
 {
@@ -404,6 +450,7 @@ cross_rules(struct jcheck *c)
                 jcheck_bad(c, path, "duplicate of routes[%d]", i);
             }
             if (a->path != NULL && b->path != NULL && strcmp(a->path, b->path) == 0 &&
+                (a->static_app == NULL) == (b->static_app == NULL) &&
                 ((a->methods == 0 && b->methods == 0) || (a->methods & b->methods) != 0)) {
                 snprintf(path, sizeof(path), "routes[%d].path", j);
                 jcheck_bad(c, path, "same path and method as routes[%d]", i);
@@ -464,8 +511,10 @@ static int
 route_cmp(const void *x, const void *y)
 {
     const struct gw_route *a = x, *b = y;
-    long   ka[] = {literal_prefix(a), literal_segments(a), a->is_template, a->methods != 0};
-    long   kb[] = {literal_prefix(b), literal_segments(b), b->is_template, b->methods != 0};
+    long   ka[] = {literal_prefix(a), literal_segments(a), a->is_template, a->static_app != NULL,
+                   a->methods != 0};
+    long   kb[] = {literal_prefix(b), literal_segments(b), b->is_template, b->static_app != NULL,
+                   b->methods != 0};
     size_t i;
 
     for (i = 0; i < sizeof(ka) / sizeof(ka[0]); i++)

@@ -91,6 +91,13 @@ template_match(const char *t, const char *p, const char *end)
     return p == end;
 }
 
+/* "/api" and "/api/...": never a page. */
+static int
+api_path(const char *p, size_t n)
+{
+    return n >= 4 && memcmp(p, "/api", 4) == 0 && (n == 4 || p[4] == '/');
+}
+
 const struct gw_route *
 routes_match(const struct gw_table *t, const char *method, const char *path, size_t path_len)
 {
@@ -100,7 +107,10 @@ routes_match(const struct gw_table *t, const char *method, const char *path, siz
 
     for (i = 0; i < t->nroutes; i++) {
         r = &t->routes[i];
-        if (r->methods != 0 && (r->methods & bit) == 0)
+        /* A static route owns its paths for every method (the others are
+         * its 405), except the API's, which stay with the proxied routes. */
+        if (r->static_app != NULL ? api_path(path, path_len)
+                                  : r->methods != 0 && (r->methods & bit) == 0)
             continue;
         if (r->is_template ? template_match(r->path, path, path + path_len)
                            : prefix_match(r, path, path + path_len))

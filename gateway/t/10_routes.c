@@ -71,7 +71,12 @@ test_default_file(void)
         {"GET", "/api/v2/products/5", "products_v2", NULL, "catalog", GW_MODE_NEW},
         {"GET", "/api/v2/payments/7", "payments_v2", NULL, "payments", GW_MODE_NEW},
         {"GET", "/api/v2/ordersx", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
-        {"GET", "/health", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/health", "storefront", NULL, NULL, GW_MODE_LEGACY}, /* a page */
+        {"GET", "/product/12", "storefront", NULL, NULL, GW_MODE_LEGACY},
+        {"POST", "/cart", "storefront", NULL, NULL, GW_MODE_LEGACY}, /* its 405 */
+        {"GET", "/api/v9/nothing", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
+        {"POST", "/api/v1/nothing", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/api", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
     };
     struct gw_table       *t;
     const struct gw_route *r;
@@ -85,7 +90,7 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 17, "default: 17 routes");
+    T_EQ_INT(t->nroutes, 18, "default: 18 routes");
     T_EQ_INT(t->npools, 9,
              "default: monolith, catalog, search, users, reviews, cart, orders, inventory and "
              "payments upstreams");

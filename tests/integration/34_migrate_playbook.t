@@ -38,19 +38,29 @@ my @users = map { $_->[0] } @{mariadb_sql($mono->{db}, "SELECT id FROM users WHE
 my @products = map { $_->[0] } @{mariadb_sql($mono->{db}, 'SELECT id FROM products ORDER BY id')};
 my @pairs = grep { !$seen{"$_->[0]/$_->[1]"} } map { my $u = $_; map { [$u, $_] } @products } @users;
 
-# writers($n, $each, $pause): $n processes posting $each new reviews each through the gateway.
+# writers($n, $each, $pause, $through): $n processes posting $each new reviews each through the
+# gateway; with $through they go on, each with its own share of the pairs left, until the step
+# the test runs ends (Souk::Playbook::load's $more), and what they sent leaves @pairs.
 sub writers {
-    my ($n, $each, $pause) = @_;
+    my ($n, $each, $pause, $through) = @_;
     my @mine = splice(@pairs, 0, $n * $each);
     die "not enough review pairs\n" if @mine < $n * $each;
-    return load($n, \@mine, $pause, sub {
+    my $more = $through ? sub { my ($w, $k) = @_; $pairs[($k - 1) * $n + $w] } : undef;
+    my $wait = load($n, \@mine, $pause, sub {
         my ($ua, $p) = @_;
         my $tok = Souk::Test::jwt_mint(sub => "$p->[0]", role => 'customer', iat => int(time) - 5,
             secret => $SECRET);
         return $ua->request('POST', $gw->url . "/api/v1/products/$p->[1]/reviews",
             {headers => {Authorization => "Bearer $tok", 'Content-Type' => 'application/json'},
                 content => qq({"rating":4,"title":"load","body":"u$p->[0] p$p->[1]"})});
-    });
+    }, $more);
+    return $wait unless $through;
+    return sub {
+        my $answers = $wait->();
+        my %sent = map { ("$_->[3][0]/$_->[3][1]" => 1) } @$answers;
+        @pairs = grep { !$sent{"$_->[0]/$_->[1]"} } @pairs;
+        return $answers;
+    };
 }
 
 sub service_has {
@@ -125,9 +135,10 @@ sub monolith_has {
     is_deeply(\@lost, [], "$what: all " . scalar(@ids) . ' acknowledged reviews are in the monolith');
 }
 
-my $load2;
-($load2, $rc, $out, $err) = $shop->under_load(sub { writers(2, 30, 0.02) }, 'cutover');
+my ($load2, $t0, $t1);
+($load2, $rc, $out, $err, $t0, $t1) = $shop->under_load(sub { writers(2, 30, 0.02, 1) }, 'cutover');
 is($rc, 0, 'cutover under load') or diag $err;
+loaded_during($load2, $t0, $t1, 'cutover');
 my ($held) = $out =~ /writes held (\d+) ms/;
 ok(defined $held, "the hold time is reported ($out)");
 ok(defined $held && $held < 5000, "...and writes were held for less than 5 s (" . ($held // '?') . ' ms)');
@@ -158,8 +169,9 @@ like($out, qr/playbook\s+reviews\s+cutover\s+done\s+\d+ ms\s+reviews: \d+\/\d+ r
 # ---- rollback after the cutover, under load --------------------------------------------------------
 
 my $load4;
-($load4, $rc, $out, $err) = $shop->under_load(sub { writers(2, 20, 0.02) }, 'rollback');
+($load4, $rc, $out, $err, $t0, $t1) = $shop->under_load(sub { writers(2, 20, 0.02, 1) }, 'rollback');
 is($rc, 0, 'rollback after the cutover, under load') or diag $err;
+loaded_during($load4, $t0, $t1, 'rollback');
 like($out, qr/routes on legacy; writes held \d+ ms/, '...reports the hold');
 no_failures_in($load4, 'load during the rollback');
 $shop->routes_are('legacy', 'after the rollback');

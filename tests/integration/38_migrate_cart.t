@@ -31,25 +31,39 @@ my @users = map { $_->[0] + 0 } @{mariadb_sql($mono->{db},
     q{SELECT id FROM users WHERE role = 'customer' ORDER BY id LIMIT 4})};
 my @products = map { $_->[0] + 0 } @{mariadb_sql($mono->{db}, 'SELECT id FROM products ORDER BY id')};
 my %token = map { ($_ => jwt_mint(sub => "$_", role => 'customer', secret => $SECRET)) } @users;
-my %next;    # user -> index of the next product it adds
+my %used;    # "user:product" of every add sent so far: each (customer, product) is added once
 my @acked;   # [user, product] of every add that was answered 2xx
-sub writers {
-    my ($count) = @_;
-    my @mine;
-    for my $i (0 .. $count - 1) {
-        my $u = $users[$i % @users];
-        push @mine, [$u, $products[$next{$u}++]];
+# The next product $u has not added, from the low end of the list (the items a call is given)
+# or, with $top, from the high end (the items a `through` process makes up as it goes: in a
+# forked process, so %used there is the parent's at the fork plus its own).
+sub next_add {
+    my ($u, $top) = @_;
+    for my $p ($top ? reverse @products : @products) {
+        return [$u, $p] unless $used{"$u:$p"}++;
     }
+    return undef;
+}
+# writers($count, $through): $count adds by the customers in turn; with $through, the two
+# processes go on adding (process $w for the customers of its parity) until the step ends.
+sub writers {
+    my ($count, $through) = @_;
+    my @mine = map { next_add($users[$_ % @users]) } 0 .. $count - 1;
+    my $more = $through ? sub {
+        my ($w, $k) = @_;
+        my @own = grep { $_ % 2 == $w } 0 .. $#users;
+        return next_add($users[$own[$k % @own]], 1);
+    } : undef;
     my $wait = load(2, \@mine, 0.02, sub {
         my ($ua, $it) = @_;
         return $ua->request('POST', $gw->url . '/api/v1/cart/items',
             {headers => {'Content-Type' => 'application/json',
                 Authorization => "Bearer $token{$it->[0]}"},
                 content => qq({"product_id":$it->[1],"quantity":1})});
-    });
+    }, $more);
     return sub {
         my $answers = $wait->();
-        push @acked, map { $mine[$_] } grep { $answers->[$_][0] =~ /^2/ } 0 .. $#$answers;
+        $used{"$_->[3][0]:$_->[3][1]"} = 1 for @$answers;    # what the processes made up, too
+        push @acked, map { $_->[3] } grep { $_->[0] =~ /^2/ } @$answers;
         return $answers;
     };
 }
@@ -75,7 +89,7 @@ sub same_carts {
 }
 sub eq_deeply_json { JSON::PP->new->canonical->encode($_[0]) eq JSON::PP->new->canonical->encode($_[1]) }
 
-$shop->walk(writers => \&writers, load => [12, 16], canary => 20, what => 'adds',
+$shop->walk(writers => \&writers, load => [12, 16], canary => 20, what => 'adds', through => 1,
     synced => sub { same_carts('before the cutover') });
 has_all($cart->url, 'souk-cart after the cutover');
 
@@ -108,7 +122,7 @@ is_deeply([sort { $a <=> $b } map { $_->{product_id} } @{$res->{json}{lines} // 
 ok(wait_until(sub { @{cart_at($cart->url, $buyer)->{items}} == 0 }, 20),
     'the checkout emptied the cart on souk-cart too (forward sync)');
 
-$shop->roll_back(writers => \&writers, load => 8, what => 'adds', settled => sub {
+$shop->roll_back(writers => \&writers, load => 8, what => 'adds', through => 1, settled => sub {
     same_carts('after the rollback');
     has_all($m->url, 'the monolith after the rollback');
 });

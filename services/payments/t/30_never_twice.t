@@ -14,12 +14,7 @@ use lib 'tests/lib', 'services/payments/t';
 use Souk::Test;
 use PaymentsTest;
 
-infra('postgres', 'rabbitmq');
-my $pg = pg_fresh('payments');
-my $db = $pg->{db};
-my %env = (SOUK_PAYMENTS_DB => $pg->{dsn}, SOUK_AMQP_URL => rabbit_vhost(),
-    SOUK_PAYMENTS_RETRY_LIMIT => 4, SOUK_PAYMENTS_RETRY_BASE_MS => 100,
-    SOUK_PAYMENTS_RETRY_MAX_MS => 300, SOUK_LOG_LEVEL => 'info');
+my ($db, %env) = shop_env(SOUK_PAYMENTS_RETRY_BASE_MS => 100, SOUK_PAYMENTS_RETRY_MAX_MS => 300);
 my @bad;
 
 sub inbox { pg_sql($db, 'SELECT count(*) FROM inbox')->[0][0] }

@@ -14,14 +14,9 @@ use lib 'tests/lib', 'services/payments/t';
 use Souk::Test;
 use PaymentsTest;
 
-infra('postgres', 'rabbitmq');
-my $pg = pg_fresh('payments');
-my $db = $pg->{db};
 # Waits of 1 s between tries: time to see a try in the log and kill the process before the
 # next one.
-my %env = (SOUK_PAYMENTS_DB => $pg->{dsn}, SOUK_AMQP_URL => rabbit_vhost(),
-    SOUK_PAYMENTS_RETRY_LIMIT => 4, SOUK_PAYMENTS_RETRY_BASE_MS => 1000,
-    SOUK_PAYMENTS_RETRY_MAX_MS => 1000, SOUK_LOG_LEVEL => 'info');
+my ($db, %env) = shop_env(SOUK_PAYMENTS_RETRY_BASE_MS => 1000, SOUK_PAYMENTS_RETRY_MAX_MS => 1000);
 my @all;    # every instance, killed ones included, for the log check at the end
 
 sub start { my $s = spawn_service('payments', %env, @_); push @all, $s; $s }

@@ -1,4 +1,4 @@
-# Helpers for the payments tests (20_api.t, 30_never_twice.t): the saga's events as the other
+# Helpers for the payments tests (20_api.t, 30_never_twice.t, 32_tries_survive.t): the saga's events as the other
 # services would publish them, injected into payments' own outbox (its relay publishes them
 # to souk.events, its queue is bound to them, so they come back to its consumers exactly as
 # inventory's and orders' would), and reads of its tables and of what it published.
@@ -9,10 +9,21 @@ use Exporter 'import';
 use JSON::PP ();
 use Souk::Test;
 
-our @EXPORT = qw(token inject inject_many reserved_payload reserved confirmed cancelled payment provider_rows published
+our @EXPORT = qw(shop_env token inject inject_many reserved_payload reserved confirmed cancelled payment provider_rows published
     wait_state);
 
 my $JSON = JSON::PP->new->canonical;
+
+# shop_env(%overrides): a fresh payments database and RabbitMQ vhost on the run's servers, and
+# the service's environment for them (4 tries; the back-off each file sets in %overrides).
+# Returns ($db, %env): $db for pg_sql, %env for spawn_service / launch_service.
+sub shop_env {
+    my (%over) = @_;
+    infra('postgres', 'rabbitmq');
+    my $pg = pg_fresh('payments');
+    return ($pg->{db}, SOUK_PAYMENTS_DB => $pg->{dsn}, SOUK_AMQP_URL => rabbit_vhost(),
+        SOUK_PAYMENTS_RETRY_LIMIT => 4, SOUK_LOG_LEVEL => 'info', %over);
+}
 my $N = 0;
 
 sub uuid {

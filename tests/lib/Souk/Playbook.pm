@@ -37,7 +37,7 @@ use Test::More ();
 use Souk::Test ();
 use Souk::Gateway ();
 
-our @EXPORT = qw(load during no_failures_in acked_ids stop_supervisors logs_tail running);
+our @EXPORT = qw(load during loaded_during no_failures_in acked_ids stop_supervisors logs_tail running);
 
 # ---- the shop a domain moves in ----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-# gateway/t/28_console_api.t - what the control room (web/console) needs from the admin
+# gateway/t/29_console_api.t - what the control room (web/console) needs from the admin
 # listener: GET /stats (per route and side: attempts, errors, req/s, error rate, p99, one
 # point a second; token required; a bad window is a 400 problem), and the public API carried
 # on the admin listener through the same route table and edge checks (no admin token, the
