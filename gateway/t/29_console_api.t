@@ -87,8 +87,10 @@ is_problem(http(GET => $gw->admin_url . '/api/v2/admin/sagas', {headers => {Auth
 my $adm = http(GET => $gw->admin_url . '/api/v2/admin/sagas', {headers => {Authorization => 'Bearer ' . token(1, 'admin')}});
 is($adm->{status}, 200, 'an admin JWT passes');
 is(scalar $L->requests(path => '/api/v2/admin/sagas'), 1, 'and only that one reached the upstream');
-is_problem(http(GET => $gw->admin_url . '/apix', {headers => {Authorization => 'Bearer nope'}}), 401, 'unauthorized',
-    'a path that only starts like /api wants the admin token');
+is_problem(http(POST => $gw->admin_url . '/apix', {headers => {Authorization => 'Bearer nope'}, json => {}}), 401,
+    'unauthorized', 'a path that only starts like /api is the admin listener\'s own: it wants the admin token');
+http(GET => $gw->admin_url . '/apix');
+is(scalar $L->requests(path => '/apix') + scalar $N->requests(path => '/apix'), 0, 'and is never carried upstream');
 is_problem($gw->admin(GET => '/api'), 404, 'not-found', '/api itself is no admin resource');
 my $w = http(POST => $gw->admin_url . '/api/v1/c/1', {json => {x => 1}});
 is($w->{status}, 500, 'a write on the admin listener goes to the route\'s side as well (new: 500)');

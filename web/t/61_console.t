@@ -25,7 +25,11 @@ my $S = Souk::FakeUpstream->start(name => 'sync', reply => {status => 404, body 
         map {"souk_sync_$_->[0] $_->[1]\n"} [lag_seconds => 3], [lag_events => 40], [applied_per_second => 250],
         [applied_total => 12000], [errors_total => 0], [refused => 0]}});
 
-my $gw = Souk::Gateway->start(env => {SOUK_GATEWAY_SYNC => 'catalog=' . $S->addr}, routes => table(
+# The pages as make built them (the console: SOUK_GATEWAY_WEB_DIR/console/ on the admin listener).
+my $web = Souk::Test::repo_root() . '/' . ($ENV{SOUK_BUILD} || 'build') . '/web';
+ok(-f "$web/console/index.html", "the console is built ($web/console)") or BAIL_OUT('make builds the console');
+
+my $gw = Souk::Gateway->start(env => {SOUK_GATEWAY_SYNC => 'catalog=' . $S->addr, SOUK_GATEWAY_WEB_DIR => $web}, routes => table(
     upstreams => {monolith => pool($L), catalog => pool($N)},
     routes => [
         route(name => 'products', path => '/api/v1/products', methods => ['GET', 'HEAD'], legacy => 'monolith',

@@ -14,7 +14,9 @@ use Souk::Saga qw(CARD_OK CARD_DECLINED);
 use Souk::Gateway;
 use Souk::Browser qw(run_browser browser_ready);
 
-my $shop = Souk::Saga->start;
+my $web = Souk::Test::repo_root() . '/' . ($ENV{SOUK_BUILD} || 'build') . '/web';
+ok(-f "$web/console/index.html", "the console is built ($web/console)") or BAIL_OUT('make builds the console');
+my $shop = Souk::Saga->start(gateway_env => {SOUK_GATEWAY_WEB_DIR => $web});
 my $gw = $shop->gateway;
 
 # The saga tracker's route, as in gateway/routes.default.json (Souk::Saga routes the v1 saga).
