@@ -13,10 +13,10 @@ async function adminGet(path) {
 }
 const route = async (name) => (await adminGet('/routes')).routes.find((r) => r.name === name);
 
-// Reads of product 1 through the public listener, each a new anonymous client.
-async function traffic(n) {
+// Reads of a product through the public listener, each a new anonymous client.
+async function traffic(n, id = 1) {
   for (let i = 0; i < n; i++) {
-    const r = await fetch(`${PUBLIC_URL}/api/v1/products/1`);
+    const r = await fetch(`${PUBLIC_URL}/api/v1/products/${id}`);
     await r.arrayBuffer();
   }
 }
@@ -122,6 +122,22 @@ await session(async (t) => {
     await p.waitForFunction(() => /\d/.test(document.querySelector('#routes-table tr[data-route="products"] td.num').textContent));
     t.ok((await p.locator('figure.chart canvas').count()) >= 2, 'the req/s and p99 charts of products are drawn');
     await t.shot('console-routes');
+  });
+
+  await t.step('an automatic rollback shows on the Canary panel', async () => {
+    const d = await changeMode(t, 'products', 'canary', 50);
+    await d.getByRole('button', { name: 'Confirm' }).click();
+    await d.waitFor({ state: 'hidden' });
+    await traffic(80, 'broken'); // the new side answers 500: over the rule's 50 % in 20 requests
+    let mode;
+    for (let i = 0; i < 50 && (mode = (await route('products')).mode) !== 'legacy'; i++) await p.waitForTimeout(100);
+    t.is(mode, 'legacy', 'the gateway rolled products back to legacy (within 5 s)');
+    await p.getByRole('link', { name: 'Canary' }).click();
+    const log = p.locator('ol.log li', { hasText: 'rollback' });
+    await log.first().waitFor();
+    t.ok(/products/.test(await log.first().textContent()), 'the rollback is listed with its route');
+    await p.getByRole('link', { name: 'Routes' }).click();
+    await p.locator('#routes-table tr[data-route="products"] td.mode', { hasText: 'legacy' }).waitFor();
   });
 
   await t.step('the form refuses a share over 100 %, and Escape changes nothing', async () => {
