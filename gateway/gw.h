@@ -140,6 +140,11 @@ int     syncwatch_config(const char *spec, const char **why);
 int     syncwatch_start(void);
 void    syncwatch_stop(void);
 json_t *syncwatch_json(void);
+/* admin/migration.c: the migration record soukctl migrate reports (control
+ * loop only). migration_put takes doc's reference. */
+int     migration_put(const char *domain, json_t *doc, struct buf *errors);
+json_t *migration_json(void);
+void    migration_free(void);
 /* Walk the route stats under the stats lock. */
 void stats_each_route(void (*fn)(struct gw_stat *s, void *ctx), void *ctx);
 void            stats_render(struct buf *b);

@@ -405,6 +405,7 @@ shutdown_all(void)
     gwevents_reset();
     upstream_servers_free();
     stats_free_all();
+    migration_free();
 }
 
 int

@@ -3,7 +3,8 @@
  * compared in constant time), served by the main thread's control loop so
  * that validating, diffing and persisting a table (fsync) never stalls a
  * data loop: GET/PUT/PATCH /routes, PATCH /routes/{name}, POST /routes/dry-run,
- * GET /shadow, /upstreams, /events, /holds, /stats, /sync, /health, /metrics.
+ * GET /shadow, /upstreams, /events, /holds, /stats, /sync, /migration, /health,
+ * /metrics, PUT /migration/{domain}.
  * It also carries the public API (/api/...) through the same route table,
  * proxy and edge checks as the public listener, so the control room at "/"
  * reads the services' admin views same-origin, with the user's own JWT.
@@ -28,7 +29,7 @@ struct admin_route {
 };
 
 static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
-    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get, sync_get;
+    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get, sync_get, migration_get, migration_put_one;
 
 static const struct admin_route admin_routes[] = {
     {"GET", "/routes", 0, 0, routes_get},
@@ -42,6 +43,8 @@ static const struct admin_route admin_routes[] = {
     {"GET", "/holds", 0, 0, holds_get},
     {"GET", "/stats", 0, 0, stats_get},
     {"GET", "/sync", 0, 0, sync_get},
+    {"GET", "/migration", 0, 0, migration_get},
+    {"PUT", "/migration/", 1, 0, migration_put_one},
     {"GET", "/health", 0, 1, health_get},
     {"GET", "/metrics", 0, 1, metrics_get},
     {NULL, NULL, 0, 0, NULL},
@@ -353,6 +356,34 @@ sync_get(struct client *c, const char *arg)
 {
     (void)arg;
     reply_json(c, 200, syncwatch_json(), NULL);
+}
+
+static void
+migration_get(struct client *c, const char *arg)
+{
+    (void)arg;
+    reply_json(c, 200, migration_json(), NULL);
+}
+
+/* PUT /migration/{domain}: soukctl migrate's report of the domain's record. */
+static void
+migration_put_one(struct client *c, const char *domain)
+{
+    json_t    *doc = body_json(c);
+    struct buf errors;
+    int        rc;
+
+    if (doc == NULL)
+        return;
+    buf_init(&errors, ERRORS_MAX);
+    rc = migration_put(domain, doc, &errors);
+    if (rc == ERR_INVALID)
+        reply_invalid(c, &errors);
+    else if (rc == ERR_CONFLICT)
+        client_problem(c, ERR_CONFLICT, "16 domains are reported already");
+    else
+        reply_json(c, 200, json_pack("{s:s}", "domain", domain), NULL);
+    buf_free(&errors);
 }
 
 static json_t *

@@ -108,6 +108,33 @@ my ($hr) = read_responses($hs, 1, 10);
 is($hr->[0]{status}, 500, 'the write was released to new (its 500)');
 is($N->count(path => '/api/v1/c/held'), $before + 1, 'once');
 
+# ---- /migration: the record soukctl migrate reports ----------------------------------------------
+my $rep = {step => 'cutover', status => 'done', detail => 'writes held 62 ms; verify: 0 differ', updated_by => 'ops',
+    updated_at => '2026-12-08T00:00:00Z', done_step => 'cutover', verify_at => '2026-12-08T00:00:01Z',
+    verify_ok => JSON_TRUE, verify_detail => '1200 rows, none differ', canary_percent => 10, hold_ms => 2000,
+    log => ['2026-12-08T00:00:00Z cutover done (ops, 412 ms): writes held 62 ms']};
+is_problem($gw->admin(PUT => '/migration/reviews', {json => $rep, token => undef}), 401, 'unauthorized', 'PUT /migration without the token: 401');
+is_problem($gw->admin(GET => '/migration', {token => undef}), 401, 'unauthorized', 'GET /migration without the token: 401');
+is_deeply($gw->admin(GET => '/migration')->{json}, {domains => {}}, 'no report yet');
+is($gw->admin(PUT => '/migration/reviews', {json => $rep})->{status}, 200, 'a report is taken');
+my $m = $gw->admin(GET => '/migration')->{json}{domains}{reviews};
+is($m->{verify_detail}, '1200 rows, none differ', 'and given back');
+like($m->{received_at} // '', qr/^\d{4}-\d\d-\d\dT/, 'with when it came');
+for my $bad ([{%$rep, step => 7}, 'report.step'], [{%$rep, extra => 1}, 'report.extra'], [{status => 'done'}, 'report.step'],
+    [{%$rep, canary_percent => 101}, 'report.canary_percent'], [{%$rep, log => [1]}, 'report.log'],
+    [{%$rep, detail => 'x' x 5000}, 'report.detail'], [[1], 'report']) {
+    my $r = $gw->admin(PUT => '/migration/reviews', {json => $bad->[0]});
+    is_problem($r, 400, 'invalid-request', "a bad report is refused ($bad->[1])");
+    like($r->{json}{detail} // '', qr/\Q$bad->[1]\E/, "naming $bad->[1]");
+}
+is_problem($gw->admin(PUT => '/migration/bad%20name', {json => $rep}), 400, 'invalid-request', 'a bad domain name: 400');
+is_problem($gw->admin(PUT => '/migration/reviews', {body => '{"step":', headers => {'Content-Type' => 'application/json'}}), 400,
+    'malformed-json', 'a body that is not JSON: 400');
+$gw->admin(PUT => "/migration/d$_", {json => $rep}) for 1 .. 15;
+is_problem($gw->admin(PUT => '/migration/d16', {json => $rep}), 409, 'conflict', 'a 17th domain: 409');
+is($gw->admin(PUT => '/migration/d15', {json => {%$rep, status => 'failed'}})->{status}, 200, 'a known one is still replaced');
+is($gw->admin(GET => '/migration')->{json}{domains}{reviews}{status}, 'done', 'the bad reports changed nothing');
+
 $gw->stop;
 
 # ---- /sync: each domain's souk-sync /metrics, read by the gateway ------------------------------
