@@ -1,11 +1,11 @@
 // migration.js - the Migration panel, with what the gateway's admin API can tell: each domain
 // (the routes that share a new upstream) and the step its routes are at, their holds and the
 // writes in flight (GET /holds), each domain's souk-sync as the gateway reads it (GET /sync:
-// lag over time, applied rate), the cutover hold times (hold_end events), and the buttons for
-// the steps the gateway alone may take (legacy -> shadow -> canary 10 %, and back to legacy).
-// The cutover itself stays `soukctl migrate DOMAIN cutover`: it syncs, fences, verifies and
-// records, which a route PATCH does not. The verify results and each step's record live in
-// PostgreSQL `migrate`, which the admin API does not carry (README).
+// lag over time, applied rate), the migration record soukctl migrate reports (GET /migration:
+// step, who, when, the last verify with the differing ids, the log), the cutover hold times
+// (hold_end events), and the buttons for the steps the gateway alone may take (legacy ->
+// shadow -> canary 10 %, and back to legacy). The cutover itself stays `soukctl migrate
+// DOMAIN cutover`: it syncs, fences, verifies and records, which a route PATCH does not.
 import { useState } from 'preact/hooks';
 import { html, usePoll, Chart, ErrorNote } from './ui.js';
 import { admin } from './api.js';
@@ -63,6 +63,32 @@ function SyncPanel() {
   </div>`;
 }
 
+function RecordPanel() {
+  const { data, error } = usePoll(() => admin('/migration'), 3000);
+  const doms = Object.entries((data && data.domains) || {});
+  return html`<div>
+    <${ErrorNote} error=${error} />
+    ${doms.length === 0
+      ? html`<p class="note">No step reported yet: <code>soukctl migrate</code> reports each step here as it runs, and
+          <code>soukctl migrate status</code> sends every domain again (after a gateway restart).</p>`
+      : html`<table class="grid" id="record-table">
+      <caption>The migration record, as soukctl migrate reported it</caption>
+      <thead><tr><th scope="col">Domain</th><th scope="col">At step</th><th scope="col">Last run</th><th scope="col">By, at</th>
+        <th scope="col">Last verify</th><th scope="col">Log</th></tr></thead>
+      <tbody>${doms.map(([d, r]) => html`<tr data-domain=${d}>
+        <th scope="row">${d}</th>
+        <td>${r.done_step || '–'}${r.done_step === 'canary' && r.canary_percent != null ? ` ${r.canary_percent} %` : ''}</td>
+        <td><span class=${r.status === 'failed' ? 'bad' : r.status === 'done' ? 'ok' : ''}>${r.step} ${r.status}</span>
+          ${r.detail ? html`<div class="small">${r.detail}</div>` : null}</td>
+        <td>${r.updated_by || '–'}<div class="small">${r.updated_at || ''}</div></td>
+        <td class="verify">${r.verify_ok == null ? 'never'
+          : html`<span class=${r.verify_ok ? 'ok' : 'bad'}>${r.verify_ok ? 'agreed' : 'differed'}</span> <span class="small">${r.verify_at}</span>
+            ${r.verify_detail ? html`<div class="small">${r.verify_detail}</div>` : null}`}</td>
+        <td>${r.log && r.log.length ? html`<details><summary>${r.log.length} lines</summary><pre class="log">${r.log.join('\n')}</pre></details>` : '–'}</td>
+      </tr>`)}</tbody></table>`}
+  </div>`;
+}
+
 export function MigrationPanel({ state, refresh }) {
   const { routes, holds, events } = state;
   const [plan, setPlan] = useState(null);
@@ -83,7 +109,7 @@ export function MigrationPanel({ state, refresh }) {
           <td>${stepOf(rs).mode}${rs.some((r) => r.hold) ? ', held' : ''}</td>
           <td class="num">${held} / ${out}</td>
           <td>
-            ${next ? html`<button type="button" onClick=${() => setPlan({ plan: next.plan, summary: `Move every route of ${d} (${rs.map((r) => r.name).join(', ')}) to ${next.label}.` })}>To ${next.label}…</button>` : html`<span>cutover: <code>soukctl migrate ${d} cutover</code></span>`}
+            ${next ? html`<button type="button" onClick=${() => setPlan({ plan: next.plan, summary: `Move every route of ${d} (${rs.map((r) => r.name).join(', ')}) to ${next.label}. This changes the routes only; soukctl migrate ${d} ${next.plan[rs[0].name].mode} also records the step.` })}>To ${next.label}…</button>` : html`<span>${stepOf(rs).mode === 'new' ? 'then' : 'cutover:'} <code>soukctl migrate ${d} ${stepOf(rs).mode === 'new' ? 'finish' : 'cutover'}</code></span>`}
             ${stepOf(rs).mode !== 'legacy' || rs.some((r) => r.mode !== 'legacy')
               ? html` <button type="button" onClick=${() => setPlan({ plan: Object.fromEntries(rs.map((r) => [r.name, { mode: 'legacy' }])), summary: `Move every route of ${d} back to legacy.` })}>Back to legacy…</button>`
               : null}
@@ -91,15 +117,12 @@ export function MigrationPanel({ state, refresh }) {
         </tr>`;
       })}</tbody>
     </table>
+    <h3>The migration record</h3>
+    <${RecordPanel} />
     <h3>Cutover holds</h3>
     <${ChangeLog} events=${events} types=${['hold_start', 'hold_end']} />
     <h3>Sync</h3>
     <${SyncPanel} />
-    <h3>Verify and the migration record</h3>
-    <p class="note">The last verify with its differing ids and each step's record (who, when, how
-      long) are kept by <code>soukctl migrate</code> in PostgreSQL <code>migrate</code>, which the
-      gateway's admin API does not carry, so this page cannot show them yet.
-      Run <code>soukctl migrate status</code> (or <code>soukctl migrate status DOMAIN --log 50</code>).</p>
     <${ModeDialog} plan=${plan && plan.plan} summary=${plan && plan.summary} onClose=${() => setPlan(null)}
       onDone=${() => { setPlan(null); refresh(); }} />
   </section>`;

@@ -40,6 +40,14 @@ my $gw = Souk::Gateway->start(env => {SOUK_GATEWAY_SYNC => 'catalog=' . $S->addr
         route(name => 'rest', path => '/', legacy => 'monolith'),
     ]));
 
+# The catalog's record as soukctl migrate reports it (tests/integration/40_migrate_report.t
+# checks soukctl's side): a verify that found differences.
+is($gw->admin(PUT => '/migration/catalog', {json => {step => 'verify', status => 'failed', done_step => 'sync',
+    updated_by => 'ops', updated_at => '2026-12-08T00:00:00Z', verify_ok => JSON_FALSE, verify_at => '2026-12-08T00:00:00Z',
+    verify_detail => 'products id 17: differs; products id 23: missing on the service',
+    log => ['2026-12-08T00:00:00Z  ops  catalog  verify  failed  812 ms  2 keys still differ']}})->{status}, 200,
+    'the catalog\'s migration record is reported');
+
 my $bad = run_browser("$FindBin::Bin/console.mjs",
     CONSOLE_URL => $gw->admin_url . '/',
     ADMIN_URL   => $gw->admin_url,

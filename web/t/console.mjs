@@ -155,6 +155,10 @@ await session(async (t) => {
     const sync = p.locator('#sync-table tr[data-domain="catalog"]');
     await sync.filter({ hasText: '3 s' }).waitFor();
     t.ok(/up/.test(await sync.textContent()) && /250/.test(await sync.textContent()), 'the catalog sync: up, its lag and applied rate');
+    const rec = p.locator('#record-table tr[data-domain="catalog"]');
+    await rec.waitFor();
+    t.ok(/differed/.test(await rec.locator('td.verify').textContent()) && /products id 17: differs/.test(await rec.textContent()),
+      'the migration record: the last verify differed, with the ids');
     await p.locator('figure.chart canvas').first().waitFor();
     t.ok(/sync lag/.test(await p.locator('figure.chart figcaption').first().textContent()), 'the sync lag is charted');
     await t.axe('migration panel');
