@@ -98,6 +98,9 @@ struct gw_side_stat {
     _Atomic uint64_t lat[GW_LAT_BUCKETS];
 };
 
+/* Upper bounds of the buckets in microseconds (stats.c); the last bucket is the rest. */
+extern const uint64_t stats_lat_bounds[GW_LAT_BUCKETS - 1];
+
 struct stat_series; /* admin/series.c: per-second history, control loop only */
 
 /* Counters of one route (by name) or one upstream server (by address);
@@ -119,7 +122,7 @@ struct gw_stat {
     _Atomic uint64_t hold_since;
     /* Writes sent upstream and not answered yet (every loop): a cutover's
      * fence is complete once the hold is on and this is 0 (GET /holds). */
-    _Atomic int writes_out;
+    _Atomic int         writes_out;
     struct gw_side_stat side[2];
     struct stat_series *series;
 };
@@ -147,8 +150,8 @@ json_t *migration_json(void);
 void    migration_free(void);
 /* Walk the route stats under the stats lock. */
 void stats_each_route(void (*fn)(struct gw_stat *s, void *ctx), void *ctx);
-void            stats_render(struct buf *b);
-void            stats_free_all(void);
+void stats_render(struct buf *b);
+void stats_free_all(void);
 
 /* ------------------------------------------------------------------ upstream.c */
 

@@ -29,7 +29,8 @@ struct admin_route {
 };
 
 static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
-    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get, sync_get, migration_get, migration_put_one;
+    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get, sync_get,
+    migration_get, migration_put_one;
 
 static const struct admin_route admin_routes[] = {
     {"GET", "/routes", 0, 0, routes_get},
@@ -159,7 +160,7 @@ routes_put(struct client *c, const char *arg)
     (void)arg;
     if (next == NULL)
         return;
-    upstream_servers_sync(next); /* resolve names here, not on a data loop */
+    upstream_servers_sync(next);    /* resolve names here, not on a data loop */
     static_reload(gateway.web_dir); /* a failure keeps the pages served, logged */
     cur = routes_acquire();
     diff = routes_diff(cur, next);

@@ -35,7 +35,9 @@ text_problem(const char *z)
 }
 
 #define S(name, req)                                                                               \
-    {#name, JCHECK_STR, offsetof(struct report, name), 0, 0, 0, NULL, text_problem, NULL, req}
+    {                                                                                              \
+#name, JCHECK_STR, offsetof(struct report, name), 0, 0, 0, NULL, text_problem, NULL, req   \
+    }
 static const struct jcheck_field report_fields[] = {
     S(step, 1),
     S(status, 1),
@@ -49,8 +51,8 @@ static const struct jcheck_field report_fields[] = {
     {"canary_percent", JCHECK_I64, offsetof(struct report, canary_percent), 0, 0, 100, NULL, NULL,
      NULL, 0},
     {"hold_ms", JCHECK_I64, offsetof(struct report, hold_ms), 0, 0, 86400000, NULL, NULL, NULL, 0},
-    {"log", JCHECK_STRS, offsetof(struct report, log), offsetof(struct report, nlog), 0,
-     REPORT_LOG, NULL, text_problem, NULL, 0},
+    {"log", JCHECK_STRS, offsetof(struct report, log), offsetof(struct report, nlog), 0, REPORT_LOG,
+     NULL, text_problem, NULL, 0},
     {NULL, JCHECK_STR, 0, 0, 0, 0, NULL, NULL, NULL, 0},
 };
 #undef S
@@ -63,8 +65,9 @@ domain_ok(const char *z)
 {
     size_t n = strlen(z);
 
-    return n > 0 && n <= 64 && strspn(z, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                         "0123456789_.-") == n;
+    return n > 0 && n <= 64 &&
+           strspn(z, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789_.-") == n;
 }
 
 /* Keep doc (reference taken) as domain's report: ERR_OK, or ERR_INVALID with

@@ -18,8 +18,6 @@
 #define SERIES_LEN     120 /* seconds kept */
 #define SERIES_TICK_MS 1000
 
-extern const uint64_t stats_lat_bounds[GW_LAT_BUCKETS - 1];
-
 /* One second of one side. */
 struct second {
     uint32_t req, err;
@@ -66,10 +64,10 @@ tick_route(struct gw_stat *s, void *ctx)
         const struct gw_side_stat *d = &s->side[side];
 
         sec = &h->ring[tick_count % SERIES_LEN][side];
-        sec->req = delta(atomic_load_explicit(&d->requests, memory_order_relaxed),
-                         &h->last_req[side]);
-        sec->err = delta(atomic_load_explicit(&d->errors, memory_order_relaxed),
-                         &h->last_err[side]);
+        sec->req =
+            delta(atomic_load_explicit(&d->requests, memory_order_relaxed), &h->last_req[side]);
+        sec->err =
+            delta(atomic_load_explicit(&d->errors, memory_order_relaxed), &h->last_err[side]);
         for (b = 0; b < GW_LAT_BUCKETS; b++)
             sec->lat[b] = delta(atomic_load_explicit(&d->lat[b], memory_order_relaxed),
                                 &h->last_lat[side][b]);
@@ -135,8 +133,8 @@ side_json(const struct gw_stat *s, int side, int n)
     const struct stat_series *h = s->series;
     json_t                   *rps = json_array(), *errs = json_array(), *p99 = json_array();
     uint64_t                  lat[GW_LAT_BUCKETS] = {0}, one[GW_LAT_BUCKETS], req = 0, err = 0;
-    uint64_t                  have = h != NULL ? (h->ticks < (uint64_t)n ? h->ticks : (uint64_t)n) : 0;
-    int                       i, b;
+    uint64_t have = h != NULL ? (h->ticks < (uint64_t)n ? h->ticks : (uint64_t)n) : 0;
+    int      i, b;
 
     for (i = n - 1; i >= 0; i--) {
         const struct second *sec;
@@ -173,12 +171,11 @@ route_json(struct gw_stat *s, void *ctx)
 
     if (strcmp(s->name, "-") == 0)
         return; /* requests no route matched: no sides */
-    json_object_set_new(
-        w->routes, s->name,
-        json_pack("{s:o, s:o, s:{s:I, s:I}}", "legacy", side_json(s, 0, w->n), "new",
-                  side_json(s, 1, w->n), "canary", "legacy",
-                  (json_int_t)atomic_load(&s->canary_legacy), "new",
-                  (json_int_t)atomic_load(&s->canary_new)));
+    json_object_set_new(w->routes, s->name,
+                        json_pack("{s:o, s:o, s:{s:I, s:I}}", "legacy", side_json(s, 0, w->n),
+                                  "new", side_json(s, 1, w->n), "canary", "legacy",
+                                  (json_int_t)atomic_load(&s->canary_legacy), "new",
+                                  (json_int_t)atomic_load(&s->canary_new)));
 }
 
 json_t *

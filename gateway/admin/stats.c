@@ -91,8 +91,8 @@ stats_count(struct gw_stat *s, int status, uint64_t us)
  * everything slower. Finer than the Prometheus histogram: a p99 read from
  * them is off by at most one bucket, which a chart shows well enough. */
 const uint64_t stats_lat_bounds[GW_LAT_BUCKETS - 1] = {
-    250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000, 2000000,
-    5000000, 10000000,
+    250,    500,    1000,   2000,    5000,    10000,   20000,    50000,
+    100000, 200000, 500000, 1000000, 2000000, 5000000, 10000000,
 };
 
 void

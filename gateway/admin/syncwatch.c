@@ -26,7 +26,7 @@
 /* The souk_sync_* gauges and counters kept (migrate/sync/sync.c names them). */
 enum sync_value { SV_LAG_S, SV_LAG_EVENTS, SV_RATE, SV_APPLIED, SV_ERRORS, SV_REFUSED, SV_N };
 static const char *const value_metric[SV_N] = {
-    "souk_sync_lag_seconds",   "souk_sync_lag_events", "souk_sync_applied_per_second",
+    "souk_sync_lag_seconds",   "souk_sync_lag_events",   "souk_sync_applied_per_second",
     "souk_sync_applied_total", "souk_sync_errors_total", "souk_sync_refused",
 };
 static const char *const value_key[SV_N] = {
@@ -63,8 +63,10 @@ syncwatch_config(const char *spec, const char **why)
             *why = "SOUK_GATEWAY_SYNC names more than 16 sync processes";
             return ERR_INVALID;
         }
-        if (eq == NULL || eq == p || eq + 1 == end || (size_t)(eq - p) >= sizeof(watches[0].domain) ||
-            (size_t)(end - eq - 1) >= sizeof(watches[0].address) || memchr(eq, ':', (size_t)(end - eq)) == NULL) {
+        if (eq == NULL || eq == p || eq + 1 == end ||
+            (size_t)(eq - p) >= sizeof(watches[0].domain) ||
+            (size_t)(end - eq - 1) >= sizeof(watches[0].address) ||
+            memchr(eq, ':', (size_t)(end - eq)) == NULL) {
             *why = "SOUK_GATEWAY_SYNC must be domain=host:port[,domain=host:port...]";
             return ERR_INVALID;
         }
@@ -200,16 +202,17 @@ watch_json(const struct sync_watch *w)
     int     i, k;
 
     for (i = 0; i < SV_N; i++)
-        json_object_set_new(o, value_key[i], w->seen && w->has[i] ? json_real(w->v[i]) : json_null());
+        json_object_set_new(o, value_key[i],
+                            w->seen && w->has[i] ? json_real(w->v[i]) : json_null());
     for (i = w->npoints; i > 0; i--) { /* oldest first */
         k = (w->next - i + SYNC_POINTS) % SYNC_POINTS;
         json_array_append_new(at, json_integer((json_int_t)w->at[k]));
         json_array_append_new(lag, point(w->lag[k]));
         json_array_append_new(rate, point(w->rate[k]));
     }
-    json_object_set_new(o, "series",
-                        json_pack("{s:o, s:o, s:o}", "at", at, "lag_seconds", lag,
-                                  "applied_per_second", rate));
+    json_object_set_new(
+        o, "series",
+        json_pack("{s:o, s:o, s:o}", "at", at, "lag_seconds", lag, "applied_per_second", rate));
     return o;
 }
 

@@ -128,8 +128,9 @@ mig_report(struct mig *m, const struct mig_state *s)
     /* A short deadline: a gateway that is down must not slow a step that does not need it. */
     rc = httpc_send(m->hc, m->a, "PUT", url, 1000, m->gw_auth, text, &res);
     if (rc || res->status != 200)
-        fprintf(stderr, "soukctl migrate: the control room's copy of %s is not updated (PUT %s: %s)\n",
-                s->domain, url, rc ? httpc_error(m->hc) : arena_printf(m->a, "status %d", res->status));
+        fprintf(
+            stderr, "soukctl migrate: the control room's copy of %s is not updated (PUT %s: %s)\n",
+            s->domain, url, rc ? httpc_error(m->hc) : arena_printf(m->a, "status %d", res->status));
 }
 
 void
