@@ -2,7 +2,7 @@
 // migration hold), then a confirmation step that says exactly what will change, then one
 // PATCH to the admin API. Also used by the migration panel for a domain's next step
 // (several routes in one install: PATCH /routes).
-import { useState, useEffect } from 'preact/hooks';
+import { useState, useEffect, useRef } from 'preact/hooks';
 import { html, Dialog, ErrorNote } from './ui.js';
 import { admin } from './api.js';
 
@@ -29,6 +29,10 @@ export function ModeDialog({ route, plan, summary, onClose, onDone }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const open = !!(route || plan);
+  const confirmButton = useRef(null);
+  useEffect(() => { // the step changed under the focus: put it on what the step asks
+    if (open && step === 'confirm' && confirmButton.current) confirmButton.current.focus();
+  }, [open, step]);
   useEffect(() => { // a new route or plan: start again from its current state
     if (route) {
       setMode(route.mode);
@@ -93,7 +97,7 @@ export function ModeDialog({ route, plan, summary, onClose, onDone }) {
           <p>This changes live traffic at once and is written to the routes file.</p>
           <${ErrorNote} error=${error} />
           <div class="buttons">
-            <button type="button" class="primary" disabled=${busy} onClick=${confirm}>Confirm</button>
+            <button type="button" class="primary" ref=${confirmButton} disabled=${busy} onClick=${confirm}>Confirm</button>
             ${route ? html`<button type="button" onClick=${() => setStep('choose')}>Back</button>` : null}
             <button type="button" onClick=${close}>Cancel</button>
           </div>

@@ -45,7 +45,10 @@ export function ShadowPanel({ state }) {
   const routes = (state.routes && state.routes.routes) || [];
   const byName = Object.fromEntries(routes.map((r) => [r.name, r]));
   const rows = Object.entries((data && data.routes) || {});
-  const sel = pick && data && data.routes[pick.route] ? data.routes[pick.route].samples[pick.i] : null;
+  // A pick names its sample by time and request: new samples push the old ones down the list.
+  const sel = pick && data && data.routes[pick.route]
+    ? data.routes[pick.route].samples.find((x) => x.at === pick.at && x.request === pick.request) || null
+    : null;
   return html`<section aria-labelledby="shadow-h">
     <h2 id="shadow-h">Shadow</h2>
     <${ErrorNote} error=${error} />
@@ -64,9 +67,9 @@ export function ShadowPanel({ state }) {
     <h3>Latest differences</h3>
     ${rows.filter(([, s]) => s.samples.length).map(([name, s]) => html`<div class="samples">
       <h4>${name}</h4>
-      <ul>${s.samples.map((x, i) => html`<li><button type="button" class="link"
-        aria-pressed=${!!(pick && pick.route === name && pick.i === i)}
-        onClick=${() => setPick({ route: name, i })}>${x.at} ${x.request} (${x.where})</button></li>`)}</ul>
+      <ul>${s.samples.map((x) => html`<li><button type="button" class="link"
+        aria-pressed=${!!(sel && sel === x)}
+        onClick=${() => setPick({ route: name, at: x.at, request: x.request })}>${x.at} ${x.request} (${x.where})</button></li>`)}</ul>
     </div>`)}
     ${sel ? html`<${Diff} sample=${sel} ignore=${(byName[pick.route] && byName[pick.route].shadow && byName[pick.route].shadow.ignore) || []} />` : null}
   </section>`;

@@ -61,6 +61,8 @@ await session(async (t) => {
     const text = await d.locator('.confirm-text').textContent();
     t.ok(/from legacy to shadow/.test(text), 'the confirmation says what changes', text);
     t.is((await route('products')).mode, 'legacy', 'nothing changed before Confirm');
+    t.ok(await d.getByRole('button', { name: 'Confirm' }).evaluate((b) => b === document.activeElement),
+      'the review step puts the focus on Confirm');
     await t.axe('mode dialog');
     await d.getByRole('button', { name: 'Confirm' }).click();
     await d.waitFor({ state: 'hidden' });
