@@ -132,6 +132,10 @@ for svc in users:"$USERS_LISTEN" catalog:"$CATALOG_LISTEN" search:"$SEARCH_LISTE
 	fi
 done
 
+# The souk-sync processes whose /metrics the control room charts (the gateway's GET /sync), at
+# docs/migration.md's default addresses, where soukctl migrate starts them.
+export SOUK_GATEWAY_SYNC="${SOUK_GATEWAY_SYNC:-reviews=127.0.0.1:7121,catalog=127.0.0.1:7122,users=127.0.0.1:7123,cart=127.0.0.1:7124}"
+
 # The gateway's table starts as the default one (every route legacy, to the
 # monolith) and is kept in var/: admin changes persist across restarts. One
 # address per line, so `t` ends the line after its substitution and a new
@@ -145,17 +149,13 @@ if [ ! -f "$VAR/gateway/routes.json" ]; then
 		-e "s/\"127.0.0.1:7108\"/\"$PAYMENTS_LISTEN\"/" \
 		gateway/routes.default.json >"$VAR/gateway/routes.json"
 fi
-# SOUK_GATEWAY_SYNC: the souk-sync processes whose /metrics the control room charts (GET
-# /sync), at docs/migration.md's default addresses (soukctl migrate starts them there).
 start_app gateway "$GATEWAY_LISTEN" SOUK_GATEWAY_LISTEN="$GATEWAY_LISTEN" \
-	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json" \
-	SOUK_GATEWAY_SYNC="${SOUK_GATEWAY_SYNC:-reviews=127.0.0.1:7121,catalog=127.0.0.1:7122,users=127.0.0.1:7123,cart=127.0.0.1:7124}"
+	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json"
 
 cat <<EOT
 
 souk is up.
   storefront API (gateway)  http://$GATEWAY_LISTEN/api/v1/products
-  control room (console)    http://$GATEWAY_ADMIN_LISTEN/  (asks for \$SOUK_GATEWAY_ADMIN_TOKEN)
   gateway admin API         http://$GATEWAY_ADMIN_LISTEN/routes  (Bearer \$SOUK_GATEWAY_ADMIN_TOKEN = $SOUK_GATEWAY_ADMIN_TOKEN)
   monolith (legacy v1 API)  http://$MONOLITH_LISTEN/api/v1/products
   users service             http://$USERS_LISTEN/api/v1/accounts/login
