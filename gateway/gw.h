@@ -135,6 +135,7 @@ void stats_side(struct gw_stat *s, int side, int status, uint64_t us);
 /* admin/series.c: a one-second tick on the control loop keeps each route's
  * recent history; stats_json answers GET /stats with it. */
 int     series_start(uv_loop_t *loop);
+void    series_tick(void); /* one second's tick (the timer's; unit tests call it) */
 void    series_stop(void);
 json_t *stats_json(int window_s);
 /* admin/syncwatch.c: each domain's souk-sync /metrics, read by a thread of

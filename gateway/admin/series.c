@@ -75,13 +75,19 @@ tick_route(struct gw_stat *s, void *ctx)
     h->ticks++;
 }
 
+void
+series_tick(void)
+{
+    stats_each_route(tick_route, NULL);
+    tick_at = time(NULL);
+    tick_count++;
+}
+
 static void
 on_tick(uv_timer_t *t)
 {
     (void)t;
-    stats_each_route(tick_route, NULL);
-    tick_at = time(NULL);
-    tick_count++;
+    series_tick();
 }
 
 int
