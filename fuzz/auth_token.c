@@ -104,7 +104,7 @@ static void
 check_accepted(const unsigned char *h, size_t hn, const unsigned char *c, size_t cn,
                const struct auth_claims *got)
 {
-    json_t     *head = object_of(h, hn), *cl = object_of(c, cn), *typ, *sub, *iat, *exp;
+    json_t     *head = object_of(h, hn), *cl = object_of(c, cn), *typ, *sub, *iat, *exp, *sid;
     const char *z, *role;
     char        id[24];
 
@@ -132,6 +132,12 @@ check_accepted(const unsigned char *h, size_t hn, const unsigned char *c, size_t
     FUZZ_CHECK(json_is_integer(iat) && json_is_integer(exp));
     FUZZ_CHECK(got->iat == json_integer_value(iat) && got->exp == json_integer_value(exp));
     FUZZ_CHECK(got->exp > NOW && got->iat <= NOW + 300);
+    sid = json_object_get(cl, "sid"); /* optional; when there, exactly what came back */
+    FUZZ_CHECK(sid == NULL ? got->sid[0] == '\0'
+                           : json_is_string(sid) && json_string_length(sid) == strlen(got->sid) &&
+                                 strcmp(json_string_value(sid), got->sid) == 0 &&
+                                 strspn(got->sid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                                                  "TUVWXYZ0123456789-_") == strlen(got->sid));
     json_decref(head);
     json_decref(cl);
 }

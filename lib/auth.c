@@ -6,6 +6,7 @@
  * Verification here pins HS256 from a header we parse ourselves, checks the
  * MAC in constant time with libsodium, then the claims: ~5 us per token.
  */
+#include <assert.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <sodium.h>
@@ -54,9 +55,32 @@ auth_role_parse(const char *z)
     return AUTH_NONE;
 }
 
+/* A sid claim: 1..AUTH_SID_MAX bytes of base64url's alphabet, so it can sit
+ * in a key, a path or a log line as it is. */
+static int
+sid_ok(const char *z, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > AUTH_SID_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!((z[i] >= '0' && z[i] <= '9') || (z[i] >= 'a' && z[i] <= 'z') ||
+              (z[i] >= 'A' && z[i] <= 'Z') || z[i] == '-' || z[i] == '_'))
+            return 0;
+    return 1;
+}
+
 int
 auth_token_issue(const char *secret, int64_t user_id, enum auth_role role, int64_t now, int64_t ttl,
                  struct arena *a, char **token)
+{
+    return auth_token_issue_sid(secret, user_id, role, NULL, now, ttl, a, token);
+}
+
+int
+auth_token_issue_sid(const char *secret, int64_t user_id, enum auth_role role, const char *sid,
+                     int64_t now, int64_t ttl, struct arena *a, char **token)
 {
     jwt_t *jwt = NULL;
     char  *s = NULL;
@@ -67,7 +91,8 @@ auth_token_issue(const char *secret, int64_t user_id, enum auth_role role, int64
     *token = NULL;
     klen = secret != NULL ? strlen(secret) : 0;
     if (klen == 0 || klen > INT32_MAX || user_id <= 0 ||
-        (role != AUTH_CUSTOMER && role != AUTH_ADMIN) || ttl <= 0 || now > INT64_MAX - ttl)
+        (role != AUTH_CUSTOMER && role != AUTH_ADMIN) || ttl <= 0 || now > INT64_MAX - ttl ||
+        (sid != NULL && !sid_ok(sid, strlen(sid))))
         goto done;
     snprintf(sub, sizeof(sub), "%lld", (long long)user_id);
     if (jwt_new(&jwt) != 0 ||
@@ -75,7 +100,8 @@ auth_token_issue(const char *secret, int64_t user_id, enum auth_role role, int64
         jwt_add_grant(jwt, "sub", sub) != 0 ||
         jwt_add_grant(jwt, "role", auth_role_name(role)) != 0 ||
         jwt_add_grant(jwt, "iss", AUTH_ISSUER) != 0 || jwt_add_grant_int(jwt, "iat", now) != 0 ||
-        jwt_add_grant_int(jwt, "exp", now + ttl) != 0)
+        jwt_add_grant_int(jwt, "exp", now + ttl) != 0 ||
+        (sid != NULL && jwt_add_grant(jwt, "sid", sid) != 0))
         goto done;
     s = jwt_encode_str(jwt);
     if (s == NULL)
@@ -210,6 +236,7 @@ check_claims(json_t *c, int64_t now, struct auth_claims *out, const char **why)
     json_t *iat = json_object_get(c, "iat");
     json_t *exp = json_object_get(c, "exp");
     json_t *role = json_object_get(c, "role");
+    json_t *sid = json_object_get(c, "sid");
 
     if (!json_is_string(iss) || strcmp(json_string_value(iss), AUTH_ISSUER) != 0)
         *why = "invalid token issuer";
@@ -223,6 +250,9 @@ check_claims(json_t *c, int64_t now, struct auth_claims *out, const char **why)
         *why = "token expired";
     else if (json_integer_value(iat) > now + AUTH_IAT_SKEW)
         *why = "token issued in the future";
+    else if (sid != NULL &&
+             (!json_is_string(sid) || !sid_ok(json_string_value(sid), json_string_length(sid))))
+        *why = "invalid token session";
     else
         *why = NULL;
     if (*why != NULL)
@@ -230,6 +260,8 @@ check_claims(json_t *c, int64_t now, struct auth_claims *out, const char **why)
     out->role = auth_role_parse(json_string_value(role));
     out->iat = json_integer_value(iat);
     out->exp = json_integer_value(exp);
+    if (sid != NULL)
+        memcpy(out->sid, json_string_value(sid), json_string_length(sid) + 1);
     return ERR_OK;
 }
 
@@ -314,6 +346,35 @@ auth_hmac_hex(const char *key, const void *msg, size_t n, char out[65])
     crypto_auth_hmacsha256_update(&st, msg, n);
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_bin2hex(out, 65, mac, sizeof(mac));
+}
+
+void
+auth_sha256_hex(const void *msg, size_t n, char out[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(h, msg, n);
+    sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+void
+auth_random_b64url(size_t n, char *out)
+{
+    unsigned char b[256];
+
+    assert(n <= sizeof(b));
+    randombytes_buf(b, n);
+    sodium_bin2base64(out, AUTH_B64URL_LEN(n) + 1, b, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+void
+auth_random_hex(size_t n, char *out)
+{
+    unsigned char b[256];
+
+    assert(n <= sizeof(b));
+    randombytes_buf(b, n);
+    sodium_bin2hex(out, 2 * n + 1, b, n);
 }
 
 int

@@ -253,6 +253,27 @@ done:
 /* ------------------------------------------------------------- helpers */
 
 int
+kv_eval(struct kv *kv, struct arena *a, const char *script, int nkeys, const char *const *keys,
+        int nargs, const char *const *args, struct kv_reply **out)
+{
+    const char **argv;
+    char         n[16];
+    int          i;
+
+    assert(a != NULL && nkeys >= 0 && nargs >= 0);
+    argv = arena_array(a, const char *, (size_t)(3 + nkeys + nargs));
+    snprintf(n, sizeof(n), "%d", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = n;
+    for (i = 0; i < nkeys; i++)
+        argv[3 + i] = keys[i];
+    for (i = 0; i < nargs; i++)
+        argv[3 + nkeys + i] = args[i];
+    return kv_cmd(kv, a, 3 + nkeys + nargs, argv, NULL, out);
+}
+
+int
 kv_get(struct kv *kv, struct arena *a, const char *key, const char **val, size_t *len)
 {
     const char      *argv[] = {"GET", key};

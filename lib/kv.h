@@ -43,6 +43,15 @@ MUST_CHECK int kv_url_check(const char *url);
 MUST_CHECK int kv_cmd(struct kv *kv, struct arena *a, int argc, const char *const *argv,
                       const size_t *lens, struct kv_reply **out);
 
+/* EVAL script over nkeys keys and nargs arguments (C strings): a Lua script
+ * runs atomically, which is how a read-check-write on several keys is made
+ * race-free without WATCH retries. Redis keeps the compiled script keyed by
+ * its text, so a repeated EVAL costs the bytes sent, not a compile. Errors
+ * as kv_cmd (a script's error reply is ERR_INTERNAL, logged). */
+MUST_CHECK int kv_eval(struct kv *kv, struct arena *a, const char *script, int nkeys,
+                       const char *const *keys, int nargs, const char *const *args,
+                       struct kv_reply **out);
+
 /* GET key: *val NULL when the key is absent. */
 MUST_CHECK int kv_get(struct kv *kv, struct arena *a, const char *key, const char **val,
                       size_t *len);

@@ -70,6 +70,9 @@ test_default_file(void)
         {"GET", "/api/v2/products/5/stock", "stock_v2", NULL, "inventory", GW_MODE_NEW},
         {"GET", "/api/v2/products/5", "products_v2", NULL, "catalog", GW_MODE_NEW},
         {"GET", "/api/v2/payments/7", "payments_v2", NULL, "payments", GW_MODE_NEW},
+        {"POST", "/api/v2/sessions", "sessions_v2", NULL, "users", GW_MODE_NEW},
+        {"POST", "/api/v2/sessions/refresh", "sessions_v2", NULL, "users", GW_MODE_NEW},
+        {"DELETE", "/api/v2/sessions/abc", "sessions_v2", NULL, "users", GW_MODE_NEW},
         {"GET", "/api/v2/ordersx", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
         {"GET", "/health", "storefront", NULL, NULL, GW_MODE_LEGACY}, /* a page */
         {"GET", "/product/12", "storefront", NULL, NULL, GW_MODE_LEGACY},
@@ -90,7 +93,7 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 18, "default: 18 routes");
+    T_EQ_INT(t->nroutes, 19, "default: 19 routes");
     T_EQ_INT(t->npools, 9,
              "default: monolith, catalog, search, users, reviews, cart, orders, inventory and "
              "payments upstreams");

@@ -48,6 +48,10 @@ craft(struct arena *a, const char *secret, const char *header, const char *paylo
 #define CLAIMS(sub, role, iat, exp, iss)                                                           \
     "{\"sub\":" sub ",\"role\":" role ",\"iat\":" iat ",\"exp\":" exp ",\"iss\":" iss "}"
 #define GOOD CLAIMS("\"42\"", "\"customer\"", "1700000000", "1700003600", "\"souk\"")
+/* GOOD plus a sid claim. */
+#define WITH_SID(sid)                                                                              \
+    "{\"sub\":\"42\",\"role\":\"customer\",\"iat\":1700000000,\"exp\":1700003600,"                 \
+    "\"iss\":\"souk\",\"sid\":" sid "}"
 
 static const struct {
     const char *name, *header, *payload, *secret;
@@ -119,6 +123,18 @@ static const struct {
     {"iss missing", HS256,
      "{\"sub\":\"42\",\"role\":\"customer\",\"iat\":1700000000,\"exp\":1700003600}", SECRET,
      "invalid token issuer"},
+    {"sid", HS256, WITH_SID("\"0123456789abcdef0123456789abcdef\""), SECRET, NULL},
+    {"sid base64url", HS256, WITH_SID("\"aZ09-_\""), SECRET, NULL},
+    {"sid a number", HS256, WITH_SID("42"), SECRET, "invalid token session"},
+    {"sid empty", HS256, WITH_SID("\"\""), SECRET, "invalid token session"},
+    {"sid with a space", HS256, WITH_SID("\"a b\""), SECRET, "invalid token session"},
+    {"sid with a colon", HS256, WITH_SID("\"users:sess:x\""), SECRET, "invalid token session"},
+    /* jansson refuses a NUL inside a string: the payload does not parse at all. */
+    {"sid with a NUL", HS256, WITH_SID("\"ab\\u0000cd\""), SECRET, "malformed token"},
+    {"sid over 64 bytes", HS256,
+     WITH_SID("\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\""), SECRET,
+     "invalid token session"},
+    {"sid null", HS256, WITH_SID("null"), SECRET, "invalid token session"},
 };
 
 static void
@@ -213,6 +229,38 @@ test_roundtrip(struct arena *a)
              "role none is not issued");
     T_EQ_INT(auth_token_issue("", 1, AUTH_CUSTOMER, NOW, 60, a, &tok), ERR_INTERNAL,
              "an empty secret does not sign");
+    T_EQ_STR(c.sid, "", "a token without sid has none");
+
+    T_EQ_INT(auth_token_issue_sid(SECRET, 7, AUTH_CUSTOMER, "s-1_A", NOW, 60, a, &tok), ERR_OK,
+             "issue with a sid");
+    T_EQ_INT(auth_token_verify(SECRET, tok, NOW, &c, detail, sizeof(detail)), ERR_OK,
+             "verify with a sid");
+    T_EQ_STR(c.sid, "s-1_A", "sid round-trips");
+    T_EQ_INT(auth_token_issue_sid(SECRET, 7, AUTH_CUSTOMER, "a b", NOW, 60, a, &tok), ERR_INTERNAL,
+             "a sid with a space is not issued");
+    T_EQ_INT(auth_token_issue_sid(SECRET, 7, AUTH_CUSTOMER, "", NOW, 60, a, &tok), ERR_INTERNAL,
+             "an empty sid is not issued");
+}
+
+static void
+test_digests(void)
+{
+    char out[65], r1[AUTH_B64URL_LEN(32) + 1], r2[AUTH_B64URL_LEN(32) + 1], hex[33];
+
+    auth_sha256_hex("abc", 3, out);
+    T_EQ_STR(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+             "sha256 of abc (FIPS 180-2)");
+    auth_sha256_hex("", 0, out);
+    T_EQ_STR(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+             "sha256 of nothing");
+    auth_random_b64url(32, r1);
+    auth_random_b64url(32, r2);
+    T_EQ_INT((int)strlen(r1), 43, "32 random bytes are 43 base64url characters");
+    T_OK(strspn(r1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43,
+         "... of the url-safe alphabet");
+    T_OK(strcmp(r1, r2) != 0, "two draws differ");
+    auth_random_hex(16, hex);
+    T_EQ_INT((int)strspn(hex, "0123456789abcdef"), 32, "16 random bytes are 32 hex digits");
 }
 
 /* Tokens signed by libjwt itself: HS256 is ours, a correctly signed HS512
@@ -296,6 +344,7 @@ main(void)
     test_libjwt_tokens();
     test_roles();
     test_passwords();
+    test_digests();
     arena_destroy(a);
     {
         static const struct {

@@ -81,7 +81,9 @@ is(users(q{SELECT count(*) FROM outbox WHERE type = 'user.address_changed'})->[0
 
 # The case from `make run`: accounts made on the monolith log in on souk-users.
 my $amqp = rabbit_vhost();
-my $usvc = spawn_service('users', SOUK_USERS_DB => $users->{dsn}, SOUK_AMQP_URL => $amqp);
+my $redis = redis_start();    # souk-users keeps its v2 sessions there (its /ready needs it)
+my $usvc = spawn_service('users', SOUK_USERS_DB => $users->{dsn}, SOUK_AMQP_URL => $amqp,
+    SOUK_REDIS_URL => $redis->url);
 for my $email ('before@map.test', 'after3@map.test', 'demo@souk.test') {
     my $pw = $email eq 'demo@souk.test' ? 'souk-demo' : undef;
     my $res = $pw ? http(POST => $usvc->url . '/api/v1/accounts/login',

@@ -190,18 +190,17 @@ login_check(struct req *r, const struct credentials *in, struct user **out)
     return ERR_OK;
 }
 
-/* POST /api/v1/accounts/login */
 int
-account_login(struct req *r)
+account_authenticate(struct req *r, struct user **out)
 {
     struct credentials in = {0};
     struct attempt     at;
     struct user       *u;
     const char        *email;
-    char              *token;
     json_t            *body;
     int                rc;
 
+    *out = NULL;
     rc = req_json(r, &body);
     if (rc)
         return rc;
@@ -226,6 +225,21 @@ account_login(struct req *r)
     rc = store_throttle_reset(service_work(r), at.account);
     if (rc)
         rlog_warn(r, "resetting the login throttle failed: %s", err_name(rc));
+    *out = u;
+    return ERR_OK;
+}
+
+/* POST /api/v1/accounts/login */
+int
+account_login(struct req *r)
+{
+    struct user *u;
+    char        *token;
+    int          rc;
+
+    rc = account_authenticate(r, &u);
+    if (rc)
+        return rc;
     rc = auth_token_issue(users_cfg.svc.jwt_secret, u->id, auth_role_parse(u->role), time(NULL),
                           users_cfg.jwt_ttl, r->arena, &token);
     if (rc)

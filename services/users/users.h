@@ -20,6 +20,7 @@
 #include "req.h"
 #include "service.h"
 
+struct kv;
 struct mq;
 
 struct users_config {
@@ -29,6 +30,18 @@ struct users_config {
     int64_t               login_max_failures;    /* per account within the window */
     int64_t               login_ip_max_failures; /* per client address within the window */
     int64_t               login_window_s;
+    const char           *redis_url;     /* redis://host:port/db: the v2 sessions */
+    int64_t               session_ttl_s; /* a session's sliding lifetime */
+    int64_t               access_ttl_s;  /* a v2 access token's lifetime */
+    int64_t               session_max;   /* sessions per user; the nearest to expiry go first */
+    int64_t               reuse_grace_s; /* see session_refresh in api_session.c */
+    int                   cookie_secure; /* add "Secure" to the refresh cookie */
+};
+
+/* What every handler thread owns (service_ext): a Redis connection for the
+ * sessions, opened on first use. */
+struct users_worker {
+    struct kv *kv;
 };
 
 extern struct users_config users_cfg; /* read-only after main() */
@@ -59,6 +72,85 @@ struct throttle_state {
     int64_t failures;
     int64_t window_start_ms; /* Unix ms */
 };
+
+/* ---- v2 sessions (session.c, store_session.c, api_session.c) ---- */
+
+#define SESSION_ID_LEN     32 /* 128 random bits as lower-case hex */
+#define SESSION_SECRET_LEN 43 /* 256 random bits as base64url without padding */
+/* A refresh token is "<session id>.<secret>": the id says which session to
+ * look at, the secret proves the holder was given it. */
+#define SESSION_TOKEN_LEN   (SESSION_ID_LEN + 1 + SESSION_SECRET_LEN)
+#define SESSION_HASH_LEN    64  /* SHA-256 hex of a token: all Redis ever holds */
+#define SESSION_UA_MAX      256 /* bytes of User-Agent kept with a session */
+#define SESSION_COOKIE      "souk_refresh"
+#define SESSION_COOKIE_PATH "/api/v2/sessions"
+
+/* One session as Redis holds it; times are Unix seconds of Redis' clock. */
+struct session {
+    const char *id;
+    int64_t     user_id;
+    const char *role;       /* the account's at sign-in; refreshes keep it */
+    const char *user_agent; /* "" when none was sent */
+    int64_t     created, last_used, expires;
+};
+
+/* What a refresh came to (store_session_refresh). */
+enum session_refresh {
+    SESSION_ROTATED, /* the token was current: a new one replaces it */
+    SESSION_UNKNOWN, /* no such session (never, expired or revoked), or not its token */
+    SESSION_REUSED,  /* a token rotated before: the session is revoked now */
+    SESSION_RACED,   /* the token rotated within the grace period: refused, session kept */
+};
+
+/* session.c: pure logic (plus the CSPRNG for new tokens) */
+/* A new session id and its first refresh token (NUL-terminated). */
+void session_token_new(char sid[SESSION_ID_LEN + 1], char token[SESSION_TOKEN_LEN + 1]);
+/* A fresh token for the session sid (a rotation). */
+void session_token_rotate(const char *sid, char token[SESSION_TOKEN_LEN + 1]);
+/* ERR_OK and the session id in sid when token has the refresh-token shape;
+ * ERR_UNAUTHORIZED otherwise (the caller's answer for any bad token). */
+MUST_CHECK int session_token_parse(const char *token, char sid[SESSION_ID_LEN + 1]);
+/* 1 when z is a session id (SESSION_ID_LEN lower-case hex digits). */
+int session_id_ok(const char *z);
+/* The digest Redis keeps in place of token. */
+void session_token_hash(const char *token, char out[SESSION_HASH_LEN + 1]);
+/* The souk_refresh value of a Cookie header (may be NULL) into out: 1 when
+ * one with the token's shape is there, else 0. */
+int session_cookie_find(const char *header, char out[SESSION_TOKEN_LEN + 1]);
+/* The Set-Cookie value carrying token for max_age seconds (token "" and
+ * max_age 0 clear it), in a. */
+const char *session_cookie(struct arena *a, const char *token, int64_t max_age, int secure);
+/* A User-Agent as kept: at most SESSION_UA_MAX bytes, bytes outside
+ * printable ASCII as '?',
+ * "" for NULL; in a. */
+const char *session_user_agent(struct arena *a, const char *ua);
+/* Unix seconds as RFC 3339 UTC ("2026-01-31T12:00:00Z") into out. */
+void session_time(int64_t t, char out[32]);
+
+/* store_session.c: every Redis command of the sessions. Errors are kv.h's
+ * (ERR_UNAVAILABLE when Redis cannot be reached). */
+/* Store a new session for user_id under token_hash with a ttl_s lifetime,
+ * index it under the user, and drop the user's oldest sessions beyond max.
+ * Fills created and expires of s (whose id, user_id, role, user_agent are
+ * set). */
+MUST_CHECK int store_session_create(struct work *w, struct session *s, const char *token_hash,
+                                    int64_t ttl_s, int64_t max);
+/* Atomically: when hash is the session's current token, make new_hash the
+ * current one, slide the TTL to ttl_s and say SESSION_ROTATED with *s filled;
+ * otherwise one of the other outcomes (SESSION_REUSED has deleted the
+ * session; s->user_id is set for the log). */
+MUST_CHECK int store_session_refresh(struct work *w, const char *sid, const char *hash,
+                                     const char *new_hash, int64_t ttl_s, int64_t grace_s,
+                                     enum session_refresh *out, struct session *s);
+/* The user's live sessions, most recently used first (the index is pruned
+ * of ended ones on the way). */
+MUST_CHECK int store_session_list(struct work *w, int64_t user_id, struct session **out, size_t *n);
+/* Delete the user's session sid; ERR_NOT_FOUND when the user has none such. */
+MUST_CHECK int store_session_delete(struct work *w, int64_t user_id, const char *sid);
+/* Delete every session of the user. */
+MUST_CHECK int store_session_delete_all(struct work *w, int64_t user_id);
+/* Redis answers (for /ready). */
+MUST_CHECK int store_session_ping(struct work *w);
 
 /* users.c: pure logic */
 /* The email lower-cased (ASCII, as the monolith) into a, or ERR_INVALID when
@@ -111,9 +203,24 @@ MUST_CHECK int events_address_changed(struct work *w, int64_t user_id, const str
 /* api.c */
 json_t *api_address(const struct address *a);
 json_t *api_user(const struct user *u);
-int     account_register(struct req *r);
-int     account_login(struct req *r);
-int     account_me(struct req *r);
-int     account_address_put(struct req *r);
+/* The v1 login's checks on r's body (decode, throttle, one Argon2id
+ * verification, the same answers for every failure), shared by v1 login and
+ * v2 session creation: ERR_OK with the account, or a failure already
+ * recorded with req_fail. */
+MUST_CHECK int account_authenticate(struct req *r, struct user **out);
+int            account_register(struct req *r);
+int            account_login(struct req *r);
+int            account_me(struct req *r);
+int            account_address_put(struct req *r);
+
+/* api_session.c: the v2 sessions */
+/* The sessions' counters on GET /metrics; once, before serving. */
+void session_metrics_register(void);
+int  session_create(struct req *r);
+int  session_refresh(struct req *r);
+int  session_list(struct req *r);
+int  session_delete(struct req *r);
+int  session_delete_all(struct req *r);
+int  ready_redis(struct req *r);
 
 #endif

@@ -135,7 +135,9 @@ ok($next_user > mono1('SELECT MAX(id) FROM users') && $next_user % 2 == 0,
 # A demo login on souk-users: the monolith's password works, /me is the monolith's.
 my $amqp = rabbit_vhost();
 my %svc_env = (SOUK_AMQP_URL => $amqp, SOUK_OUTBOX_PAUSED => 1);
-my $usvc = spawn_service('users', SOUK_USERS_DB => $users->{dsn}, %svc_env);
+my $redis = redis_start();    # souk-users' v2 sessions (its /ready needs it)
+my $usvc = spawn_service('users', SOUK_USERS_DB => $users->{dsn}, %svc_env,
+    SOUK_REDIS_URL => $redis->url);
 for my $email (qw(demo@souk.test admin@souk.test)) {
     my %me;
     for my $s ([monolith => $svc], [users => $usvc]) {

@@ -35,8 +35,9 @@ for my $t (qw(users catalog reviews)) {
 
 my $amqp = rabbit_vhost();
 my $msvc = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn});
+my $redis = redis_start();    # souk-users' v2 sessions (its /ready needs it)
 my $usvc = spawn_service('users', SOUK_USERS_DB => $users->{dsn}, SOUK_AMQP_URL => $amqp,
-    SOUK_OUTBOX_PAUSED => 1);
+    SOUK_OUTBOX_PAUSED => 1, SOUK_REDIS_URL => $redis->url);
 
 sub register {
     my ($svc, $email) = @_;

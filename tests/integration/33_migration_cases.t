@@ -35,7 +35,8 @@ my $amqp = rabbit_vhost();
 my $redis = redis_start();
 my %common = (SOUK_JWT_SECRET => $SECRET, SOUK_AMQP_URL => $amqp);
 my $msvc = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_JWT_SECRET => $SECRET);
-my $usvc = spawn_service('users', SOUK_USERS_DB => $users->{dsn}, %common);
+my $usvc = spawn_service('users', SOUK_USERS_DB => $users->{dsn}, %common,
+    SOUK_REDIS_URL => $redis->{url});
 my $csvc = spawn_service('catalog', SOUK_CATALOG_DB => $cat->{dsn}, SOUK_REDIS_URL => $redis->{url},
     %common);
 my @sync = map { spawn_service('sync', SOUK_SYNC_DOMAIN => $_, %env,

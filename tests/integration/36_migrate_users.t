@@ -13,7 +13,7 @@ use Souk::Test;
 use Souk::Gateway;
 use Souk::Playbook;
 
-my $shop = Souk::Playbook->start('users', name => 'migusers', user => 'accounts-team',
+my $shop = Souk::Playbook->start('users', name => 'migusers', user => 'accounts-team', redis => 1,
     seed => [qw(--products 10 --users 20 --orders 5 --reviews 5 --carts 1)],
     routes => [route(name => 'accounts', path => '/api/v1/accounts', legacy => 'monolith',
         new => 'users', hold_ms => 10000)]);

@@ -11,8 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "buf.h"
 #include "cfg.h"
 #include "soukctl.h"
@@ -288,15 +286,6 @@ common_read_file(const char *path, struct arena *a, char **out, size_t *len)
 done:
     fclose(f);
     return rc;
-}
-
-void
-common_sha256_hex(const void *p, size_t n, char hex[65])
-{
-    unsigned char sum[crypto_hash_sha256_BYTES];
-
-    crypto_hash_sha256(sum, p, n);
-    sodium_bin2hex(hex, 65, sum, sizeof(sum));
 }
 
 double

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "soukctl.h"
 
 static const char schema_usage[] =
@@ -155,7 +156,7 @@ read_dir(const char *dir, struct arena *a, struct plan *pl)
         memset(&pl->m[pl->n], 0, sizeof(pl->m[pl->n]));
         pl->m[pl->n].version = arena_strdup(a, e->d_name);
         pl->m[pl->n].sql = text;
-        common_sha256_hex(text, len, pl->m[pl->n].sum);
+        auth_sha256_hex(text, len, pl->m[pl->n].sum);
         read_supersedes(text, &pl->m[pl->n]);
         pl->n++;
     }

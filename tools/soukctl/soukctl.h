@@ -99,8 +99,6 @@ const char *common_migrations_dir(const struct ctl *ctl, const struct ctl_target
 const char *common_backbone_dir(const struct ctl *ctl, struct arena *a);
 /* Whole file into a (NUL-terminated); ERR_NOT_FOUND or ERR_INTERNAL with a message. */
 MUST_CHECK int common_read_file(const char *path, struct arena *a, char **out, size_t *len);
-/* Lower-case hex SHA-256 of p[0..n) into hex[65]. */
-void common_sha256_hex(const void *p, size_t n, char hex[65]);
 /* Seconds since an arbitrary origin (CLOCK_MONOTONIC). */
 double common_now(void);
 /* "soukctl: " + message + newline on stderr. */

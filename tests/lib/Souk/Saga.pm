@@ -95,7 +95,7 @@ sub _env {
     my ($s, $name) = @_;
     my %e = (SOUK_AMQP_URL => $s->{amqp}, SOUK_JWT_SECRET => $SECRET);
     $e{'SOUK_' . uc($name) . '_DB'} = $s->{db}{$name}{dsn} if $PG{$name};
-    $e{SOUK_REDIS_URL} = $s->{redis}->url if $name eq 'catalog' || $name eq 'cart';
+    $e{SOUK_REDIS_URL} = $s->{redis}->url if $name =~ /^(?:catalog|cart|users)$/;
     $e{SOUK_CATALOG_URL} = "http://127.0.0.1:$s->{port}{catalog}" if $name eq 'cart';
     %e = (%e, SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) if $name eq 'users';
     %e = (%e, SOUK_CART_URL => "http://127.0.0.1:$s->{port}{cart}",

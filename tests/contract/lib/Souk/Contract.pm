@@ -87,7 +87,8 @@ sub _start_services {
     my %common = (SOUK_AMQP_URL => rabbit_vhost(), SOUK_JWT_SECRET => $SECRET);
     my %env = (
         catalog => sub { (SOUK_REDIS_URL => $redis->url) },
-        users   => sub { (SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192) },
+        users   => sub { (SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KIB => 8192,
+            SOUK_REDIS_URL => $redis->url) },
         cart => sub { (SOUK_REDIS_URL => $redis->url, SOUK_CATALOG_URL => $t->{svc}{catalog}->url) },
         # a waiting checkout holds a database connection (default 64 of them): two contract
         # files run at once on one PostgreSQL (max_connections 100)

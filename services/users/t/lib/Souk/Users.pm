@@ -1,6 +1,7 @@
 package Souk::Users;
-# Helpers for souk-users' black-box tests (services/users/t/2*.t): a fresh PostgreSQL
-# database migrated by soukctl, a RabbitMQ vhost, and souk-users replicas on it, with fast
+# Helpers for souk-users' black-box tests (services/users/t/*.t): a fresh PostgreSQL
+# database migrated by soukctl, a RabbitMQ vhost, a private Redis (the v2 sessions), and
+# souk-users replicas on them, with fast
 # Argon2id and the secret of monolith/t/lib/Souk/Shop.pm (so Souk::Shop->mint tokens work
 # on both sides). Core Perl modules only.
 #
@@ -18,13 +19,14 @@ use Souk::Shop ();
 
 our $SECRET = $Souk::Shop::SECRET;
 
-# start($name, %env): a fresh users database and vhost, one souk-users on them.
+# start($name, %env): a fresh users database, vhost and Redis, one souk-users on them.
 sub start {
     my ($class, $name, %env) = @_;
     infra('postgres', 'rabbitmq');
-    my $s = fresh_service('users', _env(), %env);
+    my $redis = redis_start();
+    my $s = fresh_service('users', _env(), SOUK_REDIS_URL => $redis->url, %env);
     my $t = bless {db => $s->{db}, amqp => $s->{amqp}, bad => [], svcs => [$s], name => $name,
-        svc => $s, url => $s->url}, $class;
+        svc => $s, url => $s->url, redis => $redis}, $class;
     return $t;
 }
 
@@ -36,14 +38,27 @@ sub _env { (SOUK_JWT_SECRET => $SECRET, SOUK_ARGON2_OPS => 1, SOUK_ARGON2_MEM_KI
 sub replica {
     my ($t, %env) = @_;
     my $s = spawn_service('users', SOUK_USERS_DB => $t->{db}{dsn}, SOUK_AMQP_URL => $t->{amqp},
-        _env(), %env);
+        SOUK_REDIS_URL => $t->{redis}->url, _env(), %env);
     push @{$t->{svcs}}, $s;
     return $s;
 }
 
-sub url { $_[0]{url} }
-sub svc { $_[0]{svc} }
-sub db  { $_[0]{db} }
+sub url   { $_[0]{url} }
+sub svc   { $_[0]{svc} }
+sub db    { $_[0]{db} }
+sub redis { $_[0]{redis} }
+
+# redis_cmd(@args): one command on this file's Redis through redis-cli (no shell); its
+# output, chomped ("" for nil).
+sub redis_cmd {
+    my ($t, @args) = @_;
+    open my $fh, '-|', 'redis-cli', '-p', $t->{redis}->port, '--raw', @args
+        or die "redis-cli: $!";
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    $out =~ s/\n\z//;
+    return $out;
+}
 
 # The vhost of this file's broker URL, percent-decoded (for rabbitmqctl -p).
 sub vhost {
