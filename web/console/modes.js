@@ -9,7 +9,9 @@ import { admin } from './api.js';
 export const MODES = ['legacy', 'shadow', 'canary', 'new'];
 
 export function describe(r) {
-  const m = r.mode === 'canary' ? `canary ${r.canary_percent ?? 0} %` : r.mode;
+  if (r.static) return `pages: ${r.static}`; // served by the gateway itself, no mode
+  const mode = r.mode || 'legacy'; // the table's default
+  const m = mode === 'canary' ? `canary ${r.canary_percent ?? 0} %` : mode;
   return r.hold ? `${m}, writes held` : m;
 }
 
@@ -22,7 +24,7 @@ export async function applyPlan(plan) {
 
 // The dialog for one route (route) or a prepared plan (plan: {name: changes}, summary).
 export function ModeDialog({ route, plan, summary, onClose, onDone }) {
-  const [mode, setMode] = useState(route ? route.mode : 'legacy');
+  const [mode, setMode] = useState((route && route.mode) || 'legacy');
   const [pct, setPct] = useState(route && route.canary_percent ? route.canary_percent : 10);
   const [hold, setHold] = useState(route ? !!route.hold : false);
   const [step, setStep] = useState(plan ? 'confirm' : 'choose');
@@ -35,7 +37,7 @@ export function ModeDialog({ route, plan, summary, onClose, onDone }) {
   }, [open, step]);
   useEffect(() => { // a new route or plan: start again from its current state
     if (route) {
-      setMode(route.mode);
+      setMode(route.mode || 'legacy');
       setPct(route.canary_percent || 10);
       setHold(!!route.hold);
     }

@@ -65,12 +65,12 @@ export function RoutesPanel({ state, refresh }) {
       <tbody>${list.map((r) => html`<tr data-route=${r.name}>
         <th scope="row">${r.name}</th>
         <td><code>${r.path}</code></td>
-        <td class="mode"><span class=${`mode-${r.mode}`}>${describe(r)}</span></td>
+        <td class="mode"><span class=${`mode-${r.static ? 'static' : r.mode || 'legacy'}`}>${describe(r)}</span></td>
         <td>${r.legacy || '–'} ${poolHealth(upstreams && upstreams.pools, r.legacy)}</td>
         <td>${r.new || '–'} ${r.new ? poolHealth(upstreams && upstreams.pools, r.new) : null}</td>
         ${sideCells(stats && stats.routes[r.name])}
         <td class="actions">
-          <button type="button" onClick=${() => setEditing(r)} aria-label=${`Change mode of ${r.name}`}>Change mode…</button>
+          ${r.static ? null : html`<button type="button" onClick=${() => setEditing(r)} aria-label=${`Change mode of ${r.name}`}>Change mode…</button>`}
           <button type="button" onClick=${() => setChart(r.name)} aria-label=${`Chart ${r.name}`} aria-pressed=${shown === r.name}>Chart</button>
         </td>
       </tr>`)}</tbody>

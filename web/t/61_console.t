@@ -38,6 +38,7 @@ my $gw = Souk::Gateway->start(env => {SOUK_GATEWAY_SYNC => 'catalog=' . $S->addr
                 max_body => 65536, max_inflight => 64},
             rollback => {error_rate => 0.5, window_ms => 30000, min_requests => 20}),
         route(name => 'rest', path => '/', legacy => 'monolith'),
+        {name => 'shop', path => '/shop', methods => ['GET', 'HEAD'], static => 'storefront'},    # pages, no mode
     ]));
 
 # The catalog's record as soukctl migrate reports it (tests/integration/40_migrate_report.t

@@ -53,6 +53,9 @@ await session(async (t) => {
     const row = p.locator('#routes-table tr[data-route="products"]');
     t.ok(/legacy/.test(await row.locator('td.mode').textContent()), 'products starts in legacy');
     t.ok(/up/.test(await row.textContent()), 'its upstreams are shown with their health');
+    const shop = p.locator('#routes-table tr[data-route="shop"]');
+    t.ok(/pages: storefront/.test(await shop.locator('td.mode').textContent()), 'a static route shows its pages');
+    t.is(await shop.getByRole('button', { name: /Change mode/ }).count(), 0, 'and has no mode to change');
     await t.axe('routes panel');
   });
 
