@@ -93,7 +93,7 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 19, "default: 19 routes");
+    T_EQ_INT(t->nroutes, 22, "default: 22 routes");
     T_EQ_INT(t->npools, 9,
              "default: monolith, catalog, search, users, reviews, cart, orders, inventory and "
              "payments upstreams");
