@@ -115,7 +115,12 @@ probe(const struct gw_table *t, const char *z, size_t n)
     r = routes_match(t, method, path, path_len);
     if (r != NULL) {
         FUZZ_CHECK(r >= t->routes && r < t->routes + t->nroutes);
-        FUZZ_CHECK(r->methods == 0 || (r->methods & routes_method_bit(method)) != 0);
+        /* A static route owns its paths for every method (the others are its 405), and
+         * never the API's. */
+        FUZZ_CHECK(r->static_app != NULL || r->methods == 0 ||
+                   (r->methods & routes_method_bit(method)) != 0);
+        FUZZ_CHECK(r->static_app == NULL || !(path_len >= 4 && memcmp(path, "/api", 4) == 0 &&
+                                              (path_len == 4 || path[4] == '/')));
     }
     if (path_bad(path, path_len))
         return; /* the services answer 400 for it; the gateway matches it literally */
@@ -155,17 +160,23 @@ check_table(const struct gw_table *t)
     for (i = 0; i < t->nroutes; i++) {
         r = &t->routes[i];
         FUZZ_CHECK(r->name != NULL && name_ok(r->name));
+        for (j = 0; j < i; j++)
+            FUZZ_CHECK(strcmp(r->name, t->routes[j].name) != 0);
         FUZZ_CHECK(r->path != NULL && r->path[0] == '/' && r->path_len == strlen(r->path));
         FUZZ_CHECK(r->is_template == (strchr(r->path, '{') != NULL));
         FUZZ_CHECK(r->legacy >= -1 && r->legacy < t->npools);
         FUZZ_CHECK(r->new_pool >= -1 && r->new_pool < t->npools);
+        if (r->static_app != NULL) { /* the gateway's files: no upstream, GET and HEAD */
+            FUZZ_CHECK(r->legacy == -1 && r->new_pool == -1 && !r->is_template && !r->hold);
+            FUZZ_CHECK(r->methods != 0 &&
+                       (r->methods & ~(routes_method_bit("GET") | routes_method_bit("HEAD"))) == 0);
+            continue;
+        }
         FUZZ_CHECK(r->mode == GW_MODE_NEW || r->legacy >= 0);
         FUZZ_CHECK(r->mode == GW_MODE_LEGACY || r->new_pool >= 0);
         FUZZ_CHECK(!r->fallback || r->legacy >= 0);
         FUZZ_CHECK(r->canary_percent >= 0 && r->canary_percent <= 100);
         FUZZ_CHECK(r->nshadow_ignore <= GW_MAX_IGNORE && r->nshadow_headers <= 8);
-        for (j = 0; j < i; j++)
-            FUZZ_CHECK(strcmp(r->name, t->routes[j].name) != 0);
     }
 }
 

@@ -150,11 +150,17 @@ if [ ! -f "$VAR/gateway/routes.json" ]; then
 		gateway/routes.default.json >"$VAR/gateway/routes.json"
 fi
 start_app gateway "$GATEWAY_LISTEN" SOUK_GATEWAY_LISTEN="$GATEWAY_LISTEN" \
-	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json"
+	SOUK_GATEWAY_ADMIN_LISTEN="$GATEWAY_ADMIN_LISTEN" SOUK_GATEWAY_ROUTES="$VAR/gateway/routes.json" \
+	SOUK_GATEWAY_WEB_DIR="$BUILD/web"
+# A routes file kept from before the pages has no storefront route (gateway/README.md, Pages).
+grep -q '"static"' "$VAR/gateway/routes.json" ||
+	echo "run-local: $VAR/gateway/routes.json has no static route: remove it to get the storefront at /" >&2
 
 cat <<EOT
 
 souk is up.
+  storefront                http://$GATEWAY_LISTEN/
+  control room              http://$GATEWAY_ADMIN_LISTEN/
   storefront API (gateway)  http://$GATEWAY_LISTEN/api/v1/products
   gateway admin API         http://$GATEWAY_ADMIN_LISTEN/routes  (Bearer \$SOUK_GATEWAY_ADMIN_TOKEN = $SOUK_GATEWAY_ADMIN_TOKEN)
   monolith (legacy v1 API)  http://$MONOLITH_LISTEN/api/v1/products

@@ -75,18 +75,20 @@ serve(struct client *c, const char *app_name, const char *rel, size_t n)
     const struct static_file *f;
     char                     *path;
     size_t                    len;
+    int                       spa;
 
     if (static_clean(c->a, rel, n, &path) != ERR_OK) {
         client_problem(c, ERR_INVALID,
                        "path has an escaped separator, a control byte or a dot segment");
         return;
     }
+    spa = spa_route(path); /* before a directory's index is named: "orders/" is a route too */
     len = strlen(path);
     if (len == 0 || path[len - 1] == '/')
         path = arena_printf(c->a, "%s" INDEX, path);
     s = static_acquire(); /* client_answer writes or copies before the release */
     f = static_find(s, app_name, path, &app);
-    if (f == NULL && app != NULL && spa_route(path))
+    if (f == NULL && app != NULL && spa)
         f = static_find(s, app_name, INDEX, &app);
     if (app == NULL)
         client_problem(c, ERR_NOT_FOUND, "these pages are not built (make web)");

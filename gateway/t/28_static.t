@@ -122,6 +122,8 @@ sub get { my ($path, %h) = @_; http(GET => "$url$path", {headers => \%h}) }
     is($r->{status}, 200, 'a client-side route (/product/12) is 200');
     like($r->{body}, qr/shop one/, '...with index.html');
     like(get('/orders?page=2')->{body}, qr/shop one/, 'a query string is ignored');
+    like(get('/orders/')->{body}, qr/shop one/, 'a route with a trailing slash too');
+    is(get('/icons/')->{status}, 200, '...and a directory without an index.html');
     is_problem(get('/nosuch.js'), 404, 'not-found', 'a missing asset is a 404 problem');
     is_problem(get('/link.txt'), 404, 'not-found', 'a symbolic link out of the directory is not served');
 }

@@ -1,4 +1,4 @@
-// console.mjs - the operator's journey through the control room (web/t/61_console.t starts a
+// console.mjs - the operator's journey through the control room (web/t/62_console.t starts a
 // gateway on two fake upstreams that answer the same product differently): sign in with the
 // admin token, switch products to shadow, see the recorded diff side by side, canary 10 %,
 // move it back to legacy; axe on every panel and the dialog; screenshots of the main pages.

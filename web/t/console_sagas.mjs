@@ -1,9 +1,10 @@
-// console_sagas.mjs - the Sagas panel against the real saga (web/t/62_console_sagas.t): a
-// customer's sign-in refused, an admin's accepted, orders by state, one order's timeline.
-// Inputs: CONSOLE_URL, ADMIN_TOKEN, ADMIN_EMAIL, CUSTOMER_EMAIL, PASSWORD, ORDER_ID.
+// console_sagas.mjs - the Sagas panel against the real saga (web/t/63_console_sagas.t): a
+// customer's sign-in refused, an admin's accepted, orders by state, one order's timeline, a
+// dead letter inspected and replayed.
+// Inputs: CONSOLE_URL, ADMIN_TOKEN, ADMIN_EMAIL, CUSTOMER_EMAIL, PASSWORD, ORDER_ID, POISON_ID.
 import { session } from './lib/browser.mjs';
 
-const { CONSOLE_URL, ADMIN_TOKEN, ADMIN_EMAIL, CUSTOMER_EMAIL, PASSWORD, ORDER_ID } = process.env;
+const { CONSOLE_URL, ADMIN_TOKEN, ADMIN_EMAIL, CUSTOMER_EMAIL, PASSWORD, ORDER_ID, POISON_ID } = process.env;
 
 await session(async (t) => {
   const p = t.page;
@@ -42,5 +43,26 @@ await session(async (t) => {
     t.ok(/CONFIRMED/.test(await tl.locator('h3').textContent()), 'with the order\'s state');
     await t.axe('sagas panel');
     await t.shot('console-sagas');
+  });
+
+  await t.step('a dead letter: inspected, then replayed after a confirmation', async () => {
+    const row = p.locator(`#dlq-inventory tr[data-event="${POISON_ID}"]`);
+    await row.waitFor();
+    t.ok(/order\.created/.test(await row.textContent()), 'inventory\'s parked order.created is listed');
+    t.ok((await p.locator('#dlq-orders tbody tr').count()) === 0, 'orders has none');
+    await row.getByRole('button', { name: `Inspect ${POISON_ID}` }).click();
+    const env = p.getByLabel(`Envelope of ${POISON_ID}`);
+    await env.waitFor();
+    t.ok(/"quantity": 0/.test(await env.textContent()), 'its envelope shows the line of quantity 0');
+    await row.getByRole('button', { name: `Replay ${POISON_ID}` }).click();
+    const d = p.locator('dialog#dlq-dialog-inventory');
+    await d.waitFor({ state: 'visible' });
+    await t.axe('dead-letter replay dialog');
+    await d.getByRole('button', { name: 'Replay', exact: true }).click();
+    await d.waitFor({ state: 'hidden' });
+    const status = p.locator('.dlq[data-service="inventory"] [role="status"]');
+    await status.waitFor();
+    t.ok(/1 sent back to inventory's queue/.test(await status.textContent()), 'one message sent back');
+    await t.shot('console-dlq');
   });
 });

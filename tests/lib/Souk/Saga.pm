@@ -36,8 +36,9 @@ use constant CARD_DECLINED => '4000000000000002';
 use constant CARD_DOWN     => '4000000000000119';
 
 our $SECRET = 'saga-test-secret-0123456789abcdef';
-my @ORDER = qw(orders inventory payments cart catalog users);    # start order
-my %PG = map { ($_ => 1) } qw(orders inventory payments cart catalog users);
+# start order: consumers first; search and reviews only with => [...]
+my @SHOP = qw(orders inventory payments cart search reviews catalog users);
+my %PG = map { ($_ => 1) } @SHOP;
 my %ROUTES = (
     users     => [[accounts => '/api/v1/accounts', 'public']],
     catalog   => [[products => '/api/v1/products', 'public']],
@@ -46,25 +47,44 @@ my %ROUTES = (
     cart      => [[cart => '/api/v1/cart', 'user']],
     orders    => [[orders => '/api/v1/orders', 'user'], [orders_v2 => '/api/v2/orders', 'user']],
 );
+# The rest of the shop's routes, for the pages (start(pages => DIR)).
+my %PAGE_ROUTES = (
+    catalog => [[categories => '/api/v1/categories', 'public'], [products_v2 => '/api/v2/products', 'public'],
+                [categories_v2 => '/api/v2/categories', 'public']],
+    search  => [[search => '/api/v1/search', 'public'], [search_v2 => '/api/v2/search', 'public']],
+    reviews => [[reviews => '/api/v1/products/{id}/reviews', 'public']],
+    users   => [[sessions_v2 => '/api/v2/sessions', 'public']],
+);
 
 # start(env => {svc => {VAR => value}}, amqp => URL, sync_wait_ms => N, gateway_env => {...}):
-# everything up and ready. sync_wait_ms (default 20000) is how long a v1 checkout waits for
+# everything up and ready. with => ['search', 'reviews'] starts those too (consumers, before
+# catalog); pages => DIR has the gateway serve DIR/storefront/ at / (a static route,
+# SOUK_GATEWAY_WEB_DIR) and route categories, v2 products/categories, search, reviews and
+# the v2 sessions. sync_wait_ms (default 20000) is how long a v1 checkout waits for
 # its outcome; the orders route's gateway timeout is set above it.
 sub start {
     my ($class, %o) = @_;
+    my %with = map { ($_ => 1) } @{$o{with} || []};
     my $s = bless {env => $o{env} || {}, svc => {}, port => {}, db => {}, seq => 0,
-        sync_wait_ms => $o{sync_wait_ms} // 20000}, $class;
+        sync_wait_ms => $o{sync_wait_ms} // 20000,
+        order => [grep { !/^(?:search|reviews)$/ || $with{$_} } @SHOP]}, $class;
+    my @order = @{$s->{order}};
     infra('postgres', 'redis', 'rabbitmq');
     $s->{redis} = redis_start();
     $s->{amqp} = $o{amqp} // rabbit_vhost();
     # without => [names]: leave some out (a test of a partial shop; their routes stay, their
     # databases have only the backbone's tables)
     my %without = map { ($_ => 1) } @{$o{without} || []};
-    $s->{db}{$_} = pg_fresh($without{$_} ? 'backbone' : $_) for grep { $PG{$_} } @ORDER;
-    $s->{port}{$_} //= free_port() for @ORDER;
-    $s->_spawn($_) for grep { !$without{$_} } @ORDER;
+    $s->{db}{$_} = pg_fresh($without{$_} ? 'backbone' : $_) for grep { $PG{$_} } @order;
+    $s->{port}{$_} //= free_port() for @order;
+    $s->_spawn($_) for grep { !$without{$_} } @order;
     my (%up, @routes);
-    for my $name (sort keys %ROUTES) {
+    my %routes = %ROUTES;
+    if ($o{pages}) {
+        push @{$routes{$_} ||= []}, @{$PAGE_ROUTES{$_}} for grep { $s->{port}{$_} } keys %PAGE_ROUTES;
+        push @routes, {name => 'storefront', path => '/', methods => ['GET', 'HEAD'], static => 'storefront'};
+    }
+    for my $name (sort keys %routes) {
         $up{$name} = Souk::Gateway::pool("127.0.0.1:$s->{port}{$name}");
         push @routes, map {
             # connect_timeout_ms: a busy 2-core machine may take over a second to accept
@@ -72,10 +92,11 @@ sub start {
             Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $name, mode => 'new',
                 auth => $_->[2], connect_timeout_ms => 10000,
                 timeout_ms => $name eq 'orders' ? $s->{sync_wait_ms} + 10000 : 10000)
-        } @{$ROUTES{$name}};
+        } @{$routes{$name}};
     }
     $s->{gateway} = Souk::Gateway->start(env => {SOUK_JWT_SECRET => $SECRET,
-            SOUK_LOG_LEVEL => 'warn', %{$o{gateway_env} || {}}},
+            SOUK_LOG_LEVEL => 'warn', ($o{pages} ? (SOUK_GATEWAY_WEB_DIR => $o{pages}) : ()),
+            %{$o{gateway_env} || {}}},
         routes => Souk::Gateway::table(upstreams => \%up, routes => \@routes));
     $s->{admin} = jwt_mint(sub => '1', role => 'admin', secret => $SECRET);
     return $s;
@@ -87,7 +108,7 @@ sub svc     { $_[0]{svc}{$_[1]} }
 sub db      { $_[0]{db}{$_[1]} }
 sub amqp    { $_[0]{amqp} }
 sub admin_token { $_[0]{admin} }
-sub services { my $s = shift; map { $s->{svc}{$_} } grep { $s->{svc}{$_} } @ORDER }
+sub services { my $s = shift; map { $s->{svc}{$_} } grep { $s->{svc}{$_} } @{$s->{order}} }
 
 # Each service's environment: its database, the broker, the secret, its peers, the test's
 # overrides last.
@@ -107,7 +128,7 @@ sub _env {
 sub _spawn {
     my ($s, $name, $timeout) = @_;
     # ports are fixed up front, so peers (cart for orders, catalog for cart) know each other
-    $s->{port}{$_} //= free_port() for @ORDER;
+    $s->{port}{$_} //= free_port() for @{$s->{order}};
     my $port = $s->{port}{$name};
     my $svc = launch_service($name, $s->_env($name), SOUK_LISTEN => "127.0.0.1:$port");
     $svc->{port} = $port;

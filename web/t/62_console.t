@@ -1,4 +1,4 @@
-# web/t/61_console.t - the control room in Debian's chromium (web/t/console.mjs): a gateway
+# web/t/62_console.t - the control room in Debian's chromium (web/t/console.mjs): a gateway
 # whose admin listener serves build/web/console/, in front of two fake upstreams that answer
 # the same product differently (the monolith's and the catalog's sides of a shadow diff) and
 # a fake souk-sync /metrics for the migration panel; the

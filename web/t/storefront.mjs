@@ -1,0 +1,189 @@
+// storefront.mjs - the shopper's journey in chromium against the real shop (web/t/60_storefront.t
+// starts it): home, suggestions, a misspelt search corrected, a facet filter, a category filter,
+// the product page, an anonymous cart merged at sign-in, a review, the cart, a checkout with
+// the approved card, my orders showing CONFIRMED, and a checkout with the declined card showing
+// the decline. axe on home, search, product, cart, checkout and my orders.
+// Inputs (environment): SHOP (base URL), EMAIL, PASSWORD, LAPTOP (id of "Zenbook Laptop 14"),
+// MOUSE (id of "Wireless Mouse"), CATEGORY (slug).
+import { session } from './lib/browser.mjs';
+
+const { SHOP, EMAIL, PASSWORD, LAPTOP, MOUSE, CATEGORY } = process.env;
+
+await session(async (t) => {
+  const p = t.page;
+  const heading = async () => (await p.locator('h1').first().textContent()).trim();
+
+  await t.step('home', async () => {
+    await p.goto(`${SHOP}/`);
+    t.is(await heading(), 'Welcome to souk', 'home: the heading');
+    await p.getByRole('link', { name: 'Saga' }).first().waitFor();
+    t.ok(true, 'home: the categories are listed');
+    await p.getByRole('list', { name: 'New arrivals' }).getByRole('link', { name: 'Zenbook Laptop 14' }).waitFor();
+    t.ok(true, 'home: new arrivals list the products');
+    await t.axe('home');
+    await t.shot('storefront-home');
+  });
+
+  await t.step('suggestions', async () => {
+    await p.getByLabel('Search products').fill('zenb');
+    const s = p.getByRole('list', { name: 'Suggestions' }).getByRole('link', { name: 'Zenbook Laptop 14' });
+    await s.waitFor();
+    t.ok(true, 'typing "zenb" suggests "Zenbook Laptop 14"');
+  });
+
+  await t.step('search with a typo', async () => {
+    await p.getByLabel('Search products').fill('lapotp');
+    await p.getByRole('button', { name: 'Search' }).click();
+    await p.waitForURL(/\/search\?q=lapotp/);
+    await p.getByText('Showing results for').waitFor();
+    t.ok((await p.locator('.note').textContent()).includes('laptop'), 'the misspelt "lapotp" is corrected to "laptop"');
+    const results = p.getByRole('list', { name: 'Search results' }).getByRole('listitem');
+    await results.nth(1).waitFor();
+    t.is(await results.count(), 2, 'both laptops are found');
+    t.is(await p.evaluate(() => document.activeElement && document.activeElement.tagName), 'H1', 'the results heading has the focus');
+    await t.axe('search results');
+    await t.shot('storefront-search');
+  });
+
+  await t.step('filter by a facet', async () => {
+    await p.getByRole('region', { name: 'Brand' }).getByRole('link', { name: /Asus/ }).click();
+    await p.waitForURL(/brand=Asus/);
+    const results = p.getByRole('list', { name: 'Search results' }).getByRole('listitem');
+    await p.waitForFunction(() => document.querySelectorAll('[aria-label="Search results"] li').length === 1);
+    t.is(await results.count(), 1, 'the Asus facet leaves one laptop');
+    t.ok((await results.first().textContent()).includes('Zenbook'), '...the Zenbook');
+  });
+
+  await t.step('filter a category by an attribute', async () => {
+    await p.goto(`${SHOP}/category/${CATEGORY}`);
+    await p.getByRole('list', { name: /^Products in/ }).waitFor();
+    await p.getByLabel('colour').selectOption('black');
+    await p.getByRole('button', { name: 'Apply filters' }).click();
+    await p.waitForURL(/colour=black/);
+    await p.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    const names = await p.getByRole('list', { name: /^Products in/ }).getByRole('link').allTextContents();
+    t.ok(names.length === 2 && names.includes('Wireless Mouse') && !names.includes('Zenbook Laptop 14'),
+      'colour = black lists the two black products', JSON.stringify(names));
+  });
+
+  await t.step('product page and an anonymous cart', async () => {
+    await p.goto(`${SHOP}/product/${LAPTOP}`);
+    await p.getByRole('heading', { level: 1, name: 'Zenbook Laptop 14' }).waitFor();
+    t.ok(true, 'the product page (opened directly: the gateway\'s fallback)');
+    await p.getByRole('table', { name: 'Specifications' }).waitFor();
+    t.ok(true, 'its specifications');
+    await p.getByRole('heading', { name: 'Reviews' }).waitFor();
+    await t.axe('product');
+    await t.shot('storefront-product');
+    await p.getByRole('button', { name: 'Add to cart' }).click();
+    await p.getByText('Added 1 × Zenbook Laptop 14').waitFor();
+    t.is(await p.locator('.count').textContent(), '1', 'the anonymous cart holds it');
+  });
+
+  await t.step('sign in: the cart comes along', async () => {
+    await p.getByRole('link', { name: 'Sign in to write a review' }).click();
+    await p.getByLabel('Email').fill(EMAIL);
+    await p.getByLabel('Password').fill(PASSWORD);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.waitForURL(`${SHOP}/product/${LAPTOP}`); // the whole URL: "?next=/product/N" ends alike
+    await p.getByText('Hello,').waitFor();
+    t.ok(true, 'signed in, back on the product');
+    await p.waitForFunction(() => document.querySelector('.count').textContent === '1');
+    t.is(await p.locator('.count').textContent(), '1', 'the cart was merged into the account\'s');
+  });
+
+  await t.step('the session is v2 and survives a reload', async () => {
+    t.ok(await p.evaluate(() => !sessionStorage.getItem('souk.session') && localStorage.getItem('souk.session.v2') === '1'),
+      'a v2 session: no token in storage a script can read');
+    const cookie = (await t.context.cookies()).find((c) => c.name === 'souk_refresh');
+    t.ok(cookie && cookie.httpOnly && cookie.path === '/api/v2/sessions', 'the refresh token is an HttpOnly cookie on the sessions path',
+      JSON.stringify(cookie));
+    await p.reload();
+    await p.getByText('Hello,').waitFor();
+    t.ok(true, 'a reload stays signed in (a new access token from the cookie)');
+  });
+
+  await t.step('write a review', async () => {
+    await p.getByLabel('4 stars').check();
+    await p.getByLabel('Title (optional)').fill('Quick and quiet');
+    const body = `Boots in seconds; the fan stays quiet (${EMAIL}).`;
+    await p.getByLabel('Your review').fill(body);
+    await p.getByRole('button', { name: 'Publish review' }).click();
+    await p.getByText('Thank you: your review is published.').waitFor();
+    await p.getByRole('article', { name: /^Review by/ }).getByText(body).waitFor();
+    t.ok(true, 'the review is published and listed');
+    await p.locator('.rating', { hasText: '4.0 out of 5, 1 review' }).waitFor();
+    t.ok(true, 'the rating is 4.0 from 1 review');
+  });
+
+  await t.step('cart', async () => {
+    await p.getByRole('link', { name: /^Cart/ }).click();
+    await p.waitForURL(`${SHOP}/cart`);
+    const row = p.getByRole('row', { name: /Zenbook Laptop 14/ });
+    await row.waitFor();
+    t.ok((await row.textContent()).includes('1,299.00'), 'the cart line at the product\'s price');
+    await t.axe('cart');
+    await t.shot('storefront-cart');
+  });
+
+  let orderId;
+  await t.step('checkout: approved', async () => {
+    await p.getByRole('link', { name: 'Check out' }).click();
+    await p.getByRole('heading', { name: 'Payment' }).waitFor();
+    await p.getByLabel(/4242 4242 4242 4242/).check();
+    await t.axe('checkout');
+    await p.getByRole('button', { name: 'Place order' }).click();
+    const ok = p.getByText(/Order #\d+ is confirmed/);
+    await ok.waitFor({ timeout: 30000 });
+    orderId = (await ok.textContent()).match(/#(\d+)/)[1];
+    t.ok(true, `order ${orderId} is confirmed`);
+    await t.shot('storefront-checkout');
+    await p.waitForFunction(() => document.querySelector('.count').textContent === '0');
+    t.ok(true, 'the cart is empty after the order');
+  });
+
+  await t.step('my orders', async () => {
+    await p.getByRole('link', { name: 'My orders' }).click();
+    const row = p.locator(`tr[data-order="${orderId}"]`);
+    await row.waitFor();
+    t.ok((await row.textContent()).includes('Confirmed'), 'my orders shows the order CONFIRMED');
+    await t.axe('my orders');
+    await t.shot('storefront-orders');
+  });
+
+  // A checkout with a card that fails: its alert says what happened.
+  const failedCheckout = async (card, re, name) => {
+    await p.goto(`${SHOP}/checkout`);
+    await p.getByLabel(card).check();
+    await p.getByRole('button', { name: 'Place order' }).click();
+    const alert = p.getByRole('alert').first();
+    await alert.waitFor({ timeout: 40000 });
+    const text = await alert.textContent();
+    t.ok(re.test(text), name, text);
+  };
+
+  await t.step('checkout: declined', async () => {
+    await p.goto(`${SHOP}/product/${MOUSE}`);
+    await p.getByRole('button', { name: 'Add to cart' }).click();
+    await p.getByText('Added 1 × Wireless Mouse').waitFor();
+    await failedCheckout(/4000 0000 0000 0002/, /declined/i, 'the declined card shows the decline');
+    await p.goto(`${SHOP}/cart`);
+    await p.getByRole('row', { name: /Wireless Mouse/ }).waitFor();
+    t.ok(true, 'the cart keeps its line after a decline');
+  });
+
+  await t.step('checkout: provider unavailable', async () => {
+    await failedCheckout(/4000 0000 0000 0119/, /not answering|did not answer/i, 'the unavailable provider is told');
+    await t.shot('storefront-unavailable');
+  });
+
+  await t.step('sign out ends the session', async () => {
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.getByRole('link', { name: 'Sign in' }).waitFor();
+    t.is(await p.evaluate(() => fetch('/api/v2/sessions/refresh', { method: 'POST' }).then((r) => r.status)), 401,
+      'the refresh cookie no longer works');
+    await p.reload();
+    await p.getByRole('link', { name: 'Sign in' }).waitFor();
+    t.ok(true, 'a reload stays signed out');
+  });
+});
