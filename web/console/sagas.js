@@ -1,9 +1,10 @@
-// sagas.js - the Sagas panel: orders by state and age (orders' GET /api/v2/admin/sagas) and
-// one order's timeline across services (GET /api/v2/orders/{id}), read through the admin
-// listener's route table with the JWT of an admin account (signed in here:
+// sagas.js - the Sagas panel: orders by state and age (orders' GET /api/v2/admin/sagas), one
+// order's timeline across services (GET /api/v2/orders/{id}), and the saga services' dead
+// letters, inspected and replayed (GET /api/v2/admin/dlq/<service>, POST .../replay), read
+// through the admin listener's route table with the JWT of an admin account (signed in here:
 // POST /api/v1/accounts/login). No back door: the services check that JWT as always.
 import { useState } from 'preact/hooks';
-import { html, usePoll, ErrorNote } from './ui.js';
+import { html, usePoll, ErrorNote, Dialog } from './ui.js';
 import { api, tokens } from './api.js';
 
 const STATES = ['PENDING', 'CONFIRMED', 'CANCELLED', 'REJECTED'];
@@ -77,16 +78,67 @@ function Sagas() {
   </div>`;
 }
 
+const DLQ_SERVICES = ['orders', 'inventory', 'payments'];
+
+// One service's dead letters: each with its reason, the envelope on demand, and replay (one
+// or all) behind a confirmation.
+function DeadLetters({ service }) {
+  const { data, error, reload } = usePoll(() => api(`/api/v2/admin/dlq/${service}`), 5000, [service]);
+  const [open, setOpen] = useState(null); // event id whose envelope is shown
+  const [ask, setAsk] = useState(null); // {event_id} or {all: true}
+  const [done, setDone] = useState(null);
+  const [failed, setFailed] = useState(null);
+  const items = (data && data.items) || [];
+  const replay = async () => {
+    setFailed(null);
+    try {
+      const r = await api(`/api/v2/admin/dlq/${service}/replay`, { method: 'POST', body: ask });
+      setDone(`${r.replayed} sent back to ${service}'s queue.`);
+      setAsk(null);
+      reload();
+    } catch (e) {
+      setFailed(e);
+    }
+  };
+  return html`<div class="dlq" data-service=${service}>
+    <h4>${service}: ${data ? data.count : '–'} parked</h4>
+    <${ErrorNote} error=${error} />
+    ${done ? html`<p class="note" role="status">${done}</p>` : null}
+    ${items.length ? html`<table class="grid" id=${`dlq-${service}`}>
+      <caption>Dead letters of ${service}, oldest first</caption>
+      <thead><tr><th scope="col">Event</th><th scope="col">Type</th><th scope="col">Attempts</th><th scope="col">Parked at</th>
+        <th scope="col">Last error</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
+      <tbody>${items.map((d) => html`<tr data-event=${d.event_id}>
+        <th scope="row"><code>${d.event_id}</code></th><td>${d.type}</td><td class="num">${d.attempts}</td><td>${d.died_at}</td><td>${d.error}</td>
+        <td class="actions">
+          <button type="button" aria-expanded=${open === d.event_id} onClick=${() => setOpen(open === d.event_id ? null : d.event_id)}
+            aria-label=${`Inspect ${d.event_id}`}>Inspect</button>
+          <button type="button" onClick=${() => { setDone(null); setAsk({ event_id: d.event_id }); }} aria-label=${`Replay ${d.event_id}`}>Replay…</button>
+        </td>
+      </tr>${open === d.event_id ? html`<tr class="envelope"><td colspan="6"><pre class="json" tabindex="0" aria-label=${`Envelope of ${d.event_id}`}>${JSON.stringify(d.envelope, null, 2)}</pre></td></tr>` : null}`)}</tbody>
+    </table>
+    <button type="button" onClick=${() => { setDone(null); setAsk({ all: true }); }}>Replay all of ${service}…</button>` : null}
+    <${Dialog} id=${`dlq-dialog-${service}`} open=${!!ask} title=${`Replay ${service}'s dead letters`} onClose=${() => { setAsk(null); setFailed(null); }}>
+      <p class="confirm-text">${ask && ask.all ? `Send all ${items.length} parked messages` : html`Send <code>${ask && ask.event_id}</code>`} back to
+        ${' '}${service}'s queue, with a fresh attempt count?</p>
+      <p>If the cause is not fixed, they fail again and come back here after their retries.</p>
+      <${ErrorNote} error=${failed} />
+      <div class="buttons">
+        <button type="button" class="primary" onClick=${replay}>Replay</button>
+        <button type="button" onClick=${() => { setAsk(null); setFailed(null); }}>Cancel</button>
+      </div>
+    <//>
+  </div>`;
+}
+
 export function SagasPanel() {
   const [signed, setSigned] = useState(!!tokens.jwt());
   return html`<section aria-labelledby="sagas-h">
     <h2 id="sagas-h">Sagas</h2>
     ${signed ? html`<${Sagas} /><p><button type="button" onClick=${() => { tokens.setJwt(null); setSigned(false); }}>Sign out of the API</button></p>` : html`<${SignIn} onIn=${() => setSigned(true)} />`}
     <h3>Dead-letter queues</h3>
-    <p class="note">Messages a service's consumer gave up on after its retries wait in that
-      service's dead-letter queue (<code>SERVICE.dlq</code>, <code>lib/mq_dlq.c</code>). No HTTP API
-      exposes them yet, so this page cannot; inspect and replay them with
-      <code>soukctl dlq list SERVICE</code>, <code>soukctl dlq show SERVICE EVENT_ID</code> and
-      <code>soukctl dlq replay SERVICE EVENT_ID</code> (<code>tools/soukctl/dlq.c</code>).</p>
+    ${signed
+      ? DLQ_SERVICES.map((s) => html`<${DeadLetters} service=${s} />`)
+      : html`<p>Sign in to see the messages the saga's consumers gave up on.</p>`}
   </section>`;
 }

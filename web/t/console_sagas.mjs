@@ -54,6 +54,8 @@ await session(async (t) => {
     const env = p.getByLabel(`Envelope of ${POISON_ID}`);
     await env.waitFor();
     t.ok(/"quantity": 0/.test(await env.textContent()), 'its envelope shows the line of quantity 0');
+    await p.locator('.dlq[data-service="inventory"]').scrollIntoViewIfNeeded();
+    await t.shot('console-dlq');
     await row.getByRole('button', { name: `Replay ${POISON_ID}` }).click();
     const d = p.locator('dialog#dlq-dialog-inventory');
     await d.waitFor({ state: 'visible' });
@@ -63,6 +65,5 @@ await session(async (t) => {
     const status = p.locator('.dlq[data-service="inventory"] [role="status"]');
     await status.waitFor();
     t.ok(/1 sent back to inventory's queue/.test(await status.textContent()), 'one message sent back');
-    await t.shot('console-dlq');
   });
 });
