@@ -78,4 +78,26 @@ my $bad = run_browser("$FindBin::Bin/console_sagas.mjs",
 ok(wait_until('the replayed message is parked again (its cause is not fixed)', sub {
     (metric_value($shop->svc('inventory'), 'souk_events_dead_lettered_total') // 0) >= 2 }, 30),
     'the replay sent it back to inventory, which parked it again');
+
+# The dead-letter routes as an API: admin only, bad input is a 4xx problem.
+my $dlq = $shop->url . '/api/v2/admin/dlq/inventory';
+my %admin = (headers => {Authorization => 'Bearer ' . $shop->admin_token});
+is_problem(http(GET => $dlq), 401, 'unauthorized', 'the dead letters without a token: 401');
+is_problem(http(GET => $dlq, {headers => {Authorization => "Bearer $buyer->{token}"}}), 403, 'forbidden',
+    'with a customer\'s: 403');
+my $list = http(GET => $dlq, \%admin);
+is($list->{status}, 200, 'an admin lists them');
+my ($again) = grep { ($_->{event_id} // '') eq $poison } @{$list->{json}{items} || []};
+ok($again && $again->{attempts} == 2 && $again->{type} eq 'order.created', 'the replayed message, parked again after 2 attempts')
+    or diag explain $list->{json};
+for my $bad ([{}, 'neither'], [{event_id => $poison, all => JSON::PP::true}, 'both'], [{all => 1}, 'all not a boolean'],
+    [{event_id => ''}, 'an empty id'], [{event_id => $poison, x => 1}, 'an unknown member']) {
+    is_problem(http(POST => "$dlq/replay", {%admin, json => $bad->[0]}), 400, 'invalid-request', "replay with $bad->[1]: 400");
+}
+is_problem(http(POST => "$dlq/replay", {%admin, body => '{"all":', headers => {%{$admin{headers}}, 'Content-Type' => 'application/json'}}),
+    400, 'malformed-json', 'replay with a body that is not JSON: 400');
+is_problem(http(POST => "$dlq/replay", {%admin, json => {event_id => 'no-such-event'}}), 404, 'not-found',
+    'replay of an event that is not parked: 404');
+is(scalar(grep { ($_->{event_id} // '') eq $poison } @{http(GET => $dlq, \%admin)->{json}{items} || []}), 1,
+    'the refused replays moved nothing');
 done_testing;
