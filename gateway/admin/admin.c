@@ -26,29 +26,29 @@ struct admin_route {
     int         prefix; /* path is a prefix; the rest is arg */
     int         open;   /* no token needed (liveness probes, scrapers) */
     admin_fn   *fn;
+    json_t *(*state)(void); /* instead of fn: answer 200 with this document */
 };
 
-static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
-    upstreams_get, events_get, health_get, metrics_get, holds_get, stats_get, sync_get,
-    migration_get, migration_put_one;
+static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all,
+    upstreams_get, health_get, metrics_get, stats_get, migration_put_one;
 
 static const struct admin_route admin_routes[] = {
-    {"GET", "/routes", 0, 0, routes_get},
-    {"PUT", "/routes", 0, 0, routes_put},
-    {"POST", "/routes/dry-run", 0, 0, routes_dry_run},
-    {"PATCH", "/routes", 0, 0, routes_patch_all},
-    {"PATCH", "/routes/", 1, 0, routes_patch},
-    {"GET", "/shadow", 0, 0, shadow_get},
-    {"GET", "/upstreams", 0, 0, upstreams_get},
-    {"GET", "/events", 0, 0, events_get},
-    {"GET", "/holds", 0, 0, holds_get},
-    {"GET", "/stats", 0, 0, stats_get},
-    {"GET", "/sync", 0, 0, sync_get},
-    {"GET", "/migration", 0, 0, migration_get},
-    {"PUT", "/migration/", 1, 0, migration_put_one},
-    {"GET", "/health", 0, 1, health_get},
-    {"GET", "/metrics", 0, 1, metrics_get},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/routes", 0, 0, routes_get, NULL},
+    {"PUT", "/routes", 0, 0, routes_put, NULL},
+    {"POST", "/routes/dry-run", 0, 0, routes_dry_run, NULL},
+    {"PATCH", "/routes", 0, 0, routes_patch_all, NULL},
+    {"PATCH", "/routes/", 1, 0, routes_patch, NULL},
+    {"GET", "/shadow", 0, 0, NULL, shadow_json},
+    {"GET", "/upstreams", 0, 0, upstreams_get, NULL},
+    {"GET", "/events", 0, 0, NULL, gwevents_json},
+    {"GET", "/holds", 0, 0, NULL, hold_json},
+    {"GET", "/stats", 0, 0, stats_get, NULL},
+    {"GET", "/sync", 0, 0, NULL, syncwatch_json},
+    {"GET", "/migration", 0, 0, NULL, migration_json},
+    {"PUT", "/migration/", 1, 0, migration_put_one, NULL},
+    {"GET", "/health", 0, 1, health_get, NULL},
+    {"GET", "/metrics", 0, 1, metrics_get, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };
 
 /* ---- answers ------------------------------------------------------------------------ */
@@ -287,27 +287,6 @@ routes_patch_all(struct client *c, const char *arg)
 
 /* ---- state ------------------------------------------------------------------------------ */
 
-static void
-shadow_get(struct client *c, const char *arg)
-{
-    (void)arg;
-    reply_json(c, 200, shadow_json(), NULL);
-}
-
-static void
-events_get(struct client *c, const char *arg)
-{
-    (void)arg;
-    reply_json(c, 200, gwevents_json(), NULL);
-}
-
-static void
-holds_get(struct client *c, const char *arg)
-{
-    (void)arg;
-    reply_json(c, 200, hold_json(), NULL);
-}
-
 /* The value of ?name= in the target as an integer in [lo, hi]: def when it
  * is absent, -1 when it is there but not such a number. */
 static long
@@ -349,21 +328,6 @@ stats_get(struct client *c, const char *arg)
         return;
     }
     reply_json(c, 200, stats_json((int)window), NULL);
-}
-
-/* GET /sync: each domain's souk-sync as last read (SOUK_GATEWAY_SYNC). */
-static void
-sync_get(struct client *c, const char *arg)
-{
-    (void)arg;
-    reply_json(c, 200, syncwatch_json(), NULL);
-}
-
-static void
-migration_get(struct client *c, const char *arg)
-{
-    (void)arg;
-    reply_json(c, 200, migration_json(), NULL);
 }
 
 /* PUT /migration/{domain}: soukctl migrate's report of the domain's record. */
@@ -532,7 +496,10 @@ admin_run(struct client *c)
     const struct admin_route *r = c->aroute;
 
     c->aroute = NULL;
-    r->fn(c, c->aarg);
+    if (r->state != NULL)
+        reply_json(c, 200, r->state(), NULL); /* a state document: GET /shadow, /events, ... */
+    else
+        r->fn(c, c->aarg);
     buf_reset(&c->abody);
     client_exchange_end(c);
 }
