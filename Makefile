@@ -84,7 +84,9 @@ $(BUILD)/bin/souk-monolith: $(MONO_OBJ) $(LIBSOUK)
 
 # soukctl backfill copies through the domain mappings and records souk-sync's start;
 # soukctl migrate verifies through them.
-$(BUILD)/bin/soukctl: $(CTL_OBJ) $(filter-out %/main.o,$(MIG_OBJ)) $(LIBSOUK)
+# backfill orders fills souk-history too, rendered by history's own pure code.
+$(BUILD)/bin/soukctl: $(CTL_OBJ) $(filter-out %/main.o,$(MIG_OBJ)) $(BUILD)/obj/services/history/history.o \
+                      $(LIBSOUK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

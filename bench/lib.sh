@@ -40,8 +40,9 @@ wrk_median() {
 # drift on a shared machine hits every target alike; one warm-up each in the first
 # round); appends one line of medians over the rounds per target to $BENCH_OUT, and
 # "rounds NAME rps..." (each round's req/s, for ratios of runs made side by side).
+# BENCH_ROUNDS_TOKEN: a bearer token sent by every request (an admin route).
 wrk_rounds() {
-	local path=$1 max_id=$2 dir r k i n warm
+	local path=$1 max_id=$2 dir r k i n warm token=${BENCH_ROUNDS_TOKEN:-}
 	shift 2
 	local targets=("$@")
 	dir=$(mktemp -d)
@@ -52,7 +53,7 @@ wrk_rounds() {
 			i=$(((k + r - 1) % ${#targets[@]}))
 			n=${targets[$i]%%=*}
 			BENCH_RUNS=1 BENCH_OUT=$dir/$n BENCH_WARMUP=$warm \
-				wrk_median "$n" "${targets[$i]#*=}" "$path" "$max_id"
+				wrk_median "$n" "${targets[$i]#*=}" "$path" "$max_id" "$token"
 		done
 	done
 	for k in "${targets[@]}"; do

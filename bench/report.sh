@@ -56,9 +56,17 @@ EOT
 		echo
 		cat var/bench/gateway.md
 	fi
+	if [ -f var/bench/history.md ]; then
+		echo
+		cat var/bench/history.md
+	fi
 	if [ -f var/bench/saga.md ]; then
 		echo
 		cat var/bench/saga.md
+	fi
+	if [ -f var/bench/reporting.md ]; then
+		echo
+		cat var/bench/reporting.md
 	fi
 	# Measured by hand (tests/run.sh bench/cutover_catalog.t), kept in the tree.
 	echo

@@ -16,6 +16,10 @@
 # BENCH_SAGA_PG_PORT 55452, BENCH_SAGA_REDIS_PORT 56399, BENCH_SAGA_RABBIT_PORT 55692), stopped
 # on exit. Knobs: BENCH_SAGA_ORDERS (checkouts per scenario and side, 300), BENCH_SAGA_SPREAD
 # (100), BENCH_CONNS (concurrent buyers, 32), BENCH_PROVIDER_LATENCY_MS (50).
+# BENCH_SAGA_REPORTING=1 (bench/reporting.sh; off by default, so the saga's own figures are
+# measured without it): souk-reporting consumes the order events too, and the run ends with
+# its freshness lag, "freshness_ms P50 P99 N": from each order.confirmed written by orders
+# (the checkout's answer follows that commit) until reporting applied it (its inbox).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -101,7 +105,8 @@ MYSQL_PWD=souk-dev mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$SOUK_MAR
 	-e 'DROP DATABASE IF EXISTS souk_monolith'
 "$BUILD/bin/soukctl" db create monolith
 "$BUILD/bin/soukctl" schema up monolith
-for t in users catalog cart orders inventory payments; do
+with_reporting=${BENCH_SAGA_REPORTING:-0}
+for t in users catalog cart orders inventory payments $([ "$with_reporting" = 1 ] && echo reporting); do
 	psql -XAtq -d "$SOUK_PG_ADMIN_DSN" -c "DROP DATABASE IF EXISTS $t WITH (FORCE)"
 	export "SOUK_${t^^}_DB=postgresql://$t:souk-dev@127.0.0.1:$SOUK_PG_PORT/$t"
 	"$BUILD/bin/soukctl" db create "$t"
@@ -115,6 +120,9 @@ rmq="$SOUK_VAR_DIR/bin/rabbitmqctl"
 done
 
 # consumers first, so their queues are bound before anything is published
+[ "$with_reporting" != 1 ] ||
+	bench_start reporting "$BUILD/bin/souk-reporting" \
+		SOUK_REPORTING_CONSUMERS="${BENCH_REPORTING_CONSUMERS:-2}"
 pc=$(free_port) pcart=$(free_port)
 bench_start orders "$BUILD/bin/souk-orders" SOUK_CART_URL="http://127.0.0.1:$pcart" \
 	SOUK_ORDERS_SYNC_WAIT_MS=15000 SOUK_ORDERS_WAITERS=128
@@ -171,6 +179,19 @@ hop 'inventory.reserved sent -> payments takes it' "$SOUK_INVENTORY_DB" "$(ob in
 hop 'inventory.reserved sent -> orders takes it' "$SOUK_INVENTORY_DB" "$(ob inventory.reserved sent_at)" "$SOUK_ORDERS_DB" "$(ib inventory.reserved)"
 hop 'payment.succeeded written -> sent' "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded created_at)" "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded sent_at)"
 hop 'payment.succeeded sent -> orders takes it' "$SOUK_PAYMENTS_DB" "$(ob payment.succeeded sent_at)" "$SOUK_ORDERS_DB" "$(ib payment.succeeded)"
+if [ "$with_reporting" = 1 ]; then
+	hop 'order.confirmed written -> sent (orders relay)' "$SOUK_ORDERS_DB" \
+		"$(ob order.confirmed created_at)" "$SOUK_ORDERS_DB" "$(ob order.confirmed sent_at)"
+	hop 'order.confirmed sent -> reporting takes it' "$SOUK_ORDERS_DB" \
+		"$(ob order.confirmed sent_at)" "$SOUK_REPORTING_DB" "$(ib order.confirmed)"
+	hop 'order.confirmed written -> reporting applied it' "$SOUK_ORDERS_DB" \
+		"$(ob order.confirmed created_at)" "$SOUK_REPORTING_DB" "$(ib order.confirmed)"
+	perl -e 'my %a; open my $h, "<", $ARGV[0]; while (<$h>) { chomp; my ($i, $t) = split / /; $a{$i} = $t }
+		open $h, "<", $ARGV[1]; my @d; while (<$h>) { chomp; my ($i, $t) = split / /; push @d, 1000 * ($t - $a{$i}) if exists $a{$i} }
+		@d = sort { $a <=> $b } @d; printf "freshness_ms %.0f %.0f %d\n", @d ? ($d[$#d / 2], $d[int(0.99 * $#d)]) : (0, 0), scalar @d' \
+		<(psql -XAtq -F' ' -d "$SOUK_ORDERS_DB" -c "$(ob order.confirmed created_at)") \
+		<(psql -XAtq -F' ' -d "$SOUK_REPORTING_DB" -c "$(ib order.confirmed)") | tee -a "$BENCH_OUT"
+fi
 echo "loadavg $load_start $(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_OUT"
 echo "date $(date -u +%Y-%m-%d)" >>"$BENCH_OUT"
 report >"$MD"

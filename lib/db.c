@@ -16,6 +16,7 @@
 
 #include "arena.h"
 #include "db.h"
+#include "db_int.h"
 #include "log.h"
 #include "db_sqlcache.h"
 #include "str.h"
@@ -23,17 +24,6 @@
 
 #define DB_CONNECT_TIMEOUT "5" /* seconds, unless the url sets connect_timeout */
 #define DB_LOG_SQL         80  /* bytes of ad-hoc SQL quoted in a log line */
-
-struct db {
-    char                 *url;
-    const struct db_stmt *stmts;
-    int                   nstmts;
-    PGconn               *conn;
-    int                   in_tx;    /* between db_begin and db_commit/db_rollback */
-    uint64_t              session;  /* connections made so far (db_session) */
-    struct sqlcache      *cache;    /* db_exec_sql's texts prepared in this session */
-    int64_t               affected; /* of the last call */
-};
 
 /* One call: a table statement (sql NULL) or ad-hoc SQL. */
 struct db_call {
@@ -76,7 +66,7 @@ db_new(const char *url, const struct db_stmt *stmts)
     return db;
 }
 
-static void
+void
 db_disconnect(struct db *db)
 {
     if (db->conn != NULL)
@@ -137,7 +127,7 @@ conn_lost(const struct db *db, const struct db_errmap *m)
 /* Map a failed result (res may be NULL), log it with what was running, and
  * set *lost when the connection must be re-opened. Only the primary message
  * is logged: the DETAIL of a unique violation quotes the value (an email). */
-static int
+int
 db_fail(struct db *db, const PGresult *res, const char *what, int *lost)
 {
     const struct db_errmap *m;
@@ -203,7 +193,7 @@ db_prepare_all(struct db *db)
 
 /* Settings placed before dbname are defaults: the url, expanded in place of
  * dbname, overrides them (libpq keeps the last value of a repeated key). */
-static int
+int
 db_connect(struct db *db)
 {
     const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};

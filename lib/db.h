@@ -84,6 +84,7 @@ uint64_t db_session(const struct db *db);
 /* Rows changed by the last db_exec/db_exec_sql call (INSERT/UPDATE/DELETE). */
 int64_t db_affected(const struct db *db);
 
+
 /* Errors: ERR_DUPLICATE (unique violation), ERR_CONFLICT (foreign key or
  * check constraint), ERR_BUSY (serialization failure or deadlock: retry the
  * transaction), ERR_UNAVAILABLE (cannot connect, connection lost), ERR_INVALID
@@ -96,6 +97,19 @@ int64_t db_affected(const struct db *db);
 const char *db_get(const struct db_rows *rs, size_t row, size_t col);
 size_t      db_len(const struct db_rows *rs, size_t row, size_t col);
 int64_t     db_i64(const struct db_rows *rs, size_t row, size_t col);
+
+/* Bulk load (tools, not request paths): db_copy_begin runs sql, a
+ * "COPY table (cols) FROM STDIN" in text format, inside or outside a
+ * transaction; db_copy_put sends rows (tab-separated fields, each row ended
+ * by a newline; db_copy_text escapes one field, NULL as \N); db_copy_end
+ * finishes it (error non-NULL: abort it with that message) and gives the
+ * rows copied. Between begin and end nothing else may run on db. Errors as
+ * db_exec_sql's; a bad row fails db_copy_end. */
+struct buf;
+MUST_CHECK int db_copy_begin(struct db *db, const char *sql);
+MUST_CHECK int db_copy_put(struct db *db, const char *p, size_t n);
+MUST_CHECK int db_copy_end(struct db *db, const char *error, int64_t *rows);
+void           db_copy_text(struct buf *b, const char *z);
 
 /* n as decimal text in a (for parameters). */
 const char *db_i64_text(struct arena *a, int64_t n);

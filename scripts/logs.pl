@@ -15,7 +15,7 @@ my $ROOT = File::Basename::dirname(File::Basename::dirname(Cwd::abs_path(__FILE_
 my $VAR = $ENV{SOUK_VAR_DIR} || "$ROOT/var";
 # The souk processes whose logs are JSON lines, and supervise (make run's supervisor), whose
 # lines are plain text and always shown: a crash report must never be filtered away.
-my @APPS = qw(monolith users catalog search reviews cart orders inventory payments gateway);
+my @APPS = qw(monolith users catalog search reviews cart orders inventory payments history reporting gateway);
 my %RANK = (debug => 0, info => 1, warn => 2, warning => 2, error => 3, fatal => 4);
 
 my %o = (lines => 10, level => 'debug');
@@ -33,7 +33,7 @@ usage: logs.pl [-f] [-n N] [--level L] [--trace ID] [--no-access] [--new] [--jso
   (also soukctl logs ..., make logs [P=..] [LEVEL=..] [TRACE=..])
   Shows the last N (10) entries of each process's log under \$SOUK_VAR_DIR/log ($VAR/log),
   oldest first, as "time process level message key=value ...".
-  PROCESS      monolith users catalog search reviews cart orders inventory payments gateway
+  PROCESS      monolith users catalog search reviews cart orders inventory payments history reporting gateway
                supervise (default: all of them), or any other name with a log there
                (mariadb, postgres, ...)
   -f           follow: keep printing new entries (files that appear later too); Ctrl-C stops

@@ -31,6 +31,8 @@ CART_LISTEN=${SOUK_CART_LISTEN:-127.0.0.1:7105}
 ORDERS_LISTEN=${SOUK_ORDERS_LISTEN:-127.0.0.1:7106}
 INVENTORY_LISTEN=${SOUK_INVENTORY_LISTEN:-127.0.0.1:7107}
 PAYMENTS_LISTEN=${SOUK_PAYMENTS_LISTEN:-127.0.0.1:7108}
+HISTORY_LISTEN=${SOUK_HISTORY_LISTEN:-127.0.0.1:7109}
+REPORTING_LISTEN=${SOUK_REPORTING_LISTEN:-127.0.0.1:7110}
 GATEWAY_LISTEN=${SOUK_GATEWAY_LISTEN:-127.0.0.1:8080}
 GATEWAY_ADMIN_LISTEN=${SOUK_GATEWAY_ADMIN_LISTEN:-127.0.0.1:8081}
 export SOUK_GATEWAY_ADMIN_TOKEN=${SOUK_GATEWAY_ADMIN_TOKEN:-souk-admin-dev}
@@ -45,6 +47,8 @@ export SOUK_CART_DB=${SOUK_CART_DB:-postgresql://cart:souk-dev@127.0.0.1:$PG_POR
 export SOUK_ORDERS_DB=${SOUK_ORDERS_DB:-postgresql://orders:souk-dev@127.0.0.1:$PG_PORT/orders}
 export SOUK_INVENTORY_DB=${SOUK_INVENTORY_DB:-postgresql://inventory:souk-dev@127.0.0.1:$PG_PORT/inventory}
 export SOUK_PAYMENTS_DB=${SOUK_PAYMENTS_DB:-postgresql://payments:souk-dev@127.0.0.1:$PG_PORT/payments}
+export SOUK_HISTORY_DB=${SOUK_HISTORY_DB:-postgresql://history:souk-dev@127.0.0.1:$PG_PORT/history}
+export SOUK_REPORTING_DB=${SOUK_REPORTING_DB:-postgresql://reporting:souk-dev@127.0.0.1:$PG_PORT/reporting}
 export SOUK_MIGRATE_DB=${SOUK_MIGRATE_DB:-postgresql://migrate:souk-dev@127.0.0.1:$PG_PORT/migrate}
 export SOUK_REDIS_URL=${SOUK_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 export SOUK_AMQP_URL=${SOUK_AMQP_URL:-amqp://souk:${SOUK_RABBIT_PASSWORD:-souk-dev}@127.0.0.1:$RABBIT_PORT/%2f}
@@ -52,6 +56,9 @@ export SOUK_JWT_SECRET=${SOUK_JWT_SECRET:-souk-dev-secret-change-me}
 # Where the cart takes its price snapshots, and where orders reads the cart at checkout.
 export SOUK_CATALOG_URL=${SOUK_CATALOG_URL:-http://$CATALOG_LISTEN}
 export SOUK_CART_URL=${SOUK_CART_URL:-http://$CART_LISTEN}
+# What `soukctl history rebuild` talks to: orders' event feed and history.
+export SOUK_ORDERS_URL=${SOUK_ORDERS_URL:-http://$ORDERS_LISTEN}
+export SOUK_HISTORY_URL=${SOUK_HISTORY_URL:-http://$HISTORY_LISTEN}
 CTL=$BUILD/bin/soukctl
 
 scripts/start-local.sh
@@ -64,7 +71,7 @@ scripts/start-local.sh
 # in this tree yet is skipped); catalog, users and reviews are filled from the
 # monolith once (later starts find them non-empty and skip), and search is
 # rebuilt from catalog right after catalog's first fill.
-for svc in catalog search users reviews cart orders inventory payments; do
+for svc in catalog search users reviews cart orders inventory payments history reporting; do
 	if [ ! -d "services/$svc/migrations" ]; then
 		echo "run-local: services/$svc/migrations does not exist; no $svc database" >&2
 		continue
@@ -82,7 +89,9 @@ fi
 "$CTL" backfill users --if-empty
 "$CTL" backfill reviews --if-empty
 # The order domain: orders' replicas and past orders, inventory's stock, payments' records,
-# each once the service's database exists and soukctl knows how to fill it.
+# each once the service's database exists and soukctl knows how to fill it. `backfill orders`
+# fills history's read model too (and orders' retained event log, for history rebuilds), and
+# reporting's order facts and sales tallies, once.
 for svc in orders inventory payments; do
 	if [ -d "services/$svc/migrations" ] && "$CTL" backfill --help 2>&1 | grep -q "^  $svc "; then
 		"$CTL" backfill "$svc" --if-empty
@@ -124,7 +133,7 @@ start_app() {
 start_app monolith "$MONOLITH_LISTEN"
 for svc in users:"$USERS_LISTEN" catalog:"$CATALOG_LISTEN" search:"$SEARCH_LISTEN" \
 	reviews:"$REVIEWS_LISTEN" cart:"$CART_LISTEN" inventory:"$INVENTORY_LISTEN" \
-	payments:"$PAYMENTS_LISTEN" orders:"$ORDERS_LISTEN"; do
+	reporting:"$REPORTING_LISTEN" payments:"$PAYMENTS_LISTEN" history:"$HISTORY_LISTEN" orders:"$ORDERS_LISTEN"; do
 	if [ -x "$BUILD/bin/souk-${svc%%:*}" ]; then
 		start_app "${svc%%:*}" "${svc#*:}"
 	else
@@ -146,7 +155,8 @@ if [ ! -f "$VAR/gateway/routes.json" ]; then
 		-e "s/\"127.0.0.1:7102\"/\"$CATALOG_LISTEN\"/;t" -e "s/\"127.0.0.1:7103\"/\"$SEARCH_LISTEN\"/;t" \
 		-e "s/\"127.0.0.1:7104\"/\"$REVIEWS_LISTEN\"/;t" -e "s/\"127.0.0.1:7105\"/\"$CART_LISTEN\"/;t" \
 		-e "s/\"127.0.0.1:7106\"/\"$ORDERS_LISTEN\"/;t" -e "s/\"127.0.0.1:7107\"/\"$INVENTORY_LISTEN\"/;t" \
-		-e "s/\"127.0.0.1:7108\"/\"$PAYMENTS_LISTEN\"/" \
+		-e "s/\"127.0.0.1:7108\"/\"$PAYMENTS_LISTEN\"/;t" -e "s/\"127.0.0.1:7109\"/\"$HISTORY_LISTEN\"/;t" \
+		-e "s/\"127.0.0.1:7110\"/\"$REPORTING_LISTEN\"/" \
 		gateway/routes.default.json >"$VAR/gateway/routes.json"
 fi
 start_app gateway "$GATEWAY_LISTEN" SOUK_GATEWAY_LISTEN="$GATEWAY_LISTEN" \
@@ -172,11 +182,13 @@ souk is up.
   orders service            http://$ORDERS_LISTEN/api/v1/orders  (v2: /api/v2/orders, /api/v2/admin/sagas)
   inventory service         http://$INVENTORY_LISTEN/api/v1/products/1/stock  (admin PUT)
   payments service          http://$PAYMENTS_LISTEN/health
+  history service           http://$HISTORY_LISTEN/api/v1/orders  (my orders, the query side; v2: /api/v2/orders)
+  reporting service         http://$REPORTING_LISTEN/api/v1/reports/sales  (admin; v2: /api/v2/reports/sales?group=month_category)
   health / metrics          http://$MONOLITH_LISTEN/ready   http://$MONOLITH_LISTEN/metrics  (same on every process;
                             the gateway's /metrics: http://$GATEWAY_ADMIN_LISTEN/metrics)
   MariaDB                   127.0.0.1:$MARIADB_PORT  (souk_monolith / souk-dev)
   PostgreSQL                127.0.0.1:$PG_PORT  (users, catalog, search, reviews, cart, orders, inventory,
-                            payments: role = database, password souk-dev; admin souk_admin)
+                            payments, history, reporting: role = database, password souk-dev; admin souk_admin)
   Redis / RabbitMQ          127.0.0.1:$REDIS_PORT / $RABBIT_PORT  (RabbitMQ user souk / souk-dev)
 
 Demo logins (password "souk-demo"):
@@ -194,8 +206,8 @@ Try:
   curl -s -X PATCH http://$GATEWAY_ADMIN_LISTEN/routes/reviews -H "Authorization: Bearer $SOUK_GATEWAY_ADMIN_TOKEN" \\
       -H 'Content-Type: application/json' -d '{"mode":"new"}'      # reviews served by souk-reviews
   (routes with a service: accounts→users, products/categories→catalog, search, reviews, cart,
-   orders, stock→inventory; reports stays on the monolith; /api/v2/products, /categories,
-   /search, /orders, /admin/sagas, /products/{id}/stock, /payments are new)
+   orders, orders_read→history (GET), stock→inventory, reports→reporting; /api/v2/products,
+   /categories, /search, /orders, /admin/sagas, /products/{id}/stock, /payments, /reports are new)
 
 State: build/bin/soukctl status      Logs: make logs (or scripts/logs.pl --help; files in $VAR/log/)
 Stop:  Ctrl-C here, or \`make stop\` from another shell.

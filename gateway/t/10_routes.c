@@ -57,15 +57,19 @@ test_default_file(void)
         {"GET", "/api/v1/search", "search", "monolith", "search", GW_MODE_LEGACY},
         {"POST", "/api/v1/accounts/login", "accounts", "monolith", "users", GW_MODE_LEGACY},
         {"DELETE", "/api/v1/cart/items/3", "cart", "monolith", "cart", GW_MODE_LEGACY},
-        {"GET", "/api/v1/orders", "orders", "monolith", "orders", GW_MODE_LEGACY},
+        {"GET", "/api/v1/orders", "orders_read", "monolith", "history", GW_MODE_LEGACY},
+        {"GET", "/api/v1/orders/7", "orders_read", "monolith", "history", GW_MODE_LEGACY},
         {"POST", "/api/v1/orders", "orders", "monolith", "orders", GW_MODE_LEGACY},
-        {"GET", "/api/v1/reports/sales", "reports", "monolith", NULL, GW_MODE_LEGACY},
+        {"GET", "/api/v1/reports/sales", "reports", "monolith", "reporting", GW_MODE_LEGACY},
         {"GET", "/api/v2/products", "products_v2", NULL, "catalog", GW_MODE_NEW},
         {"POST", "/api/v2/categories", "categories_v2", NULL, "catalog", GW_MODE_NEW},
         {"GET", "/api/v2/search", "search_v2", NULL, "search", GW_MODE_NEW},
         {"GET", "/api/v2/search/suggest", "search_v2", NULL, "search", GW_MODE_NEW},
         {"POST", "/api/v2/orders", "orders_v2", NULL, "orders", GW_MODE_NEW},
-        {"GET", "/api/v2/orders/7", "orders_v2", NULL, "orders", GW_MODE_NEW},
+        {"GET", "/api/v2/orders/7", "orders_v2_one", NULL, "orders", GW_MODE_NEW},
+        {"GET", "/api/v2/orders", "orders_v2_list", NULL, "history", GW_MODE_NEW},
+        {"GET", "/api/v2/admin/order-events", "order_events_v2", NULL, "orders", GW_MODE_NEW},
+        {"POST", "/api/v2/admin/history/swap", "history_admin_v2", NULL, "history", GW_MODE_NEW},
         {"GET", "/api/v2/admin/sagas", "sagas_v2", NULL, "orders", GW_MODE_NEW},
         {"GET", "/api/v2/products/5/stock", "stock_v2", NULL, "inventory", GW_MODE_NEW},
         {"GET", "/api/v2/products/5", "products_v2", NULL, "catalog", GW_MODE_NEW},
@@ -73,6 +77,8 @@ test_default_file(void)
         {"POST", "/api/v2/sessions", "sessions_v2", NULL, "users", GW_MODE_NEW},
         {"POST", "/api/v2/sessions/refresh", "sessions_v2", NULL, "users", GW_MODE_NEW},
         {"DELETE", "/api/v2/sessions/abc", "sessions_v2", NULL, "users", GW_MODE_NEW},
+        {"GET", "/api/v2/reports/sales", "reports_v2", NULL, "reporting", GW_MODE_NEW},
+        {"GET", "/api/v2/reports/top-products", "reports_v2", NULL, "reporting", GW_MODE_NEW},
         {"GET", "/api/v2/ordersx", "catch_all", "monolith", NULL, GW_MODE_LEGACY},
         {"GET", "/health", "storefront", NULL, NULL, GW_MODE_LEGACY}, /* a page */
         {"GET", "/product/12", "storefront", NULL, NULL, GW_MODE_LEGACY},
@@ -93,10 +99,10 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 22, "default: 22 routes");
-    T_EQ_INT(t->npools, 9,
-             "default: monolith, catalog, search, users, reviews, cart, orders, inventory and "
-             "payments upstreams");
+    T_EQ_INT(t->nroutes, 28, "default: 28 routes");
+    T_EQ_INT(t->npools, 11,
+             "default: monolith, catalog, search, users, reviews, cart, orders, inventory, "
+             "payments, history and reporting upstreams");
     for (i = 0; i < (size_t)t->npools; i++)
         T_EQ_STR(t->pools[i].health_path, "/health", "default: %s health path", t->pools[i].name);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -249,6 +249,7 @@ order_create(struct req *r)
     if (o->state == ORDER_STATE_CONFIRMED || o->state == ORDER_STATE_PENDING) {
         if (replayed)
             req_set_header(r, "Idempotent-Replayed", "true");
+        feed_version_header(r, o);
         req_set_header(r, "Location",
                        arena_printf(r->arena, "/api/v1/orders/%lld", (long long)o->id));
         return req_reply(r,

@@ -52,6 +52,7 @@ order_create_v2(struct req *r)
         return rc;
     if (replayed)
         req_set_header(r, "Idempotent-Replayed", "true");
+    feed_version_header(r, o);
     url = arena_printf(r->arena, "/api/v2/orders/%lld", (long long)o->id);
     req_set_header(r, "Location", url);
     return req_reply(r, replayed ? 200 : 202, order_encode_v2(o));

@@ -58,8 +58,10 @@ lines_json(const struct order *o, int priced)
         json_t *l = json_pack("{s:I,s:I}", "product_id", (json_int_t)o->lines[i].product_id,
                               "quantity", (json_int_t)o->lines[i].quantity);
 
-        if (priced)
+        if (priced) { /* with the name, so history shows the line without a catalog */
             json_object_set_new(l, "unit_price", money_json(&o->lines[i].unit));
+            json_object_set_new(l, "name", json_string(o->lines[i].name ? o->lines[i].name : ""));
+        }
         json_array_append_new(a, l);
     }
     return a;

@@ -45,6 +45,7 @@ static const struct route orders_routes[] = {
     /* its dead letters, for the control room (lib/service_dlq.c) */
     {"GET", "/api/v2/admin/dlq/orders", service_dlq_list, ROUTE_ADMIN, 0},
     {"POST", "/api/v2/admin/dlq/orders/replay", service_dlq_replay, ROUTE_ADMIN, SERVICE_DLQ_BODY},
+    {"GET", "/api/v2/admin/order-events", order_events, ROUTE_ADMIN, 0},
     {NULL},
 };
 

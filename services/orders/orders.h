@@ -190,6 +190,16 @@ MUST_CHECK int store_customer_known(struct work *w, int64_t id);
 MUST_CHECK int store_address_apply(struct work *w, int64_t id, int64_t version,
                                    const struct address *a, int *applied);
 
+/* A page of the retained order events (order_log): envelopes as stored. */
+struct order_log_page {
+    const char **envelope;
+    size_t      *len;
+    size_t       n;
+    int64_t      last, head; /* the page's last seq (after when empty); the log's newest */
+};
+MUST_CHECK int store_order_log(struct work *w, int64_t after, int64_t limit,
+                               struct order_log_page *p);
+
 /* events.c */
 extern const struct mq_consumer orders_consumers[];
 /* order.created for o (c's card) into the outbox, in w's transaction. */
@@ -228,6 +238,11 @@ MUST_CHECK int api_checkout(struct req *r, struct order **o, int *replayed);
 json_t        *api_money(const struct money *m);
 json_t        *api_address(const struct address *a);
 json_t        *api_lines(const struct line *l, size_t n);
+
+/* feed.c: the retained order events as a paged admin feed */
+int order_events(struct req *r);
+/* Souk-Order-Version: ID:VERSION on a checkout's answer (read-your-writes at history). */
+void feed_version_header(struct req *r, const struct order *o);
 
 /* api_v2.c */
 int order_create_v2(struct req *r);

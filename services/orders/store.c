@@ -104,6 +104,11 @@
       " deleted = EXCLUDED.deleted, name = COALESCE($4, p.name),"                                  \
       " price_minor = COALESCE($5::bigint, p.price_minor), currency = COALESCE($6, p.currency)"    \
       " WHERE p.version < EXCLUDED.version RETURNING true")                                        \
+    /* The retained order events (migrations/0003), a page after a seq. */                     \
+    X(ORDER_LOG_PAGE, 2,                                                                           \
+      "SELECT seq, envelope::text FROM order_log WHERE seq > $1::bigint ORDER BY seq"              \
+      " LIMIT $2::bigint")                                                                         \
+    X(ORDER_LOG_HEAD, 0, "SELECT COALESCE(max(seq), 0) FROM order_log")                            \
     X(CUSTOMER_KNOWN, 1,                                                                           \
       "INSERT INTO customers_replica (id) VALUES ($1::bigint) ON CONFLICT (id) DO NOTHING")        \
     X(ADDRESS_APPLY, 7,                                                                            \
@@ -531,4 +536,31 @@ store_address_apply(struct work *w, int64_t id, int64_t version, const struct ad
         return rc;
     *applied = rs->nrows == 1;
     return ERR_OK;
+}
+
+int
+store_order_log(struct work *w, int64_t after, int64_t limit, struct order_log_page *p)
+{
+    struct db_rows *rs;
+    size_t          i;
+    int             rc;
+
+    rc = db_exec(w->db, w->arena, SQL_ORDER_LOG_PAGE,
+                 (const char *const[]){db_i64_text(w->arena, after), db_i64_text(w->arena, limit)},
+                 &rs);
+    if (rc)
+        return rc;
+    p->n = rs->nrows;
+    p->envelope = arena_alloc(w->arena, (p->n + 1) * sizeof(*p->envelope));
+    p->len = arena_alloc(w->arena, (p->n + 1) * sizeof(*p->len));
+    p->last = after;
+    for (i = 0; i < p->n; i++) {
+        p->envelope[i] = db_get(rs, i, 1);
+        p->len[i] = db_len(rs, i, 1);
+        p->last = db_i64(rs, i, 0);
+    }
+    rc = db_exec_row(w->db, w->arena, SQL_ORDER_LOG_HEAD, NULL, &rs);
+    if (rc == ERR_OK)
+        p->head = db_i64(rs, 0, 0);
+    return rc;
 }

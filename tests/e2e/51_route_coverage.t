@@ -26,9 +26,7 @@ use JSON::PP ();
 
 # Routes of the default table that stay on the monolith until their service exists. Keep in
 # step with gateway/README.md ("The default table").
-my %STAYS_LEGACY = (
-    reports => 'the reporting service: GET /api/v1/reports/sales',
-);
+my %STAYS_LEGACY = ();
 # Answered by the gateway itself on its data listener, never proxied.
 my %GATEWAY_OWN = ('GET /health' => 200, 'GET /ready' => 200, 'GET /metrics' => 404);
 
@@ -53,7 +51,7 @@ my %declared;    # "METHOD /path" => service
 for my $main (glob "$root/services/*/main.c") {
     my ($svc) = $main =~ m{services/([^/]+)/main\.c$};
     my $text = $slurp->($main);
-    $declared{"$1 $2"} = $svc while $text =~ /\{\s*"([A-Z]+)",\s*"(\/api\/[^"]+)"/g;
+    $declared{"$1 $2"}{$svc} = 1 while $text =~ /\{\s*"([A-Z]+)",\s*"(\/api\/[^"]+)"/g;
 }
 ok(scalar(grep { m{ /api/v2/} } keys %declared), 'the services declare v2 endpoints');
 
@@ -103,7 +101,7 @@ sub through {
 }
 
 sub check {
-    my ($method, $path, $owner) = @_;    # owner: the service that declares it, if known
+    my ($method, $path, $owner) = @_;    # owner: {service => 1} of those that declare it, if known
     my ($res, $line, $target) = through($method, $path);
     my $what = "$method $path";
     my $detail = $res->{json} && ref $res->{json} eq 'HASH' ? $res->{json}{detail} // '' : '';
@@ -117,7 +115,9 @@ sub check {
         my $served = $side eq $route->{new} && $res->{status} != 405 && $res->{status} < 500
             && !($res->{status} == 404 && $detail eq 'no such resource');
         ok($served, "$what: served by $route->{new} (route $route->{name})") or diag($why);
-        is($side, $owner, "$what: the service that declares it") if defined $owner;
+        # (orders and history both declare the v1 order reads; the route names which serves)
+        ok($owner->{$side}, "$what: a service that declares it")
+            or diag("$side answered; declared by " . join(', ', sort keys %$owner)) if defined $owner;
     } elsif ($route && $STAYS_LEGACY{$route->{name}}) {
         is(($res->{headers}{'x-fake'} // '') . " $res->{status}", 'monolith 200',
             "$what: stays on the monolith (route $route->{name}) until $STAYS_LEGACY{$route->{name}}")

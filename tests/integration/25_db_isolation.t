@@ -1,5 +1,6 @@
-# Database per service (DESIGN.md §2): `soukctl db create` gives catalog and search each a
-# role and a database no other role can connect to or read, and `soukctl schema` on
+# Database per service (DESIGN.md §2): `soukctl db create` gives catalog, search and reporting
+# each a role and a database no other role can connect to or read (reporting's materialized
+# views included), and `soukctl schema` on
 # PostgreSQL is forward-only, idempotent, transactional per file and serialised by a lock.
 use strict;
 use warnings;
@@ -13,11 +14,12 @@ use Souk::Test;
 
 my $cat = pg_fresh('catalog');
 my $sea = pg_fresh('search');
+my $rep = pg_fresh('reporting');
 
 sub as_owner { my ($d, $sql) = @_; return pg_sql($d->{db}, $sql, $d->{user}, $d->{password}) }
 
 # --- no role reaches the other's database --------------------------------------------------
-for ([$cat, $sea], [$sea, $cat]) {
+for ([$cat, $sea], [$sea, $cat], [$rep, $cat], [$cat, $rep]) {
     my ($me, $other) = @$_;
     my $rows = eval { pg_sql($other->{db}, 'SELECT 1', $me->{user}, $me->{password}) };
     ok(!$rows, "$me->{user} cannot connect to $other->{db}");

@@ -3,7 +3,7 @@
 # data, starts the ten souk processes under their supervisors, prints the summary and then
 # stays as a quiet console. While traffic flows through the gateway the console stays silent
 # (the access lines go to the log files); a service killed with SIGKILL is reported on it and
-# comes back; `soukctl status` sees all fourteen processes; Ctrl-C (SIGINT to the console's process
+# comes back; `soukctl status` sees all fifteen processes; Ctrl-C (SIGINT to the console's process
 # group, as a terminal sends it) stops everything.
 use strict;
 use warnings;
@@ -19,7 +19,7 @@ my $var = File::Temp::tempdir('souk-makerun-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $var;    # the postgres user must reach its data dir inside
 
 my @names = qw(mariadb pg redis rabbit dist epmd monolith users catalog search reviews cart
-    orders inventory payments gateway admin);
+    orders inventory payments history reporting gateway admin);
 # Below the kernel's ephemeral range and reserved against the test files running beside this
 # one (free_ports): run-local.sh boots for a while before each port is bound.
 my %port;
@@ -33,7 +33,7 @@ my %env = (
     SOUK_GATEWAY_LISTEN => "127.0.0.1:$port{gateway}",
     SOUK_GATEWAY_ADMIN_LISTEN => "127.0.0.1:$port{admin}",
     (map { ('SOUK_' . uc($_) . '_LISTEN' => "127.0.0.1:$port{$_}") }
-        qw(monolith users catalog search reviews cart orders inventory payments)),
+        qw(monolith users catalog search reviews cart orders inventory payments history reporting)),
     SOUK_LOOPS => 1, SOUK_WORKERS => 2,
 );
 # Nothing of the harness's servers or of the caller's settings (SOUK_LOG_LEVEL=warn would
@@ -72,19 +72,23 @@ unless (ok(wait_until('make run to reach its console', sub { defined $tail->() |
 }
 my $out = slurp($console);
 like($out, qr{^$_\s+ready on http://127\.0\.0\.1:$port{$_} \(pid \d+\)$}m, "$_ started, with its pid")
-    for qw(monolith users catalog search reviews cart orders inventory payments gateway);
+    for qw(monolith users catalog search reviews cart orders inventory payments history reporting gateway);
 like($out, qr/^backfilled [1-9]\d* product prices, [1-9]\d* customers, [1-9]\d* orders, /m,
     'orders is filled from the monolith (prices, customers, past orders)');
+like($out, qr/^backfilled history: [1-9]\d* orders in /m,
+    'history is filled with them too (the query side of orders)');
 like($out, qr/^backfilled [1-9]\d* products, \d+ sales in /m,
     'inventory is filled from the monolith (stock, and the CONFIRMED orders\' sales)');
 like($out, qr/^backfilled [1-9]\d* payments, [1-9]\d* provider charges in /m,
     'payments is filled from the monolith (payments and the provider\'s record)');
+like($out, qr/^backfilled [1-9]\d* order facts \([1-9]\d* counted\), [1-9]\d* lines, [1-9]\d* products into reporting in /m,
+    'reporting is filled from the monolith (order facts, tallies, views)');
 like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^Stop: /ms,
     'the summary: URLs, demo logins, how to stop');
 
 my ($rc, $st) = soukctl({}, 'status');
 is($rc, 0, 'soukctl status: every process up and ready') or diag($st);
-is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 14, 'fourteen processes up, each with a pid');
+is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 16, 'sixteen processes up, each with a pid');
 
 # Traffic: the console stays as it was, the log files fill.
 my $before = $tail->();
@@ -102,6 +106,16 @@ is($tail->(), $before, 'the console stays quiet while traffic flows')
 is($before, '', 'and had nothing to say after start-up');
 my $gwlog = slurp("$var/log/gateway.log");
 cmp_ok(scalar(() = $gwlog =~ /"msg":"access"/g), '>=', 90, 'gateway.log holds the access lines');
+
+# Reporting, filled by the backfill: its sales report is the monolith's (route reports is
+# legacy, naming reporting), before any order is placed on either side.
+my $atok = api_request($gw, \@bad, POST => '/api/v1/accounts/login',
+    json => {email => 'admin@souk.test', password => 'souk-demo'})->{json}{token} // '';
+my $legacy = api_request($gw, \@bad, GET => '/api/v1/reports/sales', token => $atok);
+my $kept = api_request("http://127.0.0.1:$port{reporting}", \@bad, GET => '/api/v1/reports/sales',
+    token => $atok);
+is($legacy->{status}, 200, 'the sales report through the gateway (monolith): 200');
+is($kept->{body}, $legacy->{body}, 'souk-reporting answers the same report from its tallies');
 
 # The order domain: its routes start legacy; switched to the services with the admin API, a
 # demo customer's checkout is the saga (souk-orders, -inventory, -payments over RabbitMQ) on
@@ -133,6 +147,13 @@ wait_until('orders knows the new address', sub {
 }, 20);
 is($order->{status}, 201, 'demo: checkout through the saga is 201') or diag($order->{body});
 is($order->{json}{status}, 'CONFIRMED', 'demo: CONFIRMED');
+# The order reads from history (route orders_read), the checkout's version sent back.
+is(http(PATCH => "$admin/routes/orders_read", {headers => \%ah, json => {mode => 'new'}})->{status},
+    200, 'route orders_read switched to new (history)');
+my $mine = api_request($gw, \@bad, GET => '/api/v1/orders?limit=100', token => $tok,
+    headers => {'Souk-Min-Order-Version' => $order->{headers}{'souk-order-version'} // ''});
+ok(($mine->{status} == 200) && grep({ $_->{id} == ($order->{json}{id} // 0) } @{$mine->{json}{items} || []}),
+    'demo: my orders (souk-history) shows the new order at once') or diag($mine->{body});
 is_deeply(\@bad, [], 'no 5xx');
 # The backfilled shop with its first saga order keeps the checker's rules (SAGA.md).
 my %saga_db = map { ('SOUK_' . uc($_) . '_DB' => "postgresql://$_:souk-dev\@127.0.0.1:$port{pg}/$_") }

@@ -11,7 +11,7 @@ use Test::More;
 use Souk::Test;
 
 my $mono = mariadb_fresh('backfill_check');
-my %db = map { ($_ => pg_fresh($_)) } qw(orders inventory payments);
+my %db = map { ($_ => pg_fresh($_)) } qw(orders inventory payments history);
 my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, map { ('SOUK_' . uc($_) . '_DB' => $db{$_}{dsn}) }
     keys %db);
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 40 --users 8 --orders 30 --reviews 0

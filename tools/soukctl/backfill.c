@@ -19,7 +19,7 @@
 #include "migrate/sync/position.h"
 
 static const char backfill_usage[] =
-    "usage: soukctl backfill reviews|catalog|users|cart|orders|inventory|payments\n"
+    "usage: soukctl backfill reviews|catalog|users|cart|orders|inventory|payments|reporting\n"
     "                        [--batch N] [--if-empty]\n"
     "\n"
     "Copies the monolith's data (SOUK_MONOLITH_DB) into a service's database, with\n"
@@ -37,10 +37,14 @@ static const char backfill_usage[] =
     "  reviews   reviews as documents, the per-product ratings (count, sum), and the\n"
     "            product and user-name replicas events would fill (SOUK_REVIEWS_DB)\n"
     "  orders    orders with their lines and payment, and the product-price and\n"
-    "            customer-address replicas events would fill (SOUK_ORDERS_DB)\n"
+    "            customer-address replicas events would fill (SOUK_ORDERS_DB);\n"
+    "            then, when SOUK_REPORTING_DB is set, reporting's order facts, sales\n"
+    "            tallies and views, bulk-loaded with COPY (--if-empty: unless it has facts)\n"
     "  inventory every product's stock as received and on hand (SOUK_INVENTORY_DB)\n"
     "  payments  payments (APPROVED as CAPTURED) and the simulated provider's record\n"
     "            of those charges (SOUK_PAYMENTS_DB)\n"
+    "  reporting what `backfill orders` ends with, alone: reporting's order facts,\n"
+    "            tallies and views (SOUK_REPORTING_DB, which must be set)\n"
     "\n"
     "  --batch N     rows per statement (default 1000)\n"
     "  --if-empty    do nothing when the service already has data\n";
@@ -305,6 +309,8 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
         if (rc == ERR_OK)
             printf("%s already has %s; nothing to do\n", t->name,
                    t->copy != NULL ? main_what(t) : "data");
+        if (rc == ERR_OK && t == &backfill_orders)
+            rc = backfill_history(ctl, b.dst, a);
         goto done;
     }
     /* One snapshot of the monolith for every read (InnoDB repeatable read),
@@ -324,6 +330,8 @@ backfill_run(struct ctl *ctl, const struct map_domain *t, int64_t batch, int if_
         goto done;
     }
     summary(&b);
+    if (t == &backfill_orders) /* its read model, from what was just copied */
+        rc = backfill_history(ctl, b.dst, a);
 done:
     db_free(b.dst);
     mdb_free(b.mono);
@@ -380,10 +388,15 @@ backfill_main(struct ctl *ctl, int argc, char **argv)
             return CTL_EXIT_USAGE;
         }
     }
+    if (argc - optind == 1 && strcmp(argv[optind], "reporting") == 0)
+        return backfill_reporting(ctl, if_empty); /* alone: what `backfill orders` ends with */
     t = argc - optind == 1 ? target_find(argv[optind]) : NULL;
     if (t == NULL) {
         fputs(backfill_usage, stderr);
         return CTL_EXIT_USAGE;
     }
-    return backfill_run(ctl, t, batch, if_empty);
+    c = backfill_run(ctl, t, batch, if_empty);
+    if (c == CTL_EXIT_OK && t == &backfill_orders)
+        c = backfill_reporting(ctl, if_empty);
+    return c;
 }

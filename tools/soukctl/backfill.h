@@ -44,5 +44,13 @@ const char *backfill_kv_url(void);
 /* The services backfilled without a live-migration mapping (copy steps only):
  * backfill_orders.c, backfill_inventory.c, backfill_payments.c. */
 extern const struct map_domain backfill_orders, backfill_inventory, backfill_payments;
+/* backfill_history.c: after orders, history's read model from orders' rows
+ * (COPY; left alone when history has rows). */
+MUST_CHECK int backfill_history(struct ctl *ctl, struct db *orders, struct arena *a);
+
+/* The read models kept from order events, filled after `backfill orders`:
+ * backfill_reporting.c (a CTL_EXIT_* code; nothing to do without
+ * SOUK_REPORTING_DB, or with if_empty when reporting has facts). */
+int backfill_reporting(struct ctl *ctl, int if_empty);
 
 #endif

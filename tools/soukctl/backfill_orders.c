@@ -62,6 +62,36 @@ static const struct map_copy orders_tables[] = {
 };
 /* clang-format on */
 
+/* After the copy: the imported orders' events into orders' retained log (order_log,
+ * services/orders/migrations/0003), never into the outbox, so nothing is published but
+ * `soukctl history rebuild` replays them too: order.created (marked "backfilled", with the
+ * monolith's payment status, which v1 shows) and, for a decided order, its terminal event.
+ * An order that has any logged event already is left alone (run again: nothing doubles). */
+#define PG_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+static const char orders_log_sql[] =
+    "WITH ev AS (SELECT o.id AS order_id, x.ord, x.type, gen_random_uuid() AS eid, x.payload,"
+    "   o.created_at FROM orders o CROSS JOIN LATERAL ("
+    "   SELECT 1 AS ord, 'order.created' AS type, jsonb_build_object('order_id', o.id,"
+    "     'user_id', o.user_id, 'lines', COALESCE((SELECT jsonb_agg(jsonb_build_object("
+    "       'product_id', i.product_id, 'quantity', i.quantity, 'unit_price',"
+    "       jsonb_build_object('amount', i.unit_price_minor, 'currency', i.currency), 'name',"
+    "       i.name) ORDER BY i.product_id) FROM order_items i WHERE i.order_id = o.id), '[]'),"
+    "     'total', jsonb_build_object('amount', o.total_minor, 'currency', o.currency),"
+    "     'card', jsonb_build_object('last4', COALESCE(o.card_last4, '')),"
+    "     'ship_to', jsonb_build_object('line1', o.ship_line1, 'line2', o.ship_line2, 'city',"
+    "       o.ship_city, 'postal_code', o.ship_postal_code, 'country', o.ship_country),"
+    "     'deadline', " PG_TS("o.deadline") ", 'created_at', " PG_TS("o.created_at") ","
+    "     'backfilled', true, 'payment_status', o.payment_status) AS payload"
+    "   UNION ALL SELECT 2, 'order.' || lower(o.status), jsonb_build_object('order_id', o.id,"
+    "     'user_id', o.user_id, 'at', " PG_TS("o.updated_at") ", 'reason',"
+    "     COALESCE(o.reason, 'cancelled'), 'shortages', '[]'::jsonb) WHERE o.status <> 'PENDING'"
+    "   ) x WHERE NOT EXISTS (SELECT 1 FROM order_log l WHERE l.order_id = o.id))"
+    " INSERT INTO order_log (event_id, type, order_id, envelope)"
+    " SELECT eid, type, order_id, jsonb_build_object('id', eid, 'type', type, 'version', 1,"
+    "   'occurred_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    "   'aggregate_id', order_id, 'trace_id', '', 'payload', payload)"
+    " FROM ev ORDER BY order_id, ord";
+
 /* Order ids follow the identity scheme (backfill_ident.c): the monolith's
  * legacy checkout allocates odd ones, orders even ones above every id copied. */
 static const char *const orders_ident[] = {"orders", NULL};
@@ -71,6 +101,7 @@ const struct map_domain backfill_orders = {
     .name = "orders",
     .db_env = "SOUK_ORDERS_DB",
     .copy = orders_tables,
+    .copy_finish = orders_log_sql,
     .copy_nonempty = "SELECT EXISTS (SELECT 1 FROM orders)",
     .ident = orders_ident,
 };

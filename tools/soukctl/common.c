@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "auth.h"
 #include "cfg.h"
 #include "soukctl.h"
 #include "str.h"
@@ -44,6 +45,18 @@ static const struct cfg_var ctl_vars[] = {
     CFG_STR_ROW("SOUK_PAYMENTS_DB", struct ctl_config, payments_db,
                 "postgresql://payments:souk-dev@127.0.0.1:55432/payments",
                 "the payments service's PostgreSQL database"),
+    CFG_STR_ROW("SOUK_HISTORY_DB", struct ctl_config, history_db,
+                "postgresql://history:souk-dev@127.0.0.1:55432/history",
+                "the history service's PostgreSQL database (backfill orders fills it)"),
+    CFG_STR_ROW("SOUK_ORDERS_URL", struct ctl_config, orders_url, "http://127.0.0.1:7106",
+                "souk-orders (history rebuild reads its order-events feed)"),
+    CFG_STR_ROW("SOUK_HISTORY_URL", struct ctl_config, history_url, "http://127.0.0.1:7109",
+                "souk-history (history rebuild)"),
+    CFG_STR_ROW("SOUK_JWT_SECRET", struct ctl_config, jwt_secret, AUTH_DEV_SECRET,
+                "signs the admin token history rebuild presents"),
+    CFG_STR_ROW("SOUK_REPORTING_DB", struct ctl_config, reporting_db,
+                "postgresql://reporting:souk-dev@127.0.0.1:55432/reporting",
+                "the reporting service's PostgreSQL database"),
     CFG_STR_ROW("SOUK_BACKBONE_DB", struct ctl_config, backbone_db,
                 "postgresql://backbone:souk-dev@127.0.0.1:55432/backbone",
                 "a database with only the event backbone's tables (lib's tests)"),
@@ -86,6 +99,10 @@ static const struct ctl_target ctl_targets[] = {
      "services/inventory/migrations", 1},
     {"payments", CTL_POSTGRES, "SOUK_PAYMENTS_DB", offsetof(struct ctl_config, payments_db),
      "services/payments/migrations", 1},
+    {"history", CTL_POSTGRES, "SOUK_HISTORY_DB", offsetof(struct ctl_config, history_db),
+     "services/history/migrations", 1},
+    {"reporting", CTL_POSTGRES, "SOUK_REPORTING_DB", offsetof(struct ctl_config, reporting_db),
+     "services/reporting/migrations", 1},
     {"backbone", CTL_POSTGRES, "SOUK_BACKBONE_DB", offsetof(struct ctl_config, backbone_db), NULL,
      1},
     /* The backbone's tables too: the reverse syncs keep their inbox here (SOUK_REVERSE_DB). */

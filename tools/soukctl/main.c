@@ -20,6 +20,7 @@ static const struct ctl_cmd {
     {"backfill", backfill_main,
      "copy the monolith's data into a service (backfill catalog|users|reviews|orders)"},
     {"dlq", dlq_main, "inspect, replay or drop a service's dead letters (dlq list search)"},
+    {"history", history_main, "rebuild souk-history by replaying orders' events (history rebuild)"},
     {"search", search_main, "rebuild the search index from the catalog (search rebuild)"},
     {"status", status_main, "every process of the local shop: up/down, ready, version, routes"},
     {"logs", logs_main, "the local shop's logs, filtered (logs -f --level warn gateway)"},

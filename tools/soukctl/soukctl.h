@@ -29,6 +29,11 @@ struct ctl_config {
     const char *orders_db;      /* SOUK_ORDERS_DB */
     const char *inventory_db;   /* SOUK_INVENTORY_DB */
     const char *payments_db;    /* SOUK_PAYMENTS_DB */
+    const char *reporting_db;   /* SOUK_REPORTING_DB */
+    const char *history_db;     /* SOUK_HISTORY_DB */
+    const char *orders_url;     /* SOUK_ORDERS_URL: history rebuild's feed */
+    const char *history_url;    /* SOUK_HISTORY_URL */
+    const char *jwt_secret;     /* SOUK_JWT_SECRET: history rebuild's admin token */
     const char *backbone_db;    /* SOUK_BACKBONE_DB */
     const char *migrate_db;     /* SOUK_MIGRATE_DB: soukctl migrate's state */
     const char *admin_dsn;      /* SOUK_MARIADB_ADMIN_DSN */
@@ -66,6 +71,7 @@ int schema_main(struct ctl *ctl, int argc, char **argv);
 int seed_main(struct ctl *ctl, int argc, char **argv);
 int dlq_main(struct ctl *ctl, int argc, char **argv);
 int search_main(struct ctl *ctl, int argc, char **argv);
+int history_main(struct ctl *ctl, int argc, char **argv);
 int backfill_main(struct ctl *ctl, int argc, char **argv);
 int status_main(struct ctl *ctl, int argc, char **argv);
 int logs_main(struct ctl *ctl, int argc, char **argv);

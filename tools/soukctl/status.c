@@ -42,8 +42,8 @@ static const char status_usage[] =
     "command line.\n"
     "\n"
     "  PROCESS       mariadb postgres redis rabbitmq monolith users catalog search\n"
-    "                reviews cart orders inventory payments gateway, and migrate\n"
-    "                (the souk-sync processes and the migration steps)\n"
+    "                reviews cart orders inventory payments history reporting gateway, and\n"
+    "                migrate (the souk-sync processes and the migration steps)\n"
     "  --var DIR     where make run keeps run/*.pid (default $SOUK_VAR_DIR, else\n"
     "                <repo>/var)\n"
     "  --timeout MS  per HTTP request and connect (default 2000)\n"
@@ -52,7 +52,7 @@ static const char status_usage[] =
     "(55432), SOUK_REDIS_PORT (56379), SOUK_RABBIT_PORT (55672),\n"
     "SOUK_<NAME>_LISTEN for monolith (127.0.0.1:7000), users (:7101), catalog\n"
     "(:7102), search (:7103), reviews (:7104), cart (:7105), orders (:7106),\n"
-    "inventory (:7107), payments (:7108) and gateway (:8080);\n"
+    "inventory (:7107), payments (:7108), history (:7109), reporting (:7110) and gateway (:8080);\n"
     "SOUK_GATEWAY_ADMIN_LISTEN (127.0.0.1:8081) with SOUK_GATEWAY_ADMIN_TOKEN\n"
     "(souk-admin-dev).\n";
 
@@ -83,6 +83,8 @@ static const struct proc procs[] = {
     {"orders", PROC_APP, "SOUK_ORDERS_LISTEN", "127.0.0.1:7106"},
     {"inventory", PROC_APP, "SOUK_INVENTORY_LISTEN", "127.0.0.1:7107"},
     {"payments", PROC_APP, "SOUK_PAYMENTS_LISTEN", "127.0.0.1:7108"},
+    {"history", PROC_APP, "SOUK_HISTORY_LISTEN", "127.0.0.1:7109"},
+    {"reporting", PROC_APP, "SOUK_REPORTING_LISTEN", "127.0.0.1:7110"},
     {"gateway", PROC_GATEWAY, "SOUK_GATEWAY_LISTEN", "127.0.0.1:8080"},
     {NULL, PROC_SERVER, NULL, NULL},
 };

@@ -194,6 +194,8 @@ my $res = checkout(11, $OK);
 is($res->{status}, 201, 'checkout: 201 once the saga confirmed') or diag $res->{body};
 my $o = $res->{json};
 is($res->{headers}{location}, "/api/v1/orders/$o->{id}", 'checkout: Location');
+is($res->{headers}{'souk-order-version'}, "$o->{id}:2",
+    'checkout: Souk-Order-Version names the order and its terminal version (history waits for it)');
 is($o->{status}, 'CONFIRMED', 'order: CONFIRMED');
 is($o->{user_id}, 11, 'order: user_id from the token');
 is_deeply($o->{total}, {amount => 2 * 1999 + 500, currency => 'EUR'}, 'order: total');
@@ -356,6 +358,7 @@ is($res->{status}, 202, 'silent saga: 202 when the wait runs out');
 ok($took >= $WAIT_MS / 1000 - 0.1 && $took < $WAIT_MS / 1000 + 2, 'silent saga: after the wait')
     or diag "took $took s";
 is($res->{json}{status}, 'PENDING', 'silent saga: the pending order');
+is($res->{headers}{'souk-order-version'}, "$res->{json}{id}:1", 'silent saga: version 1 (created)');
 is(metric_value($ord, 'souk_orders_checkouts_waiting'), 0, 'metrics: no checkout waits now');
 ok(metric_value($ord, 'souk_orders_checkout_wakes_total') >= 5,
     'metrics: checkouts were woken by commits (not by polling)');
@@ -382,6 +385,7 @@ $res = api(POST => '/api/v2/orders', token => token(13), json => {card_number =>
 is($res->{status}, 202, 'v2: 202 at once');
 my $late = $res->{json}{id};
 is($res->{headers}{location}, "/api/v2/orders/$late", 'v2: Location');
+is($res->{headers}{'souk-order-version'}, "$late:1", 'v2: Souk-Order-Version');
 is($res->{json}{status}, 'PENDING', 'v2: PENDING');
 ok(wait_until('the sweeper', sub { v2($late)->{json}{status} eq 'CANCELLED' }, $DEADLINE_S + 10),
     'sweeper: a pending order past its deadline is CANCELLED');
@@ -483,6 +487,32 @@ is(osql1("SELECT price_minor FROM products_replica WHERE id = $anvil"), 1999,
     'an older product version changes nothing');
 is(osql1('SELECT city FROM customers_replica WHERE id = 11'), 'Lisboa',
     'an address of the same version changes nothing');
+
+# --- the retained order events (order_log), the feed souk-history's rebuild replays ----------
+my $feed = api(GET => '/api/v2/admin/order-events?after=0&limit=3', token => $admin);
+is($feed->{status}, 200, 'feed: 200 for an admin');
+is(scalar @{$feed->{json}{events}}, 3, 'feed: a page of 3');
+my $logged = osql1("SELECT count(*) FROM order_log");
+is($feed->{json}{head}, osql1('SELECT max(seq) FROM order_log'), 'feed: head is the newest seq');
+is($logged, osql1("SELECT count(*) FROM outbox WHERE type LIKE 'order.%'"),
+    'every order.* outbox row is in the log (kept past the outbox retention)');
+my @all;
+for (my ($after, $pages) = (0, 0); $pages < 1000; $pages++) {
+    my $p = api(GET => "/api/v2/admin/order-events?after=$after&limit=7", token => $admin)->{json};
+    last unless @{$p->{events}};
+    push @all, @{$p->{events}};
+    $after = $p->{next_after};
+}
+is(scalar @all, $logged, 'feed: paging after next_after covers the log once');
+is_deeply([grep { $_->{type} !~ /^order\./ } @all], [], 'feed: order events only');
+ok(!grep({ exists $_->{payload}{card} && exists $_->{payload}{card}{token} } @all)
+    && !grep({ exists $_->{payload}{card} && !defined $_->{payload}{lines}[0]{name} } @all),
+    'feed: no card token kept; created lines carry their names');
+is(api(GET => '/api/v2/admin/order-events', token => token(11))->{status}, 403,
+    'feed: customers get 403');
+for my $q ('after=-1', 'limit=0', 'limit=5001', 'after=x') {
+    is(api(GET => "/api/v2/admin/order-events?$q", token => $admin)->{status}, 400, "feed: ?$q is 400");
+}
 
 no_failures(\@fivexx, [$ord], name => 'orders', ready => 1);
 done_testing;

@@ -11,7 +11,9 @@ use Souk::Test;
 
 my $mono = mariadb_fresh('backfill_orders');
 my $odb = pg_fresh('orders');
-my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_ORDERS_DB => $odb->{dsn});
+my $hdb = pg_fresh('history');
+my %env = (SOUK_MONOLITH_DB => $mono->{dsn}, SOUK_ORDERS_DB => $odb->{dsn},
+    SOUK_HISTORY_DB => $hdb->{dsn});
 my ($rc, $out, $err) = soukctl(\%env, qw(seed --products 40 --users 8 --orders 30 --reviews 0
     --carts 0 --now 2025-06-01));
 is($rc, 0, 'seed a small monolith') or diag $err;
@@ -34,6 +36,11 @@ is(osql1('SELECT count(*) FROM customers_replica WHERE line1 IS NOT NULL AND add
 is(osql1('SELECT sum(total_minor) FROM audit_orders'), mono1('SELECT SUM(total_minor) FROM orders'),
     'audit_orders: the same money');
 is(osql1('SELECT count(*) FROM outbox'), 0, 'no events written');
+is(osql1("SELECT count(DISTINCT order_id) FROM order_log WHERE type = 'order.created'"),
+    mono1('SELECT COUNT(*) FROM orders'), "every order's events in the retained log (not published)");
+like($err, qr/backfill history: \d+ of \d+ orders, \d+ rows\/s/, 'history: progress shown');
+is(pg_sql($hdb->{db}, 'SELECT count(*) FROM order_rows WHERE v1')->[0][0],
+    mono1('SELECT COUNT(*) FROM orders'), 'history: every order, a v1 order');
 # The identity scheme (migrate/map/README.md): the service's next id is even, steps by 2 and is
 # above every id the monolith allocated or reserved (its rows and its auto-increment counter).
 my $seq = osql1("SELECT pg_get_serial_sequence('orders', 'id')");
@@ -50,6 +57,7 @@ my $before = osql('SELECT id, status, total_minor FROM orders ORDER BY id');
 ($rc, $out, $err) = soukctl(\%env, qw(backfill orders --if-empty));
 is($rc, 0, '--if-empty exits 0') or diag $err;
 like($out . $err, qr/already has orders/, '--if-empty: nothing to do');
+like($out, qr/history already has orders/, '--if-empty: history has them too');
 ($rc, $out, $err) = soukctl(\%env, qw(backfill orders));
 is($rc, 0, 'a repeat exits 0') or diag $err;
 is_deeply(osql('SELECT id, status, total_minor FROM orders ORDER BY id'), $before,
@@ -58,28 +66,40 @@ is_deeply(osql('SELECT id, status, total_minor FROM orders ORDER BY id'), $befor
 # Each user's v1 orders, and every order, against the monolith's own answers.
 my $m = spawn_service('monolith', SOUK_MONOLITH_DB => $mono->{dsn});
 my $o = fresh_service('orders', SOUK_ORDERS_DB => $odb->{dsn});
+my $h = spawn_service('history', SOUK_HISTORY_DB => $hdb->{dsn}, SOUK_AMQP_URL => $o->{amqp});
 my $admin = jwt_mint(sub => '1', role => 'admin', iat => time - 5);
 my $users = mariadb_sql($mono->{db}, 'SELECT DISTINCT user_id FROM orders ORDER BY user_id');
-my ($same, $n) = (0, 0);
-for my $u (map { $_->[0] } @$users) {
-    my $tok = jwt_mint(sub => "$u", role => 'customer', iat => time - 5);
-    for my $q ('', '?limit=3&page=2') {
-        my @r = map { http(GET => $_->url . "/api/v1/orders$q",
-            {headers => {Authorization => "Bearer $tok"}}) } $m, $o;
-        $n++;
-        $same++ if $r[0]{status} == 200 && $r[0]{body} eq $r[1]{body};
-        diag "user $u $q:\n$r[0]{body}\n$r[1]{body}" if $r[0]{body} ne $r[1]{body};
-    }
-}
-is($same, $n, "v1 order lists byte for byte as the monolith ($n pages)");
 my $ids = mariadb_sql($mono->{db}, 'SELECT id FROM orders ORDER BY id');
-my $diff = grep {
-    my $id = $_->[0];
-    my @r = map { http(GET => $_->url . "/api/v1/orders/$id",
-        {headers => {Authorization => "Bearer $admin"}})->{body} } $m, $o;
-    $r[0] ne $r[1];
-} @$ids;
-is($diff, 0, 'every v1 order as the monolith (' . scalar(@$ids) . ' orders)');
+# $svc's v1 answers (lists and every order) against the monolith's, byte for byte
+sub as_monolith {
+    my ($svc, $what) = @_;
+    my ($same, $n) = (0, 0);
+    for my $u (map { $_->[0] } @$users) {
+        my $tok = jwt_mint(sub => "$u", role => 'customer', iat => time - 5);
+        for my $q ('', '?limit=3&page=2') {
+            my @r = map { http(GET => $_->url . "/api/v1/orders$q",
+                {headers => {Authorization => "Bearer $tok"}}) } $m, $svc;
+            $n++;
+            $same++ if $r[0]{status} == 200 && $r[0]{body} eq $r[1]{body};
+            diag "$what: user $u $q:\n$r[0]{body}\n$r[1]{body}" if $r[0]{body} ne $r[1]{body};
+        }
+    }
+    is($same, $n, "$what: v1 order lists byte for byte as the monolith ($n pages)");
+    my $diff = grep {
+        my $id = $_->[0];
+        my @r = map { http(GET => $_->url . "/api/v1/orders/$id",
+            {headers => {Authorization => "Bearer $admin"}})->{body} } $m, $svc;
+        $r[0] ne $r[1];
+    } @$ids;
+    is($diff, 0, "$what: every v1 order as the monolith (" . scalar(@$ids) . ' orders)');
+}
+as_monolith($o, 'orders');
+as_monolith($h, 'history (backfilled)');
+# the same rows again by replaying orders' retained log: backfill and replay agree
+($rc, $out, $err) = soukctl({SOUK_ORDERS_URL => $o->url, SOUK_HISTORY_URL => $h->url},
+    qw(history rebuild));
+is($rc, 0, 'soukctl history rebuild from the backfilled log') or diag $err;
+as_monolith($h, 'history (rebuilt from the log)');
 ok(mono1("SELECT COUNT(*) FROM orders WHERE status <> 'CONFIRMED'") > 0,
     'the seed has orders in other states too (shown by both)');
 done_testing;

@@ -6,7 +6,8 @@ package Souk::Contract;
 #   SOUK_CONTRACT_MODE=monolith (default)    a fresh MariaDB schema and one souk-monolith
 #   SOUK_CONTRACT_MODE=services              fresh PostgreSQL databases, Redis and a vhost,
 #                                            souk-users, -catalog, -search, -reviews, -cart,
-#                                            -orders, -inventory, -payments and souk-gateway in
+#                                            -orders, -inventory, -payments, -reporting and
+#                                            souk-gateway in
 #                                            front with their routes in mode new
 #
 #   my $t = contract_target();
@@ -39,7 +40,10 @@ my $SEQ = 0;
 # cart after the catalog it asks for price snapshots, the order domain last (orders reads the
 # cart at checkout; its replicas and inventory's stock fill from events published by the
 # fixtures, which come later still). payments serves no v1 route: it only takes part in the saga.
-my @SERVICES = qw(search reviews catalog users cart inventory payments orders);
+# reporting, a consumer of product and order events, comes first with search and reviews;
+# history (the query side of orders) answers the v1 order reads, orders the checkout; history
+# starts before orders so its queue is bound before the first order event.
+my @SERVICES = qw(reporting search reviews catalog users cart inventory payments history orders);
 my %ROUTES = (
     users     => [[accounts => '/api/v1/accounts']],
     catalog   => [[products => '/api/v1/products'], [categories => '/api/v1/categories']],
@@ -47,8 +51,10 @@ my %ROUTES = (
     reviews   => [[reviews => '/api/v1/products/{id}/reviews']],
     cart      => [[cart => '/api/v1/cart', 'user']],
     orders    => [[orders => '/api/v1/orders', 'user']],
+    history   => [[orders_read => '/api/v1/orders', 'user', ['GET', 'HEAD']]],
     inventory => [[stock => '/api/v1/products/{id}/stock']],
     payments  => [],
+    reporting => [[reports => '/api/v1/reports', 'admin']],
 );
 
 # contract_target(): the target of this test file, started if need be (stopped at exit).
@@ -96,6 +102,7 @@ sub _start_services {
         # an unavailable provider is given up on well within the checkout's wait
         payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2, SOUK_PAYMENTS_RETRY_BASE_MS => 50,
             SOUK_PAYMENTS_CONSUMERS => 2) },
+        reporting => sub { (SOUK_REPORTING_CONSUMERS => 1, SOUK_WORKERS => 2) },
     );
     for my $name (@SERVICES) {
         $t->{svc}{$name} = fresh_service($name, %common, $env{$name} ? $env{$name}->() : ());
@@ -106,7 +113,7 @@ sub _start_services {
         $up{$name} = Souk::Gateway::pool("127.0.0.1:" . $t->{svc}{$name}->port);
         push @routes, map {
             Souk::Gateway::route(name => $_->[0], path => $_->[1], new => $name, mode => 'new',
-                auth => $_->[2] // 'public',
+                auth => $_->[2] // 'public', ($_->[3] ? (methods => $_->[3]) : ()),
                 # a checkout waits for the saga's outcome (SOUK_ORDERS_SYNC_WAIT_MS, 15 s)
                 timeout_ms => $_->[0] eq 'orders' ? 30000 : 10000)
         } @{$ROUTES{$name}};
@@ -133,7 +140,16 @@ sub differs {
 
 # api($method, $path, token => ..., json => ..., body => ..., headers => {...}): http()
 # against the target; every 5xx is remembered for finish().
-sub api { my ($t, @a) = @_; api_request($t->{url}, $t->{bad}, @a) }
+# A read of the user's orders sends back the version their last checkout answered
+# (Souk-Order-Version -> Souk-Min-Order-Version): souk-history waits for it (read-your-writes);
+# the monolith ignores the header.
+sub api {
+    my ($t, $m, $p, %o) = @_;
+    my $v = defined $o{token} ? $t->{order_version}{$o{token}} : undef;
+    $o{headers} = {%{$o{headers} || {}}, 'Souk-Min-Order-Version' => $v}
+        if defined $v && $m eq 'GET' && $p =~ m{^/api/v1/orders(?:[/?]|$)};
+    api_request($t->{url}, $t->{bad}, $m, $p, %o);
+}
 
 sub admin_api { my ($t, $m, $p, %o) = @_; $t->api($m, $p, token => $t->{admin_token}, %o) }
 
@@ -327,8 +343,11 @@ sub cart_add {
 # outcome the contract names (payment-unavailable), so it is not counted against finish().
 sub checkout {
     my ($t, $u, $card, %h) = @_;
-    return $t->api(POST => '/api/v1/orders', token => $u->{token}, json => {card_number => $card},
+    my $res = $t->api(POST => '/api/v1/orders', token => $u->{token}, json => {card_number => $card},
         headers => \%h, allow_5xx => 1);
+    my $v = $res->{headers}{'souk-order-version'};
+    $t->{order_version}{$u->{token}} = $v if defined $v;
+    return $res;
 }
 
 # cart_settled($user): on the services side the cart gives up the ordered lines when
@@ -371,6 +390,24 @@ sub finish {
     Test::More::is_deeply($t->{bad}, [], 'no 5xx answers') or Test::More::diag(join "\n", @{$t->{bad}});
 }
 
+# sales($from, $to): the admin GET /api/v1/reports/sales for those days. The monolith computes
+# it in the request; souk-reporting keeps it from order events, so right after a checkout it
+# may not show it yet: sales_after($from, $to, \&ok) asks again until &ok accepts the body's
+# months (the freshness contract: eventually, within seconds), and returns the last answer.
+sub sales {
+    my ($t, $from, $to) = @_;
+    return $t->admin_api(GET => "/api/v1/reports/sales?from=$from&to=$to");
+}
+sub sales_after {
+    my ($t, $from, $to, $ok) = @_;
+    my $res;
+    wait_until("the sales report of $from..$to to catch up", sub {
+        $res = $t->sales($from, $to);
+        $res->{status} == 200 && $ok->($res->{json}{months});
+    }, 20);
+    return $res;
+}
+
 # --- shapes -------------------------------------------------------------------
 
 # The v1 representations (contracts/api-v1.yaml, monolith/api*.c): members and JSON types,
@@ -405,6 +442,8 @@ our %SPEC = (
     problem => {type => 'str', title => 'str', status => 'int', detail => 'str', instance => 'str',
         request_id => 'str'},
 );
+$SPEC{sales_report} = {from => 'str', to => 'str',
+    months => [{month => 'str', orders => 'int', items => 'int', revenue => $MONEY}]};
 $SPEC{user_with_address} = {%{$SPEC{user}}, shipping_address => $ADDRESS};
 $SPEC{login}{user} = $SPEC{user};
 $SPEC{order_page} = {items => [$SPEC{order}], page => 'int', limit => 'int', total => 'int'};
@@ -435,6 +474,8 @@ $ORDER{order} = {'.' => 'id,user_id,status,total,items,shipping_address,payment,
     '.shipping_address' => 'line1,line2,city,postal_code,country', '.payment' => 'status,card_last4'};
 $ORDER{order_page} = {'.' => 'items,page,limit,total',
     map { ('.items[]' . ($_ eq '.' ? '' : $_) => $ORDER{order}{$_}) } keys %{$ORDER{order}}};
+$ORDER{sales_report} = {'.' => 'from,to,months', '.months[]' => 'month,orders,items,revenue',
+    '.months[].revenue' => 'amount,currency'};
 $ORDER{search_page} = {%{$ORDER{product_page}}, '.' => 'items,page,limit,total,query'};
 
 # answers($res, $status, $spec, $name): one test that $res (from api()) has that status, a

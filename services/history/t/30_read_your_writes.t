@@ -1,0 +1,84 @@
+# Read-your-writes at souk-history: a read that names the version its checkout answered
+# (Souk-Min-Order-Version: ID:V) waits for history to apply it, woken by the consumer's
+# commit, and answers with it; if it never comes it answers after SOUK_HISTORY_RYW_WAIT_MS
+# with Souk-Stale: true. Another user's order counts as behind (nothing is revealed).
+use strict;
+use warnings;
+use Test::More;
+use POSIX ();
+use Time::HiRes ();
+use lib 'tests/lib', 'services/history/t';
+use Souk::Test;
+use HistoryTest;
+
+my $WAIT_MS = 3000;
+my ($h, $o) = start_pair(SOUK_HISTORY_RYW_WAIT_MS => $WAIT_MS);
+my ($hdb, $odb) = ($h->{db}{db}, $o->{db}{db});
+my @bad;
+my ($alice, $bob) = (tok(7), tok(8));
+
+sub get {
+    my ($path, $token, $min) = @_;
+    my $t0 = Time::HiRes::time();
+    my $r = api_request($h->url, \@bad, GET => $path, token => $token,
+        headers => defined $min ? {'Souk-Min-Order-Version' => $min} : {});
+    $r->{elapsed} = Time::HiRes::time() - $t0;
+    return $r;
+}
+# publish these events after $delay seconds, from a child, while the parent's read waits
+sub later {
+    my ($delay, @ev) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        Time::HiRes::sleep($delay);
+        eval { inject_many($odb, @ev); 1 } or print STDERR "inject: $@";
+        POSIX::_exit(0);
+    }
+    return $pid;
+}
+sub ids { [map { $_->{id} } @{$_[0]{json}{items}}] }
+
+inject_many($odb, created(2001, 7, at => '2026-12-07T10:00:01Z'));
+ok(wait_until('2001', sub { row_count($hdb, 'id = 2001 AND created') }, 20), '2001 applied');
+
+my $r = get('/api/v1/orders', $alice, '2001:1');
+ok($r->{status} == 200 && !defined $r->{headers}{'souk-stale'}, 'already there: not stale');
+cmp_ok($r->{elapsed}, '<', 1, 'already there: no wait');
+
+# the read comes first, the order.created 0.5 s later: the read waits and shows it
+my $pid = later(0.5, created(2002, 7, at => '2026-12-07T10:00:02Z'));
+$r = get('/api/v1/orders', $alice, '2002:1');
+waitpid $pid, 0;
+is($r->{status}, 200, 'behind: 200');
+is_deeply(ids($r), [2002, 2001], 'the list shows the order the checkout answered');
+ok(!defined $r->{headers}{'souk-stale'}, 'caught up: not stale');
+cmp_ok($r->{elapsed}, '>=', 0.4, 'it waited for the event');
+cmp_ok($r->{elapsed}, '<', $WAIT_MS / 1000 - 0.5, 'woken by the apply, not by the timeout');
+
+# version 2: the terminal move, on one order read
+$pid = later(0.5, moved('order.confirmed', 2002, 7));
+$r = get('/api/v1/orders/2002', $alice, '2002:2');
+waitpid $pid, 0;
+is_deeply([$r->{status}, $r->{json}{status}, $r->{headers}{'souk-stale'}], [200, 'CONFIRMED', undef],
+    'one order: waits for the confirmation');
+
+# never comes: answered after the wait, marked stale
+$r = get('/api/v1/orders', $alice, '2999:1');
+is($r->{status}, 200, 'never applied: still 200');
+is($r->{headers}{'souk-stale'}, 'true', 'never applied: Souk-Stale: true');
+cmp_ok($r->{elapsed}, '>=', $WAIT_MS / 1000 - 0.1, 'after the whole wait');
+cmp_ok($r->{elapsed}, '<', $WAIT_MS / 1000 + 2, 'and not much longer');
+
+# another user's order: behind for Bob (as if it did not exist), and not listed
+$r = get('/api/v1/orders', $bob, '2001:1');
+is_deeply([$r->{status}, $r->{headers}{'souk-stale'}, ids($r)], [200, 'true', []],
+    "another user's order is never 'caught up' for Bob");
+
+# v2 honours it too
+$pid = later(0.3, created(2003, 7, at => '2026-12-07T10:00:03Z'));
+$r = get('/api/v2/orders', $alice, '2003:1');
+waitpid $pid, 0;
+is_deeply([ids($r)->[0], $r->{headers}{'souk-stale'}], [2003, undef], 'v2 list waits too');
+
+no_failures(\@bad, [$h, $o]);
+done_testing;
