@@ -35,6 +35,7 @@ struct gateway_config {
     int64_t     loops;
     int64_t     header_timeout_ms, idle_timeout_ms, body_timeout_ms;
     int64_t     max_conns;
+    const char *sync; /* SOUK_GATEWAY_SYNC: domain=host:port,... (GET /sync) */
 };
 
 extern struct gateway_config gateway; /* read-only after main() */
@@ -184,9 +185,9 @@ uint64_t routes_version(void);
  * directory, read into memory whole, so a data loop never touches the disk.
  * A snapshot is immutable and reference-counted, swapped like the table. */
 struct static_file {
-    char       *path;  /* relative to the app, "main-3QXG7J2M.js", no leading '/' */
-    const char *type;  /* Content-Type */
-    char       *data;  /* the bytes, and their gzip sibling (NULL: none) */
+    char       *path; /* relative to the app, "main-3QXG7J2M.js", no leading '/' */
+    const char *type; /* Content-Type */
+    char       *data; /* the bytes, and their gzip sibling (NULL: none) */
     size_t      len, gz_len;
     char       *gz;
     char        etag[24], gz_etag[28]; /* quoted strong validators */

@@ -89,6 +89,20 @@ sink_busy(const struct sink *s)
 
 /* ------------------------------------------------------------------ stats.c */
 
+/* One side of a route (0 legacy, 1 new, shadow copies included): attempts,
+ * failed ones (5xx or no answer) and their latency in GW_LAT_BUCKETS
+ * buckets (bounds: admin/series.c), for the control room's GET /stats. */
+#define GW_LAT_BUCKETS 16
+struct gw_side_stat {
+    _Atomic uint64_t requests, errors;
+    _Atomic uint64_t lat[GW_LAT_BUCKETS];
+};
+
+/* Upper bounds of the buckets in microseconds (stats.c); the last bucket is the rest. */
+extern const uint64_t stats_lat_bounds[GW_LAT_BUCKETS - 1];
+
+struct stat_series; /* admin/series.c: per-second history, control loop only */
+
 /* Counters of one route (by name) or one upstream server (by address);
  * process lifetime, so they survive route-table swaps. */
 struct gw_stat {
@@ -108,14 +122,37 @@ struct gw_stat {
     _Atomic uint64_t hold_since;
     /* Writes sent upstream and not answered yet (every loop): a cutover's
      * fence is complete once the hold is on and this is 0 (GET /holds). */
-    _Atomic int writes_out;
+    _Atomic int         writes_out;
+    struct gw_side_stat side[2];
+    struct stat_series *series;
 };
 
 struct gw_stat *stats_route(const char *name);
 struct gw_stat *stats_upstream(const char *address);
 void            stats_count(struct gw_stat *s, int status, uint64_t us);
-void            stats_render(struct buf *b);
-void            stats_free_all(void);
+/* One attempt on a route's side (0 legacy, 1 new); status 0: no answer. */
+void stats_side(struct gw_stat *s, int side, int status, uint64_t us);
+/* admin/series.c: a one-second tick on the control loop keeps each route's
+ * recent history; stats_json answers GET /stats with it. */
+int     series_start(uv_loop_t *loop);
+void    series_tick(void); /* one second's tick (the timer's; unit tests call it) */
+void    series_stop(void);
+json_t *stats_json(int window_s);
+/* admin/syncwatch.c: each domain's souk-sync /metrics, read by a thread of
+ * its own (SOUK_GATEWAY_SYNC), for GET /sync. */
+int     syncwatch_config(const char *spec, const char **why);
+int     syncwatch_start(void);
+void    syncwatch_stop(void);
+json_t *syncwatch_json(void);
+/* admin/migration.c: the migration record soukctl migrate reports (control
+ * loop only). migration_put takes doc's reference. */
+int     migration_put(const char *domain, json_t *doc, struct buf *errors);
+json_t *migration_json(void);
+void    migration_free(void);
+/* Walk the route stats under the stats lock. */
+void stats_each_route(void (*fn)(struct gw_stat *s, void *ctx), void *ctx);
+void stats_render(struct buf *b);
+void stats_free_all(void);
 
 /* ------------------------------------------------------------------ upstream.c */
 

@@ -47,6 +47,8 @@ static const struct cfg_var gateway_vars[] = {
     CFG_STR_ROW("SOUK_GATEWAY_WEB_DIR", CFG, g.web_dir, "build/web",
                 "pages served by the gateway: <dir>/<app>/ (static routes; console on admin)"),
     CFG_STR_ROW("SOUK_LOG_LEVEL", CFG, g.log_level, "info", "debug | info | warn | error"),
+    CFG_STR_ROW("SOUK_GATEWAY_SYNC", CFG, g.sync, "",
+                "the migration's souk-sync per domain, for GET /sync: reviews=127.0.0.1:7301,..."),
     CFG_BOOL_ROW("SOUK_GATEWAY_ACCESS_LOG", CFG, g.access_log, "1", "one JSON line per request"),
     CFG_INT_ROW("SOUK_LOOPS", CFG, g.loops, "0", 0, 256, "event loops (0 = one per core)"),
     CFG_INT_ROW("SOUK_GATEWAY_HEADER_TIMEOUT_MS", CFG, g.header_timeout_ms, "10000", 50, 600000,
@@ -349,6 +351,8 @@ control_start(int admin_fd)
         uv_signal_start(&sig_hup, on_sighup, SIGHUP) != 0)
         die("cannot install signal handlers");
     health_start(&control.ev.uv);
+    if (series_start(&control.ev.uv) != ERR_OK)
+        die("cannot start the stats tick");
 }
 
 static void
@@ -401,11 +405,14 @@ shutdown_all(void)
     gwevents_reset();
     upstream_servers_free();
     stats_free_all();
+    migration_free();
 }
 
 int
 main(int argc, char **argv)
 {
+    const char *why = NULL;
+
     env_aliases();
     cfg_load(gateway_vars, &cfg, argc, argv, gateway_help);
     gateway = cfg.g;
@@ -420,6 +427,8 @@ main(int argc, char **argv)
             "(%s) is not a loopback address (the dev default lets anyone mint admin tokens)",
             gateway.listen);
     version_metric_register();
+    if (syncwatch_config(gateway.sync, &why) != ERR_OK)
+        die("%s", why);
     routes_start();
     static_reload(gateway.web_dir); /* logged; a shop without pages still routes its API */
     control_start(admin_socket());
@@ -427,7 +436,10 @@ main(int argc, char **argv)
     log_info("gateway up: listen=%s admin=%s loops=%d routes=%s version=%llu", gateway.listen,
              gateway.admin_listen, nloops, gateway.routes_path,
              (unsigned long long)routes_version());
+    if (syncwatch_start() != ERR_OK)
+        die("cannot start the sync watcher");
     uv_run(&control.ev.uv, UV_RUN_DEFAULT);
+    syncwatch_stop();
     shutdown_all();
     log_info("gateway stopped");
     return 0;

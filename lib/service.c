@@ -181,6 +181,12 @@ serve(const struct service_spec *spec)
     return rc == ERR_OK ? 0 : 1;
 }
 
+const struct service_spec *
+service_running(void)
+{
+    return running;
+}
+
 int
 service_run(const struct service_spec *spec)
 {

@@ -103,6 +103,14 @@ void      *service_ext(const struct req *r);
  * consumers call too. Lives as long as r. */
 struct work *service_work(struct req *r);
 
+/* The spec service_run was given (NULL before it runs). */
+const struct service_spec *service_running(void);
+/* service_dlq.c, admin routes a consuming service lists in its table as
+ * GET /api/v2/admin/dlq/<name> and POST /api/v2/admin/dlq/<name>/replay:
+ * its dead letters (lib/mq_dlq.c), listed and sent back to its queue. */
+#define SERVICE_DLQ_BODY 4096 /* the replay route's max_body: one id */
+int service_dlq_list(struct req *r);
+int service_dlq_replay(struct req *r);
 /* /ready checks: the handler thread's database answers (with every
  * statement prepared); the backbone's threads are connected. */
 MUST_CHECK int service_ready_db(struct req *r);

@@ -141,6 +141,10 @@ for svc in users:"$USERS_LISTEN" catalog:"$CATALOG_LISTEN" search:"$SEARCH_LISTE
 	fi
 done
 
+# The souk-sync processes whose /metrics the control room charts (the gateway's GET /sync), at
+# docs/migration.md's default addresses, where soukctl migrate starts them.
+export SOUK_GATEWAY_SYNC="${SOUK_GATEWAY_SYNC:-reviews=127.0.0.1:7121,catalog=127.0.0.1:7122,users=127.0.0.1:7123,cart=127.0.0.1:7124}"
+
 # The gateway's table starts as the default one (every route legacy, to the
 # monolith) and is kept in var/: admin changes persist across restarts. One
 # address per line, so `t` ends the line after its substitution and a new

@@ -3,7 +3,11 @@
  * compared in constant time), served by the main thread's control loop so
  * that validating, diffing and persisting a table (fsync) never stalls a
  * data loop: GET/PUT/PATCH /routes, PATCH /routes/{name}, POST /routes/dry-run,
- * GET /shadow, /upstreams, /events, /health, /metrics.
+ * GET /shadow, /upstreams, /events, /holds, /stats, /sync, /migration, /health,
+ * /metrics, PUT /migration/{domain}.
+ * It also carries the public API (/api/...) through the same route table,
+ * proxy and edge checks as the public listener, so the control room at "/"
+ * reads the services' admin views same-origin, with the user's own JWT.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +26,29 @@ struct admin_route {
     int         prefix; /* path is a prefix; the rest is arg */
     int         open;   /* no token needed (liveness probes, scrapers) */
     admin_fn   *fn;
+    json_t *(*state)(void); /* instead of fn: answer 200 with this document */
 };
 
-static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all, shadow_get,
-    upstreams_get, events_get, health_get, metrics_get, holds_get;
+static admin_fn routes_get, routes_put, routes_dry_run, routes_patch, routes_patch_all,
+    upstreams_get, health_get, metrics_get, stats_get, migration_put_one;
 
 static const struct admin_route admin_routes[] = {
-    {"GET", "/routes", 0, 0, routes_get},
-    {"PUT", "/routes", 0, 0, routes_put},
-    {"POST", "/routes/dry-run", 0, 0, routes_dry_run},
-    {"PATCH", "/routes", 0, 0, routes_patch_all},
-    {"PATCH", "/routes/", 1, 0, routes_patch},
-    {"GET", "/shadow", 0, 0, shadow_get},
-    {"GET", "/upstreams", 0, 0, upstreams_get},
-    {"GET", "/events", 0, 0, events_get},
-    {"GET", "/holds", 0, 0, holds_get},
-    {"GET", "/health", 0, 1, health_get},
-    {"GET", "/metrics", 0, 1, metrics_get},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/routes", 0, 0, routes_get, NULL},
+    {"PUT", "/routes", 0, 0, routes_put, NULL},
+    {"POST", "/routes/dry-run", 0, 0, routes_dry_run, NULL},
+    {"PATCH", "/routes", 0, 0, routes_patch_all, NULL},
+    {"PATCH", "/routes/", 1, 0, routes_patch, NULL},
+    {"GET", "/shadow", 0, 0, NULL, shadow_json},
+    {"GET", "/upstreams", 0, 0, upstreams_get, NULL},
+    {"GET", "/events", 0, 0, NULL, gwevents_json},
+    {"GET", "/holds", 0, 0, NULL, hold_json},
+    {"GET", "/stats", 0, 0, stats_get, NULL},
+    {"GET", "/sync", 0, 0, NULL, syncwatch_json},
+    {"GET", "/migration", 0, 0, NULL, migration_json},
+    {"PUT", "/migration/", 1, 0, migration_put_one, NULL},
+    {"GET", "/health", 0, 1, health_get, NULL},
+    {"GET", "/metrics", 0, 1, metrics_get, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };
 
 /* ---- answers ------------------------------------------------------------------------ */
@@ -151,7 +160,7 @@ routes_put(struct client *c, const char *arg)
     (void)arg;
     if (next == NULL)
         return;
-    upstream_servers_sync(next); /* resolve names here, not on a data loop */
+    upstream_servers_sync(next);    /* resolve names here, not on a data loop */
     static_reload(gateway.web_dir); /* a failure keeps the pages served, logged */
     cur = routes_acquire();
     diff = routes_diff(cur, next);
@@ -278,25 +287,68 @@ routes_patch_all(struct client *c, const char *arg)
 
 /* ---- state ------------------------------------------------------------------------------ */
 
-static void
-shadow_get(struct client *c, const char *arg)
+/* The value of ?name= in the target as an integer in [lo, hi]: def when it
+ * is absent, -1 when it is there but not such a number. */
+static long
+query_long(struct client *c, const char *name, long lo, long hi, long def)
 {
-    (void)arg;
-    reply_json(c, 200, shadow_json(), NULL);
+    struct str  t = hhead_target(&c->head);
+    const char *q = memchr(t.p, '?', t.len), *end = t.p + t.len, *v;
+    size_t      nl = strlen(name);
+    long        n;
+
+    for (q = q != NULL ? q + 1 : end; q < end; q = v + 1) {
+        v = memchr(q, '&', (size_t)(end - q));
+        v = v != NULL ? v : end;
+        if ((size_t)(v - q) <= nl || memcmp(q, name, nl) != 0 || q[nl] != '=')
+            continue;
+        q += nl + 1;
+        if (v - q < 1 || v - q > 9)
+            return -1;
+        for (n = 0; q < v; q++) {
+            if (*q < '0' || *q > '9')
+                return -1;
+            n = n * 10 + (*q - '0');
+        }
+        return n >= lo && n <= hi ? n : -1;
+    }
+    return def;
 }
 
+/* GET /stats?window=60: per route and side, requests, errors, req/s, error
+ * rate and p99 over the last window seconds, and each second of it. */
 static void
-events_get(struct client *c, const char *arg)
+stats_get(struct client *c, const char *arg)
 {
+    long window = query_long(c, "window", 1, 120, 60);
+
     (void)arg;
-    reply_json(c, 200, gwevents_json(), NULL);
+    if (window < 0) {
+        client_problem(c, ERR_INVALID, "window must be a whole number of seconds, 1 to 120");
+        return;
+    }
+    reply_json(c, 200, stats_json((int)window), NULL);
 }
 
+/* PUT /migration/{domain}: soukctl migrate's report of the domain's record. */
 static void
-holds_get(struct client *c, const char *arg)
+migration_put_one(struct client *c, const char *domain)
 {
-    (void)arg;
-    reply_json(c, 200, hold_json(), NULL);
+    json_t    *doc = body_json(c);
+    struct buf errors;
+    int        rc;
+
+    if (doc == NULL)
+        return;
+    buf_init(&errors, ERRORS_MAX);
+    rc = migration_put(domain, doc, &errors);
+    if (rc == ERR_INVALID)
+        reply_invalid(c, &errors);
+    else if (rc == ERR_CONFLICT)
+        client_problem(c, ERR_CONFLICT, "16 domains are reported already");
+    else
+        reply_json(c, 200, json_pack("{s:s}", "domain", domain), NULL);
+    buf_free(&errors);
 }
 
 static json_t *
@@ -379,6 +431,15 @@ admin_find(struct client *c, const char **arg, int *path_known)
     return NULL;
 }
 
+/* /api/...: not the admin API's (no admin token: the API's own auth). */
+static int
+public_api(struct client *c)
+{
+    struct str t = hhead_target(&c->head);
+
+    return t.len >= 5 && memcmp(t.p, "/api/", 5) == 0;
+}
+
 enum cphase
 admin_begin(struct client *c)
 {
@@ -387,6 +448,8 @@ admin_begin(struct client *c)
     int                       known;
 
     buf_reset(&c->abody);
+    if (public_api(c))
+        return proxy_begin(c); /* the public listener's way, checks and all */
     c->route_name = "admin";
     r = admin_find(c, &arg, &known);
     /* The console's files hold no secret; its calls to the API need the token. */
@@ -433,7 +496,10 @@ admin_run(struct client *c)
     const struct admin_route *r = c->aroute;
 
     c->aroute = NULL;
-    r->fn(c, c->aarg);
+    if (r->state != NULL)
+        reply_json(c, 200, r->state(), NULL); /* a state document: GET /shadow, /events, ... */
+    else
+        r->fn(c, c->aarg);
     buf_reset(&c->abody);
     client_exchange_end(c);
 }

@@ -244,6 +244,7 @@ proxy_attempt_failed(struct exch *x, int err)
     x->u = NULL;
     breaker_record(x->us->g->name, 0, loop_now(x->loop));
     stats_count(x->us->g->st, 0, (uv_hrtime() - x->t_attempt) / 1000);
+    stats_side(x->c->rstat, x->side, 0, (uv_hrtime() - x->t_attempt) / 1000);
     canary_note(x, 1);
     retry(x, err);
 }
@@ -260,6 +261,7 @@ proxy_fallback(struct exch *x, int status)
     upstream_close(u); /* its body is not wanted: the connection cannot be reused */
     breaker_record(x->us->g->name, !gw_gateway_failure(status), loop_now(x->loop));
     stats_count(x->us->g->st, status, (uv_hrtime() - x->t_attempt) / 1000);
+    stats_side(x->c->rstat, x->side, status, (uv_hrtime() - x->t_attempt) / 1000);
     x->retries_left = 0; /* a 5xx is an answer: straight to legacy */
     retry(x, ERR_UPSTREAM);
     return 1;
@@ -521,6 +523,7 @@ proxy_maybe_finish(struct exch *x)
     }
     breaker_record(x->us->g->name, !gw_gateway_failure(x->status), loop_now(x->loop));
     stats_count(x->us->g->st, x->status, us);
+    stats_side(c->rstat, x->side, x->status, us);
     canary_note(x, x->status >= 500);
     c->upstream_name = x->us->g->name;
     c->status = x->status;

@@ -41,6 +41,7 @@ struct mirror {
     struct buf             req_body;
     struct answer          legacy, shadow;
     uv_work_t              work;
+    uint64_t               t_start; /* uv_hrtime: the new side's latency in GET /stats */
 };
 
 static void
@@ -180,8 +181,9 @@ on_failed(void *owner, int err, int got_head)
 {
     struct mirror *m = owner;
 
-    (void)got_head;
     breaker_record(m->us->g->name, 0, loop_now(m->loop));
+    if (!got_head) /* one with a head was counted there, with its status */
+        stats_side(m->rs, 1, 0, (uv_hrtime() - m->t_start) / 1000);
     log_debug("shadow request to %s failed: %s", m->us->g->name, err_name(err));
     m->u = NULL;
     m->shadow.state = SIDE_FAILED;
@@ -195,6 +197,7 @@ on_head(void *owner, int status, const struct hp_head *h)
 
     (void)h;
     m->shadow.status = status;
+    stats_side(m->rs, 1, status, (uv_hrtime() - m->t_start) / 1000); /* time to its head */
     pick_headers(m, &m->u->rh, m->shadow.headers);
     return m->is_head ? 1 : 0;
 }
@@ -336,6 +339,7 @@ mirror_start(struct exch *x)
     m->route = r;
     m->rs = rs;
     m->us = us;
+    m->t_start = uv_hrtime();
     m->is_head = strcmp(x->c->hph.method, "HEAD") == 0;
     m->chunked = x->c->ri.chunked;
     m->body_pending = x->has_body && !x->c->req_done;

@@ -99,7 +99,7 @@ test_default_file(void)
     T_EQ_STR(buf_data(&errors), "", "default routes file: no errors");
     if (rc)
         return;
-    T_EQ_INT(t->nroutes, 25, "default: 25 routes");
+    T_EQ_INT(t->nroutes, 28, "default: 28 routes");
     T_EQ_INT(t->npools, 11,
              "default: monolith, catalog, search, users, reviews, cart, orders, inventory, "
              "payments, history and reporting upstreams");

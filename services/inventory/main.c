@@ -31,6 +31,10 @@ static const struct cfg_var inventory_vars[] = {
 static const struct route inventory_routes[] = {
     {"PUT", "/api/v1/products/{id}/stock", stock_put, ROUTE_ADMIN, BODY_SMALL},
     {"GET", "/api/v2/products/{id}/stock", stock_get_v2, ROUTE_ADMIN, 0},
+    /* its dead letters, for the control room (lib/service_dlq.c) */
+    {"GET", "/api/v2/admin/dlq/inventory", service_dlq_list, ROUTE_ADMIN, 0},
+    {"POST", "/api/v2/admin/dlq/inventory/replay", service_dlq_replay, ROUTE_ADMIN,
+     SERVICE_DLQ_BODY},
     {NULL},
 };
 

@@ -42,6 +42,9 @@ static const struct route orders_routes[] = {
     {"POST", "/api/v2/orders", order_create_v2, ROUTE_USER, BODY_SMALL},
     {"GET", "/api/v2/orders/{id}", order_get_v2, ROUTE_USER, 0},
     {"GET", "/api/v2/admin/sagas", saga_list, ROUTE_ADMIN, 0},
+    /* its dead letters, for the control room (lib/service_dlq.c) */
+    {"GET", "/api/v2/admin/dlq/orders", service_dlq_list, ROUTE_ADMIN, 0},
+    {"POST", "/api/v2/admin/dlq/orders/replay", service_dlq_replay, ROUTE_ADMIN, SERVICE_DLQ_BODY},
     {"GET", "/api/v2/admin/order-events", order_events, ROUTE_ADMIN, 0},
     {NULL},
 };

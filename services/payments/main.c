@@ -42,6 +42,10 @@ static const struct cfg_var payments_vars[] = {
 
 static const struct route payments_routes[] = {
     {"GET", "/api/v2/payments/{order_id}", payment_get, ROUTE_USER, 0},
+    /* its dead letters, for the control room (lib/service_dlq.c) */
+    {"GET", "/api/v2/admin/dlq/payments", service_dlq_list, ROUTE_ADMIN, 0},
+    {"POST", "/api/v2/admin/dlq/payments/replay", service_dlq_replay, ROUTE_ADMIN,
+     SERVICE_DLQ_BODY},
     {NULL},
 };
 

@@ -194,10 +194,13 @@ run_step(struct mig *m, const struct mig_step *st, int argc, char **argv)
     rc = mig_state_record(m, st->name, "started", "", -1, keep);
     if (rc)
         return rc;
+    mig_report_domain(m); /* the control room sees the step running */
     rc = st->run(m, argc, argv);
     detail = mig_detail(m);
     frc = mig_state_record(m, st->name, rc ? "failed" : "done", detail,
                            (int64_t)((common_now() - t0) * 1000), keep);
+    if (!frc)
+        mig_report_domain(m);
     if (!rc)
         printf("%s %s: done in %.1f s%s%s\n", m->d->name, st->name, common_now() - t0,
                *detail != '\0' ? ": " : "", detail);

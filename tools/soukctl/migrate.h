@@ -98,6 +98,12 @@ MUST_CHECK int mig_state_verified(struct mig *m, int ok, const char *detail);
 /* The last n log rows of domain (NULL: every domain), oldest first, as lines. */
 MUST_CHECK int mig_state_log(struct mig *m, const char *domain, int n, struct buf *out);
 
+/* migrate_ops.c: the domain's record, with its last log lines, sent to the
+ * gateway's admin API (PUT /migration/{domain}) for the control room. Best
+ * effort: a failure is one line on stderr, never the step's. */
+void mig_report(struct mig *m, const struct mig_state *s);
+void mig_report_domain(struct mig *m); /* m->d's */
+
 /* migrate_ops.c */
 /* PATCH /routes on the gateway with changes ({"reviews": {...}}), stolen;
  * *held_ms (may be NULL) gets the longest hold the change ended, or -1. */

@@ -205,6 +205,8 @@ mig_status_table(struct mig *m, const char *only, FILE *out)
                                     : arena_printf(m->a, "%lld ms", (long long)rows[i].hold_ms));
         if (rows[i].verify_detail != NULL && *rows[i].verify_detail != '\0')
             fprintf(out, "         verify: %s\n", rows[i].verify_detail);
+        mig_report(m,
+                   &rows[i]); /* status refreshes the control room's copy (a restarted gateway) */
     }
     if (n == 0)
         fprintf(out, "(no migration started yet: soukctl migrate DOMAIN backfill)\n");
