@@ -286,6 +286,12 @@ start_rabbitmq() {
 			setsid epmd -address 127.0.0.1 -port "$RABBIT_EPMD_PORT" </dev/null >>"$LOG/epmd.log" 2>&1 &
 			echo $! >"$RUN/epmd.pid"
 		fi
+		# The node registers with epmd as it boots; one that finds no epmd listening yet
+		# exits with `nodistribution` (seen on a loaded machine): wait for the port, 5 s at most.
+		for _ in $(seq 1 50); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$RABBIT_EPMD_PORT") 2>/dev/null && break
+			sleep 0.1
+		done
 		export RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf
 		export RABBITMQ_ADVANCED_CONFIG_FILE=$dir/advanced.config
 		export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
