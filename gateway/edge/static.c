@@ -116,13 +116,18 @@ path_len(struct str t)
 enum cphase
 static_begin(struct client *c, struct gw_table *t, const struct gw_route *r)
 {
-    struct lcache *k = loop_cache(c->loop, t);
-    struct str     target = hhead_target(&c->head);
-    size_t         n = path_len(target), skip = r->path_len;
+    struct lcache     *k = loop_cache(c->loop, t);
+    struct str         target = hhead_target(&c->head);
+    size_t             n = path_len(target), skip = r->path_len;
+    struct auth_claims user;
 
     c->rstat = k->rstat[r - t->routes];
     c->route_name = r->name;
     c->mode_name = "static";
+    /* The route's rate limits (and auth) as for a proxied route: answering
+     * a file is cheap, but not free, and a page route may be a private one. */
+    if (edge_refused(c, r, &user))
+        return client_answered_phase(c);
     if (!(r->methods & routes_method_bit(c->hph.method))) {
         client_problem_hdr(c, ERR_METHOD, "pages are only read here", NULL, "Allow: GET, HEAD\r\n");
         return client_answered_phase(c);
