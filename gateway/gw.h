@@ -455,9 +455,9 @@ enum cphase proxy_begin(struct client *c);
 /* The route's edge policy (body size, auth, rate limits), for proxied and
  * static routes alike; c->rstat must be the route's. 0 to go on, else
  * answered. */
-int edge_refused(struct client *c, const struct gw_route *r, struct auth_claims *user);
-int         proxy_body(struct exch *x, const char *p, size_t n);
-void        proxy_request_done(struct exch *x);
+int  edge_refused(struct client *c, const struct gw_route *r, struct auth_claims *user);
+int  proxy_body(struct exch *x, const char *p, size_t n);
+void proxy_request_done(struct exch *x);
 /* Write what the client's bytes gathered for the upstream. */
 void proxy_flush(struct exch *x);
 void proxy_client_drained(struct exch *x);

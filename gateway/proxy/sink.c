@@ -19,7 +19,7 @@ struct swrite {
     size_t       len;
     void        *pin; /* held while the write points into it; NULL when none */
     void (*pin_drop)(void *pin);
-    char         data[];
+    char data[];
 };
 
 void

@@ -35,14 +35,10 @@ enum session_event {
         .kind = METRIC_COUNTER, .labels = "event=\"" label "\""                                    \
     }
 static struct metric events[EV_COUNT] = {
-    [EV_CREATED] = EVENT_ROW("created"),
-    [EV_ROTATED] = EVENT_ROW("rotated"),
-    [EV_REUSED] = EVENT_ROW("reused"),
-    [EV_RACED] = EVENT_ROW("raced"),
-    [EV_REFUSED] = EVENT_ROW("refused"),
-    [EV_USER_GONE] = EVENT_ROW("user_gone"),
-    [EV_SIGNED_OUT] = EVENT_ROW("signed_out"),
-    [EV_SIGNED_OUT_ALL] = EVENT_ROW("signed_out_all"),
+    [EV_CREATED] = EVENT_ROW("created"),       [EV_ROTATED] = EVENT_ROW("rotated"),
+    [EV_REUSED] = EVENT_ROW("reused"),         [EV_RACED] = EVENT_ROW("raced"),
+    [EV_REFUSED] = EVENT_ROW("refused"),       [EV_USER_GONE] = EVENT_ROW("user_gone"),
+    [EV_SIGNED_OUT] = EVENT_ROW("signed_out"), [EV_SIGNED_OUT_ALL] = EVENT_ROW("signed_out_all"),
 };
 
 void
@@ -205,8 +201,7 @@ session_refresh(struct req *r)
         rc = store_session_delete_all(service_work(r), uid);
         if (rc)
             return rc;
-        rlog_warn(r, "refresh for user %lld, who no longer exists: sessions ended",
-                  (long long)uid);
+        rlog_warn(r, "refresh for user %lld, who no longer exists: sessions ended", (long long)uid);
         return refresh_refused(r, from_cookie, EV_USER_GONE, "invalid refresh token");
     }
     if (rc)
