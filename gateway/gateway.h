@@ -215,7 +215,9 @@ struct static_site {
 int static_reload(const char *dir);
 /* The current site with a reference taken (NULL before the first load). */
 struct static_site *static_acquire(void);
-void                static_release(struct static_site *s);
+/* One more reference to s (a queued write still pointing into its files). */
+void static_retain(struct static_site *s);
+void static_release(struct static_site *s);
 /* Forget the site (exit path). */
 void static_shutdown(void);
 /* The file of app at path, or NULL; the app itself via *app (NULL: not built). */

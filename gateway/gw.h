@@ -73,10 +73,20 @@ struct sink {
     sink_fn     *drained; /* queued fell to zero, or a write failed (status < 0) */
     void        *ctx;
     int          failed;
+    /* Views of the batch that outlive it (sink_add_pinned): a queued write
+     * points at them, holding a reference, instead of copying them. */
+    unsigned char pinned[GW_SINK_IOV];
+    void         *pin;
+    void (*pin_hold)(void *pin), (*pin_drop)(void *pin);
 };
 
 void sink_init(struct sink *s, uv_stream_t *stream, sink_fn *drained, void *ctx);
 void sink_add(struct sink *s, const void *p, size_t n);
+/* A view owned by pin, which hold/drop keep alive: what the kernel does not
+ * take at once is queued from p itself (with a hold) rather than copied. One
+ * pin per batch. */
+void sink_add_pinned(struct sink *s, const void *p, size_t n, void *pin, void (*hold)(void *),
+                     void (*drop)(void *));
 /* n body bytes as one chunk of a chunked body (n > 0). */
 void sink_chunk(struct sink *s, const void *p, size_t n);
 /* Write what was gathered; -1 when the stream failed. */
@@ -377,6 +387,11 @@ void client_timeout(struct client *c);
  * are written or copied before it returns. extra: header lines with CRLF. */
 void client_answer(struct client *c, int status, const char *ctype, const char *body, size_t n,
                    const char *extra);
+/* The same for a body that pin keeps alive (sink_add_pinned): a slow
+ * client's unsent rest is not copied. */
+void client_answer_pinned(struct client *c, int status, const char *ctype, const char *body,
+                          size_t n, const char *extra, void *pin, void (*hold)(void *),
+                          void (*drop)(void *));
 /* answer.c: err as problem+json (the one place problems are rendered). */
 void client_problem(struct client *c, int err, const char *detail);
 /* The same with extra members (rendered JSON, e.g. "errors":[...]) or NULL. */
@@ -437,8 +452,12 @@ struct exch {
 /* Request head parsed and checked on a data listener: route, edge policy,
  * pick an upstream. Returns the phase the client enters. */
 enum cphase proxy_begin(struct client *c);
-int         proxy_body(struct exch *x, const char *p, size_t n);
-void        proxy_request_done(struct exch *x);
+/* The route's edge policy (body size, auth, rate limits), for proxied and
+ * static routes alike; c->rstat must be the route's. 0 to go on, else
+ * answered. */
+int  edge_refused(struct client *c, const struct gw_route *r, struct auth_claims *user);
+int  proxy_body(struct exch *x, const char *p, size_t n);
+void proxy_request_done(struct exch *x);
 /* Write what the client's bytes gathered for the upstream. */
 void proxy_flush(struct exch *x);
 void proxy_client_drained(struct exch *x);

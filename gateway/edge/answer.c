@@ -37,6 +37,13 @@ void
 client_answer(struct client *c, int status, const char *ctype, const char *body, size_t n,
               const char *extra)
 {
+    client_answer_pinned(c, status, ctype, body, n, extra, NULL, NULL, NULL);
+}
+
+void
+client_answer_pinned(struct client *c, int status, const char *ctype, const char *body, size_t n,
+                     const char *extra, void *pin, void (*hold)(void *), void (*drop)(void *))
+{
     struct buf *h = &c->ohead;
     int         close;
 
@@ -59,7 +66,9 @@ client_answer(struct client *c, int status, const char *ctype, const char *body,
         buf_puts(h, "Connection: keep-alive\r\n");
     buf_puts(h, "\r\n");
     sink_add(&c->out, buf_data(h), buf_len(h));
-    if (!c->head_done || strcmp(c->hph.method, "HEAD") != 0)
+    if ((!c->head_done || strcmp(c->hph.method, "HEAD") != 0) && pin != NULL)
+        sink_add_pinned(&c->out, body, n, pin, hold, drop);
+    else if (!c->head_done || strcmp(c->hph.method, "HEAD") != 0)
         sink_add(&c->out, body, n);
     c->bytes += buf_len(h) + n;
     c->status = status;

@@ -35,7 +35,21 @@ header(struct client *c, const char *name, size_t *n)
 }
 
 static void
-send_file(struct client *c, const struct static_file *f)
+site_hold(void *s)
+{
+    static_retain(s);
+}
+
+static void
+site_drop(void *s)
+{
+    static_release(s);
+}
+
+/* s: the snapshot f is in; a slow client's unsent rest is written from it
+ * (with a reference) rather than copied. */
+static void
+send_file(struct client *c, struct static_site *s, const struct static_file *f)
 {
     const char *ae, *inm, *etag;
     size_t      ae_len = 0, inm_len = 0;
@@ -54,7 +68,8 @@ send_file(struct client *c, const struct static_file *f)
         client_answer(c, 304, NULL, "", 0, extra);
         return;
     }
-    client_answer(c, 200, f->type, gz ? f->gz : f->data, gz ? f->gz_len : f->len, extra);
+    client_answer_pinned(c, 200, f->type, gz ? f->gz : f->data, gz ? f->gz_len : f->len, extra, s,
+                         site_hold, site_drop);
 }
 
 /* 1 when the last segment has no '.': a client-side route, not a file. */
@@ -86,7 +101,7 @@ serve(struct client *c, const char *app_name, const char *rel, size_t n)
     len = strlen(path);
     if (len == 0 || path[len - 1] == '/')
         path = arena_printf(c->a, "%s" INDEX, path);
-    s = static_acquire(); /* client_answer writes or copies before the release */
+    s = static_acquire(); /* a queued write takes its own reference */
     f = static_find(s, app_name, path, &app);
     if (f == NULL && app != NULL && spa)
         f = static_find(s, app_name, INDEX, &app);
@@ -95,7 +110,7 @@ serve(struct client *c, const char *app_name, const char *rel, size_t n)
     else if (f == NULL)
         client_problem(c, ERR_NOT_FOUND, "no such file");
     else
-        send_file(c, f);
+        send_file(c, s, f);
     static_release(s);
 }
 
@@ -116,13 +131,18 @@ path_len(struct str t)
 enum cphase
 static_begin(struct client *c, struct gw_table *t, const struct gw_route *r)
 {
-    struct lcache *k = loop_cache(c->loop, t);
-    struct str     target = hhead_target(&c->head);
-    size_t         n = path_len(target), skip = r->path_len;
+    struct lcache     *k = loop_cache(c->loop, t);
+    struct str         target = hhead_target(&c->head);
+    size_t             n = path_len(target), skip = r->path_len;
+    struct auth_claims user;
 
     c->rstat = k->rstat[r - t->routes];
     c->route_name = r->name;
     c->mode_name = "static";
+    /* The route's rate limits (and auth) as for a proxied route: answering
+     * a file is cheap, but not free, and a page route may be a private one. */
+    if (edge_refused(c, r, &user))
+        return client_answered_phase(c);
     if (!(r->methods & routes_method_bit(c->hph.method))) {
         client_problem_hdr(c, ERR_METHOD, "pages are only read here", NULL, "Allow: GET, HEAD\r\n");
         return client_answered_phase(c);

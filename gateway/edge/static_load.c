@@ -293,6 +293,12 @@ static_acquire(void)
 }
 
 void
+static_retain(struct static_site *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+
+void
 static_release(struct static_site *s)
 {
     struct site_box *box = (struct site_box *)(void *)s;

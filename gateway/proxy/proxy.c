@@ -305,7 +305,7 @@ servers_copy(struct exch *x, const struct lcache *k, int side, int pool)
 }
 
 /* Edge policy of the route; 0 to go on, else answered. */
-static int
+int
 edge_refused(struct client *c, const struct gw_route *r, struct auth_claims *user)
 {
     const char *why = NULL;

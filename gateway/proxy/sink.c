@@ -2,7 +2,8 @@
  * sink.c - writing to one stream without copying in the common case. Views
  * (the loop's read buffer, a rendered head) are gathered, then offered to
  * the kernel with one uv_try_write; only the bytes it does not take are
- * copied into a queued uv_write. The owner stops reading the other side
+ * copied into a queued uv_write (pinned views, a static file, are pointed
+ * at instead, their owner held until the write is done). The owner stops reading the other side
  * while anything is queued (sink_busy), so each direction holds at most one
  * read buffer's worth: that is the backpressure.
  */
@@ -16,7 +17,9 @@ struct swrite {
     uv_write_t   w;
     struct sink *s;
     size_t       len;
-    char         data[];
+    void        *pin; /* held while the write points into it; NULL when none */
+    void (*pin_drop)(void *pin);
+    char data[];
 };
 
 void
@@ -40,6 +43,21 @@ sink_add(struct sink *s, const void *p, size_t n)
 }
 
 void
+sink_add_pinned(struct sink *s, const void *p, size_t n, void *pin, void (*hold)(void *),
+                void (*drop)(void *))
+{
+    if (n == 0)
+        return;
+    if (s->niov == GW_SINK_IOV || (s->pin != NULL && s->pin != pin))
+        (void)sink_flush(s);
+    s->pin = pin;
+    s->pin_hold = hold;
+    s->pin_drop = drop;
+    s->pinned[s->niov] = 1;
+    sink_add(s, p, n);
+}
+
+void
 sink_chunk(struct sink *s, const void *p, size_t n)
 {
     int len;
@@ -59,6 +77,8 @@ on_write(uv_write_t *w, int status)
     struct sink   *s = sw->s;
 
     s->queued -= sw->len;
+    if (sw->pin != NULL)
+        sw->pin_drop(sw->pin);
     free(sw);
     if (status < 0)
         s->failed = 1;
@@ -69,21 +89,37 @@ on_write(uv_write_t *w, int status)
 static void
 batch_reset(struct sink *s)
 {
+    memset(s->pinned, 0, sizeof(s->pinned));
+    s->pin = NULL;
     s->niov = 0;
     s->nframe = 0;
     s->batch = 0;
 }
 
-/* Queue the bytes of the batch from offset skip on: they are copied, since
- * the views die when the caller returns to the loop. */
+/* Queue the bytes of the batch from offset skip on: the views die when the
+ * caller returns to the loop, so they are copied, except pinned ones (a
+ * static file, up to 16 MiB), which the write points at while it holds
+ * their pin. */
 static int
 queue_rest(struct sink *s, size_t skip)
 {
-    struct swrite *sw = malloc(sizeof(*sw) + s->batch - skip);
-    uv_buf_t       b;
-    size_t         off = 0, n;
-    int            i;
+    struct swrite *sw;
+    uv_buf_t       b[GW_SINK_IOV];
+    size_t         copy = 0, off = 0, total = 0, n;
+    int            i, nb = 0, pinned = 0;
 
+    for (i = 0, n = skip; i < s->niov; i++) {
+        if (n >= s->iov[i].len) {
+            n -= s->iov[i].len;
+            continue;
+        }
+        if (s->pinned[i])
+            pinned = 1;
+        else
+            copy += s->iov[i].len - n;
+        n = 0;
+    }
+    sw = malloc(sizeof(*sw) + copy);
     if (sw == NULL)
         return -1;
     for (i = 0; i < s->niov; i++) {
@@ -92,19 +128,32 @@ queue_rest(struct sink *s, size_t skip)
             skip -= n;
             continue;
         }
-        memcpy(sw->data + off, s->iov[i].base + skip, n - skip);
-        off += n - skip;
+        if (s->pinned[i]) {
+            b[nb++] = uv_buf_init(s->iov[i].base + skip, (unsigned)(n - skip));
+        } else {
+            memcpy(sw->data + off, s->iov[i].base + skip, n - skip);
+            b[nb++] = uv_buf_init(sw->data + off, (unsigned)(n - skip));
+            off += n - skip;
+        }
+        total += n - skip;
         skip = 0;
     }
     sw->s = s;
-    sw->len = off;
+    sw->len = total;
+    sw->pin = NULL;
     sw->w.data = sw;
-    b = uv_buf_init(sw->data, (unsigned)off);
-    if (uv_write(&sw->w, s->stream, &b, 1, on_write) != 0) {
+    if (pinned) {
+        s->pin_hold(s->pin);
+        sw->pin = s->pin;
+        sw->pin_drop = s->pin_drop;
+    }
+    if (uv_write(&sw->w, s->stream, b, (unsigned)nb, on_write) != 0) {
+        if (sw->pin != NULL)
+            sw->pin_drop(sw->pin);
         free(sw);
         return -1;
     }
-    s->queued += off;
+    s->queued += total;
     return 0;
 }
 

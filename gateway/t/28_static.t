@@ -3,7 +3,8 @@
 # ETag and 304, immutable caching for hashed names and no-cache for index.html, the .gz
 # variant when the client takes gzip, the single-page fallback, traversal and encoded
 # traversal refused without a file outside the directory, HEAD, 405, /api/ left to the
-# proxied routes, the table's validation of the route kind, and SIGHUP / PUT /routes picking
+# proxied routes, the route's rate limit and auth as on proxied routes, slow readers of a big
+# file costing no copy each, the table's validation of the route kind, and SIGHUP / PUT /routes picking
 # up a rebuilt directory.
 use strict;
 use warnings;
@@ -12,6 +13,8 @@ use lib "$FindBin::Bin/../../tests/lib";
 use File::Path qw(make_path remove_tree);
 use File::Temp ();
 use IO::Compress::Gzip qw(gzip $GzipError);
+use IO::Socket::INET ();
+use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Test::More;
 
 use Souk::Test;
@@ -48,9 +51,18 @@ build_site('one');
 spew("$web/console/index.html", "<!doctype html><title>console</title>");
 spew($secret, "top secret");
 symlink($secret, "$web/storefront/link.txt") or die "symlink: $!";
+my $BIG = 12 << 20;    # under the 16 MiB a file
+spew("$web/big/blob.bin", 'b' x $BIG);
 
 my $mono = Souk::FakeUpstream->start(name => 'mono', reply => {json => {from => 'mono'}});
+# Static routes go through the edge policy as proxied ones do: a rate limit (one token every
+# 4 s, so the bucket is still empty a moment after its burst) and auth.
 my $tbl = Souk::Gateway::table(upstreams => {monolith => Souk::Gateway::pool($mono)}, routes => [
+    {name => 'pages_limited', path => '/limited', methods => ['GET', 'HEAD'], static => 'storefront',
+        rate_limit => {ip => {rate => 0.25, burst => 3}}},
+    {name => 'pages_staff', path => '/staff', methods => ['GET', 'HEAD'], static => 'storefront',
+        auth => 'admin'},
+    {name => 'big', path => '/big', methods => ['GET', 'HEAD'], static => 'big'},
     {name => 'storefront', path => '/', methods => ['GET', 'HEAD'], static => 'storefront'},
     Souk::Gateway::route(name => 'catch_all', path => '/', legacy => 'monolith')]);
 my $gw = Souk::Gateway->start(routes => $tbl, env => {SOUK_GATEWAY_WEB_DIR => $web});
@@ -161,6 +173,60 @@ sub get { my ($path, %h) = @_; http(GET => "$url$path", {headers => \%h}) }
     my $a = get('/api/v9/nothing');
     is($a->{headers}{'x-fake'}, 'mono', 'an unknown /api/ path still goes to the monolith');
     is(http(POST => "$url/api/v1/x", {body => '{}'})->{headers}{'x-fake'}, 'mono', '...as do API writes');
+}
+
+# ---- the edge policy: rate limit and auth ------------------------------------------------------------
+
+{
+    my @st = map { get('/limited/')->{status} } 1 .. 3;
+    is_deeply(\@st, [200, 200, 200], 'a rate-limited static route: the burst of 3 is served');
+    my $r = get('/limited/main-AB12CD34.js');
+    is_problem($r, 429, 'too-many-requests', '...the 4th request is 429');
+    ok(($r->{headers}{'retry-after'} // 0) >= 1, '...with Retry-After');
+    is(get('/')->{status}, 200, 'another static route without a limit is not affected');
+    my $m = $gw->admin(GET => '/metrics')->{body} // '';
+    like($m, qr/rate_limited[^\n]*route="pages_limited"[^\n]* [1-9]/,
+        'the refusal is counted for the route') or diag join "\n", grep { /rate_limited/ } split /\n/, $m;
+    is_problem(get('/staff/'), 401, 'unauthorized', 'a static route with auth admin: no token is 401');
+    is_problem(get('/staff/', Authorization => 'Bearer ' . Souk::Gateway::token(7)), 403, 'forbidden',
+        '...a customer is 403');
+    my $ok = get('/staff/', Authorization => 'Bearer ' . Souk::Gateway::token(1, 'admin'));
+    is($ok->{status}, 200, '...an admin gets the page');
+    like($ok->{body}, qr/shop one/, '...its index.html');
+}
+
+# ---- slow readers of a big file: no copy per client ----------------------------------------------
+# Each client stops reading after the first bytes (a tiny receive buffer), so most of the 12 MiB
+# file waits in the gateway. It is written from the in-memory site, not copied per client: the
+# gateway's resident memory grows by far less than a copy each would cost.
+
+sub rss_kib {
+    open my $fh, '<', "/proc/$gw->{pid}/status" or return 0;
+    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    return 0;
+}
+
+{
+    is(length(get('/big/blob.bin')->{body} // ''), $BIG, 'a big file is served whole');
+    my $before = rss_kib();
+    my @slow;
+    for (1 .. 4) {
+        my $s = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
+        setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096) or die "SO_RCVBUF: $!";
+        $s->connect(Socket::pack_sockaddr_in($gw->{port}, Socket::inet_aton('127.0.0.1')))
+            or die "connect: $!";
+        print $s "GET /big/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+        # The head and the first bytes went out in the same flush that queued the rest.
+        my $got = '';
+        $s->sysread($got, 16) or die "read: $!";
+        like($got, qr{^HTTP/1\.1 200}, "slow reader $_: the answer has begun");
+        push @slow, $s;
+    }
+    my $grew = rss_kib() - $before;
+    ok($grew < 12 * 1024, "4 slow readers of a 12 MiB file: the gateway grew by $grew KiB "
+        . '(< 12 MiB; a copy each was over 20 MiB)');
+    close $_ for @slow;
+    is(get('/index.html')->{status}, 200, 'the gateway serves on after they hang up');
 }
 
 # ---- the console on the admin listener --------------------------------------------------------------

@@ -22,6 +22,7 @@ enum session_event {
     EV_REUSED,
     EV_RACED,
     EV_REFUSED,
+    EV_USER_GONE,
     EV_SIGNED_OUT,
     EV_SIGNED_OUT_ALL,
     EV_COUNT
@@ -34,13 +35,10 @@ enum session_event {
         .kind = METRIC_COUNTER, .labels = "event=\"" label "\""                                    \
     }
 static struct metric events[EV_COUNT] = {
-    [EV_CREATED] = EVENT_ROW("created"),
-    [EV_ROTATED] = EVENT_ROW("rotated"),
-    [EV_REUSED] = EVENT_ROW("reused"),
-    [EV_RACED] = EVENT_ROW("raced"),
-    [EV_REFUSED] = EVENT_ROW("refused"),
-    [EV_SIGNED_OUT] = EVENT_ROW("signed_out"),
-    [EV_SIGNED_OUT_ALL] = EVENT_ROW("signed_out_all"),
+    [EV_CREATED] = EVENT_ROW("created"),       [EV_ROTATED] = EVENT_ROW("rotated"),
+    [EV_REUSED] = EVENT_ROW("reused"),         [EV_RACED] = EVENT_ROW("raced"),
+    [EV_REFUSED] = EVENT_ROW("refused"),       [EV_USER_GONE] = EVENT_ROW("user_gone"),
+    [EV_SIGNED_OUT] = EVENT_ROW("signed_out"), [EV_SIGNED_OUT_ALL] = EVENT_ROW("signed_out_all"),
 };
 
 void
@@ -178,7 +176,9 @@ session_refresh(struct req *r)
 {
     enum session_refresh outcome;
     struct session       s;
+    struct user         *u;
     const char          *token = NULL;
+    int64_t              uid;
     char sid[SESSION_ID_LEN + 1], next[SESSION_TOKEN_LEN + 1], hash[SESSION_HASH_LEN + 1],
         next_hash[SESSION_HASH_LEN + 1];
     int from_cookie, rc;
@@ -188,6 +188,24 @@ session_refresh(struct req *r)
         return rc;
     if (session_token_parse(token, sid) != ERR_OK)
         return refresh_refused(r, from_cookie, EV_REFUSED, "invalid refresh token");
+    /* The account is read before the token rotates: a demoted admin's next
+     * token carries the new role, a deleted account's sessions end, and a
+     * database failure leaves the presented token good for a retry. */
+    rc = store_session_user(service_work(r), sid, &uid);
+    if (rc == ERR_NOT_FOUND)
+        return refresh_refused(r, from_cookie, EV_REFUSED, "invalid refresh token");
+    if (rc)
+        return rc;
+    rc = store_user_get(service_work(r), uid, &u);
+    if (rc == ERR_NOT_FOUND) {
+        rc = store_session_delete_all(service_work(r), uid);
+        if (rc)
+            return rc;
+        rlog_warn(r, "refresh for user %lld, who no longer exists: sessions ended", (long long)uid);
+        return refresh_refused(r, from_cookie, EV_USER_GONE, "invalid refresh token");
+    }
+    if (rc)
+        return rc;
     session_token_hash(token, hash);
     session_token_rotate(sid, next);
     session_token_hash(next, next_hash);
@@ -198,6 +216,7 @@ session_refresh(struct req *r)
     switch (outcome) {
     case SESSION_ROTATED:
         metrics_add(&events[EV_ROTATED], 1);
+        s.role = u->role;
         return session_reply(r, 200, &s, next);
     case SESSION_REUSED:
         rlog_warn(r, "a rotated refresh token came back: session %s of user %lld revoked", sid,

@@ -255,6 +255,26 @@ store_session_refresh(struct work *w, const char *sid, const char *hash, const c
     return reply_times(e + 2, s);
 }
 
+/* The user a session belongs to, read before a refresh so the account can
+ * be checked in PostgreSQL before the token rotates (a database failure
+ * then leaves the client's token good for a retry). */
+int
+store_session_user(struct work *w, const char *sid, int64_t *user_id)
+{
+    struct arena    *a = w->arena;
+    struct kv_reply *rep;
+    int              rc;
+
+    rc = kv_cmd(kv_of(w), a, 3,
+                (const char *const[]){"HGET", arena_printf(a, KEY_SESS "%s", sid), "uid"}, NULL,
+                &rep);
+    if (rc)
+        return rc;
+    if (rep->type == KV_NIL)
+        return ERR_NOT_FOUND;
+    return reply_i64(rep, user_id);
+}
+
 int
 store_session_list(struct work *w, int64_t user_id, struct session **out, size_t *n)
 {

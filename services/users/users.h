@@ -89,7 +89,7 @@ struct throttle_state {
 struct session {
     const char *id;
     int64_t     user_id;
-    const char *role;       /* the account's at sign-in; refreshes keep it */
+    const char *role;       /* the account's: at sign-in, then PostgreSQL's at refresh */
     const char *user_agent; /* "" when none was sent */
     int64_t     created, last_used, expires;
 };
@@ -142,6 +142,8 @@ MUST_CHECK int store_session_create(struct work *w, struct session *s, const cha
 MUST_CHECK int store_session_refresh(struct work *w, const char *sid, const char *hash,
                                      const char *new_hash, int64_t ttl_s, int64_t grace_s,
                                      enum session_refresh *out, struct session *s);
+/* The user of session sid; ERR_NOT_FOUND when there is no such session. */
+MUST_CHECK int store_session_user(struct work *w, const char *sid, int64_t *user_id);
 /* The user's live sessions, most recently used first (the index is pruned
  * of ended ones on the way). */
 MUST_CHECK int store_session_list(struct work *w, int64_t user_id, struct session **out, size_t *n);

@@ -4,7 +4,8 @@
 # hold a sale, payment.failed and order.cancelled release it, a cancellation after the sale
 # gives the units back. Every stock move is an inventory.stock_changed with the product's next
 # version. Duplicates (the same event id again, or the same fact under a new id), reordered
-# and late events change nothing; a malformed payload is parked after its retries. At the end
+# and late events change nothing; a malformed payload is parked after its retries, listed over
+# the admin API without its card token, and replayed unchanged. At the end
 # the audit views satisfy the checker's invariants.
 use strict;
 use warnings;
@@ -166,6 +167,22 @@ is($t->state(110), undef, 'and holds nothing');
 my ($rc, $out) = soukctl({SOUK_AMQP_URL => $t->{amqp}}, qw(dlq list inventory));
 like($out, qr/order\.created\t2\t[^\t]+\tpayload\.lines\[\] need a product_id/,
     'soukctl dlq list inventory shows it with the reason');
+
+# The dead letters over the API (the control room's): the card token stays out of the list,
+# a replay still sends the message back exactly as published, token and all.
+my $dl = $t->admin_api(GET => '/api/v2/admin/dlq/inventory');
+is($dl->{status}, 200, 'GET /api/v2/admin/dlq/inventory: 200');
+my ($parked) = grep { ($_->{event_id} // '') eq $id } @{$dl->{json}{items} || []};
+is_deeply($parked && $parked->{envelope}{payload}{card}, {last4 => '4242'},
+    'the listed envelope\'s card has last4 and no token') or diag explain $parked;
+unlike($dl->{body}, qr/sim_ok_4242/, 'the token appears nowhere in the answer');
+my $rp = $t->admin_api(POST => '/api/v2/admin/dlq/inventory/replay', json => {event_id => $id});
+is($rp->{status} . ' ' . ($rp->{json}{replayed} // ''), '200 1', 'replay: 200, one message');
+ok(wait_until('parked again', sub { ($t->metric('souk_events_dead_lettered_total') // 0) == 2 }),
+    'the replayed message is consumed again and parked again (its cause is not fixed)');
+($rc, $out) = soukctl({SOUK_AMQP_URL => $t->{amqp}}, qw(dlq show inventory), $id);
+like($out, qr/"token"\s*:\s*"sim_ok_4242_9f86d081884c7d65"/,
+    'the replayed message still carries the card token (replay republishes it unchanged)');
 
 # --- every stock change is a stock_changed with the next version ----------------------------
 for my $p (31, 32, 33) {

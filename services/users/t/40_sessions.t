@@ -1,8 +1,8 @@
 # souk-users' v2 sessions against a real PostgreSQL, RabbitMQ and Redis, black-box: sign in,
 # list, refresh rotating the token and sliding the TTL (read in Redis), a reused token ending
 # the session, signing out one session and every session, ownership, bad input as 4xx
-# problems, concurrent refreshes of one token, expiry, the per-user cap, Redis down, and the
-# cookie through the gateway.
+# problems, concurrent refreshes of one token, expiry, the per-user cap, refresh reading the
+# account's role and existence in PostgreSQL, Redis down, and the cookie through the gateway.
 use strict;
 use warnings;
 use FindBin;
@@ -350,6 +350,34 @@ ok(!grep({ $_->{id} eq $se->{session}{id} }
     $r = http(GET => $gw->url . $S, {headers => {Authorization => "Bearer $r->{json}{access_token}"}});
     is($r->{status}, 200, 'gateway: the bearer token reaches the list');
     $gw->stop;
+}
+
+# --- refresh reads the account in PostgreSQL ----------------------------------------------
+# The role and the account's existence come from the users database at every refresh, not
+# from the session: a demoted admin's next token says so, a deleted account's sessions end.
+{
+    my $carol = $t->user(name => 'Carol');
+    my $sc = signin($carol)->{json};
+    my $sc2 = signin($carol)->{json};
+    is(claims($sc->{access_token})->{role}, 'customer', 'account: signed in as customer');
+    $t->sql("UPDATE users SET role = 'admin' WHERE id = $carol->{id}");
+    my $res = refresh($sc->{refresh_token});
+    is($res->{status}, 200, 'account: refresh after a role change is 200') or diag $res->{body};
+    is(claims($res->{json}{access_token})->{role}, 'admin',
+        'account: ... and the new token carries the role now in the database');
+    $t->sql("UPDATE users SET role = 'customer' WHERE id = $carol->{id}");
+    $res = refresh($res->{json}{refresh_token});
+    is(claims($res->{json}{access_token} // '.e30.')->{role}, 'customer',
+        'account: demoted back, the next refresh says customer');
+    $t->sql("DELETE FROM users WHERE id = $carol->{id}");
+    is_problem(refresh($res->{json}{refresh_token}), 401, 'unauthorized',
+        'account: the user deleted, refresh is 401');
+    is($t->redis_cmd('EXISTS', "users:sess:$sc->{session}{id}"), 0,
+        'account: ... and the session is gone from Redis');
+    is($t->redis_cmd('EXISTS', "users:sess:$sc2->{session}{id}"), 0,
+        'account: ... and so is the user\'s other session');
+    is_problem(refresh($sc2->{refresh_token}), 401, 'unauthorized',
+        'account: the other session\'s token is 401 too');
 }
 
 # --- Redis down ---------------------------------------------------------------------------
