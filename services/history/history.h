@@ -25,6 +25,7 @@
 struct history_config {
     struct service_config svc; /* SOUK_LISTEN, SOUK_HISTORY_DB, SOUK_AMQP_URL, ... */
     int64_t               ryw_wait_ms; /* SOUK_HISTORY_RYW_WAIT_MS */
+    int64_t               ryw_waiters; /* SOUK_HISTORY_RYW_WAITERS: 0 = a quarter of the workers */
     int64_t               consumers;   /* SOUK_HISTORY_CONSUMERS */
     int64_t               cache_ttl_ms; /* SOUK_HISTORY_CACHE_TTL_MS: 0 = no page cache */
     int64_t               cache_mb;     /* SOUK_HISTORY_CACHE_MB */

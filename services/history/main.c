@@ -16,6 +16,9 @@ static const struct cfg_var history_vars[] = {
     MQ_CFG_ROWS(CFG, svc.mq),
     CFG_INT_ROW("SOUK_HISTORY_RYW_WAIT_MS", CFG, ryw_wait_ms, "1000", 0, 30000,
                 "a read with Souk-Min-Order-Version waits this long for that version"),
+    CFG_INT_ROW("SOUK_HISTORY_RYW_WAITERS", CFG, ryw_waiters, "0", 0, 4096,
+                "at most this many such reads wait at once (0: a quarter of the workers, at "
+                "least 1); past it a read answers at once with Souk-Stale: true"),
     CFG_INT_ROW("SOUK_HISTORY_CONSUMERS", CFG, consumers, "2", 1, 64,
                 "consumer threads (an apply locks the order's row)"),
     CFG_INT_ROW("SOUK_HISTORY_CACHE_TTL_MS", CFG, cache_ttl_ms, "1000", 0, 60000,
