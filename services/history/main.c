@@ -38,6 +38,7 @@ static const struct route history_routes[] = {
     {"GET", "/api/v2/orders", orders_list_v2, ROUTE_USER, 0},
     {"POST", "/api/v2/admin/history/rebuild", rebuild_begin, ROUTE_ADMIN, 0},
     {"GET", "/api/v2/admin/history/rebuild", rebuild_status, ROUTE_ADMIN, 0},
+    {"DELETE", "/api/v2/admin/history/rebuild", rebuild_abort, ROUTE_ADMIN, 0},
     {"POST", "/api/v2/admin/history/replay", rebuild_replay, ROUTE_ADMIN, REPLAY_BODY},
     {"POST", "/api/v2/admin/history/swap", rebuild_swap, ROUTE_ADMIN, 0},
     {NULL},

@@ -25,8 +25,9 @@ static const char history_usage[] =
     "it consumes to both; each page of the feed is replayed into the fresh table,\n"
     "with progress on stderr; at the head of the feed the fresh table is renamed\n"
     "over the live one in one transaction (refused, and replayed on, while it holds\n"
-    "fewer orders). Reads never fail or show less. Needs no database access; the\n"
-    "admin token is signed with SOUK_JWT_SECRET.\n";
+    "fewer orders). Reads never fail or show less. A rebuild that fails is aborted\n"
+    "(history drops the fresh table). Needs no database access; the admin token is\n"
+    "signed with SOUK_JWT_SECRET.\n";
 
 #define TIMEOUT_MS 60000
 #define SWAP_TRIES 5
@@ -38,25 +39,33 @@ struct hrb {
     const char   *auth;
     int64_t       batch, after, head, events;
     double        t0;
+    int           began; /* history said 201: a failure aborts it */
 };
 
-/* POST to history; the status in *status, ERR_UNAVAILABLE (said) when it
- * could not be asked. */
+/* A request to history; the status in *status, ERR_UNAVAILABLE (said) when
+ * it could not be asked. */
 static int
-post(struct hrb *h, const char *path, const char *body, int *status, const char **answer)
+request(struct hrb *h, const char *method, const char *path, const char *body, int *status,
+     const char **answer)
 {
     struct httpc_resp *res;
     const char        *url = arena_printf(h->a, "%s%s", h->ctl->cfg.history_url, path);
     int                rc;
 
-    rc = httpc_send(h->hc, h->a, "POST", url, TIMEOUT_MS, h->auth, body, &res);
+    rc = httpc_send(h->hc, h->a, method, url, TIMEOUT_MS, h->auth, body, &res);
     if (rc) {
-        common_fail("POST %s: %s", url, httpc_error(h->hc));
+        common_fail("%s %s: %s", method, url, httpc_error(h->hc));
         return rc;
     }
     *status = res->status;
     *answer = res->body;
     return ERR_OK;
+}
+
+static int
+post(struct hrb *h, const char *path, const char *body, int *status, const char **answer)
+{
+    return request(h, "POST", path, body, status, answer);
 }
 
 /* One page of the feed after h->after, replayed; *n events. */
@@ -111,7 +120,7 @@ replay(struct hrb *h)
 }
 
 static int
-rebuild(struct hrb *h)
+rebuild_run(struct hrb *h)
 {
     const char *answer;
     int         rc, status, tries;
@@ -121,6 +130,7 @@ rebuild(struct hrb *h)
         common_fail("history did not start a rebuild: %d %s", status, answer);
         return ERR_UPSTREAM;
     }
+    h->began = rc == ERR_OK;
     for (tries = 0; rc == ERR_OK && tries < SWAP_TRIES; tries++) {
         rc = replay(h);
         if (rc)
@@ -141,6 +151,26 @@ rebuild(struct hrb *h)
     if (rc == ERR_OK)
         common_fail("the rebuilt table never caught up with the live one");
     return rc ? rc : ERR_CONFLICT;
+}
+
+/* A failed rebuild is aborted, so history stops applying every event to a
+ * build table nobody will swap in (DELETE .../rebuild drops it). */
+static int
+rebuild(struct hrb *h)
+{
+    const char *answer;
+    int         rc = rebuild_run(h), status;
+
+    if (rc == ERR_OK || h->began == 0)
+        return rc;
+    arena_reset(h->a);
+    if (request(h, "DELETE", "/api/v2/admin/history/rebuild", NULL, &status, &answer) == ERR_OK &&
+        status == 200)
+        fprintf(stderr, "history rebuild: aborted; history serves its live table as before\n");
+    else
+        common_fail("the failed rebuild could not be aborted: run it again, or DELETE "
+                    "/api/v2/admin/history/rebuild");
+    return rc;
 }
 
 int
