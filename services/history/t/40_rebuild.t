@@ -123,6 +123,14 @@ like($err, qr/aborted/, 'and says it aborted');
 is(pg_sql($hdb, "SELECT to_regclass('order_rows_build') IS NULL AND"
     . " NOT (SELECT building FROM rebuild_state)")->[0][0], 't', 'no build table, building off');
 
+# an answer of the "feed" that is not a page (here history's own rebuild state, 200 JSON
+# without events, head, next_after) is an error, not an empty feed that leads to a swap
+($rc, $out, $err) = soukctl({SOUK_ORDERS_URL => $h->url . '/api/v2/admin/history/rebuild?x=',
+    SOUK_HISTORY_URL => $h->url, SOUK_JWT_SECRET => $HistoryTest::SECRET}, qw(history rebuild));
+isnt($rc, 0, 'a feed answer that is not a page fails the rebuild');
+like($err, qr/not a page of the feed/, 'and says so');
+unlike($err, qr/not yet|swapped/, 'no swap was tried');
+
 # the endpoints refuse what makes no sense
 my $admin = tok(1, 'admin');
 is(api_request($h->url, [], POST => '/api/v2/admin/history/swap', token => $admin)->{status}, 409,
