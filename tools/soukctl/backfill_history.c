@@ -24,8 +24,10 @@ static const char count_sql[] = "SELECT count(*) FROM orders";
 static const char orders_sql[] =
     "SELECT id, user_id, status, total_minor, currency, ship_line1, ship_line2, ship_city,"
     " ship_postal_code, ship_country, card_last4, payment_status, " TS("created_at") ","
-    " created_at::text, failed_checkout FROM orders WHERE id > $1::bigint ORDER BY id"
-    " LIMIT " "5000";
+    " created_at::text, EXISTS (SELECT 1 FROM order_log l WHERE l.order_id = o.id"
+    "   AND l.type = 'order.created' AND l.envelope->'payload'->'backfilled' = 'true'),"
+    " " TS("updated_at") ", COALESCE(reason, 'cancelled')"
+    " FROM orders o WHERE id > $1::bigint ORDER BY id LIMIT " "5000";
 /* v1 shows the name the product replica knows today, as orders' v1 does. */
 static const char lines_sql[] =
     "SELECT i.order_id, i.product_id, COALESCE(p.name, i.name), i.quantity, i.unit_price_minor,"
@@ -34,7 +36,7 @@ static const char lines_sql[] =
     " i.product_id";
 static const char empty_sql[] = "SELECT NOT EXISTS (SELECT 1 FROM order_rows)";
 static const char copy_sql[] =
-    "COPY order_rows (id, user_id, status, created, terminal, legacy, v1, items, ship,"
+    "COPY order_rows (id, user_id, status, reason, created, terminal, legacy, v1, items, ship,"
     " total_minor, currency, card_last4, payment, created_txt, updated_txt, created_at,"
     " v1_json, v2_json) FROM STDIN";
 
@@ -62,6 +64,47 @@ address(struct arena *a, const struct db_rows *rs, size_t i)
     }
     buf_putc(b, '}');
     return arena_strndup(a, buf_data(b), buf_len(b));
+}
+
+/* The terminal event each final status stands for. */
+static const struct {
+    const char    *status;
+    enum hist_kind kind;
+} moves[] = {
+    {"CONFIRMED", HIST_CONFIRMED},
+    {"REJECTED", HIST_REJECTED},
+    {"CANCELLED", HIST_CANCELLED},
+};
+
+/* Row i of orders_sql into r, by the merge the consumer and a replay use
+ * (services/history/history.c): its order.created, then its terminal event
+ * if it has one, as orders' log holds them. Legacy is what that log marks
+ * "backfilled" (the monolith's orders, as backfill_orders logs them): those
+ * keep the monolith's payment; an order of the new service's gets what its
+ * events say, so a rebuild agrees with it. */
+static void
+row(struct hist_row *r, const struct db_rows *os, size_t i, const char *items, const char *ship)
+{
+    struct hist_event e = {.kind = HIST_CREATED, .order_id = r->id, .user_id = r->user_id};
+    const char       *status = db_get(os, i, 2);
+    size_t            k;
+
+    e.at = db_get(os, i, 12);
+    e.items = items;
+    e.ship = ship;
+    e.total_minor = db_i64(os, i, 3);
+    snprintf(e.currency, sizeof(e.currency), "%s", db_get(os, i, 4));
+    e.card_last4 = db_get(os, i, 10);
+    e.legacy = strcmp(db_get(os, i, 14), "t") == 0;
+    e.payment = e.legacy ? db_get(os, i, 11) : NULL;
+    hist_merge(r, &e);
+    for (k = 0; k < sizeof(moves) / sizeof(moves[0]); k++)
+        if (strcmp(status, moves[k].status) == 0) {
+            e = (struct hist_event){.kind = moves[k].kind, .order_id = r->id,
+                                    .user_id = r->user_id, .at = db_get(os, i, 15),
+                                    .reason = db_get(os, i, 16)};
+            hist_merge(r, &e);
+        }
 }
 
 /* The page's orders as COPY rows into out; *last the last id. */
@@ -98,20 +141,11 @@ page(struct db *src, struct arena *a, int64_t after, struct buf *out, int64_t *n
         buf_putc(items, ']');
         r.id = id;
         r.user_id = db_i64(os, i, 1);
-        r.status = db_get(os, i, 2);
-        r.created = 1;
-        r.terminal = strcmp(r.status, "PENDING") != 0;
-        r.legacy = strcmp(db_get(os, i, 14), "f") == 0;
-        r.items = arena_strndup(a, buf_data(items), buf_len(items));
-        r.ship = address(a, os, i);
-        r.total_minor = db_i64(os, i, 3);
-        snprintf(r.currency, sizeof(r.currency), "%s", db_get(os, i, 4));
-        r.card_last4 = db_get(os, i, 10);
-        r.payment = db_get(os, i, 11);
-        r.created_at = r.updated_at = db_get(os, i, 12);
+        row(&r, os, i, arena_strndup(a, buf_data(items), buf_len(items)), address(a, os, i));
         hist_render(&r, a);
         buf_printf(out, "%lld\t%lld\t", (long long)r.id, (long long)r.user_id);
         field(out, r.status, 0);
+        field(out, r.reason, 0);
         buf_printf(out, "t\t%s\t%s\t%s\t", r.terminal ? "t" : "f", r.legacy ? "t" : "f",
                    hist_v1_visible(&r) ? "t" : "f");
         field(out, r.items, 0);

@@ -102,4 +102,17 @@ is($rc, 0, 'soukctl history rebuild from the backfilled log') or diag $err;
 as_monolith($h, 'history (rebuilt from the log)');
 ok(mono1("SELECT COUNT(*) FROM orders WHERE status <> 'CONFIRMED'") > 0,
     'the seed has orders in other states too (shown by both)');
+
+# An order of the new service's (one whose order.created in orders' log is not marked
+# backfilled) is not legacy: its payment is what its events say, as the consumer and a rebuild
+# would have it.
+my $h2 = pg_fresh('history');
+my $y = mono1("SELECT MAX(id) FROM orders WHERE status = 'CONFIRMED'");
+osql("UPDATE order_log SET envelope = jsonb_set(envelope, '{payload,backfilled}', 'false')"
+    . " WHERE order_id = $y AND type = 'order.created'");
+osql("UPDATE orders SET payment_status = NULL WHERE id = $y");
+($rc, $out, $err) = soukctl({%env, SOUK_HISTORY_DB => $h2->{dsn}}, qw(backfill orders));
+is($rc, 0, 'backfill into a fresh history exits 0') or diag $err;
+is_deeply(pg_sql($h2->{db}, "SELECT legacy, payment FROM order_rows WHERE id = $y")->[0],
+    ['f', 'APPROVED'], "the new service's order is not legacy; its payment from its events");
 done_testing;
