@@ -4,9 +4,10 @@
  * SOUK_ORDERS_DB), each order rendered once with history's own renderer
  * (services/history/history.c, linked into soukctl) and streamed with COPY
  * into history's order_rows (SOUK_HISTORY_DB), so the rows are what the
- * live consumer would have written and the load runs at COPY speed. History
- * that already has rows is left alone (its consumer and `soukctl history
- * rebuild` keep it). Progress on stderr.
+ * live consumer would have written and the load runs at COPY speed. It runs
+ * until the monolith's (legacy) orders are in; rows the live consumer
+ * applied first are kept (staging table, ON CONFLICT DO NOTHING), so the
+ * two never block each other. Progress on stderr.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -34,11 +35,21 @@ static const char lines_sql[] =
     " i.currency FROM order_items i LEFT JOIN products_replica p ON p.id = i.product_id"
     " WHERE i.order_id > $1::bigint AND i.order_id <= $2::bigint ORDER BY i.order_id,"
     " i.product_id";
-static const char empty_sql[] = "SELECT NOT EXISTS (SELECT 1 FROM order_rows)";
-static const char copy_sql[] =
-    "COPY order_rows (id, user_id, status, reason, created, terminal, legacy, v1, items, ship,"
-    " total_minor, currency, card_last4, payment, created_txt, updated_txt, created_at,"
-    " v1_json, v2_json) FROM STDIN";
+/* Done once the monolith's orders are in: the live consumer may have
+ * applied the new service's first orders before the backfill ran, and those
+ * rows must not stop it. */
+static const char empty_sql[] = "SELECT NOT EXISTS (SELECT 1 FROM order_rows WHERE legacy)";
+/* COPY into a staging table, then into order_rows in the same transaction:
+ * an order the live consumer already applied keeps its row (it is at least
+ * as new) instead of failing the key and with it the whole load. */
+#define COLS                                                                                       \
+    "id, user_id, status, reason, created, terminal, legacy, v1, items, ship, total_minor,"       \
+    " currency, card_last4, payment, created_txt, updated_txt, created_at, v1_json, v2_json"
+static const char stage_sql[] =
+    "CREATE TEMP TABLE order_rows_in (LIKE order_rows INCLUDING DEFAULTS) ON COMMIT DROP";
+static const char copy_sql[] = "COPY order_rows_in (" COLS ") FROM STDIN";
+static const char merge_sql[] = "INSERT INTO order_rows (" COLS ") SELECT " COLS
+                                " FROM order_rows_in ON CONFLICT (id) DO NOTHING";
 
 /* One COPY text field (lib/db_copy.c escapes it) and its separator. */
 static void
@@ -209,7 +220,7 @@ reader(void *arg)
 }
 
 static int
-copy_all(struct db *src, struct db *dst, int64_t total, int64_t *done)
+copy_all(struct db *src, struct db *dst, struct arena *a, int64_t total, int64_t *done)
 {
     struct pipeline p = {.src = src, .n = {-1, -1}};
     pthread_t       th;
@@ -221,7 +232,16 @@ copy_all(struct db *src, struct db *dst, int64_t total, int64_t *done)
     pthread_cond_init(&p.cv, NULL);
     buf_init(&p.out[0], (size_t)1 << 30);
     buf_init(&p.out[1], (size_t)1 << 30);
-    rc = db_copy_begin(dst, copy_sql);
+    rc = db_begin(dst);
+    if (rc)
+        goto out_tx;
+    rc = db_exec_sql(dst, a, stage_sql, 0, NULL, NULL);
+    if (rc == ERR_OK)
+        rc = db_copy_begin(dst, copy_sql);
+    if (rc) {
+        db_rollback(dst);
+        goto out_tx;
+    }
     if (rc == ERR_OK && pthread_create(&th, NULL, reader, &p) != 0)
         rc = ERR_INTERNAL;
     if (rc)
@@ -258,6 +278,13 @@ out:
         rc = db_copy_end(dst, NULL, NULL);
     else if (db_copy_end(dst, "backfill history failed", NULL) != ERR_INTERNAL)
         log_warn("backfill history: the aborted COPY did not end cleanly");
+    if (rc == ERR_OK)
+        rc = db_exec_sql(dst, a, merge_sql, 0, NULL, NULL);
+    if (rc == ERR_OK)
+        rc = db_commit(dst);
+    else
+        db_rollback(dst);
+out_tx:
     buf_free(&p.out[0]);
     buf_free(&p.out[1]);
     pthread_cond_destroy(&p.cv);
@@ -297,14 +324,14 @@ backfill_history(struct ctl *ctl, struct db *orders, struct arena *a)
         return rc;
     }
     if (strcmp(db_get(rs, 0, 0), "t") != 0) {
-        printf("history already has orders; nothing to do\n");
+        printf("history already has orders from the monolith; nothing to do\n");
         db_free(dst);
         return ERR_OK;
     }
     rc = db_exec_sql(orders, a, count_sql, 0, NULL, &rs);
     if (rc == ERR_OK) {
         total = db_i64(rs, 0, 0);
-        rc = copy_all(orders, dst, total, &done);
+        rc = copy_all(orders, dst, a, total, &done);
     }
     if (rc == ERR_OK)
         printf("backfilled history: %lld orders in %.1f s\n", (long long)done, common_now() - t0);
