@@ -4,6 +4,7 @@
  * events.c, the rebuild's endpoints in rebuild.c, pure logic in history.c,
  * SQL in store.c; lib/service.c starts it all.
  */
+#include "bounds.h"
 #include "history.h"
 
 
@@ -30,7 +31,9 @@ static const struct cfg_var history_vars[] = {
 };
 #undef CFG
 
-#define REPLAY_BODY (16 << 20) /* one page of orders' feed */
+/* one page of orders' feed: at most LIMIT_FEED_PAGE_BYTES of envelopes, or one
+ * event larger than that (orders' store.c), and the page's few framing bytes */
+#define REPLAY_BODY (2 * LIMIT_FEED_PAGE_BYTES)
 
 static const struct route history_routes[] = {
     {"GET", "/api/v1/orders", orders_list_v1, ROUTE_USER, 0},

@@ -123,4 +123,15 @@ is(pg_sql($h2->{db}, "SELECT v1_json FROM order_rows WHERE id = $x")->[0][0], 'l
     "the consumer's row is kept");
 is_deeply(pg_sql($h2->{db}, "SELECT legacy, payment FROM order_rows WHERE id = $y")->[0],
     ['f', 'APPROVED'], "the new service's order is not legacy; its payment from its events");
+
+# orders' feed bounds a page by bytes too (8 MiB), so history's replay takes any page: three
+# 3 MiB events come two to a page although the limit allows ten
+my $seq0 = osql1('SELECT max(seq) FROM order_log');
+osql("INSERT INTO order_log (event_id, type, order_id, envelope) SELECT gen_random_uuid(),"
+    . " 'order.confirmed', $y, jsonb_build_object('pad', repeat('x', 3 << 20))"
+    . " FROM generate_series(1, 3)");
+my $f = http(GET => $o->url . "/api/v2/admin/order-events?after=$seq0&limit=10",
+    {headers => {Authorization => "Bearer $admin"}});
+is_deeply([$f->{status}, scalar @{$f->{json}{events}}, $f->{json}{next_after}],
+    [200, 2, $seq0 + 2], 'a feed page stops before 8 MiB of events');
 done_testing;
