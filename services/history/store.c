@@ -264,13 +264,14 @@ static const char live_count_sql[] = "SELECT count(*) FROM order_rows WHERE crea
 static const char state_sql[] =
     "SELECT building, (SELECT count(*) FROM order_rows WHERE created) FROM rebuild_state";
 
-int
-store_rebuild_begin(struct work *w)
+/* The statements of sql in one transaction. */
+static int
+in_one_tx(struct work *w, const char *sql)
 {
     int rc = db_begin(w->db);
 
     if (rc == ERR_OK)
-        rc = db_exec_sql(w->db, w->arena, begin_sql, 0, NULL, NULL);
+        rc = db_exec_sql(w->db, w->arena, sql, 0, NULL, NULL);
     if (rc == ERR_OK)
         return db_commit(w->db);
     db_rollback(w->db);
@@ -278,16 +279,15 @@ store_rebuild_begin(struct work *w)
 }
 
 int
+store_rebuild_begin(struct work *w)
+{
+    return in_one_tx(w, begin_sql);
+}
+
+int
 store_rebuild_abort(struct work *w)
 {
-    int rc = db_begin(w->db);
-
-    if (rc == ERR_OK)
-        rc = db_exec_sql(w->db, w->arena, abort_sql, 0, NULL, NULL);
-    if (rc == ERR_OK)
-        return db_commit(w->db);
-    db_rollback(w->db);
-    return rc;
+    return in_one_tx(w, abort_sql);
 }
 
 /* ERR_CONFLICT (nothing changed) when the build table holds fewer orders
