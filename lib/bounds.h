@@ -14,6 +14,10 @@
 #define LIMIT_PAGE_SIZE      100        /* max ?limit= of list endpoints */
 #define LIMIT_PAGE_INDEX     1000000    /* max ?page= of v1 list endpoints */
 #define LIMIT_PIPELINE_DEPTH 32         /* parsed-but-unanswered requests per connection */
+/* orders' admin feed (GET /api/v2/admin/order-events): a page stops before
+ * this many bytes of envelopes (one event always goes, whatever its size);
+ * history's replay takes a page as its body, so its bound is twice this */
+#define LIMIT_FEED_PAGE_BYTES (8 << 20)
 
 #define LIMIT_HEADER_TIMEOUT_MS 10000 /* first byte to end of headers */
 #define LIMIT_BODY_TIMEOUT_MS   30000 /* end of headers to end of body */

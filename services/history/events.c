@@ -67,15 +67,17 @@ money(json_t *m, int64_t *minor, const char **currency)
 }
 
 /* The v1 items array from order.created's priced lines (name "" when an
- * older orders did not send it). */
+ * older orders did not send it). A checkout always has lines; a monolith
+ * order soukctl backfilled may have none ([], as backfill_history renders it),
+ * so empty is allowed only for those. */
 static int
-items(struct arena *a, json_t *lines, const char **out)
+items(struct arena *a, json_t *lines, int may_be_empty, const char **out)
 {
     struct buf *b = buf_new(a, 1 << 22);
     size_t      i;
     json_t     *l;
 
-    if (!json_is_array(lines) || json_array_size(lines) == 0)
+    if (!json_is_array(lines) || (json_array_size(lines) == 0 && !may_be_empty))
         return ERR_INVALID;
     buf_putc(b, '[');
     json_array_foreach(lines, i, l) {
@@ -121,7 +123,9 @@ created(struct arena *a, json_t *p, struct hist_event *e, const char **why)
 {
     const char *cur;
 
-    if (items(a, json_object_get(p, "lines"), &e->items))
+    /* only in orders' retained log, for orders soukctl backfill imported */
+    e->legacy = json_is_true(json_object_get(p, "backfilled"));
+    if (items(a, json_object_get(p, "lines"), e->legacy, &e->items))
         return *why = "payload.lines must be priced lines", ERR_INVALID;
     if (money(json_object_get(p, "total"), &e->total_minor, &cur))
         return *why = "payload.total must be money", ERR_INVALID;
@@ -133,8 +137,6 @@ created(struct arena *a, json_t *p, struct hist_event *e, const char **why)
         return *why = "payload.card.last4 must be a string", ERR_INVALID;
     if (e->card_last4[0] == '\0')
         e->card_last4 = NULL; /* a backfilled order without a payment */
-    /* only in orders' retained log, for orders soukctl backfill imported */
-    e->legacy = json_is_true(json_object_get(p, "backfilled"));
     e->payment = e->legacy ? string(p, "payment_status") : NULL;
     return ERR_OK;
 }

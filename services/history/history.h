@@ -25,6 +25,7 @@
 struct history_config {
     struct service_config svc; /* SOUK_LISTEN, SOUK_HISTORY_DB, SOUK_AMQP_URL, ... */
     int64_t               ryw_wait_ms; /* SOUK_HISTORY_RYW_WAIT_MS */
+    int64_t               ryw_waiters; /* SOUK_HISTORY_RYW_WAITERS: 0 = a quarter of the workers */
     int64_t               consumers;   /* SOUK_HISTORY_CONSUMERS */
     int64_t               cache_ttl_ms; /* SOUK_HISTORY_CACHE_TTL_MS: 0 = no page cache */
     int64_t               cache_mb;     /* SOUK_HISTORY_CACHE_MB */
@@ -120,8 +121,10 @@ MUST_CHECK int store_one(struct work *w, int64_t id, int v2, const char **json, 
                          int64_t *user_id);
 /* The row's version and owner (0, 0 when there is none). */
 MUST_CHECK int store_version(struct work *w, int64_t id, int64_t *version, int64_t *user_id);
-/* Rebuild: a fresh empty build table, marked building; the swap. */
+/* Rebuild: a fresh empty build table, marked building; the swap; the abort
+ * (not building, no build table; done when nothing runs too). */
 MUST_CHECK int store_rebuild_begin(struct work *w);
+MUST_CHECK int store_rebuild_abort(struct work *w);
 MUST_CHECK int store_rebuild_swap(struct work *w, int64_t *live, int64_t *built);
 MUST_CHECK int store_rebuild_state(struct work *w, int *building, int64_t *live, int64_t *built);
 
@@ -142,6 +145,7 @@ int orders_list_v2(struct req *r);
 int rebuild_begin(struct req *r);
 int rebuild_replay(struct req *r);
 int rebuild_swap(struct req *r);
+int rebuild_abort(struct req *r);
 int rebuild_status(struct req *r);
 
 /* cache.c: v1 list pages as answered, per process, invalidated by applies */

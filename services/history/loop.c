@@ -59,7 +59,8 @@ orders_list_v1_loop(struct req *r)
 {
     struct hloop *hl = r->loop;
 
-    if (history_cfg.cache_ttl_ms == 0 || hl->n == WAITING_MAX ||
+    /* hl is NULL without a cache, or when loop_new could not allocate it */
+    if (hl == NULL || history_cfg.cache_ttl_ms == 0 || hl->n == WAITING_MAX ||
         req_header(r, "Souk-Min-Order-Version") != NULL)
         return SERVER_LOOP_PASS;
     hl->waiting[hl->n++] = r;
@@ -89,10 +90,15 @@ closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* The close callback runs: lib/server.c frees the state either on the
+ * running loop (which turns once more) or before evloop_free, whose
+ * net_uv_close_all runs the loop until every closing handle is done. */
 void
 loop_free(void *state)
 {
     struct hloop *hl = state;
 
+    if (hl == NULL)
+        return;
     uv_close((uv_handle_t *)&hl->timer, closed);
 }

@@ -4,6 +4,7 @@
  * events.c, the rebuild's endpoints in rebuild.c, pure logic in history.c,
  * SQL in store.c; lib/service.c starts it all.
  */
+#include "bounds.h"
 #include "history.h"
 
 
@@ -16,6 +17,9 @@ static const struct cfg_var history_vars[] = {
     MQ_CFG_ROWS(CFG, svc.mq),
     CFG_INT_ROW("SOUK_HISTORY_RYW_WAIT_MS", CFG, ryw_wait_ms, "1000", 0, 30000,
                 "a read with Souk-Min-Order-Version waits this long for that version"),
+    CFG_INT_ROW("SOUK_HISTORY_RYW_WAITERS", CFG, ryw_waiters, "0", 0, 4096,
+                "at most this many such reads wait at once (0: a quarter of the workers, at "
+                "least 1); past it a read answers at once with Souk-Stale: true"),
     CFG_INT_ROW("SOUK_HISTORY_CONSUMERS", CFG, consumers, "2", 1, 64,
                 "consumer threads (an apply locks the order's row)"),
     CFG_INT_ROW("SOUK_HISTORY_CACHE_TTL_MS", CFG, cache_ttl_ms, "1000", 0, 60000,
@@ -27,7 +31,9 @@ static const struct cfg_var history_vars[] = {
 };
 #undef CFG
 
-#define REPLAY_BODY (16 << 20) /* one page of orders' feed */
+/* one page of orders' feed: at most LIMIT_FEED_PAGE_BYTES of envelopes, or one
+ * event larger than that (orders' store.c), and the page's few framing bytes */
+#define REPLAY_BODY (2 * LIMIT_FEED_PAGE_BYTES)
 
 static const struct route history_routes[] = {
     {"GET", "/api/v1/orders", orders_list_v1, ROUTE_USER, 0},
@@ -35,6 +41,7 @@ static const struct route history_routes[] = {
     {"GET", "/api/v2/orders", orders_list_v2, ROUTE_USER, 0},
     {"POST", "/api/v2/admin/history/rebuild", rebuild_begin, ROUTE_ADMIN, 0},
     {"GET", "/api/v2/admin/history/rebuild", rebuild_status, ROUTE_ADMIN, 0},
+    {"DELETE", "/api/v2/admin/history/rebuild", rebuild_abort, ROUTE_ADMIN, 0},
     {"POST", "/api/v2/admin/history/replay", rebuild_replay, ROUTE_ADMIN, REPLAY_BODY},
     {"POST", "/api/v2/admin/history/swap", rebuild_swap, ROUTE_ADMIN, 0},
     {NULL},

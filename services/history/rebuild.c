@@ -7,6 +7,7 @@
  *   POST /api/v2/admin/history/replay    one page of orders' feed, applied to it
  *   POST /api/v2/admin/history/swap      rename it over the live one
  *   GET  /api/v2/admin/history/rebuild   building?, orders live and built
+ *   DELETE /api/v2/admin/history/rebuild  abort: not building, build table dropped
  * The replay page is what the feed answered ({"events": [envelope, ...]});
  * soukctl forwards its bytes without parsing them.
  */
@@ -92,6 +93,18 @@ rebuild_swap(struct req *r)
     cache_forget_all(); /* the pages of the old table */
     return req_reply(r, 200, json_pack("{s:I,s:I}", "live", (json_int_t)live, "built",
                                        (json_int_t)built));
+}
+
+/* soukctl calls it when its rebuild fails, so the consumer stops writing two
+ * tables; idempotent (no rebuild running: the same 200). */
+int
+rebuild_abort(struct req *r)
+{
+    int rc = store_rebuild_abort(service_work(r));
+
+    if (rc)
+        return rc;
+    return req_reply(r, 200, json_pack("{s:b}", "building", 0));
 }
 
 int

@@ -254,22 +254,40 @@ static const char swap_sql[] =
     "ALTER TABLE order_rows RENAME TO order_rows_old;"
     " ALTER TABLE order_rows_build RENAME TO order_rows;"
     " DROP TABLE order_rows_old";
+/* A failed rebuild: the consumer stops writing the build table (the state
+ * row first, as the swap), which then goes. */
+static const char abort_sql[] =
+    "UPDATE rebuild_state SET building = false;"
+    " DROP TABLE IF EXISTS order_rows_build";
 static const char built_sql[] = "SELECT count(*) FROM order_rows_build WHERE created";
 static const char live_count_sql[] = "SELECT count(*) FROM order_rows WHERE created";
 static const char state_sql[] =
     "SELECT building, (SELECT count(*) FROM order_rows WHERE created) FROM rebuild_state";
 
-int
-store_rebuild_begin(struct work *w)
+/* The statements of sql in one transaction. */
+static int
+in_one_tx(struct work *w, const char *sql)
 {
     int rc = db_begin(w->db);
 
     if (rc == ERR_OK)
-        rc = db_exec_sql(w->db, w->arena, begin_sql, 0, NULL, NULL);
+        rc = db_exec_sql(w->db, w->arena, sql, 0, NULL, NULL);
     if (rc == ERR_OK)
         return db_commit(w->db);
     db_rollback(w->db);
     return rc;
+}
+
+int
+store_rebuild_begin(struct work *w)
+{
+    return in_one_tx(w, begin_sql);
+}
+
+int
+store_rebuild_abort(struct work *w)
+{
+    return in_one_tx(w, abort_sql);
 }
 
 /* ERR_CONFLICT (nothing changed) when the build table holds fewer orders

@@ -10,9 +10,18 @@
  *
  * Only the caller's own order counts: another user's order (or none) reads
  * as "behind", so the wait tells nothing about orders that are not theirs.
+ * It cannot answer such a read at once either: an order of the caller's that
+ * has not arrived yet is also unknown, and answering another user's order
+ * sooner than an unknown one would tell them apart. What bounds the cost of
+ * bogus waits instead is a cap on the reads that wait at once
+ * (SOUK_HISTORY_RYW_WAITERS, by default a quarter of the worker threads):
+ * past it a read does not wait but answers stale at once, whoever's order it
+ * names, so the other workers stay free for everyone's plain reads.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "history.h"
 #include "clock.h"
@@ -23,6 +32,23 @@ static pthread_mutex_t  mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t   cv;
 static pthread_once_t   once = PTHREAD_ONCE_INIT;
 static uint64_t         generation;
+static atomic_long      waiters; /* reads in wait_min_version's loop now */
+
+/* How many reads may wait at once: the setting, or a quarter of the worker
+ * threads (lib/service.h: SOUK_WORKERS, 0 = 4 per core), at least 1. */
+static long
+waiters_cap(void)
+{
+    long workers = (long)history_cfg.svc.workers, cores;
+
+    if (history_cfg.ryw_waiters > 0)
+        return (long)history_cfg.ryw_waiters;
+    if (workers <= 0) {
+        cores   = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = 4 * (cores > 0 ? cores : 1);
+    }
+    return workers / 4 > 0 ? workers / 4 : 1;
+}
 
 static void
 cv_init(void)
@@ -77,23 +103,25 @@ wait_min_version(struct req *r)
 {
     const char *h = req_header(r, "Souk-Min-Order-Version");
     int64_t     id, want, have, owner, deadline = clock_mono_ms() + history_cfg.ryw_wait_ms;
-    int         rc;
+    int         rc, full;
 
     if (h == NULL)
         return ERR_OK;
     if (hist_min_version_parse(h, &id, &want) != ERR_OK)
         return req_fail(r, ERR_INVALID, "Souk-Min-Order-Version must be ORDER_ID:VERSION (1 or 2)");
+    /* full: one look and no wait, the same for every order, known or not */
+    full = atomic_fetch_add(&waiters, 1) >= waiters_cap();
     for (;;) {
         uint64_t gen = wait_generation(); /* before the read: no commit in between is missed */
 
         rc = store_version(service_work(r), id, &have, &owner);
-        if (rc)
-            return rc;
-        if (owner == r->user.user_id && have >= want)
-            return ERR_OK;
-        if (!wait_sleep(gen, deadline) && clock_mono_ms() >= deadline)
+        if (rc || (owner == r->user.user_id && have >= want))
             break;
+        if (full || (!wait_sleep(gen, deadline) && clock_mono_ms() >= deadline)) {
+            req_set_header(r, "Souk-Stale", "true");
+            break;
+        }
     }
-    req_set_header(r, "Souk-Stale", "true");
-    return ERR_OK;
+    atomic_fetch_sub(&waiters, 1);
+    return rc;
 }

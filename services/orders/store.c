@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "bounds.h"
 #include "orders.h"
 
 /* Seconds, UTC, as the monolith's DATE_FORMAT(..., '%Y-%m-%dT%H:%i:%sZ'). */
@@ -542,7 +543,7 @@ int
 store_order_log(struct work *w, int64_t after, int64_t limit, struct order_log_page *p)
 {
     struct db_rows *rs;
-    size_t          i;
+    size_t          i, bytes;
     int             rc;
 
     rc = db_exec(w->db, w->arena, SQL_ORDER_LOG_PAGE,
@@ -550,15 +551,20 @@ store_order_log(struct work *w, int64_t after, int64_t limit, struct order_log_p
                  &rs);
     if (rc)
         return rc;
-    p->n = rs->nrows;
-    p->envelope = arena_alloc(w->arena, (p->n + 1) * sizeof(*p->envelope));
-    p->len = arena_alloc(w->arena, (p->n + 1) * sizeof(*p->len));
+    p->envelope = arena_alloc(w->arena, (rs->nrows + 1) * sizeof(*p->envelope));
+    p->len = arena_alloc(w->arena, (rs->nrows + 1) * sizeof(*p->len));
     p->last = after;
-    for (i = 0; i < p->n; i++) {
+    /* a page ends by count or by bytes (LIMIT_FEED_PAGE_BYTES), whichever
+     * comes first, so a replay of it fits history's body bound */
+    for (i = 0, bytes = 0; i < rs->nrows; i++) {
+        bytes += db_len(rs, i, 1) + 1;
+        if (i > 0 && bytes > LIMIT_FEED_PAGE_BYTES)
+            break;
         p->envelope[i] = db_get(rs, i, 1);
         p->len[i] = db_len(rs, i, 1);
         p->last = db_i64(rs, i, 0);
     }
+    p->n = i;
     rc = db_exec_row(w->db, w->arena, SQL_ORDER_LOG_HEAD, NULL, &rs);
     if (rc == ERR_OK)
         p->head = db_i64(rs, 0, 0);

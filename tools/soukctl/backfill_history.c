@@ -4,9 +4,10 @@
  * SOUK_ORDERS_DB), each order rendered once with history's own renderer
  * (services/history/history.c, linked into soukctl) and streamed with COPY
  * into history's order_rows (SOUK_HISTORY_DB), so the rows are what the
- * live consumer would have written and the load runs at COPY speed. History
- * that already has rows is left alone (its consumer and `soukctl history
- * rebuild` keep it). Progress on stderr.
+ * live consumer would have written and the load runs at COPY speed. It runs
+ * until the monolith's (legacy) orders are in; rows the live consumer
+ * applied first are kept (staging table, ON CONFLICT DO NOTHING), so the
+ * two never block each other. Progress on stderr.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,19 +25,31 @@ static const char count_sql[] = "SELECT count(*) FROM orders";
 static const char orders_sql[] =
     "SELECT id, user_id, status, total_minor, currency, ship_line1, ship_line2, ship_city,"
     " ship_postal_code, ship_country, card_last4, payment_status, " TS("created_at") ","
-    " created_at::text, failed_checkout FROM orders WHERE id > $1::bigint ORDER BY id"
-    " LIMIT " "5000";
+    " created_at::text, EXISTS (SELECT 1 FROM order_log l WHERE l.order_id = o.id"
+    "   AND l.type = 'order.created' AND l.envelope->'payload'->'backfilled' = 'true'),"
+    " " TS("updated_at") ", COALESCE(reason, 'cancelled')"
+    " FROM orders o WHERE id > $1::bigint ORDER BY id LIMIT " "5000";
 /* v1 shows the name the product replica knows today, as orders' v1 does. */
 static const char lines_sql[] =
     "SELECT i.order_id, i.product_id, COALESCE(p.name, i.name), i.quantity, i.unit_price_minor,"
     " i.currency FROM order_items i LEFT JOIN products_replica p ON p.id = i.product_id"
     " WHERE i.order_id > $1::bigint AND i.order_id <= $2::bigint ORDER BY i.order_id,"
     " i.product_id";
-static const char empty_sql[] = "SELECT NOT EXISTS (SELECT 1 FROM order_rows)";
-static const char copy_sql[] =
-    "COPY order_rows (id, user_id, status, created, terminal, legacy, v1, items, ship,"
-    " total_minor, currency, card_last4, payment, created_txt, updated_txt, created_at,"
-    " v1_json, v2_json) FROM STDIN";
+/* Done once the monolith's orders are in: the live consumer may have
+ * applied the new service's first orders before the backfill ran, and those
+ * rows must not stop it. */
+static const char empty_sql[] = "SELECT NOT EXISTS (SELECT 1 FROM order_rows WHERE legacy)";
+/* COPY into a staging table, then into order_rows in the same transaction:
+ * an order the live consumer already applied keeps its row (it is at least
+ * as new) instead of failing the key and with it the whole load. */
+#define COLS                                                                                       \
+    "id, user_id, status, reason, created, terminal, legacy, v1, items, ship, total_minor,"       \
+    " currency, card_last4, payment, created_txt, updated_txt, created_at, v1_json, v2_json"
+static const char stage_sql[] =
+    "CREATE TEMP TABLE order_rows_in (LIKE order_rows INCLUDING DEFAULTS) ON COMMIT DROP";
+static const char copy_sql[] = "COPY order_rows_in (" COLS ") FROM STDIN";
+static const char merge_sql[] = "INSERT INTO order_rows (" COLS ") SELECT " COLS
+                                " FROM order_rows_in ON CONFLICT (id) DO NOTHING";
 
 /* One COPY text field (lib/db_copy.c escapes it) and its separator. */
 static void
@@ -62,6 +75,47 @@ address(struct arena *a, const struct db_rows *rs, size_t i)
     }
     buf_putc(b, '}');
     return arena_strndup(a, buf_data(b), buf_len(b));
+}
+
+/* The terminal event each final status stands for. */
+static const struct {
+    const char    *status;
+    enum hist_kind kind;
+} moves[] = {
+    {"CONFIRMED", HIST_CONFIRMED},
+    {"REJECTED", HIST_REJECTED},
+    {"CANCELLED", HIST_CANCELLED},
+};
+
+/* Row i of orders_sql into r, by the merge the consumer and a replay use
+ * (services/history/history.c): its order.created, then its terminal event
+ * if it has one, as orders' log holds them. Legacy is what that log marks
+ * "backfilled" (the monolith's orders, as backfill_orders logs them): those
+ * keep the monolith's payment; an order of the new service's gets what its
+ * events say, so a rebuild agrees with it. */
+static void
+row(struct hist_row *r, const struct db_rows *os, size_t i, const char *items, const char *ship)
+{
+    struct hist_event e = {.kind = HIST_CREATED, .order_id = r->id, .user_id = r->user_id};
+    const char       *status = db_get(os, i, 2);
+    size_t            k;
+
+    e.at = db_get(os, i, 12);
+    e.items = items;
+    e.ship = ship;
+    e.total_minor = db_i64(os, i, 3);
+    snprintf(e.currency, sizeof(e.currency), "%s", db_get(os, i, 4));
+    e.card_last4 = db_get(os, i, 10);
+    e.legacy = strcmp(db_get(os, i, 14), "t") == 0;
+    e.payment = e.legacy ? db_get(os, i, 11) : NULL;
+    hist_merge(r, &e);
+    for (k = 0; k < sizeof(moves) / sizeof(moves[0]); k++)
+        if (strcmp(status, moves[k].status) == 0) {
+            e = (struct hist_event){.kind = moves[k].kind, .order_id = r->id,
+                                    .user_id = r->user_id, .at = db_get(os, i, 15),
+                                    .reason = db_get(os, i, 16)};
+            hist_merge(r, &e);
+        }
 }
 
 /* The page's orders as COPY rows into out; *last the last id. */
@@ -98,20 +152,11 @@ page(struct db *src, struct arena *a, int64_t after, struct buf *out, int64_t *n
         buf_putc(items, ']');
         r.id = id;
         r.user_id = db_i64(os, i, 1);
-        r.status = db_get(os, i, 2);
-        r.created = 1;
-        r.terminal = strcmp(r.status, "PENDING") != 0;
-        r.legacy = strcmp(db_get(os, i, 14), "f") == 0;
-        r.items = arena_strndup(a, buf_data(items), buf_len(items));
-        r.ship = address(a, os, i);
-        r.total_minor = db_i64(os, i, 3);
-        snprintf(r.currency, sizeof(r.currency), "%s", db_get(os, i, 4));
-        r.card_last4 = db_get(os, i, 10);
-        r.payment = db_get(os, i, 11);
-        r.created_at = r.updated_at = db_get(os, i, 12);
+        row(&r, os, i, arena_strndup(a, buf_data(items), buf_len(items)), address(a, os, i));
         hist_render(&r, a);
         buf_printf(out, "%lld\t%lld\t", (long long)r.id, (long long)r.user_id);
         field(out, r.status, 0);
+        field(out, r.reason, 0);
         buf_printf(out, "t\t%s\t%s\t%s\t", r.terminal ? "t" : "f", r.legacy ? "t" : "f",
                    hist_v1_visible(&r) ? "t" : "f");
         field(out, r.items, 0);
@@ -175,7 +220,7 @@ reader(void *arg)
 }
 
 static int
-copy_all(struct db *src, struct db *dst, int64_t total, int64_t *done)
+copy_all(struct db *src, struct db *dst, struct arena *a, int64_t total, int64_t *done)
 {
     struct pipeline p = {.src = src, .n = {-1, -1}};
     pthread_t       th;
@@ -187,7 +232,16 @@ copy_all(struct db *src, struct db *dst, int64_t total, int64_t *done)
     pthread_cond_init(&p.cv, NULL);
     buf_init(&p.out[0], (size_t)1 << 30);
     buf_init(&p.out[1], (size_t)1 << 30);
-    rc = db_copy_begin(dst, copy_sql);
+    rc = db_begin(dst);
+    if (rc)
+        goto out_tx;
+    rc = db_exec_sql(dst, a, stage_sql, 0, NULL, NULL);
+    if (rc == ERR_OK)
+        rc = db_copy_begin(dst, copy_sql);
+    if (rc) {
+        db_rollback(dst);
+        goto out_tx;
+    }
     if (rc == ERR_OK && pthread_create(&th, NULL, reader, &p) != 0)
         rc = ERR_INTERNAL;
     if (rc)
@@ -224,6 +278,13 @@ out:
         rc = db_copy_end(dst, NULL, NULL);
     else if (db_copy_end(dst, "backfill history failed", NULL) != ERR_INTERNAL)
         log_warn("backfill history: the aborted COPY did not end cleanly");
+    if (rc == ERR_OK)
+        rc = db_exec_sql(dst, a, merge_sql, 0, NULL, NULL);
+    if (rc == ERR_OK)
+        rc = db_commit(dst);
+    else
+        db_rollback(dst);
+out_tx:
     buf_free(&p.out[0]);
     buf_free(&p.out[1]);
     pthread_cond_destroy(&p.cv);
@@ -263,14 +324,14 @@ backfill_history(struct ctl *ctl, struct db *orders, struct arena *a)
         return rc;
     }
     if (strcmp(db_get(rs, 0, 0), "t") != 0) {
-        printf("history already has orders; nothing to do\n");
+        printf("history already has orders from the monolith; nothing to do\n");
         db_free(dst);
         return ERR_OK;
     }
     rc = db_exec_sql(orders, a, count_sql, 0, NULL, &rs);
     if (rc == ERR_OK) {
         total = db_i64(rs, 0, 0);
-        rc = copy_all(orders, dst, total, &done);
+        rc = copy_all(orders, dst, a, total, &done);
     }
     if (rc == ERR_OK)
         printf("backfilled history: %lld orders in %.1f s\n", (long long)done, common_now() - t0);

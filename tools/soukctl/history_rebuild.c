@@ -25,11 +25,14 @@ static const char history_usage[] =
     "it consumes to both; each page of the feed is replayed into the fresh table,\n"
     "with progress on stderr; at the head of the feed the fresh table is renamed\n"
     "over the live one in one transaction (refused, and replayed on, while it holds\n"
-    "fewer orders). Reads never fail or show less. Needs no database access; the\n"
-    "admin token is signed with SOUK_JWT_SECRET.\n";
+    "fewer orders). Reads never fail or show less. A rebuild that fails is aborted\n"
+    "(history drops the fresh table). Needs no database access; the admin token is\n"
+    "signed with SOUK_JWT_SECRET.\n";
 
 #define TIMEOUT_MS 60000
 #define SWAP_TRIES 5
+#define TOKEN_TTL  3600 /* s: an admin token's life */
+#define TOKEN_AGE  300  /* s: signed afresh when older, so a long rebuild never sends a dead one */
 
 struct hrb {
     struct ctl   *ctl;
@@ -38,25 +41,58 @@ struct hrb {
     const char   *auth;
     int64_t       batch, after, head, events;
     double        t0;
+    int           began; /* history said 201: a failure aborts it */
+    int64_t       signed_at; /* s, wall clock: when auth was signed */
+    char          auth_buf[4096]; /* outlives the page arena's resets */
 };
 
-/* POST to history; the status in *status, ERR_UNAVAILABLE (said) when it
- * could not be asked. */
+/* h->auth, signed afresh when it is older than TOKEN_AGE. */
 static int
-post(struct hrb *h, const char *path, const char *body, int *status, const char **answer)
+sign(struct hrb *h)
+{
+    int64_t now = (int64_t)time(NULL);
+    char   *token;
+
+    if (h->auth != NULL && now - h->signed_at < TOKEN_AGE)
+        return ERR_OK;
+    if (auth_token_issue(h->ctl->cfg.jwt_secret, 1, AUTH_ADMIN, now, TOKEN_TTL, h->a, &token) !=
+            ERR_OK ||
+        (size_t)snprintf(h->auth_buf, sizeof(h->auth_buf), "Bearer %s", token) >=
+            sizeof(h->auth_buf)) {
+        common_fail("cannot sign an admin token");
+        return ERR_INTERNAL;
+    }
+    h->auth = h->auth_buf;
+    h->signed_at = now;
+    return ERR_OK;
+}
+
+/* A request to history; the status in *status, ERR_UNAVAILABLE (said) when
+ * it could not be asked. */
+static int
+request(struct hrb *h, const char *method, const char *path, const char *body, int *status,
+     const char **answer)
 {
     struct httpc_resp *res;
     const char        *url = arena_printf(h->a, "%s%s", h->ctl->cfg.history_url, path);
-    int                rc;
+    int                rc = sign(h);
 
-    rc = httpc_send(h->hc, h->a, "POST", url, TIMEOUT_MS, h->auth, body, &res);
+    if (rc)
+        return rc;
+    rc = httpc_send(h->hc, h->a, method, url, TIMEOUT_MS, h->auth, body, &res);
     if (rc) {
-        common_fail("POST %s: %s", url, httpc_error(h->hc));
+        common_fail("%s %s: %s", method, url, httpc_error(h->hc));
         return rc;
     }
     *status = res->status;
     *answer = res->body;
     return ERR_OK;
+}
+
+static int
+post(struct hrb *h, const char *path, const char *body, int *status, const char **answer)
+{
+    return request(h, "POST", path, body, status, answer);
 }
 
 /* One page of the feed after h->after, replayed; *n events. */
@@ -70,12 +106,24 @@ page(struct hrb *h, int64_t *n)
 
     url = arena_printf(h->a, "%s/api/v2/admin/order-events?after=%lld&limit=%lld",
                        h->ctl->cfg.orders_url, (long long)h->after, (long long)h->batch);
+    rc = sign(h);
+    if (rc)
+        return rc;
     rc = httpc_get_auth(h->hc, h->a, url, TIMEOUT_MS, h->auth, &res);
     if (rc || res->status != 200) {
         common_fail("GET %s: %s", url, rc ? httpc_error(h->hc) : res->body);
         return rc ? rc : ERR_UPSTREAM;
     }
+    /* an answer that is not a feed page is an error: read as "no events
+     * after 0" it would send the rebuild to a swap and back to seq 0 */
     j = json_loadb(res->body, res->len, 0, NULL);
+    if (!json_is_array(json_object_get(j, "events")) ||
+        !json_is_integer(json_object_get(j, "head")) ||
+        !json_is_integer(json_object_get(j, "next_after"))) {
+        json_decref(j);
+        common_fail("GET %s: not a page of the feed (events, head, next_after)", url);
+        return ERR_UPSTREAM;
+    }
     *n = (int64_t)json_array_size(json_object_get(j, "events"));
     h->head = json_integer_value(json_object_get(j, "head"));
     h->after = json_integer_value(json_object_get(j, "next_after"));
@@ -111,7 +159,7 @@ replay(struct hrb *h)
 }
 
 static int
-rebuild(struct hrb *h)
+rebuild_run(struct hrb *h)
 {
     const char *answer;
     int         rc, status, tries;
@@ -121,6 +169,7 @@ rebuild(struct hrb *h)
         common_fail("history did not start a rebuild: %d %s", status, answer);
         return ERR_UPSTREAM;
     }
+    h->began = rc == ERR_OK;
     for (tries = 0; rc == ERR_OK && tries < SWAP_TRIES; tries++) {
         rc = replay(h);
         if (rc)
@@ -143,11 +192,30 @@ rebuild(struct hrb *h)
     return rc ? rc : ERR_CONFLICT;
 }
 
+/* A failed rebuild is aborted, so history stops applying every event to a
+ * build table nobody will swap in (DELETE .../rebuild drops it). */
+static int
+rebuild(struct hrb *h)
+{
+    const char *answer;
+    int         rc = rebuild_run(h), status;
+
+    if (rc == ERR_OK || h->began == 0)
+        return rc;
+    arena_reset(h->a);
+    if (request(h, "DELETE", "/api/v2/admin/history/rebuild", NULL, &status, &answer) == ERR_OK &&
+        status == 200)
+        fprintf(stderr, "history rebuild: aborted; history serves its live table as before\n");
+    else
+        common_fail("the failed rebuild could not be aborted: run it again, or DELETE "
+                    "/api/v2/admin/history/rebuild");
+    return rc;
+}
+
 int
 history_main(struct ctl *ctl, int argc, char **argv)
 {
     struct hrb h = {.ctl = ctl, .batch = 1000};
-    char      *token;
     int        i, rc;
 
     if (common_wants_help(argc, argv)) {
@@ -170,17 +238,12 @@ history_main(struct ctl *ctl, int argc, char **argv)
     }
     h.a = arena_create();
     h.hc = httpc_new((size_t)256 << 20);
-    if (auth_init() != ERR_OK ||
-        auth_token_issue(ctl->cfg.jwt_secret, 1, AUTH_ADMIN, (int64_t)time(NULL), 3600, h.a,
-                         &token) != ERR_OK) {
+    rc = auth_init();
+    if (rc)
         common_fail("cannot sign an admin token");
-        rc = ERR_INTERNAL;
-    } else {
-        /* the token outlives the page arena's resets */
-        static char auth[4096];
-
-        snprintf(auth, sizeof(auth), "Bearer %s", token);
-        h.auth = auth;
+    else
+        rc = sign(&h); /* says why it failed */
+    if (rc == ERR_OK) {
         h.t0 = common_now();
         rc = rebuild(&h);
     }

@@ -2,6 +2,8 @@
 # (Souk-Min-Order-Version: ID:V) waits for history to apply it, woken by the consumer's
 # commit, and answers with it; if it never comes it answers after SOUK_HISTORY_RYW_WAIT_MS
 # with Souk-Stale: true. Another user's order counts as behind (nothing is revealed).
+# At most SOUK_HISTORY_RYW_WAITERS reads wait at once: a flood of bogus waits cannot hold
+# every worker, past the cap they answer stale at once and plain reads go on.
 use strict;
 use warnings;
 use Test::More;
@@ -12,7 +14,8 @@ use Souk::Test;
 use HistoryTest;
 
 my $WAIT_MS = 3000;
-my ($h, $o) = start_pair(SOUK_HISTORY_RYW_WAIT_MS => $WAIT_MS);
+my ($h, $o) = start_pair(SOUK_HISTORY_RYW_WAIT_MS => $WAIT_MS, SOUK_WORKERS => 6,
+    SOUK_HISTORY_RYW_WAITERS => 2);
 my ($hdb, $odb) = ($h->{db}{db}, $o->{db}{db});
 my @bad;
 my ($alice, $bob) = (tok(7), tok(8));
@@ -79,6 +82,37 @@ $pid = later(0.3, created(2003, 7, at => '2026-12-07T10:00:03Z'));
 $r = get('/api/v2/orders', $alice, '2003:1');
 waitpid $pid, 0;
 is_deeply([ids($r)->[0], $r->{headers}{'souk-stale'}], [2003, undef], 'v2 list waits too');
+
+# a flood of waits on an order that does not exist: 2 wait, the other 8 answer stale at
+# once, and a plain read of Alice's is not held behind them (6 workers: without the cap
+# all 6 would sleep for the whole wait)
+my @kids;
+for my $i (1 .. 10) {
+    pipe(my $rd, my $wr) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $rd;
+        my $x = get('/api/v1/orders', $bob, '999999:2');
+        print $wr join(' ', $x->{status}, $x->{headers}{'souk-stale'} // '-', $x->{elapsed});
+        close $wr;
+        POSIX::_exit(0);
+    }
+    close $wr;
+    push @kids, [$pid, $rd];
+}
+Time::HiRes::sleep(0.3); # let the flood reach the workers (nothing to observe from here)
+$r = get('/api/v1/orders/2001', $alice);
+is($r->{status}, 200, 'a plain read during the flood');
+cmp_ok($r->{elapsed}, '<', 1, 'is not held behind the bogus waits');
+my ($quick, $slow, $wrong) = (0, 0, 0);
+for my $k (@kids) {
+    my ($pid, $rd) = @$k;
+    my ($st, $stale, $el) = split ' ', (<$rd> // '0 - 0');
+    waitpid $pid, 0;
+    $wrong++ if $st != 200 || $stale ne 'true';
+    $el < 1 ? $quick++ : $slow++;
+}
+is_deeply([$wrong, $quick, $slow], [0, 8, 2], 'past the cap of 2 the bogus reads answer stale at once');
 
 no_failures(\@bad, [$h, $o]);
 done_testing;

@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp ();
+use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 use lib 'tests/lib', 'services/history/t';
@@ -95,6 +96,40 @@ is(pg_sql($hdb, "SELECT to_regclass('order_rows_build') IS NULL AND"
     . " NOT (SELECT building FROM rebuild_state)")->[0][0], 't', 'the build table is gone, building off');
 my $r = api_request($h->url, [], GET => '/api/v1/orders/3001', token => $alice);
 is($r->{json}{status}, 'CONFIRMED', 'the v1 answer is the corrected one');
+
+# a monolith order backfilled without lines: its order.created in orders' log (where
+# soukctl backfill orders writes it, never the outbox) has "lines": []; a rebuild keeps it
+my $bare = created(7001, 7, at => '2026-12-07T09:00:00Z', lines => [], last4 => '');
+$bare->[2]{backfilled} = JSON::PP::true;
+$bare->[2]{payment_status} = undef;
+my $eid = HistoryTest::uuid(7001);
+my $env = JSON::PP->new->canonical->encode({id => $eid, type => 'order.created', version => 1,
+    occurred_at => '2026-12-07T09:00:00.000Z', aggregate_id => 7001, trace_id => '',
+    payload => $bare->[2]});
+$env =~ s/'/''/g;
+pg_sql($odb, "INSERT INTO order_log (event_id, type, order_id, envelope) VALUES"
+    . " ('$eid', 'order.created', 7001, '$env')");
+($rc, $out, $err) = soukctl({SOUK_ORDERS_URL => $o->url, SOUK_HISTORY_URL => $h->url,
+    SOUK_JWT_SECRET => $HistoryTest::SECRET}, qw(history rebuild --batch 500));
+is($rc, 0, 'a rebuild with a backfilled order without lines succeeds') or diag($err);
+is(pg_sql($hdb, "SELECT items FROM order_rows WHERE id = 7001")->[0][0], '[]',
+    'that order is there, with no items');
+
+# a rebuild that fails (orders' feed does not answer) is aborted: no build table, building off
+($rc, $out, $err) = soukctl({SOUK_ORDERS_URL => 'http://127.0.0.1:1', SOUK_HISTORY_URL => $h->url,
+    SOUK_JWT_SECRET => $HistoryTest::SECRET}, qw(history rebuild));
+isnt($rc, 0, 'a rebuild without the feed fails');
+like($err, qr/aborted/, 'and says it aborted');
+is(pg_sql($hdb, "SELECT to_regclass('order_rows_build') IS NULL AND"
+    . " NOT (SELECT building FROM rebuild_state)")->[0][0], 't', 'no build table, building off');
+
+# an answer of the "feed" that is not a page (here history's own rebuild state, 200 JSON
+# without events, head, next_after) is an error, not an empty feed that leads to a swap
+($rc, $out, $err) = soukctl({SOUK_ORDERS_URL => $h->url . '/api/v2/admin/history/rebuild?x=',
+    SOUK_HISTORY_URL => $h->url, SOUK_JWT_SECRET => $HistoryTest::SECRET}, qw(history rebuild));
+isnt($rc, 0, 'a feed answer that is not a page fails the rebuild');
+like($err, qr/not a page of the feed/, 'and says so');
+unlike($err, qr/not yet|swapped/, 'no swap was tried');
 
 # the endpoints refuse what makes no sense
 my $admin = tok(1, 'admin');

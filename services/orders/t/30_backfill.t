@@ -1,7 +1,7 @@
 # soukctl backfill orders: the monolith's orders (with lines and payment), product prices and
 # customers' addresses become souk-orders' orders and replicas with the same ids; then
 # souk-orders answers the monolith's v1 orders exactly as the monolith does; --if-empty and a
-# repeat change nothing.
+# repeat change nothing; history's backfill runs beside a live consumer's rows.
 use strict;
 use warnings;
 use FindBin;
@@ -102,4 +102,36 @@ is($rc, 0, 'soukctl history rebuild from the backfilled log') or diag $err;
 as_monolith($h, 'history (rebuilt from the log)');
 ok(mono1("SELECT COUNT(*) FROM orders WHERE status <> 'CONFIRMED'") > 0,
     'the seed has orders in other states too (shown by both)');
+
+# A history whose live consumer got there first (a row of its own, one order id the backfill
+# also copies) still gets the monolith's orders, and keeps the consumer's row; an order of the
+# new service's (one whose order.created in orders' log is not marked backfilled) is not
+# legacy: its payment is what its events say, as the consumer and a rebuild would have it.
+my $h2 = pg_fresh('history');
+my ($x, $y) = @{mariadb_sql($mono->{db},
+    "SELECT MIN(id), MAX(id) FROM orders WHERE status = 'CONFIRMED'")->[0]};
+pg_sql($h2->{db}, "INSERT INTO order_rows (id, user_id, status, created, v1_json)"
+    . " VALUES ($x, 1, 'PENDING', true, 'live')");
+osql("UPDATE order_log SET envelope = jsonb_set(envelope, '{payload,backfilled}', 'false')"
+    . " WHERE order_id = $y AND type = 'order.created'");
+osql("UPDATE orders SET payment_status = NULL WHERE id = $y");
+($rc, $out, $err) = soukctl({%env, SOUK_HISTORY_DB => $h2->{dsn}}, qw(backfill orders));
+is($rc, 0, 'backfill into a history with a live row exits 0') or diag $err;
+is(pg_sql($h2->{db}, 'SELECT count(*) FROM order_rows WHERE legacy')->[0][0],
+    mono1('SELECT COUNT(*) FROM orders') - 2, "the monolith's orders are in, as legacy");
+is(pg_sql($h2->{db}, "SELECT v1_json FROM order_rows WHERE id = $x")->[0][0], 'live',
+    "the consumer's row is kept");
+is_deeply(pg_sql($h2->{db}, "SELECT legacy, payment FROM order_rows WHERE id = $y")->[0],
+    ['f', 'APPROVED'], "the new service's order is not legacy; its payment from its events");
+
+# orders' feed bounds a page by bytes too (8 MiB), so history's replay takes any page: three
+# 3 MiB events come two to a page although the limit allows ten
+my $seq0 = osql1('SELECT max(seq) FROM order_log');
+osql("INSERT INTO order_log (event_id, type, order_id, envelope) SELECT gen_random_uuid(),"
+    . " 'order.confirmed', $y, jsonb_build_object('pad', repeat('x', 3 << 20))"
+    . " FROM generate_series(1, 3)");
+my $f = http(GET => $o->url . "/api/v2/admin/order-events?after=$seq0&limit=10",
+    {headers => {Authorization => "Bearer $admin"}});
+is_deeply([$f->{status}, scalar @{$f->{json}{events}}, $f->{json}{next_after}],
+    [200, 2, $seq0 + 2], 'a feed page stops before 8 MiB of events');
 done_testing;
