@@ -86,6 +86,22 @@ like($out, qr/^backfilled [1-9]\d* order facts \([1-9]\d* counted\), [1-9]\d* li
 like($out, qr/^souk is up\.\n.*^Demo logins.*^  customer  demo\@souk\.test\n.*^Stop: /ms,
     'the summary: URLs, demo logins, how to stop');
 
+# The pages (issue 16): both URLs are printed, and each serves its app: the page, then the
+# bundle it names (a page whose script 404s would be blank in a browser).
+like($out, qr{^  storefront\s+http://127\.0\.0\.1:$port{gateway}/$}m, 'the summary names the storefront');
+like($out, qr{^  control room\s+http://127\.0\.0\.1:$port{admin}/$}m, '...and the control room');
+for my $page (['storefront', $port{gateway}, qr/<title>souk</], ['control room', $port{admin}, qr/<title>souk control room</]) {
+    my ($what, $p, $title) = @$page;
+    my $html = http(GET => "http://127.0.0.1:$p/");
+    ok($html->{status} == 200 && ($html->{headers}{'content-type'} // '') =~ m{^text/html}
+        && $html->{body} =~ $title, "$what: / is its page") or diag("$html->{status} $html->{body}");
+    my ($js) = $html->{body} =~ /<script type="module" src="([^"]+)"/;
+    my $bundle = defined $js ? http(GET => "http://127.0.0.1:$p$js") : {status => 0};
+    ok(defined $js && $bundle->{status} == 200
+        && ($bundle->{headers}{'content-type'} // '') =~ m{^text/javascript}, "$what: its bundle $js loads")
+        or diag("$bundle->{status}");
+}
+
 my ($rc, $st) = soukctl({}, 'status');
 is($rc, 0, 'soukctl status: every process up and ready') or diag($st);
 is(scalar(() = $st =~ /^\S+\s+127\.0\.0\.1:\d+\s+\d+\s+up\s/mg), 16, 'sixteen processes up, each with a pid');

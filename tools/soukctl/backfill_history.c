@@ -26,7 +26,7 @@ static const char orders_sql[] =
     "SELECT id, user_id, status, total_minor, currency, ship_line1, ship_line2, ship_city,"
     " ship_postal_code, ship_country, card_last4, payment_status, " TS("created_at") ","
     " created_at::text, EXISTS (SELECT 1 FROM order_log l WHERE l.order_id = o.id"
-    "   AND l.type = 'order.created' AND l.envelope->'payload'->'backfilled' = 'true'),"
+    "   AND l.backfilled),"
     " " TS("updated_at") ", COALESCE(reason, 'cancelled')"
     " FROM orders o WHERE id > $1::bigint ORDER BY id LIMIT " "5000";
 /* v1 shows the name the product replica knows today, as orders' v1 does. */
