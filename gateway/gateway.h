@@ -126,6 +126,10 @@ void             routes_unref(struct gw_table *t);
 MUST_CHECK int routes_install(struct gw_table *t, const char *path);
 /* Read path and install it; on any error the current table stays. */
 MUST_CHECK int routes_load_file(const char *path, struct buf *errors);
+/* routes/jsonfile.c: write doc to path atomically (a sibling .tmp, fsync,
+ * rename, fsync the directory); logged on failure. The routes file and the
+ * migration record (admin/migration.c) are written so. */
+MUST_CHECK int json_file_save(const json_t *doc, const char *path);
 /* A JSON summary of what installing t would change against the current table. */
 json_t *routes_diff(const struct gw_table *cur, const struct gw_table *next);
 

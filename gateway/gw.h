@@ -155,7 +155,9 @@ int     syncwatch_start(void);
 void    syncwatch_stop(void);
 json_t *syncwatch_json(void);
 /* admin/migration.c: the migration record soukctl migrate reports (control
- * loop only). migration_put takes doc's reference. */
+ * loop only). migration_put takes doc's reference. migration_start loads the
+ * record kept in migration.json beside the routes file (each put rewrites it). */
+void    migration_start(const char *routes_path);
 int     migration_put(const char *domain, json_t *doc, struct buf *errors);
 json_t *migration_json(void);
 void    migration_free(void);

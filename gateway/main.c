@@ -430,6 +430,7 @@ main(int argc, char **argv)
     if (syncwatch_config(gateway.sync, &why) != ERR_OK)
         die("%s", why);
     routes_start();
+    migration_start(gateway.routes_path);
     static_reload(gateway.web_dir); /* logged; a shop without pages still routes its API */
     control_start(admin_socket());
     loops_start();

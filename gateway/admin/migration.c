@@ -5,10 +5,14 @@
  * detail (the differing ids), and the last lines of its log (a cutover's
  * "writes held 62 ms"). The record of truth stays in PostgreSQL `migrate`,
  * which only soukctl reaches; this is a copy soukctl sends after each step
- * and on `soukctl migrate status`, kept in memory (a restarted gateway shows
- * a domain again at its next step or status). Control loop only: no lock.
+ * and on `soukctl migrate status`. Each put rewrites migration.json beside
+ * the routes file (atomically, as the routes file), and the gateway loads it
+ * at start, so the control room still shows every domain after a restart
+ * instead of waiting for the next step. Control loop only: no lock.
  */
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "gw.h"
@@ -57,7 +61,8 @@ static const struct jcheck_field report_fields[] = {
 };
 #undef S
 
-static json_t *reports; /* {domain: document + received_at} */
+static json_t *reports;    /* {domain: document + received_at} */
+static char    path[4096]; /* migration.json beside the routes file; "" before start */
 
 /* A domain name as routes use them: 1-64 of A-Z a-z 0-9 _ . - */
 static int
@@ -70,21 +75,30 @@ domain_ok(const char *z)
                      "0123456789_.-") == n;
 }
 
-/* Keep doc (reference taken) as domain's report: ERR_OK, or ERR_INVALID with
- * every problem in errors, ERR_CONFLICT when REPORT_DOMAINS are kept already. */
-int
-migration_put(const char *domain, json_t *doc, struct buf *errors)
+/* The problems of doc as domain's report, in errors: ERR_OK or ERR_INVALID. */
+static int
+report_check(const char *domain, json_t *doc, struct buf *errors)
 {
     struct report r;
     struct jcheck c = {errors, 0, arena_create(), NULL};
-    char          at[32];
 
     memset(&r, 0, sizeof(r));
     if (!domain_ok(domain))
         jcheck_bad(&c, "domain", "must be 1-64 of A-Z a-z 0-9 _ . -");
     jcheck_object(&c, doc, "report", report_fields, &r);
     arena_destroy(c.a);
-    if (c.nerr > 0) {
+    return c.nerr > 0 ? ERR_INVALID : ERR_OK;
+}
+
+/* Keep doc (reference taken) as domain's report: ERR_OK, or ERR_INVALID with
+ * every problem in errors, ERR_CONFLICT when REPORT_DOMAINS are kept already.
+ * A record that cannot be written stays in memory (an event says so). */
+int
+migration_put(const char *domain, json_t *doc, struct buf *errors)
+{
+    char at[32];
+
+    if (report_check(domain, doc, errors) != ERR_OK) {
         json_decref(doc);
         return ERR_INVALID;
     }
@@ -97,7 +111,61 @@ migration_put(const char *domain, json_t *doc, struct buf *errors)
     log_timestamp(at);
     json_object_set_new(doc, "received_at", json_string(at));
     json_object_set_new(reports, domain, doc);
+    if (path[0] != '\0' && json_file_save(reports, path) != ERR_OK)
+        gwevents_add("persist_failed",
+                     "the migration record of %s is in memory but %s could not be written: a "
+                     "restart would show the domain's previous record",
+                     domain, path);
     return ERR_OK;
+}
+
+/* Each domain of the file as a put would take it (received_at kept); a
+ * domain that no longer passes the checks is left out and logged. */
+void
+migration_start(const char *routes_path)
+{
+    const char  *slash = strrchr(routes_path, '/');
+    json_t      *doc, *v, *at;
+    json_error_t jerr;
+    const char  *domain;
+    struct buf   errors;
+
+    if (snprintf(path, sizeof(path), "%.*smigration.json",
+                 slash != NULL ? (int)(slash - routes_path + 1) : 0,
+                 routes_path) >= (int)sizeof(path)) {
+        log_error("the migration record's path beside %s is too long: kept in memory only",
+                  routes_path);
+        path[0] = '\0';
+        return;
+    }
+    doc = json_load_file(path, 0, &jerr);
+    if (doc == NULL) {
+        if (access(path, F_OK) == 0)
+            log_error("migration record %s not loaded: %s (line %d)", path, jerr.text, jerr.line);
+        return;
+    }
+    if (reports == NULL)
+        reports = json_object();
+    buf_init(&errors, 4096);
+    json_object_foreach(doc, domain, v)
+    {
+        if (!json_is_object(v) || json_object_size(reports) >= REPORT_DOMAINS)
+            continue;
+        at = json_incref(json_object_get(v, "received_at"));
+        json_object_del(v, "received_at");
+        buf_reset(&errors);
+        if (report_check(domain, v, &errors) != ERR_OK || !json_is_string(at)) {
+            log_error("migration record %s: domain %s left out: %s", path, domain,
+                      at != NULL && json_is_string(at) ? buf_data(&errors) : "no received_at");
+        } else {
+            json_object_set(v, "received_at", at);
+            json_object_set(reports, domain, v);
+        }
+        json_decref(at);
+    }
+    buf_free(&errors);
+    json_decref(doc);
+    log_info("migration record %s: %zu domains", path, json_object_size(reports));
 }
 
 json_t *

@@ -2,7 +2,8 @@
 # listener: GET /stats (per route and side: attempts, errors, req/s, error rate, p99, one
 # point a second; token required; a bad window is a 400 problem), and the public API carried
 # on the admin listener through the same route table and edge checks (no admin token, the
-# route's own auth: an admin route still wants an admin JWT).
+# route's own auth: an admin route still wants an admin JWT); /migration: the record soukctl
+# reports, validated, bounded, and kept across a restart (migration.json beside the routes file).
 use strict;
 use warnings;
 use FindBin;
@@ -134,6 +135,43 @@ $gw->admin(PUT => "/migration/d$_", {json => $rep}) for 1 .. 15;
 is_problem($gw->admin(PUT => '/migration/d16', {json => $rep}), 409, 'conflict', 'a 17th domain: 409');
 is($gw->admin(PUT => '/migration/d15', {json => {%$rep, status => 'failed'}})->{status}, 200, 'a known one is still replaced');
 is($gw->admin(GET => '/migration')->{json}{domains}{reviews}{status}, 'done', 'the bad reports changed nothing');
+
+# ---- the record survives a restart: migration.json beside the routes file --------------------------
+(my $mfile = $gw->routes_file) =~ s{[^/]+$}{migration.json};
+ok(-f $mfile && !-e "$mfile.tmp", 'the record is written beside the routes file (no .tmp left)');
+my $before_restart = $gw->admin(GET => '/migration')->{json};
+$gw->restart;
+my $after = $gw->admin(GET => '/migration');
+is($after->{status}, 200, 'after a restart GET /migration answers');
+is_deeply($after->{json}, $before_restart, 'with every domain\'s record as it was (received_at kept)');
+is($after->{json}{domains}{reviews}{verify_detail}, '1200 rows, none differ', '...the last verify of reviews');
+is_problem($gw->admin(PUT => '/migration/d16', {json => $rep}), 409, 'conflict', 'the 16 loaded domains still count');
+is($gw->admin(PUT => '/migration/d15', {json => {%$rep, status => 'running'}})->{status}, 200, 'a put after the restart');
+$gw->restart;
+is($gw->admin(GET => '/migration')->{json}{domains}{d15}{status}, 'running', 'is what the next restart loads');
+
+# A record edited by hand: a domain that fails the checks is left out, the others are kept;
+# a file that is not JSON is logged and the gateway starts with no record.
+{
+    open my $fh, '<', $mfile or die "$mfile: $!";
+    my $doc = JSON::PP->new->decode(do { local $/; <$fh> });
+    close $fh;
+    $doc->{d1}{canary_percent} = 500;
+    delete $doc->{d2}{received_at};
+    open $fh, '>', $mfile or die "$mfile: $!";
+    print $fh JSON::PP->new->encode($doc);
+    close $fh;
+}
+$gw->restart;
+my $left = $gw->admin(GET => '/migration')->{json}{domains};
+ok(!exists $left->{d1} && !exists $left->{d2}, 'a bad domain in the file is left out (a bad field, no received_at)');
+is(scalar(keys %$left), 14, 'the 14 others are loaded');
+ok((grep { /migration record .*domain d1 left out/ } split /\n/, $gw->stderr_text), 'and the gateway says which') or diag $gw->stderr_text;
+{ open my $fh, '>', $mfile or die; print $fh '{"reviews": '; close $fh }
+$gw->restart;
+is_deeply($gw->admin(GET => '/migration')->{json}, {domains => {}}, 'a file that is not JSON: the gateway starts with no record');
+ok((grep { /migration record .* not loaded/ } split /\n/, $gw->stderr_text), 'and logs why');
+is($gw->admin(PUT => '/migration/reviews', {json => $rep})->{status}, 200, 'and takes reports again');
 
 $gw->stop;
 

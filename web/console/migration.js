@@ -70,7 +70,7 @@ function RecordPanel() {
     <${ErrorNote} error=${error} />
     ${doms.length === 0
       ? html`<p class="note">No step reported yet: <code>soukctl migrate</code> reports each step here as it runs, and
-          <code>soukctl migrate status</code> sends every domain again (after a gateway restart).</p>`
+          <code>soukctl migrate status</code> sends every domain again.</p>`
       : html`<table class="grid" id="record-table">
       <caption>The migration record, as soukctl migrate reported it</caption>
       <thead><tr><th scope="col">Domain</th><th scope="col">At step</th><th scope="col">Last run</th><th scope="col">By, at</th>
