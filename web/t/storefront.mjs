@@ -1,13 +1,17 @@
 // storefront.mjs - the shopper's journey in chromium against the real shop (web/t/60_storefront.t
 // starts it): home, suggestions, a misspelt search corrected, a facet filter, a category filter,
 // the product page, an anonymous cart merged at sign-in, a review, the cart, a checkout with
-// the approved card, my orders showing CONFIRMED, and a checkout with the declined card showing
-// the decline. axe on home, search, product, cart, checkout and my orders.
+// the approved card, my orders showing CONFIRMED, then every other outcome of a checkout: the
+// declined card, the provider unavailable, out of stock (named), and pending (souk-payments
+// paused with SIGSTOP, so the provider's answer comes late: the page says the order is
+// pending, my orders shows it Pending, and once payments is resumed, Confirmed without a
+// reload). axe on home, search, product, cart, checkout, pending and my orders.
 // Inputs (environment): SHOP (base URL), EMAIL, PASSWORD, LAPTOP (id of "Zenbook Laptop 14"),
-// MOUSE (id of "Wireless Mouse"), CATEGORY (slug).
+// MOUSE (id of "Wireless Mouse"), LAMP (id of "Desk Lamp", 1 in stock), CATEGORY (slug),
+// PAYMENTS_PID (souk-payments' process, paused and resumed by the pending step).
 import { session } from './lib/browser.mjs';
 
-const { SHOP, EMAIL, PASSWORD, LAPTOP, MOUSE, CATEGORY } = process.env;
+const { SHOP, EMAIL, PASSWORD, LAPTOP, MOUSE, LAMP, CATEGORY, PAYMENTS_PID } = process.env;
 
 await session(async (t) => {
   const p = t.page;
@@ -175,6 +179,51 @@ await session(async (t) => {
   await t.step('checkout: provider unavailable', async () => {
     await failedCheckout(/4000 0000 0000 0119/, /not answering|did not answer/i, 'the unavailable provider is told');
     await t.shot('storefront-unavailable');
+  });
+
+  await t.step('checkout: out of stock', async () => {
+    await p.goto(`${SHOP}/product/${LAMP}`);
+    await p.getByRole('button', { name: 'Add to cart' }).click();
+    await p.getByText('Added 1 × Desk Lamp').waitFor();
+    await p.goto(`${SHOP}/cart`);
+    const qty = p.getByLabel('Quantity of Desk Lamp');
+    await qty.fill('2');
+    await qty.press('Enter');
+    await p.waitForFunction(() => document.querySelector('.count').textContent === '3');
+    t.ok(true, 'two lamps and the mouse in the cart (one lamp in stock)');
+    await failedCheckout(/4242 4242 4242 4242/, /out of stock: only 1 of “Desk Lamp” left, 2 wanted/i,
+      'out of stock is told, naming the product');
+    await p.goto(`${SHOP}/cart`);
+    await p.getByRole('button', { name: 'Remove Desk Lamp' }).click();
+    await p.waitForFunction(() => document.querySelector('.count').textContent === '1');
+    t.ok(true, 'the lamps are taken out of the cart; the mouse stays');
+  });
+
+  await t.step('checkout: pending, then decided', async () => {
+    await p.goto(`${SHOP}/checkout`);
+    await p.getByLabel(/4242 4242 4242 4242/).check();
+    let id;
+    // souk-payments stopped: the order is reserved but its payment is not decided, past the
+    // checkout's wait. Resumed in every case (finally), so the shop goes on.
+    process.kill(Number(PAYMENTS_PID), 'SIGSTOP');
+    try {
+      await p.getByRole('button', { name: 'Place order' }).click();
+      const note = p.getByRole('status').getByText(/Order #\d+ is pending/);
+      await note.waitFor({ timeout: 25000 });
+      id = (await note.textContent()).match(/#(\d+)/)[1];
+      const said = await note.textContent();
+      t.ok(/payment has not been decided yet\. Nothing more to do/.test(said), `order ${id}: the checkout says it is pending`, said);
+      await t.axe('checkout pending');
+      await t.shot('storefront-pending');
+      await p.getByRole('link', { name: 'My orders' }).click();
+      const row = p.locator(`tr[data-order="${id}"]`);
+      await row.waitFor();
+      t.ok((await row.textContent()).includes('Pending'), 'my orders shows it Pending', await row.textContent());
+    } finally {
+      process.kill(Number(PAYMENTS_PID), 'SIGCONT');
+    }
+    await p.locator(`tr[data-order="${id}"]`, { hasText: 'Confirmed' }).waitFor({ timeout: 25000 });
+    t.ok(true, 'payments resumed: my orders shows the order Confirmed, without a reload');
   });
 
   await t.step('sign out ends the session', async () => {

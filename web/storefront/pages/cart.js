@@ -3,7 +3,7 @@
 // cards are offered, each with its outcome) and shows what the order became: confirmed,
 // pending (the saga has not decided: followed until it does), declined, out of stock or the
 // provider unavailable.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { currentUser, refreshUser } from '../auth.js';
 import * as cart from '../cart.js';
@@ -102,21 +102,32 @@ function randomHex() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-// Follow a pending order until the saga decides (at most a minute).
-async function follow(id, onPending) {
-  for (let i = 0; i < 60; i++) {
+// Follow a pending order until the saga decides (at most a minute), while the page is open
+// (alive.current): null when it is still pending, or the page was left.
+async function follow(id, alive) {
+  for (let i = 0; i < 60 && alive.current; i++) {
     const data = await getOrder(id);
     if (data.status !== 'PENDING') return data;
-    onPending(data);
     await new Promise((r) => setTimeout(r, 1000));
   }
   return null;
 }
 
-function Payment({ onPlaced }) {
+// The checkout's out-of-stock detail names products by id ("only 1 of product 7 left, 2
+// wanted"): the shopper knows them by name, from the cart.
+function withNames(message, items) {
+  return message.replace(/product (\d+)/g, (m, id) => {
+    const line = items.find((l) => String(l.product_id) === id);
+    return line ? `“${line.name}”` : m;
+  });
+}
+
+function Payment({ onPlaced, items }) {
   const [card, setCard] = useState(TEST_CARDS[0].number);
   const [other, setOther] = useState('');
   const [state, setState] = useState({});
+  const alive = useRef(true);
+  useEffect(() => () => { alive.current = false; }, []);
   const place = async (e) => {
     e.preventDefault();
     const number = (card === 'other' ? other : card).replace(/[\s-]/g, '');
@@ -126,8 +137,11 @@ function Payment({ onPlaced }) {
       const { status, data } = await api('POST', '/api/v1/orders', { body: { card_number: number }, auth: true, headers: { 'Idempotency-Key': key } });
       let o = data;
       if (status === 202 || o.status === 'PENDING') {
-        setState({ busy: true, status: `Order #${o.id} is pending: waiting for stock and payment…` });
-        o = (await follow(o.id, () => {})) || o;
+        // The shop has not decided in the time the checkout waits (the payment provider is
+        // slow to answer): say so, and keep looking until it decides.
+        setState({ busy: true, following: o });
+        o = (await follow(o.id, alive)) || o;
+        if (!alive.current) return;
       }
       const out = orderOutcome(o);
       (o.status === 'CONFIRMED' ? cart.afterOrder() : cart.load()).catch(() => {});
@@ -135,7 +149,7 @@ function Payment({ onPlaced }) {
       else setState(out ? { done: out, order: o } : { pending: o });
     } catch (err) {
       const text = OUTCOMES[err.slug];
-      setState({ error: text ? new Error(err.slug === 'out-of-stock' ? `${text}: ${err.message}.` : text) : err });
+      setState({ error: text ? new Error(err.slug === 'out-of-stock' ? `${text}: ${withNames(err.message, items)}.` : text) : err });
     }
   };
   return html`<form onSubmit=${place} aria-labelledby="pay-h" class="stack">
@@ -156,7 +170,10 @@ function Payment({ onPlaced }) {
     <button type="submit" class="primary" disabled=${state.busy}>Place order</button>
     <div role="status" aria-live="polite">
       ${state.status && state.busy && html`<p>${state.status}</p>`}
-      ${state.pending && html`<p class="note">Order #${state.pending.id} is still pending. <${Link} href="/orders">Follow it in My orders<//></p>`}
+      ${state.following && html`<p class="note pending">${`Order #${state.following.id} is pending: the payment has not been decided yet. `}
+        ${'Nothing more to do: this page shows the outcome as soon as it is known, and '}
+        <${Link} href=${`/orders/${state.following.id}`}>the order<//> in My orders shows it too.</p>`}
+      ${state.pending && html`<p class="note pending">Order #${state.pending.id} is still pending. <${Link} href="/orders">Follow it in My orders<//></p>`}
     </div>
     ${state.done && !state.done.ok && html`<p class="alert" role="alert">${state.done.text}</p>`}
     <${Failure} error=${state.error} />
@@ -186,6 +203,6 @@ export function Checkout() {
     ${me.data && me.data.shipping_address &&
     html`<section aria-label="Shipping to"><h2>Shipping to</h2>
         <p>${me.data.name}, ${me.data.shipping_address.line1}, ${me.data.shipping_address.postal_code} ${me.data.shipping_address.city}, ${me.data.shipping_address.country}</p></section>
-      ${c.items.length > 0 && html`<${Payment} onPlaced=${setPlaced} />`}
+      ${c.items.length > 0 && html`<${Payment} onPlaced=${setPlaced} items=${c.items} />`}
       ${c.items.length === 0 && html`<p>Your cart is empty. <${Link} href="/">Continue shopping<//></p>`}`}`;
 }
