@@ -1,7 +1,9 @@
 // console.mjs - the operator's journey through the control room (web/t/62_console.t starts a
 // gateway on two fake upstreams that answer the same product differently): sign in with the
 // admin token, switch products to shadow, see the recorded diff side by side, canary 10 %,
-// move it back to legacy; axe on every panel and the dialog; screenshots of the main pages.
+// move it back to legacy; the error rates per side after an automatic rollback; a hold set and
+// ended through the dialog and its time under Cutover holds; the Migration panel's next-step
+// buttons (to shadow and back); axe on every panel and the dialog; screenshots of the main pages.
 // Inputs: CONSOLE_URL, ADMIN_URL, ADMIN_TOKEN, PUBLIC_URL.
 import { session } from './lib/browser.mjs';
 
@@ -141,6 +143,17 @@ await session(async (t) => {
     const log = p.locator('ol.log li', { hasText: 'rollback' });
     await log.first().waitFor();
     t.ok(/products/.test(await log.first().textContent()), 'the rollback is listed with its route');
+    // the columns: mode, share, decisions, errors legacy, errors new, rule
+    const errNew = p.locator('#canary-table tr[data-route="products"] td:nth-of-type(5)');
+    await p.waitForFunction(() => {
+      const c = document.querySelector('#canary-table tr[data-route="products"] td:nth-of-type(5)');
+      return c && /[1-9]/.test(c.textContent);
+    });
+    t.ok(true, `the new side's error rate is shown (${(await errNew.textContent()).trim()})`);
+    t.ok(/^0(\.0)? ?%$/.test((await p.locator('#canary-table tr[data-route="products"] td:nth-of-type(4)').textContent()).trim()),
+      'the legacy side\'s is 0 %');
+    t.ok((await p.locator('figure.chart figcaption', { hasText: 'products: error rate per side' }).count()) === 1,
+      'the error rates per side are charted');
     await p.getByRole('link', { name: 'Routes' }).click();
     await p.locator('#routes-table tr[data-route="products"] td.mode', { hasText: 'legacy' }).waitFor();
   });
@@ -151,6 +164,44 @@ await session(async (t) => {
     await p.keyboard.press('Escape');
     await d.waitFor({ state: 'hidden' });
     t.is((await route('products')).mode, 'legacy', 'Escape changed nothing');
+  });
+
+  await t.step('a hold through the dialog, and its time under Cutover holds', async () => {
+    for (const on of [true, false]) {
+      await p.getByRole('button', { name: 'Change mode of products' }).click();
+      const d = p.locator('dialog#mode-dialog');
+      await d.waitFor({ state: 'visible' });
+      await d.getByLabel(/Hold writes/).setChecked(on);
+      await d.getByRole('button', { name: 'Review change' }).click();
+      const to = await d.locator('.confirm-text strong').last().textContent();
+      t.is(to, on ? 'legacy, writes held' : 'legacy', `the confirmation says the hold ${on ? 'starts' : 'ends'}`);
+      await d.getByRole('button', { name: 'Confirm' }).click();
+      await d.waitFor({ state: 'hidden' });
+      t.is(!!(await route('products')).hold, on, `the gateway has products ${on ? 'held' : 'no longer held'}`);
+    }
+    await p.getByRole('link', { name: 'Migration' }).click();
+    const held = p.locator('ol.log li', { hasText: 'hold_end' });
+    await held.first().waitFor();
+    t.ok(/route products: writes held \d+ ms/.test(await held.first().textContent()), 'Cutover holds lists how long products was held',
+      await held.first().textContent());
+  });
+
+  await t.step('the Migration panel\'s next step, and back', async () => {
+    const row = p.locator('#domains-table tr[data-domain="catalog"]');
+    await row.getByRole('button', { name: /To shadow/ }).click();
+    const d = p.locator('dialog#mode-dialog');
+    await d.waitFor({ state: 'visible' });
+    t.ok(/Move every route of catalog \(products\) to shadow/.test(await d.textContent()), 'the dialog says what the step changes');
+    await d.getByRole('button', { name: 'Confirm' }).click();
+    await d.waitFor({ state: 'hidden' });
+    t.is((await route('products')).mode, 'shadow', 'the gateway has the catalog domain in shadow');
+    await row.getByRole('button', { name: /To canary 10 %/ }).waitFor();
+    t.ok(true, 'the next step offered is canary 10 %');
+    await row.getByRole('button', { name: /Back to legacy/ }).click();
+    await d.waitFor({ state: 'visible' });
+    await d.getByRole('button', { name: 'Confirm' }).click();
+    await d.waitFor({ state: 'hidden' });
+    t.is((await route('products')).mode, 'legacy', 'and back to legacy');
   });
 
   await t.step('the Migration and Sagas panels', async () => {
