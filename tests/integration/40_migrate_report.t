@@ -1,7 +1,7 @@
 # soukctl migrate reports each domain's record to the gateway's admin API (PUT
 # /migration/{domain}) for the control room (web/console, GET /migration): a step's start and
-# its end with who, when and the log; `migrate status` sends every domain again (a restarted
-# gateway), with the last verify's detail; a gateway that is down costs a warning, not the
+# its end with who, when and the log; a restarted gateway still has it (migration.json beside
+# its routes file); `migrate status` sends every domain again, with the last verify's detail; a gateway that is down costs a warning, not the
 # step. Real MariaDB, PostgreSQL and souk-gateway.
 use strict;
 use warnings;
@@ -40,12 +40,12 @@ like($r->{detail} // '', qr/\S/, 'what it did');
 ok(grep({ /backfill\s+started/ } @{$r->{log}}) && grep({ /backfill\s+done/ } @{$r->{log}}), 'the log: started, then done')
     or diag explain $r->{log};
 
-# A restarted gateway knows nothing until the next step or status; status sends every domain.
+# A restarted gateway keeps the record; status sends every domain again (a verify since).
 pg_sql($state->{db}, "UPDATE migration_state SET verify_at = now(), verify_ok = false,
     verify_detail = 'reviews id 7: differs; reviews id 9: missing on the service' WHERE domain = 'reviews'");
 $gw->restart;
 $env{SOUK_GATEWAY_ADMIN_LISTEN} = '127.0.0.1:' . $gw->admin_port;    # restart() takes new ports
-is_deeply($gw->admin(GET => '/migration')->{json}{domains}, {}, 'a restarted gateway has no report');
+is_deeply($gw->admin(GET => '/migration')->{json}{domains}{reviews}, $r, 'a restarted gateway still has the record as reported');
 ($rc, $out, $err) = soukctl(\%env, qw(migrate status));
 is($rc, 0, 'migrate status') or diag $err;
 $r = report('reviews');
