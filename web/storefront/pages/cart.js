@@ -89,10 +89,16 @@ const OUTCOMES = {
   unprocessable: 'Add a shipping address first.',
 };
 
-// What the order became, in words; null while it is pending.
+// What the order became, in words; null while it is pending. A rejected order names what was
+// short, as the checkout's own 409 does (withNames).
 export function orderOutcome(o) {
   if (o.status === 'CONFIRMED') return { ok: true, text: `Order #${o.id} is confirmed. Thank you!` };
   if (o.status === 'PENDING') return null;
+  if (o.reason === 'out-of-stock' && o.shortage) {
+    const s = o.shortage;
+    const what = withNames(`only ${s.available} of product ${s.product_id} left, ${s.requested} wanted`, o.items || []);
+    return { ok: false, text: `Order #${o.id} was rejected: some items are out of stock: ${what}.` };
+  }
   const why = o.reason ? REASONS[o.reason] || o.reason : o.payment && o.payment.status === 'DECLINED' ? REASONS['payment-declined'] : '';
   return { ok: false, text: `Order #${o.id} was ${o.status.toLowerCase()}${why ? `: ${why}` : ''}.` };
 }
