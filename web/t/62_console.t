@@ -18,7 +18,8 @@ use Souk::Browser qw(run_browser);
 my $product = {id => 1, name => 'Brass lamp', price => 10, tags => ['a']};
 my $L = Souk::FakeUpstream->start(name => 'monolith', reply => {json => $product});
 my $N = Souk::FakeUpstream->start(name => 'catalog', reply => {json => {%$product, price => 11, tags => ['a', 'b']}},
-    paths => {'/api/v1/products/broken' => {status => 500, json => {error => 'broken'}}});    # the rollback's cause
+    paths => {'/api/v1/products/broken' => {status => 500, json => {error => 'broken'}},    # the rollback's cause
+              '/api/v1/products/down' => {status => 503, json => {error => 'down'}}});       # the breaker's
 
 # The catalog's souk-sync as the gateway reads it (GET /sync): its /metrics text.
 my $S = Souk::FakeUpstream->start(name => 'sync', reply => {status => 404, body => 'no'},

@@ -1,7 +1,8 @@
 // console.mjs - the operator's journey through the control room (web/t/62_console.t starts a
 // gateway on two fake upstreams that answer the same product differently): sign in with the
 // admin token, switch products to shadow, see the recorded diff side by side, canary 10 %,
-// move it back to legacy; the error rates per side after an automatic rollback; a hold set and
+// move it back to legacy; the error rates per side after an automatic rollback; new, with the
+// catalog server's breaker shown open after its 503s; a hold set and
 // ended through the dialog and its time under Cutover holds; the Migration panel's next-step
 // buttons (to shadow and back); axe on every panel and the dialog; screenshots of the main pages.
 // Inputs: CONSOLE_URL, ADMIN_URL, ADMIN_TOKEN, PUBLIC_URL.
@@ -156,6 +157,24 @@ await session(async (t) => {
       'the error rates per side are charted');
     await p.getByRole('link', { name: 'Routes' }).click();
     await p.locator('#routes-table tr[data-route="products"] td.mode', { hasText: 'legacy' }).waitFor();
+  });
+
+  await t.step('new through the dialog; a tripped breaker shows; back', async () => {
+    const d = await changeMode(t, 'products', 'new');
+    t.ok(/from legacy to new/.test(await d.locator('.confirm-text').textContent()), 'the confirmation says legacy to new');
+    await d.getByRole('button', { name: 'Confirm' }).click();
+    await d.waitFor({ state: 'hidden' });
+    t.is((await route('products')).mode, 'new', 'the gateway has products on new');
+    await traffic(6, 'down'); // the catalog answers 503: five in a row open its breaker
+    // the columns: path, mode, legacy upstream, new upstream
+    const br = p.locator('#routes-table tr[data-route="products"] td:nth-of-type(4) .bad', { hasText: /breaker/ });
+    await br.first().waitFor();
+    t.ok(/breaker (open|half_open)/.test(await br.first().textContent()), 'the catalog server\'s breaker is shown open',
+      await br.first().textContent());
+    const back = await changeMode(t, 'products', 'legacy');
+    await back.getByRole('button', { name: 'Confirm' }).click();
+    await back.waitFor({ state: 'hidden' });
+    t.is((await route('products')).mode, 'legacy', 'and on legacy again');
   });
 
   await t.step('the form refuses a share over 100 %, and Escape changes nothing', async () => {
