@@ -3,7 +3,8 @@
 # built pages ($SOUK_BUILD/web/storefront) at /. The journey is web/t/storefront.mjs: search
 # (suggestions, a corrected typo, a facet), a category filter, the product, an anonymous cart
 # merged at sign-in, a review, the cart, checkout with the approved card, my orders CONFIRMED,
-# then each other outcome: declined, provider unavailable, out of stock, and pending (payments
+# then each other outcome: declined, provider unavailable, out of stock (at once, and decided
+# after the checkout's wait with inventory paused), and pending (payments
 # paused by the script past the checkout's wait, 5 s here: my orders shows it Pending, then
 # Confirmed once resumed); axe finds no serious or critical violation on the main pages.
 # SOUK_SCREENSHOT_DIR=docs/screenshots keeps the PNGs shown in README.md.
@@ -54,8 +55,9 @@ like($page->{body}, qr/<div id="app">/, '...the storefront\'s index.html');
 
 my $bad = run_browser("$FindBin::Bin/storefront.mjs", SHOP => $url, EMAIL => $buyer->{email},
     PASSWORD => 'correct horse battery', LAPTOP => $laptop->{id}, MOUSE => $mouse->{id},
-    LAMP => $lamp->{id}, CATEGORY => "saga-$$", PAYMENTS_PID => $shop->svc('payments')->pid);
-kill 'CONT', $shop->svc('payments')->pid;    # the script resumes it; a script that died may not have
+    LAMP => $lamp->{id}, CATEGORY => "saga-$$", PAYMENTS_PID => $shop->svc('payments')->pid,
+    INVENTORY_PID => $shop->svc('inventory')->pid);
+kill 'CONT', map { $shop->svc($_)->pid } qw(payments inventory);    # the script resumes them; one that died may not have
 is($bad, 0, 'the shopper\'s journey passed');
 
 # What the pages did, seen from the API: one confirmed order, one review.

@@ -2,16 +2,17 @@
 // starts it): home, suggestions, a misspelt search corrected, a facet filter, a category filter,
 // the product page, an anonymous cart merged at sign-in, a review, the cart, a checkout with
 // the approved card, my orders showing CONFIRMED, then every other outcome of a checkout: the
-// declined card, the provider unavailable, out of stock (named), and pending (souk-payments
+// declined card, the provider unavailable, out of stock (named; also when decided after the
+// checkout's wait, souk-inventory paused with SIGSTOP), and pending (souk-payments
 // paused with SIGSTOP, so the provider's answer comes late: the page says the order is
 // pending, my orders shows it Pending, and once payments is resumed, Confirmed without a
 // reload). axe on home, search, product, cart, checkout, pending and my orders.
 // Inputs (environment): SHOP (base URL), EMAIL, PASSWORD, LAPTOP (id of "Zenbook Laptop 14"),
 // MOUSE (id of "Wireless Mouse"), LAMP (id of "Desk Lamp", 1 in stock), CATEGORY (slug),
-// PAYMENTS_PID (souk-payments' process, paused and resumed by the pending step).
+// PAYMENTS_PID, INVENTORY_PID (the services' processes, paused and resumed by the steps).
 import { session } from './lib/browser.mjs';
 
-const { SHOP, EMAIL, PASSWORD, LAPTOP, MOUSE, LAMP, CATEGORY, PAYMENTS_PID } = process.env;
+const { SHOP, EMAIL, PASSWORD, LAPTOP, MOUSE, LAMP, CATEGORY, PAYMENTS_PID, INVENTORY_PID } = process.env;
 
 await session(async (t) => {
   const p = t.page;
@@ -193,6 +194,22 @@ await session(async (t) => {
     t.ok(true, 'two lamps and the mouse in the cart (one lamp in stock)');
     await failedCheckout(/4242 4242 4242 4242/, /out of stock: only 1 of “Desk Lamp” left, 2 wanted/i,
       'out of stock is told, naming the product');
+    // Again with souk-inventory paused past the checkout's wait: the order is pending, then
+    // rejected once inventory is resumed; the page, following it, names the shortage the same.
+    await p.goto(`${SHOP}/checkout`);
+    await p.getByLabel(/4242 4242 4242 4242/).check();
+    process.kill(Number(INVENTORY_PID), 'SIGSTOP');
+    try {
+      await p.getByRole('button', { name: 'Place order' }).click();
+      await p.getByRole('status').getByText(/Order #\d+ is pending/).waitFor({ timeout: 25000 });
+    } finally {
+      process.kill(Number(INVENTORY_PID), 'SIGCONT');
+    }
+    const alert = p.getByRole('alert').first();
+    await alert.waitFor({ timeout: 25000 });
+    const said = await alert.textContent();
+    t.ok(/rejected: some items are out of stock: only 1 of “Desk Lamp” left, 2 wanted/.test(said),
+      'decided after the wait, the rejection names the product too', said);
     await p.goto(`${SHOP}/cart`);
     await p.getByRole('button', { name: 'Remove Desk Lamp' }).click();
     await p.waitForFunction(() => document.querySelector('.count').textContent === '1');
