@@ -269,7 +269,7 @@ for my $m (qw(GET POST PUT PATCH DELETE HEAD OPTIONS)) {
     my ($line) = wait_until(sub {
         (grep { ($_->{request_id} // '') eq 'test-req-123' && ($_->{msg} // '') =~ /access/ }
             $gw->log_lines)[0]
-    }, 10);
+    }, 30);
     ok($line, 'an access log line for the request') or diag($gw->stderr_text =~ s/^(.{0,2000}).*/$1/sr);
     if ($line) {
         is($line->{route}, 'fwd', 'access log: route');
@@ -429,7 +429,8 @@ for my $m (qw(GET POST PUT PATCH DELETE HEAD OPTIONS)) {
 # ---- active health checks ------------------------------------------------------------------------
 
 # The gateway's own view of a server (GET /upstreams): 1 healthy, 0 not, undef if not listed.
-# Waiting for it, not a fixed sleep after the probes, lets a loaded machine take its time.
+# Waiting for it, not a fixed sleep after the probes, lets a loaded machine take its time
+# (30 s: a sanitizer build on a loaded machine probes and decides slower than 10 s allowed).
 sub healthy {
     my ($addr) = @_;
     my @todo = ($gw->admin(GET => '/upstreams')->{json});
@@ -442,13 +443,13 @@ sub healthy {
 }
 
 {
-    ok(wait_until(sub { $hca->health_checks && $hcb->health_checks }, 10),
+    ok(wait_until(sub { $hca->health_checks && $hcb->health_checks }, 30),
         'both servers of a pool with health checks are probed');
     $hcb->set(health => {status => 503, json => {status => 'down'}});
     my $hmark = $hcb->mark;
-    ok(wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 10),
+    ok(wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 30),
         'probes keep coming');
-    ok(wait_until(sub { defined(my $h = healthy($hcb->addr)) or return 0; !$h }, 10),
+    ok(wait_until(sub { defined(my $h = healthy($hcb->addr)) or return 0; !$h }, 30),
         'the gateway marks the failing server unhealthy');
     my ($ma, $mb) = ($hca->mark, $hcb->mark);
     my @st = map { get("/hc/$_")->{status} } 1 .. 12;
@@ -460,14 +461,14 @@ sub healthy {
 
     $hcb->set(health => {status => 200, json => {status => 'ok'}});
     $hmark = $hcb->mark;
-    wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 10);
-    ok(wait_until(sub { healthy($hcb->addr) }, 10), 'and healthy again once its probes pass');
+    wait_until(sub { (my @h = $hcb->health_checks(since => $hmark)) >= 2 }, 30);
+    ok(wait_until(sub { healthy($hcb->addr) }, 30), 'and healthy again once its probes pass');
     $mb = $hcb->mark;
     get("/hc/$_") for 1 .. 12;
     ok($hcb->count(since => $mb) >= 3, 'a recovered server gets traffic again');
 
     $hcb->stop;    # dead: connection refused on every probe
-    ok(wait_until(sub { defined(my $h = healthy($hcb->addr)) or return 0; !$h }, 10),
+    ok(wait_until(sub { defined(my $h = healthy($hcb->addr)) or return 0; !$h }, 30),
         'a dead server is marked unhealthy');
     $ma = $hca->mark;
     @st = map { get("/hc/dead$_")->{status} } 1 .. 12;

@@ -89,7 +89,7 @@ sub compared {
     wait_until(sub {
         $st = $gw->shadow_stats($route);
         ($st->{matches} // 0) + ($st->{mismatches} // 0) >= $n;
-    }, 10);
+    }, 30);    # the copies are compared off the answer's path: a loaded sanitizer build is slow
     return $st;
 }
 
@@ -235,7 +235,7 @@ my (%side, $new);
     my $route = wait_until(sub {
         my $r = $gw->route_named('c_rb');
         $r && $r->{mode} eq 'legacy' ? $r : undef;
-    }, 10);
+    }, 30);    # made on the control loop (install, fsync) after the failing answers asked for it
     ok($route, 'auto-rollback: GET /routes shows the route back on legacy')
         or diag($JSON->encode($gw->route_named('c_rb')));
     my $ev = $gw->admin(GET => '/events');

@@ -56,10 +56,11 @@ spew("$web/big/blob.bin", 'b' x $BIG);
 
 my $mono = Souk::FakeUpstream->start(name => 'mono', reply => {json => {from => 'mono'}});
 # Static routes go through the edge policy as proxied ones do: a rate limit (one token every
-# 4 s, so the bucket is still empty a moment after its burst) and auth.
+# 20 s, so the bucket is still empty a moment after its burst even when the four requests are
+# slow: with one every 4 s a loaded sanitizer run had 4 s for them) and auth.
 my $tbl = Souk::Gateway::table(upstreams => {monolith => Souk::Gateway::pool($mono)}, routes => [
     {name => 'pages_limited', path => '/limited', methods => ['GET', 'HEAD'], static => 'storefront',
-        rate_limit => {ip => {rate => 0.25, burst => 3}}},
+        rate_limit => {ip => {rate => 0.05, burst => 3}}},
     {name => 'pages_staff', path => '/staff', methods => ['GET', 'HEAD'], static => 'storefront',
         auth => 'admin'},
     {name => 'big', path => '/big', methods => ['GET', 'HEAD'], static => 'big'},
@@ -269,13 +270,15 @@ sub rss_kib {
     build_site('two');
     like(get('/')->{body}, qr/shop one/, 'a rebuilt directory is not read per request');
     $gw->hup;
-    ok(wait_until(sub { get('/')->{body} =~ /shop two/ }, 10), 'SIGHUP serves the rebuilt pages');
+    # SIGHUP is handled on the control loop, which reads the whole directory again (the 12 MiB
+    # file too): 30 s for a sanitizer build on a loaded machine.
+    ok(wait_until(sub { get('/')->{body} =~ /shop two/ }, 30), 'SIGHUP serves the rebuilt pages');
     build_site('three');
     is($gw->put_routes($tbl)->{status}, 200, 'PUT /routes');
     like(get('/')->{body}, qr/shop three/, '...serves the rebuilt pages too');
     remove_tree("$web/storefront");
     $gw->hup;
-    ok(wait_until(sub { get('/')->{status} == 404 }, 10), 'an app removed from the directory is 404 after SIGHUP');
+    ok(wait_until(sub { get('/')->{status} == 404 }, 30), 'an app removed from the directory is 404 after SIGHUP');
     is_problem(get('/'), 404, 'not-found', '...a problem');
     ok($gw->alive, 'the gateway is still up');
 }

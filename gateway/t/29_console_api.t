@@ -101,7 +101,7 @@ is($gw->admin(PATCH => '/routes/canaried', {json => {hold => JSON_TRUE}})->{stat
 my $before = $N->count(path => '/api/v1/c/held');
 my $hs = conn($gw->admin_port);
 put($hs, "POST /api/v1/c/held HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
-ok(wait_until('the write waits at the gateway', sub { ($gw->admin(GET => '/holds')->{json}{routes}{canaried}{held} // 0) == 1 }, 10),
+ok(wait_until('the write waits at the gateway', sub { ($gw->admin(GET => '/holds')->{json}{routes}{canaried}{held} // 0) == 1 }, 30),
     'the admin listener\'s write is held');
 is($N->count(path => '/api/v1/c/held'), $before, 'and not sent');
 is($gw->admin(PATCH => '/routes/canaried', {json => {hold => JSON_FALSE}})->{status}, 200, 'the hold ends');
@@ -192,7 +192,7 @@ my $sy;
 wait_until('both syncs were read', sub {
     $sy = $g2->admin(GET => '/sync')->{json};
     return $sy->{domains}{reviews}{up} && @{$sy->{domains}{users}{series}{at} || []} >= 1;
-}, 10);
+}, 30);    # the gateway reads the syncs on its own schedule: room for a loaded sanitizer build
 my $rv = $sy->{domains}{reviews};
 is($rv->{lag_seconds}, 3, 'the reviews sync lag, from its /metrics (not a longer name\'s)');
 is($rv->{lag_events}, 42, 'its lag in events');
@@ -207,7 +207,7 @@ wait_until('the lag is followed over time', sub {
     $sy = $g2->admin(GET => '/sync')->{json};
     my $lag = $sy->{domains}{reviews}{series}{lag_seconds};
     return @$lag >= 2 && defined $lag->[-1] && $lag->[-1] == 0;
-}, 10);
+}, 30);
 is($sy->{domains}{reviews}{series}{lag_seconds}[0], 3, 'the series keeps the earlier lag');
 is(scalar @{$sy->{domains}{reviews}{series}{at}}, scalar @{$sy->{domains}{reviews}{series}{applied_per_second}}, 'a time per point');
 is($sy->{domains}{reviews}{lag_events}, undef, 'a value the sync stopped publishing is null');

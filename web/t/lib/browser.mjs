@@ -5,6 +5,12 @@
 //
 //   t.page                 the page (a fresh context: no cookies, 1280x900)
 //   t.ok(cond, name, diag) one check; t.is(got, want, name)
+//   t.until(name, read, cond, diag)
+//                          one check on what the page shows once it has settled: read() again
+//                          (every 100 ms, up to SOUK_BROWSER_SETTLE_MS, 20 s) until cond(value)
+//                          holds, then the check is cond on the last value. The page answers
+//                          asynchronously, so a value read once may still be the previous
+//                          render's (a list before its new fetch, focus before an effect ran)
 //   t.step(name, fn)       a named step: a throw inside it is one failed check with the step's
 //                          name and the error, and the script goes on to the end of the session
 //   t.axe(name)            axe-core on the page as it is: a failed check per serious or critical
@@ -45,6 +51,15 @@ export async function session(body) {
     },
     is(got, want, name) {
       return t.ok(got === want, name, `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    },
+    async until(name, read, cond, diag = (v) => JSON.stringify(v)) {
+      const end = Date.now() + Number(process.env.SOUK_BROWSER_SETTLE_MS || 20000);
+      let v = await read();
+      while (!cond(v) && Date.now() < end) {
+        await page.waitForTimeout(100);
+        v = await read();
+      }
+      return t.ok(cond(v), name, diag(v));
     },
     async step(name, fn) {
       try {
