@@ -103,12 +103,13 @@ export async function remove(productId) {
 }
 
 // After a confirmed order: the cart service empties the cart when order.confirmed reaches it
-// (an event, so a moment later); the monolith at once. Reload until it is empty (5 s at most).
+// (an event, so a moment later, seconds on a busy shop); the monolith at once. Reload until it
+// is empty, backing off from 250 ms to 2 s, for 30 s at most.
 export async function afterOrder() {
-  for (let i = 0; i < 10; i++) {
+  for (let waited = 0, step = 250; waited < 30000; waited += step, step = Math.min(step * 2, 2000)) {
     const c = await load();
     if (c.item_count === 0) return c;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, step));
   }
   return cart;
 }
