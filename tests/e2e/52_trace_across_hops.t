@@ -74,8 +74,13 @@ for my $name (sort keys %consumers) {
     my ($svc, $db) = @{$consumers{$name}};
     ok(wait_until("$name consumed both", sub { (grep { inbox_has($db, $_->[0]) } @$events) == 2 },
         30), "$name: consumed both events");
-    my %handled = map { ($_->{event_id} // '') => 1 } lines_with($svc, $trace);
-    is_deeply([grep { $handled{$_} } map { $_->[0] } @$events], [map { $_->[0] } @$events],
+    # the consumer logs "handled" after the commit the inbox row shows: wait for the lines
+    my $with = sub {
+        my %handled = map { ($_->{event_id} // '') => 1 } lines_with($svc, $trace);
+        [grep { $handled{$_} } map { $_->[0] } @$events];
+    };
+    wait_until("$name: the log lines of both events", sub { @{$with->()} == @$events }, 20);
+    is_deeply($with->(), [map { $_->[0] } @$events],
         "$name: its log lines for both events carry the trace id");
 }
 
@@ -97,11 +102,14 @@ ok(wait_until('catalog rating event', sub {
 }, 30), 'catalog applied the rating');
 is(JSON::PP::decode_json($rated->[1])->{trace_id}, $trace2,
     'the product.updated catalog caused carries the review request\'s trace id');
-ok((grep { ($_->{event_type} // '') eq 'review.created' } lines_with($catalog, $trace2)),
+# (its "handled" line comes after the commit that wrote the event above)
+ok(wait_until('catalog: the line for review.created',
+    sub { grep { ($_->{event_type} // '') eq 'review.created' } lines_with($catalog, $trace2) }, 20),
     'catalog: its consumer lines for review.created carry it');
 ok(wait_until('search consumed the rating', sub { inbox_has($sdb, $rated->[0]) }, 30),
     'search consumed the rating update');
-ok((grep { ($_->{event_id} // '') eq $rated->[0] } lines_with($search, $trace2)),
+ok(wait_until('search: the line for the rating update',    # logged after the inbox commit
+    sub { grep { ($_->{event_id} // '') eq $rated->[0] } lines_with($search, $trace2) }, 20),
     'search: its line for that event carries the first request\'s trace id');
 
 done_testing;

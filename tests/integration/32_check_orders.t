@@ -194,6 +194,9 @@ world(orders => "INSERT INTO audit_orders (order_id, user_id, status) VALUES (7,
 ($rc, $out, $err, $v) = check();
 is($rc, 1, 'a shop still settling fails without --wait');
 is_deeply($v, ['order 7 terminal'], 'the pending order is named');
+# t0 before the fork: the child's 1.5 s count from the fork, and a parent scheduled late after
+# it (a loaded machine) would otherwise measure less than the wait it asserts
+my $t0 = Time::HiRes::time();
 my $pid = fork // die "fork: $!";
 if (!$pid) {
     Time::HiRes::sleep(1.5);
@@ -203,7 +206,6 @@ if (!$pid) {
     sql('orders', "UPDATE audit_orders SET status = 'CONFIRMED' WHERE order_id = 7");
     POSIX::_exit(0);
 }
-my $t0 = Time::HiRes::time();
 ($rc, $out, $err, $v) = check('--wait', 20);
 my $took = Time::HiRes::time() - $t0;
 waitpid $pid, 0;

@@ -78,11 +78,15 @@ $res = http(PUT => "$G/api/v1/products/$pid", {headers => bearer($admin), json =
     attributes => $page->{attributes}}});
 is($res->{status}, 200, 'the admin raises the price') or diag $res->{body};
 
-# The playbook waits for the syncs to catch up before it switches (here: their rows).
+# The playbook waits for the syncs to catch up before it switches (here: their rows). The
+# price was raised after the stock was set: the stock alone on the service says nothing of the
+# price (compared below), so wait for both.
+my $price = $page->{price}{amount} + 250;
 ok(wait_until('synced', sub {
     @{pg_sql($users->{db}, "SELECT 1 FROM users WHERE email = '$emails[-1]'")}
-        && (pg_sql($cat->{db}, "SELECT doc->>'stock' FROM products WHERE id = $pid")->[0][0]
-        // '') eq '69' }, 20), 'users and catalog caught up');
+        && join(' ', map { $_ // '' } @{pg_sql($cat->{db}, "SELECT doc->>'stock',"
+            . " doc->'price'->>'amount' FROM products WHERE id = $pid")->[0] || []}) eq "69 $price"
+    }, 20), 'users and catalog caught up');
 
 for my $r (qw(accounts products)) {
     $res = $gw->admin(PATCH => "/routes/$r", {json => {mode => 'new'}});

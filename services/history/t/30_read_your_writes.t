@@ -7,13 +7,17 @@
 use strict;
 use warnings;
 use Test::More;
+use IO::Select ();
 use POSIX ();
 use Time::HiRes ();
 use lib 'tests/lib', 'services/history/t';
 use Souk::Test;
 use HistoryTest;
 
-my $WAIT_MS = 3000;
+# 5 s, not 3: "woken by the apply" is told from the timeout by a margin (WAIT - 0.5 s) that
+# the event's whole way (psql, orders' relay, RabbitMQ, history's apply) must fit in after its
+# 0.5 s delay, in the sanitizer build on a loaded 2-core machine too
+my $WAIT_MS = 5000;
 my ($h, $o) = start_pair(SOUK_HISTORY_RYW_WAIT_MS => $WAIT_MS, SOUK_WORKERS => 6,
     SOUK_HISTORY_RYW_WAITERS => 2);
 my ($hdb, $odb) = ($h->{db}{db}, $o->{db}{db});
@@ -28,11 +32,16 @@ sub get {
     $r->{elapsed} = Time::HiRes::time() - $t0;
     return $r;
 }
-# publish these events after $delay seconds, from a child, while the parent's read waits
+# publish these events $delay seconds after the parent's read reached history (in flight:
+# that read and the child's own GET /metrics), from a child, while the parent's read waits.
+# Counting the delay from the fork instead let a parent slow to send its read (a loaded
+# machine) wait less than the delay it asserts.
 sub later {
     my ($delay, @ev) = @_;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
+        wait_until('the read to reach history', sub {
+            (metric_value($h, 'souk_http_in_flight') // 0) >= 2 }, 20, 0.01);
         Time::HiRes::sleep($delay);
         eval { inject_many($odb, @ev); 1 } or print STDERR "inject: $@";
         POSIX::_exit(0);
@@ -100,7 +109,14 @@ for my $i (1 .. 10) {
     close $wr;
     push @kids, [$pid, $rd];
 }
-Time::HiRes::sleep(0.3); # let the flood reach the workers (nothing to observe from here)
+# the plain read goes in once the flood has reached history: the 8 past the cap answered, and
+# exactly the 2 that wait still in flight (plus this GET /metrics). A fixed sleep here let the
+# plain read go first on a slow machine, before anything was held.
+my $answers = IO::Select->new(map { $_->[1] } @kids);
+ok(wait_until('8 answered, 2 waiting', sub {
+    my @done = $answers->can_read(0);
+    @done == 8 && (metric_value($h, 'souk_http_in_flight') // 0) == 3 }, 20),
+    'the flood reached history: 8 answered, 2 wait');
 $r = get('/api/v1/orders/2001', $alice);
 is($r->{status}, 200, 'a plain read during the flood');
 cmp_ok($r->{elapsed}, '<', 1, 'is not held behind the bogus waits');
@@ -110,7 +126,8 @@ for my $k (@kids) {
     my ($st, $stale, $el) = split ' ', (<$rd> // '0 - 0');
     waitpid $pid, 0;
     $wrong++ if $st != 200 || $stale ne 'true';
-    $el < 1 ? $quick++ : $slow++;
+    # a stale-at-once answer against one that waited the whole 5 s: told apart at half of it
+    $el < $WAIT_MS / 2000 ? $quick++ : $slow++;
 }
 is_deeply([$wrong, $quick, $slow], [0, 8, 2], 'past the cap of 2 the bogus reads answer stale at once');
 

@@ -10,7 +10,7 @@ use Exporter 'import';
 use JSON::PP ();
 use Souk::Test;
 
-our @EXPORT = qw(start_pair tok created moved inject_many row_count);
+our @EXPORT = qw(start_pair tok created moved inject_many row_count caught_up);
 
 my $JSON = JSON::PP->new->canonical;
 our $SECRET = 'history-test-secret-0123456789abcdef';
@@ -90,5 +90,16 @@ sub inject_many {
 
 # row_count($history_db, $where): rows of order_rows matching.
 sub row_count { pg_sql($_[0], "SELECT count(*) FROM order_rows WHERE $_[1]")->[0][0] }
+
+# caught_up($history_db, $orders_db): true once every event in orders' outbox is in history's
+# inbox, i.e. applied and committed. history applies with several consumer threads, so a row
+# count (every order has a row) says nothing about the moves of those orders still in flight.
+sub caught_up {
+    my ($hdb, $odb) = @_;
+    my @ids = map { $_->[0] } @{pg_sql($odb, 'SELECT id FROM outbox')};
+    return 1 if !@ids;
+    my $in = join ', ', map {"'$_'"} @ids;
+    return pg_sql($hdb, "SELECT count(*) FROM inbox WHERE event_id IN ($in)")->[0][0] == @ids;
+}
 
 1;

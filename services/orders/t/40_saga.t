@@ -26,8 +26,12 @@ my $inv = fresh_service('inventory', %common, SOUK_INVENTORY_SWEEP_MS => 200);
 my $cat = fresh_service('catalog', %common, SOUK_REDIS_URL => $redis->{url});
 my $cart = fresh_service('cart', %common, SOUK_REDIS_URL => $redis->{url},
     SOUK_CATALOG_URL => $cat->url);
+# The checkout's wait must hold the whole saga: two relays, RabbitMQ, inventory, and the played
+# payments (a 0.1 s poll and two psql runs) — about 1 s here on a loaded 2-core machine without
+# sanitizers, 2-3x that in `make check`, so 3 s was too tight. The deadline stays 3 s past it
+# (the unpaid order's hold is read in between).
 my $ord = fresh_service('orders', %common, SOUK_CART_URL => $cart->url,
-    SOUK_ORDERS_SYNC_WAIT_MS => 3000, SOUK_ORDERS_DEADLINE_S => 4, SOUK_ORDERS_SWEEP_MS => 200);
+    SOUK_ORDERS_SYNC_WAIT_MS => 6000, SOUK_ORDERS_DEADLINE_S => 9, SOUK_ORDERS_SWEEP_MS => 200);
 sub osql { pg_sql($ord->{db}{db}, $_[0]) }
 sub isql { pg_sql($inv->{db}{db}, $_[0]) }
 sub csql { pg_sql($cat->{db}{db}, $_[0]) }
@@ -141,7 +145,7 @@ is($res->{status}, 202, 'unpaid: 202 after the wait');
 my $o4 = $res->{json}{id};
 is(hold($o4), 'HELD', 'unpaid: inventory holds the lamp meanwhile');
 ok(wait_until('deadline', sub { osql("SELECT status FROM orders WHERE id = $o4")->[0][0] eq
-    'CANCELLED' }, 15), 'the sweeper cancels it past the deadline');
+    'CANCELLED' }, 20), 'the sweeper cancels it past the deadline');
 ok(wait_until('release on order.cancelled', sub { hold($o4) eq 'RELEASED' }),
     'inventory releases the hold on order.cancelled');
 is_deeply(stock(), [3, 1, 0, 2], 'stock: the unit is back');
@@ -155,6 +159,10 @@ is_deeply(timeline($o4),
 # --- the last lamp still sells -------------------------------------------------------------
 $res = checkout(22, $OK);
 is($res->{status}, 201, 'the last lamp: 201');
+# the 201 says orders consumed payment.succeeded; inventory consumes it from its own queue and
+# may not have made the hold a sale yet, so wait for that (as for the first sale above)
+my $o5 = $res->{json}{id} // 0;
+ok(wait_until('the last sale', sub { hold($o5) eq 'SOLD' }, 20), 'inventory: the last hold became a sale');
 is_deeply(stock(), [3, 0, 0, 3], 'stock: sold out, nothing reserved');
 
 # --- the checker's rules on the audit views ------------------------------------------------

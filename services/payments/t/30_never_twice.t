@@ -141,7 +141,9 @@ is(scalar @{published($db, 'payment.succeeded', 4001)}, 1, 'one payment.succeede
 is(published($db, 'payment.succeeded', 4001)->[0]{provider_ref},
     pg_sql($db, q{SELECT ref FROM provider.charges WHERE order_id = 4001})->[0][0],
     'with the reference of the one authorisation');
-like($svc->stderr_text, qr/skipped|handled inventory\.reserved/, 'the redelivery was handled');
+# the consumer logs "handled" after the commit that wait_state saw: wait for the line
+ok(wait_until('the log line', sub { $svc->stderr_text =~ /skipped|handled inventory\.reserved/ }, 20),
+    'the redelivery was handled') or diag($svc->stderr_text);
 undef $svc;
 
 # a capture: done at the provider, not committed here

@@ -206,14 +206,18 @@ ok(wait_until('the views to be marked current again', sub {
 is_deeply([map { $_->[1] } @{refreshes()}], [map { $_->[1] } @$seen],
     '... without a refresh (the changes they reflect are the same)');
 
-cmp_ok(metric_value($rep, 'souk_reporting_cache_total{result="hit"}') // 0, '>', 0,
-    '/metrics: cache hits counted');
-cmp_ok(metric_value($rep, 'souk_reporting_cache_total{result="miss"}') // 0, '>', 0,
-    '/metrics: cache misses counted');
-cmp_ok(metric_value($rep, 'souk_reporting_view_rounds_total{result="refreshed"}') // 0, '>', 0,
-    '/metrics: view refreshes counted');
-cmp_ok(metric_value($rep, 'souk_reporting_view_rounds_total{result="current"}') // 0, '>', 0,
-    '/metrics: rounds that found the views current counted');
+# A round is counted right after its transaction commits, so the refreshes row seen above may
+# be ahead of the counter by a moment: wait for each counter (as strict: it must move above 0).
+for ([hit => 'souk_reporting_cache_total{result="hit"}', '/metrics: cache hits counted'],
+    [miss => 'souk_reporting_cache_total{result="miss"}', '/metrics: cache misses counted'],
+    [refreshed => 'souk_reporting_view_rounds_total{result="refreshed"}',
+        '/metrics: view refreshes counted'],
+    [current => 'souk_reporting_view_rounds_total{result="current"}',
+        '/metrics: rounds that found the views current counted']) {
+    my ($what, $series, $name) = @$_;
+    ok(wait_until("the $what counter", sub { (metric_value($rep, $series) // 0) > 0 }, 20), $name)
+        or diag("$series: " . (metric_value($rep, $series) // 'absent'));
+}
 
 # A malformed order.created (no lines) is refused: retried, then parked for `soukctl dlq`;
 # nothing of it counts, and the events after it still apply.

@@ -103,6 +103,11 @@ sub _start_services {
         payments => sub { (SOUK_PAYMENTS_RETRY_LIMIT => 2, SOUK_PAYMENTS_RETRY_BASE_MS => 50,
             SOUK_PAYMENTS_CONSUMERS => 2) },
         reporting => sub { (SOUK_REPORTING_CONSUMERS => 1, SOUK_WORKERS => 2) },
+        # a read of my orders right after a checkout waits for history to apply the version
+        # the checkout answered (api() sends it back); the default 1 s is a tight bound for
+        # ten services on a loaded 2-core machine in the sanitizer build, and a stale answer
+        # (without the new order) fails the contract's "as checkout returned them"
+        history => sub { (SOUK_HISTORY_RYW_WAIT_MS => 10000) },
     );
     for my $name (@SERVICES) {
         $t->{svc}{$name} = fresh_service($name, %common, $env{$name} ? $env{$name}->() : ());
