@@ -34,7 +34,7 @@ my %port;
 my $token = 'console-admin-token';
 my %env = (
     SOUK_VAR_DIR => $var,
-    SOUK_RESTART_DELAY => 3,    # long enough to see a killed process down before it is back
+    SOUK_RESTART_DELAY => 8,    # long enough to see a killed process down before it is back (status on a loaded sanitizer build)
     SOUK_MONOLITH_LISTEN => "127.0.0.1:$port{monolith}",
     SOUK_CATALOG_LISTEN => "127.0.0.1:$port{catalog}",
     SOUK_GATEWAY_LISTEN => "127.0.0.1:$port{gateway}",
@@ -219,7 +219,7 @@ isnt($new, $old, "a new monolith process (pid $new)");
 like($out, qr/^monolith\s+\S+\s+$new\s+up\s+ready/m, 'the new pid, up and ready');
 
 my $sup = slurp("$var/log/supervise.log");
-like($sup, qr/ monolith exited with signal 9 \(KILL\) after \d+ s; restarting in 3 s\. Last lines of \S+monolith\.log:\n(    .*\n)+/,
+like($sup, qr/ monolith exited with signal 9 \(KILL\) after \d+ s; restarting in 8 s\. Last lines of \S+monolith\.log:\n(    .*\n)+/,
     'the supervisor reports the death, the back-off and the last log lines');
 like($sup, qr/ monolith restarted \(pid $new\)/, 'and the restart');
 
