@@ -25,7 +25,8 @@ $t->order_created(201, [[41, 3]]);
 ok($t->wait_state(200, 'HELD') && $t->wait_state(201, 'HELD'), 'two holds');
 # 201 is the hold still in time: its payment must not race the 3 s TTL on a slow machine (a
 # late sale would add a 254th release below), so its hold_until moves an hour on.
-$t->sql("UPDATE reservations SET hold_until = now() + interval '1 hour' WHERE order_id = 201");
+is_deeply($t->sql("UPDATE reservations SET hold_until = now() + interval '1 hour'
+    WHERE order_id = 201 AND state = 'HELD' RETURNING order_id"), [[201]], '201 still held, given an hour');
 $t->payment_succeeded(201);
 ok($t->wait_state(201, 'SOLD'), 'one of them sold');
 is($t->stock(41)->{sold}, 3, 'stock 41: 3 sold');
