@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench/history.sh - souk-history against the monolith it takes "my orders" from (issue #13),
 # on the same data in the same run:
-#   - my orders: GET /api/v1/orders?limit=20 for the demo customer, the monolith's join
-#     (orders ⋈ order_items ⋈ products ⋈ payments) against history's stored rows, same wrk
-#     settings (bench/lib.sh); target >= 10x req/s and p99 < 5 ms; history with its page
-#     cache (the default) and without (SOUK_HISTORY_CACHE_TTL_MS=0);
+#   - my orders: GET /api/v1/orders?limit=20, the monolith's join (orders ⋈ order_items ⋈
+#     products ⋈ payments) against history's stored rows, same wrk settings (bench/lib.sh) in
+#     interleaved rounds; target >= 10x req/s and p99 < 5 ms; history with its page cache
+#     (the default) and without (SOUK_HISTORY_CACHE_TTL_MS=0). Each request as another of
+#     the seed's customers (bench_tokens, BENCH_TOKENS in bench/report.lua), so the cache
+#     hits as often as a real user comes back; then, as measured before, one user (the demo
+#     customer) for every request, where every cached request after the first is a hit;
 #   - backfill rate: `soukctl backfill orders` fills history with COPY (rows rendered by
 #     history's own code); its rows/s against a plain PostgreSQL COPY of the very same rows
 #     (exported from history, loaded into an empty copy of the table); target >= 0.5x.
@@ -21,37 +24,67 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 . bench/lib.sh
-BUILD=${BUILD:-build}
-export SOUK_VAR_DIR=${BENCH_VAR:-$ROOT/var/bench}
-BENCH_OUT=${BENCH_OUT:-$SOUK_VAR_DIR/history.results}
-MD=${BENCH_MD:-$SOUK_VAR_DIR/history.md}
+bench_init history
+USERS=${BENCH_USERS:-20000}
 
 report() {
 	[ -s "$BENCH_OUT" ] || { echo "bench/history.sh: no results in $BENCH_OUT (run it first)" >&2; return 1; }
-	awk -v orders="${BENCH_ORDERS:-1000000}" -v runs="$BENCH_RUNS" -v dur="$BENCH_DURATION" \
+	awk -v orders="${BENCH_ORDERS:-1000000}" -v users="$USERS" -v runs="$BENCH_RUNS" -v dur="$BENCH_DURATION" \
 		-v conns="$BENCH_CONNS" -v threads="$BENCH_THREADS" '
+		$1 == "rounds" { nr[$2] = NF - 2; for (i = 3; i <= NF; i++) rr[$2, i - 2] = $i; next }
+		$1 == "backfill_rows_per_s" { bf = $2; bfn = $3; bft = $4; next }
+		$1 == "copy_rows_per_s" { cp = $2; cpt = $4; next }
+		$1 == "same_pages" { same = $2; next }
+		$1 == "loadavg" { l0 = $2; l1 = $3; next }
+		$1 == "date" { date = $2 " " $3; next }
 		$1 ~ /^my_orders_/ { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; err[$1] = $5 }
-		$1 == "backfill_rows_per_s" { bf = $2; bfn = $3; bft = $4 }
-		$1 == "copy_rows_per_s" { cp = $2; cpt = $4 }
 		function met(ok) { return ok ? "met" : "**not met**" }
+		function row(k, label) {
+			if (k in rps)
+				printf "| %s | %.0f | %.2f | %.2f | %s |\n", label, rps[k], p50[k], p99[k], err[k]
+		}
+		# a / b within each round (the two ran side by side), and their median
+		function rounds(a, b,    i, n, j, t, v, out) {
+			n = nr[a] < nr[b] ? nr[a] : nr[b]
+			for (i = 1; i <= n; i++) {
+				v[i] = rr[b, i] > 0 ? rr[a, i] / rr[b, i] : 0
+				out = out (i > 1 ? ", " : "") sprintf("%.1fx", v[i])
+			}
+			for (i = 2; i <= n; i++)
+				for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+			return n == 0 ? "" : sprintf("%s (median %.1fx)", out, n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+		}
+		function ratio(a, b, label,    r) {
+			if (!(a in rps) || !(b in rps) || rps[b] <= 0)
+				return
+			r = rps[a] / rps[b]
+			printf "- %s: **%.1fx** req/s (target >= 10x: %s), p99 **%.2f ms** (target < 5 ms: %s); per round: %s.\n", label, r, met(r >= 10), p99[a], met(p99[a] < 5), rounds(a, b)
+		}
 		END {
 			print "## History: my orders from a flat read model (souk-history)"
 			print ""
 			printf "Data: the monolith seed above (%d orders), copied by `soukctl backfill orders` into orders and\n", orders
-			print "history. Command: `bench/history.sh` (part of `make bench`); wrk as above (" runs " runs of " dur ", -t" threads " -c" conns ")."
+			print "history. Command: `bench/history.sh` (part of `make bench`)" (date != "" ? ", run " date " UTC" : "") "."
+			printf "`GET /api/v1/orders?limit=20`, `wrk -t%s -c%s`, %s interleaved rounds of %s per target (the order\n", threads, conns, runs, dur
+			print "rotates every round). **Many users**: every request carries the token of another of the"
+			printf "%d customers (a fixed-stride walk, bench/report.lua `BENCH_TOKENS`), the same walk for each\n", users - 1
+			print "target, so the page cache helps as often as a user comes back within its TTL (1 s)."
 			print ""
 			print "| target | req/s (median) | p50 ms | p99 ms | errors |"
 			print "|---|---:|---:|---:|---:|"
-			split("my_orders_monolith my_orders_history my_orders_history_nocache", ks, " ")
-			for (i = 1; i <= 3; i++) if (ks[i] in rps)
-				printf "| %s | %.0f | %.2f | %.2f | %s |\n", ks[i], rps[ks[i]], p50[ks[i]], p99[ks[i]], err[ks[i]]
-			if (("my_orders_monolith" in rps) && rps["my_orders_monolith"] > 0) {
-				r = rps["my_orders_history"] / rps["my_orders_monolith"]
-				print ""
-				printf "history / monolith: %.1fx req/s (target >= 10x: %s), p99 %.2f ms (target < 5 ms: %s).\n", r, met(r >= 10), p99["my_orders_history"], met(p99["my_orders_history"] < 5)
-				if ("my_orders_history_nocache" in rps)
-					printf "Without the page cache (`SOUK_HISTORY_CACHE_TTL_MS=0`, one index range scan per request): %.1fx, p99 %.2f ms.\n", rps["my_orders_history_nocache"] / rps["my_orders_monolith"], p99["my_orders_history_nocache"]
-			}
+			row("my_orders_monolith", "monolith (join), many users")
+			row("my_orders_history_nocache", "history, read model alone (no cache), many users")
+			row("my_orders_history", "history with its page cache, many users")
+			row("my_orders_1user_monolith", "monolith, one user")
+			row("my_orders_1user_history", "history with its page cache, one user")
+			print ""
+			ratio("my_orders_history_nocache", "my_orders_monolith", "Many users, the read model alone")
+			ratio("my_orders_history", "my_orders_monolith", "Many users, with the page cache")
+			ratio("my_orders_1user_history", "my_orders_1user_monolith", "One user (every cached request a hit; the figure before)")
+			if (same != "")
+				printf "- First pages compared for every 997th user: %s.\n", same == 0 ? "all byte for byte the same" : "**" same " differ**"
+			if (l0 != "" && l0 > 0.5)
+				printf "- **Caution:** the machine was already busy when this benchmark started (1-minute load average %s; %s at the end).\n", l0, l1
 			if (bf > 0 && cp > 0) {
 				print ""
 				printf "Backfill: %d history rows in %.1f s = %.0f rows/s (read from orders, rendered, COPY); plain `COPY` of the same rows: %.0f rows/s (%.1f s); ratio %.2fx (target >= 0.5x: %s).\n", bfn, bft, bf, cp, cpt, bf / cp, met(bf / cp >= 0.5)
@@ -63,21 +96,9 @@ if [ "${1:-}" = report ]; then
 	exit
 fi
 
-mkdir -p "$SOUK_VAR_DIR"
-: >"$BENCH_OUT"
-trap 'bench_stop; scripts/stop-local.sh >/dev/null' EXIT
+bench_begin souk-monolith souk-history soukctl
 monolith_db
-export SOUK_PG_PORT=${BENCH_PG_PORT:-55442} SOUK_RABBIT_PORT=${BENCH_RABBIT_PORT:-55682}
-scripts/start-local.sh rabbitmq postgres
-export SOUK_PG_ADMIN_DSN=postgresql://souk_admin:souk-dev@127.0.0.1:$SOUK_PG_PORT/postgres
-export SOUK_ORDERS_DB=postgresql://orders:souk-dev@127.0.0.1:$SOUK_PG_PORT/orders
-export SOUK_HISTORY_DB=postgresql://history:souk-dev@127.0.0.1:$SOUK_PG_PORT/history
-export SOUK_AMQP_URL=amqp://souk:souk-dev@127.0.0.1:$SOUK_RABBIT_PORT/%2f
-for t in orders history; do
-	[ -z "${BENCH_REBUILD:-}" ] || psql -XAtq -d "$SOUK_PG_ADMIN_DSN" -c "DROP DATABASE IF EXISTS $t WITH (FORCE)"
-	"$BUILD/bin/soukctl" db create "$t"
-	"$BUILD/bin/soukctl" schema up "$t"
-done
+bench_backbone orders history
 count() { psql -XAtq -d "$1" -c "$2"; }
 
 # ---- backfill rate, and COPY of the same rows -------------------------------------------
@@ -112,15 +133,31 @@ bench_start monolith "$BUILD/bin/souk-monolith"
 mono=$BENCH_URL
 bench_start history "$BUILD/bin/souk-history"
 hist=$BENCH_URL
-customer=$(curl -fsS "$mono/api/v1/accounts/login" -H 'Content-Type: application/json' \
-	-d '{"email":"demo@souk.test","password":"souk-demo"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
-# the same first page from both, or the comparison means nothing
-a=$(curl -fsS "$mono/api/v1/orders?limit=20" -H "Authorization: Bearer $customer" | sha256sum)
-b=$(curl -fsS "$hist/api/v1/orders?limit=20" -H "Authorization: Bearer $customer" | sha256sum)
-[ "$a" = "$b" ] || echo "bench: history's first page differs from the monolith's (names renamed since?)" >&2
-wrk_median my_orders_monolith "$mono" "/api/v1/orders?limit=20" 1 "$customer"
-wrk_median my_orders_history "$hist" "/api/v1/orders?limit=20" 1 "$customer"
 # the same without history's page cache: every request one PostgreSQL statement
 bench_start history-nocache "$BUILD/bin/souk-history" SOUK_HISTORY_CACHE_TTL_MS=0
-wrk_median my_orders_history_nocache "$BENCH_URL" "/api/v1/orders?limit=20" 1 "$customer"
+nocache=$BENCH_URL
+# Every customer (ids 2..BENCH_USERS; 1 is the admin), one token each, in a fixed-stride walk
+# (bench/report.lua): at some thousands of req/s a user comes back every few seconds, after
+# the cache's 1 s TTL, so the cache helps as it would with real users, not as with one.
+tokens=$SOUK_VAR_DIR/history-tokens
+bench_tokens "$tokens" 2 "$USERS"
+# the same first pages from both, or the comparison means nothing (every 997th user)
+differ=0
+while read -r t; do
+	a=$(curl -fsS "$mono/api/v1/orders?limit=20" -H "Authorization: Bearer $t" | sha256sum)
+	b=$(curl -fsS "$nocache/api/v1/orders?limit=20" -H "Authorization: Bearer $t" | sha256sum)
+	[ "$a" = "$b" ] || differ=$((differ + 1))
+done < <(awk 'NR % 997 == 1' "$tokens")
+echo "same_pages $differ" >>"$BENCH_OUT"
+[ "$differ" = 0 ] || echo "bench: $differ first pages differ between history and the monolith (names renamed since?)" >&2
+# the three side by side, in interleaved rounds (bench/lib.sh wrk_rounds)
+BENCH_TOKENS=$tokens wrk_rounds "/api/v1/orders?limit=20" 1 my_orders_monolith="$mono" \
+	my_orders_history="$hist" my_orders_history_nocache="$nocache"
+# the figure measured before: one user (the demo customer, 20 orders) sends every request,
+# so with the cache every request after the first is a hit
+customer=$(sed -n 1p "$tokens")
+BENCH_ROUNDS_TOKEN=$customer wrk_rounds "/api/v1/orders?limit=20" 1 \
+	my_orders_1user_monolith="$mono" my_orders_1user_history="$hist"
+echo "loadavg $load_start $(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_OUT"
+echo "date $(date -u '+%Y-%m-%d %H:%M')" >>"$BENCH_OUT"
 report | tee "$MD"

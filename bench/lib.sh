@@ -71,7 +71,73 @@ free_port() {
 		LocalPort => 0, Listen => 1)->sockport, "\n"'
 }
 
-# ---- shared by monolith.sh and services.sh ----------------------------------------------
+# ---- the opening of history.sh, reporting.sh and services.sh -------------------------------
+
+# bench_init NAME: BUILD (default build), SOUK_VAR_DIR (BENCH_VAR, default var/bench; exported),
+# BENCH_OUT and MD (BENCH_OUT / BENCH_MD, default $SOUK_VAR_DIR/NAME.results and NAME.md).
+# The caller has set ROOT (the checkout) and cd'ed there.
+bench_init() {
+	BUILD=${BUILD:-build}
+	export SOUK_VAR_DIR=${BENCH_VAR:-$ROOT/var/bench}
+	BENCH_OUT=${BENCH_OUT:-$SOUK_VAR_DIR/$1.results}
+	MD=${BENCH_MD:-$SOUK_VAR_DIR/$1.md}
+}
+
+# bench_begin BIN...: fail unless each $BUILD/bin/BIN is built; note the 1-minute load average
+# before anything of ours runs (load_start, for the report's caution), empty $BENCH_OUT, and
+# stop the services and servers we start on any exit (an interrupt included).
+bench_begin() {
+	local bin
+	for bin in "$@"; do
+		[ -x "$BUILD/bin/$bin" ] || { echo "$0: $BUILD/bin/$bin is missing (make all)" >&2; exit 1; }
+	done
+	load_start=$(cut -d' ' -f1 /proc/loadavg)
+	mkdir -p "$SOUK_VAR_DIR"
+	: >"$BENCH_OUT"
+	trap 'bench_stop; scripts/stop-local.sh >/dev/null' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+}
+
+# bench_backbone [redis] DB...: RabbitMQ and PostgreSQL (and Redis, without persistence) from
+# $SOUK_VAR_DIR on the bench ports (BENCH_PG_PORT 55442, BENCH_RABBIT_PORT 55682,
+# BENCH_REDIS_PORT 56389); exports SOUK_PG_ADMIN_DSN, SOUK_AMQP_URL (SOUK_REDIS_URL) and each
+# DB's SOUK_<DB>_DB, and creates and migrates each DB (BENCH_REBUILD=1: dropped first, e.g.
+# after a migration was edited; a later run reuses what is there).
+bench_backbone() {
+	local servers=(rabbitmq postgres) t
+	export SOUK_PG_PORT=${BENCH_PG_PORT:-55442} SOUK_RABBIT_PORT=${BENCH_RABBIT_PORT:-55682}
+	if [ "${1:-}" = redis ]; then
+		shift
+		servers+=(redis)
+		export SOUK_REDIS_PORT=${BENCH_REDIS_PORT:-56389}
+		export SOUK_REDIS_URL=redis://127.0.0.1:$SOUK_REDIS_PORT/0
+	fi
+	SOUK_REDIS_PERSIST=0 scripts/start-local.sh "${servers[@]}"
+	export SOUK_PG_ADMIN_DSN=postgresql://souk_admin:souk-dev@127.0.0.1:$SOUK_PG_PORT/postgres
+	export SOUK_AMQP_URL=amqp://souk:souk-dev@127.0.0.1:$SOUK_RABBIT_PORT/%2f
+	for t in "$@"; do
+		export "SOUK_${t^^}_DB=postgresql://$t:souk-dev@127.0.0.1:$SOUK_PG_PORT/$t"
+		[ "${BENCH_REBUILD:-0}" = 0 ] ||
+			psql -XAtq -d "$SOUK_PG_ADMIN_DSN" -c "DROP DATABASE IF EXISTS $t WITH (FORCE)"
+		"$BUILD/bin/soukctl" db create "$t"
+		"$BUILD/bin/soukctl" schema up "$t" >/dev/null
+	done
+}
+
+# bench_tokens FILE FIRST LAST: one bearer token a line for the customers FIRST..LAST, signed
+# as users and the monolith sign theirs at login (HS256, BENCH_JWT_SECRET, a day's life), so
+# a scenario can rotate over many users (BENCH_TOKENS, bench/report.lua) without an Argon2
+# login each. Both sides of a comparison get the same file.
+BENCH_JWT_SECRET=${BENCH_JWT_SECRET:-bench-secret}
+bench_tokens() {
+	perl -I"$ROOT/tests/lib" -MSouk::Token=jwt_mint -e '
+		my ($first, $last, $secret) = @ARGV;
+		print jwt_mint(sub => "$_", secret => $secret, exp => time + 86400), "\n" for $first .. $last' \
+		"$2" "$3" "$BENCH_JWT_SECRET" >"$1"
+}
+
+# ---- shared by monolith.sh, services.sh, history.sh and reporting.sh ----------------------
 # The caller sets BUILD and exports SOUK_VAR_DIR (the bench data dir, var/bench).
 
 # monolith_db: the bench MariaDB (port BENCH_MARIADB_PORT, 53316) with the monolith's
@@ -99,7 +165,7 @@ bench_start() {
 	local name=$1 bin=$2 port
 	shift 2
 	port=${BENCH_PORT:-$(free_port)}
-	env SOUK_LISTEN="127.0.0.1:$port" SOUK_LOG_LEVEL=warn SOUK_JWT_SECRET=bench-secret "$@" \
+	env SOUK_LISTEN="127.0.0.1:$port" SOUK_LOG_LEVEL=warn SOUK_JWT_SECRET="$BENCH_JWT_SECRET" "$@" \
 		"$bin" 2>"$SOUK_VAR_DIR/$name.log" &
 	BENCH_PIDS+=($!)
 	BENCH_URL=http://127.0.0.1:$port

@@ -14,6 +14,16 @@ local limit = tonumber(os.getenv("BENCH_REQUESTS") or "0")
 local done_dir = os.getenv("BENCH_DONE_DIR")
 local headers = {}
 if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
+-- BENCH_TOKENS: a file of bearer tokens, one a line (one per user): each request takes one
+-- of them in the same fixed-stride walk as {id}, so the requests rotate over many users and
+-- a per-user cache helps only as often as a user comes back (bench/history.sh).
+local tokens = {}
+local tfile = os.getenv("BENCH_TOKENS")
+if tfile and tfile ~= "" then
+	for line in io.lines(tfile) do
+		if line ~= "" then tokens[#tokens + 1] = "Bearer " .. line end
+	end
+end
 
 local queries = {}
 local qfile = os.getenv("BENCH_QUERIES")
@@ -47,6 +57,9 @@ request = function()
 	end
 	if #queries > 0 and string.find(p, "{q}", 1, true) then
 		p = string.gsub(p, "{q}", (string.gsub(queries[(g % #queries) + 1], "%%", "%%%%")))
+	end
+	if #tokens > 0 then
+		headers["Authorization"] = tokens[((g + 1) * 7919 % #tokens) + 1]
 	end
 	return wrk.format("GET", p, headers)
 end

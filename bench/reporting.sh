@@ -23,10 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 . bench/lib.sh
-BUILD=${BUILD:-build}
-export SOUK_VAR_DIR=${BENCH_VAR:-$ROOT/var/bench}
-BENCH_OUT=${BENCH_OUT:-$SOUK_VAR_DIR/reporting.results}
-MD=${BENCH_MD:-$SOUK_VAR_DIR/reporting.md}
+bench_init reporting
 SAGA_VAR=${BENCH_SAGA_VAR:-$SOUK_VAR_DIR-saga-reporting}
 PARTS=" ${BENCH_PARTS:-sales freshness} "
 SALES='/api/v1/reports/sales?from=2000-01-01&to=2100-01-01'
@@ -88,27 +85,11 @@ if [ "${1:-}" = report ]; then
 	exit
 fi
 
-for bin in souk-monolith souk-reporting soukctl; do
-	[ -x "$BUILD/bin/$bin" ] || { echo "bench/reporting.sh: $BUILD/bin/$bin is missing (make all)" >&2; exit 1; }
-done
-load_start=$(cut -d' ' -f1 /proc/loadavg)
-mkdir -p "$SOUK_VAR_DIR"
-: >"$BENCH_OUT"
-trap 'bench_stop; scripts/stop-local.sh >/dev/null' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+bench_begin souk-monolith souk-reporting soukctl
 
 if [[ $PARTS == *" sales "* ]]; then
 	monolith_db
-	export SOUK_PG_PORT=${BENCH_PG_PORT:-55442} SOUK_RABBIT_PORT=${BENCH_RABBIT_PORT:-55682}
-	scripts/start-local.sh rabbitmq postgres
-	export SOUK_PG_ADMIN_DSN=postgresql://souk_admin:souk-dev@127.0.0.1:$SOUK_PG_PORT/postgres
-	export SOUK_REPORTING_DB=postgresql://reporting:souk-dev@127.0.0.1:$SOUK_PG_PORT/reporting
-	export SOUK_AMQP_URL=amqp://souk:souk-dev@127.0.0.1:$SOUK_RABBIT_PORT/%2f
-	[ "${BENCH_REBUILD:-0}" != 1 ] ||
-		psql -XAtq -d "$SOUK_PG_ADMIN_DSN" -c "DROP DATABASE IF EXISTS reporting WITH (FORCE)"
-	"$BUILD/bin/soukctl" db create reporting
-	"$BUILD/bin/soukctl" schema up reporting >/dev/null
+	bench_backbone reporting
 	t0=$(date +%s.%N)
 	out=$("$BUILD/bin/soukctl" backfill reporting --if-empty)
 	echo "$out" >&2

@@ -20,6 +20,7 @@
 # measured without it): souk-reporting consumes the order events too, and the run ends with
 # its freshness lag, "freshness_ms P50 P99 N": from each order.confirmed written by orders
 # (the checkout's answer follows that commit) until reporting applied it (its inbox).
+# BENCH_REPORTING_CONSUMERS: reporting's consumer threads (default: the service's own).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -122,7 +123,7 @@ done
 # consumers first, so their queues are bound before anything is published
 [ "$with_reporting" != 1 ] ||
 	bench_start reporting "$BUILD/bin/souk-reporting" \
-		SOUK_REPORTING_CONSUMERS="${BENCH_REPORTING_CONSUMERS:-2}"
+		${BENCH_REPORTING_CONSUMERS:+SOUK_REPORTING_CONSUMERS=$BENCH_REPORTING_CONSUMERS}
 pc=$(free_port) pcart=$(free_port)
 bench_start orders "$BUILD/bin/souk-orders" SOUK_CART_URL="http://127.0.0.1:$pcart" \
 	SOUK_ORDERS_SYNC_WAIT_MS=15000 SOUK_ORDERS_WAITERS=128

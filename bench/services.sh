@@ -27,16 +27,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 . bench/lib.sh
-BUILD=${BUILD:-build}
-export SOUK_VAR_DIR=${BENCH_VAR:-$ROOT/var/bench}
+bench_init services
 PRODUCTS=${BENCH_PRODUCTS:-100000}
 QUERIES=${BENCH_QUERY_FILE:-$ROOT/bench/queries.tsv}
 SEARCH_CONNS=4 # the monolith's LIKE scans every product: few connections, long timeouts
 SEARCH_TIMEOUT=30s
 SEARCH_WARMUP=10s
 COLD_PARALLEL=16
-BENCH_OUT=${BENCH_OUT:-$SOUK_VAR_DIR/services.results}
-MD=${BENCH_MD:-$SOUK_VAR_DIR/services.md}
 REL_MD=$SOUK_VAR_DIR/relevance.md
 PQ_OUT=$SOUK_VAR_DIR/search-queries.results
 PER_QUERY=11
@@ -208,32 +205,11 @@ fi
 for bin in wrk curl perl psql redis-cli; do
 	command -v "$bin" >/dev/null || { echo "bench/services.sh: $bin is missing" >&2; exit 1; }
 done
-for bin in souk-monolith souk-catalog souk-search soukctl; do
-	[ -x "$BUILD/bin/$bin" ] || { echo "bench/services.sh: $BUILD/bin/$bin is missing (make all)" >&2; exit 1; }
-done
-load_start=$(cut -d' ' -f1 /proc/loadavg)
-mkdir -p "$SOUK_VAR_DIR"
-: >"$BENCH_OUT"
+bench_begin souk-monolith souk-catalog souk-search soukctl
 rm -f "$REL_MD" "$PQ_OUT"
-trap 'bench_stop; scripts/stop-local.sh >/dev/null' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
 
 monolith_db
-export SOUK_PG_PORT=${BENCH_PG_PORT:-55442} SOUK_REDIS_PORT=${BENCH_REDIS_PORT:-56389}
-export SOUK_RABBIT_PORT=${BENCH_RABBIT_PORT:-55682}
-SOUK_REDIS_PERSIST=0 scripts/start-local.sh rabbitmq postgres redis
-export SOUK_PG_ADMIN_DSN=postgresql://souk_admin:souk-dev@127.0.0.1:$SOUK_PG_PORT/postgres
-export SOUK_CATALOG_DB=postgresql://catalog:souk-dev@127.0.0.1:$SOUK_PG_PORT/catalog
-export SOUK_SEARCH_DB=postgresql://search:souk-dev@127.0.0.1:$SOUK_PG_PORT/search
-export SOUK_REDIS_URL=redis://127.0.0.1:$SOUK_REDIS_PORT/0
-export SOUK_AMQP_URL=amqp://souk:souk-dev@127.0.0.1:$SOUK_RABBIT_PORT/%2f
-for t in catalog search; do
-	# BENCH_REBUILD=1: from scratch (e.g. after a migration was edited)
-	[ -z "${BENCH_REBUILD:-}" ] || psql -XAtq -d "$SOUK_PG_ADMIN_DSN" -c "DROP DATABASE IF EXISTS $t WITH (FORCE)"
-	"$BUILD/bin/soukctl" db create "$t"
-	"$BUILD/bin/soukctl" schema up "$t"
-done
+bench_backbone redis catalog search
 count() { psql -XAtq -d "$1" -c "$2"; }
 backfilled=
 monolith_n=$(MYSQL_PWD=souk-dev mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$SOUK_MARIADB_PORT" \

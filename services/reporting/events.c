@@ -160,11 +160,7 @@ on_order(struct mq_msg *m)
     if (next.placed && !cur.placed)
         rc = store_fact_place(&m->work, id, &p);
     if (rc == ERR_OK)
-        rc = store_fact_set(&m->work, id, &next);
-    if (rc == ERR_OK && delta != 0)
-        rc = store_tally(&m->work, id, delta);
-    if (rc == ERR_OK)
-        rc = store_feed(&m->work, m->ev->occurred_at);
+        rc = store_fact_settle(&m->work, id, &next, delta, m->ev->occurred_at);
     if (rc == ERR_OK)
         m->after_commit = tallies_changed; /* the feed moved: cached answers are old */
     return rc;

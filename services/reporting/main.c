@@ -18,7 +18,11 @@ static const struct cfg_var reporting_vars[] = {
     CFG_INT_ROW("SOUK_REPORTING_CACHE_MS", CFG, cache_ms, "250", 0, 60000,
                 "a cached report answer lives at most this long (0: no cache); an event "
                 "applied here drops it at once"),
-    CFG_INT_ROW("SOUK_REPORTING_CONSUMERS", CFG, consumers, "2", 1, 64,
+    /* 6, not 2: each thread takes one message at a time (prefetch 1) and spends
+     * several database and broker round trips on it; under the checkout load two
+     * threads fell behind and order.confirmed waited ~300 ms in the queue
+     * (docs/benchmarks.md, reporting) */
+    CFG_INT_ROW("SOUK_REPORTING_CONSUMERS", CFG, consumers, "6", 1, 64,
                 "consumer threads (events of one order apply one after the other: row lock)"),
     {NULL},
 };

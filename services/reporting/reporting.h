@@ -114,12 +114,11 @@ MUST_CHECK int store_fact_lock(struct work *w, int64_t id, struct fact *out);
 /* Record what order.created tells (day, country, lines with each product's
  * category from the replica, items, revenue) in fact id. */
 MUST_CHECK int store_fact_place(struct work *w, int64_t id, const struct placed *p);
-/* Write f's state, placed and counted into fact id. */
-MUST_CHECK int store_fact_set(struct work *w, int64_t id, const struct fact *f);
-/* Add (sign 1) or take out (sign -1) placed fact id from the three tallies. */
-MUST_CHECK int store_tally(struct work *w, int64_t id, int sign);
-/* The tallies include events up to occurred_at (kept as the newest such time). */
-MUST_CHECK int store_feed(struct work *w, const char *occurred_at);
+/* Write f's state, placed and counted into fact id; add (sign 1) or take out
+ * (sign -1; 0: neither) placed fact id from the three tallies; and record that
+ * the tallies include events up to occurred_at (the newest such time). */
+MUST_CHECK int store_fact_settle(struct work *w, int64_t id, const struct fact *f, int sign,
+                                 const char *occurred_at);
 /* Product replica write; *applied is 0 when a newer version was already there. */
 MUST_CHECK int store_product_apply(struct work *w, int64_t id, int64_t version, int deleted,
                                    const char *category, int *applied);

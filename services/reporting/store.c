@@ -14,12 +14,14 @@
 #define AGE(col)      "(extract(epoch FROM clock_timestamp() - " col ") * 1000)::bigint"
 #define EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
-/* Add $2 (1 or -1) times placed fact $1 to a tally: the order counts once
- * when it has lines (the monolith's join drops an order without any). */
+/* Add $5 (1 or -1; 0: nothing) times placed fact $1 to a tally: the order
+ * counts once when it has lines (the monolith's join drops an order without
+ * any). */
 #define TALLY_ADD(table, keys, vals)                                                               \
     "INSERT INTO " table " AS s (" keys ", orders, items, revenue)"                                \
-    " SELECT " vals ", CASE WHEN f.items > 0 THEN $2::bigint ELSE 0 END,"                          \
-    " $2::bigint * f.items, $2::bigint * f.revenue FROM facts f WHERE f.order_id = $1::bigint"     \
+    " SELECT " vals ", CASE WHEN f.items > 0 THEN $5::bigint ELSE 0 END,"                          \
+    " $5::bigint * f.items, $5::bigint * f.revenue FROM facts f"                                   \
+    " WHERE f.order_id = $1::bigint AND $5::bigint <> 0"                                           \
     " ON CONFLICT (" keys ") DO UPDATE SET orders = s.orders + EXCLUDED.orders,"                   \
     " items = s.items + EXCLUDED.items, revenue = s.revenue + EXCLUDED.revenue"
 
@@ -47,21 +49,24 @@
       " items = (SELECT COALESCE(sum(quantity), 0) FROM l),"                                       \
       " revenue = (SELECT COALESCE(sum(quantity * unit_minor), 0) FROM l)"                         \
       " WHERE order_id = $1::bigint")                                                              \
-    X(FACT_SET, 4,                                                                                 \
-      "UPDATE facts SET state = $2, placed = $3::boolean, counted = $4::boolean,"                  \
-      " updated_at = now() WHERE order_id = $1::bigint")                                           \
-    X(TALLY_DAY, 2, TALLY_ADD("sales_day", "day", "f.day"))                                        \
-    X(TALLY_COUNTRY, 2, TALLY_ADD("sales_day_country", "day, country", "f.day, f.country"))        \
-    X(TALLY_CATEGORY, 2,                                                                           \
-      "INSERT INTO sales_day_category AS s (day, category, orders, items, revenue)"                \
-      " SELECT f.day, l.category, $2::bigint, $2::bigint * sum(l.quantity),"                       \
-      " $2::bigint * sum(l.quantity * l.unit_minor) FROM facts f"                                  \
-      " JOIN fact_lines l ON l.order_id = f.order_id WHERE f.order_id = $1::bigint"                \
-      " GROUP BY f.day, l.category ORDER BY l.category"                                           \
-      " ON CONFLICT (day, category) DO UPDATE SET orders = s.orders + EXCLUDED.orders,"            \
-      " items = s.items + EXCLUDED.items, revenue = s.revenue + EXCLUDED.revenue")                 \
-    X(FEED, 1,                                                                                     \
-      "UPDATE feed SET last_event_at = greatest(last_event_at, $1::timestamptz),"                  \
+    /* The rest of an event, in one statement (one round trip): the fact's */                  \
+    /* state, the tallies by $5 and the feed. Every consumer takes the hot rows */                \
+    /* (today's tallies, the feed) in this one statement right before its */                     \
+    /* commit, so it holds their locks for the shortest time, and in the same */                  \
+    /* order (categories sorted), so two never deadlock. */                                        \
+    X(FACT_SETTLE, 6,                                                                              \
+      "WITH st AS (UPDATE facts SET state = $2, placed = $3::boolean, counted = $4::boolean,"     \
+      "   updated_at = now() WHERE order_id = $1::bigint),"                                        \
+      " d AS (" TALLY_ADD("sales_day", "day", "f.day") "),"                                        \
+      " c AS (" TALLY_ADD("sales_day_country", "day, country", "f.day, f.country") "),"            \
+      " g AS (INSERT INTO sales_day_category AS s (day, category, orders, items, revenue)"        \
+      "   SELECT f.day, l.category, $5::bigint, $5::bigint * sum(l.quantity),"                     \
+      "   $5::bigint * sum(l.quantity * l.unit_minor) FROM facts f"                                \
+      "   JOIN fact_lines l ON l.order_id = f.order_id WHERE f.order_id = $1::bigint"              \
+      "   AND $5::bigint <> 0 GROUP BY f.day, l.category ORDER BY l.category"                      \
+      "   ON CONFLICT (day, category) DO UPDATE SET orders = s.orders + EXCLUDED.orders,"          \
+      "   items = s.items + EXCLUDED.items, revenue = s.revenue + EXCLUDED.revenue)"               \
+      " UPDATE feed SET last_event_at = greatest(last_event_at, $6::timestamptz),"                 \
       " changes = changes + 1 WHERE id = 1")                                                       \
     X(PRODUCT_APPLY, 4,                                                                            \
       "INSERT INTO products_replica AS p (id, version, deleted, category)"                         \
@@ -188,31 +193,13 @@ store_fact_place(struct work *w, int64_t id, const struct placed *p)
 }
 
 int
-store_fact_set(struct work *w, int64_t id, const struct fact *f)
+store_fact_settle(struct work *w, int64_t id, const struct fact *f, int sign,
+                  const char *occurred_at)
 {
-    return run(w, SQL_FACT_SET,
+    return run(w, SQL_FACT_SETTLE,
                (const char *const[]){i64(w, id), fact_state_name(f->state), boolean(f->placed),
-                                     boolean(f->counted)},
+                                     boolean(f->counted), i64(w, sign), occurred_at},
                NULL);
-}
-
-int
-store_tally(struct work *w, int64_t id, int sign)
-{
-    static const int tallies[] = {SQL_TALLY_DAY, SQL_TALLY_COUNTRY, SQL_TALLY_CATEGORY};
-    const char      *params[] = {i64(w, id), i64(w, sign)};
-    size_t           i;
-    int              rc = ERR_OK;
-
-    for (i = 0; rc == ERR_OK && i < sizeof(tallies) / sizeof(tallies[0]); i++)
-        rc = run(w, tallies[i], params, NULL);
-    return rc;
-}
-
-int
-store_feed(struct work *w, const char *occurred_at)
-{
-    return run(w, SQL_FEED, (const char *const[]){occurred_at}, NULL);
 }
 
 int

@@ -41,6 +41,12 @@ is(osql1("SELECT count(DISTINCT order_id) FROM order_log WHERE type = 'order.cre
 like($err, qr/backfill history: \d+ of \d+ orders, \d+ rows\/s/, 'history: progress shown');
 is(pg_sql($hdb->{db}, 'SELECT count(*) FROM order_rows WHERE v1')->[0][0],
     mono1('SELECT COUNT(*) FROM orders'), 'history: every order, a v1 order');
+# "my orders" reads a customer's rows newest first: the backfill writes them in that order, so
+# they share adjacent pages (in table order, user_id never goes down, created_at never up)
+is(pg_sql($hdb->{db}, 'SELECT count(*) FROM (SELECT user_id, created_at, lag(user_id) OVER w AS pu,'
+    . ' lag(created_at) OVER w AS pc FROM order_rows WINDOW w AS (ORDER BY ctid)) r'
+    . ' WHERE pu > user_id OR (pu = user_id AND pc < created_at)')->[0][0], 0,
+    "history: rows stored by customer, newest first");
 # The identity scheme (migrate/map/README.md): the service's next id is even, steps by 2 and is
 # above every id the monolith allocated or reserved (its rows and its auto-increment counter).
 my $seq = osql1("SELECT pg_get_serial_sequence('orders', 'id')");
