@@ -76,15 +76,17 @@ kv_async_new(const char *url, struct uv_loop_s *loop, int timeout_ms, int backof
     return ka;
 }
 
-/* A failure: log it once per outage and send nothing for backoff_ms. */
+/* A failure: log it once per outage and send nothing for backoff_ms. A late answer is a
+ * warning, not an error: the caller falls back (a worker asks Redis with its own, longer
+ * deadline), so a busy machine costs latency, not an answer; a broken connection is an error. */
 static void
-ka_down(struct kv_async *ka, const char *what, const char *msg)
+ka_down(struct kv_async *ka, const char *what, const char *msg, int late)
 {
     if (ka->down)
         log_debug("redis %s on %s:%d (loop) failed: %s", what, ka->u.host, ka->u.port, msg);
     else
-        log_error("redis %s on %s:%d (loop) failed: %s; backing off %d ms", what, ka->u.host,
-                  ka->u.port, msg, ka->backoff_ms);
+        (late ? log_warn : log_error)("redis %s on %s:%d (loop) failed: %s; backing off %d ms",
+                                      what, ka->u.host, ka->u.port, msg, ka->backoff_ms);
     ka->down = 1;
     ka->retry_at = now_ms() + (uint64_t)ka->backoff_ms;
 }
@@ -123,7 +125,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
     ka_unlink(ka, p);
     if (rep == NULL || ka->bad_select) {
         rc = ERR_UNAVAILABLE;
-        ka_down(ka, "GET", ac->errstr[0] != '\0' ? ac->errstr : "connection lost");
+        ka_down(ka, "GET", ac->errstr[0] != '\0' ? ac->errstr : "connection lost", 0);
     } else if (rep->type == REDIS_REPLY_STRING) {
         val = rep->str;
         len = rep->len;
@@ -150,7 +152,7 @@ on_select(redisAsyncContext *ac, void *reply, void *priv)
         return;
     if (ka->ac == ac) {
         ka->bad_select = 1; /* the GETs queued behind it read another database */
-        ka_down(ka, "select", rep != NULL ? rep->str : ac->errstr);
+        ka_down(ka, "select", rep != NULL ? rep->str : ac->errstr, 0);
         redisAsyncDisconnect(ac);
     }
 }
@@ -164,7 +166,7 @@ on_connect(const redisAsyncContext *ac, int status)
         return;
     if (ka->ac == ac)
         ka->ac = NULL; /* hiredis frees it and fails what was queued on it */
-    ka_down(ka, "connect", ac->errstr);
+    ka_down(ka, "connect", ac->errstr, 0);
 }
 
 static void
@@ -175,7 +177,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
     if (ka->ac == ac)
         ka->ac = NULL;
     if (status != REDIS_OK)
-        ka_down(ka, "connection", ac->errstr);
+        ka_down(ka, "connection", ac->errstr, 0);
 }
 
 static int
@@ -190,7 +192,7 @@ ka_connect(struct kv_async *ka)
      * (or a name /etc/hosts answers), as every deployment of souk does. */
     ac = redisAsyncConnect(ka->u.host, ka->u.port);
     if (ac == NULL || ac->err || redisLibuvAttach(ac, ka->loop) != REDIS_OK) {
-        ka_down(ka, "connect", ac != NULL && ac->err ? ac->errstr : "cannot attach to the loop");
+        ka_down(ka, "connect", ac != NULL && ac->err ? ac->errstr : "cannot attach to the loop", 0);
         if (ac != NULL)
             redisAsyncFree(ac);
         return ERR_UNAVAILABLE;
@@ -245,7 +247,7 @@ on_deadline(uv_timer_t *t)
         uv_timer_start(&ka->timer, on_deadline, ka->head->deadline - now, 0);
         return;
     }
-    ka_down(ka, "GET", "no answer within the deadline");
+    ka_down(ka, "GET", "no answer within the deadline", 1);
     ka_fail_all(ka, ERR_TIMEOUT);
 }
 
