@@ -112,7 +112,10 @@ record_write(void)
 
     dirty = 0;
     rc = json_file_save(reports, record_path, RECORD_MODE);
-    if (rc)
+    if (!rc)
+        log_info("migration record %s written: %zu domains", record_path,
+                 json_object_size(reports));
+    else
         gwevents_add("persist_failed",
                      "the migration record is in memory but %s could not be written: a restart "
                      "would show the domains' previous records",
