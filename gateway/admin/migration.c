@@ -25,13 +25,13 @@
 #include "gw.h"
 #include "log.h"
 
-#define REPORT_DOMAINS 16
-#define REPORT_TEXT    4096 /* bytes of one string */
-#define REPORT_LOG     50   /* log lines */
-#define RECEIVED_AT    31   /* bytes of received_at (log_timestamp's) */
-#define RECORD_MAX     (4 << 20) /* a record file larger than this was not written by us */
-#define RECORD_MODE    0600
-#define RECORD_DELAY_MS 150 /* puts within this are written once */
+#define REPORT_DOMAINS  16
+#define REPORT_TEXT     4096      /* bytes of one string */
+#define REPORT_LOG      50        /* log lines */
+#define RECEIVED_AT     31        /* bytes of received_at (log_timestamp's) */
+#define RECORD_MAX      (4 << 20) /* a record file larger than this was not written by us */
+#define RECORD_MODE     0600
+#define RECORD_DELAY_MS 200 /* puts within this are written once */
 
 /* What jcheck fills; only its verdict is used: the document is kept as sent. */
 struct report {
@@ -72,7 +72,7 @@ static const struct jcheck_field report_fields[] = {
 };
 #undef S
 
-static json_t    *reports;                /* {domain: document + received_at} */
+static json_t    *reports;               /* {domain: document + received_at} */
 static char       record_path[PATH_MAX]; /* "" before start, or kept in memory only */
 static int        dirty;                 /* reports is newer than record_path */
 static uv_timer_t write_timer;

@@ -165,7 +165,7 @@ install_locked(struct gw_table *t, const char *path, const char *event, const ch
                int memory_first, json_t *ended)
 {
     struct gw_table *old;
-    int              rc = path != NULL && !memory_first ? json_file_save(t->doc, path, ROUTES_MODE) : ERR_OK;
+    int rc = path != NULL && !memory_first ? json_file_save(t->doc, path, ROUTES_MODE) : ERR_OK;
 
     if (rc) {
         routes_unref(t);

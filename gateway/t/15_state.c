@@ -155,8 +155,7 @@ test_filter(void)
     buf_init(&problems, 65536);
     kept = migration_filter(arr, &problems);
     T_EQ_INT(json_object_size(kept), 0, "an array: nothing kept");
-    T_OK(strstr(buf_data(&problems), "not an object") != NULL, "and said: %s",
-         buf_data(&problems));
+    T_OK(strstr(buf_data(&problems), "not an object") != NULL, "and said: %s", buf_data(&problems));
     json_decref(kept);
     json_decref(arr);
 

@@ -3,7 +3,9 @@
 # point a second; token required; a bad window is a 400 problem), and the public API carried
 # on the admin listener through the same route table and edge checks (no admin token, the
 # route's own auth: an admin route still wants an admin JWT); /migration: the record soukctl
-# reports, validated, bounded, and kept across a restart (migration.json beside the routes file).
+# reports, validated, bounded, and kept across a restart (migration.json beside the routes file:
+# mode 0600, puts coalesced into one write and flushed at a stop, a bounded loader that logs a
+# duplicate key, a non-object, an oversized file or a FIFO; never over a routes file of that name).
 use strict;
 use warnings;
 use FindBin;
