@@ -91,8 +91,9 @@ json_file_load(const char *path, size_t max, json_t **out, struct buf *errors)
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
+        rc = errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL; /* before buf_printf touches errno */
         buf_printf(errors, "%s: %s\n", path, strerror(errno));
-        return errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL;
+        return rc;
     }
     if (fstat(fd, &st) != 0) {
         buf_printf(errors, "%s: %s\n", path, strerror(errno));
