@@ -30,9 +30,9 @@ MONO_SRC := $(wildcard monolith/*.c)
 MONO_OBJ := $(MONO_SRC:%.c=$(BUILD)/obj/%.o)
 CTL_SRC  := $(wildcard tools/soukctl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
-# The gateway by layer (gateway/README.md): edge, proxy, policy, routes, shadow, admin; main.c,
+# The gateway by layer (gateway/README.md): edge, proxy, policy, routes, shadow, admin, state; main.c,
 # gw.h and gateway.h stay at the top, so its files include them with -Igateway.
-GW_DIRS  := edge proxy policy routes shadow admin
+GW_DIRS  := edge proxy policy routes shadow admin state
 GW_SRC   := $(wildcard gateway/*.c $(GW_DIRS:%=gateway/%/*.c))
 GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/obj/%.o)
 # Live migration (migrate/README.md): change capture, table mappings, forward sync; one program,

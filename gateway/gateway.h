@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "err.h"
@@ -126,10 +127,6 @@ void             routes_unref(struct gw_table *t);
 MUST_CHECK int routes_install(struct gw_table *t, const char *path);
 /* Read path and install it; on any error the current table stays. */
 MUST_CHECK int routes_load_file(const char *path, struct buf *errors);
-/* routes/jsonfile.c: write doc to path atomically (a sibling .tmp, fsync,
- * rename, fsync the directory); logged on failure. The routes file and the
- * migration record (admin/migration.c) are written so. */
-MUST_CHECK int json_file_save(const json_t *doc, const char *path);
 /* A JSON summary of what installing t would change against the current table. */
 json_t *routes_diff(const struct gw_table *cur, const struct gw_table *next);
 
@@ -380,5 +377,22 @@ void    gwevents_add(const char *type, const char *fmt, ...) __attribute__((form
 json_t *gwevents_json(void); /* GET /events: newest first, bounded ring */
 /* Added by gwevents.c: forget every event (tests). */
 void gwevents_reset(void);
+
+/* ---- state files (state/jsonfile.c): the routes file and the migration
+ * record (admin/migration.c): the files the gateway keeps for itself. */
+/* Read path as one JSON document: a regular file (a FIFO is refused, never
+ * waited on) of at most max bytes, duplicate keys refused. ERR_NOT_FOUND when
+ * it does not exist, ERR_INTERNAL when it cannot be read, ERR_INVALID
+ * otherwise; the reason is one line of errors, prefixed by path. */
+MUST_CHECK int json_file_load(const char *path, size_t max, json_t **out, struct buf *errors);
+/* Write doc to path atomically with mode (a fresh sibling .tmp, fsync, rename,
+ * fsync the directory); logged with the reason on failure. */
+MUST_CHECK int json_file_save(const json_t *doc, const char *path, mode_t mode);
+/* mkdir -p of path's directory (0755). */
+MUST_CHECK int state_make_dirs(const char *path);
+/* out = name in path's directory ("a/routes.json" -> "a/migration.json",
+ * "routes.json" -> "migration.json"); ERR_INVALID ("" in out) if it does not
+ * fit in size. */
+MUST_CHECK int state_sibling_path(const char *path, const char *name, char *out, size_t size);
 
 #endif

@@ -156,8 +156,14 @@ void    syncwatch_stop(void);
 json_t *syncwatch_json(void);
 /* admin/migration.c: the migration record soukctl migrate reports (control
  * loop only). migration_put takes doc's reference. migration_start loads the
- * record kept in migration.json beside the routes file (each put rewrites it). */
+ * record kept in migration.json beside the routes file; a put is written
+ * shortly after (migration_timer_init: on that loop; migration_flush: now).
+ * migration_filter: the domains of a record file a put would take, each
+ * other one as a line of problems (pure; the caller owns the result). */
 void    migration_start(const char *routes_path);
+void    migration_timer_init(uv_loop_t *loop);
+void    migration_flush(void);
+json_t *migration_filter(const json_t *doc, struct buf *problems);
 int     migration_put(const char *domain, json_t *doc, struct buf *errors);
 json_t *migration_json(void);
 void    migration_free(void);

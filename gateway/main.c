@@ -111,24 +111,6 @@ env_aliases(void)
             setenv(alias[i][0], getenv(alias[i][1]), 0);
 }
 
-/* mkdir -p of path's directory. */
-static int
-make_dirs(const char *path)
-{
-    char  dir[PATH_MAX];
-    char *p;
-
-    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-        return -1;
-    for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return 0;
-}
-
 static int
 copy_file(const char *from, const char *to)
 {
@@ -137,7 +119,7 @@ copy_file(const char *from, const char *to)
     size_t n;
     int    rc = -1;
 
-    if (in == NULL || make_dirs(to) != 0)
+    if (in == NULL || state_make_dirs(to) != ERR_OK)
         goto done;
     out = fopen(to, "wbx"); /* never over a file that appeared meanwhile */
     if (out == NULL)
@@ -296,6 +278,7 @@ on_drain(struct evgroup *g)
 {
     (void)g;
     health_stop();
+    migration_flush(); /* a put during the drain is written at exit */
     loop_drain(&control);
     uv_timer_start(&drain_poll, on_drain_poll, 20, 20); /* health probes end on their own */
     maybe_stop(&control);
@@ -353,6 +336,7 @@ control_start(int admin_fd)
     health_start(&control.ev.uv);
     if (series_start(&control.ev.uv) != ERR_OK)
         die("cannot start the stats tick");
+    migration_timer_init(&control.ev.uv);
 }
 
 static void
@@ -388,6 +372,7 @@ shutdown_all(void)
 {
     int i;
 
+    migration_flush(); /* a put after the drain began; before its loop is freed */
     for (i = 0; i < nloops; i++) {
         evloop_join(&loops[i].ev);
         loop_free(&loops[i]);

@@ -1,23 +1,21 @@
 /*
  * routes_live.c - the route table at work: per-request matching (no locks,
  * no allocation), the current table and its atomic swap, persistence to the
- * routes file (routes/jsonfile.c), reload and PATCH (the diff is routes_diff.c's). In-flight
+ * routes file (state/jsonfile.c), reload and PATCH (the diff is routes_diff.c's). In-flight
  * requests keep the table they acquired; a replaced table is freed by its last routes_unref.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway.h"
 #include "log.h"
 #include "str.h"
 
-#define FILE_MAX (16 << 20) /* a routes file larger than this is a mistake */
+#define FILE_MAX    (16 << 20) /* a routes file larger than this is a mistake */
+#define ROUTES_MODE 0644       /* the operator's table: nothing secret in it */
 
 /* swap_lock covers reading `current` together with taking a reference, so a
  * concurrent swap cannot free the table in between; it is held for a few
@@ -145,7 +143,10 @@ routes_version(void)
 static void
 persist_after(const struct gw_table *t, const char *path)
 {
-    if (json_file_save(t->doc, path) == ERR_OK) {
+    int rc;
+
+    rc = json_file_save(t->doc, path, ROUTES_MODE);
+    if (!rc) {
         atomic_store(&unwritten, 0);
         return;
     }
@@ -164,7 +165,7 @@ install_locked(struct gw_table *t, const char *path, const char *event, const ch
                int memory_first, json_t *ended)
 {
     struct gw_table *old;
-    int              rc = path != NULL && !memory_first ? json_file_save(t->doc, path) : ERR_OK;
+    int rc = path != NULL && !memory_first ? json_file_save(t->doc, path, ROUTES_MODE) : ERR_OK;
 
     if (rc) {
         routes_unref(t);
@@ -220,32 +221,15 @@ routes_shutdown(void)
 int
 routes_read_file(const char *path, struct gw_table **out, struct buf *errors)
 {
-    struct buf text;
-    char       chunk[65536];
-    ssize_t    n = 1;
-    int        fd, rc;
+    json_t *doc;
+    int     rc;
 
     *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        buf_printf(errors, "%s: %s\n", path, strerror(errno));
-        return errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL;
-    }
-    buf_init(&text, FILE_MAX);
-    while (n > 0) {
-        n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            n = 1;
-        else if (n > 0)
-            buf_append(&text, chunk, (size_t)n);
-    }
-    close(fd);
-    rc = n < 0 ? ERR_INTERNAL : buf_error(&text);
+    rc = json_file_load(path, FILE_MAX, &doc, errors);
     if (rc)
-        buf_printf(errors, "%s: %s\n", path, n < 0 ? "read error" : "larger than 16 MiB");
-    else
-        rc = routes_parse(buf_data(&text), buf_len(&text), out, errors);
-    buf_free(&text);
+        return rc;
+    rc = routes_build(doc, out, errors);
+    json_decref(doc);
     return rc;
 }
 

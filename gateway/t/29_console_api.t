@@ -3,12 +3,16 @@
 # point a second; token required; a bad window is a 400 problem), and the public API carried
 # on the admin listener through the same route table and edge checks (no admin token, the
 # route's own auth: an admin route still wants an admin JWT); /migration: the record soukctl
-# reports, validated, bounded, and kept across a restart (migration.json beside the routes file).
+# reports, validated, bounded, and kept across a restart (migration.json beside the routes file:
+# mode 0600, puts coalesced into one write and flushed at a stop, a bounded loader that logs a
+# duplicate key, a non-object, an oversized file or a FIFO; never over a routes file of that name).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../../tests/lib";
 use Test::More;
+use File::Temp ();
+use POSIX ();
 
 use Souk::Test;
 use Souk::FakeUpstream;
@@ -131,14 +135,27 @@ for my $bad ([{%$rep, step => 7}, 'report.step'], [{%$rep, extra => 1}, 'report.
 is_problem($gw->admin(PUT => '/migration/bad%20name', {json => $rep}), 400, 'invalid-request', 'a bad domain name: 400');
 is_problem($gw->admin(PUT => '/migration/reviews', {body => '{"step":', headers => {'Content-Type' => 'application/json'}}), 400,
     'malformed-json', 'a body that is not JSON: 400');
+(my $mfile = $gw->routes_file) =~ s{[^/]+$}{migration.json};
+sub writes { scalar grep { /migration record \S+ written: / } split /\n/, $_[0]->stderr_text }
+sub file_json {
+    open my $fh, '<', $_[0] or return undef;
+    my $doc = eval { JSON::PP->new->decode(do { local $/; <$fh> }) };
+    return $doc;
+}
+my $writes_before = writes($gw);
 $gw->admin(PUT => "/migration/d$_", {json => $rep}) for 1 .. 15;
 is_problem($gw->admin(PUT => '/migration/d16', {json => $rep}), 409, 'conflict', 'a 17th domain: 409');
 is($gw->admin(PUT => '/migration/d15', {json => {%$rep, status => 'failed'}})->{status}, 200, 'a known one is still replaced');
 is($gw->admin(GET => '/migration')->{json}{domains}{reviews}{status}, 'done', 'the bad reports changed nothing');
 
 # ---- the record survives a restart: migration.json beside the routes file --------------------------
-(my $mfile = $gw->routes_file) =~ s{[^/]+$}{migration.json};
+# 16 puts in a row (soukctl migrate status) are written together, shortly after the first.
+ok(wait_until('the 16 puts are in the file', sub { (((file_json($mfile) // {})->{d15} // {})->{status} // '') eq 'failed' }, 10),
+    'the 16 puts are written');
 ok(-f $mfile && !-e "$mfile.tmp", 'the record is written beside the routes file (no .tmp left)');
+is((stat $mfile)[2] & 07777, 0600, 'readable by the gateway\'s user only (who ran what, the differing ids)');
+my $nwrites = writes($gw) - $writes_before;
+ok($nwrites >= 1 && $nwrites < 16, "16 puts in a row are fewer writes than puts ($nwrites)");
 my $before_restart = $gw->admin(GET => '/migration')->{json};
 $gw->restart;
 my $after = $gw->admin(GET => '/migration');
@@ -173,7 +190,49 @@ is_deeply($gw->admin(GET => '/migration')->{json}, {domains => {}}, 'a file that
 ok((grep { /migration record .* not loaded/ } split /\n/, $gw->stderr_text), 'and logs why');
 is($gw->admin(PUT => '/migration/reviews', {json => $rep})->{status}, 200, 'and takes reports again');
 
+# What the loader refuses (one bounded loader for the routes file and the record): duplicate
+# keys, a top level that is not an object, a file over 4 MiB, and a FIFO (which must not wedge
+# the start waiting for a writer). Each is logged and the gateway starts with no record.
+ok(wait_until('that put is written', sub { (file_json($mfile) // {})->{reviews} }, 10), 'that put is written');
+my $one = JSON::PP->new->canonical->encode({%$rep, received_at => '2026-12-08T00:00:00Z'});
+for my $case (["{\"reviews\": $one, \"reviews\": $one}", qr/duplicate/, 'duplicate keys'],
+    ['[1]', qr/not an object/, 'an array'],
+    ['{"x": "' . ('y' x (5 << 20)) . '"}', qr/larger than the limit/, 'a file over 4 MiB'],
+    [undef, qr/not a regular file/, 'a FIFO']) {
+    my ($text, $why, $name) = @$case;
+    unlink $mfile;
+    if (defined $text) { open my $fh, '>', $mfile or die; print $fh $text; close $fh }
+    else { POSIX::mkfifo($mfile, 0600) or die "mkfifo: $!" }
+    $gw->restart;
+    is_deeply($gw->admin(GET => '/migration')->{json}, {domains => {}}, "$name: the gateway starts with no record");
+    ok((grep { /migration record .*$why/ } split /\n/, $gw->stderr_text), "$name: logged") or diag $gw->stderr_text;
+}
+is($gw->admin(PUT => '/migration/reviews', {json => $rep})->{status}, 200, 'a put over the FIFO');
+ok(wait_until('the FIFO is replaced by the record', sub { -f $mfile && (file_json($mfile) // {})->{reviews} }, 10),
+    'the FIFO is replaced by the record');
+
+# A put right before a stop is written by the drain, not lost with the timer.
+is($gw->admin(PUT => '/migration/late', {json => $rep})->{status}, 200, 'a put just before a stop');
+$gw->restart;
+is($gw->admin(GET => '/migration')->{json}{domains}{late}{step}, 'cutover', 'is there after the restart');
 $gw->stop;
+
+# A routes file named migration.json: the record stays in memory, the routes file is never
+# overwritten by it.
+{
+    my $dir = File::Temp->newdir('souk-gw-XXXXXX', TMPDIR => 1);
+    my $g3 = Souk::Gateway->start(dir => $dir, routes_file => "$dir/migration.json",
+        routes => table(upstreams => {legacy => pool($L)}, routes => [route(name => 'rest', path => '/', legacy => 'legacy')]));
+    ok((grep { /routes file .* is where the migration record would be: the record is kept in memory only/ } split /\n/, $g3->stderr_text),
+        'a routes file named migration.json: logged') or diag $g3->stderr_text;
+    is($g3->admin(PUT => '/migration/reviews', {json => $rep})->{status}, 200, 'a put is taken');
+    is($g3->admin(GET => '/migration')->{json}{domains}{reviews}{step}, 'cutover', 'and kept in memory');
+    $g3->restart;    # the stop would write a dirty record: there is none to write
+    ok(file_json("$dir/migration.json")->{routes}, 'the routes file is still the route table');
+    is_deeply($g3->admin(GET => '/migration')->{json}, {domains => {}}, 'the record did not survive (memory only)');
+    is($g3->routes->{routes}[0]{name}, 'rest', 'and the gateway routes as before');
+    $g3->stop;
+}
 
 # ---- /sync: each domain's souk-sync /metrics, read by the gateway ------------------------------
 sub sync_metrics {
