@@ -304,10 +304,14 @@ is(scalar(my @b = $up->bad(since => $all_start)), 0, 'the strict fake upstream n
 # ---- slow clients ------------------------------------------------------------------------------
 
 {
+    my $opened = time;
     my @idle = map { conn($port) } 1 .. 100;    # connected, silent
     my @partial = map { my $s = conn($port); put($s, "GET /slow HTTP/1.1\r\n$H"); $s } 1 .. 20;
     my $trickle = conn($port);
     put($trickle, "GET /slow HTTP/1.1\r\n");
+    # $t0 is taken once the 121 are set up (their timers are already running): the bounds
+    # below (0.5 s here, 3.5 s for the trickle, against a 1 s header timeout) time the
+    # gateway, not this script's connecting.
     my $t0 = time;
     my $r = http(GET => "$url/fast");
     ok($r->{status} == 200 && time - $t0 < 0.5, 'others are served while 121 clients dawdle');
@@ -325,8 +329,10 @@ is(scalar(my @b = $up->bad(since => $all_start)), 0, 'the strict fake upstream n
         or diag('closed after ' . ($closed_at // 'never (6 s)'));
 
     # Their timeouts (1 s, 1.5 s) are long past at 3 s; the gateway's sweep closes them on its
-    # own loop, so wait for the closes (30 s) rather than read each once at 3 s: a sanitizer
-    # build on a loaded machine may still be closing the last of the 120.
+    # own loop, so wait for the closes rather than read each once at 3 s: a sanitizer build on
+    # a loaded machine may still be closing the last of the 120. The wait ends 8 s after the
+    # first was opened, below every default (header 10 s, body 30 s, idle 60 s): a close
+    # seen is the configured timeout's, never a default's.
     sleep 0.05 while time < $t0 + 3;
     my %open = map { ($_ => $_) } @idle, @partial;
     wait_until('the silent and half-sent connections to close', sub {
@@ -335,7 +341,7 @@ is(scalar(my @b = $up->bad(since => $all_start)), 0, 'the strict fake upstream n
             delete $open{$k} if $closed;
         }
         !%open;
-    }, 30);
+    }, $opened + 8 - time);
     my $still = scalar keys %open;
     is($still, 0, 'silent and half-sent connections are closed after the timeout');
 

@@ -271,13 +271,15 @@ sub write_file {
     ok($tot{A} > 0 && $tot{B} > 0, "both tables served traffic (A $tot{A}, B $tot{B})");
 }
 
-# The same with wrk: 32 keep-alive connections, as fast as the fake upstreams allow, for at
-# least 8 s, until the 20 swaps are done and the gateway has counted 1000 requests (and 50 for
-# those wrk may have in flight when it stops): wrk is told to run 30 s and is interrupted (it
-# reports on SIGINT) once all three hold. A fixed 8 s, with the swaps squeezed into its first
-# 7.5 s, counted on a PUT (validate, install, fsync) taking under ~0.2 s while wrk loads both
-# cores, and on 125 requests a second through fake upstreams written in Perl: under CPU
-# pressure wrk got 896 in 8 s (the load check failed, though every swap went through).
+# The same with wrk: 32 keep-alive connections, as fast as the fake upstreams allow, while the
+# 20 swaps are made; wrk is told to run 30 s and is interrupted (it reports on SIGINT) once
+# they are done. What is checked is the traffic served DURING the swaps: the gateway's count
+# of main-route requests at the first PUT and after the last one (a window of at least 3 s:
+# 20 x 0.15 s). FLOOR: measured 3916 and 4677 in that window (~4.2 s) on the shared 2-core
+# machine with two busy loops (`while :; do :; done` x2) beside it, release build; the
+# sanitizer build is 2-3x slower (~1300-2300). 800 is well below both, so a loaded machine
+# meets it, while a gateway that stalls traffic during the swaps (a ~5x drop) does not.
+my $FLOOR = 800;
 sub main_requests {
     my $m = $gw->admin(GET => '/metrics')->{body} // '';
     my $n = 0;
@@ -298,13 +300,13 @@ SKIP: {
     }
     my ($ok, $i) = (0, 0);
     my $t0 = time;
-    my $base = main_requests();
-    sleep 0.3;
+    sleep 0.3 while time - $t0 < 10 && main_requests() == 0;    # wrk has connected
+    my ($w0, $tw0) = (main_requests(), time);
     while ($i < 20 && time - $t0 < 28) {    # all inside wrk's 30 s
         $ok++ if $gw->put_routes(tbl(++$i % 2 ? 'b' : 'a'))->{status} == 200;
         sleep 0.15;
     }
-    sleep 0.2 while time - $t0 < 28 && (time - $t0 < 8 || main_requests() - $base < 1050);
+    my ($w1, $tw1) = (main_requests(), time);
     kill 'INT', $pid;
     waitpid $pid, 0;
     my $text = slurp($out->filename) // '';
@@ -312,7 +314,8 @@ SKIP: {
     is_deeply([$i, $ok], [20, 20], 'wrk: 20 PUTs under load, all succeeded');
     is($errors, 0, 'wrk: no socket errors or timeouts') or diag($text);
     is($non2xx, 0, 'wrk: no non-2xx answers') or diag($text);
-    ok($n >= 1000, sprintf('wrk: %d requests (in %.1f s)', $n, time - $t0));
+    cmp_ok($w1 - $w0, '>=', $FLOOR, sprintf('wrk: %d requests served during the 20 swaps (%.1f s; %d in all)',
+        $w1 - $w0, $tw1 - $tw0, $n));
 }
 
 ok($gw->alive, 'the gateway is still running');

@@ -6,7 +6,8 @@
 // checkout's wait, souk-inventory paused with SIGSTOP), and pending (souk-payments
 // paused with SIGSTOP, so the provider's answer comes late: the page says the order is
 // pending, my orders shows it Pending, and once payments is resumed, Confirmed without a
-// reload). axe on home, search, product, cart, checkout, pending and my orders.
+// reload, the cart badge then empty). axe on home, search, product, cart, checkout, pending
+// and my orders.
 // Inputs (environment): SHOP (base URL), EMAIL, PASSWORD, LAPTOP (id of "Zenbook Laptop 14"),
 // MOUSE (id of "Wireless Mouse"), LAMP (id of "Desk Lamp", 1 in stock), CATEGORY (slug),
 // PAYMENTS_PID, INVENTORY_PID (the services' processes, paused and resumed by the steps).
@@ -230,7 +231,7 @@ await session(async (t) => {
       await note.waitFor({ timeout: 25000 });
       id = (await note.textContent()).match(/#(\d+)/)[1];
       const said = await note.textContent();
-      t.ok(/payment has not been decided yet\. Nothing more to do/.test(said), `order ${id}: the checkout says it is pending`, said);
+      t.ok(/pending: waiting for stock and payment\. Nothing more to do/.test(said), `order ${id}: the checkout says it is pending`, said);
       await t.axe('checkout pending');
       await t.shot('storefront-pending');
       await p.getByRole('link', { name: 'My orders' }).click();
@@ -242,6 +243,10 @@ await session(async (t) => {
     }
     await p.locator(`tr[data-order="${id}"]`, { hasText: 'Confirmed' }).waitFor({ timeout: 25000 });
     t.ok(true, 'payments resumed: my orders shows the order Confirmed, without a reload');
+    // The checkout was left while pending: my orders, seeing it confirmed, reloads the cart,
+    // which the cart service empties on order.confirmed (the mouse was in it).
+    await p.waitForFunction(() => document.querySelector('.count').textContent === '0', null, { timeout: 30000 });
+    t.ok(true, 'the cart badge shows the cart empty once the pending order is confirmed');
   });
 
   await t.step('sign out ends the session', async () => {

@@ -491,6 +491,7 @@ sub stop {
     return 1 if $s->{external} || $s->{done} || $s->{owner} != $$;
     $s->{done} = 1;
     kill 'TERM', $s->{pid};
+    kill 'CONT', $s->{pid};    # one a test left stopped (SIGSTOP) exits now, not after 10 s + KILL
     my $deadline = Time::HiRes::time() + 10;
     my $got = 0;
     while (Time::HiRes::time() < $deadline) {
@@ -573,6 +574,7 @@ sub stop {
     my $pid = delete $r->{pid} or return $r;
     return $r if $r->{owner} != $$;
     kill 'TERM', $pid;
+    kill 'CONT', $pid;    # one a test left stopped (SIGSTOP) exits now, not after 10 s + KILL
     my $deadline = Time::HiRes::time() + 10;
     while (waitpid($pid, POSIX::WNOHANG()) != $pid) {
         if (Time::HiRes::time() > $deadline) { kill 'KILL', $pid; waitpid $pid, 0; last }

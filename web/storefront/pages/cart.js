@@ -143,8 +143,8 @@ function Payment({ onPlaced, items }) {
       const { status, data } = await api('POST', '/api/v1/orders', { body: { card_number: number }, auth: true, headers: { 'Idempotency-Key': key } });
       let o = data;
       if (status === 202 || o.status === 'PENDING') {
-        // The shop has not decided in the time the checkout waits (the payment provider is
-        // slow to answer): say so, and keep looking until it decides.
+        // The shop has not decided in the time the checkout waits (stock or the payment
+        // provider slow to answer; the order does not say which): say so, and keep looking.
         setState({ busy: true, following: o });
         o = (await follow(o.id, alive)) || o;
         if (!alive.current) return;
@@ -176,7 +176,7 @@ function Payment({ onPlaced, items }) {
     <button type="submit" class="primary" disabled=${state.busy}>Place order</button>
     <div role="status" aria-live="polite">
       ${state.status && state.busy && html`<p>${state.status}</p>`}
-      ${state.following && html`<p class="note pending">${`Order #${state.following.id} is pending: the payment has not been decided yet. `}
+      ${state.following && html`<p class="note pending">${`Order #${state.following.id} is pending: waiting for stock and payment. `}
         ${'Nothing more to do: this page shows the outcome as soon as it is known, and '}
         <${Link} href=${`/orders/${state.following.id}`}>the order<//> in My orders shows it too.</p>`}
       ${state.pending && html`<p class="note pending">Order #${state.pending.id} is still pending. <${Link} href="/orders">Follow it in My orders<//></p>`}

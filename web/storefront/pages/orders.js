@@ -1,8 +1,9 @@
 // orders.js - "My orders" (GET /api/v1/orders: newest first, each with its state) and one
 // order; a pending one is looked at again every two seconds until the saga decides.
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, qs } from '../api.js';
 import { currentUser } from '../auth.js';
+import * as cart from '../cart.js';
 import { Failure, html, Link, Loading, Money, PageTitle, useAsync } from '../ui.js';
 
 // One order, with why it failed: v2 (souk-orders) shows every order and its reason; where v2
@@ -40,9 +41,15 @@ function SignInFirst({ next }) {
   return html`<p><${Link} href=${`/signin?next=${next}`}>Sign in to see your orders<//></p>`;
 }
 
-// Reload while anything shown is still pending.
-function usePoll(res, pending) {
+// Reload while anything shown is still pending. An order seen pending here that turns
+// CONFIRMED empties the cart (order.confirmed, at the cart service): the checkout that placed
+// it stops following once the shopper leaves it, so the badge is reloaded from here.
+function usePoll(res, orders) {
+  const seenPending = useRef(new Set());
+  const pending = orders.some((o) => o.status === 'PENDING');
   useEffect(() => {
+    if (orders.some((o) => o.status === 'CONFIRMED' && seenPending.current.has(o.id))) cart.afterOrder().catch(() => {});
+    seenPending.current = new Set(orders.filter((o) => o.status === 'PENDING').map((o) => o.id));
     if (!pending) return undefined;
     const t = setTimeout(res.reload, 2000);
     return () => clearTimeout(t);
@@ -53,7 +60,7 @@ export function Orders() {
   const user = currentUser();
   const res = useAsync(() => (user ? api('GET', `/api/v1/orders${qs({ limit: 50 })}`, { auth: true }).then((r) => r.data) : Promise.resolve(null)), [user && user.id]);
   const d = res.data;
-  usePoll(res, d && d.items.some((o) => o.status === 'PENDING'));
+  usePoll(res, (d && d.items) || []);
   if (!user) return html`<${PageTitle} title="My orders">My orders<//><${SignInFirst} next="/orders" />`;
   return html`<${PageTitle} title="My orders">My orders<//>
     ${res.loading && !d && html`<${Loading} what="your orders" />`}
@@ -81,7 +88,7 @@ export function Order({ id }) {
   const user = currentUser();
   const res = useAsync(() => (user ? getOrder(id) : Promise.resolve(null)), [id, user && user.id]);
   const o = res.data;
-  usePoll(res, o && o.status === 'PENDING');
+  usePoll(res, o ? [o] : []);
   if (!user) return html`<${PageTitle} title=${`Order ${id}`}>Order #${id}<//><${SignInFirst} next=${`/orders/${id}`} />`;
   return html`<${PageTitle} title=${`Order ${id}`}>Order #${id}<//>
     ${res.loading && !o && html`<${Loading} what="the order" />`}
