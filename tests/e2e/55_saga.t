@@ -204,6 +204,13 @@ $s->restart('payments');
 settles('deadline: payments, back, has worked through what it missed',
     sub { !sql1(payments => "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         && sql1(payments => "SELECT count(*) FROM audit_payments WHERE order_id = $o5") });
+# Both events it missed (the reservation and the cancellation) waited in its queue; its consumer
+# threads may take them in either order, and an authorisation stands until the cancellation
+# is applied: wait for both before judging the provider.
+ok(consumed(payments => sql1(inventory => "SELECT (envelope::jsonb)->>'id' FROM outbox"
+    . " WHERE type = 'inventory.reserved' AND aggregate_id = $o5")), 'deadline: payments took the reservation');
+ok(consumed(payments => sql1(orders => "SELECT (envelope::jsonb)->>'id' FROM outbox"
+    . " WHERE type = 'order.cancelled' AND aggregate_id = $o5")), 'deadline: and the cancellation');
 my $pr = provider_of($o5);
 is($pr->{captured}, 0, 'deadline: nothing captured for the cancelled order');
 is($pr->{authorized}, $pr->{voided} + $pr->{refunded}, 'deadline: no authorisation left standing');

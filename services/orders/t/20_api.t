@@ -191,7 +191,8 @@ address_changed(13, 1);
 address_changed(14, 1);
 ok(wait_until('replicas', sub {
     osql1("SELECT count(*) FROM products_replica WHERE id IN ($anvil, $bucket)") == 2
-        && osql1('SELECT count(*) FROM customers_replica WHERE line1 IS NOT NULL') == 3 }, 30),
+        && osql1('SELECT count(*) FROM customers_replica WHERE line1 IS NOT NULL') == 3
+        && osql1('SELECT count(*) FROM customers_replica WHERE id IN (11, 12, 13, 14)') == 4 }, 30),
     'the product and customer replicas fill from events');
 
 # --- happy path ---------------------------------------------------------------------------

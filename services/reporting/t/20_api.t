@@ -105,7 +105,7 @@ product(2, 'phones');
 ok(wait_until('the product replica', sub {
     pg_sql($rep->{db}{db}, 'SELECT count(*) FROM products_replica')->[0][0] == 2 }, 20),
     'product.created fills the category replica');
-$pub->publish_envelopes(
+my @batch = (
     created(1, '2026-01-15', 'GB', [1, 2, 1000], [2, 1, 500]), moved(confirmed => 1),
     created(2, '2026-01-20', 'PT', [2, 3, 500]), moved(confirmed => 2),
     created(3, '2026-02-01', 'GB', [1, 1, 1000]), moved(rejected => 3),
@@ -113,6 +113,14 @@ $pub->publish_envelopes(
     moved(confirmed => 5), created(5, '2026-02-10', 'DE', [1, 1, 1000]),
     created(6, '2026-02-11', 'DE', [2, 1, 500]),    # still pending: not counted
 );
+$pub->publish_envelopes(@batch);
+# Six consumer threads take the batch in any order; the report can equal the final one while an
+# event is still in flight (order 4 created only, its confirmation next), so every event of the
+# batch must be in the inbox as well before the figures below are judged.
+my $ids = join(', ', map { "'$_->{id}'" } @batch);
+ok(wait_until('every event of the batch applied', sub { pg_sql($rep->{db}{db},
+    "SELECT count(*) FROM inbox WHERE event_id IN ($ids)")->[0][0] == @batch }, 20),
+    'the batch consumed');
 my $want = [{month => '2026-01', orders => 2, items => 6,
         revenue => {amount => 4000, currency => 'EUR'}},
     {month => '2026-02', orders => 1, items => 1, revenue => {amount => 1000, currency => 'EUR'}}];
