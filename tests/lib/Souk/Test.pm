@@ -484,14 +484,26 @@ sub stderr_text {
     return join '', map { Souk::Test::_slurp($_) } $s->{err}->filename, @san;
 }
 
+# resume_if_stopped($pid): SIGCONT, before the SIGTERM, to a process a test left stopped
+# (SIGSTOP), so it exits now and not after 10 s + KILL. Only to a stopped one, and never after
+# the SIGTERM: a CONT that reaches an exiting sanitizer build while LeakSanitizer stops its
+# threads to scan them can leave it hung (CI saw two gateways never exit that way).
+sub resume_if_stopped {
+    my ($pid) = @_;
+    open(my $fh, '<', "/proc/$pid/stat") or return;
+    my $stat = <$fh> // '';
+    close $fh;
+    kill 'CONT', $pid if $stat =~ /\)\s+[Tt]\s/;
+}
+
 # stop: SIGTERM, wait up to 10 s (then SIGKILL), and check for a clean exit: a test while the
 # plan is open, a diagnostic after it. True if the exit was clean.
 sub stop {
     my $s = shift;
     return 1 if $s->{external} || $s->{done} || $s->{owner} != $$;
     $s->{done} = 1;
+    resume_if_stopped($s->{pid});
     kill 'TERM', $s->{pid};
-    kill 'CONT', $s->{pid};    # one a test left stopped (SIGSTOP) exits now, not after 10 s + KILL
     my $deadline = Time::HiRes::time() + 10;
     my $got = 0;
     while (Time::HiRes::time() < $deadline) {
@@ -573,8 +585,8 @@ sub stop {
     my $r = shift;
     my $pid = delete $r->{pid} or return $r;
     return $r if $r->{owner} != $$;
+    Souk::Test::Service::resume_if_stopped($pid);
     kill 'TERM', $pid;
-    kill 'CONT', $pid;    # one a test left stopped (SIGSTOP) exits now, not after 10 s + KILL
     my $deadline = Time::HiRes::time() + 10;
     while (waitpid($pid, POSIX::WNOHANG()) != $pid) {
         if (Time::HiRes::time() > $deadline) { kill 'KILL', $pid; waitpid $pid, 0; last }
