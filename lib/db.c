@@ -22,7 +22,8 @@
 #include "str.h"
 #include "xalloc.h"
 
-#define DB_CONNECT_TIMEOUT "5" /* seconds, unless the url sets connect_timeout */
+#define DB_CONNECT_TIMEOUT "10" /* seconds, unless the url sets connect_timeout: an ASan run on a
+                                 * saturated 2-core machine saw PostgreSQL take over 5 s to accept */
 #define DB_LOG_SQL         80  /* bytes of ad-hoc SQL quoted in a log line */
 
 /* One call: a table statement (sql NULL) or ad-hoc SQL. */
